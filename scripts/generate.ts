@@ -1,0 +1,8 @@
+// `npm run gen`: regenerates everything derived from the JSON Schemas.
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { schemasDir } from "../schemas/schema-files.ts";
+import { generateTypes } from "./gen-types.ts";
+
+writeFileSync(path.join(schemasDir, "generated", "types.ts"), await generateTypes());
+console.log("wrote schemas/generated/types.ts");
