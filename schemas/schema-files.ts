@@ -13,6 +13,7 @@ export const schemaFiles = [
   "xtrinodecatalog.schema.json",
   "policy.schema.json",
   "routes.schema.json",
+  "values.schema.json",
 ] as const;
 
 export type JsonSchema = Record<string, unknown>;

@@ -9,13 +9,14 @@ type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats =
   (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
-export type SchemaKind = "XTrinode" | "XTrinodeCatalog" | "XTrinodePolicy" | "GatewayRoutes";
+export type SchemaKind = "XTrinode" | "XTrinodeCatalog" | "XTrinodePolicy" | "GatewayRoutes" | "TrinoValues";
 
 const schemaIdByKind: Record<SchemaKind, string> = {
   XTrinode: "https://xtrinode.io/schemas/xtrinode.schema.json",
   XTrinodeCatalog: "https://xtrinode.io/schemas/xtrinodecatalog.schema.json",
   XTrinodePolicy: "https://xtrinode.io/schemas/policy.schema.json",
   GatewayRoutes: "https://xtrinode.io/schemas/routes.schema.json",
+  TrinoValues: "https://xtrinode.io/schemas/values.schema.json",
 };
 
 export interface SchemaIssue {
@@ -30,6 +31,8 @@ function createAjv(): Ajv {
   // Kubernetes structural-schema markers: meaningful to the API server, no-ops for validation here.
   ajv.addKeyword({ keyword: "x-kubernetes-preserve-unknown-fields" });
   ajv.addKeyword({ keyword: "x-kubernetes-int-or-string" });
+  // values.schema.json: marks the documented open maps of the Helm values (keys not checked).
+  ajv.addKeyword({ keyword: "x-open-map" });
   for (const file of schemaFiles) ajv.addSchema(readSchema(file));
   return ajv;
 }

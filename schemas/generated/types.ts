@@ -507,3 +507,292 @@ export interface RouteEntry {
   state: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
   updatedAt?: string;
 }
+
+/**
+ * This interface was referenced by `TrinoValues`'s JSON-Schema
+ * via the `definition` "stringList".
+ */
+
+export type TrinoValuesStringList = string[];
+
+export type TrinoValuesTolerations = {}[];
+
+/**
+ * Helm values of one runtime, with the keys of the official Trino chart (1.42.2) that XTrinode's templates read, plus the extension key `xtrinode`. Closed everywhere except the documented open maps (marked x-open-map): a key outside them is rejected, so a valuesOverlay typo never passes silently.
+ */
+
+export interface TrinoValues {
+  image: {
+    registry?: string;
+    repository: string;
+    tag?: string;
+    digest?: string;
+    pullPolicy: "Always" | "IfNotPresent" | "Never";
+  };
+  server: {
+    workers: number;
+    node: {
+      environment?: string;
+      dataDir?: string;
+      pluginDir?: string;
+    };
+    log: {
+      trino?: {
+        level?: "DEBUG" | "INFO" | "WARN" | "ERROR" | "OFF";
+      };
+    };
+    config: {
+      path?: string;
+      query?: {
+        maxMemory?: string;
+      };
+    };
+    /**
+     * config.properties lines appended on the coordinator (override earlier keys).
+     */
+    coordinatorExtraConfig?: string;
+    /**
+     * config.properties lines appended on workers (override earlier keys).
+     */
+    workerExtraConfig?: string;
+    /**
+     * Native HPA for workers (autoscaling/v2). Exclusive with keda.
+     */
+    autoscaling: {
+      enabled?: boolean;
+      maxReplicas?: number;
+      targetCPUUtilizationPercentage?: number | "";
+      targetMemoryUtilizationPercentage?: number | "";
+      /**
+       * HorizontalPodAutoscalerBehavior, passed through.
+       */
+      behavior?: {};
+    };
+    /**
+     * KEDA ScaledObject for workers. Exclusive with autoscaling.
+     */
+    keda: {
+      enabled?: boolean;
+      pollingInterval?: number;
+      cooldownPeriod?: number;
+      initialCooldownPeriod?: number;
+      minReplicaCount?: number;
+      maxReplicaCount?: number;
+      fallback?: {};
+      advanced?: {};
+      triggers?: {}[];
+      annotations?: TrinoValuesStringMap;
+    };
+  };
+  additionalNodeProperties?: TrinoValuesStringList;
+  additionalConfigProperties?: TrinoValuesStringList;
+  additionalLogProperties?: TrinoValuesStringList;
+  catalogs: TrinoValuesStringMap1;
+  /**
+   * Env vars on every Trino container (catalog secrets arrive here as secretKeyRef).
+   */
+  env: {
+    name: string;
+    value?: string;
+    valueFrom?: {};
+  }[];
+  serviceAccount: {
+    create?: boolean;
+    name?: string;
+    annotations?: TrinoValuesStringMap2;
+  };
+  service: {
+    annotations?: TrinoValuesStringMap3;
+    type?: "ClusterIP" | "NodePort" | "LoadBalancer";
+    /**
+     * XTrinode routes to 8080 (docs/CONTRACTS.md).
+     */
+    port?: 8080;
+  };
+  serviceMonitor: {
+    enabled?: boolean;
+    labels?: TrinoValuesStringMap4;
+    interval?: string;
+    scrapeTimeout?: string;
+  };
+  commonLabels: TrinoValuesStringMap5;
+  /**
+   * Chart coordinator.* keys.
+   */
+  coordinator: {
+    jvm?: TrinoValuesJvm;
+    config?: TrinoValuesRoleConfig;
+    additionalJVMConfig?: TrinoValuesStringList;
+    resources?: TrinoValuesResources;
+    terminationGracePeriodSeconds?: number;
+    nodeSelector?: TrinoValuesNodeSelector;
+    tolerations?: TrinoValuesTolerations;
+    annotations?: TrinoValuesPodAnnotations;
+    labels?: TrinoValuesPodLabels;
+  };
+  /**
+   * Chart worker.* keys.
+   */
+  worker: {
+    jvm?: TrinoValuesJvm;
+    config?: TrinoValuesRoleConfig;
+    additionalJVMConfig?: TrinoValuesStringList;
+    resources?: TrinoValuesResources;
+    terminationGracePeriodSeconds?: number;
+    nodeSelector?: TrinoValuesNodeSelector;
+    tolerations?: TrinoValuesTolerations;
+    annotations?: TrinoValuesPodAnnotations;
+    labels?: TrinoValuesPodLabels;
+    gracefulShutdown?: {
+      enabled?: boolean;
+      gracePeriodSeconds?: number;
+    };
+  };
+  /**
+   * The XTrinode extension key: settings the Trino chart has no key for. Set by the renderer; an overlay should not touch it.
+   */
+  xtrinode: {
+    namespace: string;
+    runtime: string;
+    fullname: string;
+    /**
+     * Zero coordinator and worker replicas, no autoscaler.
+     */
+    suspended: boolean;
+    /**
+     * Cluster API node pool the pods are pinned to.
+     */
+    nodePool?: {
+      name: string;
+      provider: string;
+      class: string;
+      clusterName: string;
+      instanceType: string;
+      min: number;
+      max: number;
+      labels: TrinoValuesStringMap6;
+      taints: {}[];
+    };
+  };
+}
+
+export interface TrinoValuesStringMap {
+  [k: string]: string;
+}
+/**
+ * Trino catalog name to its properties file text.
+ */
+
+export interface TrinoValuesStringMap1 {
+  [k: string]: string;
+}
+
+export interface TrinoValuesStringMap2 {
+  [k: string]: string;
+}
+
+export interface TrinoValuesStringMap3 {
+  [k: string]: string;
+}
+
+export interface TrinoValuesStringMap4 {
+  [k: string]: string;
+}
+
+export interface TrinoValuesStringMap5 {
+  [k: string]: string;
+}
+
+export interface TrinoValuesJvm {
+  maxHeapSize?: string;
+  gcMethod?: {
+    type?: string;
+    g1?: {
+      heapRegionSize?: string;
+    };
+  };
+}
+
+export interface TrinoValuesRoleConfig {
+  query?: {
+    maxMemoryPerNode?: string;
+  };
+  memory?: {
+    heapHeadroomPerNode?: string;
+  };
+}
+
+export interface TrinoValuesResources {
+  requests?: {
+    [k: string]: string | number;
+  };
+  limits?: {
+    [k: string]: string | number;
+  };
+}
+
+export interface TrinoValuesNodeSelector {
+  [k: string]: string;
+}
+/**
+ * Pod annotations.
+ */
+
+export interface TrinoValuesPodAnnotations {
+  [k: string]: string;
+}
+/**
+ * Pod labels.
+ */
+
+export interface TrinoValuesPodLabels {
+  [k: string]: string;
+}
+
+export interface TrinoValuesStringMap6 {
+  [k: string]: string;
+}
+/**
+ * This interface was referenced by `TrinoValues`'s JSON-Schema
+ * via the `definition` "stringMap".
+ */
+
+export interface TrinoValuesStringMap7 {
+  [k: string]: string;
+}
+/**
+ * Property schemas shared by coordinator and worker.
+ *
+ * This interface was referenced by `TrinoValues`'s JSON-Schema
+ * via the `definition` "roleParts".
+ */
+
+export interface RoleParts {
+  jvm?: TrinoValuesJvm;
+  config?: TrinoValuesRoleConfig;
+  additionalJVMConfig?: TrinoValuesStringList;
+  resources?: TrinoValuesResources;
+  terminationGracePeriodSeconds?: number;
+  nodeSelector?: TrinoValuesNodeSelector1;
+  tolerations?: TrinoValuesTolerations;
+  annotations?: TrinoValuesPodAnnotations1;
+  labels?: TrinoValuesPodLabels1;
+}
+
+export interface TrinoValuesNodeSelector1 {
+  [k: string]: string;
+}
+/**
+ * Pod annotations.
+ */
+
+export interface TrinoValuesPodAnnotations1 {
+  [k: string]: string;
+}
+/**
+ * Pod labels.
+ */
+
+export interface TrinoValuesPodLabels1 {
+  [k: string]: string;
+}

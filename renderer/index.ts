@@ -1,0 +1,25 @@
+// Public API of the renderer (docs/CONTRACTS.md "Renderer"). Pure functions, except loadSpecs.
+export { renderRuntime, renderNamespace, renderAll, checksum, isSuspended } from "./render.ts";
+export { validateSpecSet, validateRuntime } from "./validate.ts";
+export { loadSpecs, loadPolicy, SpecLoadError } from "./load.ts";
+export { buildValues, queryPressureQuery, QUERY_PRESSURE_METRIC } from "./values.ts";
+export { deepMerge } from "./merge.ts";
+export { selectCatalogs } from "./catalogs.ts";
+export { rulesFor } from "./policy.ts";
+export { runtimeNames, backendUrl, namespaceOf, OWNER_LABEL, GUARDRAILS_LABEL, DEFAULT_NAMESPACE, COORDINATOR_PORT, type RuntimeNames } from "./names.ts";
+export { toYamlStream } from "./output.ts";
+export {
+  RenderError,
+  formatIssue,
+  formatIssues,
+  type KubeObject,
+  type HelmValues,
+  type SecretRef,
+  type RenderedRuntime,
+  type RenderRuntimeInput,
+  type SpecSet,
+  type SpecSource,
+  type ValidationIssue,
+  type NamespaceRender,
+  type RenderAllResult,
+} from "./types.ts";

@@ -1,0 +1,85 @@
+// Names and labels of everything rendered for a runtime. One place, so the operator, the
+// gateway routes and the templates agree (docs/CONTRACTS.md "Renderer").
+import type { XTrinode } from "./types.ts";
+
+export const DEFAULT_NAMESPACE = "default";
+export const MANAGED_BY = "xtrinode";
+export const OWNER_LABEL = "xtrinode.io/runtime";
+export const GUARDRAILS_LABEL = "xtrinode.io/guardrails";
+export const NODE_POOL_LABEL = "xtrinode.io/node-pool";
+export const COORDINATOR_PORT = 8080;
+/** Longest runtime name whose derived names ("<name>-trino-coordinator") stay DNS labels (≤ 63). */
+export const MAX_RUNTIME_NAME = 45;
+
+export interface RuntimeNames {
+  namespace: string;
+  runtime: string;
+  /** Chart "fullname": prefix of every object, and the coordinator Service name. */
+  fullname: string;
+  coordinator: string;
+  worker: string;
+  catalog: string;
+  serviceAccount: string;
+  nodePool: string;
+}
+
+export function namespaceOf(doc: { metadata: { namespace?: string } }): string {
+  return doc.metadata.namespace || DEFAULT_NAMESPACE;
+}
+
+export function runtimeNames(runtime: Pick<XTrinode, "metadata">): RuntimeNames {
+  const name = runtime.metadata.name;
+  const fullname = `${name}-trino`;
+  return {
+    namespace: namespaceOf(runtime),
+    runtime: name,
+    fullname,
+    coordinator: `${fullname}-coordinator`,
+    worker: `${fullname}-worker`,
+    catalog: `${fullname}-catalog`,
+    serviceAccount: fullname,
+    nodePool: `${fullname}-pool`,
+  };
+}
+
+/** Coordinator base URL the gateway routes to. */
+export function backendUrl(names: RuntimeNames): string {
+  return `http://${names.fullname}.${names.namespace}.svc.cluster.local:${COORDINATOR_PORT}`;
+}
+
+/** Selector labels (stable for the life of a Deployment). */
+export function selectorLabels(runtime: string, component: string): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": "trino",
+    "app.kubernetes.io/instance": runtime,
+    "app.kubernetes.io/component": component,
+  };
+}
+
+/** Labels on every object of a runtime: recommended labels plus the ownership label (pruning). */
+export function runtimeLabels(runtime: string, component: string, commonLabels: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...commonLabels,
+    ...selectorLabels(runtime, component),
+    "app.kubernetes.io/managed-by": MANAGED_BY,
+    [OWNER_LABEL]: runtime,
+  };
+}
+
+export function guardrailLabels(): Record<string, string> {
+  return {
+    "app.kubernetes.io/name": "xtrinode-guardrails",
+    "app.kubernetes.io/managed-by": MANAGED_BY,
+    [GUARDRAILS_LABEL]: "true",
+  };
+}
+
+/** Trino catalog names are identifiers: '-' is not allowed. */
+export function trinoCatalogName(catalog: { metadata: { name: string }; spec: { catalogName?: string } }): string {
+  return catalog.spec.catalogName ?? catalog.metadata.name.replace(/-/g, "_");
+}
+
+/** Env var carrying one secret-backed catalog property: XTN_CAT_<CATALOG>_<PROPERTY>. */
+export function catalogSecretEnv(catalogName: string, property: string): string {
+  return `XTN_CAT_${catalogName}_${property}`.toUpperCase().replace(/[^A-Z0-9_]/g, "_");
+}

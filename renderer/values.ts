@@ -1,0 +1,192 @@
+// Builds the Helm values of one runtime, with the official Trino chart's keys (chart 1.42.2).
+// XTrinode-only settings live under the single extension key `xtrinode` (see schemas/values.schema.json).
+// Order of construction: spec-derived values → valuesOverlay (deep merge, see merge.ts) → suspension.
+import type { NodeRoleSpec, Toleration } from "../schemas/generated/types.ts";
+import { catalogProperties, catalogSecretRefs, compare, escapePropertyValue } from "./catalogs.ts";
+import { deepMerge, isPlainMap, type JsonMap } from "./merge.ts";
+import { COORDINATOR_PORT, NODE_POOL_LABEL, runtimeNames, trinoCatalogName, type RuntimeNames } from "./names.ts";
+import type { HelmValues, SecretRef, XTrinode, XTrinodeCatalog } from "./types.ts";
+
+/** The chart's appVersion (Trino 480), used when spec.image.tag is unset. */
+export const DEFAULT_TRINO_TAG = "480";
+export const DEFAULT_GRACE_PERIOD_SECONDS = 120;
+/** Metric the gateway exports per runtime: queries in flight plus queries held while resuming. */
+export const QUERY_PRESSURE_METRIC = "xtrinode_gateway_query_pressure";
+
+export interface ValuesInput {
+  runtime: XTrinode;
+  /** Catalogs already selected for this runtime (selectCatalogs). */
+  catalogs: XTrinodeCatalog[];
+  suspended: boolean;
+}
+
+export interface BuiltValues {
+  values: HelmValues;
+  secretRefs: SecretRef[];
+}
+
+export function buildValues(input: ValuesInput): BuiltValues {
+  const { runtime } = input;
+  const names = runtimeNames(runtime);
+  const spec = runtime.spec;
+  const secretRefs = input.catalogs.flatMap(catalogSecretRefs);
+  const derived = specValues(runtime, names, input.catalogs, secretRefs);
+  const merged = spec.valuesOverlay && Object.keys(spec.valuesOverlay).length ? deepMerge(derived, spec.valuesOverlay as JsonMap) : derived;
+  return { values: applySuspension(merged, input.suspended), secretRefs };
+}
+
+function specValues(runtime: XTrinode, names: RuntimeNames, catalogs: XTrinodeCatalog[], secretRefs: SecretRef[]): JsonMap {
+  const spec = runtime.spec;
+  const workers = spec.workers ?? {};
+  const keda = workers.mode === "keda";
+  const pool = nodePoolPinning(runtime, names);
+  const grace = workers.gracefulShutdown?.gracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS;
+  const graceful = workers.gracefulShutdown?.enabled ?? true;
+  const catalogValues: JsonMap = {};
+  for (const catalog of catalogs) catalogValues[trinoCatalogName(catalog)] = catalogProperties(catalog);
+  const image: JsonMap = {
+    repository: spec.image?.repository ?? "trinodb/trino",
+    tag: spec.image?.tag ?? DEFAULT_TRINO_TAG,
+    pullPolicy: spec.image?.pullPolicy ?? "IfNotPresent",
+  };
+  if (spec.image?.digest) image.digest = spec.image.digest;
+
+  return {
+    image,
+    server: {
+      workers: keda ? (workers.min ?? 0) : (workers.count ?? 1),
+      node: { environment: "production" },
+      log: { trino: { level: "INFO" } },
+      config: { path: "/etc/trino", query: { maxMemory: "4GB" } },
+      // http-server.process-forwarded: nextUri must point back through the gateway.
+      coordinatorExtraConfig: propertiesText({ "http-server.process-forwarded": "true", ...(spec.coordinator?.config ?? {}) }),
+      workerExtraConfig: propertiesText(workers.config ?? {}),
+      autoscaling: { enabled: false, maxReplicas: 5, targetCPUUtilizationPercentage: 50, targetMemoryUtilizationPercentage: 80, behavior: {} },
+      keda: {
+        enabled: keda,
+        pollingInterval: workers.keda?.pollingInterval ?? 30,
+        cooldownPeriod: workers.keda?.cooldownPeriod ?? 300,
+        minReplicaCount: workers.min ?? 0,
+        maxReplicaCount: workers.max ?? 5,
+        triggers: keda ? kedaTriggers(runtime, names) : [],
+        annotations: {},
+      },
+    },
+    catalogs: catalogValues,
+    env: secretRefs.map((ref) => ({ name: ref.env, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } })),
+    serviceAccount: { create: true, name: names.serviceAccount, annotations: {} },
+    service: { type: "ClusterIP", port: COORDINATOR_PORT },
+    serviceMonitor: {
+      enabled: spec.monitoring?.serviceMonitor ?? false,
+      labels: { ...(spec.monitoring?.labels ?? {}) },
+      interval: spec.monitoring?.interval ?? "30s",
+    },
+    commonLabels: { ...(runtime.metadata.labels ?? {}) },
+    coordinator: roleValues(spec.coordinator ?? {}, pool, 30),
+    worker: {
+      ...roleValues(workers, pool, graceful ? Math.max(30, 2 * grace) : 30),
+      gracefulShutdown: { enabled: graceful, gracePeriodSeconds: grace },
+    },
+    xtrinode: {
+      namespace: names.namespace,
+      runtime: names.runtime,
+      fullname: names.fullname,
+      suspended: false,
+      ...(pool ? { nodePool: pool.pool } : {}),
+    },
+  };
+}
+
+function roleValues(role: NodeRoleSpec, pool: NodePoolPinning | undefined, terminationGracePeriodSeconds: number): JsonMap {
+  return {
+    jvm: { maxHeapSize: role.jvm?.maxHeapSize ?? "8G", gcMethod: { type: "UseG1GC", g1: { heapRegionSize: "32M" } } },
+    config: { query: { maxMemoryPerNode: "1GB" } },
+    additionalJVMConfig: [...(role.jvm?.extraOptions ?? [])],
+    resources: structuredClone(role.resources ?? {}),
+    terminationGracePeriodSeconds,
+    nodeSelector: { ...(role.nodeSelector ?? {}), ...(pool?.nodeSelector ?? {}) },
+    tolerations: [...(role.tolerations ?? []), ...(pool?.tolerations ?? [])],
+  };
+}
+
+interface NodePoolPinning {
+  pool: JsonMap;
+  nodeSelector: Record<string, string>;
+  tolerations: Toleration[];
+}
+
+/** A node pool pins pods to its nodes: its label as nodeSelector, its taints tolerated. */
+function nodePoolPinning(runtime: XTrinode, names: RuntimeNames): NodePoolPinning | undefined {
+  const pool = runtime.spec.nodePool;
+  if (!pool) return undefined;
+  const poolId = `${names.namespace}.${names.nodePool}`;
+  const taints = [{ key: NODE_POOL_LABEL, value: poolId, effect: "NoSchedule" as const }, ...(pool.taints ?? [])];
+  return {
+    pool: {
+      name: names.nodePool,
+      provider: pool.provider ?? "aws",
+      class: pool.class,
+      clusterName: pool.clusterName ?? "management",
+      instanceType: pool.instanceType,
+      min: pool.min ?? 1,
+      max: pool.max ?? 3,
+      labels: { ...(pool.labels ?? {}), [NODE_POOL_LABEL]: poolId },
+      taints,
+    },
+    nodeSelector: { [NODE_POOL_LABEL]: poolId },
+    tolerations: taints.map((t) => ({ key: t.key, operator: t.value === undefined ? "Exists" : "Equal", ...(t.value !== undefined ? { value: t.value } : {}), effect: t.effect })),
+  };
+}
+
+/** PromQL for gateway-observed query pressure of one runtime (the gateway exports the metric). */
+export function queryPressureQuery(namespace: string, runtime: string): string {
+  return `sum(${QUERY_PRESSURE_METRIC}{namespace="${namespace}",runtime="${runtime}"}) or vector(0)`;
+}
+
+function kedaTriggers(runtime: XTrinode, names: RuntimeNames): JsonMap[] {
+  const keda = runtime.spec.workers?.keda ?? {};
+  const triggers: JsonMap[] = [];
+  if (keda.queryPressure) {
+    triggers.push({
+      type: "prometheus",
+      name: "query-pressure",
+      metricType: "AverageValue",
+      metadata: {
+        serverAddress: keda.queryPressure.serverAddress,
+        query: queryPressureQuery(names.namespace, names.runtime),
+        threshold: String(keda.queryPressure.threshold ?? 4),
+        activationThreshold: String(keda.queryPressure.activationThreshold ?? 0),
+      },
+    });
+  }
+  for (const trigger of keda.triggers ?? []) triggers.push(structuredClone(trigger) as JsonMap);
+  return triggers;
+}
+
+/** `key=value` lines, keys sorted (deterministic); values escaped so one entry stays one line. */
+export function propertiesText(map: Record<string, string>): string {
+  return Object.keys(map)
+    .sort(compare)
+    .map((key) => `${key}=${escapePropertyValue(map[key])}\n`)
+    .join("");
+}
+
+/**
+ * Suspended runtimes keep Services and ConfigMaps but run no pods: zero coordinator and worker
+ * replicas and no autoscaler (an HPA cannot hold zero, and a live ScaledObject would scale back up).
+ * Applied after the overlay, so no overlay can keep a suspended runtime running.
+ */
+function applySuspension(values: JsonMap, suspended: boolean): JsonMap {
+  if (!suspended) return values;
+  const server = isPlainMap(values.server) ? values.server : {};
+  return {
+    ...values,
+    server: {
+      ...server,
+      workers: 0,
+      autoscaling: { ...(isPlainMap(server.autoscaling) ? server.autoscaling : {}), enabled: false },
+      keda: { ...(isPlainMap(server.keda) ? server.keda : {}), enabled: false },
+    },
+    xtrinode: { ...(isPlainMap(values.xtrinode) ? values.xtrinode : {}), suspended: true },
+  };
+}
