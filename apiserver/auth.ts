@@ -1,0 +1,165 @@
+// Authentication (bearer tokens: static token file or Kubernetes TokenReview) and authorisation
+// (an allow-list of identities per action). Parsing and decisions are pure; TokenReview I/O is injected.
+import { createHash } from "node:crypto";
+import yaml from "js-yaml";
+import { forbidden, unauthenticated } from "./errors.ts";
+
+export interface Identity {
+  username: string;
+  groups: string[];
+}
+
+export type Action = "resume" | "suspend" | "activity" | "read";
+export const actions: readonly Action[] = ["resume", "suspend", "activity", "read"];
+
+/** Per action, the identities allowed: a user name, `group:<name>`, or `*` (any authenticated caller). */
+export type AuthzConfig = Record<Action, string[]>;
+
+const gatewayServiceAccount = "system:serviceaccount:xtrinode-gateway:xtrinode-gateway";
+const adminGroup = "group:xtrinode-admins";
+
+/** Used when no --authz-config is given: the gateway may resume, report activity and read; only admins suspend. */
+export const defaultAuthzConfig: AuthzConfig = {
+  resume: [gatewayServiceAccount, adminGroup],
+  activity: [gatewayServiceAccount, adminGroup],
+  suspend: [adminGroup],
+  read: [gatewayServiceAccount, adminGroup],
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses an authorisation config (YAML or JSON): `{ resume: [...], suspend: [...], activity: [...], read: [...] }`. Missing actions allow nobody. */
+export function parseAuthzConfig(text: string, file: string): AuthzConfig {
+  let doc: unknown;
+  try {
+    doc = yaml.load(text);
+  } catch (error) {
+    throw new ConfigError(`${file}: not valid YAML/JSON: ${(error as Error).message}`);
+  }
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
+    throw new ConfigError(`${file}: expected a mapping of action to identity list, e.g. "resume: [group:xtrinode-admins]"`);
+  }
+  const config: AuthzConfig = { resume: [], suspend: [], activity: [], read: [] };
+  for (const [key, value] of Object.entries(doc)) {
+    if (!(actions as readonly string[]).includes(key)) {
+      throw new ConfigError(`${file}: unknown action "${key}"; allowed actions are ${actions.join(", ")}`);
+    }
+    if (!Array.isArray(value) || !value.every((entry) => typeof entry === "string" && entry.length > 0)) {
+      throw new ConfigError(`${file}: ${key} must be a list of identities (user names, "group:<name>" or "*")`);
+    }
+    config[key as Action] = value as string[];
+  }
+  return config;
+}
+
+/** Whether `identity` may perform `action`. */
+export function isAllowed(config: AuthzConfig, action: Action, identity: Identity): boolean {
+  return config[action].some(
+    (entry) => entry === "*" || (entry.startsWith("group:") ? identity.groups.includes(entry.slice("group:".length)) : entry === identity.username),
+  );
+}
+
+export function authorize(config: AuthzConfig, action: Action, identity: Identity): void {
+  if (!isAllowed(config, action, identity)) {
+    throw forbidden(`${identity.username} may not ${action} runtimes: add it (or one of its groups as "group:<name>") to "${action}" in the authorisation config`);
+  }
+}
+
+/** Splits one CSV line, honouring double quotes ("" inside quotes is a literal quote). */
+function splitCsvLine(line: string): string[] {
+  const fields: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ",") {
+      fields.push(field);
+      field = "";
+    } else field += ch;
+  }
+  fields.push(field);
+  return fields.map((value) => value.trim());
+}
+
+/**
+ * Parses a static token file in kube-apiserver's --token-auth-file format: one `token,user,uid,"group1,group2"`
+ * per line (uid and groups optional; blank lines and lines starting with # are skipped).
+ */
+export function parseTokenFile(text: string, file: string): Map<string, Identity> {
+  const tokens = new Map<string, Identity>();
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const [token, username, _uid, groups] = splitCsvLine(line);
+    if (!token || !username) throw new ConfigError(`${file}:${index + 1}: expected token,user[,uid[,"group1,group2"]]`);
+    if (tokens.has(token)) throw new ConfigError(`${file}:${index + 1}: duplicate token (each token must name one user)`);
+    tokens.set(token, { username, groups: groups ? groups.split(",").map((g) => g.trim()).filter(Boolean) : [] });
+  });
+  return tokens;
+}
+
+/** Extracts the bearer token from an Authorization header, or throws 401. */
+export function bearerToken(header: string | undefined): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  if (!match) throw unauthenticated("missing bearer token: send Authorization: Bearer <token>");
+  return match[1];
+}
+
+export type Authenticator = (token: string) => Promise<Identity>;
+
+export function staticTokenAuthenticator(tokens: Map<string, Identity>): Authenticator {
+  return async (token) => {
+    const identity = tokens.get(token);
+    if (!identity) throw unauthenticated("invalid bearer token");
+    return identity;
+  };
+}
+
+/** Asks Kubernetes who a token belongs to; undefined when the token is not authenticated. Throws 503 when the API fails. */
+export type TokenReviewer = (token: string) => Promise<Identity | undefined>;
+
+/**
+ * TokenReview-backed authentication with a short cache (keyed by a hash of the token, so raw tokens are
+ * not kept) and single-flight: a burst of calls with one token costs one TokenReview.
+ */
+export function tokenReviewAuthenticator(review: TokenReviewer, options: { ttlMs?: number; negativeTtlMs?: number; now?: () => number } = {}): Authenticator {
+  const ttlMs = options.ttlMs ?? 10_000;
+  const negativeTtlMs = options.negativeTtlMs ?? 2_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { identity?: Identity; expiresAtMs: number }>();
+  const inFlight = new Map<string, Promise<Identity | undefined>>();
+  return async (token) => {
+    const key = createHash("sha256").update(token).digest("hex");
+    const cached = cache.get(key);
+    let identity: Identity | undefined;
+    if (cached && now() < cached.expiresAtMs) identity = cached.identity;
+    else {
+      let pending = inFlight.get(key);
+      if (!pending) {
+        pending = review(token)
+          .then((result) => {
+            if (cache.size > 10_000) cache.clear(); // bounded: a flood of random tokens must not grow memory
+            cache.set(key, { identity: result, expiresAtMs: now() + (result ? ttlMs : negativeTtlMs) });
+            return result;
+          })
+          .finally(() => inFlight.delete(key));
+        inFlight.set(key, pending);
+      }
+      identity = await pending;
+    }
+    if (!identity) throw unauthenticated("invalid bearer token (rejected by the Kubernetes TokenReview API)");
+    return identity;
+  };
+}

@@ -1,0 +1,64 @@
+// `xtrinode apiserver`: runs the lifecycle API server until SIGTERM/SIGINT.
+import type { Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import { defaults, startApiServer } from "./start.ts";
+
+function positiveInteger(flag: string) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}"`);
+    return number;
+  };
+}
+
+function port(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > 65535) throw new InvalidArgumentError(`--port must be 0..65535, got "${value}"`);
+  return number;
+}
+
+export function registerApiServerCommands(program: Command): void {
+  program
+    .command("apiserver")
+    .description("Run the lifecycle API server (resume / suspend / activity / status, Lease-gated resume).")
+    .option("--port <port>", "listen port (0 picks a free one)", port, defaults.port)
+    .option("--host <host>", "listen address", defaults.host)
+    .option("--kubeconfig <file>", "kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
+    .option("--token-file <file>", 'static bearer tokens, kube-apiserver --token-auth-file format: token,user,uid,"group1,group2" (default: Kubernetes TokenReview)')
+    .option("--authz-config <file>", "YAML allow-list of identities per action: resume, suspend, activity, read")
+    .option("--lease-duration-seconds <n>", "resume Lease duration", positiveInteger("--lease-duration-seconds"), defaults.leaseDurationSeconds)
+    .option("--retry-after-seconds <n>", "Retry-After given to resume callers", positiveInteger("--retry-after-seconds"), defaults.retryAfterSeconds)
+    .option("--activity-min-interval-seconds <n>", "at most one last-activity write per runtime per this many seconds", positiveInteger("--activity-min-interval-seconds"), defaults.activityMinIntervalSeconds)
+    .option("--kube-timeout-ms <n>", "timeout of each Kubernetes API request", positiveInteger("--kube-timeout-ms"), defaults.kubeTimeoutMs)
+    .option("--identity <id>", "Lease holder identity (default: hostname_pid_random)")
+    .action(async (options) => {
+      let server;
+      try {
+        server = await startApiServer({
+          port: options.port,
+          host: options.host,
+          kubeconfigPath: options.kubeconfig,
+          tokenFile: options.tokenFile,
+          authzConfigFile: options.authzConfig,
+          leaseDurationSeconds: options.leaseDurationSeconds,
+          retryAfterSeconds: options.retryAfterSeconds,
+          activityMinIntervalSeconds: options.activityMinIntervalSeconds,
+          kubeTimeoutMs: options.kubeTimeoutMs,
+          identity: options.identity,
+          defaultMetrics: true,
+        });
+      } catch (error) {
+        process.stderr.write(`xtrinode apiserver: ${(error as Error).message}\n`);
+        process.exit(2);
+      }
+      process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, identity: server.identity })}\n`);
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        server.close().then(() => process.exit(0));
+      };
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+    });
+}

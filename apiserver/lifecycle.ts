@@ -1,0 +1,351 @@
+// The lifecycle core: resume (Lease-gated, single-flight), suspend, activity reports and status views.
+// All Kubernetes I/O goes through a RuntimeStore; time comes from an injected clock.
+//
+// Resume, in order, with the cheapest answer first:
+//  1. this process already knows the resume Lease is held (it won it, or lost to another holder) and
+//     the Lease has not expired on the local clock → 202 RESUMING, no Kubernetes call at all;
+//  2. a resume for the same runtime is already in flight in this process → join it (single-flight);
+//  3. read the XTrinode: absent → 404; route RUNNING and not suspended → 200 RUNNING;
+//  4. read the Lease and judge it like client-go (observed record + duration on the local clock):
+//     held by another → 202 without writing;
+//  5. acquire: create (409 AlreadyExists = lost) or update at the fetched resourceVersion (409 = lost);
+//  6. the winner merge-patches the intent onto the XTrinode (suspended=false, resume-requested-at/-by).
+//     If that patch fails, the winner deletes the Lease it just wrote (at its resourceVersion) so a retry
+//     can proceed at once, forgets its local cache, and answers 503. If that delete fails too, the Lease
+//     stays until it expires: this process retries immediately anyway (a Lease held by its own identity
+//     is acquirable), other processes answer 202 for at most leaseDurationSeconds, then take it over.
+// Nothing is written before the XTrinode is known to exist; a failed read writes nothing.
+import type { XTrinode, XTrinodeStatus, Condition } from "../schemas/generated/types.ts";
+import { ApiError, badRequest, notFound } from "./errors.ts";
+import { acquiredRecord, judgeLease, observeLease, type LeaseObservation, type LeaseRecord } from "./lease.ts";
+import type { ApiServerMetrics, ResumeOutcome } from "./metrics.ts";
+import { resumeLeaseName } from "./names.ts";
+import type { MergePatch, RuntimeStore, WriteResult } from "./store.ts";
+import type { Logger } from "../lib/logger.ts";
+
+export const annotations = {
+  resumeRequestedAt: "xtrinode.io/resume-requested-at",
+  resumeRequestedBy: "xtrinode.io/resume-requested-by",
+  suspendRequestedAt: "xtrinode.io/suspend-requested-at",
+  suspendRequestedBy: "xtrinode.io/suspend-requested-by",
+  lastActivity: "xtrinode.io/last-activity",
+} as const;
+
+export interface LifecycleOptions {
+  store: RuntimeStore;
+  metrics: ApiServerMetrics;
+  logger: Logger;
+  /** Holder identity written into resume Leases; unique per process. */
+  identity: string;
+  leaseDurationSeconds: number;
+  /** Retry guidance given to resume callers. */
+  retryAfterSeconds: number;
+  /** At most one last-activity write per runtime per this many seconds (per process). */
+  activityMinIntervalSeconds: number;
+  now?: () => number;
+}
+
+export type RouteState = NonNullable<XTrinodeStatus["routeState"]>;
+
+export interface LifecycleAnswer {
+  status: 200 | 202 | 204;
+  body?: Record<string, unknown>;
+  retryAfterSeconds?: number;
+}
+
+export interface RuntimeView {
+  namespace: string;
+  name: string;
+  phase: string | null;
+  routeState: string | null;
+  suspended: boolean;
+  lastActivity: string | null;
+  resumeRequestedAt: string | null;
+  resumeRequestedBy: string | null;
+  suspendRequestedAt: string | null;
+  suspendRequestedBy: string | null;
+  readySince: string | null;
+  message: string | null;
+  conditions: Condition[];
+}
+
+/** The status view of an XTrinode served by GET /v1/runtimes…: spec intent, status and lifecycle annotations. */
+export function runtimeView(runtime: XTrinode): RuntimeView {
+  const notes = runtime.metadata.annotations ?? {};
+  const status = runtime.status ?? {};
+  return {
+    namespace: runtime.metadata.namespace ?? "",
+    name: runtime.metadata.name,
+    phase: status.phase ?? null,
+    routeState: status.routeState ?? null,
+    suspended: runtime.spec?.lifecycle?.suspended === true,
+    lastActivity: latestTime(notes[annotations.lastActivity], status.lastActivityTime) ?? null,
+    resumeRequestedAt: notes[annotations.resumeRequestedAt] ?? null,
+    resumeRequestedBy: notes[annotations.resumeRequestedBy] ?? null,
+    suspendRequestedAt: notes[annotations.suspendRequestedAt] ?? null,
+    suspendRequestedBy: notes[annotations.suspendRequestedBy] ?? null,
+    readySince: status.readySince ?? null,
+    message: status.message ?? null,
+    conditions: status.conditions ?? [],
+  };
+}
+
+function latestTime(...times: Array<string | undefined>): string | undefined {
+  let best: string | undefined;
+  for (const time of times) if (time && (best === undefined || Date.parse(time) > Date.parse(best))) best = time;
+  return best;
+}
+
+export function isRunning(runtime: XTrinode): boolean {
+  return runtime.status?.routeState === "RUNNING" && runtime.spec?.lifecycle?.suspended !== true;
+}
+
+/** The merge patch recording resume intent. */
+export function resumeIntentPatch(at: string, by: string): MergePatch {
+  return {
+    metadata: { annotations: { [annotations.resumeRequestedAt]: at, [annotations.resumeRequestedBy]: by } },
+    spec: { lifecycle: { suspended: false } },
+  };
+}
+
+/** The merge patch recording suspend intent. */
+export function suspendIntentPatch(at: string, by: string): MergePatch {
+  return {
+    metadata: { annotations: { [annotations.suspendRequestedAt]: at, [annotations.suspendRequestedBy]: by } },
+    spec: { lifecycle: { suspended: true } },
+  };
+}
+
+const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses the activity report body { at: "<RFC 3339>" }; a time in the future is clamped to now (clock skew must not keep a runtime awake). */
+export function parseActivityTime(body: unknown, nowMs: number): number {
+  const at = body && typeof body === "object" ? (body as { at?: unknown }).at : undefined;
+  if (typeof at !== "string" || !rfc3339.test(at) || !Number.isFinite(Date.parse(at))) {
+    throw badRequest('activity body must be a JSON object {"at": "<RFC 3339 time>"}, e.g. {"at": "2026-01-01T12:00:00Z"}');
+  }
+  return Math.min(Date.parse(at), nowMs);
+}
+
+interface HeldLease {
+  expiresAtMs: number;
+  observation?: LeaseObservation;
+}
+
+export class Lifecycle {
+  private readonly options: LifecycleOptions;
+  private readonly now: () => number;
+  /** Per runtime key: what this process knows about its resume Lease. */
+  private readonly leases = new Map<string, HeldLease>();
+  private readonly observations = new Map<string, LeaseObservation>();
+  private readonly inFlight = new Map<string, Promise<LifecycleAnswer>>();
+  /** Per runtime key: local time of the last activity check/write. */
+  private readonly activityChecks = new Map<string, number>();
+
+  constructor(options: LifecycleOptions) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+  }
+
+  async resume(namespace: string, name: string, caller: string): Promise<LifecycleAnswer> {
+    const key = `${namespace}/${name}`;
+    const { resumeRequests } = this.options.metrics;
+    const held = this.leases.get(key);
+    if (held && this.now() < held.expiresAtMs) {
+      resumeRequests.inc({ outcome: "held" });
+      return this.resuming(namespace, name);
+    }
+    const running = this.inFlight.get(key);
+    if (running) {
+      const answer = await running.catch((error: unknown) => {
+        resumeRequests.inc({ outcome: error instanceof ApiError && error.status === 404 ? "not_found" : "error" });
+        throw error;
+      });
+      resumeRequests.inc({ outcome: "coalesced" });
+      return answer;
+    }
+    let outcome: ResumeOutcome = "error";
+    const flight = this.resumeOnce(namespace, name, key, caller).then((result) => {
+      outcome = result.outcome;
+      return result.answer;
+    });
+    this.inFlight.set(key, flight);
+    try {
+      return await flight;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) outcome = "not_found";
+      throw error;
+    } finally {
+      this.inFlight.delete(key);
+      resumeRequests.inc({ outcome });
+    }
+  }
+
+  private resuming(namespace: string, name: string): LifecycleAnswer {
+    const retryAfterSeconds = this.options.retryAfterSeconds;
+    return { status: 202, retryAfterSeconds, body: { namespace, name, state: "RESUMING", retryAfterSeconds } };
+  }
+
+  private async resumeOnce(namespace: string, name: string, key: string, caller: string): Promise<{ outcome: ResumeOutcome; answer: LifecycleAnswer }> {
+    const { store, identity, leaseDurationSeconds, metrics, logger } = this.options;
+    const runtime = await store.getRuntime(namespace, name);
+    if (!runtime) throw notFound(`XTrinode ${namespace}/${name} not found`);
+    if (isRunning(runtime)) {
+      return { outcome: "running", answer: { status: 200, body: { namespace, name, state: "RUNNING", routeState: "RUNNING" } } };
+    }
+
+    const leaseName = resumeLeaseName(name);
+    const live = await store.getLease(namespace, leaseName);
+    if (live) {
+      const observation = this.observe(key, live);
+      const judgement = judgeLease(observation, identity, this.now());
+      if (judgement.kind === "held") {
+        this.leases.set(key, { expiresAtMs: judgement.expiresAtMs, observation });
+        return { outcome: "held", answer: this.resuming(namespace, name) };
+      }
+    }
+
+    const startedMs = this.now();
+    const record = acquiredRecord(live, identity, leaseDurationSeconds, startedMs);
+    const acquired = live
+      ? await this.write("lease", "update", () => store.updateLease(namespace, leaseName, record))
+      : await this.write("lease", "create", () => store.createLease(namespace, leaseName, record));
+    if (!acquired.ok) {
+      metrics.leaseAcquisitions.inc({ result: "lost" });
+      await this.rememberLostLease(namespace, leaseName, key);
+      return { outcome: "held", answer: this.resuming(namespace, name) };
+    }
+    metrics.leaseAcquisitions.inc({ result: "won" });
+
+    const at = new Date(startedMs).toISOString();
+    let patched: WriteResult<XTrinode>;
+    try {
+      patched = await this.write("xtrinode", "patch", () => store.patchRuntime(namespace, name, resumeIntentPatch(at, caller)));
+    } catch (error) {
+      await this.releaseLease(namespace, leaseName, key, acquired.value);
+      throw error;
+    }
+    if (!patched.ok) {
+      await this.releaseLease(namespace, leaseName, key, acquired.value);
+      throw notFound(`XTrinode ${namespace}/${name} not found`);
+    }
+    const observation = observeLease(acquired.value, undefined, startedMs, leaseDurationSeconds);
+    this.observations.set(key, observation);
+    this.leases.set(key, { expiresAtMs: startedMs + leaseDurationSeconds * 1000, observation });
+    logger.info({ event: "resume-requested", namespace, name, by: caller, lease: leaseName }, "resume intent recorded");
+    return { outcome: "accepted", answer: this.resuming(namespace, name) };
+  }
+
+  private observe(key: string, live: LeaseRecord): LeaseObservation {
+    const observation = observeLease(live, this.observations.get(key), this.now(), this.options.leaseDurationSeconds);
+    this.observations.set(key, observation);
+    return observation;
+  }
+
+  /** After losing the race, read the winner's record once so this process judges its expiry from (about) when it was written. */
+  private async rememberLostLease(namespace: string, leaseName: string, key: string): Promise<void> {
+    const fallback = { expiresAtMs: this.now() + this.options.leaseDurationSeconds * 1000 };
+    try {
+      const live = await this.options.store.getLease(namespace, leaseName);
+      if (!live) return; // released meanwhile: the next call may try again
+      const observation = this.observe(key, live);
+      const judgement = judgeLease(observation, this.options.identity, this.now());
+      this.leases.set(key, judgement.kind === "held" ? { expiresAtMs: judgement.expiresAtMs, observation } : fallback);
+    } catch {
+      this.leases.set(key, fallback);
+    }
+  }
+
+  private async releaseLease(namespace: string, leaseName: string, key: string, record: LeaseRecord): Promise<void> {
+    this.leases.delete(key);
+    this.observations.delete(key);
+    if (!record.resourceVersion) return;
+    try {
+      const result = await this.write("lease", "delete", () => this.options.store.deleteLease(namespace, leaseName, record.resourceVersion!));
+      if (result.ok) this.options.metrics.leaseAcquisitions.inc({ result: "released" });
+    } catch (error) {
+      this.options.logger.warn({ event: "lease-release-failed", namespace, lease: leaseName, err: String(error) }, "could not release the resume Lease; it expires by itself");
+    }
+  }
+
+  /** Runs one Kubernetes write and counts it by result. */
+  private async write<T>(resource: "lease" | "xtrinode", verb: string, run: () => Promise<WriteResult<T>>): Promise<WriteResult<T>> {
+    try {
+      const result = await run();
+      this.options.metrics.kubeWrites.inc({ resource, verb, result: result.ok ? "ok" : result.reason });
+      return result;
+    } catch (error) {
+      this.options.metrics.kubeWrites.inc({ resource, verb, result: "error" });
+      throw error;
+    }
+  }
+
+  /** Records suspend intent (no write when already suspended) and drops the resume Lease so a later resume proceeds at once. */
+  async suspend(namespace: string, name: string, caller: string): Promise<LifecycleAnswer> {
+    const { store, logger } = this.options;
+    const runtime = await store.getRuntime(namespace, name);
+    if (!runtime) throw notFound(`XTrinode ${namespace}/${name} not found`);
+    if (runtime.spec?.lifecycle?.suspended === true) {
+      const state = runtime.status?.routeState ?? "PAUSED";
+      return { status: 202, body: { namespace, name, state, suspended: true } };
+    }
+    const at = new Date(this.now()).toISOString();
+    const patched = await this.write("xtrinode", "patch", () => store.patchRuntime(namespace, name, suspendIntentPatch(at, caller)));
+    if (!patched.ok) throw notFound(`XTrinode ${namespace}/${name} not found`);
+    logger.info({ event: "suspend-requested", namespace, name, by: caller }, "suspend intent recorded");
+
+    const key = `${namespace}/${name}`;
+    this.leases.delete(key);
+    this.observations.delete(key);
+    const leaseName = resumeLeaseName(name);
+    try {
+      const live = await store.getLease(namespace, leaseName);
+      if (live?.resourceVersion) await this.write("lease", "delete", () => store.deleteLease(namespace, leaseName, live.resourceVersion!));
+    } catch (error) {
+      logger.warn({ event: "lease-release-failed", namespace, lease: leaseName, err: String(error) }, "suspend recorded; the resume Lease expires by itself");
+    }
+    return { status: 202, body: { namespace, name, state: "SUSPENDING", suspended: true } };
+  }
+
+  /** Moves xtrinode.io/last-activity forward, at most once per activityMinIntervalSeconds per runtime in this process. */
+  async reportActivity(namespace: string, name: string, body: unknown): Promise<LifecycleAnswer> {
+    const { store, activityMinIntervalSeconds } = this.options;
+    const nowMs = this.now();
+    const atMs = parseActivityTime(body, nowMs);
+    const key = `${namespace}/${name}`;
+    const lastCheck = this.activityChecks.get(key);
+    if (lastCheck !== undefined && nowMs - lastCheck < activityMinIntervalSeconds * 1000) return { status: 204 };
+    this.activityChecks.set(key, nowMs);
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const runtime = await store.getRuntime(namespace, name);
+        if (!runtime) throw notFound(`XTrinode ${namespace}/${name} not found`);
+        const current = runtime.metadata.annotations?.[annotations.lastActivity];
+        if (current && Date.parse(current) >= atMs) return { status: 204 };
+        const patch: MergePatch = {
+          metadata: { resourceVersion: (runtime.metadata as { resourceVersion?: string }).resourceVersion, annotations: { [annotations.lastActivity]: new Date(atMs).toISOString() } },
+        };
+        const result = await this.write("xtrinode", "patch", () => store.patchRuntime(namespace, name, patch));
+        if (result.ok) return { status: 204 };
+        if (result.reason === "notFound") throw notFound(`XTrinode ${namespace}/${name} not found`);
+      }
+      return { status: 204 }; // changed twice under us: someone else is writing activity; ours is not needed
+    } catch (error) {
+      this.activityChecks.delete(key);
+      throw error;
+    }
+  }
+
+  async status(namespace: string, name: string): Promise<RuntimeView> {
+    const runtime = await this.options.store.getRuntime(namespace, name);
+    if (!runtime) throw notFound(`XTrinode ${namespace}/${name} not found`);
+    return runtimeView(runtime);
+  }
+
+  async list(namespace?: string): Promise<RuntimeView[]> {
+    const runtimes = await this.options.store.listRuntimes(namespace);
+    return runtimes
+      .map(runtimeView)
+      .sort((a, b) => (a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace)));
+  }
+}

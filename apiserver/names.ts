@@ -1,0 +1,20 @@
+// Validation of the runtime coordinates taken from request paths.
+import { badRequest } from "./errors.ts";
+
+const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Throws a 400 naming the DNS-1123 label rule when `value` is not a valid namespace or runtime name. */
+export function checkDns1123Label(field: "namespace" | "name", value: string): string {
+  if (value.length === 0 || value.length > 63 || !dns1123Label.test(value)) {
+    throw badRequest(
+      `${field} ${JSON.stringify(value)} is not a valid DNS-1123 label: use at most 63 lowercase letters, digits and '-', ` +
+        `starting and ending with a letter or digit (regex ${dns1123Label.source})`,
+    );
+  }
+  return value;
+}
+
+/** The per-runtime resume Lease name (docs/CONTRACTS.md). Lease names are DNS-1123 subdomains, so any runtime name fits. */
+export function resumeLeaseName(runtimeName: string): string {
+  return `xtrinode-resume-${runtimeName}`;
+}

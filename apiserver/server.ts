@@ -1,0 +1,167 @@
+// The lifecycle API's HTTP shell (Koa + @koa/router): authentication, authorisation, request
+// validation, JSON errors and metrics around the Lifecycle core. Routes per docs/CONTRACTS.md.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import Koa from "koa";
+import Router, { type RouterContext, type RouterMiddleware } from "@koa/router";
+import type { Logger } from "../lib/logger.ts";
+import { authorize, bearerToken, type Action, type Authenticator, type AuthzConfig, type Identity } from "./auth.ts";
+import { ApiError, badRequest, errorBody, kubeUnavailable } from "./errors.ts";
+import type { Lifecycle, LifecycleAnswer } from "./lifecycle.ts";
+import type { ApiServerMetrics } from "./metrics.ts";
+import { checkDns1123Label } from "./names.ts";
+import type { RuntimeStore } from "./store.ts";
+
+export interface ApiServerDeps {
+  lifecycle: Lifecycle;
+  store: RuntimeStore;
+  authenticate: Authenticator;
+  authz: AuthzConfig;
+  metrics: ApiServerMetrics;
+  logger: Logger;
+  /** How long a /readyz answer is reused (the probe must not hammer the Kubernetes API). */
+  readyCacheMs?: number;
+}
+
+interface State {
+  identity?: Identity;
+}
+
+const maxBodyBytes = 64 * 1024;
+
+/** Reads a JSON request body (empty → undefined); 400 when it is not JSON, 413 when too large. */
+async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBodyBytes) throw new ApiError(413, "PayloadTooLarge", `request body larger than ${maxBodyBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw badRequest(`request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function send(ctx: Koa.Context, answer: LifecycleAnswer): void {
+  ctx.status = answer.status;
+  if (answer.retryAfterSeconds !== undefined) ctx.set("Retry-After", String(answer.retryAfterSeconds));
+  if (answer.body) ctx.body = answer.body;
+}
+
+export function createApiServerApp(deps: ApiServerDeps): Koa {
+  const { lifecycle, store, authenticate, authz, metrics, logger } = deps;
+  const app = new Koa<State>();
+  const router = new Router<State>();
+
+  const guard = (action: Action): RouterMiddleware<State> => async (ctx, next) => {
+    const identity = await authenticate(bearerToken(ctx.get("authorization") || undefined));
+    authorize(authz, action, identity);
+    ctx.state.identity = identity;
+    await next();
+  };
+  const runtimeParams = (ctx: RouterContext<State>) => ({
+    namespace: checkDns1123Label("namespace", ctx.params.namespace),
+    name: checkDns1123Label("name", ctx.params.name),
+  });
+
+  let ready: { at: number; error?: ApiError } | undefined;
+  const readyCacheMs = deps.readyCacheMs ?? 1000;
+
+  router
+    .get("/healthz", (ctx) => {
+      ctx.body = { status: "ok" };
+    })
+    .get("/readyz", async (ctx) => {
+      if (!ready || Date.now() - ready.at > readyCacheMs) {
+        try {
+          await store.ping();
+          ready = { at: Date.now() };
+        } catch (error) {
+          ready = { at: Date.now(), error: error instanceof ApiError ? error : kubeUnavailable(`Kubernetes API unreachable: ${String(error)}`) };
+        }
+      }
+      if (ready.error) throw ready.error;
+      ctx.body = { status: "ok" };
+    })
+    .get("/metrics", async (ctx) => {
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.registry.metrics();
+    })
+    .get("/v1/runtimes", guard("read"), async (ctx) => {
+      const namespace = typeof ctx.query.namespace === "string" && ctx.query.namespace !== "" ? checkDns1123Label("namespace", ctx.query.namespace) : undefined;
+      if (Array.isArray(ctx.query.namespace)) throw badRequest("give the namespace query parameter at most once");
+      ctx.body = { items: await lifecycle.list(namespace) };
+    })
+    .get("/v1/runtimes/:namespace/:name", guard("read"), async (ctx) => {
+      const { namespace, name } = runtimeParams(ctx);
+      ctx.body = await lifecycle.status(namespace, name);
+    })
+    .post("/v1/runtimes/:namespace/:name/resume", guard("resume"), async (ctx) => {
+      const { namespace, name } = runtimeParams(ctx);
+      send(ctx, await lifecycle.resume(namespace, name, ctx.state.identity!.username));
+    })
+    .post("/v1/runtimes/:namespace/:name/suspend", guard("suspend"), async (ctx) => {
+      const { namespace, name } = runtimeParams(ctx);
+      send(ctx, await lifecycle.suspend(namespace, name, ctx.state.identity!.username));
+    })
+    .post("/v1/runtimes/:namespace/:name/activity", guard("activity"), async (ctx) => {
+      const { namespace, name } = runtimeParams(ctx);
+      const body = await readJsonBody(ctx.req);
+      send(ctx, await lifecycle.reportActivity(namespace, name, body));
+    });
+
+  // Errors → { error: { code, message } }; latency histogram by matched route (never the raw path: bounded labels).
+  app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        throw new ApiError(404, "NotFound", `no such endpoint: ${ctx.method} ${ctx.path}; see docs/CONTRACTS.md "Lifecycle API"`);
+      }
+    } catch (error) {
+      const apiError =
+        error instanceof ApiError ? error : new ApiError(500, "Internal", "internal error in the lifecycle API server; see its log");
+      if (!(error instanceof ApiError)) logger.error({ event: "request-failed", method: ctx.method, path: ctx.path, err: String(error) }, "unexpected error");
+      else if (apiError.status >= 500) logger.warn({ event: "request-failed", method: ctx.method, path: ctx.path, status: apiError.status, message: apiError.message }, "request failed");
+      ctx.status = apiError.status;
+      for (const [header, value] of Object.entries(apiError.headers)) ctx.set(header, value);
+      ctx.body = errorBody(apiError);
+    } finally {
+      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? "unmatched";
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.requestDuration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
+    }
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new ApiError(405, "MethodNotAllowed", "method not allowed on this endpoint") }));
+  return app;
+}
+
+export interface RunningApiServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function listen(app: Koa, port: number, host: string): Promise<RunningApiServer> {
+  const server = http.createServer(app.callback());
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

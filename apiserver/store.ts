@@ -1,0 +1,26 @@
+// The Kubernetes operations the lifecycle core needs, behind one small interface so the core is
+// testable without a network. The production implementation is kube-store.ts (@kubernetes/client-node).
+// Implementations throw ApiError 503 (kubeUnavailable) when the Kubernetes API fails or times out.
+import type { XTrinode } from "../schemas/generated/types.ts";
+import type { LeaseRecord } from "./lease.ts";
+
+/** A JSON merge patch (RFC 7386) for an XTrinode. */
+export type MergePatch = Record<string, unknown>;
+
+export type WriteResult<T> = { ok: true; value: T } | { ok: false; reason: "conflict" | "notFound" };
+
+export interface RuntimeStore {
+  getRuntime(namespace: string, name: string): Promise<XTrinode | undefined>;
+  listRuntimes(namespace?: string): Promise<XTrinode[]>;
+  /** Applies a merge patch; a patch carrying metadata.resourceVersion fails with "conflict" when the object changed. */
+  patchRuntime(namespace: string, name: string, patch: MergePatch): Promise<WriteResult<XTrinode>>;
+  getLease(namespace: string, name: string): Promise<LeaseRecord | undefined>;
+  /** Creates the Lease; "conflict" when it already exists (409 AlreadyExists). */
+  createLease(namespace: string, name: string, record: LeaseRecord): Promise<WriteResult<LeaseRecord>>;
+  /** Replaces the Lease at record.resourceVersion; "conflict" when someone else changed it first (409 Conflict). */
+  updateLease(namespace: string, name: string, record: LeaseRecord): Promise<WriteResult<LeaseRecord>>;
+  /** Deletes the Lease if it is still at resourceVersion. */
+  deleteLease(namespace: string, name: string, resourceVersion: string): Promise<WriteResult<void>>;
+  /** Resolves when the Kubernetes API answers. */
+  ping(): Promise<void>;
+}

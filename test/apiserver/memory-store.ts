@@ -1,0 +1,115 @@
+// An in-memory RuntimeStore for unit tests of the lifecycle core (no network). It follows the
+// Kubernetes semantics the core relies on: resourceVersions, 409 on create-exists and stale update,
+// merge patch with an optional resourceVersion precondition. Calls are counted; faults can be armed.
+import type { XTrinode } from "../../schemas/generated/types.ts";
+import { kubeUnavailable } from "../../apiserver/errors.ts";
+import type { LeaseRecord } from "../../apiserver/lease.ts";
+import type { MergePatch, RuntimeStore, WriteResult } from "../../apiserver/store.ts";
+
+type Op = "getRuntime" | "listRuntimes" | "patchRuntime" | "getLease" | "createLease" | "updateLease" | "deleteLease" | "ping";
+
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!patch || typeof patch !== "object" || Array.isArray(patch)) return patch;
+  const result: Record<string, unknown> = target && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key], value);
+  }
+  return result;
+}
+
+export class MemoryStore implements RuntimeStore {
+  private version = 0;
+  readonly runtimes = new Map<string, XTrinode>();
+  readonly leases = new Map<string, LeaseRecord>();
+  readonly calls: Op[] = [];
+  /** Ops that fail with a 503 (as the Kubernetes adapter would on 500 / timeout). */
+  readonly failing = new Set<Op>();
+  /** Awaited before every call: lets tests hold calls in flight. */
+  gate: Promise<void> = Promise.resolve();
+
+  count(op: Op): number {
+    return this.calls.filter((call) => call === op).length;
+  }
+
+  private async enter(op: Op): Promise<void> {
+    this.calls.push(op);
+    await this.gate;
+    if (this.failing.has(op)) throw kubeUnavailable(`Kubernetes API unavailable: ${op} failed: HTTP 500`);
+  }
+
+  addRuntime(namespace: string, name: string, extra: { suspended?: boolean; routeState?: string; annotations?: Record<string, string> } = {}): void {
+    this.runtimes.set(`${namespace}/${name}`, {
+      apiVersion: "xtrinode.io/v1alpha1",
+      kind: "XTrinode",
+      metadata: { name, namespace, annotations: extra.annotations, resourceVersion: String(++this.version) } as XTrinode["metadata"],
+      spec: { lifecycle: { suspended: extra.suspended ?? true } },
+      status: extra.routeState ? { routeState: extra.routeState as "RUNNING" } : undefined,
+    });
+  }
+
+  async getRuntime(namespace: string, name: string): Promise<XTrinode | undefined> {
+    await this.enter("getRuntime");
+    const runtime = this.runtimes.get(`${namespace}/${name}`);
+    return runtime ? structuredClone(runtime) : undefined;
+  }
+
+  async listRuntimes(namespace?: string): Promise<XTrinode[]> {
+    await this.enter("listRuntimes");
+    return [...this.runtimes.values()].filter((r) => !namespace || r.metadata.namespace === namespace).map((r) => structuredClone(r));
+  }
+
+  async patchRuntime(namespace: string, name: string, patch: MergePatch): Promise<WriteResult<XTrinode>> {
+    await this.enter("patchRuntime");
+    const key = `${namespace}/${name}`;
+    const current = this.runtimes.get(key);
+    if (!current) return { ok: false, reason: "notFound" };
+    const wanted = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+    const currentVersion = (current.metadata as { resourceVersion?: string }).resourceVersion;
+    if (wanted !== undefined && wanted !== currentVersion) return { ok: false, reason: "conflict" };
+    const next = mergePatch(current, patch) as XTrinode;
+    (next.metadata as { resourceVersion?: string }).resourceVersion = String(++this.version);
+    this.runtimes.set(key, next);
+    return { ok: true, value: structuredClone(next) };
+  }
+
+  async getLease(namespace: string, name: string): Promise<LeaseRecord | undefined> {
+    await this.enter("getLease");
+    const lease = this.leases.get(`${namespace}/${name}`);
+    return lease ? { ...lease } : undefined;
+  }
+
+  async createLease(namespace: string, name: string, record: LeaseRecord): Promise<WriteResult<LeaseRecord>> {
+    await this.enter("createLease");
+    const key = `${namespace}/${name}`;
+    if (this.leases.has(key)) return { ok: false, reason: "conflict" };
+    const stored = { ...record, resourceVersion: String(++this.version) };
+    this.leases.set(key, stored);
+    return { ok: true, value: { ...stored } };
+  }
+
+  async updateLease(namespace: string, name: string, record: LeaseRecord): Promise<WriteResult<LeaseRecord>> {
+    await this.enter("updateLease");
+    const key = `${namespace}/${name}`;
+    const current = this.leases.get(key);
+    if (!current) return { ok: false, reason: "notFound" };
+    if (current.resourceVersion !== record.resourceVersion) return { ok: false, reason: "conflict" };
+    const stored = { ...record, resourceVersion: String(++this.version) };
+    this.leases.set(key, stored);
+    return { ok: true, value: { ...stored } };
+  }
+
+  async deleteLease(namespace: string, name: string, resourceVersion: string): Promise<WriteResult<void>> {
+    await this.enter("deleteLease");
+    const key = `${namespace}/${name}`;
+    const current = this.leases.get(key);
+    if (!current) return { ok: false, reason: "notFound" };
+    if (current.resourceVersion !== resourceVersion) return { ok: false, reason: "conflict" };
+    this.leases.delete(key);
+    return { ok: true, value: undefined };
+  }
+
+  async ping(): Promise<void> {
+    await this.enter("ping");
+  }
+}
