@@ -1,0 +1,60 @@
+// A small RBAC evaluator over rendered manifests: which rules bind to a ServiceAccount, and whether
+// they allow one request, with the Kubernetes RBAC authorizer's matching rules (apiGroups,
+// resources incl. subresources "res/sub", resourceNames, verbs; "*" matches everything).
+import type { KubeObject } from "./kustomize.ts";
+
+export interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  verbs: string[];
+  nonResourceURLs?: string[];
+}
+
+export interface GrantedRule extends Rule {
+  /** Namespace the rule applies in; undefined for a ClusterRole bound by a ClusterRoleBinding (all namespaces). */
+  namespace?: string;
+  role: string;
+}
+
+export interface Request {
+  verb: string;
+  group: string;
+  resource: string;
+  /** Omitted for cluster-scoped resources and all-namespace requests. */
+  namespace?: string;
+  name?: string;
+}
+
+function findRole(objects: KubeObject[], kind: string, name: string, namespace?: string): KubeObject | undefined {
+  return objects.find((o) => o.kind === kind && o.metadata.name === name && (kind === "ClusterRole" || o.metadata.namespace === namespace));
+}
+
+/** Every rule granted to the ServiceAccount namespace/name by the bindings among `objects`. */
+export function rulesFor(objects: KubeObject[], namespace: string, name: string): GrantedRule[] {
+  const granted: GrantedRule[] = [];
+  for (const binding of objects.filter((o) => o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding")) {
+    const subjects: any[] = binding.subjects ?? [];
+    if (!subjects.some((s) => s.kind === "ServiceAccount" && s.name === name && s.namespace === namespace)) continue;
+    const scope = binding.kind === "RoleBinding" ? binding.metadata.namespace : undefined;
+    const role = findRole(objects, binding.roleRef.kind, binding.roleRef.name, binding.metadata.namespace);
+    if (!role) throw new Error(`${binding.kind} ${binding.metadata.name} refers to missing ${binding.roleRef.kind} ${binding.roleRef.name}`);
+    for (const rule of (role.rules ?? []) as Rule[]) granted.push({ ...rule, namespace: scope, role: `${role.kind}/${role.metadata.name}` });
+  }
+  return granted;
+}
+
+function matches(list: string[] | undefined, value: string): boolean {
+  return (list ?? []).some((item) => item === "*" || item === value);
+}
+
+export function allows(rules: GrantedRule[], request: Request): boolean {
+  return rules.some(
+    (rule) =>
+      (rule.namespace === undefined || rule.namespace === request.namespace) &&
+      matches(rule.verbs, request.verb) &&
+      matches(rule.apiGroups, request.group) &&
+      matches(rule.resources, request.resource) &&
+      (!rule.resourceNames?.length || (request.name !== undefined && rule.resourceNames.includes(request.name))),
+  );
+}
