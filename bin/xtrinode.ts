@@ -11,6 +11,7 @@ const program = new Command("xtrinode")
 const registrations: Array<[string, string]> = [
   // [module path relative to this file, exported register function]
   ["../apiserver/cli.ts", "registerApiServerCommands"],
+  ["../reconciler/cli.ts", "registerOperatorCommands"],
 ];
 for (const [modulePath, exportName] of registrations) {
   const module = (await import(new URL(modulePath, import.meta.url).href)) as Record<string, (program: Command) => void>;

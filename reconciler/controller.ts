@@ -1,0 +1,131 @@
+// The controller loop: informers feed runtime keys into the work queue; workers reconcile them
+// one key at a time, retry failures with backoff, requeue on timers, and resync periodically.
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { catalogPlural, group, ownerLabel, runtimePlural, version } from "./constants.ts";
+import { customResourceInformer, deploymentInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
+import { describeError } from "./kube-client.ts";
+import type { OperatorMetrics } from "./metrics.ts";
+import { reconcileRuntime, type ReconcileContext } from "./reconcile.ts";
+import { WorkQueue } from "./workqueue.ts";
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  context: ReconcileContext;
+  metrics: OperatorMetrics;
+  workers?: number;
+  resyncPeriodMs?: number;
+  /** Called at each resync, e.g. to reload the policy. */
+  onResync?: () => Promise<void>;
+}
+
+function keyOf(object: KubernetesObject): string {
+  return `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
+}
+
+export class Controller {
+  readonly queue = new WorkQueue();
+  private readonly options: ControllerOptions;
+  private readonly informers: ResilientInformer[] = [];
+  private readonly runtimes: ResilientInformer;
+  /** Secret key (namespace/name) → runtime keys that reference it, learned while reconciling. */
+  private readonly secretUsers = new Map<string, Set<string>>();
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private workers: Promise<void>[] = [];
+  private running = false;
+
+  constructor(options: ControllerOptions) {
+    this.options = options;
+    const { kubeConfig } = options;
+    const log = options.context.log;
+    this.runtimes = resilientInformer("xtrinodes", customResourceInformer(kubeConfig, group, version, runtimePlural, "XTrinode"), log);
+    const catalogs = resilientInformer("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, catalogPlural, "XTrinodeCatalog"), log);
+    const secrets = resilientInformer("secrets", secretInformer(kubeConfig), log);
+    const deployments = resilientInformer("deployments", deploymentInformer(kubeConfig, ownerLabel), log);
+    const nodePools = resilientInformer("machinedeployments", customResourceInformer(kubeConfig, "cluster.x-k8s.io", "v1beta1", "machinedeployments", "MachineDeployment", ownerLabel), log);
+    this.informers.push(this.runtimes, catalogs, secrets, deployments, nodePools);
+
+    this.runtimes.informer.on("change", (object) => this.queue.add(keyOf(object)));
+    // A catalog change re-reconciles the runtimes of its namespace; those whose rendered objects do
+    // not change write nothing, the rest roll only the Deployments whose checksums changed.
+    catalogs.informer.on("change", (catalog) => {
+      for (const runtime of this.runtimes.informer.list(catalog.metadata?.namespace)) this.queue.add(keyOf(runtime));
+    });
+    secrets.informer.on("change", (secret) => {
+      for (const key of this.secretUsers.get(keyOf(secret)) ?? []) this.queue.add(key);
+    });
+    const owned = (object: KubernetesObject) => {
+      const runtime = object.metadata?.labels?.[ownerLabel];
+      if (runtime) this.queue.add(`${object.metadata?.namespace ?? ""}/${runtime}`);
+    };
+    deployments.informer.on("change", owned);
+    nodePools.informer.on("change", owned);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const { log } = this.options.context;
+    // Optional kinds (Cluster API) may be missing: an informer that cannot start keeps retrying.
+    await Promise.all(this.informers.map((i) => i.start().catch((error) => log.warn({ informer: i.name, error: describeError(error) }, "informer start failed; retrying"))));
+    const count = this.options.workers ?? 4;
+    this.workers = Array.from({ length: count }, () => this.work());
+    const resyncMs = this.options.resyncPeriodMs ?? 5 * 60_000;
+    this.resyncTimer = setInterval(() => void this.resync(), resyncMs);
+    this.resyncTimer.unref();
+    log.info({ workers: count, resyncMs }, "controller started");
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.queue.shutdown();
+    await Promise.all(this.informers.map((i) => i.stop().catch(() => undefined)));
+    await Promise.all(this.workers);
+  }
+
+  private async resync(): Promise<void> {
+    try {
+      await this.options.onResync?.();
+    } catch (error) {
+      this.options.context.log.warn({ error: describeError(error) }, "resync hook failed");
+    }
+    for (const runtime of this.runtimes.informer.list()) this.queue.add(keyOf(runtime));
+  }
+
+  private async work(): Promise<void> {
+    const { context, metrics } = this.options;
+    for (;;) {
+      const key = await this.queue.get();
+      metrics.queueDepth.set(this.queue.depth);
+      if (key === undefined) return;
+      const [namespace, name] = key.split("/");
+      const end = metrics.reconcileDuration.startTimer();
+      try {
+        const result = await reconcileRuntime(context, namespace, name);
+        end({ outcome: "success" });
+        metrics.reconcileTotal.inc({ outcome: "success" });
+        this.rememberSecrets(key, result.secretNames);
+        this.queue.forget(key);
+        if (result.requeueAfterMs !== undefined && this.running) this.queue.addAfter(key, result.requeueAfterMs);
+      } catch (error) {
+        end({ outcome: "error" });
+        metrics.reconcileTotal.inc({ outcome: "error" });
+        const retryInMs = this.running ? this.queue.addRateLimited(key) : undefined;
+        context.log.warn({ runtime: key, error: describeError(error), retryInMs }, "reconcile failed");
+      } finally {
+        this.queue.done(key);
+        metrics.queueDepth.set(this.queue.depth);
+      }
+    }
+  }
+
+  private rememberSecrets(runtimeKey: string, secretNames: string[]): void {
+    for (const users of this.secretUsers.values()) users.delete(runtimeKey);
+    for (const secret of secretNames) {
+      let users = this.secretUsers.get(secret);
+      if (!users) this.secretUsers.set(secret, (users = new Set()));
+      users.add(runtimeKey);
+    }
+  }
+}

@@ -1,0 +1,170 @@
+// The operator's only door to the Kubernetes API: a small interface over @kubernetes/client-node
+// (server-side apply under one field manager, status subresource, events), so the reconcile logic
+// stays independent of transport details.
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubeConfig,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
+import { fieldManager, group, runtimePlural, version } from "./constants.ts";
+import type { KubeObject } from "./diff.ts";
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export interface EventInput {
+  regarding: KubeObject;
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+export interface ClusterClient {
+  get(ref: ObjectRef): Promise<KubeObject | undefined>;
+  /** Lists a kind; an API group that is not installed lists as empty. */
+  list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<KubeObject[]>;
+  /** Server-side apply as the operator's field manager (force: we own these objects). */
+  apply(object: KubeObject): Promise<KubeObject>;
+  create(object: KubeObject): Promise<KubeObject>;
+  /** Full update guarded by metadata.resourceVersion (409 on a stale version). */
+  replace(object: KubeObject): Promise<KubeObject>;
+  /** JSON merge patch of the main resource (include metadata.resourceVersion for a precondition). */
+  mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject>;
+  delete(ref: ObjectRef): Promise<void>;
+  /** PUT of an XTrinode's status subresource, guarded by resourceVersion. */
+  replaceRuntimeStatus(runtime: KubeObject): Promise<KubeObject>;
+  createEvent(event: EventInput): Promise<void>;
+}
+
+export function httpStatus(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  const code = (error as { code?: unknown; statusCode?: unknown })?.code ?? (error as { statusCode?: unknown })?.statusCode;
+  return typeof code === "number" ? code : undefined;
+}
+
+export function isNotFound(error: unknown): boolean {
+  return httpStatus(error) === 404;
+}
+
+export function isConflict(error: unknown): boolean {
+  return httpStatus(error) === 409;
+}
+
+/** Discovery does not know the kind: its CRD (KEDA, Prometheus Operator, Cluster API) is not installed. */
+export function isKindMissing(error: unknown): boolean {
+  return isNotFound(error) || (error instanceof Error && error.message.startsWith("Unrecognized API version and kind"));
+}
+
+/** A message for logs and status that carries the API server's reason, never a request body. */
+export function describeError(error: unknown): string {
+  if (error instanceof ApiException) {
+    const body = error.body as { message?: string } | string | undefined;
+    const message = typeof body === "string" ? safeParseMessage(body) : body?.message;
+    return `HTTP ${error.code}${message ? `: ${message}` : ""}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+function safeParseMessage(body: string): string | undefined {
+  try {
+    return (JSON.parse(body) as { message?: string }).message;
+  } catch {
+    return body.slice(0, 200);
+  }
+}
+
+function header(ref: ObjectRef): KubernetesObject & { metadata: { name: string; namespace?: string } } {
+  return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } };
+}
+
+/** Plain JSON copy: client-node turns timestamps into Date objects; the reconciler compares JSON. */
+function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
+  const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+  const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  return {
+    async get(ref) {
+      try {
+        return plain((await objects.read(header(ref))) as KubeObject);
+      } catch (error) {
+        if (isKindMissing(error)) return undefined;
+        throw error;
+      }
+    },
+    async list(apiVersion, kind, namespace, labelSelector) {
+      try {
+        const list = await objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+        return plain(list.items as KubeObject[]).map((item) => ({ ...item, apiVersion, kind }));
+      } catch (error) {
+        if (isKindMissing(error)) return [];
+        throw error;
+      }
+    },
+    async apply(object) {
+      const body = plain(object);
+      return plain((await objects.patch(body, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)) as KubeObject);
+    },
+    async create(object) {
+      return plain((await objects.create(plain(object), undefined, undefined, fieldManager)) as KubeObject);
+    },
+    async replace(object) {
+      return plain((await objects.replace(plain(object), undefined, undefined, fieldManager)) as KubeObject);
+    },
+    async mergePatch(ref, patch) {
+      const body = { ...patch, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...((patch.metadata as object) ?? {}), name: ref.name, namespace: ref.namespace } };
+      return plain((await objects.patch(body, undefined, undefined, fieldManager, undefined, PatchStrategy.MergePatch)) as KubeObject);
+    },
+    async delete(ref) {
+      try {
+        await objects.delete(header(ref), undefined, undefined, undefined, undefined, "Background");
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    },
+    async replaceRuntimeStatus(runtime) {
+      const metadata = runtime.metadata!;
+      const result = await customObjects.replaceNamespacedCustomObjectStatus({
+        group,
+        version,
+        namespace: metadata.namespace!,
+        plural: runtimePlural,
+        name: metadata.name!,
+        body: plain(runtime),
+        fieldManager,
+      });
+      return plain(result as KubeObject);
+    },
+    async createEvent({ regarding, type, reason, message }) {
+      const metadata = regarding.metadata!;
+      const now = new Date();
+      await core.createNamespacedEvent({
+        namespace: metadata.namespace!,
+        body: {
+          metadata: { generateName: `${metadata.name}.`, namespace: metadata.namespace },
+          involvedObject: { apiVersion: regarding.apiVersion, kind: regarding.kind, name: metadata.name, namespace: metadata.namespace, uid: metadata.uid },
+          type,
+          reason,
+          message,
+          source: { component: fieldManager },
+          reportingComponent: fieldManager,
+          reportingInstance: fieldManager,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      });
+    },
+  };
+}

@@ -1,0 +1,324 @@
+// One level-triggered reconcile of one XTrinode, in the seed's order: read the spec, resolve
+// catalogs, check secret references, apply namespace guardrails, node pool (wait for Ready), Trino
+// objects, scaling; publish the route; update status. Reads live state, writes only what differs.
+import { createHash } from "node:crypto";
+import type { Logger } from "../lib/logger.ts";
+import type { RenderedRuntime, RenderRuntimeInput, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "../renderer/types.ts";
+import type { XTrinodeStatus } from "../schemas/generated/types.ts";
+import { validateAgainstSchema } from "../schemas/validate.ts";
+import { applyIfChanged, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, type ApplyCounters } from "./apply.ts";
+import { annotations, apiVersion, isNodePoolObject } from "./constants.ts";
+import { objectKey, type KubeObject } from "./diff.ts";
+import { parseDurationMs } from "./duration.ts";
+import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
+import { describeError, type ClusterClient } from "./kube-client.ts";
+import { decideIntent, decidePhase, type Intent, type LifecycleTimers, type Phase } from "./lifecycle.ts";
+import { findRoute, sameRoute, type RouteState } from "./routes.ts";
+import { readRoutes, updateRoutes } from "./routes-store.ts";
+import { buildStatus, sameStatus, type ConditionInput } from "./status.ts";
+import { coordinatorReady, computeStopped, nodePoolState, readyWorkers, type NodePoolState } from "./readiness.ts";
+
+export interface RendererPort {
+  renderRuntime(input: RenderRuntimeInput): RenderedRuntime;
+  /** Namespace guardrail objects (ResourceQuota, LimitRange) for a namespace. */
+  renderNamespace(namespace: string, policy: XTrinodePolicy | undefined): Array<{ apiVersion: string; kind: string }>;
+}
+
+export interface ReconcileContext {
+  client: ClusterClient;
+  renderer: RendererPort;
+  policy: () => XTrinodePolicy | undefined;
+  gatewayNamespace: string;
+  timers: LifecycleTimers;
+  now: () => Date;
+  log: Logger;
+  counters: ApplyCounters;
+}
+
+export interface ReconcileResult {
+  /** Reconcile again after this many ms (timers: drain end, idle deadline, waiting for readiness). */
+  requeueAfterMs?: number;
+  writes: number;
+  phase?: Phase;
+  /** Secrets the runtime references (namespace/name), so Secret changes can requeue it. */
+  secretNames: string[];
+}
+
+/** Poll interval while waiting on something that has no watch of its own (e.g. pods stopping). */
+const settlePollMs = 2_000;
+const nodePoolPollMs = 5_000;
+
+export class StopReconcile extends Error {
+  readonly reason: string;
+  readonly conditions: ConditionInput[];
+  constructor(reason: string, message: string, conditions: ConditionInput[]) {
+    super(message);
+    this.reason = reason;
+    this.conditions = conditions;
+  }
+}
+
+export async function reconcileRuntime(ctx: ReconcileContext, namespace: string, name: string): Promise<ReconcileResult> {
+  const { client } = ctx;
+  const runtimeRef = { apiVersion, kind: "XTrinode", namespace, name };
+  let runtime = await client.get(runtimeRef);
+  if (!runtime) return { writes: 0, secretNames: [] };
+
+  if (runtime.metadata?.deletionTimestamp) {
+    if (!hasFinalizer(runtime)) return { writes: 0, secretNames: [] };
+    return { writes: await finalizeRuntime(ctx, runtime), secretNames: [] };
+  }
+
+  let writes = 0;
+  if (!hasFinalizer(runtime)) {
+    runtime = await setFinalizer(client, runtime, true);
+    writes++;
+  }
+  const previous = runtime.status as XTrinodeStatus | undefined;
+  const generation = runtime.metadata?.generation;
+  const now = ctx.now();
+
+  if (!previous?.phase) {
+    // A new runtime: record Pending before any work, then reconcile again at once.
+    writes += await writeStatus(ctx, runtime, buildStatus({ previous, generation, now, phase: "Pending", conditions: [], message: "waiting for the first reconcile" }));
+    return { writes, phase: "Pending", requeueAfterMs: 0, secretNames: [] };
+  }
+
+  const conditions: ConditionInput[] = [];
+  let secretNames: string[] = [];
+  try {
+    const plan = await planRuntime(ctx, runtime, now);
+    const { intent, rendered, annotationsOf } = plan;
+    conditions.push({ type: "CatalogsResolved", status: "True", reason: "Resolved", message: rendered.catalogs.length ? rendered.catalogs.join(", ") : "no catalogs selected" });
+
+    secretNames = [...new Set(rendered.secretRefs.map((r) => `${namespace}/${r.secretName}`))];
+    conditions.push(await checkSecrets(client, namespace, rendered));
+
+    // Namespace guardrails come before any runtime resource.
+    for (const object of plan.guardrails) {
+      const live = await client.get({ apiVersion: object.apiVersion!, kind: object.kind!, namespace: object.metadata?.namespace ?? namespace, name: object.metadata!.name! });
+      if ((await applyIfChanged(client, object, live, ctx.log, ctx.counters)).written) writes++;
+    }
+
+    const desired = plan.desired;
+    const inventory = await readOwnedObjects(client, namespace, name, desired.map((o) => ({ apiVersion: o.apiVersion!, kind: o.kind! })));
+    const liveAfter = new Map<string, KubeObject>();
+    const applyAll = async (objects: KubeObject[]) => {
+      for (const object of objects) {
+        const outcome = await applyIfChanged(client, object, inventory.byKey.get(objectKey(object)), ctx.log, ctx.counters);
+        if (outcome.written) writes++;
+        liveAfter.set(objectKey(object), outcome.live);
+      }
+    };
+
+    // Node pool first; Trino pods wait until it is Ready.
+    const nodePoolObjects = desired.filter(isNodePoolObject);
+    await applyAll(nodePoolObjects);
+    const pool: NodePoolState = nodePoolState(nodePoolObjects.filter((o) => o.kind === "MachineDeployment").map((o) => liveAfter.get(objectKey(o))!));
+    if (pool.state !== "none") conditions.push(pool.condition);
+    if (pool.state === "failed") {
+      const wasFailing = previous.conditions?.some((c) => c.type === "NodePoolReady" && c.reason === "ProvisioningFailed");
+      if (!wasFailing) {
+        await client.createEvent({ regarding: runtime, type: "Warning", reason: "NodePoolFailed", message: pool.condition.message });
+        writes++;
+      }
+      throw new StopReconcile("NodePoolFailed", `node pool failed: ${pool.condition.message}; fix spec.nodePool (class, instanceType) or the cloud quota`, conditions);
+    }
+
+    let phase: Phase;
+    let routeState: RouteState;
+    let requeueAfterMs = intent.requeueAfterMs;
+    if (pool.state === "provisioning") {
+      phase = "Reconciling";
+      routeState = "RESUMING";
+      requeueAfterMs = minDefined(requeueAfterMs, nodePoolPollMs);
+    } else {
+      await applyAll(desired.filter((o) => !isNodePoolObject(o)));
+      writes += await pruneUndesired(client, inventory, new Set(desired.map(objectKey)), ctx.log, ctx.counters);
+      const deployments = desired.filter((o) => o.kind === "Deployment").map((o) => liveAfter.get(objectKey(o))!);
+      const decision = decidePhase(intent, previous.phase, { coordinatorReady: coordinatorReady(deployments), computeStopped: computeStopped(deployments) });
+      phase = decision.phase;
+      routeState = decision.routeState;
+      if (phase !== "Ready" && phase !== "Suspended") requeueAfterMs = minDefined(requeueAfterMs, settlePollMs);
+    }
+
+    // Route: publish our own entry (only when it changed).
+    const entry = { ...rendered.route, state: routeState };
+    const current = findRoute(await readRoutes(client, ctx.gatewayNamespace), namespace, name);
+    if (!sameRoute(current, entry)) {
+      const result = await updateRoutes(client, { namespace: ctx.gatewayNamespace }, (doc) => {
+        const live = findRoute(doc, namespace, name);
+        return sameRoute(live, entry) ? doc : { ...doc, routes: [...doc.routes.filter((r) => r !== live), { ...entry, updatedAt: now.toISOString() }] };
+      });
+      if (result.written) writes++;
+    }
+    conditions.push({ type: "RoutePublished", status: "True", reason: routeState, message: `route ${routeState} in ${ctx.gatewayNamespace}` });
+    conditions.unshift(readyCondition(phase));
+
+    const workerDeployments = desired.filter((o) => o.kind === "Deployment").map((o) => liveAfter.get(objectKey(o)));
+    const status = buildStatus({
+      previous,
+      generation,
+      now,
+      phase,
+      routeState,
+      message: phaseMessage(phase, intent.idle, pool.state),
+      conditions,
+      catalogs: rendered.catalogs,
+      workers: readyWorkers(workerDeployments.filter((d): d is KubeObject => Boolean(d))),
+      suspendedAt: intent.suspendedAt,
+      lastActivityTime: annotationsOf[annotations.lastActivity],
+      configChecksum: checksum(desired),
+    });
+    writes += await writeStatus(ctx, runtime, status);
+    return { writes, phase, requeueAfterMs, secretNames };
+  } catch (error) {
+    if (!(error instanceof StopReconcile)) throw error;
+    // A problem the user must fix: phase Error with the message, nothing further applied.
+    ctx.log.warn({ runtime: `${namespace}/${name}`, reason: error.reason, message: error.message }, "runtime error");
+    const all = mergeByType(conditions, error.conditions);
+    all.unshift({ type: "Ready", status: "False", reason: error.reason, message: error.message });
+    const status = buildStatus({ previous, generation, now, phase: "Error", conditions: all, message: error.message });
+    writes += await writeStatus(ctx, runtime, status);
+    return { writes, phase: "Error", secretNames };
+  }
+}
+
+
+export interface RuntimePlan {
+  spec: XTrinode;
+  intent: Intent;
+  rendered: RenderedRuntime;
+  /** Namespace guardrails (shared by the runtimes of the namespace). */
+  guardrails: KubeObject[];
+  /** The runtime's objects as they will be applied (owner references set, autoscaled replicas released). */
+  desired: KubeObject[];
+  annotationsOf: Record<string, string>;
+}
+
+/**
+ * What a runtime should look like now: validated spec, lifecycle intent, rendered objects. Throws
+ * StopReconcile for problems the user must fix. Shared by the reconcile and `xtrinode diff`.
+ */
+export async function planRuntime(ctx: Pick<ReconcileContext, "client" | "renderer" | "policy" | "timers">, runtime: KubeObject, now: Date): Promise<RuntimePlan> {
+  const namespace = runtime.metadata!.namespace!;
+  const previous = (runtime.status ?? {}) as XTrinodeStatus;
+  const { client } = ctx;
+  const spec = checkSpec(runtime);
+  const policy = ctx.policy();
+
+  // Catalogs: the renderer selects among all catalogs of the namespace; named ones must exist.
+  const catalogs = (await client.list(apiVersion, "XTrinodeCatalog", namespace)) as unknown as XTrinodeCatalog[];
+  const missing = (spec.spec.catalogs?.names ?? []).filter((n) => !catalogs.some((c) => c.metadata.name === n));
+  if (missing.length) {
+    throw new StopReconcile("CatalogNotFound", `spec.catalogs.names: XTrinodeCatalog ${missing.map((m) => `${namespace}/${m}`).join(", ")} not found; create it or remove the name from spec.catalogs.names`, [
+      { type: "CatalogsResolved", status: "False", reason: "CatalogNotFound", message: `missing: ${missing.join(", ")}` },
+    ]);
+  }
+
+  const annotationsOf = (runtime.metadata?.annotations ?? {}) as Record<string, string>;
+  const intent = decideIntent({
+    now,
+    suspendedIntent: spec.spec.lifecycle?.suspended === true,
+    wakeTTLMs: spec.spec.lifecycle?.wakeTTL ? parseDurationMs(spec.spec.lifecycle.wakeTTL) : undefined,
+    lastActivity: annotationsOf[annotations.lastActivity],
+    resumeRequestedAt: annotationsOf[annotations.resumeRequestedAt],
+    status: previous,
+    timers: ctx.timers,
+  });
+
+  let rendered: RenderedRuntime;
+  try {
+    rendered = ctx.renderer.renderRuntime({ runtime: spec, catalogs, policy, suspended: intent.scaleToZero });
+  } catch (error) {
+    throw new StopReconcile("InvalidSpec", `${describeError(error)}; fix the XTrinode spec (or the policy) and the operator retries`, []);
+  }
+
+  const guardrails = ctx.renderer.renderNamespace(namespace, policy) as KubeObject[];
+  const desired = releaseAutoscaledReplicas(withOwner(rendered.objects as KubeObject[], runtime));
+  return { spec, intent, rendered, guardrails, desired, annotationsOf };
+}
+
+/** Validates the live object against the XTrinode schema; the error names the fields to fix. */
+function checkSpec(runtime: KubeObject): XTrinode {
+  const metadata = runtime.metadata!;
+  const doc = {
+    apiVersion: runtime.apiVersion,
+    kind: runtime.kind,
+    metadata: { name: metadata.name, namespace: metadata.namespace, ...(metadata.labels ? { labels: metadata.labels } : {}), ...(metadata.annotations ? { annotations: metadata.annotations } : {}) },
+    spec: runtime.spec ?? {},
+  };
+  const issues = validateAgainstSchema("XTrinode", doc);
+  if (issues.length) {
+    const message = issues.map((i) => `${i.path || "(document)"}: ${i.message}`).join("; ");
+    throw new StopReconcile("InvalidSpec", `invalid XTrinode spec: ${message}`, []);
+  }
+  return doc as unknown as XTrinode;
+}
+
+async function checkSecrets(client: ClusterClient, namespace: string, rendered: RenderedRuntime): Promise<ConditionInput> {
+  const problems: string[] = [];
+  const secrets = new Map<string, KubeObject | undefined>();
+  for (const ref of rendered.secretRefs) {
+    if (!secrets.has(ref.secretName)) secrets.set(ref.secretName, await client.get({ apiVersion: "v1", kind: "Secret", namespace, name: ref.secretName }));
+    const secret = secrets.get(ref.secretName);
+    const where = `catalog ${ref.catalog} property ${ref.property}`;
+    if (!secret) problems.push(`Secret ${namespace}/${ref.secretName} not found (${where}): create it`);
+    else if (!hasKey(secret, ref.key)) problems.push(`Secret ${namespace}/${ref.secretName} has no key "${ref.key}" (${where}): add the key`);
+  }
+  if (problems.length) {
+    const message = problems.join("; ");
+    throw new StopReconcile("SecretNotFound", message, [{ type: "SecretsResolved", status: "False", reason: "SecretNotFound", message }]);
+  }
+  return { type: "SecretsResolved", status: "True", reason: "Resolved", message: `${secrets.size} secret(s) referenced` };
+}
+
+function hasKey(secret: KubeObject, key: string): boolean {
+  return Object.hasOwn((secret.data as object | undefined) ?? {}, key) || Object.hasOwn((secret.stringData as object | undefined) ?? {}, key);
+}
+
+/** ownerReferences to the XTrinode, so the API server's garbage collector also cleans up. */
+function withOwner(objects: KubeObject[], runtime: KubeObject): KubeObject[] {
+  const uid = runtime.metadata?.uid;
+  if (!uid) return objects;
+  const owner = { apiVersion, kind: "XTrinode", name: runtime.metadata!.name!, uid, controller: true, blockOwnerDeletion: true };
+  return objects.map((object) => ({ ...object, metadata: { ...object.metadata, ownerReferences: [owner] } }));
+}
+
+function readyCondition(phase: Phase): ConditionInput {
+  return phase === "Ready"
+    ? { type: "Ready", status: "True", reason: "Ready", message: "coordinator ready; route RUNNING" }
+    : { type: "Ready", status: "False", reason: phase, message: `runtime is ${phase}` };
+}
+
+function phaseMessage(phase: Phase, idle: boolean, pool: NodePoolState["state"]): string {
+  if (pool === "provisioning") return "waiting for the node pool to become Ready";
+  switch (phase) {
+    case "Ready": return "coordinator ready";
+    case "Suspending": return idle ? "idle past wakeTTL: draining, then scaling to zero" : "suspend requested: draining, then scaling to zero";
+    case "Suspended": return idle ? "suspended after idling past wakeTTL" : "suspended";
+    case "Resuming": return "resume requested: scaling up";
+    default: return "waiting for the coordinator to become ready";
+  }
+}
+
+function mergeByType(base: ConditionInput[], overrides: ConditionInput[]): ConditionInput[] {
+  const byType = new Map(base.map((c) => [c.type, c]));
+  for (const c of overrides) byType.set(c.type, c);
+  return [...byType.values()];
+}
+
+function minDefined(a: number | undefined, b: number): number {
+  return a === undefined ? b : Math.min(a, b);
+}
+
+function checksum(objects: KubeObject[]): string {
+  return createHash("sha256").update(JSON.stringify(objects)).digest("hex").slice(0, 16);
+}
+
+/** Writes status through the status subresource when it differs; returns writes issued (0 or 1). */
+async function writeStatus(ctx: ReconcileContext, runtime: KubeObject, status: XTrinodeStatus): Promise<number> {
+  if (sameStatus(runtime.status as XTrinodeStatus | undefined, status)) return 0;
+  await ctx.client.replaceRuntimeStatus({ ...runtime, status });
+  return 1;
+}

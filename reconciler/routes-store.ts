@@ -1,0 +1,65 @@
+// Read-modify-write of the trino-gateway-routes ConfigMap with optimistic concurrency: many
+// operators' workers change their own entries at once and none may lose another's.
+import type { GatewayRoutes } from "../schemas/generated/types.ts";
+import { routesConfigMapName, routesDataKey } from "./constants.ts";
+import type { KubeObject } from "./diff.ts";
+import { isConflict, type ClusterClient } from "./kube-client.ts";
+import { emptyRoutes, parseRoutes, serializeRoutes } from "./routes.ts";
+
+export interface RoutesStoreOptions {
+  namespace: string;
+  maxAttempts?: number;
+}
+
+export interface RoutesUpdateResult {
+  doc: GatewayRoutes;
+  /** Whether a write (create or update) was issued. */
+  written: boolean;
+}
+
+function configMapRef(namespace: string) {
+  return { apiVersion: "v1", kind: "ConfigMap", namespace, name: routesConfigMapName };
+}
+
+export async function readRoutes(client: ClusterClient, namespace: string): Promise<GatewayRoutes> {
+  const configMap = await client.get(configMapRef(namespace));
+  return parseRoutes((configMap?.data as Record<string, string> | undefined)?.[routesDataKey]);
+}
+
+/**
+ * Applies `change` to the current routes document and writes it back if it changed:
+ * get → change → update with resourceVersion → on 409 start over (create when missing, and start
+ * over if someone else created it first).
+ */
+export async function updateRoutes(
+  client: ClusterClient,
+  options: RoutesStoreOptions,
+  change: (doc: GatewayRoutes) => GatewayRoutes,
+): Promise<RoutesUpdateResult> {
+  const maxAttempts = options.maxAttempts ?? 100;
+  for (let attempt = 1; ; attempt++) {
+    const configMap = await client.get(configMapRef(options.namespace));
+    const current = configMap ? parseRoutes((configMap.data as Record<string, string> | undefined)?.[routesDataKey]) : emptyRoutes();
+    const next = change(current);
+    if (configMap && next === current) return { doc: next, written: false };
+    const text = serializeRoutes(next);
+    try {
+      if (configMap) {
+        const updated: KubeObject = { ...configMap, data: { ...((configMap.data as object) ?? {}), [routesDataKey]: text } };
+        await client.replace(updated);
+      } else {
+        await client.create({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: routesConfigMapName, namespace: options.namespace, labels: { "app.kubernetes.io/managed-by": "xtrinode" } },
+          data: { [routesDataKey]: text },
+        });
+      }
+      return { doc: next, written: true };
+    } catch (error) {
+      // 409: a stale resourceVersion on update, or AlreadyExists on create. Both mean: read again.
+      if (!isConflict(error) || attempt >= maxAttempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, attempt * 5)));
+    }
+  }
+}

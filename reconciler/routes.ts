@@ -1,0 +1,70 @@
+// The gateway routes document (schemas/routes.schema.json): pure merge of one runtime's entry.
+import yaml from "js-yaml";
+import type { GatewayRoutes, RouteEntry } from "../schemas/generated/types.ts";
+import { validateAgainstSchema } from "../schemas/validate.ts";
+
+export type RouteState = RouteEntry["state"];
+
+export function emptyRoutes(): GatewayRoutes {
+  return { apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [] };
+}
+
+/**
+ * Parses data["routes.yaml"]. Entries that do not match the schema are dropped (one bad writer must
+ * not block the others); an unreadable document starts over empty.
+ */
+export function parseRoutes(text: string | undefined): GatewayRoutes {
+  if (!text) return emptyRoutes();
+  let doc: unknown;
+  try {
+    doc = yaml.load(text);
+  } catch {
+    return emptyRoutes();
+  }
+  const routes = Array.isArray((doc as { routes?: unknown })?.routes) ? ((doc as { routes: unknown[] }).routes) : [];
+  const valid = routes.filter((entry) => validateAgainstSchema("GatewayRoutes", { ...emptyRoutes(), routes: [entry] }).length === 0) as RouteEntry[];
+  return { ...emptyRoutes(), routes: sortRoutes(valid) };
+}
+
+export function serializeRoutes(doc: GatewayRoutes): string {
+  return yaml.dump({ apiVersion: doc.apiVersion, kind: doc.kind, routes: sortRoutes(doc.routes) }, { lineWidth: -1, noRefs: true, sortKeys: false });
+}
+
+function sortRoutes(routes: RouteEntry[]): RouteEntry[] {
+  return [...routes].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+}
+
+export function findRoute(doc: GatewayRoutes, namespace: string, name: string): RouteEntry | undefined {
+  return doc.routes.find((entry) => entry.namespace === namespace && entry.name === name);
+}
+
+/** Same entry apart from its updatedAt stamp. */
+export function sameRoute(a: RouteEntry | undefined, b: RouteEntry | undefined): boolean {
+  if (!a || !b) return a === b;
+  const { updatedAt: _a, ...restA } = a;
+  const { updatedAt: _b, ...restB } = b;
+  return JSON.stringify(canonical(restA)) === JSON.stringify(canonical(restB));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, canonical(v)]));
+  }
+  return value;
+}
+
+/** Puts (or replaces) one runtime's entry; returns the same document object when nothing changes. */
+export function upsertRoute(doc: GatewayRoutes, entry: RouteEntry): GatewayRoutes {
+  const current = findRoute(doc, entry.namespace, entry.name);
+  if (sameRoute(current, entry)) return doc;
+  const others = doc.routes.filter((r) => r !== current);
+  return { ...doc, routes: sortRoutes([...others, entry]) };
+}
+
+/** Drops one runtime's entry; returns the same document object when it is absent. */
+export function removeRoute(doc: GatewayRoutes, namespace: string, name: string): GatewayRoutes {
+  const current = findRoute(doc, namespace, name);
+  if (!current) return doc;
+  return { ...doc, routes: doc.routes.filter((r) => r !== current) };
+}

@@ -1,0 +1,216 @@
+// Unit tests of the operator's pure core: no network, no timers beyond the queue's own.
+import { expect } from "chai";
+import { releaseAutoscaledReplicas } from "../../reconciler/apply.ts";
+import { fieldManager } from "../../reconciler/constants.ts";
+import { decideApply, isSubset, type KubeObject } from "../../reconciler/diff.ts";
+import { parseDurationMs } from "../../reconciler/duration.ts";
+import { canAcquire } from "../../reconciler/leader.ts";
+import { decideIntent, decidePhase, evaluateIdle, type IntentInput } from "../../reconciler/lifecycle.ts";
+import { computeStopped, coordinatorReady, nodePoolState } from "../../reconciler/readiness.ts";
+import { emptyRoutes, parseRoutes, removeRoute, serializeRoutes, upsertRoute } from "../../reconciler/routes.ts";
+import { buildStatus, mergeConditions, sameStatus } from "../../reconciler/status.ts";
+import { WorkQueue } from "../../reconciler/workqueue.ts";
+import { validateAgainstSchema } from "../../schemas/validate.ts";
+import yaml from "js-yaml";
+
+const configMap = (data: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "ns", labels: { a: "1" } }, data });
+
+describe("reconciler core: desired vs live diff", () => {
+  it("applies a missing object and skips one whose managed fields match, ignoring server-added fields", () => {
+    expect(decideApply(configMap({ k: "v" }), undefined).apply).to.equal(true);
+    const live: KubeObject = { ...configMap({ k: "v" }), metadata: { name: "c", namespace: "ns", labels: { a: "1" }, uid: "u", resourceVersion: "7", creationTimestamp: "2026-01-01T00:00:00Z" as never } };
+    expect(decideApply(configMap({ k: "v" }), live)).to.deep.equal({ apply: false, reason: "unchanged" });
+    expect(decideApply(configMap({ k: "changed" }), live).apply).to.equal(true);
+  });
+
+  it("treats empty lists/maps and nulls in desired as equal to absent live fields (omitempty)", () => {
+    expect(isSubset({ a: [], b: {}, c: null }, {})).to.equal(true);
+    expect(isSubset({ a: [1] }, {})).to.equal(false);
+    expect(isSubset({ port: 8080 }, { port: "8080" })).to.equal(true);
+    expect(isSubset({ list: [{ x: 1 }] }, { list: [{ x: 1, y: 2 }] })).to.equal(true);
+    expect(isSubset({ list: [{ x: 1 }] }, { list: [{ x: 1 }, { x: 2 }] })).to.equal(false);
+  });
+
+  it("applies when our field manager owns a field that desired no longer sets, not when another manager does", () => {
+    const managed = (manager: string) => [{ manager, operation: "Apply", fieldsV1: { "f:metadata": { "f:labels": { "f:a": {} } }, "f:data": { "f:k": {}, "f:old": {} } } }];
+    const live = (manager: string): KubeObject => ({ ...configMap({ k: "v", old: "x" }), metadata: { name: "c", namespace: "ns", labels: { a: "1" }, managedFields: managed(manager) } as never });
+    const decision = decideApply(configMap({ k: "v" }), live(fieldManager));
+    expect(decision.apply).to.equal(true);
+    expect(decision.reason).to.contain("data.old");
+    expect(decideApply(configMap({ k: "v" }), live("kubectl")).apply).to.equal(false);
+  });
+
+  it("omits spec.replicas of a Deployment that a ScaledObject or HPA scales, and only that one", () => {
+    const deployment = (name: string): KubeObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name }, spec: { replicas: 2, template: {} } });
+    const scaled: KubeObject = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name: "w" }, spec: { scaleTargetRef: { name: "rt-worker" } } };
+    const out = releaseAutoscaledReplicas([deployment("rt-coordinator"), deployment("rt-worker"), scaled]);
+    expect((out[0].spec as { replicas?: number }).replicas).to.equal(2);
+    expect(out[1].spec as object).to.not.have.property("replicas");
+    expect(releaseAutoscaledReplicas([deployment("rt-worker")])[0].spec).to.have.property("replicas", 2);
+  });
+});
+
+describe("reconciler core: routes document", () => {
+  const entry = (namespace: string, name: string, state: "RUNNING" | "PAUSED" = "RUNNING") => ({ name, namespace, backend: `http://${name}-trino.${namespace}.svc.cluster.local:8080`, state });
+
+  it("keeps one entry per runtime, sorted by namespace then name, and is valid per the schema", () => {
+    let doc = emptyRoutes();
+    for (const [ns, name] of [["b", "x"], ["a", "z"], ["a", "y"]]) doc = upsertRoute(doc, entry(ns, name));
+    doc = upsertRoute(doc, entry("a", "z", "PAUSED"));
+    expect(doc.routes.map((r) => `${r.namespace}/${r.name}/${r.state}`)).to.deep.equal(["a/y/RUNNING", "a/z/PAUSED", "b/x/RUNNING"]);
+    const text = serializeRoutes(doc);
+    expect(validateAgainstSchema("GatewayRoutes", yaml.load(text))).to.deep.equal([]);
+    expect(parseRoutes(text)).to.deep.equal(doc);
+    expect(removeRoute(doc, "a", "z").routes).to.have.length(2);
+  });
+
+  it("returns the same document when nothing changes (no write), ignoring updatedAt", () => {
+    const doc = upsertRoute(emptyRoutes(), { ...entry("a", "x"), updatedAt: "2026-01-01T00:00:00Z" });
+    expect(upsertRoute(doc, entry("a", "x"))).to.equal(doc);
+    expect(removeRoute(doc, "a", "missing")).to.equal(doc);
+  });
+
+  it("drops entries that do not match the schema and survives unreadable YAML", () => {
+    const text = yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [entry("a", "ok"), { name: "Bad Name", namespace: "a", backend: "x", state: "RUNNING" }] });
+    expect(parseRoutes(text).routes.map((r) => r.name)).to.deep.equal(["ok"]);
+    expect(parseRoutes("routes: [unclosed").routes).to.deep.equal([]);
+  });
+});
+
+describe("reconciler core: lifecycle", () => {
+  const t0 = Date.parse("2026-06-01T12:00:00Z");
+  const at = (ms: number) => new Date(t0 + ms);
+  const timers = { drainPeriodMs: 30_000, maxDrainMs: 300_000 };
+  const input = (overrides: Partial<IntentInput>): IntentInput => ({ now: at(0), suspendedIntent: false, status: {}, timers, ...overrides });
+
+  it("idle rule: now − max(last-activity, resume-requested-at, readySince) > wakeTTL", () => {
+    const base = { wakeTTLMs: 60_000, lastActivity: at(-30_000).toISOString(), status: { readySince: at(-600_000).toISOString() } };
+    expect(evaluateIdle({ ...base, now: at(0) })).to.deep.equal({ idle: false, idleInMs: 30_001 });
+    expect(evaluateIdle({ ...base, now: at(31_000) }).idle).to.equal(true);
+    expect(evaluateIdle({ ...base, now: at(31_000), resumeRequestedAt: at(20_000).toISOString() }).idle).to.equal(false);
+    expect(evaluateIdle({ now: at(0), status: { readySince: at(-1e9).toISOString() } }).idle).to.equal(false); // no wakeTTL
+    expect(evaluateIdle({ now: at(0), wakeTTLMs: 1, status: {} }).idle).to.equal(false); // never ready, never used
+  });
+
+  it("suspend intent on a serving runtime: DRAINING with compute up, then PAUSED and scaled to zero, then Suspended", () => {
+    const ready = { phase: "Ready" as const, routeState: "RUNNING" as const };
+    const draining = decideIntent(input({ suspendedIntent: true, status: ready }));
+    expect(draining).to.include({ suspend: true, draining: true, scaleToZero: false, requeueAfterMs: 30_001 });
+    expect(decidePhase(draining, "Ready", { coordinatorReady: true, computeStopped: false })).to.deep.equal({ phase: "Suspending", routeState: "DRAINING" });
+
+    const suspending = { phase: "Suspending" as const, routeState: "DRAINING" as const, suspendedAt: draining.suspendedAt };
+    const stillDraining = decideIntent(input({ now: at(10_000), suspendedIntent: true, status: suspending }));
+    expect(stillDraining.draining).to.equal(true);
+    expect(stillDraining.suspendedAt).to.equal(draining.suspendedAt);
+
+    const drained = decideIntent(input({ now: at(31_000), suspendedIntent: true, status: suspending }));
+    expect(drained).to.include({ draining: false, scaleToZero: true });
+    expect(decidePhase(drained, "Suspending", { coordinatorReady: true, computeStopped: false })).to.deep.equal({ phase: "Suspending", routeState: "PAUSED" });
+    expect(decidePhase(drained, "Suspending", { coordinatorReady: false, computeStopped: true })).to.deep.equal({ phase: "Suspended", routeState: "PAUSED" });
+  });
+
+  it("gateway activity during a drain extends it, up to maxDrain", () => {
+    const status = { phase: "Suspending" as const, routeState: "DRAINING" as const, suspendedAt: at(0).toISOString() };
+    const busy = decideIntent(input({ now: at(40_000), suspendedIntent: true, status, lastActivity: at(35_000).toISOString() }));
+    expect(busy).to.include({ draining: true, requeueAfterMs: 25_001 });
+    const capped = decideIntent(input({ now: at(300_001), suspendedIntent: true, status, lastActivity: at(300_000).toISOString() }));
+    expect(capped).to.include({ draining: false, scaleToZero: true });
+  });
+
+  it("a runtime that was not serving suspends without draining; idle suspends without touching intent", () => {
+    expect(decideIntent(input({ suspendedIntent: true, status: { phase: "Reconciling", routeState: "RESUMING" } }))).to.include({ draining: false, scaleToZero: true });
+    const idle = decideIntent(input({ wakeTTLMs: 1000, status: { phase: "Ready", routeState: "RUNNING", readySince: at(-5000).toISOString() } }));
+    expect(idle).to.include({ suspend: true, idle: true, draining: true });
+  });
+
+  it("resume: Suspended → Resuming → Reconciling → Ready", () => {
+    const running = decideIntent(input({ status: { phase: "Suspended", routeState: "PAUSED" } }));
+    expect(running).to.include({ suspend: false, scaleToZero: false });
+    expect(decidePhase(running, "Suspended", { coordinatorReady: false, computeStopped: true })).to.deep.equal({ phase: "Resuming", routeState: "RESUMING" });
+    expect(decidePhase(running, "Resuming", { coordinatorReady: false, computeStopped: false })).to.deep.equal({ phase: "Reconciling", routeState: "RESUMING" });
+    expect(decidePhase(running, "Reconciling", { coordinatorReady: true, computeStopped: false })).to.deep.equal({ phase: "Ready", routeState: "RUNNING" });
+  });
+});
+
+describe("reconciler core: status and readiness", () => {
+  const now = new Date("2026-06-01T12:00:00Z");
+  const later = new Date("2026-06-01T12:05:00Z");
+
+  it("keeps lastTransitionTime while a condition's status holds and sets observedGeneration", () => {
+    const first = mergeConditions(undefined, [{ type: "Ready", status: "False", reason: "Reconciling", message: "m" }], 1, now);
+    const same = mergeConditions(first, [{ type: "Ready", status: "False", reason: "Resuming", message: "m2" }], 2, later);
+    expect(same[0]).to.include({ lastTransitionTime: now.toISOString(), observedGeneration: 2, reason: "Resuming" });
+    const flipped = mergeConditions(same, [{ type: "Ready", status: "True", reason: "Ready", message: "ok" }], 2, later);
+    expect(flipped[0].lastTransitionTime).to.equal(later.toISOString());
+  });
+
+  it("stamps readySince on becoming Ready and keeps it; equal statuses compare equal across timestamps", () => {
+    const ready = buildStatus({ previous: { phase: "Reconciling" }, generation: 3, now, phase: "Ready", routeState: "RUNNING", conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "ok" }] });
+    expect(ready).to.include({ phase: "Ready", readySince: now.toISOString(), observedGeneration: 3 });
+    const again = buildStatus({ previous: ready, generation: 3, now: later, phase: "Ready", routeState: "RUNNING", conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "ok" }] });
+    expect(again.readySince).to.equal(now.toISOString());
+    expect(sameStatus(ready, again)).to.equal(true);
+    expect(sameStatus(ready, { ...again, phase: "Suspending" })).to.equal(false);
+  });
+
+  it("reads coordinator readiness, stopped compute and node pool state", () => {
+    const dep = (component: string, replicas: number, ready: number): KubeObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: component, labels: { "app.kubernetes.io/component": component } }, spec: { replicas }, status: { readyReplicas: ready, replicas: ready } });
+    expect(coordinatorReady([dep("coordinator", 1, 1), dep("worker", 2, 0)])).to.equal(true);
+    expect(coordinatorReady([dep("coordinator", 1, 0)])).to.equal(false);
+    expect(computeStopped([dep("coordinator", 0, 0), dep("worker", 0, 0)])).to.equal(true);
+    expect(computeStopped([dep("coordinator", 0, 1)])).to.equal(false);
+    const pool = (status: object): KubeObject => ({ apiVersion: "cluster.x-k8s.io/v1beta1", kind: "MachineDeployment", metadata: { name: "p" }, status });
+    expect(nodePoolState([]).state).to.equal("none");
+    expect(nodePoolState([pool({ phase: "ScalingUp" })]).state).to.equal("provisioning");
+    expect(nodePoolState([pool({ phase: "Running" })]).state).to.equal("ready");
+    const failed = nodePoolState([pool({ phase: "Failed", failureMessage: "quota exceeded" })]);
+    expect(failed.state).to.equal("failed");
+    expect(failed.state !== "none" && failed.condition.message).to.contain("quota exceeded");
+  });
+});
+
+describe("reconciler core: work queue, leases, durations", () => {
+  it("serialises a key: an add during processing is redelivered after done, duplicates collapse", async () => {
+    const queue = new WorkQueue();
+    queue.add("a");
+    queue.add("a");
+    queue.add("b");
+    expect(queue.depth).to.equal(2);
+    const first = await queue.get();
+    expect(first).to.equal("a");
+    queue.add("a"); // while processing: must not be handed to a second worker
+    expect(await queue.get()).to.equal("b");
+    let third: string | undefined;
+    const pending = queue.get().then((k) => (third = k));
+    await new Promise((r) => setImmediate(r));
+    expect(third).to.equal(undefined);
+    queue.done("a");
+    await pending;
+    expect(third).to.equal("a");
+    queue.shutdown();
+    expect(await queue.get()).to.equal(undefined);
+  });
+
+  it("backs off exponentially per key and forgets on success", () => {
+    const queue = new WorkQueue({ baseDelayMs: 100, maxDelayMs: 350 });
+    expect([1, 2, 3, 4].map(() => queue.addRateLimited("k"))).to.deep.equal([100, 200, 350, 350]);
+    queue.forget("k");
+    expect(queue.addRateLimited("k")).to.equal(100);
+    queue.shutdown();
+  });
+
+  it("judges lease expiry from the locally observed renew time plus the duration", () => {
+    const lease = { spec: { holderIdentity: "other", leaseDurationSeconds: 10 } };
+    expect(canAcquire(undefined, "me", undefined, 0, 10_000)).to.equal(true);
+    expect(canAcquire({ spec: { holderIdentity: "me" } }, "me", undefined, 0, 10_000)).to.equal(true);
+    expect(canAcquire(lease, "me", undefined, 0, 10_000)).to.equal(false);
+    expect(canAcquire(lease, "me", { record: "r", observedAtMs: 1000 }, 10_999, 10_000)).to.equal(false);
+    expect(canAcquire(lease, "me", { record: "r", observedAtMs: 1000 }, 11_001, 10_000)).to.equal(true);
+  });
+
+  it("parses Go durations and rejects junk with a fix", () => {
+    expect(parseDurationMs("1h30m")).to.equal(5_400_000);
+    expect(parseDurationMs("250ms")).to.equal(250);
+    expect(() => parseDurationMs("10 minutes")).to.throw(/Go duration/);
+  });
+});
