@@ -1,0 +1,139 @@
+import { expect } from "chai";
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
+import { apiError, useServer } from "./support.ts";
+
+type Obj = KubernetesObject & Record<string, any>;
+
+describe("kube-api-server: server-side apply and patches", () => {
+  const ctx = useServer({ sim: { workloads: false } });
+  let objects: KubernetesObjectApi;
+  const apply = (body: Obj, manager: string, force = false) =>
+    objects.patch<Obj>(body, undefined, undefined, manager, force, PatchStrategy.ServerSideApply);
+  const cm = (name: string, data: Record<string, string>, labels?: Record<string, string>): Obj => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace: "default", ...(labels ? { labels } : {}) },
+    data,
+  });
+
+  before(() => {
+    objects = KubernetesObjectApi.makeApiClient(ctx.kc);
+  });
+
+  it("creates on apply and records the manager's fields", async () => {
+    ctx.server.requestLog.clear();
+    const created = await apply(cm("ssa", { a: "1", b: "2" }, { owner: "op" }), "operator");
+    expect(created.data).to.deep.equal({ a: "1", b: "2" });
+    const entry = created.metadata!.managedFields!.find((m) => m.manager === "operator")!;
+    expect(entry.operation).to.equal("Apply");
+    expect(entry.fieldsV1).to.deep.equal({ "f:data": { "f:a": {}, "f:b": {} }, "f:metadata": { "f:labels": { "f:owner": {} } } });
+    const [logged] = ctx.server.requestLog.writes();
+    expect(logged).to.include({ method: "PATCH", fieldManager: "operator", contentType: "application/apply-patch+yaml", status: 201 });
+  });
+
+  it("does not change resourceVersion for an identical apply", async () => {
+    const before = await objects.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "ssa", namespace: "default" } });
+    const again = await apply(cm("ssa", { a: "1", b: "2" }, { owner: "op" }), "operator");
+    expect(again.metadata!.resourceVersion).to.equal(before.metadata!.resourceVersion);
+  });
+
+  it("removes fields a manager stops applying and keeps fields others own", async () => {
+    const core = ctx.kc.makeApiClient(CoreV1Api);
+    await core.patchNamespacedConfigMap(
+      { name: "ssa", namespace: "default", body: { data: { c: "3" } }, fieldManager: "kubectl-edit" },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    const updated = await apply(cm("ssa", { a: "1" }, { owner: "op" }), "operator");
+    expect(updated.data).to.deep.equal({ a: "1", c: "3" });
+    const managers = updated.metadata!.managedFields!.map((m) => `${m.manager}:${m.operation}`);
+    expect(managers).to.have.members(["operator:Apply", "kubectl-edit:Update"]);
+  });
+
+  it("reports a conflict with the owning manager unless forced", async () => {
+    await apply(cm("owned", { shared: "x" }), "alice");
+    const conflict = await apiError(() => apply(cm("owned", { shared: "y" }), "bob"));
+    expect(conflict.code).to.equal(409);
+    expect(conflict.body.reason).to.equal("Conflict");
+    expect(conflict.body.message).to.contain('conflict with "alice"');
+    expect(conflict.body.details.causes[0]).to.include({ reason: "FieldManagerConflict", field: ".data.shared" });
+    const same = await apply(cm("owned", { shared: "x" }), "bob");
+    expect(same.data).to.deep.equal({ shared: "x" });
+    const forced = await apply(cm("owned", { shared: "z" }), "bob", true);
+    expect(forced.data).to.deep.equal({ shared: "z" });
+    const alice = forced.metadata!.managedFields!.find((m) => m.manager === "alice");
+    expect(alice).to.equal(undefined);
+  });
+
+  it("requires a field manager for apply", async () => {
+    const failure = await apiError(() => objects.patch(cm("nomanager", { a: "1" }), undefined, undefined, undefined, undefined, PatchStrategy.ServerSideApply));
+    expect(failure.code).to.equal(400);
+  });
+
+  it("bumps generation only when applied spec changes", async () => {
+    const d = (replicas: number): Obj => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web", namespace: "default" },
+      spec: {
+        replicas,
+        selector: { matchLabels: { app: "web" } },
+        template: { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "c", image: "i" }] } },
+      },
+    });
+    const first = await apply(d(1), "operator");
+    const same = await apply(d(1), "operator");
+    const scaled = await apply(d(2), "operator");
+    expect([first.metadata!.generation, same.metadata!.generation, scaled.metadata!.generation]).to.deep.equal([1, 1, 2]);
+    const apps = ctx.kc.makeApiClient(AppsV1Api);
+    const hpaOwned = await apps.patchNamespacedDeployment(
+      { name: "web", namespace: "default", body: { spec: { replicas: 5 } }, fieldManager: "hpa" },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    expect(hpaOwned.spec?.replicas).to.equal(5);
+    const conflict = await apiError(() => apply(d(2), "operator"));
+    expect(conflict.body.details.causes.map((c: any) => c.field)).to.deep.equal([".spec.replicas"]);
+  });
+
+  it("applies JSON merge, strategic merge (as merge) and JSON patches", async () => {
+    const core = ctx.kc.makeApiClient(CoreV1Api);
+    await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "patchme" }, data: { a: "1", b: "2" } } });
+    const merged = await core.patchNamespacedConfigMap(
+      { name: "patchme", namespace: "default", body: { data: { a: null, c: "3" } } },
+      setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+    );
+    expect(merged.data).to.deep.equal({ b: "2", c: "3" });
+    const strategic = await core.patchNamespacedConfigMap(
+      { name: "patchme", namespace: "default", body: { metadata: { labels: { s: "1" } } } },
+      setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+    );
+    expect(strategic.metadata?.labels).to.deep.equal({ s: "1" });
+    const jsonPatched: V1ConfigMap = await core.patchNamespacedConfigMap(
+      {
+        name: "patchme",
+        namespace: "default",
+        body: [
+          { op: "test", path: "/data/b", value: "2" },
+          { op: "replace", path: "/data/b", value: "20" },
+          { op: "add", path: "/data/d", value: "4" },
+          { op: "remove", path: "/data/c" },
+        ],
+      },
+      setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+    );
+    expect(jsonPatched.data).to.deep.equal({ b: "20", d: "4" });
+    const failedTest = await apiError(() =>
+      core.patchNamespacedConfigMap(
+        { name: "patchme", namespace: "default", body: [{ op: "test", path: "/data/b", value: "nope" }] },
+        setHeaderOptions("Content-Type", PatchStrategy.JsonPatch),
+      ),
+    );
+    expect(failedTest.code).to.equal(422);
+    const stale = await apiError(() =>
+      core.patchNamespacedConfigMap(
+        { name: "patchme", namespace: "default", body: { metadata: { resourceVersion: "1" }, data: { z: "1" } } },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      ),
+    );
+    expect(stale.code).to.equal(409);
+  });
+});
