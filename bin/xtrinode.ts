@@ -10,6 +10,7 @@ const program = new Command("xtrinode")
 
 const registrations: Array<[string, string]> = [
   // [module path relative to this file, exported register function]
+  ["../renderer/cli.ts", "registerRenderCommands"],
   ["../apiserver/cli.ts", "registerApiServerCommands"],
   ["../reconciler/cli.ts", "registerOperatorCommands"],
 ];

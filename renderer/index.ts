@@ -1,5 +1,5 @@
 // Public API of the renderer (docs/CONTRACTS.md "Renderer"). Pure functions, except loadSpecs.
-export { renderRuntime, renderNamespace, renderAll, checksum, isSuspended } from "./render.ts";
+export { renderRuntime, renderNamespace, renderAll, routesConfigMap, checksum, isSuspended, ROUTES_CONFIGMAP, DEFAULT_GATEWAY_NAMESPACE } from "./render.ts";
 export { validateSpecSet, validateRuntime } from "./validate.ts";
 export { loadSpecs, loadPolicy, SpecLoadError } from "./load.ts";
 export { buildValues, queryPressureQuery, QUERY_PRESSURE_METRIC } from "./values.ts";
@@ -7,7 +7,7 @@ export { deepMerge } from "./merge.ts";
 export { selectCatalogs } from "./catalogs.ts";
 export { rulesFor } from "./policy.ts";
 export { runtimeNames, backendUrl, namespaceOf, OWNER_LABEL, GUARDRAILS_LABEL, DEFAULT_NAMESPACE, COORDINATOR_PORT, type RuntimeNames } from "./names.ts";
-export { toYamlStream } from "./output.ts";
+export { toYaml, toYamlStream, objectFileName } from "./output.ts";
 export {
   RenderError,
   formatIssue,

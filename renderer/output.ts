@@ -9,3 +9,8 @@ export function toYaml(doc: unknown): string {
 export function toYamlStream(docs: unknown[]): string {
   return docs.map((doc) => `---\n${toYaml(doc)}`).join("");
 }
+
+/** File name of one object under `render --out`: `<namespace>/<kind>-<name>.<ext>`. */
+export function objectFileName(object: { kind: string; metadata: { name: string; namespace?: string } }, ext: "yaml" | "json"): string {
+  return `${object.metadata.namespace ?? "_cluster"}/${object.kind.toLowerCase()}-${object.metadata.name}.${ext}`;
+}

@@ -7,6 +7,7 @@ import { backendUrl, guardrailLabels, namespaceOf, runtimeLabels, runtimeNames, 
 import { rulesFor } from "./policy.ts";
 import { infrastructureTemplate } from "./node-pool.ts";
 import { renderObject } from "./templates.ts";
+import { toYaml } from "./output.ts";
 import {
   RenderError,
   type KubeObject,
@@ -195,5 +196,22 @@ export function renderAll(set: SpecSet): RenderAllResult {
     namespaces,
     routes,
     objects: [...namespaces.flatMap((n) => n.objects), ...runtimes.flatMap((r) => r.objects)],
+  };
+}
+
+export const ROUTES_CONFIGMAP = "trino-gateway-routes";
+export const DEFAULT_GATEWAY_NAMESPACE = "xtrinode-gateway";
+
+/** The gateway routes ConfigMap (docs/CONTRACTS.md "Routes ConfigMap") holding a routes document. */
+export function routesConfigMap(routes: GatewayRoutes, namespace = DEFAULT_GATEWAY_NAMESPACE): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: {
+      name: ROUTES_CONFIGMAP,
+      namespace,
+      labels: { "app.kubernetes.io/name": "xtrinode-gateway", "app.kubernetes.io/component": "routes", "app.kubernetes.io/managed-by": "xtrinode" },
+    },
+    data: { "routes.yaml": toYaml(routes) },
   };
 }

@@ -580,7 +580,9 @@ export interface TrinoValues {
       maxReplicaCount?: number;
       fallback?: {};
       advanced?: {};
-      triggers?: {}[];
+      triggers?: {
+        type: string;
+      }[];
       annotations?: TrinoValuesStringMap;
     };
   };

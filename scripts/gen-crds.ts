@@ -1,0 +1,144 @@
+// Derives the CustomResourceDefinitions (deploy/crds/*.yaml) from the JSON Schemas.
+// CRD schemas must be structural (apiextensions.k8s.io/v1): every $ref inlined, no
+// additionalProperties next to properties, `const` as a one-value enum, no $id/$defs, metadata
+// left to the API server, int-or-string as the anyOf form Kubernetes accepts.
+import { readSchema, type JsonSchema } from "../schemas/schema-files.ts";
+
+const GROUP = "xtrinode.io";
+const VERSION = "v1alpha1";
+
+interface CrdSpec {
+  file: string;
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  printerColumns: Array<{ name: string; type: string; jsonPath: string; description?: string }>;
+}
+
+const crds: CrdSpec[] = [
+  {
+    file: "xtrinode.schema.json",
+    kind: "XTrinode",
+    plural: "xtrinodes",
+    singular: "xtrinode",
+    shortNames: ["xtn"],
+    printerColumns: [
+      { name: "Phase", type: "string", jsonPath: ".status.phase" },
+      { name: "Workers", type: "integer", jsonPath: ".status.workers", description: "Ready worker replicas" },
+      { name: "Route", type: "string", jsonPath: ".status.routeState" },
+      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+    ],
+  },
+  {
+    file: "xtrinodecatalog.schema.json",
+    kind: "XTrinodeCatalog",
+    plural: "xtrinodecatalogs",
+    singular: "xtrinodecatalog",
+    shortNames: ["xtncat"],
+    printerColumns: [
+      { name: "Connector", type: "string", jsonPath: ".spec.connector" },
+      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
+    ],
+  },
+];
+
+/** File name under deploy/crds/ for a CRD. */
+export function crdFileName(plural: string): string {
+  return `${GROUP}_${plural}.yaml`;
+}
+
+type Resolver = (ref: string, from: JsonSchema) => { schema: JsonSchema; root: JsonSchema };
+
+function makeResolver(): Resolver {
+  const byFile = new Map<string, JsonSchema>();
+  const file = (name: string) => {
+    let schema = byFile.get(name);
+    if (!schema) byFile.set(name, (schema = readSchema(name)));
+    return schema;
+  };
+  return (ref, from) => {
+    const [target, pointer = ""] = ref.split("#");
+    const root = target ? file(target) : from;
+    const schema = pointer
+      .split("/")
+      .filter(Boolean)
+      .reduce<JsonSchema>((node, part) => node[part] as JsonSchema, root);
+    if (!schema) throw new Error(`unresolvable $ref ${ref}`);
+    return { schema, root };
+  };
+}
+
+const DROP = new Set(["$id", "$schema", "$defs", "title", "const", "x-open-map"]);
+
+/** One schema node made structural; `root` is the document its local $refs point into. */
+function structural(node: JsonSchema, root: JsonSchema, resolve: Resolver): JsonSchema {
+  if (typeof node.$ref === "string") {
+    const { schema, root: targetRoot } = resolve(node.$ref, root);
+    const { $ref: _ref, ...rest } = node;
+    return structural({ ...schema, ...rest }, targetRoot, resolve);
+  }
+  if (node["x-kubernetes-int-or-string"]) {
+    return { ...(node.description ? { description: node.description } : {}), "x-kubernetes-int-or-string": true, anyOf: [{ type: "integer" }, { type: "string" }] };
+  }
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (DROP.has(key)) continue;
+    if (key === "properties") {
+      out.properties = Object.fromEntries(Object.entries(value as Record<string, JsonSchema>).map(([k, v]) => [k, structural(v, root, resolve)]));
+    } else if (key === "items" || (key === "additionalProperties" && typeof value === "object")) {
+      out[key] = structural(value as JsonSchema, root, resolve);
+    } else if (key === "additionalProperties") {
+      // `false` is the default for structural schemas with properties (unknown fields are pruned).
+      continue;
+    } else out[key] = value;
+  }
+  if ("const" in node) out.enum = [node.const];
+  if (out.properties && out.additionalProperties) delete out.additionalProperties;
+  if (Array.isArray(out.type)) throw new Error(`CRD schemas cannot have union types (${JSON.stringify(out.type)})`);
+  return out;
+}
+
+function openApiSchema(file: string): JsonSchema {
+  const root = readSchema(file);
+  const resolve = makeResolver();
+  const schema = structural(root, root, resolve);
+  const properties = schema.properties as Record<string, JsonSchema>;
+  // The API server owns metadata's schema; a CRD may only say it is an object.
+  properties.metadata = { type: "object" };
+  return { ...schema, required: ((schema.required as string[]) ?? []).filter((r) => r !== "apiVersion" && r !== "kind" && r !== "metadata") };
+}
+
+/** The CRD objects, in a stable order. */
+export function generateCrds(): Array<Record<string, unknown>> {
+  return crds.map((crd) => ({
+    apiVersion: "apiextensions.k8s.io/v1",
+    kind: "CustomResourceDefinition",
+    metadata: { name: `${crd.plural}.${GROUP}`, labels: { "app.kubernetes.io/name": "xtrinode", "app.kubernetes.io/managed-by": "xtrinode" } },
+    spec: {
+      group: GROUP,
+      scope: "Namespaced",
+      names: { kind: crd.kind, listKind: `${crd.kind}List`, plural: crd.plural, singular: crd.singular, shortNames: crd.shortNames, categories: ["xtrinode", "all"] },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: crd.printerColumns,
+          schema: { openAPIV3Schema: openApiSchema(crd.file) },
+        },
+      ],
+    },
+  }));
+}
+
+/** deploy/crds/ file name → content, as `npm run gen` writes them. */
+export function crdFiles(dump: (doc: unknown) => string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const crd of generateCrds()) {
+    const plural = ((crd.spec as { names: { plural: string } }).names).plural;
+    files.set(crdFileName(plural), `# GENERATED by \`npm run gen\` from schemas/*.schema.json. Do not edit by hand.\n${dump(crd)}`);
+  }
+  return files;
+}
