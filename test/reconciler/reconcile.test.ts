@@ -113,4 +113,188 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     expect(((await deployment(cluster, "team-a", "bi-trino-worker"))!.spec as { replicas?: number }).replicas).to.equal(3);
     expect(cluster.server.requestLog.writes({ method: "DELETE" }).map((e) => e.path)).to.deep.equal(["/apis/keda.sh/v1alpha1/namespaces/team-a/scaledobjects/bi-trino-worker"]);
   });
+
+  it("suspend intent: Suspending with route DRAINING while queries run, then PAUSED with compute at zero, then Suspended", async () => {
+    await createRuntime(cluster, runtime("team-a", "bi"));
+    await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
+    await mergeSpec(cluster, "team-a", "bi", { lifecycle: { suspended: true } });
+
+    const draining = await reconcile(ctx, "team-a", "bi");
+    expect(draining.phase).to.equal("Suspending");
+    expect(draining.requeueAfterMs).to.be.within(1, 30_001);
+    expect((await routeOf(cluster.client, "team-a", "bi"))?.state).to.equal("DRAINING");
+    expect(((await deployment(cluster, "team-a", "bi-trino-coordinator"))!.spec as { replicas: number }).replicas).to.equal(1);
+
+    // Gateway activity during the drain keeps it draining past the first deadline.
+    clock.advance(20_000);
+    await mergeSpec(cluster, "team-a", "bi", {}, { annotations: { "xtrinode.io/last-activity": clock.now().toISOString() } });
+    clock.advance(15_000);
+    expect((await reconcile(ctx, "team-a", "bi")).phase).to.equal("Suspending");
+    expect((await routeOf(cluster.client, "team-a", "bi"))?.state).to.equal("DRAINING");
+
+    clock.advance(16_000); // 31 s of quiet
+    await reconcile(ctx, "team-a", "bi");
+    expect((await routeOf(cluster.client, "team-a", "bi"))?.state).to.equal("PAUSED");
+    expect(((await deployment(cluster, "team-a", "bi-trino-coordinator"))!.spec as { replicas: number }).replicas).to.equal(0);
+    expect(((await deployment(cluster, "team-a", "bi-trino-worker"))!.spec as { replicas: number }).replicas).to.equal(0);
+    await reconcileTo(ctx, cluster, "team-a", "bi", "Suspended");
+    const status = await statusOf(cluster, "team-a", "bi");
+    expect(status.routeState).to.equal("PAUSED");
+    expect(condition(status, "Ready")).to.include({ status: "False", reason: "Suspended" });
+  });
+
+  it("resume intent: Suspended → Resuming → Reconciling → Ready, route RESUMING until the coordinator is ready", async () => {
+    await createRuntime(cluster, runtime("team-a", "bi", { lifecycle: { suspended: true } }));
+    await reconcileTo(ctx, cluster, "team-a", "bi", "Suspended");
+    expect((await routeOf(cluster.client, "team-a", "bi"))?.state).to.equal("PAUSED");
+
+    cluster.server.sim.setDeploymentReadyDelay(null);
+    await mergeSpec(cluster, "team-a", "bi", { lifecycle: { suspended: false } }, { annotations: { "xtrinode.io/resume-requested-at": clock.now().toISOString() } });
+    expect((await reconcile(ctx, "team-a", "bi")).phase).to.equal("Resuming");
+    expect((await routeOf(cluster.client, "team-a", "bi"))?.state).to.equal("RESUMING");
+    expect(((await deployment(cluster, "team-a", "bi-trino-coordinator"))!.spec as { replicas: number }).replicas).to.equal(1);
+    expect((await reconcile(ctx, "team-a", "bi")).phase).to.equal("Reconciling");
+    expect((await routeOf(cluster.client, "team-a", "bi"))?.state).to.equal("RESUMING");
+
+    cluster.server.sim.markWorkloadReady("Deployment", "team-a", "bi-trino-coordinator");
+    expect((await reconcile(ctx, "team-a", "bi")).phase).to.equal("Ready");
+    expect((await routeOf(cluster.client, "team-a", "bi"))?.state).to.equal("RUNNING");
+  });
+
+  it("idle suspend: past wakeTTL without gateway activity the runtime drains and suspends with spec untouched; a resume request wakes it", async () => {
+    await createRuntime(cluster, runtime("team-a", "adhoc", { lifecycle: { wakeTTL: "10m" } }));
+    await reconcileTo(ctx, cluster, "team-a", "adhoc", "Ready");
+    const ready = await reconcile(ctx, "team-a", "adhoc");
+    expect(ready.requeueAfterMs).to.be.within(599_000, 600_001); // requeue at the idle deadline
+
+    clock.advance(5 * 60_000);
+    await mergeSpec(cluster, "team-a", "adhoc", {}, { annotations: { "xtrinode.io/last-activity": clock.now().toISOString() } });
+    clock.advance(6 * 60_000); // 6 min after the last activity: not idle
+    expect((await reconcile(ctx, "team-a", "adhoc")).phase).to.equal("Ready");
+
+    clock.advance(5 * 60_000); // 11 min after the last activity: idle
+    expect((await reconcile(ctx, "team-a", "adhoc")).phase).to.equal("Suspending");
+    expect((await routeOf(cluster.client, "team-a", "adhoc"))?.state).to.equal("DRAINING");
+    clock.advance(31_000);
+    await reconcileTo(ctx, cluster, "team-a", "adhoc", "Suspended");
+    const suspended = await getRuntime(cluster.client, "team-a", "adhoc");
+    expect((suspended!.spec as { lifecycle: Record<string, unknown> }).lifecycle).to.deep.equal({ wakeTTL: "10m" });
+    expect((suspended!.status as Status).message).to.contain("wakeTTL");
+
+    clock.advance(60_000);
+    await mergeSpec(cluster, "team-a", "adhoc", {}, { annotations: { "xtrinode.io/resume-requested-at": clock.now().toISOString() } });
+    expect((await reconcile(ctx, "team-a", "adhoc")).phase).to.equal("Resuming");
+    await reconcileTo(ctx, cluster, "team-a", "adhoc", "Ready");
+  });
+
+  it("node pool: created first, Trino pods wait until it is Running; a failure is an Error condition and a Kubernetes Event", async () => {
+    cluster.server.sim.options.nodePoolPolicy = "manual";
+    const pool = { class: "memory-optimized", instanceType: "r6i.4xlarge", clusterName: "prod" };
+    await createRuntime(cluster, runtime("team-a", "bi", { nodePool: pool }));
+    await createRuntime(cluster, runtime("team-a", "etl", { nodePool: pool }));
+
+    await reconcile(ctx, "team-a", "bi");
+    let status = await statusOf(cluster, "team-a", "bi");
+    expect(status.phase).to.equal("Reconciling");
+    expect(condition(status, "NodePoolReady")).to.include({ status: "False", reason: "Provisioning" });
+    expect(await cluster.client.list("cluster.x-k8s.io/v1beta1", "MachineDeployment", "team-a", `${ownerLabel}=bi`)).to.have.length(1);
+    expect(await deployment(cluster, "team-a", "bi-trino-coordinator")).to.equal(undefined);
+
+    cluster.server.sim.markNodePoolReady("team-a", "bi-trino-pool");
+    await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
+    expect(condition(await statusOf(cluster, "team-a", "bi"), "NodePoolReady")).to.include({ status: "True" });
+
+    await reconcile(ctx, "team-a", "etl");
+    cluster.server.sim.failNodePool("team-a", "etl-trino-pool", "no r6i.4xlarge capacity in eu-west-1a");
+    await reconcile(ctx, "team-a", "etl");
+    await reconcile(ctx, "team-a", "etl"); // a second pass must not repeat the Event
+    status = await statusOf(cluster, "team-a", "etl");
+    expect(status.phase).to.equal("Error");
+    expect(status.message).to.contain("no r6i.4xlarge capacity");
+    expect(condition(status, "NodePoolReady")).to.include({ status: "False", reason: "ProvisioningFailed" });
+    expect(await deployment(cluster, "team-a", "etl-trino-coordinator")).to.equal(undefined);
+    const events = (await cluster.client.list("v1", "Event", "team-a")).filter((e) => (e.involvedObject as { name?: string }).name === "etl");
+    expect(events).to.have.length(1);
+    expect(events[0]).to.include({ type: "Warning", reason: "NodePoolFailed" });
+  });
+
+  it("a catalog change rolls only the runtimes that select it", async () => {
+    await cluster.client.create(catalog("team-a", "tpch", { connector: "tpch", properties: { "tpch.splits-per-node": "4" } }));
+    await cluster.client.create(catalog("team-a", "other", { connector: "memory" }));
+    await createRuntime(cluster, runtime("team-a", "uses", { catalogs: { names: ["tpch"] } }));
+    await createRuntime(cluster, runtime("team-a", "skips", { catalogs: { names: ["other"] } }));
+    await reconcileTo(ctx, cluster, "team-a", "uses", "Ready");
+    await reconcileTo(ctx, cluster, "team-a", "skips", "Ready");
+    expect((await statusOf(cluster, "team-a", "uses")) as { catalogs?: string[] }).to.have.property("catalogs").that.deep.equals(["tpch"]);
+    const template = async (name: string) => JSON.stringify(((await deployment(cluster, "team-a", name))!.spec as { template: unknown }).template);
+    const before = { coordinator: await template("uses-trino-coordinator"), skips: await template("skips-trino-coordinator") };
+
+    await cluster.client.mergePatch({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodeCatalog", namespace: "team-a", name: "tpch" }, { spec: { properties: { "tpch.splits-per-node": "8" } } });
+    await tick();
+    cluster.server.requestLog.clear();
+    await reconcile(ctx, "team-a", "skips");
+    expect(cluster.server.requestLog.writes()).to.deep.equal([]);
+    await reconcile(ctx, "team-a", "uses");
+    const written = cluster.server.requestLog.writes().map((e) => e.path);
+    expect(written).to.include("/api/v1/namespaces/team-a/configmaps/uses-trino-catalog");
+    expect(written.some((p) => p.includes("skips"))).to.equal(false);
+    expect(await template("uses-trino-coordinator")).to.not.equal(before.coordinator);
+    expect(await template("skips-trino-coordinator")).to.equal(before.skips);
+  });
+
+  it("a bad spec or a missing Secret key is phase Error with a message saying what to fix; other runtimes keep reconciling", async () => {
+    await createRuntime(cluster, runtime("team-a", "bad", { workers: { mode: "fixed", count: -2 }, colour: "blue" }));
+    await cluster.client.create(catalog("team-a", "pg", { connector: "postgresql", secretProperties: { "connection-password": { secretName: "pg-creds", key: "password" } } }));
+    await createRuntime(cluster, runtime("team-a", "needs-secret", { catalogs: { names: ["pg"] } }));
+    await createRuntime(cluster, runtime("team-a", "good"));
+
+    await reconcile(ctx, "team-a", "bad");
+    const bad = await statusOf(cluster, "team-a", "bad");
+    expect(bad.phase).to.equal("Error");
+    expect(bad.message).to.contain("spec.workers.count").and.contain('unknown field "colour"');
+    expect(condition(bad, "Ready")).to.include({ status: "False", reason: "InvalidSpec" });
+
+    await reconcile(ctx, "team-a", "needs-secret");
+    let secretStatus = await statusOf(cluster, "team-a", "needs-secret");
+    expect(secretStatus.phase).to.equal("Error");
+    expect(secretStatus.message).to.contain("Secret team-a/pg-creds not found");
+    expect(condition(secretStatus, "SecretsResolved")).to.include({ status: "False", reason: "SecretNotFound" });
+    expect(await deployment(cluster, "team-a", "needs-secret-trino-coordinator")).to.equal(undefined); // nothing half-applied
+
+    await reconcileTo(ctx, cluster, "team-a", "good", "Ready");
+
+    await cluster.client.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "pg-creds", namespace: "team-a" }, data: { user: "dXNlcg==" } });
+    await reconcile(ctx, "team-a", "needs-secret");
+    secretStatus = await statusOf(cluster, "team-a", "needs-secret");
+    expect(secretStatus.message).to.contain('has no key "password"');
+    await cluster.client.mergePatch({ apiVersion: "v1", kind: "Secret", namespace: "team-a", name: "pg-creds" }, { data: { password: Buffer.from("sup3r-pa55").toString("base64") } });
+    await reconcileTo(ctx, cluster, "team-a", "needs-secret", "Ready");
+    expect(condition(await statusOf(cluster, "team-a", "needs-secret"), "SecretsResolved")).to.include({ status: "True" });
+    // The secret value never reaches rendered objects.
+    const configMaps = await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=needs-secret`);
+    expect(JSON.stringify(configMaps)).to.not.contain("sup3r-pa55").and.not.contain(Buffer.from("sup3r-pa55").toString("base64"));
+  });
+
+  it("delete: the finalizer holds the object until the route is REMOVED and dropped and owned objects are deleted", async () => {
+    await createRuntime(cluster, runtime("team-a", "bi"));
+    await createRuntime(cluster, runtime("team-a", "stays"));
+    await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
+    await reconcileTo(ctx, cluster, "team-a", "stays", "Ready");
+    await cluster.client.delete({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "bi" });
+    const marked = await getRuntime(cluster.client, "team-a", "bi");
+    expect(marked?.metadata?.deletionTimestamp).to.be.a("string");
+
+    cluster.server.requestLog.clear();
+    await reconcile(ctx, "team-a", "bi");
+    const routeWrites = cluster.server.requestLog.writes({ pathPrefix: `/api/v1/namespaces/${gatewayNamespace}/configmaps` });
+    expect(routeWrites).to.have.length(2); // REMOVED, then dropped
+    expect(await routeOf(cluster.client, "team-a", "bi")).to.equal(undefined);
+    expect(await routeOf(cluster.client, "team-a", "stays")).to.include({ state: "RUNNING" });
+    expect(await getRuntime(cluster.client, "team-a", "bi")).to.equal(undefined);
+    await tick();
+    for (const kind of [["apps/v1", "Deployment"], ["v1", "ConfigMap"], ["v1", "Service"]]) {
+      expect(await cluster.client.list(kind[0], kind[1], "team-a", `${ownerLabel}=bi`)).to.deep.equal([]);
+    }
+    expect(await deployment(cluster, "team-a", "stays-trino-coordinator")).to.not.equal(undefined);
+  });
 });
