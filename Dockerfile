@@ -25,6 +25,8 @@ COPY renderer ./renderer
 COPY reconciler ./reconciler
 COPY apiserver ./apiserver
 COPY gateway ./gateway
+# `xtrinode crds` (renderer/cli.ts) generates CRDs with this script; the other scripts are build-time only.
+COPY scripts/gen-crds.ts ./scripts/gen-crds.ts
 # The node base image's unprivileged user (uid/gid 1000); numeric so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 # gateway 8080, lifecycle API server 8081 (the operator's port is set by its flags).

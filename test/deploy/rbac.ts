@@ -58,3 +58,60 @@ export function allows(rules: GrantedRule[], request: Request): boolean {
       (!rule.resourceNames?.length || (request.name !== undefined && rule.resourceNames.includes(request.name))),
   );
 }
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  watch: boolean;
+  status: number;
+  contentType?: string;
+}
+
+/**
+ * The RBAC attributes of a logged Kubernetes API request, as the API server's request-info resolver
+ * derives them; undefined for discovery and other non-resource paths, which every authenticated
+ * client may read (system:discovery). A server-side apply that created its object (201) also needs
+ * `create`, so it yields two requests.
+ */
+export function requestAttributes(entry: LoggedRequest): Request[] | undefined {
+  const parts = entry.path.split("?")[0].split("/").filter(Boolean);
+  let rest: string[];
+  let group: string;
+  if (parts[0] === "api" && parts.length >= 2) {
+    group = "";
+    rest = parts.slice(2);
+  } else if (parts[0] === "apis" && parts.length >= 3) {
+    group = parts[1];
+    rest = parts.slice(3);
+  } else return undefined;
+  if (rest.length === 0) return undefined; // group/version discovery
+  let namespace: string | undefined;
+  if (rest[0] === "namespaces" && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const [resource, name, subresource] = rest;
+  const fullResource = subresource ? `${resource}/${subresource}` : resource;
+  const selectedName = /^metadata\.name=([^,]+)$/.exec(entry.query.fieldSelector ?? "")?.[1];
+  const watch = entry.watch || entry.query.watch === "true" || entry.query.watch === "1";
+  const verb = (() => {
+    switch (entry.method) {
+      case "GET":
+        return name ? "get" : watch ? "watch" : "list";
+      case "POST":
+        return "create";
+      case "PUT":
+        return "update";
+      case "PATCH":
+        return "patch";
+      case "DELETE":
+        return name ? "delete" : "deletecollection";
+      default:
+        return entry.method.toLowerCase();
+    }
+  })();
+  const request: Request = { verb, group, resource: fullResource, namespace, name: name ?? selectedName };
+  const createdByApply = entry.method === "PATCH" && entry.status === 201;
+  return createdByApply ? [request, { ...request, verb: "create" }] : [request];
+}

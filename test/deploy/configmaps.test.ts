@@ -1,0 +1,54 @@
+// The two ConfigMaps the install ships: the operator's policy and the gateway's (empty) routes.
+// Both are checked against their JSON Schemas and read back with the components' own parsers.
+import { expect } from "chai";
+import yaml from "js-yaml";
+import { renderNamespace } from "../../renderer/index.ts";
+import { policyConfigMapName, policyDataKey, operatorNamespace, routesConfigMapName, routesDataKey, defaultGatewayNamespace } from "../../reconciler/constants.ts";
+import { parsePolicyText } from "../../reconciler/policy.ts";
+import { emptyRoutes, parseRoutes, serializeRoutes } from "../../reconciler/routes.ts";
+import { validateAgainstSchema } from "../../schemas/validate.ts";
+import { validateManifest } from "./kube-schema.ts";
+import { defaultInstallDir, exampleOverlayDir, objectsOf } from "./layout.ts";
+import type { KubeObject } from "./kustomize.ts";
+
+function configMap(objects: KubeObject[], namespace: string, name: string): KubeObject {
+  const found = objects.find((o) => o.kind === "ConfigMap" && o.metadata.namespace === namespace && o.metadata.name === name);
+  if (!found) throw new Error(`ConfigMap ${namespace}/${name} is not in the install`);
+  return found;
+}
+
+describe("deploy/ ConfigMaps", () => {
+  for (const dir of [defaultInstallDir, exampleOverlayDir]) {
+    describe(dir.endsWith("example") ? "example overlay" : "default install", () => {
+      it(`ships ${operatorNamespace}/${policyConfigMapName} with a valid XTrinodePolicy that the operator loads`, () => {
+        const data = configMap(objectsOf(dir), operatorNamespace, policyConfigMapName).data;
+        expect(Object.keys(data)).to.deep.equal([policyDataKey]);
+        const doc = yaml.load(data[policyDataKey]);
+        expect(validateAgainstSchema("XTrinodePolicy", doc)).to.deep.equal([]);
+        expect(parsePolicyText(data[policyDataKey], "policy")).to.deep.equal(doc);
+      });
+
+      it("whose guardrails render into valid Kubernetes objects for a team namespace", async () => {
+        const policy = parsePolicyText(configMap(objectsOf(dir), operatorNamespace, policyConfigMapName).data[policyDataKey], "policy");
+        const guardrails = renderNamespace("team-a", policy) as unknown as KubeObject[];
+        expect(guardrails.map((o) => o.kind).sort()).to.deep.equal(["LimitRange", "ResourceQuota"]);
+        for (const object of guardrails) expect(await validateManifest(object), object.kind).to.deep.equal([]);
+      });
+
+      it(`ships an empty, valid ${defaultGatewayNamespace}/${routesConfigMapName} exactly as the operator writes one`, () => {
+        const data = configMap(objectsOf(dir), defaultGatewayNamespace, routesConfigMapName).data;
+        expect(Object.keys(data)).to.deep.equal([routesDataKey]);
+        const doc = yaml.load(data[routesDataKey]);
+        expect(validateAgainstSchema("GatewayRoutes", doc)).to.deep.equal([]);
+        expect(parseRoutes(data[routesDataKey])).to.deep.equal(emptyRoutes());
+        // Byte-identical to the operator's serialisation: its first write is a real change, never a reformat.
+        expect(data[routesDataKey]).to.equal(serializeRoutes(emptyRoutes()));
+      });
+    });
+  }
+
+  it("the schema check can fail: a routes document with an entry missing its backend is rejected", () => {
+    const bad = { ...emptyRoutes(), routes: [{ name: "a", namespace: "team-a", state: "RUNNING" }] };
+    expect(validateAgainstSchema("GatewayRoutes", bad).map((issue) => issue.path)).to.deep.equal(["routes[0].backend"]);
+  });
+});
