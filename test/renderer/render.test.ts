@@ -9,7 +9,7 @@ import {
   loadSpecs, renderAll, renderRuntime, renderNamespace, RenderError, SpecLoadError, toYamlStream,
   type KubeObject, type RenderedRuntime, type SpecSet,
 } from "../../renderer/index.ts";
-import { template } from "../../renderer/templates.ts";
+import { skeletonCacheSize, template } from "../../renderer/templates.ts";
 import type { XTrinode, XTrinodeCatalog } from "../../schemas/generated/types.ts";
 import { goldenText, renderFixture, specsDir } from "./support.ts";
 
@@ -201,13 +201,19 @@ describe("renderer behaviour", () => {
       const r = renderRuntime({ runtime: rt, catalogs: [] });
       expect(r.objects.map((o) => o.kind)).to.not.include("Secret");
       expect(find(r, "Deployment", "-coordinator")!.metadata.labels!.note).to.equal(nasty);
+      const token = renderRuntime({ runtime: runtime("t", { coordinator: { config: { a: "__xtn_slot_0__" } } }), catalogs: [] });
+      expect((find(token, "ConfigMap", "-coordinator")!.data as Record<string, string>)["config.properties"]).to.contain("a=__xtn_slot_0__");
       const reparsed = yaml.loadAll(toYamlStream(r.objects)) as KubeObject[];
       expect(reparsed).to.have.length(r.objects.length);
     });
   });
 
-  it("compiles each template once", () => {
+  it("compiles each template once, and parses each template branch's skeleton once", async () => {
     expect(template("deployment-worker")).to.equal(template("deployment-worker"));
+    await renderFixture("shared-catalogs");
+    const size = skeletonCacheSize();
+    for (let i = 0; i < 20; i++) renderRuntime({ runtime: runtime(`r${i}`, { workers: { count: i + 1 }, coordinator: { config: { [`k${i}`]: `v${i}` } } }), catalogs: [] });
+    expect(skeletonCacheSize()).to.equal(size);
   });
 
   describe("loading spec files", () => {
