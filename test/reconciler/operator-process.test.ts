@@ -1,0 +1,142 @@
+// The operator as real processes (`node bin/xtrinode.ts operator --kubeconfig …`) against the
+// Kubernetes API test server: leader failover after SIGKILL, a delete interrupted by killing the
+// operator, a restart in the middle of a reconcile, and `xtrinode apply` writing nothing afterwards.
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { leaseName, ownerLabel } from "../../reconciler/constants.ts";
+import { gatewayNamespace, getRuntime, phaseOf, repoRoot, routeOf, runtime, startCluster, waitFor, type Cluster } from "./support.ts";
+
+interface OperatorProcess {
+  child: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+const children = new Set<ChildProcess>();
+
+async function spawnOperator(cluster: Cluster, identity: string): Promise<OperatorProcess> {
+  const args = [
+    path.join(repoRoot, "bin", "xtrinode.ts"), "operator",
+    "--kubeconfig", cluster.server.kubeconfigPath,
+    "--namespace-gateway", gatewayNamespace,
+    "--metrics-port", "0",
+    "--identity", identity,
+    "--lease-duration", "2s",
+    "--retry-period", "200ms",
+    "--resync-period", "2s",
+  ];
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, XTRINODE_LOG_LEVEL: "info" } });
+  children.add(child);
+  const output: string[] = [];
+  let buffered = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    output.push(...lines);
+  });
+  child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => (children.delete(child), resolve(code))));
+  await waitFor(`operator ${identity} ready line`, () => output.some((l) => l.includes('"event":"ready"')) || (child.exitCode !== null && Promise.reject(new Error(output.join("\n")))), 20_000);
+  return { child, output, exited };
+}
+
+function runApply(cluster: Cluster): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, "bin", "xtrinode.ts"), "apply", "--kubeconfig", cluster.server.kubeconfigPath, "--namespace-gateway", gatewayNamespace], { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
+    children.add(child);
+    let stdout = "";
+    child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.once("exit", (code) => (children.delete(child), resolve({ code, stdout })));
+  });
+}
+
+async function leaseHolder(cluster: Cluster): Promise<string | undefined> {
+  const lease = await cluster.client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "xtrinode-system", name: leaseName });
+  return (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
+}
+
+describe("reconciler: operator processes", function () {
+  this.timeout(60_000);
+  let cluster: Cluster;
+  beforeEach(async () => {
+    cluster = await startCluster();
+  });
+  afterEach(async () => {
+    for (const child of children) child.kill("SIGKILL");
+    children.clear();
+    await cluster.close();
+  });
+
+  it("leader failover: one of two operators leads; after SIGKILL of the leader the standby takes over within the lease duration", async () => {
+    const a = await spawnOperator(cluster, "op-a");
+    await waitFor("op-a to hold the lease", async () => (await leaseHolder(cluster)) === "op-a");
+    const b = await spawnOperator(cluster, "op-b");
+    await cluster.client.create(runtime("team-a", "first"));
+    await waitFor("first Ready", async () => (await phaseOf(cluster.client, "team-a", "first")) === "Ready");
+    expect(await leaseHolder(cluster)).to.equal("op-a");
+    expect(b.output.join("\n")).to.not.contain("controller started"); // the standby never ran a controller
+
+    a.child.kill("SIGKILL");
+    await a.exited;
+    await waitFor("op-b to take the lease", async () => (await leaseHolder(cluster)) === "op-b", 10_000);
+    const lease = await cluster.client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "xtrinode-system", name: leaseName });
+    expect((lease!.spec as { leaseTransitions?: number }).leaseTransitions).to.be.at.least(1);
+    expect(typeof (lease!.spec as { renewTime?: string }).renewTime).to.equal("string");
+    expect((lease!.spec as { renewTime: string }).renewTime).to.match(/\.\d{6}Z$/); // MicroTime
+
+    await cluster.client.create(runtime("team-a", "second"));
+    await waitFor("second Ready under the new leader", async () => (await phaseOf(cluster.client, "team-a", "second")) === "Ready");
+    await waitFor("controller started on op-b", () => b.output.some((l) => l.includes("controller started")));
+
+    b.child.kill("SIGTERM");
+    expect(await b.exited).to.equal(0); // clean shutdown
+  });
+
+  it("a delete interrupted by killing the operator completes after restart", async () => {
+    const first = await spawnOperator(cluster, "op");
+    await cluster.client.create(runtime("team-a", "doomed"));
+    await waitFor("doomed Ready", async () => (await phaseOf(cluster.client, "team-a", "doomed")) === "Ready");
+    expect(await routeOf(cluster.client, "team-a", "doomed")).to.include({ state: "RUNNING" });
+
+    // Owned-object deletes hang: the operator gets as far as deregistering the route, then dies.
+    cluster.server.faults.add({ method: "DELETE", pathPrefix: "/apis/apps/v1/namespaces/team-a/deployments", hang: true, count: 1000 });
+    await cluster.client.delete({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "doomed" });
+    await waitFor("route deregistered", async () => (await routeOf(cluster.client, "team-a", "doomed")) === undefined);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    expect((await getRuntime(cluster.client, "team-a", "doomed"))?.metadata?.finalizers).to.include("xtrinode.io/finalizer");
+    expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=doomed`)).to.not.deep.equal([]);
+
+    cluster.server.faults.clear();
+    await spawnOperator(cluster, "op");
+    await waitFor("the XTrinode to be gone", async () => (await getRuntime(cluster.client, "team-a", "doomed")) === undefined, 20_000);
+    expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=doomed`)).to.deep.equal([]);
+    expect(await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=doomed`)).to.deep.equal([]);
+  });
+
+  it("an operator restarted mid-reconcile converges, and `xtrinode apply` then writes nothing", async () => {
+    const first = await spawnOperator(cluster, "op");
+    // Deployment applies stall, so the first operator dies with config maps applied but no workloads.
+    cluster.server.faults.add({ method: "PATCH", pathPrefix: "/apis/apps/v1/namespaces/team-a/deployments", hang: true, count: 1000 });
+    await cluster.client.create(runtime("team-a", "halfway", { workers: { mode: "fixed", count: 2 } }));
+    await waitFor("config maps applied", async () => (await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=halfway`)).length > 0);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=halfway`)).to.deep.equal([]);
+
+    cluster.server.faults.clear();
+    const second = await spawnOperator(cluster, "op");
+    await waitFor("halfway Ready", async () => (await phaseOf(cluster.client, "team-a", "halfway")) === "Ready", 20_000);
+    expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=halfway`)).to.have.length(2);
+    second.child.kill("SIGTERM");
+    expect(await second.exited).to.equal(0);
+
+    cluster.server.requestLog.clear();
+    const apply = await runApply(cluster);
+    expect(apply.code).to.equal(0);
+    expect(JSON.parse(apply.stdout.trim().split("\n").pop()!)).to.deep.include({ errors: 0 });
+    expect(cluster.server.requestLog.writes()).to.deep.equal([]);
+  });
+});
