@@ -101,6 +101,21 @@ describe("deploy/ manifests", () => {
         }
       });
 
+      it("lets each PodDisruptionBudget's Deployment lose a pod (replicas > minAvailable), so drains never block", () => {
+        const budgets = objects.filter((o) => o.kind === "PodDisruptionBudget");
+        expect(budgets.length).to.be.greaterThan(0);
+        for (const budget of budgets) {
+          const selected = objects.filter(
+            (o) =>
+              o.kind === "Deployment" &&
+              o.metadata.namespace === budget.metadata.namespace &&
+              Object.entries(budget.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => o.spec.template.metadata.labels?.[k] === v),
+          );
+          expect(selected.length, objectLabel(budget)).to.equal(1);
+          expect(selected[0].spec.replicas, objectLabel(budget)).to.be.greaterThan(budget.spec.minAvailable);
+        }
+      });
+
       it("selects each Deployment's own pods (selector ⊆ template labels)", () => {
         for (const deployment of objects.filter((o) => o.kind === "Deployment")) {
           const labels = deployment.spec.template.metadata.labels;
