@@ -1,18 +1,8 @@
 import { expect } from "chai";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Deployment } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { minimalCrd } from "../../fixtures/kube-api-server/index.ts";
-import { apiError, useServer } from "./support.ts";
+import { apiError, useServer, deployment } from "./support.ts";
 
-function deployment(name: string, replicas: number): V1Deployment {
-  return {
-    metadata: { name, labels: { app: name } },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "c", image: "img:1" }] } },
-    },
-  };
-}
 
 describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () => {
   const ctx = useServer({ sim: { workloads: false } });

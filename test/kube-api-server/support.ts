@@ -1,5 +1,5 @@
 // Shared test setup: one test server per suite, client-node clients, and small waiting helpers.
-import { ApiException, KubeConfig } from "@kubernetes/client-node";
+import { ApiException, KubeConfig, type V1Deployment } from "@kubernetes/client-node";
 import { startKubeApiServer, type KubeApiServerOptions, type KubeApiTestServer } from "../../fixtures/kube-api-server/index.ts";
 
 export interface ServerContext {
@@ -44,4 +44,16 @@ export async function eventually<T>(check: () => Promise<T | undefined> | T | un
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A minimal valid apps/v1 Deployment body. */
+export function deployment(name: string, replicas: number): V1Deployment {
+  return {
+    metadata: { name, labels: { app: name } },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: "c", image: "img:1" }] } },
+    },
+  };
 }
