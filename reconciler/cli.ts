@@ -16,6 +16,7 @@ interface OperatorFlags {
   namespaceGateway: string;
   policy?: string;
   metricsPort: string;
+  metricsHost: string;
   leaderElectionNamespace: string;
   leaderElection: boolean;
   identity?: string;
@@ -38,6 +39,7 @@ export function registerOperatorCommands(program: Command): void {
     .option("--namespace-gateway <namespace>", "namespace of the gateway routes ConfigMap", defaultGatewayNamespace)
     .option("--policy <file>", "XTrinodePolicy file (default: ConfigMap xtrinode-policy in xtrinode-system)")
     .option("--metrics-port <port>", "port of /metrics and /healthz (0: any free port)", "9090")
+    .option("--metrics-host <address>", "address /metrics and /healthz listen on", "0.0.0.0")
     .option("--leader-election-namespace <namespace>", "namespace of the leader Lease", operatorNamespace)
     .option("--no-leader-election", "run without a Lease (a single replica only)")
     .option("--identity <id>", "leader election identity (default: hostname-pid)")
@@ -56,6 +58,7 @@ export function registerOperatorCommands(program: Command): void {
         policy: policySource(createClusterClient(kubeConfig), flags.policy),
         log,
         metricsPort: Number(flags.metricsPort),
+        metricsHost: flags.metricsHost,
         leaderElection: flags.leaderElection
           ? { namespace: flags.leaderElectionNamespace, identity, leaseDurationMs: parseDurationMs(flags.leaseDuration), retryPeriodMs: parseDurationMs(flags.retryPeriod) }
           : false,

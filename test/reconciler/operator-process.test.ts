@@ -21,6 +21,7 @@ async function spawnOperator(cluster: Cluster, identity: string): Promise<Operat
     "--kubeconfig", cluster.server.kubeconfigPath,
     "--namespace-gateway", gatewayNamespace,
     "--metrics-port", "0",
+    "--metrics-host", "127.0.0.1",
     "--identity", identity,
     "--lease-duration", "2s",
     "--retry-period", "200ms",
