@@ -1,0 +1,57 @@
+// 1,000 concurrent resume calls spread over three `xtrinode apiserver` processes sharing one
+// Kubernetes API: exactly one Lease acquisition and one XTrinode write, everyone answered 202.
+import { expect } from "chai";
+import http from "node:http";
+import { request, spawnApiServer, type ApiServerProcess } from "./http.ts";
+import { leasesPath, namespace, runtimePath, startTestCluster, tokens, type TestCluster } from "./setup.ts";
+
+describe("apiserver resume stampede across processes", function () {
+  this.timeout(45_000);
+  let cluster: TestCluster;
+  let servers: ApiServerProcess[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 100 });
+
+  before(async () => {
+    cluster = await startTestCluster();
+    servers = await Promise.all(
+      [1, 2, 3].map((i) => spawnApiServer(["--kubeconfig", cluster.kube.kubeconfigPath, "--token-file", cluster.tokenFile, "--identity", `replica-${i}`])),
+    );
+  });
+  after(async () => {
+    agent.destroy();
+    await Promise.all(servers.map((server) => server.stop()));
+    await cluster?.close();
+  });
+
+  it("turns 1,000 concurrent resume calls on 3 processes into one Lease acquisition and one intent write", async () => {
+    await cluster.createRuntime("stampede", { suspended: true, routeState: "PAUSED" });
+    cluster.kube.requestLog.clear();
+    const answers = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        request(`${servers[i % servers.length].url}/v1/runtimes/${namespace}/stampede/resume`, { method: "POST", token: tokens.gateway, agent }),
+      ),
+    );
+    const statuses = new Map<number, number>();
+    for (const answer of answers) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+    expect(Object.fromEntries(statuses)).to.deep.equal({ 202: 1000 });
+    expect(answers.every((a) => a.headers["retry-after"] === "5" && a.json.state === "RESUMING" && a.json.retryAfterSeconds === 5)).to.equal(true);
+
+    // Lease: every process may try once (create → 409 for the losers), exactly one succeeds.
+    expect(cluster.successfulWrites(leasesPath)).to.equal(1);
+    const leaseAttempts = cluster.kube.requestLog.writes({ pathPrefix: leasesPath });
+    expect(leaseAttempts.length).to.be.at.most(servers.length);
+    expect(leaseAttempts.filter((e) => e.status === 409).length).to.equal(leaseAttempts.length - 1);
+    expect(cluster.kube.requestLog.writes({ pathPrefix: runtimePath("stampede") }).length).to.equal(1);
+    expect(cluster.kube.requestLog.writes().length).to.equal(leaseAttempts.length + 1);
+
+    const runtime = await cluster.getRuntime("stampede");
+    expect(runtime.spec.lifecycle?.suspended).to.equal(false);
+    expect(runtime.metadata.annotations?.["xtrinode.io/resume-requested-at"]).to.be.a("string");
+  });
+
+  it("stops cleanly on SIGTERM", async () => {
+    const server = servers.pop()!;
+    await server.stop();
+    expect(server.child.exitCode).to.equal(0);
+  });
+});
