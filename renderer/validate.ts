@@ -2,7 +2,7 @@
 // express (cross-field, cross-document, operator policy). Every issue names the field and the fix.
 import type { TrinoValues } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
-import { compare, selectCatalogs } from "./catalogs.ts";
+import { compare, matchesSelector, selectCatalogs } from "./catalogs.ts";
 import { isPlainMap } from "./merge.ts";
 import { MAX_RUNTIME_NAME, namespaceOf, trinoCatalogName } from "./names.ts";
 import { NODE_POOL_PROVIDERS } from "./node-pool.ts";
@@ -19,12 +19,24 @@ export function validateRuntime(input: RenderRuntimeInput): ValidationIssue[] {
   const tag = (issue: Issue): ValidationIssue => ({ kind: "XTrinode", name: nameOf(runtime), ...issue });
   const schemaIssues = validateAgainstSchema("XTrinode", runtime);
   if (schemaIssues.length) return schemaIssues.map(tag);
-  const catalogIssues = input.catalogs.flatMap((c) =>
+  // Only the catalogs this runtime selects: a broken catalog nobody uses must not block it.
+  const candidates = input.catalogs.filter((c) => isPlainMap(c) && isPlainMap(c.metadata) && typeof c.metadata.name === "string");
+  const catalogIssues = selectCatalogsLoosely(runtime, candidates).flatMap((c) =>
     validateAgainstSchema("XTrinodeCatalog", c).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i })),
   );
   const policyIssues = input.policy ? validateAgainstSchema("XTrinodePolicy", input.policy).map((i) => ({ kind: "XTrinodePolicy", ...i })) : [];
   if (catalogIssues.length || policyIssues.length) return [...catalogIssues, ...policyIssues];
   return runtimeRules(runtime, input.catalogs, input.policy).map(tag);
+}
+
+/** selectCatalogs on catalogs not yet schema-checked (spec may be missing: sort by metadata name). */
+function selectCatalogsLoosely(runtime: XTrinode, catalogs: XTrinodeCatalog[]): XTrinodeCatalog[] {
+  const namespace = namespaceOf(runtime);
+  const names = new Set(runtime.spec.catalogs?.names ?? []);
+  const selector = runtime.spec.catalogs?.selector;
+  return catalogs.filter(
+    (c) => namespaceOf(c) === namespace && (names.has(c.metadata.name) || (selector !== undefined && isPlainMap(c.metadata.labels ?? {}) && matchesSelector(c.metadata.labels, selector))),
+  );
 }
 
 function nameOf(doc: unknown): string | undefined {

@@ -208,6 +208,14 @@ describe("renderer behaviour", () => {
     });
   });
 
+  it("a broken catalog blocks only the runtimes selecting it", () => {
+    const broken = { ...catalog("broken", { connector: "tpch" }), spec: { conector: "tpch" } } as unknown as XTrinodeCatalog;
+    const ok = catalog("ok", { connector: "tpch" });
+    expect(renderRuntime({ runtime: runtime("a", { catalogs: { names: ["ok"] } }), catalogs: [broken, ok] }).catalogs).to.deep.equal(["ok"]);
+    expect(() => renderRuntime({ runtime: runtime("b", { catalogs: { names: ["broken"] } }), catalogs: [broken, ok] }))
+      .to.throw(RenderError, /XTrinodeCatalog\/team-a\/broken: spec.conector: unknown field "conector"; did you mean "connector"\?/);
+  });
+
   it("compiles each template once, and parses each template branch's skeleton once", async () => {
     expect(template("deployment-worker")).to.equal(template("deployment-worker"));
     await renderFixture("shared-catalogs");
