@@ -2,7 +2,7 @@
 // express (cross-field, cross-document, operator policy). Every issue names the field and the fix.
 import type { TrinoValues } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
-import { compare, matchesSelector, selectCatalogs } from "./catalogs.ts";
+import { catalogSecretRefs, compare, matchesSelector, selectCatalogs } from "./catalogs.ts";
 import { isPlainMap } from "./merge.ts";
 import { MAX_RUNTIME_NAME, namespaceOf, trinoCatalogName } from "./names.ts";
 import { NODE_POOL_PROVIDERS } from "./node-pool.ts";
@@ -21,9 +21,10 @@ export function validateRuntime(input: RenderRuntimeInput): ValidationIssue[] {
   if (schemaIssues.length) return schemaIssues.map(tag);
   // Only the catalogs this runtime selects: a broken catalog nobody uses must not block it.
   const candidates = input.catalogs.filter((c) => isPlainMap(c) && isPlainMap(c.metadata) && typeof c.metadata.name === "string");
-  const catalogIssues = selectCatalogsLoosely(runtime, candidates).flatMap((c) =>
-    validateAgainstSchema("XTrinodeCatalog", c).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i })),
-  );
+  const catalogIssues = selectCatalogsLoosely(runtime, candidates).flatMap((c) => {
+    const schemaIssues = validateAgainstSchema("XTrinodeCatalog", c);
+    return (schemaIssues.length ? schemaIssues : catalogRules(c)).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i }));
+  });
   const policyIssues = input.policy ? validateAgainstSchema("XTrinodePolicy", input.policy).map((i) => ({ kind: "XTrinodePolicy", ...i })) : [];
   if (catalogIssues.length || policyIssues.length) return [...catalogIssues, ...policyIssues];
   return runtimeRules(runtime, input.catalogs, input.policy).map(tag);
@@ -76,6 +77,13 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
     if (!present.has(name)) issues.push({ path: `spec.catalogs.names[${i}]`, message: `XTrinodeCatalog "${name}" not found in namespace ${namespace}` });
   });
   const selected = selectCatalogs(runtime, catalogs);
+  const envOwners = new Map<string, string>();
+  for (const ref of selected.flatMap(catalogSecretRefs)) {
+    const owner = `${ref.catalog}.${ref.property}`;
+    const other = envOwners.get(ref.env);
+    if (other) issues.push({ path: "spec.catalogs", message: `catalog properties ${other} and ${owner} both map to env var ${ref.env}; rename one catalog or property` });
+    envOwners.set(ref.env, owner);
+  }
   const byTrinoName = new Map<string, string>();
   for (const catalog of selected) {
     const trinoName = trinoCatalogName(catalog);
@@ -116,6 +124,12 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
     return valueIssues.map((i) => ({ path: i.path ? `spec.valuesOverlay.${i.path}` : "spec.valuesOverlay", message: `${i.message} (in the Helm values after the overlay)` }));
   }
   const values = raw as unknown as TrinoValues;
+  if (values.server.autoscaling.enabled && (values.server.autoscaling.maxReplicas ?? 5) < Math.max(1, values.server.workers)) {
+    issues.push({
+      path: "spec.valuesOverlay.server.autoscaling.maxReplicas",
+      message: `must be ≥ the HPA's minReplicas (${Math.max(1, values.server.workers)}, from spec.workers.count)`,
+    });
+  }
   if (values.server.keda.enabled && values.server.autoscaling.enabled) {
     issues.push({
       path: "spec.valuesOverlay.server.autoscaling.enabled",
@@ -166,6 +180,17 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   return issues;
 }
 
+/** Rules of one catalog beyond its schema. */
+function catalogRules(catalog: XTrinodeCatalog): Issue[] {
+  const plain = catalog.spec.properties ?? {};
+  const issues: Issue[] = [];
+  if ("connector.name" in plain) issues.push({ path: "spec.properties.connector.name", message: "is set by spec.connector; remove it here" });
+  for (const key of Object.keys(catalog.spec.secretProperties ?? {}).sort(compare)) {
+    if (key in plain) issues.push({ path: `spec.secretProperties.${key}`, message: `is also set in spec.properties; keep one` });
+  }
+  return issues;
+}
+
 /** Validates a whole spec set: every document, plus cross-document rules. Issues carry file/document. */
 export function validateSpecSet(set: SpecSet): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
@@ -174,16 +199,17 @@ export function validateSpecSet(set: SpecSet): ValidationIssue[] {
     return source ? { file: source.file, document: source.document, ...issue } : issue;
   };
 
-  if (set.policy) {
-    for (const issue of validateAgainstSchema("XTrinodePolicy", set.policy)) issues.push(locate(set.policy, { kind: "XTrinodePolicy", ...issue }));
-  }
+  const policyIssues = set.policy ? validateAgainstSchema("XTrinodePolicy", set.policy) : [];
+  for (const issue of policyIssues) issues.push(locate(set.policy!, { kind: "XTrinodePolicy", ...issue }));
+  // A broken policy is reported once; runtimes are then checked without it.
+  const policy = policyIssues.length ? undefined : set.policy;
   const validCatalogs: XTrinodeCatalog[] = [];
   for (const catalog of set.catalogs) {
-    const found = validateAgainstSchema("XTrinodeCatalog", catalog);
+    const schemaIssues = validateAgainstSchema("XTrinodeCatalog", catalog);
+    const found = schemaIssues.length ? schemaIssues : catalogRules(catalog);
     for (const issue of found) issues.push(locate(catalog, { kind: "XTrinodeCatalog", name: nameOf(catalog), ...issue }));
     if (!found.length) validCatalogs.push(catalog);
   }
-  const policy = issues.length ? undefined : set.policy;
   for (const runtime of set.runtimes) {
     for (const issue of validateRuntime({ runtime, catalogs: validCatalogs, policy })) issues.push(locate(runtime, issue));
   }
