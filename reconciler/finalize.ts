@@ -7,11 +7,11 @@ import { pruneUndesired, readOwnedObjects, type ApplyCounters } from "./apply.ts
 import type { KubeObject } from "./diff.ts";
 import type { ClusterClient } from "./kube-client.ts";
 import { findRoute, removeRoute, upsertRoute } from "./routes.ts";
-import { updateRoutes } from "./routes-store.ts";
+import type { RoutesPublisher } from "./routes-store.ts";
 
 export interface FinalizeContext {
   client: ClusterClient;
-  gatewayNamespace: string;
+  routes: RoutesPublisher;
   log: Logger;
   counters: ApplyCounters;
   now: () => Date;
@@ -37,14 +37,13 @@ export async function finalizeRuntime(ctx: FinalizeContext, runtime: KubeObject)
   const name = runtime.metadata!.name!;
   let writes = 0;
   // 1. Deregister: REMOVED first so gateways see the backend go away, then drop the entry.
-  const routes = { namespace: ctx.gatewayNamespace };
-  const marked = await updateRoutes(ctx.client, routes, (doc) => {
+  const key = `${namespace}/${name}`;
+  const marked = await ctx.routes.publish(key, (doc) => {
     const entry = findRoute(doc, namespace, name);
     return entry && entry.state !== "REMOVED" ? upsertRoute(doc, { ...entry, state: "REMOVED", updatedAt: ctx.now().toISOString() }) : doc;
   });
-  if (marked.written) writes++;
-  const dropped = await updateRoutes(ctx.client, routes, (doc) => removeRoute(doc, namespace, name));
-  if (dropped.written) writes++;
+  if (marked) writes++;
+  if (await ctx.routes.publish(key, (doc) => removeRoute(doc, namespace, name))) writes++;
   // 2. Owned objects (everything carrying the ownership label, of the kinds we render).
   const inventory = await readOwnedObjects(ctx.client, namespace, name);
   writes += await pruneUndesired(ctx.client, inventory, new Set(), ctx.log, ctx.counters);

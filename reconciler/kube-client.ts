@@ -90,8 +90,12 @@ function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
 }
 
+/** How long a kind found missing (CRD not installed) lists as empty without asking discovery again. */
+const missingKindTtlMs = 30_000;
+
 export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+  const missingKinds = new Map<string, number>();
   const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   return {
@@ -104,11 +108,16 @@ export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
       }
     },
     async list(apiVersion, kind, namespace, labelSelector) {
+      const kindKey = `${apiVersion}/${kind}`;
+      if ((missingKinds.get(kindKey) ?? 0) > Date.now()) return [];
       try {
         const list = await objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
         return plain(list.items as KubeObject[]).map((item) => ({ ...item, apiVersion, kind }));
       } catch (error) {
-        if (isKindMissing(error)) return [];
+        if (isKindMissing(error)) {
+          missingKinds.set(kindKey, Date.now() + missingKindTtlMs);
+          return [];
+        }
         throw error;
       }
     },

@@ -11,6 +11,7 @@ import { LeaderElector } from "./leader.ts";
 import { defaultLifecycleTimers, type LifecycleTimers } from "./lifecycle.ts";
 import { createOperatorMetrics, type OperatorMetrics } from "./metrics.ts";
 import type { PolicySource } from "./policy.ts";
+import { RoutesPublisher } from "./routes-store.ts";
 import { reconcileRuntime, type ReconcileContext, type ReconcileResult } from "./reconcile.ts";
 
 export interface OperatorOptions {
@@ -42,6 +43,7 @@ export function createReconcileContext(client: ClusterClient, options: Pick<Oper
     renderer: { renderRuntime, renderNamespace },
     policy: () => options.policy.current(),
     gatewayNamespace: options.gatewayNamespace,
+    routes: new RoutesPublisher(client, { namespace: options.gatewayNamespace }),
     timers: options.timers ?? defaultLifecycleTimers,
     now: () => new Date(),
     log: options.log,

@@ -13,8 +13,8 @@ import { parseDurationMs } from "./duration.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
 import { describeError, type ClusterClient } from "./kube-client.ts";
 import { decideIntent, decidePhase, type Intent, type LifecycleTimers, type Phase } from "./lifecycle.ts";
-import { findRoute, sameRoute, type RouteState } from "./routes.ts";
-import { readRoutes, updateRoutes } from "./routes-store.ts";
+import { findRoute, sameRoute, upsertRoute, type RouteState } from "./routes.ts";
+import { readRoutes, type RoutesPublisher } from "./routes-store.ts";
 import { buildStatus, sameStatus, type ConditionInput } from "./status.ts";
 import { coordinatorReady, computeStopped, nodePoolState, readyWorkers, type NodePoolState } from "./readiness.ts";
 
@@ -29,6 +29,8 @@ export interface ReconcileContext {
   renderer: RendererPort;
   policy: () => XTrinodePolicy | undefined;
   gatewayNamespace: string;
+  /** Writes route entries of this process (batched); see RoutesPublisher. */
+  routes: RoutesPublisher;
   timers: LifecycleTimers;
   now: () => Date;
   log: Logger;
@@ -146,11 +148,11 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
     const entry = { ...rendered.route, state: routeState };
     const current = findRoute(await readRoutes(client, ctx.gatewayNamespace), namespace, name);
     if (!sameRoute(current, entry)) {
-      const result = await updateRoutes(client, { namespace: ctx.gatewayNamespace }, (doc) => {
+      const written = await ctx.routes.publish(`${namespace}/${name}`, (doc) => {
         const live = findRoute(doc, namespace, name);
-        return sameRoute(live, entry) ? doc : { ...doc, routes: [...doc.routes.filter((r) => r !== live), { ...entry, updatedAt: now.toISOString() }] };
+        return sameRoute(live, entry) ? doc : upsertRoute(doc, { ...entry, updatedAt: now.toISOString() });
       });
-      if (result.written) writes++;
+      if (written) writes++;
     }
     conditions.push({ type: "RoutePublished", status: "True", reason: routeState, message: `route ${routeState} in ${ctx.gatewayNamespace}` });
     conditions.unshift(readyCondition(phase));

@@ -63,3 +63,51 @@ export async function updateRoutes(
     }
   }
 }
+
+/**
+ * Coalesces route changes of one operator process: concurrent reconciles hand in their entry
+ * changes and one read-modify-write applies them all, so workers of the same process do not race
+ * each other into 409s (other writers are still handled by updateRoutes' retry).
+ */
+export class RoutesPublisher {
+  private readonly client: ClusterClient;
+  private readonly options: RoutesStoreOptions;
+  private readonly pending = new Map<string, (doc: GatewayRoutes) => GatewayRoutes>();
+  private waiting: Array<{ resolve: (written: boolean) => void; reject: (error: unknown) => void }> = [];
+  private running = false;
+
+  constructor(client: ClusterClient, options: RoutesStoreOptions) {
+    this.client = client;
+    this.options = options;
+  }
+
+  get namespace(): string {
+    return this.options.namespace;
+  }
+
+  /** Queues `change` for runtime `key` (a later change for the same key replaces it); resolves once written. */
+  publish(key: string, change: (doc: GatewayRoutes) => GatewayRoutes): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.set(key, change);
+      this.waiting.push({ resolve, reject });
+      if (!this.running) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.running = true;
+    while (this.pending.size) {
+      const batch = [...this.pending.values()];
+      this.pending.clear();
+      const waiters = this.waiting;
+      this.waiting = [];
+      try {
+        const result = await updateRoutes(this.client, this.options, (doc) => batch.reduce((current, change) => change(current), doc));
+        for (const waiter of waiters) waiter.resolve(result.written);
+      } catch (error) {
+        for (const waiter of waiters) waiter.reject(error);
+      }
+    }
+    this.running = false;
+  }
+}
