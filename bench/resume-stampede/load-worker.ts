@@ -20,9 +20,15 @@ export interface LoadResult {
 }
 
 let agents: http.Agent[] = [];
+let agentsFor = "";
 
 parentPort!.on("message", async (job: LoadJob) => {
-  if (agents.length !== job.urls.length) agents = job.urls.map(() => new http.Agent({ keepAlive: true, maxSockets: job.connections || Infinity }));
+  const key = `${job.urls.length}/${job.connections}`;
+  if (key !== agentsFor) {
+    for (const agent of agents) agent.destroy();
+    agents = job.urls.map(() => new http.Agent({ keepAlive: true, maxSockets: job.connections }));
+    agentsFor = key;
+  }
   const started = performance.now();
   const answers = await Promise.all(
     Array.from({ length: job.requests }, (_, i) =>

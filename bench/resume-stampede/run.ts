@@ -1,38 +1,43 @@
 // Benchmark: a stampede of concurrent resume requests for one suspended runtime, spread over
 // `xtrinode apiserver` processes that share the Kubernetes API test server (in this process, so its
-// request log counts the writes). Goals: exactly 1 XTrinode write and 1 Lease acquisition per
-// stampede; p99 latency ≤ 100 ms. Several runs (a fresh runtime each), medians reported.
+// request log counts the writes; the load generator runs on a worker thread). Goals: exactly 1
+// XTrinode write and 1 Lease acquisition per stampede; p99 latency ≤ 100 ms. Several runs (a fresh
+// runtime each) per client configuration, medians reported.
 //
-//   npm run bench:resume -- [--requests 1000] [--runs 5] [--processes 2] [--connections 100]
+//   npm run bench:resume -- [--requests 1000] [--runs 5] [--processes 2] [--connections 100,0] [--record]
 //
-// --connections bounds the client's keep-alive sockets per API server process (a gateway keeps a
-// pool; 0 = one socket per request, i.e. 1,000 simultaneous connects). All traffic is on 127.0.0.1.
+// --connections: client keep-alive sockets per API server process, one configuration per value
+// (a gateway keeps a pool; 0 = a new connection per request, i.e. all requests connect at once).
+// --record rewrites this benchmark's section of bench/RESULTS.md. All traffic is on 127.0.0.1.
+import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { spawnApiServer, type ApiServerProcess } from "../../test/apiserver/http.ts";
-import type { LoadJob, LoadResult } from "./load-worker.ts";
 import { leasesPath, namespace, runtimePath, startTestCluster, tokens } from "../../test/apiserver/setup.ts";
+import type { LoadJob, LoadResult } from "./load-worker.ts";
 
 const { values } = parseArgs({
   options: {
     requests: { type: "string", default: "1000" },
     runs: { type: "string", default: "5" },
     processes: { type: "string", default: "2" },
-    connections: { type: "string", default: "100" },
+    connections: { type: "string", default: "100,0" },
+    record: { type: "boolean", default: false },
   },
 });
 const requests = Number(values.requests);
 const runs = Number(values.runs);
 const processes = Number(values.processes);
-const connections = Number(values.connections);
+const connectionConfigs = values.connections.split(",").map(Number);
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
-/** Cumulative counts per `le` of the resume latency histogram (2xx answers), summed over the API server processes. */
+/** Cumulative counts per `le` of the resume latency histogram, summed over the API server processes. */
 async function resumeBuckets(urls: string[]): Promise<Map<number, number>> {
   const buckets = new Map<number, number>();
   for (const url of urls) {
@@ -56,74 +61,108 @@ function bucketPercentile(before: Map<number, number>, after: Map<number, number
   return Infinity;
 }
 
+interface RunResult {
+  accepted: number;
+  xtrinodeWrites: number;
+  leaseAcquisitions: number;
+  leaseAttempts: number;
+  p50: number;
+  p99: number;
+  wallMs: number;
+  serverP50: number;
+  serverP99: number;
+}
+
+const loadBefore = os.loadavg()[0];
 const cluster = await startTestCluster();
 let servers: ApiServerProcess[] = [];
+const worker = new Worker(new URL("./load-worker.ts", import.meta.url));
+const rows: string[] = [];
+let goalsMet = true;
 try {
   servers = await Promise.all(
     Array.from({ length: processes }, (_, i) =>
       spawnApiServer(["--kubeconfig", cluster.kube.kubeconfigPath, "--token-file", cluster.tokenFile, "--identity", `bench-${i + 1}`]),
     ),
   );
-  const worker = new Worker(new URL("./load-worker.ts", import.meta.url));
   const load = (job: LoadJob) =>
     new Promise<LoadResult>((resolve, reject) => {
       worker.once("message", resolve);
       worker.once("error", reject);
       worker.postMessage(job);
     });
+  const serverUrls = servers.map((server) => server.url);
 
-  const stampede = async (name: string) => {
+  const stampede = async (name: string, connections: number): Promise<RunResult> => {
     await cluster.createRuntime(name, { suspended: true, routeState: "PAUSED" });
     cluster.kube.requestLog.clear();
-    const urls = servers.map((server) => `${server.url}/v1/runtimes/${namespace}/${name}/resume`);
-    const bucketsBefore = await resumeBuckets(servers.map((server) => server.url));
+    const urls = serverUrls.map((url) => `${url}/v1/runtimes/${namespace}/${name}/resume`);
+    const bucketsBefore = await resumeBuckets(serverUrls);
     const { statuses, retryAfter, latenciesMs, wallMs } = await load({ urls, token: tokens.gateway, requests, connections });
+    const bucketsAfter = await resumeBuckets(serverUrls);
     const latencies = [...latenciesMs].sort((a, b) => a - b);
-    const bucketsAfter = await resumeBuckets(servers.map((server) => server.url));
     return {
-      serverP50AtMostMs: bucketPercentile(bucketsBefore, bucketsAfter, 50),
-      serverP99AtMostMs: bucketPercentile(bucketsBefore, bucketsAfter, 99),
       accepted: Math.min(statuses.filter((status) => status === 202).length, retryAfter),
       xtrinodeWrites: cluster.successfulWrites(runtimePath(name)),
       leaseAcquisitions: cluster.successfulWrites(leasesPath),
       leaseAttempts: cluster.kube.requestLog.writes({ pathPrefix: leasesPath }).length,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
-      max: latencies[latencies.length - 1],
       wallMs,
+      serverP50: bucketPercentile(bucketsBefore, bucketsAfter, 50),
+      serverP99: bucketPercentile(bucketsBefore, bucketsAfter, 99),
     };
   };
 
-  await stampede("warmup"); // JIT and connection warm-up, not reported
-  const results = [];
-  for (let run = 1; run <= runs; run++) {
-    const result = await stampede(`stampede-${run}`);
-    results.push(result);
-    console.log(JSON.stringify({ run, ...result, p50: +result.p50.toFixed(2), p99: +result.p99.toFixed(2), max: +result.max.toFixed(2), wallMs: +result.wallMs.toFixed(1) }));
+  for (const connections of connectionConfigs) {
+    await stampede(`warmup-${connections}`, connections); // JIT and connection warm-up, not reported
+    const results: RunResult[] = [];
+    for (let run = 1; run <= runs; run++) {
+      const result = await stampede(`stampede-${connections}-${run}`, connections);
+      results.push(result);
+      console.log(JSON.stringify({ connections, run, ...result, p50: +result.p50.toFixed(1), p99: +result.p99.toFixed(1), wallMs: +result.wallMs.toFixed(1) }));
+    }
+    const writesOk = results.every((r) => r.accepted === requests && r.xtrinodeWrites === 1 && r.leaseAcquisitions === 1);
+    const p99 = median(results.map((r) => r.p99));
+    goalsMet &&= writesOk && p99 <= 100;
+    rows.push(
+      `| ${connections > 0 ? `${connections} keep-alive / process` : "1 per request"} | ${results.map((r) => r.xtrinodeWrites).join(", ")} | ` +
+        `${results.map((r) => r.leaseAcquisitions).join(", ")} (${results.map((r) => r.leaseAttempts).join(", ")}) | ` +
+        `${results.every((r) => r.accepted === requests) ? "all" : "NOT all"} | ${median(results.map((r) => r.p50)).toFixed(1)} | ${p99.toFixed(1)} | ` +
+        `≤ ${median(results.map((r) => r.serverP50))} / ≤ ${median(results.map((r) => r.serverP99))} | ${median(results.map((r) => r.wallMs)).toFixed(0)} |`,
+    );
   }
-  const summary = {
-    date: new Date().toISOString(),
-    machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}`,
-    requests,
-    runs,
-    processes,
-    connections: connections > 0 ? `${connections} keep-alive per process` : "one per request",
-    allAccepted: results.every((r) => r.accepted === requests),
-    xtrinodeWrites: results.map((r) => r.xtrinodeWrites),
-    leaseAcquisitions: results.map((r) => r.leaseAcquisitions),
-    leaseAttempts: results.map((r) => r.leaseAttempts),
-    medianP50Ms: +median(results.map((r) => r.p50)).toFixed(2),
-    medianP99Ms: +median(results.map((r) => r.p99)).toFixed(2),
-    medianMaxMs: +median(results.map((r) => r.max)).toFixed(2),
-    serverSideP50AtMostMs: median(results.map((r) => r.serverP50AtMostMs)),
-    serverSideP99AtMostMs: median(results.map((r) => r.serverP99AtMostMs)),
-    loadAverage1m: +os.loadavg()[0].toFixed(2),
-  };
-  console.log(JSON.stringify({ summary }, null, 2));
-  const goalsMet = summary.allAccepted && results.every((r) => r.xtrinodeWrites === 1 && r.leaseAcquisitions === 1) && summary.medianP99Ms <= 100;
-  console.log(goalsMet ? "goals met: 1 write per stampede, p99 ≤ 100 ms" : "goals NOT met");
-  await worker.terminate();
 } finally {
+  await worker.terminate();
   await Promise.all(servers.map((server) => server.stop()));
   await cluster.close();
+}
+
+const cpus = os.cpus();
+const section = [
+  "<!-- bench:resume:start -->",
+  "## resume stampede (bench/resume-stampede, `npm run bench:resume`)",
+  "",
+  `Machine: nproc ${cpus.length} (${cpus[0]?.model ?? "cpu"}); memory ${Math.round(os.totalmem() / 2 ** 30)} GiB; node v${process.versions.node}; ${new Date().toISOString()}; ` +
+    `load average (1 min) ${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after (other work shares this machine).`,
+  `${requests} concurrent \`POST …/resume\` for one suspended runtime, round-robin over ${processes} \`xtrinode apiserver\` processes sharing the ` +
+    "Kubernetes API test server (in the bench process; load generator on a worker thread). " +
+    `${runs} runs per row, each on a fresh runtime after one warm-up stampede; latency = client-observed (includes queueing behind the other requests), median of runs. ` +
+    "Server-side = the API servers' own request histogram (bucket upper bounds).",
+  "",
+  "| client connections | XTrinode writes per run (goal 1) | Lease acquisitions (attempts) per run | 202 + Retry-After | p50 (ms) | p99 (ms, goal ≤ 100) | server-side p50 / p99 (ms) | wall (ms) |",
+  "| --- | --- | --- | --- | ---: | ---: | --- | ---: |",
+  ...rows,
+  "",
+  `Goals: ${goalsMet ? "met" : "NOT all met"} (exactly 1 write and 1 Lease acquisition per stampede; median p99 ≤ 100 ms).`,
+  "<!-- bench:resume:end -->",
+].join("\n");
+console.log(`\n${section}`);
+
+if (values.record) {
+  const path = fileURLToPath(new URL("../RESULTS.md", import.meta.url));
+  const current = readFileSync(path, "utf8");
+  const pattern = /<!-- bench:resume:start -->[\s\S]*?<!-- bench:resume:end -->/;
+  writeFileSync(path, pattern.test(current) ? current.replace(pattern, section) : `${current.trimEnd()}\n\n${section}\n`);
+  console.log(`recorded in ${path}`);
 }

@@ -136,7 +136,7 @@ describe("apiserver lifecycle core", () => {
       const error = await rejection(lifecycle.resume("team-a", "ghost", "gw"));
       expect(error.status).to.equal(404);
       expect(error.message).to.contain("team-a/ghost");
-      expect(store.count("getLease") + store.count("createLease") + store.count("patchRuntime")).to.equal(0);
+      expect(store.count("createLease") + store.count("updateLease") + store.count("patchRuntime")).to.equal(0);
     });
 
     it("on a failed intent write releases the lease it won, answers 503, and lets a retry proceed", async () => {
