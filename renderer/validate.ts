@@ -57,6 +57,14 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
     issues.push({ path: "metadata.name", message: `must be at most ${MAX_RUNTIME_NAME} characters (derived names such as "<name>-trino-coordinator" must stay DNS labels)` });
   }
 
+  // Labels copied onto rendered objects or nodes must be valid Kubernetes labels.
+  const labelMaps: Array<[string, Record<string, string> | undefined]> = [
+    ["metadata.labels", runtime.metadata.labels],
+    ["spec.monitoring.labels", spec.monitoring?.labels],
+    ["spec.nodePool.labels", spec.nodePool?.labels],
+  ];
+  for (const [at, labels] of labelMaps) issues.push(...labelIssues(at, labels ?? {}));
+
   // Workers
   if (workers.mode === "keda") {
     if (workers.max === undefined) issues.push({ path: "spec.workers.max", message: "is required when spec.workers.mode is keda" });
@@ -175,6 +183,26 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
           }
         }
       }
+    }
+  }
+  return issues;
+}
+
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function labelIssues(at: string, labels: Record<string, string>): Issue[] {
+  const issues: Issue[] = [];
+  for (const key of Object.keys(labels).sort(compare)) {
+    const slash = key.lastIndexOf("/");
+    const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+    const name = slash >= 0 ? key.slice(slash + 1) : key;
+    if ((prefix !== undefined && (!LABEL_PREFIX.test(prefix) || prefix.length > 253)) || !LABEL_NAME.test(name) || name.length > 63) {
+      issues.push({ path: `${at}.${key}`, message: "is not a valid label key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')" });
+    }
+    const value = labels[key];
+    if (value !== "" && (!LABEL_NAME.test(value) || value.length > 63)) {
+      issues.push({ path: `${at}.${key}`, message: "must be a valid label value (≤ 63 alphanumerics, '-', '_', '.', starting and ending alphanumeric)" });
     }
   }
   return issues;

@@ -196,11 +196,16 @@ describe("renderer behaviour", () => {
     });
     it("a YAML-breaking string stays one field value", () => {
       const nasty = 'x"\n---\nkind: Secret\nmetadata: {name: pwned}\n# {{evil}}';
-      const rt = runtime("r", { coordinator: { config: { "query.comment": nasty } } });
-      rt.metadata.labels = { note: nasty };
-      const r = renderRuntime({ runtime: rt, catalogs: [] });
+      const rt = runtime("r", { catalogs: { names: ["c"] }, valuesOverlay: { coordinator: { annotations: { note: nasty } } } });
+      const cat = catalog("c", { connector: "memory", properties: { comment: nasty } });
+      const policy = { apiVersion: "xtrinode.io/v1alpha1" as const, kind: "XTrinodePolicy" as const, defaults: { allowValuesOverlay: true } };
+      const r = renderRuntime({ runtime: rt, catalogs: [cat], policy });
       expect(r.objects.map((o) => o.kind)).to.not.include("Secret");
-      expect(find(r, "Deployment", "-coordinator")!.metadata.labels!.note).to.equal(nasty);
+      expect((find(r, "Deployment", "-coordinator")!.spec as any).template.metadata.annotations.note).to.equal(nasty);
+      // Labels are copied onto every object, so a label that is not a valid Kubernetes label is refused.
+      const labelled = runtime("l");
+      labelled.metadata.labels = { note: nasty };
+      expect(() => renderRuntime({ runtime: labelled, catalogs: [] })).to.throw(RenderError, /metadata\.labels\.note: must be a valid label value/);
       const token = renderRuntime({ runtime: runtime("t", { coordinator: { config: { a: "__xtn_slot_0__" } } }), catalogs: [] });
       expect((find(token, "ConfigMap", "-coordinator")!.data as Record<string, string>)["config.properties"]).to.contain("a=__xtn_slot_0__");
       const reparsed = yaml.loadAll(toYamlStream(r.objects)) as KubeObject[];
