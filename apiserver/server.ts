@@ -138,7 +138,13 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
     }
   });
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => new ApiError(405, "MethodNotAllowed", "method not allowed on this endpoint") }));
+  app.use(
+    router.allowedMethods({
+      throw: true,
+      methodNotAllowed: () => new ApiError(405, "MethodNotAllowed", "method not allowed on this endpoint"),
+      notImplemented: () => new ApiError(501, "NotImplemented", "HTTP method not supported by the lifecycle API"),
+    }),
+  );
   return app;
 }
 
@@ -158,10 +164,12 @@ export async function listen(app: Koa, port: number, host: string): Promise<Runn
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return {
     url: `http://${shownHost}:${address.port}`,
+    // Stop accepting, let requests in progress finish (up to 5 s), then drop what is left.
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 5_000).unref();
       }),
   };
 }
