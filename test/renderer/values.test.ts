@@ -1,6 +1,6 @@
 // The Helm values: chart keys only (or the extension key / documented open maps), valid against
 // schemas/values.schema.json, and the valuesOverlay merge rules.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import yaml from "js-yaml";
@@ -8,7 +8,14 @@ import { deepMerge } from "../../renderer/index.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import { fixtureNames, renderFixture, repoRoot, specsDir } from "./support.ts";
 
-const chartValues = yaml.load(readFileSync(path.join(repoRoot, "..", "shared", "reference", "trino-chart-values.yaml"), "utf8")) as Record<string, unknown>;
+// The Trino chart's values.yaml (chart 1.42.2), kept beside the repository in shared/reference/.
+const chartValuesFile = path.join(repoRoot, "..", "shared", "reference", "trino-chart-values.yaml");
+let chartValues: Record<string, unknown> | undefined;
+function chart(): Record<string, unknown> {
+  if (!existsSync(chartValuesFile)) throw new Error(`the Trino chart's values.yaml is expected at ${chartValuesFile}`);
+  chartValues ??= yaml.load(readFileSync(chartValuesFile, "utf8")) as Record<string, unknown>;
+  return chartValues;
+}
 const valuesSchema = JSON.parse(readFileSync(path.join(repoRoot, "schemas", "values.schema.json"), "utf8"));
 
 /** Documented open maps (x-open-map in schemas/values.schema.json): keys below them are free. */
@@ -47,7 +54,7 @@ function keyPaths(value: unknown, open: Set<string>, at = ""): string[] {
  * the Kubernetes objects the chart documents for that list, so a path into them counts as the list's.
  */
 function inChart(keyPath: string): boolean {
-  let node: unknown = chartValues;
+  let node: unknown = chart();
   for (const part of keyPath.split(".")) {
     const key = part.replace(/\[\]$/, "");
     if (!node || typeof node !== "object" || !(key in (node as object))) return false;
