@@ -32,12 +32,20 @@ export async function specFiles(paths: string[]): Promise<string[]> {
       throw new SpecLoadError(p, "no such file or directory");
     }
     if (info.isDirectory()) {
-      const entries = (await readdir(p, { recursive: true, withFileTypes: true }))
-        .filter((e) => e.isFile() && SPEC_EXTENSIONS.has(path.extname(e.name)))
-        .map((e) => path.join(e.parentPath, e.name))
-        .sort(compare);
-      files.push(...entries);
+      files.push(...(await walk(p)).sort(compare));
     } else files.push(p);
+  }
+  return files;
+}
+
+/** Spec files below a directory; hidden directories and node_modules are not specs. */
+async function walk(dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (!entry.name.startsWith(".") && entry.name !== "node_modules") files.push(...(await walk(full)));
+    } else if (entry.isFile() && SPEC_EXTENSIONS.has(path.extname(entry.name))) files.push(full);
   }
   return files;
 }

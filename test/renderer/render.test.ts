@@ -1,6 +1,6 @@
 // Behaviour of renderRuntime / renderAll beyond the goldens: determinism, rollouts, suspension,
 // autoscaler ownership, secrets, injection safety, loading.
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
@@ -237,6 +237,10 @@ describe("renderer behaviour", () => {
     it("keeps file and document index per document, walking directories", async () => {
       writeFileSync(path.join(dir, "a.yaml"), "# c\n---\napiVersion: xtrinode.io/v1alpha1\nkind: XTrinode\nmetadata: {name: a}\nspec: {}\n---\napiVersion: xtrinode.io/v1alpha1\nkind: XTrinodeCatalog\nmetadata: {name: c}\nspec: {connector: tpch}\n");
       writeFileSync(path.join(dir, "ignored.txt"), "not yaml: [");
+      for (const skipped of ["node_modules", ".git"]) {
+        mkdirSync(path.join(dir, skipped));
+        writeFileSync(path.join(dir, skipped, "x.yaml"), "not: [valid");
+      }
       const set = await loadSpecs([dir]);
       expect(set.runtimes).to.have.length(1);
       expect(set.sources.get(set.catalogs[0])).to.deep.equal({ file: path.join(dir, "a.yaml"), document: 1, line: 8 });
