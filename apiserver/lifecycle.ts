@@ -6,6 +6,7 @@
 //     the Lease has not expired on the local clock → 202 RESUMING, no Kubernetes call at all;
 //  2. a resume for the same runtime is already in flight in this process → join it (single-flight);
 //  3. read the XTrinode (and the Lease, in parallel): absent → 404; route RUNNING and not suspended → 200 RUNNING;
+//     route RESUMING and not suspended (the operator is already at it) → 202 without writing;
 //  4. judge the Lease like client-go (observed record + duration on the local clock):
 //     held by another → 202 without writing;
 //  5. acquire: create (409 AlreadyExists = lost) or update at the fetched resourceVersion (409 = lost);
@@ -199,6 +200,10 @@ export class Lifecycle {
     if (!runtime) throw notFound(`XTrinode ${namespace}/${name} not found`);
     if (isRunning(runtime)) {
       return { outcome: "running", answer: { status: 200, body: { namespace, name, state: "RUNNING", routeState: "RUNNING" } } };
+    }
+    if (runtime.spec?.lifecycle?.suspended === false && runtime.status?.routeState === "RESUMING") {
+      // The operator is already bringing it up (intent recorded, route RESUMING): nothing to write.
+      return { outcome: "resuming", answer: this.resuming(namespace, name) };
     }
     const read = await leaseRead;
     if ("error" in read) throw read.error;

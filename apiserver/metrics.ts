@@ -1,7 +1,7 @@
 // Prometheus metrics of one lifecycle API server instance (its own Registry).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
-export type ResumeOutcome = "accepted" | "held" | "coalesced" | "running" | "not_found" | "error";
+export type ResumeOutcome = "accepted" | "held" | "resuming" | "coalesced" | "running" | "not_found" | "error";
 
 export interface ApiServerMetrics {
   registry: Registry;
@@ -18,7 +18,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): ApiSe
     registry,
     resumeRequests: new Counter({
       name: "xtrinode_apiserver_resume_requests_total",
-      help: "Resume requests by outcome: accepted (this call won the lease and recorded intent), held (lease held elsewhere or earlier), coalesced (joined an in-flight resume), running, not_found, error.",
+      help: "Resume requests by outcome: accepted (this call won the lease and recorded intent), held (lease held elsewhere or earlier), resuming (route already RESUMING, nothing to write), coalesced (joined an in-flight resume), running, not_found, error.",
       labelNames: ["outcome"],
       registers: [registry],
     }),

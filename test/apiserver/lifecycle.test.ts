@@ -131,6 +131,13 @@ describe("apiserver lifecycle core", () => {
       expect(store.count("createLease") + store.count("patchRuntime")).to.equal(0);
     });
 
+    it("writes nothing while the operator already resumes it (not suspended, route RESUMING)", async () => {
+      const { store, lifecycle } = setup();
+      store.addRuntime("team-a", "sales", { suspended: false, routeState: "RESUMING" });
+      expect((await lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202);
+      expect(store.count("createLease") + store.count("patchRuntime")).to.equal(0);
+    });
+
     it("answers 404 for an unknown runtime and writes nothing", async () => {
       const { store, lifecycle } = setup();
       const error = await rejection(lifecycle.resume("team-a", "ghost", "gw"));
@@ -177,7 +184,7 @@ describe("apiserver lifecycle core", () => {
   describe("suspend", () => {
     it("records suspend intent and drops the resume lease so a later resume proceeds at once", async () => {
       const { store, lifecycle } = setup();
-      store.addRuntime("team-a", "sales", { suspended: false, routeState: "RESUMING" });
+      store.addRuntime("team-a", "sales", { suspended: false, routeState: "PAUSED" });
       await lifecycle.resume("team-a", "sales", "gw");
       expect(store.leases.has(leaseKey)).to.equal(true);
       const answer = await lifecycle.suspend("team-a", "sales", "admin");
