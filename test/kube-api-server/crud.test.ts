@@ -101,6 +101,41 @@ describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () =
     expect(mainWrite.status?.replicas).to.equal(3);
   });
 
+  it("serves the scale subresource of Deployments and records the scaler as a field manager", async () => {
+    const apps = ctx.kc.makeApiClient(AppsV1Api);
+    await apps.createNamespacedDeployment({ namespace: "crud", body: deployment("scaled", 2) });
+    const scale = await apps.readNamespacedDeploymentScale({ name: "scaled", namespace: "crud" });
+    expect(scale.spec?.replicas).to.equal(2);
+    expect(scale.status?.selector).to.equal("app=scaled");
+    const updated = await apps.replaceNamespacedDeploymentScale({
+      name: "scaled",
+      namespace: "crud",
+      fieldManager: "horizontal-pod-autoscaler",
+      body: { metadata: { name: "scaled", namespace: "crud" }, spec: { replicas: 4 } },
+    });
+    expect(updated.spec?.replicas).to.equal(4);
+    const d = await apps.readNamespacedDeployment({ name: "scaled", namespace: "crud" });
+    expect(d.spec?.replicas).to.equal(4);
+    expect(d.metadata?.managedFields?.map((m) => m.manager)).to.include("horizontal-pod-autoscaler");
+    const invalid = await apiError(() =>
+      apps.replaceNamespacedDeploymentScale({ name: "scaled", namespace: "crud", body: { metadata: { name: "scaled" }, spec: { replicas: -1 } } }),
+    );
+    expect(invalid.code).to.equal(422);
+  });
+
+  it("validates but does not store dry-run writes", async () => {
+    const dry = await core.createNamespacedConfigMap({ namespace: "crud", dryRun: "All", body: { metadata: { name: "dry" }, data: { a: "1" } } });
+    expect(dry.data).to.deep.equal({ a: "1" });
+    expect((await apiError(() => core.readNamespacedConfigMap({ name: "dry", namespace: "crud" }))).code).to.equal(404);
+    const real = await core.createNamespacedConfigMap({ namespace: "crud", body: { metadata: { name: "dry" }, data: { a: "1" } } });
+    const dryUpdate = await core.replaceNamespacedConfigMap({ name: "dry", namespace: "crud", dryRun: "All", body: { ...real, data: { a: "2" } } });
+    expect(dryUpdate.data).to.deep.equal({ a: "2" });
+    await core.deleteNamespacedConfigMap({ name: "dry", namespace: "crud", dryRun: "All" });
+    const after = await core.readNamespacedConfigMap({ name: "dry", namespace: "crud" });
+    expect(after.data).to.deep.equal({ a: "1" });
+    expect(after.metadata?.resourceVersion).to.equal(real.metadata?.resourceVersion);
+  });
+
   it("serves cluster-scoped and custom objects through CustomObjectsApi, with a status subresource", async () => {
     ctx.server.registerCrds([minimalCrd({ group: "xtrinode.io", kind: "XTrinodeCatalog", versions: ["v1alpha1"] })]);
     const custom = ctx.kc.makeApiClient(CustomObjectsApi);

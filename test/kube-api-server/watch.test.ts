@@ -51,6 +51,17 @@ describe("kube-api-server: watch", () => {
     expect(seen.map((e) => e.object.metadata.name)).to.deep.equal(["x"]);
   });
 
+  it("sends ADDED/DELETED when an object enters or leaves a label-selected watch", async () => {
+    await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "mover", labels: { pick: "no" } } } });
+    const { seen } = await watch("/api/v1/namespaces/w/configmaps", { resourceVersion: String(ctx.server.resourceVersion()), labelSelector: "pick=yes" });
+    const relabel = (pick: string) => core.patchNamespacedConfigMap({ name: "mover", namespace: "w", body: [{ op: "replace", path: "/metadata/labels/pick", value: pick }] });
+    await relabel("yes");
+    await core.patchNamespacedConfigMap({ name: "mover", namespace: "w", body: [{ op: "add", path: "/data", value: { a: "1" } }] });
+    await relabel("no");
+    await eventually(() => seen.length >= 3);
+    expect(seen.map((e) => e.type)).to.deep.equal(["ADDED", "MODIFIED", "DELETED"]);
+  });
+
   it("answers a too-old resourceVersion with an ERROR event carrying 410 Expired", async () => {
     const old = ctx.server.resourceVersion();
     await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "after-old" } } });
