@@ -201,7 +201,7 @@ export class Lifecycle {
     if (isRunning(runtime)) {
       return { outcome: "running", answer: { status: 200, body: { namespace, name, state: "RUNNING", routeState: "RUNNING" } } };
     }
-    if (runtime.spec?.lifecycle?.suspended === false && runtime.status?.routeState === "RESUMING") {
+    if (runtime.spec?.lifecycle?.suspended !== true && runtime.status?.routeState === "RESUMING") {
       // The operator is already bringing it up (intent recorded, route RESUMING): nothing to write.
       return { outcome: "resuming", answer: this.resuming(namespace, name) };
     }
