@@ -27,7 +27,7 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
       host: "127.0.0.1",
       kubeConfig: cluster.kubeConfig,
       tokenFile: cluster.tokenFile,
-      kubeTimeoutMs: 400,
+      kubeTimeoutMs: 1000,
       logger: silentLogger(),
     });
   });
@@ -175,10 +175,10 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     it("answers 503 when the Kubernetes API does not answer within the request timeout, and writes nothing", async () => {
       await cluster.createRuntime("fault-slow", { suspended: true, routeState: "PAUSED" });
       cluster.kube.requestLog.clear();
-      cluster.kube.faults.delayNext(1, 1500, { method: "GET", pathPrefix: `${leasesPath}/xtrinode-resume-fault-slow` });
+      cluster.kube.faults.delayNext(1, 2500, { method: "GET", pathPrefix: `${leasesPath}/xtrinode-resume-fault-slow` });
       const answer = await post(`/v1/runtimes/${namespace}/fault-slow/resume`);
       expect(answer.status).to.equal(503);
-      expect(answer.json.error.message).to.contain("get Lease team-a/xtrinode-resume-fault-slow failed: no answer within 400 ms");
+      expect(answer.json.error.message).to.contain("get Lease team-a/xtrinode-resume-fault-slow failed: no answer within 1000 ms");
       expect(cluster.kube.requestLog.writes().length).to.equal(0);
     });
 
@@ -216,25 +216,32 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
         host: "127.0.0.1",
         kubeConfig: cluster.kubeConfig,
         tokenFile: cluster.tokenFile,
-        leaseDurationSeconds: 1,
+        leaseDurationSeconds: 2,
         logger: silentLogger(),
       });
     });
     after(() => shortLease?.close());
 
-    it("lets a later resume proceed once the Lease has expired", async () => {
+    it("lets a later resume proceed once the Lease has expired, judged on the observer's clock", async () => {
       await cluster.createRuntime("expiry", { suspended: true, routeState: "PAUSED" });
       cluster.kube.requestLog.clear();
-      const resume = () => request(`${shortLease.url}/v1/runtimes/${namespace}/expiry/resume`, { method: "POST", token: tokens.gateway, agent });
-      expect((await resume()).status).to.equal(202);
-      expect((await resume()).status).to.equal(202);
+      const resumeOn = (server: StartedApiServer) =>
+        request(`${server.url}/v1/runtimes/${namespace}/expiry/resume`, { method: "POST", token: tokens.gateway, agent });
+      expect((await resumeOn(shortLease)).status).to.equal(202);
       expect(writesTo("expiry")).to.equal(1);
       const firstStamp = (await cluster.getRuntime("expiry")).metadata.annotations?.["xtrinode.io/resume-requested-at"];
 
-      await new Promise((resolve) => setTimeout(resolve, 1200));
-      expect((await resume()).status).to.equal(202);
+      // Another replica sees the 2 s Lease for the first time: held (for 2 s from now, on its clock), no write.
+      expect((await resumeOn(api)).status).to.equal(202);
+      expect(writesTo("expiry")).to.equal(1);
+
+      await new Promise((resolve) => setTimeout(resolve, 2200));
+      expect((await resumeOn(api)).status).to.equal(202);
       expect(writesTo("expiry")).to.equal(2);
       expect(cluster.successfulWrites(`${leasesPath}/xtrinode-resume-expiry`, "PUT")).to.equal(1); // taken over at its resourceVersion
+      const lease = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace, name: "xtrinode-resume-expiry" });
+      expect(lease.spec?.holderIdentity).to.equal(api.identity);
+      expect(lease.spec?.leaseTransitions).to.equal(1);
       const secondStamp = (await cluster.getRuntime("expiry")).metadata.annotations?.["xtrinode.io/resume-requested-at"];
       expect(Date.parse(secondStamp!)).to.be.greaterThan(Date.parse(firstStamp!));
     });
