@@ -41,6 +41,20 @@ describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () =
     expect(conflict.body.message).to.match(/the object has been modified/);
   });
 
+  it("rejects a resourceVersion on create and an unconditional update of a custom resource", async () => {
+    const preset = await apiError(() => core.createNamespacedConfigMap({ namespace: "crud", body: { metadata: { name: "rv", resourceVersion: "5" } } }));
+    expect(preset.code).to.equal(400);
+    ctx.server.registerCrds([minimalCrd({ group: "example.test", kind: "Gadget" })]);
+    const custom = ctx.kc.makeApiClient(CustomObjectsApi);
+    const ref = { group: "example.test", version: "v1", namespace: "crud", plural: "gadgets" };
+    await custom.createNamespacedCustomObject({ ...ref, body: { apiVersion: "example.test/v1", kind: "Gadget", metadata: { name: "g" }, spec: { a: 1 } } });
+    const unconditional = await apiError(() =>
+      custom.replaceNamespacedCustomObject({ ...ref, name: "g", body: { apiVersion: "example.test/v1", kind: "Gadget", metadata: { name: "g" }, spec: { a: 2 } } }),
+    );
+    expect(unconditional.code).to.equal(422);
+    expect(unconditional.body.message).to.contain("metadata.resourceVersion");
+  });
+
   it("refuses to create in a namespace that does not exist", async () => {
     const failure = await apiError(() => core.createNamespacedConfigMap({ namespace: "nowhere", body: { metadata: { name: "x" } } }));
     expect(failure.code).to.equal(404);

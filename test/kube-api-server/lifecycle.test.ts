@@ -25,6 +25,13 @@ describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
       expect(marked.metadata?.deletionTimestamp).to.be.instanceOf(Date);
       const again = await core.deleteNamespacedConfigMap({ name: "held", namespace: "life" });
       expect(again).to.be.an("object");
+      const addFinalizer = await apiError(() =>
+        core.patchNamespacedConfigMap(
+          { name: "held", namespace: "life", body: { metadata: { finalizers: ["xtrinode.io/cleanup", "other/x", "late/one"] } } },
+          setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+        ),
+      );
+      expect(addFinalizer.code).to.equal(422);
       const one = await core.patchNamespacedConfigMap(
         { name: "held", namespace: "life", body: { metadata: { finalizers: ["other/x"] } } },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
