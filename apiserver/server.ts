@@ -158,7 +158,9 @@ export async function listen(app: Koa, port: number, host: string): Promise<Runn
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => resolve());
+    // A deep accept backlog: a resume stampede opens many connections at once (Node's default of 511
+    // drops the excess SYNs, which clients retry only after a second). The kernel caps it at somaxconn.
+    server.listen({ port, host, backlog: 4096 }, () => resolve());
   });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
