@@ -73,6 +73,11 @@ describe("kube-api-server: watch", () => {
     expect(seen[0].object).to.include({ kind: "Status", code: 410, reason: "Expired" });
   });
 
+  it("rejects a malformed resourceVersion", async () => {
+    const { done } = await watch("/api/v1/namespaces/w/configmaps", { resourceVersion: "abc" });
+    expect(await done).to.have.property("statusCode", 400);
+  });
+
   it("ends the stream after timeoutSeconds", async () => {
     const { done } = await watch("/api/v1/namespaces/w/configmaps", { resourceVersion: String(ctx.server.resourceVersion()), timeoutSeconds: 1 });
     expect(await done).to.equal(null);
