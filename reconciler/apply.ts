@@ -14,10 +14,15 @@ export interface LiveInventory {
   byKey: Map<string, KubeObject>;
 }
 
-/** Everything of the prunable kinds carrying the ownership label of this runtime. */
-export async function readOwnedObjects(client: ClusterClient, namespace: string, runtime: string, extraKinds: KindRef[] = []): Promise<LiveInventory> {
+/** Owned objects as watched by informers; undefined when that kind is not (yet) in sync. */
+export interface OwnedObjectCache {
+  list(kind: KindRef, namespace: string, runtime: string): KubeObject[] | undefined;
+}
+
+/** Everything of the prunable kinds carrying the ownership label of this runtime (from the cache where synced). */
+export async function readOwnedObjects(client: ClusterClient, namespace: string, runtime: string, extraKinds: KindRef[] = [], cache?: OwnedObjectCache): Promise<LiveInventory> {
   const kinds = uniqueKinds([...prunableKinds, ...extraKinds]);
-  const lists = await Promise.all(kinds.map((k) => client.list(k.apiVersion, k.kind, namespace, `${ownerLabel}=${runtime}`)));
+  const lists = await Promise.all(kinds.map((k) => cache?.list(k, namespace, runtime) ?? client.list(k.apiVersion, k.kind, namespace, `${ownerLabel}=${runtime}`)));
   const byKey = new Map<string, KubeObject>();
   for (const object of lists.flat()) byKey.set(objectKey(object), object);
   return { byKey };

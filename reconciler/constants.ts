@@ -34,21 +34,26 @@ export interface KindRef {
  * Every kind the renderer may emit for a runtime: the only kinds the operator ever prunes (by the
  * ownership label). Listed explicitly so pruning can never touch anything else.
  */
-export const prunableKinds: readonly KindRef[] = [
-  { apiVersion: "v1", kind: "ConfigMap" },
-  { apiVersion: "v1", kind: "Service" },
-  { apiVersion: "v1", kind: "ServiceAccount" },
-  { apiVersion: "apps/v1", kind: "Deployment" },
-  { apiVersion: "policy/v1", kind: "PodDisruptionBudget" },
-  { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler" },
-  { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject" },
-  { apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor" },
-  { apiVersion: "cluster.x-k8s.io/v1beta1", kind: "MachineDeployment" },
-  { apiVersion: "bootstrap.cluster.x-k8s.io/v1beta1", kind: "KubeadmConfigTemplate" },
-  { apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2", kind: "AWSMachineTemplate" },
-  { apiVersion: "infrastructure.cluster.x-k8s.io/v1beta1", kind: "GCPMachineTemplate" },
-  { apiVersion: "infrastructure.cluster.x-k8s.io/v1beta1", kind: "AzureMachineTemplate" },
-  { apiVersion: "infrastructure.cluster.x-k8s.io/v1beta1", kind: "DockerMachineTemplate" },
+export interface OwnedKind extends KindRef {
+  /** Resource name in the API path (for watches). */
+  plural: string;
+}
+
+export const prunableKinds: readonly OwnedKind[] = [
+  { apiVersion: "v1", kind: "ConfigMap", plural: "configmaps" },
+  { apiVersion: "v1", kind: "Service", plural: "services" },
+  { apiVersion: "v1", kind: "ServiceAccount", plural: "serviceaccounts" },
+  { apiVersion: "apps/v1", kind: "Deployment", plural: "deployments" },
+  { apiVersion: "policy/v1", kind: "PodDisruptionBudget", plural: "poddisruptionbudgets" },
+  { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", plural: "horizontalpodautoscalers" },
+  { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", plural: "scaledobjects" },
+  { apiVersion: "monitoring.coreos.com/v1", kind: "ServiceMonitor", plural: "servicemonitors" },
+  { apiVersion: "cluster.x-k8s.io/v1beta1", kind: "MachineDeployment", plural: "machinedeployments" },
+  { apiVersion: "bootstrap.cluster.x-k8s.io/v1beta1", kind: "KubeadmConfigTemplate", plural: "kubeadmconfigtemplates" },
+  { apiVersion: "infrastructure.cluster.x-k8s.io/v1beta2", kind: "AWSMachineTemplate", plural: "awsmachinetemplates" },
+  { apiVersion: "infrastructure.cluster.x-k8s.io/v1beta1", kind: "GCPMachineTemplate", plural: "gcpmachinetemplates" },
+  { apiVersion: "infrastructure.cluster.x-k8s.io/v1beta1", kind: "AzureMachineTemplate", plural: "azuremachinetemplates" },
+  { apiVersion: "infrastructure.cluster.x-k8s.io/v1beta1", kind: "DockerMachineTemplate", plural: "dockermachinetemplates" },
 ];
 
 /** Node pool objects (Cluster API): applied first; Trino pods wait until the pool is Ready. */

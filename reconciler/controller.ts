@@ -1,8 +1,10 @@
 // The controller loop: informers feed runtime keys into the work queue; workers reconcile them
 // one key at a time, retry failures with backoff, requeue on timers, and resync periodically.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
-import { catalogPlural, group, ownerLabel, runtimePlural, version } from "./constants.ts";
-import { customResourceInformer, deploymentInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
+import type { OwnedObjectCache } from "./apply.ts";
+import { catalogPlural, group, ownerLabel, prunableKinds, runtimePlural, version, type KindRef } from "./constants.ts";
+import type { KubeObject } from "./diff.ts";
+import { customResourceInformer, ownedObjectInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
 import { describeError } from "./kube-client.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { reconcileRuntime, type ReconcileContext } from "./reconcile.ts";
@@ -22,11 +24,13 @@ function keyOf(object: KubernetesObject): string {
   return `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
 }
 
-export class Controller {
+export class Controller implements OwnedObjectCache {
   readonly queue = new WorkQueue();
   private readonly options: ControllerOptions;
   private readonly informers: ResilientInformer[] = [];
   private readonly runtimes: ResilientInformer;
+  private readonly owned = new Map<string, ResilientInformer>();
+  private readonly context: ReconcileContext;
   /** Secret key (namespace/name) → runtime keys that reference it, learned while reconciling. */
   private readonly secretUsers = new Map<string, Set<string>>();
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -40,9 +44,13 @@ export class Controller {
     this.runtimes = resilientInformer("xtrinodes", customResourceInformer(kubeConfig, group, version, runtimePlural, "XTrinode"), log);
     const catalogs = resilientInformer("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, catalogPlural, "XTrinodeCatalog"), log);
     const secrets = resilientInformer("secrets", secretInformer(kubeConfig), log);
-    const deployments = resilientInformer("deployments", deploymentInformer(kubeConfig, ownerLabel), log);
-    const nodePools = resilientInformer("machinedeployments", customResourceInformer(kubeConfig, "cluster.x-k8s.io", "v1beta1", "machinedeployments", "MachineDeployment", ownerLabel), log);
-    this.informers.push(this.runtimes, catalogs, secrets, deployments, nodePools);
+    this.informers.push(this.runtimes, catalogs, secrets);
+    for (const kind of prunableKinds) {
+      const informer = resilientInformer(kind.plural, ownedObjectInformer(kubeConfig, kind), log);
+      this.owned.set(`${kind.apiVersion}/${kind.kind}`, informer);
+      this.informers.push(informer);
+    }
+    this.context = { ...options.context, ownedCache: this };
 
     this.runtimes.informer.on("change", (object) => this.queue.add(keyOf(object)));
     // A catalog change re-reconciles the runtimes of its namespace; those whose rendered objects do
@@ -57,14 +65,25 @@ export class Controller {
       const runtime = object.metadata?.labels?.[ownerLabel];
       if (runtime) this.queue.add(`${object.metadata?.namespace ?? ""}/${runtime}`);
     };
-    deployments.informer.on("change", owned);
-    nodePools.informer.on("change", owned);
+    // Changes to anything we own (Deployment readiness, node pool phase, an edited or deleted
+    // object) requeue its runtime.
+    for (const informer of this.owned.values()) informer.informer.on("change", owned);
+  }
+
+  /** OwnedObjectCache: informer contents for synced kinds, so a reconcile needs no list requests. */
+  list(kind: KindRef, namespace: string, runtime: string): KubeObject[] | undefined {
+    const informer = this.owned.get(`${kind.apiVersion}/${kind.kind}`);
+    if (!informer?.synced()) return undefined;
+    return informer.informer
+      .list(namespace)
+      .filter((o) => o.metadata?.labels?.[ownerLabel] === runtime)
+      .map((o) => ({ ...(JSON.parse(JSON.stringify(o)) as KubeObject), apiVersion: kind.apiVersion, kind: kind.kind }));
   }
 
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    const { log } = this.options.context;
+    const { log } = this.context;
     // Optional kinds (Cluster API) may be missing: an informer that cannot start keeps retrying.
     await Promise.all(this.informers.map((i) => i.start().catch((error) => log.warn({ informer: i.name, error: describeError(error) }, "informer start failed; retrying"))));
     const count = this.options.workers ?? 4;
@@ -94,7 +113,8 @@ export class Controller {
   }
 
   private async work(): Promise<void> {
-    const { context, metrics } = this.options;
+    const { metrics } = this.options;
+    const context = this.context;
     for (;;) {
       const key = await this.queue.get();
       metrics.queueDepth.set(this.queue.depth);

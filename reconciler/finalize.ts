@@ -45,6 +45,7 @@ export async function finalizeRuntime(ctx: FinalizeContext, runtime: KubeObject)
   if (marked) writes++;
   if (await ctx.routes.publish(key, (doc) => removeRoute(doc, namespace, name))) writes++;
   // 2. Owned objects (everything carrying the ownership label, of the kinds we render).
+  // Straight from the API (not a cache): the finalizer must not be removed while anything is left.
   const inventory = await readOwnedObjects(ctx.client, namespace, name);
   writes += await pruneUndesired(ctx.client, inventory, new Set(), ctx.log, ctx.counters);
   // 3. Let the API server finish the delete.

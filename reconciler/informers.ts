@@ -1,9 +1,9 @@
 // Informers (list + watch) over @kubernetes/client-node's ListWatch, which relists on 410 Gone by
 // itself; on any other watch error this restarts it with exponential backoff.
 import {
-  AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  KubernetesObjectApi,
   makeInformer,
   type Informer,
   type KubeConfig,
@@ -12,26 +12,40 @@ import {
   type ObjectCache,
 } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
-import { describeError } from "./kube-client.ts";
+import { ownerLabel, type OwnedKind } from "./constants.ts";
+import { describeError, isKindMissing } from "./kube-client.ts";
 
 export type ObjectInformer = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
 
 export interface ResilientInformer {
   name: string;
   informer: ObjectInformer;
+  /** Listed and watching (false until the first list succeeds and after a watch error). */
+  synced(): boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export function resilientInformer(name: string, informer: ObjectInformer, log: Logger, maxBackoffMs = 30_000): ResilientInformer {
   let stopped = false;
+  let synced = false;
+  let failedSinceStart = false;
   let backoffMs = 500;
   let timer: NodeJS.Timeout | undefined;
+  // ListWatch reports a failed list or watch through "error" and stops; start() itself resolves.
+  const run = async () => {
+    failedSinceStart = false;
+    await informer.start();
+    synced = !failedSinceStart && !stopped;
+  };
   informer.on("error", (error: unknown) => {
+    synced = false;
+    failedSinceStart = true;
     if (stopped) return;
-    log.warn({ informer: name, error: describeError(error), retryInMs: backoffMs }, "watch failed; restarting");
+    // A kind whose CRD is not installed (KEDA, Cluster API providers) is expected: quiet retries.
+    log[isKindMissing(error) ? "debug" : "warn"]({ informer: name, error: describeError(error), retryInMs: backoffMs }, "watch failed; restarting");
     timer = setTimeout(() => {
-      if (!stopped) informer.start().catch(() => undefined);
+      if (!stopped) run().catch(() => undefined);
     }, backoffMs);
     backoffMs = Math.min(backoffMs * 2, maxBackoffMs);
   });
@@ -43,12 +57,14 @@ export function resilientInformer(name: string, informer: ObjectInformer, log: L
   return {
     name,
     informer,
+    synced: () => synced,
     async start() {
       stopped = false;
-      await informer.start();
+      await run();
     },
     async stop() {
       stopped = true;
+      synced = false;
       if (timer) clearTimeout(timer);
       await informer.stop();
     },
@@ -70,12 +86,19 @@ export function customResourceInformer(kubeConfig: KubeConfig, group: string, ve
   return makeInformer(kubeConfig, `/apis/${group}/${version}/${plural}`, customList(kubeConfig, group, version, plural, kind, labelSelector), labelSelector);
 }
 
+/** Objects of one kind carrying the ownership label, in every namespace. */
+export function ownedObjectInformer(kubeConfig: KubeConfig, kind: OwnedKind): ObjectInformer {
+  const api = KubernetesObjectApi.makeApiClient(kubeConfig);
+  const path = kind.apiVersion.includes("/") ? `/apis/${kind.apiVersion}/${kind.plural}` : `/api/${kind.apiVersion}/${kind.plural}`;
+  const list: ListFn = async () => {
+    const result = (await api.list(kind.apiVersion, kind.kind, undefined, undefined, undefined, undefined, undefined, ownerLabel)) as KubernetesListObject<KubernetesObject>;
+    result.items = result.items.map((item) => ({ ...item, apiVersion: kind.apiVersion, kind: kind.kind }));
+    return result;
+  };
+  return makeInformer(kubeConfig, path, list, ownerLabel);
+}
+
 export function secretInformer(kubeConfig: KubeConfig): ObjectInformer {
   const api = kubeConfig.makeApiClient(CoreV1Api);
   return makeInformer(kubeConfig, "/api/v1/secrets", () => api.listSecretForAllNamespaces() as Promise<KubernetesListObject<KubernetesObject>>);
-}
-
-export function deploymentInformer(kubeConfig: KubeConfig, labelSelector: string): ObjectInformer {
-  const api = kubeConfig.makeApiClient(AppsV1Api);
-  return makeInformer(kubeConfig, "/apis/apps/v1/deployments", () => api.listDeploymentForAllNamespaces({ labelSelector }) as Promise<KubernetesListObject<KubernetesObject>>, labelSelector);
 }

@@ -6,7 +6,7 @@ import type { Logger } from "../lib/logger.ts";
 import type { RenderedRuntime, RenderRuntimeInput, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "../renderer/types.ts";
 import type { XTrinodeStatus } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
-import { applyIfChanged, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, type ApplyCounters } from "./apply.ts";
+import { applyIfChanged, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, type ApplyCounters, type OwnedObjectCache } from "./apply.ts";
 import { annotations, apiVersion, isNodePoolObject } from "./constants.ts";
 import { objectKey, type KubeObject } from "./diff.ts";
 import { parseDurationMs } from "./duration.ts";
@@ -31,6 +31,8 @@ export interface ReconcileContext {
   gatewayNamespace: string;
   /** Writes route entries of this process (batched); see RoutesPublisher. */
   routes: RoutesPublisher;
+  /** Informer-backed reads of owned objects (the controller); without it, labelled lists. */
+  ownedCache?: OwnedObjectCache;
   timers: LifecycleTimers;
   now: () => Date;
   log: Logger;
@@ -103,7 +105,7 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
     }
 
     const desired = plan.desired;
-    const inventory = await readOwnedObjects(client, namespace, name, desired.map((o) => ({ apiVersion: o.apiVersion!, kind: o.kind! })));
+    const inventory = await readOwnedObjects(client, namespace, name, desired.map((o) => ({ apiVersion: o.apiVersion!, kind: o.kind! })), ctx.ownedCache);
     const liveAfter = new Map<string, KubeObject>();
     const applyAll = async (objects: KubeObject[]) => {
       for (const object of objects) {

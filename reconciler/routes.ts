@@ -15,16 +15,26 @@ export function emptyRoutes(): GatewayRoutes {
  */
 export function parseRoutes(text: string | undefined): GatewayRoutes {
   if (!text) return emptyRoutes();
+  if (text === lastParsed?.text) return lastParsed.doc;
   let doc: unknown;
   try {
     doc = yaml.load(text);
   } catch {
     return emptyRoutes();
   }
-  const routes = Array.isArray((doc as { routes?: unknown })?.routes) ? ((doc as { routes: unknown[] }).routes) : [];
-  const valid = routes.filter((entry) => validateAgainstSchema("GatewayRoutes", { ...emptyRoutes(), routes: [entry] }).length === 0) as RouteEntry[];
-  return { ...emptyRoutes(), routes: sortRoutes(valid) };
+  const routes = Array.isArray((doc as { routes?: unknown })?.routes) ? (doc as { routes: unknown[] }).routes : [];
+  const candidate = { ...emptyRoutes(), routes };
+  // The common case is a valid document: one validation; only a bad one is checked entry by entry.
+  const valid = validateAgainstSchema("GatewayRoutes", candidate).length === 0
+    ? (routes as RouteEntry[])
+    : (routes.filter((entry) => validateAgainstSchema("GatewayRoutes", { ...emptyRoutes(), routes: [entry] }).length === 0) as RouteEntry[]);
+  const parsed = { ...emptyRoutes(), routes: sortRoutes(valid) };
+  lastParsed = { text, doc: parsed };
+  return parsed;
 }
+
+/** The last document parsed: every reconcile reads the same ConfigMap text until it changes. */
+let lastParsed: { text: string; doc: GatewayRoutes } | undefined;
 
 export function serializeRoutes(doc: GatewayRoutes): string {
   return yaml.dump({ apiVersion: doc.apiVersion, kind: doc.kind, routes: sortRoutes(doc.routes) }, { lineWidth: -1, noRefs: true, sortKeys: false });

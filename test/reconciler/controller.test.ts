@@ -54,6 +54,26 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     expect((await routeOf(cluster.client, "team-b", "etl"))?.state).to.equal("PAUSED");
   });
 
+  it("an event that changes nothing reconciles from the informer caches with zero writes and no owned-object lists", async () => {
+    const reconciles = async () => Number(/xtrinode_operator_reconcile_total\{outcome="success"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${operator.healthPort}/metrics`)).text())?.[1] ?? 0);
+    // Quiet first: nothing written by anyone for a while.
+    let seen = -1;
+    await waitFor("a quiet cluster", async () => {
+      const count = cluster.server.requestLog.countWrites();
+      const quiet = count === seen;
+      seen = count;
+      return quiet;
+    }, 10_000, 500);
+    const before = await reconciles();
+    cluster.server.requestLog.clear();
+    await cluster.client.mergePatch({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "bi" }, { metadata: { annotations: { "example.com/note": "unrelated" } } });
+    await waitFor("the runtime to be reconciled", async () => (await reconciles()) > before);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(cluster.server.requestLog.writes().map((e) => `${e.method} ${e.path}`)).to.deep.equal(["PATCH /apis/xtrinode.io/v1alpha1/namespaces/team-a/xtrinodes/bi"]);
+    const ownedLists = cluster.server.requestLog.filter({ method: "GET" }).filter((e) => e.query.labelSelector && !e.watch);
+    expect(ownedLists).to.deep.equal([]);
+  });
+
   it("serves /healthz and Prometheus metrics (reconcile outcomes, queue depth, objects applied)", async () => {
     const base = `http://127.0.0.1:${operator.healthPort}`;
     expect((await fetch(`${base}/healthz`)).status).to.equal(200);
