@@ -13,6 +13,7 @@ const registrations: Array<[string, string]> = [
   ["../renderer/cli.ts", "registerRenderCommands"],
   ["../apiserver/cli.ts", "registerApiServerCommands"],
   ["../reconciler/cli.ts", "registerOperatorCommands"],
+  ["../gateway/cli.ts", "registerGatewayCommands"],
 ];
 for (const [modulePath, exportName] of registrations) {
   const module = (await import(new URL(modulePath, import.meta.url).href)) as Record<string, (program: Command) => void>;

@@ -1,0 +1,273 @@
+// The gateway as an ordered Koa middleware chain; the order IS the routing policy:
+// requestContext → probes (/healthz, /readyz, /metrics: before auth and limits) → authenticate →
+// followUpStickiness (query id → owning backend) → selectRoute (transaction → header → hostname →
+// pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
+import Koa from "koa";
+import Router from "@koa/router";
+import type { RouteEntry } from "../schemas/generated/types.ts";
+import type { Principal } from "./auth.ts";
+import { decideNewQuery } from "./backend-choice.ts";
+import { allBackends, type GatewayCore } from "./core.ts";
+import { forwardedView, type ForwardedView } from "./forwarded.ts";
+import { followUpQueryId, isHeldQueryId, isNewStatement } from "./query-id.ts";
+import { routeKey, selectTarget, type Target } from "./route-table.ts";
+import { forwardFollowUp, forwardedHeaders, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
+import { gatewayErrors } from "./trino-protocol.ts";
+import { forwardableHeaders } from "./backend-http.ts";
+
+export interface GatewayState {
+  forwarded: ForwardedView;
+  kind: "new" | "followup" | "other";
+  runtime: string;
+  principal?: Principal;
+  target?: Target;
+  /** Backend fixed by a transaction (X-Trino-Transaction-Id) instead of route selection. */
+  transactionBackend?: string;
+}
+
+type Context = Koa.ParameterizedContext<GatewayState>;
+type Middleware = Koa.Middleware<GatewayState>;
+
+const ownerLookupTimeoutMs = 2000;
+
+function header(ctx: Context, name: string): string | undefined {
+  const value = ctx.req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Marks the response as written by hand (raw node response), outside Koa's body handling. */
+function raw(ctx: Context): Context["res"] {
+  ctx.respond = false;
+  return ctx.res;
+}
+
+function requestContext(core: GatewayCore): Middleware {
+  return async (ctx, next) => {
+    const path = ctx.path;
+    ctx.state.forwarded = forwardedView(ctx.req.headers, ctx.req.socket.remoteAddress, "http", core.trusted);
+    ctx.state.kind = isNewStatement(ctx.method, path) ? "new" : followUpQueryId(path) ? "followup" : "other";
+    ctx.state.runtime = "unknown";
+    ctx.res.once("finish", () => core.metrics.requests.inc({ runtime: ctx.state.runtime, kind: ctx.state.kind, status: String(ctx.res.statusCode) }));
+    await next();
+  };
+}
+
+function probes(core: GatewayCore): Middleware {
+  const router = new Router<GatewayState>();
+  router.get("/healthz", (ctx) => {
+    ctx.state.runtime = "-";
+    ctx.body = { status: "ok" };
+  });
+  router.get("/readyz", (ctx) => {
+    ctx.state.runtime = "-";
+    const ready = core.routes.generation > 0;
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? "ready" : "no valid routes yet", routesGeneration: core.routes.generation };
+  });
+  router.get("/metrics", async (ctx) => {
+    ctx.state.runtime = "-";
+    ctx.type = core.metrics.registry.contentType;
+    ctx.body = await core.metrics.registry.metrics();
+  });
+  return router.routes() as unknown as Middleware;
+}
+
+function authenticate(core: GatewayCore): Middleware {
+  return async (ctx, next) => {
+    if (!core.auth.enabled) return next();
+    const result = await core.auth.authenticate(header(ctx, "authorization"));
+    if (!result.ok) {
+      ctx.state.runtime = "unauthenticated";
+      writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.unauthenticated, `authentication failed: ${result.message}`, 401, { "www-authenticate": core.auth.challenges });
+      return;
+    }
+    const user = header(ctx, "x-trino-user");
+    if (user && !core.auth.mayActAs(result.principal, user)) {
+      ctx.state.runtime = "forbidden";
+      writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: principal ${result.principal.name} cannot act as user ${user}`, 403);
+      return;
+    }
+    if (!user) ctx.req.headers["x-trino-user"] = result.principal.name;
+    ctx.state.principal = result.principal;
+    await next();
+  };
+}
+
+function followUpStickiness(core: GatewayCore): Middleware {
+  return async (ctx, next) => {
+    const queryId = followUpQueryId(ctx.path);
+    if (!queryId) return next();
+    const isPoll = ctx.path.startsWith("/v1/statement/");
+    if (isHeldQueryId(queryId)) {
+      const held = core.held.get(queryId);
+      if (held) ctx.state.runtime = `${held.namespace}/${held.name}`;
+      if (ctx.method === "DELETE") {
+        core.held.delete(queryId);
+        ctx.status = 204;
+        return;
+      }
+      if (ctx.path.startsWith("/v1/query/")) {
+        ctx.status = held ? 200 : 404;
+        if (held) ctx.body = { queryId, state: "QUEUED", query: held.body.toString("utf8") };
+        return;
+      }
+      await pollHeld(core, raw(ctx), ctx.state.forwarded, queryId, ctx.path);
+      return;
+    }
+    const backend = await core.sticky.ownerOf(queryId, allBackends(core), ownerLookupTimeoutMs);
+    if (!backend) {
+      ctx.state.runtime = "unknown-query";
+      const message = `query ${queryId} is not known to any Trino coordinator behind this gateway`;
+      if (isPoll && ctx.method === "GET") writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.queryNotFound, message);
+      else writeJson(raw(ctx), 404, { error: { code: "QUERY_NOT_FOUND", message } });
+      return;
+    }
+    const route = core.routes.table.routes.find((candidate) => candidate.backend === backend);
+    ctx.state.runtime = core.inFlight.get(queryId)?.runtime ?? (route ? routeKey(route) : backend);
+    forwardFollowUp(core, ctx.req, raw(ctx), ctx.state.forwarded, queryId, backend, isPoll);
+  };
+}
+
+function selectRoute(core: GatewayCore): Middleware {
+  return async (ctx, next) => {
+    const transactionId = header(ctx, "x-trino-transaction-id");
+    if (transactionId && transactionId !== "NONE") {
+      const backend = core.sticky.transactionBackend(transactionId);
+      if (backend) {
+        ctx.state.transactionBackend = backend;
+        const route = core.routes.table.routes.find((candidate) => candidate.backend === backend);
+        ctx.state.runtime = route ? routeKey(route) : backend;
+        if (route) ctx.state.target = { label: routeKey(route), members: [route], via: "header" };
+        return next();
+      }
+    }
+    const selection = selectTarget(core.routes.table, { header: header(ctx, "x-trino-xtrinode"), hostname: ctx.state.forwarded.hostname });
+    if (!selection.ok) {
+      ctx.state.runtime = "unrouted";
+      if (ctx.state.kind === "new") writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.unknownRuntime, selection.message);
+      else writeJson(raw(ctx), 404, { error: { code: "UNKNOWN_RUNTIME", message: selection.message } });
+      return;
+    }
+    ctx.state.target = selection.target;
+    ctx.state.runtime = selection.target.label;
+    await next();
+  };
+}
+
+function authorise(core: GatewayCore): Middleware {
+  return async (ctx, next) => {
+    const principal = ctx.state.principal;
+    const target = ctx.state.target;
+    if (!core.auth.enabled || !principal || !target) return next();
+    const allowed = target.members.filter((route) => core.auth.mayUse(principal, routeKey(route)));
+    if (allowed.length === 0) {
+      writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: ${principal.name} may not use XTrinode runtime ${target.label}`, 403);
+      return;
+    }
+    ctx.state.target = { ...target, members: allowed };
+    await next();
+  };
+}
+
+function rateLimitNewQueries(core: GatewayCore): Middleware {
+  return async (ctx, next) => {
+    const limiter = core.rateLimiter;
+    if (!limiter || ctx.state.kind !== "new") return next();
+    const who = ctx.state.principal?.name ?? `addr:${ctx.state.forwarded.forwardedFor.split(",").pop()?.trim()}`;
+    const key = core.settings.rateLimit?.perRuntime ? `${who}\u0000${ctx.state.runtime}` : who;
+    const { allowed, retryAfterMs } = limiter.take(key);
+    if (allowed) return next();
+    core.metrics.rateLimited.inc({ principal_kind: ctx.state.principal ? "user" : "address" });
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.rateLimited, `rate limit exceeded for ${ctx.state.principal?.name ?? "this client"}: at most ${core.settings.rateLimit?.queriesPerSecond} new queries per second; retry in ${seconds} s`, 200, { "retry-after": String(seconds) });
+  };
+}
+
+/** New statements: forward to the least-loaded usable member, or hold while one resumes. */
+function chooseBackend(core: GatewayCore): Middleware {
+  return async (ctx) => {
+    const res = raw(ctx);
+    const { forwarded, target } = ctx.state;
+    if (ctx.state.kind !== "new") return proxyOther(core, ctx);
+    let body: Buffer;
+    try {
+      body = await readBody(ctx.req);
+    } catch (error) {
+      writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `cannot read the statement: ${(error as Error).message}`);
+      return;
+    }
+    const headers = forwardableHeaders(ctx.req.headers);
+    if (ctx.state.transactionBackend) {
+      const route: RouteEntry = target?.members[0] ?? { namespace: "-", name: "-", backend: ctx.state.transactionBackend, state: "RUNNING" };
+      const outcome = await submitStatement(core, res, forwarded, route, body, headers);
+      if (!outcome.ok) writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `the coordinator running this transaction is unreachable: ${outcome.message}`);
+      return;
+    }
+    if (!target) return;
+    const tried = new Set<RouteEntry>();
+    for (;;) {
+      const remaining = { ...target, members: target.members.filter((route) => !tried.has(route)) };
+      const decision = decideNewQuery(remaining, (route) => ({ usable: core.backends.usable(route.backend), outstanding: core.inFlight.perBackend.get(route.backend) ?? 0 }));
+      if (decision.action === "reject") {
+        const kind = decision.reason === "removed" && tried.size === 0 ? gatewayErrors.runtimeRemoved : gatewayErrors.noHealthyBackend;
+        const message = tried.size > 0 ? `no healthy backend left for ${target.label}: connection failed to ${[...tried].map(routeKey).join(", ")}` : decision.message;
+        writeTrinoError(core, res, forwarded, kind, message);
+        return;
+      }
+      ctx.state.runtime = routeKey(decision.route);
+      if (decision.action === "hold") {
+        holdStatement(core, ctx.req, res, forwarded, decision.route, body);
+        return;
+      }
+      core.backends.admit(decision.route.backend);
+      const outcome = await submitStatement(core, res, forwarded, decision.route, body, headers);
+      if (outcome.ok) return;
+      tried.add(decision.route);
+      // Nothing reached Trino on a refused connection: try another member once per member.
+      if (!outcome.retryable) {
+        writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, outcome.message);
+        return;
+      }
+    }
+  };
+}
+
+/** Other requests (/v1/info, /ui…): streamed to a usable member of the selected target. */
+function proxyOther(core: GatewayCore, ctx: Context): void {
+  const res = raw(ctx);
+  const route = ctx.state.transactionBackend
+    ? undefined
+    : ctx.state.target?.members.find((member) => member.state !== "REMOVED" && core.backends.usable(member.backend));
+  const backend = ctx.state.transactionBackend ?? route?.backend;
+  if (!backend) {
+    writeJson(res, 503, { error: { code: "NO_BACKEND", message: `no usable backend for ${ctx.state.target?.label ?? "this request"}` } });
+    return;
+  }
+  Object.assign(ctx.req.headers, forwardedHeaders(ctx.state.forwarded));
+  core.proxy.forward(ctx.req, res, backend, {
+    onResponse: () => undefined,
+    onError(error) {
+      if (res.headersSent) res.destroy(error);
+      else writeJson(res, 502, { error: { code: "BACKEND_UNREACHABLE", message: `${backend} unreachable: ${error.message}` } });
+    },
+  });
+}
+
+export function createGatewayApp(core: GatewayCore): Koa<GatewayState> {
+  const app = new Koa<GatewayState>();
+  app.proxy = false; // X-Forwarded-* are judged by forwarded.ts against the trusted proxies, not by Koa.
+  app.on("error", (error: Error) => core.logger.warn({ event: "request-error", err: error.message }, "request failed"));
+  for (const middleware of [
+    requestContext(core),
+    probes(core),
+    authenticate(core),
+    followUpStickiness(core),
+    selectRoute(core),
+    authorise(core),
+    rateLimitNewQueries(core),
+    chooseBackend(core),
+  ]) {
+    app.use(middleware);
+  }
+  return app;
+}

@@ -1,0 +1,38 @@
+// What to do with a NEW query once its target is known (pure): forward to the least-loaded healthy
+// RUNNING member, hold it while a paused/resuming member is woken, or refuse with a reason.
+import type { RouteEntry } from "../schemas/generated/types.ts";
+import { routeKey, type Target } from "./route-table.ts";
+
+export interface BackendView {
+  /** Passes active health checks and the breaker admits new queries. */
+  usable: boolean;
+  /** Queries in flight through this gateway on the backend. */
+  outstanding: number;
+}
+
+export type NewQueryDecision =
+  | { action: "forward"; route: RouteEntry }
+  | { action: "hold"; route: RouteEntry }
+  | { action: "reject"; reason: "removed" | "unhealthy"; message: string };
+
+export function decideNewQuery(target: Target, view: (route: RouteEntry) => BackendView): NewQueryDecision {
+  let best: { route: RouteEntry; outstanding: number } | undefined;
+  for (const route of target.members) {
+    if (route.state !== "RUNNING") continue;
+    const backend = view(route);
+    if (!backend.usable) continue;
+    if (!best || backend.outstanding < best.outstanding) best = { route, outstanding: backend.outstanding };
+  }
+  if (best) return { action: "forward", route: best.route };
+  // Wake one member: one already resuming before a paused one, a draining one only when alone.
+  const resuming = target.members.find((route) => route.state === "RESUMING");
+  const paused = target.members.find((route) => route.state === "PAUSED");
+  const running = target.members.filter((route) => route.state === "RUNNING");
+  const draining = target.members.filter((route) => route.state === "DRAINING");
+  const wake = resuming ?? paused ?? (running.length === 0 && draining.length === 1 ? draining[0] : undefined);
+  if (wake) return { action: "hold", route: wake };
+  if (running.length > 0 || draining.length > 0) {
+    return { action: "reject", reason: "unhealthy", message: `no healthy backend for ${target.label}: ${[...running, ...draining].map(routeKey).join(", ")} failing health checks or ejected` };
+  }
+  return { action: "reject", reason: "removed", message: `XTrinode runtime ${target.label} has been removed from the gateway` };
+}

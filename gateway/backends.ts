@@ -1,0 +1,167 @@
+// Per-backend state: active health (/v1/info, starting=false), and the passive-ejection breaker.
+// Backends are keyed by their base URL from the routes.
+import type { Logger } from "../lib/logger.ts";
+import { admitNewQuery, advanceBreaker, breakerAllows, closedBreaker, recordFailure, recordSuccess, type BreakerState } from "./breaker.ts";
+import { backendRequest } from "./backend-http.ts";
+import type { GatewaySettings } from "./config.ts";
+
+export type HealthState = "unknown" | "healthy" | "starting" | "unhealthy";
+
+export interface BackendState {
+  url: string;
+  health: HealthState;
+  failedProbes: number;
+  breaker: BreakerState;
+  probing?: Promise<void>;
+}
+
+export class Backends {
+  private readonly states = new Map<string, BackendState>();
+  private readonly settings: GatewaySettings["health"];
+  private readonly logger: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly listeners: Array<() => void> = [];
+
+  constructor(settings: GatewaySettings["health"], logger: Logger) {
+    this.settings = settings;
+    this.logger = logger;
+  }
+
+  /** Called whenever a backend's health or breaker changes (wakes held queries). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  state(url: string): BackendState {
+    let state = this.states.get(url);
+    if (!state) {
+      state = { url, health: "unknown", failedProbes: 0, breaker: closedBreaker };
+      this.states.set(url, state);
+    }
+    return state;
+  }
+
+  all(): BackendState[] {
+    return [...this.states.values()];
+  }
+
+  /** Keeps state for the given backends only, and probes new ones at once. */
+  sync(urls: Iterable<string>): void {
+    const wanted = new Set(urls);
+    for (const url of this.states.keys()) if (!wanted.has(url)) this.states.delete(url);
+    for (const url of wanted) if (!this.states.has(url)) void this.probe(this.state(url));
+  }
+
+  /** Healthy (or not yet probed) and the breaker admits new queries. */
+  usable(url: string, nowMs = Date.now()): boolean {
+    const state = this.state(url);
+    return (state.health === "healthy" || state.health === "unknown") && breakerAllows(state.breaker, nowMs);
+  }
+
+  /** Ready for a held statement: a probe has confirmed it (not merely "unknown"). */
+  confirmedHealthy(url: string, nowMs = Date.now()): boolean {
+    const state = this.state(url);
+    return state.health === "healthy" && breakerAllows(state.breaker, nowMs);
+  }
+
+  /** Takes the breaker's half-open trial slot if it is the one being admitted. */
+  admit(url: string, nowMs = Date.now()): boolean {
+    const state = this.state(url);
+    const { admitted, state: next } = admitNewQuery(state.breaker, nowMs);
+    state.breaker = next;
+    return admitted;
+  }
+
+  recordSuccess(url: string): void {
+    const state = this.state(url);
+    if (state.breaker.phase !== "closed") {
+      this.logger.info({ event: "backend-breaker-closed", backend: url }, "backend recovered");
+      state.breaker = recordSuccess(state.breaker);
+      this.changed();
+    }
+  }
+
+  recordFailure(url: string, reason: string, nowMs = Date.now()): void {
+    const state = this.state(url);
+    const before = state.breaker.phase;
+    state.breaker = recordFailure(state.breaker, nowMs, this.settings);
+    if (state.breaker.phase === "open" && before !== "open") {
+      this.logger.warn({ event: "backend-ejected", backend: url, reason, ejections: state.breaker.ejections, openForMs: state.breaker.openUntilMs - nowMs }, "backend ejected");
+      this.changed();
+    }
+  }
+
+  /** Probes /v1/info once (concurrent callers share the probe). */
+  probe(state: BackendState): Promise<void> {
+    state.probing ??= this.runProbe(state).finally(() => {
+      state.probing = undefined;
+    });
+    return state.probing;
+  }
+
+  private async runProbe(state: BackendState): Promise<void> {
+    const before = `${state.health}/${state.breaker.phase}`;
+    let ok = false;
+    let starting = false;
+    try {
+      const response = await backendRequest(state.url, "GET", "/v1/info", { accept: "application/json" }, undefined, this.settings.timeoutMs);
+      if (response.status === 200) {
+        starting = (JSON.parse(response.body.toString("utf8")) as { starting?: boolean }).starting === true;
+        ok = !starting;
+      }
+    } catch {
+      ok = false;
+    }
+    if (!this.states.has(state.url)) return;
+    if (ok) {
+      state.failedProbes = 0;
+      state.health = "healthy";
+      if (state.breaker.phase === "half-open") state.breaker = recordSuccess(state.breaker);
+    } else {
+      state.failedProbes++;
+      if (starting) state.health = "starting";
+      else if (state.failedProbes >= this.settings.failureThreshold || state.health !== "healthy") state.health = "unhealthy";
+      if (state.breaker.phase === "half-open") state.breaker = recordFailure(state.breaker, Date.now(), this.settings);
+    }
+    const after = `${state.health}/${state.breaker.phase}`;
+    if (after !== before) {
+      this.logger.info({ event: "backend-health", backend: state.url, health: state.health, breaker: state.breaker.phase }, "backend health changed");
+      this.changed();
+    }
+  }
+
+  /** One round: probe every backend; an ejected backend whose back-off elapsed gets its half-open probe. */
+  tick(nowMs = Date.now()): Promise<void> {
+    const probes: Array<Promise<void>> = [];
+    for (const state of this.states.values()) {
+      state.breaker = advanceBreaker(state.breaker, nowMs);
+      probes.push(this.probe(state));
+    }
+    return Promise.all(probes).then(() => undefined);
+  }
+
+  start(): void {
+    const loop = () => {
+      void this.tick();
+      // Ejected backends get their half-open probe as soon as their back-off ends.
+      this.timer = setTimeout(loop, Math.min(this.settings.intervalMs, this.nextBackoffEndMs()));
+      this.timer.unref();
+    };
+    loop();
+  }
+
+  private nextBackoffEndMs(): number {
+    const now = Date.now();
+    let soonest = Infinity;
+    for (const state of this.states.values()) if (state.breaker.phase === "open") soonest = Math.min(soonest, Math.max(10, state.breaker.openUntilMs - now));
+    return soonest;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}

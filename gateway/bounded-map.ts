@@ -1,0 +1,59 @@
+// A Map with a maximum size that evicts the least recently used entry, so per-query and
+// per-principal bookkeeping stays bounded however many queries pass through the gateway.
+export class BoundedMap<K, V> {
+  readonly maxSize: number;
+  private readonly entries = new Map<K, V>();
+  private readonly onEvict?: (key: K, value: V) => void;
+
+  /** `onEvict` is told about entries dropped for space (not about explicit deletes). */
+  constructor(maxSize: number, onEvict?: (key: K, value: V) => void) {
+    if (!(maxSize >= 1)) throw new Error(`BoundedMap maxSize must be >= 1, got ${maxSize}`);
+    this.maxSize = maxSize;
+    this.onEvict = onEvict;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Returns the value and marks it most recently used. */
+  get(key: K): V | undefined {
+    const value = this.entries.get(key);
+    if (value === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    return value;
+  }
+
+  /** Returns the value without touching its recency. */
+  peek(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
+  has(key: K): boolean {
+    return this.entries.has(key);
+  }
+
+  set(key: K, value: V): this {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    while (this.entries.size > this.maxSize) {
+      const [oldest, value] = this.entries.entries().next().value as [K, V];
+      this.entries.delete(oldest);
+      this.onEvict?.(oldest, value);
+    }
+    return this;
+  }
+
+  delete(key: K): boolean {
+    return this.entries.delete(key);
+  }
+
+  values(): IterableIterator<V> {
+    return this.entries.values();
+  }
+
+  entriesList(): Array<[K, V]> {
+    return [...this.entries.entries()];
+  }
+}

@@ -1,0 +1,82 @@
+// Gateway configuration: the optional --config file (schemas/gateway-config.schema.json) plus defaults.
+import { readFileSync } from "node:fs";
+import yaml from "js-yaml";
+import { Ajv } from "ajv";
+import { readSchema } from "../schemas/schema-files.ts";
+import type { GatewayConfig } from "./generated/gateway-config.ts";
+
+export type { GatewayConfig };
+export type ProxyLibrary = "http-proxy" | "http-proxy-3";
+
+export interface GatewaySettings {
+  proxy: ProxyLibrary;
+  trustedProxies: string[];
+  auth: NonNullable<GatewayConfig["auth"]>;
+  rateLimit?: { queriesPerSecond: number; burst: number; perRuntime: boolean };
+  health: { intervalMs: number; timeoutMs: number; failureThreshold: number; ejectionBaseMs: number; ejectionMaxMs: number };
+  held: { maxQueries: number; maxAgeMs: number; abandonAfterMs: number; pollWaitMs: number };
+  activityIntervalMs: number;
+  sticky: { maxCoordinators: number; maxTransactions: number; maxQueries: number; queryIdleMs: number };
+}
+
+export function parseProxyLibrary(value: string | undefined, source: string): ProxyLibrary | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (value === "http-proxy" || value === "http-proxy-3") return value;
+  throw new Error(`${source}: "${value}" is not a proxy library; use http-proxy or http-proxy-3`);
+}
+
+/** Applies defaults; XTRINODE_GATEWAY_PROXY overrides the file's proxy choice. */
+export function resolveSettings(config: GatewayConfig = {}, env: NodeJS.ProcessEnv = process.env): GatewaySettings {
+  const rate = config.rateLimit;
+  return {
+    // http-proxy-3: maintained, same API, no deprecated util._extend warning on Node >= 22 (see docs/CONTRACTS.md).
+    proxy: parseProxyLibrary(env.XTRINODE_GATEWAY_PROXY, "XTRINODE_GATEWAY_PROXY") ?? config.proxy ?? "http-proxy-3",
+    trustedProxies: config.trustedProxies ?? [],
+    auth: config.auth ?? {},
+    rateLimit: rate ? { queriesPerSecond: rate.queriesPerSecond, burst: rate.burst ?? Math.max(1, rate.queriesPerSecond), perRuntime: rate.perRuntime ?? false } : undefined,
+    health: {
+      intervalMs: config.health?.intervalMs ?? 3000,
+      timeoutMs: config.health?.timeoutMs ?? 2000,
+      failureThreshold: config.health?.failureThreshold ?? 3,
+      ejectionBaseMs: config.health?.ejectionBaseMs ?? 2000,
+      ejectionMaxMs: config.health?.ejectionMaxMs ?? 60_000,
+    },
+    held: {
+      maxQueries: config.held?.maxQueries ?? 1000,
+      maxAgeMs: config.held?.maxAgeMs ?? 600_000,
+      abandonAfterMs: config.held?.abandonAfterMs ?? 60_000,
+      pollWaitMs: config.held?.pollWaitMs ?? 1000,
+    },
+    activityIntervalMs: config.activityIntervalMs ?? 30_000,
+    sticky: {
+      maxCoordinators: config.sticky?.maxCoordinators ?? 10_000,
+      maxTransactions: config.sticky?.maxTransactions ?? 100_000,
+      maxQueries: config.sticky?.maxQueries ?? 100_000,
+      queryIdleMs: config.sticky?.queryIdleMs ?? 300_000,
+    },
+  };
+}
+
+let validateConfig: ReturnType<Ajv["compile"]> | undefined;
+
+/** Validates a parsed config document; returns "path: message" lines (empty when valid). */
+export function configIssues(doc: unknown): string[] {
+  validateConfig ??= new Ajv({ allErrors: true, strict: true }).compile(readSchema("gateway-config.schema.json"));
+  if (validateConfig(doc)) return [];
+  return (validateConfig.errors ?? []).map((error) => {
+    const extra = error.keyword === "additionalProperties" ? ` "${String((error.params as { additionalProperty: string }).additionalProperty)}"` : "";
+    return `${error.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(top level)"}: ${error.message ?? error.keyword}${extra}`;
+  });
+}
+
+export function loadGatewayConfig(file: string): GatewayConfig {
+  let doc: unknown;
+  try {
+    doc = yaml.load(readFileSync(file, "utf8")) ?? {};
+  } catch (error) {
+    throw new Error(`${file}: cannot read the gateway config: ${(error as Error).message}`);
+  }
+  const issues = configIssues(doc);
+  if (issues.length > 0) throw new Error(`${file}: invalid gateway config (schemas/gateway-config.schema.json):\n  ${issues.join("\n  ")}`);
+  return doc as GatewayConfig;
+}

@@ -1,0 +1,44 @@
+// The gateway's parts, assembled once per gateway instance (see server.ts) and shared by the
+// middleware chain (app.ts) and the statement handling (statements.ts).
+import type { Logger } from "../lib/logger.ts";
+import type { Authenticator } from "./auth.ts";
+import type { Backends } from "./backends.ts";
+import type { GatewaySettings } from "./config.ts";
+import type { TrustedProxies } from "./forwarded.ts";
+import type { HeldQueries } from "./held-queries.ts";
+import type { ActivityReporter, ResumeCoordinator } from "./lifecycle.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+import type { ProxyEngine } from "./proxy.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+import type { RoutesStore } from "./routes-store.ts";
+import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
+
+export interface GatewayCore {
+  settings: GatewaySettings;
+  logger: Logger;
+  routes: RoutesStore;
+  backends: Backends;
+  sticky: StickyRoutes;
+  inFlight: InFlightQueries;
+  held: HeldQueries;
+  resume: ResumeCoordinator;
+  activity: ActivityReporter;
+  auth: Authenticator;
+  rateLimiter: RateLimiter | undefined;
+  metrics: GatewayMetrics;
+  proxy: ProxyEngine;
+  trusted: TrustedProxies;
+  newHeldId: () => string;
+  /** Resolves at the next routes or backend-health change (wakes held-statement polls). */
+  nextChange: () => Promise<void>;
+}
+
+/** The runtime (namespace/name) a backend URL serves, from the routes in force. */
+export function runtimeOfBackend(core: GatewayCore, backend: string): { namespace: string; name: string } | undefined {
+  return core.routes.table.routes.find((route) => route.backend === backend);
+}
+
+/** Distinct backends of the routes in force (candidates for the owner-of-query lookup). */
+export function allBackends(core: GatewayCore): string[] {
+  return [...new Set(core.routes.table.routes.map((route) => route.backend))];
+}

@@ -1,0 +1,80 @@
+// Gateway metrics on one prom-client Registry per gateway instance. Per-runtime gauges are
+// computed at scrape time from the live state, with a zero for every routed runtime, so
+// xtrinode_gateway_query_pressure exists (as 0) for paused runtimes too: KEDA can scale from zero.
+import { Counter, Gauge, Registry } from "prom-client";
+import type { Backends } from "./backends.ts";
+import type { HeldQueries } from "./held-queries.ts";
+import type { RoutesStore } from "./routes-store.ts";
+import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
+
+export interface MetricSources {
+  routes: RoutesStore;
+  backends: Backends;
+  inFlight: InFlightQueries;
+  held: HeldQueries;
+  sticky: StickyRoutes;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<"runtime" | "kind" | "status">;
+  readonly resumeCalls: Counter<"namespace" | "runtime" | "outcome">;
+  readonly rateLimited: Counter<"principal_kind">;
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: "xtrinode_gateway_requests_total", help: "Requests by runtime (namespace/name, or a reason), kind (new, followup, other) and HTTP status.", labelNames: ["runtime", "kind", "status"], registers });
+    this.resumeCalls = new Counter({ name: "xtrinode_gateway_resume_calls_total", help: "Lifecycle API resume calls by outcome (state answered, or error).", labelNames: ["namespace", "runtime", "outcome"], registers });
+    this.rateLimited = new Counter({ name: "xtrinode_gateway_rate_limited_total", help: "New queries refused by the rate limit.", labelNames: ["principal_kind"], registers });
+
+    const perRuntime = (counts: () => Map<string, number>) =>
+      function (this: Gauge<"namespace" | "runtime">) {
+        this.reset();
+        const values = counts();
+        for (const route of sources.routes.table.routes) values.set(`${route.namespace}/${route.name}`, values.get(`${route.namespace}/${route.name}`) ?? 0);
+        for (const [key, value] of values) {
+          const [namespace, runtime] = key.split("/");
+          this.set({ namespace, runtime }, value);
+        }
+      };
+    const sum = (a: Map<string, number>, b: Map<string, number>) => {
+      const total = new Map(a);
+      for (const [key, value] of b) total.set(key, (total.get(key) ?? 0) + value);
+      return total;
+    };
+    new Gauge({ name: "xtrinode_gateway_queries_in_flight", help: "Queries running through this gateway replica, per runtime.", labelNames: ["namespace", "runtime"], registers, collect: perRuntime(() => new Map(sources.inFlight.perRuntime)) });
+    new Gauge({ name: "xtrinode_gateway_queries_held", help: "Statements held while their runtime resumes, per runtime.", labelNames: ["namespace", "runtime"], registers, collect: perRuntime(() => sources.held.perRuntime()) });
+    new Gauge({ name: "xtrinode_gateway_query_pressure", help: "In-flight plus held queries per runtime (KEDA scales from this, also from zero).", labelNames: ["namespace", "runtime"], registers, collect: perRuntime(() => sum(sources.inFlight.perRuntime, sources.held.perRuntime())) });
+    new Gauge({
+      name: "xtrinode_gateway_backend_healthy",
+      help: "1 when the backend passes active health checks (or is not yet probed), else 0.",
+      labelNames: ["backend"],
+      registers,
+      collect() {
+        this.reset();
+        for (const state of sources.backends.all()) this.set({ backend: state.url }, state.health === "healthy" || state.health === "unknown" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "xtrinode_gateway_backend_breaker_state",
+      help: "Passive-ejection breaker per backend: 0 closed, 1 half-open, 2 open (ejected).",
+      labelNames: ["backend"],
+      registers,
+      collect() {
+        this.reset();
+        for (const state of sources.backends.all()) this.set({ backend: state.url }, { closed: 0, "half-open": 1, open: 2 }[state.breaker.phase]);
+      },
+    });
+    new Gauge({ name: "xtrinode_gateway_routes_generation", help: "Number of valid routes updates applied.", registers, collect() { this.set(sources.routes.generation); } });
+    new Gauge({
+      name: "xtrinode_gateway_routes_last_good_age_seconds",
+      help: "Seconds since the routes in force were applied (-1 before the first valid routes).",
+      registers,
+      collect() {
+        this.set(sources.routes.lastGoodAtMs === undefined ? -1 : (Date.now() - sources.routes.lastGoodAtMs) / 1000);
+      },
+    });
+    new Gauge({ name: "xtrinode_gateway_routes_invalid_updates", help: "Routes updates rejected (invalid YAML, schema violations, no entries); last-good routes stayed in force.", registers, collect() { this.set(sources.routes.invalidUpdates); } });
+    new Gauge({ name: "xtrinode_gateway_sticky_coordinators", help: "Entries of the coordinator-id → backend map (bounded).", registers, collect() { this.set(sources.sticky.coordinatorCount()); } });
+  }
+}

@@ -1,0 +1,55 @@
+// Trino query ids and the request paths that carry them.
+// A query id is `YYYYMMDD_hhmmss_NNNNN_ccccc`; the last part is a random id fixed per coordinator
+// process, so any gateway replica can tell which coordinator owns a query from the id alone.
+
+const queryIdPattern = /^\d{8}_\d{6}_\d{5}_([a-z0-9]{5})$/;
+
+/**
+ * Coordinator-id part reserved for statements held by the gateway during auto-resume.
+ * Trino draws coordinator ids from a base-32 alphabet without 0 and 1, so this never collides.
+ */
+export const heldCoordinatorId = "gw000";
+
+/** The coordinator-id part of a Trino query id, or undefined when it is not one. */
+export function coordinatorIdOf(queryId: string): string | undefined {
+  return queryIdPattern.exec(queryId)?.[1];
+}
+
+export function isHeldQueryId(queryId: string): boolean {
+  return coordinatorIdOf(queryId) === heldCoordinatorId;
+}
+
+const followUpPatterns = [
+  /^\/v1\/statement\/(?:queued|executing)\/([^/?]+)\//,
+  /^\/v1\/statement\/(?:queued|executing)\/([^/?]+)$/,
+  /^\/v1\/query\/([^/?]+)(?:\/|$)/,
+];
+
+/** The query id a follow-up request path refers to (nextUri polls, cancels, query info). */
+export function followUpQueryId(path: string): string | undefined {
+  for (const pattern of followUpPatterns) {
+    const match = pattern.exec(path);
+    if (match) return decodeURIComponent(match[1]);
+  }
+  return undefined;
+}
+
+export function isNewStatement(method: string, path: string): boolean {
+  return method === "POST" && (path === "/v1/statement" || path === "/v1/statement/");
+}
+
+function pad(value: number, width: number): string {
+  return String(value).padStart(width, "0");
+}
+
+/** Generates query ids in Trino's format for one coordinator id (a counter that wraps at 100000). */
+export function createQueryIdGenerator(coordinatorId: string, now: () => Date = () => new Date()): () => string {
+  let counter = 0;
+  return () => {
+    const date = now();
+    counter = (counter + 1) % 100_000;
+    const day = `${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1, 2)}${pad(date.getUTCDate(), 2)}`;
+    const time = `${pad(date.getUTCHours(), 2)}${pad(date.getUTCMinutes(), 2)}${pad(date.getUTCSeconds(), 2)}`;
+    return `${day}_${time}_${pad(counter, 5)}_${coordinatorId}`;
+  };
+}

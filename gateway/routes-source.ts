@@ -1,0 +1,104 @@
+// Where routes come from: a file (local use) or the trino-gateway-routes ConfigMap (watched).
+// A source only delivers raw routes.yaml text; RoutesStore parses, validates and keeps last-good.
+import { readFile } from "node:fs/promises";
+import { watch, type FSWatcher } from "node:fs";
+import path from "node:path";
+import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1ConfigMap, type KubernetesListObject } from "@kubernetes/client-node";
+import type { Logger } from "../lib/logger.ts";
+
+export const routesConfigMapName = "trino-gateway-routes";
+export const routesDataKey = "routes.yaml";
+
+export interface RoutesSource {
+  /** Starts delivering routes.yaml text (origin names where it came from, for logs). */
+  start(deliver: (text: string, origin: string) => void): Promise<void>;
+  stop(): void;
+}
+
+/** Watches a file (fs.watch on its directory, for atomic replaces) and polls it every `pollMs`. */
+export function fileRoutesSource(file: string, logger: Logger, pollMs = 500): RoutesSource {
+  let watcher: FSWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let last: string | undefined;
+  let stopped = false;
+  return {
+    async start(deliver) {
+      const read = async () => {
+        if (stopped) return;
+        try {
+          const text = await readFile(file, "utf8");
+          if (text !== last) {
+            last = text;
+            deliver(text, file);
+          }
+        } catch (error) {
+          logger.warn({ event: "routes-file-unreadable", file, err: (error as Error).message }, "cannot read routes file; keeping last-good routes");
+        }
+      };
+      await read();
+      try {
+        watcher = watch(path.dirname(path.resolve(file)), (_event, name) => {
+          if (!name || name === path.basename(file)) void read();
+        });
+        watcher.on("error", () => undefined);
+      } catch {
+        // Watching is an accelerator only; polling below still applies changes.
+      }
+      timer = setInterval(() => void read(), pollMs);
+      timer.unref();
+    },
+    stop() {
+      stopped = true;
+      watcher?.close();
+      if (timer) clearInterval(timer);
+    },
+  };
+}
+
+/** Watches ConfigMap trino-gateway-routes (data key routes.yaml) through an informer. */
+export function configMapRoutesSource(kubeConfig: KubeConfig, namespace: string, logger: Logger): RoutesSource {
+  const api = kubeConfig.makeApiClient(CoreV1Api);
+  // List and watch by name (field selector): RBAC grants the gateway this one ConfigMap only.
+  const fieldSelector = `metadata.name=${routesConfigMapName}`;
+  const informer = new ListWatch<V1ConfigMap>(
+    `/api/v1/namespaces/${namespace}/configmaps`,
+    new Watch(kubeConfig),
+    () => api.listNamespacedConfigMap({ namespace, fieldSelector }) as Promise<KubernetesListObject<V1ConfigMap>>,
+    false,
+    undefined,
+    fieldSelector,
+  );
+  let stopped = false;
+  let restart: NodeJS.Timeout | undefined;
+  return {
+    async start(deliver) {
+      const onChange = (configMap: V1ConfigMap) => {
+        if (configMap.metadata?.name !== routesConfigMapName) return;
+        const text = configMap.data?.[routesDataKey];
+        if (text === undefined) {
+          logger.warn({ event: "routes-configmap-invalid", namespace }, `ConfigMap ${routesConfigMapName} has no data key ${routesDataKey}; keeping last-good routes`);
+          deliver("", `configmap ${namespace}/${routesConfigMapName}`);
+          return;
+        }
+        deliver(text, `configmap ${namespace}/${routesConfigMapName}`);
+      };
+      informer.on("add", onChange);
+      informer.on("update", onChange);
+      informer.on("delete", (configMap) => {
+        if (configMap.metadata?.name === routesConfigMapName) logger.warn({ event: "routes-configmap-deleted", namespace }, "routes ConfigMap deleted; keeping last-good routes");
+      });
+      informer.on("error", (error: unknown) => {
+        if (stopped) return;
+        logger.warn({ event: "routes-watch-error", namespace, err: String((error as Error)?.message ?? error) }, "routes watch failed; restarting");
+        restart = setTimeout(() => void informer.start().catch(() => undefined), 1000);
+        restart.unref();
+      });
+      await informer.start();
+    },
+    stop() {
+      stopped = true;
+      if (restart) clearTimeout(restart);
+      void informer.stop();
+    },
+  };
+}

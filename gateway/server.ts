@@ -1,0 +1,121 @@
+// Assembles a gateway instance (routes source, health checks, lifecycle client, metrics, the Koa
+// app) and serves it; `close()` stops everything it started.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { createLogger, type Logger } from "../lib/logger.ts";
+import { createGatewayApp } from "./app.ts";
+import { createAuthenticator } from "./auth.ts";
+import { Backends } from "./backends.ts";
+import { resolveSettings, type GatewayConfig } from "./config.ts";
+import type { GatewayCore } from "./core.ts";
+import { trustedProxies } from "./forwarded.ts";
+import { HeldQueries } from "./held-queries.ts";
+import { ActivityReporter, httpLifecycleApi, ResumeCoordinator, type LifecycleApi } from "./lifecycle.ts";
+import { GatewayMetrics } from "./metrics.ts";
+import { createProxyEngine } from "./proxy.ts";
+import { createQueryIdGenerator, heldCoordinatorId } from "./query-id.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import type { RoutesSource } from "./routes-source.ts";
+import { RoutesStore } from "./routes-store.ts";
+import { InFlightQueries, StickyRoutes } from "./sticky.ts";
+
+export interface GatewayOptions {
+  routesSource: RoutesSource;
+  config?: GatewayConfig;
+  env?: NodeJS.ProcessEnv;
+  port?: number;
+  host?: string;
+  /** Lifecycle API base URL (resume, activity); without it held statements wait for the operator alone. */
+  lifecycleUrl?: string;
+  lifecycleToken?: () => string | undefined;
+  lifecycleApi?: LifecycleApi;
+  logger?: Logger;
+}
+
+export interface RunningGateway {
+  url: string;
+  core: GatewayCore;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const logger = options.logger ?? createLogger("gateway");
+  const settings = resolveSettings(options.config, options.env);
+  const routes = new RoutesStore(logger);
+  const backends = new Backends(settings.health, logger);
+  const sticky = new StickyRoutes(settings.sticky);
+  const inFlight = new InFlightQueries(settings.sticky.maxQueries, settings.sticky.queryIdleMs);
+  const held = new HeldQueries(settings.held.maxQueries);
+  const lifecycleApi = options.lifecycleApi ?? (options.lifecycleUrl ? httpLifecycleApi(options.lifecycleUrl, options.lifecycleToken ?? (() => undefined)) : undefined);
+  const metrics = new GatewayMetrics({ routes, backends, inFlight, held, sticky });
+  const resume = new ResumeCoordinator(lifecycleApi, logger, (runtime, outcome) => {
+    const [namespace, name] = runtime.split("/");
+    metrics.resumeCalls.inc({ namespace, runtime: name, outcome });
+  });
+  let wake: () => void = () => undefined;
+  let change = new Promise<void>((resolve) => (wake = resolve));
+  const notify = () => {
+    wake();
+    change = new Promise<void>((resolve) => (wake = resolve));
+  };
+  const core: GatewayCore = {
+    settings,
+    logger,
+    routes,
+    backends,
+    sticky,
+    inFlight,
+    held,
+    resume,
+    activity: new ActivityReporter(lifecycleApi, settings.activityIntervalMs, logger),
+    auth: createAuthenticator(settings.auth),
+    rateLimiter: settings.rateLimit ? new RateLimiter({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }) : undefined,
+    metrics,
+    proxy: createProxyEngine(settings.proxy, 300_000),
+    trusted: trustedProxies(settings.trustedProxies),
+    newHeldId: createQueryIdGenerator(heldCoordinatorId),
+    nextChange: () => change,
+  };
+  routes.onChange((table) => {
+    backends.sync(table.routes.filter((route) => route.state !== "REMOVED").map((route) => route.backend));
+    notify();
+  });
+  backends.onChange(notify);
+
+  await options.routesSource.start((text, origin) => routes.apply(text, origin));
+  backends.start();
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    inFlight.sweep(now);
+    for (const dropped of held.sweep(now, settings.held.abandonAfterMs)) {
+      logger.info({ event: "held-abandoned", queryId: dropped.id, runtime: `${dropped.namespace}/${dropped.name}` }, "held statement abandoned: client stopped polling");
+    }
+  }, 1000);
+  sweeper.unref();
+
+  const app = createGatewayApp(core);
+  const server = http.createServer(app.callback());
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info({ event: "listening", url, proxy: settings.proxy }, "gateway listening");
+  return {
+    url,
+    core,
+    server,
+    async close() {
+      clearInterval(sweeper);
+      options.routesSource.stop();
+      backends.stop();
+      core.proxy.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,230 @@
+// Statement traffic at the HTTP edge: submitting new statements (buffered: the first response is
+// small and tells which coordinator owns the query), holding them while a runtime resumes,
+// answering polls of held statements, and streaming follow-ups to the owning backend.
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { RouteEntry } from "../schemas/generated/types.ts";
+import { backendRequest, forwardableHeaders, rawHeader, writeRawHeaders, type BackendResponse } from "./backend-http.ts";
+import type { GatewayCore } from "./core.ts";
+import type { ForwardedView } from "./forwarded.ts";
+import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "./trino-protocol.ts";
+import { routeKey } from "./route-table.ts";
+
+export const maxStatementBytes = 10 * 1024 * 1024;
+const submitTimeoutMs = 120_000;
+
+export function baseUrl(forwarded: ForwardedView): string {
+  return `${forwarded.proto}://${forwarded.host}`;
+}
+
+export function writeJson(res: ServerResponse, status: number, doc: unknown, headers: OutgoingHttpHeaders = {}): void {
+  const body = JSON.stringify(doc);
+  res.writeHead(status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Answers with a FAILED QueryResults (HTTP 200 unless told otherwise: every client displays it). */
+export function writeTrinoError(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, kind: TrinoErrorKind, message: string, status = 200, headers: OutgoingHttpHeaders = {}): void {
+  const id = core.newHeldId();
+  writeJson(res, status, failedQueryResults(id, `${baseUrl(forwarded)}/ui/query.html?${id}`, kind, message), headers);
+}
+
+export function readBody(req: IncomingMessage, limit = maxStatementBytes): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new Error(`statement larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+export function forwardedHeaders(forwarded: ForwardedView): OutgoingHttpHeaders {
+  return { "x-forwarded-for": forwarded.forwardedFor, "x-forwarded-proto": forwarded.proto, "x-forwarded-host": forwarded.host };
+}
+
+/** Learns query ownership, in-flight state and transactions from a backend's statement response. */
+function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse): void {
+  const started = rawHeader(response.rawHeaders, "x-trino-started-transaction-id");
+  if (started) core.sticky.learnTransaction(started, backend);
+  const cleared = rawHeader(response.rawHeaders, "x-trino-clear-transaction-id");
+  if (cleared) core.sticky.forgetTransaction(cleared);
+  if (response.status !== 200) return;
+  try {
+    const results = JSON.parse(response.body.toString("utf8")) as { id?: string; nextUri?: string };
+    if (!results.id) return;
+    core.sticky.learnQuery(results.id, backend);
+    if (results.nextUri) core.inFlight.running(results.id, routeKey(runtime), backend);
+    core.activity.seen(runtime.namespace, runtime.name);
+  } catch {
+    // Not a QueryResults document: pass it on untouched.
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH" || code === "ENOTFOUND" || code === "EPIPE";
+}
+
+export type SubmitOutcome = { ok: true } | { ok: false; retryable: boolean; message: string };
+
+/**
+ * Submits a statement to a backend and relays its answer. A connection failure is reported back
+ * (retryable: nothing reached Trino) so the caller can try another pool member.
+ */
+export async function submitStatement(
+  core: GatewayCore,
+  res: ServerResponse,
+  forwarded: ForwardedView,
+  route: RouteEntry,
+  body: Buffer,
+  headers: OutgoingHttpHeaders,
+): Promise<SubmitOutcome> {
+  let response: BackendResponse;
+  try {
+    response = await backendRequest(route.backend, "POST", "/v1/statement", { ...headers, ...forwardedHeaders(forwarded), "content-length": body.length }, body, submitTimeoutMs);
+  } catch (error) {
+    core.backends.recordFailure(route.backend, (error as Error).message);
+    return { ok: false, retryable: isConnectionError(error), message: `${routeKey(route)} (${route.backend}) unreachable: ${(error as Error).message}` };
+  }
+  if (response.status >= 500) core.backends.recordFailure(route.backend, `HTTP ${response.status}`);
+  else core.backends.recordSuccess(route.backend);
+  learnFromStatementResponse(core, route.backend, route, response);
+  writeRawHeaders(res, response.rawHeaders);
+  res.setHeader("content-length", response.body.length);
+  res.writeHead(response.status);
+  res.end(response.body);
+  return { ok: true };
+}
+
+/** Holds a new statement for a paused/resuming runtime and answers QUEUED with a gateway nextUri. */
+export function holdStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, route: RouteEntry, body: Buffer): void {
+  if (core.held.full()) {
+    writeTrinoError(core, res, forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
+    return;
+  }
+  const held = core.held.add({ id: core.newHeldId(), namespace: route.namespace, name: route.name, body, headers: forwardableHeaders(req.headers), createdAtMs: Date.now() });
+  core.resume.ensureResuming(route.namespace, route.name);
+  core.activity.seen(route.namespace, route.name);
+  core.logger.info({ event: "statement-held", runtime: routeKey(route), queryId: held.id, state: route.state }, "statement held while the runtime resumes");
+  const base = baseUrl(forwarded);
+  writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/1`));
+}
+
+type HeldReadiness = { status: "ready"; route: RouteEntry } | { status: "waiting" } | { status: "failed"; kind: TrinoErrorKind; message: string };
+
+function heldReadiness(core: GatewayCore, namespace: string, name: string): HeldReadiness {
+  const route = core.routes.table.byKey.get(`${namespace}/${name}`);
+  if (!route || route.state === "REMOVED") return { status: "failed", kind: gatewayErrors.runtimeRemoved, message: `XTrinode runtime ${namespace}/${name} was removed while the statement waited for it` };
+  if (route.state !== "RUNNING") {
+    core.resume.ensureResuming(namespace, name);
+    return { status: "waiting" };
+  }
+  core.resume.settled(namespace, name);
+  if (core.backends.confirmedHealthy(route.backend)) return { status: "ready", route };
+  void core.backends.probe(core.backends.state(route.backend));
+  return { status: "waiting" };
+}
+
+/** Answers a poll of a held statement: QUEUED again, a failure, or the real query's first page. */
+export async function pollHeld(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, heldId: string, pollPath: string): Promise<void> {
+  const held = core.held.get(heldId);
+  if (!held) {
+    writeTrinoError(core, res, forwarded, gatewayErrors.queryNotFound, `query ${heldId} is no longer held by this gateway (cancelled, abandoned, expired, or held by another gateway replica); run it again`);
+    return;
+  }
+  held.lastPollMs = Date.now();
+  const deadline = Date.now() + core.settings.held.pollWaitMs;
+  let readiness = heldReadiness(core, held.namespace, held.name);
+  while (readiness.status === "waiting" && Date.now() < deadline && core.held.get(heldId)) {
+    await Promise.race([core.nextChange(), new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))))]);
+    readiness = heldReadiness(core, held.namespace, held.name);
+  }
+  if (!core.held.get(heldId)) {
+    writeTrinoError(core, res, forwarded, gatewayErrors.queryCancelled, `query ${heldId} was cancelled`);
+    return;
+  }
+  if (readiness.status === "failed") {
+    core.held.delete(heldId);
+    writeTrinoError(core, res, forwarded, readiness.kind, readiness.message);
+    return;
+  }
+  if (readiness.status === "waiting") {
+    if (Date.now() - held.createdAtMs > core.settings.held.maxAgeMs) {
+      core.held.delete(heldId);
+      const lastError = core.resume.lastError(held.namespace, held.name);
+      writeTrinoError(core, res, forwarded, gatewayErrors.resumeTimeout, `XTrinode runtime ${held.namespace}/${held.name} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s${lastError ? ` (last resume error: ${lastError})` : ""}`);
+      return;
+    }
+    const base = baseUrl(forwarded);
+    const token = Number(/\/(\d+)$/.exec(pollPath)?.[1] ?? "0") + 1;
+    writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`));
+    return;
+  }
+  // Ready: the first poll to get here submits; any concurrent poll of the same id is told to retry.
+  if (held.submitting) {
+    const base = baseUrl(forwarded);
+    writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/0`));
+    return;
+  }
+  held.submitting = true;
+  const outcome = await submitStatement(core, res, forwarded, readiness.route, held.body, held.headers);
+  core.held.delete(heldId);
+  if (!outcome.ok) writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}`);
+}
+
+/** Streams a follow-up to the backend owning the query; a connection failure becomes a Trino error. */
+export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, queryId: string, backend: string, isPoll: boolean): void {
+  req.headers["x-forwarded-for"] = forwarded.forwardedFor;
+  req.headers["x-forwarded-proto"] = forwarded.proto;
+  req.headers["x-forwarded-host"] = forwarded.host;
+  const runtime = core.inFlight.get(queryId)?.runtime ?? ((route) => (route ? routeKey(route) : "unknown"))(core.routes.table.routes.find((r) => r.backend === backend));
+  core.proxy.forward(req, res, backend, {
+    onResponse(proxyRes) {
+      if ((proxyRes.statusCode ?? 502) >= 500) core.backends.recordFailure(backend, `HTTP ${proxyRes.statusCode}`);
+      else core.backends.recordSuccess(backend);
+      const started = proxyRes.headers["x-trino-started-transaction-id"];
+      if (typeof started === "string") core.sticky.learnTransaction(started, backend);
+      const cleared = proxyRes.headers["x-trino-clear-transaction-id"];
+      if (typeof cleared === "string") core.sticky.forgetTransaction(cleared);
+      if (req.method === "DELETE") {
+        core.inFlight.finished(queryId);
+        return;
+      }
+      if (!isPoll || proxyRes.statusCode !== 200) return;
+      // Trino writes nextUri before columns/data; scan until it is seen (the tail of each chunk is
+      // kept so a key split across chunks is still found). No nextUri by the end: the query is done.
+      let sawNextUri = false;
+      let tail = "";
+      proxyRes.on("data", (chunk: Buffer) => {
+        if (sawNextUri) return;
+        const text = tail + chunk.toString("latin1");
+        sawNextUri = text.includes('"nextUri"');
+        tail = text.slice(-16);
+      });
+      proxyRes.on("end", () => {
+        if (sawNextUri) core.inFlight.running(queryId, runtime, backend);
+        else core.inFlight.finished(queryId);
+      });
+    },
+    onError(error) {
+      core.backends.recordFailure(backend, error.message);
+      core.logger.warn({ event: "followup-failed", queryId, backend, err: error.message }, "follow-up to the owning backend failed");
+      core.inFlight.finished(queryId);
+      if (res.headersSent) {
+        res.destroy(error);
+        return;
+      }
+      const message = `the Trino coordinator owning query ${queryId} (${backend}) is unreachable: ${error.message}`;
+      if (isPoll) writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, message);
+      else writeJson(res, 502, { error: { code: "BACKEND_UNREACHABLE", message } });
+    },
+  });
+}

@@ -1,0 +1,137 @@
+// Which backend owns a query or transaction, learned without shared state between replicas:
+// the coordinator-id part of every query id seen in responses maps to the backend that answered;
+// a replica meeting an unknown coordinator id asks the candidate backends `HEAD /v1/query/{id}`.
+// Everything is in bounded maps, so memory does not grow with the number of queries.
+import { BoundedMap } from "./bounded-map.ts";
+import { backendRequest } from "./backend-http.ts";
+import { coordinatorIdOf } from "./query-id.ts";
+
+export class StickyRoutes {
+  private readonly coordinators: BoundedMap<string, string>;
+  private readonly transactions: BoundedMap<string, string>;
+  private readonly lookups = new Map<string, Promise<string | undefined>>();
+  lookupCount = 0;
+
+  constructor(limits: { maxCoordinators: number; maxTransactions: number }) {
+    this.coordinators = new BoundedMap(limits.maxCoordinators);
+    this.transactions = new BoundedMap(limits.maxTransactions);
+  }
+
+  learnQuery(queryId: string, backend: string): void {
+    const coordinatorId = coordinatorIdOf(queryId);
+    if (coordinatorId && this.coordinators.peek(coordinatorId) !== backend) this.coordinators.set(coordinatorId, backend);
+  }
+
+  learnTransaction(transactionId: string, backend: string): void {
+    this.transactions.set(transactionId, backend);
+  }
+
+  forgetTransaction(transactionId: string): void {
+    this.transactions.delete(transactionId);
+  }
+
+  transactionBackend(transactionId: string): string | undefined {
+    return this.transactions.get(transactionId);
+  }
+
+  coordinatorCount(): number {
+    return this.coordinators.size;
+  }
+
+  /** The backend owning `queryId`: from the map, else by asking `candidates` (first 200 wins). */
+  async ownerOf(queryId: string, candidates: string[], timeoutMs: number): Promise<string | undefined> {
+    const coordinatorId = coordinatorIdOf(queryId);
+    if (!coordinatorId) return undefined;
+    const known = this.coordinators.get(coordinatorId);
+    if (known) return known;
+    let lookup = this.lookups.get(coordinatorId);
+    if (!lookup) {
+      lookup = this.ask(queryId, candidates, timeoutMs).finally(() => this.lookups.delete(coordinatorId));
+      this.lookups.set(coordinatorId, lookup);
+    }
+    const owner = await lookup;
+    if (owner) this.coordinators.set(coordinatorId, owner);
+    return owner;
+  }
+
+  private ask(queryId: string, candidates: string[], timeoutMs: number): Promise<string | undefined> {
+    this.lookupCount++;
+    const path = `/v1/query/${encodeURIComponent(queryId)}`;
+    return new Promise((resolve) => {
+      let pending = candidates.length;
+      if (pending === 0) resolve(undefined);
+      for (const backend of candidates) {
+        backendRequest(backend, "HEAD", path, {}, undefined, timeoutMs)
+          .then((response) => {
+            if (response.status === 200) resolve(backend);
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            if (--pending === 0) resolve(undefined);
+          });
+      }
+    });
+  }
+}
+
+export interface TrackedQuery {
+  runtime: string;
+  backend: string;
+  lastSeenMs: number;
+}
+
+/**
+ * Queries in flight through this replica (the query pressure): added when a response carries a
+ * nextUri, removed when one arrives without it, on DELETE, after `idleMs` without a poll, or when
+ * evicted for space. Counts per runtime and backend are kept alongside.
+ */
+export class InFlightQueries {
+  private readonly queries: BoundedMap<string, TrackedQuery>;
+  readonly perRuntime = new Map<string, number>();
+  readonly perBackend = new Map<string, number>();
+  private readonly idleMs: number;
+
+  constructor(maxQueries: number, idleMs: number) {
+    this.idleMs = idleMs;
+    this.queries = new BoundedMap(maxQueries, (_id, query) => this.count(query, -1));
+  }
+
+  private count(query: TrackedQuery, delta: number): void {
+    for (const [map, key] of [[this.perRuntime, query.runtime], [this.perBackend, query.backend]] as const) {
+      const next = (map.get(key) ?? 0) + delta;
+      if (next > 0) map.set(key, next);
+      else map.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.queries.size;
+  }
+
+  get(queryId: string): TrackedQuery | undefined {
+    return this.queries.peek(queryId);
+  }
+
+  /** Records that `queryId` is still running (a response carried a nextUri). */
+  running(queryId: string, runtime: string, backend: string, nowMs = Date.now()): void {
+    const existing = this.queries.get(queryId);
+    if (existing) {
+      existing.lastSeenMs = nowMs;
+      return;
+    }
+    const query = { runtime, backend, lastSeenMs: nowMs };
+    this.queries.set(queryId, query);
+    this.count(query, +1);
+  }
+
+  finished(queryId: string): void {
+    const query = this.queries.peek(queryId);
+    if (!query) return;
+    this.queries.delete(queryId);
+    this.count(query, -1);
+  }
+
+  sweep(nowMs = Date.now()): void {
+    for (const [id, query] of this.queries.entriesList()) if (nowMs - query.lastSeenMs > this.idleMs) this.finished(id);
+  }
+}

@@ -1,0 +1,187 @@
+// Pure decision functions of the gateway: query ids, route selection, backend choice,
+// token bucket, breaker, bounded maps, forwarded headers.
+import { expect } from "chai";
+import type { RouteEntry } from "../../schemas/generated/types.ts";
+import { decideNewQuery } from "../../gateway/backend-choice.ts";
+import { BoundedMap } from "../../gateway/bounded-map.ts";
+import { admitNewQuery, breakerAllows, closedBreaker, ejectionMs, recordFailure, recordSuccess } from "../../gateway/breaker.ts";
+import { forwardedView, trustedProxies } from "../../gateway/forwarded.ts";
+import { coordinatorIdOf, createQueryIdGenerator, followUpQueryId, heldCoordinatorId, isHeldQueryId, isNewStatement } from "../../gateway/query-id.ts";
+import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
+import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
+import { InFlightQueries } from "../../gateway/sticky.ts";
+
+function route(namespace: string, name: string, extra: Partial<RouteEntry> = {}): RouteEntry {
+  return { namespace, name, backend: `http://${name}.${namespace}:8080`, state: "RUNNING", ...extra };
+}
+
+const table = buildRouteTable({
+  apiVersion: "xtrinode.io/v1alpha1",
+  kind: "GatewayRoutes",
+  routes: [
+    route("team-a", "analytics", { hostnames: ["analytics.trino.example.com"] }),
+    route("team-b", "analytics"),
+    route("team-b", "etl", { default: true }),
+    route("shared", "s1", { pool: "shared" }),
+    route("shared", "s2", { pool: "shared" }),
+  ],
+});
+
+describe("gateway query ids", () => {
+  it("takes the coordinator id from the last part of a Trino query id", () => {
+    expect(coordinatorIdOf("20260101_120000_00001_abc23")).to.equal("abc23");
+    expect(coordinatorIdOf("not-a-query-id")).to.equal(undefined);
+  });
+  it("finds the query id of every follow-up path and nothing else", () => {
+    expect(followUpQueryId("/v1/statement/queued/20260101_120000_00001_abc23/xyz/1")).to.equal("20260101_120000_00001_abc23");
+    expect(followUpQueryId("/v1/statement/executing/20260101_120000_00001_abc23/xyz/2")).to.equal("20260101_120000_00001_abc23");
+    expect(followUpQueryId("/v1/query/20260101_120000_00001_abc23")).to.equal("20260101_120000_00001_abc23");
+    expect(followUpQueryId("/v1/statement")).to.equal(undefined);
+    expect(followUpQueryId("/v1/info")).to.equal(undefined);
+    expect(isNewStatement("POST", "/v1/statement")).to.equal(true);
+    expect(isNewStatement("GET", "/v1/statement")).to.equal(false);
+  });
+  it("generates held ids in Trino's format with the reserved coordinator id", () => {
+    const next = createQueryIdGenerator(heldCoordinatorId, () => new Date("2026-03-04T05:06:07Z"));
+    const first = next();
+    expect(first).to.equal("20260304_050607_00001_gw000");
+    expect(next()).to.equal("20260304_050607_00002_gw000");
+    expect(isHeldQueryId(first)).to.equal(true);
+    expect(isHeldQueryId("20260304_050607_00002_abc23")).to.equal(false);
+  });
+});
+
+describe("gateway route selection", () => {
+  it("prefers the header (namespace/name, or an unambiguous name) over the hostname", () => {
+    const byKey = selectTarget(table, { header: "team-b/analytics", hostname: "analytics.trino.example.com" });
+    expect(byKey.ok && byKey.target.members.map((r) => r.namespace)).to.deep.equal(["team-b"]);
+    const byName = selectTarget(table, { header: "etl" });
+    expect(byName.ok && byName.target.label).to.equal("team-b/etl");
+  });
+  it("names an ambiguous or unknown runtime in the error", () => {
+    const ambiguous = selectTarget(table, { header: "analytics" });
+    expect(ambiguous.ok).to.equal(false);
+    expect(!ambiguous.ok && ambiguous.message).to.contain("team-a/analytics").and.contain("team-b/analytics");
+    const unknown = selectTarget(table, { header: "team-z/nope" });
+    expect(!unknown.ok && unknown.message).to.contain('"team-z/nope"');
+  });
+  it("routes by hostname, then a pool named by the first hostname label, then the default", () => {
+    const byHost = selectTarget(table, { hostname: "analytics.trino.example.com" });
+    expect(byHost.ok && byHost.target.label).to.equal("team-a/analytics");
+    const byPool = selectTarget(table, { hostname: "shared.trino.example.com" });
+    expect(byPool.ok && byPool.target.members.map((r) => r.name)).to.deep.equal(["s1", "s2"]);
+    const byDefault = selectTarget(table, { hostname: "other.example.com" });
+    expect(byDefault.ok && byDefault.target.via).to.equal("default");
+  });
+  it("has no target without a default route", () => {
+    const noDefault = buildRouteTable({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [route("a", "x")] });
+    const selection = selectTarget(noDefault, { hostname: "gateway.local" });
+    expect(selection.ok).to.equal(false);
+  });
+  it("balances a DRAINING pool member's new queries onto the rest of its pool", () => {
+    const draining = buildRouteTable({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [route("s", "p1", { pool: "p", state: "DRAINING" }), route("s", "p2", { pool: "p" })] });
+    const selection = selectTarget(draining, { header: "s/p1" });
+    expect(selection.ok && selection.target.members.map((r) => r.name)).to.deep.equal(["p1", "p2"]);
+    const decision = selection.ok && decideNewQuery(selection.target, () => ({ usable: true, outstanding: 0 }));
+    expect(decision && decision.action === "forward" && decision.route.name).to.equal("p2");
+  });
+});
+
+describe("gateway backend choice", () => {
+  const target = (members: RouteEntry[]) => ({ label: "t", members, via: "pool" as const });
+  it("picks the usable RUNNING member with the fewest outstanding queries", () => {
+    const members = [route("s", "a"), route("s", "b"), route("s", "c")];
+    const load: Record<string, number> = { a: 5, b: 1, c: 0 };
+    const decision = decideNewQuery(target(members), (r) => ({ usable: r.name !== "c", outstanding: load[r.name] }));
+    expect(decision.action === "forward" && decision.route.name).to.equal("b");
+  });
+  it("holds for PAUSED/RESUMING (a resuming member first), and for a lone DRAINING runtime", () => {
+    const decision = decideNewQuery(target([route("s", "a", { state: "PAUSED" }), route("s", "b", { state: "RESUMING" })]), () => ({ usable: true, outstanding: 0 }));
+    expect(decision.action === "hold" && decision.route.name).to.equal("b");
+    const lone = decideNewQuery(target([route("s", "d", { state: "DRAINING" })]), () => ({ usable: true, outstanding: 0 }));
+    expect(lone.action).to.equal("hold");
+  });
+  it("refuses when only unhealthy or removed members are left", () => {
+    const unhealthy = decideNewQuery(target([route("s", "a")]), () => ({ usable: false, outstanding: 0 }));
+    expect(unhealthy.action === "reject" && unhealthy.reason).to.equal("unhealthy");
+    const removed = decideNewQuery(target([route("s", "a", { state: "REMOVED" })]), () => ({ usable: true, outstanding: 0 }));
+    expect(removed.action === "reject" && removed.reason).to.equal("removed");
+  });
+});
+
+describe("gateway token bucket", () => {
+  it("allows a burst, then refuses until tokens refill", () => {
+    const limits = { ratePerSecond: 2, burst: 2 };
+    let bucket = fullBucket(limits, 0);
+    const outcomes = [0, 0, 0].map(() => {
+      const result = takeToken(bucket, limits, 0);
+      bucket = result.bucket;
+      return result;
+    });
+    expect(outcomes.map((o) => o.allowed)).to.deep.equal([true, true, false]);
+    expect(outcomes[2].retryAfterMs).to.equal(500);
+    expect(takeToken(bucket, limits, 500).allowed).to.equal(true);
+  });
+});
+
+describe("gateway circuit breaker", () => {
+  const settings = { failureThreshold: 3, ejectionBaseMs: 1000, ejectionMaxMs: 3000 };
+  it("opens after N consecutive failures with a growing, capped back-off, half-opens, then closes", () => {
+    let state = closedBreaker;
+    state = recordFailure(state, 0, settings);
+    state = recordFailure(state, 0, settings);
+    expect(state.phase).to.equal("closed");
+    state = recordFailure(state, 0, settings);
+    expect(state.phase).to.equal("open");
+    expect(breakerAllows(state, 999)).to.equal(false);
+    const trial = admitNewQuery(state, 1000);
+    expect(trial.admitted).to.equal(true);
+    expect(trial.state.phase).to.equal("half-open");
+    expect(admitNewQuery(trial.state, 1001).admitted).to.equal(false);
+    state = recordFailure(trial.state, 1001, settings);
+    expect(state.phase).to.equal("open");
+    expect(state.openUntilMs - 1001).to.equal(2000);
+    expect(ejectionMs(5, settings)).to.equal(3000);
+    expect(recordSuccess(state).phase).to.equal("closed");
+  });
+});
+
+describe("gateway bounded state", () => {
+  it("evicts the least recently used entry and reports it", () => {
+    const evicted: string[] = [];
+    const map = new BoundedMap<string, number>(2, (key) => evicted.push(key));
+    map.set("a", 1).set("b", 2);
+    map.get("a");
+    map.set("c", 3);
+    expect(evicted).to.deep.equal(["b"]);
+    expect(map.size).to.equal(2);
+  });
+  it("keeps in-flight counts right through finish, eviction and idle sweep", () => {
+    const queries = new InFlightQueries(2, 1000);
+    queries.running("q1", "ns/a", "http://a", 0);
+    queries.running("q2", "ns/a", "http://a", 0);
+    queries.running("q3", "ns/b", "http://b", 500);
+    expect(queries.perRuntime.get("ns/a")).to.equal(1);
+    queries.finished("q2");
+    expect(queries.perRuntime.has("ns/a")).to.equal(false);
+    queries.sweep(2000);
+    expect(queries.size).to.equal(0);
+    expect(queries.perBackend.size).to.equal(0);
+  });
+});
+
+describe("gateway forwarded headers", () => {
+  const trusted = trustedProxies(["10.0.0.0/8", "::1/128"]);
+  const headers = { host: "gw.internal:8080", "x-forwarded-proto": "https", "x-forwarded-host": "trino.example.com", "x-forwarded-for": "203.0.113.9" };
+  it("honours X-Forwarded-* from a trusted proxy", () => {
+    const view = forwardedView(headers, "::ffff:10.1.2.3", "http", trusted);
+    expect(view).to.deep.equal({ proto: "https", host: "trino.example.com", hostname: "trino.example.com", forwardedFor: "203.0.113.9, 10.1.2.3" });
+  });
+  it("ignores them from anyone else, so a client cannot steer nextUri", () => {
+    const view = forwardedView(headers, "192.168.1.5", "http", trusted);
+    expect(view).to.deep.equal({ proto: "http", host: "gw.internal:8080", hostname: "gw.internal", forwardedFor: "192.168.1.5" });
+  });
+  it("rejects a malformed CIDR naming it", () => {
+    expect(() => trustedProxies(["10.0.0.0/abc"])).to.throw(/10\.0\.0\.0\/abc/);
+  });
+});
