@@ -4,10 +4,11 @@
 // XTrinode write and 1 Lease acquisition per stampede; p99 latency ≤ 100 ms. Several runs (a fresh
 // runtime each) per client configuration, medians reported.
 //
-//   npm run bench:resume -- [--requests 1000] [--runs 5] [--processes 2] [--connections 100,0] [--record]
+//   npm run bench:resume -- [--requests 1000] [--runs 5] [--processes 2] [--connections -1,100,0] [--record]
 //
-// --connections: client keep-alive sockets per API server process, one configuration per value
-// (a gateway keeps a pool; 0 = a new connection per request, i.e. all requests connect at once).
+// --connections: one client configuration per value: -1 = one already-open connection per request, all
+// written at once; N > 0 = N keep-alive sockets per API server process (requests queue for a socket, as
+// behind a client pool); 0 = a new connection per request (all connect at once).
 // --record rewrites this benchmark's section of bench/RESULTS.md. All traffic is on 127.0.0.1.
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -23,7 +24,7 @@ const { values } = parseArgs({
     requests: { type: "string", default: "1000" },
     runs: { type: "string", default: "5" },
     processes: { type: "string", default: "2" },
-    connections: { type: "string", default: "100,0" },
+    connections: { type: "string", default: "-1,100,0" },
     record: { type: "boolean", default: false },
   },
 });
@@ -126,7 +127,7 @@ try {
     const p99 = median(results.map((r) => r.p99));
     goalsMet &&= writesOk && p99 <= 100;
     rows.push(
-      `| ${connections > 0 ? `${connections} keep-alive / process` : "1 per request"} | ${results.map((r) => r.xtrinodeWrites).join(", ")} | ` +
+      `| ${connections < 0 ? "1 open per request (warm)" : connections > 0 ? `${connections} keep-alive / process` : "1 new per request"} | ${results.map((r) => r.xtrinodeWrites).join(", ")} | ` +
         `${results.map((r) => r.leaseAcquisitions).join(", ")} (${results.map((r) => r.leaseAttempts).join(", ")}) | ` +
         `${results.every((r) => r.accepted === requests) ? "all" : "NOT all"} | ${median(results.map((r) => r.p50)).toFixed(1)} | ${p99.toFixed(1)} | ` +
         `≤ ${median(results.map((r) => r.serverP50))} / ≤ ${median(results.map((r) => r.serverP99))} | ${median(results.map((r) => r.wallMs)).toFixed(0)} |`,
