@@ -1,0 +1,59 @@
+// Helpers for gateway integration tests: routes files, gateways on ephemeral ports, polling.
+import { mkdtempSync, rmSync, writeFileSync, renameSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import yaml from "js-yaml";
+import type { RouteEntry } from "../../../schemas/generated/types.ts";
+import { silentLogger } from "../../../lib/logger.ts";
+import type { GatewayConfig } from "../../../gateway/config.ts";
+import { fileRoutesSource } from "../../../gateway/routes-source.ts";
+import { startGateway, type RunningGateway } from "../../../gateway/server.ts";
+
+export class RoutesFile {
+  readonly dir = mkdtempSync(path.join(tmpdir(), "xtrinode-gateway-"));
+  readonly file = path.join(this.dir, "routes.yaml");
+  routes: RouteEntry[] = [];
+
+  write(routes: RouteEntry[]): void {
+    this.routes = routes;
+    this.writeText(yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes }));
+  }
+
+  /** Replaces the file atomically, as a ConfigMap volume update does. */
+  writeText(text: string): void {
+    const temporary = `${this.file}.tmp`;
+    writeFileSync(temporary, text);
+    renameSync(temporary, this.file);
+  }
+
+  setState(namespace: string, name: string, state: RouteEntry["state"]): void {
+    this.write(this.routes.map((route) => (route.namespace === namespace && route.name === name ? { ...route, state } : route)));
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface GatewayUnderTest extends RunningGateway {}
+
+export async function startTestGateway(routes: RoutesFile, config: GatewayConfig = {}, extra: { lifecycleUrl?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunningGateway> {
+  const logger = silentLogger();
+  return startGateway({
+    routesSource: fileRoutesSource(routes.file, logger, 100),
+    config: { health: { intervalMs: 200, timeoutMs: 500, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 }, held: { pollWaitMs: 100 }, ...config },
+    lifecycleUrl: extra.lifecycleUrl,
+    env: extra.env ?? {},
+    logger,
+  });
+}
+
+export async function until<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
