@@ -103,7 +103,7 @@ export class Controller implements OwnedObjectCache {
     await Promise.all(this.workers);
   }
 
-  private async resync(): Promise<void> {
+  async resync(): Promise<void> {
     try {
       await this.options.onResync?.();
     } catch (error) {

@@ -2,6 +2,7 @@
 // object is our applied configuration), so fields the API server or other controllers add never
 // cause a write, and a no-op reconcile writes nothing.
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { parseQuantity } from "../renderer/quantity.ts";
 import { fieldManager } from "./constants.ts";
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -10,17 +11,31 @@ export type KubeObject = KubernetesObject & Record<string, unknown>;
 /** Server-populated metadata that is never part of an applied configuration. */
 const serverMetadata = new Set(["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"]);
 
-/** True when every field of `desired` is present in `live` with the same value (arrays compare by position and length). */
-export function isSubset(desired: unknown, live: unknown): boolean {
+/** Maps whose values are resource quantities (container resources, ResourceQuota, LimitRange). */
+const quantityMaps = new Set(["limits", "requests", "hard", "default", "defaultRequest", "max", "min"]);
+
+/**
+ * True when every field of `desired` is present in `live` with the same value (arrays compare by
+ * position and length). Quantities compare by value: the API server canonicalizes them ("0.5" → "500m").
+ */
+/** `quantities`: `desired` is a map named in quantityMaps (its scalar values are quantities). */
+export function isSubset(desired: unknown, live: unknown, quantities = false): boolean {
   // The API server omits nulls and empty lists/maps (omitempty): absent live matches them.
   if (live === undefined || live === null) return desired === null || isEmptyCollection(desired);
-  if (desired === null || typeof desired !== "object") return sameScalar(desired, live);
+  if (desired === null || typeof desired !== "object") return sameScalar(desired, live) || (quantities && sameQuantity(desired, live));
   if (Array.isArray(desired)) {
     return Array.isArray(live) && live.length === desired.length && desired.every((item, i) => isSubset(item, live[i]));
   }
   if (live === null || typeof live !== "object" || Array.isArray(live)) return false;
   const liveMap = live as Record<string, unknown>;
-  return Object.entries(desired as Record<string, unknown>).every(([key, value]) => value === undefined || isSubset(value, liveMap[key]));
+  return Object.entries(desired as Record<string, unknown>).every(([key, value]) => value === undefined || isSubset(value, liveMap[key], value !== null && typeof value === "object" ? quantityMaps.has(key) : quantities));
+}
+
+function sameQuantity(desired: unknown, live: unknown): boolean {
+  if ((typeof desired !== "string" && typeof desired !== "number") || (typeof live !== "string" && typeof live !== "number")) return false;
+  const a = parseQuantity(desired);
+  const b = parseQuantity(live);
+  return a !== undefined && b !== undefined && Math.abs(a - b) <= Math.abs(a) * 1e-9;
 }
 
 function isEmptyCollection(value: unknown): boolean {

@@ -34,6 +34,8 @@ export interface RunningOperator {
   metrics: OperatorMetrics;
   healthPort?: number;
   isLeader(): boolean;
+  /** Queues every known runtime now (what the periodic resync does). */
+  resync(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -106,6 +108,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     metrics,
     healthPort: health?.port,
     isLeader: () => (elector ? elector.isLeader : true),
+    resync: async () => {
+      await transition;
+      await controller?.resync();
+    },
     async stop() {
       if (elector) await elector.stop();
       else stopController();

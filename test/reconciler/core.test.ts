@@ -29,6 +29,10 @@ describe("reconciler core: desired vs live diff", () => {
     expect(isSubset({ port: 8080 }, { port: "8080" })).to.equal(true);
     expect(isSubset({ list: [{ x: 1 }] }, { list: [{ x: 1, y: 2 }] })).to.equal(true);
     expect(isSubset({ list: [{ x: 1 }] }, { list: [{ x: 1 }, { x: 2 }] })).to.equal(false);
+    // Quantities come back canonicalized; only quantity maps compare by value.
+    expect(isSubset({ resources: { requests: { cpu: "0.5", memory: "2048Mi" } } }, { resources: { requests: { cpu: "500m", memory: "2Gi" } } })).to.equal(true);
+    expect(isSubset({ resources: { limits: { cpu: "1" } } }, { resources: { limits: { cpu: "500m" } } })).to.equal(false);
+    expect(isSubset({ version: "1" }, { version: "1.0" })).to.equal(false);
   });
 
   it("applies when our field manager owns a field that desired no longer sets, not when another manager does", () => {

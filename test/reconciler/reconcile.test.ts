@@ -86,9 +86,16 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
   });
 
   it("an unchanged runtime reconciles with zero write requests", async () => {
-    await createRuntime(cluster, runtime("team-a", "bi", { workers: { mode: "keda", min: 0, max: 4, keda: queryPressure }, monitoring: { serviceMonitor: true } }));
+    await createRuntime(cluster, runtime("team-a", "bi", {
+      workers: { mode: "keda", min: 0, max: 4, keda: queryPressure },
+      monitoring: { serviceMonitor: true },
+      // Quantities the API server canonicalizes ("0.5" → "500m", "2048Mi" → "2Gi") must not count as changes.
+      coordinator: { resources: { requests: { cpu: "0.5", memory: "2048Mi" }, limits: { memory: "2048Mi" } } },
+    }));
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
     await tick();
+    const containers = ((await deployment(cluster, "team-a", "bi-trino-coordinator"))!.spec as { template: { spec: { containers: Array<{ resources?: { requests?: Record<string, string> } }> } } }).template.spec.containers;
+    expect(containers.map((c) => c.resources?.requests?.cpu)).to.include("500m"); // canonicalized by the server
     cluster.server.requestLog.clear();
     clock.advance(60_000);
     const result = await reconcile(ctx, "team-a", "bi");
