@@ -84,3 +84,23 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     expect(text).to.contain("xtrinode_operator_reconcile_duration_seconds_bucket");
   });
 });
+
+describe("reconciler: controller start against a failing API", function () {
+  this.timeout(30_000);
+  let cluster: Cluster;
+  let operator: RunningOperator | undefined;
+  after(async () => {
+    await operator?.stop();
+    await cluster?.close();
+  });
+
+  it("informers whose list fails retry with backoff and then reconcile", async () => {
+    cluster = await startCluster();
+    await cluster.client.create(runtime("team-a", "early"));
+    cluster.server.faults.failNext(2, 500, { method: "GET", pathPrefix: "/apis/xtrinode.io/v1alpha1/xtrinodes" });
+    operator = await startOperator({ kubeConfig: cluster.kubeConfig, gatewayNamespace, policy: staticPolicy(), log: silentLogger(), leaderElection: false, resyncPeriodMs: 10 * 60_000 });
+    await waitFor("early Ready after the informer recovered", async () => (await phaseOf(cluster.client, "team-a", "early")) === "Ready");
+    const failed = cluster.server.requestLog.filter({ method: "GET", pathPrefix: "/apis/xtrinode.io/v1alpha1/xtrinodes" }).filter((e) => e.status === 500);
+    expect(failed).to.have.length(2);
+  });
+});

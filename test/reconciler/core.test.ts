@@ -12,6 +12,10 @@ import { buildStatus, mergeConditions, sameStatus } from "../../reconciler/statu
 import { WorkQueue } from "../../reconciler/workqueue.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import yaml from "js-yaml";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { filePolicySource, parsePolicyText } from "../../reconciler/policy.ts";
 
 const configMap = (data: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "ns", labels: { a: "1" } }, data });
 
@@ -51,6 +55,8 @@ describe("reconciler core: desired vs live diff", () => {
     expect((out[0].spec as { replicas?: number }).replicas).to.equal(2);
     expect(out[1].spec as object).to.not.have.property("replicas");
     expect(releaseAutoscaledReplicas([deployment("rt-worker")])[0].spec).to.have.property("replicas", 2);
+    const hpa: KubeObject = { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: { name: "w" }, spec: { scaleTargetRef: { kind: "Deployment", name: "rt-worker" } } };
+    expect(releaseAutoscaledReplicas([deployment("rt-worker"), hpa])[0].spec as object).to.not.have.property("replicas");
   });
 });
 
@@ -216,5 +222,21 @@ describe("reconciler core: work queue, leases, durations", () => {
     expect(parseDurationMs("1h30m")).to.equal(5_400_000);
     expect(parseDurationMs("250ms")).to.equal(250);
     expect(() => parseDurationMs("10 minutes")).to.throw(/Go duration/);
+  });
+});
+
+describe("reconciler core: policy file", () => {
+  it("loads --policy FILE and names the file and field of a bad one", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "xtrinode-policy-"));
+    try {
+      const good = path.join(dir, "policy.yaml");
+      writeFileSync(good, "apiVersion: xtrinode.io/v1alpha1\nkind: XTrinodePolicy\ndefaults:\n  maxWorkers: 4\n");
+      const source = filePolicySource(good);
+      await source.reload();
+      expect(source.current()).to.deep.equal({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodePolicy", defaults: { maxWorkers: 4 } });
+      expect(() => parsePolicyText("apiVersion: xtrinode.io/v1alpha1\nkind: XTrinodePolicy\ndefaults:\n  maxWorkerz: 4\n", "ConfigMap xtrinode-system/xtrinode-policy")).to.throw(/xtrinode-policy.*defaults\.maxWorkerz.*maxWorkers/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
