@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
+import { minimalCrd } from "../../fixtures/kube-api-server/index.ts";
 import { apiError, useServer } from "./support.ts";
 
 type Obj = KubernetesObject & Record<string, any>;
@@ -92,6 +93,33 @@ describe("kube-api-server: server-side apply and patches", () => {
     expect(hpaOwned.spec?.replicas).to.equal(5);
     const conflict = await apiError(() => apply(d(2), "operator"));
     expect(conflict.body.details.causes.map((c: any) => c.field)).to.deep.equal([".spec.replicas"]);
+  });
+
+  it("applies the status subresource of a custom resource separately from its spec", async () => {
+    ctx.server.registerCrds([minimalCrd({ group: "xtrinode.io", kind: "XTrinode", versions: ["v1alpha1"] })]);
+    const runtime = (spec: Record<string, unknown>, status?: Record<string, unknown>): Obj => ({
+      apiVersion: "xtrinode.io/v1alpha1",
+      kind: "XTrinode",
+      metadata: { name: "rt", namespace: "default" },
+      spec,
+      ...(status ? { status } : {}),
+    });
+    const created = await apply(runtime({ workers: 2 }, { phase: "ignored-on-main" }), "operator");
+    expect(created.status).to.equal(undefined);
+    const custom = ctx.kc.makeApiClient(CustomObjectsApi);
+    const withStatus = (await custom.patchNamespacedCustomObjectStatus(
+      { group: "xtrinode.io", version: "v1alpha1", namespace: "default", plural: "xtrinodes", name: "rt", body: runtime({ workers: 99 }, { phase: "Ready" }), fieldManager: "operator", force: true },
+      setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
+    )) as Obj;
+    expect(withStatus.status).to.deep.equal({ phase: "Ready" });
+    expect(withStatus.spec).to.deep.equal({ workers: 2 });
+    expect(withStatus.metadata!.generation).to.equal(1);
+    const statusEntry = withStatus.metadata!.managedFields!.find((m) => m.subresource === "status")!;
+    expect(statusEntry).to.include({ manager: "operator", operation: "Apply" });
+    expect(statusEntry.fieldsV1).to.deep.equal({ "f:status": { "f:phase": {} } });
+    const specAgain = await apply(runtime({ workers: 2 }), "operator");
+    expect(specAgain.status).to.deep.equal({ phase: "Ready" });
+    expect(specAgain.metadata!.resourceVersion).to.equal(withStatus.metadata!.resourceVersion);
   });
 
   it("applies JSON merge, strategic merge (as merge) and JSON patches", async () => {

@@ -29,6 +29,7 @@ describe("kube-api-server: watch", () => {
   it("streams ADDED/MODIFIED/DELETED after a resourceVersion, with bookmarks", async () => {
     const list = await core.listNamespacedConfigMap({ namespace: "w" });
     const { seen } = await watch("/api/v1/namespaces/w/configmaps", { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true });
+    await eventually(() => ctx.server.requestLog.filter({ pathPrefix: "/api/v1/namespaces/w/configmaps" }).some((e) => e.watch && e.status === 200));
     await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "a" }, data: { v: "1" } } });
     await core.patchNamespacedConfigMap({ name: "a", namespace: "w", body: [{ op: "add", path: "/data/v", value: "2" }] });
     await core.deleteNamespacedConfigMap({ name: "a", namespace: "w" });
