@@ -7,6 +7,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfig } from "../lib/kube-config.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
 import {
+  ConfigError,
   defaultAuthzConfig,
   parseAuthzConfig,
   parseTokenFile,
@@ -59,16 +60,33 @@ export function defaultIdentity(): string {
   return `${hostname()}_${process.pid}_${randomBytes(4).toString("hex")}`;
 }
 
+function loadKubeConfigOrExplain(path?: string): KubeConfig {
+  try {
+    return loadKubeConfig(path);
+  } catch (error) {
+    throw new ConfigError(`${path ? `--kubeconfig ${path}` : "kubeconfig (in-cluster, $KUBECONFIG or ~/.kube/config)"}: ${(error as Error).message}`);
+  }
+}
+
+function readConfigFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`${flag} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
 export async function startApiServer(options: ApiServerOptions = {}): Promise<StartedApiServer> {
   const logger = options.logger ?? createLogger("apiserver");
-  const kubeConfig = options.kubeConfig ?? loadKubeConfig(options.kubeconfigPath);
+  const kubeConfig = options.kubeConfig ?? loadKubeConfigOrExplain(options.kubeconfigPath);
   const timeoutMs = options.kubeTimeoutMs ?? defaults.kubeTimeoutMs;
   const store = new KubeRuntimeStore(kubeConfig, { timeoutMs });
   const authenticate = options.tokenFile
-    ? staticTokenAuthenticator(parseTokenFile(readFileSync(options.tokenFile, "utf8"), options.tokenFile))
+    ? staticTokenAuthenticator(parseTokenFile(readConfigFile(options.tokenFile, "--token-file"), options.tokenFile))
     : tokenReviewAuthenticator(kubeTokenReviewer(kubeConfig, { timeoutMs }));
   const authz =
-    options.authz ?? (options.authzConfigFile ? parseAuthzConfig(readFileSync(options.authzConfigFile, "utf8"), options.authzConfigFile) : defaultAuthzConfig);
+    options.authz ??
+    (options.authzConfigFile ? parseAuthzConfig(readConfigFile(options.authzConfigFile, "--authz-config"), options.authzConfigFile) : defaultAuthzConfig);
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics });
   const identity = options.identity ?? defaultIdentity();
   const lifecycle = new Lifecycle({
