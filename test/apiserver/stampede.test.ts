@@ -49,6 +49,14 @@ describe("apiserver resume stampede across processes", function () {
     expect(runtime.metadata.annotations?.["xtrinode.io/resume-requested-at"]).to.be.a("string");
   });
 
+  it("refuses to start on a bad --token-file, naming the flag and file", async () => {
+    const failure = await spawnApiServer(["--kubeconfig", cluster.kube.kubeconfigPath, "--token-file", `${cluster.dir}/missing.csv`]).then(
+      () => new Error("expected the apiserver to fail"),
+      (error: Error) => error,
+    );
+    expect(failure.message).to.match(/exited with 2 before it was ready: xtrinode apiserver: --token-file .*missing\.csv: cannot read it \(ENOENT\)/);
+  });
+
   it("stops cleanly on SIGTERM", async () => {
     const server = servers.pop()!;
     await server.stop();
