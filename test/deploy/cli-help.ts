@@ -1,20 +1,31 @@
-// The flags each xtrinode command accepts, read from its own --help (one child process per command, cached).
-import { execFile } from "node:child_process";
+// The flags each xtrinode command accepts, from the CLI's own definitions: the modules listed in
+// bin/xtrinode.ts's `registrations` register their commands on a fresh commander program, in process.
+import { Command } from "commander";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
+import { pathToFileURL } from "node:url";
 import { repoRoot } from "./layout.ts";
 
-const run = promisify(execFile);
-const cache = new Map<string, Promise<Set<string>>>();
-
-async function readFlags(command: string): Promise<Set<string>> {
-  const { stdout } = await run(process.execPath, [path.join(repoRoot, "bin/xtrinode.ts"), command, "--help"], { cwd: repoRoot, timeout: 20_000 });
-  if (!stdout.includes(`Usage: xtrinode ${command} `)) throw new Error(`the CLI has no "${command}" command`);
-  return new Set([...stdout.matchAll(/--[a-z][a-z0-9-]*/g)].map((m) => m[0]).filter((flag) => flag !== "--help"));
+/** [module path relative to the repository, exported register function] from bin/xtrinode.ts. */
+export function registeredModules(): Array<[string, string]> {
+  const source = readFileSync(path.join(repoRoot, "bin/xtrinode.ts"), "utf8");
+  return [...source.matchAll(/\[\s*"(\.\.?\/[^"]+)"\s*,\s*"(\w+)"\s*\]/g)].map((m) => [path.posix.normalize(path.posix.join("bin", m[1])), m[2]]);
 }
 
-export function cliFlags(command: string): Promise<Set<string>> {
-  let flags = cache.get(command);
-  if (!flags) cache.set(command, (flags = readFlags(command)));
-  return flags;
+let program: Promise<Command> | undefined;
+
+async function buildProgram(): Promise<Command> {
+  const root = new Command("xtrinode");
+  for (const [file, exportName] of registeredModules()) {
+    const module = (await import(pathToFileURL(path.join(repoRoot, file)).href)) as Record<string, (program: Command) => void>;
+    module[exportName](root);
+  }
+  return root;
+}
+
+export async function cliFlags(command: string): Promise<Set<string>> {
+  program ??= buildProgram();
+  const found = (await program).commands.find((c) => c.name() === command);
+  if (!found) throw new Error(`the CLI has no "${command}" command`);
+  return new Set(found.options.map((option) => option.long).filter((flag): flag is string => flag !== undefined));
 }

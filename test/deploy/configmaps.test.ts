@@ -2,6 +2,7 @@
 // Both are checked against their JSON Schemas and read back with the components' own parsers.
 import { expect } from "chai";
 import yaml from "js-yaml";
+import { configIssues } from "../../gateway/config.ts";
 import { renderNamespace } from "../../renderer/index.ts";
 import { policyConfigMapName, policyDataKey, operatorNamespace, routesConfigMapName, routesDataKey, defaultGatewayNamespace } from "../../reconciler/constants.ts";
 import { parsePolicyText } from "../../reconciler/policy.ts";
@@ -33,6 +34,13 @@ describe("deploy/ ConfigMaps", () => {
         const guardrails = renderNamespace("team-a", policy) as unknown as KubeObject[];
         expect(guardrails.map((o) => o.kind).sort()).to.deep.equal(["LimitRange", "ResourceQuota"]);
         for (const object of guardrails) expect(await validateManifest(object), object.kind).to.deep.equal([]);
+      });
+
+      it("ships a valid gateway config (schemas/gateway-config.schema.json)", () => {
+        const data = configMap(objectsOf(dir), defaultGatewayNamespace, "xtrinode-gateway-config").data;
+        const doc = yaml.load(data["gateway.yaml"]) ?? {};
+        expect(configIssues(doc)).to.deep.equal([]);
+        if (dir === exampleOverlayDir) expect((doc as { trustedProxies: string[] }).trustedProxies).to.not.be.empty;
       });
 
       it(`ships an empty, valid ${defaultGatewayNamespace}/${routesConfigMapName} exactly as the operator writes one`, () => {

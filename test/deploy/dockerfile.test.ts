@@ -7,15 +7,11 @@ import { expect } from "chai";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { execForm, inBuildContext, moduleClosure, parseCopy, parseDockerfile, parseDockerignore, runtimeImports, type Dockerfile } from "./dockerfile.ts";
+import { registeredModules } from "./cli-help.ts";
 import { defaultInstallDir, objectsOf, repoRoot } from "./layout.ts";
 
 const read = (file: string) => readFileSync(path.join(repoRoot, file), "utf8");
 const packageJson = JSON.parse(read("package.json")) as { dependencies: Record<string, string>; devDependencies: Record<string, string>; bin: Record<string, string> };
-
-/** The CLI modules bin/xtrinode.ts imports dynamically (its `registrations` list). */
-function registeredModules(): string[] {
-  return [...read("bin/xtrinode.ts").matchAll(/\[\s*"(\.\.?\/[^"]+)"\s*,\s*"\w+"\s*\]/g)].map((m) => path.posix.normalize(path.posix.join("bin", m[1])));
-}
 
 describe("Dockerfile", () => {
   let dockerfile: Dockerfile;
@@ -95,7 +91,7 @@ describe("Dockerfile", () => {
     let closure: ReturnType<typeof moduleClosure>;
     let copied: string[];
     before(() => {
-      closure = moduleClosure(repoRoot, [packageJson.bin.xtrinode, ...registeredModules()]);
+      closure = moduleClosure(repoRoot, [packageJson.bin.xtrinode, ...registeredModules().map(([file]) => file)]);
       copied = instructions("COPY").map((i) => parseCopy(i.args)).filter((c) => !c.from).flatMap((c) => c.sources.map((s) => s.replace(/\/$/, "")));
     });
 
