@@ -20,6 +20,7 @@ export class Backends {
   private readonly settings: GatewaySettings["health"];
   private readonly logger: Logger;
   private timer: NodeJS.Timeout | undefined;
+  private running = false;
   private readonly listeners: Array<() => void> = [];
 
   constructor(settings: GatewaySettings["health"], logger: Logger) {
@@ -91,6 +92,7 @@ export class Backends {
     state.breaker = recordFailure(state.breaker, nowMs, this.settings);
     if (state.breaker.phase === "open" && before !== "open") {
       this.logger.warn({ event: "backend-ejected", backend: url, reason, ejections: state.breaker.ejections, openForMs: state.breaker.openUntilMs - nowMs }, "backend ejected");
+      this.schedule();
       this.changed();
     }
   }
@@ -145,13 +147,16 @@ export class Backends {
   }
 
   start(): void {
-    const loop = () => {
-      void this.tick();
-      // Ejected backends get their half-open probe as soon as their back-off ends.
-      this.timer = setTimeout(loop, Math.min(this.settings.intervalMs, this.nextBackoffEndMs()));
-      this.timer.unref();
-    };
-    loop();
+    this.running = true;
+    void this.tick().finally(() => this.schedule());
+  }
+
+  /** Next round after the interval, or when the earliest back-off ends (for its half-open probe). */
+  private schedule(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick().finally(() => this.schedule()), Math.min(this.settings.intervalMs, this.nextBackoffEndMs()));
+    this.timer.unref();
   }
 
   private nextBackoffEndMs(): number {
@@ -162,6 +167,7 @@ export class Backends {
   }
 
   stop(): void {
+    this.running = false;
     if (this.timer) clearTimeout(this.timer);
   }
 }

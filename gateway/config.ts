@@ -52,7 +52,7 @@ export function resolveSettings(config: GatewayConfig = {}, env: NodeJS.ProcessE
       maxCoordinators: config.sticky?.maxCoordinators ?? 10_000,
       maxTransactions: config.sticky?.maxTransactions ?? 100_000,
       maxQueries: config.sticky?.maxQueries ?? 100_000,
-      queryIdleMs: config.sticky?.queryIdleMs ?? 300_000,
+      queryIdleMs: config.sticky?.queryIdleMs ?? 120_000,
     },
   };
 }

@@ -133,7 +133,7 @@ export interface GatewayConfig {
      */
     maxQueries?: number;
     /**
-     * Forget an in-flight query not polled for this long (default 300000).
+     * Forget an in-flight query not polled through this replica for this long (default 120000); covers queries whose last page went through another replica.
      */
     queryIdleMs?: number;
   };
