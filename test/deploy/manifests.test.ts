@@ -145,6 +145,23 @@ describe("deploy/ manifests", () => {
       }
     });
 
+    it("lets the gateway's pods reach the API server's port through the NetworkPolicy", () => {
+      const objects = objectsOf(exampleOverlayDir);
+      const policy = objects.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "xtrinode-apiserver")!;
+      const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+      const apiserver = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "xtrinode-apiserver")!;
+      const gateway = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "xtrinode-gateway")!;
+      expect(policy.metadata.namespace).to.equal(apiserver.metadata.namespace);
+      expect(matches(policy.spec.podSelector.matchLabels, apiserver.spec.template.metadata.labels)).to.equal(true);
+      // kubernetes.io/metadata.name is set by the API server on every Namespace.
+      const gatewayPeers = policy.spec.ingress.flatMap((rule: any) => rule.from).filter(
+        (peer: any) => peer.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"] === gateway.metadata.namespace && matches(peer.podSelector?.matchLabels ?? {}, gateway.spec.template.metadata.labels),
+      );
+      expect(gatewayPeers).to.have.length(1);
+      const portNames = apiserver.spec.template.spec.containers[0].ports.map((p: any) => p.name);
+      for (const rule of policy.spec.ingress) for (const port of rule.ports) expect(portNames).to.include(port.port);
+    });
+
     it("leaves the base install untouched (the loader copies nothing by reference)", () => {
       const base = objectsOf(defaultInstallDir).find((o) => o.kind === "Deployment" && o.metadata.name === "xtrinode-gateway")!;
       expect(base.spec.replicas).to.equal(2);
