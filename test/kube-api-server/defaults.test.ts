@@ -59,6 +59,16 @@ describe("kube-api-server: defaulting and canonical quantities", () => {
     expect(dropped.metadata!.generation).to.equal(2);
   });
 
+  it("folds Secret stringData into base64 data and never returns it", async () => {
+    const secret: Obj = { apiVersion: "v1", kind: "Secret", metadata: { name: "creds", namespace: "default" }, stringData: { password: "s3cret" }, data: { user: "YWRtaW4=" } };
+    const created = await apply(secret);
+    expect(created.stringData).to.equal(undefined);
+    expect(created.type).to.equal("Opaque");
+    expect(created.data).to.deep.equal({ user: "YWRtaW4=", password: Buffer.from("s3cret").toString("base64") });
+    const again = await apply(secret);
+    expect(again.metadata!.resourceVersion).to.equal(created.metadata!.resourceVersion);
+  });
+
   it("allocates a Service clusterIP once and defaults port fields", async () => {
     const service: Obj = { apiVersion: "v1", kind: "Service", metadata: { name: "coordinator", namespace: "default" }, spec: { selector: { app: "c" }, ports: [{ name: "http", port: 8080 }] } };
     const created = await apply(service);
