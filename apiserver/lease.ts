@@ -44,11 +44,11 @@ export function observeLease(live: LeaseRecord, previous: LeaseObservation | und
 export type LeaseJudgement = { kind: "held"; holderIdentity: string; expiresAtMs: number } | { kind: "acquirable" };
 
 /**
- * Whether `identity` may take the Lease now. A Lease with no holder, one held by ourselves (a retry after a
- * failed or timed-out attempt of this process) or one whose observed record has outlived its duration is acquirable.
+ * Whether the Lease is held now: by a holder (possibly ourselves: the caller decides what its own Lease
+ * means) whose record has not outlived its duration since we first observed it. No holder → acquirable.
  */
-export function judgeLease(observation: LeaseObservation, identity: string, nowMs: number): LeaseJudgement {
-  if (observation.holderIdentity === "" || observation.holderIdentity === identity) return { kind: "acquirable" };
+export function judgeLease(observation: LeaseObservation, nowMs: number): LeaseJudgement {
+  if (observation.holderIdentity === "") return { kind: "acquirable" };
   const expiresAtMs = observation.observedAtMs + observation.durationMs;
   if (nowMs < expiresAtMs) return { kind: "held", holderIdentity: observation.holderIdentity, expiresAtMs };
   return { kind: "acquirable" };

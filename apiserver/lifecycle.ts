@@ -2,19 +2,19 @@
 // All Kubernetes I/O goes through a RuntimeStore; time comes from an injected clock.
 //
 // Resume, in order, with the cheapest answer first:
-//  1. this process already knows the resume Lease is held (it won it, or lost to another holder) and
-//     the Lease has not expired on the local clock → 202 RESUMING, no Kubernetes call at all;
+//  1. this process learnt less than heldRecheckMs ago that the resume Lease is held (it won it, or lost
+//     to another holder) and the Lease has not expired on the local clock → 202 RESUMING, no Kubernetes call;
 //  2. a resume for the same runtime is already in flight in this process → join it (single-flight);
 //  3. read the XTrinode (and the Lease, in parallel): absent → 404; route RUNNING and not suspended → 200 RUNNING;
 //     route RESUMING and not suspended (the operator is already at it) → 202 without writing;
 //  4. judge the Lease like client-go (observed record + duration on the local clock):
-//     held by another → 202 without writing;
+//     held (by another, or by us with our intent recorded under it) → 202 without writing;
 //  5. acquire: create (409 AlreadyExists = lost) or update at the fetched resourceVersion (409 = lost);
 //  6. the winner merge-patches the intent onto the XTrinode (suspended=false, resume-requested-at/-by).
 //     If that patch fails, the winner deletes the Lease it just wrote (at its resourceVersion) so a retry
 //     can proceed at once, forgets its local cache, and answers 503. If that delete fails too, the Lease
-//     stays until it expires: this process retries immediately anyway (a Lease held by its own identity
-//     is acquirable), other processes answer 202 for at most leaseDurationSeconds, then take it over.
+//     stays until it expires: this process retries immediately anyway (it renews its own Lease when it has
+//     no intent recorded under it), other processes answer 202 for at most leaseDurationSeconds, then take it over.
 // Nothing is written before the XTrinode is known to exist; a failed read writes nothing.
 // Lease and XTrinode writes are counted in metrics (kube_writes_total) by resource, verb and result.
 import type { XTrinode, XTrinodeStatus, Condition } from "../schemas/generated/types.ts";
@@ -129,17 +129,21 @@ export function parseActivityTime(body: unknown, nowMs: number): number {
   return Math.min(Date.parse(at), nowMs);
 }
 
-interface HeldLease {
-  expiresAtMs: number;
-  observation?: LeaseObservation;
-}
+/**
+ * How long a "Lease held" answer is reused without any Kubernetes call, at most (never past the Lease's expiry).
+ * Short, so a replica notices within seconds that the runtime became RUNNING or was suspended elsewhere;
+ * long enough that a stampede costs one read per replica.
+ */
+export const heldRecheckMs = 2_000;
 
 export class Lifecycle {
   private readonly options: LifecycleOptions;
   private readonly now: () => number;
-  /** Per runtime key: what this process knows about its resume Lease. */
-  private readonly leases = new Map<string, HeldLease>();
+  /** Per runtime key: until when (local clock) resume answers 202 from memory. */
+  private readonly heldUntil = new Map<string, number>();
   private readonly observations = new Map<string, LeaseObservation>();
+  /** Per runtime key: the record key of the Lease under which this process recorded resume intent. */
+  private readonly intents = new Map<string, string>();
   private readonly inFlight = new Map<string, Promise<LifecycleAnswer>>();
   /** Per runtime key: local time of the last activity check/write. */
   private readonly activityChecks = new Map<string, number>();
@@ -152,8 +156,8 @@ export class Lifecycle {
   async resume(namespace: string, name: string, caller: string): Promise<LifecycleAnswer> {
     const key = `${namespace}/${name}`;
     const { resumeRequests } = this.options.metrics;
-    const held = this.leases.get(key);
-    if (held && this.now() < held.expiresAtMs) {
+    const held = this.heldUntil.get(key);
+    if (held !== undefined && this.now() < held) {
       resumeRequests.inc({ outcome: "held" });
       return this.resuming(namespace, name);
     }
@@ -210,9 +214,11 @@ export class Lifecycle {
     const live = read.lease;
     if (live) {
       const observation = this.observe(key, live);
-      const judgement = judgeLease(observation, identity, this.now());
-      if (judgement.kind === "held") {
-        this.leases.set(key, { expiresAtMs: judgement.expiresAtMs, observation });
+      const judgement = judgeLease(observation, this.now());
+      // Our own unexpired Lease without recorded intent (the intent write failed): renew it and write again.
+      const ownWithoutIntent = judgement.kind === "held" && judgement.holderIdentity === identity && this.intents.get(key) !== observation.recordKey;
+      if (judgement.kind === "held" && !ownWithoutIntent) {
+        this.holdUntil(key, judgement.expiresAtMs);
         return { outcome: "held", answer: this.resuming(namespace, name) };
       }
     }
@@ -243,9 +249,20 @@ export class Lifecycle {
     }
     const observation = observeLease(acquired.value, undefined, startedMs, leaseDurationSeconds);
     this.observations.set(key, observation);
-    this.leases.set(key, { expiresAtMs: startedMs + leaseDurationSeconds * 1000, observation });
+    this.intents.set(key, observation.recordKey);
+    this.holdUntil(key, startedMs + leaseDurationSeconds * 1000);
     logger.info({ event: "resume-requested", namespace, name, by: caller, lease: leaseName }, "resume intent recorded");
     return { outcome: "accepted", answer: this.resuming(namespace, name) };
+  }
+
+  private holdUntil(key: string, leaseExpiresAtMs: number): void {
+    this.heldUntil.set(key, Math.min(leaseExpiresAtMs, this.now() + heldRecheckMs));
+  }
+
+  private forget(key: string): void {
+    this.heldUntil.delete(key);
+    this.observations.delete(key);
+    this.intents.delete(key);
   }
 
   private observe(key: string, live: LeaseRecord): LeaseObservation {
@@ -256,21 +273,19 @@ export class Lifecycle {
 
   /** After losing the race, read the winner's record once so this process judges its expiry from (about) when it was written. */
   private async rememberLostLease(namespace: string, leaseName: string, key: string): Promise<void> {
-    const fallback = { expiresAtMs: this.now() + this.options.leaseDurationSeconds * 1000 };
+    const fallback = this.now() + this.options.leaseDurationSeconds * 1000;
     try {
       const live = await this.options.store.getLease(namespace, leaseName);
       if (!live) return; // released meanwhile: the next call may try again
-      const observation = this.observe(key, live);
-      const judgement = judgeLease(observation, this.options.identity, this.now());
-      this.leases.set(key, judgement.kind === "held" ? { expiresAtMs: judgement.expiresAtMs, observation } : fallback);
+      const judgement = judgeLease(this.observe(key, live), this.now());
+      this.holdUntil(key, judgement.kind === "held" ? judgement.expiresAtMs : fallback);
     } catch {
-      this.leases.set(key, fallback);
+      this.holdUntil(key, fallback);
     }
   }
 
   private async releaseLease(namespace: string, leaseName: string, key: string, record: LeaseRecord): Promise<void> {
-    this.leases.delete(key);
-    this.observations.delete(key);
+    this.forget(key);
     if (!record.resourceVersion) return;
     try {
       const result = await this.write("lease", "delete", () => this.options.store.deleteLease(namespace, leaseName, record.resourceVersion!));
@@ -307,8 +322,7 @@ export class Lifecycle {
     logger.info({ event: "suspend-requested", namespace, name, by: caller }, "suspend intent recorded");
 
     const key = `${namespace}/${name}`;
-    this.leases.delete(key);
-    this.observations.delete(key);
+    this.forget(key);
     const leaseName = resumeLeaseName(name);
     try {
       const live = await store.getLease(namespace, leaseName);

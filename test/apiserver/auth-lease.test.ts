@@ -26,19 +26,19 @@ describe("apiserver resume lease judgement", () => {
     const live = { holderIdentity: "other", leaseDurationSeconds: 15, renewTime: "2026-01-01T11:00:00.000000Z", resourceVersion: "7" };
     const first = observeLease(live, undefined, t0, 30);
     expect(first.durationMs).to.equal(15_000);
-    expect(judgeLease(first, "me", t0 + 14_999)).to.deep.equal({ kind: "held", holderIdentity: "other", expiresAtMs: t0 + 15_000 });
+    expect(judgeLease(first, t0 + 14_999)).to.deep.equal({ kind: "held", holderIdentity: "other", expiresAtMs: t0 + 15_000 });
     const again = observeLease(live, first, t0 + 10_000, 30);
     expect(again.observedAtMs).to.equal(t0); // unchanged record keeps its first observation
-    expect(judgeLease(again, "me", t0 + 15_000)).to.deep.equal({ kind: "acquirable" });
+    expect(judgeLease(again, t0 + 15_000)).to.deep.equal({ kind: "acquirable" });
     const renewed = observeLease({ ...live, renewTime: "2026-01-01T11:00:10.000000Z" }, again, t0 + 14_000, 30);
-    expect(judgeLease(renewed, "me", t0 + 20_000).kind).to.equal("held"); // a renewal restarts the clock
+    expect(judgeLease(renewed, t0 + 20_000).kind).to.equal("held"); // a renewal restarts the clock
   });
 
-  it("lets the holder itself and anyone take a lease without holder", () => {
-    const mine = observeLease({ holderIdentity: "me", leaseDurationSeconds: 30 }, undefined, t0, 30);
-    expect(judgeLease(mine, "me", t0).kind).to.equal("acquirable");
+  it("reports a lease without holder as acquirable and our own unexpired lease as held (the caller decides)", () => {
     const released = observeLease({ holderIdentity: "", leaseDurationSeconds: 30 }, undefined, t0, 30);
-    expect(judgeLease(released, "me", t0).kind).to.equal("acquirable");
+    expect(judgeLease(released, t0).kind).to.equal("acquirable");
+    const mine = observeLease({ holderIdentity: "me", leaseDurationSeconds: 30 }, undefined, t0, 30);
+    expect(judgeLease(mine, t0)).to.deep.equal({ kind: "held", holderIdentity: "me", expiresAtMs: t0 + 30_000 });
   });
 
   it("counts holder changes in leaseTransitions and keeps the fetched resourceVersion for the update", () => {

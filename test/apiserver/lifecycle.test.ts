@@ -1,7 +1,7 @@
 // Unit tests of the lifecycle core against an in-memory store (no network).
 import { expect } from "chai";
 import { ApiError } from "../../apiserver/errors.ts";
-import { Lifecycle, annotations, parseActivityTime, runtimeView } from "../../apiserver/lifecycle.ts";
+import { Lifecycle, annotations, heldRecheckMs, parseActivityTime, runtimeView } from "../../apiserver/lifecycle.ts";
 import { createMetrics } from "../../apiserver/metrics.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { MemoryStore } from "./memory-store.ts";
@@ -105,6 +105,36 @@ describe("apiserver lifecycle core", () => {
       const lease = store.leases.get(leaseKey)!;
       expect(lease.holderIdentity).to.equal("replica-b");
       expect(lease.leaseTransitions).to.equal(1);
+    });
+
+    it("rechecks a held Lease every couple of seconds: the winner does not write again, and RUNNING shows as 200", async () => {
+      const { store, lifecycle, clock } = setup();
+      store.addRuntime("team-a", "sales", { suspended: true, routeState: "PAUSED" });
+      await lifecycle.resume("team-a", "sales", "gw");
+      clock.now += heldRecheckMs + 1;
+      expect((await lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202);
+      expect(store.count("getRuntime")).to.equal(2);
+      expect(store.count("createLease") + store.count("updateLease") + store.count("patchRuntime")).to.equal(2);
+
+      store.runtimes.get("team-a/sales")!.status = { routeState: "RUNNING" };
+      clock.now += heldRecheckMs + 1;
+      expect((await lifecycle.resume("team-a", "sales", "gw")).status).to.equal(200);
+    });
+
+    it("lets another replica resume within seconds after a suspend went through the Lease winner", async () => {
+      const store = new MemoryStore();
+      const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
+      store.addRuntime("team-a", "sales");
+      const a = setup({ store, clock, identity: "replica-a" });
+      const b = setup({ store, clock, identity: "replica-b" });
+      await a.lifecycle.resume("team-a", "sales", "gw");
+      expect((await b.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202); // held by A
+      await a.lifecycle.suspend("team-a", "sales", "admin"); // records intent and deletes the Lease
+      expect(store.runtimes.get("team-a/sales")!.spec.lifecycle?.suspended).to.equal(true);
+      clock.now += heldRecheckMs + 1;
+      expect((await b.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202);
+      expect(store.runtimes.get("team-a/sales")!.spec.lifecycle?.suspended).to.equal(false);
+      expect(store.leases.get(leaseKey)?.holderIdentity).to.equal("replica-b");
     });
 
     it("treats a lost create race (409 AlreadyExists) as held", async () => {
