@@ -2,9 +2,10 @@
 // one key at a time, retry failures with backoff, requeue on timers, and resync periodically.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { OwnedObjectCache } from "./apply.ts";
-import { catalogPlural, group, ownerLabel, prunableKinds, runtimePlural, version, type KindRef } from "./constants.ts";
+import { catalogPlural, group, ownerLabel, prunableKinds, routesConfigMapName, routesDataKey, runtimePlural, version, type KindRef } from "./constants.ts";
 import type { KubeObject } from "./diff.ts";
-import { customResourceInformer, ownedObjectInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
+import { customResourceInformer, namedConfigMapInformer, ownedObjectInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
+import { parseRoutes } from "./routes.ts";
 import { describeError } from "./kube-client.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { reconcileRuntime, type ReconcileContext } from "./reconcile.ts";
@@ -50,7 +51,15 @@ export class Controller implements OwnedObjectCache {
       this.owned.set(`${kind.apiVersion}/${kind.kind}`, informer);
       this.informers.push(informer);
     }
-    this.context = { ...options.context, ownedCache: this };
+    // The routes ConfigMap, so an unchanged runtime needs no read of the (large) routes document.
+    const routes = resilientInformer("routes", namedConfigMapInformer(kubeConfig, options.context.gatewayNamespace, routesConfigMapName), log);
+    this.informers.push(routes);
+    const routesCache = () => {
+      if (!routes.synced()) return undefined;
+      const configMap = routes.informer.get(routesConfigMapName, options.context.gatewayNamespace) as { data?: Record<string, string> } | undefined;
+      return parseRoutes(configMap?.data?.[routesDataKey]);
+    };
+    this.context = { ...options.context, ownedCache: this, routesCache };
 
     this.runtimes.informer.on("change", (object) => this.queue.add(keyOf(object)));
     // A catalog change re-reconciles the runtimes of its namespace; those whose rendered objects do

@@ -4,6 +4,8 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubernetesObjectApi,
+  ListWatch,
+  Watch,
   makeInformer,
   type Informer,
   type KubeConfig,
@@ -96,6 +98,14 @@ export function ownedObjectInformer(kubeConfig: KubeConfig, kind: OwnedKind): Ob
     return result;
   };
   return makeInformer(kubeConfig, path, list, ownerLabel);
+}
+
+/** One named ConfigMap (the gateway routes), watched by field selector. */
+export function namedConfigMapInformer(kubeConfig: KubeConfig, namespace: string, name: string): ObjectInformer {
+  const api = kubeConfig.makeApiClient(CoreV1Api);
+  const fieldSelector = `metadata.name=${name}`;
+  const list = () => api.listNamespacedConfigMap({ namespace, fieldSelector }) as Promise<KubernetesListObject<KubernetesObject>>;
+  return new ListWatch(`/api/v1/namespaces/${namespace}/configmaps`, new Watch(kubeConfig), list, false, undefined, fieldSelector);
 }
 
 export function secretInformer(kubeConfig: KubeConfig): ObjectInformer {

@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "../lib/logger.ts";
 import type { RenderedRuntime, RenderRuntimeInput, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "../renderer/types.ts";
-import type { XTrinodeStatus } from "../schemas/generated/types.ts";
+import type { GatewayRoutes, XTrinodeStatus } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
 import { applyIfChanged, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, type ApplyCounters, type OwnedObjectCache } from "./apply.ts";
 import { annotations, apiVersion, isNodePoolObject } from "./constants.ts";
@@ -33,6 +33,8 @@ export interface ReconcileContext {
   routes: RoutesPublisher;
   /** Informer-backed reads of owned objects (the controller); without it, labelled lists. */
   ownedCache?: OwnedObjectCache;
+  /** The routes document as last watched (the controller); undefined: read it from the API. */
+  routesCache?: () => GatewayRoutes | undefined;
   timers: LifecycleTimers;
   now: () => Date;
   log: Logger;
@@ -148,7 +150,7 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
 
     // Route: publish our own entry (only when it changed).
     const entry = { ...rendered.route, state: routeState };
-    const current = findRoute(await readRoutes(client, ctx.gatewayNamespace), namespace, name);
+    const current = findRoute(ctx.routesCache?.() ?? (await readRoutes(client, ctx.gatewayNamespace)), namespace, name);
     if (!sameRoute(current, entry)) {
       const written = await ctx.routes.publish(`${namespace}/${name}`, (doc) => {
         const live = findRoute(doc, namespace, name);

@@ -72,6 +72,7 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     expect(cluster.server.requestLog.writes().map((e) => `${e.method} ${e.path}`)).to.deep.equal(["PATCH /apis/xtrinode.io/v1alpha1/namespaces/team-a/xtrinodes/bi"]);
     const ownedLists = cluster.server.requestLog.filter({ method: "GET" }).filter((e) => e.query.labelSelector && !e.watch);
     expect(ownedLists).to.deep.equal([]);
+    expect(cluster.server.requestLog.filter({ method: "GET", pathPrefix: `/api/v1/namespaces/${gatewayNamespace}/configmaps/trino-gateway-routes` })).to.deep.equal([]);
   });
 
   it("serves /healthz and Prometheus metrics (reconcile outcomes, queue depth, objects applied)", async () => {
