@@ -1,6 +1,6 @@
 // Derives schemas/generated/types.ts from the JSON Schemas (the only hand-written type source).
 import { compile } from "json-schema-to-typescript";
-import { schemasDir, schemaFiles, readSchema } from "../schemas/schema-files.ts";
+import { schemasDir, schemaFiles, readSchema, type JsonSchema } from "../schemas/schema-files.ts";
 
 export async function generateTypes(): Promise<string> {
   const parts: string[] = [
@@ -9,7 +9,7 @@ export async function generateTypes(): Promise<string> {
   const seen = new Set<string>();
   for (const file of schemaFiles) {
     if (file === "common.schema.json") continue;
-    const schema = readSchema(file);
+    const schema = withBareRefs(readSchema(file));
     const ts = await compile(schema as never, String(schema.title), {
       cwd: schemasDir,
       bannerComment: "",
@@ -28,4 +28,17 @@ export async function generateTypes(): Promise<string> {
     }
   }
   return parts.join("\n");
+}
+
+/**
+ * json-schema-to-typescript makes a new numbered type (NamespaceRules1, …) for every `$ref` that
+ * carries sibling keywords such as `description`. The description is documentation only, so drop
+ * the siblings for type generation and every reference names the one shared type.
+ */
+function withBareRefs(node: unknown): JsonSchema {
+  if (Array.isArray(node)) return node.map(withBareRefs) as unknown as JsonSchema;
+  if (node === null || typeof node !== "object") return node as JsonSchema;
+  const object = node as Record<string, unknown>;
+  if (typeof object.$ref === "string") return { $ref: object.$ref };
+  return Object.fromEntries(Object.entries(object).map(([key, value]) => [key, withBareRefs(value)]));
 }

@@ -79,7 +79,7 @@ export interface XTrinodeSpec {
 export interface NodeRoleSpec {
   resources?: Resources;
   jvm?: Jvm;
-  config?: StringMap1;
+  config?: StringMap;
   nodeSelector?: StringMap;
   tolerations?: Toleration[];
 }
@@ -116,13 +116,6 @@ export interface Jvm {
    * Extra JVM options, one per entry.
    */
   extraOptions?: string[];
-}
-/**
- * Extra Trino config.properties entries for this role (property name to value).
- */
-
-export interface StringMap1 {
-  [k: string]: string;
 }
 
 export interface Toleration {
@@ -230,7 +223,7 @@ export interface LifecycleSpec {
    */
   suspended?: boolean;
   /**
-   * Idle time without gateway-observed activity after which the operator suspends the runtime. Unset: never idle-suspend.
+   * A Go-style duration such as 30s, 15m, 1h30m.
    */
   wakeTTL?: string;
 }
@@ -352,12 +345,7 @@ export interface XTrinodeCatalogSpec {
    * Trino connector.name, e.g. postgresql, hive, iceberg, tpch.
    */
   connector: string;
-  /**
-   * Plain catalog properties (never secrets).
-   */
-  properties?: {
-    [k: string]: string;
-  };
+  properties?: StringMap;
   /**
    * Catalog properties whose values come from Secret keys in this namespace. Rendered as ${ENV:...} placeholders backed by secretKeyRef env entries; values never appear in rendered output.
    */
@@ -387,11 +375,12 @@ export interface XTrinodePolicy {
    * Rules per namespace name; replace (not merge with) defaults.
    */
   namespaces?: {
-    [k: string]: NamespaceRules1;
+    [k: string]: NamespaceRules;
   };
 }
 /**
- * Rules for every namespace not listed under namespaces.
+ * This interface was referenced by `XTrinodePolicy`'s JSON-Schema
+ * via the `definition` "NamespaceRules".
  */
 
 export interface NamespaceRules {
@@ -405,7 +394,7 @@ export interface NamespaceRules {
     [k: string]: number | string;
   };
   defaultResources?: Resources;
-  maxResources?: ResourceList1;
+  maxResources?: ResourceList;
   /**
    * Largest worker count (fixed count, keda max, HPA maxReplicas).
    */
@@ -420,53 +409,8 @@ export interface NamespaceRules {
   allowValuesOverlay?: boolean;
 }
 /**
- * LimitRange container defaults (requests and limits) for containers that set none.
+ * Container resources, as in a Kubernetes container spec.
  */
-
-export interface ResourceList1 {
-  /**
-   * A Kubernetes resource quantity such as 500m, 2, 8Gi.
-   */
-  cpu?: number | string;
-  /**
-   * A Kubernetes resource quantity such as 500m, 2, 8Gi.
-   */
-  memory?: number | string;
-  /**
-   * A Kubernetes resource quantity such as 500m, 2, 8Gi.
-   */
-  "ephemeral-storage"?: number | string;
-}
-/**
- * This interface was referenced by `XTrinodePolicy`'s JSON-Schema
- * via the `definition` "NamespaceRules".
- */
-
-export interface NamespaceRules1 {
-  /**
-   * ResourceQuota spec.hard for the namespace (e.g. requests.cpu, limits.memory, pods).
-   */
-  quota?: {
-    /**
-     * A Kubernetes resource quantity such as 500m, 2, 8Gi.
-     */
-    [k: string]: number | string;
-  };
-  defaultResources?: Resources;
-  maxResources?: ResourceList1;
-  /**
-   * Largest worker count (fixed count, keda max, HPA maxReplicas).
-   */
-  maxWorkers?: number;
-  /**
-   * Node pool classes runtimes may request; empty or unset forbids node pools.
-   */
-  allowedNodePoolClasses?: string[];
-  /**
-   * Whether runtimes here may use the privileged valuesOverlay.
-   */
-  allowValuesOverlay?: boolean;
-}
 
 /**
  * Contents of data["routes.yaml"] of the trino-gateway-routes ConfigMap in the gateway namespace. Written by the operator (one entry per runtime, sorted by namespace then name), read by the gateway.
@@ -484,7 +428,7 @@ export interface GatewayRoutes {
 
 export interface RouteEntry {
   /**
-   * XTrinode name.
+   * A DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters.
    */
   name: string;
   /**
@@ -589,7 +533,7 @@ export interface TrinoValues {
   additionalNodeProperties?: TrinoValuesStringList;
   additionalConfigProperties?: TrinoValuesStringList;
   additionalLogProperties?: TrinoValuesStringList;
-  catalogs: TrinoValuesStringMap1;
+  catalogs: TrinoValuesStringMap;
   /**
    * Env vars on every Trino container (catalog secrets arrive here as secretKeyRef).
    */
@@ -601,10 +545,10 @@ export interface TrinoValues {
   serviceAccount: {
     create?: boolean;
     name?: string;
-    annotations?: TrinoValuesStringMap2;
+    annotations?: TrinoValuesStringMap;
   };
   service: {
-    annotations?: TrinoValuesStringMap3;
+    annotations?: TrinoValuesStringMap;
     type?: "ClusterIP" | "NodePort" | "LoadBalancer";
     /**
      * XTrinode routes to 8080 (docs/CONTRACTS.md).
@@ -613,11 +557,11 @@ export interface TrinoValues {
   };
   serviceMonitor: {
     enabled?: boolean;
-    labels?: TrinoValuesStringMap4;
+    labels?: TrinoValuesStringMap;
     interval?: string;
     scrapeTimeout?: string;
   };
-  commonLabels: TrinoValuesStringMap5;
+  commonLabels: TrinoValuesStringMap;
   /**
    * Chart coordinator.* keys.
    */
@@ -627,10 +571,10 @@ export interface TrinoValues {
     additionalJVMConfig?: TrinoValuesStringList;
     resources?: TrinoValuesResources;
     terminationGracePeriodSeconds?: number;
-    nodeSelector?: TrinoValuesNodeSelector;
+    nodeSelector?: TrinoValuesStringMap;
     tolerations?: TrinoValuesTolerations;
-    annotations?: TrinoValuesPodAnnotations;
-    labels?: TrinoValuesPodLabels;
+    annotations?: TrinoValuesStringMap;
+    labels?: TrinoValuesStringMap;
   };
   /**
    * Chart worker.* keys.
@@ -641,10 +585,10 @@ export interface TrinoValues {
     additionalJVMConfig?: TrinoValuesStringList;
     resources?: TrinoValuesResources;
     terminationGracePeriodSeconds?: number;
-    nodeSelector?: TrinoValuesNodeSelector;
+    nodeSelector?: TrinoValuesStringMap;
     tolerations?: TrinoValuesTolerations;
-    annotations?: TrinoValuesPodAnnotations;
-    labels?: TrinoValuesPodLabels;
+    annotations?: TrinoValuesStringMap;
+    labels?: TrinoValuesStringMap;
     gracefulShutdown?: {
       enabled?: boolean;
       gracePeriodSeconds?: number;
@@ -672,36 +616,17 @@ export interface TrinoValues {
       instanceType: string;
       min: number;
       max: number;
-      labels: TrinoValuesStringMap6;
+      labels: TrinoValuesStringMap;
       taints: {}[];
     };
   };
 }
-
-export interface TrinoValuesStringMap {
-  [k: string]: string;
-}
 /**
- * Trino catalog name to its properties file text.
+ * This interface was referenced by `TrinoValues`'s JSON-Schema
+ * via the `definition` "stringMap".
  */
 
-export interface TrinoValuesStringMap1 {
-  [k: string]: string;
-}
-
-export interface TrinoValuesStringMap2 {
-  [k: string]: string;
-}
-
-export interface TrinoValuesStringMap3 {
-  [k: string]: string;
-}
-
-export interface TrinoValuesStringMap4 {
-  [k: string]: string;
-}
-
-export interface TrinoValuesStringMap5 {
+export interface TrinoValuesStringMap {
   [k: string]: string;
 }
 
@@ -732,36 +657,6 @@ export interface TrinoValuesResources {
     [k: string]: string | number;
   };
 }
-
-export interface TrinoValuesNodeSelector {
-  [k: string]: string;
-}
-/**
- * Pod annotations.
- */
-
-export interface TrinoValuesPodAnnotations {
-  [k: string]: string;
-}
-/**
- * Pod labels.
- */
-
-export interface TrinoValuesPodLabels {
-  [k: string]: string;
-}
-
-export interface TrinoValuesStringMap6 {
-  [k: string]: string;
-}
-/**
- * This interface was referenced by `TrinoValues`'s JSON-Schema
- * via the `definition` "stringMap".
- */
-
-export interface TrinoValuesStringMap7 {
-  [k: string]: string;
-}
 /**
  * Property schemas shared by coordinator and worker.
  *
@@ -775,26 +670,8 @@ export interface RoleParts {
   additionalJVMConfig?: TrinoValuesStringList;
   resources?: TrinoValuesResources;
   terminationGracePeriodSeconds?: number;
-  nodeSelector?: TrinoValuesNodeSelector1;
+  nodeSelector?: TrinoValuesStringMap;
   tolerations?: TrinoValuesTolerations;
-  annotations?: TrinoValuesPodAnnotations1;
-  labels?: TrinoValuesPodLabels1;
-}
-
-export interface TrinoValuesNodeSelector1 {
-  [k: string]: string;
-}
-/**
- * Pod annotations.
- */
-
-export interface TrinoValuesPodAnnotations1 {
-  [k: string]: string;
-}
-/**
- * Pod labels.
- */
-
-export interface TrinoValuesPodLabels1 {
-  [k: string]: string;
+  annotations?: TrinoValuesStringMap;
+  labels?: TrinoValuesStringMap;
 }
