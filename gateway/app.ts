@@ -11,7 +11,7 @@ import { allBackends, type GatewayCore } from "./core.ts";
 import { forwardedView, type ForwardedView } from "./forwarded.ts";
 import { followUpQueryId, isHeldQueryId, isNewStatement } from "./query-id.ts";
 import { routeKey, selectTarget, type Target } from "./route-table.ts";
-import { forwardFollowUp, forwardedHeaders, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
+import { answerFailedPoll, failNewStatement, forwardFollowUp, forwardedHeaders, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
 import { forwardableHeaders } from "./backend-http.ts";
 
@@ -111,6 +111,7 @@ function followUpStickiness(core: GatewayCore): Middleware {
         if (held) ctx.body = { queryId, state: "QUEUED", query: held.body.toString("utf8") };
         return;
       }
+      if (answerFailedPoll(raw(ctx), ctx.state.forwarded, queryId, ctx.path)) return;
       await pollHeld(core, raw(ctx), ctx.state.forwarded, queryId, ctx.path);
       return;
     }
@@ -144,7 +145,7 @@ function selectRoute(core: GatewayCore): Middleware {
     const selection = selectTarget(core.routes.table, { header: header(ctx, "x-trino-xtrinode"), hostname: ctx.state.forwarded.hostname });
     if (!selection.ok) {
       ctx.state.runtime = "unrouted";
-      if (ctx.state.kind === "new") writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.unknownRuntime, selection.message);
+      if (ctx.state.kind === "new") failNewStatement(core, raw(ctx), ctx.state.forwarded, gatewayErrors.unknownRuntime, selection.message);
       else writeJson(raw(ctx), 404, { error: { code: "UNKNOWN_RUNTIME", message: selection.message } });
       return;
     }
@@ -179,7 +180,7 @@ function rateLimitNewQueries(core: GatewayCore): Middleware {
     if (allowed) return next();
     core.metrics.rateLimited.inc({ principal_kind: ctx.state.principal ? "user" : "address" });
     const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.rateLimited, `rate limit exceeded for ${ctx.state.principal?.name ?? "this client"}: at most ${core.settings.rateLimit?.queriesPerSecond} new queries per second; retry in ${seconds} s`, 200, { "retry-after": String(seconds) });
+    failNewStatement(core, raw(ctx), ctx.state.forwarded, gatewayErrors.rateLimited, `rate limit exceeded for ${ctx.state.principal?.name ?? "this client"}: at most ${core.settings.rateLimit?.queriesPerSecond} new queries per second; retry in ${seconds} s`, { "retry-after": String(seconds) });
   };
 }
 
@@ -193,25 +194,29 @@ function chooseBackend(core: GatewayCore): Middleware {
     try {
       body = await readBody(ctx.req);
     } catch (error) {
-      writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `cannot read the statement: ${(error as Error).message}`);
+      failNewStatement(core, res, forwarded, gatewayErrors.backendUnreachable, `cannot read the statement: ${(error as Error).message}`);
       return;
     }
     const headers = forwardableHeaders(ctx.req.headers);
     if (ctx.state.transactionBackend) {
       const route: RouteEntry = target?.members[0] ?? { namespace: "-", name: "-", backend: ctx.state.transactionBackend, state: "RUNNING" };
       const outcome = await submitStatement(core, res, forwarded, route, body, headers);
-      if (!outcome.ok) writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `the coordinator running this transaction is unreachable: ${outcome.message}`);
+      if (!outcome.ok) failNewStatement(core, res, forwarded, gatewayErrors.backendUnreachable, `the coordinator running this transaction is unreachable: ${outcome.message}`);
       return;
     }
     if (!target) return;
     const tried = new Set<RouteEntry>();
     for (;;) {
       const remaining = { ...target, members: target.members.filter((route) => !tried.has(route)) };
-      const decision = decideNewQuery(remaining, (route) => ({ usable: core.backends.usable(route.backend), outstanding: core.inFlight.perBackend.get(route.backend) ?? 0 }));
+      const decision = decideNewQuery(remaining, (route) => ({
+        usable: core.backends.usable(route.backend),
+        outstanding: core.inFlight.perBackend.get(route.backend) ?? 0,
+        starting: core.backends.state(route.backend).health === "starting",
+      }));
       if (decision.action === "reject") {
         const kind = decision.reason === "removed" && tried.size === 0 ? gatewayErrors.runtimeRemoved : gatewayErrors.noHealthyBackend;
         const message = tried.size > 0 ? `no healthy backend left for ${target.label}: connection failed to ${[...tried].map(routeKey).join(", ")}` : decision.message;
-        writeTrinoError(core, res, forwarded, kind, message);
+        failNewStatement(core, res, forwarded, kind, message);
         return;
       }
       ctx.state.runtime = routeKey(decision.route);
@@ -225,7 +230,7 @@ function chooseBackend(core: GatewayCore): Middleware {
       tried.add(decision.route);
       // Nothing reached Trino on a refused connection: try another member once per member.
       if (!outcome.retryable) {
-        writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, outcome.message);
+        failNewStatement(core, res, forwarded, gatewayErrors.backendUnreachable, outcome.message);
         return;
       }
     }

@@ -1,5 +1,5 @@
 // What to do with a NEW query once its target is known (pure): forward to the least-loaded healthy
-// RUNNING member, hold it while a paused/resuming member is woken, or refuse with a reason.
+// RUNNING member, hold it while a paused/resuming (or still starting) member is woken, or refuse.
 import type { RouteEntry } from "../schemas/generated/types.ts";
 import { routeKey, type Target } from "./route-table.ts";
 
@@ -8,6 +8,8 @@ export interface BackendView {
   usable: boolean;
   /** Queries in flight through this gateway on the backend. */
   outstanding: number;
+  /** The coordinator reports starting=true (just resumed): worth waiting for, unlike a failing one. */
+  starting?: boolean;
 }
 
 export type NewQueryDecision =
@@ -29,7 +31,9 @@ export function decideNewQuery(target: Target, view: (route: RouteEntry) => Back
   const paused = target.members.find((route) => route.state === "PAUSED");
   const running = target.members.filter((route) => route.state === "RUNNING");
   const draining = target.members.filter((route) => route.state === "DRAINING");
-  const wake = resuming ?? paused ?? (running.length === 0 && draining.length === 1 ? draining[0] : undefined);
+  // A RUNNING member whose coordinator is still starting (route flipped before /v1/info settled).
+  const starting = running.find((route) => view(route).starting);
+  const wake = starting ?? resuming ?? paused ?? (running.length === 0 && draining.length === 1 ? draining[0] : undefined);
   if (wake) return { action: "hold", route: wake };
   if (running.length > 0 || draining.length > 0) {
     return { action: "reject", reason: "unhealthy", message: `no healthy backend for ${target.label}: ${[...running, ...draining].map(routeKey).join(", ")} failing health checks or ejected` };

@@ -28,6 +28,37 @@ export function writeTrinoError(core: GatewayCore, res: ServerResponse, forwarde
   writeJson(res, status, failedQueryResults(id, `${baseUrl(forwarded)}/ui/query.html?${id}`, kind, message), headers);
 }
 
+/**
+ * Answers a NEW statement with a gateway error the way Trino reports failures: QUEUED first, FAILED
+ * on the first poll. trino-js never shows an error carried by the first response (its iterator
+ * starts at nextUri), and every client shows a FAILED poll. The failure rides in the nextUri, so
+ * any gateway replica can answer that poll.
+ */
+export function failNewStatement(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, kind: TrinoErrorKind, message: string, headers: OutgoingHttpHeaders = {}): void {
+  const id = core.newHeldId();
+  const base = baseUrl(forwarded);
+  const payload = Buffer.from(JSON.stringify({ e: kind.errorName, m: message }), "utf8").toString("base64url");
+  writeJson(res, 200, queuedQueryResults(id, `${base}/ui/query.html?${id}`, `${base}/v1/statement/queued/${id}/failed/${payload}`), headers);
+}
+
+const failedPollPath = /^\/v1\/statement\/queued\/[^/]+\/failed\/([A-Za-z0-9_-]+)$/;
+
+/** Answers the poll of a failNewStatement nextUri; false when the path is not one. */
+export function answerFailedPoll(res: ServerResponse, forwarded: ForwardedView, queryId: string, path: string): boolean {
+  const match = failedPollPath.exec(path);
+  if (!match) return false;
+  let failure: { e?: string; m?: string } = {};
+  try {
+    failure = JSON.parse(Buffer.from(match[1], "base64url").toString("utf8")) as typeof failure;
+  } catch {
+    // a mangled URI: reported as not found below
+  }
+  // Only the gateway's own error kinds: the URI must not let anyone mint arbitrary Trino errors.
+  const kind = Object.values(gatewayErrors).find((candidate) => candidate.errorName === failure.e) ?? gatewayErrors.queryNotFound;
+  writeJson(res, 200, failedQueryResults(queryId, `${baseUrl(forwarded)}/ui/query.html?${queryId}`, kind, String(failure.m ?? `query ${queryId} not found`)));
+  return true;
+}
+
 export function readBody(req: IncomingMessage, limit = maxStatementBytes): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -51,11 +82,11 @@ export function forwardedHeaders(forwarded: ForwardedView): OutgoingHttpHeaders 
 }
 
 /** Learns query ownership, in-flight state and transactions from a backend's statement response. */
-function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse): void {
+function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse, transactionId: unknown): void {
   const started = rawHeader(response.rawHeaders, "x-trino-started-transaction-id");
   if (started) core.sticky.learnTransaction(started, backend);
-  const cleared = rawHeader(response.rawHeaders, "x-trino-clear-transaction-id");
-  if (cleared) core.sticky.forgetTransaction(cleared);
+  // Trino answers X-Trino-Clear-Transaction-Id: true; the id is the request's X-Trino-Transaction-Id.
+  if (rawHeader(response.rawHeaders, "x-trino-clear-transaction-id") && typeof transactionId === "string") core.sticky.forgetTransaction(transactionId);
   if (response.status !== 200) return;
   try {
     const results = JSON.parse(response.body.toString("utf8")) as { id?: string; nextUri?: string };
@@ -96,7 +127,7 @@ export async function submitStatement(
   }
   if (response.status >= 500) core.backends.recordFailure(route.backend, `HTTP ${response.status}`);
   else core.backends.recordSuccess(route.backend);
-  learnFromStatementResponse(core, route.backend, route, response);
+  learnFromStatementResponse(core, route.backend, route, response, headers["x-trino-transaction-id"]);
   writeRawHeaders(res, response.rawHeaders);
   res.setHeader("content-length", response.body.length);
   res.writeHead(response.status);
@@ -107,11 +138,11 @@ export async function submitStatement(
 /** Holds a new statement for a paused/resuming runtime and answers QUEUED with a gateway nextUri. */
 export function holdStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, route: RouteEntry, body: Buffer): void {
   if (core.held.full()) {
-    writeTrinoError(core, res, forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
+    failNewStatement(core, res, forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
     return;
   }
   const held = core.held.add({ id: core.newHeldId(), namespace: route.namespace, name: route.name, body, headers: forwardableHeaders(req.headers), createdAtMs: Date.now() });
-  core.resume.ensureResuming(route.namespace, route.name);
+  if (route.state !== "RUNNING") core.resume.ensureResuming(route.namespace, route.name);
   core.activity.seen(route.namespace, route.name);
   core.logger.info({ event: "statement-held", runtime: routeKey(route), queryId: held.id, state: route.state }, "statement held while the runtime resumes");
   const base = baseUrl(forwarded);
@@ -192,8 +223,8 @@ export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: Se
       else core.backends.recordSuccess(backend);
       const started = proxyRes.headers["x-trino-started-transaction-id"];
       if (typeof started === "string") core.sticky.learnTransaction(started, backend);
-      const cleared = proxyRes.headers["x-trino-clear-transaction-id"];
-      if (typeof cleared === "string") core.sticky.forgetTransaction(cleared);
+      const transactionId = req.headers["x-trino-transaction-id"];
+      if (proxyRes.headers["x-trino-clear-transaction-id"] && typeof transactionId === "string") core.sticky.forgetTransaction(transactionId);
       if (req.method === "DELETE") {
         core.inFlight.finished(queryId);
         return;

@@ -1,0 +1,98 @@
+// Auto-resume that real clients survive: statements for a paused runtime are held (QUEUED) while
+// the gateway asks the lifecycle API to resume — once per runtime per gateway — and are handed
+// over to the real query when the route is RUNNING and the coordinator healthy.
+import { expect } from "chai";
+import { BasicAuth, Trino, type QueryResult } from "trino-client";
+import type { RunningGateway } from "../../gateway/server.ts";
+import { coordinatorIdOf } from "../../gateway/query-id.ts";
+import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
+import { startFakeLifecycle, type FakeLifecycle } from "./support/fake-lifecycle.ts";
+import { RoutesFile, startTestGateway, until } from "./support/harness.ts";
+
+async function runQuery(trino: Trino, sql: string): Promise<QueryResult[]> {
+  const pages: QueryResult[] = [];
+  for await (const page of await trino.query(sql)) {
+    if (page.error) throw new Error(`${page.error.errorName}: ${page.error.message}`);
+    pages.push(page);
+  }
+  return pages;
+}
+
+describe("gateway auto-resume", function () {
+  this.timeout(30_000);
+  let backend: TrinoTestServer;
+  let routes: RoutesFile;
+  let lifecycle: FakeLifecycle;
+  const gateways: RunningGateway[] = [];
+
+  const timers: NodeJS.Timeout[] = [];
+
+  beforeEach(async () => {
+    // A coordinator still starting (/v1/info starting=true; it would refuse queries).
+    backend = await startTrinoTestServer();
+    backend.setStarting(true);
+    routes = new RoutesFile();
+    routes.write([{ namespace: "team-a", name: "sleepy", backend: backend.url, state: "PAUSED", default: true }]);
+    // Like the operator after a resume: RESUMING at once, RUNNING once the pods are up — here a
+    // little BEFORE the coordinator has finished starting, so the gateway must also wait for health.
+    lifecycle = await startFakeLifecycle({
+      retryAfterSeconds: 30,
+      onResume: (namespace, name) => {
+        // Idempotent like the API server: only the first resume changes anything.
+        if (routes.routes.find((route) => route.name === name)?.state !== "PAUSED") return;
+        routes.setState(namespace, name, "RESUMING");
+        timers.push(setTimeout(() => routes.setState(namespace, name, "RUNNING"), 300));
+        timers.push(setTimeout(() => backend.setStarting(false), 700));
+      },
+    });
+  });
+  afterEach(async () => {
+    timers.splice(0).forEach(clearTimeout);
+    await Promise.all(gateways.splice(0).map((gateway) => gateway.close()));
+    await lifecycle.close();
+    await backend.close();
+    routes.remove();
+  });
+
+  it("holds 50 concurrent trino-client queries, resumes once per gateway, and runs them all", async () => {
+    gateways.push(await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }), await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }));
+    const queries = Array.from({ length: 50 }, (_, i) => runQuery(Trino.create({ server: gateways[i % 2].url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-a/sleepy" } }), `SELECT ${i}`));
+    await until(() => gateways.some((gateway) => gateway.core.held.size > 0), "statements to be held");
+    const results = await Promise.all(queries);
+    expect(results).to.have.length(50);
+    results.forEach((pages, i) => {
+      expect(pages.flatMap((page) => page.data ?? [])).to.deep.equal([[i]]);
+      expect(coordinatorIdOf(pages[pages.length - 1].id)).to.equal(backend.coordinatorId);
+    });
+    expect(backend.stats.statements).to.equal(50);
+    // One resume per gateway process (the API server's Lease gates across replicas).
+    expect(lifecycle.resumeCalls.get("team-a/sleepy")).to.equal(2);
+    for (const gateway of gateways) expect(gateway.core.held.size).to.equal(0);
+    const metrics = await (await fetch(`${gateways[0].url}/metrics`)).text();
+    expect(metrics).to.match(/xtrinode_gateway_resume_calls_total\{namespace="team-a",runtime="sleepy",outcome="RESUMING"\} 1/);
+    expect(lifecycle.activityCalls.get("team-a/sleepy")?.length).to.be.at.least(1);
+  });
+
+  it("bounds held statements with a clear Trino error, and drops those nobody polls", async () => {
+    // A lifecycle API that never makes the runtime RUNNING.
+    await lifecycle.close();
+    lifecycle = await startFakeLifecycle({ retryAfterSeconds: 30 });
+    const gateway = await startTestGateway(routes, { held: { maxQueries: 3, abandonAfterMs: 300, pollWaitMs: 50 } }, { lifecycleUrl: lifecycle.url });
+    gateways.push(gateway);
+    const post = async () => (await (await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "t" }, body: "SELECT 1" })).json()) as QueryResult;
+    const held = [await post(), await post(), await post()];
+    expect(held.map((result) => result.stats?.state)).to.deep.equal(["QUEUED", "QUEUED", "QUEUED"]);
+    // Like Trino, the failure arrives on the first poll (QUEUED first), which every client shows.
+    const queued = await post();
+    expect(queued.stats?.state).to.equal("QUEUED");
+    const refused = (await (await fetch(queued.nextUri!)).json()) as QueryResult;
+    expect(refused.stats?.state).to.equal("FAILED");
+    expect(refused.error?.errorName).to.equal("XTRINODE_TOO_MANY_HELD_QUERIES");
+    expect(refused.error?.message).to.contain("team-a/sleepy");
+    expect(lifecycle.resumeCalls.get("team-a/sleepy")).to.equal(1);
+    // Nobody polls: the gateway gives the statements up, and a late poll gets a Trino error.
+    await until(() => gateway.core.held.size === 0, "abandoned statements to be dropped");
+    const late = (await (await fetch(held[0].nextUri!)).json()) as QueryResult;
+    expect(late.error?.errorName).to.equal("XTRINODE_QUERY_NOT_FOUND");
+  });
+});

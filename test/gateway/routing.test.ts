@@ -1,0 +1,200 @@
+// Real trino-client queries through the gateway to several Trino protocol test servers:
+// each selector, multi-page results with sticky follow-ups, cancel, replicas without shared
+// state, pool balancing and failover, the breaker, and follow-ups to a dead coordinator.
+import { expect } from "chai";
+import http from "node:http";
+import { BasicAuth, Trino, type QueryResult } from "trino-client";
+import type { RouteEntry } from "../../schemas/generated/types.ts";
+import type { RunningGateway } from "../../gateway/server.ts";
+import { coordinatorIdOf } from "../../gateway/query-id.ts";
+import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
+import { RoutesFile, startTestGateway, until } from "./support/harness.ts";
+
+/** Runs a query to completion with trino-client; returns the pages (throws on a FAILED result). */
+async function runQuery(trino: Trino, sql: string): Promise<QueryResult[]> {
+  const pages: QueryResult[] = [];
+  for await (const page of await trino.query(sql)) {
+    if (page.error) throw new Error(`${page.error.errorName}: ${page.error.message}`);
+    pages.push(page);
+  }
+  return pages;
+}
+
+function rows(pages: QueryResult[]): unknown[] {
+  return pages.flatMap((page) => page.data ?? []);
+}
+
+function postWithHost(url: string, host: string): Promise<QueryResult> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(`${url}/v1/statement`, { method: "POST", headers: { host, "x-trino-user": "test" } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")) as QueryResult));
+    });
+    request.on("error", reject);
+    request.end("SELECT 1");
+  });
+}
+
+async function post(gateway: RunningGateway, runtime: string, sql = "SELECT n FROM xt_rows(10)"): Promise<QueryResult> {
+  const response = await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "test", "x-trino-xtrinode": runtime }, body: sql });
+  return (await response.json()) as QueryResult;
+}
+
+describe("gateway routing with trino-client", function () {
+  this.timeout(30_000);
+  let backends: Record<"a" | "b" | "p1" | "p2", TrinoTestServer>;
+  let routes: RoutesFile;
+  let gateway: RunningGateway;
+  let replica: RunningGateway;
+  const ownerOf = (result: { id: string }) => Object.entries(backends).find(([, backend]) => backend.coordinatorId === coordinatorIdOf(result.id))?.[0];
+
+  function routeList(): RouteEntry[] {
+    return [
+      { namespace: "team-a", name: "a", backend: backends.a.url, state: "RUNNING", hostnames: ["a.trino.example.com"], default: true },
+      { namespace: "team-b", name: "b", backend: backends.b.url, state: "RUNNING" },
+      { namespace: "shared", name: "p1", backend: backends.p1.url, state: "RUNNING", pool: "shared" },
+      { namespace: "shared", name: "p2", backend: backends.p2.url, state: "RUNNING", pool: "shared" },
+    ];
+  }
+
+  before(async () => {
+    const [a, b, p1, p2] = await Promise.all([0, 1, 2, 3].map(() => startTrinoTestServer({ rowsPerPage: 3 })));
+    backends = { a, b, p1, p2 };
+    routes = new RoutesFile();
+    routes.write(routeList());
+    // Slow active checks: the breaker tests drive state through passive failures.
+    const config = { health: { intervalMs: 60_000, timeoutMs: 500, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 } };
+    [gateway, replica] = await Promise.all([startTestGateway(routes, config), startTestGateway(routes, config)]);
+  });
+  after(async () => {
+    await Promise.all([gateway?.close(), replica?.close()]);
+    await Promise.all(Object.values(backends ?? {}).map((backend) => backend.close()));
+    routes?.remove();
+  });
+
+  it("selects by header, hostname, pool and default route", async () => {
+    const byHeader = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } }), "SELECT 1");
+    expect(ownerOf(byHeader[0])).to.equal("b");
+    const byName = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "b" } }), "SELECT 1");
+    expect(ownerOf(byName[0])).to.equal("b");
+    expect(ownerOf(await postWithHost(gateway.url, "a.trino.example.com"))).to.equal("a");
+    expect(ownerOf(await postWithHost(gateway.url, "shared.trino.example.com"))).to.be.oneOf(["p1", "p2"]);
+    const byPoolHeader = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "shared" } }), "SELECT 1");
+    expect(ownerOf(byPoolHeader[0])).to.be.oneOf(["p1", "p2"]);
+    const byDefault = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test") }), "SELECT 1");
+    expect(ownerOf(byDefault[0])).to.equal("a");
+  });
+
+  it("returns every page of a multi-page result through sticky follow-ups, and forgets the finished query", async () => {
+    const pages = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } }), "SELECT n FROM xt_rows(10)");
+    expect(pages.length).to.be.greaterThan(3);
+    expect(new Set(pages.map((page) => page.id)).size).to.equal(1);
+    expect(rows(pages)).to.deep.equal([[1], [2], [3], [4], [5], [6], [7], [8], [9], [10]]);
+    expect(backends.b.query(pages[0].id)?.state).to.equal("FINISHED");
+    expect(gateway.core.inFlight.get(pages[0].id)).to.equal(undefined);
+  });
+
+  it("cancels a running query with DELETE through the gateway", async () => {
+    const trino = Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } });
+    const first = await post(gateway, "team-b/b", "SELECT sleep_ms(60000)");
+    expect(gateway.core.inFlight.get(first.id)).to.not.equal(undefined);
+    await trino.cancel(first.id);
+    expect(backends.b.query(first.id)?.canceled).to.equal(true);
+    expect(gateway.core.inFlight.get(first.id)).to.equal(undefined);
+  });
+
+  it("routes follow-ups alternating between two replicas (no shared state) to the owning coordinator", async () => {
+    for (const runtime of ["team-b/b", "shared", "shared"]) {
+      let page = await post(gateway, runtime);
+      const owner = ownerOf(page);
+      let hops = 0;
+      while (page.nextUri) {
+        const via = hops++ % 2 === 0 ? replica : gateway;
+        const next = new URL(page.nextUri);
+        page = (await (await fetch(`${via.url}${next.pathname}`)).json()) as QueryResult;
+        expect(page.error, page.error?.message).to.equal(undefined);
+        expect(ownerOf(page)).to.equal(owner);
+      }
+      expect(hops).to.be.greaterThan(1);
+    }
+  });
+
+  it("keeps a transaction on the coordinator that started it, across a pool", async () => {
+    const drive = async (sql: string, headers: Record<string, string> = {}) => {
+      const all = { "x-trino-user": "test", "x-trino-xtrinode": "shared", ...headers };
+      let response = await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: all, body: sql });
+      const seen: Headers[] = [response.headers];
+      let page = (await response.json()) as QueryResult;
+      while (page.nextUri) {
+        response = await fetch(page.nextUri, { headers: all });
+        seen.push(response.headers);
+        page = (await response.json()) as QueryResult;
+      }
+      return { page, header: (name: string) => seen.map((h) => h.get(name)).find(Boolean) ?? undefined };
+    };
+    const start = await drive("START TRANSACTION");
+    const transactionId = start.header("x-trino-started-transaction-id");
+    expect(transactionId, "START TRANSACTION answers a transaction id").to.be.a("string");
+    const owner = ownerOf(start.page);
+    for (let i = 0; i < 4; i++) {
+      const inTransaction = await drive("SELECT 1", { "x-trino-transaction-id": transactionId! });
+      expect(inTransaction.page.error, inTransaction.page.error?.message).to.equal(undefined);
+      expect(ownerOf(inTransaction.page)).to.equal(owner);
+    }
+    const commit = await drive("COMMIT", { "x-trino-transaction-id": transactionId! });
+    expect(commit.page.error).to.equal(undefined);
+    expect(gateway.core.sticky.transactionBackend(transactionId!)).to.equal(undefined);
+  });
+
+  it("shows a gateway error on the first poll, also through another replica", async () => {
+    const queued = await post(gateway, "team-z/ghost");
+    expect(queued.stats?.state).to.equal("QUEUED");
+    const failed = (await (await fetch(`${replica.url}${new URL(queued.nextUri!).pathname}`)).json()) as QueryResult;
+    expect(failed.error?.errorName).to.equal("XTRINODE_UNKNOWN_RUNTIME");
+    expect(failed.error?.message).to.contain("team-z/ghost");
+  });
+
+  it("balances a pool by least outstanding queries", async () => {
+    const started = [];
+    for (let i = 0; i < 4; i++) started.push(await post(gateway, "shared"));
+    const owners = started.map(ownerOf);
+    expect(owners.filter((owner) => owner === "p1").length).to.equal(2);
+    expect(owners.filter((owner) => owner === "p2").length).to.equal(2);
+    for (const query of started) await fetch(`${gateway.url}/v1/query/${query.id}`, { method: "DELETE" });
+  });
+
+  it("fails over to the other pool member when one dies, ejects it, and closes the breaker after it returns", async () => {
+    // A fresh gateway: no in-flight counts from earlier tests, so p1 (listed first) is tried first.
+    const fresh = await startTestGateway(routes, { health: { intervalMs: 60_000, timeoutMs: 500, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 } });
+    try {
+      await until(() => fresh.core.backends.state(backends.p1.url).health === "healthy", "the first health check of p1");
+      await backends.p1.refuse();
+      const results = [];
+      for (let i = 0; i < 4; i++) results.push(await runQuery(Trino.create({ server: fresh.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "shared" } }), "SELECT 1"));
+      expect(results.map((pages) => ownerOf(pages[0]))).to.deep.equal(["p2", "p2", "p2", "p2"]);
+      const breaker = fresh.core.backends.state(backends.p1.url).breaker;
+      expect(breaker.phase).to.be.oneOf(["open", "half-open"]);
+      expect(breaker.ejections).to.be.at.least(1);
+      const metrics = await (await fetch(`${fresh.url}/metrics`)).text();
+      expect(metrics).to.match(new RegExp(`xtrinode_gateway_backend_breaker_state\\{backend="${backends.p1.url}"\\} [12]`));
+      // Back on the same port: the half-open probe after the back-off closes the breaker.
+      await backends.p1.accept();
+      await until(() => fresh.core.backends.state(backends.p1.url).breaker.phase === "closed", "the breaker to close", 10_000);
+      const owners = [];
+      for (let i = 0; i < 2; i++) owners.push(ownerOf(await post(fresh, "shared")));
+      expect(owners.sort()).to.deep.equal(["p1", "p2"]);
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it("answers a follow-up whose coordinator died with a Trino error instead of hanging", async () => {
+    const first = await post(gateway, "team-b/b");
+    await backends.b.crash();
+    const page = (await (await fetch(first.nextUri!)).json()) as QueryResult;
+    expect(page.error?.errorName).to.equal("XTRINODE_BACKEND_UNREACHABLE");
+    expect(page.error?.message).to.contain(first.id);
+    await backends.b.accept();
+  });
+});
