@@ -7,16 +7,8 @@ import type { RunningGateway } from "../../gateway/server.ts";
 import { coordinatorIdOf } from "../../gateway/query-id.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
 import { startFakeLifecycle, type FakeLifecycle } from "./support/fake-lifecycle.ts";
-import { RoutesFile, startTestGateway, until } from "./support/harness.ts";
+import { RoutesFile, runQuery, startTestGateway, until } from "./support/harness.ts";
 
-async function runQuery(trino: Trino, sql: string): Promise<QueryResult[]> {
-  const pages: QueryResult[] = [];
-  for await (const page of await trino.query(sql)) {
-    if (page.error) throw new Error(`${page.error.errorName}: ${page.error.message}`);
-    pages.push(page);
-  }
-  return pages;
-}
 
 describe("gateway auto-resume", function () {
   this.timeout(30_000);

@@ -8,17 +8,8 @@ import type { RouteEntry } from "../../schemas/generated/types.ts";
 import type { RunningGateway } from "../../gateway/server.ts";
 import { coordinatorIdOf } from "../../gateway/query-id.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
-import { RoutesFile, startTestGateway, until } from "./support/harness.ts";
+import { RoutesFile, runQuery, startTestGateway, until } from "./support/harness.ts";
 
-/** Runs a query to completion with trino-client; returns the pages (throws on a FAILED result). */
-async function runQuery(trino: Trino, sql: string): Promise<QueryResult[]> {
-  const pages: QueryResult[] = [];
-  for await (const page of await trino.query(sql)) {
-    if (page.error) throw new Error(`${page.error.errorName}: ${page.error.message}`);
-    pages.push(page);
-  }
-  return pages;
-}
 
 function rows(pages: QueryResult[]): unknown[] {
   return pages.flatMap((page) => page.data ?? []);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
+import type { QueryResult, Trino } from "trino-client";
 import type { RouteEntry } from "../../../schemas/generated/types.ts";
 import { silentLogger } from "../../../lib/logger.ts";
 import type { GatewayConfig } from "../../../gateway/config.ts";
@@ -55,5 +56,20 @@ export async function until<T>(probe: () => T | Promise<T>, what: string, timeou
     if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/**
+ * Runs a query to completion with trino-client; returns the data pages and throws on a FAILED
+ * result. Uses next() rather than for-await: for-await never yields a result without a nextUri.
+ */
+export async function runQuery(trino: Trino, sql: string): Promise<QueryResult[]> {
+  const iterator = await trino.query(sql);
+  const pages: QueryResult[] = [];
+  for (;;) {
+    const { value, done } = await iterator.next();
+    if (value?.error) throw new Error(`${value.error.errorName}: ${value.error.message}`);
+    if (done) return pages;
+    pages.push(value);
   }
 }
