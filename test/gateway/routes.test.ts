@@ -44,7 +44,7 @@ describe("gateway routes", () => {
     it("applies a valid change, and keeps last-good (with metrics) on invalid YAML", async () => {
       expect(gateway.core.routes.generation).to.equal(1);
       routes.write([entry("a") as never, entry("b") as never]);
-      await until(() => gateway.core.routes.table.byKey.has("team-a/b"), "the valid update", 1000);
+      await until(() => gateway.core.routes.table.byKey.has("team-a/b"), "the valid update");
       routes.writeText("routes: [ {{ this is not yaml");
       await until(() => gateway.core.routes.invalidUpdates === 1, "the invalid update to be seen");
       expect([...gateway.core.routes.table.byKey.keys()]).to.deep.equal(["team-a/a", "team-a/b"]);

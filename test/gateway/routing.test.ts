@@ -56,7 +56,9 @@ describe("gateway routing with trino-client", function () {
     routes.write(routeList());
     // Slow active checks: the breaker tests drive state through passive failures.
     const config = { health: { intervalMs: 60_000, timeoutMs: 500, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 } };
-    [gateway, replica] = await Promise.all([startTestGateway(routes, config), startTestGateway(routes, config)]);
+    // The replica runs the other proxy library, so the follow-up tests exercise both.
+    [gateway, replica] = await Promise.all([startTestGateway(routes, config), startTestGateway(routes, config, { env: { XTRINODE_GATEWAY_PROXY: "http-proxy" } })]);
+    expect([gateway.core.proxy.library, replica.core.proxy.library]).to.deep.equal(["http-proxy-3", "http-proxy"]);
   });
   after(async () => {
     await Promise.all([gateway?.close(), replica?.close()]);
