@@ -10,6 +10,7 @@ import { decideNewQuery } from "./backend-choice.ts";
 import { allBackends, type GatewayCore } from "./core.ts";
 import { forwardedView, type ForwardedView } from "./forwarded.ts";
 import { followUpQueryId, isHeldQueryId, isNewStatement } from "./query-id.ts";
+import { parseTicket } from "./held-queries.ts";
 import { routeKey, selectTarget, type Target } from "./route-table.ts";
 import { answerFailedPoll, failNewStatement, forwardFollowUp, forwardedHeaders, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
@@ -112,7 +113,8 @@ function followUpStickiness(core: GatewayCore): Middleware {
         return;
       }
       if (answerFailedPoll(raw(ctx), ctx.state.forwarded, queryId, ctx.path)) return;
-      await pollHeld(core, raw(ctx), ctx.state.forwarded, queryId, ctx.path);
+      if (!held && !adoptHeldTicket(core, ctx, queryId)) return;
+      await pollHeld(core, ctx.req, raw(ctx), ctx.state.forwarded, queryId, ctx.path);
       return;
     }
     const backend = await core.sticky.ownerOf(queryId, allBackends(core), ownerLookupTimeoutMs);
@@ -127,6 +129,32 @@ function followUpStickiness(core: GatewayCore): Middleware {
     ctx.state.runtime = core.inFlight.get(queryId)?.runtime ?? (route ? routeKey(route) : backend);
     forwardFollowUp(core, ctx.req, raw(ctx), ctx.state.forwarded, queryId, backend, isPoll);
   };
+}
+
+/**
+ * A poll of a statement held by another replica: adopt it from the ticket in its nextUri. The ticket
+ * is client-supplied, so the runtime and X-Trino-User are authorised again for this principal.
+ * Returns false when it answered the request itself (refused); true to go on polling.
+ */
+function adoptHeldTicket(core: GatewayCore, ctx: Context, queryId: string): boolean {
+  const slug = /^\/v1\/statement\/queued\/[^/]+\/([^/]+)\//.exec(ctx.path)?.[1];
+  const ticket = slug ? parseTicket(slug) : undefined;
+  if (!slug || !ticket) return true; // pollHeld answers "no longer held"
+  const runtime = `${ticket.namespace}/${ticket.name}`;
+  const principal = ctx.state.principal;
+  const user = ticket.headers["x-trino-user"];
+  if (core.auth.enabled && principal && (!core.auth.mayUse(principal, runtime) || (user !== undefined && !core.auth.mayActAs(principal, user)))) {
+    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: ${principal.name} may not run this held statement on ${runtime}`, 403);
+    return false;
+  }
+  if (core.held.full()) {
+    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${runtime} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
+    return false;
+  }
+  core.held.add({ id: queryId, slug, namespace: ticket.namespace, name: ticket.name, body: Buffer.from(ticket.sql, "utf8"), headers: ticket.headers, createdAtMs: ticket.createdAtMs });
+  ctx.state.runtime = runtime;
+  core.logger.info({ event: "statement-adopted", runtime, queryId }, "adopted a statement held by another gateway replica");
+  return true;
 }
 
 function selectRoute(core: GatewayCore): Middleware {

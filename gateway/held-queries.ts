@@ -1,7 +1,49 @@
 // Statements held by the gateway while their runtime resumes. Bounded in count; each is dropped
 // when its client stops polling, cancels, or it outlives the maximum age.
+// A held statement of moderate size also travels in its nextUri (a "ticket" in the slug), so a poll
+// that reaches another gateway replica (no shared state) can adopt it instead of failing.
 import type { OutgoingHttpHeaders } from "node:http";
 import { randomBytes } from "node:crypto";
+
+/** What another replica needs to run a held statement: runtime, SQL and the Trino session headers. */
+export interface HeldTicket {
+  namespace: string;
+  name: string;
+  sql: string;
+  headers: Record<string, string>;
+  createdAtMs: number;
+}
+
+const ticketPrefix = "t.";
+/** Longest ticket put in a URI (URIs of a few KB pass every client and proxy). */
+export const maxTicketChars = 6000;
+
+/** Session headers a ticket carries: the X-Trino-* request headers (never credentials). */
+export function ticketHeaders(headers: OutgoingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith("x-trino-") && value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : String(value);
+  }
+  return out;
+}
+
+/** The slug for a held statement: a ticket when it fits, else a random (replica-local) slug. */
+export function heldSlug(ticket: HeldTicket): string {
+  const encoded = ticketPrefix + Buffer.from(JSON.stringify([ticket.namespace, ticket.name, ticket.sql, ticket.headers, ticket.createdAtMs]), "utf8").toString("base64url");
+  return encoded.length <= maxTicketChars ? encoded : randomBytes(12).toString("hex");
+}
+
+export function parseTicket(slug: string): HeldTicket | undefined {
+  if (!slug.startsWith(ticketPrefix)) return undefined;
+  try {
+    const [namespace, name, sql, headers, createdAtMs] = JSON.parse(Buffer.from(slug.slice(ticketPrefix.length), "base64url").toString("utf8")) as [unknown, unknown, unknown, unknown, unknown];
+    if (typeof namespace !== "string" || typeof name !== "string" || typeof sql !== "string" || typeof createdAtMs !== "number") return undefined;
+    if (typeof headers !== "object" || headers === null || Object.entries(headers).some(([key, value]) => !key.startsWith("x-trino-") || typeof value !== "string")) return undefined;
+    return { namespace, name, sql, headers: headers as Record<string, string>, createdAtMs };
+  } catch {
+    return undefined;
+  }
+}
 
 export interface HeldQuery {
   id: string;
@@ -32,8 +74,8 @@ export class HeldQueries {
     return this.held.size >= this.maxQueries;
   }
 
-  add(entry: Omit<HeldQuery, "slug" | "lastPollMs">): HeldQuery {
-    const held = { ...entry, slug: randomBytes(12).toString("hex"), lastPollMs: entry.createdAtMs };
+  add(entry: Omit<HeldQuery, "lastPollMs">): HeldQuery {
+    const held = { ...entry, lastPollMs: Date.now() };
     this.held.set(held.id, held);
     return held;
   }

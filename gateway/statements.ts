@@ -8,6 +8,7 @@ import type { GatewayCore } from "./core.ts";
 import type { ForwardedView } from "./forwarded.ts";
 import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "./trino-protocol.ts";
 import { routeKey } from "./route-table.ts";
+import { heldSlug, ticketHeaders } from "./held-queries.ts";
 
 export const maxStatementBytes = 10 * 1024 * 1024;
 const submitTimeoutMs = 120_000;
@@ -141,7 +142,10 @@ export function holdStatement(core: GatewayCore, req: IncomingMessage, res: Serv
     failNewStatement(core, res, forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
     return;
   }
-  const held = core.held.add({ id: core.newHeldId(), namespace: route.namespace, name: route.name, body, headers: forwardableHeaders(req.headers), createdAtMs: Date.now() });
+  const headers = forwardableHeaders(req.headers);
+  const createdAtMs = Date.now();
+  const slug = heldSlug({ namespace: route.namespace, name: route.name, sql: body.toString("utf8"), headers: ticketHeaders(headers), createdAtMs });
+  const held = core.held.add({ id: core.newHeldId(), slug, namespace: route.namespace, name: route.name, body, headers, createdAtMs });
   if (route.state !== "RUNNING") core.resume.ensureResuming(route.namespace, route.name);
   core.activity.seen(route.namespace, route.name);
   core.logger.info({ event: "statement-held", runtime: routeKey(route), queryId: held.id, state: route.state }, "statement held while the runtime resumes");
@@ -165,7 +169,7 @@ function heldReadiness(core: GatewayCore, namespace: string, name: string): Held
 }
 
 /** Answers a poll of a held statement: QUEUED again, a failure, or the real query's first page. */
-export async function pollHeld(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, heldId: string, pollPath: string): Promise<void> {
+export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, heldId: string, pollPath: string): Promise<void> {
   const held = core.held.get(heldId);
   if (!held) {
     writeTrinoError(core, res, forwarded, gatewayErrors.queryNotFound, `query ${heldId} is no longer held by this gateway (cancelled, abandoned, expired, or held by another gateway replica); run it again`);
@@ -206,7 +210,9 @@ export async function pollHeld(core: GatewayCore, res: ServerResponse, forwarded
     return;
   }
   held.submitting = true;
-  const outcome = await submitStatement(core, res, forwarded, readiness.route, held.body, held.headers);
+  // Credentials of the poll (an adopted ticket carries none; a token may have been refreshed).
+  const credentials = req.headers.authorization ? { authorization: req.headers.authorization } : {};
+  const outcome = await submitStatement(core, res, forwarded, readiness.route, held.body, { ...held.headers, ...credentials });
   core.held.delete(heldId);
   if (!outcome.ok) writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}`);
 }

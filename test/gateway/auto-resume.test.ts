@@ -65,11 +65,30 @@ describe("gateway auto-resume", function () {
     expect(lifecycle.activityCalls.get("team-a/sleepy")?.length).to.be.at.least(1);
   });
 
+  it("lets another replica take over a held statement from its nextUri (polls alternate replicas)", async () => {
+    gateways.push(await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }), await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }));
+    const headers = { "x-trino-user": "alice", "x-trino-catalog": "tpch", "x-trino-schema": "tiny" };
+    let page = (await (await fetch(`${gateways[0].url}/v1/statement`, { method: "POST", headers, body: "SELECT * FROM nation" })).json()) as QueryResult;
+    expect(coordinatorIdOf(page.id)).to.equal("gw000");
+    const data: unknown[] = [];
+    for (let poll = 1; page.nextUri; poll++) {
+      const next = new URL(page.nextUri);
+      // Java's client re-sends only the user on polls: the session must come from the held statement.
+      page = (await (await fetch(`${gateways[poll % 2].url}${next.pathname}`, { headers: { "x-trino-user": "alice" } })).json()) as QueryResult;
+      expect(page.error, page.error?.message).to.equal(undefined);
+      data.push(...(page.data ?? []));
+    }
+    expect(data).to.have.length(25);
+    const submitted = backend.query(backend.queryIds()[0]);
+    expect(submitted?.headers["x-trino-catalog"]).to.equal("tpch");
+    expect(submitted?.user).to.equal("alice");
+  });
+
   it("bounds held statements with a clear Trino error, and drops those nobody polls", async () => {
     // A lifecycle API that never makes the runtime RUNNING.
     await lifecycle.close();
     lifecycle = await startFakeLifecycle({ retryAfterSeconds: 30 });
-    const gateway = await startTestGateway(routes, { held: { maxQueries: 3, abandonAfterMs: 300, pollWaitMs: 50 } }, { lifecycleUrl: lifecycle.url });
+    const gateway = await startTestGateway(routes, { held: { maxQueries: 3, abandonAfterMs: 300, maxAgeMs: 400, pollWaitMs: 50 } }, { lifecycleUrl: lifecycle.url });
     gateways.push(gateway);
     const post = async () => (await (await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "t" }, body: "SELECT 1" })).json()) as QueryResult;
     const held = [await post(), await post(), await post()];
@@ -82,9 +101,11 @@ describe("gateway auto-resume", function () {
     expect(refused.error?.errorName).to.equal("XTRINODE_TOO_MANY_HELD_QUERIES");
     expect(refused.error?.message).to.contain("team-a/sleepy");
     expect(lifecycle.resumeCalls.get("team-a/sleepy")).to.equal(1);
-    // Nobody polls: the gateway gives the statements up, and a late poll gets a Trino error.
+    // Nobody polls: the gateway gives the statements up; a late poll finds it past its maximum age.
     await until(() => gateway.core.held.size === 0, "abandoned statements to be dropped");
     const late = (await (await fetch(held[0].nextUri!)).json()) as QueryResult;
-    expect(late.error?.errorName).to.equal("XTRINODE_QUERY_NOT_FOUND");
+    expect(late.error?.errorName).to.equal("XTRINODE_RESUME_TIMEOUT");
+    expect(late.error?.message).to.contain("team-a/sleepy did not resume");
+    expect(gateway.core.held.size).to.equal(0);
   });
 });

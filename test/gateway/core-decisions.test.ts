@@ -10,6 +10,7 @@ import { coordinatorIdOf, createQueryIdGenerator, followUpQueryId, heldCoordinat
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
+import { heldSlug, maxTicketChars, parseTicket, ticketHeaders } from "../../gateway/held-queries.ts";
 
 function route(namespace: string, name: string, extra: Partial<RouteEntry> = {}): RouteEntry {
   return { namespace, name, backend: `http://${name}.${namespace}:8080`, state: "RUNNING", ...extra };
@@ -183,5 +184,19 @@ describe("gateway forwarded headers", () => {
   });
   it("rejects a malformed CIDR naming it", () => {
     expect(() => trustedProxies(["10.0.0.0/abc"])).to.throw(/10\.0\.0\.0\/abc/);
+  });
+});
+
+describe("gateway held-statement tickets", () => {
+  const ticket = { namespace: "team-a", name: "sleepy", sql: "SELECT 1", headers: { "x-trino-user": "alice", "x-trino-catalog": "tpch" }, createdAtMs: 1234 };
+  it("round-trips a held statement through its nextUri slug", () => {
+    expect(parseTicket(heldSlug(ticket))).to.deep.equal(ticket);
+    expect(ticketHeaders({ authorization: "Basic x", "x-trino-user": "alice", cookie: "c" })).to.deep.equal({ "x-trino-user": "alice" });
+  });
+  it("keeps statements too large for a URI replica-local, and rejects tickets smuggling other headers", () => {
+    expect(parseTicket(heldSlug({ ...ticket, sql: "x".repeat(maxTicketChars) }))).to.equal(undefined);
+    const forged = `t.${Buffer.from(JSON.stringify(["a", "b", "SELECT 1", { authorization: "Basic eA==" }, 0])).toString("base64url")}`;
+    expect(parseTicket(forged)).to.equal(undefined);
+    expect(parseTicket("t.not-base64-json")).to.equal(undefined);
   });
 });
