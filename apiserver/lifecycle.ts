@@ -8,7 +8,8 @@
 //  3. read the XTrinode (and the Lease, in parallel): absent → 404; route RUNNING and not suspended → 200 RUNNING;
 //     route RESUMING and not suspended (the operator is already at it) → 202 without writing;
 //  4. judge the Lease like client-go (observed record + duration on the local clock):
-//     held (by another, or by us with our intent recorded under it) → 202 without writing;
+//     held (by another, or by us with our intent recorded under it) and not yet consumed (the runtime has
+//     not been Ready or suspended since it was acquired) → 202 without writing;
 //  5. acquire: create (409 AlreadyExists = lost) or update at the fetched resourceVersion (409 = lost);
 //  6. the winner merge-patches the intent onto the XTrinode (suspended=false, resume-requested-at/-by).
 //     If that patch fails, the winner deletes the Lease it just wrote (at its resourceVersion) so a retry
@@ -100,6 +101,17 @@ function latestTime(...times: Array<string | undefined>): string | undefined {
 
 export function isRunning(runtime: XTrinode): boolean {
   return runtime.status?.routeState === "RUNNING" && runtime.spec?.lifecycle?.suspended !== true;
+}
+
+/**
+ * A resume Lease gates one resume: once the runtime has been Ready or suspended again after the Lease was
+ * acquired (operator status times; a wake TTL shorter than the Lease would otherwise block the next resume),
+ * the Lease no longer holds other callers back.
+ */
+export function resumeLeaseConsumed(runtime: XTrinode, lease: LeaseRecord): boolean {
+  const acquiredMs = Date.parse(lease.acquireTime ?? "");
+  if (!Number.isFinite(acquiredMs)) return false;
+  return [runtime.status?.readySince, runtime.status?.suspendedAt].some((time) => time !== undefined && Date.parse(time) > acquiredMs);
 }
 
 /** The merge patch recording resume intent. */
@@ -217,7 +229,7 @@ export class Lifecycle {
       const judgement = judgeLease(observation, this.now());
       // Our own unexpired Lease without recorded intent (the intent write failed): renew it and write again.
       const ownWithoutIntent = judgement.kind === "held" && judgement.holderIdentity === identity && this.intents.get(key) !== observation.recordKey;
-      if (judgement.kind === "held" && !ownWithoutIntent) {
+      if (judgement.kind === "held" && !ownWithoutIntent && !resumeLeaseConsumed(runtime, live)) {
         this.holdUntil(key, judgement.expiresAtMs);
         return { outcome: "held", answer: this.resuming(namespace, name) };
       }

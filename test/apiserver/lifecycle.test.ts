@@ -137,6 +137,27 @@ describe("apiserver lifecycle core", () => {
       expect(store.leases.get(leaseKey)?.holderIdentity).to.equal("replica-b");
     });
 
+    it("does not hold back a new resume once the runtime was Ready and paused again under the same Lease", async () => {
+      const store = new MemoryStore();
+      const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
+      store.addRuntime("team-a", "sales", { suspended: false, routeState: "PAUSED" });
+      const a = setup({ store, clock, identity: "replica-a" });
+      const b = setup({ store, clock, identity: "replica-b" });
+      await a.lifecycle.resume("team-a", "sales", "gw");
+      expect((await b.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202);
+      expect(store.count("patchRuntime")).to.equal(1);
+
+      // The operator brought it up and idle-suspended it again within the Lease's 30 s (short wake TTL).
+      store.runtimes.get("team-a/sales")!.status = { routeState: "PAUSED", readySince: "2026-01-01T12:00:05Z", suspendedAt: "2026-01-01T12:00:10Z" };
+      clock.now += 12_000;
+      expect((await b.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202);
+      expect(store.count("patchRuntime")).to.equal(2);
+      expect(store.leases.get(leaseKey)?.holderIdentity).to.equal("replica-b");
+      clock.now += heldRecheckMs + 1;
+      expect((await a.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202); // B's fresh Lease holds A back
+      expect(store.count("patchRuntime")).to.equal(2);
+    });
+
     it("treats a lost create race (409 AlreadyExists) as held", async () => {
       const store = new MemoryStore();
       store.addRuntime("team-a", "sales");
