@@ -1,0 +1,409 @@
+// Benchmark: the 3-request Trino flow (POST /v1/statement `SELECT 1` → queued nextUri → executing
+// nextUri, FINISHED) through the XTrinode gateway (http-proxy and http-proxy-3) vs nginx (Debian
+// package, installed here if missing) vs direct, all in front of the same Trino protocol test server
+// process, with one load tool (autocannon, in this process). Per target: req/s and p50/p99 at
+// max throughput (fixed connection count), and p50/p99 at a fixed 1,000 req/s; several runs, medians.
+// Then the gateway's per-query bookkeeping memory after 1M queries (sticky-memory.ts).
+// Goals (issue 6): gateway ≥ 0.5× nginx throughput; p99 added latency ≤ 1 ms at 1k req/s.
+//
+//   npm run bench:gateway -- [--runs 3] [--duration 5] [--connections 50] [--rate 1000] [--record] [--skip-memory]
+//
+// Every process listens on 127.0.0.1 only; every run is bounded by --duration; all children are
+// stopped at the end (also on failure). --record rewrites this benchmark's section of bench/RESULTS.md.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+// @ts-ignore autocannon ships no type declarations
+import autocannon from "autocannon";
+import yaml from "js-yaml";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "3" },
+    duration: { type: "string", default: "5" },
+    connections: { type: "string", default: "50" },
+    rate: { type: "string", default: "1000" },
+    record: { type: "boolean", default: false },
+    "skip-memory": { type: "boolean", default: false },
+  },
+});
+const runs = Number(values.runs);
+const duration = Number(values.duration);
+const connections = Number(values.connections);
+const fixedRate = Number(values.rate);
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const work = mkdtempSync(path.join(os.tmpdir(), "xtrinode-bench-gateway-"));
+const children: ChildProcess[] = [];
+
+// ---- processes ------------------------------------------------------------------------------------
+
+function stopChildren(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+}
+process.on("exit", () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Spawns a child and resolves with the first stdout JSON line whose `event` is "listening". */
+function spawnReady(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; ready: Record<string, any> }> {
+  const child = spawn(command, args, { cwd: repo, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${args.join(" ")}: no ready line within 30 s`)), 30_000);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      try {
+        const parsed = JSON.parse(line);
+        if (parsed.event === "listening") {
+          clearTimeout(timer);
+          resolve({ child, ready: parsed });
+        }
+      } catch {
+        // not a JSON line
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`${command} ${args.join(" ")} exited with ${code}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** nginx from Debian: installed non-interactively when missing (the package's service is not used). */
+function ensureNginx(): string {
+  const found = spawnSync("sh", ["-c", "command -v nginx || ls /usr/sbin/nginx"], { encoding: "utf8" }).stdout.trim().split("\n")[0];
+  if (found) return found;
+  console.error("nginx missing: apt-get update && apt-get install -y nginx");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  for (const args of [["update"], ["install", "-y", "--no-install-recommends", "nginx"]]) {
+    const result = spawnSync("apt-get", args, { stdio: "inherit", env });
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (${result.status}); install nginx and rerun`);
+  }
+  return "/usr/sbin/nginx";
+}
+
+function nginxConfig(dir: string, listenPort: number, backendPort: number): string {
+  return `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream trino { server 127.0.0.1:${backendPort}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${listenPort};
+    keepalive_requests 100000;
+    location / {
+      proxy_pass http://trino;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+    }
+  }
+}
+`;
+}
+
+async function startNginx(nginx: string, backendPort: number): Promise<{ child: ChildProcess; url: string }> {
+  const dir = path.join(work, "nginx");
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  writeFileSync(path.join(dir, "nginx.conf"), nginxConfig(dir, port, backendPort));
+  const child = spawn(nginx, ["-p", dir, "-c", path.join(dir, "nginx.conf"), "-e", path.join(dir, "error.log")], { stdio: ["ignore", "inherit", "inherit"] });
+  children.push(child);
+  await waitForPort(port);
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+async function startGateway(backendUrl: string, proxy: "http-proxy" | "http-proxy-3"): Promise<{ child: ChildProcess; url: string }> {
+  const routesFile = path.join(work, `routes-${proxy}.yaml`);
+  writeFileSync(
+    routesFile,
+    yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "bench", name: "trino", backend: backendUrl, state: "RUNNING", default: true }] }),
+  );
+  const { child, ready } = await spawnReady(
+    process.execPath,
+    ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile],
+    { XTRINODE_GATEWAY_PROXY: proxy, XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
+  );
+  return { child, url: ready.url as string };
+}
+
+// ---- the flow -------------------------------------------------------------------------------------
+
+const NEXT_URI = /"nextUri":"([^"]+)"/;
+
+interface FlowCheck {
+  states: string[];
+  nextUriOrigins: string[];
+}
+
+/** One flow with fetch: the states seen and where each nextUri points (must be the target itself). */
+async function checkFlow(url: string): Promise<FlowCheck> {
+  const states: string[] = [];
+  const origins: string[] = [];
+  let answer = await fetch(`${url}/v1/statement`, { method: "POST", headers: { "X-Trino-User": "bench" }, body: "SELECT 1" }).then((r) => r.json() as Promise<any>);
+  for (;;) {
+    states.push(answer.stats.state);
+    if (!answer.nextUri) break;
+    origins.push(new URL(answer.nextUri).origin);
+    answer = await fetch(answer.nextUri, { headers: { "X-Trino-User": "bench" } }).then((r) => r.json() as Promise<any>);
+  }
+  return { states, nextUriOrigins: origins };
+}
+
+/** The path of the nextUri in a response body (the flow always talks to the target it started on). */
+function followNext(_status: number, body: string, context: Record<string, unknown>): void {
+  const match = NEXT_URI.exec(body);
+  context.next = match ? match[1].replace(/^https?:\/\/[^/]+/, "") : undefined;
+}
+function nextRequest(request: any, context: Record<string, unknown>): any {
+  if (typeof context.next !== "string") return null; // restart the flow (counted as a reset)
+  return { ...request, method: "GET", path: context.next, body: undefined };
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  resets: number;
+  requests: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/**
+ * One autocannon run of the flow. Latencies are taken from autocannon's per-response durations
+ * (float ms; its own histogram keeps whole milliseconds, too coarse for a 1 ms goal).
+ */
+function load(url: string, options: { connections: number; rate?: number; seconds?: number }): Promise<LoadResult> {
+  const latencies: number[] = [];
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        connections: options.connections,
+        duration: options.seconds ?? duration,
+        ...(options.rate ? { overallRate: options.rate, ignoreCoordinatedOmission: true } : {}),
+        headers: { "x-trino-user": "bench" },
+        requests: [
+          { method: "POST", path: "/v1/statement", body: "SELECT 1", onResponse: followNext },
+          { setupRequest: nextRequest, onResponse: followNext },
+          { setupRequest: nextRequest, onResponse: followNext },
+        ],
+      },
+      (error: Error | null, result: any) => {
+        if (error) return reject(error);
+        const sorted = Float64Array.from(latencies).sort();
+        resolve({
+          rps: result.requests.average,
+          p50: percentile(sorted, 50),
+          p99: percentile(sorted, 99),
+          errors: result.errors + result.timeouts,
+          non2xx: result.non2xx,
+          resets: result.resets ?? 0,
+          requests: result.requests.total,
+        });
+      },
+    );
+    instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status >= 200 && status < 300) latencies.push(ms);
+    });
+  });
+}
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+interface TargetResult {
+  target: string;
+  max: LoadResult[];
+  fixed: LoadResult[];
+}
+
+/** Checks the flow through a target once: 3 responses, and every nextUri points back at the target. */
+async function verify(target: string, url: string): Promise<void> {
+  const check = await checkFlow(url);
+  const origin = new URL(url).origin;
+  if (check.states.join(",") !== "QUEUED,RUNNING,FINISHED" || check.nextUriOrigins.some((o) => o !== origin)) {
+    throw new Error(`${target}: unexpected flow ${JSON.stringify(check)} (nextUri must point at ${origin})`);
+  }
+}
+
+// ---- main -----------------------------------------------------------------------------------------
+
+const loadAtStart = os.loadavg()[0];
+const nginxPath = ensureNginx();
+const nginxVersion = spawnSync(nginxPath, ["-v"], { encoding: "utf8" }).stderr.trim().replace(/^nginx version: /, "");
+const results: TargetResult[] = [];
+let memory: any[] = [];
+try {
+  // Every target runs at once and the runs go round-robin over them, so drifting load from other
+  // work on the machine spreads over all targets instead of biasing one.
+  const backend = await spawnReady(process.execPath, ["fixtures/trino-server/main.ts", "--port", "0", "--max-queries", "20000"]);
+  const backendUrl = backend.ready.url as string;
+  const nginx = await startNginx(nginxPath, Number(new URL(backendUrl).port));
+  const gatewayHttpProxy = await startGateway(backendUrl, "http-proxy");
+  const gatewayHttpProxy3 = await startGateway(backendUrl, "http-proxy-3");
+  const targets: Array<[string, string]> = [
+    ["direct", backendUrl],
+    ["nginx", nginx.url],
+    ["gateway (http-proxy)", gatewayHttpProxy.url],
+    ["gateway (http-proxy-3)", gatewayHttpProxy3.url],
+  ];
+  for (const [target, url] of targets) {
+    await verify(target, url);
+    await load(url, { connections, seconds: 2 }); // warm-up (JIT, keep-alive pools)
+    results.push({ target, max: [], fixed: [] });
+  }
+  for (let run = 0; run < runs; run++) {
+    for (const [index, [target, url]] of targets.entries()) {
+      const max = await load(url, { connections });
+      const fixed = await load(url, { connections: 10, rate: fixedRate });
+      results[index].max.push(max);
+      results[index].fixed.push(fixed);
+      console.error(
+        `${target} run ${run + 1}: max ${Math.round(max.rps)} req/s p50 ${max.p50.toFixed(2)} p99 ${max.p99.toFixed(2)} ms; at ${fixedRate}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms`,
+      );
+    }
+  }
+  for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, nginx.child, backend.child]) await stop(child);
+
+  if (!values["skip-memory"]) {
+    const out = spawnSync(process.execPath, ["--expose-gc", "bench/gateway/sticky-memory.ts", "--queries", "1000000"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
+    if (out.status !== 0) throw new Error(`sticky-memory failed: ${out.stderr}`);
+    memory = JSON.parse(out.stdout.trim().split("\n").at(-1)!).results;
+  }
+} finally {
+  stopChildren();
+}
+
+// ---- report ---------------------------------------------------------------------------------------
+
+const summary = results.map((r) => ({
+  target: r.target,
+  rps: median(r.max.map((x) => x.rps)),
+  p50: median(r.max.map((x) => x.p50)),
+  p99: median(r.max.map((x) => x.p99)),
+  fixedP50: median(r.fixed.map((x) => x.p50)),
+  fixedP99: median(r.fixed.map((x) => x.p99)),
+  problems: r.max.concat(r.fixed).reduce((n, x) => n + x.errors + x.non2xx + x.resets, 0),
+}));
+const by = (name: string) => summary.find((s) => s.target === name)!;
+const direct = by("direct");
+const nginx = by("nginx");
+const fmt = (n: number, digits = 2) => n.toFixed(digits);
+const lines: string[] = [];
+lines.push("<!-- bench:gateway:start -->");
+lines.push("## gateway (bench/gateway, `npm run bench:gateway`)");
+lines.push("");
+const cpu = os.cpus()[0]?.model ?? "unknown";
+lines.push(
+  `Machine: nproc ${os.availableParallelism()}; memory ${Math.round(os.totalmem() / 2 ** 30)} GiB; CPU ${cpu}; node ${process.version}; nginx ${nginxVersion}; ${new Date().toISOString()}; load average at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} (other work on the machine adds noise).`,
+);
+lines.push(
+  `Flow: POST /v1/statement \`SELECT 1\` + 2 nextUri GETs (QUEUED → RUNNING → FINISHED) against one Trino protocol test server process; load tool autocannon (same process as this script) for every target. ` +
+    `Max throughput: ${connections} connections, ${duration} s; fixed rate: ${fixedRate} req/s over 10 connections, ${duration} s (autocannon's rate is a per-connection budget per second: requests go in bursts of up to 10 concurrent). ` +
+    `Latency: every 2xx response's duration as autocannon measures it (float ms), per request of the flow. ${runs} runs each, median of the runs. ` +
+    `nginx: 1 worker, upstream keep-alive; gateway: one Node process (\`xtrinode gateway\`, default config, one default route). ` +
+    `Everything shares the 2 cores (load tool, proxy, backend), so absolute numbers are low; compare ratios.`,
+);
+lines.push("");
+lines.push("| target | req/s (max) | p50 ms | p99 ms | p50 ms @ 1k/s | p99 ms @ 1k/s | p99 added vs direct @ 1k/s (ms) | req/s vs nginx | errors |");
+lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+for (const s of summary) {
+  lines.push(
+    `| ${s.target} | ${Math.round(s.rps)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${fmt(s.fixedP50)} | ${fmt(s.fixedP99)} | ${s.target === "direct" ? "—" : fmt(s.fixedP99 - direct.fixedP99)} | ${fmt(s.rps / nginx.rps)} | ${s.problems} |`,
+  );
+}
+lines.push("");
+const gateways = summary.filter((s) => s.target.startsWith("gateway"));
+for (const g of gateways) {
+  const ratio = g.rps / nginx.rps;
+  const added = g.fixedP99 - direct.fixedP99;
+  lines.push(
+    `- ${g.target}: ${fmt(ratio)}× nginx throughput (goal ≥ 0.5: ${ratio >= 0.5 ? "met" : "NOT met"}); p99 added at ${fixedRate} req/s ${fmt(added)} ms (goal ≤ 1 ms: ${added <= 1 ? "met" : "NOT met"}).`,
+  );
+}
+if (memory.length > 0) {
+  lines.push("");
+  lines.push("Per-query bookkeeping after 1,000,000 queries (gateway's StickyRoutes + InFlightQueries driven directly, default limits, heap after GC):");
+  lines.push("");
+  lines.push("| shape | heap growth (MiB) | coordinators tracked | queries tracked | cost per query (µs) |");
+  lines.push("| --- | ---: | ---: | ---: | ---: |");
+  for (const m of memory) {
+    lines.push(`| ${m.shape === "finished" ? "every query finishes" : "no query ever finishes (bounded by sticky.maxQueries)"} | ${fmt(m.heapDeltaMiB)} | ${m.coordinatorsTracked} | ${m.queriesTracked} | ${fmt(m.nsPerQuery / 1000, 1)} |`);
+  }
+}
+lines.push("<!-- bench:gateway:end -->");
+const section = lines.join("\n");
+console.log(section);
+
+if (values.record) {
+  const file = path.join(repo, "bench/RESULTS.md");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    text = "# Benchmark results\n\nOne section per benchmark; each benchmark rewrites only its own section.\n";
+  }
+  const pattern = /<!-- bench:gateway:start -->[\s\S]*?<!-- bench:gateway:end -->/;
+  text = pattern.test(text) ? text.replace(pattern, section) : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, text);
+  console.error(`recorded in ${file}`);
+}
+process.exit(0);
