@@ -10,6 +10,9 @@ export class StickyRoutes {
   private readonly coordinators: BoundedMap<string, string>;
   private readonly transactions: BoundedMap<string, string>;
   private readonly lookups = new Map<string, Promise<string | undefined>>();
+  /** Coordinator ids no backend claimed recently: not asked again for a while (no probe storms). */
+  private readonly unclaimed = new BoundedMap<string, number>(10_000);
+  private readonly unclaimedForMs = 2000;
   lookupCount = 0;
 
   constructor(limits: { maxCoordinators: number; maxTransactions: number }) {
@@ -44,6 +47,7 @@ export class StickyRoutes {
     if (!coordinatorId) return undefined;
     const known = this.coordinators.get(coordinatorId);
     if (known) return known;
+    if ((this.unclaimed.peek(coordinatorId) ?? 0) > Date.now()) return undefined;
     let lookup = this.lookups.get(coordinatorId);
     if (!lookup) {
       lookup = this.ask(queryId, candidates, timeoutMs).finally(() => this.lookups.delete(coordinatorId));
@@ -51,6 +55,7 @@ export class StickyRoutes {
     }
     const owner = await lookup;
     if (owner) this.coordinators.set(coordinatorId, owner);
+    else this.unclaimed.set(coordinatorId, Date.now() + this.unclaimedForMs);
     return owner;
   }
 

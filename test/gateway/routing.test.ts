@@ -148,6 +148,15 @@ describe("gateway routing with trino-client", function () {
     expect(failed.error?.message).to.contain("team-z/ghost");
   });
 
+  it("answers a poll for a query no coordinator owns with a Trino error, asking the backends once", async () => {
+    const before = replica.core.sticky.lookupCount;
+    for (let i = 0; i < 3; i++) {
+      const page = (await (await fetch(`${replica.url}/v1/statement/executing/20260101_000000_00001_zzzzz/slug/1`)).json()) as QueryResult;
+      expect(page.error?.errorName).to.equal("XTRINODE_QUERY_NOT_FOUND");
+    }
+    expect(replica.core.sticky.lookupCount - before).to.equal(1);
+  });
+
   it("balances a pool by least outstanding queries", async () => {
     const started = [];
     for (let i = 0; i < 4; i++) started.push(await post(gateway, "shared"));
