@@ -14,8 +14,9 @@
 //  6. the winner merge-patches the intent onto the XTrinode (suspended=false, resume-requested-at/-by).
 //     If that patch fails, the winner deletes the Lease it just wrote (at its resourceVersion) so a retry
 //     can proceed at once, forgets its local cache, and answers 503. If that delete fails too, the Lease
-//     stays until it expires: this process retries immediately anyway (it renews its own Lease when it has
-//     no intent recorded under it), other processes answer 202 for at most leaseDurationSeconds, then take it over.
+//     stays: this process retries immediately anyway (it renews its own Lease when it has no intent
+//     recorded under it); other processes take it over once they have seen it without intent on the XTrinode
+//     for abandonedLeaseGraceMs (or when it expires), answering 202 meanwhile.
 // Nothing is written before the XTrinode is known to exist; a failed read writes nothing.
 // Lease and XTrinode writes are counted in metrics (kube_writes_total) by resource, verb and result.
 import type { XTrinode, XTrinodeStatus, Condition } from "../schemas/generated/types.ts";
@@ -45,6 +46,11 @@ export interface LifecycleOptions {
   retryAfterSeconds: number;
   /** At most one last-activity write per runtime per this many seconds (per process). */
   activityMinIntervalSeconds: number;
+  /**
+   * A Lease seen for this long (local clock) with no resume intent recorded under it is abandoned (its holder
+   * failed between acquiring it and writing the intent) and may be taken over. Default 10 s.
+   */
+  abandonedLeaseGraceMs?: number;
   now?: () => number;
 }
 
@@ -112,6 +118,13 @@ export function resumeLeaseConsumed(runtime: XTrinode, lease: LeaseRecord): bool
   const acquiredMs = Date.parse(lease.acquireTime ?? "");
   if (!Number.isFinite(acquiredMs)) return false;
   return [runtime.status?.readySince, runtime.status?.suspendedAt].some((time) => time !== undefined && Date.parse(time) > acquiredMs);
+}
+
+/** Whether the XTrinode carries the resume intent written under this Lease (the winner stamps resume-requested-at = acquireTime). */
+export function intentRecordedUnder(runtime: XTrinode, lease: LeaseRecord): boolean {
+  const requestedMs = Date.parse(runtime.metadata.annotations?.[annotations.resumeRequestedAt] ?? "");
+  const acquiredMs = Date.parse(lease.acquireTime ?? "");
+  return Number.isFinite(requestedMs) && Number.isFinite(acquiredMs) && requestedMs >= acquiredMs;
 }
 
 /** The merge patch recording resume intent. */
@@ -227,9 +240,12 @@ export class Lifecycle {
     if (live) {
       const observation = this.observe(key, live);
       const judgement = judgeLease(observation, this.now());
-      // Our own unexpired Lease without recorded intent (the intent write failed): renew it and write again.
+      // A Lease whose intent write failed is not worth waiting for: our own (we know we did not record
+      // intent under it) at once, anyone's once it has gone without intent for the grace period.
       const ownWithoutIntent = judgement.kind === "held" && judgement.holderIdentity === identity && this.intents.get(key) !== observation.recordKey;
-      if (judgement.kind === "held" && !ownWithoutIntent && !resumeLeaseConsumed(runtime, live)) {
+      const abandoned =
+        this.now() - observation.observedAtMs > (this.options.abandonedLeaseGraceMs ?? 10_000) && !intentRecordedUnder(runtime, live);
+      if (judgement.kind === "held" && !ownWithoutIntent && !abandoned && !resumeLeaseConsumed(runtime, live)) {
         this.holdUntil(key, judgement.expiresAtMs);
         return { outcome: "held", answer: this.resuming(namespace, name) };
       }

@@ -97,6 +97,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<St
     leaseDurationSeconds: options.leaseDurationSeconds ?? defaults.leaseDurationSeconds,
     retryAfterSeconds: options.retryAfterSeconds ?? defaults.retryAfterSeconds,
     activityMinIntervalSeconds: options.activityMinIntervalSeconds ?? defaults.activityMinIntervalSeconds,
+    // A winner writes its intent right after the Lease: two request timeouts and a second cover that.
+    abandonedLeaseGraceMs: 2 * timeoutMs + 1000,
   });
   const app = createApiServerApp({ lifecycle, store, authenticate, authz, metrics, logger });
   const running = await listen(app, options.port ?? defaults.port, options.host ?? defaults.host);

@@ -158,6 +158,28 @@ describe("apiserver lifecycle core", () => {
       expect(store.count("patchRuntime")).to.equal(2);
     });
 
+    it("takes over another replica's Lease that never got its intent written, after the grace period", async () => {
+      const store = new MemoryStore();
+      const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
+      store.addRuntime("team-a", "sales");
+      const a = setup({ store, clock, identity: "replica-a" });
+      const b = setup({ store, clock, identity: "replica-b" });
+      store.failing.add("patchRuntime").add("deleteLease"); // A wins the Lease, then neither writes intent nor releases
+      expect((await rejection(a.lifecycle.resume("team-a", "sales", "gw"))).status).to.equal(503);
+      store.failing.clear();
+
+      expect((await b.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202); // seen now: within grace
+      expect(store.runtimes.get("team-a/sales")!.spec.lifecycle?.suspended).to.equal(true);
+      clock.now += 10_001; // seen for longer than the 10 s grace with no intent under it: abandoned
+      expect((await b.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202);
+      expect(store.runtimes.get("team-a/sales")!.spec.lifecycle?.suspended).to.equal(false);
+      expect(store.leases.get(leaseKey)?.holderIdentity).to.equal("replica-b");
+
+      clock.now += 10_001; // B's intent is recorded under its Lease: not abandoned, A stays held back
+      expect((await a.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202);
+      expect(store.leases.get(leaseKey)?.holderIdentity).to.equal("replica-b");
+    });
+
     it("treats a lost create race (409 AlreadyExists) as held", async () => {
       const store = new MemoryStore();
       store.addRuntime("team-a", "sales");
