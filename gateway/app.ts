@@ -202,7 +202,7 @@ function rateLimitNewQueries(core: GatewayCore): Middleware {
   return async (ctx, next) => {
     const limiter = core.rateLimiter;
     if (!limiter || ctx.state.kind !== "new") return next();
-    const who = ctx.state.principal?.name ?? `addr:${ctx.state.forwarded.forwardedFor.split(",").pop()?.trim()}`;
+    const who = ctx.state.principal?.name ?? `addr:${ctx.state.forwarded.client}`;
     const key = core.settings.rateLimit?.perRuntime ? `${who}\u0000${ctx.state.runtime}` : who;
     const { allowed, retryAfterMs } = limiter.take(key);
     if (allowed) return next();

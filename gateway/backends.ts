@@ -125,8 +125,10 @@ export class Backends {
       if (state.breaker.phase === "half-open") state.breaker = recordSuccess(state.breaker);
     } else {
       state.failedProbes++;
+      // A coordinator saying starting=true is "starting"; otherwise only N consecutive failed probes
+      // mark it unhealthy (one slow probe on a busy node must not turn a resuming runtime away).
       if (starting) state.health = "starting";
-      else if (state.failedProbes >= this.settings.failureThreshold || state.health !== "healthy") state.health = "unhealthy";
+      else if (state.failedProbes >= this.settings.failureThreshold) state.health = "unhealthy";
       if (state.breaker.phase === "half-open") state.breaker = recordFailure(state.breaker, Date.now(), this.settings);
     }
     const after = `${state.health}/${state.breaker.phase}`;

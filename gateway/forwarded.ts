@@ -40,6 +40,8 @@ export interface ForwardedView {
   hostname: string;
   /** X-Forwarded-For to send to the backend. */
   forwardedFor: string;
+  /** The client's address: the first X-Forwarded-For entry from a trusted proxy, else the peer. */
+  client: string;
 }
 
 function first(value: string | string[] | undefined): string | undefined {
@@ -66,5 +68,6 @@ export function forwardedView(
   const host = (fromTrusted && first(headers["x-forwarded-host"])) || first(headers.host) || "localhost";
   const incomingFor = fromTrusted ? (Array.isArray(headers["x-forwarded-for"]) ? headers["x-forwarded-for"].join(", ") : headers["x-forwarded-for"]) : undefined;
   const forwardedFor = incomingFor ? `${incomingFor}, ${peer}` : peer;
-  return { proto, host, hostname: hostnameOf(host), forwardedFor };
+  const client = (incomingFor && incomingFor.split(",")[0].trim()) || peer;
+  return { proto, host, hostname: hostnameOf(host), forwardedFor, client };
 }

@@ -235,6 +235,9 @@ export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: Se
         core.inFlight.finished(queryId);
         return;
       }
+      // Long queries keep their runtime awake: polls count as activity (throttled per runtime).
+      const [namespace, name] = runtime.split("/");
+      if (name) core.activity.seen(namespace, name);
       if (!isPoll || proxyRes.statusCode !== 200) return;
       // Trino writes nextUri before columns/data; scan until it is seen (the tail of each chunk is
       // kept so a key split across chunks is still found). No nextUri by the end: the query is done.

@@ -176,11 +176,11 @@ describe("gateway forwarded headers", () => {
   const headers = { host: "gw.internal:8080", "x-forwarded-proto": "https", "x-forwarded-host": "trino.example.com", "x-forwarded-for": "203.0.113.9" };
   it("honours X-Forwarded-* from a trusted proxy", () => {
     const view = forwardedView(headers, "::ffff:10.1.2.3", "http", trusted);
-    expect(view).to.deep.equal({ proto: "https", host: "trino.example.com", hostname: "trino.example.com", forwardedFor: "203.0.113.9, 10.1.2.3" });
+    expect(view).to.deep.equal({ proto: "https", host: "trino.example.com", hostname: "trino.example.com", forwardedFor: "203.0.113.9, 10.1.2.3", client: "203.0.113.9" });
   });
   it("ignores them from anyone else, so a client cannot steer nextUri", () => {
     const view = forwardedView(headers, "192.168.1.5", "http", trusted);
-    expect(view).to.deep.equal({ proto: "http", host: "gw.internal:8080", hostname: "gw.internal", forwardedFor: "192.168.1.5" });
+    expect(view).to.deep.equal({ proto: "http", host: "gw.internal:8080", hostname: "gw.internal", forwardedFor: "192.168.1.5", client: "192.168.1.5" });
   });
   it("rejects a malformed CIDR naming it", () => {
     expect(() => trustedProxies(["10.0.0.0/abc"])).to.throw(/10\.0\.0\.0\/abc/);

@@ -42,7 +42,7 @@ export async function startTestGateway(routes: RoutesFile, config: GatewayConfig
   const logger = silentLogger();
   return startGateway({
     routesSource: fileRoutesSource(routes.file, logger, 100),
-    config: { health: { intervalMs: 200, timeoutMs: 500, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 }, held: { pollWaitMs: 100 }, ...config },
+    config: { health: { intervalMs: 200, timeoutMs: 2000, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 }, held: { pollWaitMs: 100 }, ...config },
     lifecycleUrl: extra.lifecycleUrl,
     env: extra.env ?? {},
     logger,
