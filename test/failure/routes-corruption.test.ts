@@ -1,0 +1,115 @@
+// The routes ConfigMap is corrupted over and over (bad YAML, schema violations, empty routes, a
+// missing data key) while the gateway serves a bounded load of trino-client queries: every query
+// succeeds on the backend of the last-good routes, and the invalid-update metric counts the
+// corruptions the gateway saw.
+import { expect } from "chai";
+import { BasicAuth, Trino } from "trino-client";
+import { startKubeApiServer, type KubeApiTestServer } from "../../fixtures/kube-api-server/index.ts";
+import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
+import { coordinatorIdOf } from "../../gateway/query-id.ts";
+import { configMapRoutesSource, routesConfigMapName, routesDataKey } from "../../gateway/routes-source.ts";
+import { startGateway, type RunningGateway } from "../../gateway/server.ts";
+import { silentLogger } from "../../lib/logger.ts";
+import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
+import { runQuery, until } from "../gateway/support/harness.ts";
+import { malformedRoutes, validRoutesText } from "../fuzz/spec-mutations.ts";
+import { createRng, testSeed } from "../support/rng.ts";
+
+const namespace = "xtrinode-gateway";
+const QUERIES = 300;
+const CONCURRENCY = 10;
+
+function metric(text: string, name: string): number {
+  const match = new RegExp(`^${name} ([0-9.e+-]+)$`, "m").exec(text);
+  return match ? Number(match[1]) : NaN;
+}
+
+describe("failure: routes ConfigMap corrupted under gateway load", function () {
+  this.timeout(60_000);
+  let kube: KubeApiTestServer;
+  let client: ClusterClient;
+  let alpha: TrinoTestServer;
+  let beta: TrinoTestServer;
+  let gateway: RunningGateway;
+
+  before(async () => {
+    kube = await startKubeApiServer();
+    client = createClusterClient(kube.kubeConfig());
+    [alpha, beta] = await Promise.all([startTrinoTestServer({ name: "alpha" }), startTrinoTestServer({ name: "beta" })]);
+    await client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
+    const text = validRoutesText(["alpha", "beta"], (name) => (name === "alpha" ? alpha.url : beta.url));
+    await client.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: routesConfigMapName, namespace }, data: { [routesDataKey]: text } });
+    const logger = silentLogger();
+    gateway = await startGateway({ routesSource: configMapRoutesSource(kube.kubeConfig(), namespace, logger), port: 0, host: "127.0.0.1", env: {}, logger });
+    await until(() => gateway.core.routes.generation === 1, "the first routes");
+  });
+  after(async () => {
+    await gateway?.close();
+    await Promise.all([alpha?.close(), beta?.close()]);
+    await kube?.close();
+  });
+
+  it(`serves ${QUERIES} queries with zero failures while the ConfigMap is corrupted repeatedly`, async () => {
+    const rng = createRng(testSeed("routes corruption"));
+    let corruptions = 0;
+    let stop = false;
+    const corrupter = (async () => {
+      while (!stop) {
+        const live = await client.get({ apiVersion: "v1", kind: "ConfigMap", namespace, name: routesConfigMapName });
+        // One in five: the data key itself disappears (an empty ConfigMap); else a malformed document.
+        const data = rng.chance(0.2) ? {} : { [routesDataKey]: malformedRoutes(rng).text };
+        await client.replace({ ...live!, data });
+        corruptions++;
+        await new Promise((resolve) => setTimeout(resolve, rng.int(5, 40)));
+      }
+    })();
+
+    const outcomes: Array<{ runtime: string; served?: string; error?: string }> = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < QUERIES) {
+        const index = next++;
+        const runtime = index % 2 === 0 ? "alpha" : "beta";
+        const trino = Trino.create({ server: gateway.url, auth: new BasicAuth("load"), extraHeaders: { "X-Trino-XTrinode": `team-a/${runtime}` } });
+        try {
+          const pages = await runQuery(trino, "SELECT n FROM xt_rows(3)");
+          const id = pages.find((page) => page.id)?.id ?? "";
+          outcomes.push({ runtime, served: [alpha, beta].find((server) => server.coordinatorId === coordinatorIdOf(id))?.name });
+        } catch (error) {
+          outcomes.push({ runtime, error: (error as Error).message });
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    } finally {
+      stop = true;
+      await corrupter;
+    }
+
+    const failures = outcomes.filter((outcome) => outcome.error);
+    expect(failures, JSON.stringify(failures.slice(0, 5))).to.deep.equal([]);
+    expect(outcomes).to.have.length(QUERIES);
+    for (const outcome of outcomes) expect(outcome.served, `query for ${outcome.runtime}`).to.equal(outcome.runtime);
+    expect(corruptions).to.be.at.least(5);
+
+    // Every corruption the watch delivered was refused and counted; the last-good table is intact.
+    await until(() => gateway.core.routes.invalidUpdates >= 1, "the gateway to see a corruption");
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(gateway.core.routes.generation).to.equal(1);
+    expect(metric(metrics, "xtrinode_gateway_routes_generation")).to.equal(1);
+    const invalid = metric(metrics, "xtrinode_gateway_routes_invalid_updates");
+    expect(invalid).to.equal(gateway.core.routes.invalidUpdates);
+    expect(invalid).to.be.at.least(1).and.at.most(corruptions);
+    expect([...gateway.core.routes.table.byKey.keys()]).to.deep.equal(["team-a/alpha", "team-a/beta"]);
+    expect(gateway.core.routes.table.byKey.get("team-a/alpha")!.backend).to.equal(alpha.url);
+    process.stdout.write(`      ${corruptions} corruptions written, ${invalid} seen and refused by the gateway, ${QUERIES} queries ok\n`);
+  });
+
+  it("applies a valid update after the corruptions (the watch still works)", async () => {
+    const live = await client.get({ apiVersion: "v1", kind: "ConfigMap", namespace, name: routesConfigMapName });
+    await client.replace({ ...live!, data: { [routesDataKey]: validRoutesText(["alpha"], () => alpha.url) } });
+    await until(() => gateway.core.routes.generation === 2, "the valid update");
+    expect([...gateway.core.routes.table.byKey.keys()]).to.deep.equal(["team-a/alpha"]);
+  });
+});
