@@ -139,8 +139,10 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
       routeState = "RESUMING";
       requeueAfterMs = minDefined(requeueAfterMs, nodePoolPollMs);
     } else {
-      await applyAll(desired.filter((o) => !isNodePoolObject(o)));
+      // Prune before applying: a stale autoscaler (ScaledObject after a switch to HPA, or the reverse)
+      // is gone before the new one exists, so two never drive the worker Deployment at once.
       writes += await pruneUndesired(client, inventory, new Set(desired.map(objectKey)), ctx.log, ctx.counters);
+      await applyAll(desired.filter((o) => !isNodePoolObject(o)));
       const deployments = desired.filter((o) => o.kind === "Deployment").map((o) => liveAfter.get(objectKey(o))!);
       const decision = decidePhase(intent, previous.phase, { coordinatorReady: coordinatorReady(deployments), computeStopped: computeStopped(deployments) });
       phase = decision.phase;
