@@ -69,15 +69,23 @@ export class LeaderElector {
     if (this.timer) clearTimeout(this.timer);
     if (this.leading) {
       this.setLeading(false);
-      try {
+      const release = async () => {
         const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
         if (lease.spec?.holderIdentity === this.options.identity) {
           lease.spec.holderIdentity = undefined;
           lease.spec.leaseDurationSeconds = 1;
           await this.api.replaceNamespacedLease({ name: this.options.name, namespace: this.options.namespace, body: lease });
         }
+      };
+      // Best effort and bounded: an unreachable API server must not block shutdown (the lease expires anyway).
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.retryPeriodMs * 2)));
+      try {
+        await Promise.race([release(), timeout]);
       } catch (error) {
         this.options.log.debug({ error: describeError(error) }, "lease release failed");
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
