@@ -54,7 +54,8 @@ export function registerGatewayCommands(program: Command): void {
       });
       const stop = (signal: string) => {
         logger.info({ event: "stopping", signal }, "gateway stopping");
-        void gateway.close().then(() => process.exit(0));
+        // Requests in progress (long polls) get a moment; clients retry polls on a fresh connection.
+        void gateway.close(10_000).then(() => process.exit(0));
       };
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));

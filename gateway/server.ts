@@ -36,7 +36,8 @@ export interface RunningGateway {
   url: string;
   core: GatewayCore;
   server: http.Server;
-  close(): Promise<void>;
+  /** Stops accepting; requests in progress get up to `drainMs` (default 0) before sockets are closed. */
+  close(drainMs?: number): Promise<void>;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
@@ -109,13 +110,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     url,
     core,
     server,
-    async close() {
+    async close(drainMs = 0) {
       clearInterval(sweeper);
       options.routesSource.stop();
       backends.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const drained = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), drainMs).unref())]);
+      if (!drained) server.closeAllConnections();
+      await closed;
       core.proxy.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
