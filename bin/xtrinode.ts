@@ -14,6 +14,7 @@ const registrations: Array<[string, string]> = [
   ["../apiserver/cli.ts", "registerApiServerCommands"],
   ["../reconciler/cli.ts", "registerOperatorCommands"],
   ["../gateway/cli.ts", "registerGatewayCommands"],
+  ["../reconciler/gitops/cli.ts", "registerGitOpsCommands"],
 ];
 for (const [modulePath, exportName] of registrations) {
   const module = (await import(new URL(modulePath, import.meta.url).href)) as Record<string, (program: Command) => void>;

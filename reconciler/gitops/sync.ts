@@ -1,0 +1,125 @@
+// `xtrinode gitops sync`: render a spec directory into the target repository's branch, commit only
+// when the rendered content changed, push with bounded retries when another sync got there first.
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Logger } from "../../lib/logger.ts";
+import { silentLogger } from "../../lib/logger.ts";
+import { loadPolicy, loadSpecs, renderAll, SpecLoadError, toYaml, type RenderAllResult, type SpecSet } from "../../renderer/index.ts";
+import { crdFiles } from "../../scripts/gen-crds.ts";
+import { applyTreeChange, commitAll, describeSpecDir, NonFastForwardError, openWorkClone, pushBranch, readManagedTree, syncToRemote, type GitIdentity, DEFAULT_IDENTITY } from "./git.ts";
+import {
+  commitMessage,
+  hasChanges,
+  metadataFile,
+  normalisePrefix,
+  planTreeChange,
+  renderTree,
+  runtimeChanges,
+  type RuntimeChanges,
+  type SourceInfo,
+  type Tree,
+} from "./tree.ts";
+
+export interface SyncOptions {
+  /** Spec directory (or file). */
+  specs: string;
+  policyFile?: string;
+  /** Target repository: URL or path (bare, or a branch not checked out there). */
+  target: string;
+  branch: string;
+  prefix?: string;
+  /** Without push: render and compare only (nothing leaves the temporary clone). */
+  push: boolean;
+  /** Re-render-and-push attempts after a rejected push. */
+  maxRetries?: number;
+  gatewayNamespace?: string;
+  crds?: boolean;
+  identity?: GitIdentity;
+  /** Overrides what describeSpecDir finds (e.g. a spec repo cloned from a URL). */
+  source?: SourceInfo;
+  log?: Logger;
+  /** Test seam: runs after the commit, before each push attempt. */
+  beforePush?: (attempt: number) => Promise<void>;
+}
+
+export interface SyncResult {
+  committed: boolean;
+  pushed: boolean;
+  commit: string | null;
+  changes: RuntimeChanges;
+  /** Push attempts that were rejected because the remote moved. */
+  retries: number;
+  message: string | null;
+}
+
+export const XTRINODE_VERSION: string = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")).version;
+
+/** Loads specs (and the policy file, if given); throws SpecLoadError / RenderError with every issue. */
+export async function loadSpecSet(specs: string, policyFile?: string): Promise<SpecSet> {
+  const set = await loadSpecs([specs]);
+  if (policyFile) {
+    if (set.policy) throw new SpecLoadError(policyFile, "--policy given, but the spec files already contain an XTrinodePolicy");
+    set.policy = await loadPolicy(policyFile);
+  }
+  return set;
+}
+
+export function crdTreeFiles(): Array<{ file: string; content: string }> {
+  return [...crdFiles(toYaml)].map(([file, content]) => ({ file, content }));
+}
+
+/** The desired tree (with metadata) for a render result. */
+export function desiredTree(result: RenderAllResult, options: { prefix: string; gatewayNamespace: string; crds: boolean; source: SourceInfo }): Tree {
+  const tree = renderTree(result, { prefix: options.prefix, gatewayNamespace: options.gatewayNamespace, crds: options.crds ? crdTreeFiles() : [] });
+  const [file, content] = metadataFile(options.prefix, { xtrinodeVersion: XTRINODE_VERSION, source: options.source }, result.runtimes.length);
+  tree.set(file, content);
+  return tree;
+}
+
+export async function sourceOf(specs: string): Promise<SourceInfo> {
+  const { repo, commit, path: specPath, dirty } = await describeSpecDir(path.extname(specs) ? path.dirname(specs) : specs);
+  return { repo, commit, path: specPath, dirty };
+}
+
+export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
+  const log = options.log ?? silentLogger();
+  const prefix = normalisePrefix(options.prefix);
+  // Render first: invalid specs fail here, before the target is touched.
+  const result = renderAll(await loadSpecSet(options.specs, options.policyFile));
+  const source = options.source ?? (await sourceOf(options.specs));
+  const desired = desiredTree(result, { prefix, gatewayNamespace: options.gatewayNamespace ?? "xtrinode-gateway", crds: options.crds ?? true, source });
+  const maxRetries = options.maxRetries ?? 5;
+  const work = await mkdtemp(path.join(tmpdir(), "xtrinode-gitops-"));
+  try {
+    const git = await openWorkClone(work, options.target, options.branch, options.identity ?? DEFAULT_IDENTITY);
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await syncToRemote(git, options.branch);
+      // Re-planned against the current remote head on every attempt: a concurrent sync's commit is the new base.
+      const existing = await readManagedTree(work, prefix);
+      const changes = runtimeChanges(existing, desired, prefix);
+      if (!hasChanges(changes)) {
+        log.info({ event: "gitops-sync-noop", target: options.target, branch: options.branch, attempt }, "rendered content unchanged; nothing to commit");
+        return { committed: false, pushed: false, commit: null, changes, retries: attempt, message: null };
+      }
+      const message = commitMessage(changes, source);
+      if (!options.push) {
+        log.info({ event: "gitops-sync-dry-run", changes }, "changes found; --push not given, nothing pushed");
+        return { committed: false, pushed: false, commit: null, changes, retries: attempt, message };
+      }
+      await applyTreeChange(work, planTreeChange(existing, desired));
+      const commit = await commitAll(git, prefix, message);
+      await options.beforePush?.(attempt);
+      try {
+        await pushBranch(git, options.branch);
+        log.info({ event: "gitops-sync-pushed", commit, changes, retries: attempt }, "rendered tree pushed");
+        return { committed: true, pushed: true, commit, changes, retries: attempt, message };
+      } catch (error) {
+        if (!(error instanceof NonFastForwardError) || attempt >= maxRetries) throw error;
+        log.warn({ event: "gitops-sync-retry", attempt: attempt + 1 }, "push rejected (the remote moved); re-rendering on the new head");
+      }
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
