@@ -150,6 +150,26 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     expect(condition(status, "Ready")).to.include({ status: "False", reason: "Suspended" });
   });
 
+  it("suspending a KEDA runtime removes the ScaledObject and scales workers to zero; resuming brings the autoscaler back", async () => {
+    await createRuntime(cluster, runtime("team-a", "elastic", { workers: { mode: "keda", min: 1, max: 5, keda: queryPressure } }));
+    await reconcileTo(ctx, cluster, "team-a", "elastic", "Ready");
+    const scaledObjects = () => cluster.client.list("keda.sh/v1alpha1", "ScaledObject", "team-a", `${ownerLabel}=elastic`);
+    expect(await scaledObjects()).to.have.length(1);
+    await mergeSpec(cluster, "team-a", "elastic", { lifecycle: { suspended: true } });
+    await reconcile(ctx, "team-a", "elastic"); // DRAINING
+    clock.advance(31_000);
+    await reconcileTo(ctx, cluster, "team-a", "elastic", "Suspended");
+    expect(await scaledObjects()).to.deep.equal([]);
+    expect(((await deployment(cluster, "team-a", "elastic-trino-worker"))!.spec as { replicas: number }).replicas).to.equal(0);
+
+    await mergeSpec(cluster, "team-a", "elastic", { lifecycle: { suspended: false } });
+    await reconcileTo(ctx, cluster, "team-a", "elastic", "Ready");
+    expect(await scaledObjects()).to.have.length(1);
+    const worker = (await deployment(cluster, "team-a", "elastic-trino-worker"))!;
+    const ours = (worker.metadata as { managedFields?: Array<{ manager: string; fieldsV1?: { "f:spec"?: Record<string, unknown> } }> }).managedFields!.find((m) => m.manager === fieldManager)!;
+    expect(ours.fieldsV1?.["f:spec"]).to.not.have.property("f:replicas");
+  });
+
   it("resume intent: Suspended → Resuming → Reconciling → Ready, route RESUMING until the coordinator is ready", async () => {
     await createRuntime(cluster, runtime("team-a", "bi", { lifecycle: { suspended: true } }));
     await reconcileTo(ctx, cluster, "team-a", "bi", "Suspended");
