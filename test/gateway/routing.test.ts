@@ -166,6 +166,29 @@ describe("gateway routing with trino-client", function () {
     for (const query of started) await fetch(`${gateway.url}/v1/query/${query.id}`, { method: "DELETE" });
   });
 
+  it("lets a DRAINING member finish its queries while new queries avoid it; REMOVED takes none", async () => {
+    const running = [await post(gateway, "shared/p1", "SELECT n FROM xt_rows(10)")];
+    expect(ownerOf(running[0])).to.equal("p1");
+    routes.write(routeList().map((route) => (route.name === "p1" ? { ...route, state: "DRAINING" as const } : route)));
+    await until(() => gateway.core.routes.table.byKey.get("shared/p1")?.state === "DRAINING", "the DRAINING route");
+    for (let i = 0; i < 3; i++) expect(ownerOf(await post(gateway, "shared/p1"))).to.equal("p2");
+    let page = running[0];
+    const data: unknown[] = [];
+    while (page.nextUri) {
+      page = (await (await fetch(page.nextUri)).json()) as QueryResult;
+      data.push(...(page.data ?? []));
+    }
+    expect(page.error).to.equal(undefined);
+    expect(data).to.have.length(10);
+    routes.write(routeList().map((route) => (route.name === "b" ? { ...route, state: "REMOVED" as const } : route)));
+    await until(() => gateway.core.routes.table.byKey.get("team-b/b")?.state === "REMOVED", "the REMOVED route");
+    const removed = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } }), "SELECT 1").catch((error: Error) => error.message);
+    expect(removed).to.contain("XTRINODE_RUNTIME_REMOVED");
+    routes.write(routeList());
+    await until(() => gateway.core.routes.table.byKey.get("team-b/b")?.state === "RUNNING", "the routes restored");
+    await until(() => replica.core.routes.table.byKey.get("team-b/b")?.state === "RUNNING", "the routes restored on the replica");
+  });
+
   it("fails over to the other pool member when one dies, ejects it, and closes the breaker after it returns", async () => {
     // A fresh gateway: no in-flight counts from earlier tests, so p1 (listed first) is tried first.
     const fresh = await startTestGateway(routes, { health: { intervalMs: 60_000, timeoutMs: 500, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 } });
