@@ -83,12 +83,14 @@ describe("Trino protocol test server with trino-client", function () {
     expect((syntax.error as { errorLocation?: unknown } | undefined)?.errorLocation).to.deep.equal({ lineNumber: 1, columnNumber: 1 });
     const [failed] = await pagesOf(client(server), "SELECT fail('custom message')");
     expect(failed.error).to.include({ errorName: "GENERIC_USER_ERROR", message: "custom message" });
+    const [missingTable] = await pagesOf(client(server), "SELECT * FROM tpch.sf1.nation");
+    expect(missingTable.error).to.include({ errorName: "TABLE_NOT_FOUND", errorCode: 46, message: "line 1:15: Table 'tpch.sf1.nation' does not exist" });
   });
 
   it("applies SET SESSION and USE to the client's following requests", async () => {
     const trino = client(server, { catalog: undefined, schema: undefined });
     const [missing] = await pagesOf(trino, "SELECT * FROM nation");
-    expect(missing.error?.errorName).to.equal("MISSING_CATALOG_NAME");
+    expect(missing.error).to.include({ errorName: "MISSING_CATALOG_NAME", errorCode: 56 });
     await pagesOf(trino, "USE tpch.tiny");
     await pagesOf(trino, "SET SESSION query_max_run_time = '5m'");
     const pages = await pagesOf(trino, "SELECT * FROM nation");

@@ -97,6 +97,7 @@ describe("Trino protocol test server over raw HTTP", function () {
     const noUser = await call(`${server.url}/v1/statement`, { method: "POST", body: "SELECT 1" });
     expect(noUser.status).to.equal(401);
     expect(noUser.headers.get("www-authenticate")).to.equal('Basic realm="Trino"');
+    expect(noUser.body.text).to.equal("Basic authentication or X-Trino-Original-User or X-Trino-User must be sent");
     expect((await post(server, "  ")).status).to.equal(400);
     expect(server.stats).to.include({ statements: 0, rejected: 2 });
   });
