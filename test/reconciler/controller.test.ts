@@ -75,6 +75,18 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     expect(cluster.server.requestLog.filter({ method: "GET", pathPrefix: `/api/v1/namespaces/${gatewayNamespace}/configmaps/trino-gateway-routes` })).to.deep.equal([]);
   });
 
+  it("after dropped watches and a compacted history (410 Gone) the informers relist and keep reconciling", async () => {
+    // Move the global resourceVersion past what the XTrinode watch has seen, then forget history:
+    // the reconnecting watch asks for a version the server no longer has.
+    await cluster.client.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "unrelated", namespace: "default" }, data: { a: "b" } });
+    cluster.server.requestLog.clear();
+    cluster.server.compactHistory();
+    cluster.server.dropWatches();
+    await waitFor("a relist of XTrinodes", () => cluster.server.requestLog.filter({ method: "GET", pathPrefix: "/apis/xtrinode.io/v1alpha1/xtrinodes" }).some((e) => !e.watch && e.status === 200));
+    await cluster.client.create(runtime("team-b", "after-410"));
+    await waitFor("after-410 Ready", async () => (await phaseOf(cluster.client, "team-b", "after-410")) === "Ready");
+  });
+
   it("serves /healthz and Prometheus metrics (reconcile outcomes, queue depth, objects applied)", async () => {
     const base = `http://127.0.0.1:${operator.healthPort}`;
     expect((await fetch(`${base}/healthz`)).status).to.equal(200);
