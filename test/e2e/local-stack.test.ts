@@ -1,0 +1,122 @@
+// `npm start` (fixtures/local-stack/main.ts) as a user runs it: progress lines, the printed
+// instructions work (a trino-client query by header through the printed gateway URL), and SIGTERM
+// stops every child process and removes the temporary directory. Plus the local stack's pure parts.
+import { expect } from "chai";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import yaml from "js-yaml";
+import { BasicAuth, Trino } from "trino-client";
+import { repoRoot } from "../../fixtures/local-stack/processes.ts";
+import { parseRoutesDocument, rewriteBackends } from "../../fixtures/local-stack/routes-adapter.ts";
+import { coordinatorOf } from "../../fixtures/local-stack/coordinators.ts";
+import { placeholderSecrets } from "../../fixtures/local-stack/index.ts";
+import { usageText } from "../../fixtures/local-stack/usage.ts";
+import { runQuery, waitFor } from "./support.ts";
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("local stack: npm start", function () {
+  this.timeout(60_000);
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill("SIGKILL");
+  });
+
+  it("shows progress, prints working query instructions for the example specs, and stops cleanly on SIGTERM", async () => {
+    child = spawn(process.execPath, [path.join(repoRoot, "fixtures", "local-stack", "main.ts"), "--gateway-port", "0"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
+    await waitFor("the 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || child!.exitCode !== null, 40_000);
+    expect(output, output).to.include("Ctrl-C stops everything");
+
+    const steps = output.split("\n").filter((line) => /^\[\d+\] /.test(line));
+    expect(steps.length, output).to.be.at.least(7);
+    expect(steps.at(-1)).to.match(/^\[\d+\] ready/);
+    for (const component of ["Kubernetes API test server", "operator", "lifecycle API server", "gateway", "example specs"]) {
+      expect(steps.some((line) => line.includes(component)), `progress line for ${component}`).to.equal(true);
+    }
+    const gatewayUrl = /Gateway: (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1];
+    const logDir = /Logs: (\S+)/.exec(output)![1];
+    const tempDir = path.dirname(logDir);
+    expect(output).to.include("analytics/bi").and.include("adhoc.trino.example.com").and.include("X-Trino-XTrinode");
+
+    // The printed instructions work: a query by header to each example runtime.
+    for (const runtime of ["analytics/bi", "analytics/adhoc"]) {
+      const outcome = await waitFor(`a query to ${runtime}`, async () => {
+        const result = await runQuery(Trino.create({ server: gatewayUrl, auth: new BasicAuth("me"), extraHeaders: { "X-Trino-XTrinode": runtime } }), "SELECT 42");
+        return result.state === "FINISHED" ? result : undefined;
+      }, 15_000);
+      expect(outcome.rows).to.deep.equal([[42]]);
+    }
+
+    const childPids = execFileSync("pgrep", ["-P", String(child.pid)]).toString().trim().split("\n").map(Number);
+    expect(childPids.length, "operator, apiserver and gateway child processes").to.equal(3);
+    child.kill("SIGTERM");
+    expect(await exited).to.equal(0);
+    expect(output).to.include("stopped.");
+    for (const pid of childPids) expect(alive(pid), `child ${pid} after stop`).to.equal(false);
+    expect(existsSync(tempDir), `${tempDir} removed`).to.equal(false);
+  });
+});
+
+describe("local stack: pure parts", () => {
+  it("rewrites every route backend to the local coordinator and keeps everything else", () => {
+    const text = yaml.dump({
+      apiVersion: "xtrinode.io/v1alpha1",
+      kind: "GatewayRoutes",
+      routes: [
+        { name: "a", namespace: "t", backend: "http://a-trino.t.svc.cluster.local:8080", hostnames: ["a.example.com"], state: "PAUSED" },
+        { name: "b", namespace: "t", backend: "http://b-trino.t.svc.cluster.local:8080", default: true, state: "RUNNING" },
+      ],
+    });
+    const document = parseRoutesDocument(text)!;
+    const local = rewriteBackends(document, (entry) => `http://127.0.0.1:${entry.name === "a" ? 1001 : 1002}`);
+    expect(local.routes).to.deep.equal([
+      { name: "a", namespace: "t", backend: "http://127.0.0.1:1001", hostnames: ["a.example.com"], state: "PAUSED" },
+      { name: "b", namespace: "t", backend: "http://127.0.0.1:1002", default: true, state: "RUNNING" },
+    ]);
+    expect(document.routes[0].backend).to.equal("http://a-trino.t.svc.cluster.local:8080"); // input untouched
+    expect(parseRoutesDocument("routes: [")).to.equal(null);
+    expect(parseRoutesDocument("just text")).to.equal(null);
+  });
+
+  it("recognises coordinator Deployments by their labels only", () => {
+    const object = (component: string, runtime?: string) => ({ metadata: { labels: { "app.kubernetes.io/component": component, ...(runtime ? { "xtrinode.io/runtime": runtime } : {}) } } });
+    expect(coordinatorOf({ kind: "Deployment", namespace: "t", object: object("coordinator", "a") })).to.deep.equal({ namespace: "t", name: "a" });
+    expect(coordinatorOf({ kind: "Deployment", namespace: "t", object: object("worker", "a") })).to.equal(undefined);
+    expect(coordinatorOf({ kind: "Deployment", namespace: "t", object: object("coordinator") })).to.equal(undefined);
+    expect(coordinatorOf({ kind: "StatefulSet", namespace: "t", object: object("coordinator", "a") })).to.equal(undefined);
+  });
+
+  it("creates one placeholder Secret per referenced Secret with every referenced key", () => {
+    const secrets = placeholderSecrets([
+      { metadata: { namespace: "t" }, spec: { secretProperties: { user: { secretName: "db", key: "username" }, password: { secretName: "db", key: "password" } } } },
+      { metadata: {}, spec: { secretProperties: { token: { secretName: "api", key: "token" } } } },
+      { metadata: { namespace: "t" }, spec: {} },
+    ]) as Array<{ metadata: { namespace: string; name: string }; data: Record<string, string> }>;
+    expect(secrets.map((s) => `${s.metadata.namespace}/${s.metadata.name}:${Object.keys(s.data).sort().join(",")}`)).to.deep.equal(["t/db:password,username", "default/api:token"]);
+  });
+
+  it("prints header and hostname instructions for the first runtime with a hostname, never the admin token", () => {
+    const text = usageText({
+      gatewayUrl: "http://127.0.0.1:8080",
+      apiServerUrl: "http://127.0.0.1:9000",
+      kubeconfigPath: "/tmp/x/kubeconfig",
+      adminTokenFile: "/tmp/x/admin-token",
+      logDir: "/tmp/x/logs",
+      runtimes: [{ namespace: "n", name: "r", hostnames: ["r.example.com"], default: true }],
+    });
+    expect(text).to.include("X-Trino-XTrinode: n/r").and.include("--resolve r.example.com:8080:127.0.0.1").and.include("trino --server http://r.example.com:8080");
+    expect(text).to.include("$(cat /tmp/x/admin-token)");
+  });
+});
