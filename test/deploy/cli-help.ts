@@ -23,9 +23,11 @@ async function buildProgram(): Promise<Command> {
   return root;
 }
 
+/** Flags of a command; nested commands by their path, e.g. "gitops sync". */
 export async function cliFlags(command: string): Promise<Set<string>> {
   program ??= buildProgram();
-  const found = (await program).commands.find((c) => c.name() === command);
+  let found: Command | undefined = await program;
+  for (const name of command.split(" ")) found = found?.commands.find((c) => c.name() === name);
   if (!found) throw new Error(`the CLI has no "${command}" command`);
   return new Set(found.options.map((option) => option.long).filter((flag): flag is string => flag !== undefined));
 }

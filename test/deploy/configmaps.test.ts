@@ -3,13 +3,14 @@
 import { expect } from "chai";
 import yaml from "js-yaml";
 import { configIssues } from "../../gateway/config.ts";
-import { renderNamespace } from "../../renderer/index.ts";
+import { renderNamespace, routesConfigMap } from "../../renderer/index.ts";
 import { policyConfigMapName, policyDataKey, operatorNamespace, routesConfigMapName, routesDataKey, defaultGatewayNamespace } from "../../reconciler/constants.ts";
 import { parsePolicyText } from "../../reconciler/policy.ts";
 import { emptyRoutes, parseRoutes, serializeRoutes } from "../../reconciler/routes.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import { validateManifest } from "./kube-schema.ts";
-import { defaultInstallDir, exampleOverlayDir, objectsOf } from "./layout.ts";
+import { defaultInstallDir, deployDir, exampleOverlayDir, objectsOf } from "./layout.ts";
+import path from "node:path";
 import type { KubeObject } from "./kustomize.ts";
 
 function configMap(objects: KubeObject[], namespace: string, name: string): KubeObject {
@@ -54,6 +55,15 @@ describe("deploy/ ConfigMaps", () => {
       });
     });
   }
+
+  it("base/ alone carries neither the routes ConfigMap nor the CRDs, which GitOps mode's rendered repository owns", () => {
+    const base = objectsOf(path.join(deployDir, "base"));
+    const rendered = routesConfigMap(emptyRoutes(), defaultGatewayNamespace) as unknown as KubeObject;
+    const installed = configMap(objectsOf(defaultInstallDir), defaultGatewayNamespace, routesConfigMapName);
+    // The same object either way, so exactly one of the two sources must apply it.
+    expect([rendered.metadata.namespace, rendered.metadata.name, Object.keys(rendered.data)]).to.deep.equal([installed.metadata.namespace, installed.metadata.name, Object.keys(installed.data)]);
+    expect(base.filter((o) => (o.kind === "ConfigMap" && o.metadata.name === routesConfigMapName) || o.kind === "CustomResourceDefinition")).to.deep.equal([]);
+  });
 
   it("the schema check can fail: a routes document with an entry missing its backend is rejected", () => {
     const bad = { ...emptyRoutes(), routes: [{ name: "a", namespace: "team-a", state: "RUNNING" }] };

@@ -10,8 +10,8 @@ import { build, defaultInstallDir, deployDir, exampleOverlayDir, kustomizationDi
 const clusterScopedKinds = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"]);
 
 describe("deploy/ manifests", () => {
-  it("has the documented layout: deploy/ (CRDs + base), base/, overlays/example/", () => {
-    expect(kustomizationDirs().map(relative)).to.include.members(["deploy", "deploy/base", "deploy/overlays/example"]);
+  it("has the documented layout: deploy/ (CRDs + base + routes), base/, routes/, overlays/example/", () => {
+    expect(kustomizationDirs().map(relative)).to.include.members(["deploy", "deploy/base", "deploy/routes", "deploy/overlays/example"]);
   });
 
   it("every manifest file validates against the Kubernetes schemas (unknown kinds and fields fail)", async () => {
