@@ -29,7 +29,8 @@ COPY gateway ./gateway
 COPY scripts/gen-crds.ts ./scripts/gen-crds.ts
 # The node base image's unprivileged user (uid/gid 1000); numeric so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
-# gateway 8080, lifecycle API server 8081 (the operator's port is set by its flags).
-EXPOSE 8080 8081
+# gateway 8080, lifecycle API server 8081, operator metrics and probes 9090 (each command's default port).
+# `xtrinode gitops sync` needs a git binary, which this image leaves out: run it from CI (npm ci).
+EXPOSE 8080 8081 9090
 ENTRYPOINT ["node", "bin/xtrinode.ts"]
 CMD ["gateway"]
