@@ -60,6 +60,15 @@ describe("Dockerfile", () => {
     expect(command?.[0]).to.be.oneOf(["operator", "apiserver", "gateway"]);
   });
 
+  it("exposes exactly the ports the Deployments' containers listen on", () => {
+    const exposed = instructions("EXPOSE").flatMap((i) => i.args.split(/\s+/)).map(Number).sort((a, b) => a - b);
+    const declared = objectsOf(defaultInstallDir)
+      .filter((o) => o.kind === "Deployment")
+      .flatMap((d) => d.spec.template.spec.containers.flatMap((c: any) => c.ports.map((p: any) => p.containerPort as number)))
+      .sort((a, b) => a - b);
+    expect(exposed).to.deep.equal(declared);
+  });
+
   it("copies only paths that exist and reach the build context through .dockerignore", () => {
     const rules = parseDockerignore(read(".dockerignore"));
     const stageNames = dockerfile.stages.map((s) => s.name);
