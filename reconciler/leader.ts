@@ -94,6 +94,8 @@ export class LeaderElector {
     if (this.stopped) return;
     try {
       const renewed = await this.tryAcquireOrRenew();
+      // stop() may have run while the renewal was in flight: do not take leadership back.
+      if (this.stopped) return;
       if (renewed) this.lastRenewMs = Date.now();
       if (renewed && !this.leading) this.setLeading(true);
     } catch (error) {
