@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Command, Option } from "commander";
-import { formatIssue, RenderError, SpecLoadError } from "../../renderer/index.ts";
+import { formatIssue, RenderError } from "../../renderer/index.ts";
 import { createLogger } from "../../lib/logger.ts";
 import { formatMarkdown, formatText } from "./diff-format.ts";
 import { hasDifferences } from "./diff.ts";
@@ -28,7 +28,7 @@ interface SyncFlags {
   authorEmail: string;
 }
 
-interface DiffFlags {
+export interface DiffFlags {
   base?: string;
   head?: string;
   specs: string;
@@ -39,12 +39,10 @@ interface DiffFlags {
   namespace?: string;
 }
 
-/** Prints every load/validation issue on stderr; returns false for errors that are not about the specs. */
-function reportSpecError(error: unknown): boolean {
-  if (error instanceof RenderError) for (const issue of error.issues) process.stderr.write(`error: ${formatIssue(issue)}\n`);
-  else if (error instanceof SpecLoadError) process.stderr.write(`error: ${error.message}\n`);
-  else return false;
-  return true;
+/** Every load/validation issue, one `error:` line each (file, document, kind/name, path, message). */
+function describeError(error: unknown): string {
+  if (error instanceof RenderError) return error.issues.map((issue) => `error: ${formatIssue(issue)}\n`).join("");
+  return `error: ${(error as Error).message}\n`;
 }
 
 function nonNegativeInt(flag: string, value: string): number {
@@ -101,18 +99,27 @@ async function runSync(flags: SyncFlags): Promise<void> {
   }
 }
 
-async function runDiff(flags: DiffFlags): Promise<number> {
-  if (flags.kubeconfig) {
-    const { clusterDiff } = await import("../cluster-diff.ts");
-    const result = await clusterDiff({ kubeconfig: flags.kubeconfig, policy: flags.policy, gatewayNamespace: flags.gatewayNamespace, namespace: flags.namespace });
-    process.stdout.write(result.text);
-    return result.changed ? 1 : 0;
+export interface CommandOutput {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `xtrinode diff`: exit code 0 no change, 1 changes, 2 error (as kubectl diff). */
+export async function diffCommand(flags: DiffFlags): Promise<CommandOutput> {
+  try {
+    if (flags.kubeconfig) {
+      const { clusterDiff } = await import("../cluster-diff.ts");
+      const result = await clusterDiff({ kubeconfig: flags.kubeconfig, policy: flags.policy, gatewayNamespace: flags.gatewayNamespace, namespace: flags.namespace });
+      return { code: result.changed ? 1 : 0, stdout: result.text, stderr: "" };
+    }
+    if (!flags.base) throw new Error("--base REF is required (or --kubeconfig to diff against a cluster)");
+    const diff = await specDiff({ base: flags.base, head: flags.head, specs: flags.specs, policyFile: flags.policy, gatewayNamespace: flags.gatewayNamespace });
+    const labels = { base: flags.base, head: flags.head ?? "working tree" };
+    return { code: hasDifferences(diff) ? 1 : 0, stdout: flags.format === "markdown" ? formatMarkdown(diff, labels) : formatText(diff, labels), stderr: "" };
+  } catch (error) {
+    return { code: 2, stdout: "", stderr: describeError(error) };
   }
-  if (!flags.base) throw new Error("--base REF is required (or --kubeconfig to diff against a cluster)");
-  const diff = await specDiff({ base: flags.base, head: flags.head, specs: flags.specs, policyFile: flags.policy, gatewayNamespace: flags.gatewayNamespace });
-  const labels = { base: flags.base, head: flags.head ?? "working tree" };
-  process.stdout.write(flags.format === "markdown" ? formatMarkdown(diff, labels) : formatText(diff, labels));
-  return hasDifferences(diff) ? 1 : 0;
 }
 
 export function registerGitOpsCommands(program: Command): void {
@@ -138,8 +145,7 @@ export function registerGitOpsCommands(program: Command): void {
       try {
         await runSync(flags);
       } catch (error) {
-        if (!reportSpecError(error)) process.stderr.write(`error: ${(error as Error).message}\n`);
-        process.stderr.write("nothing committed\n");
+        process.stderr.write(`${describeError(error)}nothing committed\n`);
         process.exitCode = 1;
       }
     });
@@ -156,11 +162,9 @@ export function registerGitOpsCommands(program: Command): void {
     .option("--kubeconfig <file>", "diff the specs in the cluster against its live objects instead (like kubectl diff)")
     .option("--namespace <namespace>", "with --kubeconfig: only this namespace")
     .action(async (flags: DiffFlags) => {
-      try {
-        process.exitCode = await runDiff(flags);
-      } catch (error) {
-        if (!reportSpecError(error)) process.stderr.write(`error: ${(error as Error).message}\n`);
-        process.exitCode = 2;
-      }
+      const result = await diffCommand(flags);
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+      process.exitCode = result.code;
     });
 }

@@ -39,7 +39,10 @@ function escapeMd(text: string): string {
 
 const STATUS_ICON: Record<RuntimeDiff["status"], string> = { added: "🆕 added", changed: "✏️ changed", removed: "🗑️ removed" };
 
-export function formatMarkdown(diff: RenderDiff, labels: DiffLabels): string {
+/** GitHub refuses comments over 65,536 characters: patches beyond this budget become file lists. */
+export const MARKDOWN_BUDGET = 60_000;
+
+export function formatMarkdown(diff: RenderDiff, labels: DiffLabels, budget = MARKDOWN_BUDGET): string {
   const out: string[] = [`### XTrinode render diff: \`${labels.base}\` → \`${labels.head}\``, ""];
   if (!diff.runtimes.length && !diff.shared.length) return [...out, "No changes to the rendered objects.", ""].join("\n");
   const { added, changed, removed, objectsChanged } = diff.summary;
@@ -53,11 +56,15 @@ export function formatMarkdown(diff: RenderDiff, labels: DiffLabels): string {
   out.push("| runtime | change | objects | restarts pods |", "| --- | --- | ---: | --- |");
   for (const r of diff.runtimes) out.push(`| \`${r.runtime}\` | ${STATUS_ICON[r.status]} | ${r.objectsChanged} | ${r.restarts.length ? "⚠️ yes" : "no"} |`);
   out.push("");
-  for (const r of diff.runtimes) {
-    out.push(`<details><summary><code>${r.runtime}</code>: ${r.status}, ${r.objectsChanged} objects${r.restarts.length ? ", ⚠️ restarts pods" : ""}</summary>`, "", codeBlock(r.files), "", "</details>", "");
-  }
-  if (diff.shared.length) {
-    out.push(`<details><summary>Shared objects (routes, namespace guardrails): ${diff.shared.length} files</summary>`, "", codeBlock(diff.shared), "", "</details>", "");
-  }
+  let used = out.join("\n").length;
+  const section = (summary: string, files: FileDiff[]) => {
+    let body = codeBlock(files);
+    if (used + body.length > budget) body = `Diff omitted (comment size limit); run \`xtrinode diff\` locally. Files:\n\n${files.map((f) => `- \`${f.file}\` (${f.status})`).join("\n")}`;
+    const text = [`<details><summary>${summary}</summary>`, "", body, "", "</details>", ""].join("\n");
+    used += text.length;
+    out.push(text);
+  };
+  for (const r of diff.runtimes) section(`<code>${r.runtime}</code>: ${r.status}, ${r.objectsChanged} objects${r.restarts.length ? ", ⚠️ restarts pods" : ""}`, r.files);
+  if (diff.shared.length) section(`Shared objects (routes, namespace guardrails, kustomization): ${diff.shared.length} files`, diff.shared);
   return out.join("\n");
 }

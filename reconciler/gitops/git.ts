@@ -109,10 +109,15 @@ export async function commitAll(git: SimpleGit, prefix: string, message: string)
 
 export class NonFastForwardError extends Error {}
 
-/** Pushes `branch`; a rejection because the remote moved becomes NonFastForwardError (retryable). */
-export async function pushBranch(git: SimpleGit, branch: string): Promise<void> {
+/**
+ * Pushes `branch`; false when the remote already had this very commit (an identical concurrent sync:
+ * same parent, tree, author, message and second). A rejection because the remote moved becomes
+ * NonFastForwardError (retryable).
+ */
+export async function pushBranch(git: SimpleGit, branch: string): Promise<boolean> {
   try {
-    await git.raw(["push", "--quiet", "--porcelain", "origin", `refs/heads/${branch}:refs/heads/${branch}`]);
+    const out = await git.raw(["push", "--porcelain", "origin", `refs/heads/${branch}:refs/heads/${branch}`]);
+    return !/^=\t/m.test(out);
   } catch (error) {
     const text = String((error as Error).message);
     if (/non-fast-forward|fetch first|\[rejected\]|rejected|failed to update ref|cannot lock ref|stale info/i.test(text)) throw new NonFastForwardError(text);

@@ -111,7 +111,10 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
       const commit = await commitAll(git, prefix, message);
       await options.beforePush?.(attempt);
       try {
-        await pushBranch(git, options.branch);
+        if (!(await pushBranch(git, options.branch))) {
+          log.info({ event: "gitops-sync-noop", commit, attempt }, "an identical sync already pushed this commit");
+          return { committed: false, pushed: false, commit: null, changes, retries: attempt, message: null };
+        }
         log.info({ event: "gitops-sync-pushed", commit, changes, retries: attempt }, "rendered tree pushed");
         return { committed: true, pushed: true, commit, changes, retries: attempt, message };
       } catch (error) {
