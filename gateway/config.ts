@@ -1,9 +1,8 @@
 // Gateway configuration: the optional --config file (schemas/gateway-config.schema.json) plus defaults.
 import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
-import { Ajv } from "ajv";
-import { readSchema } from "../schemas/schema-files.ts";
-import type { GatewayConfig } from "./generated/gateway-config.ts";
+import type { GatewayConfig } from "../schemas/generated/types.ts";
+import { validateAgainstSchema } from "../schemas/validate.ts";
 
 export type { GatewayConfig };
 export type ProxyLibrary = "http-proxy" | "http-proxy-3";
@@ -57,16 +56,9 @@ export function resolveSettings(config: GatewayConfig = {}, env: NodeJS.ProcessE
   };
 }
 
-let validateConfig: ReturnType<Ajv["compile"]> | undefined;
-
 /** Validates a parsed config document; returns "path: message" lines (empty when valid). */
 export function configIssues(doc: unknown): string[] {
-  validateConfig ??= new Ajv({ allErrors: true, strict: true }).compile(readSchema("gateway-config.schema.json"));
-  if (validateConfig(doc)) return [];
-  return (validateConfig.errors ?? []).map((error) => {
-    const extra = error.keyword === "additionalProperties" ? ` "${String((error.params as { additionalProperty: string }).additionalProperty)}"` : "";
-    return `${error.instancePath.replace(/^\//, "").replace(/\//g, ".") || "(top level)"}: ${error.message ?? error.keyword}${extra}`;
-  });
+  return validateAgainstSchema("GatewayConfig", doc).map((issue) => `${issue.path || "(top level)"}: ${issue.message}`);
 }
 
 export function loadGatewayConfig(file: string): GatewayConfig {

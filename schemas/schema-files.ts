@@ -14,6 +14,7 @@ export const schemaFiles = [
   "policy.schema.json",
   "routes.schema.json",
   "values.schema.json",
+  "gateway-config.schema.json",
 ] as const;
 
 export type JsonSchema = Record<string, unknown>;

@@ -9,7 +9,7 @@ type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats =
   (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
-export type SchemaKind = "XTrinode" | "XTrinodeCatalog" | "XTrinodePolicy" | "GatewayRoutes" | "TrinoValues";
+export type SchemaKind = "XTrinode" | "XTrinodeCatalog" | "XTrinodePolicy" | "GatewayRoutes" | "TrinoValues" | "GatewayConfig";
 
 const schemaIdByKind: Record<SchemaKind, string> = {
   XTrinode: "https://xtrinode.io/schemas/xtrinode.schema.json",
@@ -17,6 +17,7 @@ const schemaIdByKind: Record<SchemaKind, string> = {
   XTrinodePolicy: "https://xtrinode.io/schemas/policy.schema.json",
   GatewayRoutes: "https://xtrinode.io/schemas/routes.schema.json",
   TrinoValues: "https://xtrinode.io/schemas/values.schema.json",
+  GatewayConfig: "https://xtrinode.io/schemas/gateway-config.schema.json",
 };
 
 export interface SchemaIssue {

@@ -675,3 +675,142 @@ export interface RoleParts {
   annotations?: TrinoValuesStringMap;
   labels?: TrinoValuesStringMap;
 }
+
+/**
+ * Configuration file of `xtrinode gateway --config`: authentication, authorisation, rate limits, trusted proxies, health checks, held queries. Every field is optional; defaults are documented per field.
+ */
+
+export interface GatewayConfig {
+  /**
+   * Proxy library for follow-up requests (default http-proxy-3; the XTRINODE_GATEWAY_PROXY environment variable overrides).
+   */
+  proxy?: "http-proxy" | "http-proxy-3";
+  /**
+   * CIDRs whose X-Forwarded-For/Proto/Host are honoured (e.g. the ingress pods). Default: none.
+   */
+  trustedProxies?: string[];
+  /**
+   * Authentication; off when neither passwordFile nor jwt is set.
+   */
+  auth?: {
+    /**
+     * Trino password.db format: one `user:bcrypthash` per line.
+     */
+    passwordFile?: string;
+    jwt?: {
+      /**
+       * PEM public key (RS/ES/EdDSA) or a file holding an HMAC secret.
+       */
+      keyFile: string;
+      issuer?: string;
+      audience?: string;
+      /**
+       * Claim naming the principal (default sub).
+       */
+      principalClaim?: string;
+      /**
+       * Claim listing the principal's groups (default groups).
+       */
+      groupsClaim?: string;
+    };
+    /**
+     * Group name → member users (for password-file users; JWT groups come from the token).
+     */
+    groups?: {
+      [k: string]: string[];
+    };
+    /**
+     * Principal → users it may name in X-Trino-User ("*" for any).
+     */
+    impersonation?: {
+      [k: string]: string[];
+    };
+    /**
+     * Per-runtime access: the first rule whose runtime matches (namespace/name, namespace/* or *) decides. No rules: every authenticated principal may use every runtime. With rules, a runtime no rule matches is denied.
+     */
+    authorization?: {
+      runtime: string;
+      users?: string[];
+      groups?: string[];
+    }[];
+  };
+  /**
+   * Token bucket on new queries (POST /v1/statement) per principal (or client address without auth); polls are never limited.
+   */
+  rateLimit?: {
+    queriesPerSecond: number;
+    /**
+     * Bucket size (default: max(1, queriesPerSecond)).
+     */
+    burst?: number;
+    /**
+     * One bucket per principal and runtime instead of per principal.
+     */
+    perRuntime?: boolean;
+  };
+  health?: {
+    /**
+     * Active /v1/info check interval (default 3000).
+     */
+    intervalMs?: number;
+    /**
+     * Health check timeout (default 2000).
+     */
+    timeoutMs?: number;
+    /**
+     * Consecutive failures that eject a backend (default 3).
+     */
+    failureThreshold?: number;
+    /**
+     * First ejection back-off; doubles per ejection (default 2000).
+     */
+    ejectionBaseMs?: number;
+    /**
+     * Back-off cap (default 60000).
+     */
+    ejectionMaxMs?: number;
+  };
+  /**
+   * Statements held while a paused runtime resumes.
+   */
+  held?: {
+    /**
+     * Held statements per gateway (default 1000).
+     */
+    maxQueries?: number;
+    /**
+     * Give up resuming after this long (default 600000).
+     */
+    maxAgeMs?: number;
+    /**
+     * Cancel a held statement nobody polled for this long (default 60000).
+     */
+    abandonAfterMs?: number;
+    /**
+     * How long a poll waits for the runtime before answering QUEUED again (default 1000).
+     */
+    pollWaitMs?: number;
+  };
+  /**
+   * Minimum interval of activity reports per runtime to the lifecycle API (default 30000).
+   */
+  activityIntervalMs?: number;
+  sticky?: {
+    /**
+     * coordinatorId → backend entries (default 10000).
+     */
+    maxCoordinators?: number;
+    /**
+     * transactionId → backend entries (default 100000).
+     */
+    maxTransactions?: number;
+    /**
+     * In-flight query entries (default 100000).
+     */
+    maxQueries?: number;
+    /**
+     * Forget an in-flight query not polled through this replica for this long (default 120000); covers queries whose last page went through another replica.
+     */
+    queryIdleMs?: number;
+  };
+}
