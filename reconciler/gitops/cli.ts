@@ -7,7 +7,7 @@ import { formatIssue, RenderError } from "../../renderer/index.ts";
 import { createLogger } from "../../lib/logger.ts";
 import { formatMarkdown, formatText } from "./diff-format.ts";
 import { hasDifferences } from "./diff.ts";
-import { DEFAULT_IDENTITY, describeSpecDir, gitAt } from "./git.ts";
+import { DEFAULT_IDENTITY, describeSpecDir, gitAt, withoutCredentials } from "./git.ts";
 import { specDiff } from "./spec-diff.ts";
 import { gitopsSync } from "./sync.ts";
 
@@ -73,7 +73,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
       specRoot = await cloneSpecRepo(flags.specRepo, flags.specRef ?? "HEAD");
       specs = path.join(specRoot, flags.specPath);
       const found = await describeSpecDir(specs);
-      source = { repo: flags.specRepo, commit: found.commit, path: found.path, dirty: false };
+      source = { repo: withoutCredentials(flags.specRepo), commit: found.commit, path: found.path, dirty: false };
     }
     const result = await gitopsSync({
       specs,

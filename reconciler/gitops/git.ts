@@ -142,13 +142,18 @@ export async function describeSpecDir(dir: string): Promise<{ root: string | nul
   }
   let repo: string | null = null;
   try {
-    repo = (await git.raw(["config", "--get", "remote.origin.url"])).trim() || null;
+    repo = withoutCredentials((await git.raw(["config", "--get", "remote.origin.url"])).trim()) || null;
   } catch {
     repo = null;
   }
   const rel = path.relative(root, await realpath(dir)).split(path.sep).join("/") || ".";
   const status = await git.raw(["status", "--porcelain", "--untracked-files=all", "--", "."]);
   return { root, repo, commit, path: rel, dirty: status.trim().length > 0 };
+}
+
+/** A repository URL without user:password@ (a token in a clone URL must not reach the rendered repo). */
+export function withoutCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1");
 }
 
 /**

@@ -48,9 +48,8 @@ export interface Metadata {
 
 /** Normalises a user-given prefix: no leading/trailing slashes, "" for the root. */
 export function normalisePrefix(prefix: string | undefined): string {
-  const clean = path.normalize(`/${prefix ?? ""}`).replace(/^\/+|\/+$/g, "");
-  if (clean.split("/").some((part) => part === "..")) throw new Error(`--path-prefix "${prefix}" leaves the repository`);
-  return clean;
+  // Normalised from "/", so ".." cannot climb out of the repository.
+  return path.normalize(`/${prefix ?? ""}`).replace(/^\/+|\/+$/g, "");
 }
 
 function join(prefix: string, ...parts: string[]): string {

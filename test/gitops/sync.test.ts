@@ -47,6 +47,10 @@ describe("gitops sync", function () {
     expect(routes).to.include("name: trino-gateway-routes").and.include("namespace: xtrinode-gateway").and.include("routes.yaml:");
     expect(routes).to.match(/name: gamma[\s\S]*state: PAUSED/);
 
+    // kustomization.yaml lists exactly the manifests: every file except values.yaml and the metadata.
+    const kustomization = (await git(remote, "show", "main:kustomization.yaml")).split("\n").filter((l) => l.startsWith("  - ")).map((l) => l.slice(4));
+    expect(kustomization).to.deep.equal(tree.filter((f) => f && !f.endsWith("values.yaml") && f !== "kustomization.yaml" && f !== "xtrinode-gitops.yaml"));
+
     const second = await sync();
     expect(second.committed).to.equal(false);
     expect(await commitCount(remote)).to.equal(1);
