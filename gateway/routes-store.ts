@@ -6,7 +6,7 @@ import type { GatewayRoutes } from "../schemas/generated/types.ts";
 import type { Logger } from "../lib/logger.ts";
 import { buildRouteTable, emptyRouteTable, type RouteTable } from "./route-table.ts";
 
-export type RoutesParse = { ok: true; routes: GatewayRoutes } | { ok: false; reason: string };
+export type RoutesParse = { ok: true; routes: GatewayRoutes } | { ok: false; reason: string; emptyRoutes?: GatewayRoutes };
 
 export function parseRoutes(text: string): RoutesParse {
   let doc: unknown;
@@ -18,7 +18,7 @@ export function parseRoutes(text: string): RoutesParse {
   const issues = validateAgainstSchema("GatewayRoutes", doc);
   if (issues.length > 0) return { ok: false, reason: issues.map((issue) => `${issue.path || "(document)"}: ${issue.message}`).join("; ") };
   const routes = doc as GatewayRoutes;
-  if (routes.routes.length === 0) return { ok: false, reason: "no route entries" };
+  if (routes.routes.length === 0) return { ok: false, reason: "no route entries", emptyRoutes: routes };
   return { ok: true, routes };
 }
 
@@ -40,7 +40,10 @@ export class RoutesStore {
 
   /** Applies one delivery of routes.yaml text; returns whether it took effect. */
   apply(text: string, origin: string): boolean {
-    const parsed = parseRoutes(text);
+    let parsed = parseRoutes(text);
+    // A fresh install has no runtimes yet: a valid but empty first document is the truth, not
+    // corruption, and makes the gateway ready. Once routes were served, an empty list keeps them.
+    if (!parsed.ok && parsed.emptyRoutes && this.generation === 0) parsed = { ok: true, routes: parsed.emptyRoutes };
     if (!parsed.ok) {
       this.invalidUpdates++;
       this.logger.error({ event: "routes-invalid", origin, reason: parsed.reason, generation: this.generation }, "invalid routes; keeping last-good routes");
