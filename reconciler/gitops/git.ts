@@ -1,6 +1,7 @@
 // Git I/O for the GitOps sink (simple-git): the work clone of the target, reading/writing the
 // managed tree, commit, push, and reading spec files at a revision. Everything else is pure (tree.ts).
-import { mkdir, readdir, readFile, realpath, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, realpath, rm, rmdir, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
 import { isManagedPath, type Tree, type TreeChange } from "./tree.ts";
@@ -27,55 +28,53 @@ export function gitAt(dir: string, identity: GitIdentity = DEFAULT_IDENTITY): Si
     GIT_COMMITTER_EMAIL: identity.email,
     GIT_TERMINAL_PROMPT: "0",
   });
-  return simpleGit({ baseDir: dir, config: ["commit.gpgsign=false", "core.autocrlf=false", "core.quotepath=false"] }).env(env);
+  return simpleGit({ baseDir: dir, config: ["commit.gpgsign=false", "core.autocrlf=false", "core.quotepath=false", "gc.auto=0", "maintenance.auto=false"] }).env(env);
 }
 
-/** Sets up `dir` as a clone of `target` on `branch` (an unborn branch when the remote has none). */
-export async function openWorkClone(dir: string, target: string, branch: string, identity: GitIdentity): Promise<SimpleGit> {
+/** Sets up `dir` as an empty clone of `target` (nothing fetched or checked out yet). */
+export async function openWorkClone(dir: string, target: string, identity: GitIdentity): Promise<SimpleGit> {
   await mkdir(dir, { recursive: true });
   const git = gitAt(dir, identity);
   await git.init();
   await git.addRemote("origin", target);
-  await syncToRemote(git, branch);
   return git;
 }
 
-/** Moves the work clone to the remote head of `branch` (fetch + forced checkout), dropping local work. */
-export async function syncToRemote(git: SimpleGit, branch: string): Promise<void> {
-  let exists = true;
+/** Fetches the remote head of `branch` into refs/remotes/origin/<branch>; false when the remote has no such branch. */
+export async function fetchBranch(git: SimpleGit, branch: string): Promise<boolean> {
   try {
     await git.raw(["fetch", "--quiet", "--no-tags", "origin", `+refs/heads/${branch}:refs/remotes/origin/${branch}`]);
+    return true;
   } catch (error) {
-    if (!/couldn't find remote ref|could not find remote ref/i.test(String((error as Error).message))) throw error;
-    exists = false; // the branch is created by our first push
+    if (/couldn't find remote ref|could not find remote ref/i.test(String((error as Error).message))) return false;
+    throw error;
   }
+}
+
+/** Checks out the fetched remote head (dropping local work), or an unborn branch when the remote has none. */
+export async function checkoutBranch(git: SimpleGit, branch: string, exists: boolean): Promise<void> {
   if (exists) await git.raw(["checkout", "--quiet", "--force", "-B", branch, `refs/remotes/origin/${branch}`]);
   else await git.raw(["symbolic-ref", "HEAD", `refs/heads/${branch}`]);
   await git.raw(["clean", "-fdq"]);
 }
 
-/** The managed files of the work tree (paths relative to its root, "/" separators). */
-export async function readManagedTree(root: string, prefix: string): Promise<Tree> {
+/** Git's blob id of a file content: compared with `ls-tree`, no file needs reading or checking out. */
+export function blobId(content: string): string {
+  const body = Buffer.from(content, "utf8");
+  return createHash("sha1").update(`blob ${body.length}\0`).update(body).digest("hex");
+}
+
+/** Managed paths of a commit → blob ids (paths relative to the repository root). */
+export async function readManagedBlobIds(git: SimpleGit, ref: string, prefix: string): Promise<Tree> {
+  const out = await git.raw(["ls-tree", "-r", "-z", "--full-tree", ref, ...(prefix ? ["--", prefix] : [])]);
   const tree: Tree = new Map();
-  const start = prefix ? path.join(root, prefix) : root;
-  async function walk(dir: string): Promise<void> {
-    let entries;
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const entry of entries) {
-      if (entry.name === ".git") continue;
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else if (entry.isFile()) {
-        const rel = path.relative(root, full).split(path.sep).join("/");
-        if (isManagedPath(rel, prefix)) tree.set(rel, await readFile(full, "utf8"));
-      }
-    }
+  for (const entry of out.split("\0")) {
+    const tab = entry.indexOf("\t");
+    if (tab < 0) continue;
+    const [, type, id] = entry.slice(0, tab).split(" ");
+    const file = entry.slice(tab + 1);
+    if (type === "blob" && isManagedPath(file, prefix)) tree.set(file, id);
   }
-  await walk(start);
   return tree;
 }
 

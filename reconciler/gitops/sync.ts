@@ -7,7 +7,20 @@ import type { Logger } from "../../lib/logger.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { loadPolicy, loadSpecs, renderAll, SpecLoadError, toYaml, type RenderAllResult, type SpecSet } from "../../renderer/index.ts";
 import { crdFiles } from "../../scripts/gen-crds.ts";
-import { applyTreeChange, commitAll, describeSpecDir, NonFastForwardError, openWorkClone, pushBranch, readManagedTree, syncToRemote, type GitIdentity, DEFAULT_IDENTITY } from "./git.ts";
+import {
+  applyTreeChange,
+  blobId,
+  checkoutBranch,
+  commitAll,
+  DEFAULT_IDENTITY,
+  describeSpecDir,
+  fetchBranch,
+  NonFastForwardError,
+  openWorkClone,
+  pushBranch,
+  readManagedBlobIds,
+  type GitIdentity,
+} from "./git.ts";
 import {
   commitMessage,
   hasChanges,
@@ -92,12 +105,13 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
   const maxRetries = options.maxRetries ?? 5;
   const work = await mkdtemp(path.join(tmpdir(), "xtrinode-gitops-"));
   try {
-    const git = await openWorkClone(work, options.target, options.branch, options.identity ?? DEFAULT_IDENTITY);
+    const git = await openWorkClone(work, options.target, options.identity ?? DEFAULT_IDENTITY);
+    const desiredIds = new Map([...desired].map(([file, content]) => [file, blobId(content)]));
     for (let attempt = 0; ; attempt++) {
-      if (attempt > 0) await syncToRemote(git, options.branch);
-      // Re-planned against the current remote head on every attempt: a concurrent sync's commit is the new base.
-      const existing = await readManagedTree(work, prefix);
-      const changes = runtimeChanges(existing, desired, prefix);
+      // Planned against the current remote head on every attempt: a concurrent sync's commit is the new base.
+      const exists = await fetchBranch(git, options.branch);
+      const existing = exists ? await readManagedBlobIds(git, `refs/remotes/origin/${options.branch}`, prefix) : new Map<string, string>();
+      const changes = runtimeChanges(existing, desiredIds, prefix);
       if (!hasChanges(changes)) {
         log.info({ event: "gitops-sync-noop", target: options.target, branch: options.branch, attempt }, "rendered content unchanged; nothing to commit");
         return { committed: false, pushed: false, commit: null, changes, retries: attempt, message: null };
@@ -107,7 +121,9 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
         log.info({ event: "gitops-sync-dry-run", changes }, "changes found; --push not given, nothing pushed");
         return { committed: false, pushed: false, commit: null, changes, retries: attempt, message };
       }
-      await applyTreeChange(work, planTreeChange(existing, desired));
+      await checkoutBranch(git, options.branch, exists);
+      const plan = planTreeChange(existing, desiredIds);
+      await applyTreeChange(work, { writes: plan.writes.map(([file]) => [file, desired.get(file)!]), deletes: plan.deletes });
       const commit = await commitAll(git, prefix, message);
       await options.beforePush?.(attempt);
       try {
@@ -119,10 +135,10 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
         return { committed: true, pushed: true, commit, changes, retries: attempt, message };
       } catch (error) {
         if (!(error instanceof NonFastForwardError) || attempt >= maxRetries) throw error;
-        log.warn({ event: "gitops-sync-retry", attempt: attempt + 1 }, "push rejected (the remote moved); re-rendering on the new head");
+        log.warn({ event: "gitops-sync-retry", attempt: attempt + 1 }, "push rejected (the remote moved); re-planning on the new head");
       }
     }
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true, maxRetries: 5 });
   }
 }
