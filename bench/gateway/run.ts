@@ -45,6 +45,12 @@ const children: ChildProcess[] = [];
 function stopChildren(): void {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
 }
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    stopChildren();
+    process.exit(130);
+  });
+}
 process.on("exit", () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   rmSync(work, { recursive: true, force: true });
