@@ -44,6 +44,8 @@ export function httpLifecycleApi(baseUrl: string, token: () => string | undefine
 interface ResumeState {
   inFlight: boolean;
   notBeforeMs: number;
+  /** The lifecycle API accepted a resume (answered RESUMING or RUNNING) since the runtime last ran. */
+  accepted: boolean;
   lastError?: string;
 }
 
@@ -64,18 +66,24 @@ export class ResumeCoordinator {
     return this.states.get(`${namespace}/${name}`)?.lastError;
   }
 
-  /** Asks for a resume unless one is in flight or its Retry-After has not passed. */
-  ensureResuming(namespace: string, name: string, nowMs = Date.now()): void {
+  /**
+   * Asks for a resume unless one is in flight or its Retry-After has not passed. Once a resume was
+   * accepted, a route in RESUMING shows the operator at work: only a route still PAUSED after
+   * Retry-After (the intent did not take) is asked again.
+   */
+  ensureResuming(namespace: string, name: string, routeState: string, nowMs = Date.now()): void {
     const key = `${namespace}/${name}`;
-    const state = this.states.get(key) ?? { inFlight: false, notBeforeMs: 0 };
+    const state = this.states.get(key) ?? { inFlight: false, notBeforeMs: 0, accepted: false };
     this.states.set(key, state);
     if (!this.api || state.inFlight || nowMs < state.notBeforeMs) return;
+    if (state.accepted && routeState === "RESUMING") return;
     state.inFlight = true;
     this.api
       .resume(namespace, name)
       .then(
         (result) => {
           state.lastError = undefined;
+          state.accepted = true;
           state.notBeforeMs = Date.now() + Math.max(1, result.retryAfterSeconds) * 1000;
           this.onCall(key, result.state);
           this.logger.info({ event: "resume-requested", runtime: key, state: result.state, retryAfterSeconds: result.retryAfterSeconds }, "asked the lifecycle API to resume");

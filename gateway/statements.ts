@@ -146,7 +146,7 @@ export function holdStatement(core: GatewayCore, req: IncomingMessage, res: Serv
   const createdAtMs = Date.now();
   const slug = heldSlug({ namespace: route.namespace, name: route.name, sql: body.toString("utf8"), headers: ticketHeaders(headers), createdAtMs });
   const held = core.held.add({ id: core.newHeldId(), slug, namespace: route.namespace, name: route.name, body, headers, createdAtMs });
-  if (route.state !== "RUNNING") core.resume.ensureResuming(route.namespace, route.name);
+  if (route.state !== "RUNNING") core.resume.ensureResuming(route.namespace, route.name, route.state);
   core.activity.seen(route.namespace, route.name);
   core.logger.info({ event: "statement-held", runtime: routeKey(route), queryId: held.id, state: route.state }, "statement held while the runtime resumes");
   const base = baseUrl(forwarded);
@@ -159,7 +159,7 @@ function heldReadiness(core: GatewayCore, namespace: string, name: string): Held
   const route = core.routes.table.byKey.get(`${namespace}/${name}`);
   if (!route || route.state === "REMOVED") return { status: "failed", kind: gatewayErrors.runtimeRemoved, message: `XTrinode runtime ${namespace}/${name} was removed while the statement waited for it` };
   if (route.state !== "RUNNING") {
-    core.resume.ensureResuming(namespace, name);
+    core.resume.ensureResuming(namespace, name, route.state);
     return { status: "waiting" };
   }
   core.resume.settled(namespace, name);
