@@ -1,11 +1,11 @@
 // The operator PROCESS is killed with SIGKILL at 20+ seeded-random points while it reconciles 20
 // runtimes whose specs keep changing (worker counts, suspend/resume, a delete and a replacement),
-// and restarted each time. Finally it converges: every runtime in its expected phase, exactly the
+// and a new process takes over each time (leader election, as with replicas or a restarted pod). Finally it converges: every runtime in its expected phase, exactly the
 // desired owned objects (no orphans, no duplicates, none missing) and exactly one valid route entry
 // per runtime.
 import { expect } from "chai";
 import { renderRuntime } from "../../renderer/index.ts";
-import { apiVersion, ownerLabel, prunableKinds } from "../../reconciler/constants.ts";
+import { apiVersion, leaseName, ownerLabel, prunableKinds } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/diff.ts";
 import { readRoutes } from "../../reconciler/routes-store.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
@@ -27,16 +27,20 @@ interface Desired {
 const key = (d: { namespace: string; name: string }) => `${d.namespace}/${d.name}`;
 const specOf = (d: Desired) => ({ workers: { mode: "fixed", count: d.workers }, lifecycle: { suspended: d.suspended } });
 
-function startOperator(cluster: Cluster): Promise<ChildUnderTest> {
+function startOperator(cluster: Cluster, identity: string): Promise<ChildUnderTest> {
   return spawnXtrinode([
     "operator",
     "--kubeconfig", cluster.server.kubeconfigPath,
     "--namespace-gateway", gatewayNamespace,
     "--metrics-port", "0", "--metrics-host", "127.0.0.1",
-    // One identity across restarts: the restarted process takes its own Lease back at once.
-    "--identity", "op", "--lease-duration", "2s", "--retry-period", "200ms",
+    "--identity", identity, "--lease-duration", "1s", "--retry-period", "100ms",
     "--resync-period", "2s", "--drain-period", "100ms",
   ], { readyEvent: "ready", env: { XTRINODE_LOG_LEVEL: "warn" } });
+}
+
+async function leaseHolder(cluster: Cluster): Promise<string | undefined> {
+  const lease = await cluster.client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "xtrinode-system", name: leaseName });
+  return (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
 }
 
 /** Changes a few runtimes (and sometimes replaces one) so every restart finds work to do. */
@@ -89,28 +93,52 @@ describe("failure: operator SIGKILLed at random points of a reconcile", function
       await cluster.client.create(runtime(d.namespace, d.name, specOf(d)));
     }
 
+    // Fresh operator processes stand by (started while the leader works, as further replicas or
+    // restarted pods would); each round the leader is killed at a random point and a standby takes
+    // the Lease over after the lease duration, so restarts do not wait for process start-up.
     const log: string[] = [];
+    const standbys = new Map<string, Promise<ChildUnderTest>>();
+    let serialProcess = 0;
+    const spawnStandby = () => {
+      const identity = `op-${serialProcess++}`;
+      const started = startOperator(cluster, identity);
+      started.catch(() => undefined); // awaited when it leads; a failure surfaces there
+      standbys.set(identity, started);
+    };
+    const nextLeader = async (): Promise<ChildUnderTest> => {
+      const identity = await waitFor("a standby to take the Lease", async () => {
+        const holder = await leaseHolder(cluster);
+        return holder && standbys.has(holder) ? holder : undefined;
+      }, 20_000, 20);
+      const leader = await standbys.get(identity)!;
+      standbys.delete(identity);
+      return leader;
+    };
+    spawnStandby();
+    spawnStandby();
     for (let round = 0; round < KILLS; round++) {
-      if (round > 0) log.push(...(await mutate(cluster, rng, desired, serial)));
-      const operator = await startOperator(cluster);
+      const leader = await nextLeader();
+      const identity = String(leader.ready.identity);
       const from = cluster.server.requestLog.entries.length;
-      // Kill point: a random delay after start, or after a random number of operator writes.
+      spawnStandby();
+      if (round > 0) log.push(...(await mutate(cluster, rng, desired, serial)));
+      // Kill point: a random delay after it took over, or after a random number of its writes (Lease renewals aside).
       if (rng.chance(0.5)) {
         const delayMs = rng.int(0, 1200);
         await new Promise((resolve) => setTimeout(resolve, delayMs));
-        log.push(`round ${round}: kill after ${delayMs} ms`);
+        log.push(`round ${round}: kill ${identity} ${delayMs} ms after it took over`);
       } else {
         const writes = rng.int(1, 60);
         const deadline = Date.now() + 3000;
-        const count = () => cluster.server.requestLog.entries.slice(from).filter((e) => !e.watch && e.method !== "GET").length;
+        const count = () => cluster.server.requestLog.entries.slice(from).filter((e) => !e.watch && e.method !== "GET" && !e.path.includes("/leases")).length;
         while (count() < writes && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
-        log.push(`round ${round}: kill after ${count()} writes (target ${writes})`);
+        log.push(`round ${round}: kill ${identity} after ${count()} writes (target ${writes})`);
       }
-      await operator.kill("SIGKILL");
+      await leader.kill("SIGKILL");
       if (process.env.XTRINODE_TEST_VERBOSE) process.stdout.write(`      ${new Date().toISOString()} ${log.at(-1)}\n`);
     }
 
-    const final = await startOperator(cluster);
+    const final = await nextLeader();
     const expectedPhase = (d: Desired) => (d.suspended ? "Suspended" : "Ready");
     try {
       await waitFor("every runtime in its expected phase", async () => {
