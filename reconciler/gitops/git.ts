@@ -1,6 +1,7 @@
 // Git I/O for the GitOps sink (simple-git): the work clone of the target, reading/writing the
 // managed tree, commit, push, and reading spec files at a revision. Everything else is pure (tree.ts).
-import { mkdir, realpath, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, realpath, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { simpleGit, type SimpleGit } from "simple-git";
@@ -16,19 +17,22 @@ export const DEFAULT_IDENTITY: GitIdentity = { name: "XTrinode GitOps", email: "
 const PASSED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSH_AUTH_SOCK", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"];
 
 /** A simple-git client whose commits do not depend on the machine's git config or environment. */
-export function gitAt(dir: string, identity: GitIdentity = DEFAULT_IDENTITY): SimpleGit {
+function gitEnv(identity: GitIdentity): Record<string, string> {
   // Only what git needs (HOME for credential helpers, SSH agent, proxies): no GIT_* from the caller,
   // and nothing simple-git refuses (EDITOR, PAGER…).
   const env: Record<string, string> = {};
   for (const key of PASSED_ENV) if (process.env[key] !== undefined) env[key] = process.env[key]!;
-  Object.assign(env, {
+  return Object.assign(env, {
     GIT_AUTHOR_NAME: identity.name,
     GIT_AUTHOR_EMAIL: identity.email,
     GIT_COMMITTER_NAME: identity.name,
     GIT_COMMITTER_EMAIL: identity.email,
     GIT_TERMINAL_PROMPT: "0",
   });
-  return simpleGit({ baseDir: dir, config: ["commit.gpgsign=false", "core.autocrlf=false", "core.quotepath=false", "gc.auto=0", "maintenance.auto=false"] }).env(env);
+}
+
+export function gitAt(dir: string, identity: GitIdentity = DEFAULT_IDENTITY): SimpleGit {
+  return simpleGit({ baseDir: dir, config: ["commit.gpgsign=false", "core.autocrlf=false", "core.quotepath=false", "gc.auto=0", "maintenance.auto=false"] }).env(gitEnv(identity));
 }
 
 /** Sets up `dir` as an empty clone of `target` (nothing fetched or checked out yet). */
@@ -51,13 +55,6 @@ export async function fetchBranch(git: SimpleGit, branch: string): Promise<boole
   }
 }
 
-/** Checks out the fetched remote head (dropping local work), or an unborn branch when the remote has none. */
-export async function checkoutBranch(git: SimpleGit, branch: string, exists: boolean): Promise<void> {
-  if (exists) await git.raw(["checkout", "--quiet", "--force", "-B", branch, `refs/remotes/origin/${branch}`]);
-  else await git.raw(["symbolic-ref", "HEAD", `refs/heads/${branch}`]);
-  await git.raw(["clean", "-fdq"]);
-}
-
 /** Git's blob id of a file content: compared with `ls-tree`, no file needs reading or checking out. */
 export function blobId(content: string): string {
   const body = Buffer.from(content, "utf8");
@@ -78,32 +75,42 @@ export async function readManagedBlobIds(git: SimpleGit, ref: string, prefix: st
   return tree;
 }
 
-/** Writes and deletes files in the work tree; removes directories left empty. */
-export async function applyTreeChange(root: string, change: TreeChange): Promise<void> {
+/**
+ * Writes one commit on `branch` with `git fast-import`: parent = `parent` (or none), the given files
+ * written and deleted; no work tree or index (a 5,000-file render is one process and one pack).
+ * Returns the commit id.
+ */
+export async function commitTreeChange(dir: string, identity: GitIdentity, branch: string, parent: string | null, change: TreeChange, message: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  const data = (text: string) => {
+    const body = Buffer.from(text, "utf8");
+    chunks.push(Buffer.from(`data ${body.length}\n`), body, Buffer.from("\n"));
+  };
+  const who = `${identity.name} <${identity.email}> ${Math.floor(Date.now() / 1000)} +0000`;
+  // reset: the commit's parent is exactly `parent` (a root commit without one), whatever the local branch held.
+  chunks.push(Buffer.from(`reset refs/heads/${branch}\ncommit refs/heads/${branch}\nauthor ${who}\ncommitter ${who}\n`));
+  data(message);
+  if (parent) chunks.push(Buffer.from(`from ${parent}\n`));
+  for (const file of change.deletes) chunks.push(Buffer.from(`D ${quotePath(file)}\n`));
   for (const [file, content] of change.writes) {
-    const full = path.join(root, file);
-    await mkdir(path.dirname(full), { recursive: true });
-    await writeFile(full, content);
+    chunks.push(Buffer.from(`M 100644 inline ${quotePath(file)}\n`));
+    data(content);
   }
-  for (const file of change.deletes) {
-    await rm(path.join(root, file), { force: true });
-    let dir = path.dirname(path.join(root, file));
-    while (dir !== root && dir.startsWith(root)) {
-      try {
-        await rmdir(dir);
-      } catch {
-        break; // not empty
-      }
-      dir = path.dirname(dir);
-    }
-  }
+  chunks.push(Buffer.from("done\n"));
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn("git", ["-c", "gc.auto=0", "fast-import", "--quiet", "--force", "--done"], { cwd: dir, env: gitEnv(identity), stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`git fast-import failed (${code}): ${stderr.trim()}`))));
+    child.stdin.end(Buffer.concat(chunks));
+  });
+  return (await gitAt(dir, identity).revparse([`refs/heads/${branch}`])).trim();
 }
 
-/** Stages the managed paths and commits; returns the new commit id. */
-export async function commitAll(git: SimpleGit, prefix: string, message: string): Promise<string> {
-  await git.raw(["add", "-A", "--", prefix || "."]);
-  await git.raw(["commit", "--quiet", "--no-verify", "-m", message]);
-  return (await git.revparse(["HEAD"])).trim();
+/** fast-import path syntax: C-style quoted when it has special characters. */
+function quotePath(file: string): string {
+  return /^[^"\\\n ]+$/.test(file) ? file : JSON.stringify(file);
 }
 
 export class NonFastForwardError extends Error {}

@@ -8,10 +8,8 @@ import { silentLogger } from "../../lib/logger.ts";
 import { loadPolicy, loadSpecs, renderAll, SpecLoadError, toYaml, type RenderAllResult, type SpecSet } from "../../renderer/index.ts";
 import { crdFiles } from "../../scripts/gen-crds.ts";
 import {
-  applyTreeChange,
   blobId,
-  checkoutBranch,
-  commitAll,
+  commitTreeChange,
   DEFAULT_IDENTITY,
   describeSpecDir,
   fetchBranch,
@@ -105,7 +103,8 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
   const maxRetries = options.maxRetries ?? 5;
   const work = await mkdtemp(path.join(tmpdir(), "xtrinode-gitops-"));
   try {
-    const git = await openWorkClone(work, options.target, options.identity ?? DEFAULT_IDENTITY);
+    const identity = options.identity ?? DEFAULT_IDENTITY;
+    const git = await openWorkClone(work, options.target, identity);
     const desiredIds = new Map([...desired].map(([file, content]) => [file, blobId(content)]));
     for (let attempt = 0; ; attempt++) {
       // Planned against the current remote head on every attempt: a concurrent sync's commit is the new base.
@@ -121,10 +120,9 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
         log.info({ event: "gitops-sync-dry-run", changes }, "changes found; --push not given, nothing pushed");
         return { committed: false, pushed: false, commit: null, changes, retries: attempt, message };
       }
-      await checkoutBranch(git, options.branch, exists);
       const plan = planTreeChange(existing, desiredIds);
-      await applyTreeChange(work, { writes: plan.writes.map(([file]) => [file, desired.get(file)!]), deletes: plan.deletes });
-      const commit = await commitAll(git, prefix, message);
+      const parent = exists ? (await git.revparse([`refs/remotes/origin/${options.branch}`])).trim() : null;
+      const commit = await commitTreeChange(work, identity, options.branch, parent, { writes: plan.writes.map(([file]) => [file, desired.get(file)!]), deletes: plan.deletes }, message);
       await options.beforePush?.(attempt);
       try {
         if (!(await pushBranch(git, options.branch))) {
