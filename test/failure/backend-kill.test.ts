@@ -26,8 +26,9 @@ async function settle(trino: Trino, sql: string, onFirstPage?: (page: QueryResul
           onFirstPage?.(value);
         }
         if (value?.error) outcome.error = `${value.error.errorName}: ${value.error.message}`;
-        outcome.rows += value?.data?.length ?? 0;
+        // The iterator repeats the last page as its `done` value: count rows of pages only.
         if (done || value?.error) return outcome;
+        outcome.rows += value?.data?.length ?? 0;
       }
     } catch (error) {
       outcome.error = `thrown: ${(error as Error).message}`;
@@ -83,10 +84,11 @@ describe("failure: a pool backend killed mid-query", function () {
     expect(onVictim.length, JSON.stringify(outcomes)).to.be.at.least(1);
     for (const outcome of onVictim) {
       expect(outcome.error, "the query on the killed backend fails").to.be.a("string");
-      expect(outcome.error).to.match(/^XTRINODE_BACKEND_UNREACHABLE: |^[A-Z_]+: /);
+      expect(outcome.error).to.match(/^XTRINODE_[A-Z_]+: .+/);
       expect(outcome.error).to.not.match(/^thrown/);
     }
     for (const outcome of onSurvivor) expect(outcome, "the query on the surviving backend").to.deep.include({ error: undefined, rows: 40 });
+    process.stdout.write(`      killed p${victim + 1}; its client got: ${onVictim.map((outcome) => outcome.error).join(" | ")}\n`);
 
     // New queries: within a deadline the gateway stops choosing the dead backend (ejection).
     await until(async () => {
