@@ -1,8 +1,9 @@
-// The routes ConfigMap is corrupted over and over (bad YAML, schema violations, empty routes, a
+// The routes ConfigMap (and, separately, the routes file) is corrupted over and over (bad YAML, schema violations, empty routes, a
 // missing data key) while the gateway serves a bounded load of trino-client queries: every query
 // succeeds on the backend of the last-good routes, and the invalid-update metric counts the
 // corruptions the gateway saw.
 import { expect } from "chai";
+import { writeFileSync } from "node:fs";
 import { BasicAuth, Trino } from "trino-client";
 import { startKubeApiServer, type KubeApiTestServer } from "../../fixtures/kube-api-server/index.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
@@ -11,7 +12,7 @@ import { configMapRoutesSource, routesConfigMapName, routesDataKey } from "../..
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
-import { runQuery, until } from "../gateway/support/harness.ts";
+import { RoutesFile, runQuery, startTestGateway, until } from "../gateway/support/harness.ts";
 import { malformedRoutes, validRoutesText } from "../fuzz/spec-mutations.ts";
 import { createRng, testSeed } from "../support/rng.ts";
 
@@ -111,5 +112,61 @@ describe("failure: routes ConfigMap corrupted under gateway load", function () {
     await client.replace({ ...live!, data: { [routesDataKey]: validRoutesText(["alpha"], () => alpha.url) } });
     await until(() => gateway.core.routes.generation === 2, "the valid update");
     expect([...gateway.core.routes.table.byKey.keys()]).to.deep.equal(["team-a/alpha"]);
+  });
+});
+
+describe("failure: routes file corrupted under gateway load", function () {
+  this.timeout(60_000);
+  let backend: TrinoTestServer;
+  let routes: RoutesFile;
+  let gateway: RunningGateway;
+
+  before(async () => {
+    backend = await startTrinoTestServer({ name: "alpha" });
+    routes = new RoutesFile();
+    routes.writeText(validRoutesText(["alpha"], () => backend.url));
+    gateway = await startTestGateway(routes);
+  });
+  after(async () => {
+    await gateway?.close();
+    await backend?.close();
+    routes?.remove();
+  });
+
+  it("serves 100 queries with zero failures while the file is replaced by malformed documents", async () => {
+    const rng = createRng(testSeed("routes file corruption"));
+    let stop = false;
+    let corruptions = 0;
+    const corrupter = (async () => {
+      while (!stop) {
+        // Atomic replaces (as a ConfigMap volume update), plus an occasional truncated write.
+        if (rng.chance(0.1)) writeFileSync(routes.file, "");
+        else routes.writeText(malformedRoutes(rng).text);
+        corruptions++;
+        await new Promise((resolve) => setTimeout(resolve, rng.int(5, 40)));
+      }
+    })();
+    const errors: string[] = [];
+    try {
+      for (let i = 0; i < 100; i++) {
+        try {
+          await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("load"), extraHeaders: { "X-Trino-XTrinode": "team-a/alpha" } }), "SELECT 1");
+        } catch (error) {
+          errors.push((error as Error).message);
+        }
+      }
+    } finally {
+      stop = true;
+      await corrupter;
+    }
+    expect(errors).to.deep.equal([]);
+    expect(backend.stats.statements).to.equal(100);
+    await until(() => gateway.core.routes.invalidUpdates >= 1, "the gateway to see a corruption");
+    expect(gateway.core.routes.generation).to.equal(1);
+    // No upper bound here: overlapping reads of the file may deliver one text more than once.
+    expect(corruptions).to.be.at.least(5);
+    expect([...gateway.core.routes.table.byKey.keys()]).to.deep.equal(["team-a/alpha"]);
+    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    expect(metric(metrics, "xtrinode_gateway_routes_invalid_updates")).to.equal(gateway.core.routes.invalidUpdates);
   });
 });
