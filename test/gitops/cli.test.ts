@@ -65,6 +65,17 @@ describe("gitops sync CLI", function () {
     }
   });
 
+  it("--spec-repo/--spec-ref: renders a spec repository at a ref and records it as the source", async () => {
+    const specRemote = await initBare(path.join(path.dirname(remote), "specs.git"));
+    await git(repo, "push", "--quiet", specRemote, "HEAD:refs/heads/main");
+    const commit = (await git(repo, "rev-parse", "HEAD")).trim();
+    const result = await runCli(["gitops", "sync", "--spec-repo", specRemote, "--spec-ref", "main", "--spec-path", "specs", "--target", remote, "--branch", "main", "--path-prefix", "prod", "--push"]);
+    expect(result.code, result.stderr).to.equal(0);
+    expect(JSON.parse(result.stdout)).to.deep.include({ event: "committed", added: ["team-a/bi"] });
+    const metadata = await git(remote, "show", "main:prod/xtrinode-gitops.yaml");
+    expect(metadata).to.include(`repo: ${specRemote}`).and.include(`commit: ${commit}`).and.include("path: specs");
+  });
+
   it("a Secret in the spec directory: refused, nothing committed, the value not echoed", async () => {
     await writeSpec(repo, "specs/secret.yaml", secretManifest());
     const result = await sync(path.join(repo, "specs"));
