@@ -91,7 +91,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
     });
     const { added, changed, removed, shared } = result.changes;
     process.stdout.write(
-      JSON.stringify({ event: result.committed ? "committed" : result.message ? "dry-run" : "unchanged", commit: result.commit, pushed: result.pushed, retries: result.retries, added, changed, removed, shared }) + "\n",
+      JSON.stringify({ event: result.committed ? "committed" : result.superseded ? "superseded" : result.message ? "dry-run" : "unchanged", commit: result.commit, superseded: result.superseded, pushed: result.pushed, retries: result.retries, added, changed, removed, shared }) + "\n",
     );
     if (result.message && !result.committed) process.stderr.write(`would commit (use --push to commit and push):\n${result.message}`);
   } finally {

@@ -113,6 +113,28 @@ function quotePath(file: string): string {
   return /^[^"\\\n ]+$/.test(file) ? file : JSON.stringify(file);
 }
 
+/** The spec commit a rendered branch records in its metadata file, or null. */
+export async function renderedSourceCommit(git: SimpleGit, ref: string, metadataPath: string): Promise<string | null> {
+  let text: string;
+  try {
+    text = await git.show([`${ref}:${metadataPath}`]);
+  } catch {
+    return null; // no metadata yet
+  }
+  return /^ {2}commit: ([0-9a-f]{40})$/m.exec(text)?.[1] ?? null;
+}
+
+/** Whether `newer` strictly descends from `older` in the spec repository (false when either is unknown there). */
+export async function descendsFrom(specRoot: string, newer: string, older: string): Promise<boolean> {
+  if (newer === older) return false;
+  try {
+    // (`--is-ancestor` answers by exit code alone, which simple-git does not surface.)
+    return (await gitAt(specRoot).raw(["merge-base", older, newer])).trim() === older;
+  } catch {
+    return false;
+  }
+}
+
 export class NonFastForwardError extends Error {}
 
 /**

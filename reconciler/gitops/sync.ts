@@ -11,12 +11,14 @@ import {
   blobId,
   commitTreeChange,
   DEFAULT_IDENTITY,
+  descendsFrom,
   describeSpecDir,
   fetchBranch,
   NonFastForwardError,
   openWorkClone,
   pushBranch,
   readManagedBlobIds,
+  renderedSourceCommit,
   type GitIdentity,
 } from "./git.ts";
 import {
@@ -62,6 +64,8 @@ export interface SyncResult {
   /** Push attempts that were rejected because the remote moved. */
   retries: number;
   message: string | null;
+  /** Set when the branch already renders a newer spec commit (this one's descendant): nothing written. */
+  superseded?: string;
 }
 
 export const XTRINODE_VERSION: string = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")).version;
@@ -88,28 +92,32 @@ export function desiredTree(result: RenderAllResult, options: { prefix: string; 
   return tree;
 }
 
-export async function sourceOf(specs: string): Promise<SourceInfo> {
-  const { repo, commit, path: specPath, dirty } = await describeSpecDir(path.extname(specs) ? path.dirname(specs) : specs);
-  return { repo, commit, path: specPath, dirty };
-}
-
 export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
   const log = options.log ?? silentLogger();
   const prefix = normalisePrefix(options.prefix);
   // Render first: invalid specs fail here, before the target is touched.
   const result = renderAll(await loadSpecSet(options.specs, options.policyFile));
-  const source = options.source ?? (await sourceOf(options.specs));
+  const spec = await describeSpecDir(path.extname(options.specs) ? path.dirname(options.specs) : options.specs);
+  const source = options.source ?? { repo: spec.repo, commit: spec.commit, path: spec.path, dirty: spec.dirty };
+  const specRoot = spec.root;
   const desired = desiredTree(result, { prefix, gatewayNamespace: options.gatewayNamespace ?? "xtrinode-gateway", crds: options.crds ?? true, source });
   const maxRetries = options.maxRetries ?? 5;
   const work = await mkdtemp(path.join(tmpdir(), "xtrinode-gitops-"));
   try {
     const identity = options.identity ?? DEFAULT_IDENTITY;
     const git = await openWorkClone(work, options.target, identity);
+    const metadataPath = metadataFile(prefix, { xtrinodeVersion: XTRINODE_VERSION, source }, 0)[0];
     const desiredIds = new Map([...desired].map(([file, content]) => [file, blobId(content)]));
     for (let attempt = 0; ; attempt++) {
       // Planned against the current remote head on every attempt: a concurrent sync's commit is the new base.
       const exists = await fetchBranch(git, options.branch);
       const existing = exists ? await readManagedBlobIds(git, `refs/remotes/origin/${options.branch}`, prefix) : new Map<string, string>();
+      // A render of a newer spec commit is never replaced by one of its ancestors (a late CI job).
+      const rendered = exists && source.commit && specRoot ? await renderedSourceCommit(git, `refs/remotes/origin/${options.branch}`, metadataPath) : null;
+      if (rendered && specRoot && (await descendsFrom(specRoot, rendered, source.commit!))) {
+        log.warn({ event: "gitops-sync-superseded", rendered, source: source.commit }, "the branch already renders a newer spec commit; nothing to do");
+        return { committed: false, pushed: false, commit: null, changes: runtimeChanges(existing, existing, prefix), retries: attempt, message: null, superseded: rendered };
+      }
       const changes = runtimeChanges(existing, desiredIds, prefix);
       if (!hasChanges(changes)) {
         log.info({ event: "gitops-sync-noop", target: options.target, branch: options.branch, attempt }, "rendered content unchanged; nothing to commit");

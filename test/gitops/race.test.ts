@@ -48,6 +48,20 @@ describe("gitops sync: concurrent syncs", function () {
     expect((await git(remote, "show", "--name-only", "--format=", "main")).split("\n").filter(Boolean).every((f) => f.startsWith("clusters/east/"))).to.equal(true);
   });
 
+  it("a sync of an older spec commit never replaces the render of a newer one (late CI job)", async () => {
+    await writeSpec(east, "orders.yaml", runtimeYaml("orders", { workers: 2 }));
+    const newer = await commitSpecs(east, "orders: 2 workers");
+    expect((await gitopsSync({ specs: east, target: remote, branch: "main", push: true })).committed).to.equal(true);
+    // A clone of the spec repository checked out at the older commit (it knows the newer one too).
+    const late = path.join(root, "late");
+    await git(root, "clone", "--quiet", east, late);
+    await git(late, "checkout", "--quiet", "HEAD~1");
+    const result = await gitopsSync({ specs: late, target: remote, branch: "main", push: true });
+    expect(result).to.deep.include({ committed: false, superseded: newer });
+    expect(await commitCount(remote)).to.equal(1);
+    expect(await git(remote, "show", "main:team-a/orders/deployment-orders-trino-worker.yaml")).to.include("replicas: 2");
+  });
+
   it("gives up after --max-retries rejected pushes", async () => {
     let n = 0;
     const attempt = gitopsSync({
