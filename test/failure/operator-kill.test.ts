@@ -179,6 +179,11 @@ describe("failure: operator SIGKILLed at random points of a reconcile", function
         const owner = `${meta.namespace}/${meta.labels[ownerLabel]}`;
         expect(meta.ownerReferences?.find((ref) => ref.controller)?.uid, `${object.kind} owner of ${owner}`).to.equal(uidOf.get(owner));
       }
+      // Converged means stable: a full resync of the unchanged runtimes writes nothing (Lease renewals aside).
+      const quietFrom = cluster.server.requestLog.entries.length;
+      await new Promise((resolve) => setTimeout(resolve, 2500)); // > --resync-period 2s
+      const writesAfter = cluster.server.requestLog.entries.slice(quietFrom).filter((e) => !e.watch && e.method !== "GET" && !e.path.includes("/leases"));
+      expect(writesAfter.map((e) => `${e.method} ${e.path}`), "writes after convergence").to.deep.equal([]);
       process.stdout.write(`      ${KILLS} kills (${log.filter((l) => l.includes("writes")).length} after N writes), ${log.filter((l) => !l.startsWith("round")).length} spec changes; ${owned.length} owned objects, ${desired.size} routes\n`);
     } catch (error) {
       process.stdout.write(`      kill log:\n        ${log.join("\n        ")}\n      operator output:\n${final.output.slice(-30).join("\n")}\n`);
