@@ -23,16 +23,32 @@ export function fileRoutesSource(file: string, logger: Logger, pollMs = 500): Ro
   let stopped = false;
   return {
     async start(deliver) {
-      const read = async () => {
+      // One read at a time: overlapping reads could deliver an older text after a newer one.
+      // A change noticed during a read triggers exactly one more read after it.
+      let reading = false;
+      let readAgain = false;
+      const read = async (): Promise<void> => {
         if (stopped) return;
+        if (reading) {
+          readAgain = true;
+          return;
+        }
+        reading = true;
         try {
-          const text = await readFile(file, "utf8");
-          if (text !== last) {
-            last = text;
-            deliver(text, file);
-          }
-        } catch (error) {
-          logger.warn({ event: "routes-file-unreadable", file, err: (error as Error).message }, "cannot read routes file; keeping last-good routes");
+          do {
+            readAgain = false;
+            try {
+              const text = await readFile(file, "utf8");
+              if (text !== last && !stopped) {
+                last = text;
+                deliver(text, file);
+              }
+            } catch (error) {
+              logger.warn({ event: "routes-file-unreadable", file, err: (error as Error).message }, "cannot read routes file; keeping last-good routes");
+            }
+          } while (readAgain && !stopped);
+        } finally {
+          reading = false;
         }
       };
       await read();
