@@ -25,8 +25,6 @@ COPY renderer ./renderer
 COPY reconciler ./reconciler
 COPY apiserver ./apiserver
 COPY gateway ./gateway
-# `xtrinode crds` (renderer/cli.ts) generates CRDs with this script; the other scripts are build-time only.
-COPY scripts/gen-crds.ts ./scripts/gen-crds.ts
 # The node base image's unprivileged user (uid/gid 1000); numeric so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 # gateway 8080, lifecycle API server 8081, operator metrics and probes 9090 (each command's default port).

@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type Command, Option } from "commander";
-import { generateCrds } from "../scripts/gen-crds.ts";
+import { generateCrds } from "../schemas/crds.ts";
 import { compare } from "./catalogs.ts";
 import { loadPolicy, loadSpecs, SpecLoadError } from "./load.ts";
 import { namespaceOf } from "./names.ts";

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { schemasDir } from "../schemas/schema-files.ts";
 import { toYaml } from "../renderer/output.ts";
-import { crdFiles } from "./gen-crds.ts";
+import { crdFiles } from "../schemas/crds.ts";
 import { generateTypes } from "./gen-types.ts";
 
 writeFileSync(path.join(schemasDir, "generated", "types.ts"), await generateTypes());

@@ -6,7 +6,7 @@ import path from "node:path";
 import type { Logger } from "../../lib/logger.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { loadPolicy, loadSpecs, renderAll, SpecLoadError, toYaml, type RenderAllResult, type SpecSet } from "../../renderer/index.ts";
-import { crdFiles } from "../../scripts/gen-crds.ts";
+import { crdFiles } from "../../schemas/crds.ts";
 import {
   blobId,
   commitTreeChange,

@@ -122,7 +122,9 @@ const importPattern = /(?:^|[\s;])(?:import|export)\s+(?!type\s)(?:[^'";]*?\s+fr
 /** Module specifiers a source file loads at run time (type-only imports are erased and skipped). */
 export function runtimeImports(source: string): string[] {
   const specifiers: string[] = [];
-  for (const match of source.matchAll(importPattern)) specifiers.push(match[1] ?? match[2] ?? match[3]);
+  // Comments can hold `from "…"` prose that would otherwise read as an import.
+  const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
+  for (const match of code.matchAll(importPattern)) specifiers.push(match[1] ?? match[2] ?? match[3]);
   return specifiers;
 }
 

@@ -5,7 +5,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io/v1/CustomResourceDefinition";
 import { toYaml } from "../../renderer/output.ts";
-import { crdFiles, generateCrds } from "../../scripts/gen-crds.ts";
+import { crdFiles, generateCrds } from "../../schemas/crds.ts";
 import { generateTypes } from "../../scripts/gen-types.ts";
 import { repoRoot } from "./support.ts";
 

@@ -2,7 +2,7 @@
 // CRD schemas must be structural (apiextensions.k8s.io/v1): every $ref inlined, no
 // additionalProperties next to properties, `const` as a one-value enum, no $id/$defs, metadata
 // left to the API server, int-or-string as the anyOf form Kubernetes accepts.
-import { readSchema, type JsonSchema } from "../schemas/schema-files.ts";
+import { readSchema, type JsonSchema } from "./schema-files.ts";
 
 const GROUP = "xtrinode.io";
 const VERSION = "v1alpha1";
