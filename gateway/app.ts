@@ -3,7 +3,6 @@
 // followUpStickiness (query id → owning backend) → selectRoute (transaction → header → hostname →
 // pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
 import Koa from "koa";
-import Router from "@koa/router";
 import type { RouteEntry } from "../schemas/generated/types.ts";
 import type { Principal } from "./auth.ts";
 import { decideNewQuery } from "./backend-choice.ts";
@@ -12,7 +11,7 @@ import { forwardedView, type ForwardedView } from "./forwarded.ts";
 import { followUpQueryId, isHeldQueryId, isNewStatement } from "./query-id.ts";
 import { parseTicket } from "./held-queries.ts";
 import { routeKey, selectTarget, type Target } from "./route-table.ts";
-import { answerFailedPoll, failNewStatement, forwardFollowUp, forwardedHeaders, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
+import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfBackend, forwardedHeaders, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
 import { forwardableHeaders } from "./backend-http.ts";
 
@@ -48,29 +47,37 @@ function requestContext(core: GatewayCore): Middleware {
     ctx.state.forwarded = forwardedView(ctx.req.headers, ctx.req.socket.remoteAddress, "http", core.trusted);
     ctx.state.kind = isNewStatement(ctx.method, path) ? "new" : followUpQueryId(path) ? "followup" : "other";
     ctx.state.runtime = "unknown";
-    ctx.res.once("finish", () => core.metrics.requests.inc({ runtime: ctx.state.runtime, kind: ctx.state.kind, status: String(ctx.res.statusCode) }));
+    ctx.res.once("finish", () => core.metrics.countRequest(ctx.state.runtime, ctx.state.kind, ctx.res.statusCode));
     await next();
   };
 }
 
+// A plain path switch, not a router: it runs on every request, and the three probes need no params.
 function probes(core: GatewayCore): Middleware {
-  const router = new Router<GatewayState>();
-  router.get("/healthz", (ctx) => {
-    ctx.state.runtime = "-";
-    ctx.body = { status: "ok" };
-  });
-  router.get("/readyz", (ctx) => {
-    ctx.state.runtime = "-";
-    const ready = core.routes.generation > 0;
-    ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? "ready" : "no valid routes yet", routesGeneration: core.routes.generation };
-  });
-  router.get("/metrics", async (ctx) => {
-    ctx.state.runtime = "-";
-    ctx.type = core.metrics.registry.contentType;
-    ctx.body = await core.metrics.registry.metrics();
-  });
-  return router.routes() as unknown as Middleware;
+  return async (ctx, next) => {
+    // Matches what @koa/router matched: case-insensitive, optional trailing slash.
+    if ((ctx.method !== "GET" && ctx.method !== "HEAD") || ctx.path.length > 9) return next();
+    switch (ctx.path.toLowerCase().replace(/\/$/, "")) {
+      case "/healthz":
+        ctx.state.runtime = "-";
+        ctx.body = { status: "ok" };
+        return;
+      case "/readyz": {
+        ctx.state.runtime = "-";
+        const ready = core.routes.generation > 0;
+        ctx.status = ready ? 200 : 503;
+        ctx.body = { status: ready ? "ready" : "no valid routes yet", routesGeneration: core.routes.generation };
+        return;
+      }
+      case "/metrics":
+        ctx.state.runtime = "-";
+        ctx.type = core.metrics.registry.contentType;
+        ctx.body = await core.metrics.registry.metrics();
+        return;
+      default:
+        return next();
+    }
+  };
 }
 
 function authenticate(core: GatewayCore): Middleware {
@@ -125,8 +132,7 @@ function followUpStickiness(core: GatewayCore): Middleware {
       else writeJson(raw(ctx), 404, { error: { code: "QUERY_NOT_FOUND", message } });
       return;
     }
-    const route = core.routes.table.routes.find((candidate) => candidate.backend === backend);
-    ctx.state.runtime = core.inFlight.get(queryId)?.runtime ?? (route ? routeKey(route) : backend);
+    ctx.state.runtime = core.inFlight.get(queryId)?.runtime ?? runtimeOfBackend(core, backend) ?? backend;
     forwardFollowUp(core, ctx.req, raw(ctx), ctx.state.forwarded, queryId, backend, isPoll);
   };
 }

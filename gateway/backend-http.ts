@@ -9,7 +9,9 @@ export interface BackendResponse {
   body: Buffer;
 }
 
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 256 }), https: new https.Agent({ keepAlive: true, maxSockets: 256 }) };
+// noDelay: small request/response pairs must not wait for Nagle's algorithm.
+const agentOptions = { keepAlive: true, maxSockets: 256, noDelay: true };
+const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
 
 export function agentFor(backend: string): http.Agent {
   return backend.startsWith("https:") ? agents.https : agents.http;

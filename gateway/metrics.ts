@@ -20,6 +20,8 @@ export class GatewayMetrics {
   readonly requests: Counter<"runtime" | "kind" | "status">;
   readonly resumeCalls: Counter<"namespace" | "runtime" | "outcome">;
   readonly rateLimited: Counter<"principal_kind">;
+  /** Labelled children of `requests`, cached: a label lookup per request costs more than the count. */
+  private readonly requestChildren = new Map<string, { inc(): void }>();
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -76,5 +78,16 @@ export class GatewayMetrics {
     });
     new Gauge({ name: "xtrinode_gateway_routes_invalid_updates", help: "Routes updates rejected (invalid YAML, schema violations, no entries); last-good routes stayed in force.", registers, collect() { this.set(sources.routes.invalidUpdates); } });
     new Gauge({ name: "xtrinode_gateway_sticky_coordinators", help: "Entries of the coordinator-id → backend map (bounded).", registers, collect() { this.set(sources.sticky.coordinatorCount()); } });
+  }
+
+  /** Counts one answered request (runtime, kind and status are bounded label sets). */
+  countRequest(runtime: string, kind: string, status: number): void {
+    const key = `${runtime}\u0000${kind}\u0000${status}`;
+    let child = this.requestChildren.get(key);
+    if (!child) {
+      child = this.requests.labels({ runtime, kind, status: String(status) });
+      this.requestChildren.set(key, child);
+    }
+    child.inc();
   }
 }

@@ -217,12 +217,18 @@ export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: Ser
   if (!outcome.ok) writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}`);
 }
 
+/** "namespace/name" of the first route served by `backend` (for follow-ups not tracked in flight). */
+export function runtimeOfBackend(core: GatewayCore, backend: string): string | undefined {
+  const route = core.routes.table.routes.find((candidate) => candidate.backend === backend);
+  return route ? routeKey(route) : undefined;
+}
+
 /** Streams a follow-up to the backend owning the query; a connection failure becomes a Trino error. */
 export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, queryId: string, backend: string, isPoll: boolean): void {
   req.headers["x-forwarded-for"] = forwarded.forwardedFor;
   req.headers["x-forwarded-proto"] = forwarded.proto;
   req.headers["x-forwarded-host"] = forwarded.host;
-  const runtime = core.inFlight.get(queryId)?.runtime ?? ((route) => (route ? routeKey(route) : "unknown"))(core.routes.table.routes.find((r) => r.backend === backend));
+  const runtime = core.inFlight.get(queryId)?.runtime ?? runtimeOfBackend(core, backend) ?? "unknown";
   core.proxy.forward(req, res, backend, {
     onResponse(proxyRes) {
       if ((proxyRes.statusCode ?? 502) >= 500) core.backends.recordFailure(backend, `HTTP ${proxyRes.statusCode}`);
