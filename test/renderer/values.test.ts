@@ -8,8 +8,8 @@ import { deepMerge } from "../../renderer/index.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import { fixtureNames, renderFixture, repoRoot, specsDir } from "./support.ts";
 
-// The Trino chart's values.yaml (chart 1.42.2), kept beside the repository in shared/reference/.
-const chartValuesFile = path.join(repoRoot, "..", "shared", "reference", "trino-chart-values.yaml");
+// The Trino chart's values.yaml (chart 1.42.2), a verbatim copy (fixtures/trino-chart/SOURCE.md).
+const chartValuesFile = path.join(repoRoot, "fixtures", "trino-chart", "values.yaml");
 let chartValues: Record<string, unknown> | undefined;
 function chart(): Record<string, unknown> {
   if (!existsSync(chartValuesFile)) throw new Error(`the Trino chart's values.yaml is expected at ${chartValuesFile}`);
