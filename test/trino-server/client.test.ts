@@ -2,6 +2,7 @@
 import { expect } from "chai";
 import { BasicAuth, Trino, type QueryResult } from "trino-client";
 import { startTrinoTestServer, QUERY_ID_PATTERN, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
+import { useTrinoTestServer } from "./support.ts";
 
 /** All pages a query yields (trino-client skips empty intermediate pages). */
 async function pagesOf(trino: Trino, sql: string): Promise<QueryResult[]> {
@@ -16,12 +17,10 @@ function client(server: TrinoTestServer, extra: Partial<Parameters<typeof Trino.
 
 describe("Trino protocol test server with trino-client", function () {
   this.timeout(20_000);
+  const current = useTrinoTestServer();
   let server: TrinoTestServer;
-  beforeEach(async () => {
-    server = await startTrinoTestServer({ rowsPerPage: 10 });
-  });
-  afterEach(async () => {
-    await server?.close();
+  beforeEach(() => {
+    server = current();
   });
 
   it("returns tpch.tiny.nation in several pages with Trino type signatures", async () => {

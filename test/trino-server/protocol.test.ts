@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { startTrinoTestServer, QUERY_ID_PATTERN, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
 import { externalBaseUrl } from "../../fixtures/trino-server/protocol.ts";
+import { useTrinoTestServer } from "./support.ts";
 
 interface Answer {
   status: number;
@@ -36,12 +37,10 @@ async function run(server: TrinoTestServer, sql: string, headers: Record<string,
 
 describe("Trino protocol test server over raw HTTP", function () {
   this.timeout(20_000);
+  const current = useTrinoTestServer();
   let server: TrinoTestServer;
-  beforeEach(async () => {
-    server = await startTrinoTestServer({ rowsPerPage: 10 });
-  });
-  afterEach(async () => {
-    await server?.close();
+  beforeEach(() => {
+    server = current();
   });
 
   it("answers POST → QUEUED, queued poll → RUNNING, executing → data → FINISHED with Trino's URIs", async () => {
