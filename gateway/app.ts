@@ -2,6 +2,7 @@
 // requestContext → probes (/healthz, /readyz, /metrics: before auth and limits) → authenticate →
 // followUpStickiness (query id → owning backend) → selectRoute (transaction → header → hostname →
 // pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import Koa from "koa";
 import type { RouteEntry } from "../schemas/generated/types.ts";
 import type { Principal } from "./auth.ts";
@@ -11,7 +12,7 @@ import { forwardedView, type ForwardedView } from "./forwarded.ts";
 import { followUpQueryId, isHeldQueryId, isNewStatement } from "./query-id.ts";
 import { parseTicket } from "./held-queries.ts";
 import { routeKey, selectTarget, type Target } from "./route-table.ts";
-import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfBackend, forwardedHeaders, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
+import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, forwardedHeaders, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
 import { forwardableHeaders } from "./backend-http.ts";
 
@@ -132,9 +133,31 @@ function followUpStickiness(core: GatewayCore): Middleware {
       else writeJson(raw(ctx), 404, { error: { code: "QUERY_NOT_FOUND", message } });
       return;
     }
-    ctx.state.runtime = core.inFlight.get(queryId)?.runtime ?? runtimeOfBackend(core, backend) ?? backend;
-    forwardFollowUp(core, ctx.req, raw(ctx), ctx.state.forwarded, queryId, backend, isPoll);
+    ctx.state.runtime = runtimeOfFollowUp(core, queryId, backend);
+    forwardFollowUp(core, ctx.req, raw(ctx), ctx.state.forwarded, queryId, backend, ctx.state.runtime, isPoll);
   };
+}
+
+/**
+ * The follow-up fast lane: what `followUpStickiness` does for a follow-up whose owning coordinator
+ * is already known, without building a Koa context. Follow-ups are two of every three requests of
+ * a query, and for them the rest of the chain does nothing. Only when authentication is off (the
+ * chain authenticates first); anything it does not settle here takes the chain.
+ */
+function forwardKnownFollowUp(core: GatewayCore, req: IncomingMessage, res: ServerResponse): boolean {
+  const url = req.url ?? "";
+  if (core.auth.enabled || !(url.startsWith("/v1/statement/") || url.startsWith("/v1/query/"))) return false;
+  const queryEnd = url.indexOf("?");
+  const path = queryEnd < 0 ? url : url.slice(0, queryEnd);
+  const queryId = followUpQueryId(path);
+  if (!queryId || isHeldQueryId(queryId)) return false;
+  const backend = core.sticky.knownOwner(queryId);
+  if (!backend) return false;
+  const runtime = runtimeOfFollowUp(core, queryId, backend);
+  res.once("finish", () => core.metrics.countRequest(runtime, "followup", res.statusCode));
+  const forwarded = forwardedView(req.headers, req.socket.remoteAddress, "http", core.trusted);
+  forwardFollowUp(core, req, res, forwarded, queryId, backend, runtime, path.startsWith("/v1/statement/"));
+  return true;
 }
 
 /**
@@ -290,6 +313,14 @@ function proxyOther(core: GatewayCore, ctx: Context): void {
       else writeJson(res, 502, { error: { code: "BACKEND_UNREACHABLE", message: `${backend} unreachable: ${error.message}` } });
     },
   });
+}
+
+/** The gateway's request handler: the follow-up fast lane, then the Koa chain. */
+export function createGatewayHandler(core: GatewayCore): RequestListener {
+  const chain = createGatewayApp(core).callback();
+  return (req, res) => {
+    if (!forwardKnownFollowUp(core, req, res)) void chain(req, res);
+  };
 }
 
 export function createGatewayApp(core: GatewayCore): Koa<GatewayState> {

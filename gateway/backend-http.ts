@@ -17,6 +17,30 @@ export function agentFor(backend: string): http.Agent {
   return backend.startsWith("https:") ? agents.https : agents.http;
 }
 
+export interface BackendAddress {
+  https: boolean;
+  hostname: string;
+  port: number;
+  /** host[:port] as a Host header. */
+  host: string;
+}
+
+const addresses = new Map<string, BackendAddress>();
+
+/** The parts of a backend URL needed to open requests, parsed once per backend. */
+export function backendAddress(backend: string): BackendAddress {
+  let address = addresses.get(backend);
+  if (!address) {
+    const url = new URL(backend);
+    const https = url.protocol === "https:";
+    // URL keeps IPv6 hosts in brackets; sockets want them bare.
+    address = { https, hostname: url.hostname.replace(/^\[|\]$/g, ""), port: Number(url.port || (https ? 443 : 80)), host: url.host };
+    if (addresses.size >= 10_000) addresses.clear(); // backends come from routes: a bound against churn, not a cache policy
+    addresses.set(backend, address);
+  }
+  return address;
+}
+
 export function backendRequest(
   backend: string,
   method: string,
@@ -25,10 +49,10 @@ export function backendRequest(
   body: Buffer | undefined,
   timeoutMs: number,
 ): Promise<BackendResponse> {
-  const url = new URL(path, backend);
-  const transport = url.protocol === "https:" ? https : http;
+  const address = backendAddress(backend);
   return new Promise((resolve, reject) => {
-    const request = transport.request(url, { method, headers, agent: agentFor(backend), timeout: timeoutMs }, (response) => {
+    const options = { hostname: address.hostname, port: address.port, path, method, headers: { host: address.host, ...headers }, agent: agentFor(backend), timeout: timeoutMs };
+    const request = (address.https ? https : http).request(options, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () => resolve({ status: response.statusCode ?? 502, rawHeaders: response.rawHeaders, body: Buffer.concat(chunks) }));
@@ -47,14 +71,31 @@ export function rawHeader(rawHeaders: string[], name: string): string | undefine
   return undefined;
 }
 
-const hopByHop = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "content-length", "host"]);
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never passed on.
+const hopByHop = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
+// Buffered relays also set their own framing and Host.
+const notRelayed = new Set([...hopByHop, "content-length", "host"]);
+
+/** Request headers for a streamed relay: everything but hop-by-hop headers. */
+export function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const out: http.OutgoingHttpHeaders = {};
+  for (const name in headers) if (!hopByHop.has(name)) out[name] = headers[name];
+  return out;
+}
+
+/** A raw [name, value, …] header list without hop-by-hop headers (repeated headers kept in order). */
+export function withoutHopByHopRaw(rawHeaders: string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) if (!hopByHop.has(rawHeaders[i].toLowerCase())) kept.push(rawHeaders[i], rawHeaders[i + 1]);
+  return kept;
+}
 
 /** Copies a raw header list onto a response, dropping hop-by-hop headers. */
 export function writeRawHeaders(target: http.ServerResponse, rawHeaders: string[]): void {
   const grouped = new Map<string, { name: string; values: string[] }>();
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const lower = rawHeaders[i].toLowerCase();
-    if (hopByHop.has(lower)) continue;
+    if (notRelayed.has(lower)) continue;
     const entry = grouped.get(lower) ?? { name: rawHeaders[i], values: [] };
     entry.values.push(rawHeaders[i + 1]);
     grouped.set(lower, entry);
@@ -66,7 +107,7 @@ export function writeRawHeaders(target: http.ServerResponse, rawHeaders: string[
 export function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
   const out: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || hopByHop.has(name) || name.startsWith("x-forwarded-")) continue;
+    if (value === undefined || notRelayed.has(name) || name.startsWith("x-forwarded-")) continue;
     out[name] = value;
   }
   return out;

@@ -5,7 +5,8 @@ import type { GatewayConfig } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
 
 export type { GatewayConfig };
-export type ProxyLibrary = "http-proxy" | "http-proxy-3";
+export type ProxyLibrary = NonNullable<GatewayConfig["proxy"]>;
+const proxyLibraries: ProxyLibrary[] = ["node-http", "http-proxy-3", "http-proxy"];
 
 export interface GatewaySettings {
   proxy: ProxyLibrary;
@@ -20,16 +21,16 @@ export interface GatewaySettings {
 
 export function parseProxyLibrary(value: string | undefined, source: string): ProxyLibrary | undefined {
   if (value === undefined || value === "") return undefined;
-  if (value === "http-proxy" || value === "http-proxy-3") return value;
-  throw new Error(`${source}: "${value}" is not a proxy library; use http-proxy or http-proxy-3`);
+  if ((proxyLibraries as string[]).includes(value)) return value as ProxyLibrary;
+  throw new Error(`${source}: "${value}" is not a proxy engine; use one of ${proxyLibraries.join(", ")}`);
 }
 
 /** Applies defaults; XTRINODE_GATEWAY_PROXY overrides the file's proxy choice. */
 export function resolveSettings(config: GatewayConfig = {}, env: NodeJS.ProcessEnv = process.env): GatewaySettings {
   const rate = config.rateLimit;
   return {
-    // http-proxy-3: maintained, same API, no deprecated util._extend warning on Node >= 22 (see docs/CONTRACTS.md).
-    proxy: parseProxyLibrary(env.XTRINODE_GATEWAY_PROXY, "XTRINODE_GATEWAY_PROXY") ?? config.proxy ?? "http-proxy-3",
+    // node-http: about half the CPU per follow-up of either proxy library (bench/gateway, bench/RESULTS.md).
+    proxy: parseProxyLibrary(env.XTRINODE_GATEWAY_PROXY, "XTRINODE_GATEWAY_PROXY") ?? config.proxy ?? "node-http",
     trustedProxies: config.trustedProxies ?? [],
     auth: config.auth ?? {},
     rateLimit: rate ? { queriesPerSecond: rate.queriesPerSecond, burst: rate.burst ?? Math.max(1, rate.queriesPerSecond), perRuntime: rate.perRuntime ?? false } : undefined,

@@ -33,11 +33,6 @@ export interface GatewayCore {
   nextChange: () => Promise<void>;
 }
 
-/** The runtime (namespace/name) a backend URL serves, from the routes in force. */
-export function runtimeOfBackend(core: GatewayCore, backend: string): { namespace: string; name: string } | undefined {
-  return core.routes.table.routes.find((route) => route.backend === backend);
-}
-
 /** Distinct backends of the routes in force (candidates for the owner-of-query lookup). */
 export function allBackends(core: GatewayCore): string[] {
   return [...new Set(core.routes.table.routes.map((route) => route.backend))];

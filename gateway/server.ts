@@ -3,7 +3,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger, type Logger } from "../lib/logger.ts";
-import { createGatewayApp } from "./app.ts";
+import { createGatewayHandler } from "./app.ts";
 import { createAuthenticator } from "./auth.ts";
 import { Backends } from "./backends.ts";
 import { resolveSettings, type GatewayConfig } from "./config.ts";
@@ -95,8 +95,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }, 1000);
   sweeper.unref();
 
-  const app = createGatewayApp(core);
-  const server = http.createServer(app.callback());
+  const server = http.createServer(createGatewayHandler(core));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

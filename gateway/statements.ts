@@ -217,18 +217,37 @@ export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: Ser
   if (!outcome.ok) writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}`);
 }
 
-/** "namespace/name" of the first route served by `backend` (for follow-ups not tracked in flight). */
-export function runtimeOfBackend(core: GatewayCore, backend: string): string | undefined {
+/** "namespace/name" a follow-up counts against: its tracked query's, else the first route served by `backend`. */
+export function runtimeOfFollowUp(core: GatewayCore, queryId: string, backend: string): string {
+  const tracked = core.inFlight.get(queryId);
+  if (tracked) return tracked.runtime;
   const route = core.routes.table.routes.find((candidate) => candidate.backend === backend);
-  return route ? routeKey(route) : undefined;
+  return route ? routeKey(route) : backend;
+}
+
+const nextUriKey = Buffer.from('"nextUri"', "latin1");
+
+/** Tells whether a streamed body contains the "nextUri" key, also when a chunk boundary splits it. */
+export function nextUriScanner(): { push(chunk: Buffer): void; readonly seen: boolean } {
+  let seen = false;
+  let tail: Buffer | undefined;
+  return {
+    push(chunk) {
+      if (seen) return;
+      seen = chunk.includes(nextUriKey) || (tail !== undefined && Buffer.concat([tail, chunk.subarray(0, nextUriKey.length)]).includes(nextUriKey));
+      tail = chunk.subarray(-nextUriKey.length);
+    },
+    get seen() {
+      return seen;
+    },
+  };
 }
 
 /** Streams a follow-up to the backend owning the query; a connection failure becomes a Trino error. */
-export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, queryId: string, backend: string, isPoll: boolean): void {
+export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, queryId: string, backend: string, runtime: string, isPoll: boolean): void {
   req.headers["x-forwarded-for"] = forwarded.forwardedFor;
   req.headers["x-forwarded-proto"] = forwarded.proto;
   req.headers["x-forwarded-host"] = forwarded.host;
-  const runtime = core.inFlight.get(queryId)?.runtime ?? runtimeOfBackend(core, backend) ?? "unknown";
   core.proxy.forward(req, res, backend, {
     onResponse(proxyRes) {
       if ((proxyRes.statusCode ?? 502) >= 500) core.backends.recordFailure(backend, `HTTP ${proxyRes.statusCode}`);
@@ -247,16 +266,10 @@ export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: Se
       if (!isPoll || proxyRes.statusCode !== 200) return;
       // Trino writes nextUri before columns/data; scan until it is seen (the tail of each chunk is
       // kept so a key split across chunks is still found). No nextUri by the end: the query is done.
-      let sawNextUri = false;
-      let tail = "";
-      proxyRes.on("data", (chunk: Buffer) => {
-        if (sawNextUri) return;
-        const text = tail + chunk.toString("latin1");
-        sawNextUri = text.includes('"nextUri"');
-        tail = text.slice(-16);
-      });
+      const scanner = nextUriScanner();
+      proxyRes.on("data", (chunk: Buffer) => scanner.push(chunk));
       proxyRes.on("end", () => {
-        if (sawNextUri) core.inFlight.running(queryId, runtime, backend);
+        if (scanner.seen) core.inFlight.running(queryId, runtime, backend);
         else core.inFlight.finished(queryId);
       });
     },

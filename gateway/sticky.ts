@@ -41,11 +41,17 @@ export class StickyRoutes {
     return this.coordinators.size;
   }
 
+  /** The backend owning `queryId` if already learned (no lookup). */
+  knownOwner(queryId: string): string | undefined {
+    const coordinatorId = coordinatorIdOf(queryId);
+    return coordinatorId ? this.coordinators.get(coordinatorId) : undefined;
+  }
+
   /** The backend owning `queryId`: from the map, else by asking `candidates` (first 200 wins). */
   async ownerOf(queryId: string, candidates: string[], timeoutMs: number): Promise<string | undefined> {
     const coordinatorId = coordinatorIdOf(queryId);
     if (!coordinatorId) return undefined;
-    const known = this.coordinators.get(coordinatorId);
+    const known = this.knownOwner(queryId);
     if (known) return known;
     if ((this.unclaimed.peek(coordinatorId) ?? 0) > Date.now()) return undefined;
     let lookup = this.lookups.get(coordinatorId);

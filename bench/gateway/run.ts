@@ -1,8 +1,9 @@
 // Benchmark: the 3-request Trino flow (POST /v1/statement `SELECT 1` → queued nextUri → executing
-// nextUri, FINISHED) through the XTrinode gateway (http-proxy and http-proxy-3) vs nginx (Debian
-// package, installed here if missing) vs direct, all in front of the same Trino protocol test server
-// process, with one load tool (autocannon, in this process). Per target: req/s and p50/p99 at
-// max throughput (fixed connection count), and p50/p99 at a fixed 1,000 req/s; several runs, medians.
+// nextUri, FINISHED) through the XTrinode gateway (follow-ups on each proxy engine: node-http,
+// http-proxy-3, http-proxy) vs nginx (Debian package, installed here if missing) vs direct, all in
+// front of the same Trino protocol test server process, with the same load tools for every target
+// (in this process): autocannon for max throughput (fixed connection count), and an open-loop paced
+// generator (paced-load.ts) for p50/p99 at a fixed 1,000 req/s; several runs, medians.
 // Then the gateway's per-query bookkeeping memory after 1M queries (sticky-memory.ts).
 // Goals (issue 6): gateway ≥ 0.5× nginx throughput; p99 added latency ≤ 1 ms at 1k req/s.
 //
@@ -21,6 +22,7 @@ import { parseArgs } from "node:util";
 // @ts-ignore autocannon ships no type declarations
 import autocannon from "autocannon";
 import yaml from "js-yaml";
+import { pacedFlowLoad } from "./paced-load.ts";
 
 const { values } = parseArgs({
   options: {
@@ -168,7 +170,7 @@ async function startNginx(nginx: string, backendPort: number): Promise<{ child: 
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-async function startGateway(backendUrl: string, proxy: "http-proxy" | "http-proxy-3"): Promise<{ child: ChildProcess; url: string }> {
+async function startGateway(backendUrl: string, proxy: "node-http" | "http-proxy" | "http-proxy-3"): Promise<{ child: ChildProcess; url: string }> {
   const routesFile = path.join(work, `routes-${proxy}.yaml`);
   writeFileSync(
     routesFile,
@@ -269,6 +271,12 @@ function load(url: string, options: { connections: number; rate?: number; second
   });
 }
 
+/** Latency at a steady `fixedRate` (open loop, paced-load.ts), in the same shape as a load() result. */
+async function steady(url: string): Promise<LoadResult> {
+  const result = await pacedFlowLoad(url, { rate: fixedRate, seconds: duration });
+  return { rps: result.sentRate, p50: result.p50, p99: result.p99, errors: result.failed, non2xx: 0, resets: 0, requests: result.ok };
+}
+
 const median = (xs: number[]) => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -305,11 +313,15 @@ try {
   const nginx = await startNginx(nginxPath, Number(new URL(backendUrl).port));
   const gatewayHttpProxy = await startGateway(backendUrl, "http-proxy");
   const gatewayHttpProxy3 = await startGateway(backendUrl, "http-proxy-3");
+  const gatewayNodeHttp = await startGateway(backendUrl, "node-http");
+  const minimal = await spawnReady(process.execPath, ["bench/gateway/minimal-proxy.ts", backendUrl]);
   const targets: Array<[string, string]> = [
     ["direct", backendUrl],
     ["nginx", nginx.url],
     ["gateway (http-proxy)", gatewayHttpProxy.url],
     ["gateway (http-proxy-3)", gatewayHttpProxy3.url],
+    ["gateway (node-http)", gatewayNodeHttp.url],
+    ["minimal node:http proxy (reference)", minimal.ready.url as string],
   ];
   for (const [target, url] of targets) {
     await verify(target, url);
@@ -319,15 +331,16 @@ try {
   for (let run = 0; run < runs; run++) {
     for (const [index, [target, url]] of targets.entries()) {
       const max = await load(url, { connections });
-      const fixed = await load(url, { connections: 10, rate: fixedRate });
+      const fixed = await steady(url);
       results[index].max.push(max);
       results[index].fixed.push(fixed);
       console.error(
-        `${target} run ${run + 1}: max ${Math.round(max.rps)} req/s p50 ${max.p50.toFixed(2)} p99 ${max.p99.toFixed(2)} ms; at ${fixedRate}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms`,
+        `${target} run ${run + 1}: max ${Math.round(max.rps)} req/s p50 ${max.p50.toFixed(2)} p99 ${max.p99.toFixed(2)} ms; at ${fixedRate}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms` +
+          ` (errors/non-2xx/resets: max ${max.errors}/${max.non2xx}/${max.resets}, fixed ${fixed.errors}/${fixed.non2xx}/${fixed.resets})`,
       );
     }
   }
-  for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, nginx.child, backend.child]) await stop(child);
+  for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, gatewayNodeHttp.child, minimal.child, nginx.child, backend.child]) await stop(child);
 
   if (!values["skip-memory"]) {
     const out = spawnSync(process.execPath, ["--expose-gc", "bench/gateway/sticky-memory.ts", "--queries", "1000000"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
@@ -364,8 +377,9 @@ lines.push(
 );
 lines.push(
   `Flow: POST /v1/statement \`SELECT 1\` + 2 nextUri GETs (QUEUED → RUNNING → FINISHED) against one Trino protocol test server process; load tool autocannon (same process as this script) for every target. ` +
-    `Max throughput: ${connections} connections, ${duration} s; fixed rate: ${fixedRate} req/s over 10 connections, ${duration} s (autocannon's rate is a per-connection budget per second: requests go in bursts of up to 10 concurrent). ` +
-    `Latency: every 2xx response's duration as autocannon measures it (float ms), per request of the flow. ${runs} runs each, median of the runs. ` +
+    `Max throughput: autocannon, ${connections} connections, ${duration} s; latency there is every 2xx response's duration as autocannon measures it (float ms). ` +
+    `Fixed rate: ${fixedRate} req/s for ${duration} s from an open-loop paced generator (bench/gateway/paced-load.ts, same process; request k sent at start + k/rate, keep-alive; latency from send to the last byte, per request of the flow) — ` +
+    `not autocannon, whose rate option lets each connection send its per-second share at full speed and then wait, i.e. it measures short saturating bursts. ${runs} runs each, median of the runs. ` +
     `nginx: 1 worker, upstream keep-alive; gateway: one Node process (\`xtrinode gateway\`, default config, one default route). ` +
     `Everything shares the 2 cores (load tool, proxy, backend), so absolute numbers are low; compare ratios.`,
 );
@@ -385,6 +399,13 @@ for (const g of gateways) {
   lines.push(
     `- ${g.target}: ${fmt(ratio)}× nginx throughput (goal ≥ 0.5: ${ratio >= 0.5 ? "met" : "NOT met"}); p99 added at ${fixedRate} req/s ${fmt(added)} ms (goal ≤ 1 ms: ${added <= 1 ? "met" : "NOT met"})` +
       (g.fixedRps < fixedRate * 0.95 ? `; it reached only ${Math.round(g.fixedRps)} req/s of the ${fixedRate} asked, so that latency is a saturated one.` : "."),
+  );
+}
+const minimalProxy = summary.find((s) => s.target.startsWith("minimal"));
+if (minimalProxy) {
+  lines.push(
+    `- reference, minimal node:http proxy (no gateway logic): ${fmt(minimalProxy.rps / nginx.rps)}× nginx throughput; p99 added at ${fixedRate} req/s ${fmt(minimalProxy.fixedP99 - direct.fixedP99)} ms — ` +
+      "what any Node.js proxy hop costs on this machine, against which the gateway's own share can be read.",
   );
 }
 if (memory.length > 0) {

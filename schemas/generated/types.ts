@@ -682,9 +682,9 @@ export interface RoleParts {
 
 export interface GatewayConfig {
   /**
-   * Proxy library for follow-up requests (default http-proxy-3; the XTRINODE_GATEWAY_PROXY environment variable overrides).
+   * Proxy engine for follow-up requests: node-http (default, fastest in bench/gateway), http-proxy-3 or http-proxy; the XTRINODE_GATEWAY_PROXY environment variable overrides.
    */
-  proxy?: "http-proxy" | "http-proxy-3";
+  proxy?: "node-http" | "http-proxy-3" | "http-proxy";
   /**
    * CIDRs whose X-Forwarded-For/Proto/Host are honoured (e.g. the ingress pods). Default: none.
    */

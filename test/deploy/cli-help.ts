@@ -1,15 +1,14 @@
 // The flags each xtrinode command accepts, from the CLI's own definitions: the modules listed in
-// bin/xtrinode.ts's `registrations` register their commands on a fresh commander program, in process.
+// bin/registrations.ts register their commands on a fresh commander program, in process.
 import { Command } from "commander";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { registrations } from "../../bin/registrations.ts";
 import { repoRoot } from "./layout.ts";
 
-/** [module path relative to the repository, exported register function] from bin/xtrinode.ts. */
+/** [module path relative to the repository, exported register function] of every command module. */
 export function registeredModules(): Array<[string, string]> {
-  const source = readFileSync(path.join(repoRoot, "bin/xtrinode.ts"), "utf8");
-  return [...source.matchAll(/\[\s*"(\.\.?\/[^"]+)"\s*,\s*"(\w+)"\s*\]/g)].map((m) => [path.posix.normalize(path.posix.join("bin", m[1])), m[2]]);
+  return registrations.map(({ module, register }) => [path.posix.normalize(path.posix.join("bin", module)), register]);
 }
 
 let program: Promise<Command> | undefined;

@@ -10,6 +10,7 @@ import { coordinatorIdOf, createQueryIdGenerator, followUpQueryId, heldCoordinat
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
+import { nextUriScanner } from "../../gateway/statements.ts";
 import { heldSlug, maxTicketChars, parseTicket, ticketHeaders } from "../../gateway/held-queries.ts";
 
 function route(namespace: string, name: string, extra: Partial<RouteEntry> = {}): RouteEntry {
@@ -198,5 +199,18 @@ describe("gateway held-statement tickets", () => {
     const forged = `t.${Buffer.from(JSON.stringify(["a", "b", "SELECT 1", { authorization: "Basic eA==" }, 0])).toString("base64url")}`;
     expect(parseTicket(forged)).to.equal(undefined);
     expect(parseTicket("t.not-base64-json")).to.equal(undefined);
+  });
+
+  it("sees a nextUri key wherever chunk boundaries split the body, and none that is absent", () => {
+    const body = Buffer.from('{"id":"q","infoUri":"http://gw/ui","nextUri":"http://gw/v1/statement/executing/q/s/2","data":[[1]]}');
+    for (let split = 0; split <= body.length; split++) {
+      const scanner = nextUriScanner();
+      scanner.push(body.subarray(0, split));
+      scanner.push(body.subarray(split));
+      expect(scanner.seen, `split at ${split}`).to.equal(true);
+    }
+    const finished = nextUriScanner();
+    for (let i = 0; i < 40; i++) finished.push(Buffer.from('{"id":"q","stats":{"state":"FINISHED"},"nextUr'.slice(i % 5)));
+    expect(finished.seen).to.equal(false);
   });
 });

@@ -3,6 +3,10 @@
 // state, pool balancing and failover, the breaker, and follow-ups to a dead coordinator.
 import { expect } from "chai";
 import http from "node:http";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { SignJWT } from "jose";
 import { BasicAuth, Trino, type QueryResult } from "trino-client";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import type { RunningGateway } from "../../gateway/server.ts";
@@ -56,9 +60,9 @@ describe("gateway routing with trino-client", function () {
     routes.write(routeList());
     // Slow active checks: the breaker tests drive state through passive failures.
     const config = { health: { intervalMs: 60_000, timeoutMs: 500, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 } };
-    // The replica runs the other proxy library, so the follow-up tests exercise both.
+    // The replica runs another proxy engine, so the follow-up tests exercise two (proxy-engines.test.ts: all three).
     [gateway, replica] = await Promise.all([startTestGateway(routes, config), startTestGateway(routes, config, { env: { XTRINODE_GATEWAY_PROXY: "http-proxy" } })]);
-    expect([gateway.core.proxy.library, replica.core.proxy.library]).to.deep.equal(["http-proxy-3", "http-proxy"]);
+    expect([gateway.core.proxy.library, replica.core.proxy.library]).to.deep.equal(["node-http", "http-proxy"]);
   });
   after(async () => {
     await Promise.all([gateway?.close(), replica?.close()]);
@@ -110,6 +114,27 @@ describe("gateway routing with trino-client", function () {
         expect(ownerOf(page)).to.equal(owner);
       }
       expect(hops).to.be.greaterThan(1);
+    }
+  });
+
+  it("with authentication on (bearer JWT), authenticates every follow-up too, also of queries whose coordinator is known", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "xtrinode-gw-jwt-"));
+    const secret = "a-test-hmac-secret-of-enough-length-123";
+    writeFileSync(path.join(dir, "jwt.key"), secret);
+    const secured = await startTestGateway(routes, { auth: { jwt: { keyFile: path.join(dir, "jwt.key") } } });
+    try {
+      const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("carol").setExpirationTime("5m").sign(new TextEncoder().encode(secret));
+      const trino = Trino.create({ server: secured.url, extraHeaders: { Authorization: `Bearer ${token}`, "X-Trino-User": "carol", "X-Trino-XTrinode": "team-b/b" } });
+      expect(rows(await runQuery(trino, "SELECT n FROM xt_rows(4)"))).to.deep.equal([[1], [2], [3], [4]]);
+      const first = (await (await fetch(`${secured.url}/v1/statement`, { method: "POST", headers: { authorization: `Bearer ${token}`, "x-trino-xtrinode": "team-b/b" }, body: "SELECT 1" })).json()) as QueryResult;
+      expect(secured.core.sticky.knownOwner(first.id)).to.equal(backends.b.url);
+      const poll = new URL(first.nextUri!).pathname;
+      expect((await fetch(`${secured.url}${poll}`)).status).to.equal(401);
+      expect((await fetch(`${secured.url}${poll}`, { headers: { authorization: "Bearer not-a-token" } })).status).to.equal(401);
+      expect((await fetch(`${secured.url}${poll}`, { headers: { authorization: `Bearer ${token}` } })).status).to.equal(200);
+    } finally {
+      await secured.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
