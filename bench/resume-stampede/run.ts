@@ -4,11 +4,13 @@
 // XTrinode write and 1 Lease acquisition per stampede; p99 latency ≤ 100 ms. Several runs (a fresh
 // runtime each) per client configuration, medians reported.
 //
-//   npm run bench:resume -- [--requests 1000] [--runs 5] [--processes 2] [--connections -1,100,0] [--record]
+//   npm run bench:resume -- [--requests 1000] [--runs 5] [--processes 2] [--connections -1,100,0] [--client raw] [--record]
 //
 // --connections: one client configuration per value: -1 = one already-open connection per request, all
 // written at once; N > 0 = N keep-alive sockets per API server process (requests queue for a socket, as
 // behind a client pool); 0 = a new connection per request (all connect at once).
+// --client: raw (default) writes prepared request bytes on sockets, so the generator's own CPU — on the
+// same 2 cores as the servers — stays small; node-http sends node:http requests (≈ 4× its CPU per request).
 // --record rewrites this benchmark's section of bench/RESULTS.md. All traffic is on 127.0.0.1.
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -26,8 +28,11 @@ const { values } = parseArgs({
     processes: { type: "string", default: "2" },
     connections: { type: "string", default: "-1,100,0" },
     record: { type: "boolean", default: false },
+    client: { type: "string", default: "raw" },
   },
 });
+if (values.client !== "raw" && values.client !== "node-http") throw new Error(`--client: "${values.client}" is neither raw nor node-http`);
+const client = values.client;
 const requests = Number(values.requests);
 const runs = Number(values.runs);
 const processes = Number(values.processes);
@@ -99,7 +104,7 @@ try {
     cluster.kube.requestLog.clear();
     const urls = serverUrls.map((url) => `${url}/v1/runtimes/${namespace}/${name}/resume`);
     const bucketsBefore = await resumeBuckets(serverUrls);
-    const { statuses, retryAfter, latenciesMs, wallMs } = await load({ urls, token: tokens.gateway, requests, connections });
+    const { statuses, retryAfter, latenciesMs, wallMs } = await load({ urls, token: tokens.gateway, requests, connections, client });
     const bucketsAfter = await resumeBuckets(serverUrls);
     const latencies = [...latenciesMs].sort((a, b) => a - b);
     return {
@@ -147,7 +152,7 @@ const section = [
   `Machine: nproc ${cpus.length} (${cpus[0]?.model ?? "cpu"}); memory ${Math.round(os.totalmem() / 2 ** 30)} GiB; node v${process.versions.node}; ${new Date().toISOString()}; ` +
     `load average (1 min) ${loadBefore.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after (other work shares this machine).`,
   `${requests} concurrent \`POST …/resume\` for one suspended runtime, round-robin over ${processes} \`xtrinode apiserver\` processes sharing the ` +
-    "Kubernetes API test server (in the bench process; load generator on a worker thread). " +
+    `Kubernetes API test server (in the bench process; load generator on a worker thread, client \`${client}\`${client === "raw" ? ": prepared request bytes on sockets, HTTP/1.1 answers parsed by hand" : ": node:http requests"}). ` +
     `${runs} runs per row, each on a fresh runtime after one warm-up stampede; latency = client-observed (includes queueing behind the other requests), median of runs. ` +
     "Server-side = the API servers' own request histogram (bucket upper bounds).",
   "",
