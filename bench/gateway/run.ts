@@ -376,7 +376,7 @@ lines.push(
   `Machine: nproc ${os.availableParallelism()}; memory ${Math.round(os.totalmem() / 2 ** 30)} GiB; CPU ${cpu}; node ${process.version}; nginx ${nginxVersion}; ${new Date().toISOString()}; load average at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} (other work on the machine adds noise).`,
 );
 lines.push(
-  `Flow: POST /v1/statement \`SELECT 1\` + 2 nextUri GETs (QUEUED → RUNNING → FINISHED) against one Trino protocol test server process; load tool autocannon (same process as this script) for every target. ` +
+  `Flow: POST /v1/statement \`SELECT 1\` + 2 nextUri GETs (QUEUED → RUNNING → FINISHED) against one Trino protocol test server process; the same load tools for every target, in the process of this script. ` +
     `Max throughput: autocannon, ${connections} connections, ${duration} s; latency there is every 2xx response's duration as autocannon measures it (float ms). ` +
     `Fixed rate: ${fixedRate} req/s for ${duration} s from an open-loop paced generator (bench/gateway/paced-load.ts, same process; request k sent at start + k/rate, keep-alive; latency from send to the last byte, per request of the flow) — ` +
     `not autocannon, whose rate option lets each connection send its per-second share at full speed and then wait, i.e. it measures short saturating bursts. ${runs} runs each, median of the runs. ` +
