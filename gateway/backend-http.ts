@@ -76,39 +76,35 @@ const hopByHop = new Set(["connection", "keep-alive", "proxy-connection", "trans
 // Buffered relays also set their own framing and Host.
 const notRelayed = new Set([...hopByHop, "content-length", "host"]);
 
-/** Request headers for a streamed relay: everything but hop-by-hop headers. */
-export function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+function headersWithout(headers: http.IncomingHttpHeaders, dropped: (name: string) => boolean): http.OutgoingHttpHeaders {
   const out: http.OutgoingHttpHeaders = {};
-  for (const name in headers) if (!hopByHop.has(name)) out[name] = headers[name];
+  for (const name in headers) if (headers[name] !== undefined && !dropped(name)) out[name] = headers[name];
   return out;
 }
 
-/** A raw [name, value, …] header list without hop-by-hop headers (repeated headers kept in order). */
-export function withoutHopByHopRaw(rawHeaders: string[]): string[] {
+function rawHeadersWithout(rawHeaders: string[], dropped: Set<string>): string[] {
   const kept: string[] = [];
-  for (let i = 0; i < rawHeaders.length; i += 2) if (!hopByHop.has(rawHeaders[i].toLowerCase())) kept.push(rawHeaders[i], rawHeaders[i + 1]);
+  for (let i = 0; i < rawHeaders.length; i += 2) if (!dropped.has(rawHeaders[i].toLowerCase())) kept.push(rawHeaders[i], rawHeaders[i + 1]);
   return kept;
 }
 
-/** Copies a raw header list onto a response, dropping hop-by-hop headers. */
-export function writeRawHeaders(target: http.ServerResponse, rawHeaders: string[]): void {
-  const grouped = new Map<string, { name: string; values: string[] }>();
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const lower = rawHeaders[i].toLowerCase();
-    if (notRelayed.has(lower)) continue;
-    const entry = grouped.get(lower) ?? { name: rawHeaders[i], values: [] };
-    entry.values.push(rawHeaders[i + 1]);
-    grouped.set(lower, entry);
-  }
-  for (const { name, values } of grouped.values()) target.setHeader(name, values.length === 1 ? values[0] : values);
+/** Request headers for a streamed relay: everything but hop-by-hop headers. */
+export function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  return headersWithout(headers, (name) => hopByHop.has(name));
 }
 
-/** Request headers to pass on to a backend (hop-by-hop and gateway-only headers removed). */
+/** Request headers to pass on in a buffered relay (also without framing, Host and X-Forwarded-*, which the gateway sets). */
 export function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const out: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || notRelayed.has(name) || name.startsWith("x-forwarded-")) continue;
-    out[name] = value;
-  }
-  return out;
+  return headersWithout(headers, (name) => notRelayed.has(name) || name.startsWith("x-forwarded-"));
+}
+
+/** A raw [name, value, …] response header list for a streamed relay (repeated headers kept, in order). */
+export function withoutHopByHopRaw(rawHeaders: string[]): string[] {
+  return rawHeadersWithout(rawHeaders, hopByHop);
+}
+
+/** Writes a buffered backend answer: its headers (repeated ones kept) with our own framing, then the body. */
+export function writeBufferedAnswer(target: http.ServerResponse, answer: BackendResponse): void {
+  target.writeHead(answer.status, [...rawHeadersWithout(answer.rawHeaders, notRelayed), "content-length", String(answer.body.length)]);
+  target.end(answer.body);
 }

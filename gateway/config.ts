@@ -6,7 +6,6 @@ import { validateAgainstSchema } from "../schemas/validate.ts";
 
 export type { GatewayConfig };
 export type ProxyLibrary = NonNullable<GatewayConfig["proxy"]>;
-const proxyLibraries: ProxyLibrary[] = ["node-http", "http-proxy-3", "http-proxy"];
 
 export interface GatewaySettings {
   proxy: ProxyLibrary;
@@ -19,10 +18,12 @@ export interface GatewaySettings {
   sticky: { maxCoordinators: number; maxTransactions: number; maxQueries: number; queryIdleMs: number };
 }
 
+/** XTRINODE_GATEWAY_PROXY, checked against the config schema's `proxy` values. */
 export function parseProxyLibrary(value: string | undefined, source: string): ProxyLibrary | undefined {
   if (value === undefined || value === "") return undefined;
-  if ((proxyLibraries as string[]).includes(value)) return value as ProxyLibrary;
-  throw new Error(`${source}: "${value}" is not a proxy engine; use one of ${proxyLibraries.join(", ")}`);
+  const issue = validateAgainstSchema("GatewayConfig", { proxy: value })[0];
+  if (issue) throw new Error(`${source}: "${value}" is not a proxy engine: ${issue.message}`);
+  return value as ProxyLibrary;
 }
 
 /** Applies defaults; XTRINODE_GATEWAY_PROXY overrides the file's proxy choice. */

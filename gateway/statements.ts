@@ -3,7 +3,7 @@
 // answering polls of held statements, and streaming follow-ups to the owning backend.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { RouteEntry } from "../schemas/generated/types.ts";
-import { backendRequest, forwardableHeaders, rawHeader, writeRawHeaders, type BackendResponse } from "./backend-http.ts";
+import { backendRequest, forwardableHeaders, rawHeader, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
 import type { GatewayCore } from "./core.ts";
 import type { ForwardedView } from "./forwarded.ts";
 import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "./trino-protocol.ts";
@@ -129,10 +129,7 @@ export async function submitStatement(
   if (response.status >= 500) core.backends.recordFailure(route.backend, `HTTP ${response.status}`);
   else core.backends.recordSuccess(route.backend);
   learnFromStatementResponse(core, route.backend, route, response, headers["x-trino-transaction-id"]);
-  writeRawHeaders(res, response.rawHeaders);
-  res.setHeader("content-length", response.body.length);
-  res.writeHead(response.status);
-  res.end(response.body);
+  writeBufferedAnswer(res, response);
   return { ok: true };
 }
 

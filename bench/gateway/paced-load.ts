@@ -20,7 +20,8 @@ export interface PacedResult {
 
 const NEXT_URI = /"nextUri":"([^"]+)"/;
 
-function percentile(sorted: Float64Array, p: number): number {
+/** The p-th percentile of ascending latencies (nearest rank). */
+export function percentile(sorted: Float64Array, p: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 

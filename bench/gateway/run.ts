@@ -22,7 +22,7 @@ import { parseArgs } from "node:util";
 // @ts-ignore autocannon ships no type declarations
 import autocannon from "autocannon";
 import yaml from "js-yaml";
-import { pacedFlowLoad } from "./paced-load.ts";
+import { pacedFlowLoad, percentile } from "./paced-load.ts";
 
 const { values } = parseArgs({
   options: {
@@ -227,15 +227,11 @@ interface LoadResult {
   requests: number;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
 /**
  * One autocannon run of the flow. Latencies are taken from autocannon's per-response durations
  * (float ms; its own histogram keeps whole milliseconds, too coarse for a 1 ms goal).
  */
-function load(url: string, options: { connections: number; rate?: number; seconds?: number }): Promise<LoadResult> {
+function load(url: string, options: { connections: number; seconds?: number }): Promise<LoadResult> {
   const latencies: number[] = [];
   return new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -243,7 +239,6 @@ function load(url: string, options: { connections: number; rate?: number; second
         url,
         connections: options.connections,
         duration: options.seconds ?? duration,
-        ...(options.rate ? { overallRate: options.rate, ignoreCoordinatedOmission: true } : {}),
         headers: { "x-trino-user": "bench" },
         requests: [
           { method: "POST", path: "/v1/statement", body: "SELECT 1", onResponse: followNext },

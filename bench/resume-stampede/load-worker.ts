@@ -45,12 +45,7 @@ async function viaAgents(job: LoadJob): Promise<LoadResult> {
       request(job.urls[i % job.urls.length], { method: "POST", token: job.token, agent: job.connections > 0 ? agents[i % agents.length] : undefined }),
     ),
   );
-  return {
-    statuses: answers.map((a) => a.status),
-    retryAfter: answers.filter((a) => a.headers["retry-after"] !== undefined).length,
-    latenciesMs: answers.map((a) => a.ms),
-    wallMs: performance.now() - started,
-  };
+  return summary(answers.map((a) => ({ status: a.status, retryAfter: a.headers["retry-after"] !== undefined, ms: a.ms })), started);
 }
 
 interface Answer {
