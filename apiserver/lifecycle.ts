@@ -9,7 +9,7 @@
 //     route RESUMING and not suspended (the operator is already at it) → 202 without writing;
 //  4. judge the Lease like client-go (observed record + duration on the local clock):
 //     held (by another, or by us with our intent recorded under it) and not yet consumed (the runtime has
-//     not been Ready or suspended since it was acquired) → 202 without writing;
+//     not been Ready or suspended, nor suspend intent recorded, since it was acquired) → 202 without writing;
 //  5. acquire: create (409 AlreadyExists = lost) or update at the fetched resourceVersion (409 = lost);
 //  6. the winner merge-patches the intent onto the XTrinode (suspended=false, resume-requested-at/-by).
 //     If that patch fails, the winner deletes the Lease it just wrote (at its resourceVersion) so a retry
@@ -112,12 +112,14 @@ export function isRunning(runtime: XTrinode): boolean {
 /**
  * A resume Lease gates one resume: once the runtime has been Ready or suspended again after the Lease was
  * acquired (operator status times; a wake TTL shorter than the Lease would otherwise block the next resume),
- * the Lease no longer holds other callers back.
+ * or suspend intent was recorded after it (the suspending replica could not delete the Lease), the Lease no
+ * longer holds other callers back.
  */
 export function resumeLeaseConsumed(runtime: XTrinode, lease: LeaseRecord): boolean {
   const acquiredMs = Date.parse(lease.acquireTime ?? "");
   if (!Number.isFinite(acquiredMs)) return false;
-  return [runtime.status?.readySince, runtime.status?.suspendedAt].some((time) => time !== undefined && Date.parse(time) > acquiredMs);
+  const laterEvents = [runtime.status?.readySince, runtime.status?.suspendedAt, runtime.metadata.annotations?.[annotations.suspendRequestedAt]];
+  return laterEvents.some((time) => time !== undefined && Date.parse(time) > acquiredMs);
 }
 
 /** Whether the XTrinode carries the resume intent written under this Lease (the winner stamps resume-requested-at = acquireTime). */

@@ -137,6 +137,25 @@ describe("apiserver lifecycle core", () => {
       expect(store.leases.get(leaseKey)?.holderIdentity).to.equal("replica-b");
     });
 
+    it("lets another replica resume after a suspend whose Lease delete failed (the suspend intent consumes the Lease)", async () => {
+      const store = new MemoryStore();
+      const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
+      store.addRuntime("team-a", "sales");
+      const a = setup({ store, clock, identity: "replica-a" });
+      const b = setup({ store, clock, identity: "replica-b" });
+      await a.lifecycle.resume("team-a", "sales", "gw");
+      clock.now += 1_000;
+      store.failing.add("deleteLease");
+      expect((await a.lifecycle.suspend("team-a", "sales", "admin")).status).to.equal(202);
+      store.failing.clear();
+      expect(store.leases.get(leaseKey)?.holderIdentity).to.equal("replica-a"); // the delete failed: A's Lease is still there
+
+      clock.now += 1_000; // well within A's 30 s Lease
+      expect((await b.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202);
+      expect(store.runtimes.get("team-a/sales")!.spec.lifecycle?.suspended).to.equal(false);
+      expect(store.leases.get(leaseKey)?.holderIdentity).to.equal("replica-b");
+    });
+
     it("does not hold back a new resume once the runtime was Ready and paused again under the same Lease", async () => {
       const store = new MemoryStore();
       const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
