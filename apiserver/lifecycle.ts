@@ -4,7 +4,10 @@
 // Resume, in order, with the cheapest answer first:
 //  1. this process learnt less than heldRecheckMs ago that the resume Lease is held (it won it, or lost
 //     to another holder) and the Lease has not expired on the local clock → 202 RESUMING, no Kubernetes call;
-//  2. a resume for the same runtime is already in flight in this process → join it (single-flight);
+//  2. a resume for the same runtime is already in flight in this process → join it (single-flight). Joiners
+//     are answered as soon as the Lease outcome is known (won or lost: 202, the guidance every caller gets
+//     while the Lease is held), not after the winner's intent write: that write is the initiating caller's.
+//     Should it fail, the Lease is released (below) and the joiners' retry after Retry-After proceeds;
 //  3. read the XTrinode (and the Lease, in parallel): absent → 404; route RUNNING and not suspended → 200 RUNNING;
 //     route RESUMING and not suspended (the operator is already at it) → 202 without writing;
 //  4. judge the Lease like client-go (observed record + duration on the local clock):
@@ -171,6 +174,7 @@ export class Lifecycle {
   private readonly observations = new Map<string, LeaseObservation>();
   /** Per runtime key: the record key of the Lease under which this process recorded resume intent. */
   private readonly intents = new Map<string, string>();
+  /** Per runtime key: the answer for callers joining the resume in flight (see resumeOnce's leaseDecided). */
   private readonly inFlight = new Map<string, Promise<LifecycleAnswer>>();
   /** Per runtime key: local time of the last activity check/write. */
   private readonly activityChecks = new Map<string, number>();
@@ -198,11 +202,16 @@ export class Lifecycle {
       return answer;
     }
     let outcome: ResumeOutcome = "error";
-    const flight = this.resumeOnce(namespace, name, key, caller).then((result) => {
+    let leaseDecided!: (answer: LifecycleAnswer) => void;
+    const decided = new Promise<LifecycleAnswer>((resolve) => (leaseDecided = resolve));
+    const flight = this.resumeOnce(namespace, name, key, caller, leaseDecided).then((result) => {
       outcome = result.outcome;
       return result.answer;
     });
-    this.inFlight.set(key, flight);
+    // Joiners get the first of: the Lease outcome, or the flight's own end (200, 404, 503, held).
+    const forJoiners = Promise.race([decided, flight]);
+    forJoiners.catch(() => undefined); // a failed flight with no joiner is not an unhandled rejection
+    this.inFlight.set(key, forJoiners);
     try {
       return await flight;
     } catch (error) {
@@ -219,7 +228,13 @@ export class Lifecycle {
     return { status: 202, retryAfterSeconds, body: { namespace, name, state: "RESUMING", retryAfterSeconds } };
   }
 
-  private async resumeOnce(namespace: string, name: string, key: string, caller: string): Promise<{ outcome: ResumeOutcome; answer: LifecycleAnswer }> {
+  private async resumeOnce(
+    namespace: string,
+    name: string,
+    key: string,
+    caller: string,
+    leaseDecided: (answer: LifecycleAnswer) => void,
+  ): Promise<{ outcome: ResumeOutcome; answer: LifecycleAnswer }> {
     const { store, identity, leaseDurationSeconds, metrics, logger } = this.options;
     const leaseName = resumeLeaseName(name);
     // Both reads at once (one round trip less for every caller waiting on this flight); the runtime decides first.
@@ -258,6 +273,7 @@ export class Lifecycle {
     const acquired = live
       ? await this.write("lease", "update", () => store.updateLease(namespace, leaseName, record))
       : await this.write("lease", "create", () => store.createLease(namespace, leaseName, record));
+    leaseDecided(this.resuming(namespace, name));
     if (!acquired.ok) {
       metrics.leaseAcquisitions.inc({ result: "lost" });
       await this.rememberLostLease(namespace, leaseName, key);

@@ -1,5 +1,11 @@
 // The lifecycle API's HTTP shell (Koa + @koa/router): authentication, authorisation, request
 // validation, JSON errors and metrics around the Lifecycle core. Routes per docs/CONTRACTS.md.
+//
+// One endpoint is answered ahead of Koa: POST …/resume, the one a stampede hits (every gateway replica,
+// every waiting client). It does the same steps through the same functions (authenticate, authorise,
+// validate, Lifecycle.resume, the same JSON errors and metrics) and writes the answer with one writeHead;
+// Koa's per-request context, router and on-finished listeners cost as much CPU as the rest of that
+// request (bench/resume-stampede measures the CPU per request).
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Koa from "koa";
@@ -45,6 +51,73 @@ async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
   } catch (error) {
     throw badRequest(`request body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/** An error as answered: ApiErrors as they are; anything else is logged and becomes a 500. */
+function asApiError(error: unknown, logger: Logger, method: string | undefined, path: string): ApiError {
+  if (!(error instanceof ApiError)) {
+    logger.error({ event: "request-failed", method, path, err: String(error) }, "unexpected error");
+    return new ApiError(500, "Internal", "internal error in the lifecycle API server; see its log");
+  }
+  if (error.status >= 500) logger.warn({ event: "request-failed", method, path, status: error.status, message: error.message }, "request failed");
+  return error;
+}
+
+const resumeRoute = "/v1/runtimes/:namespace/:name/resume";
+const resumePath = /^\/v1\/runtimes\/([^/]+)\/([^/]+)\/resume\/?$/;
+
+/** POST …/resume: authenticate, authorise, validate the names, resume. */
+async function resume(deps: ApiServerDeps, authorization: string | undefined, namespace: string, name: string): Promise<LifecycleAnswer> {
+  const identity = await deps.authenticate(bearerToken(authorization));
+  authorize(deps.authz, "resume", identity);
+  return deps.lifecycle.resume(checkDns1123Label("namespace", namespace), checkDns1123Label("name", name), identity.username);
+}
+
+function writeJson(res: http.ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": bytes.length });
+  res.end(bytes);
+}
+
+/** Answers the resume endpoint without Koa; false when the request is for another endpoint. */
+function answerResume(deps: ApiServerDeps, req: http.IncomingMessage, res: http.ServerResponse): boolean {
+  const url = req.url ?? "";
+  const queryAt = url.indexOf("?");
+  const path = queryAt < 0 ? url : url.slice(0, queryAt);
+  const match = resumePath.exec(path);
+  if (!match) return false;
+  const started = process.hrtime.bigint();
+  const answer = async (): Promise<LifecycleAnswer> => {
+    if (req.method !== "POST") throw new ApiError(405, "MethodNotAllowed", "method not allowed on this endpoint", { Allow: "POST" });
+    let namespace: string, name: string;
+    try {
+      [namespace, name] = [decodeURIComponent(match[1]), decodeURIComponent(match[2])];
+    } catch {
+      throw badRequest(`the path ${path} is not validly percent-encoded`);
+    }
+    return resume(deps, req.headers.authorization, namespace, name);
+  };
+  void answer()
+    .then(
+      (result) => writeJson(res, result.status, result.retryAfterSeconds === undefined ? {} : { "Retry-After": String(result.retryAfterSeconds) }, result.body),
+      (error: unknown) => {
+        const apiError = asApiError(error, deps.logger, req.method, path);
+        writeJson(res, apiError.status, apiError.headers, errorBody(apiError));
+      },
+    )
+    .finally(() => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      deps.metrics.requestDuration.observe({ method: req.method ?? "", route: resumeRoute, status: String(res.statusCode) }, seconds);
+    });
+  return true;
+}
+
+/** The API server's request listener: the resume endpoint first, everything else through Koa. */
+export function createApiServerHandler(deps: ApiServerDeps): http.RequestListener {
+  const koa = createApiServerApp(deps).callback();
+  return (req, res) => {
+    if (!answerResume(deps, req, res)) void koa(req, res);
+  };
 }
 
 function send(ctx: Koa.Context, answer: LifecycleAnswer): void {
@@ -101,10 +174,6 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
       const { namespace, name } = runtimeParams(ctx);
       ctx.body = await lifecycle.status(namespace, name);
     })
-    .post("/v1/runtimes/:namespace/:name/resume", guard("resume"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx);
-      send(ctx, await lifecycle.resume(namespace, name, ctx.state.identity!.username));
-    })
     .post("/v1/runtimes/:namespace/:name/suspend", guard("suspend"), async (ctx) => {
       const { namespace, name } = runtimeParams(ctx);
       send(ctx, await lifecycle.suspend(namespace, name, ctx.state.identity!.username));
@@ -124,10 +193,7 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
         throw new ApiError(404, "NotFound", `no such endpoint: ${ctx.method} ${ctx.path}; see docs/CONTRACTS.md "Lifecycle API"`);
       }
     } catch (error) {
-      const apiError =
-        error instanceof ApiError ? error : new ApiError(500, "Internal", "internal error in the lifecycle API server; see its log");
-      if (!(error instanceof ApiError)) logger.error({ event: "request-failed", method: ctx.method, path: ctx.path, err: String(error) }, "unexpected error");
-      else if (apiError.status >= 500) logger.warn({ event: "request-failed", method: ctx.method, path: ctx.path, status: apiError.status, message: apiError.message }, "request failed");
+      const apiError = asApiError(error, logger, ctx.method, ctx.path);
       ctx.status = apiError.status;
       for (const [header, value] of Object.entries(apiError.headers)) ctx.set(header, value);
       ctx.body = errorBody(apiError);
@@ -153,8 +219,8 @@ export interface RunningApiServer {
   close(): Promise<void>;
 }
 
-export async function listen(app: Koa, port: number, host: string): Promise<RunningApiServer> {
-  const server = http.createServer(app.callback());
+export async function listen(handler: http.RequestListener, port: number, host: string): Promise<RunningApiServer> {
+  const server = http.createServer(handler);
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -18,7 +18,7 @@ import {
 import { KubeRuntimeStore, kubeTokenReviewer } from "./kube-store.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { createMetrics, type ApiServerMetrics } from "./metrics.ts";
-import { createApiServerApp, listen } from "./server.ts";
+import { createApiServerHandler, listen } from "./server.ts";
 
 export interface ApiServerOptions {
   port?: number;
@@ -100,8 +100,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<St
     // A winner writes its intent right after the Lease: two request timeouts and a second cover that.
     abandonedLeaseGraceMs: 2 * timeoutMs + 1000,
   });
-  const app = createApiServerApp({ lifecycle, store, authenticate, authz, metrics, logger });
-  const running = await listen(app, options.port ?? defaults.port, options.host ?? defaults.host);
+  const handler = createApiServerHandler({ lifecycle, store, authenticate, authz, metrics, logger });
+  const running = await listen(handler, options.port ?? defaults.port, options.host ?? defaults.host);
   logger.info({ event: "listening", url: running.url, identity, auth: options.tokenFile ? "token-file" : "token-review" }, "lifecycle API server listening");
   return { url: running.url, identity, metrics, close: running.close };
 }

@@ -11,7 +11,11 @@
 // behind a client pool); 0 = a new connection per request (all connect at once).
 // --client: raw (default) writes prepared request bytes on sockets, so the generator's own CPU — on the
 // same 2 cores as the servers — stays small; node-http sends node:http requests (≈ 4× its CPU per request).
+// Each run is followed by the same stampede against a reference: bare node:http servers answering 202 at
+// once (floor-server.ts), one per API server process — the floor this machine sets. API server CPU per
+// request comes from /proc (Linux).
 // --record rewrites this benchmark's section of bench/RESULTS.md. All traffic is on 127.0.0.1.
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
@@ -19,6 +23,7 @@ import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { spawnApiServer, type ApiServerProcess } from "../../test/apiserver/http.ts";
 import { leasesPath, namespace, runtimePath, startTestCluster, tokens } from "../../test/apiserver/setup.ts";
+import { killAllChildren, spawnReady } from "../../test/support/process.ts";
 import type { LoadJob, LoadResult } from "./load-worker.ts";
 
 const { values } = parseArgs({
@@ -67,6 +72,15 @@ function bucketPercentile(before: Map<number, number>, after: Map<number, number
   return Infinity;
 }
 
+const clockTicksPerSecond = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields from the 3rd (state) on
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicksPerSecond;
+}
+
 interface RunResult {
   accepted: number;
   xtrinodeWrites: number;
@@ -82,6 +96,8 @@ interface RunResult {
 const loadBefore = os.loadavg()[0];
 const cluster = await startTestCluster();
 let servers: ApiServerProcess[] = [];
+const floorServers = await Promise.all(Array.from({ length: processes }, () => spawnReady("bench/resume-stampede/floor-server.ts", [])));
+const floorUrls = floorServers.map((server) => `${String(server.ready.url)}/v1/runtimes/${namespace}/floor/resume`);
 const worker = new Worker(new URL("./load-worker.ts", import.meta.url));
 const rows: string[] = [];
 let goalsMet = true;
@@ -120,13 +136,29 @@ try {
     };
   };
 
+  const floorCpuMs = () => floorServers.reduce((sum, server) => sum + cpuMs(server.pid), 0);
+  const floorP99 = async (connections: number) => {
+    const latencies = [...(await load({ urls: floorUrls, token: tokens.gateway, requests, connections, client })).latenciesMs].sort((a, b) => a - b);
+    return percentile(latencies, 99);
+  };
+  const apiServerCpuMs = () => servers.reduce((sum, server) => sum + cpuMs(server.child.pid!), 0);
+
   for (const connections of connectionConfigs) {
     await stampede(`warmup-${connections}`, connections); // JIT and connection warm-up, not reported
+    await floorP99(connections);
     const results: RunResult[] = [];
+    const floorP99s: number[] = [];
+    let apiCpuMs = 0;
+    let floorCpu = 0;
     for (let run = 1; run <= runs; run++) {
+      const cpuBefore = apiServerCpuMs();
       const result = await stampede(`stampede-${connections}-${run}`, connections);
+      apiCpuMs += apiServerCpuMs() - cpuBefore;
       results.push(result);
-      console.log(JSON.stringify({ connections, run, ...result, p50: +result.p50.toFixed(1), p99: +result.p99.toFixed(1), wallMs: +result.wallMs.toFixed(1) }));
+      const floorCpuBefore = floorCpuMs();
+      floorP99s.push(await floorP99(connections)); // right after, so both see the same machine
+      floorCpu += floorCpuMs() - floorCpuBefore;
+      console.log(JSON.stringify({ connections, run, ...result, p50: +result.p50.toFixed(1), p99: +result.p99.toFixed(1), wallMs: +result.wallMs.toFixed(1), floorP99: +floorP99s.at(-1)!.toFixed(1) }));
     }
     const writesOk = results.every((r) => r.accepted === requests && r.xtrinodeWrites === 1 && r.leaseAcquisitions === 1);
     const p99 = median(results.map((r) => r.p99));
@@ -135,12 +167,14 @@ try {
       `| ${connections < 0 ? "1 open per request (warm)" : connections > 0 ? `${connections} keep-alive / process` : "1 new per request"} | ${results.map((r) => r.xtrinodeWrites).join(", ")} | ` +
         `${results.map((r) => r.leaseAcquisitions).join(", ")} (${results.map((r) => r.leaseAttempts).join(", ")}) | ` +
         `${results.every((r) => r.accepted === requests) ? "all" : "NOT all"} | ${median(results.map((r) => r.p50)).toFixed(1)} | ${p99.toFixed(1)} | ` +
-        `≤ ${median(results.map((r) => r.serverP50))} / ≤ ${median(results.map((r) => r.serverP99))} | ${median(results.map((r) => r.wallMs)).toFixed(0)} |`,
+        `≤ ${median(results.map((r) => r.serverP50))} / ≤ ${median(results.map((r) => r.serverP99))} | ${median(results.map((r) => r.wallMs)).toFixed(0)} | ` +
+        `${median(floorP99s).toFixed(1)} | ${((apiCpuMs * 1000) / (runs * requests)).toFixed(0)} (floor ${((floorCpu * 1000) / (runs * requests)).toFixed(0)}) |`,
     );
   }
 } finally {
   await worker.terminate();
   await Promise.all(servers.map((server) => server.stop()));
+  await killAllChildren();
   await cluster.close();
 }
 
@@ -154,10 +188,12 @@ const section = [
   `${requests} concurrent \`POST …/resume\` for one suspended runtime, round-robin over ${processes} \`xtrinode apiserver\` processes sharing the ` +
     `Kubernetes API test server (in the bench process; load generator on a worker thread, client \`${client}\`${client === "raw" ? ": prepared request bytes on sockets, HTTP/1.1 answers parsed by hand" : ": node:http requests"}). ` +
     `${runs} runs per row, each on a fresh runtime after one warm-up stampede; latency = client-observed (includes queueing behind the other requests), median of runs. ` +
-    "Server-side = the API servers' own request histogram (bucket upper bounds).",
+    "Server-side = the API servers' own request histogram (bucket upper bounds). " +
+    "Floor p99 = the same stampede, right after each run, against bare node:http servers that answer 202 at once (bench/resume-stampede/floor-server.ts, one per API server process): what this machine allows before any API server work. " +
+    "CPU / request = user + system CPU of all API server processes over the runs (/proc), divided by the requests; it includes the metrics scrapes between runs and the Kubernetes calls (in brackets: the same for the floor servers).",
   "",
-  "| client connections | XTrinode writes per run (goal 1) | Lease acquisitions (attempts) per run | 202 + Retry-After | p50 (ms) | p99 (ms, goal ≤ 100) | server-side p50 / p99 (ms) | wall (ms) |",
-  "| --- | --- | --- | --- | ---: | ---: | --- | ---: |",
+  "| client connections | XTrinode writes per run (goal 1) | Lease acquisitions (attempts) per run | 202 + Retry-After | p50 (ms) | p99 (ms, goal ≤ 100) | server-side p50 / p99 (ms) | wall (ms) | floor p99 (ms) | API server CPU / request (µs) |",
+  "| --- | --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |",
   ...rows,
   "",
   `Goals: ${goalsMet ? "met" : "NOT all met"} (exactly 1 write and 1 Lease acquisition per stampede; median p99 ≤ 100 ms).`,

@@ -117,6 +117,13 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     expect(gatewaySuspends.json.error.message).to.contain(`${gatewayUser} may not suspend`);
     const strangerResumes = await post(`/v1/runtimes/${namespace}/guarded/resume`, tokens.stranger);
     expect(strangerResumes.status).to.equal(403);
+    expect(strangerResumes.json.error.code).to.equal("Forbidden");
+    for (const token of [null, "not-a-token"]) {
+      const resume = await post(`/v1/runtimes/${namespace}/guarded/resume`, token);
+      expect(resume.status).to.equal(401);
+      expect(resume.headers["www-authenticate"]).to.contain("Bearer");
+      expect(resume.json.error.code).to.equal("Unauthorized");
+    }
     expect(cluster.kube.requestLog.writes().length).to.equal(0);
 
     const admin = await post(`/v1/runtimes/${namespace}/guarded/suspend`, tokens.admin);
@@ -135,6 +142,7 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     expect(metrics.text).to.match(/xtrinode_apiserver_lease_acquisitions_total\{result="won"\} \d+/);
     expect(metrics.text).to.contain('xtrinode_apiserver_kube_writes_total{resource="xtrinode",verb="patch",result="ok"}');
     expect(metrics.text).to.contain("xtrinode_apiserver_request_duration_seconds_bucket");
+    expect(metrics.text).to.match(/xtrinode_apiserver_request_duration_seconds_count\{method="POST",route="\/v1\/runtimes\/:namespace\/:name\/resume",status="202"\} [1-9]/);
   });
 
   it("shows status and lists runtimes (optionally by namespace)", async () => {

@@ -80,6 +80,53 @@ describe("apiserver lifecycle core", () => {
       expect(byOutcome).to.deep.equal({ accepted: 1, coalesced: 199 });
     });
 
+    it("answers callers that joined the flight once the Lease is won, before the winner's intent write returns", async () => {
+      const { store, lifecycle, metrics } = setup();
+      store.addRuntime("team-a", "sales");
+      let releasePatch!: () => void;
+      store.holds.set("patchRuntime", new Promise((resolve) => (releasePatch = resolve)));
+      const initiator = lifecycle.resume("team-a", "sales", "gw");
+      const joiners = Array.from({ length: 5 }, () => lifecycle.resume("team-a", "sales", "gw"));
+      const joined = await Promise.all(joiners); // resolves although the intent write is still held
+      expect(joined.every((a) => a.status === 202 && a.retryAfterSeconds === 5)).to.equal(true);
+      expect(store.count("createLease")).to.equal(1);
+      expect(store.runtimes.get("team-a/sales")!.spec.lifecycle?.suspended).to.equal(true); // not written yet
+      releasePatch();
+      expect((await initiator).status).to.equal(202);
+      expect(store.runtimes.get("team-a/sales")!.spec.lifecycle?.suspended).to.equal(false);
+      expect(store.count("patchRuntime")).to.equal(1);
+      const byOutcome = Object.fromEntries((await metrics.resumeRequests.get()).values.map((v) => [v.labels.outcome, v.value]));
+      expect(byOutcome).to.deep.equal({ accepted: 1, coalesced: 5 });
+    });
+
+    it("when the winner's intent write fails, joiners already have 202 and their retry proceeds on the released Lease", async () => {
+      const { store, lifecycle } = setup();
+      store.addRuntime("team-a", "sales");
+      store.failing.add("patchRuntime");
+      const initiator = rejection(lifecycle.resume("team-a", "sales", "gw"));
+      const joiner = lifecycle.resume("team-a", "sales", "gw");
+      expect((await joiner).status).to.equal(202);
+      expect((await initiator).status).to.equal(503);
+      expect(store.leases.has(leaseKey)).to.equal(false); // released
+      store.failing.clear();
+      expect((await lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202); // the joiner's retry
+      expect(store.runtimes.get("team-a/sales")!.spec.lifecycle?.suspended).to.equal(false);
+    });
+
+    it("gives joiners the flight's own answer when it ends before any Lease decision (404, 503, 200)", async () => {
+      const { store, lifecycle } = setup();
+      store.addRuntime("team-a", "up", { suspended: false, routeState: "RUNNING" });
+      const running = await Promise.all([lifecycle.resume("team-a", "up", "gw"), lifecycle.resume("team-a", "up", "gw")]);
+      expect(running.map((a) => a.status)).to.deep.equal([200, 200]);
+      const unknown = await Promise.all([rejection(lifecycle.resume("team-a", "ghost", "gw")), rejection(lifecycle.resume("team-a", "ghost", "gw"))]);
+      expect(unknown.map((e) => e.status)).to.deep.equal([404, 404]);
+      store.addRuntime("team-a", "sales");
+      store.failing.add("getLease");
+      const failed = await Promise.all([rejection(lifecycle.resume("team-a", "sales", "gw")), rejection(lifecycle.resume("team-a", "sales", "gw"))]);
+      expect(failed.map((e) => e.status)).to.deep.equal([503, 503]);
+      expect(store.count("createLease")).to.equal(0);
+    });
+
     it("loses to another holder's unexpired lease without writing, and takes it over once expired on the local clock", async () => {
       const store = new MemoryStore();
       const clock = { now: Date.parse("2026-01-01T12:00:00Z") };

@@ -27,6 +27,8 @@ export class MemoryStore implements RuntimeStore {
   readonly failing = new Set<Op>();
   /** Awaited before every call: lets tests hold calls in flight. */
   gate: Promise<void> = Promise.resolve();
+  /** Awaited before calls of one kind only (after the gate). */
+  readonly holds = new Map<Op, Promise<void>>();
 
   count(op: Op): number {
     return this.calls.filter((call) => call === op).length;
@@ -35,6 +37,7 @@ export class MemoryStore implements RuntimeStore {
   private async enter(op: Op): Promise<void> {
     this.calls.push(op);
     await this.gate;
+    await this.holds.get(op);
     if (this.failing.has(op)) throw kubeUnavailable(`Kubernetes API unavailable: ${op} failed: HTTP 500`);
   }
 
