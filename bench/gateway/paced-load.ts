@@ -16,6 +16,8 @@ export interface PacedResult {
   sentRate: number;
   p50: number;
   p99: number;
+  /** Every 2xx request's latency (ms), ascending. */
+  latencies: Float64Array;
 }
 
 const NEXT_URI = /"nextUri":"([^"]+)"/;
@@ -25,10 +27,14 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-export function pacedFlowLoad(url: string, options: { rate: number; seconds: number; maxSockets?: number }): Promise<PacedResult> {
+/** A keep-alive agent for pacedFlowLoad; pass one to keep connections across several calls. */
+export function pacedAgent(maxSockets = 64): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets, noDelay: true } as http.AgentOptions); // noDelay reaches net.connect
+}
+
+export function pacedFlowLoad(url: string, options: { rate: number; seconds: number; agent?: http.Agent }): Promise<PacedResult> {
   const target = new URL(url);
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64, noDelay: true }; // noDelay reaches net.connect
-  const agent = new http.Agent(agentOptions);
+  const agent = options.agent ?? pacedAgent();
   const latencies: number[] = [];
   const readyPaths: string[] = [];
   let failed = 0;
@@ -83,9 +89,9 @@ export function pacedFlowLoad(url: string, options: { rate: number; seconds: num
           setTimeout(finish, 10);
           return;
         }
-        agent.destroy();
+        if (!options.agent) agent.destroy();
         const sorted = Float64Array.from(latencies).sort();
-        resolve({ ok: latencies.length, failed: failed + outstanding, sentRate: sent / options.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) });
+        resolve({ ok: latencies.length, failed: failed + outstanding, sentRate: sent / options.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), latencies: sorted });
       };
       finish();
     }, 1);

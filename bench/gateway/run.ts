@@ -2,12 +2,13 @@
 // nextUri, FINISHED) through the XTrinode gateway (follow-ups on each proxy engine: node-http,
 // http-proxy-3, http-proxy) vs nginx (Debian package, installed here if missing) vs direct, all in
 // front of the same Trino protocol test server process, with the same load tools for every target
-// (in this process): autocannon for max throughput (fixed connection count), and an open-loop paced
-// generator (paced-load.ts) for p50/p99 at a fixed 1,000 req/s; several runs, medians.
+// (in this process): autocannon for max throughput (fixed connection count; several runs, medians),
+// then an open-loop paced generator (paced-load.ts, on a worker thread) for p50/p99 at a fixed
+// 1,000 req/s, the targets taking turns in 1-second slices (paced-worker.ts), latencies pooled.
 // Then the gateway's per-query bookkeeping memory after 1M queries (sticky-memory.ts).
 // Goals (issue 6): gateway ≥ 0.5× nginx throughput; p99 added latency ≤ 1 ms at 1k req/s.
 //
-//   npm run bench:gateway -- [--runs 3] [--duration 5] [--connections 50] [--rate 1000] [--record] [--skip-memory]
+//   npm run bench:gateway -- [--runs 3] [--duration 5] [--connections 50] [--rate 1000] [--rounds runs×duration] [--record] [--skip-memory]
 //
 // Every process listens on 127.0.0.1 only; every run is bounded by --duration; all children are
 // stopped at the end (also on failure). --record rewrites this benchmark's section of bench/RESULTS.md.
@@ -19,10 +20,12 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
 // @ts-ignore autocannon ships no type declarations
 import autocannon from "autocannon";
 import yaml from "js-yaml";
-import { pacedFlowLoad, percentile } from "./paced-load.ts";
+import { percentile } from "./paced-load.ts";
+import type { PacedJob, PacedTargetResult } from "./paced-worker.ts";
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +33,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "5" },
     connections: { type: "string", default: "50" },
     rate: { type: "string", default: "1000" },
+    rounds: { type: "string" },
     record: { type: "boolean", default: false },
     "skip-memory": { type: "boolean", default: false },
   },
@@ -38,6 +42,8 @@ const runs = Number(values.runs);
 const duration = Number(values.duration);
 const connections = Number(values.connections);
 const fixedRate = Number(values.rate);
+/** Fixed-rate phase: this many rounds of one 1-second slice per target (default: as many seconds per target as the max runs take). */
+const rounds = Number(values.rounds ?? runs * duration);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const work = mkdtempSync(path.join(os.tmpdir(), "xtrinode-bench-gateway-"));
 const children: ChildProcess[] = [];
@@ -266,10 +272,21 @@ function load(url: string, options: { connections: number; seconds?: number }): 
   });
 }
 
-/** Latency at a steady `fixedRate` (open loop, paced-load.ts), in the same shape as a load() result. */
-async function steady(url: string): Promise<LoadResult> {
-  const result = await pacedFlowLoad(url, { rate: fixedRate, seconds: duration });
-  return { rps: result.sentRate, p50: result.p50, p99: result.p99, errors: result.failed, non2xx: 0, resets: 0, requests: result.ok };
+/** The fixed-rate phase (paced-worker.ts): every target in turn, 1-second slices, `rounds` rounds. */
+function steadyInterleaved(targets: Array<[string, string]>): Promise<PacedTargetResult[]> {
+  const worker = new Worker(new URL("./paced-worker.ts", import.meta.url));
+  const job: PacedJob = { targets: targets.map(([name, url]) => ({ name, url })), rounds, sliceSeconds: 1, rate: fixedRate };
+  return new Promise<PacedTargetResult[]>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+    worker.postMessage(job);
+  }).finally(() => worker.terminate());
+}
+
+/** CPU time counters of the whole machine (/proc/stat, Linux): total and stolen by the hypervisor. */
+function cpuCounters(): { total: number; steal: number } {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
 }
 
 const median = (xs: number[]) => {
@@ -281,7 +298,7 @@ const median = (xs: number[]) => {
 interface TargetResult {
   target: string;
   max: LoadResult[];
-  fixed: LoadResult[];
+  fixed?: PacedTargetResult;
 }
 
 /** Checks the flow through a target once: 3 responses, and every nextUri points back at the target. */
@@ -299,6 +316,7 @@ const loadAtStart = os.loadavg()[0];
 const nginxPath = ensureNginx();
 const nginxVersion = spawnSync(nginxPath, ["-v"], { encoding: "utf8" }).stderr.trim().replace(/^nginx version: /, "");
 const results: TargetResult[] = [];
+let stealPercent = NaN;
 let memory: any[] = [];
 try {
   // Every target runs at once and the runs go round-robin over them, so drifting load from other
@@ -321,19 +339,24 @@ try {
   for (const [target, url] of targets) {
     await verify(target, url);
     await load(url, { connections, seconds: 2 }); // warm-up (JIT, keep-alive pools)
-    results.push({ target, max: [], fixed: [] });
+    results.push({ target, max: [] });
   }
   for (let run = 0; run < runs; run++) {
     for (const [index, [target, url]] of targets.entries()) {
       const max = await load(url, { connections });
-      const fixed = await steady(url);
       results[index].max.push(max);
-      results[index].fixed.push(fixed);
       console.error(
-        `${target} run ${run + 1}: max ${Math.round(max.rps)} req/s p50 ${max.p50.toFixed(2)} p99 ${max.p99.toFixed(2)} ms; at ${fixedRate}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms` +
-          ` (errors/non-2xx/resets: max ${max.errors}/${max.non2xx}/${max.resets}, fixed ${fixed.errors}/${fixed.non2xx}/${fixed.resets})`,
+        `${target} run ${run + 1}: max ${Math.round(max.rps)} req/s p50 ${max.p50.toFixed(2)} p99 ${max.p99.toFixed(2)} ms (errors/non-2xx/resets ${max.errors}/${max.non2xx}/${max.resets})`,
       );
     }
+  }
+  const countersBefore = cpuCounters();
+  const steadyResults = await steadyInterleaved(targets);
+  const countersAfter = cpuCounters();
+  stealPercent = (100 * (countersAfter.steal - countersBefore.steal)) / Math.max(1, countersAfter.total - countersBefore.total);
+  for (const [index, fixed] of steadyResults.entries()) {
+    results[index].fixed = fixed;
+    console.error(`${fixed.name} at ${fixedRate}/s: p50 ${percentile(fixed.latencies, 50).toFixed(2)} p99 ${percentile(fixed.latencies, 99).toFixed(2)} ms over ${fixed.latencies.length} requests (failed ${fixed.failed})`);
   }
   for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, gatewayNodeHttp.child, minimal.child, nginx.child, backend.child]) await stop(child);
 
@@ -353,10 +376,10 @@ const summary = results.map((r) => ({
   rps: median(r.max.map((x) => x.rps)),
   p50: median(r.max.map((x) => x.p50)),
   p99: median(r.max.map((x) => x.p99)),
-  fixedP50: median(r.fixed.map((x) => x.p50)),
-  fixedP99: median(r.fixed.map((x) => x.p99)),
-  fixedRps: median(r.fixed.map((x) => x.rps)),
-  problems: r.max.concat(r.fixed).reduce((n, x) => n + x.errors + x.non2xx + x.resets, 0),
+  fixedP50: percentile(r.fixed!.latencies, 50),
+  fixedP99: percentile(r.fixed!.latencies, 99),
+  fixedRps: r.fixed!.sentRate,
+  problems: r.max.reduce((n, x) => n + x.errors + x.non2xx + x.resets, 0) + r.fixed!.failed,
 }));
 const by = (name: string) => summary.find((s) => s.target === name)!;
 const direct = by("direct");
@@ -373,8 +396,11 @@ lines.push(
 lines.push(
   `Flow: POST /v1/statement \`SELECT 1\` + 2 nextUri GETs (QUEUED → RUNNING → FINISHED) against one Trino protocol test server process; the same load tools for every target, in the process of this script. ` +
     `Max throughput: autocannon, ${connections} connections, ${duration} s; latency there is every 2xx response's duration as autocannon measures it (float ms). ` +
-    `Fixed rate: ${fixedRate} req/s for ${duration} s from an open-loop paced generator (bench/gateway/paced-load.ts, same process; request k sent at start + k/rate, keep-alive; latency from send to the last byte, per request of the flow) — ` +
-    `not autocannon, whose rate option lets each connection send its per-second share at full speed and then wait, i.e. it measures short saturating bursts. ${runs} runs each, median of the runs. ` +
+    `Max throughput: ${runs} runs each, median of the runs. ` +
+    `Fixed rate: ${fixedRate} req/s from an open-loop paced generator (bench/gateway/paced-load.ts on a worker thread; request k sent at start + k/rate, keep-alive; latency from send to the last byte, per request of the flow) — ` +
+    `not autocannon, whose rate option lets each connection send its per-second share at full speed and then wait, i.e. it measures short saturating bursts. ` +
+    `The targets take turns in 1-second slices, ${rounds} rounds in rotating order (paced-worker.ts), so a stall of the machine lands on every target alike; p50/p99 are over all ${rounds * fixedRate} requests of a target. ` +
+    `CPU steal (hypervisor) during that phase: ${stealPercent.toFixed(1)}% of the machine's CPU time. ` +
     `nginx: 1 worker, upstream keep-alive; gateway: one Node process (\`xtrinode gateway\`, default config, one default route). ` +
     `Everything shares the 2 cores (load tool, proxy, backend), so absolute numbers are low; compare ratios.`,
 );
