@@ -15,6 +15,7 @@ import { routeKey, selectTarget, type Target } from "./route-table.ts";
 import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, forwardedHeaders, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
 import { forwardableHeaders } from "./backend-http.ts";
+import { backendOfTransaction, transactionHeader, untagTransactionHeader } from "./transactions.ts";
 
 export interface GatewayState {
   forwarded: ForwardedView;
@@ -188,9 +189,10 @@ function adoptHeldTicket(core: GatewayCore, ctx: Context, queryId: string): bool
 
 function selectRoute(core: GatewayCore): Middleware {
   return async (ctx, next) => {
-    const transactionId = header(ctx, "x-trino-transaction-id");
-    if (transactionId && transactionId !== "NONE") {
-      const backend = core.sticky.transactionBackend(transactionId);
+    const transactionToken = header(ctx, transactionHeader);
+    if (transactionToken && transactionToken !== "NONE") {
+      const backend = backendOfTransaction(transactionToken, core.routes.table.routes.map((route) => route.backend));
+      untagTransactionHeader(ctx.req.headers); // Trino sees its own id
       if (backend) {
         ctx.state.transactionBackend = backend;
         const route = core.routes.table.routes.find((candidate) => candidate.backend === backend);

@@ -15,7 +15,7 @@ export interface GatewaySettings {
   health: { intervalMs: number; timeoutMs: number; failureThreshold: number; ejectionBaseMs: number; ejectionMaxMs: number };
   held: { maxQueries: number; maxAgeMs: number; abandonAfterMs: number; pollWaitMs: number };
   activityIntervalMs: number;
-  sticky: { maxCoordinators: number; maxTransactions: number; maxQueries: number; queryIdleMs: number };
+  sticky: { maxCoordinators: number; maxQueries: number; queryIdleMs: number };
 }
 
 /** XTRINODE_GATEWAY_PROXY, checked against the config schema's `proxy` values. */
@@ -51,7 +51,6 @@ export function resolveSettings(config: GatewayConfig = {}, env: NodeJS.ProcessE
     activityIntervalMs: config.activityIntervalMs ?? 30_000,
     sticky: {
       maxCoordinators: config.sticky?.maxCoordinators ?? 10_000,
-      maxTransactions: config.sticky?.maxTransactions ?? 100_000,
       maxQueries: config.sticky?.maxQueries ?? 100_000,
       queryIdleMs: config.sticky?.queryIdleMs ?? 120_000,
     },

@@ -3,7 +3,8 @@
 // answering polls of held statements, and streaming follow-ups to the owning backend.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { RouteEntry } from "../schemas/generated/types.ts";
-import { backendRequest, forwardableHeaders, rawHeader, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
+import { backendRequest, forwardableHeaders, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
+import { tagStartedTransaction, tagStartedTransactionRaw, untagTransactionHeader } from "./transactions.ts";
 import type { GatewayCore } from "./core.ts";
 import type { ForwardedView } from "./forwarded.ts";
 import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "./trino-protocol.ts";
@@ -82,12 +83,9 @@ export function forwardedHeaders(forwarded: ForwardedView): OutgoingHttpHeaders 
   return { "x-forwarded-for": forwarded.forwardedFor, "x-forwarded-proto": forwarded.proto, "x-forwarded-host": forwarded.host };
 }
 
-/** Learns query ownership, in-flight state and transactions from a backend's statement response. */
-function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse, transactionId: unknown): void {
-  const started = rawHeader(response.rawHeaders, "x-trino-started-transaction-id");
-  if (started) core.sticky.learnTransaction(started, backend);
-  // Trino answers X-Trino-Clear-Transaction-Id: true; the id is the request's X-Trino-Transaction-Id.
-  if (rawHeader(response.rawHeaders, "x-trino-clear-transaction-id") && typeof transactionId === "string") core.sticky.forgetTransaction(transactionId);
+/** Learns query ownership and in-flight state from a backend's statement response; tags a started transaction with the backend. */
+function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse): void {
+  tagStartedTransactionRaw(response.rawHeaders, backend);
   if (response.status !== 200) return;
   try {
     const results = JSON.parse(response.body.toString("utf8")) as { id?: string; nextUri?: string };
@@ -128,7 +126,7 @@ export async function submitStatement(
   }
   if (response.status >= 500) core.backends.recordFailure(route.backend, `HTTP ${response.status}`);
   else core.backends.recordSuccess(route.backend);
-  learnFromStatementResponse(core, route.backend, route, response, headers["x-trino-transaction-id"]);
+  learnFromStatementResponse(core, route.backend, route, response);
   writeBufferedAnswer(res, response);
   return { ok: true };
 }
@@ -245,14 +243,12 @@ export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: Se
   req.headers["x-forwarded-for"] = forwarded.forwardedFor;
   req.headers["x-forwarded-proto"] = forwarded.proto;
   req.headers["x-forwarded-host"] = forwarded.host;
+  untagTransactionHeader(req.headers);
   core.proxy.forward(req, res, backend, {
     onResponse(proxyRes) {
       if ((proxyRes.statusCode ?? 502) >= 500) core.backends.recordFailure(backend, `HTTP ${proxyRes.statusCode}`);
       else core.backends.recordSuccess(backend);
-      const started = proxyRes.headers["x-trino-started-transaction-id"];
-      if (typeof started === "string") core.sticky.learnTransaction(started, backend);
-      const transactionId = req.headers["x-trino-transaction-id"];
-      if (proxyRes.headers["x-trino-clear-transaction-id"] && typeof transactionId === "string") core.sticky.forgetTransaction(transactionId);
+      tagStartedTransaction(proxyRes, backend);
       if (req.method === "DELETE") {
         core.inFlight.finished(queryId);
         return;

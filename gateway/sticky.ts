@@ -1,4 +1,4 @@
-// Which backend owns a query or transaction, learned without shared state between replicas:
+// Which backend owns a query, learned without shared state between replicas (transactions: transactions.ts):
 // the coordinator-id part of every query id seen in responses maps to the backend that answered;
 // a replica meeting an unknown coordinator id asks the candidate backends `HEAD /v1/query/{id}`.
 // Everything is in bounded maps, so memory does not grow with the number of queries.
@@ -8,33 +8,19 @@ import { coordinatorIdOf } from "./query-id.ts";
 
 export class StickyRoutes {
   private readonly coordinators: BoundedMap<string, string>;
-  private readonly transactions: BoundedMap<string, string>;
   private readonly lookups = new Map<string, Promise<string | undefined>>();
   /** Coordinator ids no backend claimed recently: not asked again for a while (no probe storms). */
   private readonly unclaimed = new BoundedMap<string, number>(10_000);
   private readonly unclaimedForMs = 2000;
   lookupCount = 0;
 
-  constructor(limits: { maxCoordinators: number; maxTransactions: number }) {
+  constructor(limits: { maxCoordinators: number }) {
     this.coordinators = new BoundedMap(limits.maxCoordinators);
-    this.transactions = new BoundedMap(limits.maxTransactions);
   }
 
   learnQuery(queryId: string, backend: string): void {
     const coordinatorId = coordinatorIdOf(queryId);
     if (coordinatorId && this.coordinators.peek(coordinatorId) !== backend) this.coordinators.set(coordinatorId, backend);
-  }
-
-  learnTransaction(transactionId: string, backend: string): void {
-    this.transactions.set(transactionId, backend);
-  }
-
-  forgetTransaction(transactionId: string): void {
-    this.transactions.delete(transactionId);
-  }
-
-  transactionBackend(transactionId: string): string | undefined {
-    return this.transactions.get(transactionId);
   }
 
   coordinatorCount(): number {

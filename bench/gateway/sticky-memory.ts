@@ -1,5 +1,5 @@
 // Memory of the gateway's per-query bookkeeping after N queries (default 1,000,000), driving the
-// gateway's own modules directly: StickyRoutes (coordinator id → backend, transactions) and
+// gateway's own modules directly: StickyRoutes (coordinator id → backend) and
 // InFlightQueries (the query pressure), with the default limits of resolveSettings().
 // Two shapes: "finished" (every query ends, as normal traffic) and "abandoned" (no query ever
 // ends: the bounded maps must cap memory). Run with --expose-gc; prints one JSON line.
@@ -49,7 +49,6 @@ function drive(shape: "finished" | "abandoned") {
     inFlight.running(id, runtime, coordinator.backend); // a response with nextUri
     inFlight.running(id, runtime, coordinator.backend); // a follow-up
     if (shape === "finished") inFlight.finished(id); // the last page
-    if (n % 1000 === 0) sticky.learnTransaction(`tx-${n}`, coordinator.backend);
   }
   const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
   const after = heapMiB();
@@ -63,7 +62,7 @@ function drive(shape: "finished" | "abandoned") {
     nsPerQuery: Math.round((elapsedMs * 1e6) / queries),
   };
   // Keep the structures alive until measured.
-  void sticky.transactionBackend("tx-0");
+  void sticky.knownOwner(queryId(0, coordinators[0].id));
   return result;
 }
 

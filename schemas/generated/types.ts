@@ -801,10 +801,6 @@ export interface GatewayConfig {
      */
     maxCoordinators?: number;
     /**
-     * transactionId → backend entries (default 100000).
-     */
-    maxTransactions?: number;
-    /**
      * In-flight query entries (default 100000).
      */
     maxQueries?: number;

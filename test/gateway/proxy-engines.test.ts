@@ -7,6 +7,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createProxyEngine, type ProxyEngine } from "../../gateway/proxy.ts";
 import type { ProxyLibrary } from "../../gateway/config.ts";
+import { backendTag, tagStartedTransaction } from "../../gateway/transactions.ts";
 
 interface Listening {
   url: string;
@@ -62,6 +63,11 @@ for (const library of ["node-http", "http-proxy-3", "http-proxy"] as ProxyLibrar
       seenByBackend = [];
       backend = await listen((req, res) => {
         seenByBackend.push(req.headers);
+        if (req.url === "/transaction") {
+          res.writeHead(200, { "X-Trino-Started-Transaction-Id": "tx-1", "Content-Type": "application/json" });
+          res.end("{}");
+          return;
+        }
         if (req.url === "/slow") {
           setTimeout(() => res.end("late"), 400);
           return;
@@ -80,7 +86,10 @@ for (const library of ["node-http", "http-proxy-3", "http-proxy"] as ProxyLibrar
       target = backend.url;
       front = await listen((req, res) => {
         engine.forward(req, res, target, {
-          onResponse: () => onResponse++,
+          onResponse: (proxyRes) => {
+            onResponse++;
+            tagStartedTransaction(proxyRes, target);
+          },
           onError: (error) => {
             errors.push(error);
             if (!res.headersSent) {
@@ -117,6 +126,11 @@ for (const library of ["node-http", "http-proxy-3", "http-proxy"] as ProxyLibrar
       expect(seen["x-trino-user"]).to.equal("alice");
       // The proxy libraries pass Keep-Alive on (RFC 9110 makes it hop-by-hop); node-http does not.
       if (library === "node-http") expect(seen["keep-alive"]).to.equal(undefined);
+    });
+
+    it("relays a started transaction id tagged with the backend (transactions.ts rewrites the response before it is written)", async () => {
+      const answer = await get(`${front.url}/transaction`);
+      expect(headerValues(answer.rawHeaders, "x-trino-started-transaction-id")).to.deep.equal([`tx-1.${backendTag(backend.url)}`]);
     });
 
     it("reports a refused connection through onError", async () => {

@@ -11,6 +11,7 @@ import { BasicAuth, Trino, type QueryResult } from "trino-client";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import type { RunningGateway } from "../../gateway/server.ts";
 import { coordinatorIdOf } from "../../gateway/query-id.ts";
+import { backendTag } from "../../gateway/transactions.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
 import { RoutesFile, runQuery, startTestGateway, until } from "./support/harness.ts";
 
@@ -138,10 +139,10 @@ describe("gateway routing with trino-client", function () {
     }
   });
 
-  it("keeps a transaction on the coordinator that started it, across a pool", async () => {
-    const drive = async (sql: string, headers: Record<string, string> = {}) => {
+  it("keeps a transaction on the coordinator that started it, across a pool and across replicas (no shared state)", async () => {
+    const drive = async (via: RunningGateway, sql: string, headers: Record<string, string> = {}) => {
       const all = { "x-trino-user": "test", "x-trino-xtrinode": "shared", ...headers };
-      let response = await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: all, body: sql });
+      let response = await fetch(`${via.url}/v1/statement`, { method: "POST", headers: all, body: sql });
       const seen: Headers[] = [response.headers];
       let page = (await response.json()) as QueryResult;
       while (page.nextUri) {
@@ -151,18 +152,22 @@ describe("gateway routing with trino-client", function () {
       }
       return { page, header: (name: string) => seen.map((h) => h.get(name)).find(Boolean) ?? undefined };
     };
-    const start = await drive("START TRANSACTION");
-    const transactionId = start.header("x-trino-started-transaction-id");
-    expect(transactionId, "START TRANSACTION answers a transaction id").to.be.a("string");
-    const owner = ownerOf(start.page);
+    const start = await drive(gateway, "START TRANSACTION");
+    const token = start.header("x-trino-started-transaction-id");
+    expect(token, "START TRANSACTION answers a transaction id").to.be.a("string");
+    const owner = ownerOf(start.page) as "p1" | "p2";
+    // The client gets Trino's id tagged with the owning backend; Trino knows only its own id.
+    const [trinoId] = backends[owner].openTransactions();
+    expect(token).to.equal(`${trinoId}.${backendTag(backends[owner].url)}`);
     for (let i = 0; i < 4; i++) {
-      const inTransaction = await drive("SELECT 1", { "x-trino-transaction-id": transactionId! });
+      const via = i % 2 === 0 ? replica : gateway; // the other replica never saw the START TRANSACTION
+      const inTransaction = await drive(via, "SELECT 1", { "x-trino-transaction-id": token! });
       expect(inTransaction.page.error, inTransaction.page.error?.message).to.equal(undefined);
       expect(ownerOf(inTransaction.page)).to.equal(owner);
     }
-    const commit = await drive("COMMIT", { "x-trino-transaction-id": transactionId! });
-    expect(commit.page.error).to.equal(undefined);
-    expect(gateway.core.sticky.transactionBackend(transactionId!)).to.equal(undefined);
+    const commit = await drive(replica, "COMMIT", { "x-trino-transaction-id": token! });
+    expect(commit.page.error, commit.page.error?.message).to.equal(undefined);
+    expect(backends[owner].openTransactions()).to.deep.equal([]);
   });
 
   it("shows a gateway error on the first poll, also through another replica", async () => {
