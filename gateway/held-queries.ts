@@ -1,9 +1,11 @@
 // Statements held by the gateway while their runtime resumes. Bounded in count; each is dropped
 // when its client stops polling, cancels, or it outlives the maximum age.
-// A held statement of moderate size also travels in its nextUri (a "ticket" in the slug), so a poll
-// that reaches another gateway replica (no shared state) can adopt it instead of failing.
+// A held statement of moderate size also travels in its nextUri (a "ticket" in the slug, deflated:
+// SQL compresses several-fold), so a poll that reaches another gateway replica (no shared state) can
+// adopt it instead of failing.
 import type { OutgoingHttpHeaders } from "node:http";
 import { randomBytes } from "node:crypto";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 
 /** What another replica needs to run a held statement: runtime, SQL and the Trino session headers. */
 export interface HeldTicket {
@@ -14,9 +16,11 @@ export interface HeldTicket {
   createdAtMs: number;
 }
 
-const ticketPrefix = "t.";
+const ticketPrefix = "z.";
 /** Longest ticket put in a URI (URIs of a few KB pass every client and proxy). */
 export const maxTicketChars = 6000;
+/** A ticket never inflates beyond this (a forged one must not cost memory). */
+const maxTicketBytes = 1024 * 1024;
 
 /** Session headers a ticket carries: the X-Trino-* request headers (never credentials). */
 export function ticketHeaders(headers: OutgoingHttpHeaders): Record<string, string> {
@@ -29,14 +33,18 @@ export function ticketHeaders(headers: OutgoingHttpHeaders): Record<string, stri
 
 /** The slug for a held statement: a ticket when it fits, else a random (replica-local) slug. */
 export function heldSlug(ticket: HeldTicket): string {
-  const encoded = ticketPrefix + Buffer.from(JSON.stringify([ticket.namespace, ticket.name, ticket.sql, ticket.headers, ticket.createdAtMs]), "utf8").toString("base64url");
+  const json = Buffer.from(JSON.stringify([ticket.namespace, ticket.name, ticket.sql, ticket.headers, ticket.createdAtMs]), "utf8");
+  // base64url is 4/3 of the bytes: skip deflating what cannot fit even at a generous 10:1.
+  if (json.length > maxTicketChars * 7.5) return randomBytes(12).toString("hex");
+  const encoded = ticketPrefix + deflateRawSync(json).toString("base64url");
   return encoded.length <= maxTicketChars ? encoded : randomBytes(12).toString("hex");
 }
 
 export function parseTicket(slug: string): HeldTicket | undefined {
   if (!slug.startsWith(ticketPrefix)) return undefined;
   try {
-    const [namespace, name, sql, headers, createdAtMs] = JSON.parse(Buffer.from(slug.slice(ticketPrefix.length), "base64url").toString("utf8")) as [unknown, unknown, unknown, unknown, unknown];
+    const json = inflateRawSync(Buffer.from(slug.slice(ticketPrefix.length), "base64url"), { maxOutputLength: maxTicketBytes });
+    const [namespace, name, sql, headers, createdAtMs] = JSON.parse(json.toString("utf8")) as [unknown, unknown, unknown, unknown, unknown];
     if (typeof namespace !== "string" || typeof name !== "string" || typeof sql !== "string" || typeof createdAtMs !== "number") return undefined;
     if (typeof headers !== "object" || headers === null || Object.entries(headers).some(([key, value]) => !key.startsWith("x-trino-") || typeof value !== "string")) return undefined;
     return { namespace, name, sql, headers: headers as Record<string, string>, createdAtMs };

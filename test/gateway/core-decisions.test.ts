@@ -1,6 +1,8 @@
 // Pure decision functions of the gateway: query ids, route selection, backend choice,
 // token bucket, breaker, bounded maps, forwarded headers.
 import { expect } from "chai";
+import { randomBytes } from "node:crypto";
+import { deflateRawSync } from "node:zlib";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { decideNewQuery } from "../../gateway/backend-choice.ts";
 import { BoundedMap } from "../../gateway/bounded-map.ts";
@@ -194,11 +196,21 @@ describe("gateway held-statement tickets", () => {
     expect(parseTicket(heldSlug(ticket))).to.deep.equal(ticket);
     expect(ticketHeaders({ authorization: "Basic x", "x-trino-user": "alice", cookie: "c" })).to.deep.equal({ "x-trino-user": "alice" });
   });
-  it("keeps statements too large for a URI replica-local, and rejects tickets smuggling other headers", () => {
-    expect(parseTicket(heldSlug({ ...ticket, sql: "x".repeat(maxTicketChars) }))).to.equal(undefined);
-    const forged = `t.${Buffer.from(JSON.stringify(["a", "b", "SELECT 1", { authorization: "Basic eA==" }, 0])).toString("base64url")}`;
-    expect(parseTicket(forged)).to.equal(undefined);
-    expect(parseTicket("t.not-base64-json")).to.equal(undefined);
+  it("deflates tickets: a typical 20 KB BI statement still travels in its nextUri", () => {
+    const columns = Array.from({ length: 220 }, (_, i) => `sum(case when o.order_status = 'S${i}' then o.total_price else 0 end) as total_status_${i}`);
+    const sql = `SELECT o.customer_key, ${columns.join(",\n  ")}\nFROM tpch.sf1.orders o GROUP BY o.customer_key`;
+    expect(sql.length).to.be.greaterThan(15_000);
+    const slug = heldSlug({ ...ticket, sql });
+    expect(slug.length).to.be.at.most(maxTicketChars);
+    expect(parseTicket(slug)).to.deep.equal({ ...ticket, sql });
+  });
+  it("keeps statements too large for a URI replica-local, and rejects forged or oversized tickets", () => {
+    expect(parseTicket(heldSlug({ ...ticket, sql: randomBytes(8000).toString("base64") }))).to.equal(undefined);
+    const ticketOf = (value: unknown) => `z.${deflateRawSync(Buffer.from(JSON.stringify(value))).toString("base64url")}`;
+    expect(parseTicket(ticketOf(["a", "b", "SELECT 1", { "x-trino-user": "eve" }, 0]))).to.deep.equal({ namespace: "a", name: "b", sql: "SELECT 1", headers: { "x-trino-user": "eve" }, createdAtMs: 0 });
+    expect(parseTicket(ticketOf(["a", "b", "SELECT 1", { authorization: "Basic eA==" }, 0]))).to.equal(undefined);
+    expect(parseTicket(ticketOf(["a", "b", "x".repeat(2 * 1024 * 1024), {}, 0]))).to.equal(undefined); // inflates past 1 MiB
+    expect(parseTicket("z.not-deflated")).to.equal(undefined);
   });
 
   it("sees a nextUri key wherever chunk boundaries split the body, and none that is absent", () => {
