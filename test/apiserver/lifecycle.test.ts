@@ -25,6 +25,14 @@ function setup(options: { identity?: string; store?: MemoryStore; clock?: { now:
   return { store, clock, metrics, lifecycle };
 }
 
+/** Two API server processes (replica-a, replica-b) sharing one store and clock, with runtime team-a/sales. */
+function twoReplicas(runtime: Parameters<MemoryStore["addRuntime"]>[2] = {}) {
+  const store = new MemoryStore();
+  const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
+  store.addRuntime("team-a", "sales", runtime);
+  return { store, clock, a: setup({ store, clock, identity: "replica-a" }), b: setup({ store, clock, identity: "replica-b" }) };
+}
+
 async function rejection(promise: Promise<unknown>): Promise<ApiError> {
   try {
     await promise;
@@ -128,11 +136,7 @@ describe("apiserver lifecycle core", () => {
     });
 
     it("loses to another holder's unexpired lease without writing, and takes it over once expired on the local clock", async () => {
-      const store = new MemoryStore();
-      const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
-      store.addRuntime("team-a", "sales");
-      const a = setup({ store, clock, identity: "replica-a" });
-      const b = setup({ store, clock, identity: "replica-b" });
+      const { store, clock, a, b } = twoReplicas();
       await a.lifecycle.resume("team-a", "sales", "gw");
       const patchesAfterA = store.count("patchRuntime");
 
@@ -169,11 +173,7 @@ describe("apiserver lifecycle core", () => {
     });
 
     it("lets another replica resume within seconds after a suspend went through the Lease winner", async () => {
-      const store = new MemoryStore();
-      const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
-      store.addRuntime("team-a", "sales");
-      const a = setup({ store, clock, identity: "replica-a" });
-      const b = setup({ store, clock, identity: "replica-b" });
+      const { store, clock, a, b } = twoReplicas();
       await a.lifecycle.resume("team-a", "sales", "gw");
       expect((await b.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202); // held by A
       await a.lifecycle.suspend("team-a", "sales", "admin"); // records intent and deletes the Lease
@@ -185,11 +185,7 @@ describe("apiserver lifecycle core", () => {
     });
 
     it("lets another replica resume after a suspend whose Lease delete failed (the suspend intent consumes the Lease)", async () => {
-      const store = new MemoryStore();
-      const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
-      store.addRuntime("team-a", "sales");
-      const a = setup({ store, clock, identity: "replica-a" });
-      const b = setup({ store, clock, identity: "replica-b" });
+      const { store, clock, a, b } = twoReplicas();
       await a.lifecycle.resume("team-a", "sales", "gw");
       clock.now += 1_000;
       store.failing.add("deleteLease");
@@ -204,11 +200,7 @@ describe("apiserver lifecycle core", () => {
     });
 
     it("does not hold back a new resume once the runtime was Ready and paused again under the same Lease", async () => {
-      const store = new MemoryStore();
-      const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
-      store.addRuntime("team-a", "sales", { suspended: false, routeState: "PAUSED" });
-      const a = setup({ store, clock, identity: "replica-a" });
-      const b = setup({ store, clock, identity: "replica-b" });
+      const { store, clock, a, b } = twoReplicas({ suspended: false, routeState: "PAUSED" });
       await a.lifecycle.resume("team-a", "sales", "gw");
       expect((await b.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202);
       expect(store.count("patchRuntime")).to.equal(1);
@@ -225,11 +217,7 @@ describe("apiserver lifecycle core", () => {
     });
 
     it("takes over another replica's Lease that never got its intent written, after the grace period", async () => {
-      const store = new MemoryStore();
-      const clock = { now: Date.parse("2026-01-01T12:00:00Z") };
-      store.addRuntime("team-a", "sales");
-      const a = setup({ store, clock, identity: "replica-a" });
-      const b = setup({ store, clock, identity: "replica-b" });
+      const { store, clock, a, b } = twoReplicas();
       store.failing.add("patchRuntime").add("deleteLease"); // A wins the Lease, then neither writes intent nor releases
       expect((await rejection(a.lifecycle.resume("team-a", "sales", "gw"))).status).to.equal(503);
       store.failing.clear();
