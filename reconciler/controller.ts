@@ -1,10 +1,14 @@
 // The controller loop: informers feed runtime keys into the work queue; workers reconcile them
 // one key at a time, retry failures with backoff, requeue on timers, and resync periodically.
+// A second, small queue keeps XTrinodeCatalog status (usedBy, Ready) current from the informer caches.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { OwnedObjectCache } from "./apply.ts";
 import { catalogPlural, group, ownerLabel, prunableKinds, routesConfigMapName, routesDataKey, runtimePlural, version, type KindRef } from "./constants.ts";
 import type { KubeObject } from "./diff.ts";
+import type { XTrinode, XTrinodeCatalog } from "../renderer/types.ts";
+import { catalogStatus } from "./catalog-status.ts";
 import { customResourceInformer, namedConfigMapInformer, ownedObjectInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
+import { sameStatus } from "./status.ts";
 import { parseRoutes } from "./routes.ts";
 import { describeError } from "./kube-client.ts";
 import type { OperatorMetrics } from "./metrics.ts";
@@ -27,9 +31,15 @@ function keyOf(object: KubernetesObject): string {
 
 export class Controller implements OwnedObjectCache {
   readonly queue = new WorkQueue();
+  /** Keys (namespace/name) of XTrinodeCatalogs whose status may be stale. */
+  readonly catalogQueue = new WorkQueue();
   private readonly options: ControllerOptions;
   private readonly informers: ResilientInformer[] = [];
   private readonly runtimes: ResilientInformer;
+  private readonly catalogs: ResilientInformer;
+  private readonly secrets: ResilientInformer;
+  /** Per runtime key: its spec.catalogs as last seen, so only a changed selection re-checks catalog users. */
+  private readonly catalogSelections = new Map<string, string>();
   private readonly owned = new Map<string, ResilientInformer>();
   private readonly context: ReconcileContext;
   /** Secret key (namespace/name) → runtime keys that reference it, learned while reconciling. */
@@ -43,8 +53,8 @@ export class Controller implements OwnedObjectCache {
     const { kubeConfig } = options;
     const log = options.context.log;
     this.runtimes = resilientInformer("xtrinodes", customResourceInformer(kubeConfig, group, version, runtimePlural, "XTrinode"), log);
-    const catalogs = resilientInformer("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, catalogPlural, "XTrinodeCatalog"), log);
-    const secrets = resilientInformer("secrets", secretInformer(kubeConfig), log);
+    const catalogs = (this.catalogs = resilientInformer("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, catalogPlural, "XTrinodeCatalog"), log));
+    const secrets = (this.secrets = resilientInformer("secrets", secretInformer(kubeConfig), log));
     this.informers.push(this.runtimes, catalogs, secrets);
     for (const kind of prunableKinds) {
       const informer = resilientInformer(kind.plural, ownedObjectInformer(kubeConfig, kind), log);
@@ -61,14 +71,20 @@ export class Controller implements OwnedObjectCache {
     };
     this.context = { ...options.context, ownedCache: this, routesCache };
 
-    this.runtimes.informer.on("change", (object) => this.queue.add(keyOf(object)));
+    this.runtimes.informer.on("change", (object) => {
+      this.queue.add(keyOf(object));
+      this.onCatalogSelection(object);
+    });
+    this.runtimes.informer.on("delete", (object) => this.onCatalogSelection(object, true));
     // A catalog change re-reconciles the runtimes of its namespace; those whose rendered objects do
     // not change write nothing, the rest roll only the Deployments whose checksums changed.
     catalogs.informer.on("change", (catalog) => {
       for (const runtime of this.runtimes.informer.list(catalog.metadata?.namespace)) this.queue.add(keyOf(runtime));
+      this.catalogQueue.add(keyOf(catalog));
     });
     secrets.informer.on("change", (secret) => {
       for (const key of this.secretUsers.get(keyOf(secret)) ?? []) this.queue.add(key);
+      this.addCatalogsOf(secret.metadata?.namespace);
     });
     const owned = (object: KubernetesObject) => {
       const runtime = object.metadata?.labels?.[ownerLabel];
@@ -96,7 +112,7 @@ export class Controller implements OwnedObjectCache {
     // Optional kinds (Cluster API) may be missing: an informer that cannot start keeps retrying.
     await Promise.all(this.informers.map((i) => i.start().catch((error) => log.warn({ informer: i.name, error: describeError(error) }, "informer start failed; retrying"))));
     const count = this.options.workers ?? 4;
-    this.workers = Array.from({ length: count }, () => this.work());
+    this.workers = [...Array.from({ length: count }, () => this.work()), this.catalogWork()];
     const resyncMs = this.options.resyncPeriodMs ?? 5 * 60_000;
     this.resyncTimer = setInterval(() => void this.resync(), resyncMs);
     this.resyncTimer.unref();
@@ -108,6 +124,7 @@ export class Controller implements OwnedObjectCache {
     this.running = false;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.queue.shutdown();
+    this.catalogQueue.shutdown();
     await Promise.all(this.informers.map((i) => i.stop().catch(() => undefined)));
     await Promise.all(this.workers);
   }
@@ -119,6 +136,54 @@ export class Controller implements OwnedObjectCache {
       this.options.context.log.warn({ error: describeError(error) }, "resync hook failed");
     }
     for (const runtime of this.runtimes.informer.list()) this.queue.add(keyOf(runtime));
+    for (const catalog of this.catalogs.informer.list()) this.catalogQueue.add(keyOf(catalog));
+  }
+
+  private addCatalogsOf(namespace: string | undefined): void {
+    for (const catalog of this.catalogs.informer.list(namespace)) this.catalogQueue.add(keyOf(catalog));
+  }
+
+  /** A runtime that appeared, went, or changed its spec.catalogs may change its catalogs' usedBy. */
+  private onCatalogSelection(runtime: KubernetesObject, deleted = false): void {
+    const key = keyOf(runtime);
+    const selection = deleted ? undefined : JSON.stringify((runtime as { spec?: { catalogs?: unknown } }).spec?.catalogs ?? null);
+    if (this.catalogSelections.get(key) === selection) return;
+    if (selection === undefined) this.catalogSelections.delete(key);
+    else this.catalogSelections.set(key, selection);
+    this.addCatalogsOf(runtime.metadata?.namespace);
+  }
+
+  /** Writes one XTrinodeCatalog's status from the informer caches when it differs; level-triggered like a runtime reconcile. */
+  private async reconcileCatalog(namespace: string, name: string): Promise<void> {
+    const catalog = this.catalogs.informer.get(name, namespace) as unknown as XTrinodeCatalog | undefined;
+    if (!catalog) return; // deleted: nothing to report on
+    const status = catalogStatus({
+      catalog,
+      runtimes: this.runtimes.informer.list(namespace) as unknown as XTrinode[],
+      catalogs: this.catalogs.informer.list(namespace) as unknown as XTrinodeCatalog[],
+      secret: (secretName) => this.secrets.informer.get(secretName, namespace) as KubeObject | undefined,
+      now: new Date(),
+    });
+    if (sameStatus(catalog.status, status)) return;
+    await this.context.client.replaceStatus({ ...(catalog as unknown as KubeObject), status }, catalogPlural);
+  }
+
+  private async catalogWork(): Promise<void> {
+    for (;;) {
+      const key = await this.catalogQueue.get();
+      if (key === undefined) return;
+      const [namespace, name] = key.split("/");
+      try {
+        await this.reconcileCatalog(namespace, name);
+        this.catalogQueue.forget(key);
+      } catch (error) {
+        // A conflict (the catalog changed meanwhile) or an API error: the retry reads the caches again.
+        const retryInMs = this.running ? this.catalogQueue.addRateLimited(key) : undefined;
+        this.context.log.warn({ catalog: key, error: describeError(error), retryInMs }, "catalog status write failed");
+      } finally {
+        this.catalogQueue.done(key);
+      }
+    }
   }
 
   private async work(): Promise<void> {

@@ -10,7 +10,7 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from "@kubernetes/client-node";
-import { fieldManager, group, runtimePlural, version } from "./constants.ts";
+import { catalogPlural, fieldManager, group, runtimePlural, version } from "./constants.ts";
 import type { KubeObject } from "./diff.ts";
 
 export interface ObjectRef {
@@ -39,8 +39,8 @@ export interface ClusterClient {
   /** JSON merge patch of the main resource (include metadata.resourceVersion for a precondition). */
   mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject>;
   delete(ref: ObjectRef): Promise<void>;
-  /** PUT of an XTrinode's status subresource, guarded by resourceVersion. */
-  replaceRuntimeStatus(runtime: KubeObject): Promise<KubeObject>;
+  /** PUT of an XTrinode's or XTrinodeCatalog's status subresource (plural names which), guarded by resourceVersion. */
+  replaceStatus(object: KubeObject, plural: typeof runtimePlural | typeof catalogPlural): Promise<KubeObject>;
   createEvent(event: EventInput): Promise<void>;
 }
 
@@ -142,15 +142,15 @@ export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
         if (!isNotFound(error)) throw error;
       }
     },
-    async replaceRuntimeStatus(runtime) {
-      const metadata = runtime.metadata!;
+    async replaceStatus(object, plural) {
+      const metadata = object.metadata!;
       const result = await customObjects.replaceNamespacedCustomObjectStatus({
         group,
         version,
         namespace: metadata.namespace!,
-        plural: runtimePlural,
+        plural,
         name: metadata.name!,
-        body: plain(runtime),
+        body: plain(object),
         fieldManager,
       });
       return plain(result as KubeObject);

@@ -7,7 +7,8 @@ import type { RenderedRuntime, RenderRuntimeInput, XTrinode, XTrinodeCatalog, XT
 import type { GatewayRoutes, XTrinodeStatus } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
 import { applyIfChanged, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, type ApplyCounters, type OwnedObjectCache } from "./apply.ts";
-import { annotations, apiVersion, isNodePoolObject } from "./constants.ts";
+import { hasSecretKey } from "./catalog-status.ts";
+import { annotations, apiVersion, isNodePoolObject, runtimePlural } from "./constants.ts";
 import { objectKey, type KubeObject } from "./diff.ts";
 import { parseDurationMs } from "./duration.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
@@ -272,17 +273,13 @@ async function checkSecrets(client: ClusterClient, namespace: string, rendered: 
     const secret = secrets.get(ref.secretName);
     const where = `catalog ${ref.catalog} property ${ref.property}`;
     if (!secret) problems.push(`Secret ${namespace}/${ref.secretName} not found (${where}): create it`);
-    else if (!hasKey(secret, ref.key)) problems.push(`Secret ${namespace}/${ref.secretName} has no key "${ref.key}" (${where}): add the key`);
+    else if (!hasSecretKey(secret, ref.key)) problems.push(`Secret ${namespace}/${ref.secretName} has no key "${ref.key}" (${where}): add the key`);
   }
   if (problems.length) {
     const message = problems.join("; ");
     throw new StopReconcile("SecretNotFound", message, [{ type: "SecretsResolved", status: "False", reason: "SecretNotFound", message }]);
   }
   return { type: "SecretsResolved", status: "True", reason: "Resolved", message: `${secrets.size} secret(s) referenced` };
-}
-
-function hasKey(secret: KubeObject, key: string): boolean {
-  return Object.hasOwn((secret.data as object | undefined) ?? {}, key) || Object.hasOwn((secret.stringData as object | undefined) ?? {}, key);
 }
 
 /** ownerReferences to the XTrinode, so the API server's garbage collector also cleans up. */
@@ -327,6 +324,6 @@ function checksum(objects: KubeObject[]): string {
 /** Writes status through the status subresource when it differs; returns writes issued (0 or 1). */
 async function writeStatus(ctx: ReconcileContext, runtime: KubeObject, status: XTrinodeStatus): Promise<number> {
   if (sameStatus(runtime.status as XTrinodeStatus | undefined, status)) return 0;
-  await ctx.client.replaceRuntimeStatus({ ...runtime, status });
+  await ctx.client.replaceStatus({ ...runtime, status }, runtimePlural);
   return 1;
 }

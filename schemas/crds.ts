@@ -38,6 +38,8 @@ const crds: CrdSpec[] = [
     shortNames: ["xtncat"],
     printerColumns: [
       { name: "Connector", type: "string", jsonPath: ".spec.connector" },
+      { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: "Every Secret key of spec.secretProperties exists" },
+      { name: "Used-By", type: "string", jsonPath: ".status.usedBy", description: "XTrinodes of the namespace that mount this catalog" },
       { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
     ],
   },

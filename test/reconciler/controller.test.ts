@@ -13,7 +13,7 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
   let operator: RunningOperator;
 
   before(async () => {
-    cluster = await startCluster();
+    cluster = await startCluster({}, ["team-a", "team-b", "team-c"]);
     operator = await startOperator({
       kubeConfig: cluster.kubeConfig,
       gatewayNamespace,
@@ -43,6 +43,29 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
       const configMaps = await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=bi`);
       return JSON.stringify(configMaps).includes("db:5432/b");
     });
+  });
+
+  it("keeps XTrinodeCatalog status current: usedBy (names and selectors) and Ready (Secret keys found)", async () => {
+    const catalogStatusOf = async (name: string) =>
+      (await cluster.client.get({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodeCatalog", namespace: "team-c", name }))?.status as
+        | { usedBy?: string[]; observedGeneration?: number; conditions?: Array<{ type: string; status: string; reason: string; message: string }> }
+        | undefined;
+    const ready = async (name: string) => (await catalogStatusOf(name))?.conditions?.find((c) => c.type === "Ready");
+    await cluster.client.create(catalog("team-c", "lake", { connector: "iceberg", secretProperties: { "s3.aws-secret-key": { secretName: "lake-creds", key: "secret" } } }, { tier: "gold" }));
+    await waitFor("Ready False naming the missing Secret", async () => (await ready("lake"))?.status === "False");
+    expect((await ready("lake"))?.message).to.contain('spec.secretProperties.s3.aws-secret-key: Secret team-c/lake-creds not found; create it with the key "secret"');
+    expect((await catalogStatusOf("lake"))?.usedBy).to.deep.equal([]);
+
+    await cluster.client.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "lake-creds", namespace: "team-c" }, data: { secret: "eA==" } });
+    await waitFor("Ready True once the Secret key exists", async () => (await ready("lake"))?.status === "True");
+
+    await cluster.client.create(runtime("team-c", "by-name", { catalogs: { names: ["lake"] } }));
+    await cluster.client.create(runtime("team-c", "by-label", { catalogs: { selector: { matchLabels: { tier: "gold" } } } }));
+    await cluster.client.create(runtime("team-c", "neither"));
+    await waitFor("usedBy both selecting runtimes", async () => JSON.stringify((await catalogStatusOf("lake"))?.usedBy) === JSON.stringify(["by-label", "by-name"]));
+    await cluster.client.delete({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-c", name: "by-name" });
+    await waitFor("usedBy without the deleted runtime", async () => JSON.stringify((await catalogStatusOf("lake"))?.usedBy) === JSON.stringify(["by-label"]));
+    expect((await catalogStatusOf("lake"))?.observedGeneration).to.be.a("number");
   });
 
   it("suspend intent drains, and the requeue-after timer ends the drain without any other event", async () => {
