@@ -108,7 +108,16 @@ export function namedConfigMapInformer(kubeConfig: KubeConfig, namespace: string
   return new ListWatch(`/api/v1/namespaces/${namespace}/configmaps`, new Watch(kubeConfig), list, false, undefined, fieldSelector);
 }
 
+/**
+ * Secret types a catalog never references: Helm release records (often hundreds of KB each, several per
+ * release) and service-account tokens. Left out of the cluster-wide Secret watch, so the operator does not
+ * cache every Helm release of the cluster in memory.
+ */
+export const unwatchedSecretTypes = ["helm.sh/release.v1", "kubernetes.io/service-account-token"];
+
 export function secretInformer(kubeConfig: KubeConfig): ObjectInformer {
   const api = kubeConfig.makeApiClient(CoreV1Api);
-  return makeInformer(kubeConfig, "/api/v1/secrets", () => api.listSecretForAllNamespaces() as Promise<KubernetesListObject<KubernetesObject>>);
+  const fieldSelector = unwatchedSecretTypes.map((type) => `type!=${type}`).join(",");
+  const list = () => api.listSecretForAllNamespaces({ fieldSelector }) as Promise<KubernetesListObject<KubernetesObject>>;
+  return new ListWatch("/api/v1/secrets", new Watch(kubeConfig), list, false, undefined, fieldSelector);
 }

@@ -66,6 +66,11 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     await cluster.client.delete({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-c", name: "by-name" });
     await waitFor("usedBy without the deleted runtime", async () => JSON.stringify((await catalogStatusOf("lake"))?.usedBy) === JSON.stringify(["by-label"]));
     expect((await catalogStatusOf("lake"))?.observedGeneration).to.be.a("number");
+
+    // The cluster-wide Secret watch leaves out Helm release records and service-account tokens.
+    const secretRequests = cluster.server.requestLog.filter({ method: "GET", pathPrefix: "/api/v1/secrets" });
+    expect(secretRequests.length).to.be.greaterThan(0);
+    for (const request of secretRequests) expect(request.query.fieldSelector).to.equal("type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token");
   });
 
   it("suspend intent drains, and the requeue-after timer ends the drain without any other event", async () => {
