@@ -19,16 +19,19 @@ export interface PacedTargetResult {
   latencies: Float64Array;
   failed: number;
   sentRate: number;
+  /** The p99 of each 1-second slice, in slice order. */
+  sliceP99s: number[];
 }
 
 async function run(job: PacedJob): Promise<PacedTargetResult[]> {
-  const pooled = job.targets.map(() => ({ latencies: [] as Float64Array[], failed: 0, sent: 0 }));
+  const pooled = job.targets.map(() => ({ latencies: [] as Float64Array[], failed: 0, sent: 0, sliceP99s: [] as number[] }));
   const agents = job.targets.map(() => pacedAgent());
   for (let round = 0; round < job.rounds; round++) {
     for (let turn = 0; turn < job.targets.length; turn++) {
       const index = (round + turn) % job.targets.length;
       const result = await pacedFlowLoad(job.targets[index].url, { rate: job.rate, seconds: job.sliceSeconds, agent: agents[index] });
       pooled[index].latencies.push(result.latencies);
+      pooled[index].sliceP99s.push(result.p99);
       pooled[index].failed += result.failed;
       pooled[index].sent += result.sentRate * job.sliceSeconds;
     }
@@ -41,7 +44,7 @@ async function run(job: PacedJob): Promise<PacedTargetResult[]> {
       all.set(part, offset);
       offset += part.length;
     }
-    return { name: target.name, latencies: all.sort(), failed: pooled[index].failed, sentRate: pooled[index].sent / (job.rounds * job.sliceSeconds) };
+    return { name: target.name, latencies: all.sort(), failed: pooled[index].failed, sentRate: pooled[index].sent / (job.rounds * job.sliceSeconds), sliceP99s: pooled[index].sliceP99s };
   });
 }
 
