@@ -49,8 +49,10 @@ export function tagStartedTransactionRaw(rawHeaders: string[], backend: string):
  * list (the node-http engine writes that) and in the parsed headers (http-proxy and http-proxy-3 copy those).
  */
 export function tagStartedTransaction(proxyRes: IncomingMessage, backend: string): void {
+  // The raw list first: reading proxyRes.headers makes Node build the header object, which only the proxy
+  // libraries need, and only when there is something to tag.
+  if (!proxyRes.rawHeaders.some((name, i) => i % 2 === 0 && name.toLowerCase() === startedHeader)) return;
   const started = proxyRes.headers[startedHeader];
-  if (typeof started !== "string") return;
-  proxyRes.headers[startedHeader] = `${started}.${backendTag(backend)}`;
+  if (typeof started === "string") proxyRes.headers[startedHeader] = `${started}.${backendTag(backend)}`;
   tagStartedTransactionRaw(proxyRes.rawHeaders, backend);
 }
