@@ -32,6 +32,18 @@ export function catalogUsers(catalog: XTrinodeCatalog, runtimes: XTrinode[], cat
   return users.sort();
 }
 
+/**
+ * Runtimes (names) a change of the catalog concerns: those that mounted it at their last reconcile (their
+ * status.catalogs; a label change may have ended a selection) and those that select it now.
+ */
+export function runtimesConcerned(catalog: XTrinodeCatalog, runtimes: XTrinode[], catalogs: XTrinodeCatalog[]): string[] {
+  const mounted = runtimes.filter((runtime) => {
+    const resolved = (runtime as { status?: { catalogs?: unknown } }).status?.catalogs;
+    return Array.isArray(resolved) && resolved.includes(catalog.metadata.name);
+  });
+  return [...new Set([...mounted.map((runtime) => runtime.metadata.name), ...catalogUsers(catalog, runtimes, catalogs)])].sort();
+}
+
 export function hasSecretKey(secret: KubeObject, key: string): boolean {
   return Object.hasOwn((secret.data as object | undefined) ?? {}, key) || Object.hasOwn((secret.stringData as object | undefined) ?? {}, key);
 }

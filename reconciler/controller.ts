@@ -6,7 +6,7 @@ import type { OwnedObjectCache } from "./apply.ts";
 import { catalogPlural, group, ownerLabel, prunableKinds, routesConfigMapName, routesDataKey, runtimePlural, version, type KindRef } from "./constants.ts";
 import type { KubeObject } from "./diff.ts";
 import type { XTrinode, XTrinodeCatalog } from "../renderer/types.ts";
-import { catalogStatus } from "./catalog-status.ts";
+import { catalogStatus, runtimesConcerned } from "./catalog-status.ts";
 import { customResourceInformer, namedConfigMapInformer, ownedObjectInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
 import { sameStatus } from "./status.ts";
 import { parseRoutes } from "./routes.ts";
@@ -76,10 +76,16 @@ export class Controller implements OwnedObjectCache {
       this.onCatalogSelection(object);
     });
     this.runtimes.informer.on("delete", (object) => this.onCatalogSelection(object, true));
-    // A catalog change re-reconciles the runtimes of its namespace; those whose rendered objects do
-    // not change write nothing, the rest roll only the Deployments whose checksums changed.
+    // A catalog change re-reconciles the runtimes it concerns (mounted at their last reconcile, or
+    // selecting it now); they roll only the Deployments whose checksums changed. A runtime whose own
+    // reconcile is still writing its status.catalogs gets requeued by that status write anyway.
     catalogs.informer.on("change", (catalog) => {
-      for (const runtime of this.runtimes.informer.list(catalog.metadata?.namespace)) this.queue.add(keyOf(runtime));
+      const namespace = catalog.metadata?.namespace;
+      const inNamespace = {
+        runtimes: this.runtimes.informer.list(namespace) as unknown as XTrinode[],
+        catalogs: this.catalogs.informer.list(namespace) as unknown as XTrinodeCatalog[],
+      };
+      for (const name of runtimesConcerned(catalog as unknown as XTrinodeCatalog, inNamespace.runtimes, inNamespace.catalogs)) this.queue.add(`${namespace}/${name}`);
       this.catalogQueue.add(keyOf(catalog));
     });
     secrets.informer.on("change", (secret) => {

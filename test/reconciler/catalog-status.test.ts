@@ -1,7 +1,7 @@
 // Unit tests of XTrinodeCatalog status (reconciler/catalog-status.ts), no network.
 import { expect } from "chai";
 import type { XTrinode, XTrinodeCatalog } from "../../renderer/types.ts";
-import { catalogStatus } from "../../reconciler/catalog-status.ts";
+import { catalogStatus, runtimesConcerned } from "../../reconciler/catalog-status.ts";
 import type { KubeObject } from "../../reconciler/diff.ts";
 
 const lake = {
@@ -20,6 +20,12 @@ describe("reconciler: XTrinodeCatalog status", () => {
     const status = catalogStatus({ catalog: lake, runtimes, catalogs: [lake], secret: () => undefined, now });
     expect(status.usedBy).to.deep.equal(["a", "b"]);
     expect(status.observedGeneration).to.equal(3);
+  });
+
+  it("a catalog change concerns the runtimes that mounted it at their last reconcile and those that select it now, no others", () => {
+    const mountedBefore = { ...runtime("was-by-label", { selector: { matchLabels: { tier: "silver" } } }), status: { catalogs: ["lake", "other"] } } as unknown as XTrinode;
+    const runtimes = [mountedBefore, runtime("by-name", { names: ["lake"] }), runtime("unrelated", { names: ["other"] })];
+    expect(runtimesConcerned(lake, runtimes, [lake])).to.deep.equal(["by-name", "was-by-label"]);
   });
 
   it("is Ready when every referenced Secret key exists (data or stringData), and keeps lastTransitionTime while unchanged", () => {
