@@ -7,6 +7,7 @@ import { catalogPlural, group, ownerLabel, prunableKinds, routesConfigMapName, r
 import type { KubeObject } from "./diff.ts";
 import type { XTrinode, XTrinodeCatalog } from "../renderer/types.ts";
 import { catalogStatus, runtimesConcerned } from "./catalog-status.ts";
+import { pruneGuardrails } from "./guardrails.ts";
 import { customResourceInformer, namedConfigMapInformer, ownedObjectInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
 import { sameStatus } from "./status.ts";
 import { parseRoutes } from "./routes.ts";
@@ -143,6 +144,14 @@ export class Controller implements OwnedObjectCache {
     }
     for (const runtime of this.runtimes.informer.list()) this.queue.add(keyOf(runtime));
     for (const catalog of this.catalogs.informer.list()) this.catalogQueue.add(keyOf(catalog));
+    const namespaces = new Set(this.runtimes.informer.list().map((runtime) => runtime.metadata?.namespace ?? ""));
+    for (const namespace of namespaces) {
+      try {
+        await pruneGuardrails(this.context, namespace);
+      } catch (error) {
+        this.options.context.log.warn({ namespace, error: describeError(error) }, "guardrail prune failed; the next resync retries");
+      }
+    }
   }
 
   private addCatalogsOf(namespace: string | undefined): void {

@@ -5,19 +5,21 @@ import { expect } from "chai";
 import { silentLogger } from "../../lib/logger.ts";
 import { ownerLabel } from "../../reconciler/constants.ts";
 import { startOperator, type RunningOperator } from "../../reconciler/operator.ts";
-import { catalog, gatewayNamespace, phaseOf, routeOf, runtime, startCluster, staticPolicy, waitFor, type Cluster } from "./support.ts";
+import type { XTrinodePolicy } from "../../renderer/types.ts";
+import { catalog, gatewayNamespace, phaseOf, routeOf, runtime, startCluster, staticPolicy, testPolicy, waitFor, type Cluster } from "./support.ts";
 
 describe("reconciler: controller loop (informers, work queue, timers, metrics)", function () {
   this.timeout(30_000);
   let cluster: Cluster;
   let operator: RunningOperator;
+  let policy: XTrinodePolicy | undefined = testPolicy; // what the next policy reload finds
 
   before(async () => {
     cluster = await startCluster({}, ["team-a", "team-b", "team-c"]);
     operator = await startOperator({
       kubeConfig: cluster.kubeConfig,
       gatewayNamespace,
-      policy: staticPolicy(),
+      policy: { current: () => policy, reload: async () => undefined },
       log: silentLogger(),
       metricsPort: 0,
       metricsHost: "127.0.0.1",
@@ -123,6 +125,14 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     expect(text).to.match(/xtrinode_operator_objects_applied_total\{kind="Deployment",verb="apply"\} [1-9]/);
     expect(text).to.contain("xtrinode_operator_workqueue_depth");
     expect(text).to.contain("xtrinode_operator_reconcile_duration_seconds_bucket");
+  });
+  // Last: it changes the policy for the rest of this operator's life.
+  it("at a resync, deletes the namespace guardrails the reloaded policy no longer asks for", async () => {
+    const quotas = () => cluster.client.list("v1", "ResourceQuota", "team-b", "xtrinode.io/guardrails");
+    await waitFor("the guardrail quota of team-b", async () => (await quotas()).length === 1);
+    policy = { ...testPolicy, defaults: { ...testPolicy.defaults, quota: undefined } };
+    await operator.resync();
+    expect(await quotas()).to.deep.equal([]);
   });
 });
 

@@ -5,7 +5,8 @@ import { expect } from "chai";
 import { fieldManager, ownerLabel } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/diff.ts";
 import { reconcileRuntime, type ReconcileContext } from "../../reconciler/reconcile.ts";
-import { catalog, gatewayNamespace, getRuntime, phaseOf, reconcile, routeOf, runtime, startCluster, testContext, tick, TestClock, type Cluster } from "./support.ts";
+import { pruneGuardrails } from "../../reconciler/guardrails.ts";
+import { catalog, gatewayNamespace, getRuntime, phaseOf, reconcile, routeOf, runtime, startCluster, staticPolicy, testContext, testPolicy, tick, TestClock, type Cluster } from "./support.ts";
 
 const queryPressure = { queryPressure: { serverAddress: "http://prometheus.monitoring.svc:9090" } };
 
@@ -323,5 +324,20 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
       expect(await cluster.client.list(kind[0], kind[1], "team-a", `${ownerLabel}=bi`)).to.deep.equal([]);
     }
     expect(await deployment(cluster, "team-a", "stays-trino-coordinator")).to.not.equal(undefined);
+  });
+
+  it("prunes the namespace guardrails a reloaded policy no longer renders, and no other ResourceQuota", async () => {
+    await createRuntime(cluster, runtime("team-a", "bi"));
+    await reconcile(ctx, "team-a", "bi"); // the test policy asks for a quota in every namespace
+    const quotaNames = async () => (await cluster.client.list("v1", "ResourceQuota", "team-a")).map((q) => q.metadata!.name!).sort();
+    const [guardrail] = await quotaNames();
+    expect(guardrail, "the guardrail quota").to.be.a("string");
+    await cluster.client.create({ apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "team-own", namespace: "team-a" }, spec: { hard: { pods: "10" } } });
+
+    expect(await pruneGuardrails(ctx, "team-a")).to.deep.equal([]); // still wanted
+    const withoutQuota = testContext(cluster, clock, staticPolicy({ ...testPolicy, defaults: { ...testPolicy.defaults, quota: undefined } }));
+    expect(await pruneGuardrails(withoutQuota, "team-a")).to.deep.equal([`ResourceQuota/${guardrail}`]);
+    expect(await quotaNames()).to.deep.equal(["team-own"]);
+    expect(await pruneGuardrails(withoutQuota, "team-a")).to.deep.equal([]); // idempotent
   });
 });
