@@ -105,6 +105,10 @@ function answerResume(deps: ApiServerDeps, req: http.IncomingMessage, res: http.
         writeJson(res, apiError.status, apiError.headers, errorBody(apiError));
       },
     )
+    .catch((error: unknown) => {
+      // Writing the answer itself failed (the client is gone): nothing left to tell it.
+      deps.logger.warn({ event: "response-failed", path, err: String(error) }, "could not write the resume answer");
+    })
     .finally(() => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.requestDuration.observe({ method: req.method ?? "", route: resumeRoute, status: String(res.statusCode) }, seconds);
