@@ -2,7 +2,10 @@
 // The xtrinode CLI. Each area registers its own subcommands (bin/registrations.ts); this file only
 // wires up the ones needed. Runs on Node >= 24 (TypeScript type stripping); npm scripts and npx use the pinned Node 24.
 import { Command } from "commander";
+import { exitWithParentIfAsked } from "../lib/exit-with-parent.ts";
 import { registrationsFor } from "./registrations.ts";
+
+exitWithParentIfAsked();
 
 const program = new Command("xtrinode")
   .description("Run many Trino runtimes on Kubernetes behind one Trino-facing gateway.")

@@ -3,7 +3,7 @@
 // stops every child process and removes the temporary directory. Plus the local stack's pure parts.
 import { expect } from "chai";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import yaml from "js-yaml";
 import { BasicAuth, Trino } from "trino-client";
@@ -17,10 +17,27 @@ import { runQuery, waitFor } from "./support.ts";
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  // An exited child of a killed parent may wait as a zombie until init reaps it: that is not running.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `npm start`'s script and resolves once it printed its instructions. */
+async function startStack(): Promise<{ child: ChildProcess; output: () => string }> {
+  const started = spawn(process.execPath, [path.join(repoRoot, "fixtures", "local-stack", "main.ts"), "--gateway-port", "0"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  started.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  started.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await waitFor("the 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || started.exitCode !== null, 40_000);
+  expect(output, output).to.include("Ctrl-C stops everything");
+  return { child: started, output: () => output };
 }
 
 describe("local stack: npm start", function () {
@@ -31,13 +48,10 @@ describe("local stack: npm start", function () {
   });
 
   it("shows progress, prints working query instructions for the example specs, and stops cleanly on SIGTERM", async () => {
-    child = spawn(process.execPath, [path.join(repoRoot, "fixtures", "local-stack", "main.ts"), "--gateway-port", "0"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const stack = await startStack();
+    child = stack.child;
     const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
-    await waitFor("the 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || child!.exitCode !== null, 40_000);
-    expect(output, output).to.include("Ctrl-C stops everything");
+    let output = stack.output();
 
     const steps = output.split("\n").filter((line) => /^\[\d+\] /.test(line));
     expect(steps.length, output).to.be.at.least(7);
@@ -63,9 +77,24 @@ describe("local stack: npm start", function () {
     expect(childPids.length, "operator, apiserver and gateway child processes").to.equal(3);
     child.kill("SIGTERM");
     expect(await exited).to.equal(0);
+    output = stack.output();
     expect(output).to.include("stopped.");
     for (const pid of childPids) expect(alive(pid), `child ${pid} after stop`).to.equal(false);
     expect(existsSync(tempDir), `${tempDir} removed`).to.equal(false);
+  });
+
+  it("leaves no component running when it is SIGKILLed (they stop themselves when their stdin pipe ends)", async () => {
+    const stack = await startStack();
+    child = stack.child;
+    const tempDir = path.dirname(/Logs: (\S+)/.exec(stack.output())![1]);
+    const childPids = execFileSync("pgrep", ["-P", String(child.pid)]).toString().trim().split("\n").map(Number);
+    expect(childPids.length, "operator, apiserver and gateway child processes").to.equal(3);
+    child.kill("SIGKILL");
+    try {
+      await waitFor("every component to stop by itself", () => childPids.every((pid) => !alive(pid)), 20_000);
+    } finally {
+      rmSync(tempDir, { recursive: true, force: true }); // the killed stack could not remove it
+    }
   });
 });
 
