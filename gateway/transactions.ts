@@ -7,14 +7,23 @@
 // tag routes the request like any other.
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
+import { rawHeader } from "./backend-http.ts";
 
 const startedHeader = "x-trino-started-transaction-id";
 export const transactionHeader = "x-trino-transaction-id";
 const tagPattern = /^(.+)\.([0-9a-f]{8})$/;
 
-/** A short, stable name of a backend URL (8 hex digits of its SHA-256). */
+const tags = new Map<string, string>();
+
+/** A short, stable name of a backend URL (8 hex digits of its SHA-256); remembered, since every transaction request compares all route backends. */
 export function backendTag(backend: string): string {
-  return createHash("sha256").update(backend).digest("hex").slice(0, 8);
+  let tag = tags.get(backend);
+  if (tag === undefined) {
+    if (tags.size >= 10_000) tags.clear(); // backends come from the routes: a bound that is never reached in practice
+    tag = createHash("sha256").update(backend).digest("hex").slice(0, 8);
+    tags.set(backend, tag);
+  }
+  return tag;
 }
 
 /** Splits a client's X-Trino-Transaction-Id into Trino's id and the backend tag (absent when untagged). */
@@ -51,7 +60,7 @@ export function tagStartedTransactionRaw(rawHeaders: string[], backend: string):
 export function tagStartedTransaction(proxyRes: IncomingMessage, backend: string): void {
   // The raw list first: reading proxyRes.headers makes Node build the header object, which only the proxy
   // libraries need, and only when there is something to tag.
-  if (!proxyRes.rawHeaders.some((name, i) => i % 2 === 0 && name.toLowerCase() === startedHeader)) return;
+  if (rawHeader(proxyRes.rawHeaders, startedHeader) === undefined) return;
   const started = proxyRes.headers[startedHeader];
   if (typeof started === "string") proxyRes.headers[startedHeader] = `${started}.${backendTag(backend)}`;
   tagStartedTransactionRaw(proxyRes.rawHeaders, backend);

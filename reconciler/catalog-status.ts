@@ -1,8 +1,8 @@
 // XTrinodeCatalog status, as a pure function of the catalog's namespace: which runtimes mount it
 // (usedBy: named in spec.catalogs.names or matched by spec.catalogs.selector) and whether every Secret
 // key its secretProperties name exists (condition Ready). The controller feeds it from its informer
-// caches and writes the status subresource only when it changed (catalog-reconcile.ts).
-import { selectCatalogs } from "../renderer/catalogs.ts";
+// caches and writes the status subresource only when it changed (Controller.reconcileCatalog).
+import { catalogSecretRefs, selectCatalogs } from "../renderer/catalogs.ts";
 import type { XTrinode, XTrinodeCatalog } from "../renderer/types.ts";
 import type { KubeObject } from "./diff.ts";
 import { mergeConditions, type ConditionInput } from "./status.ts";
@@ -51,8 +51,8 @@ export function hasSecretKey(secret: KubeObject, key: string): boolean {
 function readyCondition(input: CatalogStatusInput): ConditionInput {
   const namespace = input.catalog.metadata.namespace ?? "default";
   const problems: string[] = [];
-  const references = Object.entries(input.catalog.spec.secretProperties ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const [property, { secretName, key }] of references) {
+  const references = catalogSecretRefs(input.catalog);
+  for (const { property, secretName, key } of references) {
     const secret = input.secret(secretName);
     if (!secret) problems.push(`spec.secretProperties.${property}: Secret ${namespace}/${secretName} not found; create it with the key "${key}"`);
     else if (!hasSecretKey(secret, key)) problems.push(`spec.secretProperties.${property}: Secret ${namespace}/${secretName} has no key "${key}"; add the key`);

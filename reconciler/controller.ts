@@ -82,11 +82,8 @@ export class Controller implements OwnedObjectCache {
     // reconcile is still writing its status.catalogs gets requeued by that status write anyway.
     catalogs.informer.on("change", (catalog) => {
       const namespace = catalog.metadata?.namespace;
-      const inNamespace = {
-        runtimes: this.runtimes.informer.list(namespace) as unknown as XTrinode[],
-        catalogs: this.catalogs.informer.list(namespace) as unknown as XTrinodeCatalog[],
-      };
-      for (const name of runtimesConcerned(catalog as unknown as XTrinodeCatalog, inNamespace.runtimes, inNamespace.catalogs)) this.queue.add(`${namespace}/${name}`);
+      const { runtimes, catalogs } = this.cachedSpecs(namespace);
+      for (const name of runtimesConcerned(catalog as unknown as XTrinodeCatalog, runtimes, catalogs)) this.queue.add(`${namespace}/${name}`);
       this.catalogQueue.add(keyOf(catalog));
     });
     secrets.informer.on("change", (secret) => {
@@ -154,6 +151,14 @@ export class Controller implements OwnedObjectCache {
     }
   }
 
+  /** The namespace's XTrinodes and XTrinodeCatalogs as the informers hold them. */
+  private cachedSpecs(namespace: string | undefined): { runtimes: XTrinode[]; catalogs: XTrinodeCatalog[] } {
+    return {
+      runtimes: this.runtimes.informer.list(namespace) as unknown as XTrinode[],
+      catalogs: this.catalogs.informer.list(namespace) as unknown as XTrinodeCatalog[],
+    };
+  }
+
   private addCatalogsOf(namespace: string | undefined): void {
     for (const catalog of this.catalogs.informer.list(namespace)) this.catalogQueue.add(keyOf(catalog));
   }
@@ -174,8 +179,7 @@ export class Controller implements OwnedObjectCache {
     if (!catalog) return; // deleted: nothing to report on
     const status = catalogStatus({
       catalog,
-      runtimes: this.runtimes.informer.list(namespace) as unknown as XTrinode[],
-      catalogs: this.catalogs.informer.list(namespace) as unknown as XTrinodeCatalog[],
+      ...this.cachedSpecs(namespace),
       secret: (secretName) => this.secrets.informer.get(secretName, namespace) as KubeObject | undefined,
       now: new Date(),
     });
