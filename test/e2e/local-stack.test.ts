@@ -2,15 +2,16 @@
 // instructions work (a trino-client query by header through the printed gateway URL), and SIGTERM
 // stops every child process and removes the temporary directory. Plus the local stack's pure parts.
 import { expect } from "chai";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import yaml from "js-yaml";
 import { BasicAuth, Trino } from "trino-client";
 import { repoRoot } from "../../fixtures/local-stack/processes.ts";
 import { parseRoutesDocument, rewriteBackends } from "../../fixtures/local-stack/routes-adapter.ts";
 import { coordinatorOf } from "../../fixtures/local-stack/coordinators.ts";
-import { placeholderSecrets } from "../../fixtures/local-stack/index.ts";
+import { placeholderSecrets, removeAbandonedStackDirs } from "../../fixtures/local-stack/index.ts";
 import { usageText } from "../../fixtures/local-stack/usage.ts";
 import { runQuery, waitFor } from "./support.ts";
 
@@ -83,7 +84,7 @@ describe("local stack: npm start", function () {
     expect(existsSync(tempDir), `${tempDir} removed`).to.equal(false);
   });
 
-  it("leaves no component running when it is SIGKILLed (they stop themselves when their stdin pipe ends)", async () => {
+  it("leaves no component running when it is SIGKILLed (they stop themselves when their stdin pipe ends), and the next start removes its temp dir", async () => {
     const stack = await startStack();
     child = stack.child;
     const tempDir = path.dirname(/Logs: (\S+)/.exec(stack.output())![1]);
@@ -92,13 +93,38 @@ describe("local stack: npm start", function () {
     child.kill("SIGKILL");
     try {
       await waitFor("every component to stop by itself", () => childPids.every((pid) => !alive(pid)), 20_000);
+      expect(existsSync(tempDir), "the killed stack could not remove its temp dir").to.equal(true);
+      // What the next start does first (the dir's owner is gone):
+      if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child!.once("exit", resolve)); // reaped
+      expect(removeAbandonedStackDirs(path.dirname(tempDir))).to.include(tempDir);
+      expect(existsSync(tempDir)).to.equal(false);
     } finally {
-      rmSync(tempDir, { recursive: true, force: true }); // the killed stack could not remove it
+      rmSync(tempDir, { recursive: true, force: true });
     }
   });
 });
 
 describe("local stack: pure parts", () => {
+  it("removes only temp dirs whose owning process is gone", () => {
+    const parent = mkdtempSync(path.join(tmpdir(), "xtrinode-sweep-test-"));
+    try {
+      const exited = spawnSync(process.execPath, ["-e", ""]).pid!;
+      const make = (name: string, owner?: number) => {
+        mkdirSync(path.join(parent, name));
+        if (owner !== undefined) writeFileSync(path.join(parent, name, "owner.pid"), String(owner));
+        return path.join(parent, name);
+      };
+      const abandoned = make("xtrinode-local-abandoned", exited);
+      const running = make("xtrinode-local-running", process.pid);
+      const starting = make("xtrinode-local-starting");
+      const unrelated = make("something-else", exited);
+      expect(removeAbandonedStackDirs(parent)).to.deep.equal([abandoned]);
+      for (const kept of [running, starting, unrelated]) expect(existsSync(kept), kept).to.equal(true);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
   it("rewrites every route backend to the local coordinator and keeps everything else", () => {
     const text = yaml.dump({
       apiVersion: "xtrinode.io/v1alpha1",
