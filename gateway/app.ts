@@ -8,11 +8,11 @@ import type { RouteEntry } from "../schemas/generated/types.ts";
 import type { Principal } from "./auth.ts";
 import { decideNewQuery } from "./backend-choice.ts";
 import { allBackends, type GatewayCore } from "./core.ts";
-import { forwardedView, type ForwardedView } from "./forwarded.ts";
+import { forwardedView, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
 import { followUpQueryId, isHeldQueryId, isNewStatement } from "./query-id.ts";
 import { parseTicket } from "./held-queries.ts";
 import { routeKey, selectTarget, type Target } from "./route-table.ts";
-import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, forwardedHeaders, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
+import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
 import { forwardableHeaders } from "./backend-http.ts";
 import { backendOfTransaction, transactionHeader, untagTransactionHeader } from "./transactions.ts";
@@ -32,9 +32,12 @@ type Middleware = Koa.Middleware<GatewayState>;
 
 const ownerLookupTimeoutMs = 2000;
 
-function header(ctx: Context, name: string): string | undefined {
-  const value = ctx.req.headers[name];
+function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+function header(ctx: Context, name: string): string | undefined {
+  return firstValue(ctx.req.headers[name]);
 }
 
 /** Marks the response as written by hand (raw node response), outside Koa's body handling. */
@@ -98,6 +101,9 @@ function authenticate(core: GatewayCore): Middleware {
       return;
     }
     if (!user) ctx.req.headers["x-trino-user"] = result.principal.name;
+    // The gateway consumed the credentials. Coordinators behind it run without authentication and
+    // refuse a password ("Password not allowed for insecure authentication"): they get X-Trino-User.
+    delete ctx.req.headers.authorization;
     ctx.state.principal = result.principal;
     await next();
   };
@@ -126,7 +132,7 @@ function followUpStickiness(core: GatewayCore): Middleware {
       await pollHeld(core, ctx.req, raw(ctx), ctx.state.forwarded, queryId, ctx.path);
       return;
     }
-    const backend = await core.sticky.ownerOf(queryId, allBackends(core), ownerLookupTimeoutMs);
+    const backend = await core.sticky.ownerOf(queryId, allBackends(core), ownerLookupTimeoutMs, lookupIdentity(ctx.req.headers));
     if (!backend) {
       ctx.state.runtime = "unknown-query";
       const message = `query ${queryId} is not known to any Trino coordinator behind this gateway`;
@@ -137,6 +143,14 @@ function followUpStickiness(core: GatewayCore): Middleware {
     ctx.state.runtime = runtimeOfFollowUp(core, queryId, backend);
     forwardFollowUp(core, ctx.req, raw(ctx), ctx.state.forwarded, queryId, backend, ctx.state.runtime, isPoll);
   };
+}
+
+/** Who asks a backend `HEAD /v1/query/{id}` (an authenticated resource in Trino): the follow-up's user. */
+function lookupIdentity(headers: IncomingMessage["headers"]): Record<string, string> {
+  const identity: Record<string, string> = { "x-trino-user": firstValue(headers["x-trino-user"]) ?? "xtrinode-gateway" };
+  const authorization = firstValue(headers.authorization); // only still there when the gateway does not authenticate
+  if (authorization) identity.authorization = authorization;
+  return identity;
 }
 
 /**
@@ -307,7 +321,7 @@ function proxyOther(core: GatewayCore, ctx: Context): void {
     writeJson(res, 503, { error: { code: "NO_BACKEND", message: `no usable backend for ${ctx.state.target?.label ?? "this request"}` } });
     return;
   }
-  Object.assign(ctx.req.headers, forwardedHeaders(ctx.state.forwarded));
+  replaceForwardingHeaders(ctx.req.headers, ctx.state.forwarded);
   core.proxy.forward(ctx.req, res, backend, {
     onResponse: () => undefined,
     onError(error) {
@@ -321,7 +335,17 @@ function proxyOther(core: GatewayCore, ctx: Context): void {
 export function createGatewayHandler(core: GatewayCore): RequestListener {
   const chain = createGatewayApp(core).callback();
   return (req, res) => {
-    if (!forwardKnownFollowUp(core, req, res)) void chain(req, res);
+    let handled: boolean;
+    try {
+      handled = forwardKnownFollowUp(core, req, res);
+    } catch (error) {
+      // A throw here would escape the request listener and stop the process: answer 500 instead.
+      core.logger.error({ event: "request-error", err: (error as Error).message, path: req.url }, "follow-up fast lane failed");
+      if (!res.headersSent) writeJson(res, 500, { error: { code: "GATEWAY_ERROR", message: "the gateway failed to handle this request" } });
+      else res.destroy();
+      return;
+    }
+    if (!handled) void chain(req, res);
   };
 }
 

@@ -2,6 +2,7 @@
 // node:http keeps raw header lists, so repeated Trino headers (X-Trino-Set-Session…) survive.
 import http from "node:http";
 import https from "node:https";
+import { isForwardingHeader } from "./forwarded.ts";
 
 export interface BackendResponse {
   status: number;
@@ -93,9 +94,9 @@ export function withoutHopByHop(headers: http.IncomingHttpHeaders): http.Outgoin
   return headersWithout(headers, (name) => hopByHop.has(name));
 }
 
-/** Request headers to pass on in a buffered relay (also without framing, Host and X-Forwarded-*, which the gateway sets). */
+/** Request headers to pass on in a buffered relay (also without framing, Host and forwarding headers, which the gateway sets). */
 export function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  return headersWithout(headers, (name) => notRelayed.has(name) || name.startsWith("x-forwarded-"));
+  return headersWithout(headers, (name) => notRelayed.has(name) || isForwardingHeader(name));
 }
 
 /** A raw [name, value, …] response header list for a streamed relay (repeated headers kept, in order). */

@@ -1,6 +1,7 @@
 // X-Forwarded-* handling: incoming values are honoured only from trusted proxies (CIDRs), so a
 // client cannot steer nextUri (or hostname routing) by sending its own X-Forwarded-Host.
-import { BlockList, isIPv6 } from "node:net";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { BlockList, isIP, isIPv6 } from "node:net";
 
 export interface TrustedProxies {
   trusts(address: string | undefined): boolean;
@@ -27,6 +28,7 @@ export function trustedProxies(cidrs: string[]): TrustedProxies {
     trusts(address) {
       if (!address || cidrs.length === 0) return false;
       const ip = normalise(address);
+      if (isIP(ip) === 0) return false; // an X-Forwarded-For entry may be anything ("unknown", a name)
       return list.check(ip, isIPv6(ip) ? "ipv6" : "ipv4");
     },
   };
@@ -40,7 +42,11 @@ export interface ForwardedView {
   hostname: string;
   /** X-Forwarded-For to send to the backend. */
   forwardedFor: string;
-  /** The client's address: the first X-Forwarded-For entry from a trusted proxy, else the peer. */
+  /**
+   * The client's address: walking X-Forwarded-For from the right (the entries our trusted proxies
+   * appended), the first address that is not a trusted proxy; the peer when nothing was forwarded.
+   * Entries left of that were written by the client and prove nothing.
+   */
   client: string;
 }
 
@@ -65,9 +71,38 @@ export function forwardedView(
   const peer = remoteAddress ? normalise(remoteAddress) : "";
   const fromTrusted = trusted.trusts(remoteAddress);
   const proto = (fromTrusted && first(headers["x-forwarded-proto"])) || ownProto;
-  const host = (fromTrusted && first(headers["x-forwarded-host"])) || first(headers.host) || "localhost";
+  let host = (fromTrusted && first(headers["x-forwarded-host"])) || first(headers.host) || "localhost";
+  const port = fromTrusted ? first(headers["x-forwarded-port"]) : undefined;
+  // X-Forwarded-Port is dropped before forwarding (below), so a trusted proxy's port goes into the host.
+  if (port && /^\d+$/.test(port) && !/:\d+$/.test(host) && !host.endsWith("]") && !((proto === "https" && port === "443") || (proto === "http" && port === "80"))) {
+    host = `${host}:${port}`;
+  }
   const incomingFor = fromTrusted ? (Array.isArray(headers["x-forwarded-for"]) ? headers["x-forwarded-for"].join(", ") : headers["x-forwarded-for"]) : undefined;
   const forwardedFor = incomingFor ? `${incomingFor}, ${peer}` : peer;
-  const client = (incomingFor && incomingFor.split(",")[0].trim()) || peer;
+  let client = peer;
+  const chain = incomingFor ? incomingFor.split(",").map((entry) => entry.trim()).filter(Boolean) : [];
+  for (let i = chain.length - 1; i >= 0 && trusted.trusts(client); i--) client = normalise(chain[i]);
   return { proto, host, hostname: hostnameOf(host), forwardedFor, client };
+}
+
+// Every header a coordinator's Jetty (ForwardedRequestCustomizer) reads to build nextUri or the
+// client address. The gateway sends X-Forwarded-For/Proto/Host of its own and none of the others,
+// so nothing a client sends (e.g. `Forwarded: host=…`, which Jetty ranks first) can steer nextUri.
+const forwardingHeaderNames = new Set(["forwarded", "x-proxied-https", "proxy-ssl-id", "proxy-auth-cert"]);
+
+export function isForwardingHeader(name: string): boolean {
+  return name.startsWith("x-forwarded-") || forwardingHeaderNames.has(name);
+}
+
+/** The forwarding headers the gateway sends to a backend. */
+export function forwardedHeaders(forwarded: ForwardedView): OutgoingHttpHeaders {
+  return { "x-forwarded-for": forwarded.forwardedFor, "x-forwarded-proto": forwarded.proto, "x-forwarded-host": forwarded.host };
+}
+
+/** Replaces, in place, every forwarding header of a request about to be relayed with the gateway's own. */
+export function replaceForwardingHeaders(headers: IncomingHttpHeaders, forwarded: ForwardedView): void {
+  for (const name in headers) if (isForwardingHeader(name)) delete headers[name];
+  headers["x-forwarded-for"] = forwarded.forwardedFor;
+  headers["x-forwarded-proto"] = forwarded.proto;
+  headers["x-forwarded-host"] = forwarded.host;
 }

@@ -20,6 +20,8 @@ export function isHeldQueryId(queryId: string): boolean {
 }
 
 const followUpPatterns = [
+  // Trino's partialCancelUri: /v1/statement/executing/partialCancel/{queryId}/{stage}/{slug}/{token}
+  /^\/v1\/statement\/executing\/partialCancel\/([^/?]+)\//,
   /^\/v1\/statement\/(?:queued|executing)\/([^/?]+)\//,
   /^\/v1\/statement\/(?:queued|executing)\/([^/?]+)$/,
   /^\/v1\/query\/([^/?]+)(?:\/|$)/,
@@ -29,7 +31,12 @@ const followUpPatterns = [
 export function followUpQueryId(path: string): string | undefined {
   for (const pattern of followUpPatterns) {
     const match = pattern.exec(path);
-    if (match) return decodeURIComponent(match[1]);
+    if (!match) continue;
+    try {
+      return decodeURIComponent(match[1]);
+    } catch {
+      return undefined; // malformed percent-encoding: not a query id
+    }
   }
   return undefined;
 }

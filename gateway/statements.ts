@@ -6,7 +6,7 @@ import type { RouteEntry } from "../schemas/generated/types.ts";
 import { backendRequest, forwardableHeaders, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
 import { tagStartedTransaction, tagStartedTransactionRaw, untagTransactionHeader } from "./transactions.ts";
 import type { GatewayCore } from "./core.ts";
-import type { ForwardedView } from "./forwarded.ts";
+import { forwardedHeaders, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
 import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "./trino-protocol.ts";
 import { routeKey } from "./route-table.ts";
 import { heldSlug, ticketHeaders } from "./held-queries.ts";
@@ -77,10 +77,6 @@ export function readBody(req: IncomingMessage, limit = maxStatementBytes): Promi
     req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
-}
-
-export function forwardedHeaders(forwarded: ForwardedView): OutgoingHttpHeaders {
-  return { "x-forwarded-for": forwarded.forwardedFor, "x-forwarded-proto": forwarded.proto, "x-forwarded-host": forwarded.host };
 }
 
 /** Learns query ownership and in-flight state from a backend's statement response; tags a started transaction with the backend. */
@@ -240,9 +236,7 @@ export function nextUriScanner(): { push(chunk: Buffer): void; readonly seen: bo
 
 /** Streams a follow-up to the backend owning the query; a connection failure becomes a Trino error. */
 export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, queryId: string, backend: string, runtime: string, isPoll: boolean): void {
-  req.headers["x-forwarded-for"] = forwarded.forwardedFor;
-  req.headers["x-forwarded-proto"] = forwarded.proto;
-  req.headers["x-forwarded-host"] = forwarded.host;
+  replaceForwardingHeaders(req.headers, forwarded);
   untagTransactionHeader(req.headers);
   core.proxy.forward(req, res, backend, {
     onResponse(proxyRes) {

@@ -8,7 +8,7 @@ import { coordinatorIdOf } from "./query-id.ts";
 
 export class StickyRoutes {
   private readonly coordinators: BoundedMap<string, string>;
-  private readonly lookups = new Map<string, Promise<string | undefined>>();
+  private readonly lookups = new Map<string, Promise<{ owner?: string; conclusive: boolean }>>();
   /** Coordinator ids no backend claimed recently: not asked again for a while (no probe storms). */
   private readonly unclaimed = new BoundedMap<string, number>(10_000);
   private readonly unclaimedForMs = 2000;
@@ -33,8 +33,12 @@ export class StickyRoutes {
     return coordinatorId ? this.coordinators.get(coordinatorId) : undefined;
   }
 
-  /** The backend owning `queryId`: from the map, else by asking `candidates` (first 200 wins). */
-  async ownerOf(queryId: string, candidates: string[], timeoutMs: number): Promise<string | undefined> {
+  /**
+   * The backend owning `queryId`: from the map, else by asking `candidates` (first 200 or 403 wins:
+   * a coordinator that denies viewing the query still has it). `identity` (X-Trino-User, and the
+   * client's credentials when passed through) goes with the lookup: Trino authenticates /v1/query.
+   */
+  async ownerOf(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string> = {}): Promise<string | undefined> {
     const coordinatorId = coordinatorIdOf(queryId);
     if (!coordinatorId) return undefined;
     const known = this.knownOwner(queryId);
@@ -42,29 +46,32 @@ export class StickyRoutes {
     if ((this.unclaimed.peek(coordinatorId) ?? 0) > Date.now()) return undefined;
     let lookup = this.lookups.get(coordinatorId);
     if (!lookup) {
-      lookup = this.ask(queryId, candidates, timeoutMs).finally(() => this.lookups.delete(coordinatorId));
+      lookup = this.ask(queryId, candidates, timeoutMs, identity).finally(() => this.lookups.delete(coordinatorId));
       this.lookups.set(coordinatorId, lookup);
     }
-    const owner = await lookup;
+    const { owner, conclusive } = await lookup;
     if (owner) this.coordinators.set(coordinatorId, owner);
-    else this.unclaimed.set(coordinatorId, Date.now() + this.unclaimedForMs);
+    // Remembered as unclaimed only when every backend said so: not on a 401 to these credentials.
+    else if (conclusive) this.unclaimed.set(coordinatorId, Date.now() + this.unclaimedForMs);
     return owner;
   }
 
-  private ask(queryId: string, candidates: string[], timeoutMs: number): Promise<string | undefined> {
+  private ask(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string>): Promise<{ owner?: string; conclusive: boolean }> {
     this.lookupCount++;
     const path = `/v1/query/${encodeURIComponent(queryId)}`;
     return new Promise((resolve) => {
       let pending = candidates.length;
-      if (pending === 0) resolve(undefined);
+      let conclusive = true;
+      if (pending === 0) resolve({ conclusive });
       for (const backend of candidates) {
-        backendRequest(backend, "HEAD", path, {}, undefined, timeoutMs)
+        backendRequest(backend, "HEAD", path, identity, undefined, timeoutMs)
           .then((response) => {
-            if (response.status === 200) resolve(backend);
+            if (response.status === 200 || response.status === 403) resolve({ owner: backend, conclusive: true });
+            else if (response.status === 401) conclusive = false;
           })
           .catch(() => undefined)
           .finally(() => {
-            if (--pending === 0) resolve(undefined);
+            if (--pending === 0) resolve({ conclusive });
           });
       }
     });

@@ -7,7 +7,7 @@ import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { decideNewQuery } from "../../gateway/backend-choice.ts";
 import { BoundedMap } from "../../gateway/bounded-map.ts";
 import { admitNewQuery, breakerAllows, closedBreaker, ejectionMs, recordFailure, recordSuccess } from "../../gateway/breaker.ts";
-import { forwardedView, trustedProxies } from "../../gateway/forwarded.ts";
+import { forwardedView, replaceForwardingHeaders, trustedProxies } from "../../gateway/forwarded.ts";
 import { coordinatorIdOf, createQueryIdGenerator, followUpQueryId, heldCoordinatorId, isHeldQueryId, isNewStatement } from "../../gateway/query-id.ts";
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
@@ -184,6 +184,25 @@ describe("gateway forwarded headers", () => {
   it("ignores them from anyone else, so a client cannot steer nextUri", () => {
     const view = forwardedView(headers, "192.168.1.5", "http", trusted);
     expect(view).to.deep.equal({ proto: "http", host: "gw.internal:8080", hostname: "gw.internal", forwardedFor: "192.168.1.5", client: "192.168.1.5" });
+  });
+  it("takes the client address from the right of X-Forwarded-For: entries a client wrote itself prove nothing", () => {
+    // The client claims 198.51.100.1; the ingress (trusted) appended the address it saw, 203.0.113.7.
+    const spoofed = forwardedView({ ...headers, "x-forwarded-for": "198.51.100.1, 203.0.113.7" }, "10.1.2.3", "http", trusted);
+    expect(spoofed.client).to.equal("203.0.113.7");
+    // Two trusted hops: skipped; a garbage entry is not trusted, so it is the client.
+    expect(forwardedView({ ...headers, "x-forwarded-for": "203.0.113.7, 10.9.9.9" }, "10.1.2.3", "http", trusted).client).to.equal("203.0.113.7");
+    expect(forwardedView({ ...headers, "x-forwarded-for": "unknown" }, "10.1.2.3", "http", trusted).client).to.equal("unknown");
+  });
+  it("folds a trusted proxy's X-Forwarded-Port into the host (it is not forwarded)", () => {
+    const view = forwardedView({ ...headers, "x-forwarded-host": "trino.example.com", "x-forwarded-port": "8443" }, "10.1.2.3", "http", trusted);
+    expect(view.host).to.equal("trino.example.com:8443");
+    expect(forwardedView({ ...headers, "x-forwarded-port": "443" }, "10.1.2.3", "http", trusted).host).to.equal("trino.example.com");
+  });
+  it("replaces every forwarding header a coordinator's Jetty reads with the gateway's own", () => {
+    const incoming: Record<string, string> = { forwarded: "host=evil.example;proto=https", "x-forwarded-port": "1", "x-forwarded-server": "s", "x-forwarded-prefix": "/p", "x-proxied-https": "on", "proxy-auth-cert": "c", "x-trino-user": "alice", "x-forwarded-host": "evil.example" };
+    const view = forwardedView(incoming, "192.168.1.5", "http", trusted);
+    replaceForwardingHeaders(incoming, view);
+    expect(incoming).to.deep.equal({ "x-trino-user": "alice", "x-forwarded-for": "192.168.1.5", "x-forwarded-proto": "http", "x-forwarded-host": "localhost" });
   });
   it("rejects a malformed CIDR naming it", () => {
     expect(() => trustedProxies(["10.0.0.0/abc"])).to.throw(/10\.0\.0\.0\/abc/);

@@ -76,6 +76,14 @@ describe("gateway edge (no backend needed)", () => {
       expect(gateway.core.held.size).to.equal(0);
     });
 
+    it("answers a follow-up path with malformed percent-encoding and keeps running", async () => {
+      for (const path of ["/v1/query/%E0%A4%A", "/v1/statement/executing/%E0%A4%A/slug/1"]) {
+        const response = await fetch(`${gateway.url}${path}`, { headers: { "x-trino-user": "alice" } });
+        expect(response.status, path).to.be.within(400, 599);
+      }
+      expect((await fetch(`${gateway.url}/healthz`)).status).to.equal(200);
+    });
+
     it("does not let an untrusted client steer nextUri with X-Forwarded-Host/Proto", async () => {
       const response = await post(gateway, { "x-trino-xtrinode": "team-a/analytics", "x-forwarded-host": "evil.example.com", "x-forwarded-proto": "https" });
       const body = (await response.json()) as QueryResult;

@@ -6,6 +6,7 @@ import http from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import bcrypt from "bcryptjs";
 import { SignJWT } from "jose";
 import { BasicAuth, Trino, type QueryResult } from "trino-client";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
@@ -137,6 +138,48 @@ describe("gateway routing with trino-client", function () {
       await secured.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("with password authentication on, sends coordinators the user and never the password, also on another replica's owner lookup", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "xtrinode-gw-basic-"));
+    const passwordFile = path.join(dir, "password.db");
+    writeFileSync(passwordFile, `alice:${bcrypt.hashSync("wonderland", 4)}\n`);
+    const [first, second] = await Promise.all([0, 1].map(() => startTestGateway(routes, { auth: { passwordFile } })));
+    try {
+      // The test server refuses a password as a coordinator without authentication does.
+      const trino = Trino.create({ server: first.url, auth: new BasicAuth("alice", "wonderland"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } });
+      expect(rows(await runQuery(trino, "SELECT n FROM xt_rows(4)"))).to.deep.equal([[1], [2], [3], [4]]);
+      // A poll reaching a replica that never saw the query: it asks the backends HEAD /v1/query as alice.
+      const credentials = { authorization: `Basic ${Buffer.from("alice:wonderland").toString("base64")}` };
+      const started = (await (await fetch(`${first.url}/v1/statement`, { method: "POST", headers: { ...credentials, "x-trino-xtrinode": "team-b/b" }, body: "SELECT 1" })).json()) as QueryResult;
+      expect(second.core.sticky.knownOwner(started.id)).to.equal(undefined);
+      const polled = (await (await fetch(started.nextUri!.replace(first.url, second.url), { headers: credentials })).json()) as QueryResult;
+      expect(polled.error).to.equal(undefined);
+      expect(polled.id).to.equal(started.id);
+      expect(second.core.sticky.knownOwner(started.id)).to.equal(backends.b.url);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("relays Trino's partialCancelUri to the owning coordinator", async () => {
+    let page: QueryResult & { partialCancelUri?: string } = await post(gateway, "team-b/b", "SELECT n FROM xt_rows(30)");
+    while (!page.partialCancelUri && page.nextUri) page = (await (await fetch(page.nextUri, { headers: { "x-trino-user": "test" } })).json()) as QueryResult;
+    expect(page.partialCancelUri?.startsWith(`${gateway.url}/v1/statement/executing/partialCancel/${page.id}/`)).to.equal(true);
+    const before = backends.b.stats.partialCancels;
+    expect((await fetch(page.partialCancelUri!, { method: "DELETE", headers: { "x-trino-user": "test" } })).status).to.equal(204);
+    expect(backends.b.stats.partialCancels).to.equal(before + 1);
+    await fetch(page.nextUri!, { method: "DELETE" });
+  });
+
+  it("does not let a client steer nextUri with a Forwarded header (Jetty ranks it above X-Forwarded-*)", async () => {
+    const response = await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "test", "x-trino-xtrinode": "team-b/b", forwarded: "host=evil.example;proto=https", "x-forwarded-port": "1" }, body: "SELECT n FROM xt_rows(10)" });
+    let page = (await response.json()) as QueryResult;
+    expect(page.nextUri?.startsWith(`${gateway.url}/`), page.nextUri).to.equal(true);
+    page = (await (await fetch(page.nextUri!, { headers: { "x-trino-user": "test", forwarded: "host=evil.example;proto=https" } })).json()) as QueryResult;
+    expect(page.nextUri?.startsWith(`${gateway.url}/`), page.nextUri).to.equal(true);
+    await fetch(page.nextUri!, { method: "DELETE" });
   });
 
   it("keeps a transaction on the coordinator that started it, across a pool and across replicas (no shared state)", async () => {

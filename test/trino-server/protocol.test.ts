@@ -78,7 +78,7 @@ describe("Trino protocol test server over raw HTTP", function () {
     expect(answers[2].headers.get("x-trino-test-served-by")).to.equal(server.coordinatorId);
   });
 
-  it("builds nextUri and infoUri from X-Forwarded-Proto/Host/Port, Forwarded, else Host", async () => {
+  it("builds nextUri and infoUri from Forwarded, X-Forwarded-Proto/Host/Port, else Host", async () => {
     const forwarded = await post(server, "SELECT 1", { "X-Forwarded-Proto": "https", "X-Forwarded-Host": "trino.example.com, proxy.internal" });
     expect(forwarded.body.nextUri).to.match(/^https:\/\/trino\.example\.com\/v1\/statement\/queued\//);
     expect(forwarded.body.infoUri).to.match(/^https:\/\/trino\.example\.com\/ui\/query\.html\?/);
@@ -90,6 +90,8 @@ describe("Trino protocol test server over raw HTTP", function () {
     expect(externalBaseUrl({ "x-forwarded-proto": "https", "x-forwarded-host": "a.example", "x-forwarded-port": "443" }, "h")).to.equal("https://a.example");
     expect(externalBaseUrl({ forwarded: 'for=1.2.3.4;proto=https;host="b.example:9"' }, "h")).to.equal("https://b.example:9");
     expect(externalBaseUrl({ host: "c.example:8080" }, "h")).to.equal("http://c.example:8080");
+    // Jetty ranks Forwarded above X-Forwarded-* (why the gateway drops a client's Forwarded header).
+    expect(externalBaseUrl({ forwarded: "host=evil.example;proto=http", "x-forwarded-proto": "https", "x-forwarded-host": "gw.example" }, "h")).to.equal("http://evil.example");
   });
 
   it("requires a user and a statement like Trino", async () => {
@@ -98,7 +100,16 @@ describe("Trino protocol test server over raw HTTP", function () {
     expect(noUser.headers.get("www-authenticate")).to.equal('Basic realm="Trino"');
     expect(noUser.body.text).to.equal("Basic authentication or X-Trino-Original-User or X-Trino-User must be sent");
     expect((await post(server, "  ")).status).to.equal(400);
-    expect(server.stats).to.include({ statements: 0, rejected: 2 });
+    // Like a coordinator without authentication (Trino's insecure authenticator): no passwords.
+    const basic = (credentials: string) => ({ Authorization: `Basic ${Buffer.from(credentials).toString("base64")}` });
+    const withPassword = await call(`${server.url}/v1/statement`, { method: "POST", body: "SELECT 1", headers: basic("alice:secret") });
+    expect(withPassword.status).to.equal(401);
+    expect(withPassword.body.text).to.equal("Password not allowed for insecure authentication");
+    expect(server.stats).to.include({ statements: 0, rejected: 3 });
+    const userOnly = await call(`${server.url}/v1/statement`, { method: "POST", body: "SELECT 1", headers: basic("alice:") });
+    expect(userOnly.status).to.equal(200);
+    // /v1/query is authenticated too (statement polls are not).
+    expect((await fetch(`${server.url}/v1/query/${userOnly.body.id}`, { method: "HEAD" })).status).to.equal(401);
   });
 
   it("starts transactions, accepts their id, clears them on COMMIT and rejects unknown ids", async () => {
@@ -125,9 +136,10 @@ describe("Trino protocol test server over raw HTTP", function () {
     const info = await call(`${server.url}/v1/query/${id}`, { headers: { "X-Trino-User": "bob" } });
     expect(info.body).to.include({ queryId: id, state: "QUEUED", query: "SELECT sleep_ms(60000)" });
     expect(info.body.session.user).to.equal("bob");
-    expect((await fetch(`${server.url}/v1/query/${id}`, { method: "HEAD" })).status).to.equal(200);
-    expect((await fetch(`${server.url}/v1/query/20200101_000000_00000_xxxxx`, { method: "HEAD" })).status).to.equal(404);
-    expect((await call(`${server.url}/v1/query/20200101_000000_00000_xxxxx`)).status).to.equal(404);
+    const user = { "X-Trino-User": "bob" };
+    expect((await fetch(`${server.url}/v1/query/${id}`, { method: "HEAD", headers: user })).status).to.equal(200);
+    expect((await fetch(`${server.url}/v1/query/20200101_000000_00000_xxxxx`, { method: "HEAD", headers: user })).status).to.equal(404);
+    expect((await call(`${server.url}/v1/query/20200101_000000_00000_xxxxx`, { headers: user })).status).to.equal(404);
     const running = await call(submitted.body.nextUri);
     expect(running.body.stats.state).to.equal("RUNNING");
     // A long poll on the sleeping query answers RUNNING without data after maxWait.
@@ -138,9 +150,16 @@ describe("Trino protocol test server over raw HTTP", function () {
     const after = await call(waited.body.nextUri);
     expect(after.body.error).to.include({ errorName: "USER_CANCELED" });
     expect(after.body.nextUri).to.equal(undefined);
-    expect((await call(`${server.url}/v1/query/${id}`)).body.state).to.equal("FAILED");
+    expect((await call(`${server.url}/v1/query/${id}`, { headers: user })).body.state).to.equal("FAILED");
     // Trino answers 204 for a DELETE of an unknown query.
-    expect((await fetch(`${server.url}/v1/query/20200101_000000_00000_xxxxx`, { method: "DELETE" })).status).to.equal(204);
+    expect((await fetch(`${server.url}/v1/query/20200101_000000_00000_xxxxx`, { method: "DELETE", headers: user })).status).to.equal(204);
+    // Data pages carry Trino's partialCancelUri: /v1/statement/executing/partialCancel/{queryId}/{stage}/{slug}/{token}
+    const rows = await post(server, "SELECT * FROM xt_rows(10000)");
+    let page = (await call(rows.body.nextUri)).body;
+    while (!page.partialCancelUri && page.nextUri) page = (await call(page.nextUri)).body;
+    expect(page.partialCancelUri).to.match(new RegExp(`/v1/statement/executing/partialCancel/${rows.body.id}/0/[^/]+/\\d+$`));
+    expect((await fetch(page.partialCancelUri, { method: "DELETE" })).status).to.equal(204);
+    expect(server.stats.partialCancels).to.equal(1);
   });
 
   it("reports starting in /v1/info during the start-up delay and fails queries with SERVER_STARTING_UP", async () => {
@@ -181,7 +200,7 @@ describe("Trino protocol test server over raw HTTP", function () {
       for (let i = 0; i < 5; i++) ids.push((await post(small, "SELECT 1")).body.id);
       expect(small.queryIds()).to.deep.equal(ids.slice(2));
       expect(small.stats.forgotten).to.equal(2);
-      expect((await call(`${small.url}/v1/query/${ids[0]}`)).status).to.equal(404);
+      expect((await call(`${small.url}/v1/query/${ids[0]}`, { headers: { "X-Trino-User": "bob" } })).status).to.equal(404);
     } finally {
       await small.close();
     }
