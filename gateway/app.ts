@@ -10,11 +10,11 @@ import { decideNewQuery } from "./backend-choice.ts";
 import { allBackends, type GatewayCore } from "./core.ts";
 import { forwardedView, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
 import { followUpQueryId, isHeldQueryId, isNewStatement } from "./query-id.ts";
-import { parseTicket } from "./held-queries.ts";
+import type { HeldQuery } from "./held-queries.ts";
 import { routeKey, selectTarget, type Target } from "./route-table.ts";
 import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
-import { forwardableHeaders } from "./backend-http.ts";
+import { forwardableHeaders, writeBufferedAnswer } from "./backend-http.ts";
 import { backendOfTransaction, transactionHeader, untagTransactionHeader } from "./transactions.ts";
 
 export interface GatewayState {
@@ -114,24 +114,7 @@ function followUpStickiness(core: GatewayCore): Middleware {
     const queryId = followUpQueryId(ctx.path);
     if (!queryId) return next();
     const isPoll = ctx.path.startsWith("/v1/statement/");
-    if (isHeldQueryId(queryId)) {
-      const held = core.held.get(queryId);
-      if (held) ctx.state.runtime = `${held.namespace}/${held.name}`;
-      if (ctx.method === "DELETE") {
-        core.held.delete(queryId);
-        ctx.status = 204;
-        return;
-      }
-      if (ctx.path.startsWith("/v1/query/")) {
-        ctx.status = held ? 200 : 404;
-        if (held) ctx.body = { queryId, state: "QUEUED", query: held.body.toString("utf8") };
-        return;
-      }
-      if (answerFailedPoll(raw(ctx), ctx.state.forwarded, queryId, ctx.path)) return;
-      if (!held && !adoptHeldTicket(core, ctx, queryId)) return;
-      await pollHeld(core, ctx.req, raw(ctx), ctx.state.forwarded, queryId, ctx.path);
-      return;
-    }
+    if (isHeldQueryId(queryId)) return followUpOfHeld(core, ctx, queryId);
     const backend = await core.sticky.ownerOf(queryId, allBackends(core), ownerLookupTimeoutMs, lookupIdentity(ctx.req.headers));
     if (!backend) {
       ctx.state.runtime = "unknown-query";
@@ -175,30 +158,80 @@ function forwardKnownFollowUp(core: GatewayCore, req: IncomingMessage, res: Serv
   return true;
 }
 
+const heldSlugInPath = /^\/v1\/statement\/queued\/[^/]+\/([^/]+)\//;
+
 /**
- * A poll of a statement held by another replica: adopt it from the ticket in its nextUri. The ticket
- * is client-supplied, so the runtime and X-Trino-User are authorised again for this principal.
- * Returns false when it answered the request itself (refused); true to go on polling.
+ * Follow-ups of statements the gateway holds (or held). A held statement is known by its id AND the
+ * slug of its nextUri, which only its client has: ids are guessable. `/v1/query/{id}` carries no
+ * slug, so it tells nothing about held statements.
  */
-function adoptHeldTicket(core: GatewayCore, ctx: Context, queryId: string): boolean {
-  const slug = /^\/v1\/statement\/queued\/[^/]+\/([^/]+)\//.exec(ctx.path)?.[1];
-  const ticket = slug ? parseTicket(slug) : undefined;
-  if (!slug || !ticket) return true; // pollHeld answers "no longer held"
+async function followUpOfHeld(core: GatewayCore, ctx: Context, queryId: string): Promise<void> {
+  if (ctx.path.startsWith("/v1/query/")) {
+    writeJson(raw(ctx), 404, { error: { code: "QUERY_NOT_FOUND", message: `query ${queryId} is not a Trino query yet (held by the gateway while its runtime resumes): poll or cancel it through its nextUri` } });
+    return;
+  }
+  const slug = heldSlugInPath.exec(ctx.path)?.[1];
+  let held = slug ? core.held.get(queryId, slug) : undefined;
+  if (held) ctx.state.runtime = `${held.namespace}/${held.name}`;
+  if (ctx.method === "DELETE") {
+    if (held) core.held.delete(held);
+    ctx.status = 204; // as Trino answers a DELETE of its nextUri, also for what is gone already
+    return;
+  }
+  if (answerFailedPoll(raw(ctx), ctx.state.forwarded, queryId, ctx.path)) return;
+  if (!held && slug) {
+    // A repeated hand-over poll (the client retried): the same first page again, not a second run.
+    const handed = core.held.handedOver(queryId, slug);
+    if (handed) {
+      ctx.state.runtime = handed.runtime;
+      writeBufferedAnswer(raw(ctx), handed.answer);
+      return;
+    }
+    const adopted = adoptHeldTicket(core, ctx, queryId, slug);
+    if (adopted === "refused") return;
+    held = adopted;
+  }
+  if (!held) {
+    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.queryNotFound, `query ${queryId} is no longer held by this gateway (cancelled, abandoned, expired, or held by another gateway replica that shares no XTRINODE_GATEWAY_TICKET_KEY with this one); run it again`);
+    return;
+  }
+  await pollHeld(core, ctx.req, raw(ctx), ctx.state.forwarded, held, ctx.path);
+}
+
+/**
+ * A poll of a statement held by another replica: adopt it from the sealed ticket in its nextUri
+ * (only replicas sharing the ticket key can open it; the ticket names its own query id). The
+ * runtime must still be routed, the ticket young enough, and with authentication on the poll's
+ * principal must be the one that submitted it (and still be allowed the runtime and the user).
+ * Returns the adopted statement, undefined when the slug is no ticket of ours, or "refused" when
+ * it answered the request itself.
+ */
+function adoptHeldTicket(core: GatewayCore, ctx: Context, queryId: string, slug: string): HeldQuery | "refused" | undefined {
+  const ticket = core.tickets.open(slug);
+  if (!ticket || ticket.id !== queryId) return undefined;
   const runtime = `${ticket.namespace}/${ticket.name}`;
+  if (!core.routes.table.byKey.has(runtime)) {
+    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.runtimeRemoved, `XTrinode runtime ${runtime} was removed while the statement waited for it`);
+    return "refused";
+  }
+  ctx.state.runtime = runtime;
+  if (Date.now() - ticket.createdAtMs > core.settings.held.maxAgeMs) {
+    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.resumeTimeout, `XTrinode runtime ${runtime} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s`);
+    return "refused";
+  }
   const principal = ctx.state.principal;
   const user = ticket.headers["x-trino-user"];
-  if (core.auth.enabled && principal && (!core.auth.mayUse(principal, runtime) || (user !== undefined && !core.auth.mayActAs(principal, user)))) {
-    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: ${principal.name} may not run this held statement on ${runtime}`, 403);
-    return false;
+  if (core.auth.enabled && (!principal || principal.name !== ticket.principal || !core.auth.mayUse(principal, runtime) || (user !== undefined && !core.auth.mayActAs(principal, user)))) {
+    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: ${principal?.name ?? "this client"} may not run this held statement on ${runtime}`, 403);
+    return "refused";
   }
   if (core.held.full()) {
     writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${runtime} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
-    return false;
+    return "refused";
   }
-  core.held.add({ id: queryId, slug, namespace: ticket.namespace, name: ticket.name, body: Buffer.from(ticket.sql, "utf8"), headers: ticket.headers, createdAtMs: ticket.createdAtMs });
-  ctx.state.runtime = runtime;
+  const held = core.held.add({ id: queryId, slug, namespace: ticket.namespace, name: ticket.name, body: Buffer.from(ticket.sql, "utf8"), headers: ticket.headers, createdAtMs: ticket.createdAtMs });
   core.logger.info({ event: "statement-adopted", runtime, queryId }, "adopted a statement held by another gateway replica");
-  return true;
+  return held;
 }
 
 function selectRoute(core: GatewayCore): Middleware {
@@ -294,7 +327,7 @@ function chooseBackend(core: GatewayCore): Middleware {
       }
       ctx.state.runtime = routeKey(decision.route);
       if (decision.action === "hold") {
-        holdStatement(core, ctx.req, res, forwarded, decision.route, body);
+        holdStatement(core, ctx.req, res, forwarded, decision.route, body, ctx.state.principal?.name);
         return;
       }
       core.backends.admit(decision.route.backend);

@@ -1,28 +1,41 @@
 // Statements held by the gateway while their runtime resumes. Bounded in count; each is dropped
 // when its client stops polling, cancels, or it outlives the maximum age.
-// A held statement of moderate size also travels in its nextUri (a "ticket" in the slug, deflated:
-// SQL compresses several-fold), so a poll that reaches another gateway replica (no shared state) can
-// adopt it instead of failing.
+// A held statement of moderate size also travels in its nextUri (a "ticket" in the slug), so a poll
+// that reaches another gateway replica (no shared state) can adopt it instead of failing. Tickets
+// are deflated (SQL compresses several-fold) and sealed with AES-256-GCM under a key the replicas
+// share (XTRINODE_GATEWAY_TICKET_KEY): nobody can read the SQL or session headers (extra
+// credentials included) out of a URL in an access log, nor forge a ticket to run a statement past
+// the rate limits. Without a shared key each replica seals with its own random key, and a held
+// poll must reach the replica that holds it.
 import type { OutgoingHttpHeaders } from "node:http";
-import { randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
+import type { BackendResponse } from "./backend-http.ts";
+import { BoundedMap } from "./bounded-map.ts";
 
-/** What another replica needs to run a held statement: runtime, SQL and the Trino session headers. */
+/** What another replica needs to run a held statement: its id, runtime, SQL, Trino session headers and owner. */
 export interface HeldTicket {
+  id: string;
   namespace: string;
   name: string;
   sql: string;
   headers: Record<string, string>;
   createdAtMs: number;
+  /** The authenticated principal that submitted it ("" with authentication off). */
+  principal: string;
 }
 
-const ticketPrefix = "z.";
+const ticketPrefix = "e.";
 /** Longest ticket put in a URI (URIs of a few KB pass every client and proxy). */
 export const maxTicketChars = 6000;
-/** A ticket never inflates beyond this (a forged one must not cost memory). */
+/** A ticket never inflates beyond this. */
 const maxTicketBytes = 1024 * 1024;
+const ivBytes = 12;
+const tagBytes = 16;
+/** Shortest accepted XTRINODE_GATEWAY_TICKET_KEY. */
+export const minTicketKeyChars = 32;
 
-/** Session headers a ticket carries: the X-Trino-* request headers (never credentials). */
+/** Session headers a ticket carries: the X-Trino-* request headers (never Authorization). */
 export function ticketHeaders(headers: OutgoingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
@@ -31,25 +44,50 @@ export function ticketHeaders(headers: OutgoingHttpHeaders): Record<string, stri
   return out;
 }
 
-/** The slug for a held statement: a ticket when it fits, else a random (replica-local) slug. */
-export function heldSlug(ticket: HeldTicket): string {
-  const json = Buffer.from(JSON.stringify([ticket.namespace, ticket.name, ticket.sql, ticket.headers, ticket.createdAtMs]), "utf8");
-  // base64url is 4/3 of the bytes: skip deflating what cannot fit even at a generous 10:1.
-  if (json.length > maxTicketChars * 7.5) return randomBytes(12).toString("hex");
-  const encoded = ticketPrefix + deflateRawSync(json).toString("base64url");
-  return encoded.length <= maxTicketChars ? encoded : randomBytes(12).toString("hex");
-}
+/** Seals held statements into nextUri slugs and opens them again (any replica with the same key). */
+export class TicketSealer {
+  private readonly key: Buffer;
+  /** True when the key came from configuration (shared by the replicas), false when random per process. */
+  readonly shared: boolean;
 
-export function parseTicket(slug: string): HeldTicket | undefined {
-  if (!slug.startsWith(ticketPrefix)) return undefined;
-  try {
-    const json = inflateRawSync(Buffer.from(slug.slice(ticketPrefix.length), "base64url"), { maxOutputLength: maxTicketBytes });
-    const [namespace, name, sql, headers, createdAtMs] = JSON.parse(json.toString("utf8")) as [unknown, unknown, unknown, unknown, unknown];
-    if (typeof namespace !== "string" || typeof name !== "string" || typeof sql !== "string" || typeof createdAtMs !== "number") return undefined;
-    if (typeof headers !== "object" || headers === null || Object.entries(headers).some(([key, value]) => !key.startsWith("x-trino-") || typeof value !== "string")) return undefined;
-    return { namespace, name, sql, headers: headers as Record<string, string>, createdAtMs };
-  } catch {
-    return undefined;
+  /** `secret`: XTRINODE_GATEWAY_TICKET_KEY (at least 32 characters), or undefined for a per-process key. */
+  constructor(secret: string | undefined) {
+    if (secret !== undefined && secret.length < minTicketKeyChars) {
+      throw new Error(`XTRINODE_GATEWAY_TICKET_KEY: must be at least ${minTicketKeyChars} characters (e.g. \`openssl rand -base64 48\`), the same on every gateway replica`);
+    }
+    this.shared = secret !== undefined;
+    this.key = secret === undefined ? randomBytes(32) : createHash("sha256").update(secret, "utf8").digest();
+  }
+
+  /** The slug for a held statement: a sealed ticket when it fits, else a random (replica-local) slug. */
+  slug(ticket: HeldTicket): string {
+    const json = Buffer.from(JSON.stringify([ticket.id, ticket.namespace, ticket.name, ticket.sql, ticket.headers, ticket.createdAtMs, ticket.principal]), "utf8");
+    // base64url is 4/3 of the bytes: skip deflating what cannot fit even at a generous 10:1.
+    if (json.length > maxTicketChars * 7.5) return randomBytes(16).toString("hex");
+    const iv = randomBytes(ivBytes);
+    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
+    const sealed = Buffer.concat([iv, cipher.update(deflateRawSync(json)), cipher.final(), cipher.getAuthTag()]);
+    const encoded = ticketPrefix + sealed.toString("base64url");
+    return encoded.length <= maxTicketChars ? encoded : randomBytes(16).toString("hex");
+  }
+
+  /** The ticket in a slug; undefined when it is not one, was sealed with another key, or was tampered with. */
+  open(slug: string): HeldTicket | undefined {
+    if (!slug.startsWith(ticketPrefix) || slug.length > maxTicketChars) return undefined;
+    try {
+      const sealed = Buffer.from(slug.slice(ticketPrefix.length), "base64url");
+      if (sealed.length <= ivBytes + tagBytes) return undefined;
+      const decipher = createDecipheriv("aes-256-gcm", this.key, sealed.subarray(0, ivBytes));
+      decipher.setAuthTag(sealed.subarray(sealed.length - tagBytes));
+      const deflated = Buffer.concat([decipher.update(sealed.subarray(ivBytes, sealed.length - tagBytes)), decipher.final()]);
+      const json = inflateRawSync(deflated, { maxOutputLength: maxTicketBytes });
+      const [id, namespace, name, sql, headers, createdAtMs, principal] = JSON.parse(json.toString("utf8")) as unknown[];
+      if (typeof id !== "string" || typeof namespace !== "string" || typeof name !== "string" || typeof sql !== "string" || typeof createdAtMs !== "number" || typeof principal !== "string") return undefined;
+      if (typeof headers !== "object" || headers === null || Object.entries(headers).some(([key, value]) => !key.startsWith("x-trino-") || typeof value !== "string")) return undefined;
+      return { id, namespace, name, sql, headers: headers as Record<string, string>, createdAtMs, principal };
+    } catch {
+      return undefined;
+    }
   }
 }
 
@@ -66,12 +104,20 @@ export interface HeldQuery {
   submitting?: boolean;
 }
 
+/** A held statement is known by its id AND its slug: ids are guessable, slugs are not. */
+function keyOf(id: string, slug: string): string {
+  return `${id}/${slug}`;
+}
+
 export class HeldQueries {
   private readonly held = new Map<string, HeldQuery>();
+  /** The first answer of statements already submitted: a repeated hand-over poll gets it again instead of a second run. */
+  private readonly handOvers: BoundedMap<string, { answer: BackendResponse; runtime: string; atMs: number }>;
   readonly maxQueries: number;
 
   constructor(maxQueries: number) {
     this.maxQueries = maxQueries;
+    this.handOvers = new BoundedMap(maxQueries);
   }
 
   get size(): number {
@@ -84,16 +130,32 @@ export class HeldQueries {
 
   add(entry: Omit<HeldQuery, "lastPollMs">): HeldQuery {
     const held = { ...entry, lastPollMs: Date.now() };
-    this.held.set(held.id, held);
+    this.held.set(keyOf(held.id, held.slug), held);
     return held;
   }
 
-  get(id: string): HeldQuery | undefined {
-    return this.held.get(id);
+  get(id: string, slug: string): HeldQuery | undefined {
+    return this.held.get(keyOf(id, slug));
   }
 
-  delete(id: string): boolean {
-    return this.held.delete(id);
+  /** Whether `held` is still held (not cancelled, dropped or handed over meanwhile). */
+  holds(held: HeldQuery): boolean {
+    return this.held.get(keyOf(held.id, held.slug)) === held;
+  }
+
+  delete(held: HeldQuery): boolean {
+    return this.held.delete(keyOf(held.id, held.slug));
+  }
+
+  /** Records the backend's first answer to a held statement, which is no longer held. */
+  handOver(held: HeldQuery, answer: BackendResponse, nowMs = Date.now()): void {
+    this.delete(held);
+    this.handOvers.set(keyOf(held.id, held.slug), { answer, runtime: `${held.namespace}/${held.name}`, atMs: nowMs });
+  }
+
+  /** The answer a statement got when this replica handed it over (and its "namespace/name"), if it did. */
+  handedOver(id: string, slug: string): { answer: BackendResponse; runtime: string } | undefined {
+    return this.handOvers.peek(keyOf(id, slug));
   }
 
   perRuntime(): Map<string, number> {
@@ -102,15 +164,16 @@ export class HeldQueries {
     return counts;
   }
 
-  /** Drops statements nobody polled for `abandonAfterMs`; returns them. */
+  /** Drops statements nobody polled for `abandonAfterMs` (returned), and hand-over answers as old. */
   sweep(nowMs: number, abandonAfterMs: number): HeldQuery[] {
     const dropped: HeldQuery[] = [];
     for (const held of this.held.values()) {
       if (!held.submitting && nowMs - held.lastPollMs > abandonAfterMs) {
-        this.held.delete(held.id);
+        this.delete(held);
         dropped.push(held);
       }
     }
+    for (const [key, handed] of this.handOvers.entriesList()) if (nowMs - handed.atMs > abandonAfterMs) this.handOvers.delete(key);
     return dropped;
   }
 }

@@ -49,9 +49,9 @@ function pad(value: number, width: number): string {
   return String(value).padStart(width, "0");
 }
 
-/** Generates query ids in Trino's format for one coordinator id (a counter that wraps at 100000). */
-export function createQueryIdGenerator(coordinatorId: string, now: () => Date = () => new Date()): () => string {
-  let counter = 0;
+/** Generates query ids in Trino's format for one coordinator id (a counter from `start` that wraps at 100000). */
+export function createQueryIdGenerator(coordinatorId: string, now: () => Date = () => new Date(), start = 0): () => string {
+  let counter = start;
   return () => {
     const date = now();
     counter = (counter + 1) % 100_000;

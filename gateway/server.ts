@@ -1,5 +1,6 @@
 // Assembles a gateway instance (routes source, health checks, lifecycle client, metrics, the Koa
 // app) and serves it; `close()` stops everything it started.
+import { randomInt } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger, type Logger } from "../lib/logger.ts";
@@ -9,7 +10,7 @@ import { Backends } from "./backends.ts";
 import { resolveSettings, type GatewayConfig } from "./config.ts";
 import type { GatewayCore } from "./core.ts";
 import { trustedProxies } from "./forwarded.ts";
-import { HeldQueries } from "./held-queries.ts";
+import { HeldQueries, TicketSealer } from "./held-queries.ts";
 import { ActivityReporter, httpLifecycleApi, ResumeCoordinator, type LifecycleApi } from "./lifecycle.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { createProxyEngine } from "./proxy.ts";
@@ -48,6 +49,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const sticky = new StickyRoutes(settings.sticky);
   const inFlight = new InFlightQueries(settings.sticky.maxQueries, settings.sticky.queryIdleMs);
   const held = new HeldQueries(settings.held.maxQueries);
+  const tickets = new TicketSealer((options.env ?? process.env).XTRINODE_GATEWAY_TICKET_KEY || undefined);
   const lifecycleApi = options.lifecycleApi ?? (options.lifecycleUrl ? httpLifecycleApi(options.lifecycleUrl, options.lifecycleToken ?? (() => undefined)) : undefined);
   const metrics = new GatewayMetrics({ routes, backends, inFlight, held, sticky });
   const resume = new ResumeCoordinator(lifecycleApi, logger, (runtime, outcome) => {
@@ -68,6 +70,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     sticky,
     inFlight,
     held,
+    tickets,
     resume,
     activity: new ActivityReporter(lifecycleApi, settings.activityIntervalMs, logger),
     auth: createAuthenticator(settings.auth),
@@ -75,7 +78,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     metrics,
     proxy: createProxyEngine(settings.proxy, 300_000),
     trusted: trustedProxies(settings.trustedProxies),
-    newHeldId: createQueryIdGenerator(heldCoordinatorId),
+    // A random start keeps held ids of replicas apart (they are told apart by slug anyway).
+    newHeldId: createQueryIdGenerator(heldCoordinatorId, undefined, randomInt(100_000)),
     nextChange: () => change,
   };
   routes.onChange((table) => {
@@ -104,7 +108,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ event: "listening", url, proxy: settings.proxy }, "gateway listening");
+  logger.info({ event: "listening", url, proxy: settings.proxy, heldTickets: tickets.shared ? "shared-key" : "per-replica" }, "gateway listening");
+  if (!tickets.shared) logger.info({ event: "held-tickets-per-replica" }, "no XTRINODE_GATEWAY_TICKET_KEY: a poll of a held statement must reach the replica holding it (set the same key on every replica to let them adopt each other's)");
   return {
     url,
     core,

@@ -9,7 +9,7 @@ import type { GatewayCore } from "./core.ts";
 import { forwardedHeaders, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
 import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "./trino-protocol.ts";
 import { routeKey } from "./route-table.ts";
-import { heldSlug, ticketHeaders } from "./held-queries.ts";
+import { ticketHeaders, type HeldQuery } from "./held-queries.ts";
 
 export const maxStatementBytes = 10 * 1024 * 1024;
 const submitTimeoutMs = 120_000;
@@ -99,7 +99,7 @@ function isConnectionError(error: unknown): boolean {
   return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH" || code === "ENOTFOUND" || code === "EPIPE";
 }
 
-export type SubmitOutcome = { ok: true } | { ok: false; retryable: boolean; message: string };
+export type SubmitOutcome = { ok: true; response: BackendResponse } | { ok: false; retryable: boolean; message: string };
 
 /**
  * Submits a statement to a backend and relays its answer. A connection failure is reported back
@@ -124,19 +124,20 @@ export async function submitStatement(
   else core.backends.recordSuccess(route.backend);
   learnFromStatementResponse(core, route.backend, route, response);
   writeBufferedAnswer(res, response);
-  return { ok: true };
+  return { ok: true, response };
 }
 
 /** Holds a new statement for a paused/resuming runtime and answers QUEUED with a gateway nextUri. */
-export function holdStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, route: RouteEntry, body: Buffer): void {
+export function holdStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, route: RouteEntry, body: Buffer, principal = ""): void {
   if (core.held.full()) {
     failNewStatement(core, res, forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
     return;
   }
   const headers = forwardableHeaders(req.headers);
   const createdAtMs = Date.now();
-  const slug = heldSlug({ namespace: route.namespace, name: route.name, sql: body.toString("utf8"), headers: ticketHeaders(headers), createdAtMs });
-  const held = core.held.add({ id: core.newHeldId(), slug, namespace: route.namespace, name: route.name, body, headers, createdAtMs });
+  const id = core.newHeldId();
+  const slug = core.tickets.slug({ id, namespace: route.namespace, name: route.name, sql: body.toString("utf8"), headers: ticketHeaders(headers), createdAtMs, principal });
+  const held = core.held.add({ id, slug, namespace: route.namespace, name: route.name, body, headers, createdAtMs });
   if (route.state !== "RUNNING") core.resume.ensureResuming(route.namespace, route.name, route.state);
   core.activity.seen(route.namespace, route.name);
   core.logger.info({ event: "statement-held", runtime: routeKey(route), queryId: held.id, state: route.state }, "statement held while the runtime resumes");
@@ -160,31 +161,26 @@ function heldReadiness(core: GatewayCore, namespace: string, name: string): Held
 }
 
 /** Answers a poll of a held statement: QUEUED again, a failure, or the real query's first page. */
-export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, heldId: string, pollPath: string): Promise<void> {
-  const held = core.held.get(heldId);
-  if (!held) {
-    writeTrinoError(core, res, forwarded, gatewayErrors.queryNotFound, `query ${heldId} is no longer held by this gateway (cancelled, abandoned, expired, or held by another gateway replica); run it again`);
-    return;
-  }
+export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, held: HeldQuery, pollPath: string): Promise<void> {
   held.lastPollMs = Date.now();
   const deadline = Date.now() + core.settings.held.pollWaitMs;
   let readiness = heldReadiness(core, held.namespace, held.name);
-  while (readiness.status === "waiting" && Date.now() < deadline && core.held.get(heldId)) {
+  while (readiness.status === "waiting" && Date.now() < deadline && core.held.holds(held)) {
     await Promise.race([core.nextChange(), new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))))]);
     readiness = heldReadiness(core, held.namespace, held.name);
   }
-  if (!core.held.get(heldId)) {
-    writeTrinoError(core, res, forwarded, gatewayErrors.queryCancelled, `query ${heldId} was cancelled`);
+  if (!core.held.holds(held)) {
+    writeTrinoError(core, res, forwarded, gatewayErrors.queryCancelled, `query ${held.id} was cancelled`);
     return;
   }
   if (readiness.status === "failed") {
-    core.held.delete(heldId);
+    core.held.delete(held);
     writeTrinoError(core, res, forwarded, readiness.kind, readiness.message);
     return;
   }
   if (readiness.status === "waiting") {
     if (Date.now() - held.createdAtMs > core.settings.held.maxAgeMs) {
-      core.held.delete(heldId);
+      core.held.delete(held);
       const lastError = core.resume.lastError(held.namespace, held.name);
       writeTrinoError(core, res, forwarded, gatewayErrors.resumeTimeout, `XTrinode runtime ${held.namespace}/${held.name} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s${lastError ? ` (last resume error: ${lastError})` : ""}`);
       return;
@@ -204,8 +200,12 @@ export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: Ser
   // Credentials of the poll (an adopted ticket carries none; a token may have been refreshed).
   const credentials = req.headers.authorization ? { authorization: req.headers.authorization } : {};
   const outcome = await submitStatement(core, res, forwarded, readiness.route, held.body, { ...held.headers, ...credentials });
-  core.held.delete(heldId);
-  if (!outcome.ok) writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}`);
+  if (outcome.ok) {
+    core.held.handOver(held, outcome.response);
+    return;
+  }
+  core.held.delete(held);
+  writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}`);
 }
 
 /** "namespace/name" a follow-up counts against: its tracked query's, else the first route served by `backend`. */

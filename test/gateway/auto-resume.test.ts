@@ -65,23 +65,42 @@ describe("gateway auto-resume", function () {
     expect(lifecycle.activityCalls.get("team-a/sleepy")?.length).to.be.at.least(1);
   });
 
-  it("lets another replica take over a held statement from its nextUri (polls alternate replicas)", async () => {
-    gateways.push(await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }), await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }));
+  it("lets another replica with the shared ticket key take over a held statement from its nextUri (polls alternate replicas)", async () => {
+    const env = { XTRINODE_GATEWAY_TICKET_KEY: "a-shared-ticket-key-of-at-least-32-characters" };
+    gateways.push(await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url, env }), await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url, env }));
+    const outsider = await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }); // no shared key
+    gateways.push(outsider);
     const headers = { "x-trino-user": "alice", "x-trino-catalog": "tpch", "x-trino-schema": "tiny" };
     let page = (await (await fetch(`${gateways[0].url}/v1/statement`, { method: "POST", headers, body: "SELECT * FROM nation" })).json()) as QueryResult;
     expect(coordinatorIdOf(page.id)).to.equal("gw000");
+    // Its id alone gives nobody the statement: a made-up slug, /v1/query, a replica without the key.
+    const guessed = (await (await fetch(`${gateways[0].url}/v1/statement/queued/${page.id}/made-up/1`, { headers: { "x-trino-user": "mallory" } })).json()) as QueryResult;
+    expect(guessed.error?.errorName).to.equal("XTRINODE_QUERY_NOT_FOUND");
+    const info = await fetch(`${gateways[0].url}/v1/query/${page.id}`);
+    expect(info.status).to.equal(404);
+    expect(await info.text()).to.not.contain("nation");
+    const elsewhere = (await (await fetch(`${outsider.url}${new URL(page.nextUri!).pathname}`, { headers: { "x-trino-user": "alice" } })).json()) as QueryResult;
+    expect(elsewhere.error?.errorName).to.equal("XTRINODE_QUERY_NOT_FOUND");
+    expect(gateways[0].core.held.size).to.equal(1);
+
     const data: unknown[] = [];
+    let handOver: { url: string; id: string } | undefined;
     for (let poll = 1; page.nextUri; poll++) {
-      const next = new URL(page.nextUri);
+      const url = `${gateways[poll % 2].url}${new URL(page.nextUri).pathname}`;
       // Java's client re-sends only the user on polls: the session must come from the held statement.
-      page = (await (await fetch(`${gateways[poll % 2].url}${next.pathname}`, { headers: { "x-trino-user": "alice" } })).json()) as QueryResult;
+      page = (await (await fetch(url, { headers: { "x-trino-user": "alice" } })).json()) as QueryResult;
       expect(page.error, page.error?.message).to.equal(undefined);
+      if (!handOver && coordinatorIdOf(page.id) !== "gw000") handOver = { url, id: page.id };
       data.push(...(page.data ?? []));
     }
     expect(data).to.have.length(25);
     const submitted = backend.query(backend.queryIds()[0]);
     expect(submitted?.headers["x-trino-catalog"]).to.equal("tpch");
     expect(submitted?.user).to.equal("alice");
+    // A client retrying the hand-over poll gets the same first page: the statement does not run twice.
+    const again = (await (await fetch(handOver!.url, { headers: { "x-trino-user": "alice" } })).json()) as QueryResult;
+    expect(again.id).to.equal(handOver!.id);
+    expect(backend.stats.statements).to.equal(1);
   });
 
   it("bounds held statements with a clear Trino error, and drops those nobody polls", async () => {

@@ -13,7 +13,7 @@ import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
 import { nextUriScanner } from "../../gateway/statements.ts";
-import { heldSlug, maxTicketChars, parseTicket, ticketHeaders } from "../../gateway/held-queries.ts";
+import { maxTicketChars, TicketSealer, ticketHeaders } from "../../gateway/held-queries.ts";
 
 function route(namespace: string, name: string, extra: Partial<RouteEntry> = {}): RouteEntry {
   return { namespace, name, backend: `http://${name}.${namespace}:8080`, state: "RUNNING", ...extra };
@@ -210,26 +210,38 @@ describe("gateway forwarded headers", () => {
 });
 
 describe("gateway held-statement tickets", () => {
-  const ticket = { namespace: "team-a", name: "sleepy", sql: "SELECT 1", headers: { "x-trino-user": "alice", "x-trino-catalog": "tpch" }, createdAtMs: 1234 };
-  it("round-trips a held statement through its nextUri slug", () => {
-    expect(parseTicket(heldSlug(ticket))).to.deep.equal(ticket);
+  const key = "a-shared-ticket-key-of-at-least-32-characters";
+  const sealer = new TicketSealer(key);
+  const ticket = { id: "20261124_101010_00001_gw000", namespace: "team-a", name: "sleepy", sql: "SELECT 1", headers: { "x-trino-user": "alice", "x-trino-catalog": "tpch", "x-trino-extra-credential": "s3.secret=AKIAEXAMPLE" }, createdAtMs: 1234, principal: "alice" };
+  it("round-trips a held statement through its nextUri slug, sealed: unreadable in the URL, opened by any replica with the key", () => {
+    const slug = sealer.slug(ticket);
+    expect(new TicketSealer(key).open(slug)).to.deep.equal(ticket);
+    const raw = Buffer.from(slug.slice(2), "base64url");
+    for (const text of ["SELECT", "alice", "AKIAEXAMPLE", "team-a"]) expect(raw.includes(text), text).to.equal(false);
+    expect(sealer.slug(ticket)).to.not.equal(slug); // a fresh IV every time
     expect(ticketHeaders({ authorization: "Basic x", "x-trino-user": "alice", cookie: "c" })).to.deep.equal({ "x-trino-user": "alice" });
   });
   it("deflates tickets: a typical 20 KB BI statement still travels in its nextUri", () => {
     const columns = Array.from({ length: 220 }, (_, i) => `sum(case when o.order_status = 'S${i}' then o.total_price else 0 end) as total_status_${i}`);
     const sql = `SELECT o.customer_key, ${columns.join(",\n  ")}\nFROM tpch.sf1.orders o GROUP BY o.customer_key`;
     expect(sql.length).to.be.greaterThan(15_000);
-    const slug = heldSlug({ ...ticket, sql });
+    const slug = sealer.slug({ ...ticket, sql });
     expect(slug.length).to.be.at.most(maxTicketChars);
-    expect(parseTicket(slug)).to.deep.equal({ ...ticket, sql });
+    expect(sealer.open(slug)).to.deep.equal({ ...ticket, sql });
   });
-  it("keeps statements too large for a URI replica-local, and rejects forged or oversized tickets", () => {
-    expect(parseTicket(heldSlug({ ...ticket, sql: randomBytes(8000).toString("base64") }))).to.equal(undefined);
-    const ticketOf = (value: unknown) => `z.${deflateRawSync(Buffer.from(JSON.stringify(value))).toString("base64url")}`;
-    expect(parseTicket(ticketOf(["a", "b", "SELECT 1", { "x-trino-user": "eve" }, 0]))).to.deep.equal({ namespace: "a", name: "b", sql: "SELECT 1", headers: { "x-trino-user": "eve" }, createdAtMs: 0 });
-    expect(parseTicket(ticketOf(["a", "b", "SELECT 1", { authorization: "Basic eA==" }, 0]))).to.equal(undefined);
-    expect(parseTicket(ticketOf(["a", "b", "x".repeat(2 * 1024 * 1024), {}, 0]))).to.equal(undefined); // inflates past 1 MiB
-    expect(parseTicket("z.not-deflated")).to.equal(undefined);
+  it("keeps statements too large for a URI replica-local, and opens nothing forged, tampered with or sealed under another key", () => {
+    expect(sealer.open(sealer.slug({ ...ticket, sql: randomBytes(8000).toString("base64") }))).to.equal(undefined);
+    // Forged: the old unsealed format, or anything made without the key.
+    const unsealed = (value: unknown) => `e.${deflateRawSync(Buffer.from(JSON.stringify(value))).toString("base64url")}`;
+    expect(sealer.open(unsealed([ticket.id, "a", "b", "SELECT 1", { "x-trino-user": "eve" }, 0, ""]))).to.equal(undefined);
+    expect(sealer.open(`z.${deflateRawSync(Buffer.from("[]")).toString("base64url")}`)).to.equal(undefined);
+    expect(new TicketSealer("another-key-of-at-least-32-characters-long").open(sealer.slug(ticket))).to.equal(undefined);
+    expect(new TicketSealer(undefined).open(sealer.slug(ticket))).to.equal(undefined); // per-replica key
+    const sealed = Buffer.from(sealer.slug(ticket).slice(2), "base64url");
+    sealed[20] ^= 1;
+    expect(sealer.open(`e.${sealed.toString("base64url")}`)).to.equal(undefined);
+    expect(sealer.open("e.not-sealed")).to.equal(undefined);
+    expect(() => new TicketSealer("short")).to.throw(/XTRINODE_GATEWAY_TICKET_KEY: must be at least 32 characters/);
   });
 
   it("sees a nextUri key wherever chunk boundaries split the body, and none that is absent", () => {

@@ -71,7 +71,7 @@ describe("gateway edge (no backend needed)", () => {
       expect(body.stats?.state).to.equal("QUEUED");
       expect(body.id).to.match(/^\d{8}_\d{6}_\d{5}_gw000$/);
       expect(body.nextUri).to.match(new RegExp(`^http://analytics\\.example\\.com/v1/statement/queued/${body.id}/`));
-      const cancel = await fetch(`${gateway.url}/v1/query/${body.id}`, { method: "DELETE" });
+      const cancel = await fetch(body.nextUri!.replace("http://analytics.example.com", gateway.url), { method: "DELETE" });
       expect(cancel.status).to.equal(204);
       expect(gateway.core.held.size).to.equal(0);
     });
@@ -88,7 +88,7 @@ describe("gateway edge (no backend needed)", () => {
       const response = await post(gateway, { "x-trino-xtrinode": "team-a/analytics", "x-forwarded-host": "evil.example.com", "x-forwarded-proto": "https" });
       const body = (await response.json()) as QueryResult;
       expect(body.nextUri?.startsWith(`${gateway.url}/`)).to.equal(true);
-      await fetch(`${gateway.url}/v1/query/${body.id}`, { method: "DELETE" });
+      await fetch(body.nextUri!, { method: "DELETE" });
     });
   });
 
@@ -132,7 +132,7 @@ describe("gateway edge (no backend needed)", () => {
       const body = (await allowed.json()) as QueryResult;
       expect(allowed.status).to.equal(200);
       expect(body.stats?.state).to.equal("QUEUED");
-      await fetch(`${gateway.url}/v1/query/${body.id}`, { method: "DELETE", headers: { authorization: basic("alice", "wonderland") } });
+      await fetch(body.nextUri!, { method: "DELETE", headers: { authorization: basic("alice", "wonderland") } });
     });
 
     it("lets /healthz, /readyz and /metrics through without credentials", async () => {
@@ -160,7 +160,8 @@ describe("gateway edge (no backend needed)", () => {
       expect(metrics).to.match(/xtrinode_gateway_rate_limited_total\{principal_kind="address"\} 1/);
       expect(metrics).to.match(/xtrinode_gateway_queries_held\{namespace="team-a",runtime="analytics"\} 2/);
       expect(metrics).to.match(/xtrinode_gateway_query_pressure\{namespace="team-b",runtime="secret"\} 0/);
-      for (const query of held) await fetch(`${gateway.url}/v1/query/${query.id}`, { method: "DELETE" });
+      for (const query of held) await fetch(query.nextUri!, { method: "DELETE" });
+      expect(gateway.core.held.size).to.equal(0);
     });
   });
 });

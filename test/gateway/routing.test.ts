@@ -236,7 +236,7 @@ describe("gateway routing with trino-client", function () {
     const owners = started.map(ownerOf);
     expect(owners.filter((owner) => owner === "p1").length).to.equal(2);
     expect(owners.filter((owner) => owner === "p2").length).to.equal(2);
-    for (const query of started) await fetch(`${gateway.url}/v1/query/${query.id}`, { method: "DELETE" });
+    for (const query of started) expect((await fetch(`${gateway.url}/v1/query/${query.id}`, { method: "DELETE", headers: { "x-trino-user": "test" } })).status).to.equal(204);
   });
 
   it("lets a DRAINING member finish its queries while new queries avoid it; REMOVED takes none", async () => {
