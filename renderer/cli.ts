@@ -53,10 +53,11 @@ export function registerRenderCommands(program: Command): void {
     .option("--policy <file>", "operator policy file (XTrinodePolicy)")
     .option("--gateway-namespace <namespace>", "namespace of the gateway routes ConfigMap", DEFAULT_GATEWAY_NAMESPACE)
     .option("--no-routes", "leave out the gateway routes ConfigMap")
+    .option("--allow-empty", "accept specs without any XTrinode (renders no runtimes)")
     .addOption(formatOption())
-    .action(async (paths: string[], options: { out?: string; policy?: string; gatewayNamespace: string; routes: boolean; output: Format }) => {
+    .action(async (paths: string[], options: { out?: string; policy?: string; gatewayNamespace: string; routes: boolean; allowEmpty?: boolean; output: Format }) => {
       try {
-        const result = renderAll(await loadSet(paths, options.policy));
+        const result = renderAll(await loadSet(paths, options.policy), { allowEmpty: options.allowEmpty });
         const objects = options.routes ? [...result.objects, routesConfigMap(result.routes, options.gatewayNamespace)] : result.objects;
         if (options.out) {
           await writeObjects(objects, options.out, options.output);
@@ -101,10 +102,11 @@ export function registerRenderCommands(program: Command): void {
     .description("Validate XTrinode specs; exits non-zero listing every error (file, document, kind/name, field, message)")
     .argument("<paths...>", "spec files or directories")
     .option("--policy <file>", "operator policy file (XTrinodePolicy)")
-    .action(async (paths: string[], options: { policy?: string }) => {
+    .option("--allow-empty", "accept specs without any XTrinode")
+    .action(async (paths: string[], options: { policy?: string; allowEmpty?: boolean }) => {
       try {
         const set = await loadSet(paths, options.policy);
-        const issues = validateSpecSet(set);
+        const issues = validateSpecSet(set, { allowEmpty: options.allowEmpty });
         if (issues.length) throw new RenderError(issues);
         process.stdout.write(`valid: ${set.runtimes.length} runtimes, ${set.catalogs.length} catalogs${set.policy ? ", 1 policy" : ""}\n`);
       } catch (error) {

@@ -21,7 +21,10 @@ export class SpecLoadError extends Error {
   }
 }
 
-/** Files under the given paths: files as given, directories walked recursively (sorted, .yaml/.yml/.json). */
+/**
+ * Files under the given paths: files as given, directories walked recursively (sorted, .yaml/.yml/.json).
+ * A directory without any such file is an error.
+ */
 export async function specFiles(paths: string[]): Promise<string[]> {
   const files: string[] = [];
   for (const p of paths) {
@@ -32,7 +35,10 @@ export async function specFiles(paths: string[]): Promise<string[]> {
       throw new SpecLoadError(p, "no such file or directory");
     }
     if (info.isDirectory()) {
-      files.push(...(await walk(p)).sort(compare));
+      const found = (await walk(p)).sort(compare);
+      // An empty directory (a wrong path, a failed checkout) must not read as "no runtimes wanted".
+      if (!found.length) throw new SpecLoadError(p, `no spec files (${[...SPEC_EXTENSIONS].join(", ")}) under ${p}`);
+      files.push(...found);
     } else files.push(p);
   }
   return files;
@@ -82,9 +88,10 @@ function documentStartLines(text: string): number[] {
 }
 
 export async function loadSpecs(paths: string[]): Promise<SpecSet> {
-  const set: SpecSet = { runtimes: [], catalogs: [], sources: new Map() };
+  const files = await specFiles(paths);
+  const set: SpecSet = { runtimes: [], catalogs: [], sources: new Map(), files };
   let policySource: SpecSource | undefined;
-  for (const file of await specFiles(paths)) {
+  for (const file of files) {
     let text: string;
     try {
       text = await readFile(file, "utf8");

@@ -1,5 +1,6 @@
 // Names and labels of everything rendered for a runtime. One place, so the operator, the
 // gateway routes and the templates agree (docs/CONTRACTS.md "Renderer").
+import { createHash } from "node:crypto";
 import type { XTrinode } from "./types.ts";
 
 export const DEFAULT_NAMESPACE = "default";
@@ -10,6 +11,8 @@ export const NODE_POOL_LABEL = "xtrinode.io/node-pool";
 export const COORDINATOR_PORT = 8080;
 /** Longest runtime name whose derived names ("<name>-trino-coordinator") stay DNS labels (≤ 63). */
 export const MAX_RUNTIME_NAME = 45;
+/** Longest Kubernetes label value (also a taint value). */
+export const MAX_LABEL_VALUE = 63;
 
 export interface RuntimeNames {
   namespace: string;
@@ -40,6 +43,18 @@ export function runtimeNames(runtime: Pick<XTrinode, "metadata">): RuntimeNames 
     serviceAccount: fullname,
     nodePool: `${fullname}-pool`,
   };
+}
+
+/**
+ * Value of the node pool's label and taint (NODE_POOL_LABEL): `<namespace>.<fullname>-pool`, unique
+ * across namespaces. A label value holds at most 63 characters, which a long namespace plus a long
+ * name exceed: such ids are cut to fit and end in a hash of the full id (deterministic, still unique).
+ */
+export function nodePoolId(names: Pick<RuntimeNames, "namespace" | "nodePool">): string {
+  const id = `${names.namespace}.${names.nodePool}`;
+  if (id.length <= MAX_LABEL_VALUE) return id;
+  const hash = createHash("sha256").update(id).digest("hex").slice(0, 10);
+  return `${id.slice(0, MAX_LABEL_VALUE - hash.length - 1).replace(/[-.]+$/, "")}-${hash}`;
 }
 
 /** Coordinator base URL the gateway routes to. */

@@ -20,7 +20,7 @@ import {
   type XTrinodePolicy,
 } from "./types.ts";
 import { buildValues } from "./values.ts";
-import { validateRuntime, validateSpecSet } from "./validate.ts";
+import { validateRuntime, validateSpecSet, type ValidateOptions } from "./validate.ts";
 
 /** Apply order: node pool first (pods wait for it), then config, services, workloads, autoscalers. */
 const RUNTIME_TEMPLATES = [
@@ -58,7 +58,8 @@ function renderValidRuntime(input: RenderRuntimeInput): RenderedRuntime {
   const { runtime } = input;
   const names = runtimeNames(runtime);
   const catalogs = selectCatalogs(runtime, input.catalogs);
-  const { values: rawValues, secretRefs } = buildValues({ runtime, catalogs, suspended: isSuspended(runtime, input.suspended) });
+  const defaultMemoryLimit = rulesFor(input.policy, names.namespace).defaultResources?.limits?.memory;
+  const { values: rawValues, secretRefs } = buildValues({ runtime, catalogs, suspended: isSuspended(runtime, input.suspended), defaultMemoryLimit });
   const values = rawValues as unknown as TrinoValues;
   const context = templateContext(values, names);
   const objects: KubeObject[] = [];
@@ -108,9 +109,10 @@ function templateContext(values: TrinoValues, names: RuntimeNames) {
     names,
     labels,
     selector: { coordinator: selectorLabels(names.runtime, "coordinator"), worker: selectorLabels(names.runtime, "worker") },
+    // Selector labels last: a Deployment's pod labels must match its selector (validation also refuses overriding them).
     podLabels: {
-      coordinator: { ...labels.coordinator, ...(values.coordinator.labels ?? {}) },
-      worker: { ...labels.worker, ...(values.worker.labels ?? {}) },
+      coordinator: { ...labels.coordinator, ...(values.coordinator.labels ?? {}), ...selectorLabels(names.runtime, "coordinator") },
+      worker: { ...labels.worker, ...(values.worker.labels ?? {}), ...selectorLabels(names.runtime, "worker") },
     },
     podAnnotations: {
       coordinator: { ...(values.coordinator.annotations ?? {}), "checksum/catalog-config": catalogChecksum, "checksum/coordinator-config": checksum(data.coordinator) },
@@ -172,10 +174,11 @@ export function renderNamespace(namespace: string, policy: XTrinodePolicy | unde
 
 /**
  * Renders a whole spec set (GitOps / CLI): every runtime, the guardrails of every namespace that
- * has runtimes, and the routes document. Sorted by namespace then name. Throws RenderError when invalid.
+ * has runtimes, and the routes document. Sorted by namespace then name. Throws RenderError when invalid,
+ * and when the set has no XTrinode unless options.allowEmpty (an empty render removes every runtime).
  */
-export function renderAll(set: SpecSet): RenderAllResult {
-  const issues = validateSpecSet(set);
+export function renderAll(set: SpecSet, options: ValidateOptions = {}): RenderAllResult {
+  const issues = validateSpecSet(set, options);
   if (issues.length) throw new RenderError(issues);
   const runtimes = [...set.runtimes]
     .sort((a, b) => compare(namespaceOf(a), namespaceOf(b)) || compare(a.metadata.name, b.metadata.name))

@@ -67,6 +67,8 @@ export interface SpecSet {
   policy?: XTrinodePolicy;
   /** Source of each loaded document (keyed by the document object itself). */
   sources: Map<object, SpecSource>;
+  /** Spec files read (loadSpecs), including those without documents; for messages about the whole set. */
+  files?: string[];
 }
 
 export interface ValidationIssue {

@@ -4,17 +4,30 @@ import type { TrinoValues } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
 import { catalogSecretRefs, compare, matchesSelector, selectCatalogs } from "./catalogs.ts";
 import { isPlainMap } from "./merge.ts";
-import { MAX_RUNTIME_NAME, namespaceOf, trinoCatalogName } from "./names.ts";
+import { MAX_RUNTIME_NAME, namespaceOf, OWNER_LABEL, selectorLabels, trinoCatalogName } from "./names.ts";
 import { NODE_POOL_PROVIDERS } from "./node-pool.ts";
-import { ruleName, rulesFor } from "./policy.ts";
+import { ruleName, rulesFor, type NamespaceRules } from "./policy.ts";
 import { parseQuantity } from "./quantity.ts";
 import type { RenderRuntimeInput, SpecSet, ValidationIssue, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "./types.ts";
 import { buildValues } from "./values.ts";
 
 type Issue = Pick<ValidationIssue, "path" | "message">;
 
+export interface ValidateOptions {
+  /**
+   * Accept a spec set without any XTrinode. Off by default: rendering such a set (a wrong path, a
+   * broken checkout) would remove every runtime, so it must be asked for (CLI --allow-empty).
+   */
+  allowEmpty?: boolean;
+}
+
 /** Every issue of one runtime (schema, semantics, policy), each tagged with kind and name. */
 export function validateRuntime(input: RenderRuntimeInput): ValidationIssue[] {
+  return runtimeIssues(input, true);
+}
+
+/** validateRuntime; `checkPolicy` false when the caller reports the policy's own issues once (validateSpecSet). */
+function runtimeIssues(input: RenderRuntimeInput, checkPolicy: boolean): ValidationIssue[] {
   const { runtime } = input;
   const tag = (issue: Issue): ValidationIssue => ({ kind: "XTrinode", name: nameOf(runtime), ...issue });
   const schemaIssues = validateAgainstSchema("XTrinode", runtime);
@@ -25,7 +38,7 @@ export function validateRuntime(input: RenderRuntimeInput): ValidationIssue[] {
     const schemaIssues = validateAgainstSchema("XTrinodeCatalog", c);
     return (schemaIssues.length ? schemaIssues : catalogRules(c)).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i }));
   });
-  const policyIssues = input.policy ? validateAgainstSchema("XTrinodePolicy", input.policy).map((i) => ({ kind: "XTrinodePolicy", ...i })) : [];
+  const policyIssues = input.policy && checkPolicy ? policyIssuesFor(input.policy, namespaceOf(runtime)).map((i) => ({ kind: "XTrinodePolicy", ...i })) : [];
   if (catalogIssues.length || policyIssues.length) return [...catalogIssues, ...policyIssues];
   return runtimeRules(runtime, input.catalogs, input.policy).map(tag);
 }
@@ -56,12 +69,20 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   if (runtime.metadata.name.length > MAX_RUNTIME_NAME) {
     issues.push({ path: "metadata.name", message: `must be at most ${MAX_RUNTIME_NAME} characters (derived names such as "<name>-trino-coordinator" must stay DNS labels)` });
   }
+  if (!/^[a-z]/.test(runtime.metadata.name)) {
+    issues.push({
+      path: "metadata.name",
+      message: `must start with a letter: the runtime's Service names ("${runtime.metadata.name}-trino", "${runtime.metadata.name}-trino-worker") must be DNS-1035 labels, which the API server requires to start with a letter`,
+    });
+  }
 
   // Labels copied onto rendered objects or nodes must be valid Kubernetes labels.
   const labelMaps: Array<[string, Record<string, string> | undefined]> = [
     ["metadata.labels", runtime.metadata.labels],
     ["spec.monitoring.labels", spec.monitoring?.labels],
     ["spec.nodePool.labels", spec.nodePool?.labels],
+    ["spec.coordinator.nodeSelector", spec.coordinator?.nodeSelector],
+    ["spec.workers.nodeSelector", workers.nodeSelector],
   ];
   for (const [at, labels] of labelMaps) issues.push(...labelIssues(at, labels ?? {}));
 
@@ -126,12 +147,26 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   if (issues.length) return issues;
 
   // Checks on the final values (after the overlay).
-  const { values: raw } = buildValues({ runtime, catalogs: selected, suspended: false });
+  const { values: raw } = buildValues({ runtime, catalogs: selected, suspended: false, defaultMemoryLimit: rules.defaultResources?.limits?.memory });
   const valueIssues = validateAgainstSchema("TrinoValues", raw);
   if (valueIssues.length) {
     return valueIssues.map((i) => ({ path: i.path ? `spec.valuesOverlay.${i.path}` : "spec.valuesOverlay", message: `${i.message} (in the Helm values after the overlay)` }));
   }
   const values = raw as unknown as TrinoValues;
+  // What the overlay brought in that the schema cannot check: labels, annotation keys, quantities.
+  if (hasOverlay) {
+    issues.push(...overlayValueIssues(values, runtime.metadata.name));
+    if (issues.length) return issues;
+  }
+  const overlayHas = (...keys: string[]): boolean => {
+    let at: unknown = overlay;
+    for (const key of keys) at = isPlainMap(at) ? at[key] : undefined;
+    return at !== undefined;
+  };
+  const specPathOf = (role: "coordinator" | "worker") => (role === "coordinator" ? "spec.coordinator" : "spec.workers");
+  /** Where a role's value came from: the overlay when it sets it, else the spec field. */
+  const rolePath = (role: "coordinator" | "worker", ...keys: string[]) =>
+    overlayHas(role, ...keys) ? `spec.valuesOverlay.${role}.${keys.join(".")}` : `${specPathOf(role)}.${keys.join(".")}`;
   if (values.server.autoscaling.enabled && (values.server.autoscaling.maxReplicas ?? 5) < Math.max(1, values.server.workers)) {
     issues.push({
       path: "spec.valuesOverlay.server.autoscaling.maxReplicas",
@@ -166,7 +201,6 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   }
   if (rules.maxResources) {
     for (const role of ["coordinator", "worker"] as const) {
-      const specPath = role === "coordinator" ? "spec.coordinator" : "spec.workers";
       const resources = values[role].resources ?? {};
       for (const kind of ["requests", "limits"] as const) {
         const list = (resources[kind] ?? {}) as Record<string, string | number>;
@@ -177,11 +211,121 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
           const limit = parseQuantity(max);
           if (asked !== undefined && limit !== undefined && asked > limit) {
             issues.push({
-              path: `${specPath}.resources.${kind}.${resource}`,
+              path: rolePath(role, "resources", kind, resource),
               message: `${list[resource]} exceeds ${ruleName(policy, namespace, "maxResources")}.${resource} = ${max}`,
             });
           }
         }
+      }
+    }
+  }
+
+  // Requests above limits, and a JVM heap above the memory limit, counting what the namespace
+  // LimitRange fills in for containers that set no limit (its default, else its max).
+  for (const role of ["coordinator", "worker"] as const) {
+    const resources = values[role].resources ?? {};
+    const requests = (resources.requests ?? {}) as Record<string, string | number>;
+    const limits = (resources.limits ?? {}) as Record<string, string | number>;
+    const limitInForce = (resource: string): { value: string | number; from: string; source: "spec" | "default" | "max" } | undefined => {
+      if (limits[resource] !== undefined) return { value: limits[resource], from: rolePath(role, "resources", "limits", resource), source: "spec" };
+      const fallback = rules.defaultResources?.limits?.[resource as "cpu"];
+      if (fallback !== undefined) {
+        return { value: fallback, from: `the namespace LimitRange default, ${ruleName(policy, namespace, "defaultResources")}.limits.${resource}`, source: "default" };
+      }
+      const max = rules.maxResources?.[resource as "cpu"];
+      if (max !== undefined) return { value: max, from: `the namespace LimitRange max, ${ruleName(policy, namespace, "maxResources")}.${resource}`, source: "max" };
+      return undefined;
+    };
+    for (const resource of Object.keys(requests).sort(compare)) {
+      const limit = limitInForce(resource);
+      // A request above a max-derived limit is already reported above (exceeds maxResources).
+      if (!limit || limit.source === "max") continue;
+      const asked = parseQuantity(requests[resource]);
+      const allowed = parseQuantity(limit.value);
+      if (asked === undefined || allowed === undefined || asked <= allowed) continue;
+      issues.push({
+        path: rolePath(role, "resources", "requests", resource),
+        message: limit.source === "spec"
+          ? `${requests[resource]} exceeds ${limit.from} (${limit.value}); the API server rejects pods whose requests exceed their limits`
+          : `${requests[resource]} exceeds the ${resource} limit in force, ${limit.value} (${limit.from}), so the API server rejects the pods; set ${specPathOf(role)}.resources.limits.${resource} too`,
+      });
+    }
+    const heap = values[role].jvm?.maxHeapSize;
+    const memory = limitInForce("memory");
+    const heapBytes = heap === undefined ? undefined : parseHeapSize(heap);
+    const memoryBytes = memory === undefined ? undefined : parseQuantity(memory.value);
+    if (heapBytes !== undefined && memory && memoryBytes !== undefined && heapBytes > memoryBytes) {
+      issues.push({
+        path: rolePath(role, "jvm", "maxHeapSize"),
+        message: `${heap} (JVM -Xmx) exceeds the container memory limit in force, ${memory.value} (${memory.from}); the container would be OOM-killed. Lower maxHeapSize (about 70-80% of the limit leaves room for off-heap memory) or raise the memory limit`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** JVM -Xmx size in bytes: a number with an optional k, m or g suffix (binary units). */
+function parseHeapSize(size: string): number | undefined {
+  const match = /^([0-9]+)([kKmMgG]?)$/.exec(size);
+  if (!match) return undefined;
+  return Number(match[1]) * ({ "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 } as Record<string, number>)[match[2].toLowerCase()];
+}
+
+/** Container resource names the API server accepts: cpu, memory, ephemeral-storage, hugepages-<size>, or <domain>/<name>. */
+function isContainerResourceName(name: string): boolean {
+  if (name.includes("/")) return isQualifiedName(name);
+  return ["cpu", "memory", "ephemeral-storage"].includes(name) || /^hugepages-[0-9]+(Ki|Mi|Gi)?$/.test(name);
+}
+
+/**
+ * Values the overlay may have set that the values schema leaves open: label maps, annotation keys,
+ * resource names and quantities, and the labels the Deployments select their pods by.
+ */
+function overlayValueIssues(values: TrinoValues, runtime: string): Issue[] {
+  const issues: Issue[] = [];
+  const at = (path: string) => `spec.valuesOverlay.${path}`;
+  const labelMaps: Array<[string, Record<string, string> | undefined]> = [
+    ["commonLabels", values.commonLabels],
+    ["serviceMonitor.labels", values.serviceMonitor?.labels],
+    ["coordinator.labels", values.coordinator.labels],
+    ["worker.labels", values.worker.labels],
+    ["coordinator.nodeSelector", values.coordinator.nodeSelector],
+    ["worker.nodeSelector", values.worker.nodeSelector],
+  ];
+  for (const [path, labels] of labelMaps) issues.push(...labelIssues(at(path), labels ?? {}));
+  const annotationMaps: Array<[string, Record<string, string> | undefined]> = [
+    ["coordinator.annotations", values.coordinator.annotations],
+    ["worker.annotations", values.worker.annotations],
+    ["serviceAccount.annotations", values.serviceAccount?.annotations],
+    ["service.annotations", values.service?.annotations],
+    ["server.keda.annotations", values.server.keda.annotations],
+  ];
+  for (const [path, annotations] of annotationMaps) {
+    for (const key of Object.keys(annotations ?? {}).sort(compare)) {
+      if (!isQualifiedName(key)) issues.push({ path: at(`${path}.${key}`), message: "is not a valid annotation key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')" });
+    }
+  }
+  for (const role of ["coordinator", "worker"] as const) {
+    for (const kind of ["requests", "limits"] as const) {
+      const list = (values[role].resources?.[kind] ?? {}) as Record<string, string | number>;
+      for (const resource of Object.keys(list).sort(compare)) {
+        const path = at(`${role}.resources.${kind}.${resource}`);
+        if (!isContainerResourceName(resource)) {
+          issues.push({ path, message: "is not a container resource name (cpu, memory, ephemeral-storage, hugepages-<size>, or <domain>/<name>)" });
+        }
+        const quantity = parseQuantity(list[resource]);
+        if (quantity === undefined || quantity < 0) issues.push({ path, message: `${JSON.stringify(list[resource])} is not a Kubernetes quantity (e.g. 500m, 2, 8Gi)` });
+      }
+    }
+    // The Deployment selects its pods by these labels, and the operator finds a runtime's objects by the owner label.
+    const reserved: Record<string, string> = { ...selectorLabels(runtime, role), [OWNER_LABEL]: runtime };
+    const labels = values[role].labels ?? {};
+    for (const key of Object.keys(reserved).sort(compare)) {
+      if (key in labels && labels[key] !== reserved[key]) {
+        issues.push({
+          path: at(`${role}.labels.${key}`),
+          message: `overrides the label ${key}=${reserved[key]} that XTrinode sets on the ${role} pods (the Deployment selects its pods by it; a Deployment whose pod labels do not match its selector is rejected); remove it`,
+        });
       }
     }
   }
@@ -191,13 +335,18 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/** A Kubernetes qualified name ([prefix/]name): label and annotation keys, resource names. */
+function isQualifiedName(key: string): boolean {
+  const slash = key.lastIndexOf("/");
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  return (prefix === undefined || (LABEL_PREFIX.test(prefix) && prefix.length <= 253)) && LABEL_NAME.test(name) && name.length <= 63;
+}
+
 function labelIssues(at: string, labels: Record<string, string>): Issue[] {
   const issues: Issue[] = [];
   for (const key of Object.keys(labels).sort(compare)) {
-    const slash = key.lastIndexOf("/");
-    const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
-    const name = slash >= 0 ? key.slice(slash + 1) : key;
-    if ((prefix !== undefined && (!LABEL_PREFIX.test(prefix) || prefix.length > 253)) || !LABEL_NAME.test(name) || name.length > 63) {
+    if (!isQualifiedName(key)) {
       issues.push({ path: `${at}.${key}`, message: "is not a valid label key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')" });
     }
     const value = labels[key];
@@ -216,21 +365,121 @@ function catalogRules(catalog: XTrinodeCatalog): Issue[] {
   for (const key of Object.keys(catalog.spec.secretProperties ?? {}).sort(compare)) {
     if (key in plain) issues.push({ path: `spec.secretProperties.${key}`, message: `is also set in spec.properties; keep one` });
   }
+  // spec.properties are rendered into a ConfigMap (and committed to Git by gitops sync): no secrets.
+  for (const key of Object.keys(plain).sort(compare)) {
+    const value = plain[key].replace(/\$\{ENV:[^}]*\}/g, "");
+    if (secretLikeProperty(key, value)) {
+      issues.push({
+        path: `spec.properties.${key}`,
+        message: `looks like a secret, and spec.properties are stored in a ConfigMap and in Git; move it to spec.secretProperties.${key}: {secretName, key} (the value then stays in a Secret)`,
+      });
+    } else if (URL_PASSWORD.some((pattern) => pattern.test(value))) {
+      issues.push({
+        path: `spec.properties.${key}`,
+        message: "contains a password (password=… or user:password@), and spec.properties are stored in a ConfigMap and in Git; remove it from the value and set it through spec.secretProperties (e.g. spec.secretProperties.connection-password: {secretName, key})",
+      });
+    }
+  }
   return issues;
 }
 
-/** Validates a whole spec set: every document, plus cross-document rules. Issues carry file/document. */
-export function validateSpecSet(set: SpecSet): ValidationIssue[] {
+// Secret-looking catalog property names. Words are the name's parts split at '.', '-', '_'.
+// Anywhere in the name: password, passwd, passphrase, secret (connection-password, hive.s3.aws-secret-key,
+// azure.oauth.secret, *.keystore-password). As the last word: token, credential(s)
+// (iceberg.rest-catalog.oauth2.token / .credential, hive.azure.adl-credential, mongodb.credentials).
+// "<qualifier>-key" where the qualifier names key material (gcs.json-key, bigquery.credentials-key,
+// azure.access-key, s3.sse.customer-key, *.private-key, *.api-key). Not secrets: an AWS access key ID
+// (hive.s3.aws-access-key, s3.aws-access-key, *.aws.access-key: an identifier, the secret key is the
+// secret), names ending in file/path/provider/enabled/type (gcs.json-key-file-path,
+// hive.metastore.glue.aws-credentials-provider, prometheus.bearer-token-file), true/false switches
+// (gcs.use-access-token) and empty values or ${ENV:...} placeholders.
+const SECRET_WORD = /^(password|passwd|passphrase|secret)s?$/;
+const SECRET_LAST_WORDS = new Set(["token", "tokens", "credential", "credentials"]);
+const SECRET_KEY_QUALIFIERS = new Set(["private", "api", "json", "credentials", "customer", "account", "shared", "access", "signing", "encryption", "master"]);
+const NOT_SECRET_LAST_WORDS = new Set(["file", "path", "paths", "provider", "enabled", "type"]);
+/** A password inside a URL-like value: a password= parameter (JDBC/ODBC style), user:password@host, Oracle user/password@. */
+const URL_PASSWORD = [/(^|[?&;])[a-z0-9_.-]*(password|passwd|pwd)=[^&;\s]/i, /\/\/[^/?#@\s:]*:[^/?#@\s]+@/, /:thin:[^/@\s:]+\/[^@\s]+@/i];
+
+function secretLikeProperty(key: string, value: string): boolean {
+  if (!value.trim() || /^(true|false)$/i.test(value.trim())) return false;
+  const words = key.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  const last = words.at(-1) ?? "";
+  if (NOT_SECRET_LAST_WORDS.has(last)) return false;
+  if (words.some((word) => SECRET_WORD.test(word)) || SECRET_LAST_WORDS.has(last)) return true;
+  const qualifier = words.at(-2) ?? "";
+  if (last === "key" && SECRET_KEY_QUALIFIERS.has(qualifier)) return !(qualifier === "access" && words.at(-3) === "aws");
+  return false;
+}
+
+/**
+ * Issues of the policy: its schema, then what the API server would reject in the LimitRange and
+ * ResourceQuota rendered from it. With `namespace`, only the rules that apply there.
+ */
+function policyIssuesFor(policy: XTrinodePolicy, namespace?: string): Issue[] {
+  const schemaIssues = validateAgainstSchema("XTrinodePolicy", policy);
+  if (schemaIssues.length) return schemaIssues;
+  const scopes: Array<[string, NamespaceRules | undefined]> =
+    namespace === undefined
+      ? [["defaults", policy.defaults], ...Object.keys(policy.namespaces ?? {}).sort(compare).map((ns): [string, NamespaceRules] => [`namespaces.${ns}`, policy.namespaces![ns]])]
+      : [[policy.namespaces?.[namespace] ? `namespaces.${namespace}` : "defaults", rulesFor(policy, namespace)]];
+  return scopes.flatMap(([scope, rules]) => (rules ? namespaceRulesIssues(scope, rules) : []));
+}
+
+// ResourceQuota spec.hard names without a '/' that the API server knows (core/helper IsStandardQuotaResourceName).
+const QUOTA_RESOURCES = new Set([
+  "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory", "requests.storage", "requests.ephemeral-storage",
+  "limits.cpu", "limits.memory", "limits.ephemeral-storage", "pods", "resourcequotas", "services", "replicationcontrollers",
+  "secrets", "persistentvolumeclaims", "configmaps", "services.nodeports", "services.loadbalancers",
+]);
+
+function namespaceRulesIssues(scope: string, rules: NamespaceRules): Issue[] {
+  const issues: Issue[] = [];
+  for (const key of Object.keys(rules.quota ?? {}).sort(compare)) {
+    const valid = key.includes("/") ? isQualifiedName(key) : QUOTA_RESOURCES.has(key) || /^(requests\.)?hugepages-./.test(key);
+    if (!valid) {
+      issues.push({
+        path: `${scope}.quota.${key}`,
+        message: "is not a ResourceQuota resource name, so the API server rejects the ResourceQuota; use a standard one (requests.cpu, requests.memory, limits.cpu, limits.memory, pods, services, …) or a qualified one (count/deployments.apps, requests.nvidia.com/gpu)",
+      });
+    }
+  }
+  // The LimitRange: default request ≤ default limit ≤ max (a request with no default limit: ≤ max).
+  const requests = (rules.defaultResources?.requests ?? {}) as Record<string, string | number>;
+  const limits = (rules.defaultResources?.limits ?? {}) as Record<string, string | number>;
+  const max = (rules.maxResources ?? {}) as Record<string, string | number>;
+  const above = (a: string | number | undefined, b: string | number | undefined) => {
+    const [x, y] = [a === undefined ? undefined : parseQuantity(a), b === undefined ? undefined : parseQuantity(b)];
+    return x !== undefined && y !== undefined && x > y;
+  };
+  const rejected = "so the API server rejects the namespace LimitRange";
+  for (const resource of [...new Set([...Object.keys(requests), ...Object.keys(limits)])].sort(compare)) {
+    if (above(requests[resource], limits[resource])) {
+      issues.push({ path: `${scope}.defaultResources.requests.${resource}`, message: `${requests[resource]} exceeds defaultResources.limits.${resource} (${limits[resource]}), ${rejected}; lower the default request or raise the default limit` });
+    } else if (limits[resource] === undefined && above(requests[resource], max[resource])) {
+      issues.push({ path: `${scope}.defaultResources.requests.${resource}`, message: `${requests[resource]} exceeds maxResources.${resource} (${max[resource]}), ${rejected}; lower the default request or raise the max` });
+    }
+    if (above(limits[resource], max[resource])) {
+      issues.push({ path: `${scope}.defaultResources.limits.${resource}`, message: `${limits[resource]} exceeds maxResources.${resource} (${max[resource]}), ${rejected}; lower the default limit or raise the max` });
+    }
+  }
+  return issues;
+}
+
+/**
+ * Validates a whole spec set: every document, plus cross-document rules. Issues carry file/document.
+ * A set without any XTrinode is an error unless options.allowEmpty.
+ */
+export function validateSpecSet(set: SpecSet, options: ValidateOptions = {}): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   const locate = (doc: object, issue: ValidationIssue): ValidationIssue => {
     const source = set.sources.get(doc);
     return source ? { file: source.file, document: source.document, ...issue } : issue;
   };
 
-  const policyIssues = set.policy ? validateAgainstSchema("XTrinodePolicy", set.policy) : [];
+  const policyIssues = set.policy ? policyIssuesFor(set.policy) : [];
   for (const issue of policyIssues) issues.push(locate(set.policy!, { kind: "XTrinodePolicy", ...issue }));
-  // A broken policy is reported once; runtimes are then checked without it.
-  const policy = policyIssues.length ? undefined : set.policy;
+  // A policy is reported once; one failing its schema is unusable, and runtimes are then checked without it.
+  const policy = set.policy && validateAgainstSchema("XTrinodePolicy", set.policy).length ? undefined : set.policy;
   const validCatalogs: XTrinodeCatalog[] = [];
   for (const catalog of set.catalogs) {
     const schemaIssues = validateAgainstSchema("XTrinodeCatalog", catalog);
@@ -239,8 +488,9 @@ export function validateSpecSet(set: SpecSet): ValidationIssue[] {
     if (!found.length) validCatalogs.push(catalog);
   }
   for (const runtime of set.runtimes) {
-    for (const issue of validateRuntime({ runtime, catalogs: validCatalogs, policy })) issues.push(locate(runtime, issue));
+    for (const issue of runtimeIssues({ runtime, catalogs: validCatalogs, policy }, false)) issues.push(locate(runtime, issue));
   }
+  if (!set.runtimes.length && !options.allowEmpty) issues.push(emptySetIssue(set));
 
   // Cross-document rules.
   const seen = new Map<string, object>();
@@ -272,4 +522,13 @@ export function validateSpecSet(set: SpecSet): ValidationIssue[] {
     }
   }
   return issues;
+}
+
+/** No XTrinode at all: rendering would remove every runtime (gitops sync would delete them all from Git). */
+function emptySetIssue(set: SpecSet): ValidationIssue {
+  const files = set.files ?? [...new Set([...set.sources.values()].map((source) => source.file))];
+  const fix = "rendering the specs would remove every runtime. Add XTrinode specs, or confirm that no runtimes are wanted (allowEmpty; CLI --allow-empty)";
+  if (files.length === 1) return { file: files[0], path: "", message: `has no XTrinode documents; ${fix}` };
+  const shown = files.slice(0, 3).join(", ") + (files.length > 3 ? `, … (${files.length} files)` : "");
+  return { path: "", message: `no XTrinode documents in the spec files${files.length ? ` (${shown})` : ""}; ${fix}` };
 }

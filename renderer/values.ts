@@ -4,8 +4,9 @@
 import type { NodeRoleSpec, Toleration } from "../schemas/generated/types.ts";
 import { catalogProperties, catalogSecretRefs, compare, escapePropertyValue } from "./catalogs.ts";
 import { deepMerge, isPlainMap, type JsonMap } from "./merge.ts";
-import { COORDINATOR_PORT, NODE_POOL_LABEL, runtimeNames, trinoCatalogName, type RuntimeNames } from "./names.ts";
+import { COORDINATOR_PORT, NODE_POOL_LABEL, nodePoolId, runtimeNames, trinoCatalogName, type RuntimeNames } from "./names.ts";
 import type { HelmValues, SecretRef, XTrinode, XTrinodeCatalog } from "./types.ts";
+import { parseQuantity } from "./quantity.ts";
 
 /** The chart's appVersion (Trino 480), used when spec.image.tag is unset. */
 export const DEFAULT_TRINO_TAG = "480";
@@ -18,6 +19,8 @@ export interface ValuesInput {
   /** Catalogs already selected for this runtime (selectCatalogs). */
   catalogs: XTrinodeCatalog[];
   suspended: boolean;
+  /** Memory limit a container gets when it sets none: the namespace LimitRange default (policy). Sizes the default heap. */
+  defaultMemoryLimit?: string | number;
 }
 
 export interface BuiltValues {
@@ -30,12 +33,12 @@ export function buildValues(input: ValuesInput): BuiltValues {
   const names = runtimeNames(runtime);
   const spec = runtime.spec;
   const secretRefs = input.catalogs.flatMap(catalogSecretRefs);
-  const derived = specValues(runtime, names, input.catalogs, secretRefs);
+  const derived = specValues(runtime, names, input.catalogs, secretRefs, input.defaultMemoryLimit);
   const merged = spec.valuesOverlay && Object.keys(spec.valuesOverlay).length ? deepMerge(derived, spec.valuesOverlay as JsonMap) : derived;
   return { values: applySuspension(merged, input.suspended), secretRefs };
 }
 
-function specValues(runtime: XTrinode, names: RuntimeNames, catalogs: XTrinodeCatalog[], secretRefs: SecretRef[]): JsonMap {
+function specValues(runtime: XTrinode, names: RuntimeNames, catalogs: XTrinodeCatalog[], secretRefs: SecretRef[], defaultMemoryLimit: string | number | undefined): JsonMap {
   const spec = runtime.spec;
   const workers = spec.workers ?? {};
   const keda = workers.mode === "keda";
@@ -82,9 +85,9 @@ function specValues(runtime: XTrinode, names: RuntimeNames, catalogs: XTrinodeCa
       interval: spec.monitoring?.interval ?? "30s",
     },
     commonLabels: { ...(runtime.metadata.labels ?? {}) },
-    coordinator: roleValues(spec.coordinator ?? {}, pool, 30),
+    coordinator: roleValues(spec.coordinator ?? {}, pool, 30, defaultMemoryLimit),
     worker: {
-      ...roleValues(workers, pool, graceful ? Math.max(30, 2 * grace) : 30),
+      ...roleValues(workers, pool, graceful ? Math.max(30, 2 * grace) : 30, defaultMemoryLimit),
       gracefulShutdown: { enabled: graceful, gracePeriodSeconds: grace },
     },
     xtrinode: {
@@ -97,9 +100,25 @@ function specValues(runtime: XTrinode, names: RuntimeNames, catalogs: XTrinodeCa
   };
 }
 
-function roleValues(role: NodeRoleSpec, pool: NodePoolPinning | undefined, terminationGracePeriodSeconds: number): JsonMap {
+/** The chart's default heap. */
+const defaultHeap = "8G";
+
+/**
+ * -Xmx when the spec sets none: the chart's 8G, or 75% of a smaller memory limit in force (the
+ * container's own, else the namespace default), which leaves room for off-heap memory instead of
+ * an OOM kill.
+ */
+export function defaultHeapSize(memoryLimit: string | number | undefined): string {
+  const bytes = memoryLimit === undefined ? undefined : parseQuantity(memoryLimit);
+  if (bytes === undefined) return defaultHeap;
+  const mebibytes = Math.floor((bytes * 0.75) / 2 ** 20);
+  return mebibytes >= 8 * 1024 ? defaultHeap : `${Math.max(1, mebibytes)}M`;
+}
+
+function roleValues(role: NodeRoleSpec, pool: NodePoolPinning | undefined, terminationGracePeriodSeconds: number, defaultMemoryLimit: string | number | undefined): JsonMap {
+  const memoryLimit = (role.resources?.limits as Record<string, string | number> | undefined)?.memory ?? defaultMemoryLimit;
   return {
-    jvm: { maxHeapSize: role.jvm?.maxHeapSize ?? "8G", gcMethod: { type: "UseG1GC", g1: { heapRegionSize: "32M" } } },
+    jvm: { maxHeapSize: role.jvm?.maxHeapSize ?? defaultHeapSize(memoryLimit), gcMethod: { type: "UseG1GC", g1: { heapRegionSize: "32M" } } },
     config: { query: { maxMemoryPerNode: "1GB" } },
     additionalJVMConfig: [...(role.jvm?.extraOptions ?? [])],
     resources: structuredClone(role.resources ?? {}),
@@ -119,7 +138,7 @@ interface NodePoolPinning {
 function nodePoolPinning(runtime: XTrinode, names: RuntimeNames): NodePoolPinning | undefined {
   const pool = runtime.spec.nodePool;
   if (!pool) return undefined;
-  const poolId = `${names.namespace}.${names.nodePool}`;
+  const poolId = nodePoolId(names);
   const taints = [{ key: NODE_POOL_LABEL, value: poolId, effect: "NoSchedule" as const }, ...(pool.taints ?? [])];
   return {
     pool: {

@@ -24,10 +24,12 @@ async function xtrinode(...args: string[]): Promise<Result> {
 describe("xtrinode CLI (renderer commands)", function () {
   this.timeout(60_000);
   let out: string;
+  let emptyDir: string;
   let results: Record<string, Result>;
 
   before(async () => {
     out = mkdtempSync(path.join(os.tmpdir(), "xtn-cli-"));
+    emptyDir = mkdtempSync(path.join(os.tmpdir(), "xtn-cli-empty-"));
     // The processes run concurrently: each pays Node's start-up once.
     const entries = await Promise.all(
       Object.entries({
@@ -40,12 +42,19 @@ describe("xtrinode CLI (renderer commands)", function () {
         validateMalformed: ["validate", "fixtures/invalid/malformed-yaml.yaml"],
         renderPolicyFlag: ["render", "fixtures/specs/minimal.yaml", "--policy", "examples/specs/policy.yaml", "--no-routes"],
         renderTwoPolicies: ["render", "fixtures/specs/node-pool.yaml", "--policy", "examples/specs/policy.yaml"],
+        validateEmptyDir: ["validate", emptyDir, "--allow-empty"],
+        validateNoRuntimes: ["validate", "fixtures/invalid/no-runtimes.yaml"],
+        validateAllowEmpty: ["validate", "fixtures/invalid/no-runtimes.yaml", "--allow-empty"],
+        renderAllowEmpty: ["render", "fixtures/invalid/no-runtimes.yaml", "--allow-empty"],
         crds: ["crds"],
       }).map(async ([name, args]) => [name, await xtrinode(...args)] as const),
     );
     results = Object.fromEntries(entries);
   });
-  after(() => rmSync(out, { recursive: true, force: true }));
+  after(() => {
+    rmSync(out, { recursive: true, force: true });
+    rmSync(emptyDir, { recursive: true, force: true });
+  });
 
   it("render streams every object and the routes ConfigMap as YAML", () => {
     const { code, stdout } = results.render;
@@ -91,6 +100,18 @@ describe("xtrinode CLI (renderer commands)", function () {
     // node-pool.yaml carries its own policy: another one is refused, not silently merged.
     expect(results.renderTwoPolicies.code).to.equal(1);
     expect(results.renderTwoPolicies.stderr).to.contain("already contain an XTrinodePolicy");
+  });
+
+  it("refuses a directory without spec files, and specs without runtimes unless --allow-empty", () => {
+    expect(results.validateEmptyDir.code).to.equal(1);
+    expect(results.validateEmptyDir.stderr).to.equal(`error: ${emptyDir}: no spec files (.yaml, .yml, .json) under ${emptyDir}\n`);
+    expect(results.validateNoRuntimes.code).to.equal(1);
+    expect(results.validateNoRuntimes.stderr).to.contain("fixtures/invalid/no-runtimes.yaml: has no XTrinode documents").and.to.contain("--allow-empty");
+    expect(results.validateAllowEmpty).to.deep.include({ code: 0, stdout: "valid: 0 runtimes, 1 catalogs\n" });
+    expect(results.renderAllowEmpty.code).to.equal(0);
+    const docs = yaml.loadAll(results.renderAllowEmpty.stdout) as Array<{ kind: string; data: Record<string, string> }>;
+    expect(docs.map((d) => d.kind)).to.deep.equal(["ConfigMap"]);
+    expect(yaml.load(docs[0].data["routes.yaml"])).to.deep.include({ routes: [] });
   });
 
   it("crds prints both CustomResourceDefinitions", () => {
