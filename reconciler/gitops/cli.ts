@@ -7,7 +7,7 @@ import { formatIssue, RenderError } from "../../renderer/index.ts";
 import { createLogger } from "../../lib/logger.ts";
 import { formatMarkdown, formatText } from "./diff-format.ts";
 import { hasDifferences } from "./diff.ts";
-import { DEFAULT_IDENTITY, describeSpecDir, gitAt, withoutCredentials } from "./git.ts";
+import { DEFAULT_IDENTITY, describeSpecDir, gitAt, resolveRemote, withoutCredentials } from "./git.ts";
 import { specDiff } from "./spec-diff.ts";
 import { gitopsSync } from "./sync.ts";
 
@@ -24,6 +24,7 @@ interface SyncFlags {
   maxRetries: string;
   gatewayNamespace: string;
   crds: boolean;
+  allowEmpty: boolean;
   authorName: string;
   authorEmail: string;
 }
@@ -56,7 +57,7 @@ async function cloneSpecRepo(url: string, ref: string): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), "xtrinode-specs-"));
   const git = gitAt(dir);
   await git.init();
-  await git.addRemote("origin", url);
+  await git.addRemote("origin", resolveRemote(url));
   await git.raw(["fetch", "--quiet", "--depth", "1", "origin", ref]);
   await git.raw(["checkout", "--quiet", "--detach", "FETCH_HEAD"]);
   return dir;
@@ -85,6 +86,7 @@ async function runSync(flags: SyncFlags): Promise<void> {
       maxRetries: nonNegativeInt("--max-retries", flags.maxRetries),
       gatewayNamespace: flags.gatewayNamespace,
       crds: flags.crds,
+      allowEmpty: flags.allowEmpty,
       identity: { name: flags.authorName, email: flags.authorEmail },
       source,
       log,
@@ -139,6 +141,7 @@ export function registerGitOpsCommands(program: Command): void {
     .option("--max-retries <n>", "re-render and push again this many times when the push is rejected", "5")
     .option("--gateway-namespace <namespace>", "namespace of the gateway routes ConfigMap", "xtrinode-gateway")
     .option("--no-crds", "leave out the XTrinode CRDs (_crds/)")
+    .option("--allow-empty", "allow a spec set with no XTrinode (removes every runtime)", false)
     .option("--author-name <name>", "commit author and committer name", DEFAULT_IDENTITY.name)
     .option("--author-email <email>", "commit author and committer email", DEFAULT_IDENTITY.email)
     .action(async (flags: SyncFlags) => {

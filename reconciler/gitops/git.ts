@@ -35,12 +35,25 @@ export function gitAt(dir: string, identity: GitIdentity = DEFAULT_IDENTITY): Si
   return simpleGit({ baseDir: dir, config: ["commit.gpgsign=false", "core.autocrlf=false", "core.quotepath=false", "gc.auto=0", "maintenance.auto=false"] }).env(gitEnv(identity));
 }
 
-/** Sets up `dir` as an empty clone of `target` (nothing fetched or checked out yet). */
+/**
+ * A remote as git would read it from the caller's directory: a local path (relative or not) becomes
+ * absolute, since the remote is added inside a temporary repository; URLs (scheme://…) and scp-like
+ * addresses (`[user@]host:path`, a colon before any slash) are returned unchanged.
+ */
+export function resolveRemote(remote: string, cwd: string = process.cwd()): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(remote)) return remote;
+  const colon = remote.indexOf(":");
+  const slash = remote.indexOf("/");
+  if (colon > 0 && (slash < 0 || colon < slash)) return remote;
+  return path.resolve(cwd, remote);
+}
+
+/** Sets up `dir` as an empty clone of `target` (nothing fetched or checked out yet); a local path is taken from the caller's cwd. */
 export async function openWorkClone(dir: string, target: string, identity: GitIdentity): Promise<SimpleGit> {
   await mkdir(dir, { recursive: true });
   const git = gitAt(dir, identity);
   await git.init();
-  await git.addRemote("origin", target);
+  await git.addRemote("origin", resolveRemote(target));
   return git;
 }
 
@@ -111,6 +124,15 @@ export async function commitTreeChange(dir: string, identity: GitIdentity, branc
 /** fast-import path syntax: C-style quoted when it has special characters. */
 function quotePath(file: string): string {
   return /^[^"\\\n ]+$/.test(file) ? file : JSON.stringify(file);
+}
+
+/** A file's content at a revision, or null when the revision has no such file. */
+export async function readFileAt(git: SimpleGit, ref: string, file: string): Promise<string | null> {
+  try {
+    return await git.show([`${ref}:${file}`]);
+  } catch {
+    return null;
+  }
 }
 
 /** The spec commit a rendered branch records in its metadata file, or null. */

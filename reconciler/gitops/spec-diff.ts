@@ -19,9 +19,13 @@ export interface SpecDiffOptions {
   gatewayNamespace?: string;
 }
 
-/** Renders the spec set found in `dir` into a tree (no CRDs: they do not depend on the specs). */
+/**
+ * Renders the spec set found in `dir` into a tree (no CRDs: they do not depend on the specs). A set without
+ * XTrinode is allowed here: a diff writes nothing, and "every runtime removed" (or a base before the first
+ * runtime) is exactly what it should show.
+ */
 async function renderDir(dir: string, options: SpecDiffOptions): Promise<Tree> {
-  const result = renderAll(await loadSpecSet(dir, options.policyFile));
+  const result = renderAll(await loadSpecSet(dir, options.policyFile), { allowEmpty: true });
   return renderTree(result, { prefix: "", gatewayNamespace: options.gatewayNamespace ?? "xtrinode-gateway", crds: [] });
 }
 

@@ -17,6 +17,7 @@ import {
   NonFastForwardError,
   openWorkClone,
   pushBranch,
+  readFileAt,
   readManagedBlobIds,
   renderedSourceCommit,
   type GitIdentity,
@@ -24,9 +25,12 @@ import {
 import {
   commitMessage,
   hasChanges,
+  KUSTOMIZATION_FILE,
   metadataFile,
   normalisePrefix,
+  ownedTree,
   planTreeChange,
+  recordedPaths,
   renderTree,
   runtimeChanges,
   type RuntimeChanges,
@@ -48,6 +52,8 @@ export interface SyncOptions {
   maxRetries?: number;
   gatewayNamespace?: string;
   crds?: boolean;
+  /** Allow a spec set with no XTrinode (the sync then removes every runtime). */
+  allowEmpty?: boolean;
   identity?: GitIdentity;
   /** Overrides what describeSpecDir finds (e.g. a spec repo cloned from a URL). */
   source?: SourceInfo;
@@ -96,7 +102,8 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
   const log = options.log ?? silentLogger();
   const prefix = normalisePrefix(options.prefix);
   // Render first: invalid specs fail here, before the target is touched.
-  const result = renderAll(await loadSpecSet(options.specs, options.policyFile));
+  // A set without any XTrinode (a wrong --specs path, a broken checkout) would remove every runtime: refused unless allowEmpty.
+  const result = renderAll(await loadSpecSet(options.specs, options.policyFile), { allowEmpty: options.allowEmpty });
   const spec = await describeSpecDir(path.extname(options.specs) ? path.dirname(options.specs) : options.specs);
   const source = options.source ?? { repo: spec.repo, commit: spec.commit, path: spec.path, dirty: spec.dirty };
   const specRoot = spec.root;
@@ -107,11 +114,18 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
     const identity = options.identity ?? DEFAULT_IDENTITY;
     const git = await openWorkClone(work, options.target, identity);
     const metadataPath = metadataFile(prefix, { xtrinodeVersion: XTRINODE_VERSION, source }, 0)[0];
+    const kustomizationPath = prefix ? path.posix.join(prefix, KUSTOMIZATION_FILE) : KUSTOMIZATION_FILE;
     const desiredIds = new Map([...desired].map(([file, content]) => [file, blobId(content)]));
     for (let attempt = 0; ; attempt++) {
       // Planned against the current remote head on every attempt: a concurrent sync's commit is the new base.
       const exists = await fetchBranch(git, options.branch);
-      const existing = exists ? await readManagedBlobIds(git, `refs/remotes/origin/${options.branch}`, prefix) : new Map<string, string>();
+      const ref = `refs/remotes/origin/${options.branch}`;
+      const found = exists ? await readManagedBlobIds(git, ref, prefix) : new Map<string, string>();
+      // Deleted are only files the previous render recorded writing (not every path of the layout's shape:
+      // argocd/apps/application.yaml, another prefix's clusters/b/kustomization.yaml…).
+      const stray = [...found.keys()].some((file) => !desiredIds.has(file));
+      const recorded = stray ? recordedPaths(await readFileAt(git, ref, metadataPath), await readFileAt(git, ref, kustomizationPath), prefix) : null;
+      const existing = ownedTree(found, desiredIds, recorded);
       // A render of a newer spec commit is never replaced by one of its ancestors (a late CI job).
       const rendered = exists && source.commit && specRoot ? await renderedSourceCommit(git, `refs/remotes/origin/${options.branch}`, metadataPath) : null;
       if (rendered && specRoot && (await descendsFrom(specRoot, rendered, source.commit!))) {

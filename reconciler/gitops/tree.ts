@@ -11,6 +11,7 @@
 //   P/<namespace>/<runtime>/<kind>-<name>.yaml   one file per rendered object
 // Names starting with "_" cannot be Kubernetes namespaces or runtimes (DNS labels), so they never collide.
 import path from "node:path/posix";
+import yaml from "js-yaml";
 import { routesConfigMap, toYaml, type KubeObject, type RenderAllResult } from "../../renderer/index.ts";
 
 /** Path → file content. */
@@ -108,8 +109,10 @@ export function metadataFile(prefix: string, metadata: Metadata, runtimes: numbe
 }
 
 /**
- * Whether a path (relative to the repository root) belongs to the sync: the shapes of the layout above,
- * under the prefix. Anything else (README.md, .github/, docs/…) is left alone.
+ * Whether a path (relative to the repository root) has a shape of the layout above, under the prefix.
+ * Anything else (README.md, .github/, docs/…) is left alone. A path of such a shape is still deleted
+ * only when the previous render recorded it (recordedPaths): `argocd/apps/application.yaml` has the
+ * shape of a runtime file but is not XTrinode's.
  */
 export function isManagedPath(file: string, prefix: string): boolean {
   const rel = prefix ? (file.startsWith(`${prefix}/`) ? file.slice(prefix.length + 1) : null) : file;
@@ -121,6 +124,47 @@ export function isManagedPath(file: string, prefix: string): boolean {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * The paths (relative to the repository root) the previous render under the prefix wrote, read from
+ * what that render left: its kustomization.yaml lists every manifest, and each runtime directory listed
+ * there also holds a values.yaml. Null — nothing may be deleted — unless both files exist and are
+ * XTrinode's (the metadata file a GitOpsRender, the kustomization a Kustomization with a resources list):
+ * a repository XTrinode never rendered into, or whose record was hand-edited beyond recognition, keeps
+ * every file.
+ */
+export function recordedPaths(metadata: string | null, kustomization: string | null, prefix: string): Set<string> | null {
+  if (metadata === null || kustomization === null) return null;
+  let meta: unknown;
+  let kust: unknown;
+  try {
+    meta = yaml.load(metadata);
+    kust = yaml.load(kustomization);
+  } catch {
+    return null;
+  }
+  if ((meta as { kind?: unknown } | null)?.kind !== "GitOpsRender") return null;
+  const resources = (kust as { kind?: unknown; resources?: unknown } | null)?.kind === "Kustomization" ? (kust as { resources?: unknown }).resources : undefined;
+  if (!Array.isArray(resources)) return null;
+  const recorded = new Set([join(prefix, METADATA_FILE), join(prefix, KUSTOMIZATION_FILE)]);
+  for (const entry of resources) {
+    if (typeof entry !== "string") continue;
+    const file = join(prefix, entry);
+    // Only the layout's shapes: an entry pointing elsewhere (another prefix, "../x") is never deleted.
+    if (!isManagedPath(file, prefix)) continue;
+    recorded.add(file);
+    if (runtimeOf(file, prefix)) recorded.add(path.join(path.dirname(file), "values.yaml"));
+  }
+  return recorded;
+}
+
+/**
+ * The part of the existing tree the sync owns: files it is about to write (compared by content) and
+ * files the previous render recorded (deleted when no longer desired). Everything else is left alone.
+ */
+export function ownedTree(existing: Tree, desired: Tree, recorded: Set<string> | null): Tree {
+  return new Map([...existing].filter(([file]) => desired.has(file) || (recorded?.has(file) ?? false)));
+}
 
 /** Namespace/runtime a path belongs to, or null for shared files (CRDs, routes, guardrails, kustomization, metadata). */
 export function runtimeOf(file: string, prefix: string): string | null {
