@@ -3,7 +3,6 @@
 import {
   CoreV1Api,
   CustomObjectsApi,
-  KubernetesObjectApi,
   ListWatch,
   Watch,
   makeInformer,
@@ -15,7 +14,7 @@ import {
 } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
 import { ownerLabel, type OwnedKind } from "./constants.ts";
-import { describeError, isKindMissing } from "./kube-client.ts";
+import { describeError, isKindMissing, RawObjectApi } from "./kube-client.ts";
 
 export type ObjectInformer = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
 
@@ -88,9 +87,9 @@ export function customResourceInformer(kubeConfig: KubeConfig, group: string, ve
   return makeInformer(kubeConfig, `/apis/${group}/${version}/${plural}`, customList(kubeConfig, group, version, plural, kind, labelSelector), labelSelector);
 }
 
-/** Objects of one kind carrying the ownership label, in every namespace. */
+/** Objects of one kind carrying the ownership label, in every namespace (as plain JSON, like the watch events). */
 export function ownedObjectInformer(kubeConfig: KubeConfig, kind: OwnedKind): ObjectInformer {
-  const api = KubernetesObjectApi.makeApiClient(kubeConfig);
+  const api = RawObjectApi.fromKubeConfig(kubeConfig);
   const path = kind.apiVersion.includes("/") ? `/apis/${kind.apiVersion}/${kind.plural}` : `/api/${kind.apiVersion}/${kind.plural}`;
   const list: ListFn = async () => {
     const result = (await api.list(kind.apiVersion, kind.kind, undefined, undefined, undefined, undefined, undefined, ownerLabel)) as KubernetesListObject<KubernetesObject>;

@@ -5,10 +5,12 @@ import {
   ApiException,
   CoreV1Api,
   CustomObjectsApi,
+  HttpMethod,
   KubernetesObjectApi,
   PatchStrategy,
   type KubeConfig,
   type KubernetesObject,
+  type ResponseContext,
 } from "@kubernetes/client-node";
 import { catalogPlural, fieldManager, group, runtimePlural, version } from "./constants.ts";
 import type { KubeObject } from "./diff.ts";
@@ -58,6 +60,16 @@ export function isConflict(error: unknown): boolean {
   return httpStatus(error) === 409;
 }
 
+/**
+ * The API server refused the request itself (400 Bad Request, 403 Forbidden, 422 Invalid, an
+ * admission webhook's denial): the same body fails again, so retrying is pointless. Not 401
+ * (credentials), 404 (a missing kind or namespace), 408/409/429 (timing, conflicts, throttling).
+ */
+export function isRejected(error: unknown): boolean {
+  const status = httpStatus(error);
+  return status !== undefined && status >= 400 && status < 500 && ![401, 404, 408, 409, 429].includes(status);
+}
+
 /** Discovery does not know the kind: its CRD (KEDA, Prometheus Operator, Cluster API) is not installed. */
 export function isKindMissing(error: unknown): boolean {
   return isNotFound(error) || (error instanceof Error && error.message.startsWith("Unrecognized API version and kind"));
@@ -85,23 +97,57 @@ function header(ref: ObjectRef): KubernetesObject & { metadata: { name: string; 
   return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } };
 }
 
-/** Plain JSON copy: client-node turns timestamps into Date objects; the reconciler compares JSON. */
+/** Plain JSON copy: client-node's typed APIs turn timestamps into Date objects; the reconciler compares JSON. */
 function plain<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/**
+ * KubernetesObjectApi that moves objects as plain JSON. The stock one maps built-in kinds through
+ * client-node's typed models, whose property names differ from the JSON ones in places
+ * (LimitRangeItem.default is `_default`, NetworkPolicyIngressRule.from `_from`, ListMeta.continue
+ * `_continue`, ...) and which drop fields the models do not know: a rendered `default` would never
+ * reach the API server, and a live one would read back as `_default`. Here request bodies are
+ * JSON.stringify of what we rendered and responses are the JSON the server sent; discovery,
+ * authentication, middleware and the HTTP transport are still client-node's.
+ */
+export class RawObjectApi extends KubernetesObjectApi {
+  static fromKubeConfig(kubeConfig: KubeConfig): RawObjectApi {
+    const api = kubeConfig.makeApiClient(RawObjectApi);
+    api.setDefaultNamespace(kubeConfig);
+    return api;
+  }
+
+  /** Sends `body` as is to the object's URL for `action` (create: its collection). */
+  async send(method: HttpMethod, action: "create" | "patch" | "replace", body: KubernetesObject, query: Record<string, string>, contentType = "application/json"): Promise<KubeObject> {
+    const path = await this.specUriPath(body, action);
+    const request = this.configuration.baseServer.makeRequestContext(path, method);
+    request.setHeaderParam("Accept", "application/json, */*;q=0.8");
+    request.setHeaderParam("Content-Type", contentType);
+    for (const [key, value] of Object.entries(query)) request.setQueryParam(key, value);
+    request.setBody(JSON.stringify(body));
+    return this.requestPromise<KubeObject>(request);
+  }
+
+  /** Every response (reads, lists, discovery, writes) as the JSON the API server sent. */
+  protected override async processResponse<T extends KubernetesObject>(response: ResponseContext): Promise<T> {
+    if (response.httpStatusCode >= 200 && response.httpStatusCode <= 299) return JSON.parse(await response.body.text()) as T;
+    throw new ApiException(response.httpStatusCode, "Unsuccessful HTTP Request", await response.getBodyAsAny(), response.headers);
+  }
 }
 
 /** How long a kind found missing (CRD not installed) lists as empty without asking discovery again. */
 const missingKindTtlMs = 30_000;
 
 export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
-  const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+  const objects = RawObjectApi.fromKubeConfig(kubeConfig);
   const missingKinds = new Map<string, number>();
   const customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   return {
     async get(ref) {
       try {
-        return plain((await objects.read(header(ref))) as KubeObject);
+        return (await objects.read(header(ref))) as KubeObject;
       } catch (error) {
         if (isKindMissing(error)) return undefined;
         throw error;
@@ -112,7 +158,7 @@ export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
       if ((missingKinds.get(kindKey) ?? 0) > Date.now()) return [];
       try {
         const list = await objects.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
-        return plain(list.items as KubeObject[]).map((item) => ({ ...item, apiVersion, kind }));
+        return (list.items as KubeObject[]).map((item) => ({ ...item, apiVersion, kind }));
       } catch (error) {
         if (isKindMissing(error)) {
           missingKinds.set(kindKey, Date.now() + missingKindTtlMs);
@@ -122,18 +168,17 @@ export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
       }
     },
     async apply(object) {
-      const body = plain(object);
-      return plain((await objects.patch(body, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply)) as KubeObject);
+      return objects.send(HttpMethod.PATCH, "patch", object, { fieldManager, force: "true" }, PatchStrategy.ServerSideApply);
     },
     async create(object) {
-      return plain((await objects.create(plain(object), undefined, undefined, fieldManager)) as KubeObject);
+      return objects.send(HttpMethod.POST, "create", object, { fieldManager });
     },
     async replace(object) {
-      return plain((await objects.replace(plain(object), undefined, undefined, fieldManager)) as KubeObject);
+      return objects.send(HttpMethod.PUT, "replace", object, { fieldManager });
     },
     async mergePatch(ref, patch) {
       const body = { ...patch, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...((patch.metadata as object) ?? {}), name: ref.name, namespace: ref.namespace } };
-      return plain((await objects.patch(body, undefined, undefined, fieldManager, undefined, PatchStrategy.MergePatch)) as KubeObject);
+      return objects.send(HttpMethod.PATCH, "patch", body, { fieldManager }, PatchStrategy.MergePatch);
     },
     async delete(ref) {
       try {

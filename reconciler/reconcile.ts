@@ -6,14 +6,15 @@ import type { Logger } from "../lib/logger.ts";
 import type { RenderedRuntime, RenderRuntimeInput, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "../renderer/types.ts";
 import type { GatewayRoutes, XTrinodeStatus } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
-import { applyIfChanged, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, type ApplyCounters, type OwnedObjectCache } from "./apply.ts";
+import { applyIfChanged, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, type ApplyCounters, type ApplyOutcome, type OwnedObjectCache } from "./apply.ts";
 import { hasSecretKey } from "./catalog-status.ts";
 import { annotations, apiVersion, isNodePoolObject, runtimePlural } from "./constants.ts";
 import { objectKey, type KubeObject } from "./diff.ts";
 import { parseDurationMs } from "./duration.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
-import { describeError, type ClusterClient } from "./kube-client.ts";
+import { describeError, isRejected, type ClusterClient } from "./kube-client.ts";
 import { decideIntent, decidePhase, type Intent, type LifecycleTimers, type Phase } from "./lifecycle.ts";
+import { describeConflicts, doubleClaimsWon, routeConflicts, withoutClaims } from "./route-claims.ts";
 import { findRoute, sameRoute, upsertRoute, type RouteState } from "./routes.ts";
 import { readRoutes, type RoutesPublisher } from "./routes-store.ts";
 import { buildStatus, sameStatus, type ConditionInput } from "./status.ts";
@@ -54,6 +55,11 @@ export interface ReconcileResult {
 /** Poll interval while waiting on something that has no watch of its own (e.g. pods stopping). */
 const settlePollMs = 2_000;
 const nodePoolPollMs = 5_000;
+/** While a route claim is held by another runtime: look again (the routes document has no watch that requeues us). */
+const routeConflictPollMs = 30_000;
+
+const guardrailFix = "fix the XTrinodePolicy that renders it; the operator retries when the runtime changes and at each resync";
+const runtimeFix = "fix the XTrinode spec (or the policy) that renders it; the operator retries when the runtime changes and at each resync";
 
 export class StopReconcile extends Error {
   readonly reason: string;
@@ -104,7 +110,7 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
     // Namespace guardrails come before any runtime resource.
     for (const object of plan.guardrails) {
       const live = await client.get({ apiVersion: object.apiVersion!, kind: object.kind!, namespace: object.metadata?.namespace ?? namespace, name: object.metadata!.name! });
-      if ((await applyIfChanged(client, object, live, ctx.log, ctx.counters)).written) writes++;
+      if ((await applyObject(ctx, object, live, guardrailFix)).written) writes++;
     }
 
     const desired = plan.desired;
@@ -112,7 +118,7 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
     const liveAfter = new Map<string, KubeObject>();
     const applyAll = async (objects: KubeObject[]) => {
       for (const object of objects) {
-        const outcome = await applyIfChanged(client, object, inventory.byKey.get(objectKey(object)), ctx.log, ctx.counters);
+        const outcome = await applyObject(ctx, object, inventory.byKey.get(objectKey(object)), runtimeFix);
         if (outcome.written) writes++;
         liveAfter.set(objectKey(object), outcome.live);
       }
@@ -140,10 +146,11 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
       routeState = "RESUMING";
       requeueAfterMs = minDefined(requeueAfterMs, nodePoolPollMs);
     } else {
-      // Prune before applying: a stale autoscaler (ScaledObject after a switch to HPA, or the reverse)
-      // is gone before the new one exists, so two never drive the worker Deployment at once.
-      writes += await pruneUndesired(client, inventory, new Set(desired.map(objectKey)), ctx.log, ctx.counters);
+      // Prune only once everything desired is applied: an object the API server rejects stops the
+      // reconcile above, and what it replaces (the ScaledObject after a switch to HPA, or the
+      // reverse) keeps working meanwhile. Two autoscalers overlap only between these two calls.
       await applyAll(desired.filter((o) => !isNodePoolObject(o)));
+      writes += await pruneUndesired(client, inventory, new Set(desired.map(objectKey)), ctx.log, ctx.counters);
       const deployments = desired.filter((o) => o.kind === "Deployment").map((o) => liveAfter.get(objectKey(o))!);
       const decision = decidePhase(intent, previous.phase, { coordinatorReady: coordinatorReady(deployments), computeStopped: computeStopped(deployments) });
       phase = decision.phase;
@@ -151,18 +158,37 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
       if (phase !== "Ready" && phase !== "Suspended") requeueAfterMs = minDefined(requeueAfterMs, settlePollMs);
     }
 
-    // Route: publish our own entry (only when it changed).
+    // Route: publish our own entry (only when it changed), without hostnames or the default route
+    // another runtime already holds (route-claims.ts).
     const entry = { ...rendered.route, state: routeState };
-    const current = findRoute(ctx.routesCache?.() ?? (await readRoutes(client, ctx.gatewayNamespace)), namespace, name);
-    if (!sameRoute(current, entry)) {
+    const routesDoc = ctx.routesCache?.() ?? (await readRoutes(client, ctx.gatewayNamespace));
+    const won = await doubleClaimsWon(client, routesDoc, runtime);
+    let conflicts = routeConflicts(routesDoc, entry, won);
+    if (!sameRoute(findRoute(routesDoc, namespace, name), withoutClaims(entry, conflicts))) {
       const written = await ctx.routes.publish(`${namespace}/${name}`, (doc) => {
-        const live = findRoute(doc, namespace, name);
-        return sameRoute(live, entry) ? doc : upsertRoute(doc, { ...entry, updatedAt: now.toISOString() });
+        // Decided again on the document being written, so two claimants racing cannot both win.
+        conflicts = routeConflicts(doc, entry, won);
+        const next = withoutClaims(entry, conflicts);
+        return sameRoute(findRoute(doc, namespace, name), next) ? doc : upsertRoute(doc, { ...next, updatedAt: now.toISOString() });
       });
       if (written) writes++;
     }
-    conditions.push({ type: "RoutePublished", status: "True", reason: routeState, message: `route ${routeState} in ${ctx.gatewayNamespace}` });
-    conditions.unshift(readyCondition(phase));
+    let message = phaseMessage(phase, intent.idle, pool.state);
+    if (conflicts.length) {
+      message = describeConflicts(conflicts);
+      conditions.push({ type: "RoutePublished", status: "False", reason: "RouteConflict", message });
+      conditions.unshift({ type: "Ready", status: "False", reason: "RouteConflict", message });
+      // Suspending/Suspended stay: their phase carries the drain and suspend timers.
+      if (phase !== "Suspending" && phase !== "Suspended") phase = "Error";
+      requeueAfterMs = minDefined(requeueAfterMs, routeConflictPollMs);
+      if (!hasReadyReason(previous, "RouteConflict", message)) {
+        ctx.log.warn({ runtime: `${namespace}/${name}`, conflicts }, "route claims held by other runtimes; published without them");
+        writes += await warn(ctx, runtime, "RouteConflict", message);
+      }
+    } else {
+      conditions.push({ type: "RoutePublished", status: "True", reason: routeState, message: `route ${routeState} in ${ctx.gatewayNamespace}` });
+      conditions.unshift(readyCondition(phase));
+    }
 
     const workerDeployments = desired.filter((o) => o.kind === "Deployment").map((o) => liveAfter.get(objectKey(o)));
     const status = buildStatus({
@@ -171,7 +197,7 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
       now,
       phase,
       routeState,
-      message: phaseMessage(phase, intent.idle, pool.state),
+      message,
       conditions,
       catalogs: rendered.catalogs,
       workers: readyWorkers(workerDeployments.filter((d): d is KubeObject => Boolean(d))),
@@ -185,6 +211,7 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
     if (!(error instanceof StopReconcile)) throw error;
     // A problem the user must fix: phase Error with the message, nothing further applied.
     ctx.log.warn({ runtime: `${namespace}/${name}`, reason: error.reason, message: error.message }, "runtime error");
+    if (error.reason === "ApplyRejected" && !hasReadyReason(previous, error.reason, error.message)) writes += await warn(ctx, runtime, error.reason, error.message);
     const all = mergeByType(conditions, error.conditions);
     all.unshift({ type: "Ready", status: "False", reason: error.reason, message: error.message });
     const status = buildStatus({ previous, generation, now, phase: "Error", conditions: all, message: error.message });
@@ -288,6 +315,37 @@ function withOwner(objects: KubeObject[], runtime: KubeObject): KubeObject[] {
   if (!uid) return objects;
   const owner = { apiVersion, kind: "XTrinode", name: runtime.metadata!.name!, uid, controller: true, blockOwnerDeletion: true };
   return objects.map((object) => ({ ...object, metadata: { ...object.metadata, ownerReferences: [owner] } }));
+}
+
+/**
+ * Applies one object when it differs. The API server refusing it (invalid, forbidden, denied by
+ * admission) stops the reconcile as ApplyRejected: the same body would be refused again, so it is a
+ * status for the user rather than a retry.
+ */
+async function applyObject(ctx: ReconcileContext, object: KubeObject, live: KubeObject | undefined, fix: string): Promise<ApplyOutcome> {
+  try {
+    return await applyIfChanged(ctx.client, object, live, ctx.log, ctx.counters);
+  } catch (error) {
+    if (!isRejected(error)) throw error;
+    const ref = `${object.kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata?.name}`;
+    throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
+  }
+}
+
+/** Whether the status already reports this problem (so its Event was already emitted). */
+function hasReadyReason(status: XTrinodeStatus | undefined, reason: string, message: string): boolean {
+  return Boolean(status?.conditions?.some((c) => c.type === "Ready" && c.reason === reason && c.message === message));
+}
+
+/** A Warning Event on the runtime; best effort (the status carries the same message). Returns writes issued. */
+async function warn(ctx: ReconcileContext, runtime: KubeObject, reason: string, message: string): Promise<number> {
+  try {
+    await ctx.client.createEvent({ regarding: runtime, type: "Warning", reason, message });
+    return 1;
+  } catch (error) {
+    ctx.log.warn({ runtime: `${runtime.metadata?.namespace}/${runtime.metadata?.name}`, reason, error: describeError(error) }, "event not recorded");
+    return 0;
+  }
 }
 
 function readyCondition(phase: Phase): ConditionInput {

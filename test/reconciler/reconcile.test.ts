@@ -91,7 +91,8 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
       workers: { mode: "keda", min: 0, max: 4, keda: queryPressure },
       monitoring: { serviceMonitor: true },
       // Quantities the API server canonicalizes ("0.5" → "500m", "2048Mi" → "2Gi") must not count as changes.
-      coordinator: { resources: { requests: { cpu: "0.5", memory: "2048Mi" }, limits: { memory: "2048Mi" } } },
+      // (An explicit heap: the default 8G would not fit under the 2048Mi limit.)
+      coordinator: { resources: { requests: { cpu: "0.5", memory: "2048Mi" }, limits: { memory: "2048Mi" } }, jvm: { maxHeapSize: "1536M" } },
     }));
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
     await tick();
