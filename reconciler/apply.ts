@@ -49,13 +49,22 @@ export async function applyIfChanged(client: ClusterClient, desired: KubeObject,
   return { live: applied, written: true };
 }
 
+/** Whether applyIfChanged would write `desired` over `live`. */
+export function needsApply(desired: KubeObject, live: KubeObject | undefined): boolean {
+  return decideApply(desired, live).apply;
+}
+
+/** Owned objects of the prunable kinds that are not desired (not already being deleted). */
+export function undesiredObjects(inventory: LiveInventory, desiredKeys: Set<string>): KubeObject[] {
+  const prunable = new Set(prunableKinds.map((k) => `${k.apiVersion}/${k.kind}`));
+  return [...inventory.byKey].filter(([key, live]) => !desiredKeys.has(key) && prunable.has(`${live.apiVersion}/${live.kind}`) && !live.metadata?.deletionTimestamp).map(([, live]) => live);
+}
+
 /** Deletes owned objects of the prunable kinds that are not desired. Returns how many were deleted. */
 export async function pruneUndesired(client: ClusterClient, inventory: LiveInventory, desiredKeys: Set<string>, log: Logger, counters: ApplyCounters): Promise<number> {
-  const prunable = new Set(prunableKinds.map((k) => `${k.apiVersion}/${k.kind}`));
   let deleted = 0;
-  for (const [key, live] of inventory.byKey) {
-    if (desiredKeys.has(key) || !prunable.has(`${live.apiVersion}/${live.kind}`)) continue;
-    if (live.metadata?.deletionTimestamp) continue;
+  for (const live of undesiredObjects(inventory, desiredKeys)) {
+    const key = objectKey(live);
     log.info({ object: key }, "prune");
     await client.delete({ apiVersion: live.apiVersion!, kind: live.kind!, namespace: live.metadata?.namespace, name: live.metadata!.name! });
     counters.onApplied?.(live.kind!, "delete");

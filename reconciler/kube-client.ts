@@ -33,8 +33,11 @@ export interface ClusterClient {
   get(ref: ObjectRef): Promise<KubeObject | undefined>;
   /** Lists a kind; an API group that is not installed lists as empty. */
   list(apiVersion: string, kind: string, namespace?: string, labelSelector?: string): Promise<KubeObject[]>;
-  /** Server-side apply as the operator's field manager (force: we own these objects). */
-  apply(object: KubeObject): Promise<KubeObject>;
+  /**
+   * Server-side apply as the operator's field manager (force: we own these objects). `dryRun`: the
+   * API server runs every check (validation, admission) and stores nothing.
+   */
+  apply(object: KubeObject, options?: { dryRun?: boolean }): Promise<KubeObject>;
   create(object: KubeObject): Promise<KubeObject>;
   /** Full update guarded by metadata.resourceVersion (409 on a stale version). */
   replace(object: KubeObject): Promise<KubeObject>;
@@ -167,8 +170,10 @@ export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
         throw error;
       }
     },
-    async apply(object) {
-      return objects.send(HttpMethod.PATCH, "patch", object, { fieldManager, force: "true" }, PatchStrategy.ServerSideApply);
+    async apply(object, options) {
+      const query: Record<string, string> = { fieldManager, force: "true" };
+      if (options?.dryRun) query.dryRun = "All";
+      return objects.send(HttpMethod.PATCH, "patch", object, query, PatchStrategy.ServerSideApply);
     },
     async create(object) {
       return objects.send(HttpMethod.POST, "create", object, { fieldManager });

@@ -6,7 +6,7 @@ import type { Logger } from "../lib/logger.ts";
 import type { RenderedRuntime, RenderRuntimeInput, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "../renderer/types.ts";
 import type { GatewayRoutes, XTrinodeStatus } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
-import { applyIfChanged, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, type ApplyCounters, type ApplyOutcome, type OwnedObjectCache } from "./apply.ts";
+import { applyIfChanged, needsApply, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, undesiredObjects, type ApplyCounters, type ApplyOutcome, type OwnedObjectCache } from "./apply.ts";
 import { hasSecretKey } from "./catalog-status.ts";
 import { annotations, apiVersion, isNodePoolObject, runtimePlural } from "./constants.ts";
 import { objectKey, type KubeObject } from "./diff.ts";
@@ -146,11 +146,19 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
       routeState = "RESUMING";
       requeueAfterMs = minDefined(requeueAfterMs, nodePoolPollMs);
     } else {
-      // Prune only once everything desired is applied: an object the API server rejects stops the
-      // reconcile above, and what it replaces (the ScaledObject after a switch to HPA, or the
-      // reverse) keeps working meanwhile. Two autoscalers overlap only between these two calls.
-      await applyAll(desired.filter((o) => !isNodePoolObject(o)));
-      writes += await pruneUndesired(client, inventory, new Set(desired.map(objectKey)), ctx.log, ctx.counters);
+      // Prune before applying, so two autoscalers (a ScaledObject and an HPA after a switch) never
+      // scale the same Deployment at once; but only once a server-side dry run shows the API server
+      // takes every changed object, so a rejected replacement leaves the old one working.
+      const runtimeObjects = desired.filter((o) => !isNodePoolObject(o));
+      const desiredKeys = new Set(desired.map(objectKey));
+      if (undesiredObjects(inventory, desiredKeys).length > 0) {
+        for (const object of runtimeObjects) {
+          if (!needsApply(object, inventory.byKey.get(objectKey(object)))) continue;
+          await client.apply(object, { dryRun: true }).catch((error: unknown) => rethrowRejection(error, object, runtimeFix));
+        }
+        writes += await pruneUndesired(client, inventory, desiredKeys, ctx.log, ctx.counters);
+      }
+      await applyAll(runtimeObjects);
       const deployments = desired.filter((o) => o.kind === "Deployment").map((o) => liveAfter.get(objectKey(o))!);
       const decision = decidePhase(intent, previous.phase, { coordinatorReady: coordinatorReady(deployments), computeStopped: computeStopped(deployments) });
       phase = decision.phase;
@@ -326,10 +334,15 @@ async function applyObject(ctx: ReconcileContext, object: KubeObject, live: Kube
   try {
     return await applyIfChanged(ctx.client, object, live, ctx.log, ctx.counters);
   } catch (error) {
-    if (!isRejected(error)) throw error;
-    const ref = `${object.kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata?.name}`;
-    throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
+    return rethrowRejection(error, object, fix);
   }
+}
+
+/** A refusal by the API server (isRejected) becomes StopReconcile ApplyRejected naming the object; anything else is rethrown. */
+function rethrowRejection(error: unknown, object: KubeObject, fix: string): never {
+  if (!isRejected(error)) throw error;
+  const ref = `${object.kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata?.name}`;
+  throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
 }
 
 /** Whether the status already reports this problem (so its Event was already emitted). */
