@@ -6,14 +6,11 @@ import { fieldManager, ownerLabel } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/diff.ts";
 import { reconcileRuntime, type ReconcileContext } from "../../reconciler/reconcile.ts";
 import { pruneGuardrails } from "../../reconciler/guardrails.ts";
-import { catalog, gatewayNamespace, getRuntime, phaseOf, reconcile, routeOf, runtime, startCluster, staticPolicy, testContext, testPolicy, tick, TestClock, type Cluster } from "./support.ts";
+import { catalog, condition, gatewayNamespace, getRuntime, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster, type RuntimeStatus } from "./support.ts";
 
 const queryPressure = { queryPressure: { serverAddress: "http://prometheus.monitoring.svc:9090" } };
 
-type Status = { phase?: string; routeState?: string; message?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>; observedGeneration?: number };
 
-const statusOf = async (cluster: Cluster, ns: string, name: string) => ((await getRuntime(cluster.client, ns, name))?.status ?? {}) as Status;
-const condition = (status: Status, type: string) => status.conditions?.find((c) => c.type === type);
 const deployment = (cluster: Cluster, ns: string, name: string) => cluster.client.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name });
 
 async function createRuntime(cluster: Cluster, object: KubeObject): Promise<void> {
@@ -24,15 +21,6 @@ async function mergeSpec(cluster: Cluster, ns: string, name: string, spec: Recor
   await cluster.client.mergePatch({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: ns, name }, { spec, ...(metadata ? { metadata } : {}) });
 }
 
-/** Reconciles, lets the simulated controllers react, and reconciles again until the phase is `phase`. */
-async function reconcileTo(ctx: ReconcileContext, cluster: Cluster, ns: string, name: string, phase: string, passes = 10): Promise<void> {
-  for (let i = 0; i < passes; i++) {
-    await reconcile(ctx, ns, name);
-    if ((await phaseOf(cluster.client, ns, name)) === phase) return;
-    await tick();
-  }
-  throw new Error(`${ns}/${name} did not reach ${phase}: ${JSON.stringify(await statusOf(cluster, ns, name))}`);
-}
 
 describe("reconciler: reconcile against the Kubernetes API test server", function () {
   this.timeout(30_000);
@@ -208,7 +196,7 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     await reconcileTo(ctx, cluster, "team-a", "adhoc", "Suspended");
     const suspended = await getRuntime(cluster.client, "team-a", "adhoc");
     expect((suspended!.spec as { lifecycle: Record<string, unknown> }).lifecycle).to.deep.equal({ wakeTTL: "10m" });
-    expect((suspended!.status as Status).message).to.contain("wakeTTL");
+    expect((suspended!.status as RuntimeStatus).message).to.contain("wakeTTL");
 
     clock.advance(60_000);
     await mergeSpec(cluster, "team-a", "adhoc", {}, { annotations: { "xtrinode.io/resume-requested-at": clock.now().toISOString() } });

@@ -5,24 +5,13 @@ import { expect } from "chai";
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { ownerLabel } from "../../reconciler/constants.ts";
-import { reconcileRuntime, type ReconcileContext } from "../../reconciler/reconcile.ts";
+import { reconcileRuntime } from "../../reconciler/reconcile.ts";
 import { readRoutes } from "../../reconciler/routes-store.ts";
-import { gatewayNamespace, getRuntime, phaseOf, reconcile, routeOf, runtime, startCluster, staticPolicy, testContext, testPolicy, tick, TestClock, type Cluster } from "./support.ts";
+import { condition, gatewayNamespace, getRuntime, phaseOf, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster } from "./support.ts";
 
-type Status = { phase?: string; message?: string; observedGeneration?: number; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
 
-const statusOf = async (cluster: Cluster, ns: string, name: string) => ((await getRuntime(cluster.client, ns, name))?.status ?? {}) as Status;
-const condition = (status: Status, type: string) => status.conditions?.find((c) => c.type === type);
 const overlayPolicy: XTrinodePolicy = { ...testPolicy, defaults: { ...testPolicy.defaults, allowValuesOverlay: true } };
 
-async function reconcileTo(ctx: ReconcileContext, cluster: Cluster, ns: string, name: string, phase: string, passes = 10): Promise<void> {
-  for (let i = 0; i < passes; i++) {
-    await reconcile(ctx, ns, name);
-    if ((await phaseOf(cluster.client, ns, name)) === phase) return;
-    await tick();
-  }
-  throw new Error(`${ns}/${name} did not reach ${phase}: ${JSON.stringify(await statusOf(cluster, ns, name))}`);
-}
 
 async function events(cluster: Cluster, ns: string, reason: string) {
   return (await cluster.client.list("v1", "Event", ns)).filter((e) => e.reason === reason);

@@ -107,6 +107,27 @@ export async function reconcile(ctx: ReconcileContext, namespace: string, name: 
   return result;
 }
 
+/** The parts of an XTrinode status the tests read. */
+export type RuntimeStatus = { phase?: string; routeState?: string; message?: string; observedGeneration?: number; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
+
+export async function statusOf(cluster: Cluster, namespace: string, name: string): Promise<RuntimeStatus> {
+  return ((await getRuntime(cluster.client, namespace, name))?.status ?? {}) as RuntimeStatus;
+}
+
+export function condition(status: RuntimeStatus, type: string) {
+  return status.conditions?.find((c) => c.type === type);
+}
+
+/** Reconciles, lets the simulated controllers react, and reconciles again until the phase is `phase`. */
+export async function reconcileTo(ctx: ReconcileContext, cluster: Cluster, namespace: string, name: string, phase: string, passes = 10): Promise<void> {
+  for (let i = 0; i < passes; i++) {
+    await reconcile(ctx, namespace, name);
+    if ((await phaseOf(cluster.client, namespace, name)) === phase) return;
+    await tick();
+  }
+  throw new Error(`${namespace}/${name} did not reach ${phase}: ${JSON.stringify(await statusOf(cluster, namespace, name))}`);
+}
+
 /** Lets the test server's controller simulation run its 0-delay timers. */
 export function tick(ms = 20): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
