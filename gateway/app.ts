@@ -128,12 +128,12 @@ function followUpStickiness(core: GatewayCore): Middleware {
   };
 }
 
-/** Who asks a backend `HEAD /v1/query/{id}` (an authenticated resource in Trino): the follow-up's user. */
+/**
+ * Who asks the backends `HEAD /v1/query/{id}` (an authenticated resource in Trino): the follow-up's
+ * user, never its credentials, which would go to every coordinator, other teams' included.
+ */
 function lookupIdentity(headers: IncomingMessage["headers"]): Record<string, string> {
-  const identity: Record<string, string> = { "x-trino-user": firstValue(headers["x-trino-user"]) ?? "xtrinode-gateway" };
-  const authorization = firstValue(headers.authorization); // only still there when the gateway does not authenticate
-  if (authorization) identity.authorization = authorization;
-  return identity;
+  return { "x-trino-user": firstValue(headers["x-trino-user"]) ?? "xtrinode-gateway" };
 }
 
 /**
@@ -160,6 +160,8 @@ function forwardKnownFollowUp(core: GatewayCore, req: IncomingMessage, res: Serv
 
 const heldSlugInPath = /^\/v1\/statement\/queued\/[^/]+\/([^/]+)\//;
 
+const cancelled = (queryId: string) => ({ kind: gatewayErrors.queryCancelled, message: `query ${queryId} was cancelled` });
+
 /**
  * Follow-ups of statements the gateway holds (or held). A held statement is known by its id AND the
  * slug of its nextUri, which only its client has: ids are guessable. `/v1/query/{id}` carries no
@@ -167,6 +169,15 @@ const heldSlugInPath = /^\/v1\/statement\/queued\/[^/]+\/([^/]+)\//;
  */
 async function followUpOfHeld(core: GatewayCore, ctx: Context, queryId: string): Promise<void> {
   if (ctx.path.startsWith("/v1/query/")) {
+    if (ctx.method === "DELETE") {
+      // trino-js cancel(): like Trino's kill of one's own query, it cancels what this user holds under that id.
+      const user = header(ctx, "x-trino-user") ?? ctx.state.principal?.name;
+      for (const held of core.held.withId(queryId)) {
+        if (user && firstValue(held.headers["x-trino-user"] as string | string[] | undefined) === user) core.held.end(held, cancelled(queryId));
+      }
+      ctx.status = 204;
+      return;
+    }
     writeJson(raw(ctx), 404, { error: { code: "QUERY_NOT_FOUND", message: `query ${queryId} is not a Trino query yet (held by the gateway while its runtime resumes): poll or cancel it through its nextUri` } });
     return;
   }
@@ -174,7 +185,7 @@ async function followUpOfHeld(core: GatewayCore, ctx: Context, queryId: string):
   let held = slug ? core.held.get(queryId, slug) : undefined;
   if (held) ctx.state.runtime = `${held.namespace}/${held.name}`;
   if (ctx.method === "DELETE") {
-    if (held) core.held.delete(held);
+    if (held) core.held.end(held, cancelled(queryId));
     ctx.status = 204; // as Trino answers a DELETE of its nextUri, also for what is gone already
     return;
   }
@@ -185,6 +196,11 @@ async function followUpOfHeld(core: GatewayCore, ctx: Context, queryId: string):
     if (handed) {
       ctx.state.runtime = handed.runtime;
       writeBufferedAnswer(raw(ctx), handed.answer);
+      return;
+    }
+    const ending = core.held.ending(queryId, slug);
+    if (ending) {
+      writeTrinoError(core, raw(ctx), ctx.state.forwarded, ending.kind, ending.message);
       return;
     }
     const adopted = adoptHeldTicket(core, ctx, queryId, slug);

@@ -12,6 +12,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { BackendResponse } from "./backend-http.ts";
 import { BoundedMap } from "./bounded-map.ts";
+import { gatewayErrors, type TrinoErrorKind } from "./trino-protocol.ts";
 
 /** What another replica needs to run a held statement: its id, runtime, SQL, Trino session headers and owner. */
 export interface HeldTicket {
@@ -109,14 +110,35 @@ function keyOf(id: string, slug: string): string {
   return `${id}/${slug}`;
 }
 
+/** A shorter key for statements that ended: a ticket's first 48 characters hold its random IV. */
+function endedKeyOf(id: string, slug: string): string {
+  return `${id}/${slug.slice(0, 48)}`;
+}
+
+/** How a held statement ended (cancelled, dropped, failed, submitted): what a later poll of its nextUri is told. */
+export interface HeldEnding {
+  kind: TrinoErrorKind;
+  message: string;
+}
+
+/** At most this many ended statements are remembered (each until its ticket is too old to adopt anyway). */
+const maxEndedRecords = 100_000;
+
 export class HeldQueries {
   private readonly held = new Map<string, HeldQuery>();
   /** The first answer of statements already submitted: a repeated hand-over poll gets it again instead of a second run. */
   private readonly handOvers: BoundedMap<string, { answer: BackendResponse; runtime: string; atMs: number }>;
+  /**
+   * Statements that ended on this replica, until their ticket expires: a later poll of the same
+   * nextUri (a retry, a replay) is told how it ended instead of adopting the ticket and running it again.
+   */
+  private readonly ended = new Map<string, HeldEnding & { expiresAtMs: number }>();
   readonly maxQueries: number;
+  private readonly maxAgeMs: number;
 
-  constructor(maxQueries: number) {
+  constructor(maxQueries: number, maxAgeMs: number) {
     this.maxQueries = maxQueries;
+    this.maxAgeMs = maxAgeMs;
     this.handOvers = new BoundedMap(maxQueries);
   }
 
@@ -138,18 +160,33 @@ export class HeldQueries {
     return this.held.get(keyOf(id, slug));
   }
 
+  /** Statements held under `id` (ids of different replicas may meet; the slug tells them apart). */
+  withId(id: string): HeldQuery[] {
+    return [...this.held.values()].filter((held) => held.id === id);
+  }
+
   /** Whether `held` is still held (not cancelled, dropped or handed over meanwhile). */
   holds(held: HeldQuery): boolean {
     return this.held.get(keyOf(held.id, held.slug)) === held;
   }
 
-  delete(held: HeldQuery): boolean {
-    return this.held.delete(keyOf(held.id, held.slug));
+  /** Ends a held statement: no longer held, and a later poll of its nextUri is told `ending`. */
+  end(held: HeldQuery, ending: HeldEnding): void {
+    this.held.delete(keyOf(held.id, held.slug));
+    const key = endedKeyOf(held.id, held.slug);
+    this.ended.delete(key);
+    this.ended.set(key, { ...ending, expiresAtMs: held.createdAtMs + this.maxAgeMs });
+    if (this.ended.size > maxEndedRecords) this.ended.delete(this.ended.keys().next().value!);
+  }
+
+  /** How the statement with this id and slug ended on this replica, if it did. */
+  ending(id: string, slug: string): HeldEnding | undefined {
+    return this.ended.get(endedKeyOf(id, slug));
   }
 
   /** Records the backend's first answer to a held statement, which is no longer held. */
   handOver(held: HeldQuery, answer: BackendResponse, nowMs = Date.now()): void {
-    this.delete(held);
+    this.end(held, { kind: gatewayErrors.queryNotFound, message: `query ${held.id} was already submitted to Trino; follow the nextUri of its answer, or run it again` });
     this.handOvers.set(keyOf(held.id, held.slug), { answer, runtime: `${held.namespace}/${held.name}`, atMs: nowMs });
   }
 
@@ -164,16 +201,20 @@ export class HeldQueries {
     return counts;
   }
 
-  /** Drops statements nobody polled for `abandonAfterMs` (returned), and hand-over answers as old. */
+  /**
+   * Ends statements nobody polled for `abandonAfterMs` (returned); forgets hand-over answers as old
+   * and ended statements whose tickets expired.
+   */
   sweep(nowMs: number, abandonAfterMs: number): HeldQuery[] {
     const dropped: HeldQuery[] = [];
     for (const held of this.held.values()) {
       if (!held.submitting && nowMs - held.lastPollMs > abandonAfterMs) {
-        this.delete(held);
+        this.end(held, { kind: gatewayErrors.queryNotFound, message: `query ${held.id} was dropped: its client stopped polling for ${Math.round(abandonAfterMs / 1000)} s; run it again` });
         dropped.push(held);
       }
     }
     for (const [key, handed] of this.handOvers.entriesList()) if (nowMs - handed.atMs > abandonAfterMs) this.handOvers.delete(key);
+    for (const [key, ended] of this.ended) if (ended.expiresAtMs < nowMs) this.ended.delete(key);
     return dropped;
   }
 }

@@ -48,7 +48,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const backends = new Backends(settings.health, logger);
   const sticky = new StickyRoutes(settings.sticky);
   const inFlight = new InFlightQueries(settings.sticky.maxQueries, settings.sticky.queryIdleMs);
-  const held = new HeldQueries(settings.held.maxQueries);
+  const held = new HeldQueries(settings.held.maxQueries, settings.held.maxAgeMs);
   const tickets = new TicketSealer((options.env ?? process.env).XTRINODE_GATEWAY_TICKET_KEY || undefined);
   const lifecycleApi = options.lifecycleApi ?? (options.lifecycleUrl ? httpLifecycleApi(options.lifecycleUrl, options.lifecycleToken ?? (() => undefined)) : undefined);
   const metrics = new GatewayMetrics({ routes, backends, inFlight, held, sticky });

@@ -170,19 +170,21 @@ export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: Ser
     readiness = heldReadiness(core, held.namespace, held.name);
   }
   if (!core.held.holds(held)) {
-    writeTrinoError(core, res, forwarded, gatewayErrors.queryCancelled, `query ${held.id} was cancelled`);
+    const ending = core.held.ending(held.id, held.slug);
+    writeTrinoError(core, res, forwarded, ending?.kind ?? gatewayErrors.queryCancelled, ending?.message ?? `query ${held.id} was cancelled`);
     return;
   }
   if (readiness.status === "failed") {
-    core.held.delete(held);
+    core.held.end(held, { kind: readiness.kind, message: readiness.message });
     writeTrinoError(core, res, forwarded, readiness.kind, readiness.message);
     return;
   }
   if (readiness.status === "waiting") {
     if (Date.now() - held.createdAtMs > core.settings.held.maxAgeMs) {
-      core.held.delete(held);
       const lastError = core.resume.lastError(held.namespace, held.name);
-      writeTrinoError(core, res, forwarded, gatewayErrors.resumeTimeout, `XTrinode runtime ${held.namespace}/${held.name} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s${lastError ? ` (last resume error: ${lastError})` : ""}`);
+      const ending = { kind: gatewayErrors.resumeTimeout, message: `XTrinode runtime ${held.namespace}/${held.name} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s${lastError ? ` (last resume error: ${lastError})` : ""}` };
+      core.held.end(held, ending);
+      writeTrinoError(core, res, forwarded, ending.kind, ending.message);
       return;
     }
     const base = baseUrl(forwarded);
@@ -204,8 +206,9 @@ export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: Ser
     core.held.handOver(held, outcome.response);
     return;
   }
-  core.held.delete(held);
-  writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}`);
+  const ending = { kind: gatewayErrors.backendUnreachable, message: `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}` };
+  core.held.end(held, ending);
+  writeTrinoError(core, res, forwarded, ending.kind, ending.message);
 }
 
 /** "namespace/name" a follow-up counts against: its tracked query's, else the first route served by `backend`. */

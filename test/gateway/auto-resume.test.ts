@@ -107,8 +107,12 @@ describe("gateway auto-resume", function () {
     // A lifecycle API that never makes the runtime RUNNING.
     await lifecycle.close();
     lifecycle = await startFakeLifecycle({ retryAfterSeconds: 30 });
-    const gateway = await startTestGateway(routes, { held: { maxQueries: 3, abandonAfterMs: 300, maxAgeMs: 400, pollWaitMs: 50 } }, { lifecycleUrl: lifecycle.url });
-    gateways.push(gateway);
+    const env = { XTRINODE_GATEWAY_TICKET_KEY: "a-shared-ticket-key-of-at-least-32-characters" };
+    const held_ = { held: { maxQueries: 3, abandonAfterMs: 300, maxAgeMs: 2500, pollWaitMs: 50 } };
+    const postedAt = Date.now();
+    const gateway = await startTestGateway(routes, held_, { lifecycleUrl: lifecycle.url, env });
+    const replica = await startTestGateway(routes, held_, { lifecycleUrl: lifecycle.url, env });
+    gateways.push(gateway, replica);
     const post = async () => (await (await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "t" }, body: "SELECT 1" })).json()) as QueryResult;
     const held = [await post(), await post(), await post()];
     expect(held.map((result) => result.stats?.state)).to.deep.equal(["QUEUED", "QUEUED", "QUEUED"]);
@@ -120,11 +124,17 @@ describe("gateway auto-resume", function () {
     expect(refused.error?.errorName).to.equal("XTRINODE_TOO_MANY_HELD_QUERIES");
     expect(refused.error?.message).to.contain("team-a/sleepy");
     expect(lifecycle.resumeCalls.get("team-a/sleepy")).to.equal(1);
-    // Nobody polls: the gateway gives the statements up; a late poll finds it past its maximum age.
+    // Nobody polls: the gateway gives the statements up, and a late poll is told so (not run again).
     await until(() => gateway.core.held.size === 0, "abandoned statements to be dropped");
     const late = (await (await fetch(held[0].nextUri!)).json()) as QueryResult;
-    expect(late.error?.errorName).to.equal("XTRINODE_RESUME_TIMEOUT");
-    expect(late.error?.message).to.contain("team-a/sleepy did not resume");
+    expect(late.error?.errorName).to.equal("XTRINODE_QUERY_NOT_FOUND");
+    expect(late.error?.message).to.contain("its client stopped polling");
     expect(gateway.core.held.size).to.equal(0);
+    // Another replica could adopt its ticket, but not past the maximum age.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, postedAt + 2600 - Date.now())));
+    const elsewhere = (await (await fetch(held[1].nextUri!.replace(gateway.url, replica.url))).json()) as QueryResult;
+    expect(elsewhere.error?.errorName).to.equal("XTRINODE_RESUME_TIMEOUT");
+    expect(elsewhere.error?.message).to.contain("team-a/sleepy did not resume");
+    expect(replica.core.held.size).to.equal(0);
   });
 });

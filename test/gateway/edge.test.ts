@@ -71,8 +71,19 @@ describe("gateway edge (no backend needed)", () => {
       expect(body.stats?.state).to.equal("QUEUED");
       expect(body.id).to.match(/^\d{8}_\d{6}_\d{5}_gw000$/);
       expect(body.nextUri).to.match(new RegExp(`^http://analytics\\.example\\.com/v1/statement/queued/${body.id}/`));
-      const cancel = await fetch(body.nextUri!.replace("http://analytics.example.com", gateway.url), { method: "DELETE" });
+      const nextUri = body.nextUri!.replace("http://analytics.example.com", gateway.url);
+      const cancel = await fetch(nextUri, { method: "DELETE" });
       expect(cancel.status).to.equal(204);
+      expect(gateway.core.held.size).to.equal(0);
+      // A later poll of the cancelled statement's nextUri is told so: its ticket is not adopted again.
+      const replay = (await (await fetch(nextUri, { headers: { "x-trino-user": "alice" } })).json()) as QueryResult;
+      expect(replay.error?.errorName).to.equal("USER_CANCELED");
+      expect(gateway.core.held.size).to.equal(0);
+      // trino-js cancel(id) is DELETE /v1/query/{id}: it cancels what this user holds under that id.
+      const again = await postWithHost(gateway, "analytics.example.com");
+      expect((await fetch(`${gateway.url}/v1/query/${again.body.id}`, { method: "DELETE", headers: { "x-trino-user": "mallory" } })).status).to.equal(204);
+      expect(gateway.core.held.size).to.equal(1);
+      expect((await fetch(`${gateway.url}/v1/query/${again.body.id}`, { method: "DELETE", headers: { "x-trino-user": "alice" } })).status).to.equal(204);
       expect(gateway.core.held.size).to.equal(0);
     });
 
