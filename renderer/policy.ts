@@ -14,3 +14,11 @@ export function ruleName(policy: XTrinodePolicy | undefined, namespace: string, 
   const scope = policy?.namespaces?.[namespace] ? `namespaces.${namespace}` : "defaults";
   return `policy ${scope}.${rule}`;
 }
+
+/**
+ * The memory limit a container that sets none gets in the namespace: the LimitRange's default limit,
+ * else its max (Kubernetes defaults a missing limit to the max).
+ */
+export function memoryLimitWithoutSpec(rules: NamespaceRules): string | number | undefined {
+  return rules.defaultResources?.limits?.memory ?? rules.maxResources?.memory;
+}

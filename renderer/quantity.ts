@@ -11,3 +11,10 @@ export function parseQuantity(quantity: string | number): number | undefined {
   if (!match) return undefined;
   return Number(match[1]) * suffixes[match[2] ?? ""];
 }
+
+/** JVM -Xmx size in bytes: a number with an optional k, m or g suffix (binary units). */
+export function parseHeapSize(size: string): number | undefined {
+  const match = /^([0-9]+)([kKmMgG]?)$/.exec(size);
+  if (!match) return undefined;
+  return Number(match[1]) * ({ "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 } as Record<string, number>)[match[2].toLowerCase()];
+}

@@ -4,7 +4,7 @@ import type { GatewayRoutes, RouteEntry, TrinoValues } from "../schemas/generate
 import { compare, selectCatalogs } from "./catalogs.ts";
 import { catalogFiles, roleConfigFiles } from "./config-files.ts";
 import { backendUrl, guardrailLabels, namespaceOf, runtimeLabels, runtimeNames, selectorLabels, type RuntimeNames } from "./names.ts";
-import { rulesFor } from "./policy.ts";
+import { memoryLimitWithoutSpec, rulesFor } from "./policy.ts";
 import { infrastructureTemplate } from "./node-pool.ts";
 import { renderObject } from "./templates.ts";
 import { toYaml } from "./output.ts";
@@ -58,7 +58,7 @@ function renderValidRuntime(input: RenderRuntimeInput): RenderedRuntime {
   const { runtime } = input;
   const names = runtimeNames(runtime);
   const catalogs = selectCatalogs(runtime, input.catalogs);
-  const defaultMemoryLimit = rulesFor(input.policy, names.namespace).defaultResources?.limits?.memory;
+  const defaultMemoryLimit = memoryLimitWithoutSpec(rulesFor(input.policy, names.namespace));
   const { values: rawValues, secretRefs } = buildValues({ runtime, catalogs, suspended: isSuspended(runtime, input.suspended), defaultMemoryLimit });
   const values = rawValues as unknown as TrinoValues;
   const context = templateContext(values, names);

@@ -6,8 +6,8 @@ import { catalogSecretRefs, compare, matchesSelector, selectCatalogs } from "./c
 import { isPlainMap } from "./merge.ts";
 import { MAX_RUNTIME_NAME, namespaceOf, OWNER_LABEL, selectorLabels, trinoCatalogName } from "./names.ts";
 import { NODE_POOL_PROVIDERS } from "./node-pool.ts";
-import { ruleName, rulesFor, type NamespaceRules } from "./policy.ts";
-import { parseQuantity } from "./quantity.ts";
+import { memoryLimitWithoutSpec, ruleName, rulesFor, type NamespaceRules } from "./policy.ts";
+import { parseHeapSize, parseQuantity } from "./quantity.ts";
 import type { RenderRuntimeInput, SpecSet, ValidationIssue, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "./types.ts";
 import { buildValues } from "./values.ts";
 
@@ -147,7 +147,7 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   if (issues.length) return issues;
 
   // Checks on the final values (after the overlay).
-  const { values: raw } = buildValues({ runtime, catalogs: selected, suspended: false, defaultMemoryLimit: rules.defaultResources?.limits?.memory });
+  const { values: raw } = buildValues({ runtime, catalogs: selected, suspended: false, defaultMemoryLimit: memoryLimitWithoutSpec(rules) });
   const valueIssues = validateAgainstSchema("TrinoValues", raw);
   if (valueIssues.length) {
     return valueIssues.map((i) => ({ path: i.path ? `spec.valuesOverlay.${i.path}` : "spec.valuesOverlay", message: `${i.message} (in the Helm values after the overlay)` }));
@@ -264,12 +264,6 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   return issues;
 }
 
-/** JVM -Xmx size in bytes: a number with an optional k, m or g suffix (binary units). */
-function parseHeapSize(size: string): number | undefined {
-  const match = /^([0-9]+)([kKmMgG]?)$/.exec(size);
-  if (!match) return undefined;
-  return Number(match[1]) * ({ "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 } as Record<string, number>)[match[2].toLowerCase()];
-}
 
 /** Container resource names the API server accepts: cpu, memory, ephemeral-storage, hugepages-<size>, or <domain>/<name>. */
 function isContainerResourceName(name: string): boolean {
@@ -388,15 +382,16 @@ function catalogRules(catalog: XTrinodeCatalog): Issue[] {
 // azure.oauth.secret, *.keystore-password). As the last word: token, credential(s)
 // (iceberg.rest-catalog.oauth2.token / .credential, hive.azure.adl-credential, mongodb.credentials).
 // "<qualifier>-key" where the qualifier names key material (gcs.json-key, bigquery.credentials-key,
-// azure.access-key, s3.sse.customer-key, *.private-key, *.api-key). Not secrets: an AWS access key ID
-// (hive.s3.aws-access-key, s3.aws-access-key, *.aws.access-key: an identifier, the secret key is the
-// secret), names ending in file/path/provider/enabled/type (gcs.json-key-file-path,
+// azure.access-key, s3.sse.customer-key, *.private-key, *.api-key). Not secrets: an access key ID outside
+// Azure (hive.s3.aws-access-key, s3.aws-access-key, kinesis.access-key: an identifier, the secret key is
+// the secret), names ending in file/path/provider/enabled/type (gcs.json-key-file-path,
 // hive.metastore.glue.aws-credentials-provider, prometheus.bearer-token-file), true/false switches
 // (gcs.use-access-token) and empty values or ${ENV:...} placeholders.
 const SECRET_WORD = /^(password|passwd|passphrase|secret)s?$/;
 const SECRET_LAST_WORDS = new Set(["token", "tokens", "credential", "credentials"]);
 const SECRET_KEY_QUALIFIERS = new Set(["private", "api", "json", "credentials", "customer", "account", "shared", "access", "signing", "encryption", "master"]);
 const NOT_SECRET_LAST_WORDS = new Set(["file", "path", "paths", "provider", "enabled", "type"]);
+const AZURE_WORDS = new Set(["azure", "abfs", "wasb", "adl"]);
 /** A password inside a URL-like value: a password= parameter (JDBC/ODBC style), user:password@host, Oracle user/password@. */
 const URL_PASSWORD = [/(^|[?&;])[a-z0-9_.-]*(password|passwd|pwd)=[^&;\s]/i, /\/\/[^/?#@\s:]*:[^/?#@\s]+@/, /:thin:[^/@\s:]+\/[^@\s]+@/i];
 
@@ -407,8 +402,10 @@ function secretLikeProperty(key: string, value: string): boolean {
   if (NOT_SECRET_LAST_WORDS.has(last)) return false;
   if (words.some((word) => SECRET_WORD.test(word)) || SECRET_LAST_WORDS.has(last)) return true;
   const qualifier = words.at(-2) ?? "";
-  if (last === "key" && SECRET_KEY_QUALIFIERS.has(qualifier)) return !(qualifier === "access" && words.at(-3) === "aws");
-  return false;
+  if (last !== "key" || !SECRET_KEY_QUALIFIERS.has(qualifier)) return false;
+  // An "access key" is an AWS-style key ID (kinesis.access-key, s3.aws-access-key) except in Azure
+  // storage, where it is the account's secret key (azure.access-key, hive.azure.abfs-access-key).
+  return qualifier !== "access" || words.some((word) => AZURE_WORDS.has(word));
 }
 
 /**

@@ -6,7 +6,7 @@ import { catalogProperties, catalogSecretRefs, compare, escapePropertyValue } fr
 import { deepMerge, isPlainMap, type JsonMap } from "./merge.ts";
 import { COORDINATOR_PORT, NODE_POOL_LABEL, nodePoolId, runtimeNames, trinoCatalogName, type RuntimeNames } from "./names.ts";
 import type { HelmValues, SecretRef, XTrinode, XTrinodeCatalog } from "./types.ts";
-import { parseQuantity } from "./quantity.ts";
+import { parseHeapSize, parseQuantity } from "./quantity.ts";
 
 /** The chart's appVersion (Trino 480), used when spec.image.tag is unset. */
 export const DEFAULT_TRINO_TAG = "480";
@@ -19,7 +19,7 @@ export interface ValuesInput {
   /** Catalogs already selected for this runtime (selectCatalogs). */
   catalogs: XTrinodeCatalog[];
   suspended: boolean;
-  /** Memory limit a container gets when it sets none: the namespace LimitRange default (policy). Sizes the default heap. */
+  /** Memory limit a container gets when it sets none (the namespace LimitRange's default, else its max). Sizes the default heap. */
   defaultMemoryLimit?: string | number;
 }
 
@@ -115,11 +115,22 @@ export function defaultHeapSize(memoryLimit: string | number | undefined): strin
   return mebibytes >= 8 * 1024 ? defaultHeap : `${Math.max(1, mebibytes)}M`;
 }
 
+/**
+ * query.max-memory-per-node: the chart's 1GB, or 60% of a smaller heap. Trino refuses to start when
+ * it plus the heap headroom (30% of the heap by default) exceeds the heap.
+ */
+export function maxMemoryPerNode(heap: string): string {
+  const bytes = parseHeapSize(heap);
+  if (bytes === undefined || bytes * 0.6 >= 2 ** 30) return "1GB";
+  return `${Math.max(1, Math.floor((bytes * 0.6) / 2 ** 20))}MB`;
+}
+
 function roleValues(role: NodeRoleSpec, pool: NodePoolPinning | undefined, terminationGracePeriodSeconds: number, defaultMemoryLimit: string | number | undefined): JsonMap {
   const memoryLimit = (role.resources?.limits as Record<string, string | number> | undefined)?.memory ?? defaultMemoryLimit;
+  const heap = role.jvm?.maxHeapSize ?? defaultHeapSize(memoryLimit);
   return {
-    jvm: { maxHeapSize: role.jvm?.maxHeapSize ?? defaultHeapSize(memoryLimit), gcMethod: { type: "UseG1GC", g1: { heapRegionSize: "32M" } } },
-    config: { query: { maxMemoryPerNode: "1GB" } },
+    jvm: { maxHeapSize: heap, gcMethod: { type: "UseG1GC", g1: { heapRegionSize: "32M" } } },
+    config: { query: { maxMemoryPerNode: maxMemoryPerNode(heap) } },
     additionalJVMConfig: [...(role.jvm?.extraOptions ?? [])],
     resources: structuredClone(role.resources ?? {}),
     terminationGracePeriodSeconds,

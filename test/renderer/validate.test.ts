@@ -84,7 +84,8 @@ describe("renderer validation rules", () => {
       const heap = (spec: XTrinode["spec"], rules: XTrinodePolicy["defaults"]) =>
         messages(validateRuntime({ runtime: runtime("r", spec), catalogs: [], policy: policy(rules) })).filter((m) => m.includes("maxHeapSize"));
       expect(heap({}, {})).to.deep.equal([]); // no limit anywhere: nothing to compare
-      expect(heap({}, { maxResources: { memory: "4Gi" } })).to.have.length(2); // 8G default heap on both roles, limit defaults to max
+      expect(heap({}, { maxResources: { memory: "4Gi" } })).to.deep.equal([]); // the limit defaults to the max, and the default heap to 75% of it
+      expect(heap({ coordinator: { jvm: { maxHeapSize: "6G" } } }, { maxResources: { memory: "4Gi" } })).to.have.length(1);
       expect(heap({}, { maxResources: { memory: "8Gi" } })).to.deep.equal([]); // 8G = 8Gi: fits
       const spec = { coordinator: { jvm: { maxHeapSize: "3G" } }, workers: { jvm: { maxHeapSize: "3072m" }, resources: { limits: { memory: "3Gi" } } } };
       expect(heap(spec, { defaultResources: { limits: { memory: "2Gi" } } })).to.deep.equal([
@@ -133,7 +134,7 @@ describe("renderer validation rules", () => {
 
     it("accepts harmless Trino properties: access key IDs, providers, paths, switches, placeholders, URLs without passwords", () => {
       expect(flagged({
-        "hive.s3.aws-access-key": "AKIA", "s3.aws-access-key": "AKIA", "elasticsearch.aws.access-key": "AKIA",
+        "hive.s3.aws-access-key": "AKIA", "s3.aws-access-key": "AKIA", "elasticsearch.aws.access-key": "AKIA", "kinesis.access-key": "AKIA",
         "hive.metastore.glue.aws-credentials-provider": "com.example.P", "bigquery.credentials-file": "/etc/bq.json",
         "gcs.json-key-file-path": "/etc/gcs.json", "prometheus.bearer-token-file": "/var/run/token", "hive.gcs.use-access-token": "true",
         "iceberg.rest-catalog.oauth2.token-refresh-enabled": "false", "hive.s3.sse.kms-key-id": "arn:aws:kms:key", "connection-user": "app",
@@ -191,6 +192,15 @@ describe("renderer validation rules", () => {
       expect(heapOf(coordinatorJvm(renderRuntime({ runtime: runtime("a"), catalogs: [] }).objects))).to.equal("8G");
       const big = renderRuntime({ runtime: runtime("a", { coordinator: { resources: { limits: { memory: "64Gi" } } } }), catalogs: [] });
       expect(heapOf(coordinatorJvm(big.objects))).to.equal("8G");
+      const maxOnly: XTrinodePolicy = { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodePolicy", defaults: { maxResources: { memory: "4Gi" } } };
+      expect(heapOf(coordinatorJvm(renderRuntime({ runtime: runtime("a"), catalogs: [], policy: maxOnly }).objects))).to.equal("3072M");
+    });
+    it("keeps query.max-memory-per-node within what Trino accepts for the heap (≤ 60% of it, at most the chart's 1GB)", () => {
+      const perNode = (objects: KubeObject[]) => /query\.max-memory-per-node=(\S+?)\\n/.exec(JSON.stringify(coordinatorJvm(objects)))?.[1];
+      const policy: XTrinodePolicy = { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodePolicy", defaults: { defaultResources: { limits: { memory: "1Gi" } } } };
+      expect(perNode(renderRuntime({ runtime: runtime("a"), catalogs: [], policy }).objects)).to.equal("460MB"); // heap 768M
+      expect(perNode(renderRuntime({ runtime: runtime("a", { coordinator: { jvm: { maxHeapSize: "1G" } } }), catalogs: [] }).objects)).to.equal("614MB");
+      expect(perNode(renderRuntime({ runtime: runtime("a"), catalogs: [] }).objects)).to.equal("1GB");
     });
   });
 });
