@@ -148,12 +148,16 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
     } else {
       // Prune before applying, so two autoscalers (a ScaledObject and an HPA after a switch) never
       // scale the same Deployment at once; but only once a server-side dry run shows the API server
-      // takes every changed object, so a rejected replacement leaves the old one working.
+      // takes every changed object, so a rejected change leaves what it replaces working. A
+      // ScaledObject replacing a pruned HPA is left out of the dry run: KEDA's admission webhook
+      // (which also runs on dry runs) refuses it while that HPA still exists.
       const runtimeObjects = desired.filter((o) => !isNodePoolObject(o));
       const desiredKeys = new Set(desired.map(objectKey));
-      if (undesiredObjects(inventory, desiredKeys).length > 0) {
+      const undesired = undesiredObjects(inventory, desiredKeys);
+      if (undesired.length > 0) {
+        const pruningHpa = undesired.some((o) => o.kind === "HorizontalPodAutoscaler");
         for (const object of runtimeObjects) {
-          if (!needsApply(object, inventory.byKey.get(objectKey(object)))) continue;
+          if (!needsApply(object, inventory.byKey.get(objectKey(object))) || (pruningHpa && object.kind === "ScaledObject")) continue;
           await client.apply(object, { dryRun: true }).catch((error: unknown) => rethrowRejection(error, object, runtimeFix));
         }
         writes += await pruneUndesired(client, inventory, desiredKeys, ctx.log, ctx.counters);
@@ -182,20 +186,19 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
       if (written) writes++;
     }
     let message = phaseMessage(phase, intent.idle, pool.state);
+    conditions.unshift(readyCondition(phase));
     if (conflicts.length) {
+      // The runtime serves (by header and its other claims), so its phase and Ready stay what they
+      // are (they also drive idle suspension); the conflict is in RoutePublished, the message and an Event.
       message = describeConflicts(conflicts);
       conditions.push({ type: "RoutePublished", status: "False", reason: "RouteConflict", message });
-      conditions.unshift({ type: "Ready", status: "False", reason: "RouteConflict", message });
-      // Suspending/Suspended stay: their phase carries the drain and suspend timers.
-      if (phase !== "Suspending" && phase !== "Suspended") phase = "Error";
       requeueAfterMs = minDefined(requeueAfterMs, routeConflictPollMs);
-      if (!hasReadyReason(previous, "RouteConflict", message)) {
+      if (!hasCondition(previous, "RoutePublished", "RouteConflict", message)) {
         ctx.log.warn({ runtime: `${namespace}/${name}`, conflicts }, "route claims held by other runtimes; published without them");
         writes += await warn(ctx, runtime, "RouteConflict", message);
       }
     } else {
       conditions.push({ type: "RoutePublished", status: "True", reason: routeState, message: `route ${routeState} in ${ctx.gatewayNamespace}` });
-      conditions.unshift(readyCondition(phase));
     }
 
     const workerDeployments = desired.filter((o) => o.kind === "Deployment").map((o) => liveAfter.get(objectKey(o)));
@@ -219,7 +222,7 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
     if (!(error instanceof StopReconcile)) throw error;
     // A problem the user must fix: phase Error with the message, nothing further applied.
     ctx.log.warn({ runtime: `${namespace}/${name}`, reason: error.reason, message: error.message }, "runtime error");
-    if (error.reason === "ApplyRejected" && !hasReadyReason(previous, error.reason, error.message)) writes += await warn(ctx, runtime, error.reason, error.message);
+    if (error.reason === "ApplyRejected" && !hasCondition(previous, "Ready", error.reason, error.message)) writes += await warn(ctx, runtime, error.reason, error.message);
     const all = mergeByType(conditions, error.conditions);
     all.unshift({ type: "Ready", status: "False", reason: error.reason, message: error.message });
     const status = buildStatus({ previous, generation, now, phase: "Error", conditions: all, message: error.message });
@@ -345,9 +348,9 @@ function rethrowRejection(error: unknown, object: KubeObject, fix: string): neve
   throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
 }
 
-/** Whether the status already reports this problem (so its Event was already emitted). */
-function hasReadyReason(status: XTrinodeStatus | undefined, reason: string, message: string): boolean {
-  return Boolean(status?.conditions?.some((c) => c.type === "Ready" && c.reason === reason && c.message === message));
+/** Whether the status already reports this problem in condition `type` (so its Event was already emitted). */
+function hasCondition(status: XTrinodeStatus | undefined, type: string, reason: string, message: string): boolean {
+  return Boolean(status?.conditions?.some((c) => c.type === type && c.reason === reason && c.message === message));
 }
 
 /** A Warning Event on the runtime; best effort (the status carries the same message). Returns writes issued. */

@@ -1,6 +1,6 @@
 // What the user sees when the cluster says no: an object the API server rejects (status
 // ApplyRejected, nothing pruned), and a hostname or the default route another runtime already holds
-// (status RouteConflict, the holder keeps its route).
+// (condition RoutePublished=False RouteConflict, the holder keeps its route).
 import { expect } from "chai";
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
@@ -121,8 +121,9 @@ describe("reconciler: rejected applies and route conflicts", function () {
     expect(byDefault.target?.members.map((m) => `${m.namespace}/${m.name}`)).to.deep.equal(["team-a/bi"]);
 
     const status = await statusOf(cluster, "team-b", "sneaky");
-    expect(status.phase).to.equal("Error");
-    expect(condition(status, "Ready")).to.include({ status: "False", reason: "RouteConflict" });
+    // It serves (by header and its own hostname): phase and Ready stay, which idle suspension needs.
+    expect(status.phase).to.equal("Ready");
+    expect(condition(status, "Ready")).to.include({ status: "True" });
     expect(condition(status, "RoutePublished")).to.include({ status: "False", reason: "RouteConflict" });
     expect(status.message).to.contain(`hostname "bi.trino.example.com" is already routed to team-a/bi: remove it from spec.route.hostnames`);
     expect(status.message).to.contain("team-a/bi is already the default route: set spec.route.default to false");
@@ -155,7 +156,7 @@ describe("reconciler: rejected applies and route conflicts", function () {
     await reconcileTo(ctx, cluster, "team-a", "first", "Ready");
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a later creationTimestamp (seconds)
     await cluster.client.create(runtime("team-b", "second", { route: { hostnames: [host] } }));
-    await reconcileTo(ctx, cluster, "team-b", "second", "Error");
+    await reconcileTo(ctx, cluster, "team-b", "second", "Ready");
     // Forge the old state: the second runtime's entry also claims the hostname.
     const configMap = (await cluster.client.get({ apiVersion: "v1", kind: "ConfigMap", namespace: gatewayNamespace, name: "trino-gateway-routes" }))!;
     const data = configMap.data as Record<string, string>;
@@ -171,6 +172,6 @@ describe("reconciler: rejected applies and route conflicts", function () {
     expect((await routeOf(cluster.client, "team-a", "first"))?.hostnames).to.deep.equal([host]);
     expect(await routeOf(cluster.client, "team-b", "second")).to.not.have.property("hostnames");
     expect(await phaseOf(cluster.client, "team-a", "first")).to.equal("Ready");
-    expect(condition(await statusOf(cluster, "team-b", "second"), "Ready")).to.include({ reason: "RouteConflict" });
+    expect(condition(await statusOf(cluster, "team-b", "second"), "RoutePublished")).to.include({ reason: "RouteConflict" });
   });
 });
