@@ -12,8 +12,15 @@ export interface Identity {
 export type Action = "resume" | "suspend" | "activity" | "read";
 export const actions: readonly Action[] = ["resume", "suspend", "activity", "read"];
 
-/** Per action, the identities allowed: a user name, `group:<name>`, or `*` (any authenticated caller). */
-export type AuthzConfig = Record<Action, string[]>;
+/**
+ * Who may do an action: an identity (a user name, `group:<name>`, or `*` for any authenticated
+ * caller) in every namespace, or `{ identity, namespaces }` only for runtimes of those namespaces
+ * (a team's own runtimes).
+ */
+export type AuthzEntry = string | { identity: string; namespaces: string[] };
+
+/** Per action, who is allowed. */
+export type AuthzConfig = Record<Action, AuthzEntry[]>;
 
 const gatewayServiceAccount = "system:serviceaccount:xtrinode-gateway:xtrinode-gateway";
 const adminGroup = "group:xtrinode-admins";
@@ -33,7 +40,27 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses an authorisation config (YAML or JSON): `{ resume: [...], suspend: [...], activity: [...], read: [...] }`. Missing actions allow nobody. */
+const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function parseEntry(entry: unknown, where: string): AuthzEntry {
+  if (typeof entry === "string" && entry.length > 0) return entry;
+  if (entry && typeof entry === "object" && !Array.isArray(entry)) {
+    const { identity, namespaces, ...rest } = entry as Record<string, unknown>;
+    const unknownKeys = Object.keys(rest);
+    if (unknownKeys.length) throw new ConfigError(`${where}: unknown key "${unknownKeys[0]}"; an entry is an identity or { identity, namespaces }`);
+    if (typeof identity !== "string" || identity === "") throw new ConfigError(`${where}.identity: expected a user name, "group:<name>" or "*"`);
+    if (!Array.isArray(namespaces) || namespaces.length === 0 || !namespaces.every((ns) => typeof ns === "string" && dns1123Label.test(ns))) {
+      throw new ConfigError(`${where}.namespaces: expected a non-empty list of namespace names, e.g. [team-a]`);
+    }
+    return { identity, namespaces: namespaces as string[] };
+  }
+  throw new ConfigError(`${where}: expected an identity (a user name, "group:<name>" or "*") or { identity, namespaces: [...] }`);
+}
+
+/**
+ * Parses an authorisation config (YAML or JSON): `{ resume: [...], suspend: [...], activity: [...], read: [...] }`,
+ * each a list of identities (every namespace) or `{ identity, namespaces }`. Missing actions allow nobody.
+ */
 export function parseAuthzConfig(text: string, file: string): AuthzConfig {
   let doc: unknown;
   try {
@@ -49,24 +76,37 @@ export function parseAuthzConfig(text: string, file: string): AuthzConfig {
     if (!(actions as readonly string[]).includes(key)) {
       throw new ConfigError(`${file}: unknown action "${key}"; allowed actions are ${actions.join(", ")}`);
     }
-    if (!Array.isArray(value) || !value.every((entry) => typeof entry === "string" && entry.length > 0)) {
-      throw new ConfigError(`${file}: ${key} must be a list of identities (user names, "group:<name>" or "*")`);
+    if (!Array.isArray(value)) {
+      throw new ConfigError(`${file}: ${key} must be a list of identities (user names, "group:<name>" or "*", or { identity, namespaces })`);
     }
-    config[key as Action] = value as string[];
+    config[key as Action] = value.map((entry, index) => parseEntry(entry, `${file}: ${key}[${index}]`));
   }
   return config;
 }
 
-/** Whether `identity` may perform `action`. */
-export function isAllowed(config: AuthzConfig, action: Action, identity: Identity): boolean {
-  return config[action].some(
-    (entry) => entry === "*" || (entry.startsWith("group:") ? identity.groups.includes(entry.slice("group:".length)) : entry === identity.username),
+function names(entry: string, identity: Identity): boolean {
+  return entry === "*" || (entry.startsWith("group:") ? identity.groups.includes(entry.slice("group:".length)) : entry === identity.username);
+}
+
+/**
+ * Whether `identity` may perform `action` on runtimes of `namespace`; without a namespace, whether
+ * it may in some namespace (the request's own namespace is checked once known).
+ */
+export function isAllowed(config: AuthzConfig, action: Action, identity: Identity, namespace?: string): boolean {
+  return config[action].some((entry) =>
+    typeof entry === "string" ? names(entry, identity) : names(entry.identity, identity) && (namespace === undefined || entry.namespaces.includes(namespace)),
   );
 }
 
-export function authorize(config: AuthzConfig, action: Action, identity: Identity): void {
-  if (!isAllowed(config, action, identity)) {
-    throw forbidden(`${identity.username} may not ${action} runtimes: add it (or one of its groups as "group:<name>") to "${action}" in the authorisation config`);
+/** Whether `identity` may perform `action` in every namespace. */
+export function isAllowedEverywhere(config: AuthzConfig, action: Action, identity: Identity): boolean {
+  return config[action].some((entry) => typeof entry === "string" && names(entry, identity));
+}
+
+export function authorize(config: AuthzConfig, action: Action, identity: Identity, namespace?: string): void {
+  if (!isAllowed(config, action, identity, namespace)) {
+    const where = namespace === undefined ? "runtimes" : `runtimes of namespace ${namespace}`;
+    throw forbidden(`${identity.username} may not ${action} ${where}: add it (or one of its groups as "group:<name>") to "${action}" in the authorisation config${namespace === undefined ? "" : `, for every namespace or with namespaces: [${namespace}]`}`);
   }
 }
 

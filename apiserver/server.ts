@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import Koa from "koa";
 import Router, { type RouterContext, type RouterMiddleware } from "@koa/router";
 import type { Logger } from "../lib/logger.ts";
-import { authorize, bearerToken, type Action, type Authenticator, type AuthzConfig, type Identity } from "./auth.ts";
+import { authorize, bearerToken, isAllowed, isAllowedEverywhere, type Action, type Authenticator, type AuthzConfig, type Identity } from "./auth.ts";
 import { ApiError, badRequest, errorBody, kubeUnavailable } from "./errors.ts";
 import type { Lifecycle, LifecycleAnswer } from "./lifecycle.ts";
 import type { ApiServerMetrics } from "./metrics.ts";
@@ -70,7 +70,9 @@ const resumePath = /^\/v1\/runtimes\/([^/]+)\/([^/]+)\/resume\/?$/;
 async function resume(deps: ApiServerDeps, authorization: string | undefined, namespace: string, name: string): Promise<LifecycleAnswer> {
   const identity = await deps.authenticate(bearerToken(authorization));
   authorize(deps.authz, "resume", identity);
-  return deps.lifecycle.resume(checkDns1123Label("namespace", namespace), checkDns1123Label("name", name), identity.username);
+  const runtimeNamespace = checkDns1123Label("namespace", namespace);
+  authorize(deps.authz, "resume", identity, runtimeNamespace);
+  return deps.lifecycle.resume(runtimeNamespace, checkDns1123Label("name", name), identity.username);
 }
 
 function writeJson(res: http.ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
@@ -141,10 +143,12 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
     ctx.state.identity = identity;
     await next();
   };
-  const runtimeParams = (ctx: RouterContext<State>) => ({
-    namespace: checkDns1123Label("namespace", ctx.params.namespace),
-    name: checkDns1123Label("name", ctx.params.name),
-  });
+  /** The runtime a request names, once its caller is known to be allowed `action` in that namespace. */
+  const runtimeParams = (ctx: RouterContext<State>, action: Action) => {
+    const namespace = checkDns1123Label("namespace", ctx.params.namespace);
+    authorize(authz, action, ctx.state.identity!, namespace);
+    return { namespace, name: checkDns1123Label("name", ctx.params.name) };
+  };
 
   let ready: { at: number; error?: ApiError } | undefined;
   const readyCacheMs = deps.readyCacheMs ?? 1000;
@@ -172,18 +176,22 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
     .get("/v1/runtimes", guard("read"), async (ctx) => {
       const namespace = typeof ctx.query.namespace === "string" && ctx.query.namespace !== "" ? checkDns1123Label("namespace", ctx.query.namespace) : undefined;
       if (Array.isArray(ctx.query.namespace)) throw badRequest("give the namespace query parameter at most once");
-      ctx.body = { items: await lifecycle.list(namespace) };
+      const identity = ctx.state.identity!;
+      if (namespace !== undefined) authorize(authz, "read", identity, namespace);
+      const items = await lifecycle.list(namespace);
+      // A caller allowed only some namespaces sees only their runtimes.
+      ctx.body = { items: isAllowedEverywhere(authz, "read", identity) ? items : items.filter((item) => isAllowed(authz, "read", identity, item.namespace)) };
     })
     .get("/v1/runtimes/:namespace/:name", guard("read"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx);
+      const { namespace, name } = runtimeParams(ctx, "read");
       ctx.body = await lifecycle.status(namespace, name);
     })
     .post("/v1/runtimes/:namespace/:name/suspend", guard("suspend"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx);
+      const { namespace, name } = runtimeParams(ctx, "suspend");
       send(ctx, await lifecycle.suspend(namespace, name, ctx.state.identity!.username));
     })
     .post("/v1/runtimes/:namespace/:name/activity", guard("activity"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx);
+      const { namespace, name } = runtimeParams(ctx, "activity");
       const body = await readJsonBody(ctx.req);
       send(ctx, await lifecycle.reportActivity(namespace, name, body));
     });

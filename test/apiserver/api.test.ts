@@ -2,7 +2,7 @@
 // @kubernetes/client-node). Writes are counted from the test server's request log.
 import { expect } from "chai";
 import http from "node:http";
-import { CoordinationV1Api } from "@kubernetes/client-node";
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
 import { startApiServer, type StartedApiServer } from "../../apiserver/start.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { request } from "./http.ts";
@@ -131,6 +131,38 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     const runtime = await cluster.getRuntime("guarded");
     expect(runtime.spec.lifecycle?.suspended).to.equal(true);
     expect(runtime.metadata.annotations?.["xtrinode.io/suspend-requested-by"]).to.equal("alice");
+  });
+
+  it("scopes an identity to the namespaces its authorisation entry names (a team's own runtimes)", async () => {
+    const other = "finance-team";
+    await cluster.kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: other } } });
+    await cluster.kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      group: "xtrinode.io", version: "v1alpha1", namespace: other, plural: "xtrinodes",
+      body: { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", metadata: { name: "finance", namespace: other }, spec: { lifecycle: { suspended: false } } },
+    });
+    await cluster.createRuntime("team-owned", { suspended: false, routeState: "RUNNING" });
+    const team = { identity: "mallory", namespaces: [namespace] };
+    const scoped = await startApiServer({
+      port: 0, host: "127.0.0.1", kubeConfig: cluster.kubeConfig, tokenFile: cluster.tokenFile, kubeTimeoutMs: 1000, logger: silentLogger(),
+      authz: { resume: [team], suspend: [team], read: [team], activity: [] },
+    });
+    try {
+      const as = (method: string, path: string) => request(`${scoped.url}${path}`, { method, token: tokens.stranger, agent });
+      cluster.kube.requestLog.clear();
+      for (const [method, path] of [["POST", `/v1/runtimes/${other}/finance/suspend`], ["POST", `/v1/runtimes/${other}/finance/resume`], ["GET", `/v1/runtimes/${other}/finance`], ["GET", `/v1/runtimes?namespace=${other}`]]) {
+        const refused = await as(method, path);
+        expect(refused.status, path).to.equal(403);
+        expect(refused.json.error.message, path).to.contain(`namespace ${other}`);
+      }
+      expect(cluster.kube.requestLog.writes().length).to.equal(0);
+      const listed = await as("GET", "/v1/runtimes");
+      expect(listed.json.items.map((item: { namespace: string }) => item.namespace)).to.include(namespace).and.not.include(other);
+      expect((await as("POST", `/v1/runtimes/${namespace}/team-owned/suspend`)).status).to.equal(202);
+      expect((await as("POST", `/v1/runtimes/${namespace}/team-owned/activity`)).status).to.equal(403);
+    } finally {
+      await scoped.close();
+      await cluster.kubeConfig.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: "xtrinode.io", version: "v1alpha1", namespace: other, plural: "xtrinodes", name: "finance" });
+    }
   });
 
   it("serves /healthz, /readyz and /metrics without a token", async () => {

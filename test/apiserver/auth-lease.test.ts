@@ -5,6 +5,7 @@ import {
   bearerToken,
   isAllowed,
   parseAuthzConfig,
+  isAllowedEverywhere,
   parseTokenFile,
   tokenReviewAuthenticator,
   ConfigError,
@@ -73,6 +74,22 @@ describe("apiserver authentication and authorisation", () => {
     expect(() => parseAuthzConfig("resmue: [a]", "authz.yaml")).to.throw(ConfigError, /authz\.yaml: unknown action "resmue"/);
     expect(() => parseAuthzConfig("resume: a", "authz.yaml")).to.throw(ConfigError, /resume must be a list/);
     expect(() => parseAuthzConfig("- a", "authz.yaml")).to.throw(ConfigError, /expected a mapping/);
+    const scoped = parseAuthzConfig("suspend: [group:xtrinode-admins, {identity: 'group:team-a', namespaces: [team-a]}]\n", "authz.yaml");
+    expect(scoped.suspend).to.deep.equal(["group:xtrinode-admins", { identity: "group:team-a", namespaces: ["team-a"] }]);
+    expect(() => parseAuthzConfig("suspend: [{identity: bob}]", "authz.yaml")).to.throw(ConfigError, /authz\.yaml: suspend\[0\]\.namespaces: expected a non-empty list/);
+    expect(() => parseAuthzConfig("suspend: [{identity: bob, namespaces: [Team_A]}]", "authz.yaml")).to.throw(ConfigError, /namespaces/);
+    expect(() => parseAuthzConfig("suspend: [{who: bob}]", "authz.yaml")).to.throw(ConfigError, /unknown key "who"/);
+  });
+
+  it("limits a namespaced entry to its namespaces", () => {
+    const config = parseAuthzConfig("suspend: [group:admins, {identity: 'group:team-a', namespaces: [team-a, team-a2]}]\n", "authz.yaml");
+    const teamA: Identity = { username: "carol", groups: ["team-a"] };
+    const admin: Identity = { username: "alice", groups: ["admins"] };
+    expect(["team-a", "team-a2", "team-b"].map((ns) => isAllowed(config, "suspend", teamA, ns))).to.deep.equal([true, true, false]);
+    expect(isAllowed(config, "suspend", teamA)).to.equal(true); // somewhere
+    expect(isAllowedEverywhere(config, "suspend", teamA)).to.equal(false);
+    expect(isAllowedEverywhere(config, "suspend", admin)).to.equal(true);
+    expect(isAllowed(config, "suspend", admin, "team-b")).to.equal(true);
   });
 
   it("matches users, groups and *", () => {
