@@ -68,7 +68,7 @@ describe("test Kustomize loader", () => {
     expect(() => buildKustomization(root)).to.throw(/includeSelectors/);
   });
 
-  it("refuses what Kustomize refuses: files outside the root, duplicate IDs, missing resources", () => {
+  it("refuses what Kustomize refuses: files outside the root, duplicate IDs, missing resources, an including ancestor", () => {
     write("app.yaml", deployment("app:1"));
     write("sub/kustomization.yaml", "resources: [../app.yaml]\n");
     expect(() => buildKustomization(path.join(root, "sub"))).to.throw(/outside the kustomization/);
@@ -77,6 +77,10 @@ describe("test Kustomize loader", () => {
     expect(() => buildKustomization(root)).to.throw(/appears twice/);
     write("kustomization.yaml", "resources: [missing.yaml]\n");
     expect(() => buildKustomization(root)).to.throw(/does not exist/);
+    // An overlay inside the directory it includes ("cycle detected: candidate root contains visited root").
+    write("kustomization.yaml", "resources: [app.yaml]\n");
+    write("overlays/x/kustomization.yaml", "resources: [../..]\n");
+    expect(() => buildKustomization(path.join(root, "overlays/x"))).to.throw(/contains this kustomization's own directory/);
   });
 
   it("parses image references with registry ports, tags and digests", () => {

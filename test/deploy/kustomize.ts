@@ -51,7 +51,11 @@ function build(dir: string, stack: string[]): LoadedResource[] {
     if (typeof entry !== "string") throw new Error(`${file}: resources entries must be paths`);
     const target = path.resolve(dir, entry);
     if (!existsSync(target)) throw new Error(`${file}: resource "${entry}" does not exist`);
-    if (statSync(target).isDirectory()) resources.push(...build(target, [...stack, dir]));
+    if (statSync(target).isDirectory()) {
+      // Kustomize: "cycle detected: candidate root … contains visited root …".
+      if (!path.relative(target, dir).startsWith("..")) throw new Error(`${file}: resource "${entry}" contains this kustomization's own directory (Kustomize refuses it as a cycle); list the directories inside it instead`);
+      resources.push(...build(target, [...stack, dir]));
+    }
     else {
       if (path.relative(dir, target).startsWith("..")) {
         throw new Error(`${file}: file resource "${entry}" lies outside the kustomization's directory (Kustomize refuses this)`);
