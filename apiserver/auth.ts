@@ -2,7 +2,7 @@
 // (an allow-list of identities per action). Parsing and decisions are pure; TokenReview I/O is injected.
 import { createHash } from "node:crypto";
 import yaml from "js-yaml";
-import { forbidden, unauthenticated } from "./errors.ts";
+import { ApiError, forbidden, unauthenticated } from "./errors.ts";
 
 export interface Identity {
   username: string;
@@ -174,32 +174,55 @@ export type TokenReviewer = (token: string) => Promise<Identity | undefined>;
  * TokenReview-backed authentication with a short cache (keyed by a hash of the token, so raw tokens are
  * not kept) and single-flight: a burst of calls with one token costs one TokenReview.
  */
-export function tokenReviewAuthenticator(review: TokenReviewer, options: { ttlMs?: number; negativeTtlMs?: number; now?: () => number } = {}): Authenticator {
+export function tokenReviewAuthenticator(
+  review: TokenReviewer,
+  options: { ttlMs?: number; negativeTtlMs?: number; reviewsPerSecond?: number; now?: () => number } = {},
+): Authenticator {
   const ttlMs = options.ttlMs ?? 10_000;
   const negativeTtlMs = options.negativeTtlMs ?? 2_000;
   const now = options.now ?? Date.now;
-  const cache = new Map<string, { identity?: Identity; expiresAtMs: number }>();
+  // Accepted and rejected tokens are cached apart, each bounded on its own: a flood of junk tokens
+  // can only evict junk, never the gateway's accepted token.
+  const accepted = new Map<string, { identity: Identity; expiresAtMs: number }>();
+  const rejected = new Map<string, number>();
+  const maxEntries = 10_000;
+  // Reviews of tokens not in the cache are rate-limited, so unauthenticated callers cannot turn this
+  // server into a TokenReview flood against the Kubernetes API.
+  const reviewsPerSecond = options.reviewsPerSecond ?? 50;
+  let allowance = reviewsPerSecond;
+  let allowanceAtMs = now();
   const inFlight = new Map<string, Promise<Identity | undefined>>();
   return async (token) => {
     const key = createHash("sha256").update(token).digest("hex");
-    const cached = cache.get(key);
-    let identity: Identity | undefined;
-    if (cached && now() < cached.expiresAtMs) identity = cached.identity;
-    else {
-      let pending = inFlight.get(key);
-      if (!pending) {
-        pending = review(token)
-          .then((result) => {
-            if (cache.size > 10_000) cache.clear(); // bounded: a flood of random tokens must not grow memory
-            cache.set(key, { identity: result, expiresAtMs: now() + (result ? ttlMs : negativeTtlMs) });
-            return result;
-          })
-          .finally(() => inFlight.delete(key));
-        inFlight.set(key, pending);
-      }
-      identity = await pending;
+    const known = accepted.get(key);
+    if (known && now() < known.expiresAtMs) return known.identity;
+    if ((rejected.get(key) ?? 0) > now()) throw unauthenticated("invalid bearer token (rejected by the Kubernetes TokenReview API)");
+    let pending = inFlight.get(key);
+    if (!pending) {
+      allowance = Math.min(reviewsPerSecond, allowance + ((now() - allowanceAtMs) / 1000) * reviewsPerSecond);
+      allowanceAtMs = now();
+      if (allowance < 1) throw tooManyReviews();
+      allowance -= 1;
+      pending = review(token)
+        .then((result) => {
+          if (result) {
+            if (accepted.size >= maxEntries) accepted.clear();
+            accepted.set(key, { identity: result, expiresAtMs: now() + ttlMs });
+          } else {
+            if (rejected.size >= maxEntries) rejected.clear();
+            rejected.set(key, now() + negativeTtlMs);
+          }
+          return result;
+        })
+        .finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
     }
+    const identity = await pending;
     if (!identity) throw unauthenticated("invalid bearer token (rejected by the Kubernetes TokenReview API)");
     return identity;
   };
+}
+
+function tooManyReviews(): ApiError {
+  return new ApiError(503, "TooManyTokenReviews", "too many unknown bearer tokens to review right now; retry shortly", { "Retry-After": "1" });
 }

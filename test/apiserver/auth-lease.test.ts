@@ -135,6 +135,28 @@ describe("apiserver authentication and authorisation", () => {
     await authenticate("bad").catch(() => undefined);
     expect(reviewed.filter((t) => t === "bad").length).to.equal(1);
   });
+
+  it("rate-limits reviews of unknown tokens, and junk tokens never evict an accepted one", async () => {
+    const clock = { now: 0 };
+    let reviews = 0;
+    const authenticate = tokenReviewAuthenticator(
+      async (token) => {
+        reviews++;
+        return token === "good" ? { username: "gw", groups: [] } : undefined;
+      },
+      { reviewsPerSecond: 10, now: () => clock.now },
+    );
+    await authenticate("good");
+    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => authenticate(`junk-${i}`).catch((error: ApiError) => error.status)));
+    expect(reviews).to.equal(1 + 9); // the burst allowance (10), one spent on "good"
+    expect(answers.filter((status) => status === 503).length).to.equal(291);
+    expect(answers.filter((status) => status === 401).length).to.equal(9);
+    expect((await authenticate("good")).username).to.equal("gw"); // still cached: no review needed
+    expect(reviews).to.equal(10);
+    clock.now = 1_000; // the allowance refills
+    await authenticate("junk-x").catch(() => undefined);
+    expect(reviews).to.equal(11);
+  });
 });
 
 describe("apiserver names", () => {
