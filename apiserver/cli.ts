@@ -1,6 +1,7 @@
 // `xtrinode apiserver`: runs the lifecycle API server until SIGTERM/SIGINT.
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
+import { defaultLeaseNamespace } from "./names.ts";
 import { defaults, startApiServer } from "./start.ts";
 
 function positiveInteger(flag: string) {
@@ -8,6 +9,13 @@ function positiveInteger(flag: string) {
     const number = Number(value);
     if (!Number.isInteger(number) || number <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}"`);
     return number;
+  };
+}
+
+function dns1123(flag: string) {
+  return (value: string): string => {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) throw new InvalidArgumentError(`${flag} must be a namespace name (DNS-1123 label), got "${value}"`);
+    return value;
   };
 }
 
@@ -27,6 +35,7 @@ export function registerApiServerCommands(program: Command): void {
     .option("--token-file <file>", 'static bearer tokens, kube-apiserver --token-auth-file format: token,user,uid,"group1,group2" (default: Kubernetes TokenReview)')
     .option("--authz-config <file>", "YAML allow-list of identities per action: resume, suspend, activity, read")
     .option("--lease-duration-seconds <n>", "resume Lease duration", positiveInteger("--lease-duration-seconds"), defaults.leaseDurationSeconds)
+    .option("--lease-namespace <namespace>", "namespace of the resume Leases (the API server needs Lease rights there only)", dns1123("--lease-namespace"), defaultLeaseNamespace)
     .option("--retry-after-seconds <n>", "Retry-After given to resume callers", positiveInteger("--retry-after-seconds"), defaults.retryAfterSeconds)
     .option("--activity-min-interval-seconds <n>", "at most one last-activity write per runtime per this many seconds", positiveInteger("--activity-min-interval-seconds"), defaults.activityMinIntervalSeconds)
     .option("--kube-timeout-ms <n>", "timeout of each Kubernetes API request", positiveInteger("--kube-timeout-ms"), defaults.kubeTimeoutMs)
@@ -41,6 +50,7 @@ export function registerApiServerCommands(program: Command): void {
           tokenFile: options.tokenFile,
           authzConfigFile: options.authzConfig,
           leaseDurationSeconds: options.leaseDurationSeconds,
+          leaseNamespace: options.leaseNamespace,
           retryAfterSeconds: options.retryAfterSeconds,
           activityMinIntervalSeconds: options.activityMinIntervalSeconds,
           kubeTimeoutMs: options.kubeTimeoutMs,

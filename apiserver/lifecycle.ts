@@ -26,7 +26,7 @@ import type { XTrinode, XTrinodeStatus, Condition } from "../schemas/generated/t
 import { ApiError, badRequest, notFound } from "./errors.ts";
 import { acquiredRecord, judgeLease, observeLease, type LeaseObservation, type LeaseRecord } from "./lease.ts";
 import type { ApiServerMetrics, ResumeOutcome } from "./metrics.ts";
-import { resumeLeaseName } from "./names.ts";
+import { defaultLeaseNamespace, resumeLeaseName } from "./names.ts";
 import type { MergePatch, RuntimeStore, WriteResult } from "./store.ts";
 import type { Logger } from "../lib/logger.ts";
 
@@ -54,6 +54,8 @@ export interface LifecycleOptions {
    * failed between acquiring it and writing the intent) and may be taken over. Default 10 s.
    */
   abandonedLeaseGraceMs?: number;
+  /** Namespace of the resume Leases (default xtrinode-system, the API server's own). */
+  leaseNamespace?: string;
   now?: () => number;
 }
 
@@ -179,6 +181,10 @@ export class Lifecycle {
   /** Per runtime key: local time of the last activity check/write. */
   private readonly activityChecks = new Map<string, number>();
 
+  private get leaseNamespace(): string {
+    return this.options.leaseNamespace ?? defaultLeaseNamespace;
+  }
+
   constructor(options: LifecycleOptions) {
     this.options = options;
     this.now = options.now ?? Date.now;
@@ -236,9 +242,10 @@ export class Lifecycle {
     leaseDecided: (answer: LifecycleAnswer) => void,
   ): Promise<{ outcome: ResumeOutcome; answer: LifecycleAnswer }> {
     const { store, identity, leaseDurationSeconds, metrics, logger } = this.options;
-    const leaseName = resumeLeaseName(name);
+    const leaseName = resumeLeaseName(namespace, name);
+    const leaseNamespace = this.leaseNamespace;
     // Both reads at once (one round trip less for every caller waiting on this flight); the runtime decides first.
-    const leaseRead = store.getLease(namespace, leaseName).then(
+    const leaseRead = store.getLease(leaseNamespace, leaseName).then(
       (lease) => ({ lease }),
       (error: unknown) => ({ error }),
     );
@@ -271,12 +278,12 @@ export class Lifecycle {
     const startedMs = this.now();
     const record = acquiredRecord(live, identity, leaseDurationSeconds, startedMs);
     const acquired = live
-      ? await this.write("lease", "update", () => store.updateLease(namespace, leaseName, record))
-      : await this.write("lease", "create", () => store.createLease(namespace, leaseName, record));
+      ? await this.write("lease", "update", () => store.updateLease(leaseNamespace, leaseName, record))
+      : await this.write("lease", "create", () => store.createLease(leaseNamespace, leaseName, record));
     leaseDecided(this.resuming(namespace, name));
     if (!acquired.ok) {
       metrics.leaseAcquisitions.inc({ result: "lost" });
-      await this.rememberLostLease(namespace, leaseName, key);
+      await this.rememberLostLease(leaseNamespace, leaseName, key);
       return { outcome: "held", answer: this.resuming(namespace, name) };
     }
     metrics.leaseAcquisitions.inc({ result: "won" });
@@ -286,11 +293,11 @@ export class Lifecycle {
     try {
       patched = await this.write("xtrinode", "patch", () => store.patchRuntime(namespace, name, resumeIntentPatch(at, caller)));
     } catch (error) {
-      await this.releaseLease(namespace, leaseName, key, acquired.value);
+      await this.releaseLease(leaseNamespace, leaseName, key, acquired.value);
       throw error;
     }
     if (!patched.ok) {
-      await this.releaseLease(namespace, leaseName, key, acquired.value);
+      await this.releaseLease(leaseNamespace, leaseName, key, acquired.value);
       throw notFound(`XTrinode ${namespace}/${name} not found`);
     }
     const observation = observeLease(acquired.value, undefined, startedMs, leaseDurationSeconds);
@@ -318,10 +325,10 @@ export class Lifecycle {
   }
 
   /** After losing the race, read the winner's record once so this process judges its expiry from (about) when it was written. */
-  private async rememberLostLease(namespace: string, leaseName: string, key: string): Promise<void> {
+  private async rememberLostLease(leaseNamespace: string, leaseName: string, key: string): Promise<void> {
     const fallback = this.now() + this.options.leaseDurationSeconds * 1000;
     try {
-      const live = await this.options.store.getLease(namespace, leaseName);
+      const live = await this.options.store.getLease(leaseNamespace, leaseName);
       if (!live) return; // released meanwhile: the next call may try again
       const judgement = judgeLease(this.observe(key, live), this.now());
       this.holdUntil(key, judgement.kind === "held" ? judgement.expiresAtMs : fallback);
@@ -330,14 +337,14 @@ export class Lifecycle {
     }
   }
 
-  private async releaseLease(namespace: string, leaseName: string, key: string, record: LeaseRecord): Promise<void> {
+  private async releaseLease(leaseNamespace: string, leaseName: string, key: string, record: LeaseRecord): Promise<void> {
     this.forget(key);
     if (!record.resourceVersion) return;
     try {
-      const result = await this.write("lease", "delete", () => this.options.store.deleteLease(namespace, leaseName, record.resourceVersion!));
+      const result = await this.write("lease", "delete", () => this.options.store.deleteLease(leaseNamespace, leaseName, record.resourceVersion!));
       if (result.ok) this.options.metrics.leaseAcquisitions.inc({ result: "released" });
     } catch (error) {
-      this.options.logger.warn({ event: "lease-release-failed", namespace, lease: leaseName, err: String(error) }, "could not release the resume Lease; it expires by itself");
+      this.options.logger.warn({ event: "lease-release-failed", namespace: leaseNamespace, lease: leaseName, err: String(error) }, "could not release the resume Lease; it expires by itself");
     }
   }
 
@@ -369,12 +376,13 @@ export class Lifecycle {
 
     const key = `${namespace}/${name}`;
     this.forget(key);
-    const leaseName = resumeLeaseName(name);
+    const leaseName = resumeLeaseName(namespace, name);
+    const leaseNamespace = this.leaseNamespace;
     try {
-      const live = await store.getLease(namespace, leaseName);
-      if (live?.resourceVersion) await this.write("lease", "delete", () => store.deleteLease(namespace, leaseName, live.resourceVersion!));
+      const live = await store.getLease(leaseNamespace, leaseName);
+      if (live?.resourceVersion) await this.write("lease", "delete", () => store.deleteLease(leaseNamespace, leaseName, live.resourceVersion!));
     } catch (error) {
-      logger.warn({ event: "lease-release-failed", namespace, lease: leaseName, err: String(error) }, "suspend recorded; the resume Lease expires by itself");
+      logger.warn({ event: "lease-release-failed", namespace: leaseNamespace, lease: leaseName, err: String(error) }, "suspend recorded; the resume Lease expires by itself");
     }
     return { status: 202, body: { namespace, name, state: "SUSPENDING", suspended: true } };
   }

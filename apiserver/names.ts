@@ -14,7 +14,13 @@ export function checkDns1123Label(field: "namespace" | "name", value: string): s
   return value;
 }
 
-/** The per-runtime resume Lease name (docs/CONTRACTS.md). Lease names are DNS-1123 subdomains, so any runtime name fits. */
-export function resumeLeaseName(runtimeName: string): string {
-  return `xtrinode-resume-${runtimeName}`;
+/** Where resume Leases live by default: the API server's own namespace, so it needs Lease rights there only. */
+export const defaultLeaseNamespace = "xtrinode-system";
+
+/**
+ * The per-runtime resume Lease name (docs/CONTRACTS.md), in the Lease namespace. Lease names are DNS-1123
+ * subdomains: two labels joined by dots always fit, and cannot collide.
+ */
+export function resumeLeaseName(namespace: string, runtimeName: string): string {
+  return `xtrinode-resume.${namespace}.${runtimeName}`;
 }

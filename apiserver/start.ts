@@ -18,6 +18,7 @@ import {
 import { KubeRuntimeStore, kubeTokenReviewer } from "./kube-store.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { createMetrics, type ApiServerMetrics } from "./metrics.ts";
+import { defaultLeaseNamespace } from "./names.ts";
 import { createApiServerHandler, listen } from "./server.ts";
 
 export interface ApiServerOptions {
@@ -31,6 +32,8 @@ export interface ApiServerOptions {
   authzConfigFile?: string;
   authz?: AuthzConfig;
   leaseDurationSeconds?: number;
+  /** Namespace of the resume Leases (default xtrinode-system). */
+  leaseNamespace?: string;
   retryAfterSeconds?: number;
   activityMinIntervalSeconds?: number;
   kubeTimeoutMs?: number;
@@ -95,6 +98,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<St
     logger,
     identity,
     leaseDurationSeconds: options.leaseDurationSeconds ?? defaults.leaseDurationSeconds,
+    leaseNamespace: options.leaseNamespace ?? defaultLeaseNamespace,
     retryAfterSeconds: options.retryAfterSeconds ?? defaults.retryAfterSeconds,
     activityMinIntervalSeconds: options.activityMinIntervalSeconds ?? defaults.activityMinIntervalSeconds,
     // A winner writes its intent right after the Lease: two request timeouts and a second cover that.

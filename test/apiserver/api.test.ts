@@ -6,7 +6,7 @@ import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/clie
 import { startApiServer, type StartedApiServer } from "../../apiserver/start.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { request } from "./http.ts";
-import { leasesPath, namespace, runtimePath, startTestCluster, tokens, gatewayUser, type TestCluster } from "./setup.ts";
+import { leaseName, leaseNamespace, leasesPath, namespace, runtimePath, startTestCluster, tokens, gatewayUser, type TestCluster } from "./setup.ts";
 
 describe("apiserver HTTP API against the Kubernetes API test server", function () {
   this.timeout(20_000);
@@ -50,7 +50,7 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     expect(runtime.spec.lifecycle?.suspended).to.equal(false);
     expect(runtime.metadata.annotations?.["xtrinode.io/resume-requested-by"]).to.equal(gatewayUser);
     expect(Date.parse(runtime.metadata.annotations?.["xtrinode.io/resume-requested-at"] ?? "")).to.be.a("number").and.not.NaN;
-    const lease = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace, name: "xtrinode-resume-sales" });
+    const lease = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: leaseNamespace, name: leaseName("sales") });
     expect(lease.spec?.holderIdentity).to.equal(api.identity);
     expect(lease.spec?.leaseDurationSeconds).to.equal(30);
 
@@ -60,7 +60,7 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
   });
 
   it("stores the Lease times as MicroTime (RFC 3339 with microseconds)", async () => {
-    const raw = await fetch(`${cluster.kube.url}${leasesPath}/xtrinode-resume-sales`).then((r) => r.json() as Promise<{ spec: { acquireTime: string; renewTime: string } }>);
+    const raw = await fetch(`${cluster.kube.url}${leasesPath}/${leaseName("sales")}`).then((r) => r.json() as Promise<{ spec: { acquireTime: string; renewTime: string } }>);
     expect(raw.spec.acquireTime).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
     expect(raw.spec.renewTime).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
   });
@@ -215,10 +215,10 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     it("answers 503 when the Kubernetes API does not answer within the request timeout, and writes nothing", async () => {
       await cluster.createRuntime("fault-slow", { suspended: true, routeState: "PAUSED" });
       cluster.kube.requestLog.clear();
-      cluster.kube.faults.delayNext(1, 2500, { method: "GET", pathPrefix: `${leasesPath}/xtrinode-resume-fault-slow` });
+      cluster.kube.faults.delayNext(1, 2500, { method: "GET", pathPrefix: `${leasesPath}/${leaseName("fault-slow")}` });
       const answer = await post(`/v1/runtimes/${namespace}/fault-slow/resume`);
       expect(answer.status).to.equal(503);
-      expect(answer.json.error.message).to.contain("get Lease team-a/xtrinode-resume-fault-slow failed: no answer within 1000 ms");
+      expect(answer.json.error.message).to.contain(`get Lease ${leaseNamespace}/${leaseName("fault-slow")} failed: no answer within 1000 ms`);
       expect(cluster.kube.requestLog.writes().length).to.equal(0);
     });
 
@@ -231,7 +231,7 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
       expect(failed.json.error.message).to.contain("patch XTrinode team-a/fault-patch failed: HTTP 500");
       expect((await cluster.getRuntime("fault-patch")).spec.lifecycle?.suspended).to.equal(true);
       const leases = cluster.kubeConfig.makeApiClient(CoordinationV1Api);
-      const gone = await leases.readNamespacedLease({ namespace, name: "xtrinode-resume-fault-patch" }).then(() => false, () => true);
+      const gone = await leases.readNamespacedLease({ namespace: leaseNamespace, name: leaseName("fault-patch") }).then(() => false, () => true);
       expect(gone).to.equal(true);
 
       const retried = await post(`/v1/runtimes/${namespace}/fault-patch/resume`);
@@ -278,8 +278,8 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
       await new Promise((resolve) => setTimeout(resolve, 2200));
       expect((await resumeOn(api)).status).to.equal(202);
       expect(writesTo("expiry")).to.equal(2);
-      expect(cluster.successfulWrites(`${leasesPath}/xtrinode-resume-expiry`, "PUT")).to.equal(1); // taken over at its resourceVersion
-      const lease = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace, name: "xtrinode-resume-expiry" });
+      expect(cluster.successfulWrites(`${leasesPath}/${leaseName("expiry")}`, "PUT")).to.equal(1); // taken over at its resourceVersion
+      const lease = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: leaseNamespace, name: leaseName("expiry") });
       expect(lease.spec?.holderIdentity).to.equal(api.identity);
       expect(lease.spec?.leaseTransitions).to.equal(1);
       const secondStamp = (await cluster.getRuntime("expiry")).metadata.annotations?.["xtrinode.io/resume-requested-at"];

@@ -165,6 +165,6 @@ describe("apiserver names", () => {
     for (const bad of ["Sales", "-sales", "sales-", "sa_les", "", "a".repeat(64)]) {
       expect(() => checkDns1123Label("name", bad)).to.throw(ApiError, /not a valid DNS-1123 label/);
     }
-    expect(resumeLeaseName("sales")).to.equal("xtrinode-resume-sales");
+    expect(resumeLeaseName("team-a", "sales")).to.equal("xtrinode-resume.team-a.sales");
   });
 });

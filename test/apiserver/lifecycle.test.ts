@@ -6,7 +6,7 @@ import { createMetrics } from "../../apiserver/metrics.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { MemoryStore } from "./memory-store.ts";
 
-const leaseKey = "team-a/xtrinode-resume-sales";
+const leaseKey = "xtrinode-system/xtrinode-resume.team-a.sales";
 
 function setup(options: { identity?: string; store?: MemoryStore; clock?: { now: number } } = {}) {
   const store = options.store ?? new MemoryStore();

@@ -25,7 +25,10 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-export const leasesPath = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
+/** Where the API server keeps resume Leases (its own namespace), and a runtime's Lease name there. */
+export const leaseNamespace = "xtrinode-system";
+export const leasesPath = `/apis/coordination.k8s.io/v1/namespaces/${leaseNamespace}/leases`;
+export const leaseName = (runtime: string) => `xtrinode-resume.${namespace}.${runtime}`;
 export const runtimePath = (name: string) => `/apis/xtrinode.io/v1alpha1/namespaces/${namespace}/xtrinodes/${name}`;
 
 /** The generated XTrinode CRD files in deploy/crds/ (the renderer's `npm run gen`), if present. */
@@ -47,7 +50,7 @@ export async function startTestCluster(): Promise<TestCluster> {
   kube.addToken(tokens.admin, { username: "alice", groups: ["xtrinode-admins", "system:authenticated"] });
   kube.addToken(tokens.stranger, { username: "mallory", groups: ["system:authenticated"] });
   const kubeConfig = kube.kubeConfig();
-  await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  for (const name of [namespace, leaseNamespace]) await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
 
   const dir = mkdtempSync(join(tmpdir(), "xtrinode-apiserver-test-"));
   const tokenFile = join(dir, "tokens.csv");

@@ -154,7 +154,7 @@ describe("deploy/ RBAC", () => {
             missing(rules, [
               ...["get", "list", "patch"].map((verb) => ({ verb, group: "xtrinode.io", resource: "xtrinodes", namespace: "team-a", name: "analytics" })),
               { verb: "list", group: "xtrinode.io", resource: "xtrinodes" },
-              ...["get", "create", "update", "delete"].map((verb) => ({ verb, group: "coordination.k8s.io", resource: "leases", namespace: "team-a", name: "xtrinode-resume-analytics" })),
+              ...["get", "create", "update", "delete"].map((verb) => ({ verb, group: "coordination.k8s.io", resource: "leases", namespace: "xtrinode-system", name: "xtrinode-resume.team-a.analytics" })),
               { verb: "create", group: "authentication.k8s.io", resource: "tokenreviews" },
             ]),
           ).to.deep.equal([]);

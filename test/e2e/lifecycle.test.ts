@@ -153,9 +153,13 @@ describe("end to end: local stack (real processes, trino-client)", function () {
 
   it("100 concurrent trino-client queries to the paused runtime: exactly one resume, all succeed", async function () {
     this.timeout(45_000);
-    const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
+    // Resume Leases live in xtrinode-system, next to the operator's leader-election Lease (renewed by
+    // PUT; created before this test): creates there, and updates of resume Leases.
+    const leases = "/apis/coordination.k8s.io/v1/namespaces/xtrinode-system/leases";
+    const isResumeLeaseWrite = (entry: { method: string; path: string }) =>
+      (entry.method === "POST" && entry.path === leases) || (entry.method === "PUT" && entry.path.startsWith(`${leases}/xtrinode-resume.${ns}.`));
     // Successful Lease creates/updates (a racing create that lost with 409 acquired nothing).
-    const leaseWrites = () => stack.kube.requestLog.entries.filter((entry) => (entry.method === "POST" || entry.method === "PUT") && entry.path.startsWith(leasePath) && entry.status < 300).length;
+    const leaseWrites = () => stack.kube.requestLog.entries.filter((entry) => isResumeLeaseWrite(entry) && entry.status < 300).length;
     const before = {
       leaseWrites: leaseWrites(),
       won: await metricSum(stack.apiServerUrl, "xtrinode_apiserver_lease_acquisitions_total", { result: "won" }),
@@ -174,7 +178,7 @@ describe("end to end: local stack (real processes, trino-client)", function () {
       expect(coordinatorOfQuery(value.id)).to.equal(alpha);
     });
 
-    const leaseLog = stack.kube.requestLog.entries.filter((entry) => entry.path.startsWith(leasePath)).map((entry) => `${entry.method} ${entry.path} ${entry.fieldManager ?? ""} ${entry.status}`);
+    const leaseLog = stack.kube.requestLog.entries.filter((entry) => entry.path.startsWith(`${leases}/xtrinode-resume.`) || isResumeLeaseWrite(entry)).map((entry) => `${entry.method} ${entry.path} ${entry.fieldManager ?? ""} ${entry.status}`);
     expect(leaseWrites() - before.leaseWrites, `resume Lease creates/updates in the Kubernetes request log: ${leaseLog.join(", ")}`).to.equal(1);
     expect((await metricSum(stack.apiServerUrl, "xtrinode_apiserver_lease_acquisitions_total", { result: "won" })) - before.won, "Lease acquisitions won").to.equal(1);
     expect((await metricSum(stack.apiServerUrl, "xtrinode_apiserver_resume_requests_total", { outcome: "accepted" })) - before.accepted, "resume intents recorded").to.equal(1);

@@ -10,7 +10,7 @@ import { configMapRoutesSource, routesConfigMapName, routesDataKey } from "../..
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
-import { leasesPath, namespace, runtimePath, startTestCluster, tokens, type TestCluster } from "../apiserver/setup.ts";
+import { leaseName, leaseNamespace, leasesPath, namespace, runtimePath, startTestCluster, tokens, type TestCluster } from "../apiserver/setup.ts";
 import { runQuery, until } from "../gateway/support/harness.ts";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
 import yaml from "js-yaml";
@@ -104,7 +104,7 @@ describe("failure: lifecycle API server killed during a resume stampede", functi
     await until(() => gateway.core.held.size >= CLIENTS, "all clients held", 20_000).catch((error: Error) => {
       throw new Error(`${error.message}: ${gateway.core.held.size} held, settled: ${JSON.stringify(settled.slice(0, 3))} (${settled.length})`);
     });
-    await until(async () => (await client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace, name: `xtrinode-resume-${runtimeName}` })) !== undefined, "the resume Lease to be taken", 20_000);
+    await until(async () => (await client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: leaseNamespace, name: leaseName(runtimeName) })) !== undefined, "the resume Lease to be taken", 20_000);
     const killedAtMs = Date.now() - started;
     await first.kill("SIGKILL");
     cluster.kube.faults.clear();
