@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import yaml from "js-yaml";
 import { ApiError, forbidden, unauthenticated } from "./errors.ts";
+import { isDns1123Label } from "./names.ts";
 
 export interface Identity {
   username: string;
@@ -40,8 +41,6 @@ export class ConfigError extends Error {
   }
 }
 
-const dns1123Label = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 function parseEntry(entry: unknown, where: string): AuthzEntry {
   if (typeof entry === "string" && entry.length > 0) return entry;
   if (entry && typeof entry === "object" && !Array.isArray(entry)) {
@@ -49,7 +48,7 @@ function parseEntry(entry: unknown, where: string): AuthzEntry {
     const unknownKeys = Object.keys(rest);
     if (unknownKeys.length) throw new ConfigError(`${where}: unknown key "${unknownKeys[0]}"; an entry is an identity or { identity, namespaces }`);
     if (typeof identity !== "string" || identity === "") throw new ConfigError(`${where}.identity: expected a user name, "group:<name>" or "*"`);
-    if (!Array.isArray(namespaces) || namespaces.length === 0 || !namespaces.every((ns) => typeof ns === "string" && dns1123Label.test(ns))) {
+    if (!Array.isArray(namespaces) || namespaces.length === 0 || !namespaces.every((ns) => typeof ns === "string" && isDns1123Label(ns))) {
       throw new ConfigError(`${where}.namespaces: expected a non-empty list of namespace names, e.g. [team-a]`);
     }
     return { identity, namespaces: namespaces as string[] };

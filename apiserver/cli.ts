@@ -1,7 +1,7 @@
 // `xtrinode apiserver`: runs the lifecycle API server until SIGTERM/SIGINT.
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { defaultLeaseNamespace } from "./names.ts";
+import { defaultLeaseNamespace, isDns1123Label } from "./names.ts";
 import { defaults, startApiServer } from "./start.ts";
 
 function positiveInteger(flag: string) {
@@ -14,7 +14,7 @@ function positiveInteger(flag: string) {
 
 function dns1123(flag: string) {
   return (value: string): string => {
-    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) throw new InvalidArgumentError(`${flag} must be a namespace name (DNS-1123 label), got "${value}"`);
+    if (!isDns1123Label(value)) throw new InvalidArgumentError(`${flag} must be a namespace name (DNS-1123 label), got "${value}"`);
     return value;
   };
 }

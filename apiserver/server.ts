@@ -69,6 +69,7 @@ const resumePath = /^\/v1\/runtimes\/([^/]+)\/([^/]+)\/resume\/?$/;
 /** POST …/resume: authenticate, authorise, validate the names, resume. */
 async function resume(deps: ApiServerDeps, authorization: string | undefined, namespace: string, name: string): Promise<LifecycleAnswer> {
   const identity = await deps.authenticate(bearerToken(authorization));
+  // Allowed anywhere first (403 before any 400 about names), then in this namespace.
   authorize(deps.authz, "resume", identity);
   const runtimeNamespace = checkDns1123Label("namespace", namespace);
   authorize(deps.authz, "resume", identity, runtimeNamespace);

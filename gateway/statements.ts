@@ -9,7 +9,7 @@ import type { GatewayCore } from "./core.ts";
 import { forwardedHeaders, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
 import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "./trino-protocol.ts";
 import { routeKey } from "./route-table.ts";
-import { ticketHeaders, type HeldQuery } from "./held-queries.ts";
+import { ticketHeaders, type HeldEnding, type HeldQuery } from "./held-queries.ts";
 
 export const maxStatementBytes = 10 * 1024 * 1024;
 const submitTimeoutMs = 120_000;
@@ -175,16 +175,13 @@ export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: Ser
     return;
   }
   if (readiness.status === "failed") {
-    core.held.end(held, { kind: readiness.kind, message: readiness.message });
-    writeTrinoError(core, res, forwarded, readiness.kind, readiness.message);
+    endHeld(core, res, forwarded, held, { kind: readiness.kind, message: readiness.message });
     return;
   }
   if (readiness.status === "waiting") {
     if (Date.now() - held.createdAtMs > core.settings.held.maxAgeMs) {
       const lastError = core.resume.lastError(held.namespace, held.name);
-      const ending = { kind: gatewayErrors.resumeTimeout, message: `XTrinode runtime ${held.namespace}/${held.name} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s${lastError ? ` (last resume error: ${lastError})` : ""}` };
-      core.held.end(held, ending);
-      writeTrinoError(core, res, forwarded, ending.kind, ending.message);
+      endHeld(core, res, forwarded, held, { kind: gatewayErrors.resumeTimeout, message: `XTrinode runtime ${held.namespace}/${held.name} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s${lastError ? ` (last resume error: ${lastError})` : ""}` });
       return;
     }
     const base = baseUrl(forwarded);
@@ -206,7 +203,11 @@ export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: Ser
     core.held.handOver(held, outcome.response);
     return;
   }
-  const ending = { kind: gatewayErrors.backendUnreachable, message: `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}` };
+  endHeld(core, res, forwarded, held, { kind: gatewayErrors.backendUnreachable, message: `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}` });
+}
+
+/** Ends a held statement and tells this poll how (later polls of its nextUri are told the same). */
+function endHeld(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, held: HeldQuery, ending: HeldEnding): void {
   core.held.end(held, ending);
   writeTrinoError(core, res, forwarded, ending.kind, ending.message);
 }
