@@ -11,7 +11,7 @@ import type { GatewayMetrics } from "./metrics.ts";
 import type { ProxyEngine } from "./proxy.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { RoutesStore } from "./routes-store.ts";
-import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
+import type { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayCore {
   settings: GatewaySettings;
@@ -19,6 +19,10 @@ export interface GatewayCore {
   routes: RoutesStore;
   backends: Backends;
   sticky: StickyRoutes;
+  /** Who each query belongs to (user, principal): recorded from relayed POSTs, else asked of its coordinator. */
+  owners: QueryOwners;
+  /** Per-client budget of owner lookups (backend requests for queries this replica has not seen). */
+  lookupBudget: RateLimiter;
   inFlight: InFlightQueries;
   held: HeldQueries;
   /** Seals held statements into their nextUri (XTRINODE_GATEWAY_TICKET_KEY shared by replicas). */

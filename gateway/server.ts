@@ -18,7 +18,7 @@ import { createQueryIdGenerator, heldCoordinatorId } from "./query-id.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import type { RoutesSource } from "./routes-source.ts";
 import { RoutesStore } from "./routes-store.ts";
-import { InFlightQueries, StickyRoutes } from "./sticky.ts";
+import { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayOptions {
   routesSource: RoutesSource;
@@ -68,6 +68,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     routes,
     backends,
     sticky,
+    owners: new QueryOwners(settings.sticky.maxQueries),
+    lookupBudget: new RateLimiter({ ratePerSecond: settings.sticky.lookupsPerSecond, burst: settings.sticky.lookupBurst }),
     inFlight,
     held,
     tickets,

@@ -1,17 +1,27 @@
 // Which backend owns a query, learned without shared state between replicas (transactions: transactions.ts):
 // the coordinator-id part of every query id seen in responses maps to the backend that answered;
 // a replica meeting an unknown coordinator id asks the candidate backends `HEAD /v1/query/{id}`.
+// Query owners (user, principal) are recorded from the POSTs this replica relays, else asked of the
+// owning coordinator once per query.
 // Everything is in bounded maps, so memory does not grow with the number of queries.
 import { BoundedMap } from "./bounded-map.ts";
-import { backendRequest } from "./backend-http.ts";
+import http from "node:http";
+import https from "node:https";
+import { agentFor, backendAddress, backendRequest } from "./backend-http.ts";
 import { coordinatorIdOf } from "./query-id.ts";
+
+/** A new lookup may start (the asking client's lookup budget, see app.ts); false refuses it. */
+export type LookupAdmission = () => boolean;
 
 export class StickyRoutes {
   private readonly coordinators: BoundedMap<string, string>;
   private readonly lookups = new Map<string, Promise<{ owner?: string; conclusive: boolean }>>();
-  /** Coordinator ids no backend claimed recently: not asked again for a while (no probe storms). */
+  /**
+   * Coordinator ids no backend claimed recently: not asked again for a while, so junk follow-ups
+   * cost backend requests at most once per coordinator id and period, however often they repeat.
+   */
   private readonly unclaimed = new BoundedMap<string, number>(10_000);
-  private readonly unclaimedForMs = 2000;
+  private readonly unclaimedForMs = 30_000;
   lookupCount = 0;
 
   constructor(limits: { maxCoordinators: number }) {
@@ -35,10 +45,11 @@ export class StickyRoutes {
 
   /**
    * The backend owning `queryId`: from the map, else by asking `candidates` (first 200 or 403 wins:
-   * a coordinator that denies viewing the query still has it). `identity` (X-Trino-User, and the
-   * client's credentials when passed through) goes with the lookup: Trino authenticates /v1/query.
+   * a coordinator that denies viewing the query still has it). `identity` (X-Trino-User) goes with
+   * the lookup: Trino authenticates /v1/query. One lookup per coordinator id at a time; a new one
+   * only when `admit` allows it ("throttled" otherwise).
    */
-  async ownerOf(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string> = {}): Promise<string | undefined> {
+  async ownerOf(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string> = {}, admit: LookupAdmission = () => true): Promise<string | undefined | "throttled"> {
     const coordinatorId = coordinatorIdOf(queryId);
     if (!coordinatorId) return undefined;
     const known = this.knownOwner(queryId);
@@ -46,19 +57,20 @@ export class StickyRoutes {
     if ((this.unclaimed.peek(coordinatorId) ?? 0) > Date.now()) return undefined;
     let lookup = this.lookups.get(coordinatorId);
     if (!lookup) {
+      if (!admit()) return "throttled";
       lookup = this.ask(queryId, candidates, timeoutMs, identity).finally(() => this.lookups.delete(coordinatorId));
       this.lookups.set(coordinatorId, lookup);
     }
     const { owner, conclusive } = await lookup;
     if (owner) this.coordinators.set(coordinatorId, owner);
-    // Remembered as unclaimed only when every backend said so: not on a 401 to these credentials.
+    // Remembered as unclaimed only when every backend answered so: not on a 401 or an unreachable backend.
     else if (conclusive) this.unclaimed.set(coordinatorId, Date.now() + this.unclaimedForMs);
     return owner;
   }
 
   private ask(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string>): Promise<{ owner?: string; conclusive: boolean }> {
     this.lookupCount++;
-    const path = `/v1/query/${encodeURIComponent(queryId)}`;
+    const path = `/v1/query/${queryId}`;
     return new Promise((resolve) => {
       let pending = candidates.length;
       let conclusive = true;
@@ -67,15 +79,113 @@ export class StickyRoutes {
         backendRequest(backend, "HEAD", path, identity, undefined, timeoutMs)
           .then((response) => {
             if (response.status === 200 || response.status === 403) resolve({ owner: backend, conclusive: true });
-            else if (response.status === 401) conclusive = false;
+            else if (response.status !== 404) conclusive = false;
           })
-          .catch(() => undefined)
+          .catch(() => {
+            conclusive = false;
+          })
           .finally(() => {
             if (--pending === 0) resolve({ conclusive });
           });
       }
     });
   }
+}
+
+/** Who a query belongs to: its Trino user (X-Trino-User) and, when this replica saw it submitted, the authenticated principal. */
+export interface QueryOwner {
+  user: string;
+  principal?: string;
+}
+
+/** How much of a coordinator's QueryInfo is read to find `session.user` (it comes first; the SQL comes later). */
+const ownerInfoPrefixBytes = 64 * 1024;
+const sessionUser = /"session"\s*:\s*\{[^{}]*?"user"\s*:\s*"((?:[^"\\]|\\.)*)"/;
+
+/**
+ * Owners of queries: recorded when this replica relays the answer to a POST (the sticky
+ * bookkeeping), else asked once of the owning coordinator (`GET /v1/query/{id}`, reading only the
+ * head of the QueryInfo for `session.user`) and remembered. Bounded like the other maps.
+ */
+export class QueryOwners {
+  private readonly owners: BoundedMap<string, QueryOwner>;
+  private readonly lookups = new Map<string, Promise<QueryOwner | undefined>>();
+  lookupCount = 0;
+
+  constructor(maxQueries: number) {
+    this.owners = new BoundedMap(maxQueries);
+  }
+
+  record(queryId: string, owner: QueryOwner): void {
+    this.owners.set(queryId, owner);
+  }
+
+  known(queryId: string): QueryOwner | undefined {
+    return this.owners.peek(queryId);
+  }
+
+  /**
+   * The owner of `queryId` on `backend`: recorded, else asked of the coordinator as `asUser` (one
+   * lookup per query at a time, a new one only when `admit` allows it). Undefined when the
+   * coordinator does not know the query (or does not tell its user).
+   */
+  async ownerOf(queryId: string, backend: string, asUser: string, timeoutMs: number, admit: LookupAdmission): Promise<QueryOwner | undefined | "throttled"> {
+    const known = this.owners.peek(queryId);
+    if (known) return known;
+    let lookup = this.lookups.get(queryId);
+    if (!lookup) {
+      if (!admit()) return "throttled";
+      this.lookupCount++;
+      lookup = readQueryUser(backend, queryId, asUser, timeoutMs)
+        .then((user) => (user === undefined ? undefined : { user }))
+        .catch(() => undefined)
+        .finally(() => this.lookups.delete(queryId));
+      this.lookups.set(queryId, lookup);
+    }
+    const owner = await lookup;
+    if (owner) this.owners.set(queryId, owner);
+    return owner;
+  }
+}
+
+/** `session.user` of a query's QueryInfo, read from at most the first 64 KiB of the answer. */
+function readQueryUser(backend: string, queryId: string, asUser: string, timeoutMs: number): Promise<string | undefined> {
+  const address = backendAddress(backend);
+  return new Promise((resolve, reject) => {
+    const request = (address.https ? https : http).request(
+      { hostname: address.hostname, port: address.port, method: "GET", path: `/v1/query/${queryId}?pruned=true`, headers: { host: address.host, accept: "application/json", "x-trino-user": asUser }, agent: agentFor(backend), timeout: timeoutMs },
+      (response) => {
+        if (response.statusCode !== 200) {
+          response.resume();
+          resolve(undefined);
+          return;
+        }
+        let head = "";
+        const settle = () => {
+          const match = sessionUser.exec(head);
+          try {
+            resolve(match ? (JSON.parse(`"${match[1]}"`) as string) : undefined);
+          } catch {
+            resolve(undefined); // not a JSON string: no user we can trust
+          }
+        };
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          head += chunk;
+          if (sessionUser.test(head) || head.length >= ownerInfoPrefixBytes) {
+            head = head.slice(0, ownerInfoPrefixBytes);
+            settle();
+            request.destroy(); // the rest (SQL, stages) is not needed
+          }
+        });
+        response.on("end", settle);
+        response.on("error", () => resolve(undefined));
+      },
+    );
+    request.on("timeout", () => request.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+    request.on("error", reject);
+    request.end();
+  });
 }
 
 export interface TrackedQuery {

@@ -726,6 +726,10 @@ export interface GatewayConfig {
       [k: string]: string[];
     };
     /**
+     * Groups whose members may view and cancel any user's query (/v1/query/{id}, cancels), list queries (GET /v1/query) and use the Trino web UI (/ui) through the gateway. Everyone else sees and cancels only queries of their own user (X-Trino-User). Default: none.
+     */
+    adminGroups?: string[];
+    /**
      * Per-runtime access: the first rule whose runtime matches (namespace/name, namespace/* or *) decides. No rules: every authenticated principal may use every runtime. With rules, a runtime no rule matches is denied.
      */
     authorization?: {
@@ -808,5 +812,13 @@ export interface GatewayConfig {
      * Forget an in-flight query not polled through this replica for this long (default 120000); covers queries whose last page went through another replica.
      */
     queryIdleMs?: number;
+    /**
+     * Owner lookups (backend requests about a query this replica has not seen: which coordinator has it, whose it is) each client (principal, or address without authentication) may start per second (default 2); beyond the burst a follow-up is answered 503 with Retry-After, which Trino clients retry.
+     */
+    lookupsPerSecond?: number;
+    /**
+     * Owner lookups a client may start at once (default 20).
+     */
+    lookupBurst?: number;
   };
 }
