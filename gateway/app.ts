@@ -154,17 +154,13 @@ function followUpStickiness(core: GatewayCore): Middleware {
         writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: ${principal.name} may not use XTrinode runtime ${ctx.state.runtime}, which runs query ${queryId}`, 403);
         return;
       }
-      // Query info and every cancel: only the query's own user (or an admin). Polls carry Trino's
-      // secret slug; they are checked against the owner when this replica knows it.
+      // Only the query's own user (or an admin): polls, cancels and query info alike. The owner is
+      // recorded with the POST this replica relayed, else asked once of the owning coordinator.
       const user = header(ctx, "x-trino-user") ?? principal.name;
       if (!isAdmin(core, principal)) {
-        const ownerNeeded = request.kind === "query" || ctx.method === "DELETE";
-        const owner = ownerNeeded
-          ? await core.owners.ownerOf(queryId, backend, user, ownerLookupTimeoutMs, admitLookup(core, ctx))
-          : core.owners.known(queryId);
-        if (owner === "throttled") return refuseThrottledLookup(core, ctx);
-        if (ownerNeeded && !owner) return notFound();
-        if (owner && owner.user !== user) {
+        const owner = await core.owners.ownerOf(queryId, backend, user, ownerLookupTimeoutMs);
+        if (!owner) return notFound();
+        if (owner.user !== user) {
           writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: query ${queryId} belongs to another user`, 403);
           return;
         }
@@ -175,8 +171,8 @@ function followUpStickiness(core: GatewayCore): Middleware {
 }
 
 /**
- * The per-client budget of new owner lookups (backend requests for a query this replica has not
- * seen): keyed by principal, or by client address without authentication.
+ * The per-client budget of coordinator lookups (HEAD to every candidate backend, for a coordinator
+ * id this replica has not met): keyed by principal, or by client address without authentication.
  */
 function admitLookup(core: GatewayCore, ctx: Context): () => boolean {
   return () => core.lookupBudget.take(ctx.state.principal?.name ?? `addr:${ctx.state.forwarded.client}`).allowed;

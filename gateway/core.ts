@@ -21,7 +21,7 @@ export interface GatewayCore {
   sticky: StickyRoutes;
   /** Who each query belongs to (user, principal): recorded from relayed POSTs, else asked of its coordinator. */
   owners: QueryOwners;
-  /** Per-client budget of owner lookups (backend requests for queries this replica has not seen). */
+  /** Per-client budget of coordinator lookups (the fan-out for coordinator ids this replica has not met). */
   lookupBudget: RateLimiter;
   inFlight: InFlightQueries;
   held: HeldQueries;

@@ -54,17 +54,20 @@ export class StickyRoutes {
     if (!coordinatorId) return undefined;
     const known = this.knownOwner(queryId);
     if (known) return known;
-    if ((this.unclaimed.peek(coordinatorId) ?? 0) > Date.now()) return undefined;
-    let lookup = this.lookups.get(coordinatorId);
+    // Different principals may ask different backends (their runtimes): what one set of backends
+    // did not claim says nothing about another set.
+    const key = `${coordinatorId}\u0000${candidates.join("\u0000")}`;
+    if ((this.unclaimed.peek(key) ?? 0) > Date.now()) return undefined;
+    let lookup = this.lookups.get(key);
     if (!lookup) {
       if (!admit()) return "throttled";
-      lookup = this.ask(queryId, candidates, timeoutMs, identity).finally(() => this.lookups.delete(coordinatorId));
-      this.lookups.set(coordinatorId, lookup);
+      lookup = this.ask(queryId, candidates, timeoutMs, identity).finally(() => this.lookups.delete(key));
+      this.lookups.set(key, lookup);
     }
     const { owner, conclusive } = await lookup;
     if (owner) this.coordinators.set(coordinatorId, owner);
     // Remembered as unclaimed only when every backend answered so: not on a 401 or an unreachable backend.
-    else if (conclusive) this.unclaimed.set(coordinatorId, Date.now() + this.unclaimedForMs);
+    else if (conclusive) this.unclaimed.set(key, Date.now() + this.unclaimedForMs);
     return owner;
   }
 
@@ -105,11 +108,15 @@ const sessionUser = /"session"\s*:\s*\{[^{}]*?"user"\s*:\s*"((?:[^"\\]|\\.)*)"/;
 /**
  * Owners of queries: recorded when this replica relays the answer to a POST (the sticky
  * bookkeeping), else asked once of the owning coordinator (`GET /v1/query/{id}`, reading only the
- * head of the QueryInfo for `session.user`) and remembered. Bounded like the other maps.
+ * head of the QueryInfo for `session.user`) and remembered; a query the coordinator does not know
+ * is remembered as such for a while. One backend request per query id at most (per period), never
+ * a fan-out. Bounded like the other maps.
  */
 export class QueryOwners {
   private readonly owners: BoundedMap<string, QueryOwner>;
-  private readonly lookups = new Map<string, Promise<QueryOwner | undefined>>();
+  private readonly lookups = new Map<string, Promise<{ status: number; user?: string }>>();
+  private readonly unknown = new BoundedMap<string, number>(10_000);
+  private readonly unknownForMs = 30_000;
   lookupCount = 0;
 
   constructor(maxQueries: number) {
@@ -126,47 +133,53 @@ export class QueryOwners {
 
   /**
    * The owner of `queryId` on `backend`: recorded, else asked of the coordinator as `asUser` (one
-   * lookup per query at a time, a new one only when `admit` allows it). Undefined when the
-   * coordinator does not know the query (or does not tell its user).
+   * lookup per query at a time). Undefined when the coordinator does not know the query (or does
+   * not tell its user).
    */
-  async ownerOf(queryId: string, backend: string, asUser: string, timeoutMs: number, admit: LookupAdmission): Promise<QueryOwner | undefined | "throttled"> {
+  async ownerOf(queryId: string, backend: string, asUser: string, timeoutMs: number): Promise<QueryOwner | undefined> {
     const known = this.owners.peek(queryId);
     if (known) return known;
+    if ((this.unknown.peek(queryId) ?? 0) > Date.now()) return undefined;
     let lookup = this.lookups.get(queryId);
     if (!lookup) {
-      if (!admit()) return "throttled";
       this.lookupCount++;
       lookup = readQueryUser(backend, queryId, asUser, timeoutMs)
-        .then((user) => (user === undefined ? undefined : { user }))
-        .catch(() => undefined)
+        .catch(() => ({ status: 0 }))
         .finally(() => this.lookups.delete(queryId));
       this.lookups.set(queryId, lookup);
     }
-    const owner = await lookup;
-    if (owner) this.owners.set(queryId, owner);
-    return owner;
+    const found = await lookup;
+    if (found.user !== undefined) {
+      const owner = { user: found.user };
+      this.owners.set(queryId, owner);
+      return owner;
+    }
+    // Only "no such query" is remembered: a 403 to this user or a timeout says nothing for the next one.
+    if (found.status === 404) this.unknown.set(queryId, Date.now() + this.unknownForMs);
+    return undefined;
   }
 }
 
-/** `session.user` of a query's QueryInfo, read from at most the first 64 KiB of the answer. */
-function readQueryUser(backend: string, queryId: string, asUser: string, timeoutMs: number): Promise<string | undefined> {
+/** The status of `GET /v1/query/{id}` and, on 200, `session.user` read from at most the first 64 KiB of the answer. */
+function readQueryUser(backend: string, queryId: string, asUser: string, timeoutMs: number): Promise<{ status: number; user?: string }> {
   const address = backendAddress(backend);
   return new Promise((resolve, reject) => {
     const request = (address.https ? https : http).request(
       { hostname: address.hostname, port: address.port, method: "GET", path: `/v1/query/${queryId}?pruned=true`, headers: { host: address.host, accept: "application/json", "x-trino-user": asUser }, agent: agentFor(backend), timeout: timeoutMs },
       (response) => {
-        if (response.statusCode !== 200) {
+        const status = response.statusCode ?? 0;
+        if (status !== 200) {
           response.resume();
-          resolve(undefined);
+          resolve({ status });
           return;
         }
         let head = "";
         const settle = () => {
           const match = sessionUser.exec(head);
           try {
-            resolve(match ? (JSON.parse(`"${match[1]}"`) as string) : undefined);
+            resolve({ status, ...(match ? { user: JSON.parse(`"${match[1]}"`) as string } : {}) });
           } catch {
-            resolve(undefined); // not a JSON string: no user we can trust
+            resolve({ status }); // not a JSON string: no user we can trust
           }
         };
         response.setEncoding("utf8");
@@ -179,7 +192,7 @@ function readQueryUser(backend: string, queryId: string, asUser: string, timeout
           }
         });
         response.on("end", settle);
-        response.on("error", () => resolve(undefined));
+        response.on("error", () => resolve({ status: 0 }));
       },
     );
     request.on("timeout", () => request.destroy(new Error(`timed out after ${timeoutMs} ms`)));

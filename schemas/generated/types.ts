@@ -813,11 +813,11 @@ export interface GatewayConfig {
      */
     queryIdleMs?: number;
     /**
-     * Owner lookups (backend requests about a query this replica has not seen: which coordinator has it, whose it is) each client (principal, or address without authentication) may start per second (default 2); beyond the burst a follow-up is answered 503 with Retry-After, which Trino clients retry.
+     * Coordinator lookups (HEAD /v1/query/{id} to each backend the client may use, for a coordinator id this replica has not met) each client (principal, or address without authentication) may start per second (default 2); beyond the burst such a follow-up is answered 503 with Retry-After, which Trino clients retry. A coordinator id nobody claimed is not asked about again for 30 s.
      */
     lookupsPerSecond?: number;
     /**
-     * Owner lookups a client may start at once (default 20).
+     * Coordinator lookups a client may start at once (default 20).
      */
     lookupBurst?: number;
   };
