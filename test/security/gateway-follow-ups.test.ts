@@ -125,6 +125,7 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
   describe("item 3: request targets are checked and made canonical before routing", () => {
     // Each attack path with the status the gateway must answer. <id> is a live team-a query of alice.
     const attacks: Array<[method: string, target: string, status: number]> = [
+      ["POST", "/v1/statement/executing/<id>/x/../../../../../v1/statement", 400],
       ["POST", "/v1/statement/executing/<id>/x/../../../../v1/statement", 400],
       ["POST", "/v1/statement/queued/<id>/<slug>/1/../../../../../v1/statement", 400],
       ["GET", "/v1/statement/executing/<id>/%2e%2e/%2e%2e/1", 400],
@@ -274,13 +275,14 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
       const query = await startQuery(secured, "team-c/spare", as("alice"), "SELECT n FROM xt_rows(4)");
       c.setFault({ status: 500, count: 6, pathPrefix: "/v1/statement/" });
       for (let i = 0; i < 6; i++) expect((await rawRequest(url(secured), "GET", pathOf(query.nextUri!), as("alice"))).status).to.equal(500);
+      expect(await breakerOf(secured, c), "breaker after six 500s (0 closed)").to.equal(0);
+      const fresh = await startQuery(secured, "team-c/spare", as("bob"), "SELECT 1");
+      expect(fresh.id.endsWith(c.coordinatorId), "a new query of another user still reaches the backend").to.equal(true);
       for (let i = 0; i < 6; i++) {
         const junk = pathOf(query.nextUri!).replace(/\/[^/]+\/\d+$/, `/not-the-slug/${i}`);
         expect((await rawRequest(url(secured), "GET", junk, as("alice"))).status).to.equal(404);
       }
-      expect(await breakerOf(secured, c), "breaker (0 closed)").to.equal(0);
-      const fresh = await startQuery(secured, "team-c/spare", as("bob"), "SELECT 1");
-      expect(fresh.id.endsWith(c.coordinatorId), "a new query still reaches the backend").to.equal(true);
+      expect(await breakerOf(secured, c), "breaker after six 404s (0 closed)").to.equal(0);
       // The breaker still does its job on answers that say the backend is unhealthy.
       c.setFault({ status: 503, count: 3, pathPrefix: "/v1/statement/" });
       for (let i = 0; i < 3; i++) await rawRequest(url(secured), "GET", pathOf(query.nextUri!), as("alice"));
@@ -307,6 +309,7 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
         }
       }
       const cost = lookups() - before;
+      console.log(`      120 junk follow-ups (40 unknown coordinator ids × 3) cost ${cost} backend requests over ${backends.length} backends; ${throttled} answered 503`);
       // lookupBurst 5 (lookupsPerSecond 0.01): at most 5 lookups, each one HEAD per backend — not 40 ids × 3 rounds × 4 backends.
       expect(cost, "backend requests for 120 junk follow-ups").to.be.at.most(5 * backends.length);
       expect(throttled).to.be.at.least(100);
