@@ -257,7 +257,7 @@ export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: Se
   core.proxy.forward(req, res, backend, {
     onResponse(proxyRes) {
       if (isUnhealthyStatus(proxyRes.statusCode ?? 502)) core.backends.recordFailure(backend, `HTTP ${proxyRes.statusCode}`);
-      else if ((proxyRes.statusCode ?? 502) < 500) core.backends.recordSuccess(backend);
+      else core.backends.recordAnswer(backend);
       tagStartedTransaction(proxyRes, backend);
       if (req.method === "DELETE") {
         core.inFlight.finished(queryId);

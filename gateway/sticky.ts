@@ -103,7 +103,44 @@ export interface QueryOwner {
 
 /** How much of a coordinator's QueryInfo is read to find `session.user` (it comes first; the SQL comes later). */
 const ownerInfoPrefixBytes = 64 * 1024;
-const sessionUser = /"session"\s*:\s*\{[^{}]*?"user"\s*:\s*"((?:[^"\\]|\\.)*)"/;
+const sessionStart = /"session"\s*:\s*\{/;
+const jsonString = /"((?:[^"\\]|\\.)*)"/y;
+
+/**
+ * `session.user` of a (possibly cut) QueryInfo JSON text: the value of key "user" directly inside
+ * the first "session" object (nested values such as the query span are skipped); undefined when the
+ * text ends before it.
+ */
+export function sessionUserOf(text: string): string | undefined {
+  const start = sessionStart.exec(text);
+  if (!start) return undefined;
+  let depth = 1;
+  let expectKey = true; // at depth 1, the next string is a key
+  for (let i = start.index + start[0].length; i < text.length && depth > 0; i++) {
+    const char = text[i];
+    if (char === '"') {
+      jsonString.lastIndex = i;
+      const match = jsonString.exec(text);
+      if (!match) return undefined; // cut inside a string
+      i = jsonString.lastIndex - 1;
+      if (depth !== 1 || !expectKey) continue;
+      expectKey = false;
+      if (match[1] !== "user") continue;
+      jsonString.lastIndex = text.indexOf('"', i + 1);
+      const value = /^\s*:\s*$/.test(text.slice(i + 1, jsonString.lastIndex)) ? jsonString.exec(text) : null;
+      if (!value) return undefined;
+      try {
+        return JSON.parse(`"${value[1]}"`) as string;
+      } catch {
+        return undefined;
+      }
+    }
+    if (char === "{" || char === "[") depth++;
+    else if (char === "}" || char === "]") depth--;
+    else if (char === "," && depth === 1) expectKey = true;
+  }
+  return undefined;
+}
 
 /**
  * Owners of queries: recorded when this replica relays the answer to a POST (the sticky
@@ -175,17 +212,13 @@ function readQueryUser(backend: string, queryId: string, asUser: string, timeout
         }
         let head = "";
         const settle = () => {
-          const match = sessionUser.exec(head);
-          try {
-            resolve({ status, ...(match ? { user: JSON.parse(`"${match[1]}"`) as string } : {}) });
-          } catch {
-            resolve({ status }); // not a JSON string: no user we can trust
-          }
+          const user = sessionUserOf(head);
+          resolve({ status, ...(user !== undefined ? { user } : {}) });
         };
         response.setEncoding("utf8");
         response.on("data", (chunk: string) => {
           head += chunk;
-          if (sessionUser.test(head) || head.length >= ownerInfoPrefixBytes) {
+          if (sessionUserOf(head) !== undefined || head.length >= ownerInfoPrefixBytes) {
             head = head.slice(0, ownerInfoPrefixBytes);
             settle();
             request.destroy(); // the rest (SQL, stages) is not needed
