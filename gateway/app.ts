@@ -154,13 +154,14 @@ function followUpStickiness(core: GatewayCore): Middleware {
         writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: ${principal.name} may not use XTrinode runtime ${ctx.state.runtime}, which runs query ${queryId}`, 403);
         return;
       }
-      // Only the query's own user (or an admin): polls, cancels and query info alike. The owner is
-      // recorded with the POST this replica relayed, else asked once of the owning coordinator.
+      // Only the query's own user — a user this principal may act as, like X-Trino-User — or an
+      // admin: polls, cancels and query info alike. The owner is recorded with the POST this replica
+      // relayed, else asked once of the owning coordinator.
       const user = header(ctx, "x-trino-user") ?? principal.name;
       if (!isAdmin(core, principal)) {
         const owner = await core.owners.ownerOf(queryId, backend, user, ownerLookupTimeoutMs);
         if (!owner) return notFound();
-        if (owner.user !== user) {
+        if (!core.auth.mayActAs(principal, owner.user)) {
           writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: query ${queryId} belongs to another user`, 403);
           return;
         }

@@ -1,6 +1,6 @@
 // Who may send a follow-up (nextUri poll, cancel, partialCancel, /v1/query/{id}) when
 // authentication is on: the runtime authorisation a new statement gets, for the runtime that owns
-// the query; and for query info and cancels, only the query's own user or an admin group.
+// the query; and only for the query's own user (one the principal may act as) or an admin group.
 import type { Principal } from "./auth.ts";
 import type { GatewayCore } from "./core.ts";
 import { routeKey } from "./route-table.ts";

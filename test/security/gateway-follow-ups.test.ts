@@ -94,6 +94,7 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
       passwordFile,
       groups: { admins: ["root"] },
       adminGroups: ["admins"],
+      impersonation: { alice: ["svc-report"] },
       authorization: [
         { runtime: "team-a/*", users: ["alice", "carol"], groups: ["admins"] },
         { runtime: "team-b/*", users: ["bob"], groups: ["admins"] },
@@ -223,6 +224,16 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
       expect(admin.status, admin.text).to.equal(200);
       const cancel = await rawRequest(url(replica), "DELETE", `/v1/query/${victim.id}`, as("alice"));
       expect(cancel.status).to.equal(204);
+      expect(a.query(victim.id)?.canceled).to.equal(true);
+    });
+
+    it("lets a principal follow up a query it ran as an impersonated user, polls without X-Trino-User included; nobody else", async () => {
+      const victim = await startQuery(secured, "team-a/analytics", as("alice", { "x-trino-user": "svc-report" }), "SELECT sleep_ms(60000)");
+      for (const gateway of [secured, replica]) {
+        expect((await rawRequest(url(gateway), "GET", `/v1/query/${victim.id}`, as("carol", { "x-trino-user": "carol" }))).status).to.equal(403);
+        expect((await rawRequest(url(gateway), "GET", `/v1/query/${victim.id}`, as("alice"))).status).to.equal(200);
+      }
+      expect((await rawRequest(url(replica), "DELETE", pathOf(victim.nextUri!), as("alice"))).status).to.equal(204);
       expect(a.query(victim.id)?.canceled).to.equal(true);
     });
 
