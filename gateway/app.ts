@@ -1,5 +1,6 @@
 // The gateway as an ordered Koa middleware chain; the order IS the routing policy:
-// requestContext → probes (/healthz, /readyz, /metrics: before auth and limits) → authenticate →
+// requestContext → probes (/healthz, /readyz, /metrics: before auth and limits) → operatorStatus
+// (/xtrinode/v1/status: its own admin check, never forwarded) → authenticate →
 // followUpStickiness (query id → owning backend) → selectRoute (transaction → header → hostname →
 // pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
@@ -14,6 +15,7 @@ import type { HeldQuery } from "./held-queries.ts";
 import { routeKey, selectTarget, type Target } from "./route-table.ts";
 import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
+import { buildGatewayStatus, gatewayStatusPath } from "./status.ts";
 import { forwardableHeaders, writeBufferedAnswer } from "./backend-http.ts";
 import { backendOfTransaction, transactionHeader, untagTransactionHeader } from "./transactions.ts";
 
@@ -82,6 +84,25 @@ function probes(core: GatewayCore): Middleware {
       default:
         return next();
     }
+  };
+}
+
+/** GET /xtrinode/v1/status for operators: admin token or admin principal (see status.ts). */
+function operatorStatus(core: GatewayCore): Middleware {
+  return async (ctx, next) => {
+    if (ctx.path !== gatewayStatusPath) return next();
+    ctx.state.runtime = "-";
+    if (ctx.method !== "GET" && ctx.method !== "HEAD") {
+      writeJson(raw(ctx), 405, { error: { code: "METHOD_NOT_ALLOWED", message: `${gatewayStatusPath} answers GET only` } }, { allow: "GET, HEAD" });
+      return;
+    }
+    const access = await core.statusAccess.check(header(ctx, "authorization"), core.auth);
+    if (!access.ok) {
+      writeJson(raw(ctx), access.status, { error: { code: access.status === 401 ? "UNAUTHENTICATED" : "FORBIDDEN", message: access.message } }, access.challenges ? { "www-authenticate": access.challenges } : {});
+      return;
+    }
+    ctx.set("cache-control", "no-store");
+    ctx.body = buildGatewayStatus(core);
   };
 }
 
@@ -405,6 +426,7 @@ export function createGatewayApp(core: GatewayCore): Koa<GatewayState> {
   for (const middleware of [
     requestContext(core),
     probes(core),
+    operatorStatus(core),
     authenticate(core),
     followUpStickiness(core),
     selectRoute(core),

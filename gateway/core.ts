@@ -11,6 +11,7 @@ import type { GatewayMetrics } from "./metrics.ts";
 import type { ProxyEngine } from "./proxy.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { RoutesStore } from "./routes-store.ts";
+import type { StatusAccess } from "./status.ts";
 import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayCore {
@@ -26,6 +27,8 @@ export interface GatewayCore {
   resume: ResumeCoordinator;
   activity: ActivityReporter;
   auth: Authenticator;
+  /** Who may read the operator status endpoint (admin token, admin users and groups). */
+  statusAccess: StatusAccess;
   rateLimiter: RateLimiter | undefined;
   metrics: GatewayMetrics;
   proxy: ProxyEngine;

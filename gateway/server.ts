@@ -18,6 +18,7 @@ import { createQueryIdGenerator, heldCoordinatorId } from "./query-id.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import type { RoutesSource } from "./routes-source.ts";
 import { RoutesStore } from "./routes-store.ts";
+import { StatusAccess } from "./status.ts";
 import { InFlightQueries, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayOptions {
@@ -74,6 +75,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     resume,
     activity: new ActivityReporter(lifecycleApi, settings.activityIntervalMs, logger),
     auth: createAuthenticator(settings.auth),
+    statusAccess: new StatusAccess(options.config?.admin),
     rateLimiter: settings.rateLimit ? new RateLimiter({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }) : undefined,
     metrics,
     proxy: createProxyEngine(settings.proxy, 300_000),

@@ -735,6 +735,23 @@ export interface GatewayConfig {
     }[];
   };
   /**
+   * Who may read the operator endpoint GET /xtrinode/v1/status (runtimes, held and in-flight queries, backends). Nobody when unset: the endpoint answers 403 naming these fields.
+   */
+  admin?: {
+    /**
+     * Authenticated principals (auth on) allowed to read it.
+     */
+    users?: string[];
+    /**
+     * Groups (auth.groups or the JWT groups claim) whose members may read it.
+     */
+    groups?: string[];
+    /**
+     * File holding a bearer token (at least 32 characters) that may read it whatever the auth mode: for the lifecycle API's console and `xtrinode status --gateway-url`. Read at start.
+     */
+    tokenFile?: string;
+  };
+  /**
    * Token bucket on new queries (POST /v1/statement) per principal (or client address without auth); polls are never limited.
    */
   rateLimit?: {
@@ -809,4 +826,117 @@ export interface GatewayConfig {
      */
     queryIdleMs?: number;
   };
+}
+
+/**
+ * Answer of the gateway's operator endpoint GET /xtrinode/v1/status (gateway/status.ts): what this gateway replica sees now. For operators (xtrinode status, the web console), never forwarded to Trino.
+ */
+
+export interface GatewayStatus {
+  apiVersion: "xtrinode.io/v1alpha1";
+  kind: "GatewayStatus";
+  /**
+   * When this answer was computed (RFC 3339).
+   */
+  generatedAt: string;
+  routes: {
+    /**
+     * Valid routes updates applied (0: none yet, the gateway is not ready).
+     */
+    generation: number;
+    /**
+     * Seconds since the routes in force were applied; null before the first valid routes.
+     */
+    lastGoodAgeSeconds: number | null;
+    /**
+     * Routes updates rejected since start (the last-good routes stayed in force).
+     */
+    invalidUpdates: number;
+  };
+  held: {
+    /**
+     * Statements held while their runtime resumes.
+     */
+    count: number;
+    /**
+     * Held statements this replica accepts at most (held.maxQueries).
+     */
+    max: number;
+  };
+  inFlight: {
+    /**
+     * Queries running through this replica.
+     */
+    count: number;
+  };
+  /**
+   * One entry per routed runtime, plus runtimes no longer routed that still have queries here; sorted by namespace then name.
+   */
+  runtimes: RuntimeStatus[];
+  /**
+   * Coordinators of the routes in force, sorted by URL.
+   */
+  backends: BackendStatus[];
+}
+/**
+ * This interface was referenced by `GatewayStatus`'s JSON-Schema
+ * via the `definition` "RuntimeStatus".
+ */
+
+export interface RuntimeStatus {
+  /**
+   * A DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters.
+   */
+  namespace: string;
+  /**
+   * A DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters.
+   */
+  name: string;
+  /**
+   * Gateway route state of a runtime.
+   */
+  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  /**
+   * Coordinator base URL of the route.
+   */
+  backend?: string;
+  hostnames?: string[];
+  pool?: string;
+  default?: boolean;
+  /**
+   * Statements held for this runtime while it resumes.
+   */
+  heldQueries: number;
+  /**
+   * Queries of this runtime running through this replica.
+   */
+  inFlightQueries: number;
+}
+/**
+ * This interface was referenced by `GatewayStatus`'s JSON-Schema
+ * via the `definition` "BackendStatus".
+ */
+
+export interface BackendStatus {
+  url: string;
+  /**
+   * Active /v1/info checks: unknown (not probed yet), healthy, starting (the coordinator says starting), unhealthy.
+   */
+  health: "unknown" | "healthy" | "starting" | "unhealthy";
+  /**
+   * Passive-ejection breaker: closed (in use), open (ejected), half-open (one trial allowed).
+   */
+  breaker: "closed" | "open" | "half-open";
+  /**
+   * Ejections since the backend was last healthy (sets the next back-off).
+   */
+  ejections: number;
+  /**
+   * While open: seconds until the half-open trial.
+   */
+  openSecondsLeft?: number;
+  /**
+   * Queries running on this backend through this replica.
+   */
+  inFlightQueries?: number;
 }
