@@ -135,7 +135,7 @@ export interface Toleration {
 export interface WorkersSpec {
   mode?: "fixed" | "keda";
   /**
-   * Worker replicas in fixed mode.
+   * Worker replicas in fixed mode (1 when unset).
    */
   count?: number;
   /**
