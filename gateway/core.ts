@@ -10,6 +10,7 @@ import type { ActivityReporter, ResumeCoordinator } from "./lifecycle.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { ProxyEngine } from "./proxy.ts";
 import type { RateLimiter } from "./rate-limit.ts";
+import type { StatementMemory } from "./statement-memory.ts";
 import type { RoutesStore } from "./routes-store.ts";
 import type { StatusAccess } from "./status.ts";
 import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
@@ -22,6 +23,8 @@ export interface GatewayCore {
   sticky: StickyRoutes;
   inFlight: InFlightQueries;
   held: HeldQueries;
+  /** Bytes of statements being read or held, against statements.memoryBudgetBytes. */
+  statementMemory: StatementMemory;
   /** Seals held statements into their nextUri (XTRINODE_GATEWAY_TICKET_KEY shared by replicas). */
   tickets: TicketSealer;
   resume: ResumeCoordinator;

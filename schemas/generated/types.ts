@@ -712,6 +712,48 @@ export interface GatewayConfig {
        * Claim listing the principal's groups (default groups).
        */
       groupsClaim?: string;
+      /**
+       * Refuse tokens without an `exp` claim (default true). Set false only for an identity provider that cannot issue expiring tokens: such a token stays valid until the key changes.
+       */
+      requireExpiration?: boolean;
+    };
+    /**
+     * Back-off on failed Basic logins, kept apart per user name and per client address (the X-Forwarded-For client when it comes from a trusted proxy). After freeFailures failures a key is refused (HTTP 429, Retry-After) for backoffBaseMs, doubling with each further failure up to backoffMaxMs; refused attempts run no password check. An address that logged in as a user before keeps logging in as that user while the user name is backing off.
+     */
+    loginThrottle?: {
+      /**
+       * Failures allowed before back-off starts (default 5).
+       */
+      freeFailures?: number;
+      /**
+       * First back-off (default 1000).
+       */
+      backoffBaseMs?: number;
+      /**
+       * Longest back-off (default 300000); failures are forgotten after this long without a new one.
+       */
+      backoffMaxMs?: number;
+    };
+    /**
+     * bcrypt checks of Basic passwords run on worker threads, never on the request loop; verified credentials are cached (keyed hash, never the password) so follow-up polls skip bcrypt.
+     */
+    passwordVerification?: {
+      /**
+       * bcrypt worker threads (default: CPU cores - 1, at least 1, at most 4).
+       */
+      workers?: number;
+      /**
+       * Password checks queued or running at once; more are refused with HTTP 429 (default 64).
+       */
+      maxPending?: number;
+      /**
+       * How long a verified user/password pair skips bcrypt (default 300000; 0 disables the cache).
+       */
+      cacheTtlMs?: number;
+      /**
+       * Verified pairs remembered at most (default 10000).
+       */
+      cacheMaxEntries?: number;
     };
     /**
      * Group name → member users (for password-file users; JWT groups come from the token).
@@ -807,6 +849,23 @@ export interface GatewayConfig {
      * How long a poll waits for the runtime before answering QUEUED again (default 1000).
      */
     pollWaitMs?: number;
+  };
+  /**
+   * Bounds on new statements (POST /v1/statement bodies), which the gateway reads whole before routing and keeps while a runtime resumes.
+   */
+  statements?: {
+    /**
+     * Largest statement (default 10485760 = 10 MiB); a larger one fails with XTRINODE_STATEMENT_TOO_LARGE.
+     */
+    maxBytes?: number;
+    /**
+     * Bytes of statements being read plus statements held, together, per gateway replica (default 134217728 = 128 MiB; keep well under the container memory limit). A statement that does not fit fails with XTRINODE_GATEWAY_BUSY; metric xtrinode_gateway_statement_memory_bytes.
+     */
+    memoryBudgetBytes?: number;
+    /**
+     * Time allowed to receive a whole statement body (default 30000); a slower client gets XTRINODE_STATEMENT_TIMEOUT and its connection is closed.
+     */
+    bodyTimeoutMs?: number;
   };
   /**
    * Minimum interval of activity reports per runtime to the lifecycle API (default 30000).
