@@ -5,10 +5,10 @@ import type { Principal } from "./auth.ts";
 import type { GatewayCore } from "./core.ts";
 import { routeKey } from "./route-table.ts";
 
-/** Members of `auth.adminGroups` may view and cancel any user's query, list queries and use the web UI. */
+/** Members of `auth.queryAdminGroups` may view and cancel any user's query, list queries and use the web UI. */
 export function isAdmin(core: GatewayCore, principal: Principal): boolean {
-  const adminGroups = core.settings.auth.adminGroups ?? [];
-  return adminGroups.some((group) => principal.groups.includes(group));
+  const queryAdminGroups = core.settings.auth.queryAdminGroups ?? [];
+  return queryAdminGroups.some((group) => principal.groups.includes(group));
 }
 
 /** Whether the principal may use a runtime served by `backend`. */

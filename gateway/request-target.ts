@@ -7,10 +7,12 @@
 // included). An absolute-form target (`DELETE http://host:port/v1/…`, as presto-client sends) is
 // accepted and turned into origin-form; the gateway only ever forwards the canonical origin-form.
 import { queryIdSource } from "./query-id.ts";
+import { gatewayStatusPath } from "./status.ts";
 
 /** What a request is, by its path shape. */
 export type RequestKind =
   | "probe" // /healthz, /readyz, /metrics (served by the gateway itself)
+  | "status" // /xtrinode/v1/status (served by the gateway itself; it answers other methods with 405)
   | "new" // POST /v1/statement
   | "poll" // GET or DELETE of a statement nextUri
   | "partial-cancel" // DELETE of Trino's partialCancelUri
@@ -39,12 +41,14 @@ const queryId = `(${queryIdSource})`;
 
 interface Shape {
   kind: RequestKind;
-  methods: string[];
+  /** Accepted methods; "any" when the gateway's own handler answers the others. */
+  methods: string[] | "any";
   pattern: RegExp;
 }
 
 const shapes: Shape[] = [
   { kind: "probe", methods: ["GET", "HEAD"], pattern: /^\/(?:healthz|readyz|metrics)\/?$/i },
+  { kind: "status", methods: "any", pattern: new RegExp(`^${gatewayStatusPath}$`) },
   { kind: "new", methods: ["POST"], pattern: /^\/v1\/statement\/?$/ },
   // Trino's nextUri: /v1/statement/{queued|executing}/{queryId}/{slug}/{token}; the gateway's own
   // (held statements, failures) have the same shape.
@@ -96,11 +100,11 @@ export function checkRequestTarget(method: string | undefined, rawTarget: string
     const match = shape.pattern.exec(path);
     if (!match) continue;
     known = true;
-    if (!shape.methods.includes(upper)) continue;
+    if (shape.methods !== "any" && !shape.methods.includes(upper)) continue;
     return { ok: true, target: { kind: shape.kind, path, search, ...(match[1] ? { queryId: match[1] } : {}), ...(authority ? { authority } : {}) } };
   }
   if (known) return refuse(405, `method ${upper || "(none)"} is not allowed on this path`);
-  return refuse(404, "not a Trino client-protocol path this gateway serves (/v1/statement, its nextUri and partialCancelUri, /v1/query/{queryId}, /v1/info, /v1/status, /ui)");
+  return refuse(404, "not a Trino client-protocol path this gateway serves (/v1/statement, its nextUri and partialCancelUri, /v1/query/{queryId}, /v1/info, /v1/status, /ui, /xtrinode/v1/status)");
 }
 
 const followUpKinds = new Set<RequestKind>(["poll", "partial-cancel", "query"]);

@@ -93,7 +93,7 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
     const auth = {
       passwordFile,
       groups: { admins: ["root"] },
-      adminGroups: ["admins"],
+      queryAdminGroups: ["admins"],
       impersonation: { alice: ["svc-report"] },
       authorization: [
         { runtime: "team-a/*", users: ["alice", "carol"], groups: ["admins"] },
