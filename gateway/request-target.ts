@@ -77,6 +77,7 @@ export function checkRequestTarget(method: string | undefined, rawTarget: string
   let authority: string | undefined;
   const absolute = absoluteForm.exec(target);
   if (absolute) {
+    if (absolute[1].includes("@")) return refuse(400, "the request target's authority carries user information (user@host); send credentials in Authorization");
     authority = absolute[1] || undefined;
     target = absolute[2].startsWith("/") ? absolute[2] : `/${absolute[2]}`;
   }

@@ -42,6 +42,7 @@ describe("gateway request targets", () => {
       ["GET", `/v1/query//${id}`, 400, /empty segment/],
       ["GET", "/v1/query/x y", 400, /space/],
       ["GET", "relative/path", 400, /origin-form/],
+      ["DELETE", `http://alice:secret@gw:8080/v1/query/${id}`, 400, /user information/],
       ["PUT", "/v1/info/state", 405, /method PUT/],
       ["GET", "/v1/statement", 405, /method GET/],
       ["GET", "/v1/node", 404, /not a Trino client-protocol path/],
