@@ -3,6 +3,8 @@
 import type { TrinoValues } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
 import { catalogSecretRefs, compare, matchesSelector, selectCatalogs } from "./catalogs.ts";
+import { propertyLinesIssues } from "./config-files.ts";
+import { copyWithinLimits } from "./limits.ts";
 import { isPlainMap } from "./merge.ts";
 import { MAX_RUNTIME_NAME, namespaceOf, OWNER_LABEL, selectorLabels, trinoCatalogName } from "./names.ts";
 import { NODE_POOL_PROVIDERS } from "./node-pool.ts";
@@ -30,17 +32,31 @@ export function validateRuntime(input: RenderRuntimeInput): ValidationIssue[] {
 function runtimeIssues(input: RenderRuntimeInput, checkPolicy: boolean): ValidationIssue[] {
   const { runtime } = input;
   const tag = (issue: Issue): ValidationIssue => ({ kind: "XTrinode", name: nameOf(runtime), ...issue });
+  // First, and before any walk: a document from the API server (the operator) is bounded like a file.
+  const limit = limitIssues(runtime);
+  if (limit.length) return limit.map(tag);
   const schemaIssues = validateAgainstSchema("XTrinode", runtime);
   if (schemaIssues.length) return schemaIssues.map(tag);
   // Only the catalogs this runtime selects: a broken catalog nobody uses must not block it.
   const candidates = input.catalogs.filter((c) => isPlainMap(c) && isPlainMap(c.metadata) && typeof c.metadata.name === "string");
-  const catalogIssues = selectCatalogsLoosely(runtime, candidates).flatMap((c) => {
-    const schemaIssues = validateAgainstSchema("XTrinodeCatalog", c);
-    return (schemaIssues.length ? schemaIssues : catalogRules(c)).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i }));
-  });
+  const catalogIssues = selectCatalogsLoosely(runtime, candidates).flatMap((c) => catalogIssuesOf(c).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i })));
   const policyIssues = input.policy && checkPolicy ? policyIssuesFor(input.policy, namespaceOf(runtime)).map((i) => ({ kind: "XTrinodePolicy", ...i })) : [];
   if (catalogIssues.length || policyIssues.length) return [...catalogIssues, ...policyIssues];
   return runtimeRules(runtime, input.catalogs, input.policy).map(tag);
+}
+
+/** Size and depth bounds (limits.ts) of a document, whichever way it arrived. */
+function limitIssues(doc: unknown): Issue[] {
+  const result = copyWithinLimits(doc);
+  return "issue" in result ? [result.issue] : [];
+}
+
+/** A catalog's issues: bounds, then its schema, then the rules beyond it. */
+function catalogIssuesOf(catalog: XTrinodeCatalog): Issue[] {
+  const limit = limitIssues(catalog);
+  if (limit.length) return limit;
+  const schemaIssues = validateAgainstSchema("XTrinodeCatalog", catalog);
+  return schemaIssues.length ? schemaIssues : catalogRules(catalog);
 }
 
 /** selectCatalogs on catalogs not yet schema-checked (spec may be missing: sort by metadata name). */
@@ -299,6 +315,18 @@ function overlayValueIssues(values: TrinoValues, runtime: string): Issue[] {
       if (!isQualifiedName(key)) issues.push({ path: at(`${path}.${key}`), message: "is not a valid annotation key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')" });
     }
   }
+  // Properties-file text the overlay writes directly: every entry must stay the entry the renderer sees.
+  const propertyTexts: Array<[string, string | undefined, boolean]> = [
+    ["server.coordinatorExtraConfig", values.server.coordinatorExtraConfig, false],
+    ["server.workerExtraConfig", values.server.workerExtraConfig, false],
+    ...(["additionalNodeProperties", "additionalConfigProperties", "additionalLogProperties"] as const).flatMap((list) =>
+      (values[list] ?? []).map((line, i): [string, string, boolean] => [`${list}[${i}]`, line, true]),
+    ),
+    ...Object.keys(values.catalogs).sort(compare).map((name): [string, string, boolean] => [`catalogs.${name}`, values.catalogs[name], false]),
+  ];
+  for (const [path, text, oneLine] of propertyTexts) {
+    for (const message of text === undefined ? [] : propertyLinesIssues(text, oneLine)) issues.push({ path: at(path), message });
+  }
   for (const role of ["coordinator", "worker"] as const) {
     for (const kind of ["requests", "limits"] as const) {
       const list = (values[role].resources?.[kind] ?? {}) as Record<string, string | number>;
@@ -479,8 +507,7 @@ export function validateSpecSet(set: SpecSet, options: ValidateOptions = {}): Va
   const policy = set.policy && validateAgainstSchema("XTrinodePolicy", set.policy).length ? undefined : set.policy;
   const validCatalogs: XTrinodeCatalog[] = [];
   for (const catalog of set.catalogs) {
-    const schemaIssues = validateAgainstSchema("XTrinodeCatalog", catalog);
-    const found = schemaIssues.length ? schemaIssues : catalogRules(catalog);
+    const found = catalogIssuesOf(catalog);
     for (const issue of found) issues.push(locate(catalog, { kind: "XTrinodeCatalog", name: nameOf(catalog), ...issue }));
     if (!found.length) validCatalogs.push(catalog);
   }
