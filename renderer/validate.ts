@@ -101,6 +101,7 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
     ["spec.workers.nodeSelector", workers.nodeSelector],
   ];
   for (const [at, labels] of labelMaps) issues.push(...labelIssues(at, labels ?? {}));
+  issues.push(...annotationIssues("metadata.annotations", runtime.metadata.annotations ?? {}));
 
   // Workers
   if (workers.mode === "keda") {
@@ -311,9 +312,9 @@ function overlayValueIssues(values: TrinoValues, runtime: string): Issue[] {
     ["server.keda.annotations", values.server.keda.annotations],
   ];
   for (const [path, annotations] of annotationMaps) {
-    for (const key of Object.keys(annotations ?? {}).sort(compare)) {
-      if (!isQualifiedName(key)) issues.push({ path: at(`${path}.${key}`), message: "is not a valid annotation key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')" });
-    }
+    // Pod annotations also carry XTrinode's checksum annotations.
+    const reserved = path === "coordinator.annotations" || path === "worker.annotations" ? CHECKSUM_ANNOTATION_BYTES : 0;
+    issues.push(...annotationIssues(at(path), annotations ?? {}, reserved));
   }
   // Properties-file text the overlay writes directly: every entry must stay the entry the renderer sees.
   const propertyTexts: Array<[string, string | undefined, boolean]> = [
@@ -365,6 +366,28 @@ function isQualifiedName(key: string): boolean {
   return (prefix === undefined || (LABEL_PREFIX.test(prefix) && prefix.length <= 253)) && LABEL_NAME.test(name) && name.length <= 63;
 }
 
+/** Kubernetes refuses an object whose annotation keys and values total more than 256 KiB (TotalAnnotationSizeLimitB). */
+const MAX_ANNOTATION_BYTES = 256 * 1024;
+/** Room for the two checksum/* annotations (sha256 hex) the renderer adds to pod templates. */
+const CHECKSUM_ANNOTATION_BYTES = 256;
+
+/** Annotation keys must be qualified names, and the map must fit the API server's size limit. */
+function annotationIssues(at: string, annotations: Record<string, string>, reservedBytes = 0): Issue[] {
+  const issues: Issue[] = [];
+  let bytes = reservedBytes;
+  for (const key of Object.keys(annotations).sort(compare)) {
+    if (!isQualifiedName(key)) issues.push({ path: `${at}.${key}`, message: "is not a valid annotation key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')" });
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(String(annotations[key]));
+  }
+  if (bytes > MAX_ANNOTATION_BYTES) {
+    issues.push({
+      path: at,
+      message: `annotations total ${bytes} bytes${reservedBytes ? ` (with ${reservedBytes} bytes kept for XTrinode's own)` : ""}, and the API server refuses more than ${MAX_ANNOTATION_BYTES} bytes of annotation keys and values per object; keep large data out of annotations (a ConfigMap)`,
+    });
+  }
+  return issues;
+}
+
 function labelIssues(at: string, labels: Record<string, string>): Issue[] {
   const issues: Issue[] = [];
   for (const key of Object.keys(labels).sort(compare)) {
@@ -382,7 +405,7 @@ function labelIssues(at: string, labels: Record<string, string>): Issue[] {
 /** Rules of one catalog beyond its schema. */
 function catalogRules(catalog: XTrinodeCatalog): Issue[] {
   const plain = catalog.spec.properties ?? {};
-  const issues: Issue[] = [];
+  const issues: Issue[] = annotationIssues("metadata.annotations", catalog.metadata.annotations ?? {});
   if ("connector.name" in plain) issues.push({ path: "spec.properties.connector.name", message: "is set by spec.connector; remove it here" });
   for (const key of Object.keys(catalog.spec.secretProperties ?? {}).sort(compare)) {
     if (key in plain) issues.push({ path: `spec.secretProperties.${key}`, message: `is also set in spec.properties; keep one` });

@@ -159,6 +159,29 @@ describe("security: spec pipeline", function () {
     });
   });
 
+  describe("annotations Kubernetes would refuse", () => {
+    const big = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`example.com/a${i}`, "v".repeat(1000)]));
+
+    it("more than 256 KiB of annotations, in the spec or through the overlay, and bad keys are refused naming the field", () => {
+      const overlay = { coordinator: { annotations: { ...big(262), "Bad_Prefix/x": "1" } }, service: { annotations: big(263) } };
+      const issues = validateRuntime({ runtime: { ...runtime({ valuesOverlay: overlay }), metadata: { name: "etl", namespace: "platform", annotations: big(263) } } as XTrinode, catalogs: [], policy: overlayPolicy })
+        .map((i) => `${i.path}: ${i.message}`).join("\n");
+      expect(issues).to.match(/^metadata\.annotations: annotations total 2\d{5} bytes, and the API server refuses more than 262144 bytes/m);
+      expect(issues).to.not.include("spec.valuesOverlay");
+      const overlayIssues = validateRuntime({ runtime: runtime({ valuesOverlay: overlay }), catalogs: [], policy: overlayPolicy }).map((i) => `${i.path}: ${i.message}`).join("\n");
+      expect(overlayIssues).to.include("spec.valuesOverlay.coordinator.annotations.Bad_Prefix/x: is not a valid annotation key");
+      expect(overlayIssues).to.match(/^spec\.valuesOverlay\.coordinator\.annotations: annotations total \d+ bytes \(with 256 bytes kept for XTrinode's own\)/m);
+      expect(overlayIssues).to.match(/^spec\.valuesOverlay\.service\.annotations: annotations total/m);
+      // Just under the limit passes.
+      expect(validateRuntime({ runtime: runtime({ valuesOverlay: { service: { annotations: big(250) } } }), catalogs: [], policy: overlayPolicy })).to.deep.equal([]);
+    });
+
+    it("a catalog's metadata.annotations are bounded too", () => {
+      const issues = validateSpecSet({ runtimes: [runtime()], catalogs: [{ ...catalog({}), metadata: { name: "pg", namespace: "platform", annotations: big(263) } } as XTrinodeCatalog], sources: new Map() } as SpecSet);
+      expect(issues.map((i) => `${i.kind} ${i.path}: ${i.message}`).join("\n")).to.match(/^XTrinodeCatalog metadata\.annotations: annotations total/m);
+    });
+  });
+
   describe("many documents in one file", () => {
     it("120,000 documents load (linear) with every document's line and index right", () => {
       const count = 120_000;
