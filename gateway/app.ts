@@ -360,7 +360,12 @@ function selectRoute(core: GatewayCore): Middleware {
         return next();
       }
     }
-    const selection = selectTarget(core.routes.table, { header: header(ctx, "x-trino-xtrinode"), hostname: ctx.state.forwarded.hostname });
+    const selection = selectTarget(core.routes.table, {
+      header: header(ctx, "x-trino-xtrinode"),
+      clientTags: header(ctx, "x-trino-client-tags"),
+      routingGroup: header(ctx, "x-trino-routing-group"),
+      hostname: ctx.state.forwarded.hostname,
+    });
     if (!selection.ok) {
       ctx.state.runtime = "unrouted";
       if (ctx.state.kind === "new") failNew(core, ctx, gatewayErrors.unknownRuntime, selection.message);

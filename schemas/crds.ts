@@ -71,7 +71,10 @@ function makeResolver(): Resolver {
   };
 }
 
-const DROP = new Set(["$id", "$schema", "$defs", "title", "const", "x-open-map"]);
+// propertyNames has no place in a structural schema, and its CEL equivalent (self.all(k, k.matches(…)))
+// is over the API server's cost budget for maps whose key length a CRD cannot bound. The operator
+// enforces it instead: validateRuntime refuses the spec and reports it in the runtime's status.
+const DROP = new Set(["$id", "$schema", "$defs", "title", "const", "x-open-map", "propertyNames"]);
 
 /** One schema node made structural; `root` is the document its local $refs point into. */
 function structural(node: JsonSchema, root: JsonSchema, resolve: Resolver): JsonSchema {

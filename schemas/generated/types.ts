@@ -79,7 +79,7 @@ export interface XTrinodeSpec {
 export interface NodeRoleSpec {
   resources?: Resources;
   jvm?: Jvm;
-  config?: StringMap;
+  config?: TrinoProperties;
   nodeSelector?: StringMap;
   tolerations?: Toleration[];
 }
@@ -113,9 +113,16 @@ export interface Jvm {
    */
   maxHeapSize?: string;
   /**
-   * Extra JVM options, one per entry.
+   * Extra JVM options, one per entry (one line of jvm.config each).
    */
   extraOptions?: string[];
+}
+/**
+ * Trino properties: property name to value. Values are escaped for the properties file; names must be valid Trino property names.
+ */
+
+export interface TrinoProperties {
+  [k: string]: string;
 }
 
 export interface Toleration {
@@ -149,7 +156,7 @@ export interface WorkersSpec {
   keda?: KedaSpec;
   resources?: Resources;
   jvm?: Jvm;
-  config?: StringMap;
+  config?: TrinoProperties;
   nodeSelector?: StringMap;
   tolerations?: Toleration[];
   gracefulShutdown?: {
@@ -345,7 +352,12 @@ export interface XTrinodeCatalogSpec {
    * Trino connector.name, e.g. postgresql, hive, iceberg, tpch.
    */
   connector: string;
-  properties?: StringMap;
+  /**
+   * Trino properties: property name to value. Values are escaped for the properties file; names must be valid Trino property names.
+   */
+  properties?: {
+    [k: string]: string;
+  };
   /**
    * Catalog properties whose values come from Secret keys in this namespace. Rendered as ${ENV:...} placeholders backed by secretKeyRef env entries; values never appear in rendered output.
    */
