@@ -9,6 +9,7 @@ import type { GatewayCore } from "./core.ts";
 import { forwardedHeaders, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
 import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "./trino-protocol.ts";
 import { routeKey } from "./route-table.ts";
+import { failedRouteMessage } from "./backend-choice.ts";
 import { ticketHeaders, type HeldEnding, type HeldQuery } from "./held-queries.ts";
 
 export const maxStatementBytes = 10 * 1024 * 1024;
@@ -150,6 +151,7 @@ type HeldReadiness = { status: "ready"; route: RouteEntry } | { status: "waiting
 function heldReadiness(core: GatewayCore, namespace: string, name: string): HeldReadiness {
   const route = core.routes.table.byKey.get(`${namespace}/${name}`);
   if (!route || route.state === "REMOVED") return { status: "failed", kind: gatewayErrors.runtimeRemoved, message: `XTrinode runtime ${namespace}/${name} was removed while the statement waited for it` };
+  if (route.state === "FAILED") return { status: "failed", kind: gatewayErrors.resumeFailed, message: failedRouteMessage(route) };
   if (route.state !== "RUNNING") {
     core.resume.ensureResuming(namespace, name, route.state);
     return { status: "waiting" };

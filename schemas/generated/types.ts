@@ -287,7 +287,7 @@ export interface XTrinodeStatus {
   /**
    * Gateway route state of a runtime.
    */
-  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
   observedGeneration?: number;
   /**
    * Ready worker replicas.
@@ -448,7 +448,11 @@ export interface RouteEntry {
   /**
    * Gateway route state of a runtime.
    */
-  state: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  state: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
+  /**
+   * Why the runtime cannot serve (state FAILED): the gateway answers its queries with this instead of holding them.
+   */
+  message?: string;
   updatedAt?: string;
 }
 

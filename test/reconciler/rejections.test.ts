@@ -7,15 +7,12 @@ import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { ownerLabel } from "../../reconciler/constants.ts";
 import { reconcileRuntime } from "../../reconciler/reconcile.ts";
 import { readRoutes } from "../../reconciler/routes-store.ts";
-import { condition, gatewayNamespace, getRuntime, phaseOf, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster } from "./support.ts";
+import { condition, events, gatewayNamespace, getRuntime, phaseOf, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster } from "./support.ts";
 
 
 const overlayPolicy: XTrinodePolicy = { ...testPolicy, defaults: { ...testPolicy.defaults, allowValuesOverlay: true } };
 
 
-async function events(cluster: Cluster, ns: string, reason: string) {
-  return (await cluster.client.list("v1", "Event", ns)).filter((e) => e.reason === reason);
-}
 
 describe("reconciler: rejected applies and route conflicts", function () {
   this.timeout(30_000);
