@@ -12,7 +12,7 @@ import { annotations, apiVersion, isNodePoolObject, runtimePlural } from "./cons
 import { objectKey, type KubeObject } from "./diff.ts";
 import { parseDurationMs } from "./duration.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
-import { describeError, isRejected, type ClusterClient } from "./kube-client.ts";
+import { describeError, httpStatus, isRejected, type ClusterClient } from "./kube-client.ts";
 import { decideIntent, decidePhase, type Intent, type LifecycleTimers, type Phase } from "./lifecycle.ts";
 import { describeConflicts, doubleClaimsWon, routeConflicts, withoutClaims } from "./route-claims.ts";
 import { findRoute, sameRoute, upsertRoute, type RouteState } from "./routes.ts";
@@ -67,10 +67,15 @@ const runtimeFix = "fix the XTrinode spec (or the policy) that renders it; the o
 export class StopReconcile extends Error {
   readonly reason: string;
   readonly conditions: ConditionInput[];
-  constructor(reason: string, message: string, conditions: ConditionInput[]) {
+  /** Retry with back-off after reporting (the server failed, it may succeed later); else wait for a change. */
+  readonly retry: boolean;
+  readonly cause: unknown;
+  constructor(reason: string, message: string, conditions: ConditionInput[], options: { retry?: boolean; cause?: unknown } = {}) {
     super(message);
     this.reason = reason;
     this.conditions = conditions;
+    this.retry = options.retry === true;
+    this.cause = options.cause;
   }
 }
 
@@ -243,11 +248,13 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
     if (!(error instanceof StopReconcile)) throw error;
     // A problem the user must fix: phase Error with the message, nothing further applied.
     ctx.log.warn({ runtime: `${namespace}/${name}`, reason: error.reason, message: error.message }, "runtime error");
-    if (error.reason === "ApplyRejected" && !hasCondition(previous, "Ready", error.reason, error.message)) writes += await warn(ctx, runtime, error.reason, error.message);
+    if (applyFailureReasons.has(error.reason) && !hasCondition(previous, "Ready", error.reason, error.message)) writes += await warn(ctx, runtime, error.reason, error.message);
     const all = mergeByType(conditions, error.conditions);
     all.unshift({ type: "Ready", status: "False", reason: error.reason, message: error.message });
     const status = buildStatus({ previous, generation, now, phase: "Error", conditions: all, message: error.message });
     writes += await writeStatus(ctx, runtime, status);
+    // Reported; the caller's back-off retries (the workqueue, or `xtrinode apply`'s error count).
+    if (error.retry) throw error.cause ?? error;
     return { writes, phase: "Error", secretNames };
   }
 }
@@ -362,11 +369,22 @@ async function applyObject(ctx: ReconcileContext, object: KubeObject, live: Kube
   }
 }
 
-/** A refusal by the API server (isRejected) becomes StopReconcile ApplyRejected naming the object; anything else is rethrown. */
+/** Reasons of an apply the API server did not take: each is in status and one Warning Event. */
+const applyFailureReasons = new Set(["ApplyRejected", "ApplyFailed"]);
+
+/**
+ * A refusal by the API server (isRejected: 4xx) becomes StopReconcile ApplyRejected naming the
+ * object and the server's message, retried when the runtime changes. A server error (5xx, e.g.
+ * 500 "failed to create typed patch object" for a value of the wrong type) is reported the same
+ * way as ApplyFailed and then retried with back-off (it may be transient). Anything else is rethrown.
+ */
 function rethrowRejection(error: unknown, object: KubeObject, fix: string): never {
-  if (!isRejected(error)) throw error;
   const ref = `${object.kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata?.name}`;
-  throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
+  if (isRejected(error)) throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
+  if ((httpStatus(error) ?? 0) >= 500) {
+    throw new StopReconcile("ApplyFailed", `the API server failed to apply ${ref}: ${describeError(error)}; retried with back-off; if it persists, ${fix}`, [], { retry: true, cause: error });
+  }
+  throw error;
 }
 
 /**

@@ -96,6 +96,28 @@ describe("reconciler: rejected applies and route conflicts", function () {
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
   });
 
+  it("a 500 on a new runtime's first apply (a typed patch error): phase Error ApplyFailed naming the object and the server's message, one Event, not left Pending; retried with back-off until it goes through", async () => {
+    const ctx = testContext(cluster, clock);
+    await cluster.client.create(runtime("team-a", "bi"));
+    expect((await reconcileRuntime(ctx, "team-a", "bi")).phase).to.equal("Pending");
+    const typed = "failed to create typed patch object (/v1, Kind=ResourceQuota) team-a/xtrinode-quota: .spec.hard.pods: expected string, got &value.valueUnstructured{Value:30}";
+    cluster.server.faults.add({ method: "PATCH", pathPrefix: "/api/v1/namespaces/team-a/resourcequotas", status: 500, message: typed, count: 100 });
+    for (let pass = 0; pass < 2; pass++) {
+      let thrown: unknown;
+      await reconcileRuntime(ctx, "team-a", "bi").catch((error) => (thrown = error));
+      expect(thrown, "retried with back-off by the controller").to.be.instanceOf(Error);
+    }
+    const status = await statusOf(cluster, "team-a", "bi");
+    expect(status.phase).to.equal("Error");
+    expect(status.message).to.match(/^the API server failed to apply ResourceQuota team-a\/xtrinode-quota: HTTP 500: /).and.contain(typed);
+    expect(condition(status, "Ready")).to.include({ status: "False", reason: "ApplyFailed", message: status.message });
+    const failed = await events(cluster, "team-a", "ApplyFailed");
+    expect(failed).to.have.length(1);
+    expect(failed[0].message).to.equal(status.message);
+    cluster.server.faults.clear();
+    await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
+  });
+
   it("a hostname or the default route already held by another namespace's runtime: first come keeps it, the second reports RouteConflict", async () => {
     const ctx = testContext(cluster, clock);
     const host = "bi.trino.example.com";
