@@ -447,7 +447,11 @@ function chooseBackend(core: GatewayCore): Middleware {
         starting: core.backends.state(route.backend).health === "starting",
       }));
       if (decision.action === "reject") {
-        const kind = decision.reason === "removed" && tried.size === 0 ? gatewayErrors.runtimeRemoved : gatewayErrors.noHealthyBackend;
+        const kind =
+          tried.size > 0 ? gatewayErrors.noHealthyBackend
+          : decision.reason === "removed" ? gatewayErrors.runtimeRemoved
+          : decision.reason === "failed" ? gatewayErrors.resumeFailed
+          : gatewayErrors.noHealthyBackend;
         const message = tried.size > 0 ? `no healthy backend left for ${target.label}: connection failed to ${[...tried].map(routeKey).join(", ")}` : decision.message;
         failNew(core, ctx, kind, message);
         return;

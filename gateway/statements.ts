@@ -11,6 +11,7 @@ import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorK
 import { routeKey } from "./route-table.ts";
 import { isUnhealthyStatus } from "./breaker.ts";
 import type { QueryOwner } from "./sticky.ts";
+import { failedRouteMessage } from "./backend-choice.ts";
 import { ticketHeaders, type HeldEnding, type HeldQuery } from "./held-queries.ts";
 import { StatementBody } from "./statement-memory.ts";
 
@@ -230,6 +231,7 @@ type HeldReadiness = { status: "ready"; route: RouteEntry } | { status: "waiting
 function heldReadiness(core: GatewayCore, namespace: string, name: string): HeldReadiness {
   const route = core.routes.table.byKey.get(`${namespace}/${name}`);
   if (!route || route.state === "REMOVED") return { status: "failed", kind: gatewayErrors.runtimeRemoved, message: `XTrinode runtime ${namespace}/${name} was removed while the statement waited for it` };
+  if (route.state === "FAILED") return { status: "failed", kind: gatewayErrors.resumeFailed, message: failedRouteMessage(route) };
   if (route.state !== "RUNNING") {
     core.resume.ensureResuming(namespace, name, route.state);
     return { status: "waiting" };

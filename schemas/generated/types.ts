@@ -294,7 +294,7 @@ export interface XTrinodeStatus {
   /**
    * Gateway route state of a runtime.
    */
-  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
   observedGeneration?: number;
   /**
    * Ready worker replicas.
@@ -460,7 +460,11 @@ export interface RouteEntry {
   /**
    * Gateway route state of a runtime.
    */
-  state: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  state: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
+  /**
+   * Why the runtime cannot serve (state FAILED): the gateway answers its queries with this instead of holding them.
+   */
+  message?: string;
   updatedAt?: string;
 }
 
@@ -978,7 +982,7 @@ export interface RuntimeStatus {
   /**
    * Gateway route state of a runtime.
    */
-  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
   /**
    * Coordinator base URL of the route.
    */

@@ -134,6 +134,13 @@ describe("gateway backend choice", () => {
     const lone = decideNewQuery(target([route("s", "d", { state: "DRAINING" })]), () => ({ usable: true, outstanding: 0 }));
     expect(lone.action).to.equal("hold");
   });
+  it("refuses a FAILED runtime at once with the operator's reason; a pool holds on a member that can still wake", () => {
+    const failed = route("s", "a", { state: "FAILED", message: "Deployment s/a-trino-coordinator: timed out; pod Pending: Unschedulable" });
+    const decision = decideNewQuery(target([failed]), () => ({ usable: true, outstanding: 0 }));
+    expect(decision.action === "reject" && [decision.reason, decision.message]).to.deep.equal(["failed", "XTrinode runtime s/a cannot start: Deployment s/a-trino-coordinator: timed out; pod Pending: Unschedulable"]);
+    const pool = decideNewQuery(target([failed, route("s", "b", { state: "PAUSED" })]), () => ({ usable: true, outstanding: 0 }));
+    expect(pool.action === "hold" && pool.route.name).to.equal("b");
+  });
   it("refuses when only unhealthy or removed members are left", () => {
     const unhealthy = decideNewQuery(target([route("s", "a")]), () => ({ usable: false, outstanding: 0 }));
     expect(unhealthy.action === "reject" && unhealthy.reason).to.equal("unhealthy");
