@@ -53,7 +53,7 @@ describe("xtrinode status table (pure)", () => {
   it("joins the gateway's counts by namespace/name: a runtime the gateway does not route has 0, no gateway leaves them blank", () => {
     const gateway: GatewayStatus = {
       apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayStatus", generatedAt: new Date(now).toISOString(),
-      routes: { generation: 3, lastGoodAgeSeconds: 5, invalidUpdates: 0 }, held: { count: 4, max: 1000 }, inFlight: { count: 2 },
+      routes: { generation: 3, lastGoodAgeSeconds: 5, invalidUpdates: 0, rejectedSinceLastGood: 0 }, held: { count: 4, max: 1000 }, inFlight: { count: 2 },
       runtimes: [{ namespace: "team-a", name: "a", routeState: "PAUSED", backend: "http://a-trino.team-a.svc.cluster.local:8080", heldQueries: 4, inFlightQueries: 2 }],
       backends: [],
     };
