@@ -939,6 +939,10 @@ export interface GatewayStatus {
      * Routes updates rejected since start (the last-good routes stayed in force).
      */
     invalidUpdates: number;
+    /**
+     * Routes updates rejected since the routes in force were applied (0: the latest delivery took effect).
+     */
+    rejectedSinceLastGood: number;
   };
   held: {
     /**
