@@ -24,3 +24,15 @@ export function registrationsFor(argv: string[]): CommandRegistration[] {
   const owners = registrations.filter((registration) => registration.commands.includes(asked));
   return owners.length > 0 ? owners : registrations;
 }
+
+/**
+ * The error for an unknown command in `argv` (process.argv), or undefined: the first argument that
+ * is not an option must name a registered command (or `help <command>` must).
+ */
+export function unknownCommand(argv: string[], commands: ReadonlyArray<{ name(): string; aliases(): string[] }>): string | undefined {
+  const known = commands.flatMap((command) => [command.name(), ...command.aliases()]);
+  const asked = argv[2] === "help" ? argv[3] : argv[2];
+  if (asked === undefined || asked.startsWith("-") || asked === "help" || known.includes(asked)) return undefined;
+  const names = commands.map((command) => command.name()).filter((name) => name !== "help");
+  return `error: unknown command '${asked}'. Known commands: ${names.join(", ")} (xtrinode --help describes them).`;
+}

@@ -1,5 +1,6 @@
 // The gateway as an ordered Koa middleware chain; the order IS the routing policy:
-// requestContext → probes (/healthz, /readyz, /metrics: before auth and limits) → authenticate →
+// requestContext → probes (/healthz, /readyz, /metrics: before auth and limits) → operatorStatus
+// (/xtrinode/v1/status: its own admin check, never forwarded) → authenticate →
 // followUpStickiness (query id → owning backend) → selectRoute (transaction → header → hostname →
 // pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
@@ -12,8 +13,9 @@ import { forwardedView, replaceForwardingHeaders, type ForwardedView } from "./f
 import { followUpQueryId, isHeldQueryId, isNewStatement } from "./query-id.ts";
 import type { HeldQuery } from "./held-queries.ts";
 import { routeKey, selectTarget, type Target } from "./route-table.ts";
-import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
+import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, holdStatement, pollHeld, readStatement, submitStatement, writeJson, writeRefusal, writeTrinoError } from "./statements.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
+import { buildGatewayStatus, gatewayStatusPath } from "./status.ts";
 import { forwardableHeaders, writeBufferedAnswer } from "./backend-http.ts";
 import { backendOfTransaction, transactionHeader, untagTransactionHeader } from "./transactions.ts";
 
@@ -85,12 +87,37 @@ function probes(core: GatewayCore): Middleware {
   };
 }
 
+/** GET /xtrinode/v1/status for operators: admin token or admin principal (see status.ts). */
+function operatorStatus(core: GatewayCore): Middleware {
+  return async (ctx, next) => {
+    if (ctx.path !== gatewayStatusPath) return next();
+    ctx.state.runtime = "-";
+    if (ctx.method !== "GET" && ctx.method !== "HEAD") {
+      writeJson(raw(ctx), 405, { error: { code: "METHOD_NOT_ALLOWED", message: `${gatewayStatusPath} answers GET only` } }, { allow: "GET, HEAD" });
+      return;
+    }
+    const access = await core.statusAccess.check(header(ctx, "authorization"), core.auth);
+    if (!access.ok) {
+      writeJson(raw(ctx), access.status, { error: { code: access.status === 401 ? "UNAUTHENTICATED" : "FORBIDDEN", message: access.message } }, access.challenges ? { "www-authenticate": access.challenges } : {});
+      return;
+    }
+    ctx.set("cache-control", "no-store");
+    ctx.body = buildGatewayStatus(core);
+  };
+}
+
 function authenticate(core: GatewayCore): Middleware {
   return async (ctx, next) => {
     if (!core.auth.enabled) return next();
-    const result = await core.auth.authenticate(header(ctx, "authorization"));
+    const result = await core.auth.authenticate(header(ctx, "authorization"), ctx.state.forwarded.client);
     if (!result.ok) {
       ctx.state.runtime = "unauthenticated";
+      if (result.reason !== "invalid") {
+        // Back off: 429 + Retry-After, no challenge (the credentials were not judged).
+        const seconds = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
+        writeRefusal(raw(ctx), 429, result.reason === "busy" ? gatewayErrors.gatewayBusy : gatewayErrors.loginThrottled, `authentication refused: ${result.message}`, { "retry-after": seconds });
+        return;
+      }
       writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.unauthenticated, `authentication failed: ${result.message}`, 401, { "www-authenticate": core.auth.challenges });
       return;
     }
@@ -246,6 +273,10 @@ function adoptHeldTicket(core: GatewayCore, ctx: Context, queryId: string, slug:
     return "refused";
   }
   const held = core.held.add({ id: queryId, slug, namespace: ticket.namespace, name: ticket.name, body: Buffer.from(ticket.sql, "utf8"), headers: ticket.headers, createdAtMs: ticket.createdAtMs });
+  if (!held) {
+    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.gatewayBusy, `this gateway replica's statement memory is in use (statements.memoryBudgetBytes); retry shortly`);
+    return "refused";
+  }
   core.logger.info({ event: "statement-adopted", runtime, queryId }, "adopted a statement held by another gateway replica");
   return held;
 }
@@ -312,13 +343,11 @@ function chooseBackend(core: GatewayCore): Middleware {
     const res = raw(ctx);
     const { forwarded, target } = ctx.state;
     if (ctx.state.kind !== "new") return proxyOther(core, ctx);
-    let body: Buffer;
-    try {
-      body = await readBody(ctx.req);
-    } catch (error) {
-      failNewStatement(core, res, forwarded, gatewayErrors.backendUnreachable, `cannot read the statement: ${(error as Error).message}`);
-      return;
-    }
+    const statement = await readStatement(core, ctx.req, res, forwarded);
+    if (!statement) return;
+    // Once the answer is out the body is no longer needed (a held statement keeps its bytes: holdIn).
+    res.once("close", () => statement.release());
+    const body = statement.bytes;
     const headers = forwardableHeaders(ctx.req.headers);
     if (ctx.state.transactionBackend) {
       const route: RouteEntry = target?.members[0] ?? { namespace: "-", name: "-", backend: ctx.state.transactionBackend, state: "RUNNING" };
@@ -343,7 +372,7 @@ function chooseBackend(core: GatewayCore): Middleware {
       }
       ctx.state.runtime = routeKey(decision.route);
       if (decision.action === "hold") {
-        holdStatement(core, ctx.req, res, forwarded, decision.route, body, ctx.state.principal?.name);
+        holdStatement(core, ctx.req, res, forwarded, decision.route, statement, ctx.state.principal?.name);
         return;
       }
       core.backends.admit(decision.route.backend);
@@ -405,6 +434,7 @@ export function createGatewayApp(core: GatewayCore): Koa<GatewayState> {
   for (const middleware of [
     requestContext(core),
     probes(core),
+    operatorStatus(core),
     authenticate(core),
     followUpStickiness(core),
     selectRoute(core),

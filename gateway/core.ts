@@ -10,7 +10,9 @@ import type { ActivityReporter, ResumeCoordinator } from "./lifecycle.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { ProxyEngine } from "./proxy.ts";
 import type { RateLimiter } from "./rate-limit.ts";
+import type { StatementMemory } from "./statement-memory.ts";
 import type { RoutesStore } from "./routes-store.ts";
+import type { StatusAccess } from "./status.ts";
 import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayCore {
@@ -21,11 +23,15 @@ export interface GatewayCore {
   sticky: StickyRoutes;
   inFlight: InFlightQueries;
   held: HeldQueries;
+  /** Bytes of statements being read or held, against statements.memoryBudgetBytes. */
+  statementMemory: StatementMemory;
   /** Seals held statements into their nextUri (XTRINODE_GATEWAY_TICKET_KEY shared by replicas). */
   tickets: TicketSealer;
   resume: ResumeCoordinator;
   activity: ActivityReporter;
   auth: Authenticator;
+  /** Who may read the operator status endpoint (admin token, admin users and groups). */
+  statusAccess: StatusAccess;
   rateLimiter: RateLimiter | undefined;
   metrics: GatewayMetrics;
   proxy: ProxyEngine;

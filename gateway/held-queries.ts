@@ -13,6 +13,7 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { BackendResponse } from "./backend-http.ts";
 import { BoundedMap } from "./bounded-map.ts";
 import { gatewayErrors, type TrinoErrorKind } from "./trino-protocol.ts";
+import type { StatementBody, StatementMemory } from "./statement-memory.ts";
 
 /** What another replica needs to run a held statement: its id, runtime, SQL, Trino session headers and owner. */
 export interface HeldTicket {
@@ -135,10 +136,13 @@ export class HeldQueries {
   private readonly ended = new Map<string, HeldEnding & { expiresAtMs: number }>();
   readonly maxQueries: number;
   private readonly maxAgeMs: number;
+  /** Held bodies count against the statement memory budget until they end. */
+  private readonly memory: StatementMemory;
 
-  constructor(maxQueries: number, maxAgeMs: number) {
+  constructor(maxQueries: number, maxAgeMs: number, memory: StatementMemory) {
     this.maxQueries = maxQueries;
     this.maxAgeMs = maxAgeMs;
+    this.memory = memory;
     this.handOvers = new BoundedMap(maxQueries);
   }
 
@@ -150,7 +154,14 @@ export class HeldQueries {
     return this.held.size >= this.maxQueries;
   }
 
-  add(entry: Omit<HeldQuery, "lastPollMs">): HeldQuery {
+  /**
+   * Holds a statement. `charged`: the body as read within the memory budget (its bytes become held);
+   * without it (a statement adopted from a ticket) the bytes are taken from the budget here, and
+   * undefined is returned when they do not fit.
+   */
+  add(entry: Omit<HeldQuery, "lastPollMs">, charged?: StatementBody): HeldQuery | undefined {
+    if (charged) charged.holdIn();
+    else if (!this.memory.tryReserve("held", entry.body.length)) return undefined;
     const held = { ...entry, lastPollMs: Date.now() };
     this.held.set(keyOf(held.id, held.slug), held);
     return held;
@@ -172,6 +183,7 @@ export class HeldQueries {
 
   /** Ends a held statement: no longer held, and a later poll of its nextUri is told `ending`. */
   end(held: HeldQuery, ending: HeldEnding): void {
+    if (this.holds(held)) this.memory.release("held", held.body.length);
     this.held.delete(keyOf(held.id, held.slug));
     const key = endedKeyOf(held.id, held.slug);
     this.ended.delete(key);

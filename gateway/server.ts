@@ -18,6 +18,8 @@ import { createQueryIdGenerator, heldCoordinatorId } from "./query-id.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import type { RoutesSource } from "./routes-source.ts";
 import { RoutesStore } from "./routes-store.ts";
+import { StatementMemory } from "./statement-memory.ts";
+import { StatusAccess } from "./status.ts";
 import { InFlightQueries, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayOptions {
@@ -48,10 +50,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const backends = new Backends(settings.health, logger);
   const sticky = new StickyRoutes(settings.sticky);
   const inFlight = new InFlightQueries(settings.sticky.maxQueries, settings.sticky.queryIdleMs);
-  const held = new HeldQueries(settings.held.maxQueries, settings.held.maxAgeMs);
+  const statementMemory = new StatementMemory(settings.statements.memoryBudgetBytes);
+  const held = new HeldQueries(settings.held.maxQueries, settings.held.maxAgeMs, statementMemory);
   const tickets = new TicketSealer((options.env ?? process.env).XTRINODE_GATEWAY_TICKET_KEY || undefined);
   const lifecycleApi = options.lifecycleApi ?? (options.lifecycleUrl ? httpLifecycleApi(options.lifecycleUrl, options.lifecycleToken ?? (() => undefined)) : undefined);
-  const metrics = new GatewayMetrics({ routes, backends, inFlight, held, sticky });
+  // passwordChecks is read at scrape time, once `auth` exists.
+  const metrics = new GatewayMetrics({ routes, backends, inFlight, held, sticky, statementMemory, passwordChecks: () => auth.passwordChecks() });
+  const auth = createAuthenticator(settings.auth, { throttle: settings.loginThrottle, verification: settings.passwordVerification, onLogin: (outcome) => metrics.logins.inc({ outcome }) });
   const resume = new ResumeCoordinator(lifecycleApi, logger, (runtime, outcome) => {
     const [namespace, name] = runtime.split("/");
     metrics.resumeCalls.inc({ namespace, runtime: name, outcome });
@@ -70,10 +75,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     sticky,
     inFlight,
     held,
+    statementMemory,
     tickets,
     resume,
     activity: new ActivityReporter(lifecycleApi, settings.activityIntervalMs, logger),
-    auth: createAuthenticator(settings.auth),
+    auth,
+    statusAccess: new StatusAccess(options.config?.admin),
     rateLimiter: settings.rateLimit ? new RateLimiter({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }) : undefined,
     metrics,
     proxy: createProxyEngine(settings.proxy, 300_000),
@@ -101,6 +108,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const server = http.createServer(createGatewayHandler(core));
   server.keepAliveTimeout = 65_000;
+  // Node's own cut-off for receiving a whole request (default 300 s), as a backstop behind the
+  // statement body timeout, which answers with a Trino error first.
+  server.requestTimeout = settings.statements.bodyTimeoutMs + 5000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
@@ -124,6 +134,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (!drained) server.closeAllConnections();
       await closed;
       core.proxy.close();
+      await auth.close();
     },
   };
 }

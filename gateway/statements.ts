@@ -10,8 +10,8 @@ import { forwardedHeaders, replaceForwardingHeaders, type ForwardedView } from "
 import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "./trino-protocol.ts";
 import { routeKey } from "./route-table.ts";
 import { ticketHeaders, type HeldEnding, type HeldQuery } from "./held-queries.ts";
+import { StatementBody } from "./statement-memory.ts";
 
-export const maxStatementBytes = 10 * 1024 * 1024;
 const submitTimeoutMs = 120_000;
 
 export function baseUrl(forwarded: ForwardedView): string {
@@ -28,6 +28,18 @@ export function writeJson(res: ServerResponse, status: number, doc: unknown, hea
 export function writeTrinoError(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, kind: TrinoErrorKind, message: string, status = 200, headers: OutgoingHttpHeaders = {}): void {
   const id = core.newHeldId();
   writeJson(res, status, failedQueryResults(id, `${baseUrl(forwarded)}/ui/query.html?${id}`, kind, message), headers);
+}
+
+/**
+ * Refuses a request before it is a query (no QueryResults): a plain-text "ERROR_NAME: message".
+ * The Trino Java client (CLI, JDBC) shows the body of a non-200 answer only when it is not a
+ * QueryResults document, and trino-js and the Python client show any body; so plain text is what
+ * every client displays.
+ */
+export function writeRefusal(res: ServerResponse, status: number, kind: TrinoErrorKind, message: string, headers: OutgoingHttpHeaders = {}): void {
+  const body = `${kind.errorName}: ${message}\n`;
+  res.writeHead(status, { ...headers, "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /**
@@ -61,21 +73,70 @@ export function answerFailedPoll(res: ServerResponse, forwarded: ForwardedView, 
   return true;
 }
 
-export function readBody(req: IncomingMessage, limit = maxStatementBytes): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
+/**
+ * Reads a new statement's body within the size limit (statements.maxBytes), the memory budget
+ * (statements.memoryBudgetBytes, shared with held statements) and the body timeout
+ * (statements.bodyTimeoutMs). On refusal it answers the client itself with a failed query the
+ * client displays, and resolves undefined. After a refusal the rest of the body (up to maxBytes
+ * more) is read and dropped, so a client that sends its whole body before reading the answer
+ * still gets it; the body timeout cuts the connection of a client too slow to finish.
+ */
+export function readStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView): Promise<StatementBody | undefined> {
+  const { maxBytes, bodyTimeoutMs } = core.settings.statements;
+  const memory = core.statementMemory;
+  return new Promise((resolve) => {
+    let chunks: Buffer[] = [];
+    let received = 0;
+    let refused = false;
+    let settled = false;
+    let discarded = 0;
+    const settle = (body: StatementBody | undefined) => {
+      if (settled) return;
+      settled = true;
+      if (!body) {
+        memory.release("buffered", received);
+        chunks = [];
+      }
+      resolve(body);
+    };
+    const refuse = (reason: "too-large" | "budget" | "timeout", kind: TrinoErrorKind, message: string) => {
+      core.metrics.statementsRefused.inc({ reason });
+      core.logger.info({ event: "statement-refused", reason, client: forwarded.client, receivedBytes: received }, "new statement refused while reading its body");
+      refused = true;
+      if (!res.headersSent) failNewStatement(core, res, forwarded, kind, message, reason === "timeout" ? { connection: "close" } : {});
+      settle(undefined);
+    };
+    const timer = setTimeout(() => {
+      if (!refused) refuse("timeout", gatewayErrors.statementTimeout, `the statement was not received within ${bodyTimeoutMs / 1000} s (statements.bodyTimeoutMs); the connection is closed`);
+      // Whatever is still arriving is cut: the answer goes out first, then the connection closes.
+      if (res.writableFinished) req.socket.destroy();
+      else res.once("finish", () => req.socket.destroy());
+    }, bodyTimeoutMs);
+    const tooLarge = () => refuse("too-large", gatewayErrors.statementTooLarge, `the statement is larger than ${maxBytes} bytes (statements.maxBytes of the gateway)`);
+    const declared = Number(req.headers["content-length"]);
+    if (declared > maxBytes) tooLarge();
     req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new Error(`statement larger than ${limit} bytes`));
-        req.destroy();
+      if (refused) {
+        discarded += chunk.length;
+        if (discarded > maxBytes) req.socket.destroy();
         return;
       }
+      if (received + chunk.length > maxBytes) return tooLarge();
+      if (!memory.tryReserve("buffered", chunk.length)) {
+        return refuse("budget", gatewayErrors.gatewayBusy, `this gateway replica's statement memory is in use (${memory.budgetBytes} bytes of statements being received or held, statements.memoryBudgetBytes); retry shortly`);
+      }
+      received += chunk.length;
       chunks.push(chunk);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
+    req.on("end", () => {
+      clearTimeout(timer);
+      if (!refused) settle(new StatementBody(Buffer.concat(chunks, received), memory));
+    });
+    req.on("error", () => settle(undefined));
+    req.on("close", () => {
+      clearTimeout(timer);
+      settle(undefined);
+    });
   });
 }
 
@@ -128,7 +189,8 @@ export async function submitStatement(
 }
 
 /** Holds a new statement for a paused/resuming runtime and answers QUEUED with a gateway nextUri. */
-export function holdStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, route: RouteEntry, body: Buffer, principal = ""): void {
+export function holdStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, route: RouteEntry, statement: StatementBody, principal = ""): void {
+  const body = statement.bytes;
   if (core.held.full()) {
     failNewStatement(core, res, forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
     return;
@@ -137,7 +199,7 @@ export function holdStatement(core: GatewayCore, req: IncomingMessage, res: Serv
   const createdAtMs = Date.now();
   const id = core.newHeldId();
   const slug = core.tickets.slug({ id, namespace: route.namespace, name: route.name, sql: body.toString("utf8"), headers: ticketHeaders(headers), createdAtMs, principal });
-  const held = core.held.add({ id, slug, namespace: route.namespace, name: route.name, body, headers, createdAtMs });
+  const held = core.held.add({ id, slug, namespace: route.namespace, name: route.name, body, headers, createdAtMs }, statement)!;
   if (route.state !== "RUNNING") core.resume.ensureResuming(route.namespace, route.name, route.state);
   core.activity.seen(route.namespace, route.name);
   core.logger.info({ event: "statement-held", runtime: routeKey(route), queryId: held.id, state: route.state }, "statement held while the runtime resumes");

@@ -42,6 +42,17 @@ describe("gateway auth", () => {
     expect((await auth.authenticate(`Bearer ${wrongIssuer}`)).ok).to.equal(false);
   });
 
+  it("refuses a JWT without exp unless jwt.requireExpiration is false", async () => {
+    const key = new TextEncoder().encode("a-test-hmac-secret-of-enough-length-123");
+    const forever = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("carol").sign(key);
+    const strict = createAuthenticator({ jwt: { keyFile: path.join(dir, "jwt.key") } });
+    const refused = await strict.authenticate(`Bearer ${forever}`);
+    expect(refused.ok).to.equal(false);
+    expect(refused.ok ? "" : refused.message).to.match(/exp/);
+    const lenient = createAuthenticator({ jwt: { keyFile: path.join(dir, "jwt.key"), requireExpiration: false } });
+    expect((await lenient.authenticate(`Bearer ${forever}`)).ok).to.equal(true);
+  });
+
   it("applies impersonation and first-matching runtime rules", () => {
     const auth = createAuthenticator({
       impersonation: { alice: ["svc-report"] },
