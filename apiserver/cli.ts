@@ -62,7 +62,8 @@ export function registerApiServerCommands(program: Command): void {
     .option("--kube-timeout-ms <n>", "timeout of each Kubernetes API request", positiveInteger("--kube-timeout-ms"), defaults.kubeTimeoutMs)
     .option("--identity <id>", "Lease holder identity (default: hostname_pid_random)")
     .option("--console <true|false>", "serve the web console under /console/ (same tokens and authorisation as the API)", booleanFlag("--console"), true)
-    .option("--gateway-url <url>", "the gateway's base URL; the console's gateway view reads its status from there (server-side)", httpUrl("--gateway-url"))
+    .option("--gateway-url <url>", "the gateway's base URL; the console's gateway view reads its status (GET /xtrinode/v1/status) from there, server-side", httpUrl("--gateway-url"))
+    .option("--gateway-token-file <file>", "file holding the gateway's admin token (its admin.tokenFile), sent when reading its status")
     .action(async (options) => {
       let server;
       try {
@@ -81,6 +82,7 @@ export function registerApiServerCommands(program: Command): void {
           defaultMetrics: true,
           console: options.console,
           gatewayUrl: options.gatewayUrl,
+          gatewayTokenFile: options.gatewayTokenFile,
         });
       } catch (error) {
         process.stderr.write(`xtrinode apiserver: ${(error as Error).message}\n`);

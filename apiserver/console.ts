@@ -49,15 +49,13 @@ export function addConsoleRoutes<State>(router: Router<State>, assets: Map<strin
     ctx.body = asset.body;
   };
   router
-    // The router is not strict about a trailing slash: /console and /console/ both land here; the
-    // page's relative asset URLs need the slash.
-    .get(consolePath, (ctx) => {
-      if (!ctx.path.endsWith("/")) {
-        ctx.status = 301;
-        ctx.redirect(consolePath);
-        return;
-      }
-      serve(ctx as unknown as Koa.Context, "index.html");
+    // The router ignores a trailing slash, so "/console" matches /console/ too: redirect only the bare
+    // path (the page's relative asset URLs need the slash).
+    .get("/console", (ctx, next) => {
+      if (ctx.path !== "/console") return next();
+      ctx.status = 301;
+      ctx.redirect(consolePath);
     })
+    .get(consolePath, (ctx) => serve(ctx as unknown as Koa.Context, "index.html"))
     .get(`${consolePath}:file`, (ctx) => serve(ctx as unknown as Koa.Context, ctx.params.file));
 }

@@ -1,40 +1,35 @@
-// Reads the gateway's status endpoint for the console's gateway view (server-side: the browser talks
-// only to the lifecycle API). One GET per console poll with a timeout and a size cap; what a caller
-// may not read (runtimes of other namespaces, and their backends) is left out.
+// Reads the gateway's operator status endpoint (GET /xtrinode/v1/status, schemas/gateway-status.schema.json)
+// for the console's gateway view, server-side: the browser talks only to the lifecycle API, and the
+// gateway's admin token (--gateway-token-file) never leaves this process. One GET per console poll,
+// with a timeout and a size cap. What a caller may not read is left out: runtimes of namespaces it
+// may not read, and the backends that only those runtimes use.
+import { gatewayStatusPath, type GatewayStatus } from "../gateway/status.ts";
 import { ApiError } from "./errors.ts";
 import type { GatewayStatusReader } from "./server.ts";
 
-/** The gateway's status endpoint, relative to --gateway-url. */
-export const gatewayStatusPath = "/v1/xtrinode/status";
 const maxStatusBytes = 4 * 1024 * 1024;
 
 function gatewayUnavailable(message: string): ApiError {
   return new ApiError(503, "GatewayUnavailable", message, { "Retry-After": "2" });
 }
 
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
-
-/** Namespace of a status entry: its `namespace` field, else the namespace part of `runtime: "ns/name"`; undefined when it names none. */
-function namespaceOf(entry: Json): string | undefined {
-  if (typeof entry.namespace === "string") return entry.namespace;
-  if (typeof entry.runtime === "string" && entry.runtime.includes("/")) return entry.runtime.split("/")[0];
-  return undefined;
-}
-
 /**
- * Keeps, in every array of the status document (runtimes, backends, …), only the entries of namespaces
- * the caller may read; entries that name no namespace (gateway-wide figures) stay.
+ * The status limited to runtimes of readable namespaces and their backends. Gateway-wide totals (held,
+ * in flight, routes generation) stay: they name no runtime.
  */
-export function filterByNamespace(document: unknown, readable: (namespace: string) => boolean): unknown {
-  if (Array.isArray(document)) {
-    return document.filter((entry) => !isObject(entry) || (namespaceOf(entry) ?? "") === "" || readable(namespaceOf(entry)!)).map((entry) => filterByNamespace(entry, readable));
-  }
-  if (!isObject(document)) return document;
-  return Object.fromEntries(Object.entries(document).map(([key, value]) => [key, filterByNamespace(value, readable)]));
+export function visibleGatewayStatus(status: GatewayStatus, readable: (namespace: string) => boolean): GatewayStatus {
+  if (status.runtimes.every((runtime) => readable(runtime.namespace))) return status;
+  const runtimes = status.runtimes.filter((runtime) => readable(runtime.namespace));
+  const backends = new Set(runtimes.map((runtime) => runtime.backend));
+  return { ...status, runtimes, backends: status.backends.filter((backend) => backends.has(backend.url)) };
 }
 
+function isGatewayStatus(value: unknown): value is GatewayStatus {
+  const status = value as GatewayStatus;
+  return typeof value === "object" && value !== null && status.kind === "GatewayStatus" && Array.isArray(status.runtimes) && Array.isArray(status.backends);
+}
+
+/** Reads the status of the gateway at `gatewayUrl` with its admin token (`token`, from --gateway-token-file). */
 export function gatewayStatusReader(gatewayUrl: string, options: { timeoutMs: number; token?: string }): GatewayStatusReader {
   const url = new URL(gatewayStatusPath, gatewayUrl).toString();
   return async (readable) => {
@@ -43,6 +38,9 @@ export function gatewayStatusReader(gatewayUrl: string, options: { timeoutMs: nu
       response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs), headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
     } catch (error) {
       throw gatewayUnavailable(`the gateway at ${url} did not answer: ${(error as Error).message}`);
+    }
+    if (response.status === 401 || response.status === 403) {
+      throw gatewayUnavailable(`the gateway at ${url} refused the status read (HTTP ${response.status}): give the lifecycle API the gateway's admin token (admin.tokenFile) with --gateway-token-file`);
     }
     if (!response.ok) throw gatewayUnavailable(`the gateway at ${url} answered HTTP ${response.status}`);
     const declared = Number(response.headers.get("content-length") ?? 0);
@@ -53,9 +51,9 @@ export function gatewayStatusReader(gatewayUrl: string, options: { timeoutMs: nu
     try {
       document = JSON.parse(text);
     } catch {
-      throw gatewayUnavailable(`the gateway at ${url} did not answer JSON`);
+      document = undefined;
     }
-    const visible = filterByNamespace(document, readable);
-    return isObject(visible) ? visible : { status: visible };
+    if (!isGatewayStatus(document)) throw gatewayUnavailable(`the gateway at ${url} did not answer a GatewayStatus document`);
+    return visibleGatewayStatus(document, readable);
   };
 }

@@ -46,6 +46,8 @@ export interface ApiServerOptions {
   console?: boolean;
   /** Base URL of the gateway whose status the console shows (server-side read); none: no gateway view. */
   gatewayUrl?: string;
+  /** File holding the gateway's admin token (its admin.tokenFile), sent when reading its status. */
+  gatewayTokenFile?: string;
 }
 
 export interface StartedApiServer {
@@ -118,7 +120,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<St
     metrics,
     logger,
     console: options.console === false ? undefined : loadConsoleAssets(),
-    gatewayStatus: options.gatewayUrl ? gatewayStatusReader(options.gatewayUrl, { timeoutMs }) : undefined,
+    gatewayStatus: options.gatewayUrl
+      ? gatewayStatusReader(options.gatewayUrl, { timeoutMs, token: options.gatewayTokenFile ? readConfigFile(options.gatewayTokenFile, "--gateway-token-file").trim() : undefined })
+      : undefined,
   });
   const running = await listen(handler, options.port ?? defaults.port, options.host ?? defaults.host);
   logger.info(

@@ -246,7 +246,7 @@ async function gatewayQueries() {
   if (!session?.gateway) return new Map();
   try {
     const status = await api("/v1/gateway");
-    return new Map((status.runtimes ?? []).map((entry) => [`${entry.namespace}/${entry.name}`, entry]));
+    return new Map(status.runtimes.map((entry) => [`${entry.namespace}/${entry.name}`, entry]));
   } catch {
     return new Map();
   }
@@ -295,8 +295,8 @@ function runtimesView() {
         cell("Phase", badge(item.phase, phaseTone[item.phase], { "data-field": "phase" })),
         cell("Route", badge(item.routeState, routeTone[item.routeState], { "data-field": "route" })),
         cell("Workers", workersText(item.workers)),
-        cell("Held", queryCount(queries, key, "held")),
-        cell("In flight", queryCount(queries, key, "inFlight")),
+        cell("Held", queryCount(queries, key, "heldQueries")),
+        cell("In flight", queryCount(queries, key, "inFlightQueries")),
         cell("Last activity", timeElement(item.lastActivity, ago(item.lastActivity))),
         cell("Idle suspend", timeElement(item.idleSuspendAt, until(item.idleSuspendAt))),
         cell("Conditions", conditionChips(item.conditions)),
@@ -339,7 +339,7 @@ function runtimeView(namespace, name) {
       ["Route", badge(runtime.routeState, routeTone[runtime.routeState], { "data-field": "route" })],
       ["Suspended (spec)", runtime.suspended ? "yes" : "no"],
       ["Workers", workersText(runtime.workers)],
-      ["Held / in flight", `${queryCount(queries, key, "held")} / ${queryCount(queries, key, "inFlight")}`],
+      ["Held / in flight", `${queryCount(queries, key, "heldQueries")} / ${queryCount(queries, key, "inFlightQueries")}`],
       ["Hostnames", runtime.hostnames.length ? runtime.hostnames.join(", ") : "—"],
       ["Pool", runtime.pool ?? "—"],
       ["Wake TTL", runtime.wakeTTL ?? "never idles"],
@@ -417,63 +417,62 @@ function runtimeView(namespace, name) {
   return ticker.stop;
 }
 
-// ---- gateway -------------------------------------------------------------------------------------
+// ---- gateway ----------------------------------------------------------------------------------
 
-function breakerTone(state) {
-  return state === "closed" ? "ok" : state === "open" ? "bad" : "warn";
-}
-
-function healthTone(health) {
-  return health === "healthy" ? "ok" : health === "unhealthy" ? "bad" : "";
-}
+const breakerTone = { closed: "ok", open: "bad", "half-open": "warn" };
+const healthTone = { healthy: "ok", unhealthy: "bad", starting: "warn" };
 
 function gatewayView() {
-  main.replaceChildren(h("h1", {}, "Gateway"), h("p", { className: "muted" }, "Loading…"));
   if (!session?.gateway) {
     main.replaceChildren(h("h1", {}, "Gateway"), h("p", { className: "muted" }, "No gateway is configured: start the lifecycle API with --gateway-url."));
     return () => {};
   }
+  main.replaceChildren(h("h1", {}, "Gateway"), h("p", { className: "muted" }, "Loading…"));
   const ticker = poll(async () => {
     const status = await api("/v1/gateway");
-    const routes = status.routes ?? {};
+    const routes = status.routes;
     const facts = [
-      ["Routes generation", routes.generation ?? "—"],
-      ["Routes last good", timeElement(routes.lastGoodAt, routes.lastGoodAgeSeconds !== undefined ? `${span(routes.lastGoodAgeSeconds * 1000)} ago` : ago(routes.lastGoodAt))],
-      ["Routes", routes.count ?? (Array.isArray(routes.entries) ? routes.entries.length : "—")],
-      ["Last routes error", h("span", { className: "message" }, routes.lastError ?? "—")],
+      ["Routes generation", String(routes.generation)],
+      ["Routes last good", routes.lastGoodAgeSeconds === null ? "no valid routes yet" : `${span(routes.lastGoodAgeSeconds * 1000)} ago`],
+      ["Invalid routes updates", String(routes.invalidUpdates)],
+      ["Held queries", `${status.held.count} of at most ${status.held.max}`],
+      ["Queries in flight", String(status.inFlight.count)],
     ];
     main.replaceChildren(
       h("h1", {}, "Gateway"),
       h("section", { className: "panel" }, h("dl", { className: "facts" }, facts.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]))),
+      h("h2", {}, "Queries per runtime"),
+      table(
+        ["Runtime", "Route", "Held", "In flight", "Backend"],
+        status.runtimes.map((entry) => {
+          const key = `${entry.namespace}/${entry.name}`;
+          return h(
+            "tr",
+            { "data-runtime": key },
+            h("td", { className: "title", "data-label": "Runtime" }, h("a", { href: `#/runtime/${encodeURIComponent(entry.namespace)}/${encodeURIComponent(entry.name)}` }, key)),
+            cell("Route", badge(entry.routeState ?? "not routed", routeTone[entry.routeState], { "data-field": "route" })),
+            cell("Held", String(entry.heldQueries)),
+            cell("In flight", String(entry.inFlightQueries)),
+            cell("Backend", entry.backend ?? "—"),
+          );
+        }),
+        "No runtimes routed.",
+      ),
       h("h2", {}, "Backends"),
       table(
-        ["Backend", "Runtime", "Health", "Breaker"],
-        (status.backends ?? []).map((backend) =>
+        ["Backend", "Health", "Breaker", "Ejections", "In flight"],
+        status.backends.map((backend) =>
           h(
             "tr",
             { "data-backend": backend.url },
             h("td", { className: "title", "data-label": "Backend" }, backend.url),
-            cell("Runtime", backend.namespace && backend.name ? `${backend.namespace}/${backend.name}` : (backend.runtime ?? "—")),
-            cell("Health", badge(backend.health, healthTone(backend.health))),
-            cell("Breaker", badge(backend.breaker?.state ?? backend.breaker, breakerTone(backend.breaker?.state ?? backend.breaker))),
+            cell("Health", badge(backend.health, healthTone[backend.health], { "data-field": "health" })),
+            cell("Breaker", badge(backend.openSecondsLeft === undefined ? backend.breaker : `${backend.breaker} (${span(backend.openSecondsLeft * 1000)} left)`, breakerTone[backend.breaker], { "data-field": "breaker" })),
+            cell("Ejections", String(backend.ejections)),
+            cell("In flight", String(backend.inFlightQueries ?? 0)),
           ),
         ),
         "No backends.",
-      ),
-      h("h2", {}, "Queries per runtime"),
-      table(
-        ["Runtime", "Route", "Held", "In flight"],
-        (status.runtimes ?? []).map((entry) =>
-          h(
-            "tr",
-            { "data-runtime": `${entry.namespace}/${entry.name}` },
-            h("td", { className: "title", "data-label": "Runtime" }, `${entry.namespace}/${entry.name}`),
-            cell("Route", badge(entry.state ?? entry.routeState, routeTone[entry.state ?? entry.routeState])),
-            cell("Held", String(entry.held ?? 0)),
-            cell("In flight", String(entry.inFlight ?? 0)),
-          ),
-        ),
-        "No runtimes routed.",
       ),
     );
   });

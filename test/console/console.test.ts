@@ -94,6 +94,9 @@ describe("web console (Chromium headless, real processes)", function () {
     expect(await bi.locator('[data-field="phase"]').textContent()).to.equal("Ready");
     expect(await bi.locator('td[data-label="Workers"]').textContent()).to.equal("3/3");
     expect(await bi.locator('td[data-label="Conditions"]').textContent()).to.include("Ready: Ready");
+    // Held and in-flight queries come from the gateway's status (numbers, not "—").
+    await waitFor("gateway query counts", async () => (await bi.locator('td[data-label="Held"]').textContent()) === "0");
+    expect(await bi.locator('td[data-label="In flight"]').textContent()).to.equal("0");
     // adhoc idles after its 30m wakeTTL: the countdown is shown.
     expect(await row(page, "analytics/adhoc").locator('td[data-label="Idle suspend"]').textContent()).to.match(/^in (29|30)m/);
     await waitFor("no request left this origin", () => requests.every((url) => new URL(url).origin === new URL(stack!.consoleUrl).origin));
@@ -146,6 +149,19 @@ describe("web console (Chromium headless, real processes)", function () {
     expect(catalogs).to.be.greaterThan(0);
     expect(await page.locator('tr[data-catalog] td[data-label="Ready"]').allTextContents()).to.deep.equal(Array(catalogs).fill("True"));
     await screenshot(page, "runtime");
+  });
+
+  it("shows the gateway: routes generation and last-good age, queries per runtime, backends with health and breaker", async () => {
+    await page.goto(`${stack!.consoleUrl}#/gateway`);
+    await page.locator('tr[data-runtime="analytics/bi"]').waitFor({ timeout: 10_000 });
+    const facts = (await page.locator("dl.facts").textContent()) ?? "";
+    expect(facts).to.match(/Routes generation[1-9]\d*/).and.match(/Routes last good\d+(s|m \d+s) ago/);
+    expect(await page.locator('tr[data-runtime="analytics/bi"] [data-field="route"]').textContent()).to.equal("RUNNING");
+    expect(await page.locator('tr[data-runtime="analytics/bi"] td[data-label="Held"]').textContent()).to.equal("0");
+    const backends = page.locator("tr[data-backend]");
+    await waitFor("a healthy backend", async () => (await backends.locator('[data-field="health"]').allTextContents()).includes("healthy"));
+    expect(await backends.locator('[data-field="breaker"]').allTextContents()).to.include("closed");
+    await screenshot(page, "gateway");
   });
 
   it("fits a phone screen", async () => {
