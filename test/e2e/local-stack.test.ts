@@ -65,6 +65,13 @@ describe("local stack: npm start", function () {
     const tempDir = path.dirname(logDir);
     expect(output).to.include("analytics/bi").and.include("adhoc.trino.example.com").and.include("X-Trino-XTrinode");
 
+    // The printed console URL serves the console, and the printed token logs in.
+    const [, consoleUrl, loginToken] = /Console: (http:\/\/127\.0\.0\.1:\d+\/console\/)\n.*: ([0-9a-f]+)\n/.exec(output) ?? [];
+    expect(consoleUrl, output).to.be.a("string");
+    expect(await (await fetch(consoleUrl)).text()).to.include("<title>XTrinode console</title>");
+    const whoami = await fetch(new URL("/v1/whoami", consoleUrl), { headers: { authorization: `Bearer ${loginToken}` } });
+    expect(((await whoami.json()) as { username: string }).username).to.equal("local-admin");
+
     // The printed instructions work: a query by header to each example runtime.
     for (const runtime of ["analytics/bi", "analytics/adhoc"]) {
       const outcome = await waitFor(`a query to ${runtime}`, async () => {
@@ -207,16 +214,19 @@ describe("local stack: pure parts", () => {
     expect(secrets.map((s) => `${s.metadata.namespace}/${s.metadata.name}:${Object.keys(s.data).sort().join(",")}`)).to.deep.equal(["t/db:password,username", "default/api:token"]);
   });
 
-  it("prints header and hostname instructions for the first runtime with a hostname, never the admin token", () => {
+  it("prints header and hostname instructions for the first runtime with a hostname, and the console URL with its login token", () => {
     const text = usageText({
       gatewayUrl: "http://127.0.0.1:8080",
       apiServerUrl: "http://127.0.0.1:9000",
       kubeconfigPath: "/tmp/x/kubeconfig",
       adminTokenFile: "/tmp/x/admin-token",
+      consoleUrl: "http://127.0.0.1:9000/console/",
+      adminToken: "0123abcd",
       logDir: "/tmp/x/logs",
       runtimes: [{ namespace: "n", name: "r", hostnames: ["r.example.com"], default: true }],
     });
     expect(text).to.include("X-Trino-XTrinode: n/r").and.include("--resolve r.example.com:8080:127.0.0.1").and.include("trino --server http://r.example.com:8080");
     expect(text).to.include("$(cat /tmp/x/admin-token)");
+    expect(text).to.match(/Console: http:\/\/127\.0\.0\.1:9000\/console\/\n.*admin token.*: 0123abcd/);
   });
 });
