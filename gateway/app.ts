@@ -360,7 +360,12 @@ function selectRoute(core: GatewayCore): Middleware {
         return next();
       }
     }
-    const selection = selectTarget(core.routes.table, { header: header(ctx, "x-trino-xtrinode"), hostname: ctx.state.forwarded.hostname });
+    const selection = selectTarget(core.routes.table, {
+      header: header(ctx, "x-trino-xtrinode"),
+      clientTags: header(ctx, "x-trino-client-tags"),
+      routingGroup: header(ctx, "x-trino-routing-group"),
+      hostname: ctx.state.forwarded.hostname,
+    });
     if (!selection.ok) {
       ctx.state.runtime = "unrouted";
       if (ctx.state.kind === "new") failNew(core, ctx, gatewayErrors.unknownRuntime, selection.message);
@@ -442,7 +447,11 @@ function chooseBackend(core: GatewayCore): Middleware {
         starting: core.backends.state(route.backend).health === "starting",
       }));
       if (decision.action === "reject") {
-        const kind = decision.reason === "removed" && tried.size === 0 ? gatewayErrors.runtimeRemoved : gatewayErrors.noHealthyBackend;
+        const kind =
+          tried.size > 0 ? gatewayErrors.noHealthyBackend
+          : decision.reason === "removed" ? gatewayErrors.runtimeRemoved
+          : decision.reason === "failed" ? gatewayErrors.resumeFailed
+          : gatewayErrors.noHealthyBackend;
         const message = tried.size > 0 ? `no healthy backend left for ${target.label}: connection failed to ${[...tried].map(routeKey).join(", ")}` : decision.message;
         failNew(core, ctx, kind, message);
         return;

@@ -43,6 +43,20 @@ export interface RunningGateway {
   close(drainMs?: number): Promise<void>;
 }
 
+/**
+ * Closes the connection of a request whose body is still arriving after `deadlineMs`. A statement
+ * body being read is answered sooner by its own timeout (statements.bodyTimeoutMs, a Trino
+ * error); this also covers bodies nobody reads (a 401 or an unrouted request answered at once,
+ * whose body Node drains for as long as it trickles in).
+ */
+function cutSlowBody(req: http.IncomingMessage, deadlineMs: number): void {
+  if (req.complete || (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined)) return;
+  const timer = setTimeout(() => req.socket.destroy(), deadlineMs);
+  timer.unref();
+  req.once("end", () => clearTimeout(timer));
+  req.once("close", () => clearTimeout(timer));
+}
+
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger("gateway");
   const settings = resolveSettings(options.config, options.env);
@@ -108,11 +122,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }, 1000);
   sweeper.unref();
 
-  const server = http.createServer(createGatewayHandler(core));
+  const handler = createGatewayHandler(core);
+  const bodyDeadlineMs = settings.statements.bodyTimeoutMs + 5000;
+  const server = http.createServer((req, res) => {
+    cutSlowBody(req, bodyDeadlineMs);
+    handler(req, res);
+  });
   server.keepAliveTimeout = 65_000;
-  // Node's own cut-off for receiving a whole request (default 300 s), as a backstop behind the
-  // statement body timeout, which answers with a Trino error first.
-  server.requestTimeout = settings.statements.bodyTimeoutMs + 5000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());

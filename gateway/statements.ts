@@ -11,6 +11,7 @@ import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorK
 import { routeKey } from "./route-table.ts";
 import { isUnhealthyStatus } from "./breaker.ts";
 import type { QueryOwner } from "./sticky.ts";
+import { failedRouteMessage } from "./backend-choice.ts";
 import { ticketHeaders, type HeldEnding, type HeldQuery } from "./held-queries.ts";
 import { StatementBody } from "./statement-memory.ts";
 
@@ -81,13 +82,16 @@ export function answerFailedPoll(core: GatewayCore, res: ServerResponse, forward
   return true;
 }
 
+/** How much of a refused statement is still read (and dropped) so its client gets the answer. */
+const maxDrainedBytes = (maxBytes: number) => 4 * maxBytes;
+
 /**
  * Reads a new statement's body within the size limit (statements.maxBytes), the memory budget
  * (statements.memoryBudgetBytes, shared with held statements) and the body timeout
  * (statements.bodyTimeoutMs). On refusal it answers the client itself with a failed query the
  * client displays, and resolves undefined. After a refusal the rest of the body (up to maxBytes
  * more) is read and dropped, so a client that sends its whole body before reading the answer
- * still gets it; the body timeout cuts the connection of a client too slow to finish.
+ * still gets it (up to 4 × maxBytes, then the connection is closed); the body timeout cuts the connection of a client too slow to finish.
  */
 export function readStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView): Promise<StatementBody | undefined> {
   const { maxBytes, bodyTimeoutMs } = core.settings.statements;
@@ -122,11 +126,15 @@ export function readStatement(core: GatewayCore, req: IncomingMessage, res: Serv
     }, bodyTimeoutMs);
     const tooLarge = () => refuse("too-large", gatewayErrors.statementTooLarge, `the statement is larger than ${maxBytes} bytes (statements.maxBytes of the gateway)`);
     const declared = Number(req.headers["content-length"]);
-    if (declared > maxBytes) tooLarge();
+    if (declared > maxBytes) {
+      tooLarge();
+      // Far too large to be worth reading to the end: the connection closes after the answer.
+      if (declared > maxDrainedBytes(maxBytes)) res.once("finish", () => req.socket.destroy());
+    }
     req.on("data", (chunk: Buffer) => {
       if (refused) {
         discarded += chunk.length;
-        if (discarded > maxBytes) req.socket.destroy();
+        if (discarded > maxDrainedBytes(maxBytes)) req.socket.destroy();
         return;
       }
       if (received + chunk.length > maxBytes) return tooLarge();
@@ -223,6 +231,7 @@ type HeldReadiness = { status: "ready"; route: RouteEntry } | { status: "waiting
 function heldReadiness(core: GatewayCore, namespace: string, name: string): HeldReadiness {
   const route = core.routes.table.byKey.get(`${namespace}/${name}`);
   if (!route || route.state === "REMOVED") return { status: "failed", kind: gatewayErrors.runtimeRemoved, message: `XTrinode runtime ${namespace}/${name} was removed while the statement waited for it` };
+  if (route.state === "FAILED") return { status: "failed", kind: gatewayErrors.resumeFailed, message: failedRouteMessage(route) };
   if (route.state !== "RUNNING") {
     core.resume.ensureResuming(namespace, name, route.state);
     return { status: "waiting" };
