@@ -4,7 +4,6 @@
 // follow-ups, junk follow-ups against the breaker and the owner lookup, identity headers, links
 // from the gateway's own address. Loopback only; every loop is bounded in count.
 import { expect } from "chai";
-import http from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,35 +14,21 @@ import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
 import { createRng, testSeed } from "../support/rng.ts";
+import { basicAuth, loopbackRequest, type LoopbackAnswer } from "./loopback-client.ts";
 import { RoutesFile, until } from "../gateway/support/harness.ts";
 
-interface RawAnswer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
+interface RawAnswer extends LoopbackAnswer {
   json(): QueryResult & Record<string, unknown>;
 }
 
 /** One HTTP request with the request target exactly as given (fetch would resolve dot-segments). */
-function rawRequest(base: string, method: string, target: string, headers: Record<string, string> = {}, body?: string): Promise<RawAnswer> {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const request = http.request({ hostname: url.hostname, port: url.port, method, path: target, headers: { ...headers, ...(body !== undefined ? { "content-length": Buffer.byteLength(body) } : {}) }, agent: false }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, text, json: () => JSON.parse(text) as QueryResult & Record<string, unknown> });
-      });
-    });
-    request.on("error", reject);
-    request.end(body);
-  });
+async function rawRequest(base: string, method: string, target: string, headers: Record<string, string> = {}, body?: string): Promise<RawAnswer> {
+  const answer = await loopbackRequest(base, { method, target, headers: { ...headers, ...(body !== undefined ? { "content-length": String(Buffer.byteLength(body)) } : {}) }, body });
+  return { ...answer, json: () => JSON.parse(answer.text) as QueryResult & Record<string, unknown> };
 }
 
 const password = "pw-of-the-test";
-const basic = (user: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-const as = (user: string, extra: Record<string, string> = {}) => ({ authorization: basic(user), ...extra });
+const as = (user: string, extra: Record<string, string> = {}) => ({ authorization: basicAuth(user, password), ...extra });
 const pathOf = (uri: string) => new URL(uri).pathname;
 
 /** Refused: 403/404, or (a GET poll) a FAILED QueryResults saying access denied or not found. */
