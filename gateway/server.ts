@@ -19,7 +19,8 @@ import { RateLimiter } from "./rate-limit.ts";
 import type { RoutesSource } from "./routes-source.ts";
 import { RoutesStore } from "./routes-store.ts";
 import { StatementMemory } from "./statement-memory.ts";
-import { InFlightQueries, StickyRoutes } from "./sticky.ts";
+import { StatusAccess } from "./status.ts";
+import { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayOptions {
   routesSource: RoutesSource;
@@ -86,6 +87,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     routes,
     backends,
     sticky,
+    owners: new QueryOwners(settings.sticky.maxQueries),
+    lookupBudget: new RateLimiter({ ratePerSecond: settings.sticky.lookupsPerSecond, burst: settings.sticky.lookupBurst }),
     inFlight,
     held,
     statementMemory,
@@ -93,6 +96,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     resume,
     activity: new ActivityReporter(lifecycleApi, settings.activityIntervalMs, logger),
     auth,
+    statusAccess: new StatusAccess(options.config?.admin),
     rateLimiter: settings.rateLimit ? new RateLimiter({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }) : undefined,
     metrics,
     proxy: createProxyEngine(settings.proxy, 300_000),
