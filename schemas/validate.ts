@@ -9,7 +9,7 @@ type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats =
   (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
-export type SchemaKind = "XTrinode" | "XTrinodeCatalog" | "XTrinodePolicy" | "GatewayRoutes" | "TrinoValues" | "GatewayConfig";
+export type SchemaKind = "XTrinode" | "XTrinodeCatalog" | "XTrinodePolicy" | "GatewayRoutes" | "TrinoValues" | "GatewayConfig" | "GatewayStatus";
 
 const schemaIdByKind: Record<SchemaKind, string> = {
   XTrinode: "https://xtrinode.io/schemas/xtrinode.schema.json",
@@ -18,6 +18,7 @@ const schemaIdByKind: Record<SchemaKind, string> = {
   GatewayRoutes: "https://xtrinode.io/schemas/routes.schema.json",
   TrinoValues: "https://xtrinode.io/schemas/values.schema.json",
   GatewayConfig: "https://xtrinode.io/schemas/gateway-config.schema.json",
+  GatewayStatus: "https://xtrinode.io/schemas/gateway-status.schema.json",
 };
 
 export interface SchemaIssue {

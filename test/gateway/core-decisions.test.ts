@@ -8,7 +8,8 @@ import { decideNewQuery } from "../../gateway/backend-choice.ts";
 import { BoundedMap } from "../../gateway/bounded-map.ts";
 import { admitNewQuery, breakerAllows, closedBreaker, ejectionMs, recordFailure, recordSuccess } from "../../gateway/breaker.ts";
 import { forwardedView, replaceForwardingHeaders, trustedProxies } from "../../gateway/forwarded.ts";
-import { coordinatorIdOf, createQueryIdGenerator, followUpQueryId, heldCoordinatorId, isHeldQueryId, isNewStatement } from "../../gateway/query-id.ts";
+import { coordinatorIdOf, createQueryIdGenerator, heldCoordinatorId, isHeldQueryId } from "../../gateway/query-id.ts";
+import { followUpQueryId, isNewStatement } from "../../gateway/request-target.ts";
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
@@ -132,6 +133,13 @@ describe("gateway backend choice", () => {
     expect(decision.action === "hold" && decision.route.name).to.equal("b");
     const lone = decideNewQuery(target([route("s", "d", { state: "DRAINING" })]), () => ({ usable: true, outstanding: 0 }));
     expect(lone.action).to.equal("hold");
+  });
+  it("refuses a FAILED runtime at once with the operator's reason; a pool holds on a member that can still wake", () => {
+    const failed = route("s", "a", { state: "FAILED", message: "Deployment s/a-trino-coordinator: timed out; pod Pending: Unschedulable" });
+    const decision = decideNewQuery(target([failed]), () => ({ usable: true, outstanding: 0 }));
+    expect(decision.action === "reject" && [decision.reason, decision.message]).to.deep.equal(["failed", "XTrinode runtime s/a cannot start: Deployment s/a-trino-coordinator: timed out; pod Pending: Unschedulable"]);
+    const pool = decideNewQuery(target([failed, route("s", "b", { state: "PAUSED" })]), () => ({ usable: true, outstanding: 0 }));
+    expect(pool.action === "hold" && pool.route.name).to.equal("b");
   });
   it("refuses when only unhealthy or removed members are left", () => {
     const unhealthy = decideNewQuery(target([route("s", "a")]), () => ({ usable: false, outstanding: 0 }));
