@@ -1,8 +1,8 @@
 // The gateway as an ordered Koa middleware chain; the order IS the routing policy:
 // requestContext → probes (/healthz, /readyz, /metrics: before auth and limits) → operatorStatus
 // (/xtrinode/v1/status: its own admin check, never forwarded) → authenticate →
-// followUpStickiness (query id → owning backend) → selectRoute (transaction → header → hostname →
-// pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
+// followUpStickiness (query id → owning backend) → selectRoute (transaction → header → client tag →
+// routing group → hostname → pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
 import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from "node:http";
 import Koa from "koa";
 import type { RouteEntry } from "../schemas/generated/types.ts";
