@@ -195,7 +195,8 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     clock.advance(31_000);
     await reconcileTo(ctx, cluster, "team-a", "adhoc", "Suspended");
     const suspended = await getRuntime(cluster.client, "team-a", "adhoc");
-    expect((suspended!.spec as { lifecycle: Record<string, unknown> }).lifecycle).to.deep.equal({ wakeTTL: "10m" });
+    // suspended: false is the CRD default the API server fills in; the operator never sets it.
+    expect((suspended!.spec as { lifecycle: Record<string, unknown> }).lifecycle).to.deep.equal({ wakeTTL: "10m", suspended: false });
     expect((suspended!.status as RuntimeStatus).message).to.contain("wakeTTL");
 
     clock.advance(60_000);
