@@ -10,11 +10,10 @@ import {
   V1MicroTime,
   type ConfigurationOptions,
   type KubeConfig,
-  Observable,
-  type ObservableMiddleware,
   type CoreV1Event,
   type V1Lease,
 } from "@kubernetes/client-node";
+import { callOptions } from "../lib/kube-config.ts";
 import type { XTrinode } from "../schemas/generated/types.ts";
 import type { Identity, TokenReviewer } from "./auth.ts";
 import { kubeUnavailable } from "./errors.ts";
@@ -27,29 +26,6 @@ const plural = "xtrinodes";
 const catalogPlural = "xtrinodecatalogs";
 /** At most this many Events of one runtime are read (Kubernetes folds repeats into one Event with a count). */
 const maxEventsRead = 500;
-
-function middleware(pre: (request: Parameters<ObservableMiddleware["pre"]>[0]) => void): ObservableMiddleware {
-  return {
-    pre: (request) => {
-      pre(request);
-      return new Observable(Promise.resolve(request));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-}
-
-/** Per-call options: a fresh timeout signal, plus an optional Content-Type override (merge patch). */
-function callOptions(timeoutMs: number, contentType?: string): ConfigurationOptions {
-  return {
-    middleware: [
-      middleware((request) => {
-        request.setSignal(AbortSignal.timeout(timeoutMs));
-        if (contentType) request.setHeaderParam("Content-Type", contentType);
-      }),
-    ],
-    middlewareMergeStrategy: "append",
-  };
-}
 
 function statusOf(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
