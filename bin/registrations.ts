@@ -16,6 +16,7 @@ export const registrations: CommandRegistration[] = [
   { module: "../reconciler/cli.ts", register: "registerOperatorCommands", commands: ["operator", "apply"] },
   { module: "../gateway/cli.ts", register: "registerGatewayCommands", commands: ["gateway"] },
   { module: "../reconciler/gitops/cli.ts", register: "registerGitOpsCommands", commands: ["gitops", "diff"] },
+  { module: "../status/cli.ts", register: "registerStatusCommands", commands: ["status"] },
 ];
 
 /** The registrations needed for `argv` (process.argv): the asked command's, else all of them. */

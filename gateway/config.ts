@@ -19,7 +19,7 @@ export interface GatewaySettings {
   health: { intervalMs: number; timeoutMs: number; failureThreshold: number; ejectionBaseMs: number; ejectionMaxMs: number };
   held: { maxQueries: number; maxAgeMs: number; abandonAfterMs: number; pollWaitMs: number };
   activityIntervalMs: number;
-  sticky: { maxCoordinators: number; maxQueries: number; queryIdleMs: number };
+  sticky: { maxCoordinators: number; maxQueries: number; queryIdleMs: number; lookupsPerSecond: number; lookupBurst: number };
 }
 
 export interface LoginThrottleSettings {
@@ -95,6 +95,8 @@ export function resolveSettings(config: GatewayConfig = {}, env: NodeJS.ProcessE
       maxCoordinators: config.sticky?.maxCoordinators ?? 10_000,
       maxQueries: config.sticky?.maxQueries ?? 100_000,
       queryIdleMs: config.sticky?.queryIdleMs ?? 120_000,
+      lookupsPerSecond: config.sticky?.lookupsPerSecond ?? 2,
+      lookupBurst: config.sticky?.lookupBurst ?? 20,
     },
   };
 }

@@ -13,7 +13,7 @@ import type { RateLimiter } from "./rate-limit.ts";
 import type { StatementMemory } from "./statement-memory.ts";
 import type { RoutesStore } from "./routes-store.ts";
 import type { StatusAccess } from "./status.ts";
-import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
+import type { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayCore {
   settings: GatewaySettings;
@@ -21,6 +21,10 @@ export interface GatewayCore {
   routes: RoutesStore;
   backends: Backends;
   sticky: StickyRoutes;
+  /** Who each query belongs to (user, principal): recorded from relayed POSTs, else asked of its coordinator. */
+  owners: QueryOwners;
+  /** Per-client budget of coordinator lookups (the fan-out for coordinator ids this replica has not met). */
+  lookupBudget: RateLimiter;
   inFlight: InFlightQueries;
   held: HeldQueries;
   /** Bytes of statements being read or held, against statements.memoryBudgetBytes. */

@@ -15,7 +15,7 @@ interface FailureRecord {
   lastFailureMs: number;
 }
 
-export type ThrottleDecision = { allowed: true; release(failed: boolean): void } | { allowed: false; scope: "user" | "address"; retryAfterMs: number };
+export type ThrottleDecision = { allowed: true; release(failed: boolean, nowMs?: number): void } | { allowed: false; scope: "user" | "address"; retryAfterMs: number };
 
 /** Keys remembered at most per scope (least recently used evicted). */
 const maxTrackedKeys = 100_000;
@@ -55,12 +55,11 @@ export class LoginThrottle {
     let released = false;
     return {
       allowed: true,
-      release: (failed) => {
+      release: (failed, releasedAtMs = Date.now()) => {
         if (released) return;
         released = true;
-        const at = Date.now();
-        this.settle(this.addresses, address, addressRecord, failed, at);
-        if (userCounts) this.settle(this.users, user, userRecord, failed, at);
+        this.settle(this.addresses, address, addressRecord, failed, releasedAtMs);
+        if (userCounts) this.settle(this.users, user, userRecord, failed, releasedAtMs);
       },
     };
   }

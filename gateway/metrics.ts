@@ -98,6 +98,8 @@ export class GatewayMetrics {
       },
     });
     new Gauge({ name: "xtrinode_gateway_routes_invalid_updates", help: "Routes updates rejected (invalid YAML, schema violations, no entries); last-good routes stayed in force.", registers, collect() { this.set(sources.routes.invalidUpdates); } });
+    new Gauge({ name: "xtrinode_gateway_routes_rejected_since_last_good", help: "Routes updates rejected since the routes in force were applied (0: the latest delivery took effect). With a growing last-good age: the routes are stuck on an old version.", registers, collect() { this.set(sources.routes.rejectedSinceLastGood); } });
+    new Gauge({ name: "xtrinode_gateway_queries_held_max", help: "Statements this replica holds at most (held.maxQueries); beyond it new statements for resuming runtimes are refused.", registers, collect() { this.set(sources.held.maxQueries); } });
     new Gauge({ name: "xtrinode_gateway_sticky_coordinators", help: "Entries of the coordinator-id → backend map (bounded).", registers, collect() { this.set(sources.sticky.coordinatorCount()); } });
   }
 

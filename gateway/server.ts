@@ -20,7 +20,7 @@ import type { RoutesSource } from "./routes-source.ts";
 import { RoutesStore } from "./routes-store.ts";
 import { StatementMemory } from "./statement-memory.ts";
 import { StatusAccess } from "./status.ts";
-import { InFlightQueries, StickyRoutes } from "./sticky.ts";
+import { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayOptions {
   routesSource: RoutesSource;
@@ -41,6 +41,20 @@ export interface RunningGateway {
   server: http.Server;
   /** Stops accepting; requests in progress get up to `drainMs` (default 0) before sockets are closed. */
   close(drainMs?: number): Promise<void>;
+}
+
+/**
+ * Closes the connection of a request whose body is still arriving after `deadlineMs`. A statement
+ * body being read is answered sooner by its own timeout (statements.bodyTimeoutMs, a Trino
+ * error); this also covers bodies nobody reads (a 401 or an unrouted request answered at once,
+ * whose body Node drains for as long as it trickles in).
+ */
+function cutSlowBody(req: http.IncomingMessage, deadlineMs: number): void {
+  if (req.complete || (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined)) return;
+  const timer = setTimeout(() => req.socket.destroy(), deadlineMs);
+  timer.unref();
+  req.once("end", () => clearTimeout(timer));
+  req.once("close", () => clearTimeout(timer));
 }
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
@@ -73,6 +87,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     routes,
     backends,
     sticky,
+    owners: new QueryOwners(settings.sticky.maxQueries),
+    lookupBudget: new RateLimiter({ ratePerSecond: settings.sticky.lookupsPerSecond, burst: settings.sticky.lookupBurst }),
     inFlight,
     held,
     statementMemory,
@@ -106,11 +122,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }, 1000);
   sweeper.unref();
 
-  const server = http.createServer(createGatewayHandler(core));
+  const handler = createGatewayHandler(core);
+  const bodyDeadlineMs = settings.statements.bodyTimeoutMs + 5000;
+  const server = http.createServer((req, res) => {
+    cutSlowBody(req, bodyDeadlineMs);
+    handler(req, res);
+  });
   server.keepAliveTimeout = 65_000;
-  // Node's own cut-off for receiving a whole request (default 300 s), as a backstop behind the
-  // statement body timeout, which answers with a Trino error first.
-  server.requestTimeout = settings.statements.bodyTimeoutMs + 5000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());

@@ -76,6 +76,7 @@ export function buildGatewayStatus(sources: StatusSources, nowMs = Date.now()): 
       generation: sources.routes.generation,
       lastGoodAgeSeconds: sources.routes.lastGoodAtMs === undefined ? null : Math.max(0, (nowMs - sources.routes.lastGoodAtMs) / 1000),
       invalidUpdates: sources.routes.invalidUpdates,
+      rejectedSinceLastGood: sources.routes.rejectedSinceLastGood,
     },
     held: { count: sources.held.size, max: sources.held.maxQueries },
     inFlight: { count: sources.inFlight.size },

@@ -79,7 +79,7 @@ export interface XTrinodeSpec {
 export interface NodeRoleSpec {
   resources?: Resources;
   jvm?: Jvm;
-  config?: StringMap;
+  config?: TrinoProperties;
   nodeSelector?: StringMap;
   tolerations?: Toleration[];
 }
@@ -113,9 +113,16 @@ export interface Jvm {
    */
   maxHeapSize?: string;
   /**
-   * Extra JVM options, one per entry.
+   * Extra JVM options, one per entry (one line of jvm.config each).
    */
   extraOptions?: string[];
+}
+/**
+ * Trino properties: property name to value. Values are escaped for the properties file; names must be valid Trino property names.
+ */
+
+export interface TrinoProperties {
+  [k: string]: string;
 }
 
 export interface Toleration {
@@ -149,7 +156,7 @@ export interface WorkersSpec {
   keda?: KedaSpec;
   resources?: Resources;
   jvm?: Jvm;
-  config?: StringMap;
+  config?: TrinoProperties;
   nodeSelector?: StringMap;
   tolerations?: Toleration[];
   gracefulShutdown?: {
@@ -287,7 +294,7 @@ export interface XTrinodeStatus {
   /**
    * Gateway route state of a runtime.
    */
-  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
   observedGeneration?: number;
   /**
    * Ready worker replicas.
@@ -345,7 +352,12 @@ export interface XTrinodeCatalogSpec {
    * Trino connector.name, e.g. postgresql, hive, iceberg, tpch.
    */
   connector: string;
-  properties?: StringMap;
+  /**
+   * Trino properties: property name to value. Values are escaped for the properties file; names must be valid Trino property names.
+   */
+  properties?: {
+    [k: string]: string;
+  };
   /**
    * Catalog properties whose values come from Secret keys in this namespace. Rendered as ${ENV:...} placeholders backed by secretKeyRef env entries; values never appear in rendered output.
    */
@@ -448,7 +460,11 @@ export interface RouteEntry {
   /**
    * Gateway route state of a runtime.
    */
-  state: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  state: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
+  /**
+   * Why the runtime cannot serve (state FAILED): the gateway answers its queries with this instead of holding them.
+   */
+  message?: string;
   updatedAt?: string;
 }
 
@@ -768,6 +784,10 @@ export interface GatewayConfig {
       [k: string]: string[];
     };
     /**
+     * Groups (groups or the JWT groups claim) whose members may follow up, view and cancel any user's query (/v1/query/{id}, polls, cancels), list queries (GET /v1/query) and use the Trino web UI (/ui) through the gateway: they see every user's SQL. Everyone else follows up only queries of users they may act as (themselves, or their impersonation list). Not the operator role of `admin` (the status endpoint). Default: none.
+     */
+    queryAdminGroups?: string[];
+    /**
      * Per-runtime access: the first rule whose runtime matches (namespace/name, namespace/* or *) decides. No rules: every authenticated principal may use every runtime. With rules, a runtime no rule matches is denied.
      */
     authorization?: {
@@ -884,6 +904,14 @@ export interface GatewayConfig {
      * Forget an in-flight query not polled through this replica for this long (default 120000); covers queries whose last page went through another replica.
      */
     queryIdleMs?: number;
+    /**
+     * Coordinator lookups (HEAD /v1/query/{id} to each backend the client may use, for a coordinator id this replica has not met) each client (principal, or address without authentication) may start per second (default 2); beyond the burst such a follow-up is answered 503 with Retry-After, which Trino clients retry. A coordinator id nobody claimed is not asked about again for 30 s.
+     */
+    lookupsPerSecond?: number;
+    /**
+     * Coordinator lookups a client may start at once (default 20).
+     */
+    lookupBurst?: number;
   };
 }
 
@@ -911,6 +939,10 @@ export interface GatewayStatus {
      * Routes updates rejected since start (the last-good routes stayed in force).
      */
     invalidUpdates: number;
+    /**
+     * Routes updates rejected since the routes in force were applied (0: the latest delivery took effect).
+     */
+    rejectedSinceLastGood: number;
   };
   held: {
     /**
@@ -954,7 +986,7 @@ export interface RuntimeStatus {
   /**
    * Gateway route state of a runtime.
    */
-  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
   /**
    * Coordinator base URL of the route.
    */

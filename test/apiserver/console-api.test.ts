@@ -34,7 +34,7 @@ function gatewayStatus(): GatewayStatus {
     apiVersion: "xtrinode.io/v1alpha1",
     kind: "GatewayStatus",
     generatedAt: new Date().toISOString(),
-    routes: { generation: 3, lastGoodAgeSeconds: 12, invalidUpdates: 0 },
+    routes: { generation: 3, lastGoodAgeSeconds: 12, invalidUpdates: 0, rejectedSinceLastGood: 0 },
     held: { count: 2, max: 1000 },
     inFlight: { count: 1 },
     runtimes: [

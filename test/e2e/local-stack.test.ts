@@ -111,6 +111,51 @@ describe("local stack: npm start", function () {
   });
 });
 
+/** Every process of a process group (pgrep -g); none once all have exited. */
+function groupPids(pgid: number): number[] {
+  const listed = spawnSync("pgrep", ["-g", String(pgid)]).stdout.toString().trim();
+  return listed ? listed.split("\n").map(Number).filter(alive) : [];
+}
+
+/** A real `npm start` in its own process group, resolved once it printed its instructions. */
+async function startNpm(): Promise<{ npm: ChildProcess; output: () => string }> {
+  // npm (not node): what a user runs. Its own group, so the test can signal "the group" like a shell's job control.
+  const npm = spawn("npm", ["start", "--", "--gateway-port", "0"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let output = "";
+  npm.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  npm.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await waitFor("npm start's 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || npm.exitCode !== null, 40_000);
+  expect(output, output).to.include("Ctrl-C stops everything");
+  return { npm, output: () => output };
+}
+
+describe("local stack: a real `npm start` stopped by a plain kill", function () {
+  this.timeout(90_000);
+  let pgid: number | undefined;
+  afterEach(() => {
+    // Whatever the test saw, leave nothing of this group behind.
+    for (const pid of pgid ? groupPids(pgid) : []) process.kill(pid, "SIGKILL");
+  });
+
+  for (const [what, signal, target] of [
+    ["SIGTERM to the npm process (kill $!)", "SIGTERM", "npm"],
+    ["SIGINT to the process group (Ctrl-C)", "SIGINT", "group"],
+    ["SIGTERM to the process group", "SIGTERM", "group"],
+  ] as const) {
+    it(`${what} stops every process and removes the temp dir`, async () => {
+      const { npm, output } = await startNpm();
+      pgid = npm.pid!;
+      const tempDir = path.dirname(/Logs: (\S+)/.exec(output())![1]);
+      const pids = groupPids(pgid);
+      // npm, the stack (node main.ts, perhaps under sh) and its operator, lifecycle API and gateway.
+      expect(pids.length, spawnSync("ps", ["-o", "pid,ppid,cmd", "-g", String(pgid)]).stdout.toString()).to.be.at.least(5);
+      process.kill(target === "npm" ? npm.pid! : -pgid, signal);
+      await waitFor("every process of npm start's group to exit", () => groupPids(pgid!).length === 0, 30_000, () => spawnSync("ps", ["-o", "pid,ppid,stat,cmd", "-g", String(pgid)]).stdout.toString());
+      expect(existsSync(tempDir), `${tempDir} removed`).to.equal(false);
+    });
+  }
+});
+
 describe("local stack: pure parts", () => {
   it("removes only temp dirs whose owning process is gone", () => {
     const parent = mkdtempSync(path.join(tmpdir(), "xtrinode-sweep-test-"));

@@ -74,6 +74,7 @@ describe("gateway status endpoint (process)", function () {
     expect(body.routes.generation).to.equal(1);
     expect(body.routes.lastGoodAgeSeconds).to.be.a("number").and.at.least(0);
     expect(body.routes.invalidUpdates).to.equal(0);
+    expect(body.routes.rejectedSinceLastGood).to.equal(0);
     expect(body.held).to.deep.equal({ count: 1, max: 1000 });
     expect(body.inFlight).to.deep.equal({ count: 1 });
     expect(body.runtimes).to.deep.equal([
