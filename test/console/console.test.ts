@@ -145,7 +145,9 @@ describe("web console (Chromium headless, real processes)", function () {
 
     const main = (await page.locator("main").textContent()) ?? "";
     expect(main).to.include("bi.trino.example.com");
-    expect(main).to.include("suspend requested — by local-admin").and.include("resume requested — by local-admin");
+    // History from the Events the lifecycle API recorded (who asked, each time).
+    expect(main).to.include("suspend requested by local-admin").and.include("resume requested by local-admin");
+    expect(await page.locator('tr[data-event="SuspendRequested"]').count()).to.equal(1);
     expect(await page.locator('tr[data-condition="Ready"] td[data-label="Reason"]').textContent()).to.equal("Ready");
     const catalogs = await page.locator("tr[data-catalog]").count();
     expect(catalogs).to.be.greaterThan(0);
