@@ -62,7 +62,17 @@ function specValues(runtime: XTrinode, names: RuntimeNames, catalogs: XTrinodeCa
       log: { trino: { level: "INFO" } },
       config: { path: "/etc/trino", query: { maxMemory: "4GB" } },
       // http-server.process-forwarded: nextUri must point back through the gateway.
-      coordinatorExtraConfig: propertiesText({ "http-server.process-forwarded": "true", ...(spec.coordinator?.config ?? {}) }),
+      // query-manager.required-workers: a coordinator reports ready (and the gateway releases held
+      // queries) seconds before any node has announced itself; real Trino then fails queries with
+      // "No nodes available to run query". With this they wait (up to the 5-minute default of
+      // query-manager.required-workers-max-wait), also for KEDA's first worker when min is 0.
+      // With no workers at all (fixed, count 0) the coordinator must run the tasks itself.
+      coordinatorExtraConfig: propertiesText({
+        "http-server.process-forwarded": "true",
+        "query-manager.required-workers": "1",
+        ...(!keda && workers.count === 0 ? { "node-scheduler.include-coordinator": "true" } : {}),
+        ...(spec.coordinator?.config ?? {}),
+      }),
       workerExtraConfig: propertiesText(workers.config ?? {}),
       autoscaling: { enabled: false, maxReplicas: 5, targetCPUUtilizationPercentage: 50, targetMemoryUtilizationPercentage: 80, behavior: {} },
       keda: {

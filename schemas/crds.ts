@@ -3,6 +3,7 @@
 // additionalProperties next to properties, `const` as a one-value enum, no $id/$defs, metadata
 // left to the API server, int-or-string as the anyOf form Kubernetes accepts.
 import { addCelValidations } from "../renderer/cel-rules.ts";
+import { xtrinodeCatalogPrinterColumns, xtrinodePrinterColumns, type PrinterColumn } from "./printer-columns.ts";
 import { readSchema, type JsonSchema } from "./schema-files.ts";
 
 const GROUP = "xtrinode.io";
@@ -14,7 +15,7 @@ interface CrdSpec {
   plural: string;
   singular: string;
   shortNames: string[];
-  printerColumns: Array<{ name: string; type: string; jsonPath: string; description?: string }>;
+  printerColumns: PrinterColumn[];
 }
 
 const crds: CrdSpec[] = [
@@ -24,12 +25,7 @@ const crds: CrdSpec[] = [
     plural: "xtrinodes",
     singular: "xtrinode",
     shortNames: ["xtn"],
-    printerColumns: [
-      { name: "Phase", type: "string", jsonPath: ".status.phase" },
-      { name: "Workers", type: "integer", jsonPath: ".status.workers", description: "Ready worker replicas" },
-      { name: "Route", type: "string", jsonPath: ".status.routeState" },
-      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-    ],
+    printerColumns: xtrinodePrinterColumns(),
   },
   {
     file: "xtrinodecatalog.schema.json",
@@ -37,12 +33,7 @@ const crds: CrdSpec[] = [
     plural: "xtrinodecatalogs",
     singular: "xtrinodecatalog",
     shortNames: ["xtncat"],
-    printerColumns: [
-      { name: "Connector", type: "string", jsonPath: ".spec.connector" },
-      { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: "Every Secret key of spec.secretProperties exists" },
-      { name: "Used-By", type: "string", jsonPath: ".status.usedBy", description: "XTrinodes of the namespace that mount this catalog" },
-      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-    ],
+    printerColumns: xtrinodeCatalogPrinterColumns(),
   },
 ];
 
@@ -72,7 +63,10 @@ function makeResolver(): Resolver {
   };
 }
 
-const DROP = new Set(["$id", "$schema", "$defs", "title", "const", "x-open-map"]);
+// propertyNames has no place in a structural schema, and its CEL equivalent (self.all(k, k.matches(…)))
+// is over the API server's cost budget for maps whose key length a CRD cannot bound. The operator
+// enforces it instead: validateRuntime refuses the spec and reports it in the runtime's status.
+const DROP = new Set(["$id", "$schema", "$defs", "title", "const", "x-open-map", "propertyNames"]);
 
 /** One schema node made structural; `root` is the document its local $refs point into. */
 function structural(node: JsonSchema, root: JsonSchema, resolve: Resolver): JsonSchema {

@@ -142,7 +142,7 @@ describe("gateway auto-resume", function () {
     // Like Trino, the failure arrives on the first poll (QUEUED first), which every client shows.
     const queued = await post();
     expect(queued.stats?.state).to.equal("QUEUED");
-    const refused = (await (await fetch(queued.nextUri!)).json()) as QueryResult;
+    const refused = (await (await fetch(queued.nextUri!, { headers: { "x-trino-user": "t" } })).json()) as QueryResult;
     expect(refused.stats?.state).to.equal("FAILED");
     expect(refused.error?.errorName).to.equal("XTRINODE_TOO_MANY_HELD_QUERIES");
     expect(refused.error?.message).to.contain("team-a/sleepy");
