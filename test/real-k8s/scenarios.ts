@@ -66,8 +66,8 @@ export interface SpecCorpus {
 
 /**
  * examples/specs and every file of fixtures/specs. Each fixture file may carry its own XTrinodePolicy; the
- * operator reads one, so the example policy is the base and each fixture policy becomes the rules of the
- * namespaces its runtimes use (its defaults folded into them).
+ * operator reads one, so the example policy's namespace rules are the base and each fixture policy becomes the
+ * rules of the namespaces its runtimes use (its defaults folded into them).
  */
 export function specCorpus(): SpecCorpus {
   const files = [
@@ -95,7 +95,9 @@ export function specCorpus(): SpecCorpus {
     }
   }
   if (!policy) throw new Error("examples/specs/policy.yaml holds no XTrinodePolicy");
-  const merged = { ...policy, namespaces: { ...(policy.namespaces ?? {}), ...namespaceRules } } as XTrinodePolicy;
+  // The example defaults (maxWorkers 8, …) would refuse fixtures written for no policy at all (keda-prometheus's
+  // max 10): only the namespace rules are kept.
+  const merged = { ...policy, defaults: {}, namespaces: { ...(policy.namespaces ?? {}), ...namespaceRules } } as XTrinodePolicy;
   const namespaces = [...new Set([...runtimes, ...catalogs].map((doc) => doc.metadata.namespace as string))].sort();
   return { runtimes, catalogs, policy: merged, namespaces, secrets: placeholderSecrets(catalogs as never) as KubeDoc[] };
 }
