@@ -19,12 +19,14 @@ export const securityHeaders: Readonly<Record<string, string>> = {
   "X-Frame-Options": "DENY",
 };
 
-const assetTypes: Record<string, string> = {
-  "index.html": "text/html; charset=utf-8",
-  "app.js": "text/javascript; charset=utf-8",
-  "app.css": "text/css; charset=utf-8",
-  "favicon.svg": "image/svg+xml",
-};
+// Each file named literally (new URL("./console/…", import.meta.url)), so the image's module closure
+// check (test/deploy/dockerfile.ts) sees them as run-time files.
+const assetFiles: ReadonlyArray<{ file: string; type: string; url: URL }> = [
+  { file: "index.html", type: "text/html; charset=utf-8", url: new URL("./console/index.html", import.meta.url) },
+  { file: "app.js", type: "text/javascript; charset=utf-8", url: new URL("./console/app.js", import.meta.url) },
+  { file: "app.css", type: "text/css; charset=utf-8", url: new URL("./console/app.css", import.meta.url) },
+  { file: "favicon.svg", type: "image/svg+xml", url: new URL("./console/favicon.svg", import.meta.url) },
+];
 
 export interface ConsoleAsset {
   type: string;
@@ -32,10 +34,8 @@ export interface ConsoleAsset {
 }
 
 /** The console's files, read from apiserver/console/ (a missing file is a broken install: fail at start). */
-export function loadConsoleAssets(dir = new URL("./console/", import.meta.url)): Map<string, ConsoleAsset> {
-  const assets = new Map<string, ConsoleAsset>();
-  for (const [file, type] of Object.entries(assetTypes)) assets.set(file, { type, body: readFileSync(new URL(file, dir)) });
-  return assets;
+export function loadConsoleAssets(): Map<string, ConsoleAsset> {
+  return new Map(assetFiles.map(({ file, type, url }) => [file, { type, body: readFileSync(url) }]));
 }
 
 /** GET /console → /console/, /console/ → index.html, /console/<file> → that file; no token needed (the files hold no data). */

@@ -2,7 +2,7 @@
 // page shows): its status view, the recent Kubernetes Events about it, the catalogs it uses with their
 // Ready condition, and its recent resume/suspend history. Reads only; every part bounded.
 import { notFound } from "./errors.ts";
-import { runtimeView, type RuntimeView } from "./lifecycle.ts";
+import { eventReasons, runtimeView, type RuntimeView } from "./lifecycle.ts";
 import type { RuntimeEvent, RuntimeStore } from "./store.ts";
 
 /** Events shown per runtime (newest first). */
@@ -33,20 +33,28 @@ export interface RuntimeDetails {
 const lifecycleReason = /resum|suspend|idle|drain|paus|wake/i;
 
 /**
- * Recent lifecycle moments, newest first: the last resume and suspend requests (with who asked), when it
- * last became Ready, when its last suspension began, its last reported query activity, and lifecycle Events.
+ * Recent lifecycle moments, newest first: the resume and suspend requests this server recorded as Events
+ * (who asked; Kubernetes keeps Events about an hour), else the last of each from the XTrinode's
+ * annotations; when it last became Ready, when its last suspension began, its last reported query
+ * activity, and other lifecycle Events (the operator's).
  */
 export function lifecycleHistory(view: RuntimeView, events: RuntimeEvent[]): HistoryEntry[] {
   const entries: HistoryEntry[] = [];
   const add = (at: string | null, what: string, by: string | null = null) => {
     if (at) entries.push({ at, what, by });
   };
-  add(view.resumeRequestedAt, "resume requested", view.resumeRequestedBy);
-  add(view.suspendRequestedAt, "suspend requested", view.suspendRequestedBy);
+  const requestReasons: string[] = [eventReasons.resumeRequested, eventReasons.suspendRequested];
+  const recorded = (reason: string) => events.some((event) => event.reason === reason);
+  if (!recorded(eventReasons.resumeRequested)) add(view.resumeRequestedAt, "resume requested", view.resumeRequestedBy);
+  if (!recorded(eventReasons.suspendRequested)) add(view.suspendRequestedAt, "suspend requested", view.suspendRequestedBy);
   add(view.readySince, "ready (route RUNNING)");
   add(view.suspendedAt, "suspension began");
   add(view.lastActivity, "last query activity (gateway)");
-  for (const event of events) if (lifecycleReason.test(event.reason)) add(event.at, `${event.reason}: ${event.message}`, event.source || null);
+  for (const event of events) {
+    // This server's own Events say who asked in their message ("resume requested by <caller>").
+    if (requestReasons.includes(event.reason)) add(event.at, event.message);
+    else if (lifecycleReason.test(event.reason)) add(event.at, `${event.reason}: ${event.message}`, event.source || null);
+  }
   return entries.sort((a, b) => Date.parse(b.at) - Date.parse(a.at));
 }
 

@@ -10,11 +10,10 @@ import {
   V1MicroTime,
   type ConfigurationOptions,
   type KubeConfig,
-  Observable,
-  type ObservableMiddleware,
   type CoreV1Event,
   type V1Lease,
 } from "@kubernetes/client-node";
+import { callOptions } from "../lib/kube-config.ts";
 import type { XTrinode } from "../schemas/generated/types.ts";
 import type { Identity, TokenReviewer } from "./auth.ts";
 import { kubeUnavailable } from "./errors.ts";
@@ -25,31 +24,10 @@ const group = "xtrinode.io";
 const version = "v1alpha1";
 const plural = "xtrinodes";
 const catalogPlural = "xtrinodecatalogs";
+/** Source of the Events this server records (resume and suspend requests). */
+const eventSource = "xtrinode-apiserver";
 /** At most this many Events of one runtime are read (Kubernetes folds repeats into one Event with a count). */
 const maxEventsRead = 500;
-
-function middleware(pre: (request: Parameters<ObservableMiddleware["pre"]>[0]) => void): ObservableMiddleware {
-  return {
-    pre: (request) => {
-      pre(request);
-      return new Observable(Promise.resolve(request));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-}
-
-/** Per-call options: a fresh timeout signal, plus an optional Content-Type override (merge patch). */
-function callOptions(timeoutMs: number, contentType?: string): ConfigurationOptions {
-  return {
-    middleware: [
-      middleware((request) => {
-        request.setSignal(AbortSignal.timeout(timeoutMs));
-        if (contentType) request.setHeaderParam("Content-Type", contentType);
-      }),
-    ],
-    middlewareMergeStrategy: "append",
-  };
-}
 
 function statusOf(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
@@ -198,6 +176,32 @@ export class KubeRuntimeStore implements RuntimeStore {
       this.coordination.deleteNamespacedLease({ namespace, name, body: { preconditions: { resourceVersion } } }, o),
     );
     return result.ok ? { ok: true, value: undefined } : result;
+  }
+
+  async createRuntimeEvent(runtime: XTrinode, event: { type: "Normal" | "Warning"; reason: string; message: string }): Promise<void> {
+    const { name, namespace = "", uid } = runtime.metadata as XTrinode["metadata"] & { uid?: string };
+    const now = new Date();
+    await this.call(`create Event about XTrinode ${namespace}/${name}`, (o) =>
+      this.core.createNamespacedEvent(
+        {
+          namespace,
+          body: {
+            metadata: { generateName: `${name}.`, namespace },
+            involvedObject: { apiVersion: `${group}/${version}`, kind: "XTrinode", name, namespace, uid },
+            type: event.type,
+            reason: event.reason,
+            message: event.message,
+            source: { component: eventSource },
+            reportingComponent: eventSource,
+            reportingInstance: eventSource,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        },
+        o,
+      ),
+    );
   }
 
   async listRuntimeEvents(namespace: string, name: string, limit: number): Promise<RuntimeEvent[]> {

@@ -40,6 +40,9 @@ export const annotations = {
   lastActivity: "xtrinode.io/last-activity",
 } as const;
 
+/** Reasons of the Events this server records on a runtime when it writes resume or suspend intent. */
+export const eventReasons = { resumeRequested: "ResumeRequested", suspendRequested: "SuspendRequested" } as const;
+
 export interface LifecycleOptions {
   store: RuntimeStore;
   metrics: ApiServerMetrics;
@@ -355,7 +358,18 @@ export class Lifecycle {
     this.intents.set(key, observation.recordKey);
     this.holdUntil(key, startedMs + leaseDurationSeconds * 1000);
     logger.info({ event: "resume-requested", namespace, name, by: caller, lease: leaseName }, "resume intent recorded");
+    this.recordEvent(runtime, eventReasons.resumeRequested, `resume requested by ${caller}`);
     return { outcome: "accepted", answer: this.resuming(namespace, name) };
+  }
+
+  /**
+   * An Event for the runtime's history (kubectl describe, the console). Not awaited: the intent is
+   * already recorded, and a slow or failing Event write must not delay or fail the answer.
+   */
+  private recordEvent(runtime: XTrinode, reason: string, message: string): void {
+    this.options.store.createRuntimeEvent(runtime, { type: "Normal", reason, message }).catch((error: unknown) => {
+      this.options.logger.warn({ event: "event-record-failed", namespace: runtime.metadata.namespace, name: runtime.metadata.name, reason, err: String(error) }, "could not record the Event");
+    });
   }
 
   private holdUntil(key: string, leaseExpiresAtMs: number): void {
@@ -423,6 +437,7 @@ export class Lifecycle {
     const patched = await this.write("xtrinode", "patch", () => store.patchRuntime(namespace, name, suspendIntentPatch(at, caller)));
     if (!patched.ok) throw notFound(`XTrinode ${namespace}/${name} not found`);
     logger.info({ event: "suspend-requested", namespace, name, by: caller }, "suspend intent recorded");
+    this.recordEvent(runtime, eventReasons.suspendRequested, `suspend requested by ${caller}`);
 
     const key = `${namespace}/${name}`;
     this.forget(key);

@@ -38,6 +38,8 @@ export interface RuntimeStore {
   updateLease(namespace: string, name: string, record: LeaseRecord): Promise<WriteResult<LeaseRecord>>;
   /** Deletes the Lease if it is still at resourceVersion. */
   deleteLease(namespace: string, name: string, resourceVersion: string): Promise<WriteResult<void>>;
+  /** Records a Kubernetes Event about the runtime (the console's resume/suspend history). */
+  createRuntimeEvent(runtime: XTrinode, event: { type: "Normal" | "Warning"; reason: string; message: string }): Promise<void>;
   /** The most recent Events about XTrinode namespace/name (newest first, at most `limit`). */
   listRuntimeEvents(namespace: string, name: string, limit: number): Promise<RuntimeEvent[]>;
   /** The XTrinodeCatalogs of a namespace. */

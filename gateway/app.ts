@@ -1,8 +1,8 @@
 // The gateway as an ordered Koa middleware chain; the order IS the routing policy:
 // requestContext → probes (/healthz, /readyz, /metrics: before auth and limits) → operatorStatus
 // (/xtrinode/v1/status: its own admin check, never forwarded) → authenticate →
-// followUpStickiness (query id → owning backend) → selectRoute (transaction → header → hostname →
-// pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
+// followUpStickiness (query id → owning backend) → selectRoute (transaction → header → client tag →
+// routing group → hostname → pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
 import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from "node:http";
 import Koa from "koa";
 import type { RouteEntry } from "../schemas/generated/types.ts";
@@ -13,7 +13,7 @@ import { forwardedView, replaceForwardingHeaders, type ForwardedView } from "./f
 import { isHeldQueryId } from "./query-id.ts";
 import { checkRequestTarget, type RequestTarget } from "./request-target.ts";
 import { identityHeaderIssue } from "./identity-headers.ts";
-import { isAdmin, mayUseBackend, usableBackends } from "./follow-up-access.ts";
+import { isQueryAdmin, mayUseBackend, usableBackends } from "./follow-up-access.ts";
 import type { HeldQuery } from "./held-queries.ts";
 import { routeKey, selectTarget, type Target } from "./route-table.ts";
 import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, holdStatement, pollHeld, readStatement, submitStatement, writeJson, writeRefusal, writeTrinoError } from "./statements.ts";
@@ -185,7 +185,7 @@ function followUpStickiness(core: GatewayCore): Middleware {
       // admin: polls, cancels and query info alike. The owner is recorded with the POST this replica
       // relayed, else asked once of the owning coordinator.
       const user = header(ctx, "x-trino-user") ?? principal.name;
-      if (!isAdmin(core, principal)) {
+      if (!isQueryAdmin(core, principal)) {
         const owner = await core.owners.ownerOf(queryId, backend, user, ownerLookupTimeoutMs);
         if (!owner) return notFound();
         if (!core.auth.mayActAs(principal, owner.user)) {
@@ -384,7 +384,7 @@ function authorise(core: GatewayCore): Middleware {
     const target = ctx.state.target;
     if (!core.auth.enabled || !principal || !target) return next();
     // Every query of a coordinator (with other users' SQL): admins only.
-    if ((ctx.state.request.kind === "query-list" || ctx.state.request.kind === "ui") && !isAdmin(core, principal)) {
+    if ((ctx.state.request.kind === "query-list" || ctx.state.request.kind === "ui") && !isQueryAdmin(core, principal)) {
       writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: listing queries and the Trino web UI are for members of auth.queryAdminGroups only`, 403);
       return;
     }

@@ -105,15 +105,16 @@ export function createAuthenticator(settings: GatewaySettings["auth"], options: 
     const user = colon > 0 ? decoded.slice(0, colon) : "";
     const password = decoded.slice(colon + 1);
     const hash = user ? passwords!.get(user) : undefined;
-    const decision = throttle.check(user, clientAddress);
+    const key = hash ? createHmac("sha256", cacheKey).update(`${user}\u0000${password}\u0000${hash}`).digest("base64") : undefined;
+    const cachedUntil = key ? verified.get(key) : undefined;
+    const cached = cachedUntil !== undefined && cachedUntil > Date.now();
+    const decision = throttle.check(user, clientAddress, cached);
     if (!decision.allowed) {
       onLogin(decision.scope === "user" ? "throttled-user" : "throttled-address");
       const who = decision.scope === "user" ? `user ${user || "(none)"}` : `client address ${clientAddress}`;
       return { ok: false, reason: "throttled", retryAfterMs: decision.retryAfterMs, message: `too many failed logins for ${who}; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s` };
     }
-    const key = hash ? createHmac("sha256", cacheKey).update(`${user}\u0000${password}\u0000${hash}`).digest("base64") : undefined;
-    const cachedUntil = key ? verified.get(key) : undefined;
-    if (key && cachedUntil !== undefined && cachedUntil > Date.now()) {
+    if (cached) {
       decision.release(false);
       throttle.succeeded(user, clientAddress);
       onLogin("cached");

@@ -6,7 +6,7 @@ import type { GatewayCore } from "./core.ts";
 import { routeKey } from "./route-table.ts";
 
 /** Members of `auth.queryAdminGroups` may view and cancel any user's query, list queries and use the web UI. */
-export function isAdmin(core: GatewayCore, principal: Principal): boolean {
+export function isQueryAdmin(core: GatewayCore, principal: Principal): boolean {
   const queryAdminGroups = core.settings.auth.queryAdminGroups ?? [];
   return queryAdminGroups.some((group) => principal.groups.includes(group));
 }

@@ -2,7 +2,8 @@
 // flood costs the gateway a handful of bcrypt checks per key instead of one per request.
 // A key gets `freeFailures` failures (attempts in progress count against them, so 20 concurrent
 // guesses cannot all slip through); then it is refused for backoffBaseMs, doubling with every
-// further failure up to backoffMaxMs. Refused attempts run no check and do not count. Nothing is
+// further failure up to backoffMaxMs. Refused attempts run no check (see check() for which of them
+// still count). Nothing is
 // reset by a success (an attacker with one valid account must not clear its address's record);
 // a key's failures are forgotten once it has been quiet for backoffMaxMs.
 import { BoundedMap } from "./bounded-map.ts";
@@ -26,6 +27,8 @@ export class LoginThrottle {
   private readonly settings: LoginThrottleSettings;
   private readonly users = new BoundedMap<string, FailureRecord>(maxTrackedKeys);
   private readonly addresses = new BoundedMap<string, FailureRecord>(maxTrackedKeys);
+  /** Failures per user\0address pair. */
+  private readonly pairs = new BoundedMap<string, FailureRecord>(maxTrackedKeys);
   /** user\0address pairs that logged in successfully, with the time. */
   private readonly trusted = new BoundedMap<string, number>(maxTrackedKeys);
 
@@ -34,24 +37,40 @@ export class LoginThrottle {
   }
 
   /**
-   * Whether a password check for `user` from `address` may run now. When allowed, the caller must
-   * call release() once the check ended (failed: the password was wrong).
-   * A user name backing off does not stop an address that logged in as that user before: a flood
-   * aimed at someone's account does not lock them out of the places they already work from.
+   * Whether a login of `user` from `address` may go on. `cached`: its user/password pair is in the
+   * verified cache (no password check needed). When allowed, the caller must call release() once
+   * the login ended (failed: the password was wrong).
+   * - A backing-off address refuses password checks, not cached logins: one client's wrong password
+   *   must not stop everyone behind the same NAT or ingress address from polling their queries.
+   * - A backing-off user name refuses logins, cached ones too, except from addresses that logged in
+   *   as that user before: a flood aimed at an account does not lock its owner out of where they work.
+   * - A refused attempt that was not a cached login counts as a failure of its user and of the
+   *   user/address pair (no check runs): a cached pair can tell a right guess from a wrong one
+   *   without bcrypt, so guesses from a backing-off address must still run out. A pair backing off
+   *   refuses everything.
    */
-  check(user: string, address: string, nowMs = Date.now()): ThrottleDecision {
-    const addressRecord = this.live(this.addresses, address, nowMs);
-    const addressWait = this.waitMs(addressRecord, nowMs);
-    if (addressWait > 0) return { allowed: false, scope: "address", retryAfterMs: addressWait };
-    const trustedAtMs = this.trusted.peek(`${user}\u0000${address}`);
-    const userRecord = this.live(this.users, user, nowMs);
+  check(user: string, address: string, cached = false, nowMs = Date.now()): ThrottleDecision {
+    const pair = `${user}\u0000${address}`;
+    const pairRecord = this.live(this.pairs, pair, nowMs);
+    const pairWait = this.waitMs(pairRecord, nowMs);
+    if (pairWait > 0) return { allowed: false, scope: "user", retryAfterMs: pairWait };
+    const trustedAtMs = this.trusted.peek(pair);
     const userCounts = trustedAtMs === undefined || nowMs - trustedAtMs > trustedAddressMs;
-    if (userCounts) {
-      const userWait = this.waitMs(userRecord, nowMs);
-      if (userWait > 0) return { allowed: false, scope: "user", retryAfterMs: userWait };
+    const userRecord = this.live(this.users, user, nowMs);
+    const userWait = userCounts ? this.waitMs(userRecord, nowMs) : 0;
+    const addressRecord = this.live(this.addresses, address, nowMs);
+    const addressWait = cached ? 0 : this.waitMs(addressRecord, nowMs);
+    if (userWait > 0 || addressWait > 0) {
+      if (!cached) {
+        this.settle(this.pairs, pair, pairRecord, true, nowMs, false);
+        if (userCounts) this.settle(this.users, user, userRecord, true, nowMs, false);
+      }
+      return addressWait > 0 ? { allowed: false, scope: "address", retryAfterMs: addressWait } : { allowed: false, scope: "user", retryAfterMs: userWait };
     }
+    if (cached) return { allowed: true, release: () => undefined };
     addressRecord.inProgress += 1;
     if (userCounts) userRecord.inProgress += 1;
+    pairRecord.inProgress += 1;
     let released = false;
     return {
       allowed: true,
@@ -60,6 +79,7 @@ export class LoginThrottle {
         released = true;
         this.settle(this.addresses, address, addressRecord, failed, releasedAtMs);
         if (userCounts) this.settle(this.users, user, userRecord, failed, releasedAtMs);
+        this.settle(this.pairs, pair, pairRecord, failed, releasedAtMs);
       },
     };
   }
@@ -88,8 +108,9 @@ export class LoginThrottle {
     return 0;
   }
 
-  private settle(map: BoundedMap<string, FailureRecord>, key: string, record: FailureRecord, failed: boolean, nowMs: number): void {
-    record.inProgress = Math.max(0, record.inProgress - 1);
+  /** Ends an attempt of `record` (`ran`: it was counted in progress). */
+  private settle(map: BoundedMap<string, FailureRecord>, key: string, record: FailureRecord, failed: boolean, nowMs: number, ran = true): void {
+    if (ran) record.inProgress = Math.max(0, record.inProgress - 1);
     if (!failed) return;
     record.failures += 1;
     record.lastFailureMs = nowMs;

@@ -151,6 +151,7 @@ export function sessionUserOf(text: string): string | undefined {
  */
 export class QueryOwners {
   private readonly owners: BoundedMap<string, QueryOwner>;
+  private readonly distinct = new BoundedMap<string, QueryOwner>(10_000);
   private readonly lookups = new Map<string, Promise<{ status: number; user?: string }>>();
   private readonly unknown = new BoundedMap<string, number>(10_000);
   private readonly unknownForMs = 30_000;
@@ -161,7 +162,16 @@ export class QueryOwners {
   }
 
   record(queryId: string, owner: QueryOwner): void {
-    this.owners.set(queryId, owner);
+    this.owners.set(queryId, this.shared(owner));
+  }
+
+  /** One owner object per distinct (user, principal): the map then holds a reference per query, not a copy. */
+  private shared(owner: QueryOwner): QueryOwner {
+    const key = `${owner.user}\u0000${owner.principal ?? ""}`;
+    const known = this.distinct.get(key);
+    if (known) return known;
+    this.distinct.set(key, owner);
+    return owner;
   }
 
   known(queryId: string): QueryOwner | undefined {
@@ -187,7 +197,7 @@ export class QueryOwners {
     }
     const found = await lookup;
     if (found.user !== undefined) {
-      const owner = { user: found.user };
+      const owner = this.shared({ user: found.user });
       this.owners.set(queryId, owner);
       return owner;
     }

@@ -10,6 +10,11 @@ export const SPEC_LIMITS = {
   /** Bytes of one spec file (YAML text). */
   fileBytes: 32 * 1024 * 1024,
   /**
+   * Documents in one file, counted from their `---` lines before parsing: the YAML parser builds every
+   * document of a file before handing over the first, and millions of tiny documents cost gigabytes.
+   */
+  documentsPerFile: 200_000,
+  /**
    * Bytes of one document as compact JSON, aliases expanded. The API server refuses objects above
    * 1.5 MiB (etcd's default request limit), so a larger spec could never be applied anyway.
    */

@@ -66,6 +66,10 @@ async function walk(dir: string): Promise<string[]> {
  */
 export function parseDocuments(file: string, text: string): Array<{ doc: unknown; line: number }> {
   if (text.length > SPEC_LIMITS.fileBytes) throw tooLarge(file);
+  const starts = documentStartLines(text);
+  if (starts.length > SPEC_LIMITS.documentsPerFile) {
+    throw new SpecLoadError(file, `holds ${starts.length} YAML documents, more than ${SPEC_LIMITS.documentsPerFile}; split the specs into several files`);
+  }
   const parsed: unknown[] = [];
   try {
     yaml.loadAll(text, (doc) => {
@@ -76,7 +80,6 @@ export function parseDocuments(file: string, text: string): Array<{ doc: unknown
     const reason = (error as { reason?: string }).reason ?? (error as Error).message;
     throw new SpecLoadError(file, `invalid YAML: ${reason}`, mark ? mark.line + 1 : undefined);
   }
-  const starts = documentStartLines(text);
   const docs: Array<{ doc: unknown; line: number }> = [];
   parsed.forEach((doc, index) => {
     if (doc === null || doc === undefined) return;
@@ -105,21 +108,23 @@ function describe(doc: unknown): string {
   return kind || name ? ` (${[kind, name && namespace + name].filter(Boolean).join(" ")})` : "";
 }
 
-/** 1-based first line of each document (after a leading `---`, if any). One pass: linear in the text. */
+/** 1-based first line of each document (after a leading `---`, if any). One pass, no copies: linear in the text. */
 function documentStartLines(text: string): number[] {
   const starts = [1];
   let contentSeen = false;
-  let lineStart = 0;
-  for (let i = 0; lineStart <= text.length; i++) {
-    const end = text.indexOf("\n", lineStart);
-    const line = text.slice(lineStart, end < 0 ? text.length : end);
-    if (/^---(\s|$)/.test(line)) {
-      if (!contentSeen) starts[0] = i + 2;
-      else starts.push(i + 2);
+  for (let at = 0, line = 1; at <= text.length; line++) {
+    const end = text.indexOf("\n", at);
+    const stop = end < 0 ? text.length : end;
+    if (text.startsWith("---", at) && (at + 3 === stop || /\s/.test(text[at + 3]))) {
+      if (contentSeen) starts.push(line + 1);
+      else starts[0] = line + 1;
       contentSeen = true;
-    } else if (line.trim() && !line.trim().startsWith("#")) contentSeen = true;
+    } else if (!contentSeen) {
+      const trimmed = text.slice(at, stop).trim();
+      if (trimmed && !trimmed.startsWith("#")) contentSeen = true;
+    }
     if (end < 0) break;
-    lineStart = end + 1;
+    at = end + 1;
   }
   return starts;
 }

@@ -12,6 +12,7 @@ import { memoryLimitWithoutSpec, ruleName, rulesFor, type NamespaceRules } from 
 import { parseHeapSize, parseQuantity } from "./quantity.ts";
 import type { RenderRuntimeInput, SpecSet, ValidationIssue, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "./types.ts";
 import { buildValues } from "./values.ts";
+import { celIssue } from "./cel-rules.ts";
 
 type Issue = Pick<ValidationIssue, "path" | "message">;
 
@@ -82,15 +83,9 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   const rules = rulesFor(policy, namespace);
   const workers = spec.workers ?? {};
 
-  if (runtime.metadata.name.length > MAX_RUNTIME_NAME) {
-    issues.push({ path: "metadata.name", message: `must be at most ${MAX_RUNTIME_NAME} characters (derived names such as "<name>-trino-coordinator" must stay DNS labels)` });
-  }
-  if (!/^[a-z]/.test(runtime.metadata.name)) {
-    issues.push({
-      path: "metadata.name",
-      message: `must start with a letter: the runtime's Service names ("${runtime.metadata.name}-trino", "${runtime.metadata.name}-trino-worker") must be DNS-1035 labels, which the API server requires to start with a letter`,
-    });
-  }
+  // Rules CEL also carries in the CRDs (cel-rules.ts): the same path and message.
+  if (runtime.metadata.name.length > MAX_RUNTIME_NAME) issues.push(celIssue("runtimeNameLength"));
+  if (!/^[a-z]/.test(runtime.metadata.name)) issues.push(celIssue("runtimeNameLetter"));
 
   // Labels copied onto rendered objects or nodes must be valid Kubernetes labels.
   const labelMaps: Array<[string, Record<string, string> | undefined]> = [
@@ -105,16 +100,14 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
 
   // Workers
   if (workers.mode === "keda") {
-    if (workers.max === undefined) issues.push({ path: "spec.workers.max", message: "is required when spec.workers.mode is keda" });
-    else if (workers.max < (workers.min ?? 0)) issues.push({ path: "spec.workers.max", message: `must be ≥ spec.workers.min (${workers.min ?? 0})` });
-    if (!workers.keda?.queryPressure && !workers.keda?.triggers?.length) {
-      issues.push({ path: "spec.workers.keda", message: "needs queryPressure or at least one trigger when spec.workers.mode is keda" });
-    }
-    if (workers.count !== undefined) issues.push({ path: "spec.workers.count", message: "applies to mode fixed only; use spec.workers.min/max with mode keda" });
+    if (workers.max === undefined) issues.push(celIssue("kedaMaxRequired"));
+    else if (workers.max < (workers.min ?? 0)) issues.push(celIssue("kedaMaxAtLeastMin"));
+    if (!workers.keda?.queryPressure && !workers.keda?.triggers?.length) issues.push(celIssue("kedaNeedsTrigger"));
+    if (workers.count !== undefined) issues.push(celIssue("countFixedOnly"));
   } else {
-    for (const field of ["min", "max", "keda"] as const) {
-      if (workers[field] !== undefined) issues.push({ path: `spec.workers.${field}`, message: "applies to mode keda only; set spec.workers.mode: keda or use spec.workers.count" });
-    }
+    if (workers.min !== undefined) issues.push(celIssue("minKedaOnly"));
+    if (workers.max !== undefined) issues.push(celIssue("maxKedaOnly"));
+    if (workers.keda !== undefined) issues.push(celIssue("kedaSettingsKedaOnly"));
   }
 
   // Catalogs named must exist in the namespace.
@@ -151,8 +144,8 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
       });
     }
     const provider = pool.provider ?? "aws";
-    if (!NODE_POOL_PROVIDERS.includes(provider)) issues.push({ path: "spec.nodePool.provider", message: `must be one of: ${NODE_POOL_PROVIDERS.join(", ")}` });
-    if ((pool.max ?? 3) < (pool.min ?? 1)) issues.push({ path: "spec.nodePool.max", message: `must be ≥ spec.nodePool.min (${pool.min ?? 1})` });
+    if (!NODE_POOL_PROVIDERS.includes(provider)) issues.push(celIssue("nodePoolProvider"));
+    if ((pool.max ?? 3) < (pool.min ?? 1)) issues.push(celIssue("nodePoolMaxAtLeastMin"));
   }
 
   // valuesOverlay is privileged.
@@ -406,7 +399,7 @@ function labelIssues(at: string, labels: Record<string, string>): Issue[] {
 function catalogRules(catalog: XTrinodeCatalog): Issue[] {
   const plain = catalog.spec.properties ?? {};
   const issues: Issue[] = annotationIssues("metadata.annotations", catalog.metadata.annotations ?? {});
-  if ("connector.name" in plain) issues.push({ path: "spec.properties.connector.name", message: "is set by spec.connector; remove it here" });
+  if ("connector.name" in plain) issues.push(celIssue("catalogConnectorName"));
   for (const key of Object.keys(catalog.spec.secretProperties ?? {}).sort(compare)) {
     if (key in plain) issues.push({ path: `spec.secretProperties.${key}`, message: `is also set in spec.properties; keep one` });
   }

@@ -2,6 +2,7 @@
 // CRD schemas must be structural (apiextensions.k8s.io/v1): every $ref inlined, no
 // additionalProperties next to properties, `const` as a one-value enum, no $id/$defs, metadata
 // left to the API server, int-or-string as the anyOf form Kubernetes accepts.
+import { addCelValidations } from "../renderer/cel-rules.ts";
 import { xtrinodeCatalogPrinterColumns, xtrinodePrinterColumns, type PrinterColumn } from "./printer-columns.ts";
 import { readSchema, type JsonSchema } from "./schema-files.ts";
 
@@ -105,6 +106,13 @@ function openApiSchema(file: string): JsonSchema {
   return { ...schema, required: ((schema.required as string[]) ?? []).filter((r) => r !== "apiVersion" && r !== "kind" && r !== "metadata") };
 }
 
+/** The structural schema plus the cross-field rules as CEL (renderer/cel-rules.ts). */
+function openApiSchemaWithRules(kind: string, file: string): JsonSchema {
+  const schema = openApiSchema(file);
+  addCelValidations(kind, schema);
+  return schema;
+}
+
 /** The CRD objects, in a stable order. */
 export function generateCrds(): Array<Record<string, unknown>> {
   return crds.map((crd) => ({
@@ -122,7 +130,7 @@ export function generateCrds(): Array<Record<string, unknown>> {
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: crd.printerColumns,
-          schema: { openAPIV3Schema: openApiSchema(crd.file) },
+          schema: { openAPIV3Schema: openApiSchemaWithRules(crd.kind, crd.file) },
         },
       ],
     },

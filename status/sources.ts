@@ -5,6 +5,7 @@ import type { GatewayStatus } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
 import { group, runtimePlural, version } from "../reconciler/constants.ts";
 import { gatewayStatusPath } from "../gateway/status.ts";
+import { callOptions } from "../lib/kube-config.ts";
 import type { LiveXTrinode } from "./table.ts";
 
 /** A failure `xtrinode status` reports as one line (no stack), exit 1. */
@@ -53,8 +54,8 @@ export async function listRuntimes(kubeConfig: KubeConfig, namespace: string | u
     do {
       const fieldSelector = name ? `metadata.name=${name}` : undefined;
       const page = (namespace
-        ? await api.listNamespacedCustomObject({ group, version, namespace, plural: runtimePlural, fieldSelector, limit: 500, _continue: cont })
-        : await api.listClusterCustomObject({ group, version, plural: runtimePlural, fieldSelector, limit: 500, _continue: cont })) as { items?: LiveXTrinode[]; metadata?: { continue?: string } };
+        ? await api.listNamespacedCustomObject({ group, version, namespace, plural: runtimePlural, fieldSelector, limit: 500, _continue: cont }, callOptions(requestTimeoutMs))
+        : await api.listClusterCustomObject({ group, version, plural: runtimePlural, fieldSelector, limit: 500, _continue: cont }, callOptions(requestTimeoutMs))) as { items?: LiveXTrinode[]; metadata?: { continue?: string } };
       items.push(...(page.items ?? []));
       cont = page.metadata?.continue || undefined;
     } while (cont);
@@ -76,7 +77,8 @@ export async function listRuntimes(kubeConfig: KubeConfig, namespace: string | u
       }
       throw new StatusError(`listing ${runtimePlural}.${group} ${where} at ${server} failed: HTTP ${error.code}${detail ? `: ${detail}` : ""}`);
     }
-    const cause = (error as Error & { cause?: Error; code?: string }).cause?.message ?? (error as Error).message;
+    const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
+    const cause = timedOut ? `no answer within ${requestTimeoutMs / 1000} s` : ((error as Error & { cause?: Error }).cause?.message ?? (error as Error).message);
     throw new StatusError(`cannot reach the Kubernetes API server at ${server}: ${cause}. Is the cluster up, and is --kubeconfig / KUBECONFIG / the current context the right one?`);
   }
   if (name && items.length === 0) throw new StatusError(`XTrinode ${name} not found ${where}`);

@@ -99,7 +99,7 @@ function timeElement(iso, text) {
 }
 
 const phaseTone = { Ready: "ok", Suspended: "idle", Suspending: "warn", Resuming: "warn", Reconciling: "warn", Pending: "warn", Error: "bad" };
-const routeTone = { RUNNING: "ok", PAUSED: "idle", DRAINING: "warn", RESUMING: "warn", REMOVED: "bad" };
+const routeTone = { RUNNING: "ok", PAUSED: "idle", DRAINING: "warn", RESUMING: "warn", FAILED: "bad", REMOVED: "bad" };
 
 function badge(text, tone, extra = {}) {
   return h("span", { className: `badge ${tone ?? ""}`, ...extra }, text ?? "—");
@@ -434,7 +434,7 @@ function gatewayView() {
     const facts = [
       ["Routes generation", String(routes.generation)],
       ["Routes last good", routes.lastGoodAgeSeconds === null ? "no valid routes yet" : `${span(routes.lastGoodAgeSeconds * 1000)} ago`],
-      ["Invalid routes updates", String(routes.invalidUpdates)],
+      ["Invalid routes updates", `${routes.invalidUpdates} since start, ${routes.rejectedSinceLastGood} since the routes in force`],
       ["Held queries", `${status.held.count} of at most ${status.held.max}`],
       ["Queries in flight", String(status.inFlight.count)],
     ];

@@ -734,7 +734,7 @@ export interface GatewayConfig {
       requireExpiration?: boolean;
     };
     /**
-     * Back-off on failed Basic logins, kept apart per user name and per client address (the X-Forwarded-For client when it comes from a trusted proxy). After freeFailures failures a key is refused (HTTP 429, Retry-After) for backoffBaseMs, doubling with each further failure up to backoffMaxMs; refused attempts run no password check. An address that logged in as a user before keeps logging in as that user while the user name is backing off.
+     * Back-off on failed Basic logins, kept apart per user name and per client address (the X-Forwarded-For client when it comes from a trusted proxy). After freeFailures failures a key is refused (HTTP 429, Retry-After) for backoffBaseMs, doubling with each further failure up to backoffMaxMs; refused attempts run no password check. Logins with verified (cached) credentials pass a backing-off address, and an address that logged in as a user before keeps logging in as that user while the user name is backing off.
      */
     loginThrottle?: {
       /**

@@ -144,6 +144,24 @@ describe("apiserver: the web console's endpoints", () => {
     expect((await get("/v1/runtimes/team-a/sales/details")).status).to.equal(401);
   });
 
+  it("a suspend or resume through the API records an Event that the history shows (who asked); a failing Event write fails nothing", async () => {
+    store.addRuntime("team-a", "events", { suspended: false, routeState: "RUNNING" });
+    expect((await request(`${api.url}/v1/runtimes/team-a/events/suspend`, { method: "POST", token: "admin-token" })).status).to.equal(202);
+    const details = (await get("/v1/runtimes/team-a/events/details", "admin-token")).json;
+    expect(details.events.map((event: { reason: string; message: string }) => `${event.reason}: ${event.message}`)).to.deep.equal(["SuspendRequested: suspend requested by alice"]);
+    expect(details.history.map((entry: { what: string }) => entry.what)).to.deep.equal(["suspend requested by alice"]); // not twice (Event and annotation)
+
+    store.failing.add("createRuntimeEvent");
+    try {
+      expect((await request(`${api.url}/v1/runtimes/team-a/events/resume`, { method: "POST", token: "admin-token" })).status).to.equal(202);
+    } finally {
+      store.failing.delete("createRuntimeEvent");
+    }
+    const after = (await get("/v1/runtimes/team-a/events/details", "admin-token")).json;
+    expect(after.runtime.suspended).to.equal(false);
+    expect(after.history.map((entry: { what: string; by: string | null }) => `${entry.what} / ${entry.by}`)).to.include("resume requested / alice"); // from the annotation
+  });
+
   it("GET /v1/gateway: read server-side with the gateway's admin token, limited to the namespaces the caller may read", async () => {
     gatewayAuthorization = [];
     const admin = (await get("/v1/gateway", "admin-token")).json as GatewayStatus;

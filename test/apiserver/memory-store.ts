@@ -6,7 +6,7 @@ import { kubeUnavailable } from "../../apiserver/errors.ts";
 import type { LeaseRecord } from "../../apiserver/lease.ts";
 import type { CatalogRecord, MergePatch, RuntimeEvent, RuntimeStore, WriteResult } from "../../apiserver/store.ts";
 
-type Op = "getRuntime" | "listRuntimes" | "listRuntimeEvents" | "listCatalogs" | "patchRuntime" | "getLease" | "createLease" | "updateLease" | "deleteLease" | "ping";
+type Op = "getRuntime" | "listRuntimes" | "createRuntimeEvent" | "listRuntimeEvents" | "listCatalogs" | "patchRuntime" | "getLease" | "createLease" | "updateLease" | "deleteLease" | "ping";
 
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (!patch || typeof patch !== "object" || Array.isArray(patch)) return patch;
@@ -114,6 +114,12 @@ export class MemoryStore implements RuntimeStore {
     if (current.resourceVersion !== resourceVersion) return { ok: false, reason: "conflict" };
     this.leases.delete(key);
     return { ok: true, value: undefined };
+  }
+
+  async createRuntimeEvent(runtime: XTrinode, event: { type: "Normal" | "Warning"; reason: string; message: string }): Promise<void> {
+    await this.enter("createRuntimeEvent");
+    const key = `${runtime.metadata.namespace}/${runtime.metadata.name}`;
+    this.events.set(key, [{ ...event, at: new Date().toISOString(), count: 1, source: "xtrinode-apiserver" }, ...(this.events.get(key) ?? [])]);
   }
 
   async listRuntimeEvents(namespace: string, name: string, limit: number): Promise<RuntimeEvent[]> {

@@ -188,6 +188,12 @@ describe("xtrinode status (process)", function () {
     expect(denied.code).to.equal(1);
     expect(denied.stderr).to.contain("permission denied").and.contain("may not list xtrinodes.xtrinode.io in namespace team-a").and.contain("kubectl create clusterrole xtrinode-viewer");
 
+    // An API server that never answers: the CLI gives up after its request timeout instead of hanging.
+    server.faults.add({ hang: true, pathPrefix: "/apis/xtrinode.io/v1alpha1/namespaces/team-a/xtrinodes" });
+    const hung = await runXtrinode(["status", "-n", "team-a", "--kubeconfig", server.kubeconfigPath]);
+    expect(hung.code).to.equal(1);
+    expect(hung.stderr).to.contain("no answer within 10 s");
+
     const missing = await runXtrinode(["status", "nope", "-n", "team-a", "--kubeconfig", server.kubeconfigPath]);
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.contain("XTrinode nope not found in namespace team-a");

@@ -10,7 +10,7 @@ describe("xtrinode with an unknown command", function () {
   this.timeout(60_000);
   after(() => killAllChildren());
 
-  for (const args of [["no-such-command", "--help"], ["no-such-command"], ["no-such-command", "-n", "team-a"], ["help", "no-such-command"]]) {
+  for (const args of [["no-such-command", "--help"], ["no-such-command", "-n", "team-a"], ["help", "no-such-command"]]) {
     it(`xtrinode ${args.join(" ")}: exit 1, names the command and every known one`, async () => {
       const { code, stdout, stderr } = await runXtrinode(args);
       expect(code).to.equal(1);
@@ -22,7 +22,8 @@ describe("xtrinode with an unknown command", function () {
 
   it("known commands and plain --help still work (exit 0)", async () => {
     expect((await runXtrinode(["--help"])).code).to.equal(0);
-    expect((await runXtrinode(["render", "--help"])).code).to.equal(0);
-    expect((await runXtrinode(["help", "gateway"])).stdout).to.contain("Usage: xtrinode gateway");
+    const help = await runXtrinode(["help", "status"]);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.contain("Usage: xtrinode status");
   });
 });

@@ -11,11 +11,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CoreV1Api } from "@kubernetes/client-node";
+import { BasicAuth, Trino } from "trino-client";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { startLocalStack, type LocalStack } from "../../fixtures/local-stack/index.ts";
 import { repoRoot } from "../../fixtures/local-stack/processes.ts";
 import { ensureDebianPackages, skipForMissingPeer } from "../support/peers.ts";
-import { waitFor } from "../e2e/support.ts";
+import { runQuery, waitFor } from "../e2e/support.ts";
 
 const chromiumPath = "/usr/bin/chromium";
 const chromiumArgs = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -37,7 +38,8 @@ describe("web console (Chromium headless, real processes)", function () {
       skipForMissingPeer(this, error, "the web console tests");
     }
     shotsDir = mkdtempSync(path.join(tmpdir(), "xtrinode-console-shots-"));
-    stack = await startLocalStack({ drainPeriod: "1s", resyncPeriod: "30s" });
+    // Coordinators take 4 s to become ready, so a query held while its runtime wakes stays visible across console polls.
+    stack = await startLocalStack({ drainPeriod: "1s", resyncPeriod: "30s", deploymentReadyDelayMs: 4000 });
     browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true });
     page = await (await browser.newContext({ viewport: laptop })).newPage();
   });
@@ -143,7 +145,9 @@ describe("web console (Chromium headless, real processes)", function () {
 
     const main = (await page.locator("main").textContent()) ?? "";
     expect(main).to.include("bi.trino.example.com");
-    expect(main).to.include("suspend requested — by local-admin").and.include("resume requested — by local-admin");
+    // History from the Events the lifecycle API recorded (who asked, each time).
+    expect(main).to.include("suspend requested by local-admin").and.include("resume requested by local-admin");
+    expect(await page.locator('tr[data-event="SuspendRequested"]').count()).to.equal(1);
     expect(await page.locator('tr[data-condition="Ready"] td[data-label="Reason"]').textContent()).to.equal("Ready");
     const catalogs = await page.locator("tr[data-catalog]").count();
     expect(catalogs).to.be.greaterThan(0);
@@ -162,6 +166,21 @@ describe("web console (Chromium headless, real processes)", function () {
     await waitFor("a healthy backend", async () => (await backends.locator('[data-field="health"]').allTextContents()).includes("healthy"));
     expect(await backends.locator('[data-field="breaker"]').allTextContents()).to.include("closed");
     await screenshot(page, "gateway");
+  });
+
+  it("shows who is waiting: a query held while its runtime wakes counts in Held, then runs", async () => {
+    const suspended = await fetch(`${stack!.apiServerUrl}/v1/runtimes/analytics/adhoc/suspend`, { method: "POST", headers: { authorization: `Bearer ${stack!.adminToken}` } });
+    expect(suspended.status).to.equal(202);
+    await page.goto(`${stack!.consoleUrl}#/`);
+    await waitFor("analytics/adhoc PAUSED in the console", async () => (await routeOf(page, "analytics/adhoc")) === "PAUSED", 40_000);
+    // The gateway holds the query and asks the lifecycle API to resume; the suspend intent is lifted by that resume.
+    const query = runQuery(Trino.create({ server: stack!.gatewayUrl, auth: new BasicAuth("analyst"), extraHeaders: { "X-Trino-XTrinode": "analytics/adhoc" } }), "SELECT 7");
+    const held = row(page, "analytics/adhoc").locator('td[data-label="Held"]');
+    await waitFor("Held 1 for analytics/adhoc in the console", async () => (await held.textContent()) === "1", 15_000);
+    const outcome = await query;
+    expect(outcome.state, outcome.error).to.equal("FINISHED");
+    expect(outcome.rows).to.deep.equal([[7]]);
+    await waitFor("Held back to 0 and RUNNING", async () => (await held.textContent()) === "0" && (await routeOf(page, "analytics/adhoc")) === "RUNNING", 15_000);
   });
 
   it("fits a phone screen", async () => {

@@ -159,11 +159,12 @@ describe("deploy/ RBAC", () => {
               // The console's runtime view: catalogs in use and recent Events.
               { verb: "list", group: "xtrinode.io", resource: "xtrinodecatalogs", namespace: "team-a" },
               { verb: "list", group: "", resource: "events", namespace: "team-a" },
+              { verb: "create", group: "", resource: "events", namespace: "team-a" },
             ]),
           ).to.deep.equal([]);
         });
 
-        it("may not replace, delete or create XTrinodes, write their status, read ConfigMaps, or write catalogs or Events", () => {
+        it("may not replace, delete or create XTrinodes, write their status, read ConfigMaps, write catalogs, or change Events", () => {
           expect(
             granted(rules, [
               ...["update", "delete", "create"].map((verb) => ({ verb, group: "xtrinode.io", resource: "xtrinodes", namespace: "team-a", name: "analytics" })),
@@ -171,7 +172,7 @@ describe("deploy/ RBAC", () => {
               { verb: "get", group: "", resource: "configmaps", namespace: defaultGatewayNamespace, name: routesConfigMapName },
               { verb: "create", group: "authorization.k8s.io", resource: "subjectaccessreviews" },
               ...["create", "update", "patch", "delete"].map((verb) => ({ verb, group: "xtrinode.io", resource: "xtrinodecatalogs", namespace: "team-a", name: "sales" })),
-              ...["create", "update", "patch", "delete"].map((verb) => ({ verb, group: "", resource: "events", namespace: "team-a" })),
+              ...["update", "patch", "delete"].map((verb) => ({ verb, group: "", resource: "events", namespace: "team-a" })),
               { verb: "get", group: "", resource: "secrets", namespace: "team-a", name: "sales-db" },
             ]),
           ).to.deep.equal([]);

@@ -1,5 +1,6 @@
 // `npm start` (fixtures/local-stack/main.ts) as a user runs it: progress lines, the printed
-// instructions work (a trino-client query by header through the printed gateway URL), and SIGTERM
+// instructions work (a trino-client query by header through the printed gateway URL, and the printed curl
+// commands, which follow nextUri and print rows), and SIGTERM
 // stops every child process and removes the temporary directory. Plus the local stack's pure parts.
 import { expect } from "chai";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -13,6 +14,7 @@ import { parseRoutesDocument, rewriteBackends } from "../../fixtures/local-stack
 import { coordinatorOf } from "../../fixtures/local-stack/coordinators.ts";
 import { placeholderSecrets, removeAbandonedStackDirs } from "../../fixtures/local-stack/index.ts";
 import { usageText } from "../../fixtures/local-stack/usage.ts";
+import { ensureDebianPackages, PeerUnavailable } from "../support/peers.ts";
 import { runQuery, waitFor } from "./support.ts";
 
 function alive(pid: number): boolean {
@@ -79,6 +81,22 @@ describe("local stack: npm start", function () {
         return result.state === "FINISHED" ? result : undefined;
       }, 15_000);
       expect(outcome.rows).to.deep.equal([[42]]);
+    }
+
+    // The printed curl commands (by header, by hostname) follow the query to its end and print its rows.
+    const curlLines = output.split("\n").map((line) => line.trim()).filter((line) => line.startsWith("q() { curl"));
+    expect(curlLines.length, output).to.equal(2);
+    let curlMissing: string | undefined;
+    await ensureDebianPackages(["curl"]).catch((error: unknown) => {
+      if (!(error instanceof PeerUnavailable)) throw error;
+      curlMissing = error.message;
+    });
+    if (curlMissing) process.stdout.write(`\n  SKIPPED running the printed curl commands: ${curlMissing}\n`);
+    else {
+      for (const line of curlLines) {
+        const ran = spawnSync("bash", ["-c", line], { encoding: "utf8", timeout: 30_000 });
+        expect(ran.stdout, `${line}\n${ran.stderr}`).to.equal('"data":[[1]]\n"state":"FINISHED"\n');
+      }
     }
 
     const childPids = execFileSync("pgrep", ["-P", String(child.pid)]).toString().trim().split("\n").map(Number);

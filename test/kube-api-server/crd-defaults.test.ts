@@ -1,11 +1,12 @@
-// Structural defaulting of custom resources: the CRD's `default`s are filled in on create,
-// update, patch and apply, and on read (a default added to the CRD later shows on stored objects).
+// Structural defaulting and pruning of custom resources: the CRD's `default`s are filled in on
+// create, update, patch and apply, and on read (a default added to the CRD later shows on stored
+// objects); unknown fields are pruned, or refused with fieldValidation=Strict.
 import { expect } from "chai";
 import { CustomObjectsApi, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
 import { applyStructuralDefaults } from "../../fixtures/kube-api-server/crd-defaults.ts";
 import { minimalCrd } from "../../fixtures/kube-api-server/index.ts";
 import type { JsonObject } from "../../fixtures/kube-api-server/json.ts";
-import { useServer } from "./support.ts";
+import { apiError, useServer } from "./support.ts";
 
 type Obj = KubernetesObject & Record<string, any>;
 
@@ -64,6 +65,15 @@ describe("kube-api-server: CRD structural defaults", () => {
     expect((await apply({ mode: "keda", workers: { count: 2 } })).spec.workers).to.deep.equal({ count: 2, grace: 120 });
     const after = await apply({ mode: "fixed" });
     expect(after.spec).to.deep.equal({ mode: "fixed" });
+  });
+
+  it("prunes fields the schema does not define, or refuses them with fieldValidation=Strict naming each", async () => {
+    const body = widget("u", { mode: "keda", colour: "blue", workers: { count: 1, typo: true } });
+    const created = (await custom().createNamespacedCustomObject({ group: "example.io", version: "v1", namespace: "default", plural: "widgets", body })) as Obj;
+    expect(created.spec).to.deep.equal({ mode: "keda", workers: { count: 1, grace: 120 } });
+    const strict = await apiError(() => custom().createNamespacedCustomObject({ group: "example.io", version: "v1", namespace: "default", plural: "widgets", body: { ...body, metadata: { name: "s", namespace: "default" } }, fieldValidation: "Strict" }));
+    expect(strict.code).to.equal(400);
+    expect(strict.body.message).to.equal('strict decoding error: unknown field "spec.colour", unknown field "spec.workers.typo"');
   });
 
   it("defaults on read: a default added to the CRD later shows on objects stored before", async () => {

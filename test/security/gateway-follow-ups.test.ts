@@ -4,7 +4,6 @@
 // follow-ups, junk follow-ups against the breaker and the owner lookup, identity headers, links
 // from the gateway's own address. Loopback only; every loop is bounded in count.
 import { expect } from "chai";
-import http from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -14,35 +13,22 @@ import type { QueryResult } from "trino-client";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
+import { createRng, testSeed } from "../support/rng.ts";
+import { basicAuth, loopbackRequest, type LoopbackAnswer } from "./loopback-client.ts";
 import { RoutesFile, until } from "../gateway/support/harness.ts";
 
-interface RawAnswer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
+interface RawAnswer extends LoopbackAnswer {
   json(): QueryResult & Record<string, unknown>;
 }
 
 /** One HTTP request with the request target exactly as given (fetch would resolve dot-segments). */
-function rawRequest(base: string, method: string, target: string, headers: Record<string, string> = {}, body?: string): Promise<RawAnswer> {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const request = http.request({ hostname: url.hostname, port: url.port, method, path: target, headers: { ...headers, ...(body !== undefined ? { "content-length": Buffer.byteLength(body) } : {}) }, agent: false }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, text, json: () => JSON.parse(text) as QueryResult & Record<string, unknown> });
-      });
-    });
-    request.on("error", reject);
-    request.end(body);
-  });
+async function rawRequest(base: string, method: string, target: string, headers: Record<string, string> = {}, body?: string): Promise<RawAnswer> {
+  const answer = await loopbackRequest(base, { method, target, headers: { ...headers, ...(body !== undefined ? { "content-length": String(Buffer.byteLength(body)) } : {}) }, body });
+  return { ...answer, json: () => JSON.parse(answer.text) as QueryResult & Record<string, unknown> };
 }
 
 const password = "pw-of-the-test";
-const basic = (user: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
-const as = (user: string, extra: Record<string, string> = {}) => ({ authorization: basic(user), ...extra });
+const as = (user: string, extra: Record<string, string> = {}) => ({ authorization: basicAuth(user, password), ...extra });
 const pathOf = (uri: string) => new URL(uri).pathname;
 
 /** Refused: 403/404, or (a GET poll) a FAILED QueryResults saying access denied or not found. */
@@ -168,6 +154,31 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
         expect(a.query(victim.id)?.canceled).to.equal(false);
       });
     }
+
+    it("fuzz: 200 mutated follow-up targets from another tenant reach nothing past the gateway's check (seeded, bounded)", async () => {
+      const rng = createRng(testSeed("gateway path fuzz"));
+      const victim = await startQuery(secured, "team-a/analytics", as("alice"));
+      const segments = pathOf(victim.nextUri!).split("/").slice(1);
+      const poison = ["..", ".", "%2e%2e", "%2E.", ".%2e", "%2e", "a%2fb", "a%5cb", "a\\b", "", "..;", "%252e%252e"];
+      const tails = ["v1/statement", "v1/query", "v1/info/state", "ui", "v1/statement/executing/partialCancel"];
+      const before = { ...a.stats };
+      for (let i = 0; i < 200; i++) {
+        const path = [...segments];
+        const edits = rng.int(1, 3);
+        for (let e = 0; e < edits; e++) path.splice(rng.int(0, path.length), 0, rng.pick(poison));
+        if (rng.chance(0.5)) path.push(...rng.pick(tails).split("/"));
+        let target = `/${path.join("/")}`;
+        if (rng.chance(0.2)) target = `http://127.0.0.1:1${target}`;
+        const method = rng.pick(["GET", "POST", "DELETE", "PUT", "HEAD"]);
+        const answer = await rawRequest(url(secured), method, target, as("bob"), method === "POST" || method === "PUT" ? "SELECT 1" : undefined);
+        expect(answer.status, `${method} ${target}`).to.be.within(400, 499);
+      }
+      expect(a.stats.statements - before.statements, "statements on team-a's coordinator").to.equal(0);
+      expect(a.stats.dotSegmentPaths - before.dotSegmentPaths).to.equal(0);
+      expect(a.stats.absoluteFormTargets - before.absoluteFormTargets).to.equal(0);
+      expect(a.query(victim.id)?.canceled).to.equal(false);
+      expect((await fetch(`${url(secured)}/healthz`)).status).to.equal(200);
+    });
 
     it("refuses a follow-up that carries a body (a slow body would tie the backend up)", async () => {
       const victim = await startQuery(open, "team-a/analytics", { "x-trino-user": "alice" });

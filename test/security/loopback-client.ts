@@ -15,13 +15,18 @@ export interface LoopbackRequest {
   body?: string | Buffer;
   /** Source address, e.g. 127.0.0.2 (default: the kernel's choice, 127.0.0.1). */
   from?: string;
+  /** The request target sent exactly as given (dot-segments, encodings, absolute-form), instead of the URL's path. */
+  target?: string;
   timeoutMs?: number;
 }
 
 /** One request on a fresh connection; rejects on a connection error or after timeoutMs (default 20 s). */
 export function loopbackRequest(url: string, options: LoopbackRequest = {}): Promise<LoopbackAnswer> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: options.method ?? "GET", headers: options.headers, localAddress: options.from, agent: false, timeout: options.timeoutMs ?? 20_000 }, (response) => {
+    // A URL would be normalised (dot-segments resolved): a raw target goes in `path` instead.
+    const parsed = new URL(url);
+    const path = options.target ?? `${parsed.pathname}${parsed.search}`;
+    const request = http.request({ hostname: parsed.hostname, port: parsed.port, path, method: options.method ?? "GET", headers: options.headers, localAddress: options.from, agent: false, timeout: options.timeoutMs ?? 20_000 }, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString("utf8") }));

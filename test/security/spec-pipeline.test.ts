@@ -194,6 +194,11 @@ describe("security: spec pipeline", function () {
       expect(docs[count - 1].line).to.equal(2 + 6 * (count - 1));
       expect((docs[count - 1].doc as { metadata: { name: string } }).metadata.name).to.equal(`c${count - 1}`);
     });
+
+    it("more documents than the limit are refused before parsing, naming the count and the fix", () => {
+      const text = "a: 1\n---\n".repeat(SPEC_LIMITS.documentsPerFile);
+      expect(() => parseDocuments("tiny.yaml", text)).to.throw(SpecLoadError, `tiny.yaml: holds ${SPEC_LIMITS.documentsPerFile + 1} YAML documents, more than ${SPEC_LIMITS.documentsPerFile}; split the specs into several files`);
+    });
   });
 
   describe("property keys and values cannot inject lines", () => {
