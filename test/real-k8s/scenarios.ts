@@ -17,13 +17,17 @@ export type KubeDoc = Record<string, any>;
 /** The field manager `kubectl apply --server-side` uses. */
 export const kubectlFieldManager = "kubectl";
 
-/** Server-side apply of each object, as `kubectl apply --server-side` (no force): conflicts are errors. */
-export async function serverSideApply(kubeConfig: KubeConfig, objects: KubeDoc[], options: { force?: boolean } = {}): Promise<KubeDoc[]> {
+/**
+ * Server-side apply of each object, as `kubectl apply --server-side` (no force: conflicts are errors; unknown
+ * fields refused, kubectl's default --validate=strict); `dryRun` as `--dry-run=server`.
+ */
+export async function serverSideApply(kubeConfig: KubeConfig, objects: KubeDoc[], options: { force?: boolean; dryRun?: boolean } = {}): Promise<KubeDoc[]> {
   const api = RawObjectApi.fromKubeConfig(kubeConfig);
   const applied: KubeDoc[] = [];
   for (const object of objects) {
-    const query: Record<string, string> = { fieldManager: kubectlFieldManager };
+    const query: Record<string, string> = { fieldManager: kubectlFieldManager, fieldValidation: "Strict" };
     if (options.force) query.force = "true";
+    if (options.dryRun) query.dryRun = "All";
     applied.push(await api.send(HttpMethod.PATCH, "patch", object as KubernetesObject, query, PatchStrategy.ServerSideApply));
   }
   return applied;
@@ -100,6 +104,11 @@ export function specCorpus(): SpecCorpus {
   const merged = { ...policy, defaults: {}, namespaces: { ...(policy.namespaces ?? {}), ...namespaceRules } } as XTrinodePolicy;
   const namespaces = [...new Set([...runtimes, ...catalogs].map((doc) => doc.metadata.namespace as string))].sort();
   return { runtimes, catalogs, policy: merged, namespaces, secrets: placeholderSecrets(catalogs as never) as KubeDoc[] };
+}
+
+/** The documents of fixtures/invalid/<name>.yaml (the malformed one excepted by its caller). */
+export function invalidFixture(name: string): KubeDoc[] {
+  return yamlDocs(path.join(repoRoot, "fixtures/invalid", `${name}.yaml`));
 }
 
 /** Worker mode keda: the runtimes a real API server's CRD defaulting put in Error (issue 14). */
