@@ -25,6 +25,7 @@ COPY renderer ./renderer
 COPY reconciler ./reconciler
 COPY apiserver ./apiserver
 COPY gateway ./gateway
+COPY status ./status
 # The node base image's unprivileged user (uid/gid 1000); numeric so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 # gateway 8080, lifecycle API server 8081, operator metrics and probes 9090 (each command's default port).

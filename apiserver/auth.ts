@@ -102,6 +102,26 @@ export function isAllowedEverywhere(config: AuthzConfig, action: Action, identit
   return config[action].some((entry) => typeof entry === "string" && names(entry, identity));
 }
 
+/** Where an identity may perform an action: every namespace, or only those listed (none: neither). */
+export interface Permission {
+  everywhere: boolean;
+  namespaces: string[];
+}
+
+/** Per action, where `identity` may perform it (GET /v1/whoami: what the console offers; the server still checks each request). */
+export function permissionsOf(config: AuthzConfig, identity: Identity): Record<Action, Permission> {
+  const result = {} as Record<Action, Permission>;
+  for (const action of actions) {
+    const everywhere = isAllowedEverywhere(config, action, identity);
+    const namespaces = new Set<string>();
+    if (!everywhere) {
+      for (const entry of config[action]) if (typeof entry !== "string" && names(entry.identity, identity)) entry.namespaces.forEach((ns) => namespaces.add(ns));
+    }
+    result[action] = { everywhere, namespaces: [...namespaces].sort() };
+  }
+  return result;
+}
+
 export function authorize(config: AuthzConfig, action: Action, identity: Identity, namespace?: string): void {
   if (!isAllowed(config, action, identity, namespace)) {
     const where = namespace === undefined ? "runtimes" : `runtimes of namespace ${namespace}`;

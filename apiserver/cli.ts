@@ -19,6 +19,27 @@ function dns1123(flag: string) {
   };
 }
 
+function booleanFlag(flag: string) {
+  return (value: string): boolean => {
+    if (value === "true") return true;
+    if (value === "false") return false;
+    throw new InvalidArgumentError(`${flag} must be true or false, got "${value}"`);
+  };
+}
+
+function httpUrl(flag: string) {
+  return (value: string): string => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new InvalidArgumentError(`${flag} must be an http(s) URL such as http://xtrinode-gateway.xtrinode-gateway:8080, got "${value}"`);
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new InvalidArgumentError(`${flag} must be an http(s) URL, got "${value}"`);
+    return value;
+  };
+}
+
 function port(value: string): number {
   const number = Number(value);
   if (!Number.isInteger(number) || number < 0 || number > 65535) throw new InvalidArgumentError(`--port must be 0..65535, got "${value}"`);
@@ -40,6 +61,9 @@ export function registerApiServerCommands(program: Command): void {
     .option("--activity-min-interval-seconds <n>", "at most one last-activity write per runtime per this many seconds", positiveInteger("--activity-min-interval-seconds"), defaults.activityMinIntervalSeconds)
     .option("--kube-timeout-ms <n>", "timeout of each Kubernetes API request", positiveInteger("--kube-timeout-ms"), defaults.kubeTimeoutMs)
     .option("--identity <id>", "Lease holder identity (default: hostname_pid_random)")
+    .option("--console <true|false>", "serve the web console under /console/ (same tokens and authorisation as the API)", booleanFlag("--console"), true)
+    .option("--gateway-url <url>", "the gateway's base URL; the console's gateway view reads its status (GET /xtrinode/v1/status) from there, server-side", httpUrl("--gateway-url"))
+    .option("--gateway-token-file <file>", "file holding the gateway's admin token (its admin.tokenFile), sent when reading its status")
     .action(async (options) => {
       let server;
       try {
@@ -56,12 +80,15 @@ export function registerApiServerCommands(program: Command): void {
           kubeTimeoutMs: options.kubeTimeoutMs,
           identity: options.identity,
           defaultMetrics: true,
+          console: options.console,
+          gatewayUrl: options.gatewayUrl,
+          gatewayTokenFile: options.gatewayTokenFile,
         });
       } catch (error) {
         process.stderr.write(`xtrinode apiserver: ${(error as Error).message}\n`);
         process.exit(2);
       }
-      process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, identity: server.identity })}\n`);
+      process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, identity: server.identity, ...(options.console ? { console: `${server.url}/console/` } : {}) })}\n`);
       let stopping = false;
       const stop = () => {
         if (stopping) return;

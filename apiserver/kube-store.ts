@@ -5,46 +5,29 @@ import {
   ApiException,
   AuthenticationV1Api,
   CoordinationV1Api,
+  CoreV1Api,
   CustomObjectsApi,
   V1MicroTime,
   type ConfigurationOptions,
   type KubeConfig,
-  Observable,
-  type ObservableMiddleware,
+  type CoreV1Event,
   type V1Lease,
 } from "@kubernetes/client-node";
+import { callOptions } from "../lib/kube-config.ts";
 import type { XTrinode } from "../schemas/generated/types.ts";
 import type { Identity, TokenReviewer } from "./auth.ts";
 import { kubeUnavailable } from "./errors.ts";
 import type { LeaseRecord } from "./lease.ts";
-import type { MergePatch, RuntimeStore, WriteResult } from "./store.ts";
+import type { CatalogRecord, MergePatch, RuntimeEvent, RuntimeStore, WriteResult } from "./store.ts";
 
 const group = "xtrinode.io";
 const version = "v1alpha1";
 const plural = "xtrinodes";
-
-function middleware(pre: (request: Parameters<ObservableMiddleware["pre"]>[0]) => void): ObservableMiddleware {
-  return {
-    pre: (request) => {
-      pre(request);
-      return new Observable(Promise.resolve(request));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
-}
-
-/** Per-call options: a fresh timeout signal, plus an optional Content-Type override (merge patch). */
-function callOptions(timeoutMs: number, contentType?: string): ConfigurationOptions {
-  return {
-    middleware: [
-      middleware((request) => {
-        request.setSignal(AbortSignal.timeout(timeoutMs));
-        if (contentType) request.setHeaderParam("Content-Type", contentType);
-      }),
-    ],
-    middlewareMergeStrategy: "append",
-  };
-}
+const catalogPlural = "xtrinodecatalogs";
+/** Source of the Events this server records (resume and suspend requests). */
+const eventSource = "xtrinode-apiserver";
+/** At most this many Events of one runtime are read (Kubernetes folds repeats into one Event with a count). */
+const maxEventsRead = 500;
 
 function statusOf(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
@@ -111,11 +94,13 @@ function toLease(namespace: string, name: string, record: LeaseRecord): V1Lease 
 export class KubeRuntimeStore implements RuntimeStore {
   private readonly customObjects: CustomObjectsApi;
   private readonly coordination: CoordinationV1Api;
+  private readonly core: CoreV1Api;
   private readonly timeoutMs: number;
 
   constructor(kubeConfig: KubeConfig, options: { timeoutMs: number }) {
     this.customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
     this.coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.timeoutMs = options.timeoutMs;
   }
 
@@ -193,9 +178,71 @@ export class KubeRuntimeStore implements RuntimeStore {
     return result.ok ? { ok: true, value: undefined } : result;
   }
 
+  async createRuntimeEvent(runtime: XTrinode, event: { type: "Normal" | "Warning"; reason: string; message: string }): Promise<void> {
+    const { name, namespace = "", uid } = runtime.metadata as XTrinode["metadata"] & { uid?: string };
+    const now = new Date();
+    await this.call(`create Event about XTrinode ${namespace}/${name}`, (o) =>
+      this.core.createNamespacedEvent(
+        {
+          namespace,
+          body: {
+            metadata: { generateName: `${name}.`, namespace },
+            involvedObject: { apiVersion: `${group}/${version}`, kind: "XTrinode", name, namespace, uid },
+            type: event.type,
+            reason: event.reason,
+            message: event.message,
+            source: { component: eventSource },
+            reportingComponent: eventSource,
+            reportingInstance: eventSource,
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        },
+        o,
+      ),
+    );
+  }
+
+  async listRuntimeEvents(namespace: string, name: string, limit: number): Promise<RuntimeEvent[]> {
+    const operation = `list Events of XTrinode ${namespace}/${name}`;
+    const result = await this.call(operation, (o) =>
+      this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=XTrinode,involvedObject.name=${name}`, limit: maxEventsRead }, o),
+    );
+    if (!result.ok) return [];
+    return result.value.items
+      .map(toRuntimeEvent)
+      .sort((a, b) => (b.at ?? "").localeCompare(a.at ?? ""))
+      .slice(0, limit);
+  }
+
+  async listCatalogs(namespace: string): Promise<CatalogRecord[]> {
+    const operation = `list XTrinodeCatalogs in ${namespace}`;
+    const result = await this.call(operation, (o) => this.customObjects.listNamespacedCustomObject({ group, version, namespace, plural: catalogPlural, limit: 500 }, o));
+    if (!result.ok) return [];
+    const page = result.value as { items?: Array<{ metadata?: { name?: string }; status?: { conditions?: CatalogRecord["conditions"] } }> };
+    return (page.items ?? []).map((item) => ({ name: item.metadata?.name ?? "", conditions: item.status?.conditions ?? [] }));
+  }
+
   async ping(): Promise<void> {
     await this.call("discovery of coordination.k8s.io/v1", (o) => this.coordination.getAPIResources(o));
   }
+}
+
+function isoTime(value: unknown): string | null {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
+function toRuntimeEvent(event: CoreV1Event): RuntimeEvent {
+  return {
+    type: event.type ?? "",
+    reason: event.reason ?? "",
+    message: event.message ?? "",
+    at: isoTime(event.lastTimestamp) ?? isoTime(event.eventTime) ?? isoTime(event.firstTimestamp) ?? isoTime(event.metadata?.creationTimestamp),
+    count: event.count ?? 1,
+    source: event.reportingComponent || event.source?.component || "",
+  };
 }
 
 /** TokenReviewer over authentication.k8s.io/v1 TokenReview. */

@@ -29,6 +29,8 @@ import type { ApiServerMetrics, ResumeOutcome } from "./metrics.ts";
 import { defaultLeaseNamespace, resumeLeaseName } from "./names.ts";
 import type { MergePatch, RuntimeStore, WriteResult } from "./store.ts";
 import type { Logger } from "../lib/logger.ts";
+import { parseDurationMs } from "../reconciler/duration.ts";
+import { idleDeadlineMs } from "../reconciler/lifecycle.ts";
 
 export const annotations = {
   resumeRequestedAt: "xtrinode.io/resume-requested-at",
@@ -37,6 +39,9 @@ export const annotations = {
   suspendRequestedBy: "xtrinode.io/suspend-requested-by",
   lastActivity: "xtrinode.io/last-activity",
 } as const;
+
+/** Reasons of the Events this server records on a runtime when it writes resume or suspend intent. */
+export const eventReasons = { resumeRequested: "ResumeRequested", suspendRequested: "SuspendRequested" } as const;
 
 export interface LifecycleOptions {
   store: RuntimeStore;
@@ -79,28 +84,76 @@ export interface RuntimeView {
   suspendRequestedAt: string | null;
   suspendRequestedBy: string | null;
   readySince: string | null;
+  suspendedAt: string | null;
   message: string | null;
   conditions: Condition[];
+  /** Worker pool: mode, ready replicas (status) and what the spec asks (fixed count, or keda min..max). */
+  workers: WorkersView;
+  hostnames: string[];
+  pool: string | null;
+  /** XTrinodeCatalog names in use (status.catalogs). */
+  catalogs: string[];
+  wakeTTL: string | null;
+  /** When the idle rule suspends it if no query comes (the operator's rule); null when it never idles or is not serving. */
+  idleSuspendAt: string | null;
+}
+
+export interface WorkersView {
+  mode: "fixed" | "keda";
+  ready: number | null;
+  /** Fixed mode: the count; keda mode: null (between min and max). */
+  desired: number | null;
+  min: number | null;
+  max: number | null;
 }
 
 /** The status view of an XTrinode served by GET /v1/runtimes…: spec intent, status and lifecycle annotations. */
 export function runtimeView(runtime: XTrinode): RuntimeView {
   const notes = runtime.metadata.annotations ?? {};
   const status = runtime.status ?? {};
+  const spec = runtime.spec ?? {};
+  const suspended = spec.lifecycle?.suspended === true;
+  const wakeTTL = spec.lifecycle?.wakeTTL ?? null;
+  const workers = spec.workers ?? {};
+  const mode = workers.mode ?? "fixed";
+  let idleSuspendAt: string | null = null;
+  if (wakeTTL !== null && !suspended && status.routeState === "RUNNING") {
+    let wakeTTLMs: number | undefined;
+    try {
+      wakeTTLMs = parseDurationMs(wakeTTL);
+    } catch {
+      wakeTTLMs = undefined; // the operator reports an invalid spec in the conditions
+    }
+    const deadline = idleDeadlineMs({ wakeTTLMs, lastActivity: notes[annotations.lastActivity], resumeRequestedAt: notes[annotations.resumeRequestedAt], status });
+    idleSuspendAt = deadline === undefined ? null : new Date(deadline).toISOString();
+  }
   return {
     namespace: runtime.metadata.namespace ?? "",
     name: runtime.metadata.name,
     phase: status.phase ?? null,
     routeState: status.routeState ?? null,
-    suspended: runtime.spec?.lifecycle?.suspended === true,
+    suspended,
     lastActivity: latestTime(notes[annotations.lastActivity], status.lastActivityTime) ?? null,
     resumeRequestedAt: notes[annotations.resumeRequestedAt] ?? null,
     resumeRequestedBy: notes[annotations.resumeRequestedBy] ?? null,
     suspendRequestedAt: notes[annotations.suspendRequestedAt] ?? null,
     suspendRequestedBy: notes[annotations.suspendRequestedBy] ?? null,
     readySince: status.readySince ?? null,
+    suspendedAt: status.suspendedAt ?? null,
     message: status.message ?? null,
     conditions: status.conditions ?? [],
+    workers: {
+      mode,
+      ready: status.workers ?? null,
+      desired: mode === "fixed" ? (workers.count ?? 1) : null,
+      min: mode === "keda" ? (workers.min ?? null) : null,
+      max: mode === "keda" ? (workers.max ?? null) : null,
+    },
+    hostnames: spec.route?.hostnames ?? [],
+    pool: spec.route?.pool ?? null,
+    catalogs: status.catalogs ?? [],
+    wakeTTL,
+    idleSuspendAt,
   };
 }
 
@@ -305,7 +358,18 @@ export class Lifecycle {
     this.intents.set(key, observation.recordKey);
     this.holdUntil(key, startedMs + leaseDurationSeconds * 1000);
     logger.info({ event: "resume-requested", namespace, name, by: caller, lease: leaseName }, "resume intent recorded");
+    this.recordEvent(runtime, eventReasons.resumeRequested, `resume requested by ${caller}`);
     return { outcome: "accepted", answer: this.resuming(namespace, name) };
+  }
+
+  /**
+   * An Event for the runtime's history (kubectl describe, the console). Not awaited: the intent is
+   * already recorded, and a slow or failing Event write must not delay or fail the answer.
+   */
+  private recordEvent(runtime: XTrinode, reason: string, message: string): void {
+    this.options.store.createRuntimeEvent(runtime, { type: "Normal", reason, message }).catch((error: unknown) => {
+      this.options.logger.warn({ event: "event-record-failed", namespace: runtime.metadata.namespace, name: runtime.metadata.name, reason, err: String(error) }, "could not record the Event");
+    });
   }
 
   private holdUntil(key: string, leaseExpiresAtMs: number): void {
@@ -373,6 +437,7 @@ export class Lifecycle {
     const patched = await this.write("xtrinode", "patch", () => store.patchRuntime(namespace, name, suspendIntentPatch(at, caller)));
     if (!patched.ok) throw notFound(`XTrinode ${namespace}/${name} not found`);
     logger.info({ event: "suspend-requested", namespace, name, by: caller }, "suspend intent recorded");
+    this.recordEvent(runtime, eventReasons.suspendRequested, `suspend requested by ${caller}`);
 
     const key = `${namespace}/${name}`;
     this.forget(key);

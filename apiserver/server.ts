@@ -11,9 +11,11 @@ import type { AddressInfo } from "node:net";
 import Koa from "koa";
 import Router, { type RouterContext, type RouterMiddleware } from "@koa/router";
 import type { Logger } from "../lib/logger.ts";
-import { authorize, bearerToken, isAllowed, isAllowedEverywhere, type Action, type Authenticator, type AuthzConfig, type Identity } from "./auth.ts";
+import { authorize, bearerToken, isAllowed, isAllowedEverywhere, permissionsOf, type Action, type Authenticator, type AuthzConfig, type Identity } from "./auth.ts";
+import { addConsoleRoutes, securityHeaders, type ConsoleAsset } from "./console.ts";
+import { runtimeDetails } from "./details.ts";
 import { ApiError, badRequest, errorBody, kubeUnavailable } from "./errors.ts";
-import type { Lifecycle, LifecycleAnswer } from "./lifecycle.ts";
+import type { Lifecycle, LifecycleAnswer, RuntimeView } from "./lifecycle.ts";
 import type { ApiServerMetrics } from "./metrics.ts";
 import { checkDns1123Label } from "./names.ts";
 import type { RuntimeStore } from "./store.ts";
@@ -27,6 +29,18 @@ export interface ApiServerDeps {
   logger: Logger;
   /** How long a /readyz answer is reused (the probe must not hammer the Kubernetes API). */
   readyCacheMs?: number;
+  /** The web console's files (served under /console/); undefined: console off. */
+  console?: Map<string, ConsoleAsset>;
+  /** Reads the gateway's status (--gateway-url); undefined: no gateway configured. */
+  gatewayStatus?: GatewayStatusReader;
+}
+
+/** The gateway's status as the console shows it, limited to the namespaces `readable` says the caller may read. */
+export type GatewayStatusReader = (readable: (namespace: string) => boolean) => Promise<unknown>;
+
+/** Which lifecycle actions the caller may use on this runtime (the console shows only those buttons; each request is still authorised). */
+function withPermissions(authz: AuthzConfig, identity: Identity, view: RuntimeView) {
+  return { ...view, allowed: { resume: isAllowed(authz, "resume", identity, view.namespace), suspend: isAllowed(authz, "suspend", identity, view.namespace) } };
 }
 
 interface State {
@@ -181,11 +195,28 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
       if (namespace !== undefined) authorize(authz, "read", identity, namespace);
       const items = await lifecycle.list(namespace);
       // A caller allowed only some namespaces sees only their runtimes.
-      ctx.body = { items: isAllowedEverywhere(authz, "read", identity) ? items : items.filter((item) => isAllowed(authz, "read", identity, item.namespace)) };
+      const readable = isAllowedEverywhere(authz, "read", identity) ? items : items.filter((item) => isAllowed(authz, "read", identity, item.namespace));
+      ctx.body = { items: readable.map((item) => withPermissions(authz, identity, item)), serverTime: new Date().toISOString() };
     })
     .get("/v1/runtimes/:namespace/:name", guard("read"), async (ctx) => {
       const { namespace, name } = runtimeParams(ctx, "read");
-      ctx.body = await lifecycle.status(namespace, name);
+      ctx.body = withPermissions(authz, ctx.state.identity!, await lifecycle.status(namespace, name));
+    })
+    .get("/v1/runtimes/:namespace/:name/details", guard("read"), async (ctx) => {
+      const { namespace, name } = runtimeParams(ctx, "read");
+      const details = await runtimeDetails(store, namespace, name);
+      ctx.body = { ...details, runtime: withPermissions(authz, ctx.state.identity!, details.runtime), serverTime: new Date().toISOString() };
+    })
+    // Who the caller is and where it may do what: the console's login check and which controls it offers.
+    .get("/v1/whoami", async (ctx) => {
+      const identity = await authenticate(bearerToken(ctx.get("authorization") || undefined));
+      ctx.body = { username: identity.username, groups: identity.groups, permissions: permissionsOf(authz, identity), gateway: deps.gatewayStatus !== undefined };
+    })
+    .get("/v1/gateway", guard("read"), async (ctx) => {
+      if (!deps.gatewayStatus) throw new ApiError(404, "NotFound", "no gateway is configured: start the lifecycle API with --gateway-url <the gateway's status URL base>");
+      const identity = ctx.state.identity!;
+      const everywhere = isAllowedEverywhere(authz, "read", identity);
+      ctx.body = await deps.gatewayStatus((namespace) => everywhere || isAllowed(authz, "read", identity, namespace));
     })
     .post("/v1/runtimes/:namespace/:name/suspend", guard("suspend"), async (ctx) => {
       const { namespace, name } = runtimeParams(ctx, "suspend");
@@ -197,9 +228,12 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
       send(ctx, await lifecycle.reportActivity(namespace, name, body));
     });
 
+  if (deps.console) addConsoleRoutes(router, deps.console);
+
   // Errors → { error: { code, message } }; latency histogram by matched route (never the raw path: bounded labels).
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
+    ctx.set(securityHeaders);
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {

@@ -19,6 +19,8 @@ import { KubeRuntimeStore, kubeTokenReviewer } from "./kube-store.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { createMetrics, type ApiServerMetrics } from "./metrics.ts";
 import { defaultLeaseNamespace } from "./names.ts";
+import { loadConsoleAssets } from "./console.ts";
+import { gatewayStatusReader } from "./gateway-status.ts";
 import { createApiServerHandler, listen } from "./server.ts";
 
 export interface ApiServerOptions {
@@ -40,6 +42,12 @@ export interface ApiServerOptions {
   identity?: string;
   logger?: Logger;
   defaultMetrics?: boolean;
+  /** Serve the web console under /console/ (default true). */
+  console?: boolean;
+  /** Base URL of the gateway whose status the console shows (server-side read); none: no gateway view. */
+  gatewayUrl?: string;
+  /** File holding the gateway's admin token (its admin.tokenFile), sent when reading its status. */
+  gatewayTokenFile?: string;
 }
 
 export interface StartedApiServer {
@@ -104,8 +112,22 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<St
     // A winner writes its intent right after the Lease: two request timeouts and a second cover that.
     abandonedLeaseGraceMs: 2 * timeoutMs + 1000,
   });
-  const handler = createApiServerHandler({ lifecycle, store, authenticate, authz, metrics, logger });
+  const handler = createApiServerHandler({
+    lifecycle,
+    store,
+    authenticate,
+    authz,
+    metrics,
+    logger,
+    console: options.console === false ? undefined : loadConsoleAssets(),
+    gatewayStatus: options.gatewayUrl
+      ? gatewayStatusReader(options.gatewayUrl, { timeoutMs, token: options.gatewayTokenFile ? readConfigFile(options.gatewayTokenFile, "--gateway-token-file").trim() : undefined })
+      : undefined,
+  });
   const running = await listen(handler, options.port ?? defaults.port, options.host ?? defaults.host);
-  logger.info({ event: "listening", url: running.url, identity, auth: options.tokenFile ? "token-file" : "token-review" }, "lifecycle API server listening");
+  logger.info(
+    { event: "listening", url: running.url, identity, auth: options.tokenFile ? "token-file" : "token-review", console: options.console !== false, gatewayUrl: options.gatewayUrl },
+    "lifecycle API server listening",
+  );
   return { url: running.url, identity, metrics, close: running.close };
 }

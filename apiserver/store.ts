@@ -1,13 +1,30 @@
 // The Kubernetes operations the lifecycle core needs, behind one small interface so the core is
 // testable without a network. The production implementation is kube-store.ts (@kubernetes/client-node).
 // Implementations throw ApiError 503 (kubeUnavailable) when the Kubernetes API fails or times out.
-import type { XTrinode } from "../schemas/generated/types.ts";
+import type { Condition, XTrinode } from "../schemas/generated/types.ts";
 import type { LeaseRecord } from "./lease.ts";
 
 /** A JSON merge patch (RFC 7386) for an XTrinode. */
 export type MergePatch = Record<string, unknown>;
 
 export type WriteResult<T> = { ok: true; value: T } | { ok: false; reason: "conflict" | "notFound" };
+
+/** A Kubernetes Event about a runtime, as the console shows it. */
+export interface RuntimeEvent {
+  type: string;
+  reason: string;
+  message: string;
+  /** Last time it happened (lastTimestamp, eventTime or creation time). */
+  at: string | null;
+  count: number;
+  source: string;
+}
+
+/** An XTrinodeCatalog as the console shows it: its name and conditions. */
+export interface CatalogRecord {
+  name: string;
+  conditions: Condition[];
+}
 
 export interface RuntimeStore {
   getRuntime(namespace: string, name: string): Promise<XTrinode | undefined>;
@@ -21,6 +38,12 @@ export interface RuntimeStore {
   updateLease(namespace: string, name: string, record: LeaseRecord): Promise<WriteResult<LeaseRecord>>;
   /** Deletes the Lease if it is still at resourceVersion. */
   deleteLease(namespace: string, name: string, resourceVersion: string): Promise<WriteResult<void>>;
+  /** Records a Kubernetes Event about the runtime (the console's resume/suspend history). */
+  createRuntimeEvent(runtime: XTrinode, event: { type: "Normal" | "Warning"; reason: string; message: string }): Promise<void>;
+  /** The most recent Events about XTrinode namespace/name (newest first, at most `limit`). */
+  listRuntimeEvents(namespace: string, name: string, limit: number): Promise<RuntimeEvent[]>;
+  /** The XTrinodeCatalogs of a namespace. */
+  listCatalogs(namespace: string): Promise<CatalogRecord[]>;
   /** Resolves when the Kubernetes API answers. */
   ping(): Promise<void>;
 }

@@ -16,6 +16,7 @@ export const registrations: CommandRegistration[] = [
   { module: "../reconciler/cli.ts", register: "registerOperatorCommands", commands: ["operator", "apply"] },
   { module: "../gateway/cli.ts", register: "registerGatewayCommands", commands: ["gateway"] },
   { module: "../reconciler/gitops/cli.ts", register: "registerGitOpsCommands", commands: ["gitops", "diff"] },
+  { module: "../status/cli.ts", register: "registerStatusCommands", commands: ["status"] },
 ];
 
 /** The registrations needed for `argv` (process.argv): the asked command's, else all of them. */
@@ -23,4 +24,16 @@ export function registrationsFor(argv: string[]): CommandRegistration[] {
   const asked = argv[2];
   const owners = registrations.filter((registration) => registration.commands.includes(asked));
   return owners.length > 0 ? owners : registrations;
+}
+
+/**
+ * The error for an unknown command in `argv` (process.argv), or undefined: the first argument that
+ * is not an option must name a registered command (or `help <command>` must).
+ */
+export function unknownCommand(argv: string[], commands: ReadonlyArray<{ name(): string; aliases(): string[] }>): string | undefined {
+  const known = commands.flatMap((command) => [command.name(), ...command.aliases()]);
+  const asked = argv[2] === "help" ? argv[3] : argv[2];
+  if (asked === undefined || asked.startsWith("-") || asked === "help" || known.includes(asked)) return undefined;
+  const names = commands.map((command) => command.name()).filter((name) => name !== "help");
+  return `error: unknown command '${asked}'. Known commands: ${names.join(", ")} (xtrinode --help describes them).`;
 }

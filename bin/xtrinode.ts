@@ -3,7 +3,7 @@
 // wires up the ones needed. Runs on Node >= 24 (TypeScript type stripping); npm scripts and npx use the pinned Node 24.
 import { Command } from "commander";
 import { exitWithParentIfAsked } from "../lib/exit-with-parent.ts";
-import { registrationsFor } from "./registrations.ts";
+import { registrationsFor, unknownCommand } from "./registrations.ts";
 
 exitWithParentIfAsked();
 
@@ -15,6 +15,14 @@ const program = new Command("xtrinode")
 for (const { module: modulePath, register } of registrationsFor(process.argv)) {
   const module = (await import(new URL(modulePath, import.meta.url).href)) as Record<string, (program: Command) => void>;
   module[register](program);
+}
+
+// commander lets `<unknown> --help` print the top-level help and exit 0, as if the command existed:
+// refuse any unknown command first, naming the known ones.
+const unknown = unknownCommand(process.argv, program.commands);
+if (unknown) {
+  process.stderr.write(`${unknown}\n`);
+  process.exit(1);
 }
 
 await program.parseAsync(process.argv);

@@ -1,24 +1,31 @@
 // The gateway as an ordered Koa middleware chain; the order IS the routing policy:
-// requestContext → probes (/healthz, /readyz, /metrics: before auth and limits) → authenticate →
-// followUpStickiness (query id → owning backend) → selectRoute (transaction → header → hostname →
-// pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+// requestContext → probes (/healthz, /readyz, /metrics: before auth and limits) → operatorStatus
+// (/xtrinode/v1/status: its own admin check, never forwarded) → authenticate →
+// followUpStickiness (query id → owning backend) → selectRoute (transaction → header → client tag →
+// routing group → hostname → pool → default) → authorise → rateLimitNewQueries → chooseBackend (forward, or hold + auto-resume).
+import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from "node:http";
 import Koa from "koa";
 import type { RouteEntry } from "../schemas/generated/types.ts";
 import type { Principal } from "./auth.ts";
 import { decideNewQuery } from "./backend-choice.ts";
 import { allBackends, type GatewayCore } from "./core.ts";
 import { forwardedView, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
-import { followUpQueryId, isHeldQueryId, isNewStatement } from "./query-id.ts";
+import { isHeldQueryId } from "./query-id.ts";
+import { checkRequestTarget, type RequestTarget } from "./request-target.ts";
+import { identityHeaderIssue } from "./identity-headers.ts";
+import { isQueryAdmin, mayUseBackend, usableBackends } from "./follow-up-access.ts";
 import type { HeldQuery } from "./held-queries.ts";
 import { routeKey, selectTarget, type Target } from "./route-table.ts";
-import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, holdStatement, pollHeld, readBody, submitStatement, writeJson, writeTrinoError } from "./statements.ts";
-import { gatewayErrors } from "./trino-protocol.ts";
-import { forwardableHeaders, writeBufferedAnswer } from "./backend-http.ts";
+import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, holdStatement, pollHeld, readStatement, submitStatement, writeJson, writeRefusal, writeTrinoError } from "./statements.ts";
+import { gatewayErrors, type TrinoErrorKind } from "./trino-protocol.ts";
+import { buildGatewayStatus, gatewayStatusPath } from "./status.ts";
+import { forwardableHeaders, hasBody, writeBufferedAnswer } from "./backend-http.ts";
 import { backendOfTransaction, transactionHeader, untagTransactionHeader } from "./transactions.ts";
 
 export interface GatewayState {
   forwarded: ForwardedView;
+  /** The checked, canonical request target (createGatewayHandler). */
+  request: RequestTarget;
   kind: "new" | "followup" | "other";
   runtime: string;
   principal?: Principal;
@@ -46,11 +53,20 @@ function raw(ctx: Context): Context["res"] {
   return ctx.res;
 }
 
+/** Canonical targets of requests that passed the check in createGatewayHandler. */
+const checkedTargets = new WeakMap<IncomingMessage, RequestTarget>();
+
+function requestKind(request: RequestTarget): GatewayState["kind"] {
+  return request.kind === "new" ? "new" : request.queryId ? "followup" : "other";
+}
+
 function requestContext(core: GatewayCore): Middleware {
   return async (ctx, next) => {
-    const path = ctx.path;
+    const request = checkedTargets.get(ctx.req);
+    if (!request) throw new Error("request target not checked"); // createGatewayHandler checks every request first
+    ctx.state.request = request;
     ctx.state.forwarded = forwardedView(ctx.req.headers, ctx.req.socket.remoteAddress, "http", core.trusted);
-    ctx.state.kind = isNewStatement(ctx.method, path) ? "new" : followUpQueryId(path) ? "followup" : "other";
+    ctx.state.kind = requestKind(request);
     ctx.state.runtime = "unknown";
     ctx.res.once("finish", () => core.metrics.countRequest(ctx.state.runtime, ctx.state.kind, ctx.res.statusCode));
     await next();
@@ -60,8 +76,8 @@ function requestContext(core: GatewayCore): Middleware {
 // A plain path switch, not a router: it runs on every request, and the three probes need no params.
 function probes(core: GatewayCore): Middleware {
   return async (ctx, next) => {
-    // Matches what @koa/router matched: case-insensitive, optional trailing slash.
-    if ((ctx.method !== "GET" && ctx.method !== "HEAD") || ctx.path.length > 9) return next();
+    // Case-insensitive, optional trailing slash (request-target.ts: kind "probe").
+    if (ctx.state.request.kind !== "probe") return next();
     switch (ctx.path.toLowerCase().replace(/\/$/, "")) {
       case "/healthz":
         ctx.state.runtime = "-";
@@ -85,12 +101,37 @@ function probes(core: GatewayCore): Middleware {
   };
 }
 
+/** GET /xtrinode/v1/status for operators: admin token or admin principal (see status.ts). */
+function operatorStatus(core: GatewayCore): Middleware {
+  return async (ctx, next) => {
+    if (ctx.path !== gatewayStatusPath) return next();
+    ctx.state.runtime = "-";
+    if (ctx.method !== "GET" && ctx.method !== "HEAD") {
+      writeJson(raw(ctx), 405, { error: { code: "METHOD_NOT_ALLOWED", message: `${gatewayStatusPath} answers GET only` } }, { allow: "GET, HEAD" });
+      return;
+    }
+    const access = await core.statusAccess.check(header(ctx, "authorization"), core.auth);
+    if (!access.ok) {
+      writeJson(raw(ctx), access.status, { error: { code: access.status === 401 ? "UNAUTHENTICATED" : "FORBIDDEN", message: access.message } }, access.challenges ? { "www-authenticate": access.challenges } : {});
+      return;
+    }
+    ctx.set("cache-control", "no-store");
+    ctx.body = buildGatewayStatus(core);
+  };
+}
+
 function authenticate(core: GatewayCore): Middleware {
   return async (ctx, next) => {
     if (!core.auth.enabled) return next();
-    const result = await core.auth.authenticate(header(ctx, "authorization"));
+    const result = await core.auth.authenticate(header(ctx, "authorization"), ctx.state.forwarded.client);
     if (!result.ok) {
       ctx.state.runtime = "unauthenticated";
+      if (result.reason !== "invalid") {
+        // Back off: 429 + Retry-After, no challenge (the credentials were not judged).
+        const seconds = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
+        writeRefusal(raw(ctx), 429, result.reason === "busy" ? gatewayErrors.gatewayBusy : gatewayErrors.loginThrottled, `authentication refused: ${result.message}`, { "retry-after": seconds });
+        return;
+      }
       writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.unauthenticated, `authentication failed: ${result.message}`, 401, { "www-authenticate": core.auth.challenges });
       return;
     }
@@ -98,6 +139,12 @@ function authenticate(core: GatewayCore): Middleware {
     if (user && !core.auth.mayActAs(result.principal, user)) {
       ctx.state.runtime = "forbidden";
       writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: principal ${result.principal.name} cannot act as user ${user}`, 403);
+      return;
+    }
+    const identityIssue = identityHeaderIssue(ctx.req.headers, result.principal, core.auth.mayActAs);
+    if (identityIssue) {
+      ctx.state.runtime = "forbidden";
+      writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: ${identityIssue}`, 403);
       return;
     }
     if (!user) ctx.req.headers["x-trino-user"] = result.principal.name;
@@ -111,21 +158,58 @@ function authenticate(core: GatewayCore): Middleware {
 
 function followUpStickiness(core: GatewayCore): Middleware {
   return async (ctx, next) => {
-    const queryId = followUpQueryId(ctx.path);
+    const request = ctx.state.request;
+    const queryId = request.queryId;
     if (!queryId) return next();
-    const isPoll = ctx.path.startsWith("/v1/statement/");
+    const isPoll = request.kind === "poll";
     if (isHeldQueryId(queryId)) return followUpOfHeld(core, ctx, queryId);
-    const backend = await core.sticky.ownerOf(queryId, allBackends(core), ownerLookupTimeoutMs, lookupIdentity(ctx.req.headers));
-    if (!backend) {
+    const principal = ctx.state.principal; // set exactly when authentication is on
+    const notFound = () => {
       ctx.state.runtime = "unknown-query";
-      const message = `query ${queryId} is not known to any Trino coordinator behind this gateway`;
+      const message = `query ${queryId} is not known to any Trino coordinator behind this gateway${principal ? ` that ${principal.name} may use` : ""}`;
       if (isPoll && ctx.method === "GET") writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.queryNotFound, message);
       else writeJson(raw(ctx), 404, { error: { code: "QUERY_NOT_FOUND", message } });
-      return;
-    }
+    };
+    // Only the runtimes this principal may use are asked: a query elsewhere is none of its business.
+    const candidates = principal ? usableBackends(core, principal) : allBackends(core);
+    const backend = await core.sticky.ownerOf(queryId, candidates, ownerLookupTimeoutMs, lookupIdentity(ctx.req.headers), admitLookup(core, ctx));
+    if (backend === "throttled") return refuseThrottledLookup(core, ctx);
+    if (!backend) return notFound();
     ctx.state.runtime = runtimeOfFollowUp(core, queryId, backend);
+    if (principal) {
+      if (!mayUseBackend(core, principal, backend)) {
+        writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: ${principal.name} may not use XTrinode runtime ${ctx.state.runtime}, which runs query ${queryId}`, 403);
+        return;
+      }
+      // Only the query's own user — a user this principal may act as, like X-Trino-User — or an
+      // admin: polls, cancels and query info alike. The owner is recorded with the POST this replica
+      // relayed, else asked once of the owning coordinator.
+      const user = header(ctx, "x-trino-user") ?? principal.name;
+      if (!isQueryAdmin(core, principal)) {
+        const owner = await core.owners.ownerOf(queryId, backend, user, ownerLookupTimeoutMs);
+        if (!owner) return notFound();
+        if (!core.auth.mayActAs(principal, owner.user)) {
+          writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: query ${queryId} belongs to another user`, 403);
+          return;
+        }
+      }
+    }
     forwardFollowUp(core, ctx.req, raw(ctx), ctx.state.forwarded, queryId, backend, ctx.state.runtime, isPoll);
   };
+}
+
+/**
+ * The per-client budget of coordinator lookups (HEAD to every candidate backend, for a coordinator
+ * id this replica has not met): keyed by principal, or by client address without authentication.
+ */
+function admitLookup(core: GatewayCore, ctx: Context): () => boolean {
+  return () => core.lookupBudget.take(ctx.state.principal?.name ?? `addr:${ctx.state.forwarded.client}`).allowed;
+}
+
+/** 503 with Retry-After: Trino clients retry a poll answered so; junk follow-ups cost nothing more. */
+function refuseThrottledLookup(core: GatewayCore, ctx: Context): void {
+  ctx.state.runtime = "lookup-throttled";
+  writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.lookupsThrottled, "too many follow-ups for queries this gateway replica has not seen; retry shortly", 503, { "retry-after": "1" });
 }
 
 /**
@@ -142,19 +226,15 @@ function lookupIdentity(headers: IncomingMessage["headers"]): Record<string, str
  * a query, and for them the rest of the chain does nothing. Only when authentication is off (the
  * chain authenticates first); anything it does not settle here takes the chain.
  */
-function forwardKnownFollowUp(core: GatewayCore, req: IncomingMessage, res: ServerResponse): boolean {
-  const url = req.url ?? "";
-  if (core.auth.enabled || !(url.startsWith("/v1/statement/") || url.startsWith("/v1/query/"))) return false;
-  const queryEnd = url.indexOf("?");
-  const path = queryEnd < 0 ? url : url.slice(0, queryEnd);
-  const queryId = followUpQueryId(path);
-  if (!queryId || isHeldQueryId(queryId)) return false;
+function forwardKnownFollowUp(core: GatewayCore, req: IncomingMessage, res: ServerResponse, request: RequestTarget): boolean {
+  const queryId = request.queryId;
+  if (core.auth.enabled || !queryId || isHeldQueryId(queryId)) return false;
   const backend = core.sticky.knownOwner(queryId);
   if (!backend) return false;
   const runtime = runtimeOfFollowUp(core, queryId, backend);
   res.once("finish", () => core.metrics.countRequest(runtime, "followup", res.statusCode));
   const forwarded = forwardedView(req.headers, req.socket.remoteAddress, "http", core.trusted);
-  forwardFollowUp(core, req, res, forwarded, queryId, backend, runtime, path.startsWith("/v1/statement/"));
+  forwardFollowUp(core, req, res, forwarded, queryId, backend, runtime, request.kind === "poll");
   return true;
 }
 
@@ -165,15 +245,23 @@ const cancelled = (queryId: string) => ({ kind: gatewayErrors.queryCancelled, me
 /**
  * Follow-ups of statements the gateway holds (or held). A held statement is known by its id AND the
  * slug of its nextUri, which only its client has: ids are guessable. `/v1/query/{id}` carries no
- * slug, so it tells nothing about held statements.
+ * slug, so it tells nothing about held statements. With authentication on, only the principal
+ * that submitted a held statement may poll it, cancel it, or be shown its first page after the
+ * hand-over (and only while it may still use the runtime).
  */
 async function followUpOfHeld(core: GatewayCore, ctx: Context, queryId: string): Promise<void> {
-  if (ctx.path.startsWith("/v1/query/")) {
+  const principal = ctx.state.principal;
+  const mayFollow = (submitter: string, runtime: string) => !principal || (principal.name === submitter && core.auth.mayUse(principal, runtime));
+  const denied = (runtime: string) =>
+    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: query ${queryId} on ${runtime} was submitted by another principal`, 403);
+  if (ctx.state.request.kind === "query") {
     if (ctx.method === "DELETE") {
-      // trino-js cancel(): like Trino's kill of one's own query, it cancels what this user holds under that id.
-      const user = header(ctx, "x-trino-user") ?? ctx.state.principal?.name;
+      // trino-js cancel(): like Trino's kill of one's own query, it cancels what this principal
+      // (without authentication: this X-Trino-User) holds under that id.
+      const user = header(ctx, "x-trino-user");
       for (const held of core.held.withId(queryId)) {
-        if (user && firstValue(held.headers["x-trino-user"] as string | string[] | undefined) === user) core.held.end(held, cancelled(queryId));
+        const own = principal ? held.principal === principal.name : user !== undefined && firstValue(held.headers["x-trino-user"] as string | string[] | undefined) === user;
+        if (own) core.held.end(held, cancelled(queryId));
       }
       ctx.status = 204;
       return;
@@ -183,18 +271,22 @@ async function followUpOfHeld(core: GatewayCore, ctx: Context, queryId: string):
   }
   const slug = heldSlugInPath.exec(ctx.path)?.[1];
   let held = slug ? core.held.get(queryId, slug) : undefined;
-  if (held) ctx.state.runtime = `${held.namespace}/${held.name}`;
+  if (held) {
+    ctx.state.runtime = `${held.namespace}/${held.name}`;
+    if (!mayFollow(held.principal, ctx.state.runtime)) return denied(ctx.state.runtime);
+  }
   if (ctx.method === "DELETE") {
     if (held) core.held.end(held, cancelled(queryId));
     ctx.status = 204; // as Trino answers a DELETE of its nextUri, also for what is gone already
     return;
   }
-  if (answerFailedPoll(raw(ctx), ctx.state.forwarded, queryId, ctx.path)) return;
+  if (answerFailedPoll(core, raw(ctx), ctx.state.forwarded, queryId, ctx.path, header(ctx, "x-trino-user") ?? "")) return;
   if (!held && slug) {
     // A repeated hand-over poll (the client retried): the same first page again, not a second run.
     const handed = core.held.handedOver(queryId, slug);
     if (handed) {
       ctx.state.runtime = handed.runtime;
+      if (!mayFollow(handed.principal, handed.runtime)) return denied(handed.runtime);
       writeBufferedAnswer(raw(ctx), handed.answer);
       return;
     }
@@ -245,7 +337,11 @@ function adoptHeldTicket(core: GatewayCore, ctx: Context, queryId: string, slug:
     writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${runtime} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
     return "refused";
   }
-  const held = core.held.add({ id: queryId, slug, namespace: ticket.namespace, name: ticket.name, body: Buffer.from(ticket.sql, "utf8"), headers: ticket.headers, createdAtMs: ticket.createdAtMs });
+  const held = core.held.add({ id: queryId, slug, namespace: ticket.namespace, name: ticket.name, body: Buffer.from(ticket.sql, "utf8"), headers: ticket.headers, createdAtMs: ticket.createdAtMs, principal: ticket.principal });
+  if (!held) {
+    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.gatewayBusy, `this gateway replica's statement memory is in use (statements.memoryBudgetBytes); retry shortly`);
+    return "refused";
+  }
   core.logger.info({ event: "statement-adopted", runtime, queryId }, "adopted a statement held by another gateway replica");
   return held;
 }
@@ -264,10 +360,15 @@ function selectRoute(core: GatewayCore): Middleware {
         return next();
       }
     }
-    const selection = selectTarget(core.routes.table, { header: header(ctx, "x-trino-xtrinode"), hostname: ctx.state.forwarded.hostname });
+    const selection = selectTarget(core.routes.table, {
+      header: header(ctx, "x-trino-xtrinode"),
+      clientTags: header(ctx, "x-trino-client-tags"),
+      routingGroup: header(ctx, "x-trino-routing-group"),
+      hostname: ctx.state.forwarded.hostname,
+    });
     if (!selection.ok) {
       ctx.state.runtime = "unrouted";
-      if (ctx.state.kind === "new") failNewStatement(core, raw(ctx), ctx.state.forwarded, gatewayErrors.unknownRuntime, selection.message);
+      if (ctx.state.kind === "new") failNew(core, ctx, gatewayErrors.unknownRuntime, selection.message);
       else writeJson(raw(ctx), 404, { error: { code: "UNKNOWN_RUNTIME", message: selection.message } });
       return;
     }
@@ -282,6 +383,11 @@ function authorise(core: GatewayCore): Middleware {
     const principal = ctx.state.principal;
     const target = ctx.state.target;
     if (!core.auth.enabled || !principal || !target) return next();
+    // Every query of a coordinator (with other users' SQL): admins only.
+    if ((ctx.state.request.kind === "query-list" || ctx.state.request.kind === "ui") && !isQueryAdmin(core, principal)) {
+      writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: listing queries and the Trino web UI are for members of auth.queryAdminGroups only`, 403);
+      return;
+    }
     const allowed = target.members.filter((route) => core.auth.mayUse(principal, routeKey(route)));
     if (allowed.length === 0) {
       writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: ${principal.name} may not use XTrinode runtime ${target.label}`, 403);
@@ -290,6 +396,11 @@ function authorise(core: GatewayCore): Middleware {
     ctx.state.target = { ...target, members: allowed };
     await next();
   };
+}
+
+/** failNewStatement for this request: the failure's message is sealed for its X-Trino-User. */
+function failNew(core: GatewayCore, ctx: Context, kind: TrinoErrorKind, message: string, headers: OutgoingHttpHeaders = {}): void {
+  failNewStatement(core, raw(ctx), ctx.state.forwarded, kind, message, headers, header(ctx, "x-trino-user") ?? "");
 }
 
 function rateLimitNewQueries(core: GatewayCore): Middleware {
@@ -302,7 +413,7 @@ function rateLimitNewQueries(core: GatewayCore): Middleware {
     if (allowed) return next();
     core.metrics.rateLimited.inc({ principal_kind: ctx.state.principal ? "user" : "address" });
     const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-    failNewStatement(core, raw(ctx), ctx.state.forwarded, gatewayErrors.rateLimited, `rate limit exceeded for ${ctx.state.principal?.name ?? "this client"}: at most ${core.settings.rateLimit?.queriesPerSecond} new queries per second; retry in ${seconds} s`, { "retry-after": String(seconds) });
+    failNew(core, ctx, gatewayErrors.rateLimited, `rate limit exceeded for ${ctx.state.principal?.name ?? "this client"}: at most ${core.settings.rateLimit?.queriesPerSecond} new queries per second; retry in ${seconds} s`, { "retry-after": String(seconds) });
   };
 }
 
@@ -312,18 +423,18 @@ function chooseBackend(core: GatewayCore): Middleware {
     const res = raw(ctx);
     const { forwarded, target } = ctx.state;
     if (ctx.state.kind !== "new") return proxyOther(core, ctx);
-    let body: Buffer;
-    try {
-      body = await readBody(ctx.req);
-    } catch (error) {
-      failNewStatement(core, res, forwarded, gatewayErrors.backendUnreachable, `cannot read the statement: ${(error as Error).message}`);
-      return;
-    }
+    const statement = await readStatement(core, ctx.req, res, forwarded);
+    if (!statement) return;
+    // Once the answer is out the body is no longer needed (a held statement keeps its bytes: holdIn).
+    res.once("close", () => statement.release());
+    const body = statement.bytes;
     const headers = forwardableHeaders(ctx.req.headers);
+    // Recorded with the query (sticky bookkeeping): who may see and cancel it later.
+    const owner = { user: header(ctx, "x-trino-user") ?? "", ...(ctx.state.principal ? { principal: ctx.state.principal.name } : {}) };
     if (ctx.state.transactionBackend) {
       const route: RouteEntry = target?.members[0] ?? { namespace: "-", name: "-", backend: ctx.state.transactionBackend, state: "RUNNING" };
-      const outcome = await submitStatement(core, res, forwarded, route, body, headers);
-      if (!outcome.ok) failNewStatement(core, res, forwarded, gatewayErrors.backendUnreachable, `the coordinator running this transaction is unreachable: ${outcome.message}`);
+      const outcome = await submitStatement(core, res, forwarded, route, body, headers, owner);
+      if (!outcome.ok) failNew(core, ctx, gatewayErrors.backendUnreachable, `the coordinator running this transaction is unreachable: ${outcome.message}`);
       return;
     }
     if (!target) return;
@@ -336,23 +447,27 @@ function chooseBackend(core: GatewayCore): Middleware {
         starting: core.backends.state(route.backend).health === "starting",
       }));
       if (decision.action === "reject") {
-        const kind = decision.reason === "removed" && tried.size === 0 ? gatewayErrors.runtimeRemoved : gatewayErrors.noHealthyBackend;
+        const kind =
+          tried.size > 0 ? gatewayErrors.noHealthyBackend
+          : decision.reason === "removed" ? gatewayErrors.runtimeRemoved
+          : decision.reason === "failed" ? gatewayErrors.resumeFailed
+          : gatewayErrors.noHealthyBackend;
         const message = tried.size > 0 ? `no healthy backend left for ${target.label}: connection failed to ${[...tried].map(routeKey).join(", ")}` : decision.message;
-        failNewStatement(core, res, forwarded, kind, message);
+        failNew(core, ctx, kind, message);
         return;
       }
       ctx.state.runtime = routeKey(decision.route);
       if (decision.action === "hold") {
-        holdStatement(core, ctx.req, res, forwarded, decision.route, body, ctx.state.principal?.name);
+        holdStatement(core, ctx.req, res, forwarded, decision.route, statement, ctx.state.principal?.name);
         return;
       }
       core.backends.admit(decision.route.backend);
-      const outcome = await submitStatement(core, res, forwarded, decision.route, body, headers);
+      const outcome = await submitStatement(core, res, forwarded, decision.route, body, headers, owner);
       if (outcome.ok) return;
       tried.add(decision.route);
       // Nothing reached Trino on a refused connection: try another member once per member.
       if (!outcome.retryable) {
-        failNewStatement(core, res, forwarded, gatewayErrors.backendUnreachable, outcome.message);
+        failNew(core, ctx, gatewayErrors.backendUnreachable, outcome.message);
         return;
       }
     }
@@ -380,13 +495,28 @@ function proxyOther(core: GatewayCore, ctx: Context): void {
   });
 }
 
-/** The gateway's request handler: the follow-up fast lane, then the Koa chain. */
+/**
+ * The gateway's request handler: the request target is checked and made canonical first (before
+ * any routing: request-target.ts), then the follow-up fast lane, then the Koa chain.
+ */
 export function createGatewayHandler(core: GatewayCore): RequestListener {
   const chain = createGatewayApp(core).callback();
   return (req, res) => {
+    const checked = checkRequestTarget(req.method, req.url);
+    if (!checked.ok || (checked.target.kind !== "new" && hasBody(req))) {
+      const status = checked.ok ? 400 : checked.status;
+      const message = checked.ok ? "only POST /v1/statement carries a body; a follow-up has none" : checked.message;
+      res.once("finish", () => core.metrics.countRequest("invalid-request", "other", res.statusCode));
+      writeTrinoError(core, res, forwardedView(req.headers, req.socket.remoteAddress, "http", core.trusted), gatewayErrors.invalidRequest, `invalid request: ${message}`, status);
+      return;
+    }
+    const request = checked.target;
+    req.url = request.path + request.search; // only the canonical origin-form goes on
+    if (request.authority) req.headers.host = request.authority;
+    checkedTargets.set(req, request);
     let handled: boolean;
     try {
-      handled = forwardKnownFollowUp(core, req, res);
+      handled = forwardKnownFollowUp(core, req, res, request);
     } catch (error) {
       // A throw here would escape the request listener and stop the process: answer 500 instead.
       core.logger.error({ event: "request-error", err: (error as Error).message, path: req.url }, "follow-up fast lane failed");
@@ -405,6 +535,7 @@ export function createGatewayApp(core: GatewayCore): Koa<GatewayState> {
   for (const middleware of [
     requestContext(core),
     probes(core),
+    operatorStatus(core),
     authenticate(core),
     followUpStickiness(core),
     selectRoute(core),

@@ -1,5 +1,6 @@
 // What to do with a NEW query once its target is known (pure): forward to the least-loaded healthy
-// RUNNING member, hold it while a paused/resuming (or still starting) member is woken, or refuse.
+// RUNNING member, hold it while a paused/resuming (or still starting) member is woken, or refuse
+// (a FAILED member: the operator's reason, at once).
 import type { RouteEntry } from "../schemas/generated/types.ts";
 import { routeKey, type Target } from "./route-table.ts";
 
@@ -15,7 +16,7 @@ export interface BackendView {
 export type NewQueryDecision =
   | { action: "forward"; route: RouteEntry }
   | { action: "hold"; route: RouteEntry }
-  | { action: "reject"; reason: "removed" | "unhealthy"; message: string };
+  | { action: "reject"; reason: "removed" | "unhealthy" | "failed"; message: string };
 
 export function decideNewQuery(target: Target, view: (route: RouteEntry) => BackendView): NewQueryDecision {
   let best: { route: RouteEntry; outstanding: number } | undefined;
@@ -35,8 +36,16 @@ export function decideNewQuery(target: Target, view: (route: RouteEntry) => Back
   const starting = running.find((route) => view(route).starting);
   const wake = starting ?? resuming ?? paused ?? (running.length === 0 && draining.length === 1 ? draining[0] : undefined);
   if (wake) return { action: "hold", route: wake };
+  // The operator found the runtime cannot start (its rollout stalled): say why now instead of holding.
+  const failed = target.members.find((route) => route.state === "FAILED");
+  if (failed && running.length === 0 && draining.length === 0) return { action: "reject", reason: "failed", message: failedRouteMessage(failed) };
   if (running.length > 0 || draining.length > 0) {
     return { action: "reject", reason: "unhealthy", message: `no healthy backend for ${target.label}: ${[...running, ...draining].map(routeKey).join(", ")} failing health checks or ejected` };
   }
   return { action: "reject", reason: "removed", message: `XTrinode runtime ${target.label} has been removed from the gateway` };
+}
+
+/** The Trino error message for a runtime whose route is FAILED (new and held queries alike). */
+export function failedRouteMessage(route: RouteEntry): string {
+  return `XTrinode runtime ${routeKey(route)} cannot start${route.message ? `: ${route.message}` : ""}`;
 }

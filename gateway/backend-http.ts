@@ -65,6 +65,11 @@ export function backendRequest(
   });
 }
 
+/** Whether a request carries a body (only new statements do; follow-ups are GET, HEAD or DELETE). */
+export function hasBody(req: http.IncomingMessage): boolean {
+  return req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0");
+}
+
 /** Header value from a raw header list (first occurrence, case-insensitive). */
 export function rawHeader(rawHeaders: string[], name: string): string | undefined {
   const lower = name.toLowerCase();

@@ -86,6 +86,16 @@ export class Backends {
     }
   }
 
+  /**
+   * A follow-up's answer that says nothing bad about the backend: resets the count of consecutive
+   * failures of a closed breaker, but never closes an open one (a client's cheap answered junk
+   * must not re-admit a backend ejected for 503s: that is the half-open trial's or a probe's job).
+   */
+  recordAnswer(url: string): void {
+    const state = this.state(url);
+    if (state.breaker.phase === "closed" && state.breaker.consecutiveFailures > 0) state.breaker = recordSuccess(state.breaker);
+  }
+
   recordFailure(url: string, reason: string, nowMs = Date.now()): void {
     const state = this.state(url);
     const before = state.breaker.phase;

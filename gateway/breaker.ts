@@ -1,6 +1,8 @@
 // Circuit breaker per backend (pure state machine) for passive outlier ejection:
 // closed --N consecutive failures--> open (ejected for a back-off that doubles per ejection, capped)
 // --back-off elapsed--> half-open (one trial request or probe) --success--> closed / --failure--> open.
+// Failures are what says the backend is unhealthy: connection errors, timeouts, 502/503/504 answers
+// and failed health probes; never an answer to one client's request (isUnhealthyStatus).
 export type BreakerPhase = "closed" | "open" | "half-open";
 
 export interface BreakerState {
@@ -17,6 +19,15 @@ export interface BreakerSettings {
   failureThreshold: number;
   ejectionBaseMs: number;
   ejectionMaxMs: number;
+}
+
+/**
+ * Whether a backend's HTTP answer says the backend itself is unhealthy: only 502/503/504. Any other
+ * status (a 500 or 404 for a client's junk follow-up, a 400 for bad SQL) answers that client's
+ * request and must not count towards ejection, or one client could eject a runtime for everyone.
+ */
+export function isUnhealthyStatus(status: number): boolean {
+  return status === 502 || status === 503 || status === 504;
 }
 
 export const closedBreaker: BreakerState = { phase: "closed", consecutiveFailures: 0, ejections: 0, openUntilMs: 0, trialInFlight: false };

@@ -10,8 +10,10 @@ import type { ActivityReporter, ResumeCoordinator } from "./lifecycle.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { ProxyEngine } from "./proxy.ts";
 import type { RateLimiter } from "./rate-limit.ts";
+import type { StatementMemory } from "./statement-memory.ts";
 import type { RoutesStore } from "./routes-store.ts";
-import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
+import type { StatusAccess } from "./status.ts";
+import type { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayCore {
   settings: GatewaySettings;
@@ -19,13 +21,21 @@ export interface GatewayCore {
   routes: RoutesStore;
   backends: Backends;
   sticky: StickyRoutes;
+  /** Who each query belongs to (user, principal): recorded from relayed POSTs, else asked of its coordinator. */
+  owners: QueryOwners;
+  /** Per-client budget of coordinator lookups (the fan-out for coordinator ids this replica has not met). */
+  lookupBudget: RateLimiter;
   inFlight: InFlightQueries;
   held: HeldQueries;
+  /** Bytes of statements being read or held, against statements.memoryBudgetBytes. */
+  statementMemory: StatementMemory;
   /** Seals held statements into their nextUri (XTRINODE_GATEWAY_TICKET_KEY shared by replicas). */
   tickets: TicketSealer;
   resume: ResumeCoordinator;
   activity: ActivityReporter;
   auth: Authenticator;
+  /** Who may read the operator status endpoint (admin token, admin users and groups). */
+  statusAccess: StatusAccess;
   rateLimiter: RateLimiter | undefined;
   metrics: GatewayMetrics;
   proxy: ProxyEngine;

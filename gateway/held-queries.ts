@@ -13,6 +13,17 @@ import { deflateRawSync, inflateRawSync } from "node:zlib";
 import type { BackendResponse } from "./backend-http.ts";
 import { BoundedMap } from "./bounded-map.ts";
 import { gatewayErrors, type TrinoErrorKind } from "./trino-protocol.ts";
+import type { StatementBody, StatementMemory } from "./statement-memory.ts";
+
+/** A gateway error on a new statement, sealed into its failed nextUri: only its own user is shown the message. */
+export interface SealedFailure {
+  id: string;
+  errorName: string;
+  message: string;
+  /** X-Trino-User of the statement ("" when it had none). */
+  user: string;
+  createdAtMs: number;
+}
 
 /** What another replica needs to run a held statement: its id, runtime, SQL, Trino session headers and owner. */
 export interface HeldTicket {
@@ -65,27 +76,53 @@ export class TicketSealer {
     const json = Buffer.from(JSON.stringify([ticket.id, ticket.namespace, ticket.name, ticket.sql, ticket.headers, ticket.createdAtMs, ticket.principal]), "utf8");
     // base64url is 4/3 of the bytes: skip deflating what cannot fit even at a generous 10:1.
     if (json.length > maxTicketChars * 7.5) return randomBytes(16).toString("hex");
-    const iv = randomBytes(ivBytes);
-    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
-    const sealed = Buffer.concat([iv, cipher.update(deflateRawSync(json)), cipher.final(), cipher.getAuthTag()]);
-    const encoded = ticketPrefix + sealed.toString("base64url");
+    const encoded = this.seal(json);
     return encoded.length <= maxTicketChars ? encoded : randomBytes(16).toString("hex");
   }
 
   /** The ticket in a slug; undefined when it is not one, was sealed with another key, or was tampered with. */
   open(slug: string): HeldTicket | undefined {
-    if (!slug.startsWith(ticketPrefix) || slug.length > maxTicketChars) return undefined;
+    const fields = this.unseal(slug);
+    if (!fields) return undefined;
+    const [id, namespace, name, sql, headers, createdAtMs, principal] = fields;
+    if (typeof id !== "string" || typeof namespace !== "string" || typeof name !== "string" || typeof sql !== "string" || typeof createdAtMs !== "number" || typeof principal !== "string") return undefined;
+    if (typeof headers !== "object" || headers === null || Object.entries(headers).some(([key, value]) => !key.startsWith("x-trino-") || typeof value !== "string")) return undefined;
+    return { id, namespace, name, sql, headers: headers as Record<string, string>, createdAtMs, principal };
+  }
+
+  /** Seals a gateway failure for its nextUri (see statements.ts failNewStatement). */
+  sealFailure(failure: SealedFailure): string {
+    return this.seal(Buffer.from(JSON.stringify(["failure", failure.id, failure.errorName, failure.message, failure.user, failure.createdAtMs]), "utf8"));
+  }
+
+  /** The failure sealed in `text` by a replica with this key; undefined when it is not one (or was tampered with). */
+  openFailure(text: string): SealedFailure | undefined {
+    const fields = this.unseal(text);
+    if (!fields) return undefined;
+    const [tag, id, errorName, message, user, createdAtMs] = fields;
+    if (tag !== "failure" || typeof id !== "string" || typeof errorName !== "string" || typeof message !== "string" || typeof user !== "string" || typeof createdAtMs !== "number") return undefined;
+    return { id, errorName, message, user, createdAtMs };
+  }
+
+  /** `e.` + base64url(iv, AES-256-GCM(raw deflate of `json`), tag). */
+  private seal(json: Buffer): string {
+    const iv = randomBytes(ivBytes);
+    const cipher = createCipheriv("aes-256-gcm", this.key, iv);
+    const sealed = Buffer.concat([iv, cipher.update(deflateRawSync(json)), cipher.final(), cipher.getAuthTag()]);
+    return ticketPrefix + sealed.toString("base64url");
+  }
+
+  /** The JSON array sealed in `text`, or undefined. */
+  private unseal(text: string): unknown[] | undefined {
+    if (!text.startsWith(ticketPrefix) || text.length > maxTicketChars) return undefined;
     try {
-      const sealed = Buffer.from(slug.slice(ticketPrefix.length), "base64url");
+      const sealed = Buffer.from(text.slice(ticketPrefix.length), "base64url");
       if (sealed.length <= ivBytes + tagBytes) return undefined;
       const decipher = createDecipheriv("aes-256-gcm", this.key, sealed.subarray(0, ivBytes));
       decipher.setAuthTag(sealed.subarray(sealed.length - tagBytes));
       const deflated = Buffer.concat([decipher.update(sealed.subarray(ivBytes, sealed.length - tagBytes)), decipher.final()]);
-      const json = inflateRawSync(deflated, { maxOutputLength: maxTicketBytes });
-      const [id, namespace, name, sql, headers, createdAtMs, principal] = JSON.parse(json.toString("utf8")) as unknown[];
-      if (typeof id !== "string" || typeof namespace !== "string" || typeof name !== "string" || typeof sql !== "string" || typeof createdAtMs !== "number" || typeof principal !== "string") return undefined;
-      if (typeof headers !== "object" || headers === null || Object.entries(headers).some(([key, value]) => !key.startsWith("x-trino-") || typeof value !== "string")) return undefined;
-      return { id, namespace, name, sql, headers: headers as Record<string, string>, createdAtMs, principal };
+      const fields = JSON.parse(inflateRawSync(deflated, { maxOutputLength: maxTicketBytes }).toString("utf8")) as unknown;
+      return Array.isArray(fields) ? fields : undefined;
     } catch {
       return undefined;
     }
@@ -100,9 +137,19 @@ export interface HeldQuery {
   body: Buffer;
   headers: OutgoingHttpHeaders;
   createdAtMs: number;
+  /** The authenticated principal that submitted it ("" with authentication off): the only one that may poll or cancel it. */
+  principal: string;
   lastPollMs: number;
   /** Set once a poll is submitting the statement to the backend. */
   submitting?: boolean;
+}
+
+/** The first answer of a held statement this replica submitted, kept for a repeated hand-over poll by its principal. */
+export interface HandOver {
+  answer: BackendResponse;
+  runtime: string;
+  principal: string;
+  atMs: number;
 }
 
 /** A held statement is known by its id AND its slug: ids are guessable, slugs are not. */
@@ -127,7 +174,7 @@ const maxEndedRecords = 100_000;
 export class HeldQueries {
   private readonly held = new Map<string, HeldQuery>();
   /** The first answer of statements already submitted: a repeated hand-over poll gets it again instead of a second run. */
-  private readonly handOvers: BoundedMap<string, { answer: BackendResponse; runtime: string; atMs: number }>;
+  private readonly handOvers: BoundedMap<string, HandOver>;
   /**
    * Statements that ended on this replica, until their ticket expires: a later poll of the same
    * nextUri (a retry, a replay) is told how it ended instead of adopting the ticket and running it again.
@@ -135,10 +182,13 @@ export class HeldQueries {
   private readonly ended = new Map<string, HeldEnding & { expiresAtMs: number }>();
   readonly maxQueries: number;
   private readonly maxAgeMs: number;
+  /** Held bodies count against the statement memory budget until they end. */
+  private readonly memory: StatementMemory;
 
-  constructor(maxQueries: number, maxAgeMs: number) {
+  constructor(maxQueries: number, maxAgeMs: number, memory: StatementMemory) {
     this.maxQueries = maxQueries;
     this.maxAgeMs = maxAgeMs;
+    this.memory = memory;
     this.handOvers = new BoundedMap(maxQueries);
   }
 
@@ -150,7 +200,14 @@ export class HeldQueries {
     return this.held.size >= this.maxQueries;
   }
 
-  add(entry: Omit<HeldQuery, "lastPollMs">): HeldQuery {
+  /**
+   * Holds a statement. `charged`: the body as read within the memory budget (its bytes become held);
+   * without it (a statement adopted from a ticket) the bytes are taken from the budget here, and
+   * undefined is returned when they do not fit.
+   */
+  add(entry: Omit<HeldQuery, "lastPollMs">, charged?: StatementBody): HeldQuery | undefined {
+    if (charged) charged.holdIn();
+    else if (!this.memory.tryReserve("held", entry.body.length)) return undefined;
     const held = { ...entry, lastPollMs: Date.now() };
     this.held.set(keyOf(held.id, held.slug), held);
     return held;
@@ -172,6 +229,7 @@ export class HeldQueries {
 
   /** Ends a held statement: no longer held, and a later poll of its nextUri is told `ending`. */
   end(held: HeldQuery, ending: HeldEnding): void {
+    if (this.holds(held)) this.memory.release("held", held.body.length);
     this.held.delete(keyOf(held.id, held.slug));
     const key = endedKeyOf(held.id, held.slug);
     this.ended.delete(key);
@@ -187,11 +245,11 @@ export class HeldQueries {
   /** Records the backend's first answer to a held statement, which is no longer held. */
   handOver(held: HeldQuery, answer: BackendResponse, nowMs = Date.now()): void {
     this.end(held, { kind: gatewayErrors.queryNotFound, message: `query ${held.id} was already submitted to Trino; follow the nextUri of its answer, or run it again` });
-    this.handOvers.set(keyOf(held.id, held.slug), { answer, runtime: `${held.namespace}/${held.name}`, atMs: nowMs });
+    this.handOvers.set(keyOf(held.id, held.slug), { answer, runtime: `${held.namespace}/${held.name}`, principal: held.principal, atMs: nowMs });
   }
 
-  /** The answer a statement got when this replica handed it over (and its "namespace/name"), if it did. */
-  handedOver(id: string, slug: string): { answer: BackendResponse; runtime: string } | undefined {
+  /** The answer a statement got when this replica handed it over (its "namespace/name" and principal), if it did. */
+  handedOver(id: string, slug: string): HandOver | undefined {
     return this.handOvers.peek(keyOf(id, slug));
   }
 

@@ -4,6 +4,7 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { Backends } from "./backends.ts";
 import type { HeldQueries } from "./held-queries.ts";
+import type { StatementMemory } from "./statement-memory.ts";
 import type { RoutesStore } from "./routes-store.ts";
 import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
 
@@ -13,6 +14,9 @@ export interface MetricSources {
   inFlight: InFlightQueries;
   held: HeldQueries;
   sticky: StickyRoutes;
+  statementMemory: StatementMemory;
+  /** bcrypt checks run so far and queued or running now. */
+  passwordChecks: () => { run: number; pending: number };
 }
 
 export class GatewayMetrics {
@@ -20,6 +24,8 @@ export class GatewayMetrics {
   readonly requests: Counter<"runtime" | "kind" | "status">;
   readonly resumeCalls: Counter<"namespace" | "runtime" | "outcome">;
   readonly rateLimited: Counter<"principal_kind">;
+  readonly logins: Counter<"outcome">;
+  readonly statementsRefused: Counter<"reason">;
   /** Labelled children of `requests`, cached: a label lookup per request costs more than the count. */
   private readonly requestChildren = new Map<string, { inc(): void }>();
 
@@ -28,6 +34,21 @@ export class GatewayMetrics {
     this.requests = new Counter({ name: "xtrinode_gateway_requests_total", help: "Requests by runtime (namespace/name, or a reason), kind (new, followup, other) and HTTP status.", labelNames: ["runtime", "kind", "status"], registers });
     this.resumeCalls = new Counter({ name: "xtrinode_gateway_resume_calls_total", help: "Lifecycle API resume calls by outcome (state answered, or error).", labelNames: ["namespace", "runtime", "outcome"], registers });
     this.rateLimited = new Counter({ name: "xtrinode_gateway_rate_limited_total", help: "New queries refused by the rate limit.", labelNames: ["principal_kind"], registers });
+    this.logins = new Counter({ name: "xtrinode_gateway_logins_total", help: "Basic logins by outcome: verified (bcrypt), cached, invalid, throttled-user, throttled-address (backing off: 429), busy (too many password checks pending: 429).", labelNames: ["outcome"], registers });
+    this.statementsRefused = new Counter({ name: "xtrinode_gateway_statements_refused_total", help: "New statements refused while reading their body: too-large, budget (statement memory full), timeout.", labelNames: ["reason"], registers });
+    new Counter({ name: "xtrinode_gateway_password_checks_total", help: "bcrypt password checks run (on worker threads).", registers, collect() { this.reset(); this.inc(sources.passwordChecks().run); } });
+    new Gauge({ name: "xtrinode_gateway_password_checks_pending", help: "bcrypt password checks queued or running.", registers, collect() { this.set(sources.passwordChecks().pending); } });
+    new Gauge({
+      name: "xtrinode_gateway_statement_memory_bytes",
+      help: "Bytes of statement bodies being received (buffered) or held while their runtime resumes (held); together bounded by statements.memoryBudgetBytes.",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        this.set({ kind: "buffered" }, sources.statementMemory.bytes("buffered"));
+        this.set({ kind: "held" }, sources.statementMemory.bytes("held"));
+      },
+    });
+    new Gauge({ name: "xtrinode_gateway_statement_memory_budget_bytes", help: "statements.memoryBudgetBytes.", registers, collect() { this.set(sources.statementMemory.budgetBytes); } });
 
     const perRuntime = (counts: () => Map<string, number>) =>
       function (this: Gauge<"namespace" | "runtime">) {
@@ -77,6 +98,8 @@ export class GatewayMetrics {
       },
     });
     new Gauge({ name: "xtrinode_gateway_routes_invalid_updates", help: "Routes updates rejected (invalid YAML, schema violations, no entries); last-good routes stayed in force.", registers, collect() { this.set(sources.routes.invalidUpdates); } });
+    new Gauge({ name: "xtrinode_gateway_routes_rejected_since_last_good", help: "Routes updates rejected since the routes in force were applied (0: the latest delivery took effect). With a growing last-good age: the routes are stuck on an old version.", registers, collect() { this.set(sources.routes.rejectedSinceLastGood); } });
+    new Gauge({ name: "xtrinode_gateway_queries_held_max", help: "Statements this replica holds at most (held.maxQueries); beyond it new statements for resuming runtimes are refused.", registers, collect() { this.set(sources.held.maxQueries); } });
     new Gauge({ name: "xtrinode_gateway_sticky_coordinators", help: "Entries of the coordinator-id → backend map (bounded).", registers, collect() { this.set(sources.sticky.coordinatorCount()); } });
   }
 

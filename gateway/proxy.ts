@@ -7,7 +7,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import httpProxy from "http-proxy";
 import { createProxyServer as createProxy3 } from "http-proxy-3";
-import { agentFor, backendAddress, withoutHopByHop, withoutHopByHopRaw } from "./backend-http.ts";
+import { agentFor, backendAddress, hasBody, withoutHopByHop, withoutHopByHopRaw } from "./backend-http.ts";
 import type { ProxyLibrary } from "./config.ts";
 
 export interface ProxyHooks {
@@ -44,11 +44,6 @@ function proxyLibraryEngine(library: "http-proxy" | "http-proxy-3", timeoutMs: n
       server.close();
     },
   };
-}
-
-/** Requests without a body are ended at once instead of piped (most follow-ups: GET, DELETE). */
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0");
 }
 
 function nodeHttpEngine(timeoutMs: number): ProxyEngine {

@@ -1,8 +1,10 @@
-// Trino query ids and the request paths that carry them.
+// Trino query ids (the request paths that carry them: request-target.ts).
 // A query id is `YYYYMMDD_hhmmss_NNNNN_ccccc`; the last part is a random id fixed per coordinator
 // process, so any gateway replica can tell which coordinator owns a query from the id alone.
 
-const queryIdPattern = /^\d{8}_\d{6}_\d{5}_([a-z0-9]{5})$/;
+/** A Trino query id as a regular-expression source (the coordinator-id part is group 1). */
+export const queryIdSource = "\\d{8}_\\d{6}_\\d{5}_([a-z0-9]{5})";
+const queryIdPattern = new RegExp(`^${queryIdSource}$`);
 
 /**
  * Coordinator-id part reserved for statements held by the gateway during auto-resume.
@@ -17,32 +19,6 @@ export function coordinatorIdOf(queryId: string): string | undefined {
 
 export function isHeldQueryId(queryId: string): boolean {
   return coordinatorIdOf(queryId) === heldCoordinatorId;
-}
-
-const followUpPatterns = [
-  // Trino's partialCancelUri: /v1/statement/executing/partialCancel/{queryId}/{stage}/{slug}/{token}
-  /^\/v1\/statement\/executing\/partialCancel\/([^/?]+)\//,
-  /^\/v1\/statement\/(?:queued|executing)\/([^/?]+)\//,
-  /^\/v1\/statement\/(?:queued|executing)\/([^/?]+)$/,
-  /^\/v1\/query\/([^/?]+)(?:\/|$)/,
-];
-
-/** The query id a follow-up request path refers to (nextUri polls, cancels, query info). */
-export function followUpQueryId(path: string): string | undefined {
-  for (const pattern of followUpPatterns) {
-    const match = pattern.exec(path);
-    if (!match) continue;
-    try {
-      return decodeURIComponent(match[1]);
-    } catch {
-      return undefined; // malformed percent-encoding: not a query id
-    }
-  }
-  return undefined;
-}
-
-export function isNewStatement(method: string, path: string): boolean {
-  return method === "POST" && (path === "/v1/statement" || path === "/v1/statement/");
 }
 
 function pad(value: number, width: number): string {

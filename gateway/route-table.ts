@@ -1,5 +1,11 @@
 // Route selection (pure): which runtime(s) a NEW query may go to.
-// Order: X-Trino-XTrinode header → request hostname → shared pool → default route.
+// Order: X-Trino-XTrinode header → client tag `xtrinode=…` (X-Trino-Client-Tags) → X-Trino-Routing-Group →
+// request hostname → shared pool → default route. Explicit choices before implicit ones, and the more specific
+// to XTrinode first: the header and the `xtrinode=` tag name XTrinode runtimes and nothing else (the tag is what
+// JDBC's clientTags and the CLI's --client-tags can send, which cannot send arbitrary headers); the routing
+// group is trino-gateway's generic header, often set by a proxy or left over from a trino-gateway setup; the
+// hostname is whatever DNS name the client happened to use. The first selector present decides; an unknown
+// runtime there is an error (never a silent fall-through to a runtime the client did not ask for).
 import type { GatewayRoutes, RouteEntry } from "../schemas/generated/types.ts";
 
 export interface RouteTable {
@@ -40,7 +46,7 @@ export interface Target {
   /** "namespace/name" for a runtime, "pool:<name>" for a pool; used in messages and metrics. */
   label: string;
   members: RouteEntry[];
-  via: "header" | "hostname" | "pool" | "default";
+  via: "header" | "client-tag" | "routing-group" | "hostname" | "pool" | "default";
 }
 
 export type Selection = { ok: true; target: Target } | { ok: false; message: string };
@@ -48,8 +54,53 @@ export type Selection = { ok: true; target: Target } | { ok: false; message: str
 export interface SelectionInput {
   /** Value of X-Trino-XTrinode: `namespace/name`, `name` when unambiguous, or a pool name. */
   header?: string;
+  /** Value of X-Trino-Client-Tags (comma-separated); the tag `xtrinode=<namespace/name | name | pool>` selects. */
+  clientTags?: string;
+  /** Value of X-Trino-Routing-Group (trino-gateway's header): a pool, `namespace/name` or an unambiguous name. */
+  routingGroup?: string;
   /** Request hostname (Host, or X-Forwarded-Host from a trusted proxy), without port. */
   hostname?: string;
+}
+
+/** The client tag that selects a runtime: `xtrinode=<runtime>`. */
+export const RUNTIME_CLIENT_TAG = "xtrinode";
+
+/** Explicit selectors, in the order they are consulted: where each comes from and how a message names it. */
+const EXPLICIT_SELECTORS = [
+  { via: "header", source: "the X-Trino-XTrinode header", fix: "set X-Trino-XTrinode to namespace/name" },
+  { via: "client-tag", source: "the client tag", fix: `set the client tag ${RUNTIME_CLIENT_TAG}=namespace/name (JDBC clientTags, trino --client-tags)` },
+  { via: "routing-group", source: "the X-Trino-Routing-Group header", fix: "set X-Trino-Routing-Group to a pool or namespace/name" },
+] as const;
+
+/** The runtime named by `xtrinode=` among the client tags; several different ones are an error. */
+function runtimeFromClientTags(tags: string | undefined): { value?: string; error?: string } {
+  if (!tags) return {};
+  const prefix = `${RUNTIME_CLIENT_TAG}=`;
+  const values = [...new Set(tags.split(",").map((tag) => tag.trim()).filter((tag) => tag.startsWith(prefix)).map((tag) => tag.slice(prefix.length).trim()))];
+  if (values.length > 1) return { error: `the client tags name several XTrinode runtimes (${values.map((v) => `${prefix}${v}`).join(", ")}); keep one ${prefix}namespace/name tag` };
+  return { value: values[0] };
+}
+
+function origin(selector: (typeof EXPLICIT_SELECTORS)[number], value: string): string {
+  return selector.via === "client-tag" ? `${selector.source} ${RUNTIME_CLIENT_TAG}=${value}` : selector.source;
+}
+
+/** A runtime or pool named by an explicit selector: `namespace/name`, an unambiguous `name`, or a pool name. */
+function namedTarget(table: RouteTable, value: string, selector: (typeof EXPLICIT_SELECTORS)[number]): Selection {
+  const via = selector.via;
+  const byKey = table.byKey.get(value);
+  if (byKey) return { ok: true, target: runtimeTarget(table, byKey, via) };
+  if (!value.includes("/")) {
+    const named = table.byName.get(value) ?? [];
+    if (named.length === 1) return { ok: true, target: runtimeTarget(table, named[0], via) };
+    if (named.length > 1) {
+      const keys = named.map(routeKey).join(", ");
+      return { ok: false, message: `XTrinode runtime "${value}" (from ${origin(selector, value)}) is ambiguous (${keys}); ${selector.fix}` };
+    }
+    const pool = table.byPool.get(value);
+    if (pool) return { ok: true, target: { label: `pool:${value}`, members: pool, via: "pool" } };
+  }
+  return { ok: false, message: `XTrinode runtime "${value}" (from ${origin(selector, value)}) is not known to this gateway` };
 }
 
 /** A runtime in a pool is balanced with its pool when it is DRAINING (new queries avoid it). */
@@ -62,21 +113,12 @@ function runtimeTarget(table: RouteTable, route: RouteEntry, via: Target["via"])
 }
 
 export function selectTarget(table: RouteTable, input: SelectionInput): Selection {
-  const header = input.header?.trim();
-  if (header) {
-    const byKey = table.byKey.get(header);
-    if (byKey) return { ok: true, target: runtimeTarget(table, byKey, "header") };
-    if (!header.includes("/")) {
-      const named = table.byName.get(header) ?? [];
-      if (named.length === 1) return { ok: true, target: runtimeTarget(table, named[0], "header") };
-      if (named.length > 1) {
-        const keys = named.map(routeKey).join(", ");
-        return { ok: false, message: `XTrinode runtime "${header}" is ambiguous (${keys}); set X-Trino-XTrinode to namespace/name` };
-      }
-      const pool = table.byPool.get(header);
-      if (pool) return { ok: true, target: { label: `pool:${header}`, members: pool, via: "pool" } };
-    }
-    return { ok: false, message: `XTrinode runtime "${header}" (from the X-Trino-XTrinode header) is not known to this gateway` };
+  const tag = runtimeFromClientTags(input.clientTags);
+  if (tag.error && !input.header?.trim()) return { ok: false, message: tag.error };
+  const values = [input.header, tag.value, input.routingGroup];
+  for (const [i, selector] of EXPLICIT_SELECTORS.entries()) {
+    const value = values[i]?.trim();
+    if (value) return namedTarget(table, value, selector);
   }
   const hostname = input.hostname?.toLowerCase();
   if (hostname) {

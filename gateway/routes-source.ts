@@ -8,6 +8,8 @@ import type { Logger } from "../lib/logger.ts";
 
 export const routesConfigMapName = "trino-gateway-routes";
 export const routesDataKey = "routes.yaml";
+/** What a routes ConfigMap without routes.yaml means: no runtime published yet. */
+const unpublishedRoutesText = "apiVersion: xtrinode.io/v1alpha1\nkind: GatewayRoutes\nroutes: []\n";
 
 export interface RoutesSource {
   /** Starts delivering routes.yaml text (origin names where it came from, for logs). */
@@ -92,8 +94,11 @@ export function configMapRoutesSource(kubeConfig: KubeConfig, namespace: string,
         if (configMap.metadata?.name !== routesConfigMapName) return;
         const text = configMap.data?.[routesDataKey];
         if (text === undefined) {
-          logger.warn({ event: "routes-configmap-invalid", namespace }, `ConfigMap ${routesConfigMapName} has no data key ${routesDataKey}; keeping last-good routes`);
-          deliver("", `configmap ${namespace}/${routesConfigMapName}`);
+          // The install ships the ConfigMap without data (the operator writes it, so re-applying the
+          // install never conflicts with it): nothing published yet is an empty routes document,
+          // which RoutesStore takes as the first one only, and otherwise keeps last-good.
+          logger.warn({ event: "routes-configmap-unpublished", namespace }, `ConfigMap ${routesConfigMapName} has no data key ${routesDataKey} (no routes published yet)`);
+          deliver(unpublishedRoutesText, `configmap ${namespace}/${routesConfigMapName}`);
           return;
         }
         deliver(text, `configmap ${namespace}/${routesConfigMapName}`);

@@ -26,6 +26,8 @@ export class RoutesStore {
   table: RouteTable = emptyRouteTable;
   generation = 0;
   invalidUpdates = 0;
+  /** Invalid updates since the routes in force were applied (0: the latest delivery took effect). */
+  rejectedSinceLastGood = 0;
   lastGoodAtMs: number | undefined;
   private readonly logger: Logger;
   private readonly listeners: Array<(table: RouteTable) => void> = [];
@@ -46,11 +48,13 @@ export class RoutesStore {
     if (!parsed.ok && parsed.emptyRoutes && this.generation === 0) parsed = { ok: true, routes: parsed.emptyRoutes };
     if (!parsed.ok) {
       this.invalidUpdates++;
+      this.rejectedSinceLastGood++;
       this.logger.error({ event: "routes-invalid", origin, reason: parsed.reason, generation: this.generation }, "invalid routes; keeping last-good routes");
       return false;
     }
     this.table = buildRouteTable(parsed.routes);
     this.generation++;
+    this.rejectedSinceLastGood = 0;
     this.lastGoodAtMs = Date.now();
     this.logger.info({ event: "routes-applied", origin, generation: this.generation, routes: parsed.routes.routes.length }, "routes applied");
     for (const listener of this.listeners) listener(this.table);

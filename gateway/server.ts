@@ -18,7 +18,9 @@ import { createQueryIdGenerator, heldCoordinatorId } from "./query-id.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import type { RoutesSource } from "./routes-source.ts";
 import { RoutesStore } from "./routes-store.ts";
-import { InFlightQueries, StickyRoutes } from "./sticky.ts";
+import { StatementMemory } from "./statement-memory.ts";
+import { StatusAccess } from "./status.ts";
+import { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayOptions {
   routesSource: RoutesSource;
@@ -41,6 +43,20 @@ export interface RunningGateway {
   close(drainMs?: number): Promise<void>;
 }
 
+/**
+ * Closes the connection of a request whose body is still arriving after `deadlineMs`. A statement
+ * body being read is answered sooner by its own timeout (statements.bodyTimeoutMs, a Trino
+ * error); this also covers bodies nobody reads (a 401 or an unrouted request answered at once,
+ * whose body Node drains for as long as it trickles in).
+ */
+function cutSlowBody(req: http.IncomingMessage, deadlineMs: number): void {
+  if (req.complete || (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined)) return;
+  const timer = setTimeout(() => req.socket.destroy(), deadlineMs);
+  timer.unref();
+  req.once("end", () => clearTimeout(timer));
+  req.once("close", () => clearTimeout(timer));
+}
+
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger("gateway");
   const settings = resolveSettings(options.config, options.env);
@@ -48,10 +64,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const backends = new Backends(settings.health, logger);
   const sticky = new StickyRoutes(settings.sticky);
   const inFlight = new InFlightQueries(settings.sticky.maxQueries, settings.sticky.queryIdleMs);
-  const held = new HeldQueries(settings.held.maxQueries, settings.held.maxAgeMs);
+  const statementMemory = new StatementMemory(settings.statements.memoryBudgetBytes);
+  const held = new HeldQueries(settings.held.maxQueries, settings.held.maxAgeMs, statementMemory);
   const tickets = new TicketSealer((options.env ?? process.env).XTRINODE_GATEWAY_TICKET_KEY || undefined);
   const lifecycleApi = options.lifecycleApi ?? (options.lifecycleUrl ? httpLifecycleApi(options.lifecycleUrl, options.lifecycleToken ?? (() => undefined)) : undefined);
-  const metrics = new GatewayMetrics({ routes, backends, inFlight, held, sticky });
+  // passwordChecks is read at scrape time, once `auth` exists.
+  const metrics = new GatewayMetrics({ routes, backends, inFlight, held, sticky, statementMemory, passwordChecks: () => auth.passwordChecks() });
+  const auth = createAuthenticator(settings.auth, { throttle: settings.loginThrottle, verification: settings.passwordVerification, onLogin: (outcome) => metrics.logins.inc({ outcome }) });
   const resume = new ResumeCoordinator(lifecycleApi, logger, (runtime, outcome) => {
     const [namespace, name] = runtime.split("/");
     metrics.resumeCalls.inc({ namespace, runtime: name, outcome });
@@ -68,12 +87,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     routes,
     backends,
     sticky,
+    owners: new QueryOwners(settings.sticky.maxQueries),
+    lookupBudget: new RateLimiter({ ratePerSecond: settings.sticky.lookupsPerSecond, burst: settings.sticky.lookupBurst }),
     inFlight,
     held,
+    statementMemory,
     tickets,
     resume,
     activity: new ActivityReporter(lifecycleApi, settings.activityIntervalMs, logger),
-    auth: createAuthenticator(settings.auth),
+    auth,
+    statusAccess: new StatusAccess(options.config?.admin),
     rateLimiter: settings.rateLimit ? new RateLimiter({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }) : undefined,
     metrics,
     proxy: createProxyEngine(settings.proxy, 300_000),
@@ -99,7 +122,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }, 1000);
   sweeper.unref();
 
-  const server = http.createServer(createGatewayHandler(core));
+  const handler = createGatewayHandler(core);
+  const bodyDeadlineMs = settings.statements.bodyTimeoutMs + 5000;
+  const server = http.createServer((req, res) => {
+    cutSlowBody(req, bodyDeadlineMs);
+    handler(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -124,6 +152,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (!drained) server.closeAllConnections();
       await closed;
       core.proxy.close();
+      await auth.close();
     },
   };
 }

@@ -10,9 +10,12 @@ import type { GatewayCore } from "./core.ts";
 import { forwardedHeaders, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
 import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "./trino-protocol.ts";
 import { routeKey } from "./route-table.ts";
+import { isUnhealthyStatus } from "./breaker.ts";
+import type { QueryOwner } from "./sticky.ts";
+import { failedRouteMessage } from "./backend-choice.ts";
 import { ticketHeaders, type HeldEnding, type HeldQuery } from "./held-queries.ts";
+import { StatementBody } from "./statement-memory.ts";
 
-export const maxStatementBytes = 10 * 1024 * 1024;
 const submitTimeoutMs = 120_000;
 
 export function baseUrl(forwarded: ForwardedView): string {
@@ -32,62 +35,137 @@ export function writeTrinoError(core: GatewayCore, res: ServerResponse, forwarde
 }
 
 /**
- * Answers a NEW statement with a gateway error the way Trino reports failures: QUEUED first, FAILED
- * on the first poll. trino-js never shows an error carried by the first response (its iterator
- * starts at nextUri), and every client shows a FAILED poll. The failure rides in the nextUri, so
- * any gateway replica can answer that poll.
+ * Refuses a request before it is a query (no QueryResults): a plain-text "ERROR_NAME: message".
+ * The Trino Java client (CLI, JDBC) shows the body of a non-200 answer only when it is not a
+ * QueryResults document, and trino-js and the Python client show any body; so plain text is what
+ * every client displays.
  */
-export function failNewStatement(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, kind: TrinoErrorKind, message: string, headers: OutgoingHttpHeaders = {}): void {
-  const id = core.newHeldId();
-  const base = baseUrl(forwarded);
-  const payload = Buffer.from(JSON.stringify({ e: kind.errorName, m: message }), "utf8").toString("base64url");
-  writeJson(res, 200, queuedQueryResults(id, `${base}/ui/query.html?${id}`, `${base}/v1/statement/queued/${id}/failed/${payload}`), headers);
+export function writeRefusal(res: ServerResponse, status: number, kind: TrinoErrorKind, message: string, headers: OutgoingHttpHeaders = {}): void {
+  const body = `${kind.errorName}: ${message}\n`;
+  res.writeHead(status, { ...headers, "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) });
+  res.end(body);
 }
 
-const failedPollPath = /^\/v1\/statement\/queued\/[^/]+\/failed\/([A-Za-z0-9_-]+)$/;
+/**
+ * Answers a NEW statement with a gateway error the way Trino reports failures: QUEUED first, FAILED
+ * on the first poll. trino-js never shows an error carried by the first response (its iterator
+ * starts at nextUri), and every client shows a FAILED poll. The nextUri carries the error name in
+ * clear (any replica answers the poll with that error) and the message sealed with the ticket key,
+ * bound to the statement's X-Trino-User: a link from the gateway's own address never shows text
+ * anyone but the gateway chose, nor one user's failure text to another (see answerFailedPoll).
+ */
+export function failNewStatement(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, kind: TrinoErrorKind, message: string, headers: OutgoingHttpHeaders = {}, user = ""): void {
+  const id = core.newHeldId();
+  const base = baseUrl(forwarded);
+  const sealed = core.tickets.sealFailure({ id, errorName: kind.errorName, message: message.slice(0, maxFailureMessageChars), user, createdAtMs: Date.now() });
+  writeJson(res, 200, queuedQueryResults(id, `${base}/ui/query.html?${id}`, `${base}/v1/statement/queued/${id}/failed/${kind.errorName}~${sealed}`), headers);
+}
 
-/** Answers the poll of a failNewStatement nextUri; false when the path is not one. */
-export function answerFailedPoll(res: ServerResponse, forwarded: ForwardedView, queryId: string, path: string): boolean {
+/** Longest failure message sealed into a nextUri (longer ones are cut). */
+const maxFailureMessageChars = 1000;
+const failedPollPath = /^\/v1\/statement\/queued\/[^/]+\/failed\/([A-Z_]+)(?:~([A-Za-z0-9._-]+))?$/;
+
+/**
+ * Answers the poll of a failNewStatement nextUri; false when the path is not one. Only the gateway's
+ * own error kinds, and the sealed message only for the statement's own user (X-Trino-User) within
+ * `held.maxAgeMs` on a replica holding the key; anyone else gets the error name and a fixed text.
+ */
+export function answerFailedPoll(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, queryId: string, path: string, user: string): boolean {
   const match = failedPollPath.exec(path);
   if (!match) return false;
-  let failure: { e?: string; m?: string } = {};
-  try {
-    failure = JSON.parse(Buffer.from(match[1], "base64url").toString("utf8")) as typeof failure;
-  } catch {
-    // a mangled URI: reported as not found below
-  }
-  // Only the gateway's own error kinds: the URI must not let anyone mint arbitrary Trino errors.
-  const kind = Object.values(gatewayErrors).find((candidate) => candidate.errorName === failure.e) ?? gatewayErrors.queryNotFound;
-  writeJson(res, 200, failedQueryResults(queryId, `${baseUrl(forwarded)}/ui/query.html?${queryId}`, kind, String(failure.m ?? `query ${queryId} not found`)));
+  const kind = Object.values(gatewayErrors).find((candidate) => candidate.errorName === match[1]) ?? gatewayErrors.queryNotFound;
+  const sealed = match[2] ? core.tickets.openFailure(match[2]) : undefined;
+  const readable = sealed && sealed.id === queryId && sealed.errorName === kind.errorName && sealed.user === user && Date.now() - sealed.createdAtMs <= core.settings.held.maxAgeMs;
+  const message = readable
+    ? sealed.message
+    : `${kind.errorName}: the gateway refused statement ${queryId} (its message is shown only to the client that sent it, on a gateway replica sharing XTRINODE_GATEWAY_TICKET_KEY, within ${Math.round(core.settings.held.maxAgeMs / 1000)} s)`;
+  writeJson(res, 200, failedQueryResults(queryId, `${baseUrl(forwarded)}/ui/query.html?${queryId}`, kind, message));
   return true;
 }
 
-export function readBody(req: IncomingMessage, limit = maxStatementBytes): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
+/** How much of a refused statement is still read (and dropped) so its client gets the answer. */
+const maxDrainedBytes = (maxBytes: number) => 4 * maxBytes;
+
+/**
+ * Reads a new statement's body within the size limit (statements.maxBytes), the memory budget
+ * (statements.memoryBudgetBytes, shared with held statements) and the body timeout
+ * (statements.bodyTimeoutMs). On refusal it answers the client itself with a failed query the
+ * client displays, and resolves undefined. After a refusal the rest of the body (up to maxBytes
+ * more) is read and dropped, so a client that sends its whole body before reading the answer
+ * still gets it (up to 4 × maxBytes, then the connection is closed); the body timeout cuts the connection of a client too slow to finish.
+ */
+export function readStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView): Promise<StatementBody | undefined> {
+  const { maxBytes, bodyTimeoutMs } = core.settings.statements;
+  const memory = core.statementMemory;
+  return new Promise((resolve) => {
+    let chunks: Buffer[] = [];
+    let received = 0;
+    let refused = false;
+    let settled = false;
+    let discarded = 0;
+    const settle = (body: StatementBody | undefined) => {
+      if (settled) return;
+      settled = true;
+      if (!body) {
+        memory.release("buffered", received);
+        chunks = [];
+      }
+      resolve(body);
+    };
+    const refuse = (reason: "too-large" | "budget" | "timeout", kind: TrinoErrorKind, message: string) => {
+      core.metrics.statementsRefused.inc({ reason });
+      core.logger.info({ event: "statement-refused", reason, client: forwarded.client, receivedBytes: received }, "new statement refused while reading its body");
+      refused = true;
+      if (!res.headersSent) failNewStatement(core, res, forwarded, kind, message, reason === "timeout" ? { connection: "close" } : {});
+      settle(undefined);
+    };
+    const timer = setTimeout(() => {
+      if (!refused) refuse("timeout", gatewayErrors.statementTimeout, `the statement was not received within ${bodyTimeoutMs / 1000} s (statements.bodyTimeoutMs); the connection is closed`);
+      // Whatever is still arriving is cut: the answer goes out first, then the connection closes.
+      if (res.writableFinished) req.socket.destroy();
+      else res.once("finish", () => req.socket.destroy());
+    }, bodyTimeoutMs);
+    const tooLarge = () => refuse("too-large", gatewayErrors.statementTooLarge, `the statement is larger than ${maxBytes} bytes (statements.maxBytes of the gateway)`);
+    const declared = Number(req.headers["content-length"]);
+    if (declared > maxBytes) {
+      tooLarge();
+      // Far too large to be worth reading to the end: the connection closes after the answer.
+      if (declared > maxDrainedBytes(maxBytes)) res.once("finish", () => req.socket.destroy());
+    }
     req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new Error(`statement larger than ${limit} bytes`));
-        req.destroy();
+      if (refused) {
+        discarded += chunk.length;
+        if (discarded > maxDrainedBytes(maxBytes)) req.socket.destroy();
         return;
       }
+      if (received + chunk.length > maxBytes) return tooLarge();
+      if (!memory.tryReserve("buffered", chunk.length)) {
+        return refuse("budget", gatewayErrors.gatewayBusy, `this gateway replica's statement memory is in use (${memory.budgetBytes} bytes of statements being received or held, statements.memoryBudgetBytes); retry shortly`);
+      }
+      received += chunk.length;
       chunks.push(chunk);
     });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
+    req.on("end", () => {
+      clearTimeout(timer);
+      if (!refused) settle(new StatementBody(Buffer.concat(chunks, received), memory));
+    });
+    req.on("error", () => settle(undefined));
+    req.on("close", () => {
+      clearTimeout(timer);
+      settle(undefined);
+    });
   });
 }
 
 /** Learns query ownership and in-flight state from a backend's statement response; tags a started transaction with the backend. */
-function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse): void {
+function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse, owner: QueryOwner): void {
   tagStartedTransactionRaw(response.rawHeaders, backend);
   if (response.status !== 200) return;
   try {
     const results = JSON.parse(response.body.toString("utf8")) as { id?: string; nextUri?: string };
     if (!results.id) return;
     core.sticky.learnQuery(results.id, backend);
+    core.owners.record(results.id, owner);
     if (results.nextUri) core.inFlight.running(results.id, routeKey(runtime), backend);
     core.activity.seen(runtime.namespace, runtime.name);
   } catch {
@@ -113,6 +191,7 @@ export async function submitStatement(
   route: RouteEntry,
   body: Buffer,
   headers: OutgoingHttpHeaders,
+  owner: QueryOwner,
 ): Promise<SubmitOutcome> {
   let response: BackendResponse;
   try {
@@ -125,24 +204,26 @@ export async function submitStatement(
     core.backends.recordFailure(route.backend, (error as Error).message);
     return { ok: false, retryable: isConnectionError(error), message: `${routeKey(route)} (${route.backend}) unreachable: ${(error as Error).message}` };
   }
-  if (response.status >= 500) core.backends.recordFailure(route.backend, `HTTP ${response.status}`);
+  if (isUnhealthyStatus(response.status)) core.backends.recordFailure(route.backend, `HTTP ${response.status}`);
   else core.backends.recordSuccess(route.backend);
-  learnFromStatementResponse(core, route.backend, route, response);
+  learnFromStatementResponse(core, route.backend, route, response, owner);
   writeBufferedAnswer(res, response);
   return { ok: true, response };
 }
 
 /** Holds a new statement for a paused/resuming runtime and answers QUEUED with a gateway nextUri. */
-export function holdStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, route: RouteEntry, body: Buffer, principal = ""): void {
+export function holdStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, route: RouteEntry, statement: StatementBody, principal = ""): void {
+  const body = statement.bytes;
   if (core.held.full()) {
-    failNewStatement(core, res, forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
+    const user = req.headers["x-trino-user"];
+    failNewStatement(core, res, forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`, {}, typeof user === "string" ? user : "");
     return;
   }
   const headers = forwardableHeaders(req.headers);
   const createdAtMs = Date.now();
   const id = core.newHeldId();
   const slug = core.tickets.slug({ id, namespace: route.namespace, name: route.name, sql: body.toString("utf8"), headers: ticketHeaders(headers), createdAtMs, principal });
-  const held = core.held.add({ id, slug, namespace: route.namespace, name: route.name, body, headers, createdAtMs });
+  const held = core.held.add({ id, slug, namespace: route.namespace, name: route.name, body, headers, createdAtMs, principal }, statement)!;
   if (route.state !== "RUNNING") core.resume.ensureResuming(route.namespace, route.name, route.state);
   core.activity.seen(route.namespace, route.name);
   core.logger.info({ event: "statement-held", runtime: routeKey(route), queryId: held.id, state: route.state }, "statement held while the runtime resumes");
@@ -155,6 +236,7 @@ type HeldReadiness = { status: "ready"; route: RouteEntry } | { status: "waiting
 function heldReadiness(core: GatewayCore, namespace: string, name: string): HeldReadiness {
   const route = core.routes.table.byKey.get(`${namespace}/${name}`);
   if (!route || route.state === "REMOVED") return { status: "failed", kind: gatewayErrors.runtimeRemoved, message: `XTrinode runtime ${namespace}/${name} was removed while the statement waited for it` };
+  if (route.state === "FAILED") return { status: "failed", kind: gatewayErrors.resumeFailed, message: failedRouteMessage(route) };
   if (route.state !== "RUNNING") {
     core.resume.ensureResuming(namespace, name, route.state);
     return { status: "waiting" };
@@ -203,7 +285,8 @@ export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: Ser
   held.submitting = true;
   // Credentials of the poll (an adopted ticket carries none; a token may have been refreshed).
   const credentials = req.headers.authorization ? { authorization: req.headers.authorization } : {};
-  const outcome = await submitStatement(core, res, forwarded, readiness.route, held.body, { ...held.headers, ...credentials });
+  const user = held.headers["x-trino-user"];
+  const outcome = await submitStatement(core, res, forwarded, readiness.route, held.body, { ...held.headers, ...credentials }, { user: typeof user === "string" ? user : "", principal: held.principal });
   if (outcome.ok) {
     core.held.handOver(held, outcome.response);
     return;
@@ -294,8 +377,8 @@ export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: Se
   untagTransactionHeader(req.headers);
   core.proxy.forward(req, res, backend, {
     onResponse(proxyRes) {
-      if ((proxyRes.statusCode ?? 502) >= 500) core.backends.recordFailure(backend, `HTTP ${proxyRes.statusCode}`);
-      else core.backends.recordSuccess(backend);
+      if (isUnhealthyStatus(proxyRes.statusCode ?? 502)) core.backends.recordFailure(backend, `HTTP ${proxyRes.statusCode}`);
+      else core.backends.recordAnswer(backend);
       tagStartedTransaction(proxyRes, backend);
       if (req.method === "DELETE") {
         core.inFlight.finished(queryId);

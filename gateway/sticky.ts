@@ -1,17 +1,27 @@
 // Which backend owns a query, learned without shared state between replicas (transactions: transactions.ts):
 // the coordinator-id part of every query id seen in responses maps to the backend that answered;
 // a replica meeting an unknown coordinator id asks the candidate backends `HEAD /v1/query/{id}`.
+// Query owners (user, principal) are recorded from the POSTs this replica relays, else asked of the
+// owning coordinator once per query.
 // Everything is in bounded maps, so memory does not grow with the number of queries.
 import { BoundedMap } from "./bounded-map.ts";
-import { backendRequest } from "./backend-http.ts";
+import http from "node:http";
+import https from "node:https";
+import { agentFor, backendAddress, backendRequest } from "./backend-http.ts";
 import { coordinatorIdOf } from "./query-id.ts";
+
+/** A new lookup may start (the asking client's lookup budget, see app.ts); false refuses it. */
+export type LookupAdmission = () => boolean;
 
 export class StickyRoutes {
   private readonly coordinators: BoundedMap<string, string>;
   private readonly lookups = new Map<string, Promise<{ owner?: string; conclusive: boolean }>>();
-  /** Coordinator ids no backend claimed recently: not asked again for a while (no probe storms). */
+  /**
+   * Coordinator ids no backend claimed recently: not asked again for a while, so junk follow-ups
+   * cost backend requests at most once per coordinator id and period, however often they repeat.
+   */
   private readonly unclaimed = new BoundedMap<string, number>(10_000);
-  private readonly unclaimedForMs = 2000;
+  private readonly unclaimedForMs = 30_000;
   lookupCount = 0;
 
   constructor(limits: { maxCoordinators: number }) {
@@ -35,30 +45,35 @@ export class StickyRoutes {
 
   /**
    * The backend owning `queryId`: from the map, else by asking `candidates` (first 200 or 403 wins:
-   * a coordinator that denies viewing the query still has it). `identity` (X-Trino-User, and the
-   * client's credentials when passed through) goes with the lookup: Trino authenticates /v1/query.
+   * a coordinator that denies viewing the query still has it). `identity` (X-Trino-User) goes with
+   * the lookup: Trino authenticates /v1/query. One lookup per coordinator id at a time; a new one
+   * only when `admit` allows it ("throttled" otherwise).
    */
-  async ownerOf(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string> = {}): Promise<string | undefined> {
+  async ownerOf(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string> = {}, admit: LookupAdmission = () => true): Promise<string | undefined | "throttled"> {
     const coordinatorId = coordinatorIdOf(queryId);
     if (!coordinatorId) return undefined;
     const known = this.knownOwner(queryId);
     if (known) return known;
-    if ((this.unclaimed.peek(coordinatorId) ?? 0) > Date.now()) return undefined;
-    let lookup = this.lookups.get(coordinatorId);
+    // Different principals may ask different backends (their runtimes): what one set of backends
+    // did not claim says nothing about another set.
+    const key = `${coordinatorId}\u0000${candidates.join("\u0000")}`;
+    if ((this.unclaimed.peek(key) ?? 0) > Date.now()) return undefined;
+    let lookup = this.lookups.get(key);
     if (!lookup) {
-      lookup = this.ask(queryId, candidates, timeoutMs, identity).finally(() => this.lookups.delete(coordinatorId));
-      this.lookups.set(coordinatorId, lookup);
+      if (!admit()) return "throttled";
+      lookup = this.ask(queryId, candidates, timeoutMs, identity).finally(() => this.lookups.delete(key));
+      this.lookups.set(key, lookup);
     }
     const { owner, conclusive } = await lookup;
     if (owner) this.coordinators.set(coordinatorId, owner);
-    // Remembered as unclaimed only when every backend said so: not on a 401 to these credentials.
-    else if (conclusive) this.unclaimed.set(coordinatorId, Date.now() + this.unclaimedForMs);
+    // Remembered as unclaimed only when every backend answered so: not on a 401 or an unreachable backend.
+    else if (conclusive) this.unclaimed.set(key, Date.now() + this.unclaimedForMs);
     return owner;
   }
 
   private ask(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string>): Promise<{ owner?: string; conclusive: boolean }> {
     this.lookupCount++;
-    const path = `/v1/query/${encodeURIComponent(queryId)}`;
+    const path = `/v1/query/${queryId}`;
     return new Promise((resolve) => {
       let pending = candidates.length;
       let conclusive = true;
@@ -67,15 +82,166 @@ export class StickyRoutes {
         backendRequest(backend, "HEAD", path, identity, undefined, timeoutMs)
           .then((response) => {
             if (response.status === 200 || response.status === 403) resolve({ owner: backend, conclusive: true });
-            else if (response.status === 401) conclusive = false;
+            else if (response.status !== 404) conclusive = false;
           })
-          .catch(() => undefined)
+          .catch(() => {
+            conclusive = false;
+          })
           .finally(() => {
             if (--pending === 0) resolve({ conclusive });
           });
       }
     });
   }
+}
+
+/** Who a query belongs to: its Trino user (X-Trino-User) and, when this replica saw it submitted, the authenticated principal. */
+export interface QueryOwner {
+  user: string;
+  principal?: string;
+}
+
+/** How much of a coordinator's QueryInfo is read to find `session.user` (it comes first; the SQL comes later). */
+const ownerInfoPrefixBytes = 64 * 1024;
+const sessionStart = /"session"\s*:\s*\{/;
+const jsonString = /"((?:[^"\\]|\\.)*)"/y;
+
+/**
+ * `session.user` of a (possibly cut) QueryInfo JSON text: the value of key "user" directly inside
+ * the first "session" object (nested values such as the query span are skipped); undefined when the
+ * text ends before it.
+ */
+export function sessionUserOf(text: string): string | undefined {
+  const start = sessionStart.exec(text);
+  if (!start) return undefined;
+  let depth = 1;
+  let expectKey = true; // at depth 1, the next string is a key
+  for (let i = start.index + start[0].length; i < text.length && depth > 0; i++) {
+    const char = text[i];
+    if (char === '"') {
+      jsonString.lastIndex = i;
+      const match = jsonString.exec(text);
+      if (!match) return undefined; // cut inside a string
+      i = jsonString.lastIndex - 1;
+      if (depth !== 1 || !expectKey) continue;
+      expectKey = false;
+      if (match[1] !== "user") continue;
+      jsonString.lastIndex = text.indexOf('"', i + 1);
+      const value = /^\s*:\s*$/.test(text.slice(i + 1, jsonString.lastIndex)) ? jsonString.exec(text) : null;
+      if (!value) return undefined;
+      try {
+        return JSON.parse(`"${value[1]}"`) as string;
+      } catch {
+        return undefined;
+      }
+    }
+    if (char === "{" || char === "[") depth++;
+    else if (char === "}" || char === "]") depth--;
+    else if (char === "," && depth === 1) expectKey = true;
+  }
+  return undefined;
+}
+
+/**
+ * Owners of queries: recorded when this replica relays the answer to a POST (the sticky
+ * bookkeeping), else asked once of the owning coordinator (`GET /v1/query/{id}`, reading only the
+ * head of the QueryInfo for `session.user`) and remembered; a query the coordinator does not know
+ * is remembered as such for a while. One backend request per query id at most (per period), never
+ * a fan-out. Bounded like the other maps.
+ */
+export class QueryOwners {
+  private readonly owners: BoundedMap<string, QueryOwner>;
+  private readonly distinct = new BoundedMap<string, QueryOwner>(10_000);
+  private readonly lookups = new Map<string, Promise<{ status: number; user?: string }>>();
+  private readonly unknown = new BoundedMap<string, number>(10_000);
+  private readonly unknownForMs = 30_000;
+  lookupCount = 0;
+
+  constructor(maxQueries: number) {
+    this.owners = new BoundedMap(maxQueries);
+  }
+
+  record(queryId: string, owner: QueryOwner): void {
+    this.owners.set(queryId, this.shared(owner));
+  }
+
+  /** One owner object per distinct (user, principal): the map then holds a reference per query, not a copy. */
+  private shared(owner: QueryOwner): QueryOwner {
+    const key = `${owner.user}\u0000${owner.principal ?? ""}`;
+    const known = this.distinct.get(key);
+    if (known) return known;
+    this.distinct.set(key, owner);
+    return owner;
+  }
+
+  known(queryId: string): QueryOwner | undefined {
+    return this.owners.peek(queryId);
+  }
+
+  /**
+   * The owner of `queryId` on `backend`: recorded, else asked of the coordinator as `asUser` (one
+   * lookup per query at a time). Undefined when the coordinator does not know the query (or does
+   * not tell its user).
+   */
+  async ownerOf(queryId: string, backend: string, asUser: string, timeoutMs: number): Promise<QueryOwner | undefined> {
+    const known = this.owners.peek(queryId);
+    if (known) return known;
+    if ((this.unknown.peek(queryId) ?? 0) > Date.now()) return undefined;
+    let lookup = this.lookups.get(queryId);
+    if (!lookup) {
+      this.lookupCount++;
+      lookup = readQueryUser(backend, queryId, asUser, timeoutMs)
+        .catch(() => ({ status: 0 }))
+        .finally(() => this.lookups.delete(queryId));
+      this.lookups.set(queryId, lookup);
+    }
+    const found = await lookup;
+    if (found.user !== undefined) {
+      const owner = this.shared({ user: found.user });
+      this.owners.set(queryId, owner);
+      return owner;
+    }
+    // Only "no such query" is remembered: a 403 to this user or a timeout says nothing for the next one.
+    if (found.status === 404) this.unknown.set(queryId, Date.now() + this.unknownForMs);
+    return undefined;
+  }
+}
+
+/** The status of `GET /v1/query/{id}` and, on 200, `session.user` read from at most the first 64 KiB of the answer. */
+function readQueryUser(backend: string, queryId: string, asUser: string, timeoutMs: number): Promise<{ status: number; user?: string }> {
+  const address = backendAddress(backend);
+  return new Promise((resolve, reject) => {
+    const request = (address.https ? https : http).request(
+      { hostname: address.hostname, port: address.port, method: "GET", path: `/v1/query/${queryId}?pruned=true`, headers: { host: address.host, accept: "application/json", "x-trino-user": asUser }, agent: agentFor(backend), timeout: timeoutMs },
+      (response) => {
+        const status = response.statusCode ?? 0;
+        if (status !== 200) {
+          response.resume();
+          resolve({ status });
+          return;
+        }
+        let head = "";
+        const settle = () => {
+          const user = sessionUserOf(head);
+          resolve({ status, ...(user !== undefined ? { user } : {}) });
+        };
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          head += chunk;
+          if (sessionUserOf(head) !== undefined || head.length >= ownerInfoPrefixBytes) {
+            head = head.slice(0, ownerInfoPrefixBytes);
+            settle();
+            request.destroy(); // the rest (SQL, stages) is not needed
+          }
+        });
+        response.on("end", settle);
+        response.on("error", () => resolve({ status: 0 }));
+      },
+    );
+    request.on("timeout", () => request.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+    request.on("error", reject);
+    request.end();
+  });
 }
 
 export interface TrackedQuery {

@@ -21,6 +21,12 @@ export const gatewayErrors = {
   unauthenticated: { errorName: "XTRINODE_UNAUTHENTICATED", errorCode: 0x0700_0009, errorType: "USER_ERROR" },
   accessDenied: { errorName: "XTRINODE_ACCESS_DENIED", errorCode: 0x0700_000a, errorType: "USER_ERROR" },
   resumeFailed: { errorName: "XTRINODE_RESUME_FAILED", errorCode: 0x0700_000b, errorType: "EXTERNAL" },
+  loginThrottled: { errorName: "XTRINODE_LOGIN_THROTTLED", errorCode: 0x0700_000c, errorType: "USER_ERROR" },
+  statementTooLarge: { errorName: "XTRINODE_STATEMENT_TOO_LARGE", errorCode: 0x0700_000d, errorType: "USER_ERROR" },
+  gatewayBusy: { errorName: "XTRINODE_GATEWAY_BUSY", errorCode: 0x0700_000e, errorType: "INSUFFICIENT_RESOURCES" },
+  statementTimeout: { errorName: "XTRINODE_STATEMENT_TIMEOUT", errorCode: 0x0700_000f, errorType: "USER_ERROR" },
+  invalidRequest: { errorName: "XTRINODE_INVALID_REQUEST", errorCode: 0x0700_0010, errorType: "USER_ERROR" },
+  lookupsThrottled: { errorName: "XTRINODE_LOOKUPS_THROTTLED", errorCode: 0x0700_0011, errorType: "INSUFFICIENT_RESOURCES" },
   queryCancelled: { errorName: "USER_CANCELED", errorCode: 3, errorType: "USER_ERROR" },
 } as const satisfies Record<string, TrinoErrorKind>;
 

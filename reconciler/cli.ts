@@ -102,7 +102,7 @@ export function registerOperatorCommands(program: Command): void {
     .option("--leader-election-namespace <namespace>", "namespace of the leader Lease", operatorNamespace)
     .option("--no-leader-election", "run without a Lease (a single replica only)")
     .option("--identity <id>", "leader election identity (default: hostname-pid)")
-    .addOption(parsedOption("--lease-duration <duration>", "leader lease duration", duration("--lease-duration"), "15s"))
+    .addOption(parsedOption("--lease-duration <duration>", "leader lease duration: after the leader dies without releasing the lease (kill -9, node loss) a standby takes over within it + 2 × --retry-period (it sees the last renewal up to one period late and retries once per period); a leader that stops releases it at once", duration("--lease-duration"), "15s"))
     .addOption(parsedOption("--retry-period <duration>", "how often to acquire or renew the lease", duration("--retry-period"), "2s"))
     .addOption(parsedOption("--resync-period <duration>", "periodic re-reconcile of every runtime", duration("--resync-period"), "5m"))
     .addOption(parsedOption("--drain-period <duration>", "quiet time after the last gateway activity before a suspending runtime stops draining", duration("--drain-period"), "30s"))

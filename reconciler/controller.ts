@@ -151,6 +151,11 @@ export class Controller implements OwnedObjectCache {
     }
   }
 
+  /** Every XTrinode as the informer holds it (for the per-runtime metrics). */
+  cachedRuntimes(): XTrinode[] {
+    return this.runtimes.informer.list() as unknown as XTrinode[];
+  }
+
   /** The namespace's XTrinodes and XTrinodeCatalogs as the informers hold them. */
   private cachedSpecs(namespace: string | undefined): { runtimes: XTrinode[]; catalogs: XTrinodeCatalog[] } {
     return {

@@ -139,6 +139,13 @@ export class RawObjectApi extends KubernetesObjectApi {
   }
 }
 
+/**
+ * Every write asks the API server to refuse unknown fields (400) instead of silently dropping them
+ * (a CRD prunes them; the default is only a warning): a typo in a spec or a rendered object is an
+ * error naming the field, never a setting that quietly does not apply.
+ */
+const strictFields = { fieldValidation: "Strict" };
+
 /** How long a kind found missing (CRD not installed) lists as empty without asking discovery again. */
 const missingKindTtlMs = 30_000;
 
@@ -171,19 +178,19 @@ export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
       }
     },
     async apply(object, options) {
-      const query: Record<string, string> = { fieldManager, force: "true" };
+      const query: Record<string, string> = { fieldManager, force: "true", ...strictFields };
       if (options?.dryRun) query.dryRun = "All";
       return objects.send(HttpMethod.PATCH, "patch", object, query, PatchStrategy.ServerSideApply);
     },
     async create(object) {
-      return objects.send(HttpMethod.POST, "create", object, { fieldManager });
+      return objects.send(HttpMethod.POST, "create", object, { fieldManager, ...strictFields });
     },
     async replace(object) {
-      return objects.send(HttpMethod.PUT, "replace", object, { fieldManager });
+      return objects.send(HttpMethod.PUT, "replace", object, { fieldManager, ...strictFields });
     },
     async mergePatch(ref, patch) {
       const body = { ...patch, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...((patch.metadata as object) ?? {}), name: ref.name, namespace: ref.namespace } };
-      return objects.send(HttpMethod.PATCH, "patch", body, { fieldManager }, PatchStrategy.MergePatch);
+      return objects.send(HttpMethod.PATCH, "patch", body, { fieldManager, ...strictFields }, PatchStrategy.MergePatch);
     },
     async delete(ref) {
       try {

@@ -55,15 +55,23 @@ function latest(...values: Array<string | undefined>): number | undefined {
 }
 
 /**
+ * When the idle rule will call the runtime idle (epoch ms): max(last-activity, resume-requested-at,
+ * status.readySince) + wakeTTL; undefined without a wakeTTL or before the runtime was ever ready or used.
+ */
+export function idleDeadlineMs(input: Pick<IntentInput, "wakeTTLMs" | "lastActivity" | "resumeRequestedAt" | "status">): number | undefined {
+  if (input.wakeTTLMs === undefined) return undefined;
+  const reference = latest(input.lastActivity, input.resumeRequestedAt, input.status.readySince);
+  return reference === undefined ? undefined : reference + input.wakeTTLMs;
+}
+
+/**
  * The idle rule (docs/CONTRACTS.md): with a wakeTTL, idle when
  * now − max(last-activity, resume-requested-at, status.readySince) > wakeTTL.
  * Returns the idle flag and, when not idle yet, how long until it would be.
  */
 export function evaluateIdle(input: Pick<IntentInput, "now" | "wakeTTLMs" | "lastActivity" | "resumeRequestedAt" | "status">): { idle: boolean; idleInMs?: number } {
-  if (input.wakeTTLMs === undefined) return { idle: false };
-  const reference = latest(input.lastActivity, input.resumeRequestedAt, input.status.readySince);
-  if (reference === undefined) return { idle: false }; // never ready, never used: nothing to measure from
-  const idleAt = reference + input.wakeTTLMs;
+  const idleAt = idleDeadlineMs(input);
+  if (idleAt === undefined) return { idle: false };
   const now = input.now.getTime();
   return now > idleAt ? { idle: true } : { idle: false, idleInMs: idleAt - now + 1 };
 }

@@ -71,10 +71,13 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
         onResync: () => options.policy.reload(),
       });
       await controller.start();
+      const leading = controller;
+      metrics.runtimeSource.current = () => leading.cachedRuntimes();
     });
   };
   const stopController = () => {
     transition = transition.then(async () => {
+      metrics.runtimeSource.current = () => [];
       await controller?.stop();
       controller = undefined;
     });

@@ -1,7 +1,6 @@
 // Where the operator's XTrinodePolicy comes from: a file (--policy FILE) or, in-cluster, the
 // ConfigMap xtrinode-policy in xtrinode-system (data key policy.yaml). No policy: renderer defaults.
-import yaml from "js-yaml";
-import { loadPolicy } from "../renderer/index.ts";
+import { loadPolicy, parseDocuments } from "../renderer/index.ts";
 import type { XTrinodePolicy } from "../renderer/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
 import { policyConfigMapName, policyDataKey } from "./constants.ts";
@@ -14,7 +13,10 @@ export interface PolicySource {
 }
 
 export function parsePolicyText(text: string, origin: string): XTrinodePolicy {
-  const doc = yaml.load(text);
+  // The spec loader's parser: the same YAML schema and the same bounds as spec files.
+  const docs = parseDocuments(origin, text);
+  if (docs.length > 1) throw new Error(`${origin}: holds ${docs.length} YAML documents; a policy is one document`);
+  const doc = docs[0]?.doc ?? null;
   const issues = validateAgainstSchema("XTrinodePolicy", doc);
   if (issues.length) throw new Error(`${origin}: invalid XTrinodePolicy: ${issues.map((i) => `${i.path || "(document)"}: ${i.message}`).join("; ")}`);
   return doc as XTrinodePolicy;

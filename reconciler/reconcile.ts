@@ -12,13 +12,13 @@ import { annotations, apiVersion, isNodePoolObject, runtimePlural } from "./cons
 import { objectKey, type KubeObject } from "./diff.ts";
 import { parseDurationMs } from "./duration.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
-import { describeError, isRejected, type ClusterClient } from "./kube-client.ts";
+import { describeError, httpStatus, isRejected, type ClusterClient } from "./kube-client.ts";
 import { decideIntent, decidePhase, type Intent, type LifecycleTimers, type Phase } from "./lifecycle.ts";
 import { describeConflicts, doubleClaimsWon, routeConflicts, withoutClaims } from "./route-claims.ts";
 import { findRoute, sameRoute, upsertRoute, type RouteState } from "./routes.ts";
 import { readRoutes, type RoutesPublisher } from "./routes-store.ts";
 import { buildStatus, sameStatus, type ConditionInput } from "./status.ts";
-import { coordinatorReady, computeStopped, nodePoolState, readyWorkers, type NodePoolState } from "./readiness.ts";
+import { coordinatorReady, computeStopped, nodePoolState, awaitingPods, podProblem, podSelector, readyWorkers, stalledDeployment, type NodePoolState } from "./readiness.ts";
 
 export interface RendererPort {
   renderRuntime(input: RenderRuntimeInput): RenderedRuntime;
@@ -54,6 +54,9 @@ export interface ReconcileResult {
 
 /** Poll interval while waiting on something that has no watch of its own (e.g. pods stopping). */
 const settlePollMs = 2_000;
+/** While a rollout is stalled: it may still recover (capacity freed, image pushed), but nothing is urgent. */
+const stalledPollMs = 30_000;
+const stalledFix = "the pods cannot start: check node capacity and spec resources, the image and the pods' events; the runtime recovers by itself once they become ready";
 const nodePoolPollMs = 5_000;
 /** While a route claim is held by another runtime: look again (the routes document has no watch that requeues us). */
 const routeConflictPollMs = 30_000;
@@ -64,10 +67,15 @@ const runtimeFix = "fix the XTrinode spec (or the policy) that renders it; the o
 export class StopReconcile extends Error {
   readonly reason: string;
   readonly conditions: ConditionInput[];
-  constructor(reason: string, message: string, conditions: ConditionInput[]) {
+  /** Retry with back-off after reporting (the server failed, it may succeed later); else wait for a change. */
+  readonly retry: boolean;
+  readonly cause: unknown;
+  constructor(reason: string, message: string, conditions: ConditionInput[], options: { retry?: boolean; cause?: unknown } = {}) {
     super(message);
     this.reason = reason;
     this.conditions = conditions;
+    this.retry = options.retry === true;
+    this.cause = options.cause;
   }
 }
 
@@ -140,6 +148,7 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
 
     let phase: Phase;
     let routeState: RouteState;
+    let stallMessage: string | undefined;
     let requeueAfterMs = intent.requeueAfterMs;
     if (pool.state === "provisioning") {
       phase = "Reconciling";
@@ -168,11 +177,28 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
       phase = decision.phase;
       routeState = decision.routeState;
       if (phase !== "Ready" && phase !== "Suspended") requeueAfterMs = minDefined(requeueAfterMs, settlePollMs);
+      if (phase === "Ready" || phase === "Reconciling" || phase === "Resuming") {
+        const progress = await rolloutProgress(ctx, deployments, previous, checksum(desired), now);
+        if (progress) {
+          conditions.push(progress.condition);
+          if (progress.stalled) {
+            stallMessage = progress.condition.message;
+            if (!hasCondition(previous, "Progressing", progress.condition.reason, progress.condition.message)) writes += await warn(ctx, runtime, progress.condition.reason, progress.condition.message);
+            // The coordinator will not come up by itself: an Error the user acts on, and a route
+            // the gateway answers at once (held queries get this message) instead of RESUMING forever.
+            if (progress.coordinator && phase !== "Ready") {
+              phase = "Error";
+              routeState = "FAILED";
+            }
+            requeueAfterMs = stalledPollMs;
+          }
+        }
+      }
     }
 
     // Route: publish our own entry (only when it changed), without hostnames or the default route
     // another runtime already holds (route-claims.ts).
-    const entry = { ...rendered.route, state: routeState };
+    const entry = { ...rendered.route, state: routeState, ...(routeState === "FAILED" && stallMessage ? { message: stallMessage.slice(0, 1024) } : {}) };
     const routesDoc = ctx.routesCache?.() ?? (await readRoutes(client, ctx.gatewayNamespace));
     const won = await doubleClaimsWon(client, routesDoc, runtime);
     let conflicts = routeConflicts(routesDoc, entry, won);
@@ -185,8 +211,8 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
       });
       if (written) writes++;
     }
-    let message = phaseMessage(phase, intent.idle, pool.state);
-    conditions.unshift(readyCondition(phase));
+    let message = stallMessage ? `${stallMessage}; ${stalledFix}` : phaseMessage(phase, intent.idle, pool.state);
+    conditions.unshift(stallMessage && phase === "Error" ? { type: "Ready", status: "False", reason: "ProgressDeadlineExceeded", message } : readyCondition(phase));
     if (conflicts.length) {
       // The runtime serves (by header and its other claims), so its phase and Ready stay what they
       // are (they also drive idle suspension); the conflict is in RoutePublished, the message and an Event.
@@ -222,11 +248,13 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
     if (!(error instanceof StopReconcile)) throw error;
     // A problem the user must fix: phase Error with the message, nothing further applied.
     ctx.log.warn({ runtime: `${namespace}/${name}`, reason: error.reason, message: error.message }, "runtime error");
-    if (error.reason === "ApplyRejected" && !hasCondition(previous, "Ready", error.reason, error.message)) writes += await warn(ctx, runtime, error.reason, error.message);
+    if (applyFailureReasons.has(error.reason) && !hasCondition(previous, "Ready", error.reason, error.message)) writes += await warn(ctx, runtime, error.reason, error.message);
     const all = mergeByType(conditions, error.conditions);
     all.unshift({ type: "Ready", status: "False", reason: error.reason, message: error.message });
     const status = buildStatus({ previous, generation, now, phase: "Error", conditions: all, message: error.message });
     writes += await writeStatus(ctx, runtime, status);
+    // Reported; the caller's back-off retries (the workqueue, or `xtrinode apply`'s error count).
+    if (error.retry) throw error.cause ?? error;
     return { writes, phase: "Error", secretNames };
   }
 }
@@ -341,11 +369,60 @@ async function applyObject(ctx: ReconcileContext, object: KubeObject, live: Kube
   }
 }
 
-/** A refusal by the API server (isRejected) becomes StopReconcile ApplyRejected naming the object; anything else is rethrown. */
+/** Reasons of an apply the API server did not take: each is in status and one Warning Event. */
+const applyFailureReasons = new Set(["ApplyRejected", "ApplyFailed"]);
+
+/**
+ * A refusal by the API server (isRejected: 4xx) becomes StopReconcile ApplyRejected naming the
+ * object and the server's message, retried when the runtime changes. A server error (5xx, e.g.
+ * 500 "failed to create typed patch object" for a value of the wrong type) is reported the same
+ * way as ApplyFailed and then retried with back-off (it may be transient). Anything else is rethrown.
+ */
 function rethrowRejection(error: unknown, object: KubeObject, fix: string): never {
-  if (!isRejected(error)) throw error;
   const ref = `${object.kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata?.name}`;
-  throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
+  if (isRejected(error)) throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
+  if ((httpStatus(error) ?? 0) >= 500) {
+    throw new StopReconcile("ApplyFailed", `the API server failed to apply ${ref}: ${describeError(error)}; retried with back-off; if it persists, ${fix}`, [], { retry: true, cause: error });
+  }
+  throw error;
+}
+
+/**
+ * The Progressing condition while pods are awaited: True (waiting, since its lastTransitionTime),
+ * or False when a Deployment will not finish by itself (stalledDeployment), its message naming the
+ * Deployment and what its first unready pod reports. A stall found earlier stays until the rollout
+ * changes (new config checksum) or the runtime is ready; pods are read once per stall.
+ */
+async function rolloutProgress(
+  ctx: ReconcileContext,
+  deployments: KubeObject[],
+  previous: XTrinodeStatus,
+  configChecksum: string,
+  now: Date,
+): Promise<{ condition: ConditionInput; stalled: boolean; coordinator: boolean } | undefined> {
+  const isCoordinator = (d: KubeObject) => d.metadata?.labels?.["app.kubernetes.io/component"] === "coordinator";
+  const before = previous.conditions?.find((c) => c.type === "Progressing");
+  const waitingSinceMs = before?.status === "True" && before.lastTransitionTime ? Date.parse(before.lastTransitionTime) : undefined;
+  const found = stalledDeployment(deployments, waitingSinceMs, now.getTime());
+  if (found) {
+    const coordinator = isCoordinator(found.deployment);
+    if (before?.status === "False" && before.reason === found.stall.reason && previous.configChecksum === configChecksum) {
+      return { condition: { type: "Progressing", status: "False", reason: before.reason, message: before.message ?? found.stall.message }, stalled: true, coordinator };
+    }
+    const selector = podSelector(found.deployment);
+    let detail: string | undefined;
+    if (selector) {
+      try {
+        detail = podProblem(await ctx.client.list("v1", "Pod", found.deployment.metadata?.namespace, selector))?.message;
+      } catch (error) {
+        ctx.log.warn({ deployment: found.deployment.metadata?.name, error: describeError(error) }, "pods of a stalled Deployment not readable");
+      }
+    }
+    const message = detail ? `${found.stall.message}; ${detail}` : found.stall.message;
+    return { condition: { type: "Progressing", status: "False", reason: found.stall.reason, message }, stalled: true, coordinator };
+  }
+  if (!awaitingPods(deployments)) return undefined;
+  return { condition: { type: "Progressing", status: "True", reason: "WaitingForPods", message: "waiting for the pods to become ready" }, stalled: false, coordinator: false };
 }
 
 /** Whether the status already reports this problem in condition `type` (so its Event was already emitted). */

@@ -5,7 +5,7 @@ import type { Condition, XTrinodeStatus } from "../schemas/generated/types.ts";
 import type { Phase } from "./lifecycle.ts";
 import type { RouteState } from "./routes.ts";
 
-export type ConditionType = "Ready" | "CatalogsResolved" | "SecretsResolved" | "NodePoolReady" | "RoutePublished";
+export type ConditionType = "Ready" | "Progressing" | "CatalogsResolved" | "SecretsResolved" | "NodePoolReady" | "RoutePublished";
 
 export interface ConditionInput {
   type: ConditionType;
@@ -14,7 +14,7 @@ export interface ConditionInput {
   message: string;
 }
 
-export const conditionOrder: ConditionType[] = ["Ready", "CatalogsResolved", "SecretsResolved", "NodePoolReady", "RoutePublished"];
+export const conditionOrder: ConditionType[] = ["Ready", "Progressing", "CatalogsResolved", "SecretsResolved", "NodePoolReady", "RoutePublished"];
 
 export function mergeConditions(previous: Condition[] | undefined, next: ConditionInput[], generation: number | undefined, now: Date): Condition[] {
   const sorted = [...next].sort((a, b) => conditionOrder.indexOf(a.type) - conditionOrder.indexOf(b.type));

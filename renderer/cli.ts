@@ -9,7 +9,6 @@ import { namespaceOf } from "./names.ts";
 import { objectFileName, toYaml, toYamlStream } from "./output.ts";
 import { DEFAULT_GATEWAY_NAMESPACE, renderAll, routesConfigMap } from "./render.ts";
 import { formatIssue, RenderError, type KubeObject, type SpecSet } from "./types.ts";
-import { validateSpecSet } from "./validate.ts";
 
 type Format = "yaml" | "json";
 const formatOption = () => new Option("-o, --output <format>", "output format").choices(["yaml", "json"]).default("yaml");
@@ -106,8 +105,10 @@ export function registerRenderCommands(program: Command): void {
     .action(async (paths: string[], options: { policy?: string; allowEmpty?: boolean }) => {
       try {
         const set = await loadSet(paths, options.policy);
-        const issues = validateSpecSet(set, { allowEmpty: options.allowEmpty });
-        if (issues.length) throw new RenderError(issues);
+        // Everything render runs (validation, values, templates, the routes document): a PR check that
+        // passes here cannot be followed by a render that fails or hangs.
+        const result = renderAll(set, { allowEmpty: options.allowEmpty });
+        routesConfigMap(result.routes);
         process.stdout.write(`valid: ${set.runtimes.length} runtimes, ${set.catalogs.length} catalogs${set.policy ? ", 1 policy" : ""}\n`);
       } catch (error) {
         fail(error);

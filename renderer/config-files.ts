@@ -2,7 +2,36 @@
 // Helm values, as the chart's configmap-coordinator/worker templates build them. Later keys win:
 // spec/overlay config replaces a built-in property instead of duplicating it.
 import type { TrinoValues } from "../schemas/generated/types.ts";
+import { readSchema } from "../schemas/schema-files.ts";
 import { COORDINATOR_PORT } from "./names.ts";
+
+/** The one rule for property names (common.schema.json $defs.trinoPropertyName; the schemas use it as propertyNames). */
+const PROPERTY_NAME = ((readSchema("common.schema.json").$defs as Record<string, { pattern: string; maxLength: number; description: string }>).trinoPropertyName);
+const PROPERTY_NAME_PATTERN = new RegExp(PROPERTY_NAME.pattern);
+export const PROPERTY_NAME_RULE = PROPERTY_NAME.description;
+
+export function isTrinoPropertyName(key: string): boolean {
+  return key.length <= PROPERTY_NAME.maxLength && PROPERTY_NAME_PATTERN.test(key);
+}
+
+/**
+ * Why raw properties-file text (valuesOverlay lines such as additionalConfigProperties, or
+ * server.coordinatorExtraConfig) would not stay the entries the renderer sees: a key that is not a
+ * property name, a line break inside a one-line entry, a carriage return (Java ends a line there too), or
+ * a trailing backslash (Java continues the entry onto the next line, swallowing the property after it).
+ */
+export function propertyLinesIssues(text: string, oneLine: boolean): string[] {
+  if (text.includes("\r")) return ["contains a carriage return, which ends a line in a properties file; use \\n line breaks only"];
+  if (oneLine && text.includes("\n")) return ["is one properties-file line and contains a line break, which would add another property; use one list entry per property"];
+  const issues: string[] = [];
+  for (const [key, value] of parseLines(text)) {
+    if (!isTrinoPropertyName(key)) issues.push(`has the key ${JSON.stringify(key)}, which is not ${PROPERTY_NAME_RULE}; write key=value with a valid key`);
+    else if (/(^|[^\\])(\\\\)*\\$/.test(value)) {
+      issues.push(`has the property ${key} ending in a backslash, which continues it onto the next line of the properties file; write a literal backslash as \\\\`);
+    }
+  }
+  return issues;
+}
 
 type Role = "coordinator" | "worker";
 

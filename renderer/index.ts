@@ -1,7 +1,8 @@
 // Public API of the renderer (docs/CONTRACTS.md "Renderer"). Pure functions, except loadSpecs.
 export { renderRuntime, renderNamespace, renderAll, routesConfigMap, checksum, isSuspended, ROUTES_CONFIGMAP, DEFAULT_GATEWAY_NAMESPACE } from "./render.ts";
 export { validateSpecSet, validateRuntime, type ValidateOptions } from "./validate.ts";
-export { loadSpecs, loadPolicy, SpecLoadError } from "./load.ts";
+export { loadSpecs, loadPolicy, parseDocuments, SpecLoadError } from "./load.ts";
+export { SPEC_LIMITS } from "./limits.ts";
 export { buildValues, queryPressureQuery, QUERY_PRESSURE_METRIC } from "./values.ts";
 export { deepMerge } from "./merge.ts";
 export { selectCatalogs } from "./catalogs.ts";

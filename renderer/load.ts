@@ -4,6 +4,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import yaml from "js-yaml";
 import { compare } from "./catalogs.ts";
+import { copyWithinLimits, SPEC_LIMITS } from "./limits.ts";
 import { isPlainMap } from "./merge.ts";
 import type { SpecSet, SpecSource, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "./types.ts";
 
@@ -56,34 +57,75 @@ async function walk(dir: string): Promise<string[]> {
   return files;
 }
 
-/** Parses one file's text into documents with their start lines. */
+/**
+ * Parses one file's text into documents with their start lines: the one YAML parser of every spec input
+ * (CLI, GitOps sync, PR diff, local stack, the operator's policy ConfigMap). YAML 1.2 core schema (no
+ * timestamps, binary or merge keys), and each document copied as a plain tree within SPEC_LIMITS, so
+ * an alias bomb or an oversized document is refused here, with its file, document and field, before
+ * anything walks it.
+ */
 export function parseDocuments(file: string, text: string): Array<{ doc: unknown; line: number }> {
-  const docs: Array<{ doc: unknown; line: number }> = [];
+  if (text.length > SPEC_LIMITS.fileBytes) throw tooLarge(file);
   const starts = documentStartLines(text);
+  if (starts.length > SPEC_LIMITS.documentsPerFile) {
+    throw new SpecLoadError(file, `holds ${starts.length} YAML documents, more than ${SPEC_LIMITS.documentsPerFile}; split the specs into several files`);
+  }
+  const parsed: unknown[] = [];
   try {
-    let index = 0;
     yaml.loadAll(text, (doc) => {
-      docs.push({ doc, line: starts[index] ?? 1 });
-      index++;
-    }, { filename: file });
+      parsed.push(doc);
+    }, { filename: file, schema: yaml.CORE_SCHEMA });
   } catch (error) {
     const mark = (error as { mark?: { line: number } }).mark;
     const reason = (error as { reason?: string }).reason ?? (error as Error).message;
     throw new SpecLoadError(file, `invalid YAML: ${reason}`, mark ? mark.line + 1 : undefined);
   }
-  return docs.filter((d) => d.doc !== null && d.doc !== undefined);
+  const docs: Array<{ doc: unknown; line: number }> = [];
+  parsed.forEach((doc, index) => {
+    if (doc === null || doc === undefined) return;
+    const line = starts[index] ?? 1;
+    const result = copyWithinLimits(doc);
+    if ("issue" in result) {
+      const { path: field, message } = result.issue;
+      throw new SpecLoadError(file, `document ${docs.length}${describe(doc)}: ${field ? `${field}: ` : ""}${message}`, line);
+    }
+    docs.push({ doc: result.tree, line });
+  });
+  return docs;
 }
 
-/** 1-based first line of each document (after a leading `---`, if any). */
+function tooLarge(file: string): SpecLoadError {
+  return new SpecLoadError(file, `is larger than ${SPEC_LIMITS.fileBytes} bytes; split the specs into several files`);
+}
+
+/** " (XTrinode team-a/analytics)" when the document says what it is; read without walking it. */
+function describe(doc: unknown): string {
+  if (!isPlainMap(doc)) return "";
+  const kind = typeof doc.kind === "string" ? doc.kind.slice(0, 63) : undefined;
+  const metadata = isPlainMap(doc.metadata) ? doc.metadata : {};
+  const name = typeof metadata.name === "string" ? metadata.name.slice(0, 253) : undefined;
+  const namespace = typeof metadata.namespace === "string" ? `${metadata.namespace.slice(0, 63)}/` : "";
+  return kind || name ? ` (${[kind, name && namespace + name].filter(Boolean).join(" ")})` : "";
+}
+
+/** 1-based first line of each document (after a leading `---`, if any). One pass, no copies: linear in the text. */
 function documentStartLines(text: string): number[] {
-  const lines = text.split("\n");
   const starts = [1];
-  lines.forEach((line, i) => {
-    if (/^---(\s|$)/.test(line)) {
-      if (i === 0 || lines.slice(0, i).every((l) => !l.trim() || l.trim().startsWith("#"))) starts[0] = i + 2;
-      else starts.push(i + 2);
+  let contentSeen = false;
+  for (let at = 0, line = 1; at <= text.length; line++) {
+    const end = text.indexOf("\n", at);
+    const stop = end < 0 ? text.length : end;
+    if (text.startsWith("---", at) && (at + 3 === stop || /\s/.test(text[at + 3]))) {
+      if (contentSeen) starts.push(line + 1);
+      else starts[0] = line + 1;
+      contentSeen = true;
+    } else if (!contentSeen) {
+      const trimmed = text.slice(at, stop).trim();
+      if (trimmed && !trimmed.startsWith("#")) contentSeen = true;
     }
-  });
+    if (end < 0) break;
+    at = end + 1;
+  }
   return starts;
 }
 
@@ -94,8 +136,11 @@ export async function loadSpecs(paths: string[]): Promise<SpecSet> {
   for (const file of files) {
     let text: string;
     try {
+      // Checked before reading: the file is not read into memory at all when it is too large.
+      if ((await stat(file)).size > SPEC_LIMITS.fileBytes) throw tooLarge(file);
       text = await readFile(file, "utf8");
     } catch (error) {
+      if (error instanceof SpecLoadError) throw error;
       throw new SpecLoadError(file, (error as Error).message);
     }
     parseDocuments(file, text).forEach(({ doc, line }, document) => {

@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Handlebars from "handlebars";
 import yaml from "js-yaml";
+import { quantitiesAsStrings } from "./quantity.ts";
 import type { KubeObject } from "./types.ts";
 
 export const templatesDir = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "templates");
@@ -109,7 +110,7 @@ export function renderObject(name: string, context: unknown): KubeObject | undef
   const slots: unknown[] = [];
   const text = template(name)(context, { data: { slots } });
   if (!text.trim()) return undefined;
-  return fill(parseSkeleton(name, text), slots) as KubeObject;
+  return quantitiesAsStrings(fill(parseSkeleton(name, text), slots) as KubeObject);
 }
 
 /** Number of distinct parsed skeletons (tests check the cache stays bounded). */

@@ -3,6 +3,8 @@
 import type { TrinoValues } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
 import { catalogSecretRefs, compare, matchesSelector, selectCatalogs } from "./catalogs.ts";
+import { propertyLinesIssues } from "./config-files.ts";
+import { copyWithinLimits } from "./limits.ts";
 import { isPlainMap } from "./merge.ts";
 import { MAX_RUNTIME_NAME, namespaceOf, OWNER_LABEL, selectorLabels, trinoCatalogName } from "./names.ts";
 import { NODE_POOL_PROVIDERS } from "./node-pool.ts";
@@ -10,6 +12,7 @@ import { memoryLimitWithoutSpec, ruleName, rulesFor, type NamespaceRules } from 
 import { parseHeapSize, parseQuantity } from "./quantity.ts";
 import type { RenderRuntimeInput, SpecSet, ValidationIssue, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "./types.ts";
 import { buildValues } from "./values.ts";
+import { celIssue } from "./cel-rules.ts";
 
 type Issue = Pick<ValidationIssue, "path" | "message">;
 
@@ -30,17 +33,31 @@ export function validateRuntime(input: RenderRuntimeInput): ValidationIssue[] {
 function runtimeIssues(input: RenderRuntimeInput, checkPolicy: boolean): ValidationIssue[] {
   const { runtime } = input;
   const tag = (issue: Issue): ValidationIssue => ({ kind: "XTrinode", name: nameOf(runtime), ...issue });
+  // First, and before any walk: a document from the API server (the operator) is bounded like a file.
+  const limit = limitIssues(runtime);
+  if (limit.length) return limit.map(tag);
   const schemaIssues = validateAgainstSchema("XTrinode", runtime);
   if (schemaIssues.length) return schemaIssues.map(tag);
   // Only the catalogs this runtime selects: a broken catalog nobody uses must not block it.
   const candidates = input.catalogs.filter((c) => isPlainMap(c) && isPlainMap(c.metadata) && typeof c.metadata.name === "string");
-  const catalogIssues = selectCatalogsLoosely(runtime, candidates).flatMap((c) => {
-    const schemaIssues = validateAgainstSchema("XTrinodeCatalog", c);
-    return (schemaIssues.length ? schemaIssues : catalogRules(c)).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i }));
-  });
+  const catalogIssues = selectCatalogsLoosely(runtime, candidates).flatMap((c) => catalogIssuesOf(c).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i })));
   const policyIssues = input.policy && checkPolicy ? policyIssuesFor(input.policy, namespaceOf(runtime)).map((i) => ({ kind: "XTrinodePolicy", ...i })) : [];
   if (catalogIssues.length || policyIssues.length) return [...catalogIssues, ...policyIssues];
   return runtimeRules(runtime, input.catalogs, input.policy).map(tag);
+}
+
+/** Size and depth bounds (limits.ts) of a document, whichever way it arrived. */
+function limitIssues(doc: unknown): Issue[] {
+  const result = copyWithinLimits(doc);
+  return "issue" in result ? [result.issue] : [];
+}
+
+/** A catalog's issues: bounds, then its schema, then the rules beyond it. */
+function catalogIssuesOf(catalog: XTrinodeCatalog): Issue[] {
+  const limit = limitIssues(catalog);
+  if (limit.length) return limit;
+  const schemaIssues = validateAgainstSchema("XTrinodeCatalog", catalog);
+  return schemaIssues.length ? schemaIssues : catalogRules(catalog);
 }
 
 /** selectCatalogs on catalogs not yet schema-checked (spec may be missing: sort by metadata name). */
@@ -66,15 +83,9 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   const rules = rulesFor(policy, namespace);
   const workers = spec.workers ?? {};
 
-  if (runtime.metadata.name.length > MAX_RUNTIME_NAME) {
-    issues.push({ path: "metadata.name", message: `must be at most ${MAX_RUNTIME_NAME} characters (derived names such as "<name>-trino-coordinator" must stay DNS labels)` });
-  }
-  if (!/^[a-z]/.test(runtime.metadata.name)) {
-    issues.push({
-      path: "metadata.name",
-      message: `must start with a letter: the runtime's Service names ("${runtime.metadata.name}-trino", "${runtime.metadata.name}-trino-worker") must be DNS-1035 labels, which the API server requires to start with a letter`,
-    });
-  }
+  // Rules CEL also carries in the CRDs (cel-rules.ts): the same path and message.
+  if (runtime.metadata.name.length > MAX_RUNTIME_NAME) issues.push(celIssue("runtimeNameLength"));
+  if (!/^[a-z]/.test(runtime.metadata.name)) issues.push(celIssue("runtimeNameLetter"));
 
   // Labels copied onto rendered objects or nodes must be valid Kubernetes labels.
   const labelMaps: Array<[string, Record<string, string> | undefined]> = [
@@ -85,19 +96,18 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
     ["spec.workers.nodeSelector", workers.nodeSelector],
   ];
   for (const [at, labels] of labelMaps) issues.push(...labelIssues(at, labels ?? {}));
+  issues.push(...annotationIssues("metadata.annotations", runtime.metadata.annotations ?? {}));
 
   // Workers
   if (workers.mode === "keda") {
-    if (workers.max === undefined) issues.push({ path: "spec.workers.max", message: "is required when spec.workers.mode is keda" });
-    else if (workers.max < (workers.min ?? 0)) issues.push({ path: "spec.workers.max", message: `must be ≥ spec.workers.min (${workers.min ?? 0})` });
-    if (!workers.keda?.queryPressure && !workers.keda?.triggers?.length) {
-      issues.push({ path: "spec.workers.keda", message: "needs queryPressure or at least one trigger when spec.workers.mode is keda" });
-    }
-    if (workers.count !== undefined) issues.push({ path: "spec.workers.count", message: "applies to mode fixed only; use spec.workers.min/max with mode keda" });
+    if (workers.max === undefined) issues.push(celIssue("kedaMaxRequired"));
+    else if (workers.max < (workers.min ?? 0)) issues.push(celIssue("kedaMaxAtLeastMin"));
+    if (!workers.keda?.queryPressure && !workers.keda?.triggers?.length) issues.push(celIssue("kedaNeedsTrigger"));
+    if (workers.count !== undefined) issues.push(celIssue("countFixedOnly"));
   } else {
-    for (const field of ["min", "max", "keda"] as const) {
-      if (workers[field] !== undefined) issues.push({ path: `spec.workers.${field}`, message: "applies to mode keda only; set spec.workers.mode: keda or use spec.workers.count" });
-    }
+    if (workers.min !== undefined) issues.push(celIssue("minKedaOnly"));
+    if (workers.max !== undefined) issues.push(celIssue("maxKedaOnly"));
+    if (workers.keda !== undefined) issues.push(celIssue("kedaSettingsKedaOnly"));
   }
 
   // Catalogs named must exist in the namespace.
@@ -134,8 +144,8 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
       });
     }
     const provider = pool.provider ?? "aws";
-    if (!NODE_POOL_PROVIDERS.includes(provider)) issues.push({ path: "spec.nodePool.provider", message: `must be one of: ${NODE_POOL_PROVIDERS.join(", ")}` });
-    if ((pool.max ?? 3) < (pool.min ?? 1)) issues.push({ path: "spec.nodePool.max", message: `must be ≥ spec.nodePool.min (${pool.min ?? 1})` });
+    if (!NODE_POOL_PROVIDERS.includes(provider)) issues.push(celIssue("nodePoolProvider"));
+    if ((pool.max ?? 3) < (pool.min ?? 1)) issues.push(celIssue("nodePoolMaxAtLeastMin"));
   }
 
   // valuesOverlay is privileged.
@@ -295,9 +305,21 @@ function overlayValueIssues(values: TrinoValues, runtime: string): Issue[] {
     ["server.keda.annotations", values.server.keda.annotations],
   ];
   for (const [path, annotations] of annotationMaps) {
-    for (const key of Object.keys(annotations ?? {}).sort(compare)) {
-      if (!isQualifiedName(key)) issues.push({ path: at(`${path}.${key}`), message: "is not a valid annotation key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')" });
-    }
+    // Pod annotations also carry XTrinode's checksum annotations.
+    const reserved = path === "coordinator.annotations" || path === "worker.annotations" ? CHECKSUM_ANNOTATION_BYTES : 0;
+    issues.push(...annotationIssues(at(path), annotations ?? {}, reserved));
+  }
+  // Properties-file text the overlay writes directly: every entry must stay the entry the renderer sees.
+  const propertyTexts: Array<[string, string | undefined, boolean]> = [
+    ["server.coordinatorExtraConfig", values.server.coordinatorExtraConfig, false],
+    ["server.workerExtraConfig", values.server.workerExtraConfig, false],
+    ...(["additionalNodeProperties", "additionalConfigProperties", "additionalLogProperties"] as const).flatMap((list) =>
+      (values[list] ?? []).map((line, i): [string, string, boolean] => [`${list}[${i}]`, line, true]),
+    ),
+    ...Object.keys(values.catalogs).sort(compare).map((name): [string, string, boolean] => [`catalogs.${name}`, values.catalogs[name], false]),
+  ];
+  for (const [path, text, oneLine] of propertyTexts) {
+    for (const message of text === undefined ? [] : propertyLinesIssues(text, oneLine)) issues.push({ path: at(path), message });
   }
   for (const role of ["coordinator", "worker"] as const) {
     for (const kind of ["requests", "limits"] as const) {
@@ -337,6 +359,28 @@ function isQualifiedName(key: string): boolean {
   return (prefix === undefined || (LABEL_PREFIX.test(prefix) && prefix.length <= 253)) && LABEL_NAME.test(name) && name.length <= 63;
 }
 
+/** Kubernetes refuses an object whose annotation keys and values total more than 256 KiB (TotalAnnotationSizeLimitB). */
+const MAX_ANNOTATION_BYTES = 256 * 1024;
+/** Room for the two checksum/* annotations (sha256 hex) the renderer adds to pod templates. */
+const CHECKSUM_ANNOTATION_BYTES = 256;
+
+/** Annotation keys must be qualified names, and the map must fit the API server's size limit. */
+function annotationIssues(at: string, annotations: Record<string, string>, reservedBytes = 0): Issue[] {
+  const issues: Issue[] = [];
+  let bytes = reservedBytes;
+  for (const key of Object.keys(annotations).sort(compare)) {
+    if (!isQualifiedName(key)) issues.push({ path: `${at}.${key}`, message: "is not a valid annotation key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')" });
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(String(annotations[key]));
+  }
+  if (bytes > MAX_ANNOTATION_BYTES) {
+    issues.push({
+      path: at,
+      message: `annotations total ${bytes} bytes${reservedBytes ? ` (with ${reservedBytes} bytes kept for XTrinode's own)` : ""}, and the API server refuses more than ${MAX_ANNOTATION_BYTES} bytes of annotation keys and values per object; keep large data out of annotations (a ConfigMap)`,
+    });
+  }
+  return issues;
+}
+
 function labelIssues(at: string, labels: Record<string, string>): Issue[] {
   const issues: Issue[] = [];
   for (const key of Object.keys(labels).sort(compare)) {
@@ -354,8 +398,8 @@ function labelIssues(at: string, labels: Record<string, string>): Issue[] {
 /** Rules of one catalog beyond its schema. */
 function catalogRules(catalog: XTrinodeCatalog): Issue[] {
   const plain = catalog.spec.properties ?? {};
-  const issues: Issue[] = [];
-  if ("connector.name" in plain) issues.push({ path: "spec.properties.connector.name", message: "is set by spec.connector; remove it here" });
+  const issues: Issue[] = annotationIssues("metadata.annotations", catalog.metadata.annotations ?? {});
+  if ("connector.name" in plain) issues.push(celIssue("catalogConnectorName"));
   for (const key of Object.keys(catalog.spec.secretProperties ?? {}).sort(compare)) {
     if (key in plain) issues.push({ path: `spec.secretProperties.${key}`, message: `is also set in spec.properties; keep one` });
   }
@@ -479,8 +523,7 @@ export function validateSpecSet(set: SpecSet, options: ValidateOptions = {}): Va
   const policy = set.policy && validateAgainstSchema("XTrinodePolicy", set.policy).length ? undefined : set.policy;
   const validCatalogs: XTrinodeCatalog[] = [];
   for (const catalog of set.catalogs) {
-    const schemaIssues = validateAgainstSchema("XTrinodeCatalog", catalog);
-    const found = schemaIssues.length ? schemaIssues : catalogRules(catalog);
+    const found = catalogIssuesOf(catalog);
     for (const issue of found) issues.push(locate(catalog, { kind: "XTrinodeCatalog", name: nameOf(catalog), ...issue }));
     if (!found.length) validCatalogs.push(catalog);
   }

@@ -2,6 +2,8 @@
 // CRD schemas must be structural (apiextensions.k8s.io/v1): every $ref inlined, no
 // additionalProperties next to properties, `const` as a one-value enum, no $id/$defs, metadata
 // left to the API server, int-or-string as the anyOf form Kubernetes accepts.
+import { addCelValidations } from "../renderer/cel-rules.ts";
+import { xtrinodeCatalogPrinterColumns, xtrinodePrinterColumns, type PrinterColumn } from "./printer-columns.ts";
 import { readSchema, type JsonSchema } from "./schema-files.ts";
 
 const GROUP = "xtrinode.io";
@@ -13,7 +15,7 @@ interface CrdSpec {
   plural: string;
   singular: string;
   shortNames: string[];
-  printerColumns: Array<{ name: string; type: string; jsonPath: string; description?: string }>;
+  printerColumns: PrinterColumn[];
 }
 
 const crds: CrdSpec[] = [
@@ -23,12 +25,7 @@ const crds: CrdSpec[] = [
     plural: "xtrinodes",
     singular: "xtrinode",
     shortNames: ["xtn"],
-    printerColumns: [
-      { name: "Phase", type: "string", jsonPath: ".status.phase" },
-      { name: "Workers", type: "integer", jsonPath: ".status.workers", description: "Ready worker replicas" },
-      { name: "Route", type: "string", jsonPath: ".status.routeState" },
-      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-    ],
+    printerColumns: xtrinodePrinterColumns(),
   },
   {
     file: "xtrinodecatalog.schema.json",
@@ -36,12 +33,7 @@ const crds: CrdSpec[] = [
     plural: "xtrinodecatalogs",
     singular: "xtrinodecatalog",
     shortNames: ["xtncat"],
-    printerColumns: [
-      { name: "Connector", type: "string", jsonPath: ".spec.connector" },
-      { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: "Every Secret key of spec.secretProperties exists" },
-      { name: "Used-By", type: "string", jsonPath: ".status.usedBy", description: "XTrinodes of the namespace that mount this catalog" },
-      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
-    ],
+    printerColumns: xtrinodeCatalogPrinterColumns(),
   },
 ];
 
@@ -71,7 +63,10 @@ function makeResolver(): Resolver {
   };
 }
 
-const DROP = new Set(["$id", "$schema", "$defs", "title", "const", "x-open-map"]);
+// propertyNames has no place in a structural schema, and its CEL equivalent (self.all(k, k.matches(…)))
+// is over the API server's cost budget for maps whose key length a CRD cannot bound. The operator
+// enforces it instead: validateRuntime refuses the spec and reports it in the runtime's status.
+const DROP = new Set(["$id", "$schema", "$defs", "title", "const", "x-open-map", "propertyNames"]);
 
 /** One schema node made structural; `root` is the document its local $refs point into. */
 function structural(node: JsonSchema, root: JsonSchema, resolve: Resolver): JsonSchema {
@@ -111,6 +106,13 @@ function openApiSchema(file: string): JsonSchema {
   return { ...schema, required: ((schema.required as string[]) ?? []).filter((r) => r !== "apiVersion" && r !== "kind" && r !== "metadata") };
 }
 
+/** The structural schema plus the cross-field rules as CEL (renderer/cel-rules.ts). */
+function openApiSchemaWithRules(kind: string, file: string): JsonSchema {
+  const schema = openApiSchema(file);
+  addCelValidations(kind, schema);
+  return schema;
+}
+
 /** The CRD objects, in a stable order. */
 export function generateCrds(): Array<Record<string, unknown>> {
   return crds.map((crd) => ({
@@ -128,7 +130,7 @@ export function generateCrds(): Array<Record<string, unknown>> {
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: crd.printerColumns,
-          schema: { openAPIV3Schema: openApiSchema(crd.file) },
+          schema: { openAPIV3Schema: openApiSchemaWithRules(crd.kind, crd.file) },
         },
       ],
     },

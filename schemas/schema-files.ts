@@ -15,6 +15,7 @@ export const schemaFiles = [
   "routes.schema.json",
   "values.schema.json",
   "gateway-config.schema.json",
+  "gateway-status.schema.json",
 ] as const;
 
 export type JsonSchema = Record<string, unknown>;

@@ -9,7 +9,7 @@ type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats =
   (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
-export type SchemaKind = "XTrinode" | "XTrinodeCatalog" | "XTrinodePolicy" | "GatewayRoutes" | "TrinoValues" | "GatewayConfig";
+export type SchemaKind = "XTrinode" | "XTrinodeCatalog" | "XTrinodePolicy" | "GatewayRoutes" | "TrinoValues" | "GatewayConfig" | "GatewayStatus";
 
 const schemaIdByKind: Record<SchemaKind, string> = {
   XTrinode: "https://xtrinode.io/schemas/xtrinode.schema.json",
@@ -18,6 +18,7 @@ const schemaIdByKind: Record<SchemaKind, string> = {
   GatewayRoutes: "https://xtrinode.io/schemas/routes.schema.json",
   TrinoValues: "https://xtrinode.io/schemas/values.schema.json",
   GatewayConfig: "https://xtrinode.io/schemas/gateway-config.schema.json",
+  GatewayStatus: "https://xtrinode.io/schemas/gateway-status.schema.json",
 };
 
 export interface SchemaIssue {
@@ -109,6 +110,8 @@ function describeErrors(errors: ErrorObject[], _rootSchema: unknown): SchemaIssu
   for (const error of errors) {
     const path = pointerToPath(error.instancePath);
     if (error.keyword !== "anyOf" && anyOfPaths.has(error.instancePath) && error.schemaPath.includes("/anyOf/")) continue;
+    // A key failing propertyNames is reported once, by its "propertyNames" error (which names the key).
+    if (error.propertyName !== undefined) continue;
     const issue = describeError(error, path);
     const key = `${issue.path}\u0000${issue.message}`;
     if (seen.has(key)) continue;
@@ -117,6 +120,16 @@ function describeErrors(errors: ErrorObject[], _rootSchema: unknown): SchemaIssu
   }
   return issues;
 }
+
+/** Descriptions of the key rules propertyNames refers to (their $ref), for messages that explain the rule. */
+const propertyNameRules = new Map<string, string>(
+  schemaFiles.flatMap((file) => {
+    const defs = (readSchema(file).$defs ?? {}) as Record<string, { type?: string; description?: string }>;
+    return Object.entries(defs)
+      .filter(([, def]) => def.type === "string" && typeof def.description === "string")
+      .flatMap(([name, def]): Array<[string, string]> => [[`#/$defs/${name}`, def.description!], [`${file}#/$defs/${name}`, def.description!]]);
+  }),
+);
 
 function describeError(error: ErrorObject, path: string): SchemaIssue {
   const params = error.params as Record<string, unknown>;
@@ -140,6 +153,15 @@ function describeError(error: ErrorObject, path: string): SchemaIssue {
     case "pattern": {
       const description = typeof schema?.description === "string" ? ` (${schema.description})` : "";
       return { path, message: `must match ${String(params.pattern)}${description}` };
+    }
+    case "propertyNames": {
+      const key = String(params.propertyName);
+      const names = (schema?.propertyNames ?? {}) as Record<string, unknown>;
+      const rule = typeof names.$ref === "string" ? propertyNameRules.get(names.$ref) : undefined;
+      return {
+        path: joinPath(path, JSON.stringify(key)),
+        message: `is not a valid key${rule ? ` (${rule})` : ""}; rename it to the property name Trino documents`,
+      };
     }
     case "anyOf": {
       const description = typeof schema?.description === "string" ? schema.description : "a valid value";

@@ -1,13 +1,14 @@
 // Memory of the gateway's per-query bookkeeping after N queries (default 1,000,000), driving the
-// gateway's own modules directly: StickyRoutes (coordinator id → backend) and
-// InFlightQueries (the query pressure), with the default limits of resolveSettings().
+// gateway's own modules directly: StickyRoutes (coordinator id → backend), QueryOwners (query →
+// user and principal, for follow-up ownership checks) and InFlightQueries (the query pressure),
+// with the default limits of resolveSettings().
 // Two shapes: "finished" (every query ends, as normal traffic) and "abandoned" (no query ever
 // ends: the bounded maps must cap memory). Run with --expose-gc; prints one JSON line.
 //
 //   node --expose-gc bench/gateway/sticky-memory.ts [--queries 1000000] [--coordinators 50]
 import { parseArgs } from "node:util";
 import { resolveSettings } from "../../gateway/config.ts";
-import { InFlightQueries, StickyRoutes } from "../../gateway/sticky.ts";
+import { InFlightQueries, QueryOwners, StickyRoutes } from "../../gateway/sticky.ts";
 
 const { values } = parseArgs({ options: { queries: { type: "string", default: "1000000" }, coordinators: { type: "string", default: "50" } } });
 const queries = Number(values.queries);
@@ -38,6 +39,7 @@ function drive(shape: "finished" | "abandoned") {
   const settings = resolveSettings({}, {}).sticky;
   const before = heapMiB();
   const sticky = new StickyRoutes(settings);
+  const owners = new QueryOwners(settings.maxQueries);
   // Idle sweep disabled (huge idleMs): only the size bound limits the map, the worst case.
   const inFlight = new InFlightQueries(settings.maxQueries, Number.MAX_SAFE_INTEGER);
   const started = process.hrtime.bigint();
@@ -46,6 +48,7 @@ function drive(shape: "finished" | "abandoned") {
     const id = queryId(n, coordinator.id);
     const runtime = `ns/runtime-${n % coordinators.length}`;
     sticky.learnQuery(id, coordinator.backend); // POST response
+    owners.record(id, { user: `user-${n % 1000}`, principal: `user-${n % 1000}` }); // its owner
     inFlight.running(id, runtime, coordinator.backend); // a response with nextUri
     inFlight.running(id, runtime, coordinator.backend); // a follow-up
     if (shape === "finished") inFlight.finished(id); // the last page
@@ -63,6 +66,7 @@ function drive(shape: "finished" | "abandoned") {
   };
   // Keep the structures alive until measured.
   void sticky.knownOwner(queryId(0, coordinators[0].id));
+  void owners.known(queryId(0, coordinators[0].id));
   return result;
 }
 

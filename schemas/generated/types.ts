@@ -79,7 +79,7 @@ export interface XTrinodeSpec {
 export interface NodeRoleSpec {
   resources?: Resources;
   jvm?: Jvm;
-  config?: StringMap;
+  config?: TrinoProperties;
   nodeSelector?: StringMap;
   tolerations?: Toleration[];
 }
@@ -113,9 +113,16 @@ export interface Jvm {
    */
   maxHeapSize?: string;
   /**
-   * Extra JVM options, one per entry.
+   * Extra JVM options, one per entry (one line of jvm.config each).
    */
   extraOptions?: string[];
+}
+/**
+ * Trino properties: property name to value. Values are escaped for the properties file; names must be valid Trino property names.
+ */
+
+export interface TrinoProperties {
+  [k: string]: string;
 }
 
 export interface Toleration {
@@ -135,7 +142,7 @@ export interface Toleration {
 export interface WorkersSpec {
   mode?: "fixed" | "keda";
   /**
-   * Worker replicas in fixed mode.
+   * Worker replicas in fixed mode (1 when unset).
    */
   count?: number;
   /**
@@ -149,7 +156,7 @@ export interface WorkersSpec {
   keda?: KedaSpec;
   resources?: Resources;
   jvm?: Jvm;
-  config?: StringMap;
+  config?: TrinoProperties;
   nodeSelector?: StringMap;
   tolerations?: Toleration[];
   gracefulShutdown?: {
@@ -287,7 +294,7 @@ export interface XTrinodeStatus {
   /**
    * Gateway route state of a runtime.
    */
-  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
   observedGeneration?: number;
   /**
    * Ready worker replicas.
@@ -345,7 +352,12 @@ export interface XTrinodeCatalogSpec {
    * Trino connector.name, e.g. postgresql, hive, iceberg, tpch.
    */
   connector: string;
-  properties?: StringMap;
+  /**
+   * Trino properties: property name to value. Values are escaped for the properties file; names must be valid Trino property names.
+   */
+  properties?: {
+    [k: string]: string;
+  };
   /**
    * Catalog properties whose values come from Secret keys in this namespace. Rendered as ${ENV:...} placeholders backed by secretKeyRef env entries; values never appear in rendered output.
    */
@@ -448,7 +460,11 @@ export interface RouteEntry {
   /**
    * Gateway route state of a runtime.
    */
-  state: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "REMOVED";
+  state: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
+  /**
+   * Why the runtime cannot serve (state FAILED): the gateway answers its queries with this instead of holding them.
+   */
+  message?: string;
   updatedAt?: string;
 }
 
@@ -712,6 +728,48 @@ export interface GatewayConfig {
        * Claim listing the principal's groups (default groups).
        */
       groupsClaim?: string;
+      /**
+       * Refuse tokens without an `exp` claim (default true). Set false only for an identity provider that cannot issue expiring tokens: such a token stays valid until the key changes.
+       */
+      requireExpiration?: boolean;
+    };
+    /**
+     * Back-off on failed Basic logins, kept apart per user name and per client address (the X-Forwarded-For client when it comes from a trusted proxy). After freeFailures failures a key is refused (HTTP 429, Retry-After) for backoffBaseMs, doubling with each further failure up to backoffMaxMs; refused attempts run no password check. Logins with verified (cached) credentials pass a backing-off address, and an address that logged in as a user before keeps logging in as that user while the user name is backing off.
+     */
+    loginThrottle?: {
+      /**
+       * Failures allowed before back-off starts (default 5).
+       */
+      freeFailures?: number;
+      /**
+       * First back-off (default 1000).
+       */
+      backoffBaseMs?: number;
+      /**
+       * Longest back-off (default 300000); failures are forgotten after this long without a new one.
+       */
+      backoffMaxMs?: number;
+    };
+    /**
+     * bcrypt checks of Basic passwords run on worker threads, never on the request loop; verified credentials are cached (keyed hash, never the password) so follow-up polls skip bcrypt.
+     */
+    passwordVerification?: {
+      /**
+       * bcrypt worker threads (default: CPU cores - 1, at least 1, at most 4).
+       */
+      workers?: number;
+      /**
+       * Password checks queued or running at once; more are refused with HTTP 429 (default 64).
+       */
+      maxPending?: number;
+      /**
+       * How long a verified user/password pair skips bcrypt (default 300000; 0 disables the cache).
+       */
+      cacheTtlMs?: number;
+      /**
+       * Verified pairs remembered at most (default 10000).
+       */
+      cacheMaxEntries?: number;
     };
     /**
      * Group name → member users (for password-file users; JWT groups come from the token).
@@ -726,6 +784,10 @@ export interface GatewayConfig {
       [k: string]: string[];
     };
     /**
+     * Groups (groups or the JWT groups claim) whose members may follow up, view and cancel any user's query (/v1/query/{id}, polls, cancels), list queries (GET /v1/query) and use the Trino web UI (/ui) through the gateway: they see every user's SQL. Everyone else follows up only queries of users they may act as (themselves, or their impersonation list). Not the operator role of `admin` (the status endpoint). Default: none.
+     */
+    queryAdminGroups?: string[];
+    /**
      * Per-runtime access: the first rule whose runtime matches (namespace/name, namespace/* or *) decides. No rules: every authenticated principal may use every runtime. With rules, a runtime no rule matches is denied.
      */
     authorization?: {
@@ -733,6 +795,23 @@ export interface GatewayConfig {
       users?: string[];
       groups?: string[];
     }[];
+  };
+  /**
+   * Who may read the operator endpoint GET /xtrinode/v1/status (runtimes, held and in-flight queries, backends). Nobody when unset: the endpoint answers 403 naming these fields.
+   */
+  admin?: {
+    /**
+     * Authenticated principals (auth on) allowed to read it.
+     */
+    users?: string[];
+    /**
+     * Groups (auth.groups or the JWT groups claim) whose members may read it.
+     */
+    groups?: string[];
+    /**
+     * File holding a bearer token (at least 32 characters) that may read it whatever the auth mode: for the lifecycle API's console and `xtrinode status --gateway-url`. Read at start.
+     */
+    tokenFile?: string;
   };
   /**
    * Token bucket on new queries (POST /v1/statement) per principal (or client address without auth); polls are never limited.
@@ -792,6 +871,23 @@ export interface GatewayConfig {
     pollWaitMs?: number;
   };
   /**
+   * Bounds on new statements (POST /v1/statement bodies), which the gateway reads whole before routing and keeps while a runtime resumes.
+   */
+  statements?: {
+    /**
+     * Largest statement (default 10485760 = 10 MiB); a larger one fails with XTRINODE_STATEMENT_TOO_LARGE.
+     */
+    maxBytes?: number;
+    /**
+     * Bytes of statements being read plus statements held, together, per gateway replica (default 134217728 = 128 MiB; keep well under the container memory limit). A statement that does not fit fails with XTRINODE_GATEWAY_BUSY; metric xtrinode_gateway_statement_memory_bytes.
+     */
+    memoryBudgetBytes?: number;
+    /**
+     * Time allowed to receive a whole statement body (default 30000); a slower client gets XTRINODE_STATEMENT_TIMEOUT and its connection is closed.
+     */
+    bodyTimeoutMs?: number;
+  };
+  /**
    * Minimum interval of activity reports per runtime to the lifecycle API (default 30000).
    */
   activityIntervalMs?: number;
@@ -808,5 +904,130 @@ export interface GatewayConfig {
      * Forget an in-flight query not polled through this replica for this long (default 120000); covers queries whose last page went through another replica.
      */
     queryIdleMs?: number;
+    /**
+     * Coordinator lookups (HEAD /v1/query/{id} to each backend the client may use, for a coordinator id this replica has not met) each client (principal, or address without authentication) may start per second (default 2); beyond the burst such a follow-up is answered 503 with Retry-After, which Trino clients retry. A coordinator id nobody claimed is not asked about again for 30 s.
+     */
+    lookupsPerSecond?: number;
+    /**
+     * Coordinator lookups a client may start at once (default 20).
+     */
+    lookupBurst?: number;
   };
+}
+
+/**
+ * Answer of the gateway's operator endpoint GET /xtrinode/v1/status (gateway/status.ts): what this gateway replica sees now. For operators (xtrinode status, the web console), never forwarded to Trino.
+ */
+
+export interface GatewayStatus {
+  apiVersion: "xtrinode.io/v1alpha1";
+  kind: "GatewayStatus";
+  /**
+   * When this answer was computed (RFC 3339).
+   */
+  generatedAt: string;
+  routes: {
+    /**
+     * Valid routes updates applied (0: none yet, the gateway is not ready).
+     */
+    generation: number;
+    /**
+     * Seconds since the routes in force were applied; null before the first valid routes.
+     */
+    lastGoodAgeSeconds: number | null;
+    /**
+     * Routes updates rejected since start (the last-good routes stayed in force).
+     */
+    invalidUpdates: number;
+    /**
+     * Routes updates rejected since the routes in force were applied (0: the latest delivery took effect).
+     */
+    rejectedSinceLastGood: number;
+  };
+  held: {
+    /**
+     * Statements held while their runtime resumes.
+     */
+    count: number;
+    /**
+     * Held statements this replica accepts at most (held.maxQueries).
+     */
+    max: number;
+  };
+  inFlight: {
+    /**
+     * Queries running through this replica.
+     */
+    count: number;
+  };
+  /**
+   * One entry per routed runtime, plus runtimes no longer routed that still have queries here; sorted by namespace then name.
+   */
+  runtimes: RuntimeStatus[];
+  /**
+   * Coordinators of the routes in force, sorted by URL.
+   */
+  backends: BackendStatus[];
+}
+/**
+ * This interface was referenced by `GatewayStatus`'s JSON-Schema
+ * via the `definition` "RuntimeStatus".
+ */
+
+export interface RuntimeStatus {
+  /**
+   * A DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters.
+   */
+  namespace: string;
+  /**
+   * A DNS-1123 label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters.
+   */
+  name: string;
+  /**
+   * Gateway route state of a runtime.
+   */
+  routeState?: "RUNNING" | "RESUMING" | "PAUSED" | "DRAINING" | "FAILED" | "REMOVED";
+  /**
+   * Coordinator base URL of the route.
+   */
+  backend?: string;
+  hostnames?: string[];
+  pool?: string;
+  default?: boolean;
+  /**
+   * Statements held for this runtime while it resumes.
+   */
+  heldQueries: number;
+  /**
+   * Queries of this runtime running through this replica.
+   */
+  inFlightQueries: number;
+}
+/**
+ * This interface was referenced by `GatewayStatus`'s JSON-Schema
+ * via the `definition` "BackendStatus".
+ */
+
+export interface BackendStatus {
+  url: string;
+  /**
+   * Active /v1/info checks: unknown (not probed yet), healthy, starting (the coordinator says starting), unhealthy.
+   */
+  health: "unknown" | "healthy" | "starting" | "unhealthy";
+  /**
+   * Passive-ejection breaker: closed (in use), open (ejected), half-open (one trial allowed).
+   */
+  breaker: "closed" | "open" | "half-open";
+  /**
+   * Ejections since the backend was last healthy (sets the next back-off).
+   */
+  ejections: number;
+  /**
+   * While open: seconds until the half-open trial.
+   */
+  openSecondsLeft?: number;
+  /**
+   * Queries running on this backend through this replica.
+   */
+  inFlightQueries?: number;
 }

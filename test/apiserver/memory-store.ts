@@ -4,9 +4,9 @@
 import type { XTrinode } from "../../schemas/generated/types.ts";
 import { kubeUnavailable } from "../../apiserver/errors.ts";
 import type { LeaseRecord } from "../../apiserver/lease.ts";
-import type { MergePatch, RuntimeStore, WriteResult } from "../../apiserver/store.ts";
+import type { CatalogRecord, MergePatch, RuntimeEvent, RuntimeStore, WriteResult } from "../../apiserver/store.ts";
 
-type Op = "getRuntime" | "listRuntimes" | "patchRuntime" | "getLease" | "createLease" | "updateLease" | "deleteLease" | "ping";
+type Op = "getRuntime" | "listRuntimes" | "createRuntimeEvent" | "listRuntimeEvents" | "listCatalogs" | "patchRuntime" | "getLease" | "createLease" | "updateLease" | "deleteLease" | "ping";
 
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (!patch || typeof patch !== "object" || Array.isArray(patch)) return patch;
@@ -22,6 +22,10 @@ export class MemoryStore implements RuntimeStore {
   private version = 0;
   readonly runtimes = new Map<string, XTrinode>();
   readonly leases = new Map<string, LeaseRecord>();
+  /** Events by runtime key namespace/name, newest first. */
+  readonly events = new Map<string, RuntimeEvent[]>();
+  /** Catalogs by namespace. */
+  readonly catalogs = new Map<string, CatalogRecord[]>();
   readonly calls: Op[] = [];
   /** Ops that fail with a 503 (as the Kubernetes adapter would on 500 / timeout). */
   readonly failing = new Set<Op>();
@@ -110,6 +114,22 @@ export class MemoryStore implements RuntimeStore {
     if (current.resourceVersion !== resourceVersion) return { ok: false, reason: "conflict" };
     this.leases.delete(key);
     return { ok: true, value: undefined };
+  }
+
+  async createRuntimeEvent(runtime: XTrinode, event: { type: "Normal" | "Warning"; reason: string; message: string }): Promise<void> {
+    await this.enter("createRuntimeEvent");
+    const key = `${runtime.metadata.namespace}/${runtime.metadata.name}`;
+    this.events.set(key, [{ ...event, at: new Date().toISOString(), count: 1, source: "xtrinode-apiserver" }, ...(this.events.get(key) ?? [])]);
+  }
+
+  async listRuntimeEvents(namespace: string, name: string, limit: number): Promise<RuntimeEvent[]> {
+    await this.enter("listRuntimeEvents");
+    return (this.events.get(`${namespace}/${name}`) ?? []).slice(0, limit).map((event) => ({ ...event }));
+  }
+
+  async listCatalogs(namespace: string): Promise<CatalogRecord[]> {
+    await this.enter("listCatalogs");
+    return structuredClone(this.catalogs.get(namespace) ?? []);
   }
 
   async ping(): Promise<void> {

@@ -42,7 +42,8 @@ describe("apiserver resume stampede across processes", function () {
     expect(leaseAttempts.length).to.be.at.most(servers.length);
     expect(leaseAttempts.filter((e) => e.status === 409).length).to.equal(leaseAttempts.length - 1);
     expect(cluster.kube.requestLog.writes({ pathPrefix: runtimePath("stampede") }).length).to.equal(1);
-    expect(cluster.kube.requestLog.writes().length).to.equal(leaseAttempts.length + 1);
+    // Besides those, only the winner's ResumeRequested Event (history; written after the answer, so maybe not yet).
+    expect(cluster.kube.requestLog.writes().filter((entry) => !entry.path.includes("/events")).length).to.equal(leaseAttempts.length + 1);
 
     const runtime = await cluster.getRuntime("stampede");
     expect(runtime.spec.lifecycle?.suspended).to.equal(false);

@@ -77,7 +77,9 @@ describe("operator / apply argument errors", function () {
 
   it("operator --help shows the defaults as typed", async () => {
     const result = await run(["operator", "--help"]);
-    expect(result.stdout).to.match(/--lease-duration <duration>\s+leader lease duration \(default: 15s\)/);
+    expect(result.stdout).to.match(/--lease-duration <duration>\s+leader lease duration[\s\S]*\(default: 15s\)/);
+    // The takeover bound a user can plan with (measured 16 s after kill -9 with a 15 s lease): not "within" the lease.
+    expect(result.stdout.replace(/\s+/g, " ")).to.contain("a standby takes over within it + 2 × --retry-period");
     expect(result.stdout).to.match(/--workers <n>[\s\S]*\(default: 4\)/);
   });
 });

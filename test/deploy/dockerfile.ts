@@ -1,6 +1,6 @@
 // Static reading of the Dockerfile and .dockerignore (no container engine runs here), and of what
 // the image's entrypoint loads at run time, for test/deploy/dockerfile.test.ts.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import path from "node:path";
 
@@ -151,7 +151,10 @@ export function moduleClosure(root: string, entries: string[]): ModuleClosure {
     for (const specifier of runtimeImports(readFileSync(path.join(root, file), "utf8"))) {
       if (specifier.startsWith(".")) {
         const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), specifier));
-        if (existsSync(path.join(root, target)) && statSync(path.join(root, target)).isFile()) queue.push(target);
+        const stat = existsSync(path.join(root, target)) ? statSync(path.join(root, target)) : undefined;
+        if (stat?.isFile()) queue.push(target);
+        // `new URL("./dir/", import.meta.url)`: a folder of assets read at run time (e.g. the console's files).
+        else if (stat?.isDirectory() && specifier.endsWith("/")) queue.push(...readdirSync(path.join(root, target), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => path.posix.join(path.relative(root, entry.parentPath).split(path.sep).join("/"), entry.name)));
         else unresolved.push(`${file}: ${specifier}`);
       } else if (specifier.startsWith("node:") || builtins.has(specifier)) continue;
       else packages.add(specifier.startsWith("@") ? specifier.split("/").slice(0, 2).join("/") : specifier.split("/")[0]);

@@ -5,6 +5,9 @@
 //    OpenAPI spec) reports every field the API does not define (a typo such as `readinesProbe`
 //    would otherwise pass, and the API server would drop it silently).
 // A kind neither package knows is an error: every manifest in deploy/ must be checkable.
+// Prometheus Operator kinds (deploy/monitoring/) are validated by @kubernetes-models/prometheus-operator
+// (generated from its CRDs: types, required fields, enums) only: client-node has no model of them, so
+// the unknown-field walk does not cover them.
 import * as kubeClient from "@kubernetes/client-node";
 import type { KubeObject } from "./kustomize.ts";
 
@@ -86,9 +89,24 @@ function unknownFields(value: unknown, typeName: string, at: string, issues: Man
   }
 }
 
+/** Third-party kinds deploy/ ships, with their model packages. */
+const thirdPartyModels: Record<string, () => Promise<ModelClass>> = {
+  "monitoring.coreos.com/v1/PrometheusRule": async () => (await import("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule")).PrometheusRule as unknown as ModelClass,
+  "monitoring.coreos.com/v1/ServiceMonitor": async () => (await import("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor")).ServiceMonitor as unknown as ModelClass,
+};
+
 /** Validates one object; returns [] when it is valid for its apiVersion and kind. */
 export async function validateManifest(object: KubeObject): Promise<ManifestIssue[]> {
   const { apiVersion, kind } = object;
+  const thirdParty = thirdPartyModels[`${apiVersion}/${kind}`];
+  if (thirdParty) {
+    try {
+      new (await thirdParty())(object).validate();
+      return [];
+    } catch (error) {
+      return [{ path: "(root)", message: (error as Error).message }];
+    }
+  }
   const ModelClass = await modelClassFor(apiVersion, kind);
   const clientModel = clientModelName(apiVersion, kind);
   if (!ModelClass || !attributesOf(clientModel)) {

@@ -10,6 +10,8 @@ export const deployDir = path.join(repoRoot, "deploy");
 /** deploy/ itself is the default install (CRDs + base); overlays build on it. */
 export const defaultInstallDir = deployDir;
 export const exampleOverlayDir = path.join(deployDir, "overlays", "example");
+/** Optional: alerts and scraping (needs the Prometheus Operator), applied on its own. */
+export const monitoringDir = path.join(deployDir, "monitoring");
 
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -5,7 +5,7 @@ import { readdirSync, existsSync } from "node:fs";
 import path from "node:path";
 import { validateManifest } from "./kube-schema.ts";
 import { readManifestFile, resourceId, type KubeObject } from "./kustomize.ts";
-import { build, defaultInstallDir, deployDir, exampleOverlayDir, kustomizationDirs, manifestFiles, objectLabel, objectsOf, relative } from "./layout.ts";
+import { build, defaultInstallDir, deployDir, exampleOverlayDir, kustomizationDirs, monitoringDir, manifestFiles, objectLabel, objectsOf, relative } from "./layout.ts";
 
 const clusterScopedKinds = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"]);
 
@@ -36,8 +36,8 @@ describe("deploy/ manifests", () => {
     expect(problems, problems.join("\n")).to.deep.equal([]);
   });
 
-  it("every manifest file is part of the default install or the example overlay", () => {
-    const used = new Set([...build(defaultInstallDir), ...build(exampleOverlayDir)].map((resource) => resource.file));
+  it("every manifest file is part of the default install, the example overlay or the optional monitoring folder", () => {
+    const used = new Set([...build(defaultInstallDir), ...build(exampleOverlayDir), ...build(monitoringDir)].map((resource) => resource.file));
     const unused = manifestFiles().filter((file) => !used.has(file));
     expect(unused.map(relative), "files no kustomization includes (list them in a kustomization.yaml)").to.deep.equal([]);
   });

@@ -148,6 +148,8 @@ describe("deploy/ RBAC against the components' real Kubernetes requests", functi
     try {
       expect(await call("GET", "/v1/runtimes", "admin-token")).to.equal(200);
       expect(await call("GET", `/v1/runtimes/${namespace}/${name}`, "gateway-token")).to.equal(200);
+      // The console's runtime view: catalogs and Events of the namespace.
+      expect(await call("GET", `/v1/runtimes/${namespace}/${name}/details`, "admin-token")).to.equal(200);
       expect(await call("POST", `/v1/runtimes/${namespace}/${name}/suspend`, "admin-token")).to.be.oneOf([200, 202]);
       expect(await call("POST", `/v1/runtimes/${namespace}/${name}/resume`, "gateway-token")).to.be.oneOf([200, 202]);
       expect(await call("POST", `/v1/runtimes/${namespace}/${name}/activity`, "gateway-token", { at: new Date().toISOString() })).to.equal(204);
@@ -159,6 +161,7 @@ describe("deploy/ RBAC against the components' real Kubernetes requests", functi
     const entries = kube.requestLog.entries;
     expect(entries.some((entry) => entry.path.includes("/tokenreviews")), "tokens were reviewed by the cluster").to.equal(true);
     expect(entries.some((entry) => entry.path.includes("/leases")), "the resume Lease was used").to.equal(true);
+    expect(entries.some((entry) => entry.path.includes("/events")), "the runtime's Events were read").to.equal(true);
     expect(denied(entries, "apiserver")).to.deep.equal([]);
     kube.requestLog.clear();
   });

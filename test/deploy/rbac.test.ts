@@ -156,17 +156,24 @@ describe("deploy/ RBAC", () => {
               { verb: "list", group: "xtrinode.io", resource: "xtrinodes" },
               ...["get", "create", "update", "delete"].map((verb) => ({ verb, group: "coordination.k8s.io", resource: "leases", namespace: "xtrinode-system", name: "xtrinode-resume.team-a.analytics" })),
               { verb: "create", group: "authentication.k8s.io", resource: "tokenreviews" },
+              // The console's runtime view: catalogs in use and recent Events.
+              { verb: "list", group: "xtrinode.io", resource: "xtrinodecatalogs", namespace: "team-a" },
+              { verb: "list", group: "", resource: "events", namespace: "team-a" },
+              { verb: "create", group: "", resource: "events", namespace: "team-a" },
             ]),
           ).to.deep.equal([]);
         });
 
-        it("may not replace, delete or create XTrinodes, write their status, or read ConfigMaps", () => {
+        it("may not replace, delete or create XTrinodes, write their status, read ConfigMaps, write catalogs, or change Events", () => {
           expect(
             granted(rules, [
               ...["update", "delete", "create"].map((verb) => ({ verb, group: "xtrinode.io", resource: "xtrinodes", namespace: "team-a", name: "analytics" })),
               { verb: "update", group: "xtrinode.io", resource: "xtrinodes/status", namespace: "team-a", name: "analytics" },
               { verb: "get", group: "", resource: "configmaps", namespace: defaultGatewayNamespace, name: routesConfigMapName },
               { verb: "create", group: "authorization.k8s.io", resource: "subjectaccessreviews" },
+              ...["create", "update", "patch", "delete"].map((verb) => ({ verb, group: "xtrinode.io", resource: "xtrinodecatalogs", namespace: "team-a", name: "sales" })),
+              ...["update", "patch", "delete"].map((verb) => ({ verb, group: "", resource: "events", namespace: "team-a" })),
+              { verb: "get", group: "", resource: "secrets", namespace: "team-a", name: "sales-db" },
             ]),
           ).to.deep.equal([]);
         });

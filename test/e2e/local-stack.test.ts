@@ -1,5 +1,6 @@
 // `npm start` (fixtures/local-stack/main.ts) as a user runs it: progress lines, the printed
-// instructions work (a trino-client query by header through the printed gateway URL), and SIGTERM
+// instructions work (a trino-client query by header through the printed gateway URL, and the printed curl
+// commands, which follow nextUri and print rows), and SIGTERM
 // stops every child process and removes the temporary directory. Plus the local stack's pure parts.
 import { expect } from "chai";
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -13,6 +14,7 @@ import { parseRoutesDocument, rewriteBackends } from "../../fixtures/local-stack
 import { coordinatorOf } from "../../fixtures/local-stack/coordinators.ts";
 import { placeholderSecrets, removeAbandonedStackDirs } from "../../fixtures/local-stack/index.ts";
 import { usageText } from "../../fixtures/local-stack/usage.ts";
+import { ensureDebianPackages, PeerUnavailable } from "../support/peers.ts";
 import { runQuery, waitFor } from "./support.ts";
 
 function alive(pid: number): boolean {
@@ -65,6 +67,13 @@ describe("local stack: npm start", function () {
     const tempDir = path.dirname(logDir);
     expect(output).to.include("analytics/bi").and.include("adhoc.trino.example.com").and.include("X-Trino-XTrinode");
 
+    // The printed console URL serves the console, and the printed token logs in.
+    const [, consoleUrl, loginToken] = /Console: (http:\/\/127\.0\.0\.1:\d+\/console\/)\n.*: ([0-9a-f]+)\n/.exec(output) ?? [];
+    expect(consoleUrl, output).to.be.a("string");
+    expect(await (await fetch(consoleUrl)).text()).to.include("<title>XTrinode console</title>");
+    const whoami = await fetch(new URL("/v1/whoami", consoleUrl), { headers: { authorization: `Bearer ${loginToken}` } });
+    expect(((await whoami.json()) as { username: string }).username).to.equal("local-admin");
+
     // The printed instructions work: a query by header to each example runtime.
     for (const runtime of ["analytics/bi", "analytics/adhoc"]) {
       const outcome = await waitFor(`a query to ${runtime}`, async () => {
@@ -72,6 +81,22 @@ describe("local stack: npm start", function () {
         return result.state === "FINISHED" ? result : undefined;
       }, 15_000);
       expect(outcome.rows).to.deep.equal([[42]]);
+    }
+
+    // The printed curl commands (by header, by hostname) follow the query to its end and print its rows.
+    const curlLines = output.split("\n").map((line) => line.trim()).filter((line) => line.startsWith("q() { curl"));
+    expect(curlLines.length, output).to.equal(2);
+    let curlMissing: string | undefined;
+    await ensureDebianPackages(["curl"]).catch((error: unknown) => {
+      if (!(error instanceof PeerUnavailable)) throw error;
+      curlMissing = error.message;
+    });
+    if (curlMissing) process.stdout.write(`\n  SKIPPED running the printed curl commands: ${curlMissing}\n`);
+    else {
+      for (const line of curlLines) {
+        const ran = spawnSync("bash", ["-c", line], { encoding: "utf8", timeout: 30_000 });
+        expect(ran.stdout, `${line}\n${ran.stderr}`).to.equal('"data":[[1]]\n"state":"FINISHED"\n');
+      }
     }
 
     const childPids = execFileSync("pgrep", ["-P", String(child.pid)]).toString().trim().split("\n").map(Number);
@@ -102,6 +127,51 @@ describe("local stack: npm start", function () {
       rmSync(tempDir, { recursive: true, force: true });
     }
   });
+});
+
+/** Every process of a process group (pgrep -g); none once all have exited. */
+function groupPids(pgid: number): number[] {
+  const listed = spawnSync("pgrep", ["-g", String(pgid)]).stdout.toString().trim();
+  return listed ? listed.split("\n").map(Number).filter(alive) : [];
+}
+
+/** A real `npm start` in its own process group, resolved once it printed its instructions. */
+async function startNpm(): Promise<{ npm: ChildProcess; output: () => string }> {
+  // npm (not node): what a user runs. Its own group, so the test can signal "the group" like a shell's job control.
+  const npm = spawn("npm", ["start", "--", "--gateway-port", "0"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let output = "";
+  npm.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  npm.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await waitFor("npm start's 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || npm.exitCode !== null, 40_000);
+  expect(output, output).to.include("Ctrl-C stops everything");
+  return { npm, output: () => output };
+}
+
+describe("local stack: a real `npm start` stopped by a plain kill", function () {
+  this.timeout(90_000);
+  let pgid: number | undefined;
+  afterEach(() => {
+    // Whatever the test saw, leave nothing of this group behind.
+    for (const pid of pgid ? groupPids(pgid) : []) process.kill(pid, "SIGKILL");
+  });
+
+  for (const [what, signal, target] of [
+    ["SIGTERM to the npm process (kill $!)", "SIGTERM", "npm"],
+    ["SIGINT to the process group (Ctrl-C)", "SIGINT", "group"],
+    ["SIGTERM to the process group", "SIGTERM", "group"],
+  ] as const) {
+    it(`${what} stops every process and removes the temp dir`, async () => {
+      const { npm, output } = await startNpm();
+      pgid = npm.pid!;
+      const tempDir = path.dirname(/Logs: (\S+)/.exec(output())![1]);
+      const pids = groupPids(pgid);
+      // npm, the stack (node main.ts, perhaps under sh) and its operator, lifecycle API and gateway.
+      expect(pids.length, spawnSync("ps", ["-o", "pid,ppid,cmd", "-g", String(pgid)]).stdout.toString()).to.be.at.least(5);
+      process.kill(target === "npm" ? npm.pid! : -pgid, signal);
+      await waitFor("every process of npm start's group to exit", () => groupPids(pgid!).length === 0, 30_000, () => spawnSync("ps", ["-o", "pid,ppid,stat,cmd", "-g", String(pgid)]).stdout.toString());
+      expect(existsSync(tempDir), `${tempDir} removed`).to.equal(false);
+    });
+  }
 });
 
 describe("local stack: pure parts", () => {
@@ -162,16 +232,19 @@ describe("local stack: pure parts", () => {
     expect(secrets.map((s) => `${s.metadata.namespace}/${s.metadata.name}:${Object.keys(s.data).sort().join(",")}`)).to.deep.equal(["t/db:password,username", "default/api:token"]);
   });
 
-  it("prints header and hostname instructions for the first runtime with a hostname, never the admin token", () => {
+  it("prints header and hostname instructions for the first runtime with a hostname, and the console URL with its login token", () => {
     const text = usageText({
       gatewayUrl: "http://127.0.0.1:8080",
       apiServerUrl: "http://127.0.0.1:9000",
       kubeconfigPath: "/tmp/x/kubeconfig",
       adminTokenFile: "/tmp/x/admin-token",
+      consoleUrl: "http://127.0.0.1:9000/console/",
+      adminToken: "0123abcd",
       logDir: "/tmp/x/logs",
       runtimes: [{ namespace: "n", name: "r", hostnames: ["r.example.com"], default: true }],
     });
     expect(text).to.include("X-Trino-XTrinode: n/r").and.include("--resolve r.example.com:8080:127.0.0.1").and.include("trino --server http://r.example.com:8080");
     expect(text).to.include("$(cat /tmp/x/admin-token)");
+    expect(text).to.match(/Console: http:\/\/127\.0\.0\.1:9000\/console\/\n.*admin token.*: 0123abcd/);
   });
 });

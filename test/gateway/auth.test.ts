@@ -7,6 +7,7 @@ import path from "node:path";
 import bcrypt from "bcryptjs";
 import { SignJWT } from "jose";
 import { createAuthenticator, matchesRuntime, parsePasswordFile } from "../../gateway/auth.ts";
+import { PasswordVerifier } from "../../gateway/password-verifier.ts";
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
@@ -40,6 +41,31 @@ describe("gateway auth", () => {
     expect(await auth.authenticate(`Bearer ${token}`)).to.deep.equal({ ok: true, principal: { name: "carol", groups: ["etl"] } });
     const wrongIssuer = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("carol").setIssuer("other").sign(key);
     expect((await auth.authenticate(`Bearer ${wrongIssuer}`)).ok).to.equal(false);
+  });
+
+  it("refuses a JWT without exp unless jwt.requireExpiration is false", async () => {
+    const key = new TextEncoder().encode("a-test-hmac-secret-of-enough-length-123");
+    const forever = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("carol").sign(key);
+    const strict = createAuthenticator({ jwt: { keyFile: path.join(dir, "jwt.key") } });
+    const refused = await strict.authenticate(`Bearer ${forever}`);
+    expect(refused.ok).to.equal(false);
+    expect(refused.ok ? "" : refused.message).to.match(/exp/);
+    const lenient = createAuthenticator({ jwt: { keyFile: path.join(dir, "jwt.key"), requireExpiration: false } });
+    expect((await lenient.authenticate(`Bearer ${forever}`)).ok).to.equal(true);
+  });
+
+  it("checks passwords on worker threads with a bounded queue: beyond maxPending a check is refused as busy", async () => {
+    const verifier = new PasswordVerifier(1, 2);
+    try {
+      const hash = bcrypt.hashSync("right", 4);
+      const outcomes = await Promise.all(["right", "wrong", "right", "wrong", "right"].map((password) => verifier.verify(password, hash)));
+      expect(outcomes).to.deep.equal(["match", "mismatch", "busy", "busy", "busy"]);
+      expect(verifier.checks).to.equal(2);
+      expect(verifier.pending).to.equal(0);
+      expect(await verifier.verify("right", "$2b$04$not-a-valid-hash")).to.equal("mismatch");
+    } finally {
+      await verifier.close();
+    }
   });
 
   it("applies impersonation and first-matching runtime rules", () => {

@@ -103,6 +103,29 @@ describe("gateway auto-resume", function () {
     expect(backend.stats.statements).to.equal(1);
   });
 
+  it("ends held statements at once with the operator's reason when the route turns FAILED (a rollout that cannot finish), and refuses new ones", async () => {
+    await lifecycle.close();
+    lifecycle = await startFakeLifecycle({ retryAfterSeconds: 30, onResume: (namespace, name) => routes.setState(namespace, name, "RESUMING") });
+    const gateway = await startTestGateway(routes, { held: { maxQueries: 10, abandonAfterMs: 60_000, maxAgeMs: 600_000, pollWaitMs: 50 } }, { lifecycleUrl: lifecycle.url });
+    gateways.push(gateway);
+    const post = async () => (await (await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "t" }, body: "SELECT 1" })).json()) as QueryResult;
+    const held = await post();
+    expect(held.stats?.state).to.equal("QUEUED");
+    await until(() => routes.routes[0].state === "RESUMING", "the resume");
+    const reason = "Deployment team-a/sleepy-trino-coordinator: ReplicaSet has timed out progressing.; pod Pending: Unschedulable: 0/3 nodes are available";
+    routes.write(routes.routes.map((route) => ({ ...route, state: "FAILED", message: reason })));
+    let page = held;
+    for (let polls = 0; page.nextUri && polls < 200; polls++) page = (await (await fetch(page.nextUri)).json()) as QueryResult;
+    expect(page.stats?.state).to.equal("FAILED");
+    expect(page.error?.errorName).to.equal("XTRINODE_RESUME_FAILED");
+    expect(page.error?.message).to.equal(`XTrinode runtime team-a/sleepy cannot start: ${reason}`);
+    expect(gateway.core.held.size).to.equal(0);
+    const refused = await post();
+    const failed = refused.nextUri ? ((await (await fetch(refused.nextUri)).json()) as QueryResult) : refused;
+    expect(failed.error?.errorName).to.equal("XTRINODE_RESUME_FAILED");
+    expect(lifecycle.resumeCalls.get("team-a/sleepy")).to.equal(1);
+  });
+
   it("bounds held statements with a clear Trino error, and drops those nobody polls", async () => {
     // A lifecycle API that never makes the runtime RUNNING.
     await lifecycle.close();
@@ -119,7 +142,7 @@ describe("gateway auto-resume", function () {
     // Like Trino, the failure arrives on the first poll (QUEUED first), which every client shows.
     const queued = await post();
     expect(queued.stats?.state).to.equal("QUEUED");
-    const refused = (await (await fetch(queued.nextUri!)).json()) as QueryResult;
+    const refused = (await (await fetch(queued.nextUri!, { headers: { "x-trino-user": "t" } })).json()) as QueryResult;
     expect(refused.stats?.state).to.equal("FAILED");
     expect(refused.error?.errorName).to.equal("XTRINODE_TOO_MANY_HELD_QUERIES");
     expect(refused.error?.message).to.contain("team-a/sleepy");

@@ -8,7 +8,8 @@ import { decideNewQuery } from "../../gateway/backend-choice.ts";
 import { BoundedMap } from "../../gateway/bounded-map.ts";
 import { admitNewQuery, breakerAllows, closedBreaker, ejectionMs, recordFailure, recordSuccess } from "../../gateway/breaker.ts";
 import { forwardedView, replaceForwardingHeaders, trustedProxies } from "../../gateway/forwarded.ts";
-import { coordinatorIdOf, createQueryIdGenerator, followUpQueryId, heldCoordinatorId, isHeldQueryId, isNewStatement } from "../../gateway/query-id.ts";
+import { coordinatorIdOf, createQueryIdGenerator, heldCoordinatorId, isHeldQueryId } from "../../gateway/query-id.ts";
+import { followUpQueryId, isNewStatement } from "../../gateway/request-target.ts";
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
@@ -78,6 +79,34 @@ describe("gateway route selection", () => {
     const byDefault = selectTarget(table, { hostname: "other.example.com" });
     expect(byDefault.ok && byDefault.target.via).to.equal("default");
   });
+  it("selects by the client tag xtrinode=… and X-Trino-Routing-Group: header → tag → routing group → hostname", () => {
+    const label = (input: Parameters<typeof selectTarget>[1]) => {
+      const selection = selectTarget(table, input);
+      return selection.ok ? `${selection.target.via} ${selection.target.label}` : selection.message;
+    };
+    const host = "analytics.trino.example.com"; // team-a/analytics
+    expect(label({ clientTags: "report, xtrinode=team-b/analytics ,nightly", hostname: host })).to.equal("client-tag team-b/analytics");
+    expect(label({ clientTags: "xtrinode=etl" })).to.equal("client-tag team-b/etl");
+    expect(label({ clientTags: "xtrinode=shared" })).to.equal("pool pool:shared");
+    expect(label({ routingGroup: "team-b/etl", hostname: host })).to.equal("routing-group team-b/etl");
+    expect(label({ routingGroup: "shared" })).to.equal("pool pool:shared");
+    expect(label({ header: "team-b/etl", clientTags: "xtrinode=team-b/analytics", routingGroup: "shared" })).to.equal("header team-b/etl");
+    expect(label({ clientTags: "xtrinode=team-b/etl", routingGroup: "shared", hostname: host })).to.equal("client-tag team-b/etl");
+    // Tags that are not xtrinode=… select nothing: on to the next selector.
+    expect(label({ clientTags: "xtrinode, team=b, xtrinodex=team-b/etl", routingGroup: "team-b/etl" })).to.equal("routing-group team-b/etl");
+    expect(label({ clientTags: "", hostname: host })).to.equal("hostname team-a/analytics");
+  });
+  it("names the tag or routing group of an unknown, ambiguous or conflicting runtime, and never falls through", () => {
+    const message = (input: Parameters<typeof selectTarget>[1]) => {
+      const selection = selectTarget(table, input);
+      return selection.ok ? "selected" : selection.message;
+    };
+    expect(message({ clientTags: "xtrinode=team-z/nope", hostname: "analytics.trino.example.com" })).to.equal('XTrinode runtime "team-z/nope" (from the client tag xtrinode=team-z/nope) is not known to this gateway');
+    expect(message({ routingGroup: "nope" })).to.equal('XTrinode runtime "nope" (from the X-Trino-Routing-Group header) is not known to this gateway');
+    expect(message({ clientTags: "xtrinode=analytics" })).to.contain("(from the client tag xtrinode=analytics) is ambiguous (team-a/analytics, team-b/analytics); set the client tag xtrinode=namespace/name");
+    expect(message({ clientTags: "xtrinode=team-b/etl,xtrinode=team-a/analytics" })).to.equal("the client tags name several XTrinode runtimes (xtrinode=team-b/etl, xtrinode=team-a/analytics); keep one xtrinode=namespace/name tag");
+    expect(message({ clientTags: "xtrinode=team-b/etl,xtrinode=team-b/etl" })).to.equal("selected");
+  });
   it("has no target without a default route", () => {
     const noDefault = buildRouteTable({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [route("a", "x")] });
     const selection = selectTarget(noDefault, { hostname: "gateway.local" });
@@ -105,6 +134,13 @@ describe("gateway backend choice", () => {
     expect(decision.action === "hold" && decision.route.name).to.equal("b");
     const lone = decideNewQuery(target([route("s", "d", { state: "DRAINING" })]), () => ({ usable: true, outstanding: 0 }));
     expect(lone.action).to.equal("hold");
+  });
+  it("refuses a FAILED runtime at once with the operator's reason; a pool holds on a member that can still wake", () => {
+    const failed = route("s", "a", { state: "FAILED", message: "Deployment s/a-trino-coordinator: timed out; pod Pending: Unschedulable" });
+    const decision = decideNewQuery(target([failed]), () => ({ usable: true, outstanding: 0 }));
+    expect(decision.action === "reject" && [decision.reason, decision.message]).to.deep.equal(["failed", "XTrinode runtime s/a cannot start: Deployment s/a-trino-coordinator: timed out; pod Pending: Unschedulable"]);
+    const pool = decideNewQuery(target([failed, route("s", "b", { state: "PAUSED" })]), () => ({ usable: true, outstanding: 0 }));
+    expect(pool.action === "hold" && pool.route.name).to.equal("b");
   });
   it("refuses when only unhealthy or removed members are left", () => {
     const unhealthy = decideNewQuery(target([route("s", "a")]), () => ({ usable: false, outstanding: 0 }));

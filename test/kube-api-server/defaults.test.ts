@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
 import { canonicalQuantity } from "../../fixtures/kube-api-server/defaults.ts";
-import { useServer } from "./support.ts";
+import { apiError, useServer } from "./support.ts";
 
 type Obj = KubernetesObject & Record<string, any>;
 
@@ -24,6 +24,19 @@ function workerDeployment(replicas: number | undefined, cpu: string): Obj {
 describe("kube-api-server: defaulting and canonical quantities", () => {
   const ctx = useServer({ sim: { workloads: false } });
   const apply = (obj: Obj) => KubernetesObjectApi.makeApiClient(ctx.kc).patch<Obj>(obj, undefined, undefined, "operator", true, PatchStrategy.ServerSideApply);
+
+  it("refuses a numeric quantity on server-side apply with the real server's 500 typed patch error; JSON create takes it", async () => {
+    const quota = (pods: number | string): Obj => ({ apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "q", namespace: "default" }, spec: { hard: { pods, "requests.cpu": "4" } } });
+    const refused = await apiError(() => apply(quota(30)));
+    expect(refused.code).to.equal(500);
+    expect(refused.body.message).to.equal("failed to create typed patch object (/v1, Kind=ResourceQuota) default/q: .spec.hard.pods: expected string, got &value.valueUnstructured{Value:30}");
+    expect((await apply(quota("30"))).spec.hard.pods).to.equal("30");
+    const deployment = workerDeployment(1, "1");
+    deployment.spec.template.spec.containers[0].resources.limits = { cpu: 2 };
+    expect((await apiError(() => apply(deployment))).body.message).to.contain('.spec.template.spec.containers[name="trino"].resources.limits.cpu: expected string');
+    const created = await ctx.kc.makeApiClient(CoreV1Api).createNamespacedResourceQuota({ namespace: "default", body: { metadata: { name: "json" }, spec: { hard: { pods: 30 as unknown as string } } } });
+    expect(created.spec?.hard?.pods).to.equal("30");
+  });
 
   it("canonicalizes quantities like the real server", () => {
     const cases: [string | number, string][] = [

@@ -7,15 +7,12 @@ import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { ownerLabel } from "../../reconciler/constants.ts";
 import { reconcileRuntime } from "../../reconciler/reconcile.ts";
 import { readRoutes } from "../../reconciler/routes-store.ts";
-import { condition, gatewayNamespace, getRuntime, phaseOf, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster } from "./support.ts";
+import { condition, events, gatewayNamespace, getRuntime, phaseOf, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster } from "./support.ts";
 
 
 const overlayPolicy: XTrinodePolicy = { ...testPolicy, defaults: { ...testPolicy.defaults, allowValuesOverlay: true } };
 
 
-async function events(cluster: Cluster, ns: string, reason: string) {
-  return (await cluster.client.list("v1", "Event", ns)).filter((e) => e.reason === reason);
-}
 
 describe("reconciler: rejected applies and route conflicts", function () {
   this.timeout(30_000);
@@ -96,6 +93,28 @@ describe("reconciler: rejected applies and route conflicts", function () {
     let thrown: unknown;
     await reconcileRuntime(ctx, "team-a", "bi").catch((error) => (thrown = error));
     expect(thrown, "a server error is retried with backoff by the controller").to.be.instanceOf(Error);
+    await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
+  });
+
+  it("a 500 on a new runtime's first apply (a typed patch error): phase Error ApplyFailed naming the object and the server's message, one Event, not left Pending; retried with back-off until it goes through", async () => {
+    const ctx = testContext(cluster, clock);
+    await cluster.client.create(runtime("team-a", "bi"));
+    expect((await reconcileRuntime(ctx, "team-a", "bi")).phase).to.equal("Pending");
+    const typed = "failed to create typed patch object (/v1, Kind=ResourceQuota) team-a/xtrinode-quota: .spec.hard.pods: expected string, got &value.valueUnstructured{Value:30}";
+    cluster.server.faults.add({ method: "PATCH", pathPrefix: "/api/v1/namespaces/team-a/resourcequotas", status: 500, message: typed, count: 100 });
+    for (let pass = 0; pass < 2; pass++) {
+      let thrown: unknown;
+      await reconcileRuntime(ctx, "team-a", "bi").catch((error) => (thrown = error));
+      expect(thrown, "retried with back-off by the controller").to.be.instanceOf(Error);
+    }
+    const status = await statusOf(cluster, "team-a", "bi");
+    expect(status.phase).to.equal("Error");
+    expect(status.message).to.match(/^the API server failed to apply ResourceQuota team-a\/xtrinode-quota: HTTP 500: /).and.contain(typed);
+    expect(condition(status, "Ready")).to.include({ status: "False", reason: "ApplyFailed", message: status.message });
+    const failed = await events(cluster, "team-a", "ApplyFailed");
+    expect(failed).to.have.length(1);
+    expect(failed[0].message).to.equal(status.message);
+    cluster.server.faults.clear();
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
   });
 

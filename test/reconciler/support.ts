@@ -107,6 +107,11 @@ export async function reconcile(ctx: ReconcileContext, namespace: string, name: 
   return result;
 }
 
+/** Events of a namespace with one reason. */
+export async function events(cluster: Cluster, ns: string, reason: string) {
+  return (await cluster.client.list("v1", "Event", ns)).filter((e) => e.reason === reason);
+}
+
 /** The parts of an XTrinode status the tests read. */
 export type RuntimeStatus = { phase?: string; routeState?: string; message?: string; observedGeneration?: number; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
 

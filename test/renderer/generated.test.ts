@@ -50,7 +50,7 @@ describe("generated files", () => {
     }
     const xtn = crds[0].spec as any;
     expect(xtn.names.shortNames).to.deep.equal(["xtn"]);
-    expect(xtn.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name)).to.deep.equal(["Phase", "Workers", "Route", "Age"]);
+    expect(xtn.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name)).to.deep.equal(["Phase", "Route", "Workers", "Last Activity", "Wake TTL", "Age", "Conditions", "Hostnames", "Pool"]);
     expect((crds[1].spec as any).names.shortNames).to.deep.equal(["xtncat"]);
   });
 

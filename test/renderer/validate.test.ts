@@ -27,7 +27,7 @@ const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 describe("renderer validation rules", () => {
   it("refuses a runtime name starting with a digit (its Services must be DNS-1035 labels)", () => {
     expect(messages(validateRuntime({ runtime: runtime("2024-q1"), catalogs: [] }))).to.deep.equal([
-      'metadata.name: must start with a letter: the runtime\'s Service names ("2024-q1-trino", "2024-q1-trino-worker") must be DNS-1035 labels, which the API server requires to start with a letter',
+      'metadata.name: must start with a letter: the runtime\'s Service names ("<name>-trino", "<name>-trino-worker") must be DNS-1035 labels, which the API server requires to start with a letter',
     ]);
     expect(validateRuntime({ runtime: runtime("q1-2024"), catalogs: [] })).to.deep.equal([]);
   });

@@ -4,7 +4,7 @@ import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { startTrinoTestServer, QUERY_ID_PATTERN, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
-import { externalBaseUrl } from "../../fixtures/trino-server/protocol.ts";
+import { externalBaseUrl, jettyRequestPath } from "../../fixtures/trino-server/protocol.ts";
 import { useTrinoTestServer } from "./support.ts";
 
 interface Answer {
@@ -235,5 +235,15 @@ describe("Trino protocol test server over raw HTTP", function () {
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
     }
+  });
+});
+
+describe("Trino protocol test server: request targets as Jetty routes them", () => {
+  it("resolves dot-segments, takes the path of an absolute-form target, refuses ambiguous encodings", () => {
+    expect(jettyRequestPath("/v1/statement/executing/q/x/../../../../../v1/statement")).to.deep.equal({ ok: true, path: "/v1/statement", search: "", absoluteForm: false, dotSegments: true });
+    expect(jettyRequestPath("http://gw:8080/v1/query/q?pruned=true")).to.deep.equal({ ok: true, path: "/v1/query/q", search: "pruned=true", absoluteForm: true, dotSegments: false });
+    expect(jettyRequestPath("/v1/query/%2e%2e/x")).to.deep.equal({ ok: false, message: "Ambiguous URI path segment" });
+    expect(jettyRequestPath("/v1/a%2Fb")).to.deep.equal({ ok: false, message: "Ambiguous URI path separator" });
+    expect(jettyRequestPath("/../v1/info")).to.deep.equal({ ok: false, message: "Bad URI" });
   });
 });

@@ -1,0 +1,311 @@
+// The real-control-plane tier: a current Kubernetes (kube-apiserver ×2 + etcd + kube-controller-manager,
+// built from the published Go modules, see build.ts) started by the test itself, the install in deploy/
+// applied server-side, the operator running as its own ServiceAccount, the example and fixture specs
+// reaching Ready through the real Deployment controller (pods marked ready by the simulator), and the
+// write counts taken from the API servers' audit logs. The same scenarios run against the project's
+// Kubernetes API test server in test/e2e, test/reconciler, test/deploy/rbac-audit and test/apiserver;
+// where the real server answers differently the test below names the difference (and so does the
+// header of fixtures/kube-api-server/index.ts).
+import { expect } from "chai";
+import http from "node:http";
+import { KubeConfig } from "@kubernetes/client-node";
+import { apiVersion, leaseName as operatorLeaseName, ownerLabel } from "../../reconciler/constants.ts";
+import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
+import { request as httpRequest, spawnApiServer, type ApiServerProcess } from "../apiserver/http.ts";
+import { RouteHistory, metricSum, waitFor } from "../e2e/support.ts";
+import { skipForMissingPeer } from "../support/peers.ts";
+import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
+import { countWrites } from "./audit.ts";
+import { startRealCluster, type RealCluster } from "./harness.ts";
+import { PodSimulator } from "./pod-simulator.ts";
+import { installObjects, isKeda, serverSideApply, settledPhase, specCorpus, thirdPartyCrdObjects, type KubeDoc } from "./scenarios.ts";
+
+const systemNamespace = "xtrinode-system";
+const gatewayNamespace = "xtrinode-gateway";
+const operatorUser = `system:serviceaccount:${systemNamespace}:xtrinode-operator`;
+const lifecycleUser = `system:serviceaccount:${systemNamespace}:xtrinode-apiserver`;
+const gatewayUser = `system:serviceaccount:${gatewayNamespace}:xtrinode-gateway`;
+const stampedeNamespace = "stampede";
+/** Pods of runtimes named like this stay Pending: a runtime that can never become ready. */
+const stuckRuntime = "stuck";
+
+function kubeConfigFrom(file: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(file);
+  return kc;
+}
+
+const key = (doc: KubeDoc) => `${doc.metadata.namespace}/${doc.metadata.name}`;
+
+describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controller-manager; simulated pods)", function () {
+  this.timeout(120_000);
+  let cluster: RealCluster;
+  let admin: ClusterClient;
+  let pods: PodSimulator;
+  let routes: RouteHistory;
+  const operators: ChildUnderTest[] = [];
+  const lifecycleApis: ApiServerProcess[] = [];
+  const corpus = specCorpus();
+
+  const runtimeStatus = async (namespace: string, name: string) =>
+    ((await admin.get({ apiVersion, kind: "XTrinode", namespace, name })) as { status?: { phase?: string; message?: string; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } } | undefined)?.status;
+  const phases = async () => Object.fromEntries(await Promise.all(corpus.runtimes.map(async (doc) => [key(doc), (await runtimeStatus(doc.metadata.namespace, doc.metadata.name))?.phase] as const)));
+
+  async function startOperator(identity: string, server = 0): Promise<ChildUnderTest> {
+    const kubeconfig = await cluster.serviceAccountKubeconfig(systemNamespace, "xtrinode-operator", server);
+    const operator = await spawnXtrinode([
+      "operator", "--kubeconfig", kubeconfig, "--metrics-port", "0", "--metrics-host", "127.0.0.1", "--identity", identity,
+      "--lease-duration", "4s", "--retry-period", "500ms", "--resync-period", "3s", "--drain-period", "500ms",
+    ], { readyEvent: "ready", env: { XTRINODE_LOG_LEVEL: "warn" }, timeoutMs: 30_000 });
+    operators.push(operator);
+    return operator;
+  }
+  const metricsUrl = (operator: ChildUnderTest) => `http://127.0.0.1:${operator.ready.metricsPort}`;
+  const leaseHolder = async () => ((await admin.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: systemNamespace, name: operatorLeaseName }))?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
+  /** Operator writes other than renewing its leader Lease (a leader renews every retry period; that is its job). */
+  const operatorWrites = (since: number[]) => cluster.audit.writes({ user: operatorUser }, since).filter((event) => !(event.objectRef?.resource === "leases" && event.objectRef.name === operatorLeaseName));
+
+  before(async function () {
+    // First run: builds Kubernetes from the Go modules (minutes, with progress lines); later runs: seconds.
+    this.timeout(60 * 60_000);
+    try {
+      cluster = await startRealCluster({ apiServers: 2 });
+    } catch (error) {
+      skipForMissingPeer(this, error, "the real-k8s tier (every test in test/real-k8s)");
+    }
+    admin = createClusterClient(cluster.kubeConfig());
+    pods = new PodSimulator({ kubeConfig: cluster.kubeConfig(), request: (method, apiPath, body) => cluster.request(method, apiPath, body), holdPending: (pod) => pod.metadata.labels?.[ownerLabel] === stuckRuntime });
+    await pods.start();
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    routes?.stop();
+    pods?.stop();
+    await Promise.all(lifecycleApis.map((server) => server.stop()));
+    await killAllChildren();
+    await cluster?.stop();
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state !== "failed" || !cluster) return;
+    for (const operator of operators) console.error(`operator ${operator.pid} output:\n${operator.output.slice(-30).join("\n")}`);
+    console.error(`pod simulator errors: ${pods?.errors.slice(-5).join("; ")}`);
+    console.error(`kube-controller-manager log tail:\n${cluster.logTail("kube-controller-manager", 10)}`);
+  });
+
+  it(`serves a current Kubernetes (≥ 1.30) built from the Go modules`, async () => {
+    const version = await cluster.request("GET", "/version");
+    expect(version.body.gitVersion).to.equal(cluster.version);
+    expect(Number(version.body.minor)).to.be.at.least(30);
+    // policy/v1 and autoscaling/v2: what the renderer emits for PDBs and HPAs.
+    for (const group of ["/apis/policy/v1", "/apis/autoscaling/v2", "/apis/coordination.k8s.io/v1"]) expect((await cluster.request("GET", group)).status, group).to.equal(200);
+  });
+
+  it("installs deploy/ with server-side apply (CRDs, namespaces, RBAC, ConfigMaps, workloads); the CRDs are Established and structural", async () => {
+    await serverSideApply(cluster.kubeConfig(), thirdPartyCrdObjects());
+    const objects = installObjects(corpus.policy);
+    const crds = objects.filter((o) => o.kind === "CustomResourceDefinition");
+    expect(crds.map((o) => o.metadata.name).sort()).to.deep.equal(["xtrinodecatalogs.xtrinode.io", "xtrinodes.xtrinode.io"]);
+    await serverSideApply(cluster.kubeConfig(), crds);
+    for (const crd of [...crds, ...thirdPartyCrdObjects()]) {
+      await waitFor(`CRD ${crd.metadata.name} Established`, async () => {
+        const live = (await cluster.request("GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`)).body;
+        const conditions: Array<{ type: string; status: string; message?: string }> = live.status?.conditions ?? [];
+        // A non-structural schema would show NonStructuralSchema; the server refuses to serve it as intended.
+        expect(conditions.find((c) => c.type === "NonStructuralSchema"), `${crd.metadata.name}: ${JSON.stringify(conditions)}`).to.equal(undefined);
+        return conditions.some((c) => c.type === "Established" && c.status === "True");
+      }, 20_000);
+    }
+    await serverSideApply(cluster.kubeConfig(), objects.filter((o) => o.kind !== "CustomResourceDefinition"));
+    for (const [namespace, name] of [[systemNamespace, "xtrinode-operator"], [systemNamespace, "xtrinode-apiserver"], [gatewayNamespace, "xtrinode-gateway"]]) {
+      expect(await admin.get({ apiVersion: "v1", kind: "ServiceAccount", namespace, name }), `ServiceAccount ${namespace}/${name}`).to.not.equal(undefined);
+    }
+  });
+
+  it("the operator, as its ServiceAccount, reconciles the example specs and every fixture spec: Ready (Suspended when the spec says so) through the real Deployment controller, with zero RBAC denials (KEDA runtimes: next test)", async function () {
+    this.timeout(240_000);
+    const mark = cluster.audit.mark();
+    for (const namespace of corpus.namespaces) if (namespace !== "default") await serverSideApply(cluster.kubeConfig(), [{ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }]);
+    await serverSideApply(cluster.kubeConfig(), [...corpus.secrets, ...corpus.catalogs, ...corpus.runtimes]);
+    const operator = await startOperator("operator-1");
+    await waitFor("operator-1 leading", async () => (await leaseHolder()) === "operator-1", 30_000, leaseHolder);
+    const described = async () => Object.fromEntries(await Promise.all(corpus.runtimes.map(async (doc) => [key(doc), await runtimeStatus(doc.metadata.namespace, doc.metadata.name).then((s) => `${s?.phase}: ${s?.message ?? ""}`)])));
+    await waitFor(
+      "every runtime of the corpus in its settled phase (or in Error)",
+      async () => {
+        const now = await phases();
+        return corpus.runtimes.every((doc) => now[key(doc)] === settledPhase(doc) || now[key(doc)] === "Error");
+      },
+      180_000,
+      described,
+    );
+    const now = await phases();
+    const unsettled = corpus.runtimes.filter((doc) => !isKeda(doc) && now[key(doc)] !== settledPhase(doc));
+    expect(unsettled.map(key), JSON.stringify(await described())).to.deep.equal([]);
+    // Ready came from the Deployment controller: the coordinator Deployment has ready replicas, made of real ReplicaSets and Pods.
+    const bi = corpus.runtimes.find((doc) => settledPhase(doc) === "Ready")!;
+    const coordinator = (await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: bi.metadata.namespace, name: `${bi.metadata.name}-trino-coordinator` })) as KubeDoc;
+    expect(coordinator.status.readyReplicas).to.be.at.least(1);
+    expect(await admin.list("apps/v1", "ReplicaSet", bi.metadata.namespace, `${ownerLabel}=${bi.metadata.name}`)).to.not.be.empty;
+    expect(operator.ready.identity).to.equal("operator-1");
+    await cluster.audit.settled();
+    expect(cluster.audit.writes({ user: operatorUser, succeeded: true }, mark), "the operator wrote through its ServiceAccount").to.not.be.empty;
+    expect(cluster.audit.denials(operatorUser, mark).map((event) => `${event.verb} ${event.requestURI}`)).to.deep.equal([]);
+  });
+
+  it("KEDA runtimes (the README's headline `adhoc`) settle, not in Error: the CRD's defaults pass the operator's rules", async () => {
+    const keda = corpus.runtimes.filter(isKeda);
+    expect(keda.map(key)).to.include("analytics/adhoc");
+    for (const doc of keda) {
+      await waitFor(`${key(doc)} ${settledPhase(doc)}`, async () => (await runtimeStatus(doc.metadata.namespace, doc.metadata.name))?.phase === settledPhase(doc), 20_000, () => runtimeStatus(doc.metadata.namespace, doc.metadata.name));
+      if (settledPhase(doc) === "Ready") expect(await admin.get({ apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", namespace: doc.metadata.namespace, name: `${doc.metadata.name}-trino-worker` }), `ScaledObject of ${key(doc)}`).to.not.equal(undefined);
+    }
+  });
+
+  it("a no-op resync makes 0 writes (audit log; leader Lease renewals aside)", async () => {
+    const operator = operators[0];
+    await cluster.audit.settled();
+    const mark = cluster.audit.mark();
+    const before = await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total");
+    // Two resync periods (3 s each): every runtime reconciled again at least once.
+    await waitFor("two resync passes over every runtime", async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length, 30_000);
+    await cluster.audit.settled();
+    expect(countWrites(operatorWrites(mark))).to.deep.equal({});
+  });
+
+  it("an operator restart makes 0 writes once it leads again (audit log; leader Lease aside)", async () => {
+    await operators[0].kill("SIGTERM");
+    await cluster.audit.settled();
+    const mark = cluster.audit.mark();
+    const operator = await startOperator("operator-2");
+    await waitFor("operator-2 leading", async () => (await leaseHolder()) === "operator-2", 30_000, leaseHolder);
+    await waitFor("operator-2 reconciled every runtime", async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= corpus.runtimes.length, 30_000);
+    await cluster.audit.settled();
+    expect(countWrites(operatorWrites(mark))).to.deep.equal({});
+  });
+
+  it("leader failover: SIGKILL of the leader, a standby on the other API server takes the Lease", async function () {
+    this.timeout(60_000);
+    const standby = await startOperator("operator-3", 1);
+    const leader = operators.find((operator) => operator.ready.identity === "operator-2")!;
+    expect(await leaseHolder()).to.equal("operator-2");
+    const killedAt = Date.now();
+    await leader.kill("SIGKILL");
+    await waitFor("operator-3 leading after the leader was killed", async () => (await leaseHolder()) === "operator-3", 30_000, leaseHolder);
+    console.log(`      takeover after SIGKILL: ${((Date.now() - killedAt) / 1000).toFixed(1)} s (lease 4 s, retry 0.5 s)`);
+    expect(standby.child.exitCode).to.equal(null);
+  });
+
+  it("the gateway's routes source (as the gateway ServiceAccount) follows the routes ConfigMap", async () => {
+    routes = new RouteHistory(kubeConfigFrom(await cluster.serviceAccountKubeconfig(gatewayNamespace, "xtrinode-gateway", 1)), gatewayNamespace);
+    await routes.start();
+    // Every runtime the operator published (one in Error has no route: see the KEDA test).
+    const published = [];
+    for (const doc of corpus.runtimes) if ((await runtimeStatus(doc.metadata.namespace, doc.metadata.name))?.phase !== "Error") published.push(doc);
+    expect(published.length).to.be.at.least(corpus.runtimes.filter((doc) => !isKeda(doc)).length);
+    for (const doc of published) {
+      const want = settledPhase(doc) === "Ready" ? "RUNNING" : "PAUSED";
+      await waitFor(`route of ${key(doc)} ${want}`, () => routes.current(doc.metadata.namespace, doc.metadata.name)?.state === want, 10_000, () => routes.states(doc.metadata.namespace, doc.metadata.name));
+    }
+  });
+
+  it("suspend → resume → delete: replicas to 0 and pods gone, back to Ready, then finalizer, route REMOVED and garbage collection", async function () {
+    this.timeout(120_000);
+    const doc = corpus.runtimes.find((runtime) => runtime.metadata.name === "reporting") ?? corpus.runtimes.find((runtime) => settledPhase(runtime) === "Ready")!;
+    const { namespace, name } = doc.metadata;
+    const ref = { apiVersion, kind: "XTrinode", namespace, name };
+    const runtimePods = () => admin.list("v1", "Pod", namespace, `${ownerLabel}=${name}`);
+    expect(await runtimePods(), "pods before suspending").to.not.be.empty;
+    const from = routes.versions.length - 1;
+
+    await admin.mergePatch(ref, { spec: { lifecycle: { suspended: true } } });
+    await waitFor(`${name} Suspended`, async () => (await runtimeStatus(namespace, name))?.phase === "Suspended", 30_000, () => runtimeStatus(namespace, name));
+    await waitFor(`${name}'s pods gone (ReplicaSet controller scaled down)`, async () => (await runtimePods()).length === 0, 30_000, async () => (await runtimePods()).map((p) => p.metadata?.name));
+    expect(routes.states(namespace, name, from)).to.include.members(["DRAINING", "PAUSED"]);
+
+    await admin.mergePatch(ref, { spec: { lifecycle: { suspended: false } } });
+    await waitFor(`${name} Ready again`, async () => (await runtimeStatus(namespace, name))?.phase === "Ready", 60_000, () => runtimeStatus(namespace, name));
+    expect(await runtimePods()).to.not.be.empty;
+
+    await admin.delete(ref);
+    await waitFor(`${name} gone (finalizer done)`, async () => (await admin.get(ref)) === undefined, 30_000);
+    await waitFor(`${name}'s route entry gone`, () => routes.current(namespace, name) === undefined, 10_000, () => routes.states(namespace, name, from));
+    expect(routes.states(namespace, name, from).slice(-2)).to.deep.equal(["REMOVED", "absent"]);
+    for (const [version, kind] of [["apps/v1", "Deployment"], ["apps/v1", "ReplicaSet"], ["v1", "Pod"], ["v1", "ConfigMap"], ["v1", "Service"], ["v1", "ServiceAccount"]]) {
+      await waitFor(`${kind}s of ${name} garbage-collected`, async () => (await admin.list(version, kind, namespace, `${ownerLabel}=${name}`)).length === 0, 30_000);
+    }
+  });
+
+  it("resume stampede: 300 concurrent resumes through 2 lifecycle API replicas on 2 API servers → exactly 1 XTrinode write and 1 Lease won (audit log)", async function () {
+    this.timeout(120_000);
+    await serverSideApply(cluster.kubeConfig(), [
+      { apiVersion: "v1", kind: "Namespace", metadata: { name: stampedeNamespace } },
+      { apiVersion, kind: "XTrinode", metadata: { name: "herd", namespace: stampedeNamespace }, spec: { workers: { mode: "fixed", count: 0 }, lifecycle: { suspended: true } } },
+    ]);
+    await waitFor("herd Suspended", async () => (await runtimeStatus(stampedeNamespace, "herd"))?.phase === "Suspended", 30_000, () => runtimeStatus(stampedeNamespace, "herd"));
+    for (const server of [0, 1]) {
+      const kubeconfig = await cluster.serviceAccountKubeconfig(systemNamespace, "xtrinode-apiserver", server);
+      lifecycleApis.push(await spawnApiServer(["--kubeconfig", kubeconfig, "--identity", `lifecycle-${server}`]));
+    }
+    // The gateway's own token: the lifecycle API reviews it with the cluster (TokenReview), as in production.
+    const gatewayToken = (kubeConfigFrom(await cluster.serviceAccountKubeconfig(gatewayNamespace, "xtrinode-gateway")).getCurrentUser()?.token)!;
+    await cluster.audit.settled();
+    const mark = cluster.audit.mark();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 100 });
+    try {
+      const answers = await Promise.all(Array.from({ length: 300 }, (_, i) =>
+        httpRequest(`${lifecycleApis[i % 2].url}/v1/runtimes/${stampedeNamespace}/herd/resume`, { method: "POST", token: gatewayToken, agent })));
+      const statuses: Record<number, number> = {};
+      for (const answer of answers) statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+      expect(statuses, answers.find((a) => a.status !== 202)?.text).to.deep.equal({ 202: 300 });
+    } finally {
+      agent.destroy();
+    }
+    await cluster.audit.settled();
+    const lifecycleWrites = cluster.audit.writes({ user: lifecycleUser }, mark);
+    const runtimeWrites = lifecycleWrites.filter((event) => event.objectRef?.resource === "xtrinodes");
+    const leaseWrites = lifecycleWrites.filter((event) => event.objectRef?.resource === "leases");
+    const counts = JSON.stringify(countWrites(lifecycleWrites));
+    expect(runtimeWrites.filter((event) => (event.responseStatus?.code ?? 0) < 300), `XTrinode writes: ${counts}`).to.have.length(1);
+    expect(leaseWrites.filter((event) => (event.responseStatus?.code ?? 0) < 300), `Lease writes: ${counts}`).to.have.length(1);
+    // Each replica talks to its own API server: both reviewed the gateway's token there.
+    const reviews = lifecycleWrites.filter((event) => event.objectRef?.resource === "tokenreviews");
+    expect(new Set(reviews.map((event) => event.server)), `TokenReviews per API server: ${counts}`).to.deep.equal(new Set([0, 1]));
+    expect(cluster.audit.denials(lifecycleUser, mark)).to.deep.equal([]);
+    console.log(`      audit: ${counts}`);
+    await waitFor("herd resumed to Ready", async () => (await runtimeStatus(stampedeNamespace, "herd"))?.phase === "Ready", 60_000, () => runtimeStatus(stampedeNamespace, "herd"));
+  });
+
+  it("a runtime whose pods cannot be scheduled says why in status (reason and message from its pods)", async function () {
+    this.timeout(120_000);
+    // The simulator leaves the pods of `stuck` Pending with PodScheduled False / Unschedulable, as a
+    // scheduler without room for them does.
+    await serverSideApply(cluster.kubeConfig(), [{ apiVersion, kind: "XTrinode", metadata: { name: stuckRuntime, namespace: stampedeNamespace }, spec: { workers: { mode: "fixed", count: 0 } } }]);
+    await waitFor(`${stuckRuntime}'s pods Pending`, async () => (await admin.list("v1", "Pod", stampedeNamespace, `${ownerLabel}=${stuckRuntime}`)).length > 0, 30_000);
+    const coordinator = (await admin.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: stampedeNamespace, name: `${stuckRuntime}-trino-coordinator` })) as KubeDoc;
+    expect(coordinator.status?.readyReplicas ?? 0).to.equal(0);
+    await waitFor(
+      `${stuckRuntime}'s status naming the unschedulable pods`,
+      async () => {
+        const status = await runtimeStatus(stampedeNamespace, stuckRuntime);
+        return status?.phase !== "Ready" && JSON.stringify(status ?? {}).includes("Unschedulable") ? status : undefined;
+      },
+      60_000,
+      () => runtimeStatus(stampedeNamespace, stuckRuntime),
+    );
+  });
+
+  it("re-applying the install (upgrade) succeeds with the operator running: no field conflict", async () => {
+    try {
+      await serverSideApply(cluster.kubeConfig(), installObjects(corpus.policy));
+    } catch (error) {
+      throw new Error(`kubectl apply --server-side of deploy/ again: ${(error as { body?: unknown }).body ? JSON.stringify((error as { body?: unknown }).body) : String(error)}`);
+    }
+  });
+
+  it("no component met an RBAC denial over the whole run (audit log)", async () => {
+    for (const user of [operatorUser, lifecycleUser, gatewayUser]) expect(cluster.audit.denials(user).map((event) => `${event.verb} ${event.requestURI}`), user).to.deep.equal([]);
+  });
+});
+
