@@ -271,6 +271,17 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       await polling;
     });
 
+    it("the client tag xtrinode=namespace/name selects the runtime for the CLI and JDBC (no header, no hostname, no default route)", async () => {
+      const byIp = `http://127.0.0.1:${gatewayPort}`;
+      const cli = await runCli(peers, byIp, "SELECT count(*) FROM tpch.tiny.nation", ["--client-tags", `xtrinode=${runtimeKey}`]);
+      expect(cli.code, cli.stderr).to.equal(0);
+      expect(cli.stdout.trim()).to.equal("25");
+      const jdbc = await runJdbc(peers, "query", `jdbc:trino://127.0.0.1:${gatewayPort}?clientTags=xtrinode=${runtimeKey}`, ["SELECT count(*) FROM tpch.tiny.region"]);
+      expect(jdbc).to.include({ ok: true, rows: 1, first: "5" });
+      const untagged = await runCli(peers, byIp, "SELECT 1");
+      expect(untagged.code).to.not.equal(0); // nothing else selects a runtime here
+    });
+
     it("a SQL error and an unknown runtime are shown readably by each client", async () => {
       const missing = "SELECT * FROM tpch.tiny.no_such_table";
       const cli = await runCli(peers, gw(), missing);
