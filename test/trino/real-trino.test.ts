@@ -122,6 +122,29 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     expect(pythonResult.first).to.equal("0\tALGERIA");
   });
 
+  it("real Trino refuses what the renderer's heap rule prevents: the chart's 1GB query.max-memory-per-node with the 1152M heap", async function () {
+    this.timeout(600_000);
+    const port = await freePort();
+    const refused = layOutCoordinator(renderFixture(postgres!.port), {
+      root: path.join(work, "coordinator-1gb"),
+      home: trinoHome,
+      port,
+      secrets: { [`${postgresSecret}/username`]: postgres!.user, [`${postgresSecret}/password`]: postgresPassword },
+      extraConfig: { "query.max-memory-per-node": "1GB" },
+    });
+    let started: RunningTrino | undefined;
+    try {
+      started = await startTrino({ home: trinoHome, etcDir: refused.etcDir, port, env: refused.env, timeoutMs: 400_000 });
+    } catch (error) {
+      const message = (error as Error).message;
+      expect(message, message).to.match(/exited/).and.match(/query\.max-memory-per-node|heap/i);
+      return;
+    } finally {
+      await started?.stop();
+    }
+    expect.fail("Trino started with query.max-memory-per-node=1GB and a 1152M heap");
+  });
+
   describe("with Trino running", () => {
     before(function () {
       if (!trino) this.skip();
