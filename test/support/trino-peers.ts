@@ -186,6 +186,13 @@ async function postgresIds(): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
 }
 
+/** The lines that say why a start failed (exception messages, which Guice buries early in a long dump), then the tail. */
+function startFailure(output: string[]): string {
+  const lines = output.join("").split("\n");
+  const reasons = [...new Set(lines.filter((line) => /(Exception|Error)\b.*: |Invalid /.test(line) && !line.trimStart().startsWith("at ")))].slice(0, 10);
+  return [...reasons, "…", ...lines.slice(-40)].join("\n");
+}
+
 export interface RunningTrino {
   url: string;
   port: number;
@@ -221,7 +228,7 @@ export async function startTrino(options: { home: string; etcDir: string; port: 
   let gone = false;
   void exited.then(() => (gone = true));
   for (;;) {
-    if (gone) throw new Error(`Trino exited (${child.exitCode}) while starting:\n${output.join("").split("\n").slice(-60).join("\n")}`);
+    if (gone) throw new Error(`Trino exited (${child.exitCode}) while starting:\n${startFailure(output)}`);
     try {
       const info = (await (await fetch(`${url}/v1/info`, { signal: AbortSignal.timeout(2000) })).json()) as { starting?: boolean };
       if (info.starting === false) break;

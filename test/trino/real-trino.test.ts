@@ -122,6 +122,29 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     expect(pythonResult.first).to.equal("0\tALGERIA");
   });
 
+  it("real Trino refuses what the renderer's heap rule prevents: the chart's 1GB query.max-memory-per-node with the 1152M heap", async function () {
+    this.timeout(600_000);
+    const port = await freePort();
+    const refused = layOutCoordinator(renderFixture(postgres!.port), {
+      root: path.join(work, "coordinator-1gb"),
+      home: trinoHome,
+      port,
+      secrets: { [`${postgresSecret}/username`]: postgres!.user, [`${postgresSecret}/password`]: postgresPassword },
+      extraConfig: { "query.max-memory-per-node": "1GB" },
+    });
+    let started: RunningTrino | undefined;
+    try {
+      started = await startTrino({ home: trinoHome, etcDir: refused.etcDir, port, env: refused.env, timeoutMs: 400_000 });
+    } catch (error) {
+      const message = (error as Error).message;
+      expect(message, message).to.match(/exited/).and.match(/query\.max-memory-per-node|heap/i);
+      return;
+    } finally {
+      await started?.stop();
+    }
+    expect.fail("Trino started with query.max-memory-per-node=1GB and a 1152M heap");
+  });
+
   describe("with Trino running", () => {
     before(function () {
       if (!trino) this.skip();
@@ -269,6 +292,17 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       // Trino's kill of a query through /v1/query/{id}: FAILED (ADMINISTRATIVELY_KILLED or USER_CANCELED)
       await waitFor("the trino-client query ended", async () => (await queryState(marker)).some(([state]) => state === "FAILED"), 30_000);
       await polling;
+    });
+
+    it("the client tag xtrinode=namespace/name selects the runtime for the CLI and JDBC (no header, no hostname, no default route)", async () => {
+      const byIp = `http://127.0.0.1:${gatewayPort}`;
+      const cli = await runCli(peers, byIp, "SELECT count(*) FROM tpch.tiny.nation", ["--client-tags", `xtrinode=${runtimeKey}`]);
+      expect(cli.code, cli.stderr).to.equal(0);
+      expect(cli.stdout.trim()).to.equal("25");
+      const jdbc = await runJdbc(peers, "query", `jdbc:trino://127.0.0.1:${gatewayPort}?clientTags=xtrinode=${runtimeKey}`, ["SELECT count(*) FROM tpch.tiny.region"]);
+      expect(jdbc).to.include({ ok: true, rows: 1, first: "5" });
+      const untagged = await runCli(peers, byIp, "SELECT 1");
+      expect(untagged.code).to.not.equal(0); // nothing else selects a runtime here
     });
 
     it("a SQL error and an unknown runtime are shown readably by each client", async () => {
