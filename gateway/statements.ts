@@ -3,7 +3,8 @@
 // answering polls of held statements, and streaming follow-ups to the owning backend.
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { RouteEntry } from "../schemas/generated/types.ts";
-import { backendRequest, forwardableHeaders, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
+import zlib from "node:zlib";
+import { backendRequest, forwardableHeaders, rawHeader, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
 import { tagStartedTransaction, tagStartedTransactionRaw, untagTransactionHeader } from "./transactions.ts";
 import type { GatewayCore } from "./core.ts";
 import { forwardedHeaders, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
@@ -194,7 +195,11 @@ export async function submitStatement(
 ): Promise<SubmitOutcome> {
   let response: BackendResponse;
   try {
-    response = await backendRequest(route.backend, "POST", "/v1/statement", { ...headers, ...forwardedHeaders(forwarded), "content-length": body.length }, body, submitTimeoutMs);
+    // accept-encoding identity: the gateway reads this answer (the query id tells the owning
+    // coordinator); real Trino gzips it when the client accepts gzip (the JDBC driver, the CLI,
+    // Python requests and trino-client all do). The first answer is small.
+    const submitted = { ...headers, ...forwardedHeaders(forwarded), "accept-encoding": "identity", "content-length": body.length };
+    response = await backendRequest(route.backend, "POST", "/v1/statement", submitted, body, submitTimeoutMs);
   } catch (error) {
     core.backends.recordFailure(route.backend, (error as Error).message);
     return { ok: false, retryable: isConnectionError(error), message: `${routeKey(route)} (${route.backend}) unreachable: ${(error as Error).message}` };
@@ -304,6 +309,51 @@ export function runtimeOfFollowUp(core: GatewayCore, queryId: string, backend: s
 }
 
 const nextUriKey = Buffer.from('"nextUri"', "latin1");
+/** Trino writes nextUri in the first few hundred bytes; a compressed page is decoded no further than this to find it. */
+const maxDecodedScanBytes = 64 * 1024;
+
+/**
+ * Feeds a response body to a nextUri scanner, decoding it first when the backend compressed it
+ * (real Trino gzips polls for clients that accept gzip). Decodes at most maxDecodedScanBytes and
+ * stops as soon as nextUri is seen; `end` reports the verdict once the decoder has drained. A body
+ * that cannot be decoded counts as running (the idle sweep removes it): never as finished on a guess.
+ */
+export function bodyScanner(contentEncoding: string | undefined): { push(chunk: Buffer): void; end(done: (running: boolean) => void): void } {
+  const scanner = nextUriScanner();
+  const encoding = contentEncoding?.trim().toLowerCase();
+  if (!encoding || encoding === "identity") return { push: (chunk) => scanner.push(chunk), end: (done) => done(scanner.seen) };
+  let decoder: zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined;
+  if (encoding === "gzip" || encoding === "x-gzip") decoder = zlib.createGunzip();
+  else if (encoding === "deflate") decoder = zlib.createInflate();
+  else if (encoding === "br") decoder = zlib.createBrotliDecompress();
+  if (!decoder) return { push: () => undefined, end: (done) => done(true) };
+  let decoded = 0;
+  let stopped = false;
+  let failed = false;
+  const active = decoder;
+  active.on("data", (chunk: Buffer) => {
+    if (stopped) return;
+    scanner.push(chunk);
+    decoded += chunk.length;
+    if (scanner.seen || decoded >= maxDecodedScanBytes) stopped = true;
+  });
+  active.on("error", () => (failed = true));
+  return {
+    push(chunk) {
+      if (!stopped && !failed) active.write(chunk);
+    },
+    end(done) {
+      if (stopped || failed) {
+        active.destroy();
+        done(scanner.seen || failed || decoded >= maxDecodedScanBytes);
+        return;
+      }
+      active.once("end", () => done(scanner.seen));
+      active.once("error", () => done(true));
+      active.end();
+    },
+  };
+}
 
 /** Tells whether a streamed body contains the "nextUri" key, also when a chunk boundary splits it. */
 export function nextUriScanner(): { push(chunk: Buffer): void; readonly seen: boolean } {
@@ -340,12 +390,14 @@ export function forwardFollowUp(core: GatewayCore, req: IncomingMessage, res: Se
       if (!isPoll || proxyRes.statusCode !== 200) return;
       // Trino writes nextUri before columns/data; scan until it is seen (the tail of each chunk is
       // kept so a key split across chunks is still found). No nextUri by the end: the query is done.
-      const scanner = nextUriScanner();
+      const scanner = bodyScanner(rawHeader(proxyRes.rawHeaders, "content-encoding"));
       proxyRes.on("data", (chunk: Buffer) => scanner.push(chunk));
-      proxyRes.on("end", () => {
-        if (scanner.seen) core.inFlight.running(queryId, runtime, backend);
-        else core.inFlight.finished(queryId);
-      });
+      proxyRes.on("end", () =>
+        scanner.end((running) => {
+          if (running) core.inFlight.running(queryId, runtime, backend);
+          else core.inFlight.finished(queryId);
+        }),
+      );
     },
     onError(error) {
       core.backends.recordFailure(backend, error.message);

@@ -12,7 +12,7 @@ import { annotations, apiVersion, isNodePoolObject, runtimePlural } from "./cons
 import { objectKey, type KubeObject } from "./diff.ts";
 import { parseDurationMs } from "./duration.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
-import { describeError, httpStatus, isRejected, type ClusterClient } from "./kube-client.ts";
+import { describeError, httpStatus, isKindMissing, isRejected, type ClusterClient } from "./kube-client.ts";
 import { decideIntent, decidePhase, type Intent, type LifecycleTimers, type Phase } from "./lifecycle.ts";
 import { describeConflicts, doubleClaimsWon, routeConflicts, withoutClaims } from "./route-claims.ts";
 import { findRoute, sameRoute, upsertRoute, type RouteState } from "./routes.ts";
@@ -369,19 +369,33 @@ async function applyObject(ctx: ReconcileContext, object: KubeObject, live: Kube
   }
 }
 
+/** Who serves the optional kinds a runtime may render. */
+const missingKindHint: Record<string, string> = {
+  ScaledObject: "KEDA, for spec.workers.mode keda",
+  ServiceMonitor: "the Prometheus Operator, for spec.monitoring.serviceMonitor",
+  MachineDeployment: "Cluster API, for spec.nodePool",
+};
+
 /** Reasons of an apply the API server did not take: each is in status and one Warning Event. */
 const applyFailureReasons = new Set(["ApplyRejected", "ApplyFailed"]);
 
 /**
  * A refusal by the API server (isRejected: 4xx) becomes StopReconcile ApplyRejected naming the
- * object and the server's message, retried when the runtime changes. A server error (5xx, e.g.
- * 500 "failed to create typed patch object" for a value of the wrong type) is reported the same
- * way as ApplyFailed and then retried with back-off (it may be transient). Anything else is rethrown.
+ * object and the server's message, retried when the runtime changes. Any other HTTP error (5xx, e.g.
+ * 500 "failed to create typed patch object" for a value of the wrong type; 401, 429) and a kind the
+ * server does not serve (KEDA or the Prometheus Operator not installed) are reported the same way as
+ * ApplyFailed and then retried with back-off (they may pass). A 409 or a network error is rethrown.
  */
 function rethrowRejection(error: unknown, object: KubeObject, fix: string): never {
   const ref = `${object.kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata?.name}`;
   if (isRejected(error)) throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
-  if ((httpStatus(error) ?? 0) >= 500) {
+  if (isKindMissing(error)) {
+    const fixKind = `install its CustomResourceDefinition (${missingKindHint[object.kind ?? ""] ?? object.apiVersion}) or change the spec that renders it`;
+    throw new StopReconcile("ApplyFailed", `the API server does not serve ${object.apiVersion} ${object.kind}, needed for ${ref}; ${fixKind}; retried with back-off`, [], { retry: true, cause: error });
+  }
+  const status = httpStatus(error);
+  // 409 is an optimistic-concurrency race, retried at once by the queue; anything else the user should see.
+  if (status !== undefined && status !== 409) {
     throw new StopReconcile("ApplyFailed", `the API server failed to apply ${ref}: ${describeError(error)}; retried with back-off; if it persists, ${fix}`, [], { retry: true, cause: error });
   }
   throw error;

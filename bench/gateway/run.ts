@@ -24,6 +24,7 @@ import { Worker } from "node:worker_threads";
 // @ts-ignore autocannon ships no type declarations
 import autocannon from "autocannon";
 import yaml from "js-yaml";
+import { freePort } from "../../test/support/process.ts";
 import { percentile } from "./paced-load.ts";
 import type { PacedJob, PacedTargetResult } from "./paced-worker.ts";
 
@@ -94,16 +95,6 @@ async function stop(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForPort(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;

@@ -238,6 +238,7 @@ describe("local stack: pure parts", () => {
       apiServerUrl: "http://127.0.0.1:9000",
       kubeconfigPath: "/tmp/x/kubeconfig",
       adminTokenFile: "/tmp/x/admin-token",
+      gatewayAdminTokenFile: "/tmp/x/gateway-admin-token",
       consoleUrl: "http://127.0.0.1:9000/console/",
       adminToken: "0123abcd",
       logDir: "/tmp/x/logs",
@@ -245,6 +246,7 @@ describe("local stack: pure parts", () => {
     });
     expect(text).to.include("X-Trino-XTrinode: n/r").and.include("--resolve r.example.com:8080:127.0.0.1").and.include("trino --server http://r.example.com:8080");
     expect(text).to.include("$(cat /tmp/x/admin-token)");
+    expect(text).to.include("npx xtrinode status -A --kubeconfig /tmp/x/kubeconfig --gateway-url http://127.0.0.1:8080 --gateway-token-file /tmp/x/gateway-admin-token");
     expect(text).to.match(/Console: http:\/\/127\.0\.0\.1:9000\/console\/\n.*admin token.*: 0123abcd/);
   });
 });

@@ -13,7 +13,8 @@ import { followUpQueryId, isNewStatement } from "../../gateway/request-target.ts
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
-import { nextUriScanner } from "../../gateway/statements.ts";
+import { gzipSync } from "node:zlib";
+import { bodyScanner, nextUriScanner } from "../../gateway/statements.ts";
 import { maxTicketChars, TicketSealer, ticketHeaders } from "../../gateway/held-queries.ts";
 
 function route(namespace: string, name: string, extra: Partial<RouteEntry> = {}): RouteEntry {
@@ -291,5 +292,22 @@ describe("gateway held-statement tickets", () => {
     const finished = nextUriScanner();
     for (let i = 0; i < 40; i++) finished.push(Buffer.from('{"id":"q","stats":{"state":"FINISHED"},"nextUr'.slice(i % 5)));
     expect(finished.seen).to.equal(false);
+  });
+
+  it("finds nextUri in a gzipped poll (real Trino gzips for clients that accept gzip) and reports a gzipped last page as finished", async () => {
+    const verdict = (body: string, encoding: string | undefined, chunk = 7) =>
+      new Promise<boolean>((resolve) => {
+        const bytes = encoding === "gzip" ? gzipSync(body) : Buffer.from(body);
+        const scanner = bodyScanner(encoding);
+        for (let offset = 0; offset < bytes.length; offset += chunk) scanner.push(bytes.subarray(offset, offset + chunk));
+        scanner.end(resolve);
+      });
+    const running = '{"id":"q","nextUri":"http://gw/v1/statement/executing/q/s/2","data":[[1]]}';
+    const finished = `{"id":"q","stats":{"state":"FINISHED"},"data":[${'[1],'.repeat(5000)}[1]]}`;
+    expect(await verdict(running, "gzip")).to.equal(true);
+    expect(await verdict(finished, "gzip")).to.equal(false);
+    expect(await verdict(running, undefined)).to.equal(true);
+    expect(await verdict(finished, undefined)).to.equal(false);
+    expect(await verdict(running, "zstd")).to.equal(true); // cannot decode: counted as running, never finished on a guess
   });
 });

@@ -7,6 +7,7 @@ import { BasicAuth, Trino } from "trino-client";
 import { startLocalStack, type LocalStack } from "../../fixtures/local-stack/index.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { runQuery, waitFor } from "../e2e/support.ts";
+import { killAllChildren, runXtrinode } from "../support/process.ts";
 import { dashboardQueries, prometheusRuleGroups } from "./monitoring.ts";
 import { exposedSeries, unknownNames } from "./promql-names.ts";
 
@@ -40,6 +41,7 @@ describe("monitoring: alert and dashboard names against live /metrics", function
     await waitFor("adhoc Suspended", async () => (await phase("adhoc")) === "Suspended", 30_000, () => phase("adhoc"));
     const woken = await query("adhoc", "SELECT 2");
     expect(woken.state, woken.error).to.equal("FINISHED");
+    await waitFor("adhoc Ready again", async () => (await phase("adhoc")) === "Ready", 30_000, () => phase("adhoc"));
     // A burst beyond the rate limit (8 queries, 1 per second): some are refused.
     await Promise.all(Array.from({ length: 12 }, () => fetch(`${stack.gatewayUrl}/v1/statement`, { method: "POST", headers: { "x-trino-user": "burst", "x-trino-xtrinode": `${namespace}/bi` }, body: "SELECT 3" }).then((response) => response.text())));
 
@@ -53,7 +55,18 @@ describe("monitoring: alert and dashboard names against live /metrics", function
     for (const page of pages) for (const [name, labels] of exposedSeries(page)) exposed.set(name, new Set([...(exposed.get(name) ?? []), ...labels]));
   });
   after(async () => {
+    await killAllChildren();
     await stack?.stop();
+  });
+
+  it("xtrinode status (as npm start prints it) shows the operator-written phases with the gateway's counts", async () => {
+    const { code, stdout, stderr } = await runXtrinode(["status", "-A", "--kubeconfig", stack.kubeconfigPath, "--gateway-url", stack.gatewayUrl, "--gateway-token-file", stack.gatewayAdminTokenFile]);
+    expect(code, stderr).to.equal(0);
+    expect(stderr).to.equal(""); // the gateway answered: no note about blank columns
+    const rows = stdout.trimEnd().split("\n").map((line) => line.split(/ {3,}/));
+    expect(rows[0].slice(0, 7)).to.deep.equal(["NAMESPACE", "NAME", "PHASE", "ROUTE", "WORKERS", "HELD", "IN-FLIGHT"]);
+    expect(rows.slice(1).map((row) => row.slice(0, 4))).to.deep.equal([["analytics", "adhoc", "Ready", "RUNNING"], ["analytics", "bi", "Ready", "RUNNING"]]);
+    for (const row of rows.slice(1)) expect(row[5]).to.match(/^\d+$/);
   });
 
   it("the traffic produced the labelled series the alerts watch", () => {

@@ -118,6 +118,22 @@ describe("reconciler: rejected applies and route conflicts", function () {
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
   });
 
+  it("a kind the cluster does not serve (Prometheus Operator not installed): phase Error ApplyFailed saying what to install, one Event, retried", async () => {
+    const ctx = testContext(cluster, clock);
+    await cluster.client.delete({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", name: "servicemonitors.monitoring.coreos.com" });
+    await cluster.client.create(runtime("team-a", "watched", { monitoring: { serviceMonitor: true } }));
+    expect((await reconcileRuntime(ctx, "team-a", "watched")).phase).to.equal("Pending");
+    let thrown: unknown;
+    await reconcileRuntime(ctx, "team-a", "watched").catch((error) => (thrown = error));
+    expect(thrown, "retried with back-off").to.be.instanceOf(Error);
+    const status = await statusOf(cluster, "team-a", "watched");
+    expect(status.phase).to.equal("Error");
+    expect(status.message).to.contain("does not serve monitoring.coreos.com/v1 ServiceMonitor, needed for ServiceMonitor team-a/watched-trino")
+      .and.contain("the Prometheus Operator, for spec.monitoring.serviceMonitor");
+    expect(condition(status, "Ready")).to.include({ reason: "ApplyFailed" });
+    expect(await events(cluster, "team-a", "ApplyFailed")).to.have.length(1);
+  });
+
   it("a hostname or the default route already held by another namespace's runtime: first come keeps it, the second reports RouteConflict", async () => {
     const ctx = testContext(cluster, clock);
     const host = "bi.trino.example.com";

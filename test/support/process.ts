@@ -1,6 +1,7 @@
 // Child processes for tests: `node bin/xtrinode.ts …` (or a fixture's main.ts) on this Node,
 // waiting for the one JSON ready line, collecting output, and killed for sure in after hooks.
 import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -105,6 +106,18 @@ export function runXtrinode(args: string[], timeoutMs = 30_000): Promise<{ code:
       clearTimeout(timer);
       live.delete(child);
       resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A port that was free on 127.0.0.1 a moment ago (for peers that cannot listen on port 0 and report it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
     });
   });
 }

@@ -1,0 +1,297 @@
+// Real Trino behind a real `xtrinode gateway`, queried by the real clients analysts use: the Trino
+// CLI, the JDBC driver (as a BI tool drives it), the Python client (DB-API, SQLAlchemy) and
+// trino-client. ONE Trino JVM serves the whole tier; its start is the cold start of the auto-resume
+// test (route PAUSED → queries held → Trino starts → route RUNNING → every query completes).
+// Trino is started from the renderer's own coordinator and catalog ConfigMaps (test/trino/support/layout.ts).
+import { expect } from "chai";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { BasicAuth, Trino } from "trino-client";
+import yaml from "js-yaml";
+import type { RouteEntry } from "../../schemas/generated/types.ts";
+import { skipForMissingPeer, peerProgress } from "../support/peers.ts";
+import { spawnReady, xtrinodeBin, type ChildUnderTest } from "../support/process.ts";
+import { ensurePythonTrino, ensureTrinoCli, ensureTrinoJdbc, ensureTrinoServer, freePort, javaBin, startPostgres, startTrino, type RunningPostgres, type RunningTrino } from "../support/trino-peers.ts";
+import { directQuery, runCli, runJdbc, runPython, spawnCli, writeHostsFile, type ClientPeers } from "./support/clients.ts";
+import { layOutCoordinator, type CoordinatorLayout } from "./support/layout.ts";
+import { postgresSecret, renderFixture, runtimeName, runtimeNamespace } from "./support/runtime.ts";
+
+const hostname = "analytics.trino.test";
+const runtimeKey = `${runtimeNamespace}/${runtimeName}`;
+const postgresPassword = `pg-${Math.random().toString(36).slice(2)}-secret`;
+const ordersSql = "SELECT orderkey, custkey, orderstatus, totalprice, orderdate, comment FROM tpch.tiny.orders ORDER BY orderkey";
+
+describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-client)", function () {
+  this.timeout(300_000);
+  const work = mkdtempSync(path.join(tmpdir(), "xtrinode-real-trino-"));
+  const routesFile = path.join(work, "routes.yaml");
+  let peers: ClientPeers;
+  let postgres: RunningPostgres | undefined;
+  let trino: RunningTrino | undefined;
+  let gateway: ChildUnderTest | undefined;
+  let layout: CoordinatorLayout;
+  let trinoHome: string;
+  let trinoPort: number;
+  let gatewayPort: number;
+  let routes: RouteEntry[];
+
+  function writeRoutes(next: RouteEntry[]): void {
+    routes = next;
+    writeFileSync(`${routesFile}.tmp`, yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes }));
+    renameSync(`${routesFile}.tmp`, routesFile); // atomic, as a ConfigMap volume update is
+  }
+
+  async function metric(name: string, labels: string): Promise<number> {
+    const text = await (await fetch(`http://127.0.0.1:${gatewayPort}/metrics`)).text();
+    const line = text.split("\n").find((candidate) => candidate.startsWith(`${name}{`) && labels.split(",").every((label) => candidate.includes(label)));
+    return line ? Number(line.split(" ").pop()) : 0;
+  }
+
+  async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await probe())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  const gw = () => `http://${hostname}:${gatewayPort}`;
+  const jdbcVia = (host: string, port: number) => `jdbc:trino://${host}:${port}`;
+
+  before(async function () {
+    this.timeout(900_000);
+    const started = Date.now();
+    try {
+      javaBin();
+      [trinoHome, peers] = await Promise.all([
+        ensureTrinoServer(),
+        (async (): Promise<ClientPeers> => ({
+          cliJar: await ensureTrinoCli(),
+          jdbcJar: await ensureTrinoJdbc(),
+          python: await ensurePythonTrino(),
+          hostsFile: writeHostsFile(path.join(work, "hosts"), [hostname, "unknown.trino.test"]),
+        }))(),
+      ]);
+      postgres = await startPostgres(postgresPassword);
+    } catch (error) {
+      skipForMissingPeer(this, error, "the real-Trino tier (test/trino)");
+    }
+    await postgres!.psql("CREATE DATABASE sales");
+    await postgres!.psql("CREATE TABLE orders (id integer PRIMARY KEY, customer text, amount numeric(10,2)); INSERT INTO orders VALUES (1, 'ada', 10.50), (2, 'grace', 20.25), (3, 'edsger', 7.00)", "sales");
+    trinoPort = await freePort();
+    layout = layOutCoordinator(renderFixture(postgres!.port), {
+      root: path.join(work, "coordinator"),
+      home: trinoHome,
+      port: trinoPort,
+      secrets: { [`${postgresSecret}/username`]: postgres!.user, [`${postgresSecret}/password`]: postgresPassword },
+    });
+    writeRoutes([{ namespace: runtimeNamespace, name: runtimeName, backend: `http://127.0.0.1:${trinoPort}`, state: "PAUSED", hostnames: [hostname] }]);
+    const config = path.join(work, "gateway.yaml");
+    writeFileSync(config, yaml.dump({ trustedProxies: ["127.0.0.1/32"], health: { intervalMs: 500 }, held: { pollWaitMs: 1000 } }));
+    gateway = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config], { env: { XTRINODE_LOG_LEVEL: "info" } });
+    gatewayPort = Number(new URL(String(gateway.ready.url)).port);
+    peerProgress("trino", `peers ready in ${Date.now() - started} ms; coordinator laid out with: ${layout.outsidePod.join("; ")}`);
+  });
+
+  after(async () => {
+    await gateway?.kill();
+    await trino?.stop();
+    await postgres?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("auto-resume with a real cold start: CLI, JDBC and Python queries held while Trino starts from the rendered config, all complete once the route is RUNNING", async function () {
+    this.timeout(600_000);
+    const cli = runCli(peers, gw(), "SELECT id, customer, amount FROM sales.public.orders ORDER BY id");
+    const jdbc = runJdbc(peers, "query", jdbcVia(hostname, gatewayPort), ["SELECT count(*) AS orders, sum(totalprice) AS total FROM tpch.tiny.orders"]);
+    const python = runPython(peers, { mode: "query", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" }, sql: "SELECT nationkey, name FROM tpch.tiny.nation ORDER BY nationkey" });
+    await waitFor("three statements held by the gateway", async () => (await metric("xtrinode_gateway_queries_held", `runtime="${runtimeName}"`)) >= 3, 120_000);
+    const coldStart = Date.now();
+    trino = await startTrino({ home: trinoHome, etcDir: layout.etcDir, port: trinoPort, env: layout.env });
+    const trinoUp = Date.now();
+    writeRoutes(routes.map((route) => ({ ...route, state: "RUNNING" })));
+    const [cliResult, jdbcResult, pythonResult] = await Promise.all([cli, jdbc, python]);
+    const done = Date.now();
+    peerProgress("trino", `cold start: JVM start to /v1/info ready ${trinoUp - coldStart} ms; route RUNNING to every held query done ${done - trinoUp} ms`);
+    expect(cliResult.code, cliResult.stderr).to.equal(0);
+    expect(cliResult.stdout.trim().split("\n")).to.deep.equal(["1\tada\t10.50", "2\tgrace\t20.25", "3\tedsger\t7.00"]);
+    expect(jdbcResult, JSON.stringify(jdbcResult)).to.include({ ok: true, rows: 1 });
+    expect(String(jdbcResult.first)).to.match(/^15000\t/);
+    expect(pythonResult, JSON.stringify(pythonResult)).to.include({ ok: true, rows: 25 });
+    expect(pythonResult.first).to.equal("0\tALGERIA");
+  });
+
+  describe("with Trino running", () => {
+    before(function () {
+      if (!trino) this.skip();
+    });
+
+    it("the rendered coordinator started real Trino: PostgreSQL catalog with its password from ${ENV:…}, single node, memory rule", async () => {
+      const config = readFileSync(path.join(layout.etcDir, "config.properties"), "utf8");
+      expect(config).to.include("node-scheduler.include-coordinator=true").and.include("query-manager.required-workers=1");
+      // the renderer's rule: 60% of the 1152M heap, which the chart's 1GB would exceed with Trino's 30% headroom
+      expect(readFileSync(path.join(layout.etcDir, "jvm.config"), "utf8")).to.include("-Xmx1152M");
+      expect(config).to.include("query.max-memory-per-node=691MB");
+      const catalog = readFileSync(path.join(layout.etcDir, "catalog", "sales.properties"), "utf8");
+      expect(catalog).to.include("connection-password=${ENV:XTN_CAT_SALES_CONNECTION_PASSWORD}");
+      for (const file of readdirSync(path.join(layout.etcDir, "catalog"))) expect(readFileSync(path.join(layout.etcDir, "catalog", file), "utf8")).not.to.include(postgresPassword);
+      expect(await directQuery(trino!.url, "SELECT customer FROM sales.public.orders WHERE amount > 10 ORDER BY id")).to.deep.equal([["ada"], ["grace"]]);
+      expect(await directQuery(trino!.url, "SELECT count(*) FROM system.runtime.nodes WHERE coordinator AND state = 'active'")).to.deep.equal([[1]]);
+      const memory = await directQuery(trino!.url, "SELECT count(*) FROM system.runtime.nodes");
+      expect(memory[0][0]).to.equal(1);
+    });
+
+    it("multi-page tpch results through the gateway equal the same query sent directly, per client (by hostname, by header, default route)", async () => {
+      const direct = `http://127.0.0.1:${trinoPort}`;
+      // CLI by hostname (resolved inside the JVM)
+      const [cliDirect, cliGateway] = await Promise.all([runCli(peers, direct, ordersSql), runCli(peers, gw(), ordersSql)]);
+      expect(cliDirect.rows).to.equal(15000);
+      expect(cliGateway.code, cliGateway.stderr).to.equal(0);
+      expect(cliGateway.checksum).to.equal(cliDirect.checksum);
+      // JDBC by hostname, tpch.sf1 (150,000 rows, many pages)
+      const sf1 = "SELECT custkey, name, acctbal, mktsegment FROM tpch.sf1.customer ORDER BY custkey";
+      const jdbcDirect = await runJdbc(peers, "query", jdbcVia("127.0.0.1", trinoPort), [sf1]);
+      const jdbcGateway = await runJdbc(peers, "query", jdbcVia(hostname, gatewayPort), [sf1]);
+      expect(jdbcDirect).to.include({ ok: true, rows: 150000 });
+      expect(jdbcGateway).to.deep.equal(jdbcDirect);
+      // Python by hostname and by header
+      const pythonDirect = await runPython(peers, { mode: "query", host: "127.0.0.1", port: trinoPort, sql: ordersSql });
+      const pythonHost = await runPython(peers, { mode: "query", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" }, sql: ordersSql });
+      const pythonHeader = await runPython(peers, { mode: "query", host: "127.0.0.1", port: gatewayPort, headers: { "X-Trino-XTrinode": runtimeKey }, sql: ordersSql });
+      expect(pythonDirect).to.include({ ok: true, rows: 15000 });
+      for (const viaGateway of [pythonHost, pythonHeader]) expect({ ...viaGateway, queryId: undefined, nextUris: undefined }).to.deep.equal({ ...pythonDirect, queryId: undefined, nextUris: undefined });
+      expect(pythonHost.nextUris).to.deep.equal([`http://${hostname}:${gatewayPort}`]);
+      // trino-client by header
+      const jsRows = async (server: string, headers: Record<string, string>) => {
+        const iterator = await Trino.create({ server, auth: new BasicAuth("analyst"), extraHeaders: headers }).query(ordersSql);
+        const rows: unknown[][] = [];
+        for await (const page of iterator) {
+          if (page.error) throw new Error(page.error.message);
+          rows.push(...(page.data ?? []));
+        }
+        return rows;
+      };
+      const jsDirect = await jsRows(direct, {});
+      expect(jsDirect).to.have.length(15000);
+      expect(await jsRows(`http://127.0.0.1:${gatewayPort}`, { "X-Trino-XTrinode": runtimeKey })).to.deep.equal(jsDirect);
+      // the default route: no header, an IP address as host
+      writeRoutes(routes.map((route) => ({ ...route, default: true })));
+      await waitFor("the default route", async () => (await runCli(peers, `http://127.0.0.1:${gatewayPort}`, "SELECT 1")).code === 0, 15_000);
+      const cliDefault = await runCli(peers, `http://127.0.0.1:${gatewayPort}`, ordersSql);
+      expect(cliDefault.checksum).to.equal(cliDirect.checksum);
+      writeRoutes(routes.map(({ default: _dropped, ...route }) => route));
+    });
+
+    it("USE and SET SESSION round-trip through the gateway (CLI, JDBC, Python)", async () => {
+      const cli = await runCli(peers, gw(), "USE tpch.tiny; SET SESSION query_max_run_time = '17m'; SELECT count(*) FROM nation; SHOW SESSION LIKE 'query_max_run_time'");
+      expect(cli.code, cli.stderr).to.equal(0);
+      const lines = cli.stdout.trim().split("\n");
+      expect(lines[0]).to.equal("25");
+      expect(lines[1]).to.match(/^query_max_run_time\t17m\t/);
+      const jdbc = await runJdbc(peers, "session", jdbcVia(hostname, gatewayPort));
+      expect(jdbc).to.include({ ok: true, catalog: "tpch", schema: "tiny", nations: 25, session: "17m" });
+      expect(jdbc.reset).to.not.equal("17m");
+      const python = await runPython(peers, { mode: "session", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" } });
+      expect(python).to.include({ ok: true, nations: 25, session: "17m" });
+    });
+
+    it("JDBC PreparedStatement and SQLAlchemy bind parameters", async () => {
+      const jdbc = await runJdbc(peers, "prepared", jdbcVia(hostname, gatewayPort), ["1"]);
+      expect(jdbc).to.deep.equal({ ok: true, names: ["ARGENTINA", "BRAZIL", "CANADA", "PERU", "UNITED STATES"] });
+      const sqlalchemy = await runPython(peers, { mode: "sqlalchemy", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" } });
+      expect(sqlalchemy).to.deep.equal({ ok: true, names: ["ARGENTINA", "BRAZIL", "CANADA", "PERU", "UNITED STATES"] });
+    });
+
+    it("JDBC with autocommit off: statements of one real transaction stick to its coordinator, commit and rollback work", async () => {
+      const jdbc = await runJdbc(peers, "transaction", jdbcVia(hostname, gatewayPort));
+      expect(jdbc.ok, JSON.stringify(jdbc)).to.equal(true);
+      expect(jdbc.results).to.deep.equal(["15000", "1500", "15000", "5"]);
+    });
+
+    async function queryState(marker: string): Promise<unknown[][]> {
+      return directQuery(trino!.url, `SELECT state, error_code FROM system.runtime.queries WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.runtime.queries%'`);
+    }
+
+    const longQuery = (marker: string) => `SELECT count(*) FROM tpch.sf1000.lineitem WHERE comment <> '${marker}'`;
+
+    const cancelled = async (marker: string) => (await queryState(marker)).some(([state, code]) => state === "FAILED" && code === "USER_CANCELED");
+
+    // A cancel that did not arrive leaves a query burning both cores: kill what is left after each test.
+    afterEach(async () => {
+      if (!trino) return;
+      const left = await directQuery(trino.url, "SELECT query_id FROM system.runtime.queries WHERE state IN ('QUEUED', 'RUNNING') AND query LIKE '%tpch.sf1000%' AND query NOT LIKE '%system.runtime.queries%'");
+      for (const [id] of left) await fetch(`${trino.url}/v1/query/${String(id)}`, { method: "DELETE", headers: { "x-trino-user": "xtrinode-test" } });
+    });
+
+    it("cancel: the CLI on interrupt (SIGINT) cancels its query in Trino", async () => {
+      const marker = `cli-${Date.now()}`;
+      const cli = spawnCli(peers, gw(), longQuery(marker));
+      let output = "";
+      cli.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      cli.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => cli.once("exit", resolve));
+      try {
+        await waitFor("the CLI's query running", async () => (await queryState(marker)).some(([state]) => state === "RUNNING"), 180_000);
+        cli.kill("SIGINT");
+        const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("still running"), 60_000))]);
+        expect(code, output).to.equal(130);
+        expect(output).to.include("Query aborted by user");
+        await waitFor("the CLI's query cancelled", () => cancelled(marker), 30_000);
+      } finally {
+        cli.kill("SIGKILL");
+      }
+    });
+
+    it("cancel: JDBC Statement.cancel from another thread", async () => {
+      const marker = `jdbc-${Date.now()}`;
+      const jdbc = await runJdbc(peers, "cancel", jdbcVia(hostname, gatewayPort), [longQuery(marker)]);
+      expect(jdbc.ok, JSON.stringify(jdbc)).to.equal(true);
+      expect(String(jdbc.message)).to.not.equal(""); // the driver says "Error fetching results"; Trino's state tells the cancel arrived
+      await waitFor("the JDBC query cancelled", () => cancelled(marker), 30_000);
+    });
+
+    it("cancel: Python cursor.cancel", async () => {
+      const marker = `python-${Date.now()}`;
+      const python = await runPython(peers, { mode: "cancel", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" }, sql: longQuery(marker), cancel_after_s: 2 });
+      expect(python.ok, JSON.stringify(python)).to.equal(true);
+      await waitFor("the Python query cancelled", () => cancelled(marker), 30_000);
+    });
+
+    it("cancel: trino-client cancel (DELETE /v1/query/{id})", async () => {
+      const marker = `js-${Date.now()}`;
+      const client = Trino.create({ server: `http://127.0.0.1:${gatewayPort}`, auth: new BasicAuth("analyst"), extraHeaders: { "X-Trino-XTrinode": runtimeKey } });
+      // Polled in the background: trino-client's next() keeps polling until a page has data, which a count never has before it ends.
+      const polling = client.query(longQuery(marker)).then(async (iterator) => iterator.next()).catch(() => undefined);
+      await waitFor("the trino-client query running", async () => (await queryState(marker)).some(([state]) => state === "RUNNING"), 180_000);
+      const [[queryId]] = await directQuery(trino!.url, `SELECT query_id FROM system.runtime.queries WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.runtime.queries%'`);
+      await client.cancel(String(queryId));
+      // Trino's kill of a query through /v1/query/{id}: FAILED (ADMINISTRATIVELY_KILLED or USER_CANCELED)
+      await waitFor("the trino-client query ended", async () => (await queryState(marker)).some(([state]) => state === "FAILED"), 30_000);
+      await polling;
+    });
+
+    it("a SQL error and an unknown runtime are shown readably by each client", async () => {
+      const missing = "SELECT * FROM tpch.tiny.no_such_table";
+      const cli = await runCli(peers, gw(), missing);
+      expect(cli.code).to.not.equal(0);
+      expect(cli.stderr).to.match(/Table 'tpch\.tiny\.no_such_table' does not exist/);
+      const jdbc = await runJdbc(peers, "query", jdbcVia(hostname, gatewayPort), [missing]);
+      expect(jdbc.ok).to.equal(false);
+      expect(String(jdbc.message)).to.match(/Table 'tpch\.tiny\.no_such_table' does not exist/);
+      const python = await runPython(peers, { mode: "query", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" }, sql: missing });
+      expect(python).to.include({ ok: false, errorName: "TABLE_NOT_FOUND" });
+      // Unknown runtime: a hostname no route names (CLI, JDBC: no default route), a header naming no runtime (Python, JS)
+      const unknownHost = `http://unknown.trino.test:${gatewayPort}`;
+      const cliUnknown = await runCli(peers, unknownHost, "SELECT 1");
+      expect(cliUnknown.code).to.not.equal(0);
+      expect(cliUnknown.stderr).to.match(/unknown\.trino\.test|no XTrinode runtime|not routed|unknown runtime/i);
+      const jdbcUnknown = await runJdbc(peers, "query", jdbcVia("unknown.trino.test", gatewayPort), ["SELECT 1"]);
+      expect(jdbcUnknown.ok).to.equal(false);
+      expect(String(jdbcUnknown.message)).to.match(/unknown\.trino\.test/);
+      const pythonUnknown = await runPython(peers, { mode: "query", host: "127.0.0.1", port: gatewayPort, headers: { "X-Trino-XTrinode": `${runtimeNamespace}/nope` }, sql: "SELECT 1" });
+      expect(pythonUnknown).to.include({ ok: false, errorName: "XTRINODE_UNKNOWN_RUNTIME" });
+      expect(String(pythonUnknown.message)).to.include(`${runtimeNamespace}/nope`);
+    });
+  });
+});
