@@ -290,13 +290,18 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     await waitFor(`${stuckRuntime}'s pods Pending`, async () => (await admin.list("v1", "Pod", stampedeNamespace, `${ownerLabel}=${stuckRuntime}`)).length > 0, 30_000);
     await waitFor(`${stuckRuntime} Reconciling (waiting for its pods)`, async () => (await runtimeStatus(stampedeNamespace, stuckRuntime))?.phase === "Reconciling", 30_000, () => runtimeStatus(stampedeNamespace, stuckRuntime));
     // The rendered deadline is 600 s; an admin shortens it to 1 s to stand in for the wait. The Deployment
-    // controller then marks the rollout ProgressDeadlineExceeded, and keeps it so when the operator puts 600 back.
-    const shortened = await cluster.request("PATCH", deploymentPath, { spec: { progressDeadlineSeconds: 1 } });
-    expect(shortened.status, JSON.stringify(shortened.body)).to.equal(200);
+    // controller then marks the rollout ProgressDeadlineExceeded, and keeps it so when the operator puts 600 back
+    // (its resync may do so before the controller looked: the patch is repeated each second until it has).
+    let patchedAt = 0;
     await waitFor("the Deployment controller's ProgressDeadlineExceeded", async () => {
+      if (Date.now() - patchedAt > 1_000) {
+        const shortened = await cluster.request("PATCH", deploymentPath, { spec: { progressDeadlineSeconds: 1 } });
+        expect(shortened.status, JSON.stringify(shortened.body)).to.equal(200);
+        patchedAt = Date.now();
+      }
       const conditions: Array<{ type: string; status: string; reason?: string }> = (await cluster.request("GET", deploymentPath)).body.status?.conditions ?? [];
       return conditions.some((c) => c.type === "Progressing" && c.status === "False" && c.reason === "ProgressDeadlineExceeded");
-    }, 30_000);
+    }, 60_000);
     const status = await waitFor(`${stuckRuntime} in Error naming why`, async () => {
       const now = await runtimeStatus(stampedeNamespace, stuckRuntime);
       return now?.phase === "Error" ? now : undefined;
