@@ -15,7 +15,8 @@
 // Goals (issue 18): gateway CPU per request ≤ 1.15× the minimal proxy's on follow-ups, ≤ 1.3× on new statements.
 //
 //   npm run bench:gateway -- [--runs 5] [--duration 5] [--connections 50] [--rate 1000] [--rounds 15]
-//                            [--cpu-rounds 5] [--cpu-duration 3] [--record] [--skip-memory]
+//                            [--cpu-rounds 5] [--cpu-duration 3] [--held 10000] [--memory-queries 1000000]
+//                            [--record] [--skip-memory]
 //
 // Every process listens on 127.0.0.1 only; every run is bounded by --duration; all children are
 // stopped at the end (also on failure). --record rewrites this benchmark's section of bench/RESULTS.md.
@@ -43,6 +44,8 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     "cpu-rounds": { type: "string", default: "5" },
     "cpu-duration": { type: "string", default: "3" },
+    held: { type: "string", default: "10000" },
+    "memory-queries": { type: "string", default: "1000000" },
     record: { type: "boolean", default: false },
     "skip-memory": { type: "boolean", default: false },
   },
@@ -55,6 +58,9 @@ const fixedRate = Number(values.rate);
 const rounds = Number(values.rounds ?? 15);
 const cpuRounds = Number(values["cpu-rounds"]);
 const cpuDuration = Number(values["cpu-duration"]);
+/** Gateway process memory: statements held at once, and queries passed through (issue 18 item 4). */
+const heldCount = Number(values.held);
+const memoryQueries = Number(values["memory-queries"]);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const work = mkdtempSync(path.join(os.tmpdir(), "xtrinode-bench-gateway-"));
 const children: ChildProcess[] = [];
@@ -187,15 +193,26 @@ async function startNginx(nginx: string, backendPort: number): Promise<{ child: 
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-async function startGateway(backendUrl: string, proxy: "node-http" | "http-proxy" | "http-proxy-3"): Promise<{ child: ChildProcess; url: string }> {
-  const routesFile = path.join(work, `routes-${proxy}.yaml`);
+async function startGateway(
+  backendUrl: string,
+  proxy: "node-http" | "http-proxy" | "http-proxy-3",
+  options: { name?: string; state?: string; config?: Record<string, unknown> } = {},
+): Promise<{ child: ChildProcess; url: string }> {
+  const name = options.name ?? proxy;
+  const routesFile = path.join(work, `routes-${name}.yaml`);
   writeFileSync(
     routesFile,
-    yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "bench", name: "trino", backend: backendUrl, state: "RUNNING", default: true }] }),
+    yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "bench", name: "trino", backend: backendUrl, state: options.state ?? "RUNNING", default: true }] }),
   );
+  const configArgs: string[] = [];
+  if (options.config) {
+    const configFile = path.join(work, `config-${name}.yaml`);
+    writeFileSync(configFile, yaml.dump(options.config));
+    configArgs.push("--config", configFile);
+  }
   const { child, ready } = await spawnReady(
     process.execPath,
-    ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile],
+    ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, ...configArgs],
     { XTRINODE_GATEWAY_PROXY: proxy, XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
   );
   return { child, url: ready.url as string };
@@ -411,6 +428,87 @@ interface CpuTarget {
   slices: Record<CpuPath, CpuSlice[]>;
 }
 
+// ---- gateway process memory -----------------------------------------------------------------------
+
+/** Resident set size of a process (VmRSS of /proc/<pid>/status), MiB. */
+function rssMiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!match) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(match[1]) / 1024;
+}
+
+/** Threads of a process (/proc/<pid>/status): worker threads each carry their own V8 heap. */
+function threadCount(pid: number): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
+}
+
+/** Sends exactly `amount` requests (the flow, or POSTs only) with autocannon; resolves with the 2xx count and the rest. */
+function sendAmount(url: string, amount: number, which: "flow" | "statement"): Promise<{ ok: number; problems: number }> {
+  const requests =
+    which === "statement"
+      ? [{ method: "POST", path: "/v1/statement", body: "SELECT 1" }]
+      : [
+          { method: "POST", path: "/v1/statement", body: "SELECT 1", onResponse: followNext },
+          { setupRequest: nextRequest, onResponse: followNext },
+          { setupRequest: nextRequest, onResponse: followNext },
+        ];
+  let ok = 0;
+  return new Promise((resolve, reject) => {
+    const instance = autocannon({ url, connections, amount, headers: { "x-trino-user": "bench" }, requests }, (error: Error | null, result: any) => {
+      if (error) return reject(error);
+      resolve({ ok, problems: result.errors + result.timeouts + result.non2xx + (result.resets ?? 0) });
+    });
+    instance.on("response", (_client: unknown, status: number) => {
+      if (status >= 200 && status < 300) ok++;
+    });
+  });
+}
+
+interface GatewayMemory {
+  held: { count: number; answered: number; problems: number; rssBeforeMiB: number; rssHeldMiB: number; statusHeld?: number };
+  passed: { queries: number; problems: number; rssIdleMiB: number; threads: number; rssBeforeMiB: number; checkpoints: Array<{ queries: number; rssMiB: number }>; seconds: number };
+}
+
+/**
+ * RSS of two gateway processes: one whose only route is RESUMING (nothing answers there) receiving
+ * `heldCount` new statements nobody polls (held.maxQueries raised to fit, abandonAfterMs past the
+ * run), and one with a RUNNING route through which `memoryQueries` full flows (POST + 2 nextUri)
+ * pass, RSS read at ten checkpoints.
+ */
+async function gatewayMemory(backendUrl: string): Promise<GatewayMemory> {
+  const idleBackend = `http://127.0.0.1:${await freePort()}`;
+  const holding = await startGateway(idleBackend, "node-http", {
+    name: "held",
+    state: "RESUMING",
+    config: { held: { maxQueries: heldCount, abandonAfterMs: 600_000, maxAgeMs: 600_000 } },
+  });
+  const warmUp = await sendAmount(holding.url, 200, "statement"); // warm-up: 200 held, kept (within the cap)
+  const rssBeforeMiB = rssMiB(holding.child.pid!);
+  const sent = await sendAmount(holding.url, heldCount - 200, "statement");
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const held = { count: heldCount, answered: sent.ok + warmUp.ok, problems: sent.problems + warmUp.problems, rssBeforeMiB, rssHeldMiB: rssMiB(holding.child.pid!) };
+  console.error(`held ${heldCount}: RSS ${rssBeforeMiB.toFixed(1)} → ${held.rssHeldMiB.toFixed(1)} MiB (answered ${held.answered}, problems ${held.problems})`);
+  await stop(holding.child);
+
+  const passing = await startGateway(backendUrl, "node-http", { name: "passed" });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const rssIdleMiB = rssMiB(passing.child.pid!);
+  const threads = threadCount(passing.child.pid!);
+  await sendAmount(passing.url, 3 * 1000, "flow"); // warm-up
+  const passed = { queries: memoryQueries, problems: 0, rssIdleMiB, threads, rssBeforeMiB: rssMiB(passing.child.pid!), checkpoints: [] as Array<{ queries: number; rssMiB: number }>, seconds: 0 };
+  const started = Date.now();
+  const step = Math.ceil(memoryQueries / 10);
+  for (let done = 0; done < memoryQueries; done += step) {
+    const result = await sendAmount(passing.url, 3 * Math.min(step, memoryQueries - done), "flow");
+    passed.problems += result.problems;
+    passed.checkpoints.push({ queries: Math.min(memoryQueries, done + step), rssMiB: rssMiB(passing.child.pid!) });
+    console.error(`passed ${passed.checkpoints.at(-1)!.queries} queries: RSS ${passed.checkpoints.at(-1)!.rssMiB.toFixed(1)} MiB (problems ${result.problems})`);
+  }
+  passed.seconds = (Date.now() - started) / 1000;
+  await stop(passing.child);
+  return { held, passed };
+}
+
 interface TargetResult {
   target: string;
   max: LoadResult[];
@@ -435,6 +533,7 @@ const results: TargetResult[] = [];
 let stealPercent = NaN;
 let memory: any[] = [];
 let cpuTargets: CpuTarget[] = [];
+let gatewayRss: GatewayMemory | undefined;
 const cpuLoad = { start: [0, 0, 0], end: [0, 0, 0], stealPercent: NaN };
 try {
   // Every target runs at once and the runs go round-robin over them, so drifting load from other
@@ -498,7 +597,9 @@ try {
     results[index].fixed = fixed;
     console.error(`${fixed.name} at ${fixedRate}/s: p50 ${percentile(fixed.latencies, 50).toFixed(2)} p99 ${percentile(fixed.latencies, 99).toFixed(2)} ms over ${fixed.latencies.length} requests (failed ${fixed.failed})`);
   }
-  for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, gatewayNodeHttp.child, minimal.child, nginx.child, backend.child]) await stop(child);
+  for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, gatewayNodeHttp.child, minimal.child, nginx.child]) await stop(child);
+  if (!values["skip-memory"]) gatewayRss = await gatewayMemory(backendUrl);
+  await stop(backend.child);
 
   if (!values["skip-memory"]) {
     const out = spawnSync(process.execPath, ["--expose-gc", "bench/gateway/sticky-memory.ts", "--queries", "1000000"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
@@ -613,6 +714,18 @@ if (minimalProxy) {
   lines.push(
     `- reference, minimal node:http proxy (no gateway logic): ${fmt(minimalProxy.rps / nginx.rps)}× nginx throughput; p99 added at ${fixedRate} req/s ${fmt(minimalProxy.fixedP99 - direct.fixedP99)} ms over all requests, ${fmt(minimalProxy.sliceP99 - direct.sliceP99)} ms in the median second — ` +
       "what any Node.js proxy hop costs on this machine, against which the gateway's own share can be read.",
+  );
+}
+if (gatewayRss) {
+  const { held, passed } = gatewayRss;
+  const peak = Math.max(...passed.checkpoints.map((c) => c.rssMiB));
+  lines.push("");
+  lines.push(
+    `Gateway process memory (RSS, /proc/<pid>/status VmRSS; goal ≤ 200 MB in both): ` +
+      `${held.count.toLocaleString("en")} held statements (route RESUMING, nothing polls them; held.maxQueries ${held.count}, abandonAfterMs past the run; ${held.answered} answered QUEUED, ${held.problems} other answers): ` +
+      `RSS ${fmt(held.rssBeforeMiB, 0)} MiB after 200 → ${fmt(held.rssHeldMiB, 0)} MiB with all held (${fmt(held.rssHeldMiB * 1.048576, 0)} MB: ${held.rssHeldMiB * 1.048576 <= 200 ? "met" : "NOT met"}). ` +
+      `${passed.queries.toLocaleString("en")} queries passed (full flow, default config, ${connections} connections, ${fmt(passed.seconds, 0)} s, ${passed.problems} non-2xx/errors): RSS ${fmt(passed.rssIdleMiB, 0)} MiB idle 1 s after start (${passed.threads} threads), ${fmt(passed.rssBeforeMiB, 0)} MiB after a 1,000-query warm-up, then ` +
+      `${passed.checkpoints.map((c) => `${fmt(c.rssMiB, 0)}`).join(" / ")} MiB at each tenth; peak ${fmt(peak * 1.048576, 0)} MB (${peak * 1.048576 <= 200 ? "met" : "NOT met"}).`,
   );
 }
 if (memory.length > 0) {
