@@ -32,6 +32,7 @@ import { Worker } from "node:worker_threads";
 // @ts-ignore autocannon ships no type declarations
 import autocannon from "autocannon";
 import yaml from "js-yaml";
+import { FOLLOW_UPS_PER_POST, followUpRequests } from "./follow-up-load.ts";
 import { percentile } from "./paced-load.ts";
 import type { PacedJob, PacedTargetResult } from "./paced-worker.ts";
 
@@ -380,27 +381,16 @@ interface CpuSlice {
 /**
  * One autocannon slice on one path while the proxy's CPU counters are read before and after.
  * follow-up: each connection POSTs one statement, then polls its first nextUri again and again
- * (the Trino server answers a repeated token with the same page, as Trino does), so all but one
- * request per connection are follow-ups. statement: every request is a new POST /v1/statement.
+ * (the Trino server answers a repeated token with the same page, as Trino does): one POST per
+ * FOLLOW_UPS_PER_POST follow-ups. statement: every request is a new POST /v1/statement.
  */
 function cpuSlice(url: string, pid: number, which: CpuPath, seconds: number): Promise<CpuSlice> {
   const latencies: number[] = [];
-  const request =
-    which === "statement"
-      ? { method: "POST", path: "/v1/statement", body: "SELECT 1" }
-      : {
-          setupRequest: (req: any, context: Record<string, unknown>) =>
-            typeof context.poll === "string" ? { ...req, method: "GET", path: context.poll, body: undefined } : { ...req, method: "POST", path: "/v1/statement", body: "SELECT 1" },
-          onResponse: (_status: number, body: string, context: Record<string, unknown>) => {
-            if (typeof context.poll === "string") return;
-            const match = NEXT_URI.exec(body);
-            if (match) context.poll = match[1].replace(/^https?:\/\/[^/]+/, "");
-          },
-        };
+  const requests = which === "statement" ? [{ method: "POST", path: "/v1/statement", body: "SELECT 1" }] : followUpRequests;
   return new Promise((resolve, reject) => {
     const cpuBefore = processTreeCpuMs(pid);
     const instance = autocannon(
-      { url, connections, duration: seconds, headers: { "x-trino-user": "bench" }, requests: [request] },
+      { url, connections, duration: seconds, headers: { "x-trino-user": "bench" }, requests },
       (error: Error | null, result: any) => {
         if (error) return reject(error);
         const cpuMs = processTreeCpuMs(pid) - cpuBefore;
@@ -649,7 +639,7 @@ if (cpuTargets.length > 0) {
     `### CPU per proxied request (headline)\n\n` +
       `User + system CPU of the proxy process (its whole process tree, all threads: /proc/<pid>/stat utime + stime, ${clockTicks} ticks/s) over one autocannon slice, divided by the 2xx responses it served in that slice; ` +
       `${cpuRounds} rounds, in each round every target once per path (${cpuDuration} s, ${connections} connections, target order rotating), so every round's targets saw the same machine load. ` +
-      `Follow-ups: each connection POSTs one \`SELECT 1\` and then polls its first nextUri again and again (the test server answers a repeated token with the same page, as Trino does), so all but ${connections} requests of a slice are GET follow-ups; ` +
+      `Follow-ups: each connection POSTs one \`SELECT 1\` and then polls its first nextUri again and again (the test server answers a repeated token with the same page, as Trino does), one POST per ${FOLLOW_UPS_PER_POST} GET follow-ups (autocannon clears a connection's context when it wraps around its request list); ` +
       `new statements: every request is a POST /v1/statement (answered QUEUED with a nextUri that is never polled). ` +
       `Load average (1/5/15 min) at the start of this phase ${cpuLoad.start.map((x) => x.toFixed(1)).join(" / ")}, at its end ${cpuLoad.end.map((x) => x.toFixed(1)).join(" / ")}; CPU steal during it ${cpuLoad.stealPercent.toFixed(1)}% — wall-clock columns (req/s, latency) move with that load, CPU per request far less.`,
   );
