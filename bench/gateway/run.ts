@@ -6,14 +6,22 @@
 // then an open-loop paced generator (paced-load.ts, on a worker thread) for p50/p99 at a fixed
 // 1,000 req/s, the targets taking turns in 1-second slices (paced-worker.ts), latencies pooled.
 // Then the gateway's per-query bookkeeping memory after 1M queries (sticky-memory.ts).
+// Headline (issue 18): CPU time per proxied request — user+system CPU of the proxy process (its
+// whole process tree, from /proc/<pid>/stat) over the 2xx responses it served — for nginx, the
+// minimal node:http proxy (the floor) and the gateway, separately for follow-ups (GET nextUri) and
+// new statements (POST), in interleaved rounds. CPU per request barely moves when other work shares
+// the machine; wall-clock throughput and latency do.
 // Goals (issue 6): gateway ≥ 0.5× nginx throughput; p99 added latency ≤ 1 ms at 1k req/s.
+// Goals (issue 18): gateway CPU per request ≤ 1.15× the minimal proxy's on follow-ups, ≤ 1.3× on new statements.
 //
-//   npm run bench:gateway -- [--runs 5] [--duration 5] [--connections 50] [--rate 1000] [--rounds 15] [--record] [--skip-memory]
+//   npm run bench:gateway -- [--runs 5] [--duration 5] [--connections 50] [--rate 1000] [--rounds 15]
+//                            [--cpu-rounds 5] [--cpu-duration 3] [--held 10000] [--memory-queries 1000000]
+//                            [--record] [--skip-memory]
 //
 // Every process listens on 127.0.0.1 only; every run is bounded by --duration; all children are
 // stopped at the end (also on failure). --record rewrites this benchmark's section of bench/RESULTS.md.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -24,6 +32,7 @@ import { Worker } from "node:worker_threads";
 // @ts-ignore autocannon ships no type declarations
 import autocannon from "autocannon";
 import yaml from "js-yaml";
+import { FOLLOW_UPS_PER_POST, followUpRequests } from "./follow-up-load.ts";
 import { freePort } from "../../test/support/process.ts";
 import { percentile } from "./paced-load.ts";
 import type { PacedJob, PacedTargetResult } from "./paced-worker.ts";
@@ -35,6 +44,10 @@ const { values } = parseArgs({
     connections: { type: "string", default: "50" },
     rate: { type: "string", default: "1000" },
     rounds: { type: "string" },
+    "cpu-rounds": { type: "string", default: "5" },
+    "cpu-duration": { type: "string", default: "3" },
+    held: { type: "string", default: "10000" },
+    "memory-queries": { type: "string", default: "1000000" },
     record: { type: "boolean", default: false },
     "skip-memory": { type: "boolean", default: false },
   },
@@ -45,6 +58,11 @@ const connections = Number(values.connections);
 const fixedRate = Number(values.rate);
 /** Fixed-rate phase: this many rounds of one 1-second slice per target (default 15: 15,000 requests per target). */
 const rounds = Number(values.rounds ?? 15);
+const cpuRounds = Number(values["cpu-rounds"]);
+const cpuDuration = Number(values["cpu-duration"]);
+/** Gateway process memory: statements held at once, and queries passed through (issue 18 item 4). */
+const heldCount = Number(values.held);
+const memoryQueries = Number(values["memory-queries"]);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const work = mkdtempSync(path.join(os.tmpdir(), "xtrinode-bench-gateway-"));
 const children: ChildProcess[] = [];
@@ -167,15 +185,26 @@ async function startNginx(nginx: string, backendPort: number): Promise<{ child: 
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-async function startGateway(backendUrl: string, proxy: "node-http" | "http-proxy" | "http-proxy-3"): Promise<{ child: ChildProcess; url: string }> {
-  const routesFile = path.join(work, `routes-${proxy}.yaml`);
+async function startGateway(
+  backendUrl: string,
+  proxy: "node-http" | "http-proxy" | "http-proxy-3",
+  options: { name?: string; state?: string; config?: Record<string, unknown> } = {},
+): Promise<{ child: ChildProcess; url: string }> {
+  const name = options.name ?? proxy;
+  const routesFile = path.join(work, `routes-${name}.yaml`);
   writeFileSync(
     routesFile,
-    yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "bench", name: "trino", backend: backendUrl, state: "RUNNING", default: true }] }),
+    yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "bench", name: "trino", backend: backendUrl, state: options.state ?? "RUNNING", default: true }] }),
   );
+  const configArgs: string[] = [];
+  if (options.config) {
+    const configFile = path.join(work, `config-${name}.yaml`);
+    writeFileSync(configFile, yaml.dump(options.config));
+    configArgs.push("--config", configFile);
+  }
   const { child, ready } = await spawnReady(
     process.execPath,
-    ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile],
+    ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, ...configArgs],
     { XTRINODE_GATEWAY_PROXY: proxy, XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
   );
   return { child, url: ready.url as string };
@@ -286,6 +315,181 @@ const median = (xs: number[]) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
+// ---- CPU per request ------------------------------------------------------------------------------
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux unless built otherwise). */
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** The live process ids of `pid` and its descendants (/proc/<pid>/task/<tid>/children). */
+function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${tree[i]}/task`);
+    } catch {
+      continue; // exited
+    }
+    for (const task of tasks) {
+      try {
+        for (const child of readFileSync(`/proc/${tree[i]}/task/${task}/children`, "utf8").trim().split(/\s+/)) if (child) tree.push(Number(child));
+      } catch {
+        // task gone
+      }
+    }
+  }
+  return tree;
+}
+
+/** User + system CPU (ms) used so far by `pid` and its live descendants, all threads (utime + stime). */
+function processTreeCpuMs(pid: number): number {
+  let ticks = 0;
+  for (const member of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${member}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
+      ticks += Number(fields[11]) + Number(fields[12]); // fields 14 (utime) and 15 (stime)
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return (ticks * 1000) / clockTicks;
+}
+
+/** Which requests a CPU slice sends: follow-up polls of one query per connection, or new statements only. */
+type CpuPath = "follow-up" | "statement";
+
+interface CpuSlice {
+  /** Proxy CPU (user + system) per 2xx response, µs. */
+  cpuUsPerRequest: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  served: number;
+  problems: number;
+}
+
+/**
+ * One autocannon slice on one path while the proxy's CPU counters are read before and after.
+ * follow-up: each connection POSTs one statement, then polls its first nextUri again and again
+ * (the Trino server answers a repeated token with the same page, as Trino does): one POST per
+ * FOLLOW_UPS_PER_POST follow-ups. statement: every request is a new POST /v1/statement.
+ */
+function cpuSlice(url: string, pid: number, which: CpuPath, seconds: number): Promise<CpuSlice> {
+  const latencies: number[] = [];
+  const requests = which === "statement" ? [{ method: "POST", path: "/v1/statement", body: "SELECT 1" }] : followUpRequests;
+  return new Promise((resolve, reject) => {
+    const cpuBefore = processTreeCpuMs(pid);
+    const instance = autocannon(
+      { url, connections, duration: seconds, headers: { "x-trino-user": "bench" }, requests },
+      (error: Error | null, result: any) => {
+        if (error) return reject(error);
+        const cpuMs = processTreeCpuMs(pid) - cpuBefore;
+        const sorted = Float64Array.from(latencies).sort();
+        resolve({
+          cpuUsPerRequest: (cpuMs * 1000) / Math.max(1, latencies.length),
+          rps: latencies.length / seconds,
+          p50: percentile(sorted, 50),
+          p99: percentile(sorted, 99),
+          served: latencies.length,
+          problems: result.errors + result.timeouts + result.non2xx + (result.resets ?? 0),
+        });
+      },
+    );
+    instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status >= 200 && status < 300) latencies.push(ms);
+    });
+  });
+}
+
+interface CpuTarget {
+  target: string;
+  url: string;
+  pid: number;
+  slices: Record<CpuPath, CpuSlice[]>;
+}
+
+// ---- gateway process memory -----------------------------------------------------------------------
+
+/** Resident set size of a process (VmRSS of /proc/<pid>/status), MiB. */
+function rssMiB(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!match) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(match[1]) / 1024;
+}
+
+/** Threads of a process (/proc/<pid>/status): worker threads each carry their own V8 heap. */
+function threadCount(pid: number): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
+}
+
+/** Sends exactly `amount` requests (the flow, or POSTs only) with autocannon; resolves with the 2xx count and the rest. */
+function sendAmount(url: string, amount: number, which: "flow" | "statement"): Promise<{ ok: number; problems: number }> {
+  const requests =
+    which === "statement"
+      ? [{ method: "POST", path: "/v1/statement", body: "SELECT 1" }]
+      : [
+          { method: "POST", path: "/v1/statement", body: "SELECT 1", onResponse: followNext },
+          { setupRequest: nextRequest, onResponse: followNext },
+          { setupRequest: nextRequest, onResponse: followNext },
+        ];
+  let ok = 0;
+  return new Promise((resolve, reject) => {
+    const instance = autocannon({ url, connections, amount, headers: { "x-trino-user": "bench" }, requests }, (error: Error | null, result: any) => {
+      if (error) return reject(error);
+      resolve({ ok, problems: result.errors + result.timeouts + result.non2xx + (result.resets ?? 0) });
+    });
+    instance.on("response", (_client: unknown, status: number) => {
+      if (status >= 200 && status < 300) ok++;
+    });
+  });
+}
+
+interface GatewayMemory {
+  held: { count: number; answered: number; problems: number; rssBeforeMiB: number; rssHeldMiB: number; statusHeld?: number };
+  passed: { queries: number; problems: number; rssIdleMiB: number; threads: number; rssBeforeMiB: number; checkpoints: Array<{ queries: number; rssMiB: number }>; seconds: number };
+}
+
+/**
+ * RSS of two gateway processes: one whose only route is RESUMING (nothing answers there) receiving
+ * `heldCount` new statements nobody polls (held.maxQueries raised to fit, abandonAfterMs past the
+ * run), and one with a RUNNING route through which `memoryQueries` full flows (POST + 2 nextUri)
+ * pass, RSS read at ten checkpoints.
+ */
+async function gatewayMemory(backendUrl: string): Promise<GatewayMemory> {
+  const idleBackend = `http://127.0.0.1:${await freePort()}`;
+  const holding = await startGateway(idleBackend, "node-http", {
+    name: "held",
+    state: "RESUMING",
+    config: { held: { maxQueries: heldCount, abandonAfterMs: 600_000, maxAgeMs: 600_000 } },
+  });
+  const warmUp = await sendAmount(holding.url, 200, "statement"); // warm-up: 200 held, kept (within the cap)
+  const rssBeforeMiB = rssMiB(holding.child.pid!);
+  const sent = await sendAmount(holding.url, heldCount - 200, "statement");
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const held = { count: heldCount, answered: sent.ok + warmUp.ok, problems: sent.problems + warmUp.problems, rssBeforeMiB, rssHeldMiB: rssMiB(holding.child.pid!) };
+  console.error(`held ${heldCount}: RSS ${rssBeforeMiB.toFixed(1)} → ${held.rssHeldMiB.toFixed(1)} MiB (answered ${held.answered}, problems ${held.problems})`);
+  await stop(holding.child);
+
+  const passing = await startGateway(backendUrl, "node-http", { name: "passed" });
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const rssIdleMiB = rssMiB(passing.child.pid!);
+  const threads = threadCount(passing.child.pid!);
+  await sendAmount(passing.url, 3 * 1000, "flow"); // warm-up
+  const passed = { queries: memoryQueries, problems: 0, rssIdleMiB, threads, rssBeforeMiB: rssMiB(passing.child.pid!), checkpoints: [] as Array<{ queries: number; rssMiB: number }>, seconds: 0 };
+  const started = Date.now();
+  const step = Math.ceil(memoryQueries / 10);
+  for (let done = 0; done < memoryQueries; done += step) {
+    const result = await sendAmount(passing.url, 3 * Math.min(step, memoryQueries - done), "flow");
+    passed.problems += result.problems;
+    passed.checkpoints.push({ queries: Math.min(memoryQueries, done + step), rssMiB: rssMiB(passing.child.pid!) });
+    console.error(`passed ${passed.checkpoints.at(-1)!.queries} queries: RSS ${passed.checkpoints.at(-1)!.rssMiB.toFixed(1)} MiB (problems ${result.problems})`);
+  }
+  passed.seconds = (Date.now() - started) / 1000;
+  await stop(passing.child);
+  return { held, passed };
+}
+
 interface TargetResult {
   target: string;
   max: LoadResult[];
@@ -309,6 +513,9 @@ const nginxVersion = spawnSync(nginxPath, ["-v"], { encoding: "utf8" }).stderr.t
 const results: TargetResult[] = [];
 let stealPercent = NaN;
 let memory: any[] = [];
+let cpuTargets: CpuTarget[] = [];
+let gatewayRss: GatewayMemory | undefined;
+const cpuLoad = { start: [0, 0, 0], end: [0, 0, 0], stealPercent: NaN };
 try {
   // Every target runs at once and the runs go round-robin over them, so drifting load from other
   // work on the machine spreads over all targets instead of biasing one.
@@ -332,6 +539,28 @@ try {
     await load(url, { connections, seconds: 2 }); // warm-up (JIT, keep-alive pools)
     results.push({ target, max: [] });
   }
+  // CPU per request: rounds × paths × targets, the target order rotating each round.
+  const cpuByName: Array<[string, ChildProcess]> = [
+    ["nginx", nginx.child],
+    ["minimal node:http proxy (reference)", minimal.child],
+    ["gateway (node-http)", gatewayNodeHttp.child],
+  ];
+  cpuTargets = cpuByName.map(([target, child]) => ({ target, url: targets.find(([name]) => name === target)![1], pid: child.pid!, slices: { "follow-up": [], statement: [] } }));
+  cpuLoad.start = os.loadavg();
+  const stealBefore = cpuCounters();
+  for (let round = 0; round < cpuRounds; round++) {
+    for (const which of ["follow-up", "statement"] as const) {
+      for (let k = 0; k < cpuTargets.length; k++) {
+        const t = cpuTargets[(k + round) % cpuTargets.length];
+        const slice = await cpuSlice(t.url, t.pid, which, cpuDuration);
+        t.slices[which].push(slice);
+        console.error(`cpu round ${round + 1} ${which} ${t.target}: ${slice.cpuUsPerRequest.toFixed(1)} µs/request over ${slice.served} (${Math.round(slice.rps)} req/s, problems ${slice.problems})`);
+      }
+    }
+  }
+  const stealAfter = cpuCounters();
+  cpuLoad.end = os.loadavg();
+  cpuLoad.stealPercent = (100 * (stealAfter.steal - stealBefore.steal)) / Math.max(1, stealAfter.total - stealBefore.total);
   for (let run = 0; run < runs; run++) {
     for (const [index, [target, url]] of targets.entries()) {
       const max = await load(url, { connections });
@@ -349,7 +578,9 @@ try {
     results[index].fixed = fixed;
     console.error(`${fixed.name} at ${fixedRate}/s: p50 ${percentile(fixed.latencies, 50).toFixed(2)} p99 ${percentile(fixed.latencies, 99).toFixed(2)} ms over ${fixed.latencies.length} requests (failed ${fixed.failed})`);
   }
-  for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, gatewayNodeHttp.child, minimal.child, nginx.child, backend.child]) await stop(child);
+  for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, gatewayNodeHttp.child, minimal.child, nginx.child]) await stop(child);
+  if (!values["skip-memory"]) gatewayRss = await gatewayMemory(backendUrl);
+  await stop(backend.child);
 
   if (!values["skip-memory"]) {
     const out = spawnSync(process.execPath, ["--expose-gc", "bench/gateway/sticky-memory.ts", "--queries", "1000000"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
@@ -385,6 +616,48 @@ const cpu = os.cpus()[0]?.model ?? "unknown";
 lines.push(
   `Machine: nproc ${os.availableParallelism()}; memory ${Math.round(os.totalmem() / 2 ** 30)} GiB; CPU ${cpu}; node ${process.version}; nginx ${nginxVersion}; ${new Date().toISOString()}; load average at start ${loadAtStart.toFixed(1)}, at end ${os.loadavg()[0].toFixed(1)} (other work on the machine adds noise).`,
 );
+if (cpuTargets.length > 0) {
+  const cpuOf = (name: string) => cpuTargets.find((t) => t.target === name)!;
+  const perRequest = (t: CpuTarget, which: CpuPath) => t.slices[which].map((x) => x.cpuUsPerRequest);
+  const spread = (xs: number[], digits = 1) => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`;
+  /** Per-round ratios of a target's CPU per request to a reference's (same round: same machine load). */
+  const roundRatios = (t: CpuTarget, reference: CpuTarget, which: CpuPath) => t.slices[which].map((x, i) => x.cpuUsPerRequest / reference.slices[which][i].cpuUsPerRequest);
+  const floor = cpuOf("minimal node:http proxy (reference)");
+  const nginxCpu = cpuOf("nginx");
+  const gatewayCpu = cpuOf("gateway (node-http)");
+  lines.push("");
+  lines.push(
+    `### CPU per proxied request (headline)\n\n` +
+      `User + system CPU of the proxy process (its whole process tree, all threads: /proc/<pid>/stat utime + stime, ${clockTicks} ticks/s) over one autocannon slice, divided by the 2xx responses it served in that slice; ` +
+      `${cpuRounds} rounds, in each round every target once per path (${cpuDuration} s, ${connections} connections, target order rotating), so every round's targets saw the same machine load. ` +
+      `Follow-ups: each connection POSTs one \`SELECT 1\` and then polls its first nextUri again and again (the test server answers a repeated token with the same page, as Trino does), one POST per ${FOLLOW_UPS_PER_POST} GET follow-ups (autocannon clears a connection's context when it wraps around its request list); ` +
+      `new statements: every request is a POST /v1/statement (answered QUEUED with a nextUri that is never polled). ` +
+      `Load average (1/5/15 min) at the start of this phase ${cpuLoad.start.map((x) => x.toFixed(1)).join(" / ")}, at its end ${cpuLoad.end.map((x) => x.toFixed(1)).join(" / ")}; CPU steal during it ${cpuLoad.stealPercent.toFixed(1)}% — wall-clock columns (req/s, latency) move with that load, CPU per request far less.`,
+  );
+  lines.push("");
+  lines.push("| target | path | CPU µs / request (median) | spread (min–max of rounds) | × minimal proxy (median of rounds; spread) | × nginx (median of rounds; spread) | req/s (median) | p50 ms | p99 ms | problems |");
+  lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const which of ["follow-up", "statement"] as const) {
+    for (const t of cpuTargets) {
+      const slices = t.slices[which];
+      const vsFloor = roundRatios(t, floor, which);
+      const vsNginx = roundRatios(t, nginxCpu, which);
+      lines.push(
+        `| ${t.target} | ${which === "follow-up" ? "follow-up GET" : "new statement POST"} | ${fmt(median(perRequest(t, which)), 1)} | ${spread(perRequest(t, which))} | ${fmt(median(vsFloor))} (${spread(vsFloor, 2)}) | ${fmt(median(vsNginx))} (${spread(vsNginx, 2)}) | ${Math.round(median(slices.map((x) => x.rps)))} | ${fmt(median(slices.map((x) => x.p50)))} | ${fmt(median(slices.map((x) => x.p99)))} | ${slices.reduce((n, x) => n + x.problems, 0)} |`,
+      );
+    }
+  }
+  lines.push("");
+  for (const [which, goal] of [["follow-up", 1.15], ["statement", 1.3]] as const) {
+    const ratio = median(roundRatios(gatewayCpu, floor, which));
+    lines.push(
+      `- gateway (node-http), ${which === "follow-up" ? "follow-ups" : "new statements"}: ${fmt(ratio)}× the minimal proxy's CPU per request (goal ≤ ${goal}: ${ratio <= goal ? "met" : "NOT met"}); ${fmt(median(roundRatios(gatewayCpu, nginxCpu, which)))}× nginx's.`,
+    );
+  }
+  lines.push("");
+  lines.push("### Throughput and latency (wall clock)");
+  lines.push("");
+}
 lines.push(
   `Flow: POST /v1/statement \`SELECT 1\` + 2 nextUri GETs (QUEUED → RUNNING → FINISHED) against one Trino protocol test server process; the same load tools for every target, in the process of this script. ` +
     `Max throughput: autocannon, ${connections} connections, ${duration} s; latency there is every 2xx response's duration as autocannon measures it (float ms). ` +
@@ -422,6 +695,18 @@ if (minimalProxy) {
   lines.push(
     `- reference, minimal node:http proxy (no gateway logic): ${fmt(minimalProxy.rps / nginx.rps)}× nginx throughput; p99 added at ${fixedRate} req/s ${fmt(minimalProxy.fixedP99 - direct.fixedP99)} ms over all requests, ${fmt(minimalProxy.sliceP99 - direct.sliceP99)} ms in the median second — ` +
       "what any Node.js proxy hop costs on this machine, against which the gateway's own share can be read.",
+  );
+}
+if (gatewayRss) {
+  const { held, passed } = gatewayRss;
+  const peak = Math.max(...passed.checkpoints.map((c) => c.rssMiB));
+  lines.push("");
+  lines.push(
+    `Gateway process memory (RSS, /proc/<pid>/status VmRSS; goal ≤ 200 MB in both): ` +
+      `${held.count.toLocaleString("en")} held statements (route RESUMING, nothing polls them; held.maxQueries ${held.count}, abandonAfterMs past the run; ${held.answered} answered QUEUED, ${held.problems} other answers): ` +
+      `RSS ${fmt(held.rssBeforeMiB, 0)} MiB after 200 → ${fmt(held.rssHeldMiB, 0)} MiB with all held (${fmt(held.rssHeldMiB * 1.048576, 0)} MB: ${held.rssHeldMiB * 1.048576 <= 200 ? "met" : "NOT met"}). ` +
+      `${passed.queries.toLocaleString("en")} queries passed (full flow, default config, ${connections} connections, ${fmt(passed.seconds, 0)} s, ${passed.problems} non-2xx/errors): RSS ${fmt(passed.rssIdleMiB, 0)} MiB idle 1 s after start (${passed.threads} threads), ${fmt(passed.rssBeforeMiB, 0)} MiB after a 1,000-query warm-up, then ` +
+      `${passed.checkpoints.map((c) => `${fmt(c.rssMiB, 0)}`).join(" / ")} MiB at each tenth; peak ${fmt(peak * 1.048576, 0)} MB (${peak * 1.048576 <= 200 ? "met" : "NOT met"}).`,
   );
 }
 if (memory.length > 0) {

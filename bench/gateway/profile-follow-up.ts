@@ -1,0 +1,87 @@
+// CPU profile of the gateway's follow-up path (issue 18): one gateway (`node --cpu-prof`, default
+// config, one RUNNING route) in front of the Trino protocol test server; autocannon keeps
+// --connections connections polling one query's nextUri each (follow-up-load.ts, as bench:gateway's CPU phase) for
+// --seconds; the gateway is then stopped (SIGTERM: the profile is written on exit) and the profile's
+// self time is summed per function and per file. Prints the top entries; writes nothing else.
+//
+// --minimal profiles bench/gateway/minimal-proxy.ts instead (the floor), for comparison.
+//
+//   node bench/gateway/profile-follow-up.ts [--seconds 20] [--connections 50] [--top 25] [--minimal]
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+// @ts-ignore autocannon ships no type declarations
+import autocannon from "autocannon";
+import yaml from "js-yaml";
+import { followUpRequests } from "./follow-up-load.ts";
+
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "20" }, connections: { type: "string", default: "50" }, top: { type: "string", default: "25" }, minimal: { type: "boolean", default: false } } });
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const work = mkdtempSync(path.join(os.tmpdir(), "xtrinode-profile-gateway-"));
+const started: ChildProcess[] = [];
+process.on("exit", () => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Starts a process of this repository and resolves with the URL of its `{"event":"listening"}` line. */
+function startListening(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, args, { cwd: repo, env: { ...process.env, NODE_NO_WARNINGS: "1" }, stdio: ["ignore", "pipe", "inherit"] });
+  started.push(child);
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (!line.includes('"listening"')) return;
+      resolve({ child, url: JSON.parse(line).url });
+    });
+  });
+}
+
+const backend = await startListening(["fixtures/trino-server/main.ts", "--port", "0"]);
+const routesFile = path.join(work, "routes.yaml");
+writeFileSync(routesFile, yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "bench", name: "trino", backend: backend.url, state: "RUNNING", default: true }] }));
+const profileDir = path.join(work, "profile");
+const profiled = values.minimal ? ["bench/gateway/minimal-proxy.ts", backend.url] : ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile];
+const gateway = await startListening(["--cpu-prof", "--cpu-prof-dir", profileDir, ...profiled]);
+const result: any = await new Promise((resolve, reject) =>
+  autocannon(
+    { url: gateway.url, connections: Number(values.connections), duration: Number(values.seconds), headers: { "x-trino-user": "bench" }, requests: followUpRequests },
+    (error: Error | null, answer: unknown) => (error ? reject(error) : resolve(answer)),
+  ),
+);
+const exited = new Promise((resolve) => gateway.child.once("exit", resolve));
+gateway.child.kill("SIGTERM");
+await exited;
+backend.child.kill("SIGTERM");
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+const file = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile"));
+if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
+const profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } = JSON.parse(readFileSync(path.join(profileDir, file), "utf8"));
+const nodeById = new Map(profile.nodes.map((node) => [node.id, node]));
+const selfByFunction = new Map<string, number>();
+const selfByFile = new Map<string, number>();
+let total = 0;
+profile.samples.forEach((id, i) => {
+  const { functionName, url, lineNumber } = nodeById.get(id)!.callFrame;
+  const micros = profile.timeDeltas[i] ?? 0;
+  const where = url.replace(`file://${repo}/`, "").replace(/^.*node_modules\//, "node_modules/");
+  const functionKey = `${functionName || "(anonymous)"} ${where}${where ? `:${lineNumber + 1}` : ""}`;
+  selfByFunction.set(functionKey, (selfByFunction.get(functionKey) ?? 0) + micros);
+  const fileKey = where ? where.replace(/^(node:[^/]+|node_modules\/(@[^/]+\/)?[^/]+).*$/, "$1") : functionName;
+  selfByFile.set(fileKey, (selfByFile.get(fileKey) ?? 0) + micros);
+  total += micros;
+});
+const top = Number(values.top);
+const table = (entries: Map<string, number>) =>
+  [...entries].sort((a, b) => b[1] - a[1]).slice(0, top).map(([key, micros]) => `${((100 * micros) / total).toFixed(1).padStart(5)}%  ${key}`).join("\n");
+console.log(`${result.requests.total} requests (${Math.round(result.requests.average)} req/s, non-2xx ${result.non2xx}); ${(total / 1e6).toFixed(1)} s sampled`);
+console.log(`\nself time by function:\n${table(selfByFunction)}`);
+console.log(`\nself time by file or package:\n${table(selfByFile)}`);
