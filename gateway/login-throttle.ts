@@ -6,6 +6,7 @@
 // still count). Nothing is
 // reset by a success (an attacker with one valid account must not clear its address's record);
 // a key's failures are forgotten once it has been quiet for backoffMaxMs.
+import { createHash } from "node:crypto";
 import { BoundedMap } from "./bounded-map.ts";
 import type { LoginThrottleSettings } from "./config.ts";
 
@@ -20,6 +21,14 @@ export type ThrottleDecision = { allowed: true; release(failed: boolean, nowMs?:
 
 /** Keys remembered at most per scope (least recently used evicted). */
 const maxTrackedKeys = 100_000;
+/**
+ * The key a user name is remembered under: a digest, so a record costs the same whatever name a
+ * client sends (a refused attempt is recorded too; a 16 KiB header carries a 12,000-character name).
+ */
+function userKey(user: string): string {
+  return createHash("sha256").update(user).digest("base64url");
+}
+
 /** How long an address that logged in as a user stays exempt from that user's back-off. */
 const trustedAddressMs = 24 * 3600_000;
 
@@ -49,7 +58,8 @@ export class LoginThrottle {
    *   without bcrypt, so guesses from a backing-off address must still run out. A pair backing off
    *   refuses everything.
    */
-  check(user: string, address: string, cached = false, nowMs = Date.now()): ThrottleDecision {
+  check(userName: string, address: string, cached = false, nowMs = Date.now()): ThrottleDecision {
+    const user = userKey(userName);
     const pair = `${user}\u0000${address}`;
     const pairRecord = this.live(this.pairs, pair, nowMs);
     const pairWait = this.waitMs(pairRecord, nowMs);
@@ -86,7 +96,7 @@ export class LoginThrottle {
 
   /** Records a successful login: `address` is now trusted for `user`. */
   succeeded(user: string, address: string, nowMs = Date.now()): void {
-    this.trusted.set(`${user}\u0000${address}`, nowMs);
+    this.trusted.set(`${userKey(user)}\u0000${address}`, nowMs);
   }
 
   /** The record of `key`, a fresh one when it has none or was quiet for backoffMaxMs (stored). */

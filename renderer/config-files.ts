@@ -3,6 +3,7 @@
 // spec/overlay config replaces a built-in property instead of duplicating it.
 import type { TrinoValues } from "../schemas/generated/types.ts";
 import { readSchema } from "../schemas/schema-files.ts";
+import { escapePropertyValue } from "./catalogs.ts";
 import { COORDINATOR_PORT } from "./names.ts";
 
 /** The one rule for property names (common.schema.json $defs.trinoPropertyName; the schemas use it as propertyNames). */
@@ -35,6 +36,17 @@ export function propertyLinesIssues(text: string, oneLine: boolean): string[] {
 
 type Role = "coordinator" | "worker";
 
+/** The Helm values each of a role's jvm.config lines comes from (path under the role, value), for the line-break check. */
+export function jvmConfigSources(values: TrinoValues, role: Role): Array<[string, string | undefined]> {
+  const jvm = values[role].jvm ?? {};
+  return [
+    ["jvm.maxHeapSize", jvm.maxHeapSize],
+    ["jvm.gcMethod.type", jvm.gcMethod?.type],
+    ["jvm.gcMethod.g1.heapRegionSize", jvm.gcMethod?.g1?.heapRegionSize],
+    ...(values[role].additionalJVMConfig ?? []).map((line, i): [string, string] => [`additionalJVMConfig[${i}]`, line]),
+  ];
+}
+
 /** Parses `key=value` lines (as written by propertiesText) into ordered entries. */
 function parseLines(text: string | undefined): Array<[string, string]> {
   const entries: Array<[string, string]> = [];
@@ -47,9 +59,15 @@ function parseLines(text: string | undefined): Array<[string, string]> {
   return entries;
 }
 
-function propertiesFile(...groups: Array<Array<[string, string]>>): string {
+/**
+ * A properties file from the renderer's own entries (values from Helm values, escaped: a line break
+ * or trailing backslash an overlay put in e.g. server.node.dataDir stays inside that one property)
+ * and then `key=value` lines already in properties-file form (parseLines).
+ */
+function propertiesFile(builtIn: Array<[string, string]>, ...lines: Array<Array<[string, string]>>): string {
   const merged = new Map<string, string>();
-  for (const group of groups) for (const [key, value] of group) merged.set(key, value);
+  for (const [key, value] of builtIn) merged.set(key, escapePropertyValue(value));
+  for (const group of lines) for (const [key, value] of group) merged.set(key, value);
   return [...merged].map(([key, value]) => `${key}=${value}\n`).join("");
 }
 
@@ -128,7 +146,10 @@ export function roleConfigFiles(values: TrinoValues, role: Role): Record<string,
     "log.properties": logProperties(values),
   };
   if (role === "worker" && values.worker.gracefulShutdown?.enabled) {
-    files["access-control.properties"] = `access-control.name=file\nsecurity.config-file=${values.server.config.path ?? "/etc/trino"}/graceful-shutdown-rules.json\n`;
+    files["access-control.properties"] = propertiesFile([
+      ["access-control.name", "file"],
+      ["security.config-file", `${values.server.config.path ?? "/etc/trino"}/graceful-shutdown-rules.json`],
+    ]);
     files["graceful-shutdown-rules.json"] = gracefulShutdownRules + "\n";
   }
   return files;

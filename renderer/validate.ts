@@ -3,7 +3,7 @@
 import type { TrinoValues } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
 import { catalogSecretRefs, compare, matchesSelector, selectCatalogs } from "./catalogs.ts";
-import { propertyLinesIssues } from "./config-files.ts";
+import { jvmConfigSources, propertyLinesIssues } from "./config-files.ts";
 import { copyWithinLimits } from "./limits.ts";
 import { isPlainMap } from "./merge.ts";
 import { MAX_RUNTIME_NAME, namespaceOf, OWNER_LABEL, selectorLabels, trinoCatalogName } from "./names.ts";
@@ -320,6 +320,12 @@ function overlayValueIssues(values: TrinoValues, runtime: string): Issue[] {
   ];
   for (const [path, text, oneLine] of propertyTexts) {
     for (const message of text === undefined ? [] : propertyLinesIssues(text, oneLine)) issues.push({ path: at(path), message });
+  }
+  // jvm.config is one option per line, with no escaping: a line break would add an option.
+  for (const role of ["coordinator", "worker"] as const) {
+    for (const [path, line] of jvmConfigSources(values, role)) {
+      if (line !== undefined && /[\r\n]/.test(line)) issues.push({ path: at(`${role}.${path}`), message: "is one line of jvm.config and contains a line break, which would add another JVM option; use one additionalJVMConfig entry per option" });
+    }
   }
   for (const role of ["coordinator", "worker"] as const) {
     for (const kind of ["requests", "limits"] as const) {

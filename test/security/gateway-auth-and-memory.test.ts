@@ -10,7 +10,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import bcrypt from "bcryptjs";
 import yaml from "js-yaml";
+import { randomBytes } from "node:crypto";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { Trino } from "trino-client";
+import { LoginThrottle } from "../../gateway/login-throttle.ts";
 import { killAllChildren, spawnXtrinode } from "../support/process.ts";
 import { basicAuth, loopbackRequest, metricValue, postStatement } from "./loopback-client.ts";
 
@@ -253,5 +257,30 @@ describe("security: gateway logins and statement memory (real gateway processes)
       expect(accepted.nextUri).to.not.contain("/failed/");
       expect(metricValue(await metrics(url), "xtrinode_gateway_statements_refused_total", 'reason="budget"')).to.equal(1);
     });
+  });
+});
+
+describe("security: login back-off records stay small whatever user name a client sends", () => {
+  it("2,000 refused logins with 12,000-character user names from a backing-off address retain under 8 MB", () => {
+    // A refused attempt still records its user and user/address pair; keyed by the raw name, each
+    // record kept the whole name (a 16 KiB header allows ~12,000 characters): 100,000 of them per map
+    // took gigabytes for no bcrypt at all.
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const throttle = new LoginThrottle({ freeFailures: 2, backoffBaseMs: 60_000, backoffMaxMs: 300_000 });
+    const now = 1_000_000;
+    for (let i = 0; i < 2; i++) {
+      const decision = throttle.check(`warm-up-${i}`, "10.9.9.9", false, now);
+      if (decision.allowed) decision.release(true, now);
+    }
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 2000; i++) {
+      const decision = throttle.check(randomBytes(6000).toString("hex"), "10.9.9.9", false, now);
+      expect(decision.allowed).to.equal(false);
+    }
+    gc();
+    const retainedBytes = process.memoryUsage().heapUsed - before;
+    expect(retainedBytes, `${retainedBytes} bytes retained`).to.be.below(8 * 2 ** 20);
   });
 });

@@ -244,6 +244,32 @@ describe("security: spec pipeline", function () {
       expect(issues).to.include("spec.valuesOverlay.server.workerExtraConfig: contains a carriage return");
     });
 
+    it("valuesOverlay settings the renderer writes into properties files and jvm.config add no line", () => {
+      // Scalars the values schema leaves free-form; each used to land in a file unescaped.
+      const overlay = {
+        server: { node: { dataDir: "/data\nhttp-server.http.port=1", pluginDir: "/plugins\\" }, config: { path: "/etc/trino\nx.y=1", query: { maxMemory: "4GB\rquery.max-memory=1TB" } } },
+        coordinator: { config: { query: { maxMemoryPerNode: "1GB\ninjected.a=1" }, memory: { heapHeadroomPerNode: "1GB\ninjected.b=1" } }, jvm: { gcMethod: { type: "UseG1GC\n-javaagent:/tmp/a.jar", g1: { heapRegionSize: "32M\r-Dx=1" } } } },
+        worker: { additionalJVMConfig: ["-Dok=1", "-Da=1\n-javaagent:/tmp/b.jar"], gracefulShutdown: { enabled: true } },
+      };
+      const issues = validateRuntime({ runtime: runtime({ valuesOverlay: overlay }), catalogs: [], policy: overlayPolicy }).map((i) => `${i.path}: ${i.message}`).join("\n");
+      for (const path of ["coordinator.jvm.gcMethod.type", "coordinator.jvm.gcMethod.g1.heapRegionSize", "worker.additionalJVMConfig[1]"]) {
+        expect(issues).to.include(`spec.valuesOverlay.${path}: is one line of jvm.config and contains a line break`);
+      }
+      expect(issues).to.not.include("additionalJVMConfig[0]");
+      // Properties values are escaped: each setting stays the one property it names, as Java reads it.
+      const jvmSafe = { ...overlay, coordinator: { config: overlay.coordinator.config }, worker: { gracefulShutdown: { enabled: true } } };
+      const result = renderAll({ runtimes: [runtime({ valuesOverlay: jvmSafe })], catalogs: [], sources: new Map(), policy: overlayPolicy } as unknown as SpecSet);
+      const data = (name: string) => result.objects.find((o) => o.kind === "ConfigMap" && (o.metadata as { name: string }).name === name)!.data as Record<string, string>;
+      for (const role of ["coordinator", "worker"]) {
+        const files = data(`etl-trino-${role}`);
+        expect(javaPropertyKeys(files["node.properties"])).to.deep.equal(["node.environment", "node.data-dir", "plugin.dir"]);
+        const config = javaPropertyKeys(files["config.properties"]);
+        expect(config.filter((key) => key === "query.max-memory")).to.have.length(1);
+        expect(config).to.not.include.members(["injected.a", "injected.b", "x.y"]);
+      }
+      expect(javaPropertyKeys(data("etl-trino-worker")["access-control.properties"])).to.deep.equal(["access-control.name", "security.config-file"]);
+    });
+
     it("values with line breaks, backslashes and separators stay one property as Java reads the rendered file", () => {
       const values = { "connection-url": "jdbc:x://h/db\nconnection-password=hunter2", "a.b": "ends in \\", "c-d": "=:#!\r\n\\\\n" };
       const result = renderAll({
