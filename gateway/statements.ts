@@ -236,7 +236,7 @@ interface PageView {
   columns?: unknown;
   data?: unknown;
   stats?: { state?: string };
-  error?: { errorName?: string };
+  error?: { errorName?: string; message?: string };
 }
 
 /** A backend answer as a QueryResults page; undefined when it is not one. */
@@ -282,9 +282,15 @@ async function followWhileNotRunning(backend: string, first: BackendResponse, he
   return reached;
 }
 
+/**
+ * Whether a query failed because the coordinator's scheduler knew no nodes yet: NO_NODES_AVAILABLE,
+ * or the same race met while partitioning (Trino 476's NodePartitioningManager and
+ * FixedSourcePartitionedScheduler: GENERIC_INTERNAL_ERROR "nodes is empty", seen with tpch tables).
+ */
 function isNoNodesFailure(response: BackendResponse): boolean {
   const page = pageOf(response);
-  return page?.stats?.state === "FAILED" && page.error?.errorName === "NO_NODES_AVAILABLE";
+  if (page?.stats?.state !== "FAILED") return false;
+  return page.error?.errorName === "NO_NODES_AVAILABLE" || (page.error?.errorName === "GENERIC_INTERNAL_ERROR" && page.error.message === "nodes is empty");
 }
 
 /**
