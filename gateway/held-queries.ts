@@ -140,8 +140,8 @@ export interface HeldQuery {
   /** The authenticated principal that submitted it ("" with authentication off): the only one that may poll or cancel it. */
   principal: string;
   lastPollMs: number;
-  /** Set once a poll is submitting the statement to the backend. */
-  submitting?: boolean;
+  /** Set once a poll starts submitting the statement to the backend: settles when it is handed over or ended. */
+  submission?: Promise<void>;
 }
 
 /** The first answer of a held statement this replica submitted, kept for a repeated hand-over poll by its principal. */
@@ -266,7 +266,7 @@ export class HeldQueries {
   sweep(nowMs: number, abandonAfterMs: number): HeldQuery[] {
     const dropped: HeldQuery[] = [];
     for (const held of this.held.values()) {
-      if (!held.submitting && nowMs - held.lastPollMs > abandonAfterMs) {
+      if (!held.submission && nowMs - held.lastPollMs > abandonAfterMs) {
         this.end(held, { kind: gatewayErrors.queryNotFound, message: `query ${held.id} was dropped: its client stopped polling for ${Math.round(abandonAfterMs / 1000)} s; run it again` });
         dropped.push(held);
       }

@@ -26,6 +26,7 @@ export class GatewayMetrics {
   readonly rateLimited: Counter<"principal_kind">;
   readonly logins: Counter<"outcome">;
   readonly statementsRefused: Counter<"reason">;
+  readonly heldResubmissions: Counter<"namespace" | "runtime">;
   /** Labelled children of `requests`, cached: a label lookup per request costs more than the count. */
   private readonly requestChildren = new Map<string, { inc(): void }>();
 
@@ -36,6 +37,7 @@ export class GatewayMetrics {
     this.rateLimited = new Counter({ name: "xtrinode_gateway_rate_limited_total", help: "New queries refused by the rate limit.", labelNames: ["principal_kind"], registers });
     this.logins = new Counter({ name: "xtrinode_gateway_logins_total", help: "Basic logins by outcome: verified (bcrypt), cached, invalid, throttled-user, throttled-address (backing off: 429), busy (too many password checks pending: 429).", labelNames: ["outcome"], registers });
     this.statementsRefused = new Counter({ name: "xtrinode_gateway_statements_refused_total", help: "New statements refused while reading their body: too-large, budget (statement memory full), timeout.", labelNames: ["reason"], registers });
+    this.heldResubmissions = new Counter({ name: "xtrinode_gateway_held_resubmissions_total", help: "Held statements submitted again after the coordinator failed them with NO_NODES_AVAILABLE (they never ran: Trino's start-up race, trinodb/trino#2214).", labelNames: ["namespace", "runtime"], registers });
     new Counter({ name: "xtrinode_gateway_password_checks_total", help: "bcrypt password checks run (on worker threads).", registers, collect() { this.reset(); this.inc(sources.passwordChecks().run); } });
     new Gauge({ name: "xtrinode_gateway_password_checks_pending", help: "bcrypt password checks queued or running.", registers, collect() { this.set(sources.passwordChecks().pending); } });
     new Gauge({

@@ -180,19 +180,8 @@ function isConnectionError(error: unknown): boolean {
 
 export type SubmitOutcome = { ok: true; response: BackendResponse } | { ok: false; retryable: boolean; message: string };
 
-/**
- * Submits a statement to a backend and relays its answer. A connection failure is reported back
- * (retryable: nothing reached Trino) so the caller can try another pool member.
- */
-export async function submitStatement(
-  core: GatewayCore,
-  res: ServerResponse,
-  forwarded: ForwardedView,
-  route: RouteEntry,
-  body: Buffer,
-  headers: OutgoingHttpHeaders,
-  owner: QueryOwner,
-): Promise<SubmitOutcome> {
+/** POSTs a statement to a backend and reads its (small) first answer; records the backend's health. */
+async function sendStatement(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, body: Buffer, headers: OutgoingHttpHeaders): Promise<SubmitOutcome> {
   let response: BackendResponse;
   try {
     // accept-encoding identity: the gateway reads this answer (the query id tells the owning
@@ -206,9 +195,166 @@ export async function submitStatement(
   }
   if (isUnhealthyStatus(response.status)) core.backends.recordFailure(route.backend, `HTTP ${response.status}`);
   else core.backends.recordSuccess(route.backend);
-  learnFromStatementResponse(core, route.backend, route, response, owner);
-  writeBufferedAnswer(res, response);
   return { ok: true, response };
+}
+
+/**
+ * Submits a statement to a backend and relays its answer. A connection failure is reported back
+ * (retryable: nothing reached Trino) so the caller can try another pool member.
+ */
+export async function submitStatement(
+  core: GatewayCore,
+  res: ServerResponse,
+  forwarded: ForwardedView,
+  route: RouteEntry,
+  body: Buffer,
+  headers: OutgoingHttpHeaders,
+  owner: QueryOwner,
+): Promise<SubmitOutcome> {
+  const outcome = await sendStatement(core, forwarded, route, body, headers);
+  if (!outcome.ok) return outcome;
+  learnFromStatementResponse(core, route.backend, route, outcome.response, owner);
+  writeBufferedAnswer(res, outcome.response);
+  return outcome;
+}
+
+/** Trino query states before the query runs: a page in one of them carries no rows. */
+const notYetRunningStates = new Set(["QUEUED", "WAITING_FOR_RESOURCES", "DISPATCHING", "PLANNING", "STARTING"]);
+/** How long the gateway follows one submission of a held statement before handing over the page it reached. */
+const heldFollowMaxMs = 15_000;
+/**
+ * A held statement the coordinator fails with NO_NODES_AVAILABLE (it never ran) is submitted again
+ * this long after, at most heldSubmitMaxAttempts times in all (and never past held.maxAgeMs):
+ * Trino memoises its node map for ~5 s after start (trinodb/trino issue 2214).
+ */
+export const heldResubmitDelayMs = 1000;
+export const heldSubmitMaxAttempts = 30;
+
+interface PageView {
+  id?: string;
+  nextUri?: string;
+  columns?: unknown;
+  data?: unknown;
+  stats?: { state?: string };
+  error?: { errorName?: string; message?: string };
+}
+
+/** A backend answer as a QueryResults page; undefined when it is not one. */
+function pageOf(response: BackendResponse): PageView | undefined {
+  if (response.status !== 200) return undefined;
+  try {
+    const page = JSON.parse(response.body.toString("utf8")) as unknown;
+    return typeof page === "object" && page !== null ? (page as PageView) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A page the gateway may follow itself: the query has not run yet (no rows, no columns, no error) and goes on. */
+function followable(page: PageView | undefined): page is PageView & { nextUri: string } {
+  return !!page && typeof page.nextUri === "string" && page.columns === undefined && page.data === undefined && page.error === undefined && notYetRunningStates.has(page.stats?.state ?? "");
+}
+
+/**
+ * Follows a just-submitted query on its backend while it has not run yet (GETs of its nextUri
+ * path, as the client would), for at most heldFollowMaxMs; answers the last page reached. A
+ * follow-up that fails leaves the last page: the client follows it itself and sees the error.
+ */
+async function followWhileNotRunning(backend: string, first: BackendResponse, headers: OutgoingHttpHeaders): Promise<BackendResponse> {
+  const deadline = Date.now() + heldFollowMaxMs;
+  let reached = first;
+  for (let page = pageOf(first); followable(page) && Date.now() < deadline; page = pageOf(reached)) {
+    let path: string;
+    try {
+      const url = new URL(page.nextUri);
+      path = url.pathname + url.search;
+    } catch {
+      return reached;
+    }
+    try {
+      const next = await backendRequest(backend, "GET", path, headers, undefined, Math.max(1000, deadline - Date.now()));
+      if (next.status !== 200) return reached;
+      reached = next;
+    } catch {
+      return reached;
+    }
+  }
+  return reached;
+}
+
+/**
+ * Whether a query failed because the coordinator's scheduler knew no nodes yet: NO_NODES_AVAILABLE,
+ * or the same race met while partitioning (Trino 476's NodePartitioningManager and
+ * FixedSourcePartitionedScheduler: GENERIC_INTERNAL_ERROR "nodes is empty", seen with tpch tables).
+ */
+function isNoNodesFailure(response: BackendResponse): boolean {
+  const page = pageOf(response);
+  if (page?.stats?.state !== "FAILED") return false;
+  return page.error?.errorName === "NO_NODES_AVAILABLE" || (page.error?.errorName === "GENERIC_INTERNAL_ERROR" && page.error.message === "nodes is empty");
+}
+
+/**
+ * Submits a held statement (nobody has seen it run): follows the query while it has not run, and
+ * submits it again, heldResubmitDelayMs later, while the coordinator fails it with
+ * NO_NODES_AVAILABLE (a query that never ran; a start-up race of Trino). Answers the page reached:
+ * one carrying columns or rows is handed over as it is, so no row is lost.
+ */
+async function submitHeldWithRetries(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, held: HeldQuery, headers: OutgoingHttpHeaders, owner: QueryOwner): Promise<SubmitOutcome> {
+  const { "content-type": _contentType, ...pollHeaders } = headers;
+  const followHeaders = { ...pollHeaders, ...forwardedHeaders(forwarded), "accept-encoding": "identity" };
+  for (let attempt = 1; ; attempt++) {
+    const sent = await sendStatement(core, forwarded, route, held.body, headers);
+    if (!sent.ok) return sent;
+    const reached = await followWhileNotRunning(route.backend, sent.response, followHeaders);
+    const again = isNoNodesFailure(reached) && attempt < heldSubmitMaxAttempts && core.held.holds(held) && Date.now() - held.createdAtMs < core.settings.held.maxAgeMs;
+    if (!again) {
+      learnFromStatementResponse(core, route.backend, route, sent.response, owner);
+      if (reached !== sent.response) {
+        tagStartedTransactionRaw(reached.rawHeaders, route.backend);
+        const page = pageOf(reached);
+        if (page?.id && !page.nextUri) core.inFlight.finished(page.id);
+      }
+      return { ok: true, response: reached };
+    }
+    core.metrics.heldResubmissions.inc({ namespace: route.namespace, runtime: route.name });
+    core.logger.info({ event: "held-resubmitted", runtime: routeKey(route), queryId: held.id, failedQueryId: pageOf(reached)?.id, attempt }, "held statement failed with NO_NODES_AVAILABLE before it ran; submitting it again");
+    await new Promise((resolve) => setTimeout(resolve, heldResubmitDelayMs));
+  }
+}
+
+/**
+ * Runs a held statement's submission (in the background of the polls that wait for it): hands it
+ * over (later polls of its nextUri get the page reached) or ends it with the reason it failed.
+ */
+async function submitHeld(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, held: HeldQuery, headers: OutgoingHttpHeaders, owner: QueryOwner): Promise<void> {
+  let outcome: SubmitOutcome;
+  try {
+    outcome = await submitHeldWithRetries(core, forwarded, route, held, headers, owner);
+  } catch (error) {
+    outcome = { ok: false, retryable: false, message: `${routeKey(route)} (${route.backend}): ${(error as Error).message}` };
+  }
+  if (!outcome.ok) {
+    core.held.end(held, { kind: gatewayErrors.backendUnreachable, message: `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}` });
+    return;
+  }
+  if (!core.held.holds(held)) {
+    // Cancelled while it was being submitted: nobody will follow the query, so it is cancelled too.
+    const nextUri = pageOf(outcome.response)?.nextUri;
+    if (nextUri) void cancelOnBackend(route.backend, nextUri, headers);
+    return;
+  }
+  core.held.handOver(held, outcome.response);
+}
+
+/** Best-effort DELETE of a query's nextUri on its backend (as a client cancels it). */
+async function cancelOnBackend(backend: string, nextUri: string, headers: OutgoingHttpHeaders): Promise<void> {
+  try {
+    const url = new URL(nextUri);
+    const { "content-type": _contentType, ...deleteHeaders } = headers;
+    await backendRequest(backend, "DELETE", url.pathname + url.search, deleteHeaders, undefined, 10_000);
+  } catch {
+    // The coordinator forgets an abandoned query by itself.
+  }
 }
 
 /** Holds a new statement for a paused/resuming runtime and answers QUEUED with a gateway nextUri. */
@@ -276,22 +422,33 @@ export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: Ser
     writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`));
     return;
   }
-  // Ready: the first poll to get here submits; any concurrent poll of the same id is told to retry.
-  if (held.submitting) {
+  // Ready: the first poll to get here starts the submission; it and any later poll wait for it
+  // within held.pollWaitMs, then get the page reached, or QUEUED again (the same held nextUri).
+  if (!held.submission) {
+    // Credentials of the poll (an adopted ticket carries none; a token may have been refreshed).
+    const credentials = req.headers.authorization ? { authorization: req.headers.authorization } : {};
+    const user = held.headers["x-trino-user"];
+    held.submission = submitHeld(core, forwarded, readiness.route, held, { ...held.headers, ...credentials }, { user: typeof user === "string" ? user : "", principal: held.principal });
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const submitted = await Promise.race([
+    held.submission.then(() => true),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())))),
+  ]);
+  clearTimeout(timer);
+  if (!submitted) {
     const base = baseUrl(forwarded);
-    writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/0`));
+    const token = Number(/\/(\d+)$/.exec(pollPath)?.[1] ?? "0") + 1;
+    writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`));
     return;
   }
-  held.submitting = true;
-  // Credentials of the poll (an adopted ticket carries none; a token may have been refreshed).
-  const credentials = req.headers.authorization ? { authorization: req.headers.authorization } : {};
-  const user = held.headers["x-trino-user"];
-  const outcome = await submitStatement(core, res, forwarded, readiness.route, held.body, { ...held.headers, ...credentials }, { user: typeof user === "string" ? user : "", principal: held.principal });
-  if (outcome.ok) {
-    core.held.handOver(held, outcome.response);
+  const handed = core.held.handedOver(held.id, held.slug);
+  if (handed) {
+    writeBufferedAnswer(res, handed.answer);
     return;
   }
-  endHeld(core, res, forwarded, held, { kind: gatewayErrors.backendUnreachable, message: `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}` });
+  const ending = core.held.ending(held.id, held.slug);
+  writeTrinoError(core, res, forwarded, ending?.kind ?? gatewayErrors.queryCancelled, ending?.message ?? `query ${held.id} was cancelled`);
 }
 
 /** Ends a held statement and tells this poll how (later polls of its nextUri are told the same). */

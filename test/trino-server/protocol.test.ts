@@ -218,6 +218,22 @@ describe("Trino protocol test server over raw HTTP", function () {
     expect((await call(`${server.url}/_test/queries/${id}`)).body).to.include({ id, servedBy: server.name, user: "bob" });
   });
 
+  it("fails the next N statements with NO_NODES_AVAILABLE at their first poll (/_test/settings noNodesStatements), like Trino just after start", async () => {
+    await call(`${server.url}/_test/settings`, { method: "POST", body: JSON.stringify({ noNodesStatements: 2 }) });
+    for (let i = 0; i < 2; i++) {
+      const answers = await run(server, "SELECT 1");
+      expect(answers[0].body.stats.state).to.equal("QUEUED");
+      expect(answers).to.have.length(2);
+      expect(answers[1].body.stats.state).to.equal("FAILED");
+      expect(answers[1].body.error).to.include({ errorName: "NO_NODES_AVAILABLE", errorCode: 65541, errorType: "INTERNAL_ERROR", message: "No nodes available to run query" });
+    }
+    await call(`${server.url}/_test/settings`, { method: "POST", body: JSON.stringify({ nodesIsEmptyStatements: 1 }) });
+    const partitioning = await run(server, "SELECT 1");
+    expect(partitioning.at(-1)!.body.error).to.include({ errorName: "GENERIC_INTERNAL_ERROR", errorCode: 65536, message: "nodes is empty" });
+    const answers = await run(server, "SELECT 1");
+    expect(answers.flatMap((answer) => answer.body.data ?? [])).to.deep.equal([[1]]);
+  });
+
   it("runs as a process: prints the ready line and exits on SIGTERM", async () => {
     const child: ChildProcess = spawn(process.execPath, ["fixtures/trino-server/main.ts", "--port", "0", "--startup-delay-ms", "60000"], { stdio: ["ignore", "pipe", "inherit"] });
     try {

@@ -113,7 +113,9 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     writeRoutes(routes.map((route) => ({ ...route, state: "RUNNING" })));
     const [cliResult, jdbcResult, pythonResult] = await Promise.all([cli, jdbc, python]);
     const done = Date.now();
-    peerProgress("trino", `cold start: JVM start to /v1/info ready ${trinoUp - coldStart} ms; route RUNNING to every held query done ${done - trinoUp} ms`);
+    // Statements released right after start may meet Trino's empty node map (trinodb/trino issue 2214): the gateway submits them again.
+    const resubmitted = await metric("xtrinode_gateway_held_resubmissions_total", `runtime="${runtimeName}"`);
+    peerProgress("trino", `cold start: JVM start to /v1/info ready ${trinoUp - coldStart} ms; route RUNNING to every held query done ${done - trinoUp} ms; held statements resubmitted after an empty node map: ${resubmitted}`);
     expect(cliResult.code, cliResult.stderr).to.equal(0);
     expect(cliResult.stdout.trim().split("\n")).to.deep.equal(["1\tada\t10.50", "2\tgrace\t20.25", "3\tedsger\t7.00"]);
     expect(jdbcResult, JSON.stringify(jdbcResult)).to.include({ ok: true, rows: 1 });
