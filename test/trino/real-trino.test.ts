@@ -3,6 +3,7 @@
 // trino-client. ONE Trino JVM serves the whole tier; its start is the cold start of the auto-resume
 // test (route PAUSED → queries held → Trino starts → route RUNNING → every query completes).
 // Trino is started from the renderer's own coordinator and catalog ConfigMaps (test/trino/support/layout.ts).
+// A second gateway replica (same XTRINODE_GATEWAY_TICKET_KEY) takes every poll of a query posted to the first.
 import { expect } from "chai";
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,6 +21,7 @@ import { postgresSecret, renderFixture, runtimeName, runtimeNamespace } from "./
 const hostname = "analytics.trino.test";
 const runtimeKey = `${runtimeNamespace}/${runtimeName}`;
 const postgresPassword = `pg-${Math.random().toString(36).slice(2)}-secret`;
+const ticketKey = `ticket-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}-shared-by-replicas`;
 const ordersSql = "SELECT orderkey, custkey, orderstatus, totalprice, orderdate, comment FROM tpch.tiny.orders ORDER BY orderkey";
 
 describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-client)", function () {
@@ -89,7 +91,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     writeRoutes([{ namespace: runtimeNamespace, name: runtimeName, backend: `http://127.0.0.1:${trinoPort}`, state: "PAUSED", hostnames: [hostname] }]);
     const config = path.join(work, "gateway.yaml");
     writeFileSync(config, yaml.dump({ trustedProxies: ["127.0.0.1/32"], health: { intervalMs: 500 }, held: { pollWaitMs: 1000 } }));
-    gateway = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config], { env: { XTRINODE_LOG_LEVEL: "info" } });
+    gateway = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
     gatewayPort = Number(new URL(String(gateway.ready.url)).port);
     peerProgress("trino", `peers ready in ${Date.now() - started} ms; coordinator laid out with: ${layout.outsidePod.join("; ")}`);
   });
@@ -181,6 +183,38 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       const cliDefault = await runCli(peers, `http://127.0.0.1:${gatewayPort}`, ordersSql);
       expect(cliDefault.checksum).to.equal(cliDirect.checksum);
       writeRoutes(routes.map(({ default: _dropped, ...route }) => route));
+    });
+
+    it("two gateway replicas without affinity: POST via replica A, every poll via replica B (which never saw the query), rows equal the direct query", async () => {
+      // Real Trino makes a statement a query only at the first poll of its queued nextUri; before
+      // that /v1/query/{id} answers 410 everywhere, so replica B finds the owner by that poll (sticky.ts).
+      const replicaB = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", path.join(work, "gateway.yaml")], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
+      try {
+        const replicaBUrl = String(replicaB.ready.url).replace(/\/$/, "");
+        const replicaA = `http://127.0.0.1:${gatewayPort}`;
+        const headers = { "x-trino-user": "analyst", "x-trino-xtrinode": runtimeKey };
+        const sql = "SELECT nationkey, name, regionkey FROM tpch.tiny.nation ORDER BY nationkey";
+        let page = (await (await fetch(`${replicaA}/v1/statement`, { method: "POST", body: sql, headers })).json()) as { id: string; nextUri?: string; data?: unknown[][]; error?: { message: string } };
+        expect(page.nextUri, JSON.stringify(page)).to.match(/\/v1\/statement\/queued\//);
+        const rows: unknown[][] = [];
+        let polls = 0;
+        while (page.nextUri) {
+          const next = new URL(page.nextUri);
+          // Trino builds nextUri from the host the request came through: A for the POST's, then B.
+          expect(`${next.protocol}//${next.host}`).to.equal(polls === 0 ? replicaA : replicaBUrl);
+          const answer = await fetch(`${replicaBUrl}${next.pathname}${next.search}`, { headers });
+          expect(answer.status, await answer.clone().text()).to.equal(200);
+          page = (await answer.json()) as typeof page;
+          expect(page.error, page.error?.message).to.equal(undefined);
+          rows.push(...(page.data ?? []));
+          polls++;
+        }
+        expect(polls).to.be.greaterThan(1);
+        expect(rows).to.deep.equal(await directQuery(trino!.url, sql));
+        expect(rows).to.have.length(25);
+      } finally {
+        await replicaB.kill();
+      }
     });
 
     it("USE and SET SESSION round-trip through the gateway (CLI, JDBC, Python)", async () => {
