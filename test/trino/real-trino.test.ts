@@ -4,6 +4,7 @@
 // test (route PAUSED → queries held → Trino starts → route RUNNING → every query completes).
 // Trino is started from the renderer's own coordinator and catalog ConfigMaps (test/trino/support/layout.ts).
 // A second gateway replica (same XTRINODE_GATEWAY_TICKET_KEY) takes every poll of a query posted to the first.
+// An nginx TLS ingress (test/trino/support/tls-ingress.ts) fronts the gateway for https clients.
 import { expect } from "chai";
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { spawnReady, xtrinodeBin, type ChildUnderTest } from "../support/process
 import { ensurePythonTrino, ensureTrinoCli, ensureTrinoJdbc, ensureTrinoServer, freePort, javaBin, startPostgres, startTrino, type RunningPostgres, type RunningTrino } from "../support/trino-peers.ts";
 import { directQuery, runCli, runJdbc, runPython, spawnCli, writeHostsFile, type ClientPeers } from "./support/clients.ts";
 import { layOutCoordinator, type CoordinatorLayout } from "./support/layout.ts";
+import { startTlsIngress, type TlsIngress } from "./support/tls-ingress.ts";
 import { postgresSecret, renderFixture, runtimeName, runtimeNamespace } from "./support/runtime.ts";
 
 const hostname = "analytics.trino.test";
@@ -32,6 +34,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
   let postgres: RunningPostgres | undefined;
   let trino: RunningTrino | undefined;
   let gateway: ChildUnderTest | undefined;
+  let ingress: TlsIngress | undefined;
   let layout: CoordinatorLayout;
   let trinoHome: string;
   let trinoPort: number;
@@ -97,6 +100,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
   });
 
   after(async () => {
+    await ingress?.stop();
     await gateway?.kill();
     await trino?.stop();
     await postgres?.stop();
@@ -215,6 +219,42 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       } finally {
         await replicaB.kill();
       }
+    });
+
+    it("behind a TLS-terminating ingress (nginx, self-signed certificate): the CLI, JDBC and Python over https get correct rows, and every nextUri stays https on the ingress host", async function () {
+      try {
+        ingress = await startTlsIngress({ upstreamPort: gatewayPort, hostnames: [hostname] });
+      } catch (error) {
+        skipForMissingPeer(this, error, "the TLS ingress test");
+      }
+      const tls = ingress!;
+      const server = `https://${hostname}:${tls.port}`;
+      const direct = `http://127.0.0.1:${trinoPort}`;
+      // The CLI and JDBC trust the certificate through a PKCS12 truststore (keytool), Python through the PEM file.
+      const [cliDirect, cli] = await Promise.all([
+        runCli(peers, direct, ordersSql),
+        runCli(peers, server, ordersSql, ["--truststore-path", tls.truststore, "--truststore-password", tls.truststorePassword, "--truststore-type", "PKCS12"]),
+      ]);
+      expect(cli.code, cli.stderr).to.equal(0);
+      expect(cli.rows).to.equal(15000);
+      expect(cli.checksum).to.equal(cliDirect.checksum);
+      const jdbcUrl = `jdbc:trino://${hostname}:${tls.port}?SSL=true&SSLTrustStorePath=${encodeURIComponent(tls.truststore)}&SSLTrustStorePassword=${tls.truststorePassword}&SSLTrustStoreType=PKCS12`;
+      const [jdbcDirect, jdbc] = await Promise.all([runJdbc(peers, "query", jdbcVia("127.0.0.1", trinoPort), [ordersSql]), runJdbc(peers, "query", jdbcUrl, [ordersSql])]);
+      expect(jdbcDirect).to.include({ ok: true, rows: 15000 });
+      expect(jdbc).to.deep.equal(jdbcDirect);
+      const [pythonDirect, python] = await Promise.all([
+        runPython(peers, { mode: "query", host: "127.0.0.1", port: trinoPort, sql: ordersSql }),
+        runPython(peers, { mode: "query", host: hostname, port: tls.port, http_scheme: "https", verify: tls.caFile, resolve: { [hostname]: "127.0.0.1" }, sql: ordersSql }),
+      ]);
+      expect(python, JSON.stringify(python)).to.include({ ok: true, rows: 15000, checksum: pythonDirect.checksum });
+      expect(python.nextUris).to.deep.equal([server]);
+      // Every request the clients made reached nginx over TLS for the ingress host and was answered
+      // (a nextUri with http:// or another host would show as a 400 "plain HTTP request sent to HTTPS port" or another host).
+      const log = tls.accessLog();
+      const polls = log.filter((line) => / GET \/v1\/statement\/(?:queued|executing)\//.test(line));
+      expect(polls.length, log.join("\n")).to.be.greaterThan(10);
+      for (const line of log) expect(line).to.match(new RegExp(`^https ${hostname.replaceAll(".", "\\.")} (?:200|204) `));
+      expect(log.filter((line) => line.includes(" POST /v1/statement "))).to.have.length(3);
     });
 
     it("USE and SET SESSION round-trip through the gateway (CLI, JDBC, Python)", async () => {
