@@ -172,7 +172,9 @@ function followUpStickiness(core: GatewayCore): Middleware {
     };
     // Only the runtimes this principal may use are asked: a query elsewhere is none of its business.
     const candidates = principal ? usableBackends(core, principal) : allBackends(core);
-    const backend = await core.sticky.ownerOf(queryId, candidates, ownerLookupTimeoutMs, lookupIdentity(ctx.req.headers), admitLookup(core, ctx));
+    // A queued nextUri's first poll may come here before the query exists anywhere (sticky.ts).
+    const queuedPath = isPoll && request.path.startsWith("/v1/statement/queued/") ? request.path : undefined;
+    const backend = await core.sticky.ownerOf(queryId, candidates, ownerLookupTimeoutMs, lookupIdentity(ctx.req.headers), admitLookup(core, ctx), queuedPath);
     if (backend === "throttled") return refuseThrottledLookup(core, ctx);
     if (!backend) return notFound();
     ctx.state.runtime = runtimeOfFollowUp(core, queryId, backend);

@@ -19,7 +19,8 @@ export type RequestKind =
   | "query" // GET/HEAD/DELETE /v1/query/{id}
   | "query-list" // GET /v1/query (every query of a coordinator)
   | "info" // GET/HEAD /v1/info, /v1/info/state, /v1/status
-  | "ui"; // GET/HEAD /ui/… (Trino's web UI)
+  | "ui" // GET/HEAD /ui/… (Trino's web UI)
+  | "spooled"; // GET/HEAD/DELETE /v1/spooled/{download|ack}/{segment id} (spooling protocol, Trino ≥ 466)
 
 export interface RequestTarget {
   kind: RequestKind;
@@ -58,6 +59,9 @@ const shapes: Shape[] = [
   { kind: "query", methods: ["GET", "HEAD", "DELETE"], pattern: new RegExp(`^/v1/query/${queryId}$`) },
   { kind: "query-list", methods: ["GET"], pattern: /^\/v1\/query\/?$/ },
   { kind: "info", methods: ["GET", "HEAD"], pattern: /^\/v1\/(?:info|info\/state|status)$/ },
+  // Spooled segments retrieved through the coordinator (protocol.spooling.retrieval-mode=coordinator_proxy).
+  // The id is opaque (no query id in it): routed by runtime like /v1/info, not by owning query.
+  { kind: "spooled", methods: ["GET", "HEAD", "DELETE"], pattern: /^\/v1\/spooled\/(?:download|ack)\/[A-Za-z0-9_=-]+$/ },
   { kind: "ui", methods: ["GET", "HEAD"], pattern: /^\/ui(?:\/(?:[A-Za-z0-9._~-]+\/)*[A-Za-z0-9._~-]*)?$/ },
 ];
 
@@ -105,7 +109,7 @@ export function checkRequestTarget(method: string | undefined, rawTarget: string
     return { ok: true, target: { kind: shape.kind, path, search, ...(match[1] ? { queryId: match[1] } : {}), ...(authority ? { authority } : {}) } };
   }
   if (known) return refuse(405, `method ${upper || "(none)"} is not allowed on this path`);
-  return refuse(404, "not a Trino client-protocol path this gateway serves (/v1/statement, its nextUri and partialCancelUri, /v1/query/{queryId}, /v1/info, /v1/status, /ui, /xtrinode/v1/status)");
+  return refuse(404, "not a Trino client-protocol path this gateway serves (/v1/statement, its nextUri and partialCancelUri, /v1/query/{queryId}, /v1/info, /v1/status, /v1/spooled/…, /ui, /xtrinode/v1/status)");
 }
 
 const followUpKinds = new Set<RequestKind>(["poll", "partial-cancel", "query"]);

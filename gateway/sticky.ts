@@ -1,6 +1,7 @@
 // Which backend owns a query, learned without shared state between replicas (transactions: transactions.ts):
 // the coordinator-id part of every query id seen in responses maps to the backend that answered;
-// a replica meeting an unknown coordinator id asks the candidate backends `HEAD /v1/query/{id}`.
+// a replica meeting an unknown coordinator id asks the candidate backends `HEAD /v1/query/{id}`,
+// and for a poll of a queued nextUri also `HEAD` of that nextUri (see ownerOf).
 // Query owners (user, principal) are recorded from the POSTs this replica relays, else asked of the
 // owning coordinator once per query.
 // Everything is in bounded maps, so memory does not grow with the number of queries.
@@ -48,20 +49,26 @@ export class StickyRoutes {
    * a coordinator that denies viewing the query still has it). `identity` (X-Trino-User) goes with
    * the lookup: Trino authenticates /v1/query. One lookup per coordinator id at a time; a new one
    * only when `admit` allows it ("throttled" otherwise).
+   *
+   * `queuedPath`, for a poll of a queued nextUri: Trino creates the query only at the first poll of
+   * that URI, and until then answers /v1/query/{id} with 410 as for an unknown query. So the
+   * candidates are also asked `HEAD <queuedPath>` (the first poll itself, which creates the query
+   * on its owner; Trino checks the slug, so any other coordinator answers 404). Its lookup and its
+   * "unclaimed" memory are per path: the slug is what proves the client's claim.
    */
-  async ownerOf(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string> = {}, admit: LookupAdmission = () => true): Promise<string | undefined | "throttled"> {
+  async ownerOf(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string> = {}, admit: LookupAdmission = () => true, queuedPath?: string): Promise<string | undefined | "throttled"> {
     const coordinatorId = coordinatorIdOf(queryId);
     if (!coordinatorId) return undefined;
     const known = this.knownOwner(queryId);
     if (known) return known;
     // Different principals may ask different backends (their runtimes): what one set of backends
     // did not claim says nothing about another set.
-    const key = `${coordinatorId}\u0000${candidates.join("\u0000")}`;
+    const key = `${coordinatorId}\u0000${candidates.join("\u0000")}${queuedPath ? `\u0000${queuedPath}` : ""}`;
     if ((this.unclaimed.peek(key) ?? 0) > Date.now()) return undefined;
     let lookup = this.lookups.get(key);
     if (!lookup) {
       if (!admit()) return "throttled";
-      lookup = this.ask(queryId, candidates, timeoutMs, identity).finally(() => this.lookups.delete(key));
+      lookup = this.ask(queryId, candidates, timeoutMs, identity, queuedPath).finally(() => this.lookups.delete(key));
       this.lookups.set(key, lookup);
     }
     const { owner, conclusive } = await lookup;
@@ -71,25 +78,30 @@ export class StickyRoutes {
     return owner;
   }
 
-  private ask(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string>): Promise<{ owner?: string; conclusive: boolean }> {
+  private ask(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string>, queuedPath?: string): Promise<{ owner?: string; conclusive: boolean }> {
     this.lookupCount++;
-    const path = `/v1/query/${queryId}`;
+    // A 403 to /v1/query says "here, but not for you". Only 404 says "not here" for sure: Trino
+    // answers 410 also for a query of its own not yet polled (so a 410 is never remembered as unclaimed).
+    const probes: Array<{ path: string; claims: (status: number) => boolean }> = [{ path: `/v1/query/${queryId}`, claims: (status) => status === 200 || status === 403 }];
+    if (queuedPath) probes.push({ path: queuedPath, claims: (status) => status === 200 });
     return new Promise((resolve) => {
-      let pending = candidates.length;
+      let pending = candidates.length * probes.length;
       let conclusive = true;
       if (pending === 0) resolve({ conclusive });
       for (const backend of candidates) {
-        backendRequest(backend, "HEAD", path, identity, undefined, timeoutMs)
-          .then((response) => {
-            if (response.status === 200 || response.status === 403) resolve({ owner: backend, conclusive: true });
-            else if (response.status !== 404) conclusive = false;
-          })
-          .catch(() => {
-            conclusive = false;
-          })
-          .finally(() => {
-            if (--pending === 0) resolve({ conclusive });
-          });
+        for (const probe of probes) {
+          backendRequest(backend, "HEAD", probe.path, identity, undefined, timeoutMs)
+            .then((response) => {
+              if (probe.claims(response.status)) resolve({ owner: backend, conclusive: true });
+              else if (response.status !== 404) conclusive = false;
+            })
+            .catch(() => {
+              conclusive = false;
+            })
+            .finally(() => {
+              if (--pending === 0) resolve({ conclusive });
+            });
+        }
       }
     });
   }

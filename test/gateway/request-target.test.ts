@@ -18,6 +18,9 @@ describe("gateway request targets", () => {
       ["DELETE", `/v1/statement/executing/partialCancel/${id}/2/y0123abc/3`, "partial-cancel", id],
       ["HEAD", `/v1/query/${id}`, "query", id],
       ["GET", "/v1/info", "info", undefined],
+      // Trino 476's spooled segment URIs (coordinator_proxy retrieval): base64url ids, no query id
+      ["GET", "/v1/spooled/download/XmVbT0zhnJJA3PMf2Fw5HjfZttUTioIpaCz-7RS5E5M=", "spooled", undefined],
+      ["GET", "/v1/spooled/ack/XmVbT0zhnJJA3PMf2Fw5HjfZttUTioIpaCz-7RS5E5M=", "spooled", undefined],
       ["GET", "/HEALTHZ/", "probe", undefined],
     ];
     for (const [method, target, kind, queryId] of cases) {
@@ -47,6 +50,8 @@ describe("gateway request targets", () => {
       ["GET", "/v1/statement", 405, /method GET/],
       ["GET", "/v1/node", 404, /not a Trino client-protocol path/],
       ["GET", `/v1/query/${id}/killed`, 404, /not a Trino client-protocol path/],
+      ["GET", "/v1/spooled/download/a/b", 404, /not a Trino client-protocol path/],
+      ["POST", "/v1/spooled/ack/abc=", 405, /method POST/],
       ["GET", `/${"a".repeat(9000)}`, 400, /longer than/],
     ];
     for (const [method, target, status, reason] of cases) {

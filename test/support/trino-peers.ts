@@ -125,6 +125,54 @@ export async function ensurePythonTrino(): Promise<string> {
   return python;
 }
 
+export const motoVersion = "5.2.5";
+
+/**
+ * An S3-compatible store on 127.0.0.1 for Trino's spooling manager (476's takes S3, GCS or Azure, no
+ * local file system): moto's server from PyPI in a cached venv, on an ephemeral port, with `bucket` made.
+ */
+export async function startS3Store(bucket: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const venv = path.join(peerCacheDir("python"), `moto-${motoVersion}`);
+  const server = path.join(venv, "bin", "moto_server");
+  if (!existsSync(path.join(venv, ".complete"))) {
+    rmSync(venv, { recursive: true, force: true });
+    try {
+      await ensureDebianPackages(["python3-venv"]);
+      await run("python3", ["-m", "venv", venv]);
+      peerProgress("python", `pip install moto[server]==${motoVersion}`);
+      await run(path.join(venv, "bin", "python"), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", `moto[server]==${motoVersion}`]);
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
+      throw new PeerUnavailable(`moto[server] ${motoVersion}`, stderr.trim().split("\n").slice(-3).join(" | "));
+    }
+    writeFileSync(path.join(venv, ".complete"), `${new Date().toISOString()}\n`);
+  }
+  const port = await freePort();
+  const child = spawn(server, ["-H", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const endpoint = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const made = await fetch(`${endpoint}/${bucket}`, { method: "PUT", signal: AbortSignal.timeout(2000) });
+      if (made.ok) return { endpoint, stop };
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new PeerUnavailable("moto S3 server", `did not create bucket ${bucket} on ${endpoint} within 30 s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 export interface RunningPostgres {
   port: number;
   user: string;

@@ -133,13 +133,22 @@ describe("Trino protocol test server over raw HTTP", function () {
   it("serves /v1/query/{id} (GET, HEAD, DELETE) and cancels through the nextUri", async () => {
     const submitted = await post(server, "SELECT sleep_ms(60000)");
     const id = submitted.body.id;
-    const info = await call(`${server.url}/v1/query/${id}`, { headers: { "X-Trino-User": "bob" } });
-    expect(info.body).to.include({ queryId: id, state: "QUEUED", query: "SELECT sleep_ms(60000)" });
-    expect(info.body.session.user).to.equal("bob");
     const user = { "X-Trino-User": "bob" };
+    // As Trino: not a query until the first poll of its queued nextUri (410, as for an unknown query).
+    expect((await call(`${server.url}/v1/query/${id}`, { headers: user })).status).to.equal(410);
+    expect((await fetch(`${server.url}/v1/query/${id}`, { method: "HEAD", headers: user })).status).to.equal(410);
+    // HEAD of the queued nextUri is that first poll; a wrong slug is 404.
+    expect((await fetch(submitted.body.nextUri.replace(/\/[^/]+\/1$/, "/wrongslug/1"), { method: "HEAD" })).status).to.equal(404);
+    const head = await fetch(submitted.body.nextUri, { method: "HEAD" });
+    expect(head.status).to.equal(200);
+    expect(await head.text()).to.equal("");
+    const info = await call(`${server.url}/v1/query/${id}`, { headers: { "X-Trino-User": "bob" } });
+    expect(info.body).to.include({ queryId: id, state: "RUNNING", query: "SELECT sleep_ms(60000)" });
+    expect(info.body.session.user).to.equal("bob");
     expect((await fetch(`${server.url}/v1/query/${id}`, { method: "HEAD", headers: user })).status).to.equal(200);
     expect((await fetch(`${server.url}/v1/query/20200101_000000_00000_xxxxx`, { method: "HEAD", headers: user })).status).to.equal(404);
     expect((await call(`${server.url}/v1/query/20200101_000000_00000_xxxxx`, { headers: user })).status).to.equal(404);
+    // The client's own first poll after the HEAD: the same page (same token).
     const running = await call(submitted.body.nextUri);
     expect(running.body.stats.state).to.equal("RUNNING");
     // A long poll on the sleeping query answers RUNNING without data after maxWait.

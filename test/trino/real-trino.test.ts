@@ -3,7 +3,11 @@
 // trino-client. ONE Trino JVM serves the whole tier; its start is the cold start of the auto-resume
 // test (route PAUSED → queries held → Trino starts → route RUNNING → every query completes).
 // Trino is started from the renderer's own coordinator and catalog ConfigMaps (test/trino/support/layout.ts).
+// A second gateway replica (same XTRINODE_GATEWAY_TICKET_KEY) takes every poll of a query posted to the first.
+// An nginx TLS ingress (test/trino/support/tls-ingress.ts) fronts the gateway for https clients.
+// The spooling protocol needs a second Trino (spooling to a moto S3 server): started only for those tests.
 import { expect } from "chai";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -12,14 +16,16 @@ import yaml from "js-yaml";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { skipForMissingPeer, peerProgress } from "../support/peers.ts";
 import { spawnReady, xtrinodeBin, type ChildUnderTest } from "../support/process.ts";
-import { ensurePythonTrino, ensureTrinoCli, ensureTrinoJdbc, ensureTrinoServer, freePort, javaBin, startPostgres, startTrino, type RunningPostgres, type RunningTrino } from "../support/trino-peers.ts";
+import { ensurePythonTrino, ensureTrinoCli, ensureTrinoJdbc, ensureTrinoServer, freePort, javaBin, startPostgres, startS3Store, startTrino, type RunningPostgres, type RunningTrino } from "../support/trino-peers.ts";
 import { directQuery, runCli, runJdbc, runPython, spawnCli, writeHostsFile, type ClientPeers } from "./support/clients.ts";
 import { layOutCoordinator, type CoordinatorLayout } from "./support/layout.ts";
+import { startTlsIngress, type TlsIngress } from "./support/tls-ingress.ts";
 import { postgresSecret, renderFixture, runtimeName, runtimeNamespace } from "./support/runtime.ts";
 
 const hostname = "analytics.trino.test";
 const runtimeKey = `${runtimeNamespace}/${runtimeName}`;
 const postgresPassword = `pg-${Math.random().toString(36).slice(2)}-secret`;
+const ticketKey = `ticket-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}-shared-by-replicas`;
 const ordersSql = "SELECT orderkey, custkey, orderstatus, totalprice, orderdate, comment FROM tpch.tiny.orders ORDER BY orderkey";
 
 describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-client)", function () {
@@ -30,6 +36,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
   let postgres: RunningPostgres | undefined;
   let trino: RunningTrino | undefined;
   let gateway: ChildUnderTest | undefined;
+  let ingress: TlsIngress | undefined;
   let layout: CoordinatorLayout;
   let trinoHome: string;
   let trinoPort: number;
@@ -89,12 +96,13 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     writeRoutes([{ namespace: runtimeNamespace, name: runtimeName, backend: `http://127.0.0.1:${trinoPort}`, state: "PAUSED", hostnames: [hostname] }]);
     const config = path.join(work, "gateway.yaml");
     writeFileSync(config, yaml.dump({ trustedProxies: ["127.0.0.1/32"], health: { intervalMs: 500 }, held: { pollWaitMs: 1000 } }));
-    gateway = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config], { env: { XTRINODE_LOG_LEVEL: "info" } });
+    gateway = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
     gatewayPort = Number(new URL(String(gateway.ready.url)).port);
     peerProgress("trino", `peers ready in ${Date.now() - started} ms; coordinator laid out with: ${layout.outsidePod.join("; ")}`);
   });
 
   after(async () => {
+    await ingress?.stop();
     await gateway?.kill();
     await trino?.stop();
     await postgres?.stop();
@@ -206,6 +214,154 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       const cliDefault = await runCli(peers, `http://127.0.0.1:${gatewayPort}`, ordersSql);
       expect(cliDefault.checksum).to.equal(cliDirect.checksum);
       writeRoutes(routes.map(({ default: _dropped, ...route }) => route));
+    });
+
+    it("two gateway replicas without affinity: POST via replica A, every poll via replica B (which never saw the query), rows equal the direct query", async () => {
+      // Real Trino makes a statement a query only at the first poll of its queued nextUri; before
+      // that /v1/query/{id} answers 410 everywhere, so replica B finds the owner by that poll (sticky.ts).
+      const replicaB = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", path.join(work, "gateway.yaml")], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
+      try {
+        const replicaBUrl = String(replicaB.ready.url).replace(/\/$/, "");
+        const replicaA = `http://127.0.0.1:${gatewayPort}`;
+        const headers = { "x-trino-user": "analyst", "x-trino-xtrinode": runtimeKey };
+        const sql = "SELECT nationkey, name, regionkey FROM tpch.tiny.nation ORDER BY nationkey";
+        let page = (await (await fetch(`${replicaA}/v1/statement`, { method: "POST", body: sql, headers })).json()) as { id: string; nextUri?: string; data?: unknown[][]; error?: { message: string } };
+        expect(page.nextUri, JSON.stringify(page)).to.match(/\/v1\/statement\/queued\//);
+        const rows: unknown[][] = [];
+        let polls = 0;
+        while (page.nextUri) {
+          const next = new URL(page.nextUri);
+          // Trino builds nextUri from the host the request came through: A for the POST's, then B.
+          expect(`${next.protocol}//${next.host}`).to.equal(polls === 0 ? replicaA : replicaBUrl);
+          const answer = await fetch(`${replicaBUrl}${next.pathname}${next.search}`, { headers });
+          expect(answer.status, await answer.clone().text()).to.equal(200);
+          page = (await answer.json()) as typeof page;
+          expect(page.error, page.error?.message).to.equal(undefined);
+          rows.push(...(page.data ?? []));
+          polls++;
+        }
+        expect(polls).to.be.greaterThan(1);
+        expect(rows).to.deep.equal(await directQuery(trino!.url, sql));
+        expect(rows).to.have.length(25);
+      } finally {
+        await replicaB.kill();
+      }
+    });
+
+    it("behind a TLS-terminating ingress (nginx, self-signed certificate): the CLI, JDBC and Python over https get correct rows, and every nextUri stays https on the ingress host", async function () {
+      try {
+        ingress = await startTlsIngress({ upstreamPort: gatewayPort, hostnames: [hostname] });
+      } catch (error) {
+        skipForMissingPeer(this, error, "the TLS ingress test");
+      }
+      const tls = ingress!;
+      const server = `https://${hostname}:${tls.port}`;
+      const direct = `http://127.0.0.1:${trinoPort}`;
+      // The CLI and JDBC trust the certificate through a PKCS12 truststore (keytool), Python through the PEM file.
+      const [cliDirect, cli] = await Promise.all([
+        runCli(peers, direct, ordersSql),
+        runCli(peers, server, ordersSql, ["--truststore-path", tls.truststore, "--truststore-password", tls.truststorePassword, "--truststore-type", "PKCS12"]),
+      ]);
+      expect(cli.code, cli.stderr).to.equal(0);
+      expect(cli.rows).to.equal(15000);
+      expect(cli.checksum).to.equal(cliDirect.checksum);
+      const jdbcUrl = `jdbc:trino://${hostname}:${tls.port}?SSL=true&SSLTrustStorePath=${encodeURIComponent(tls.truststore)}&SSLTrustStorePassword=${tls.truststorePassword}&SSLTrustStoreType=PKCS12`;
+      const [jdbcDirect, jdbc] = await Promise.all([runJdbc(peers, "query", jdbcVia("127.0.0.1", trinoPort), [ordersSql]), runJdbc(peers, "query", jdbcUrl, [ordersSql])]);
+      expect(jdbcDirect).to.include({ ok: true, rows: 15000 });
+      expect(jdbc).to.deep.equal(jdbcDirect);
+      const [pythonDirect, python] = await Promise.all([
+        runPython(peers, { mode: "query", host: "127.0.0.1", port: trinoPort, sql: ordersSql }),
+        runPython(peers, { mode: "query", host: hostname, port: tls.port, http_scheme: "https", verify: tls.caFile, resolve: { [hostname]: "127.0.0.1" }, sql: ordersSql }),
+      ]);
+      expect(python, JSON.stringify(python)).to.include({ ok: true, rows: 15000, checksum: pythonDirect.checksum });
+      expect(python.nextUris).to.deep.equal([server]);
+      // Every request the clients made reached nginx over TLS for the ingress host and was answered
+      // (a nextUri with http:// or another host would show as a 400 "plain HTTP request sent to HTTPS port" or another host).
+      const log = tls.accessLog();
+      const polls = log.filter((line) => / GET \/v1\/statement\/(?:queued|executing)\//.test(line));
+      expect(polls.length, log.join("\n")).to.be.greaterThan(10);
+      for (const line of log) expect(line).to.match(new RegExp(`^https ${hostname.replaceAll(".", "\\.")} (?:200|204) `));
+      expect(log.filter((line) => line.includes(" POST /v1/statement "))).to.have.length(3);
+    });
+
+    describe("the spooling protocol (a second Trino spooling to an S3-compatible store: 476 has no local file system for it)", () => {
+      const spoolingKey = `${runtimeNamespace}/spooling`;
+      let store: { endpoint: string; stop(): Promise<void> } | undefined;
+      let spooling: RunningTrino | undefined;
+
+      before(async function () {
+        this.timeout(300_000);
+        try {
+          store = await startS3Store("spool");
+        } catch (error) {
+          skipForMissingPeer(this, error, "the spooling protocol tests");
+        }
+        const port = await freePort();
+        const spoolLayout = layOutCoordinator(renderFixture(postgres!.port), {
+          root: path.join(work, "spooling"),
+          home: trinoHome,
+          port,
+          secrets: { [`${postgresSecret}/username`]: postgres!.user, [`${postgresSecret}/password`]: postgresPassword },
+          extraConfig: { "protocol.spooling.enabled": "true", "protocol.spooling.shared-secret-key": randomBytes(32).toString("base64"), "protocol.spooling.retrieval-mode": "coordinator_proxy" },
+        });
+        writeFileSync(
+          path.join(spoolLayout.etcDir, "spooling-manager.properties"),
+          ["spooling-manager.name=filesystem", "fs.s3.enabled=true", "fs.location=s3://spool/", `s3.endpoint=${store!.endpoint}`, "s3.region=us-east-1", "s3.path-style-access=true", "s3.aws-access-key=test", "s3.aws-secret-key=test", ""].join("\n"),
+        );
+        spooling = await startTrino({ home: trinoHome, etcDir: spoolLayout.etcDir, port, env: spoolLayout.env });
+        writeRoutes([...routes, { namespace: runtimeNamespace, name: "spooling", backend: spooling.url, state: "RUNNING" }]);
+        // Routes reloaded, and the coordinator past "No nodes available" right after its start.
+        await waitFor("the spooling runtime answering through the gateway", async () => (await directQuery(`http://127.0.0.1:${gatewayPort}`, "SELECT 1", { "x-trino-xtrinode": spoolingKey }).catch(() => [])).length === 1, 60_000);
+      });
+
+      after(async () => {
+        if (routes.some((route) => route.name === "spooling")) writeRoutes(routes.filter((route) => route.name !== "spooling"));
+        await spooling?.stop();
+        await store?.stop();
+      });
+
+      it("Python asking for json+zstd gets spooled segments through the gateway (/v1/spooled/…), rows equal the direct query", async () => {
+        const sql = "SELECT custkey, name, acctbal, mktsegment FROM tpch.sf1.customer ORDER BY custkey";
+        const [direct, viaGateway] = await Promise.all([
+          runPython(peers, { mode: "query", host: "127.0.0.1", port: trinoPort, sql }),
+          runPython(peers, { mode: "query", host: "127.0.0.1", port: gatewayPort, headers: { "X-Trino-XTrinode": spoolingKey }, encoding: "json+zstd", sql }),
+        ]);
+        expect(direct).to.include({ ok: true, rows: 150000 });
+        expect(viaGateway, JSON.stringify(viaGateway)).to.include({ ok: true, rows: 150000, checksum: direct.checksum });
+        expect(viaGateway.spooledSegments).to.be.greaterThan(0);
+        expect(viaGateway.nextUris).to.deep.equal([`http://127.0.0.1:${gatewayPort}`]);
+      });
+
+      it("a segment is retrieved through a second gateway replica that never saw the query", async () => {
+        const replicaB = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", path.join(work, "gateway.yaml")], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
+        try {
+          const replicaBUrl = String(replicaB.ready.url).replace(/\/$/, "");
+          const headers = { "x-trino-user": "analyst", "x-trino-xtrinode": spoolingKey };
+          type Segment = { type: string; uri?: string; ackUri?: string; headers?: Record<string, string[]>; metadata: { segmentSize: number; rowsCount: number } };
+          type Page = { nextUri?: string; data?: { segments?: Segment[] }; error?: { message: string } };
+          let page = (await (await fetch(`http://127.0.0.1:${gatewayPort}/v1/statement`, { method: "POST", body: "SELECT * FROM tpch.sf1.customer", headers: { ...headers, "x-trino-query-data-encoding": "json+zstd" } })).json()) as Page;
+          let segment: Segment | undefined;
+          while (page.nextUri && !segment) {
+            const next = new URL(page.nextUri);
+            page = (await (await fetch(`${replicaBUrl}${next.pathname}${next.search}`, { headers })).json()) as Page;
+            expect(page.error, page.error?.message).to.equal(undefined);
+            segment = page.data?.segments?.find((candidate) => candidate.type === "spooled");
+          }
+          expect(segment, "a spooled segment").to.not.equal(undefined);
+          const uri = new URL(segment!.uri!);
+          expect(`${uri.protocol}//${uri.host}`).to.equal(replicaBUrl); // built from the host the poll came through
+          expect(uri.pathname).to.match(/^\/v1\/spooled\/download\//);
+          const segmentHeaders = Object.fromEntries(Object.entries(segment!.headers ?? {}).map(([name, values]) => [name, values[0]]));
+          const data = await fetch(segment!.uri!, { headers: { ...headers, ...segmentHeaders } });
+          expect(data.status, await data.clone().text().catch(() => "")).to.equal(200);
+          expect((await data.arrayBuffer()).byteLength).to.equal(segment!.metadata.segmentSize);
+          const ack = await fetch(segment!.ackUri!, { headers: { ...headers, ...segmentHeaders } });
+          expect(ack.status).to.equal(200);
+          if (page.nextUri) await fetch(page.nextUri, { method: "DELETE", headers });
+        } finally {
+          await replicaB.kill();
+        }
+      });
     });
 
     it("USE and SET SESSION round-trip through the gateway (CLI, JDBC, Python)", async () => {

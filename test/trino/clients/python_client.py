@@ -65,6 +65,7 @@ def main():
             cursor.execute(options["sql"])
             result = read_all(cursor)
             result["nextUris"] = sorted({uri.split("/v1/")[0] for uri in seen_uris})
+            result["spooledSegments"] = sum(1 for uri in seen_uris if "/v1/spooled/download/" in uri)
             return {"ok": True, **result, "queryId": cursor.query_id}
         if mode == "session":
             connection = connect()

@@ -81,7 +81,10 @@ export async function runJdbc(peers: ClientPeers, mode: string, url: string, arg
 }
 
 export async function runPython(peers: ClientPeers, options: Record<string, unknown>, timeoutMs = 300_000): Promise<Record<string, unknown>> {
-  const run = await runProcess(peers.python, [path.join(clientsDir, "python_client.py"), JSON.stringify(options)], timeoutMs);
+  // requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (set on some machines) override the session's
+  // `verify`, which is what the trino client sets: with a CA file of our own, they must not be set.
+  const env = options.verify === undefined ? undefined : { REQUESTS_CA_BUNDLE: undefined, CURL_CA_BUNDLE: undefined };
+  const run = await runProcess(peers.python, [path.join(clientsDir, "python_client.py"), JSON.stringify(options)], timeoutMs, env);
   return lastJsonLine(run, `Python ${String(options.mode)}`);
 }
 
