@@ -515,7 +515,6 @@ export function createGatewayHandler(core: GatewayCore): RequestListener {
     const request = checked.target;
     req.url = request.path + request.search; // only the canonical origin-form goes on
     if (request.authority) req.headers.host = request.authority;
-    checkedTargets.set(req, request);
     let handled: boolean;
     try {
       handled = forwardKnownFollowUp(core, req, res, request);
@@ -526,7 +525,10 @@ export function createGatewayHandler(core: GatewayCore): RequestListener {
       else res.destroy();
       return;
     }
-    if (!handled) void chain(req, res);
+    if (handled) return;
+    // Only requests that reach the Koa chain need the checked target there (follow-ups of known queries never do).
+    checkedTargets.set(req, request);
+    void chain(req, res);
   };
 }
 

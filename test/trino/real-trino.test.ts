@@ -28,6 +28,7 @@ const postgresPassword = `pg-${Math.random().toString(36).slice(2)}-secret`;
 const ticketKey = `ticket-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}-shared-by-replicas`;
 const ordersSql = "SELECT orderkey, custkey, orderstatus, totalprice, orderdate, comment FROM tpch.tiny.orders ORDER BY orderkey";
 
+
 describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-client)", function () {
   this.timeout(300_000);
   const work = mkdtempSync(path.join(tmpdir(), "xtrinode-real-trino-"));
@@ -42,6 +43,17 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
   let trinoPort: number;
   let gatewayPort: number;
   let routes: RouteEntry[];
+
+  /** The fixture runtime's coordinator laid out under `root` on `port`, its PostgreSQL secret supplied (the tier's one layout recipe). */
+  function layOutFixtureCoordinator(root: string, port: number, extraConfig?: Record<string, string>): CoordinatorLayout {
+    return layOutCoordinator(renderFixture(postgres!.port), {
+      root,
+      home: trinoHome,
+      port,
+      secrets: { [`${postgresSecret}/username`]: postgres!.user, [`${postgresSecret}/password`]: postgresPassword },
+      extraConfig,
+    });
+  }
 
   function writeRoutes(next: RouteEntry[]): void {
     routes = next;
@@ -87,12 +99,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     await postgres!.psql("CREATE DATABASE sales");
     await postgres!.psql("CREATE TABLE orders (id integer PRIMARY KEY, customer text, amount numeric(10,2)); INSERT INTO orders VALUES (1, 'ada', 10.50), (2, 'grace', 20.25), (3, 'edsger', 7.00)", "sales");
     trinoPort = await freePort();
-    layout = layOutCoordinator(renderFixture(postgres!.port), {
-      root: path.join(work, "coordinator"),
-      home: trinoHome,
-      port: trinoPort,
-      secrets: { [`${postgresSecret}/username`]: postgres!.user, [`${postgresSecret}/password`]: postgresPassword },
-    });
+    layout = layOutFixtureCoordinator(path.join(work, "coordinator"), trinoPort);
     writeRoutes([{ namespace: runtimeNamespace, name: runtimeName, backend: `http://127.0.0.1:${trinoPort}`, state: "PAUSED", hostnames: [hostname] }]);
     const config = path.join(work, "gateway.yaml");
     writeFileSync(config, yaml.dump({ trustedProxies: ["127.0.0.1/32"], health: { intervalMs: 500 }, held: { pollWaitMs: 1000 } }));
@@ -135,13 +142,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
   it("real Trino refuses what the renderer's heap rule prevents: the chart's 1GB query.max-memory-per-node with the 1152M heap", async function () {
     this.timeout(600_000);
     const port = await freePort();
-    const refused = layOutCoordinator(renderFixture(postgres!.port), {
-      root: path.join(work, "coordinator-1gb"),
-      home: trinoHome,
-      port,
-      secrets: { [`${postgresSecret}/username`]: postgres!.user, [`${postgresSecret}/password`]: postgresPassword },
-      extraConfig: { "query.max-memory-per-node": "1GB" },
-    });
+    const refused = layOutFixtureCoordinator(path.join(work, "coordinator-1gb"), port, { "query.max-memory-per-node": "1GB" });
     let started: RunningTrino | undefined;
     try {
       started = await startTrino({ home: trinoHome, etcDir: refused.etcDir, port, env: refused.env, timeoutMs: 400_000 });
@@ -297,13 +298,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
           skipForMissingPeer(this, error, "the spooling protocol tests");
         }
         const port = await freePort();
-        const spoolLayout = layOutCoordinator(renderFixture(postgres!.port), {
-          root: path.join(work, "spooling"),
-          home: trinoHome,
-          port,
-          secrets: { [`${postgresSecret}/username`]: postgres!.user, [`${postgresSecret}/password`]: postgresPassword },
-          extraConfig: { "protocol.spooling.enabled": "true", "protocol.spooling.shared-secret-key": randomBytes(32).toString("base64"), "protocol.spooling.retrieval-mode": "coordinator_proxy" },
-        });
+        const spoolLayout = layOutFixtureCoordinator(path.join(work, "spooling"), port, { "protocol.spooling.enabled": "true", "protocol.spooling.shared-secret-key": randomBytes(32).toString("base64"), "protocol.spooling.retrieval-mode": "coordinator_proxy" });
         writeFileSync(
           path.join(spoolLayout.etcDir, "spooling-manager.properties"),
           ["spooling-manager.name=filesystem", "fs.s3.enabled=true", "fs.location=s3://spool/", `s3.endpoint=${store!.endpoint}`, "s3.region=us-east-1", "s3.path-style-access=true", "s3.aws-access-key=test", "s3.aws-secret-key=test", ""].join("\n"),
