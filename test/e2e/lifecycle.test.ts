@@ -13,6 +13,7 @@ import yaml from "js-yaml";
 import { BasicAuth, Trino } from "trino-client";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { startLocalStack, type LocalStack } from "../../fixtures/local-stack/index.ts";
+import { heldCoordinatorId } from "../../gateway/query-id.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { AutoscalerHistory, RouteHistory, coordinatorOfQuery, metricSum, runQuery, waitFor } from "./support.ts";
 
@@ -123,8 +124,13 @@ describe("end to end: local stack (real processes, trino-client)", function () {
     }, 10_000);
     expect(byHost.rows).to.deep.equal([[7]]);
     expect(coordinatorOfQuery(byHost.id)).to.equal(alpha);
-    // Another runtime's hostname goes to that runtime.
-    expect(coordinatorOfQuery((await postWithHost(stack.gatewayUrl, betaHost, "SELECT 1")).id)).to.equal(beta);
+    // Another runtime's hostname goes to that runtime (waiting, like the query above, until this gateway has seen
+    // beta RUNNING with a healthy backend; before that it holds the statement under a gateway id).
+    const byBetaHost = await waitFor("a statement by beta's hostname answered by a coordinator", async () => {
+      const id = (await postWithHost(stack.gatewayUrl, betaHost, "SELECT 1")).id;
+      return coordinatorOfQuery(id) === heldCoordinatorId ? undefined : id;
+    }, 10_000);
+    expect(coordinatorOfQuery(byBetaHost)).to.equal(beta);
 
     const byName = await runQuery(byHeader(`${ns}/beta`), "SELECT * FROM xt_rows(2500)");
     expect(byName.state).to.equal("FINISHED");
