@@ -177,6 +177,8 @@ describe("kube-api-server: server-side apply and patches", () => {
       expect(both.spec.ports.map((p: Obj) => [p.name, p.port, p.protocol])).to.deep.equal([["http", 80, "TCP"], ["m", 9090, "TCP"]]);
       const owned = Object.fromEntries(both.metadata!.managedFields!.map((m) => [m.manager, Object.keys((m.fieldsV1 as Obj)["f:spec"]["f:ports"])]));
       expect(owned).to.deep.equal({ operator: ['k:{"port":80,"protocol":"TCP"}'], other: ['k:{"port":9090,"protocol":"TCP"}'] });
+      const conflict = await apiError(() => apply(service([{ name: "x", port: 80 }]), "other"));
+      expect(conflict.body.details.causes.map((c: Obj) => c.field)).to.deep.equal(['.spec.ports[port=80,protocol="TCP"].name']);
     });
   });
 
