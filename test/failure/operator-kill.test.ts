@@ -5,7 +5,8 @@
 // per runtime.
 import { expect } from "chai";
 import { renderRuntime } from "../../renderer/index.ts";
-import { apiVersion, leaseName, ownerLabel, prunableKinds } from "../../reconciler/constants.ts";
+import { apiVersion, ownerLabel } from "../../schemas/api/index.ts";
+import { leaseName, prunableKinds } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/diff.ts";
 import { readRoutes } from "../../reconciler/routes-store.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";

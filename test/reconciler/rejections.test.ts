@@ -4,7 +4,7 @@
 import { expect } from "chai";
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
-import { ownerLabel } from "../../reconciler/constants.ts";
+import { ownerLabel } from "../../schemas/api/index.ts";
 import { reconcileRuntime } from "../../reconciler/reconcile.ts";
 import { readRoutes } from "../../reconciler/routes-store.ts";
 import { condition, events, gatewayNamespace, getRuntime, phaseOf, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster } from "./support.ts";
