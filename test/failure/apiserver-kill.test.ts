@@ -6,7 +6,8 @@
 import { expect } from "chai";
 import { BasicAuth, Trino } from "trino-client";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
-import { configMapRoutesSource, routesConfigMapName, routesDataKey } from "../../gateway/routes-source.ts";
+import { configMapRoutesSource } from "../../gateway/routes-source.ts";
+import { routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
