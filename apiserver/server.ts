@@ -1,6 +1,6 @@
 // The lifecycle API's HTTP server: one Koa app, every request through the same ordered middleware —
 // the error boundary (security headers, JSON errors, the latency histogram), the router (authentication
-// and authorisation per route, then the Lifecycle core), and the router's 405/501 answers. Routes per
+// and authorisation per route, then LifecycleActions), and the router's 405/501 answers. Routes per
 // docs/CONTRACTS.md; where to add one: apiserver/README.md.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -11,13 +11,15 @@ import { authorize, bearerToken, isAllowed, isAllowedEverywhere, permissionsOf, 
 import { addConsoleRoutes, securityHeaders, type ConsoleAsset } from "./console.ts";
 import { runtimeDetails } from "./details.ts";
 import { ApiError, badRequest, errorBody, kubeUnavailable } from "./errors.ts";
-import type { Lifecycle, LifecycleAnswer, RuntimeView } from "./lifecycle.ts";
+import type { LifecycleAnswer } from "./intent-decisions.ts";
+import type { LifecycleActions } from "./lifecycle-actions.ts";
 import type { ApiServerMetrics } from "./metrics.ts";
 import { checkDns1123Label } from "./names.ts";
+import type { RuntimeView } from "./runtime-view.ts";
 import type { RuntimeStore } from "./store.ts";
 
 export interface ApiServerDeps {
-  lifecycle: Lifecycle;
+  lifecycle: LifecycleActions;
   store: RuntimeStore;
   authenticate: Authenticator;
   authz: AuthzConfig;
