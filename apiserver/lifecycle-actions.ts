@@ -1,30 +1,19 @@
 // What each lifecycle endpoint does, behind the HTTP layer (server.ts): resume (through the stateful
 // resume gate, resume-gate.ts), suspend, activity reports and the status views. All Kubernetes I/O goes
 // through a RuntimeStore; time comes from an injected clock; the decisions are pure (intent-decisions.ts).
-import type { Logger } from "../lib/logger.ts";
 import { notFound } from "./errors.ts";
 import { activityPatch, alreadySuspendedAnswer, eventReasons, parseActivityTime, suspendIntentPatch, type LifecycleAnswer } from "./intent-decisions.ts";
 import { countedWrite, type ApiServerMetrics } from "./metrics.ts";
 import { defaultLeaseNamespace } from "./names.ts";
-import { ResumeGate } from "./resume-gate.ts";
+import { ResumeGate, type ResumeGateOptions } from "./resume-gate.ts";
 import { runtimeView, type RuntimeView } from "./runtime-view.ts";
 import { recordEventInBackground, type RuntimeStore } from "./store.ts";
 
-export interface LifecycleOptions {
-  store: RuntimeStore;
-  metrics: ApiServerMetrics;
-  logger: Logger;
-  /** Holder identity written into resume Leases; unique per process. */
-  identity: string;
-  leaseDurationSeconds: number;
-  /** Retry guidance given to resume callers. */
-  retryAfterSeconds: number;
+/** The resume gate's options (resume-gate.ts), with defaults for the last three, and the activity throttle. */
+export interface LifecycleOptions extends Omit<ResumeGateOptions, "leaseNamespace" | "abandonedLeaseGraceMs" | "now"> {
   /** At most one last-activity write per runtime per this many seconds (per process). */
   activityMinIntervalSeconds: number;
-  /**
-   * A Lease seen for this long (local clock) with no resume intent recorded under it is abandoned (its holder
-   * failed between acquiring it and writing the intent) and may be taken over. Default 10 s.
-   */
+  /** Default 10 s: see ResumeGateOptions. */
   abandonedLeaseGraceMs?: number;
   /** Namespace of the resume Leases (default xtrinode-system, the API server's own). */
   leaseNamespace?: string;

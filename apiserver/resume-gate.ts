@@ -43,7 +43,10 @@ export interface ResumeGateOptions {
   leaseNamespace: string;
   /** Retry guidance given to resume callers. */
   retryAfterSeconds: number;
-  /** A Lease seen for this long (local clock) with no resume intent recorded under it is abandoned and may be taken over. */
+  /**
+   * A Lease seen for this long (local clock) with no resume intent recorded under it is abandoned (its holder
+   * failed between acquiring it and writing the intent) and may be taken over.
+   */
   abandonedLeaseGraceMs: number;
   now: () => number;
 }
