@@ -156,7 +156,7 @@ export class ResumeGate {
       const decision = decideOnLease({
         runtime,
         lease: live,
-        observation: this.observe(key, live),
+        observation: this.observeAndRemember(key, live),
         identity,
         ownIntentRecordKey: this.intents.get(key),
         abandonedLeaseGraceMs: this.options.abandonedLeaseGraceMs,
@@ -176,7 +176,7 @@ export class ResumeGate {
     leaseDecided(this.resuming(namespace, name));
     if (!acquired.ok) {
       metrics.leaseAcquisitions.inc({ result: "lost" });
-      await this.rememberLostLease(leaseNamespace, leaseName, key);
+      await this.readLostLeaseAndHold(leaseNamespace, leaseName, key);
       return { outcome: "held", answer: this.resuming(namespace, name) };
     }
     metrics.leaseAcquisitions.inc({ result: "won" });
@@ -212,19 +212,19 @@ export class ResumeGate {
     this.intents.delete(key);
   }
 
-  private observe(key: string, live: LeaseRecord): LeaseObservation {
+  private observeAndRemember(key: string, live: LeaseRecord): LeaseObservation {
     const observation = observeLease(live, this.observations.get(key), this.now(), this.options.leaseDurationSeconds);
     this.observations.set(key, observation);
     return observation;
   }
 
   /** After losing the race, read the winner's record once so this process judges its expiry from (about) when it was written. */
-  private async rememberLostLease(leaseNamespace: string, leaseName: string, key: string): Promise<void> {
+  private async readLostLeaseAndHold(leaseNamespace: string, leaseName: string, key: string): Promise<void> {
     const fallback = this.now() + this.options.leaseDurationSeconds * 1000;
     try {
       const live = await this.options.store.getLease(leaseNamespace, leaseName);
       if (!live) return; // released meanwhile: the next call may try again
-      const judgement = judgeLease(this.observe(key, live), this.now());
+      const judgement = judgeLease(this.observeAndRemember(key, live), this.now());
       this.holdUntil(key, judgement.kind === "held" ? judgement.expiresAtMs : fallback);
     } catch {
       this.holdUntil(key, fallback);

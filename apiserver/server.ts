@@ -65,14 +65,15 @@ async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-/** An error as answered: ApiErrors as they are; anything else is logged and becomes a 500. */
-function asApiError(error: unknown, logger: Logger, method: string, path: string): ApiError {
-  if (!(error instanceof ApiError)) {
-    logger.error({ event: "request-failed", method, path, err: String(error) }, "unexpected error");
-    return new ApiError(500, "Internal", "internal error in the lifecycle API server; see its log");
-  }
-  if (error.status >= 500) logger.warn({ event: "request-failed", method, path, status: error.status, message: error.message }, "request failed");
-  return error;
+/** An error as answered: ApiErrors as they are; anything else becomes a 500 (its cause goes to the log only). */
+function asApiError(error: unknown): ApiError {
+  return error instanceof ApiError ? error : new ApiError(500, "Internal", "internal error in the lifecycle API server; see its log");
+}
+
+/** Logs a failed request: unexpected errors with their cause, answered 5xx errors as warnings; 4xx not at all. */
+function logFailure(logger: Logger, error: unknown, method: string, path: string): void {
+  if (!(error instanceof ApiError)) logger.error({ event: "request-failed", method, path, err: String(error) }, "unexpected error");
+  else if (error.status >= 500) logger.warn({ event: "request-failed", method, path, status: error.status, message: error.message }, "request failed");
 }
 
 /** What a request no route answered gets (the router leaves the status, and Allow on 405/501, without a body). */
@@ -99,7 +100,8 @@ function errorBoundary(metrics: ApiServerMetrics, logger: Logger): Koa.Middlewar
       const unanswered = unansweredError(ctx);
       if (unanswered) throw unanswered;
     } catch (error) {
-      const apiError = asApiError(error, logger, ctx.method, ctx.path);
+      logFailure(logger, error, ctx.method, ctx.path);
+      const apiError = asApiError(error);
       ctx.status = apiError.status;
       for (const [header, value] of Object.entries(apiError.headers)) ctx.set(header, value);
       ctx.body = errorBody(apiError);
@@ -116,7 +118,8 @@ export function createApiServerHandler(deps: ApiServerDeps): http.RequestListene
   return createApiServerApp(deps).callback();
 }
 
-function send(ctx: Koa.Context, answer: LifecycleAnswer): void {
+/** Sets the response to a lifecycle answer: status, Retry-After, JSON body. */
+function setAnswer(ctx: Koa.Context, answer: LifecycleAnswer): void {
   ctx.status = answer.status;
   if (answer.retryAfterSeconds !== undefined) ctx.set("Retry-After", String(answer.retryAfterSeconds));
   if (answer.body) ctx.body = answer.body;
@@ -133,8 +136,8 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
     ctx.state.identity = identity;
     await next();
   };
-  /** The runtime a request names, once its caller is known to be allowed `action` in that namespace. */
-  const runtimeParams = (ctx: RouterContext<State>, action: Action) => {
+  /** Checks the runtime names in the path (400) and that the caller may `action` in that namespace (403); returns them. */
+  const authorizedRuntime = (ctx: RouterContext<State>, action: Action) => {
     const namespace = checkDns1123Label("namespace", ctx.params.namespace);
     authorize(authz, action, ctx.state.identity!, namespace);
     return { namespace, name: checkDns1123Label("name", ctx.params.name) };
@@ -174,11 +177,11 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
       ctx.body = { items: readable.map((item) => withPermissions(authz, identity, item)), serverTime: new Date().toISOString() };
     })
     .get("/v1/runtimes/:namespace/:name", guard("read"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx, "read");
+      const { namespace, name } = authorizedRuntime(ctx, "read");
       ctx.body = withPermissions(authz, ctx.state.identity!, await lifecycle.status(namespace, name));
     })
     .get("/v1/runtimes/:namespace/:name/details", guard("read"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx, "read");
+      const { namespace, name } = authorizedRuntime(ctx, "read");
       const details = await runtimeDetails(store, namespace, name);
       ctx.body = { ...details, runtime: withPermissions(authz, ctx.state.identity!, details.runtime), serverTime: new Date().toISOString() };
     })
@@ -194,17 +197,17 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
       ctx.body = await deps.gatewayStatus((namespace) => everywhere || isAllowed(authz, "read", identity, namespace));
     })
     .post("/v1/runtimes/:namespace/:name/resume", guard("resume"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx, "resume");
-      send(ctx, await lifecycle.resume(namespace, name, ctx.state.identity!.username));
+      const { namespace, name } = authorizedRuntime(ctx, "resume");
+      setAnswer(ctx, await lifecycle.resume(namespace, name, ctx.state.identity!.username));
     })
     .post("/v1/runtimes/:namespace/:name/suspend", guard("suspend"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx, "suspend");
-      send(ctx, await lifecycle.suspend(namespace, name, ctx.state.identity!.username));
+      const { namespace, name } = authorizedRuntime(ctx, "suspend");
+      setAnswer(ctx, await lifecycle.suspend(namespace, name, ctx.state.identity!.username));
     })
     .post("/v1/runtimes/:namespace/:name/activity", guard("activity"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx, "activity");
+      const { namespace, name } = authorizedRuntime(ctx, "activity");
       const body = await readJsonBody(ctx.req);
-      send(ctx, await lifecycle.reportActivity(namespace, name, body));
+      setAnswer(ctx, await lifecycle.reportActivity(namespace, name, body));
     });
 
   if (deps.console) addConsoleRoutes(router, deps.console);
