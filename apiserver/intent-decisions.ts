@@ -1,18 +1,11 @@
 // The lifecycle API's pure decisions: given a runtime (and a resume Lease as observed, and the time),
 // what to answer and what intent to write. No I/O and no clock of their own: the stateful resume gate
 // (resume-gate.ts) and the other actions (lifecycle-actions.ts) read, call these, then write.
+import { annotations } from "../schemas/api/index.ts";
 import type { XTrinode, XTrinodeStatus } from "../schemas/generated/types.ts";
 import { badRequest } from "./errors.ts";
-import { judgeLease, type LeaseObservation, type LeaseRecord } from "./lease.ts";
+import { judgeLease, type LeaseObservation, type LeaseRecord } from "../lib/lease.ts";
 import type { MergePatch } from "./store.ts";
-
-export const annotations = {
-  resumeRequestedAt: "xtrinode.io/resume-requested-at",
-  resumeRequestedBy: "xtrinode.io/resume-requested-by",
-  suspendRequestedAt: "xtrinode.io/suspend-requested-at",
-  suspendRequestedBy: "xtrinode.io/suspend-requested-by",
-  lastActivity: "xtrinode.io/last-activity",
-} as const;
 
 /** Reasons of the Events this server records on a runtime when it writes resume or suspend intent. */
 export const eventReasons = { resumeRequested: "ResumeRequested", suspendRequested: "SuspendRequested" } as const;

@@ -27,7 +27,7 @@ import type { XTrinode } from "../schemas/generated/types.ts";
 import type { Logger } from "../lib/logger.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { decideOnLease, eventReasons, heldAnswerUntil, resumeByRuntime, resumeIntentPatch, resumingAnswer, type LifecycleAnswer } from "./intent-decisions.ts";
-import { acquiredRecord, judgeLease, observeLease, type LeaseObservation, type LeaseRecord } from "./lease.ts";
+import { acquiredRecord, judgeLease, observeLease, type LeaseObservation, type LeaseRecord } from "../lib/lease.ts";
 import { countedWrite, type ApiServerMetrics, type ResumeOutcome } from "./metrics.ts";
 import { resumeLeaseName } from "./names.ts";
 import { recordEventInBackground, type RuntimeStore, type WriteResult } from "./store.ts";

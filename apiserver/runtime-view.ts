@@ -1,9 +1,9 @@
 // The status view of a runtime that GET /v1/runtimes… and the console show: spec intent, status and the
 // lifecycle annotations, with the operator's idle-suspend deadline. Pure: from the XTrinode alone.
+import { annotations } from "../schemas/api/index.ts";
 import type { Condition, XTrinode } from "../schemas/generated/types.ts";
 import { parseDurationMs } from "../reconciler/duration.ts";
 import { idleDeadlineMs } from "../reconciler/lifecycle.ts";
-import { annotations } from "./intent-decisions.ts";
 
 export interface RuntimeView {
   namespace: string;

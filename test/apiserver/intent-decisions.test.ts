@@ -4,7 +4,6 @@ import type { XTrinode } from "../../schemas/generated/types.ts";
 import {
   activityPatch,
   alreadySuspendedAnswer,
-  annotations,
   decideOnLease,
   heldAnswerUntil,
   heldRecheckMs,
@@ -13,7 +12,8 @@ import {
   resumeLeaseConsumed,
   type LeaseFacts,
 } from "../../apiserver/intent-decisions.ts";
-import { observeLease, type LeaseRecord } from "../../apiserver/lease.ts";
+import { observeLease, type LeaseRecord } from "../../lib/lease.ts";
+import { annotations } from "../../schemas/api/index.ts";
 
 const t0 = Date.parse("2026-01-01T12:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();

@@ -1,9 +1,10 @@
 // Unit tests of the lifecycle core against an in-memory store (no network).
 import { expect } from "chai";
 import { ApiError } from "../../apiserver/errors.ts";
-import { annotations, heldRecheckMs, parseActivityTime } from "../../apiserver/intent-decisions.ts";
+import { heldRecheckMs, parseActivityTime } from "../../apiserver/intent-decisions.ts";
 import { LifecycleActions } from "../../apiserver/lifecycle-actions.ts";
 import { runtimeView } from "../../apiserver/runtime-view.ts";
+import { annotations } from "../../schemas/api/index.ts";
 import { createMetrics } from "../../apiserver/metrics.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { MemoryStore } from "./memory-store.ts";
