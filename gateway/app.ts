@@ -6,42 +6,30 @@
 import type { IncomingMessage, OutgoingHttpHeaders, RequestListener, ServerResponse } from "node:http";
 import Koa from "koa";
 import type { RouteEntry } from "../schemas/generated/types.ts";
-import type { Principal } from "./auth.ts";
 import { decideNewQuery } from "./backend-choice.ts";
 import { allBackends, type GatewayCore } from "./core.ts";
-import { forwardedView, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
+import { forwardedView, replaceForwardingHeaders } from "./forwarded.ts";
 import { isHeldQueryId } from "./query-id.ts";
 import { checkRequestTarget, type RequestTarget } from "./request-target.ts";
 import { identityHeaderIssue } from "./identity-headers.ts";
 import { isQueryAdmin, mayUseBackend, usableBackends } from "./follow-up-access.ts";
-import type { HeldQuery } from "./held-queries.ts";
-import { routeKey, selectTarget, type Target } from "./route-table.ts";
-import { answerFailedPoll, failNewStatement, forwardFollowUp, runtimeOfFollowUp, holdStatement, pollHeld, readStatement, submitStatement, writeJson, writeRefusal, writeTrinoError } from "./statements.ts";
+import { firstValue, requestKind, type Exchange } from "./exchange.ts";
+import { followUpOfHeld } from "./held/follow-ups.ts";
+import { holdStatement } from "./held/hold.ts";
+import { routeKey, selectTarget } from "./route-table.ts";
+import { failNewStatement, forwardFollowUp, runtimeOfFollowUp, readStatement, submitStatement, writeJson, writeRefusal, writeTrinoError } from "./statements.ts";
 import { gatewayErrors, type TrinoErrorKind } from "./trino-protocol.ts";
 import { buildGatewayStatus, gatewayStatusPath } from "./status.ts";
-import { forwardableHeaders, hasBody, writeBufferedAnswer } from "./backend-http.ts";
+import { forwardableHeaders, hasBody } from "./backend-http.ts";
 import { backendOfTransaction, transactionHeader, untagTransactionHeader } from "./transactions.ts";
 
-export interface GatewayState {
-  forwarded: ForwardedView;
-  /** The checked, canonical request target (createGatewayHandler). */
-  request: RequestTarget;
-  kind: "new" | "followup" | "other";
-  runtime: string;
-  principal?: Principal;
-  target?: Target;
-  /** Backend fixed by a transaction (X-Trino-Transaction-Id) instead of route selection. */
-  transactionBackend?: string;
-}
+/** Koa's state is the request's Exchange (exchange.ts), shared with the held-statement handling. */
+export type GatewayState = Exchange;
 
 type Context = Koa.ParameterizedContext<GatewayState>;
 type Middleware = Koa.Middleware<GatewayState>;
 
 const ownerLookupTimeoutMs = 2000;
-
-function firstValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
 
 function header(ctx: Context, name: string): string | undefined {
   return firstValue(ctx.req.headers[name]);
@@ -56,14 +44,12 @@ function raw(ctx: Context): Context["res"] {
 /** Canonical targets of requests that passed the check in createGatewayHandler. */
 const checkedTargets = new WeakMap<IncomingMessage, RequestTarget>();
 
-function requestKind(request: RequestTarget): GatewayState["kind"] {
-  return request.kind === "new" ? "new" : request.queryId ? "followup" : "other";
-}
-
 function requestContext(core: GatewayCore): Middleware {
   return async (ctx, next) => {
     const request = checkedTargets.get(ctx.req);
     if (!request) throw new Error("request target not checked"); // createGatewayHandler checks every request first
+    ctx.state.req = ctx.req;
+    ctx.state.res = ctx.res;
     ctx.state.request = request;
     ctx.state.forwarded = forwardedView(ctx.req.headers, ctx.req.socket.remoteAddress, "http", core.trusted);
     ctx.state.kind = requestKind(request);
@@ -162,7 +148,10 @@ function followUpStickiness(core: GatewayCore): Middleware {
     const queryId = request.queryId;
     if (!queryId) return next();
     const isPoll = request.kind === "poll";
-    if (isHeldQueryId(queryId)) return followUpOfHeld(core, ctx, queryId);
+    if (isHeldQueryId(queryId)) {
+      ctx.respond = false; // answered on the raw response (held/follow-ups.ts)
+      return followUpOfHeld(core, ctx.state);
+    }
     const principal = ctx.state.principal; // set exactly when authentication is on
     const notFound = () => {
       ctx.state.runtime = "unknown-query";
@@ -238,114 +227,6 @@ function forwardKnownFollowUp(core: GatewayCore, req: IncomingMessage, res: Serv
   const forwarded = forwardedView(req.headers, req.socket.remoteAddress, "http", core.trusted);
   forwardFollowUp(core, req, res, forwarded, queryId, backend, runtime, request.kind === "poll");
   return true;
-}
-
-const heldSlugInPath = /^\/v1\/statement\/queued\/[^/]+\/([^/]+)\//;
-
-const cancelled = (queryId: string) => ({ kind: gatewayErrors.queryCancelled, message: `query ${queryId} was cancelled` });
-
-/**
- * Follow-ups of statements the gateway holds (or held). A held statement is known by its id AND the
- * slug of its nextUri, which only its client has: ids are guessable. `/v1/query/{id}` carries no
- * slug, so it tells nothing about held statements. With authentication on, only the principal
- * that submitted a held statement may poll it, cancel it, or be shown its first page after the
- * hand-over (and only while it may still use the runtime).
- */
-async function followUpOfHeld(core: GatewayCore, ctx: Context, queryId: string): Promise<void> {
-  const principal = ctx.state.principal;
-  const mayFollow = (submitter: string, runtime: string) => !principal || (principal.name === submitter && core.auth.mayUse(principal, runtime));
-  const denied = (runtime: string) =>
-    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: query ${queryId} on ${runtime} was submitted by another principal`, 403);
-  if (ctx.state.request.kind === "query") {
-    if (ctx.method === "DELETE") {
-      // trino-js cancel(): like Trino's kill of one's own query, it cancels what this principal
-      // (without authentication: this X-Trino-User) holds under that id.
-      const user = header(ctx, "x-trino-user");
-      for (const held of core.held.withId(queryId)) {
-        const own = principal ? held.principal === principal.name : user !== undefined && firstValue(held.headers["x-trino-user"] as string | string[] | undefined) === user;
-        if (own) core.held.end(held, cancelled(queryId));
-      }
-      ctx.status = 204;
-      return;
-    }
-    writeJson(raw(ctx), 404, { error: { code: "QUERY_NOT_FOUND", message: `query ${queryId} is not a Trino query yet (held by the gateway while its runtime resumes): poll or cancel it through its nextUri` } });
-    return;
-  }
-  const slug = heldSlugInPath.exec(ctx.path)?.[1];
-  let held = slug ? core.held.get(queryId, slug) : undefined;
-  if (held) {
-    ctx.state.runtime = `${held.namespace}/${held.name}`;
-    if (!mayFollow(held.principal, ctx.state.runtime)) return denied(ctx.state.runtime);
-  }
-  if (ctx.method === "DELETE") {
-    if (held) core.held.end(held, cancelled(queryId));
-    ctx.status = 204; // as Trino answers a DELETE of its nextUri, also for what is gone already
-    return;
-  }
-  if (answerFailedPoll(core, raw(ctx), ctx.state.forwarded, queryId, ctx.path, header(ctx, "x-trino-user") ?? "")) return;
-  if (!held && slug) {
-    // A repeated hand-over poll (the client retried): the same first page again, not a second run.
-    const handed = core.held.handedOver(queryId, slug);
-    if (handed) {
-      ctx.state.runtime = handed.runtime;
-      if (!mayFollow(handed.principal, handed.runtime)) return denied(handed.runtime);
-      writeBufferedAnswer(raw(ctx), handed.answer);
-      return;
-    }
-    const ending = core.held.ending(queryId, slug);
-    if (ending) {
-      writeTrinoError(core, raw(ctx), ctx.state.forwarded, ending.kind, ending.message);
-      return;
-    }
-    const adopted = adoptHeldTicket(core, ctx, queryId, slug);
-    if (adopted === "refused") return;
-    held = adopted;
-  }
-  if (!held) {
-    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.queryNotFound, `query ${queryId} is no longer held by this gateway (cancelled, abandoned, expired, or held by another gateway replica that shares no XTRINODE_GATEWAY_TICKET_KEY with this one); run it again`);
-    return;
-  }
-  await pollHeld(core, ctx.req, raw(ctx), ctx.state.forwarded, held, ctx.path);
-}
-
-/**
- * A poll of a statement held by another replica: adopt it from the sealed ticket in its nextUri
- * (only replicas sharing the ticket key can open it; the ticket names its own query id). The
- * runtime must still be routed, the ticket young enough, and with authentication on the poll's
- * principal must be the one that submitted it (and still be allowed the runtime and the user).
- * Returns the adopted statement, undefined when the slug is no ticket of ours, or "refused" when
- * it answered the request itself.
- */
-function adoptHeldTicket(core: GatewayCore, ctx: Context, queryId: string, slug: string): HeldQuery | "refused" | undefined {
-  const ticket = core.tickets.open(slug);
-  if (!ticket || ticket.id !== queryId) return undefined;
-  const runtime = `${ticket.namespace}/${ticket.name}`;
-  if (!core.routes.table.byKey.has(runtime)) {
-    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.runtimeRemoved, `XTrinode runtime ${runtime} was removed while the statement waited for it`);
-    return "refused";
-  }
-  ctx.state.runtime = runtime;
-  if (Date.now() - ticket.createdAtMs > core.settings.held.maxAgeMs) {
-    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.resumeTimeout, `XTrinode runtime ${runtime} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s`);
-    return "refused";
-  }
-  const principal = ctx.state.principal;
-  const user = ticket.headers["x-trino-user"];
-  if (core.auth.enabled && (!principal || principal.name !== ticket.principal || !core.auth.mayUse(principal, runtime) || (user !== undefined && !core.auth.mayActAs(principal, user)))) {
-    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.accessDenied, `access denied: ${principal?.name ?? "this client"} may not run this held statement on ${runtime}`, 403);
-    return "refused";
-  }
-  if (core.held.full()) {
-    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${runtime} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
-    return "refused";
-  }
-  const held = core.held.add({ id: queryId, slug, namespace: ticket.namespace, name: ticket.name, body: Buffer.from(ticket.sql, "utf8"), headers: ticket.headers, createdAtMs: ticket.createdAtMs, principal: ticket.principal });
-  if (!held) {
-    writeTrinoError(core, raw(ctx), ctx.state.forwarded, gatewayErrors.gatewayBusy, `this gateway replica's statement memory is in use (statements.memoryBudgetBytes); retry shortly`);
-    return "refused";
-  }
-  core.logger.info({ event: "statement-adopted", runtime, queryId }, "adopted a statement held by another gateway replica");
-  return held;
 }
 
 function selectRoute(core: GatewayCore): Middleware {
@@ -460,7 +341,7 @@ function chooseBackend(core: GatewayCore): Middleware {
       }
       ctx.state.runtime = routeKey(decision.route);
       if (decision.action === "hold") {
-        holdStatement(core, ctx.req, res, forwarded, decision.route, statement, ctx.state.principal?.name);
+        holdStatement(core, ctx.state, decision.route, statement);
         return;
       }
       core.backends.admit(decision.route.backend);

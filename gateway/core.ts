@@ -5,7 +5,7 @@ import type { Authenticator } from "./auth.ts";
 import type { Backends } from "./backends.ts";
 import type { GatewaySettings } from "./config.ts";
 import type { TrustedProxies } from "./forwarded.ts";
-import type { HeldQueries, TicketSealer } from "./held-queries.ts";
+import type { HeldQueries, TicketSealer } from "./held/queries.ts";
 import type { ActivityReporter, ResumeCoordinator } from "./lifecycle.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { ProxyEngine } from "./proxy.ts";

@@ -3,7 +3,7 @@
 // xtrinode_gateway_query_pressure exists (as 0) for paused runtimes too: KEDA can scale from zero.
 import { Counter, Gauge, Registry } from "prom-client";
 import type { Backends } from "./backends.ts";
-import type { HeldQueries } from "./held-queries.ts";
+import type { HeldQueries } from "./held/queries.ts";
 import type { StatementMemory } from "./statement-memory.ts";
 import type { RoutesStore } from "./routes-store.ts";
 import type { InFlightQueries, StickyRoutes } from "./sticky.ts";

@@ -10,7 +10,7 @@ import { Backends } from "./backends.ts";
 import { resolveSettings, type GatewayConfig } from "./config.ts";
 import type { GatewayCore } from "./core.ts";
 import { trustedProxies } from "./forwarded.ts";
-import { HeldQueries, TicketSealer } from "./held-queries.ts";
+import { HeldQueries, TicketSealer } from "./held/queries.ts";
 import { ActivityReporter, httpLifecycleApi, ResumeCoordinator, type LifecycleApi } from "./lifecycle.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { createProxyEngine } from "./proxy.ts";

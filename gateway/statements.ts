@@ -4,7 +4,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { RouteEntry } from "../schemas/generated/types.ts";
 import zlib from "node:zlib";
-import { backendRequest, forwardableHeaders, rawHeader, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
+import { backendRequest, rawHeader, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
 import { tagStartedTransaction, tagStartedTransactionRaw, untagTransactionHeader } from "./transactions.ts";
 import type { GatewayCore } from "./core.ts";
 import { forwardedHeaders, replaceForwardingHeaders, type ForwardedView } from "./forwarded.ts";
@@ -12,14 +12,18 @@ import { failedQueryResults, gatewayErrors, queuedQueryResults, type TrinoErrorK
 import { routeKey } from "./route-table.ts";
 import { isUnhealthyStatus } from "./breaker.ts";
 import type { QueryOwner } from "./sticky.ts";
-import { failedRouteMessage } from "./backend-choice.ts";
-import { ticketHeaders, type HeldEnding, type HeldQuery } from "./held-queries.ts";
 import { StatementBody } from "./statement-memory.ts";
 
 const submitTimeoutMs = 120_000;
 
 export function baseUrl(forwarded: ForwardedView): string {
   return `${forwarded.proto}://${forwarded.host}`;
+}
+
+/** 204 without a body (as Trino answers a DELETE). */
+export function writeNoContent(res: ServerResponse): void {
+  res.writeHead(204);
+  res.end();
 }
 
 export function writeJson(res: ServerResponse, status: number, doc: unknown, headers: OutgoingHttpHeaders = {}): void {
@@ -158,7 +162,7 @@ export function readStatement(core: GatewayCore, req: IncomingMessage, res: Serv
 }
 
 /** Learns query ownership and in-flight state from a backend's statement response; tags a started transaction with the backend. */
-function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse, owner: QueryOwner): void {
+export function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse, owner: QueryOwner): void {
   tagStartedTransactionRaw(response.rawHeaders, backend);
   if (response.status !== 200) return;
   try {
@@ -181,7 +185,7 @@ function isConnectionError(error: unknown): boolean {
 export type SubmitOutcome = { ok: true; response: BackendResponse } | { ok: false; retryable: boolean; message: string };
 
 /** POSTs a statement to a backend and reads its (small) first answer; records the backend's health. */
-async function sendStatement(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, body: Buffer, headers: OutgoingHttpHeaders): Promise<SubmitOutcome> {
+export async function sendStatement(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, body: Buffer, headers: OutgoingHttpHeaders): Promise<SubmitOutcome> {
   let response: BackendResponse;
   try {
     // accept-encoding identity: the gateway reads this answer (the query id tells the owning
@@ -216,245 +220,6 @@ export async function submitStatement(
   learnFromStatementResponse(core, route.backend, route, outcome.response, owner);
   writeBufferedAnswer(res, outcome.response);
   return outcome;
-}
-
-/** Trino query states before the query runs: a page in one of them carries no rows. */
-const notYetRunningStates = new Set(["QUEUED", "WAITING_FOR_RESOURCES", "DISPATCHING", "PLANNING", "STARTING"]);
-/** How long the gateway follows one submission of a held statement before handing over the page it reached. */
-const heldFollowMaxMs = 15_000;
-/**
- * A held statement the coordinator fails with NO_NODES_AVAILABLE (it never ran) is submitted again
- * this long after, at most heldSubmitMaxAttempts times in all (and never past held.maxAgeMs):
- * Trino memoises its node map for ~5 s after start (trinodb/trino issue 2214).
- */
-export const heldResubmitDelayMs = 1000;
-export const heldSubmitMaxAttempts = 30;
-
-interface PageView {
-  id?: string;
-  nextUri?: string;
-  columns?: unknown;
-  data?: unknown;
-  stats?: { state?: string };
-  error?: { errorName?: string; message?: string };
-}
-
-/** A backend answer as a QueryResults page; undefined when it is not one. */
-function pageOf(response: BackendResponse): PageView | undefined {
-  if (response.status !== 200) return undefined;
-  try {
-    const page = JSON.parse(response.body.toString("utf8")) as unknown;
-    return typeof page === "object" && page !== null ? (page as PageView) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A page the gateway may follow itself: the query has not run yet (no rows, no columns, no error) and goes on. */
-function followable(page: PageView | undefined): page is PageView & { nextUri: string } {
-  return !!page && typeof page.nextUri === "string" && page.columns === undefined && page.data === undefined && page.error === undefined && notYetRunningStates.has(page.stats?.state ?? "");
-}
-
-/**
- * Follows a just-submitted query on its backend while it has not run yet (GETs of its nextUri
- * path, as the client would), for at most heldFollowMaxMs; answers the last page reached. A
- * follow-up that fails leaves the last page: the client follows it itself and sees the error.
- */
-async function followWhileNotRunning(backend: string, first: BackendResponse, headers: OutgoingHttpHeaders): Promise<BackendResponse> {
-  const deadline = Date.now() + heldFollowMaxMs;
-  let reached = first;
-  for (let page = pageOf(first); followable(page) && Date.now() < deadline; page = pageOf(reached)) {
-    let path: string;
-    try {
-      const url = new URL(page.nextUri);
-      path = url.pathname + url.search;
-    } catch {
-      return reached;
-    }
-    try {
-      const next = await backendRequest(backend, "GET", path, headers, undefined, Math.max(1000, deadline - Date.now()));
-      if (next.status !== 200) return reached;
-      reached = next;
-    } catch {
-      return reached;
-    }
-  }
-  return reached;
-}
-
-/**
- * Whether a query failed because the coordinator's scheduler knew no nodes yet: NO_NODES_AVAILABLE,
- * or the same race met while partitioning (Trino 476's NodePartitioningManager and
- * FixedSourcePartitionedScheduler: GENERIC_INTERNAL_ERROR "nodes is empty", seen with tpch tables).
- */
-function isNoNodesFailure(response: BackendResponse): boolean {
-  const page = pageOf(response);
-  if (page?.stats?.state !== "FAILED") return false;
-  return page.error?.errorName === "NO_NODES_AVAILABLE" || (page.error?.errorName === "GENERIC_INTERNAL_ERROR" && page.error.message === "nodes is empty");
-}
-
-/**
- * Submits a held statement (nobody has seen it run): follows the query while it has not run, and
- * submits it again, heldResubmitDelayMs later, while the coordinator fails it with
- * NO_NODES_AVAILABLE (a query that never ran; a start-up race of Trino). Answers the page reached:
- * one carrying columns or rows is handed over as it is, so no row is lost.
- */
-async function submitHeldWithRetries(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, held: HeldQuery, headers: OutgoingHttpHeaders, owner: QueryOwner): Promise<SubmitOutcome> {
-  const { "content-type": _contentType, ...pollHeaders } = headers;
-  const followHeaders = { ...pollHeaders, ...forwardedHeaders(forwarded), "accept-encoding": "identity" };
-  for (let attempt = 1; ; attempt++) {
-    const sent = await sendStatement(core, forwarded, route, held.body, headers);
-    if (!sent.ok) return sent;
-    const reached = await followWhileNotRunning(route.backend, sent.response, followHeaders);
-    const again = isNoNodesFailure(reached) && attempt < heldSubmitMaxAttempts && core.held.holds(held) && Date.now() - held.createdAtMs < core.settings.held.maxAgeMs;
-    if (!again) {
-      learnFromStatementResponse(core, route.backend, route, sent.response, owner);
-      if (reached !== sent.response) {
-        tagStartedTransactionRaw(reached.rawHeaders, route.backend);
-        const page = pageOf(reached);
-        if (page?.id && !page.nextUri) core.inFlight.finished(page.id);
-      }
-      return { ok: true, response: reached };
-    }
-    core.metrics.heldResubmissions.inc({ namespace: route.namespace, runtime: route.name });
-    core.logger.info({ event: "held-resubmitted", runtime: routeKey(route), queryId: held.id, failedQueryId: pageOf(reached)?.id, attempt }, "held statement failed with NO_NODES_AVAILABLE before it ran; submitting it again");
-    await new Promise((resolve) => setTimeout(resolve, heldResubmitDelayMs));
-  }
-}
-
-/**
- * Runs a held statement's submission (in the background of the polls that wait for it): hands it
- * over (later polls of its nextUri get the page reached) or ends it with the reason it failed.
- */
-async function submitHeld(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, held: HeldQuery, headers: OutgoingHttpHeaders, owner: QueryOwner): Promise<void> {
-  let outcome: SubmitOutcome;
-  try {
-    outcome = await submitHeldWithRetries(core, forwarded, route, held, headers, owner);
-  } catch (error) {
-    outcome = { ok: false, retryable: false, message: `${routeKey(route)} (${route.backend}): ${(error as Error).message}` };
-  }
-  if (!outcome.ok) {
-    core.held.end(held, { kind: gatewayErrors.backendUnreachable, message: `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}` });
-    return;
-  }
-  if (!core.held.holds(held)) {
-    // Cancelled while it was being submitted: nobody will follow the query, so it is cancelled too.
-    const nextUri = pageOf(outcome.response)?.nextUri;
-    if (nextUri) void cancelOnBackend(route.backend, nextUri, headers);
-    return;
-  }
-  core.held.handOver(held, outcome.response);
-}
-
-/** Best-effort DELETE of a query's nextUri on its backend (as a client cancels it). */
-async function cancelOnBackend(backend: string, nextUri: string, headers: OutgoingHttpHeaders): Promise<void> {
-  try {
-    const url = new URL(nextUri);
-    const { "content-type": _contentType, ...deleteHeaders } = headers;
-    await backendRequest(backend, "DELETE", url.pathname + url.search, deleteHeaders, undefined, 10_000);
-  } catch {
-    // The coordinator forgets an abandoned query by itself.
-  }
-}
-
-/** Holds a new statement for a paused/resuming runtime and answers QUEUED with a gateway nextUri. */
-export function holdStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, route: RouteEntry, statement: StatementBody, principal = ""): void {
-  const body = statement.bytes;
-  if (core.held.full()) {
-    const user = req.headers["x-trino-user"];
-    failNewStatement(core, res, forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`, {}, typeof user === "string" ? user : "");
-    return;
-  }
-  const headers = forwardableHeaders(req.headers);
-  const createdAtMs = Date.now();
-  const id = core.newHeldId();
-  const slug = core.tickets.slug({ id, namespace: route.namespace, name: route.name, sql: body.toString("utf8"), headers: ticketHeaders(headers), createdAtMs, principal });
-  const held = core.held.add({ id, slug, namespace: route.namespace, name: route.name, body, headers, createdAtMs, principal }, statement)!;
-  if (route.state !== "RUNNING") core.resume.ensureResuming(route.namespace, route.name, route.state);
-  core.activity.seen(route.namespace, route.name);
-  core.logger.info({ event: "statement-held", runtime: routeKey(route), queryId: held.id, state: route.state }, "statement held while the runtime resumes");
-  const base = baseUrl(forwarded);
-  writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/1`));
-}
-
-type HeldReadiness = { status: "ready"; route: RouteEntry } | { status: "waiting" } | { status: "failed"; kind: TrinoErrorKind; message: string };
-
-function heldReadiness(core: GatewayCore, namespace: string, name: string): HeldReadiness {
-  const route = core.routes.table.byKey.get(`${namespace}/${name}`);
-  if (!route || route.state === "REMOVED") return { status: "failed", kind: gatewayErrors.runtimeRemoved, message: `XTrinode runtime ${namespace}/${name} was removed while the statement waited for it` };
-  if (route.state === "FAILED") return { status: "failed", kind: gatewayErrors.resumeFailed, message: failedRouteMessage(route) };
-  if (route.state !== "RUNNING") {
-    core.resume.ensureResuming(namespace, name, route.state);
-    return { status: "waiting" };
-  }
-  core.resume.settled(namespace, name);
-  if (core.backends.confirmedHealthy(route.backend)) return { status: "ready", route };
-  void core.backends.probe(core.backends.state(route.backend));
-  return { status: "waiting" };
-}
-
-/** Answers a poll of a held statement: QUEUED again, a failure, or the real query's first page. */
-export async function pollHeld(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView, held: HeldQuery, pollPath: string): Promise<void> {
-  held.lastPollMs = Date.now();
-  const deadline = Date.now() + core.settings.held.pollWaitMs;
-  let readiness = heldReadiness(core, held.namespace, held.name);
-  while (readiness.status === "waiting" && Date.now() < deadline && core.held.holds(held)) {
-    await Promise.race([core.nextChange(), new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))))]);
-    readiness = heldReadiness(core, held.namespace, held.name);
-  }
-  if (!core.held.holds(held)) {
-    const ending = core.held.ending(held.id, held.slug);
-    writeTrinoError(core, res, forwarded, ending?.kind ?? gatewayErrors.queryCancelled, ending?.message ?? `query ${held.id} was cancelled`);
-    return;
-  }
-  if (readiness.status === "failed") {
-    endHeld(core, res, forwarded, held, { kind: readiness.kind, message: readiness.message });
-    return;
-  }
-  if (readiness.status === "waiting") {
-    if (Date.now() - held.createdAtMs > core.settings.held.maxAgeMs) {
-      const lastError = core.resume.lastError(held.namespace, held.name);
-      endHeld(core, res, forwarded, held, { kind: gatewayErrors.resumeTimeout, message: `XTrinode runtime ${held.namespace}/${held.name} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s${lastError ? ` (last resume error: ${lastError})` : ""}` });
-      return;
-    }
-    const base = baseUrl(forwarded);
-    const token = Number(/\/(\d+)$/.exec(pollPath)?.[1] ?? "0") + 1;
-    writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`));
-    return;
-  }
-  // Ready: the first poll to get here starts the submission; it and any later poll wait for it
-  // within held.pollWaitMs, then get the page reached, or QUEUED again (the same held nextUri).
-  if (!held.submission) {
-    // Credentials of the poll (an adopted ticket carries none; a token may have been refreshed).
-    const credentials = req.headers.authorization ? { authorization: req.headers.authorization } : {};
-    const user = held.headers["x-trino-user"];
-    held.submission = submitHeld(core, forwarded, readiness.route, held, { ...held.headers, ...credentials }, { user: typeof user === "string" ? user : "", principal: held.principal });
-  }
-  let timer: NodeJS.Timeout | undefined;
-  const submitted = await Promise.race([
-    held.submission.then(() => true),
-    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())))),
-  ]);
-  clearTimeout(timer);
-  if (!submitted) {
-    const base = baseUrl(forwarded);
-    const token = Number(/\/(\d+)$/.exec(pollPath)?.[1] ?? "0") + 1;
-    writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`));
-    return;
-  }
-  const handed = core.held.handedOver(held.id, held.slug);
-  if (handed) {
-    writeBufferedAnswer(res, handed.answer);
-    return;
-  }
-  const ending = core.held.ending(held.id, held.slug);
-  writeTrinoError(core, res, forwarded, ending?.kind ?? gatewayErrors.queryCancelled, ending?.message ?? `query ${held.id} was cancelled`);
-}
-
-/** Ends a held statement and tells this poll how (later polls of its nextUri are told the same). */
-function endHeld(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, held: HeldQuery, ending: HeldEnding): void {
-  core.held.end(held, ending);
-  writeTrinoError(core, res, forwarded, ending.kind, ending.message);
 }
 
 /** "namespace/name" a follow-up counts against: its tracked query's, else the first route served by `backend`. */

@@ -9,7 +9,7 @@ import type { GatewayConfig, GatewayStatus, RuntimeStatus, BackendStatus } from 
 import type { Authenticator } from "./auth.ts";
 import type { Backends } from "./backends.ts";
 import { advanceBreaker } from "./breaker.ts";
-import type { HeldQueries } from "./held-queries.ts";
+import type { HeldQueries } from "./held/queries.ts";
 import { routeKey } from "./route-table.ts";
 import type { RoutesStore } from "./routes-store.ts";
 import type { InFlightQueries } from "./sticky.ts";

@@ -15,7 +15,7 @@ import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
 import { gzipSync } from "node:zlib";
 import { bodyScanner, nextUriScanner } from "../../gateway/statements.ts";
-import { maxTicketChars, TicketSealer, ticketHeaders } from "../../gateway/held-queries.ts";
+import { maxTicketChars, TicketSealer, ticketHeaders } from "../../gateway/held/queries.ts";
 
 function route(namespace: string, name: string, extra: Partial<RouteEntry> = {}): RouteEntry {
   return { namespace, name, backend: `http://${name}.${namespace}:8080`, state: "RUNNING", ...extra };

@@ -10,10 +10,10 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import type { BackendResponse } from "./backend-http.ts";
-import { BoundedMap } from "./bounded-map.ts";
-import { gatewayErrors, type TrinoErrorKind } from "./trino-protocol.ts";
-import type { StatementBody, StatementMemory } from "./statement-memory.ts";
+import type { BackendResponse } from "../backend-http.ts";
+import { BoundedMap } from "../bounded-map.ts";
+import { gatewayErrors, type TrinoErrorKind } from "../trino-protocol.ts";
+import type { StatementBody, StatementMemory } from "../statement-memory.ts";
 
 /** A gateway error on a new statement, sealed into its failed nextUri: only its own user is shown the message. */
 export interface SealedFailure {
