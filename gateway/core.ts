@@ -1,5 +1,5 @@
 // The gateway's parts, assembled once per gateway instance (see server.ts) and shared by the
-// middleware chain (app.ts) and the statement handling (statements.ts).
+// request chains (handler.ts, chains/) and what they call.
 import type { Logger } from "../lib/logger.ts";
 import type { Authenticator } from "./auth.ts";
 import type { Backends } from "./backends.ts";

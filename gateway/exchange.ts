@@ -20,10 +20,11 @@ export interface Exchange {
   /** "namespace/name" the request is counted against in metrics (or why it has none: "unrouted", "-"…). */
   runtime: string;
   /** Set exactly when authentication is on and the request passed it. */
-  principal?: Principal;
-  target?: Target;
+  principal: Principal | undefined;
+  /** The runtime or pool selected for a new statement or another request (not for follow-ups). */
+  target: Target | undefined;
   /** Backend fixed by a transaction (X-Trino-Transaction-Id) instead of route selection. */
-  transactionBackend?: string;
+  transactionBackend: string | undefined;
 }
 
 export function requestKind(request: RequestTarget): RequestKind {

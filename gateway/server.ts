@@ -1,10 +1,10 @@
-// Assembles a gateway instance (routes source, health checks, lifecycle client, metrics, the Koa
-// app) and serves it; `close()` stops everything it started.
+// Assembles a gateway instance (routes source, health checks, lifecycle client, metrics, the request
+// handler) and serves it; `close()` stops everything it started.
 import { randomInt } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger, type Logger } from "../lib/logger.ts";
-import { createGatewayHandler } from "./app.ts";
+import { createGatewayHandler } from "./handler.ts";
 import { createAuthenticator } from "./auth.ts";
 import { Backends } from "./backends.ts";
 import { resolveSettings, type GatewayConfig } from "./config.ts";

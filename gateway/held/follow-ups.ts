@@ -5,7 +5,7 @@ import { failedRouteMessage } from "../backend-choice.ts";
 import { writeBufferedAnswer } from "../backend-http.ts";
 import type { GatewayCore } from "../core.ts";
 import { firstValue, requestHeader, type Exchange } from "../exchange.ts";
-import { answerFailedPoll, baseUrl, writeJson, writeNoContent, writeTrinoError } from "../statements.ts";
+import { answerFailedPoll, baseUrl, writeJson, writeNoContent, writeTrinoError } from "../answers.ts";
 import { gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "../trino-protocol.ts";
 import { adoptHeldTicket } from "./hold.ts";
 import type { HeldEnding, HeldQuery } from "./queries.ts";

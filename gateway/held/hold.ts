@@ -6,7 +6,7 @@ import type { GatewayCore } from "../core.ts";
 import type { Exchange } from "../exchange.ts";
 import { routeKey } from "../route-table.ts";
 import type { StatementBody } from "../statement-memory.ts";
-import { baseUrl, failNewStatement, writeJson, writeTrinoError } from "../statements.ts";
+import { baseUrl, failNewStatement, writeJson, writeTrinoError } from "../answers.ts";
 import { gatewayErrors, queuedQueryResults } from "../trino-protocol.ts";
 import { ticketHeaders, type HeldQuery } from "./queries.ts";
 

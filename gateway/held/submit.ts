@@ -7,7 +7,7 @@ import { backendRequest, type BackendResponse } from "../backend-http.ts";
 import type { GatewayCore } from "../core.ts";
 import { forwardedHeaders, type ForwardedView } from "../forwarded.ts";
 import { routeKey } from "../route-table.ts";
-import { learnFromStatementResponse, sendStatement, type SubmitOutcome } from "../statements.ts";
+import { learnFromStatementResponse, sendStatement, type SubmitOutcome } from "../submit-statement.ts";
 import type { QueryOwner } from "../sticky.ts";
 import { tagStartedTransactionRaw } from "../transactions.ts";
 import { gatewayErrors } from "../trino-protocol.ts";

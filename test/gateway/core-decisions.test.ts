@@ -14,7 +14,7 @@ import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
 import { gzipSync } from "node:zlib";
-import { bodyScanner, nextUriScanner } from "../../gateway/statements.ts";
+import { bodyScanner, nextUriScanner } from "../../gateway/forward-follow-up.ts";
 import { maxTicketChars, TicketSealer, ticketHeaders } from "../../gateway/held/queries.ts";
 
 function route(namespace: string, name: string, extra: Partial<RouteEntry> = {}): RouteEntry {
