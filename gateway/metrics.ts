@@ -5,11 +5,11 @@ import { Counter, Gauge, Registry } from "prom-client";
 import type { Backends } from "./backends.ts";
 import type { HeldQueries } from "./held/queries.ts";
 import type { StatementMemory } from "./statement-memory.ts";
-import type { RoutesStore } from "./routes-store.ts";
+import type { RoutesReader } from "./routes-reader.ts";
 import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
 
 export interface MetricSources {
-  routes: RoutesStore;
+  routes: RoutesReader;
   backends: Backends;
   inFlight: InFlightQueries;
   held: HeldQueries;

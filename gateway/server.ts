@@ -11,13 +11,13 @@ import { resolveSettings, type GatewayConfig } from "./config.ts";
 import type { GatewayCore } from "./core.ts";
 import { trustedProxies } from "./forwarded.ts";
 import { HeldQueries, TicketSealer } from "./held/queries.ts";
-import { ActivityReporter, httpLifecycleApi, ResumeCoordinator, type LifecycleApi } from "./lifecycle.ts";
+import { ActivityReporter, httpLifecycleApi, ResumeCoordinator, type LifecycleApi } from "./lifecycle-api-client.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { createProxyEngine } from "./proxy.ts";
 import { createQueryIdGenerator, heldCoordinatorId } from "./query-id.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import type { RoutesSource } from "./routes-source.ts";
-import { RoutesStore } from "./routes-store.ts";
+import { RoutesReader } from "./routes-reader.ts";
 import { StatementMemory } from "./statement-memory.ts";
 import { StatusAccess } from "./status.ts";
 import { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
@@ -60,7 +60,7 @@ function cutSlowBody(req: http.IncomingMessage, deadlineMs: number): void {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger("gateway");
   const settings = resolveSettings(options.config, options.env);
-  const routes = new RoutesStore(logger);
+  const routes = new RoutesReader(logger);
   const backends = new Backends(settings.health, logger);
   const sticky = new StickyRoutes(settings.sticky);
   const inFlight = new InFlightQueries(settings.sticky.maxQueries, settings.sticky.queryIdleMs);

@@ -11,7 +11,7 @@ import type { Backends } from "./backends.ts";
 import { advanceBreaker } from "./breaker.ts";
 import type { HeldQueries } from "./held/queries.ts";
 import { routeKey } from "./route-table.ts";
-import type { RoutesStore } from "./routes-store.ts";
+import type { RoutesReader } from "./routes-reader.ts";
 import type { InFlightQueries } from "./sticky.ts";
 
 export type { GatewayStatus };
@@ -23,7 +23,7 @@ export const gatewayStatusPath = "/xtrinode/v1/status";
 const minAdminTokenChars = 32;
 
 export interface StatusSources {
-  routes: RoutesStore;
+  routes: RoutesReader;
   backends: Backends;
   held: HeldQueries;
   inFlight: InFlightQueries;
