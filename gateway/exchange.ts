@@ -25,6 +25,8 @@ export interface Exchange {
   target: Target | undefined;
   /** Backend fixed by a transaction (X-Trino-Transaction-Id) instead of route selection. */
   transactionBackend: string | undefined;
+  /** The backend the request is relayed to, once chosen. */
+  backend: string | undefined;
 }
 
 export function requestKind(request: RequestTarget): RequestKind {

@@ -1,14 +1,12 @@
 // Streaming a follow-up (nextUri poll, cancel, query info) to the backend owning its query, and
 // learning from the answer whether the query still runs (query pressure).
 import zlib from "node:zlib";
-import { rawHeader } from "./backend-http.ts";
 import { isUnhealthyStatus } from "./breaker.ts";
 import { writeJson, writeTrinoError } from "./answers.ts";
 import type { GatewayCore } from "./core.ts";
 import type { Exchange } from "./exchange.ts";
-import { replaceForwardingHeaders } from "./forwarded.ts";
+import type { BodyObserver, RelayHooks } from "./proxy.ts";
 import { routeKey } from "./route-table.ts";
-import { tagStartedTransaction, untagTransactionHeader } from "./transactions.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
 
 /** "namespace/name" a follow-up counts against: its tracked query's, else the first route served by `backend`. */
@@ -82,52 +80,74 @@ export function nextUriScanner(): { push(chunk: Buffer): void; readonly seen: bo
   };
 }
 
+/** A poll's answer as it passes: does it still carry a nextUri (the query runs on) or not (it is done)? */
+class PollObserver implements BodyObserver {
+  private readonly core: GatewayCore;
+  private readonly queryId: string;
+  private readonly runtime: string;
+  private readonly backend: string;
+  private readonly scanner: ReturnType<typeof bodyScanner>;
+
+  constructor(core: GatewayCore, x: Exchange, backend: string, contentEncoding: string | undefined) {
+    this.core = core;
+    this.queryId = x.request.queryId!;
+    this.runtime = x.runtime;
+    this.backend = backend;
+    this.scanner = bodyScanner(contentEncoding);
+  }
+
+  push(chunk: Buffer): void {
+    this.scanner.push(chunk);
+  }
+
+  end(): void {
+    this.scanner.end((running) => {
+      if (running) this.core.inFlight.running(this.queryId, this.runtime, this.backend);
+      else this.core.inFlight.finished(this.queryId);
+    });
+  }
+}
+
+/** What the relay reports for a follow-up (one object per gateway instance: see followUpHooks). */
+function createFollowUpHooks(core: GatewayCore): RelayHooks<Exchange> {
+  return {
+    onResponse(x, status, contentEncoding) {
+      const backend = x.backend!;
+      if (isUnhealthyStatus(status)) core.backends.recordFailure(backend, `HTTP ${status}`);
+      else core.backends.recordAnswer(backend);
+      if (x.req.method === "DELETE") {
+        core.inFlight.finished(x.request.queryId!);
+        return undefined;
+      }
+      // Long queries keep their runtime awake: polls count as activity (throttled per runtime).
+      core.activity.seenRuntime(x.runtime);
+      // Trino writes nextUri before columns/data; the scan stops once it is seen (also when a chunk
+      // boundary splits the key). No nextUri by the end: the query is done.
+      return x.request.kind === "poll" && status === 200 ? new PollObserver(core, x, backend, contentEncoding) : undefined;
+    },
+    onError(x, error, answered) {
+      const backend = x.backend!;
+      const queryId = x.request.queryId!;
+      core.backends.recordFailure(backend, error.message);
+      core.logger.warn({ event: "followup-failed", queryId, backend, err: error.message }, "follow-up to the owning backend failed");
+      core.inFlight.finished(queryId);
+      if (answered) return; // the relay closes the connection: clients retry a poll cut so
+      const message = `the Trino coordinator owning query ${queryId} (${backend}) is unreachable: ${error.message}`;
+      if (x.request.kind === "poll") writeTrinoError(core, x.res, x.forwarded, gatewayErrors.backendUnreachable, message);
+      else writeJson(x.res, 502, { error: { code: "BACKEND_UNREACHABLE", message } });
+    },
+  };
+}
+
+const followUpHooks = new WeakMap<GatewayCore, RelayHooks<Exchange>>();
+
 /**
  * Streams a follow-up to `backend`, which owns its query, counted against `x.runtime`; a connection
  * failure becomes a Trino error.
  */
 export function forwardFollowUp(core: GatewayCore, x: Exchange, backend: string): void {
-  const { req, res, forwarded, runtime } = x;
-  const queryId = x.request.queryId!;
-  const isPoll = x.request.kind === "poll";
-  replaceForwardingHeaders(req.headers, forwarded);
-  untagTransactionHeader(req.headers);
-  core.proxy.forward(req, res, backend, {
-    onResponse(proxyRes) {
-      if (isUnhealthyStatus(proxyRes.statusCode ?? 502)) core.backends.recordFailure(backend, `HTTP ${proxyRes.statusCode}`);
-      else core.backends.recordAnswer(backend);
-      tagStartedTransaction(proxyRes, backend);
-      if (req.method === "DELETE") {
-        core.inFlight.finished(queryId);
-        return;
-      }
-      // Long queries keep their runtime awake: polls count as activity (throttled per runtime).
-      const [namespace, name] = runtime.split("/");
-      if (name) core.activity.seen(namespace, name);
-      if (!isPoll || proxyRes.statusCode !== 200) return;
-      // Trino writes nextUri before columns/data; scan until it is seen (the tail of each chunk is
-      // kept so a key split across chunks is still found). No nextUri by the end: the query is done.
-      const scanner = bodyScanner(rawHeader(proxyRes.rawHeaders, "content-encoding"));
-      proxyRes.on("data", (chunk: Buffer) => scanner.push(chunk));
-      proxyRes.on("end", () =>
-        scanner.end((running) => {
-          if (running) core.inFlight.running(queryId, runtime, backend);
-          else core.inFlight.finished(queryId);
-        }),
-      );
-    },
-    onError(error) {
-      core.backends.recordFailure(backend, error.message);
-      core.logger.warn({ event: "followup-failed", queryId, backend, err: error.message }, "follow-up to the owning backend failed");
-      core.inFlight.finished(queryId);
-      if (res.headersSent) {
-        res.destroy(error);
-        return;
-      }
-      const message = `the Trino coordinator owning query ${queryId} (${backend}) is unreachable: ${error.message}`;
-      if (isPoll) writeTrinoError(core, res, forwarded, gatewayErrors.backendUnreachable, message);
-      else writeJson(res, 502, { error: { code: "BACKEND_UNREACHABLE", message } });
-    },
-  });
+  let hooks = followUpHooks.get(core);
+  if (!hooks) followUpHooks.set(core, (hooks = createFollowUpHooks(core)));
+  x.backend = backend;
+  core.proxy.relay(x.req, x.res, backend, x.forwarded, hooks, x);
 }
-

@@ -50,6 +50,7 @@ export function createGatewayHandler(core: GatewayCore): RequestListener {
       principal: undefined,
       target: undefined,
       transactionBackend: undefined,
+      backend: undefined,
     };
     res.once("finish", () => core.metrics.countRequest(x.runtime, x.kind, res.statusCode));
     let pending: void | Promise<void>;

@@ -99,7 +99,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     statusAccess: new StatusAccess(options.config?.admin),
     rateLimiter: settings.rateLimit ? new RateLimiter({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }) : undefined,
     metrics,
-    proxy: createProxyEngine(settings.proxy, 300_000),
+    proxy: createProxyEngine(300_000),
     trusted: trustedProxies(settings.trustedProxies),
     // A random start keeps held ids of replicas apart (they are told apart by slug anyway).
     newHeldId: createQueryIdGenerator(heldCoordinatorId, undefined, randomInt(100_000)),
@@ -136,7 +136,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ event: "listening", url, proxy: settings.proxy, heldTickets: tickets.shared ? "shared-key" : "per-replica" }, "gateway listening");
+  logger.info({ event: "listening", url, heldTickets: tickets.shared ? "shared-key" : "per-replica" }, "gateway listening");
   if (!tickets.shared) logger.info({ event: "held-tickets-per-replica" }, "no XTRINODE_GATEWAY_TICKET_KEY: a poll of a held statement must reach the replica holding it (set the same key on every replica to let them adopt each other's)");
   return {
     url,

@@ -5,7 +5,7 @@
 import { writeJson } from "../answers.ts";
 import type { GatewayCore } from "../core.ts";
 import { requestHeader, type Exchange } from "../exchange.ts";
-import { replaceForwardingHeaders } from "../forwarded.ts";
+import type { RelayHooks } from "../proxy.ts";
 import { buildGatewayStatus, gatewayStatusPath } from "../status.ts";
 import { authenticate, authorise, selectRoute } from "./steps.ts";
 
@@ -46,21 +46,22 @@ async function answerStatus(core: GatewayCore, x: Exchange): Promise<void> {
   writeJson(x.res, 200, buildGatewayStatus(core), { "cache-control": "no-store" });
 }
 
+/** What the relay reports for other requests: only failures matter. */
+const otherRequestHooks: RelayHooks<Exchange> = {
+  onResponse: () => undefined,
+  onError(x, error, answered) {
+    if (!answered) writeJson(x.res, 502, { error: { code: "BACKEND_UNREACHABLE", message: `${x.backend} unreachable: ${error.message}` } });
+  },
+};
+
 /** Streamed to a usable member of the selected target (or the backend of the transaction). */
 function proxyToTarget(core: GatewayCore, x: Exchange): void {
-  const { res } = x;
   const route = x.transactionBackend ? undefined : x.target?.members.find((member) => member.state !== "REMOVED" && core.backends.usable(member.backend));
   const backend = x.transactionBackend ?? route?.backend;
   if (!backend) {
-    writeJson(res, 503, { error: { code: "NO_BACKEND", message: `no usable backend for ${x.target?.label ?? "this request"}` } });
+    writeJson(x.res, 503, { error: { code: "NO_BACKEND", message: `no usable backend for ${x.target?.label ?? "this request"}` } });
     return;
   }
-  replaceForwardingHeaders(x.req.headers, x.forwarded);
-  core.proxy.forward(x.req, res, backend, {
-    onResponse: () => undefined,
-    onError(error) {
-      if (res.headersSent) res.destroy(error);
-      else writeJson(res, 502, { error: { code: "BACKEND_UNREACHABLE", message: `${backend} unreachable: ${error.message}` } });
-    },
-  });
+  x.backend = backend;
+  core.proxy.relay(x.req, x.res, backend, x.forwarded, otherRequestHooks, x);
 }
