@@ -90,7 +90,7 @@ export class TicketSealer {
     return { id, namespace, name, sql, headers: headers as Record<string, string>, createdAtMs, principal };
   }
 
-  /** Seals a gateway failure for its nextUri (see statements.ts failNewStatement). */
+  /** Seals a gateway failure for its nextUri (see answers.ts failNewStatement). */
   sealFailure(failure: SealedFailure): string {
     return this.seal(Buffer.from(JSON.stringify(["failure", failure.id, failure.errorName, failure.message, failure.user, failure.createdAtMs]), "utf8"));
   }
