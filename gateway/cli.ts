@@ -2,7 +2,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { createLogger } from "../lib/logger.ts";
-import { loadKubeConfig } from "../lib/kube-config.ts";
 import { loadGatewayConfig } from "./config.ts";
 import { configMapRoutesSource, fileRoutesSource, type RoutesSource } from "./routes-source.ts";
 import { startGateway } from "./server.ts";
@@ -39,9 +38,10 @@ export function registerGatewayCommands(program: Command): void {
       const logger = createLogger("gateway");
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: "${options.port}" is not a port number`);
+      // The Kubernetes client (~60 MiB resident) is loaded only for the ConfigMap source.
       const routesSource: RoutesSource = options.routesFile
         ? fileRoutesSource(options.routesFile, logger)
-        : configMapRoutesSource(loadKubeConfig(options.kubeconfig), options.routesNamespace, logger);
+        : configMapRoutesSource((await import("../lib/kube-config.ts")).loadKubeConfig(options.kubeconfig), options.routesNamespace, logger);
       const tokenFile = options.lifecycleTokenFile ?? (existsSync(serviceAccountTokenPath) ? serviceAccountTokenPath : undefined);
       const gateway = await startGateway({
         routesSource,
