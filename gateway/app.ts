@@ -93,7 +93,7 @@ function probes(core: GatewayCore): Middleware {
       case "/metrics":
         ctx.state.runtime = "-";
         ctx.type = core.metrics.registry.contentType;
-        ctx.body = await core.metrics.registry.metrics();
+        ctx.body = await core.metrics.exposition();
         return;
       default:
         return next();
