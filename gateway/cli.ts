@@ -4,7 +4,6 @@ import type { Command } from "commander";
 import { createLogger } from "../lib/logger.ts";
 import { loadGatewayConfig } from "./config.ts";
 import { configMapRoutesSource, fileRoutesSource, type RoutesSource } from "./routes-source.ts";
-import { startGateway } from "./server.ts";
 import { isGatewayWorker, parseWorkerCount, runPrimary, usableCpus, WorkerLink } from "./workers.ts";
 
 // In a pod the gateway calls the lifecycle API with its ServiceAccount token (rotated: re-read per call).
@@ -57,6 +56,8 @@ export function registerGatewayCommands(program: Command): void {
         return;
       }
       const tokenFile = options.lifecycleTokenFile ?? (existsSync(serviceAccountTokenPath) ? serviceAccountTokenPath : undefined);
+      // Imported here: the primary of --workers N serves no request and never loads the gateway itself.
+      const { startGateway } = await import("./server.ts");
       const gateway = await startGateway({
         routesSource,
         config: options.config ? loadGatewayConfig(options.config) : undefined,

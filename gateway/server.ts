@@ -73,6 +73,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const settings = resolveSettings(options.config, options.env);
   const worker = options.worker;
   const workers = worker?.count ?? 1;
+  // With --workers, one bcrypt thread per worker unless configured (the default of one per spare
+  // core is for a single process; every worker would start that many).
+  if (worker && options.config?.auth?.passwordVerification?.workers === undefined) settings.passwordVerification = { ...settings.passwordVerification, workers: 1 };
+  if (worker) {
+    // The config describes the pod: each worker holds its share of the statement memory (never
+    // less than one statement of statements.maxBytes) and of held.maxQueries.
+    settings.statements = { ...settings.statements, memoryBudgetBytes: Math.max(settings.statements.maxBytes, Math.floor(settings.statements.memoryBudgetBytes / workers)) };
+    settings.held = { ...settings.held, maxQueries: Math.max(1, Math.ceil(settings.held.maxQueries / workers)) };
+  }
   const routes = new RoutesStore(logger);
   const backends = new Backends(settings.health, logger);
   const sticky = new StickyRoutes(settings.sticky);

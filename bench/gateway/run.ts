@@ -188,9 +188,9 @@ async function startNginx(nginx: string, backendPort: number): Promise<{ child: 
 async function startGateway(
   backendUrl: string,
   proxy: "node-http" | "http-proxy" | "http-proxy-3",
-  options: { name?: string; state?: string; config?: Record<string, unknown> } = {},
+  options: { name?: string; state?: string; config?: Record<string, unknown>; workers?: number } = {},
 ): Promise<{ child: ChildProcess; url: string }> {
-  const name = options.name ?? proxy;
+  const name = options.name ?? `${proxy}-${options.workers ?? 1}`;
   const routesFile = path.join(work, `routes-${name}.yaml`);
   writeFileSync(
     routesFile,
@@ -204,7 +204,8 @@ async function startGateway(
   }
   const { child, ready } = await spawnReady(
     process.execPath,
-    ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, ...configArgs],
+    // One process unless asked (the memory phase reads the RSS of this one pid).
+    ["bin/xtrinode.ts", "gateway", "--workers", String(options.workers ?? 1), "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, ...configArgs],
     { XTRINODE_GATEWAY_PROXY: proxy, XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
   );
   return { child, url: ready.url as string };
@@ -513,6 +514,8 @@ const nginxVersion = spawnSync(nginxPath, ["-v"], { encoding: "utf8" }).stderr.t
 const results: TargetResult[] = [];
 let stealPercent = NaN;
 let memory: any[] = [];
+/** The gateway with `--workers 2` (issue 18 item 3): the others run one process. */
+const twoWorkersTarget = "gateway (node-http, --workers 2)";
 let cpuTargets: CpuTarget[] = [];
 let gatewayRss: GatewayMemory | undefined;
 const cpuLoad = { start: [0, 0, 0], end: [0, 0, 0], stealPercent: NaN };
@@ -525,6 +528,7 @@ try {
   const gatewayHttpProxy = await startGateway(backendUrl, "http-proxy");
   const gatewayHttpProxy3 = await startGateway(backendUrl, "http-proxy-3");
   const gatewayNodeHttp = await startGateway(backendUrl, "node-http");
+  const gatewayTwoWorkers = await startGateway(backendUrl, "node-http", { workers: 2 });
   const minimal = await spawnReady(process.execPath, ["bench/gateway/minimal-proxy.ts", backendUrl]);
   const targets: Array<[string, string]> = [
     ["direct", backendUrl],
@@ -532,6 +536,7 @@ try {
     ["gateway (http-proxy)", gatewayHttpProxy.url],
     ["gateway (http-proxy-3)", gatewayHttpProxy3.url],
     ["gateway (node-http)", gatewayNodeHttp.url],
+    [twoWorkersTarget, gatewayTwoWorkers.url],
     ["minimal node:http proxy (reference)", minimal.ready.url as string],
   ];
   for (const [target, url] of targets) {
@@ -544,6 +549,7 @@ try {
     ["nginx", nginx.child],
     ["minimal node:http proxy (reference)", minimal.child],
     ["gateway (node-http)", gatewayNodeHttp.child],
+    [twoWorkersTarget, gatewayTwoWorkers.child],
   ];
   cpuTargets = cpuByName.map(([target, child]) => ({ target, url: targets.find(([name]) => name === target)![1], pid: child.pid!, slices: { "follow-up": [], statement: [] } }));
   cpuLoad.start = os.loadavg();
@@ -578,7 +584,7 @@ try {
     results[index].fixed = fixed;
     console.error(`${fixed.name} at ${fixedRate}/s: p50 ${percentile(fixed.latencies, 50).toFixed(2)} p99 ${percentile(fixed.latencies, 99).toFixed(2)} ms over ${fixed.latencies.length} requests (failed ${fixed.failed})`);
   }
-  for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, gatewayNodeHttp.child, minimal.child, nginx.child]) await stop(child);
+  for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, gatewayNodeHttp.child, gatewayTwoWorkers.child, minimal.child, nginx.child]) await stop(child);
   if (!values["skip-memory"]) gatewayRss = await gatewayMemory(backendUrl);
   await stop(backend.child);
 
@@ -654,6 +660,15 @@ if (cpuTargets.length > 0) {
       `- gateway (node-http), ${which === "follow-up" ? "follow-ups" : "new statements"}: ${fmt(ratio)}× the minimal proxy's CPU per request (goal ≤ ${goal}: ${ratio <= goal ? "met" : "NOT met"}); ${fmt(median(roundRatios(gatewayCpu, nginxCpu, which)))}× nginx's.`,
     );
   }
+  const twoWorkersCpu = cpuOf(twoWorkersTarget);
+  for (const which of ["follow-up", "statement"] as const) {
+    const cpuRatio = median(roundRatios(twoWorkersCpu, gatewayCpu, which));
+    const rpsRatio = median(twoWorkersCpu.slices[which].map((x, i) => x.rps / gatewayCpu.slices[which][i].rps));
+    lines.push(
+      `- --workers 2 against 1, ${which === "follow-up" ? "follow-ups" : "new statements"}: ${fmt(cpuRatio)}× the CPU per request (primary and both workers counted), ${fmt(rpsRatio)}× the requests per second (median of rounds). ` +
+        "The load generator, the backend and the other proxies share the same 2 cores, so a second worker has no idle core to use here: this measures the cost of the cluster (connection hand-off by the primary, two event loops), not the gain on a node with spare cores.",
+    );
+  }
   lines.push("");
   lines.push("### Throughput and latency (wall clock)");
   lines.push("");
@@ -667,7 +682,7 @@ lines.push(
     `The targets take turns in 1-second slices, ${rounds} rounds in rotating order (paced-worker.ts), so a stall of the machine lands on every target alike; p50/p99 are over all ${rounds * fixedRate} requests of a target, ` +
     `and "median 1-s p99" is the median over its ${rounds} slices of each slice's p99 (a few stalls of the shared VM move the pooled p99 of whichever target they hit; they move the median second far less). ` +
     `CPU steal (hypervisor) during that phase: ${stealPercent.toFixed(1)}% of the machine's CPU time. ` +
-    `nginx: 1 worker, upstream keep-alive; gateway: one Node process (\`xtrinode gateway\`, default config, one default route). ` +
+    `nginx: 1 worker, upstream keep-alive; gateway: one Node process (\`xtrinode gateway --workers 1\`, default config, one default route), and the same with \`--workers 2\` (a primary and two workers). ` +
     `Everything shares the 2 cores (load tool, proxy, backend), so absolute numbers are low; compare ratios.`,
 );
 lines.push("");

@@ -194,6 +194,9 @@ describe("xtrinode gateway --workers 2", function () {
     expect(metricValue(metrics, /^xtrinode_gateway_requests_total\{runtime="team-a\/sleepy",kind="new",status="200"\} (\d+)$/m)).to.equal(12);
     expect(metricValue(metrics, /^xtrinode_gateway_rate_limited_total\{principal_kind="address"\} (\d+)$/m)).to.equal(8);
     expect(metricValue(metrics, /^xtrinode_gateway_queries_held\{namespace="team-a",runtime="sleepy"\} (\d+)$/m)).to.equal(4);
+    // Per-worker shares of the pod's limits add up to the configured ones (held.maxQueries 1000 by default).
+    expect(metricValue(metrics, /^xtrinode_gateway_queries_held_max (\d+)$/m)).to.equal(1000);
+    expect(metricValue(metrics, /^xtrinode_gateway_statement_memory_budget_bytes (\d+)$/m)).to.equal(128 * 1024 * 1024);
     // Alike on every worker: not summed.
     expect(metricValue(metrics, /^xtrinode_gateway_routes_generation (\d+)$/m)).to.equal(1);
   });
