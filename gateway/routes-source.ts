@@ -7,11 +7,10 @@ import path from "node:path";
 // gateway reading a routes file never loads it.
 import type { KubeConfig, KubernetesListObject, ListWatch, V1ConfigMap } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
+import { emptyRoutes, encodeRoutes, routesConfigMapName, routesDataKey } from "../schemas/api/index.ts";
 
-export const routesConfigMapName = "trino-gateway-routes";
-export const routesDataKey = "routes.yaml";
 /** What a routes ConfigMap without routes.yaml means: no runtime published yet. */
-const unpublishedRoutesText = "apiVersion: xtrinode.io/v1alpha1\nkind: GatewayRoutes\nroutes: []\n";
+const unpublishedRoutesText = encodeRoutes(emptyRoutes());
 
 export interface RoutesSource {
   /** Starts delivering routes.yaml text (origin names where it came from, for logs). */

@@ -1,7 +1,8 @@
 // Applying a runtime's desired objects: read what is live (one labelled list per kind), apply only
 // what differs, and prune owned objects that are no longer desired.
 import type { Logger } from "../lib/logger.ts";
-import { ownerLabel, prunableKinds, type KindRef } from "./constants.ts";
+import { ownerLabel } from "../schemas/api/index.ts";
+import { prunableKinds, type KindRef } from "./constants.ts";
 import { decideApply, objectKey, type KubeObject } from "./diff.ts";
 import type { ClusterClient } from "./kube-client.ts";
 

@@ -3,7 +3,8 @@
 // A second, small queue keeps XTrinodeCatalog status (usedBy, Ready) current from the informer caches.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { OwnedObjectCache } from "./apply.ts";
-import { catalogPlural, group, ownerLabel, prunableKinds, routesConfigMapName, routesDataKey, runtimePlural, version, type KindRef } from "./constants.ts";
+import { group, ownerLabel, plurals, routesConfigMapName, routesDataKey, version } from "../schemas/api/index.ts";
+import { prunableKinds, type KindRef } from "./constants.ts";
 import type { KubeObject } from "./diff.ts";
 import type { XTrinode, XTrinodeCatalog } from "../renderer/types.ts";
 import { catalogStatus, runtimesConcerned } from "./catalog-status.ts";
@@ -53,8 +54,8 @@ export class Controller implements OwnedObjectCache {
     this.options = options;
     const { kubeConfig } = options;
     const log = options.context.log;
-    this.runtimes = resilientInformer("xtrinodes", customResourceInformer(kubeConfig, group, version, runtimePlural, "XTrinode"), log);
-    const catalogs = (this.catalogs = resilientInformer("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, catalogPlural, "XTrinodeCatalog"), log));
+    this.runtimes = resilientInformer("xtrinodes", customResourceInformer(kubeConfig, group, version, plurals.runtime, "XTrinode"), log);
+    const catalogs = (this.catalogs = resilientInformer("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, plurals.catalog, "XTrinodeCatalog"), log));
     const secrets = (this.secrets = resilientInformer("secrets", secretInformer(kubeConfig), log));
     this.informers.push(this.runtimes, catalogs, secrets);
     for (const kind of prunableKinds) {
@@ -189,7 +190,7 @@ export class Controller implements OwnedObjectCache {
       now: new Date(),
     });
     if (sameStatus(catalog.status, status)) return;
-    await this.context.client.replaceStatus({ ...(catalog as unknown as KubeObject), status }, catalogPlural);
+    await this.context.client.replaceStatus({ ...(catalog as unknown as KubeObject), status }, plurals.catalog);
   }
 
   private async catalogWork(): Promise<void> {

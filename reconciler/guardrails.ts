@@ -1,7 +1,7 @@
 // Namespace guardrails (ResourceQuota, LimitRange) that the policy no longer asks for are deleted.
 // A runtime's reconcile only applies the guardrails the policy renders; this runs at each resync,
 // right after the policy is reloaded, once per namespace that has runtimes (two list requests each).
-import { guardrailsLabel } from "./constants.ts";
+import { guardrailsLabel } from "../schemas/api/index.ts";
 import { objectKey } from "./diff.ts";
 import type { ReconcileContext } from "./reconcile.ts";
 

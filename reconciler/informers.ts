@@ -13,7 +13,8 @@ import {
   type ObjectCache,
 } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
-import { ownerLabel, type OwnedKind } from "./constants.ts";
+import { ownerLabel } from "../schemas/api/index.ts";
+import { type OwnedKind } from "./constants.ts";
 import { describeError, isKindMissing, RawObjectApi } from "./kube-client.ts";
 
 export type ObjectInformer = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;

@@ -3,7 +3,8 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
 import { renderNamespace, renderRuntime } from "../renderer/index.ts";
-import { apiVersion, leaseName } from "./constants.ts";
+import { apiVersion } from "../schemas/api/index.ts";
+import { leaseName } from "./constants.ts";
 import { Controller } from "./controller.ts";
 import { startHealthServer, type HealthServer } from "./health-server.ts";
 import { createClusterClient, describeError, type ClusterClient } from "./kube-client.ts";

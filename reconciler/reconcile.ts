@@ -8,7 +8,8 @@ import type { GatewayRoutes, XTrinodeStatus } from "../schemas/generated/types.t
 import { validateAgainstSchema } from "../schemas/validate.ts";
 import { applyIfChanged, needsApply, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, undesiredObjects, type ApplyCounters, type ApplyOutcome, type OwnedObjectCache } from "./apply.ts";
 import { hasSecretKey } from "./catalog-status.ts";
-import { annotations, apiVersion, isNodePoolObject, runtimePlural } from "./constants.ts";
+import { annotations, apiVersion, plurals } from "../schemas/api/index.ts";
+import { isNodePoolObject } from "./constants.ts";
 import { objectKey, type KubeObject } from "./diff.ts";
 import { parseDurationMs } from "./duration.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
@@ -489,6 +490,6 @@ function checksum(objects: KubeObject[]): string {
 /** Writes status through the status subresource when it differs; returns writes issued (0 or 1). */
 async function writeStatus(ctx: ReconcileContext, runtime: KubeObject, status: XTrinodeStatus): Promise<number> {
   if (sameStatus(runtime.status as XTrinodeStatus | undefined, status)) return 0;
-  await ctx.client.replaceStatus({ ...runtime, status }, runtimePlural);
+  await ctx.client.replaceStatus({ ...runtime, status }, plurals.runtime);
   return 1;
 }

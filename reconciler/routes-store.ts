@@ -1,7 +1,7 @@
 // Read-modify-write of the trino-gateway-routes ConfigMap with optimistic concurrency: many
 // operators' workers change their own entries at once and none may lose another's.
 import type { GatewayRoutes } from "../schemas/generated/types.ts";
-import { routesConfigMapName, routesDataKey } from "./constants.ts";
+import { routesConfigMapName, routesDataKey } from "../schemas/api/index.ts";
 import type { KubeObject } from "./diff.ts";
 import { isConflict, type ClusterClient } from "./kube-client.ts";
 import { emptyRoutes, parseRoutes, serializeRoutes } from "./routes.ts";

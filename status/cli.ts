@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import yaml from "js-yaml";
 import { loadKubeConfig } from "../lib/kube-config.ts";
+import { apiVersion, kinds } from "../schemas/api/index.ts";
 import { contextNamespace, fetchGatewayStatus, listRuntimes, StatusError, type GatewayAnswer } from "./sources.ts";
 import { renderStatusTable, statusRows, tableCells, type RuntimeStatusRow, type TableOptions } from "./table.ts";
 
@@ -76,12 +77,12 @@ async function runStatus(name: string | undefined, options: StatusCommandOptions
   const token = readToken(options);
   const table: TableOptions = { allNamespaces: Boolean(options.allNamespaces), wide: output === "wide" };
 
-  const look = async (): Promise<{ rows: RuntimeStatusRow[]; gateway: GatewayAnswer }> => {
+  const fetchRowsAndGateway = async (): Promise<{ rows: RuntimeStatusRow[]; gateway: GatewayAnswer }> => {
     const [runtimes, gateway] = await Promise.all([listRuntimes(kubeConfig, namespace, name), fetchGatewayStatus(options.gatewayUrl, token)]);
     return { rows: statusRows(runtimes, gateway.ok ? gateway.status : undefined, Date.now()), gateway };
   };
 
-  const first = await look();
+  const first = await fetchRowsAndGateway();
   process.stdout.write(render(first.rows, output, table, namespace, first.gateway));
   if (!first.gateway.ok && (output === "table" || output === "wide")) process.stderr.write(`note: ${first.gateway.note}\n`);
   if (!options.watch) return;
@@ -96,7 +97,7 @@ async function runStatus(name: string | undefined, options: StatusCommandOptions
   while (!stopped) {
     await new Promise((resolve) => setTimeout(resolve, intervalSeconds * 1000));
     if (stopped) break;
-    const next = await look();
+    const next = await fetchRowsAndGateway();
     const changed = next.rows.filter((row) => previous.get(`${row.namespace}/${row.name}`) !== tableCells(row, table).join("\u0000"));
     if (changed.length > 0) process.stdout.write(output === "json" || output === "yaml" ? render(changed, output, table, namespace, next.gateway) : withoutHeader(renderStatusTable(changed, table, namespace)));
     const note = next.gateway.ok ? undefined : next.gateway.note;
@@ -113,8 +114,8 @@ function withoutHeader(table: string): string {
 function render(rows: RuntimeStatusRow[], output: Output, table: TableOptions, namespace: string | undefined, gateway: GatewayAnswer): string {
   if (output === "table" || output === "wide") return renderStatusTable(rows, table, namespace);
   const document = {
-    apiVersion: "xtrinode.io/v1alpha1",
-    kind: "XTrinodeStatusList",
+    apiVersion,
+    kind: kinds.statusList,
     gateway: gateway.ok ? { reachable: true, routesGeneration: gateway.status.routes.generation, routesLastGoodAgeSeconds: gateway.status.routes.lastGoodAgeSeconds } : { reachable: false, note: gateway.note },
     items: rows,
   };
