@@ -2,7 +2,8 @@
 // by every replica (a standby is healthy but not leading).
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
-import { renderNamespace, renderRuntime } from "../renderer/index.ts";
+import { checkRuntimeInput, renderCheckedRuntime, renderNamespace } from "../renderer/index.ts";
+import { apiReader } from "./cluster-reader.ts";
 import { apiVersion, leaseName } from "./constants.ts";
 import { Controller } from "./controller.ts";
 import { startHealthServer, type HealthServer } from "./health-server.ts";
@@ -42,7 +43,8 @@ export interface RunningOperator {
 export function createReconcileContext(client: ClusterClient, options: Pick<OperatorOptions, "gatewayNamespace" | "policy" | "log" | "timers">, metrics?: OperatorMetrics): ReconcileContext {
   return {
     client,
-    renderer: { renderRuntime, renderNamespace },
+    reader: apiReader(client, options.gatewayNamespace),
+    renderer: { checkRuntime: checkRuntimeInput, renderCheckedRuntime, renderNamespace },
     policy: () => options.policy.current(),
     gatewayNamespace: options.gatewayNamespace,
     routes: new RoutesPublisher(client, { namespace: options.gatewayNamespace }),
