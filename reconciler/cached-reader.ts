@@ -33,8 +33,11 @@ function resourceVersionOf(object: KubeObject): string | undefined {
   return object.metadata?.resourceVersion;
 }
 
-/** Whether a watched version is at least the written one (equal, or a later integer version). */
-function caughtUp(watched: string | undefined, written: string | undefined): boolean {
+/**
+ * Whether a watched copy is at least as new as the one a write returned: the same resourceVersion,
+ * or a later one where both are integers (as etcd's are; otherwise only equality tells).
+ */
+export function caughtUp(watched: string | undefined, written: string | undefined): boolean {
   if (watched === undefined || written === undefined) return true;
   if (watched === written) return true;
   const a = Number(watched);
@@ -114,9 +117,15 @@ export class CachedReader implements ClusterReader {
   }
 
   async routes(): Promise<GatewayRoutes> {
+    if (!this.informers.routes.synced()) return this.api.routes();
+    return parseRoutes((this.routesConfigMap()?.data as Record<string, string> | undefined)?.[routesDataKey]);
+  }
+
+  /** The routes ConfigMap as watched (undefined: not in sync, or it does not exist yet). */
+  routesConfigMap(): KubeObject | undefined {
     const { routes } = this.informers;
-    if (!routes.synced()) return this.api.routes();
-    const configMap = routes.informer.get(routesConfigMapName, this.gatewayNamespace) as { data?: Record<string, string> } | undefined;
-    return parseRoutes(configMap?.data?.[routesDataKey]);
+    const configMap = routes.synced() ? (routes.informer.get(routesConfigMapName, this.gatewayNamespace) as KubeObject | undefined) : undefined;
+    // Listed items carry no apiVersion and kind; a write of this object needs them.
+    return configMap && { ...configMap, apiVersion: "v1", kind: "ConfigMap" };
   }
 }

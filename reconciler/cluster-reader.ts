@@ -9,7 +9,7 @@ import { readOwnedObjects, type LiveInventory } from "./apply.ts";
 import { apiVersion, guardrailsLabel } from "./constants.ts";
 import type { KubeObject } from "./diff.ts";
 import type { ClusterClient } from "./kube-client.ts";
-import { readRoutes } from "./routes-store.ts";
+import { readRoutes } from "./routes-publisher.ts";
 
 /** Kinds of the namespace guardrails the renderer emits (renderNamespace), labelled guardrailsLabel. */
 export const guardrailKinds = [

@@ -14,6 +14,7 @@ import { sameStatus } from "./status.ts";
 import { describeError } from "./kube-client.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { reconcileRuntime, type ReconcileContext } from "./reconcile.ts";
+import { RoutesPublisher } from "./routes-publisher.ts";
 import { processQueue, WorkQueue, type KeyHandler } from "./workqueue.ts";
 
 export interface ControllerOptions {
@@ -71,7 +72,10 @@ export class Controller {
     // The routes ConfigMap, so an unchanged runtime needs no read of the (large) routes document.
     const routes = watch("routes", namedConfigMapInformer(kubeConfig, options.context.gatewayNamespace, routesConfigMapName));
     this.reader = new CachedReader({ runtimes: this.runtimes, catalogs, secrets, routes, owned, guardrails }, options.context.reader, options.context.client, options.context.gatewayNamespace);
-    this.context = { ...options.context, reader: this.reader };
+    const { client, gatewayNamespace } = options.context;
+    // Route writes start from the watched ConfigMap too (a stale copy costs a 409 and a read).
+    const publisher = new RoutesPublisher(client, { namespace: gatewayNamespace, cached: () => this.reader.routesConfigMap() });
+    this.context = { ...options.context, reader: this.reader, routes: publisher };
 
     this.runtimes.informer.on("change", (object) => {
       this.queue.add(keyOf(object));

@@ -7,7 +7,7 @@ import { pruneUndesired, readOwnedObjects, type ApplyCounters } from "./apply.ts
 import type { KubeObject } from "./diff.ts";
 import type { ClusterClient } from "./kube-client.ts";
 import { findRoute, removeRoute, upsertRoute } from "./routes.ts";
-import type { RoutesPublisher } from "./routes-store.ts";
+import type { RoutesPublisher } from "./routes-publisher.ts";
 
 export interface FinalizeContext {
   client: ClusterClient;

@@ -12,7 +12,7 @@ import { LeaderElector } from "./leader.ts";
 import { defaultLifecycleTimers, type LifecycleTimers } from "./lifecycle.ts";
 import { createOperatorMetrics, type OperatorMetrics } from "./metrics.ts";
 import type { PolicySource } from "./policy.ts";
-import { RoutesPublisher } from "./routes-store.ts";
+import { RoutesPublisher } from "./routes-publisher.ts";
 import { reconcileRuntime, type ReconcileContext, type ReconcileResult } from "./reconcile.ts";
 
 export interface OperatorOptions {

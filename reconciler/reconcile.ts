@@ -23,7 +23,7 @@ import { decidePhase, type LifecycleTimers, type Phase } from "./lifecycle.ts";
 import { buildDesired, resolveSecrets, validateRuntime, type DesiredState, type RendererPort, type ValidRuntime } from "./plan.ts";
 import { describeConflicts, doubleClaimsWon, routeConflicts, withoutClaims } from "./route-claims.ts";
 import { findRoute, sameRoute, upsertRoute, type RouteState } from "./routes.ts";
-import type { RoutesPublisher } from "./routes-store.ts";
+import type { RoutesPublisher } from "./routes-publisher.ts";
 import { buildStatus, sameStatus, type ConditionInput } from "./status.ts";
 import { applyFailureReasons, StopReconcile } from "./stop-reconcile.ts";
 import { awaitingPods, coordinatorReady, computeStopped, podProblem, podSelector, readyWorkers, stalledDeployment, type NodePoolState } from "./readiness.ts";

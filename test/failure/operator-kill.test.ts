@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { renderRuntime } from "../../renderer/index.ts";
 import { apiVersion, leaseName, ownerLabel, prunableKinds } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/diff.ts";
-import { readRoutes } from "../../reconciler/routes-store.ts";
+import { readRoutes } from "../../reconciler/routes-publisher.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import { gatewayNamespace, phaseOf, runtime, startCluster, waitFor, type Cluster } from "../reconciler/support.ts";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";

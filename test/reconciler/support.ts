@@ -14,7 +14,7 @@ import { createClusterClient, type ClusterClient } from "../../reconciler/kube-c
 import { createReconcileContext } from "../../reconciler/operator.ts";
 import type { PolicySource } from "../../reconciler/policy.ts";
 import { reconcileRuntime, type ReconcileContext, type ReconcileResult } from "../../reconciler/reconcile.ts";
-import { readRoutes } from "../../reconciler/routes-store.ts";
+import { readRoutes } from "../../reconciler/routes-publisher.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const gatewayNamespace = "xtrinode-gateway";
