@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import yaml from "js-yaml";
 import { ApiError, forbidden, unauthenticated } from "./errors.ts";
-import { isDns1123Label } from "./names.ts";
+import { isDns1123Label } from "../schemas/api/index.ts";
 
 export interface Identity {
   username: string;

@@ -1,7 +1,8 @@
 // `xtrinode apiserver`: runs the lifecycle API server until SIGTERM/SIGINT.
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { defaultLeaseNamespace, isDns1123Label } from "./names.ts";
+import { isDns1123Label } from "../schemas/api/index.ts";
+import { defaultLeaseNamespace } from "./names.ts";
 import { defaults, startApiServer } from "./start.ts";
 
 function positiveInteger(flag: string) {

@@ -14,16 +14,14 @@ import {
   type V1Lease,
 } from "@kubernetes/client-node";
 import { callOptions } from "../lib/kube-config.ts";
+import { apiVersion, group, kinds, plurals, version } from "../schemas/api/index.ts";
 import type { XTrinode } from "../schemas/generated/types.ts";
 import type { Identity, TokenReviewer } from "./auth.ts";
 import { kubeUnavailable } from "./errors.ts";
-import type { LeaseRecord } from "./lease.ts";
+import type { LeaseRecord } from "../lib/lease.ts";
 import type { CatalogRecord, MergePatch, RuntimeEvent, RuntimeStore, WriteResult } from "./store.ts";
 
-const group = "xtrinode.io";
-const version = "v1alpha1";
-const plural = "xtrinodes";
-const catalogPlural = "xtrinodecatalogs";
+const plural = plurals.runtime;
 /** Source of the Events this server records (resume and suspend requests). */
 const eventSource = "xtrinode-apiserver";
 /** At most this many Events of one runtime are read (Kubernetes folds repeats into one Event with a count). */
@@ -187,7 +185,7 @@ export class KubeRuntimeStore implements RuntimeStore {
           namespace,
           body: {
             metadata: { generateName: `${name}.`, namespace },
-            involvedObject: { apiVersion: `${group}/${version}`, kind: "XTrinode", name, namespace, uid },
+            involvedObject: { apiVersion, kind: kinds.runtime, name, namespace, uid },
             type: event.type,
             reason: event.reason,
             message: event.message,
@@ -218,7 +216,7 @@ export class KubeRuntimeStore implements RuntimeStore {
 
   async listCatalogs(namespace: string): Promise<CatalogRecord[]> {
     const operation = `list XTrinodeCatalogs in ${namespace}`;
-    const result = await this.call(operation, (o) => this.customObjects.listNamespacedCustomObject({ group, version, namespace, plural: catalogPlural, limit: 500 }, o));
+    const result = await this.call(operation, (o) => this.customObjects.listNamespacedCustomObject({ group, version, namespace, plural: plurals.catalog, limit: 500 }, o));
     if (!result.ok) return [];
     const page = result.value as { items?: Array<{ metadata?: { name?: string }; status?: { conditions?: CatalogRecord["conditions"] } }> };
     return (page.items ?? []).map((item) => ({ name: item.metadata?.name ?? "", conditions: item.status?.conditions ?? [] }));

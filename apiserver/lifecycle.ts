@@ -22,23 +22,16 @@
 //     for abandonedLeaseGraceMs (or when it expires), answering 202 meanwhile.
 // Nothing is written before the XTrinode is known to exist; a failed read writes nothing.
 // Lease and XTrinode writes are counted in metrics (kube_writes_total) by resource, verb and result.
+import { annotations } from "../schemas/api/index.ts";
 import type { XTrinode, XTrinodeStatus, Condition } from "../schemas/generated/types.ts";
 import { ApiError, badRequest, notFound } from "./errors.ts";
-import { acquiredRecord, judgeLease, observeLease, type LeaseObservation, type LeaseRecord } from "./lease.ts";
+import { acquiredRecord, judgeLease, observeLease, type LeaseObservation, type LeaseRecord } from "../lib/lease.ts";
 import type { ApiServerMetrics, ResumeOutcome } from "./metrics.ts";
 import { defaultLeaseNamespace, resumeLeaseName } from "./names.ts";
 import type { MergePatch, RuntimeStore, WriteResult } from "./store.ts";
 import type { Logger } from "../lib/logger.ts";
 import { parseDurationMs } from "../reconciler/duration.ts";
 import { idleDeadlineMs } from "../reconciler/lifecycle.ts";
-
-export const annotations = {
-  resumeRequestedAt: "xtrinode.io/resume-requested-at",
-  resumeRequestedBy: "xtrinode.io/resume-requested-by",
-  suspendRequestedAt: "xtrinode.io/suspend-requested-at",
-  suspendRequestedBy: "xtrinode.io/suspend-requested-by",
-  lastActivity: "xtrinode.io/last-activity",
-} as const;
 
 /** Reasons of the Events this server records on a runtime when it writes resume or suspend intent. */
 export const eventReasons = { resumeRequested: "ResumeRequested", suspendRequested: "SuspendRequested" } as const;

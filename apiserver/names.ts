@@ -1,19 +1,13 @@
 // Validation of the runtime coordinates taken from request paths.
+import { dns1123LabelPattern, isDns1123Label } from "../schemas/api/index.ts";
 import { badRequest } from "./errors.ts";
-
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/** Whether `value` is a DNS-1123 label (a namespace or runtime name). */
-export function isDns1123Label(value: string): boolean {
-  return value.length > 0 && value.length <= 63 && dns1123Label.test(value);
-}
 
 /** Throws a 400 naming the DNS-1123 label rule when `value` is not a valid namespace or runtime name. */
 export function checkDns1123Label(field: "namespace" | "name", value: string): string {
   if (!isDns1123Label(value)) {
     throw badRequest(
       `${field} ${JSON.stringify(value)} is not a valid DNS-1123 label: use at most 63 lowercase letters, digits and '-', ` +
-        `starting and ending with a letter or digit (regex ${dns1123Label.source})`,
+        `starting and ending with a letter or digit (regex ${dns1123LabelPattern.source})`,
     );
   }
   return value;

@@ -2,7 +2,7 @@
 // testable without a network. The production implementation is kube-store.ts (@kubernetes/client-node).
 // Implementations throw ApiError 503 (kubeUnavailable) when the Kubernetes API fails or times out.
 import type { Condition, XTrinode } from "../schemas/generated/types.ts";
-import type { LeaseRecord } from "./lease.ts";
+import type { LeaseRecord } from "../lib/lease.ts";
 
 /** A JSON merge patch (RFC 7386) for an XTrinode. */
 export type MergePatch = Record<string, unknown>;

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { createLogger } from "../lib/logger.ts";
 import { loadKubeConfig } from "../lib/kube-config.ts";
+import { defaultGatewayNamespace, routesConfigMapName } from "../schemas/api/index.ts";
 import { loadGatewayConfig } from "./config.ts";
 import { configMapRoutesSource, fileRoutesSource, type RoutesSource } from "./routes-source.ts";
 import { startGateway } from "./server.ts";
@@ -30,7 +31,7 @@ export function registerGatewayCommands(program: Command): void {
     .option("--host <host>", "listen address", "0.0.0.0")
     .option("--routes-file <file>", "read routes from this file (watched) instead of the ConfigMap")
     .option("--kubeconfig <file>", "kubeconfig for the routes ConfigMap watch (default: in-cluster, then $KUBECONFIG)")
-    .option("--routes-namespace <namespace>", "namespace of ConfigMap trino-gateway-routes", "xtrinode-gateway")
+    .option("--routes-namespace <namespace>", `namespace of ConfigMap ${routesConfigMapName}`, defaultGatewayNamespace)
     .option("--config <file>", "gateway config (schemas/gateway-config.schema.json)")
     .option("--lifecycle-url <url>", "lifecycle API base URL (resume and activity calls)")
     .option("--apiserver-url <url>", "same as --lifecycle-url")

@@ -7,6 +7,7 @@
 // hostname is whatever DNS name the client happened to use. The first selector present decides; an unknown
 // runtime there is an error (never a silent fall-through to a runtime the client did not ask for).
 import type { GatewayRoutes, RouteEntry } from "../schemas/generated/types.ts";
+import { emptyRoutes } from "../schemas/api/index.ts";
 
 export interface RouteTable {
   routes: RouteEntry[];
@@ -39,7 +40,7 @@ export function buildRouteTable(doc: GatewayRoutes): RouteTable {
   return table;
 }
 
-export const emptyRouteTable: RouteTable = buildRouteTable({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [] });
+export const emptyRouteTable: RouteTable = buildRouteTable(emptyRoutes());
 
 /** Where a new query may go: one runtime, or several members balanced as a pool. */
 export interface Target {

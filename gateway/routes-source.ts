@@ -5,11 +5,10 @@ import { watch, type FSWatcher } from "node:fs";
 import path from "node:path";
 import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1ConfigMap, type KubernetesListObject } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
+import { emptyRoutes, encodeRoutes, routesConfigMapName, routesDataKey } from "../schemas/api/index.ts";
 
-export const routesConfigMapName = "trino-gateway-routes";
-export const routesDataKey = "routes.yaml";
 /** What a routes ConfigMap without routes.yaml means: no runtime published yet. */
-const unpublishedRoutesText = "apiVersion: xtrinode.io/v1alpha1\nkind: GatewayRoutes\nroutes: []\n";
+const unpublishedRoutesText = encodeRoutes(emptyRoutes());
 
 export interface RoutesSource {
   /** Starts delivering routes.yaml text (origin names where it came from, for logs). */

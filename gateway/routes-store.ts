@@ -1,7 +1,6 @@
-// The routes in force: parses and validates each routes.yaml delivery; anything invalid (bad YAML,
-// schema violations, no entries) keeps the last-good routes, is logged and counted.
-import yaml from "js-yaml";
-import { validateAgainstSchema } from "../schemas/validate.ts";
+// The routes in force: decodes each routes.yaml delivery strictly (schemas/api/routes.ts); anything
+// invalid (bad YAML, schema violations, no entries) keeps the last-good routes, is logged and counted.
+import { decodeRoutes } from "../schemas/api/index.ts";
 import type { GatewayRoutes } from "../schemas/generated/types.ts";
 import type { Logger } from "../lib/logger.ts";
 import { buildRouteTable, emptyRouteTable, type RouteTable } from "./route-table.ts";
@@ -9,15 +8,8 @@ import { buildRouteTable, emptyRouteTable, type RouteTable } from "./route-table
 export type RoutesParse = { ok: true; routes: GatewayRoutes } | { ok: false; reason: string; emptyRoutes?: GatewayRoutes };
 
 export function parseRoutes(text: string): RoutesParse {
-  let doc: unknown;
-  try {
-    doc = yaml.load(text);
-  } catch (error) {
-    return { ok: false, reason: `invalid YAML: ${(error as Error).message.split("\n")[0]}` };
-  }
-  const issues = validateAgainstSchema("GatewayRoutes", doc);
-  if (issues.length > 0) return { ok: false, reason: issues.map((issue) => `${issue.path || "(document)"}: ${issue.message}`).join("; ") };
-  const routes = doc as GatewayRoutes;
+  const { document: routes, problems } = decodeRoutes(text, { mode: "strict" });
+  if (!routes) return { ok: false, reason: problems.join("; ") };
   if (routes.routes.length === 0) return { ok: false, reason: "no route entries", emptyRoutes: routes };
   return { ok: true, routes };
 }

@@ -5,6 +5,7 @@
 // authentication on, by the principals and groups of `admin` in the gateway config.
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { apiVersion, kinds } from "../schemas/api/index.ts";
 import type { GatewayConfig, GatewayStatus, RuntimeStatus, BackendStatus } from "../schemas/generated/types.ts";
 import type { Authenticator } from "./auth.ts";
 import type { Backends } from "./backends.ts";
@@ -69,8 +70,8 @@ export function buildGatewayStatus(sources: StatusSources, nowMs = Date.now()): 
     })
     .sort((a, b) => a.url.localeCompare(b.url));
   return {
-    apiVersion: "xtrinode.io/v1alpha1",
-    kind: "GatewayStatus",
+    apiVersion,
+    kind: kinds.gatewayStatus,
     generatedAt: new Date(nowMs).toISOString(),
     routes: {
       generation: sources.routes.generation,

@@ -2,7 +2,8 @@
 // and pruning first when something goes) the runtime's objects; only what differs from the live
 // object is written. Returns the live objects as the API server answered.
 import type { Logger } from "../lib/logger.ts";
-import { isNodePoolObject, ownerLabel, prunableKinds, type KindRef } from "./constants.ts";
+import { ownerLabel } from "../schemas/api/index.ts";
+import { isNodePoolObject, prunableKinds, type KindRef } from "./constants.ts";
 import { decideApply, objectKey, type KubeObject } from "./diff.ts";
 import type { ClusterClient } from "./kube-client.ts";
 import { nodePoolState, type NodePoolState } from "./readiness.ts";

@@ -5,7 +5,8 @@ import { createTwoFilesPatch } from "diff";
 import yaml from "js-yaml";
 import { loadKubeConfig } from "../lib/kube-config.ts";
 import { silentLogger } from "../lib/logger.ts";
-import { apiVersion, defaultGatewayNamespace, operatorNamespace, prunableKinds } from "./constants.ts";
+import { apiVersion, defaultGatewayNamespace, routesConfigMapName } from "../schemas/api/index.ts";
+import { operatorNamespace, prunableKinds } from "./constants.ts";
 import { decideApply, objectKey, type KubeObject } from "./diff.ts";
 import { createClusterClient, type ClusterClient } from "./kube-client.ts";
 import { decidePhase, defaultLifecycleTimers } from "./lifecycle.ts";
@@ -104,7 +105,7 @@ export async function clusterDiff(options: ClusterDiffOptions = {}): Promise<Clu
     const current = findRoute(routes, namespace, name);
     if (!sameRoute(current, entry)) {
       const strip = (e: typeof current) => (e ? { ...e, updatedAt: undefined } : undefined);
-      parts.push(patch(`${gatewayNamespace}/trino-gateway-routes#${namespace}/${name}`, strip(current) && JSON.parse(JSON.stringify(strip(current))), entry));
+      parts.push(patch(`${gatewayNamespace}/${routesConfigMapName}#${namespace}/${name}`, strip(current) && JSON.parse(JSON.stringify(strip(current))), entry));
     }
   }
   return { text: parts.join(""), changed: parts.some((p) => !p.startsWith("#")) };

@@ -6,7 +6,7 @@
 import type { XTrinodeCatalog } from "../renderer/types.ts";
 import type { GatewayRoutes } from "../schemas/generated/types.ts";
 import { readOwnedObjects, type LiveInventory } from "./apply.ts";
-import { apiVersion, guardrailsLabel } from "./constants.ts";
+import { apiVersion, guardrailsLabel } from "../schemas/api/index.ts";
 import type { KubeObject } from "./diff.ts";
 import type { ClusterClient } from "./kube-client.ts";
 import { readRoutes } from "./routes-publisher.ts";

@@ -1,24 +1,6 @@
-// Names the operator shares with the rest of XTrinode (see docs/CONTRACTS.md).
+// Names of the operator itself. The XTrinode API's names (group, version, kinds, labels, annotations,
+// the finalizer, the routes ConfigMap) live in schemas/api/ (see its README).
 export const fieldManager = "xtrinode-operator";
-export const group = "xtrinode.io";
-export const version = "v1alpha1";
-export const apiVersion = `${group}/${version}`;
-export const runtimePlural = "xtrinodes";
-export const catalogPlural = "xtrinodecatalogs";
-
-export const ownerLabel = "xtrinode.io/runtime";
-export const guardrailsLabel = "xtrinode.io/guardrails";
-export const finalizer = "xtrinode.io/finalizer";
-
-export const annotations = {
-  lastActivity: "xtrinode.io/last-activity",
-  resumeRequestedAt: "xtrinode.io/resume-requested-at",
-  suspendRequestedAt: "xtrinode.io/suspend-requested-at",
-} as const;
-
-export const routesConfigMapName = "trino-gateway-routes";
-export const routesDataKey = "routes.yaml";
-export const defaultGatewayNamespace = "xtrinode-gateway";
 
 export const operatorNamespace = "xtrinode-system";
 export const leaseName = "xtrinode-operator";

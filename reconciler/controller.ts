@@ -4,7 +4,8 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { CachedReader } from "./cached-reader.ts";
 import { guardrailKinds } from "./cluster-reader.ts";
-import { catalogPlural, group, guardrailsLabel, ownerLabel, prunableKinds, routesConfigMapName, runtimePlural, version } from "./constants.ts";
+import { group, guardrailsLabel, ownerLabel, plurals, routesConfigMapName, version } from "../schemas/api/index.ts";
+import { prunableKinds } from "./constants.ts";
 import type { KubeObject } from "./diff.ts";
 import type { XTrinode, XTrinodeCatalog } from "../renderer/types.ts";
 import { catalogStatus, runtimesConcerned } from "./catalog-status.ts";
@@ -64,8 +65,8 @@ export class Controller {
       this.informers.push(watched);
       return watched;
     };
-    this.runtimes = watch("xtrinodes", customResourceInformer(kubeConfig, group, version, runtimePlural, "XTrinode"));
-    const catalogs = (this.catalogs = watch("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, catalogPlural, "XTrinodeCatalog")));
+    this.runtimes = watch("xtrinodes", customResourceInformer(kubeConfig, group, version, plurals.runtime, "XTrinode"));
+    const catalogs = (this.catalogs = watch("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, plurals.catalog, "XTrinodeCatalog")));
     const secrets = (this.secrets = watch("secrets", secretInformer(kubeConfig)));
     const owned = new Map(prunableKinds.map((kind) => [`${kind.apiVersion}/${kind.kind}`, watch(kind.plural, labelledObjectInformer(kubeConfig, kind, ownerLabel))]));
     const guardrails = guardrailKinds.map((kind) => watch(`guardrail ${kind.plural}`, labelledObjectInformer(kubeConfig, kind, guardrailsLabel)));
@@ -185,7 +186,7 @@ export class Controller {
       now: new Date(),
     });
     if (sameStatus(catalog.status, status)) return;
-    await this.context.client.replaceStatus({ ...(catalog as unknown as KubeObject), status }, catalogPlural);
+    await this.context.client.replaceStatus({ ...(catalog as unknown as KubeObject), status }, plurals.catalog);
   }
 
   /** Runtime keys: one reconcile each (reconcile.ts), timed and counted in the metrics. */

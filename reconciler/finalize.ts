@@ -2,7 +2,7 @@
 // deleted, finalizer removed. Every step is idempotent, so a delete interrupted by a crash simply
 // continues on the next reconcile.
 import type { Logger } from "../lib/logger.ts";
-import { apiVersion, finalizer } from "./constants.ts";
+import { apiVersion, finalizer } from "../schemas/api/index.ts";
 import { pruneUndesired, readOwnedObjects, type ApplyCounters } from "./apply.ts";
 import type { KubeObject } from "./diff.ts";
 import type { ClusterClient } from "./kube-client.ts";

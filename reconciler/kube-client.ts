@@ -12,7 +12,8 @@ import {
   type KubernetesObject,
   type ResponseContext,
 } from "@kubernetes/client-node";
-import { catalogPlural, fieldManager, group, runtimePlural, version } from "./constants.ts";
+import { group, plurals, version } from "../schemas/api/index.ts";
+import { fieldManager } from "./constants.ts";
 import type { KubeObject } from "./diff.ts";
 
 export interface ObjectRef {
@@ -45,7 +46,7 @@ export interface ClusterClient {
   mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject>;
   delete(ref: ObjectRef): Promise<void>;
   /** PUT of an XTrinode's or XTrinodeCatalog's status subresource (plural names which), guarded by resourceVersion. */
-  replaceStatus(object: KubeObject, plural: typeof runtimePlural | typeof catalogPlural): Promise<KubeObject>;
+  replaceStatus(object: KubeObject, plural: typeof plurals.runtime | typeof plurals.catalog): Promise<KubeObject>;
   createEvent(event: EventInput): Promise<void>;
 }
 

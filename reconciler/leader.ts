@@ -3,6 +3,7 @@
 // observed renew time, not the holder's clock), and we acquire or renew with an update guarded by
 // resourceVersion, so of two candidates only one wins.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from "@kubernetes/client-node";
+import { judgeLease, observeLease, type LeaseObservation } from "../lib/lease.ts";
 import type { Logger } from "../lib/logger.ts";
 import { isConflict, isNotFound, describeError } from "./kube-client.ts";
 
@@ -18,26 +19,22 @@ export interface LeaderElectionOptions {
   log: Logger;
 }
 
-/** What a candidate needs to judge a lease. */
-export interface LeaseObservation {
-  /** Serialized record (holder, renew time, transitions) last seen. */
-  record: string;
-  /** Our clock when that record was first seen. */
-  observedAtMs: number;
+/**
+ * Observes the live Lease (lib/lease.ts: a record not seen before is observed now, so someone else's
+ * Lease met for the first time is waited out for a full duration) and says whether `identity` may
+ * take or renew it: no Lease, our own, no holder, or a holder whose record outlived its duration.
+ */
+export function observeForAcquire(lease: V1Lease | undefined, identity: string, previous: LeaseObservation | undefined, nowMs: number, leaseDurationMs: number): { canAcquire: boolean; observation: LeaseObservation | undefined } {
+  if (!lease) return { canAcquire: true, observation: previous };
+  const spec = lease.spec ?? {};
+  const record = { holderIdentity: spec.holderIdentity, leaseDurationSeconds: spec.leaseDurationSeconds, acquireTime: microTime(spec.acquireTime), renewTime: microTime(spec.renewTime), leaseTransitions: spec.leaseTransitions };
+  const observation = observeLease(record, previous, nowMs, leaseDurationMs / 1000);
+  const judgement = judgeLease(observation, nowMs);
+  return { canAcquire: judgement.kind === "acquirable" || judgement.holderIdentity === identity, observation };
 }
 
-/** Pure: may `identity` take the lease now? */
-export function canAcquire(lease: V1Lease | undefined, identity: string, observation: LeaseObservation | undefined, nowMs: number, leaseDurationMs: number): boolean {
-  const holder = lease?.spec?.holderIdentity;
-  if (!lease || !holder || holder === identity) return true;
-  if (!observation) return false; // first sight of someone else's lease: wait a full duration
-  const durationMs = (lease.spec?.leaseDurationSeconds ?? leaseDurationMs / 1000) * 1000;
-  return nowMs > observation.observedAtMs + durationMs;
-}
-
-export function leaseRecord(lease: V1Lease | undefined): string {
-  const spec = lease?.spec ?? {};
-  return JSON.stringify([spec.holderIdentity ?? "", String(spec.renewTime ?? ""), spec.leaseTransitions ?? 0]);
+function microTime(value: Date | string | undefined): string | undefined {
+  return value === undefined ? undefined : value instanceof Date ? value.toISOString() : String(value);
 }
 
 export class LeaderElector {
@@ -146,9 +143,9 @@ export class LeaderElector {
         throw error;
       }
     }
-    const record = leaseRecord(lease);
-    if (!this.observation || this.observation.record !== record) this.observation = { record, observedAtMs: nowMs };
-    if (!canAcquire(lease, identity, this.observation, nowMs, leaseDurationMs)) return false;
+    const judged = observeForAcquire(lease, identity, this.observation, nowMs, leaseDurationMs);
+    this.observation = judged.observation;
+    if (!judged.canAcquire) return false;
 
     const spec = lease.spec ?? {};
     const takingOver = spec.holderIdentity !== identity;
@@ -162,7 +159,7 @@ export class LeaderElector {
     };
     try {
       await this.api.replaceNamespacedLease({ name, namespace, body: lease });
-      this.observation = { record: leaseRecord(lease), observedAtMs: nowMs };
+      this.observation = observeForAcquire(lease, identity, undefined, nowMs, leaseDurationMs).observation;
       return true;
     } catch (error) {
       if (isConflict(error)) return false;

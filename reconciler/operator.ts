@@ -3,8 +3,9 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
 import { checkRuntimeInput, renderCheckedRuntime, renderNamespace } from "../renderer/index.ts";
+import { apiVersion } from "../schemas/api/index.ts";
 import { apiReader } from "./cluster-reader.ts";
-import { apiVersion, leaseName } from "./constants.ts";
+import { leaseName } from "./constants.ts";
 import { Controller } from "./controller.ts";
 import { startHealthServer, type HealthServer } from "./health-server.ts";
 import { createClusterClient, describeError, type ClusterClient } from "./kube-client.ts";

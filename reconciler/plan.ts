@@ -8,7 +8,7 @@ import type { XTrinodeStatus } from "../schemas/generated/types.ts";
 import { releaseAutoscaledReplicas } from "./apply.ts";
 import { hasSecretKey } from "./catalog-status.ts";
 import type { ClusterReader } from "./cluster-reader.ts";
-import { annotations, apiVersion } from "./constants.ts";
+import { annotations, apiVersion } from "../schemas/api/index.ts";
 import type { KubeObject } from "./diff.ts";
 import { parseDurationMs } from "./duration.ts";
 import { describeError } from "./kube-client.ts";

@@ -13,9 +13,9 @@ import { createHash } from "node:crypto";
 import type { Logger } from "../lib/logger.ts";
 import type { XTrinodeCatalog, XTrinodePolicy } from "../renderer/types.ts";
 import type { GatewayRoutes, XTrinodeStatus } from "../schemas/generated/types.ts";
+import { annotations, plurals } from "../schemas/api/index.ts";
 import { applyDesired, liveOf, type AppliedState, type ApplyCounters, type LiveInventory } from "./apply.ts";
 import type { ClusterReader } from "./cluster-reader.ts";
-import { annotations, runtimePlural } from "./constants.ts";
 import type { KubeObject } from "./diff.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
 import { describeError, type ClusterClient } from "./kube-client.ts";
@@ -360,6 +360,6 @@ function checksum(objects: KubeObject[]): string {
 /** Writes status through the status subresource when it differs; returns writes issued (0 or 1). */
 async function writeStatus(ctx: ReconcileContext, runtime: KubeObject, status: XTrinodeStatus): Promise<number> {
   if (sameStatus(runtime.status as XTrinodeStatus | undefined, status)) return 0;
-  ctx.reader.wrote(await ctx.client.replaceStatus({ ...runtime, status }, runtimePlural));
+  ctx.reader.wrote(await ctx.client.replaceStatus({ ...runtime, status }, plurals.runtime));
   return 1;
 }

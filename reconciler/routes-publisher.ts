@@ -2,7 +2,7 @@
 // read-modify-write with optimistic concurrency, since many workers change their own entries at
 // once and none may lose another's.
 import type { GatewayRoutes } from "../schemas/generated/types.ts";
-import { routesConfigMapName, routesDataKey } from "./constants.ts";
+import { routesConfigMapName, routesDataKey } from "../schemas/api/index.ts";
 import type { KubeObject } from "./diff.ts";
 import { caughtUp } from "./cached-reader.ts";
 import { isConflict, type ClusterClient } from "./kube-client.ts";

@@ -1,34 +1,20 @@
-// The gateway routes document (schemas/routes.schema.json): pure merge of one runtime's entry.
-import yaml from "js-yaml";
+// The operator's view of the gateway routes document: pure merge of one runtime's entry. The format
+// and its codec live in schemas/api/routes.ts.
 import type { GatewayRoutes, RouteEntry } from "../schemas/generated/types.ts";
-import { validateAgainstSchema } from "../schemas/validate.ts";
+import { decodeRoutes, emptyRoutes, encodeRoutes } from "../schemas/api/index.ts";
 
+export { emptyRoutes };
 export type RouteState = RouteEntry["state"];
 
-export function emptyRoutes(): GatewayRoutes {
-  return { apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [] };
-}
-
 /**
- * Parses data["routes.yaml"]. Entries that do not match the schema are dropped (one bad writer must
- * not block the others); an unreadable document starts over empty.
+ * Parses data["routes.yaml"] leniently: entries that do not match the schema are dropped (one bad
+ * writer must not block the others); an unreadable document starts over empty.
  */
 export function parseRoutes(text: string | undefined): GatewayRoutes {
   if (!text) return emptyRoutes();
   if (text === lastParsed?.text) return lastParsed.doc;
-  let doc: unknown;
-  try {
-    doc = yaml.load(text);
-  } catch {
-    return emptyRoutes();
-  }
-  const routes = Array.isArray((doc as { routes?: unknown })?.routes) ? (doc as { routes: unknown[] }).routes : [];
-  const candidate = { ...emptyRoutes(), routes };
-  // The common case is a valid document: one validation; only a bad one is checked entry by entry.
-  const valid = validateAgainstSchema("GatewayRoutes", candidate).length === 0
-    ? (routes as RouteEntry[])
-    : (routes.filter((entry) => validateAgainstSchema("GatewayRoutes", { ...emptyRoutes(), routes: [entry] }).length === 0) as RouteEntry[]);
-  const parsed = { ...emptyRoutes(), routes: sortRoutes(valid) };
+  const routes = decodeRoutes(text, { mode: "lenient" }).document?.routes ?? [];
+  const parsed = { ...emptyRoutes(), routes: sortRoutes(routes) };
   lastParsed = { text, doc: parsed };
   return parsed;
 }
@@ -37,7 +23,7 @@ export function parseRoutes(text: string | undefined): GatewayRoutes {
 let lastParsed: { text: string; doc: GatewayRoutes } | undefined;
 
 export function serializeRoutes(doc: GatewayRoutes): string {
-  return yaml.dump({ apiVersion: doc.apiVersion, kind: doc.kind, routes: sortRoutes(doc.routes) }, { lineWidth: -1, noRefs: true, sortKeys: false });
+  return encodeRoutes({ ...doc, routes: sortRoutes(doc.routes) });
 }
 
 function sortRoutes(routes: RouteEntry[]): RouteEntry[] {

@@ -7,7 +7,8 @@ import { compare } from "./catalogs.ts";
 import { loadPolicy, loadSpecs, SpecLoadError } from "./load.ts";
 import { namespaceOf } from "./names.ts";
 import { objectFileName, toYaml, toYamlStream } from "./output.ts";
-import { DEFAULT_GATEWAY_NAMESPACE, renderAll, routesConfigMap } from "./render.ts";
+import { defaultGatewayNamespace } from "../schemas/api/index.ts";
+import { renderAll, routesConfigMap } from "./render.ts";
 import { formatIssue, RenderError, type KubeObject, type SpecSet } from "./types.ts";
 
 type Format = "yaml" | "json";
@@ -50,7 +51,7 @@ export function registerRenderCommands(program: Command): void {
     .argument("<paths...>", "spec files or directories")
     .option("--out <dir>", "write one file per object under DIR (<namespace>/<kind>-<name>.<ext>) instead of stdout")
     .option("--policy <file>", "operator policy file (XTrinodePolicy)")
-    .option("--gateway-namespace <namespace>", "namespace of the gateway routes ConfigMap", DEFAULT_GATEWAY_NAMESPACE)
+    .option("--gateway-namespace <namespace>", "namespace of the gateway routes ConfigMap", defaultGatewayNamespace)
     .option("--no-routes", "leave out the gateway routes ConfigMap")
     .option("--allow-empty", "accept specs without any XTrinode (renders no runtimes)")
     .addOption(formatOption())

@@ -1,13 +1,12 @@
 // Public API of the renderer (docs/CONTRACTS.md "Renderer"). Pure functions, except loadSpecs.
-export { renderRuntime, checkRuntimeInput, renderCheckedRuntime, type CheckedRuntime, renderNamespace, renderAll, routesConfigMap, checksum, isSuspended, ROUTES_CONFIGMAP, DEFAULT_GATEWAY_NAMESPACE } from "./render.ts";
+export { renderRuntime, checkRuntimeInput, renderCheckedRuntime, type CheckedRuntime, renderNamespace, renderAll, routesConfigMap, checksum, isSuspended } from "./render.ts";
 export { validateSpecSet, validateRuntime, type ValidateOptions } from "./validate.ts";
 export { loadSpecs, loadPolicy, parseDocuments, SpecLoadError } from "./load.ts";
 export { SPEC_LIMITS } from "./limits.ts";
 export { buildValues, queryPressureQuery, QUERY_PRESSURE_METRIC } from "./values.ts";
-export { deepMerge } from "./merge.ts";
 export { selectCatalogs } from "./catalogs.ts";
 export { rulesFor } from "./policy.ts";
-export { runtimeNames, nodePoolId, backendUrl, namespaceOf, OWNER_LABEL, GUARDRAILS_LABEL, DEFAULT_NAMESPACE, COORDINATOR_PORT, type RuntimeNames } from "./names.ts";
+export { runtimeNames, nodePoolId, backendUrl, namespaceOf, DEFAULT_NAMESPACE, COORDINATOR_PORT, type RuntimeNames } from "./names.ts";
 export { toYaml, toYamlStream, objectFileName } from "./output.ts";
 export {
   RenderError,

@@ -5,7 +5,7 @@ import path from "node:path";
 import yaml from "js-yaml";
 import { compare } from "./catalogs.ts";
 import { copyWithinLimits, SPEC_LIMITS } from "./limits.ts";
-import { isPlainMap } from "./merge.ts";
+import { isPlainMap } from "../schemas/api/index.ts";
 import type { SpecSet, SpecSource, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "./types.ts";
 
 const SPEC_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);

@@ -1,18 +1,11 @@
 // Names and labels of everything rendered for a runtime. One place, so the operator, the
 // gateway routes and the templates agree (docs/CONTRACTS.md "Renderer").
 import { createHash } from "node:crypto";
+import { guardrailsLabel, managedBy, maxLabelLength, ownerLabel } from "../schemas/api/index.ts";
 import type { XTrinode } from "./types.ts";
 
 export const DEFAULT_NAMESPACE = "default";
-export const MANAGED_BY = "xtrinode";
-export const OWNER_LABEL = "xtrinode.io/runtime";
-export const GUARDRAILS_LABEL = "xtrinode.io/guardrails";
-export const NODE_POOL_LABEL = "xtrinode.io/node-pool";
 export const COORDINATOR_PORT = 8080;
-/** Longest runtime name whose derived names ("<name>-trino-coordinator") stay DNS labels (≤ 63). */
-export const MAX_RUNTIME_NAME = 45;
-/** Longest Kubernetes label value (also a taint value). */
-export const MAX_LABEL_VALUE = 63;
 
 export interface RuntimeNames {
   namespace: string;
@@ -46,15 +39,15 @@ export function runtimeNames(runtime: Pick<XTrinode, "metadata">): RuntimeNames 
 }
 
 /**
- * Value of the node pool's label and taint (NODE_POOL_LABEL): `<namespace>.<fullname>-pool`, unique
+ * Value of the node pool's label and taint (nodePoolLabel in schemas/api): `<namespace>.<fullname>-pool`, unique
  * across namespaces. A label value holds at most 63 characters, which a long namespace plus a long
  * name exceed: such ids are cut to fit and end in a hash of the full id (deterministic, still unique).
  */
 export function nodePoolId(names: Pick<RuntimeNames, "namespace" | "nodePool">): string {
   const id = `${names.namespace}.${names.nodePool}`;
-  if (id.length <= MAX_LABEL_VALUE) return id;
+  if (id.length <= maxLabelLength) return id;
   const hash = createHash("sha256").update(id).digest("hex").slice(0, 10);
-  return `${id.slice(0, MAX_LABEL_VALUE - hash.length - 1).replace(/[-.]+$/, "")}-${hash}`;
+  return `${id.slice(0, maxLabelLength - hash.length - 1).replace(/[-.]+$/, "")}-${hash}`;
 }
 
 /** Coordinator base URL the gateway routes to. */
@@ -76,16 +69,16 @@ export function runtimeLabels(runtime: string, component: string, commonLabels: 
   return {
     ...commonLabels,
     ...selectorLabels(runtime, component),
-    "app.kubernetes.io/managed-by": MANAGED_BY,
-    [OWNER_LABEL]: runtime,
+    "app.kubernetes.io/managed-by": managedBy,
+    [ownerLabel]: runtime,
   };
 }
 
 export function guardrailLabels(): Record<string, string> {
   return {
     "app.kubernetes.io/name": "xtrinode-guardrails",
-    "app.kubernetes.io/managed-by": MANAGED_BY,
-    [GUARDRAILS_LABEL]: "true",
+    "app.kubernetes.io/managed-by": managedBy,
+    [guardrailsLabel]: "true",
   };
 }
 

@@ -1,6 +1,6 @@
 // Kubernetes resource quantities, parsed to numbers for policy comparisons (maxResources), and
 // written as strings in rendered objects.
-import { isPlainMap } from "./merge.ts";
+import { isPlainMap } from "../schemas/api/index.ts";
 const suffixes: Record<string, number> = {
   "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
   Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,

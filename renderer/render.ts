@@ -1,13 +1,13 @@
 // renderRuntime / renderNamespace / renderAll: specs → values → templates → Kubernetes objects. Pure.
 import { createHash } from "node:crypto";
 import type { GatewayRoutes, RouteEntry, TrinoValues } from "../schemas/generated/types.ts";
+import { apiVersion, defaultGatewayNamespace, encodeRoutes, kinds, managedBy, nodePoolClassAnnotation, nodePoolLabel, routesConfigMapName, routesDataKey } from "../schemas/api/index.ts";
 import { compare, selectCatalogs } from "./catalogs.ts";
 import { catalogFiles, roleConfigFiles } from "./config-files.ts";
 import { backendUrl, guardrailLabels, namespaceOf, runtimeLabels, runtimeNames, selectorLabels, type RuntimeNames } from "./names.ts";
 import { memoryLimitWithoutSpec, rulesFor } from "./policy.ts";
 import { infrastructureTemplate } from "./node-pool.ts";
 import { renderObject } from "./templates.ts";
-import { toYaml } from "./output.ts";
 import {
   RenderError,
   type KubeObject,
@@ -156,11 +156,11 @@ function templateContext(values: TrinoValues, names: RuntimeNames) {
           name: pool.name,
           clusterName: pool.clusterName,
           replicas: suspended ? 0 : pool.min,
-          selector: { "xtrinode.io/node-pool": pool.labels["xtrinode.io/node-pool"] },
+          selector: { [nodePoolLabel]: pool.labels[nodePoolLabel] },
           annotations: {
             "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size": String(suspended ? 0 : pool.min),
             "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size": String(pool.max),
-            "xtrinode.io/node-pool-class": pool.class,
+            [nodePoolClassAnnotation]: pool.class,
           },
           infra: infrastructureTemplate(pool.provider, pool.instanceType),
           nodeLabels: Object.keys(pool.labels).sort(compare).map((k) => `${k}=${pool.labels[k]}`).join(","),
@@ -206,8 +206,8 @@ export function renderAll(set: SpecSet, options: ValidateOptions = {}): RenderAl
   const namespaces: NamespaceRender[] = namespaceNames.map((namespace) => ({ namespace, objects: renderNamespace(namespace, set.policy) }));
   const byKey = new Map(set.runtimes.map((r) => [`${namespaceOf(r)}/${r.metadata.name}`, r]));
   const routes: GatewayRoutes = {
-    apiVersion: "xtrinode.io/v1alpha1",
-    kind: "GatewayRoutes",
+    apiVersion,
+    kind: kinds.routes,
     routes: runtimes.map((r) => ({
       ...r.route,
       state: isSuspended(byKey.get(`${r.namespace}/${r.name}`)!) ? "PAUSED" : "RUNNING",
@@ -221,19 +221,16 @@ export function renderAll(set: SpecSet, options: ValidateOptions = {}): RenderAl
   };
 }
 
-export const ROUTES_CONFIGMAP = "trino-gateway-routes";
-export const DEFAULT_GATEWAY_NAMESPACE = "xtrinode-gateway";
-
 /** The gateway routes ConfigMap (docs/CONTRACTS.md "Routes ConfigMap") holding a routes document. */
-export function routesConfigMap(routes: GatewayRoutes, namespace = DEFAULT_GATEWAY_NAMESPACE): KubeObject {
+export function routesConfigMap(routes: GatewayRoutes, namespace = defaultGatewayNamespace): KubeObject {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
     metadata: {
-      name: ROUTES_CONFIGMAP,
+      name: routesConfigMapName,
       namespace,
-      labels: { "app.kubernetes.io/name": "xtrinode-gateway", "app.kubernetes.io/component": "routes", "app.kubernetes.io/managed-by": "xtrinode" },
+      labels: { "app.kubernetes.io/name": "xtrinode-gateway", "app.kubernetes.io/component": "routes", "app.kubernetes.io/managed-by": managedBy },
     },
-    data: { "routes.yaml": toYaml(routes) },
+    data: { [routesDataKey]: encodeRoutes(routes) },
   };
 }

@@ -5,14 +5,12 @@ import { validateAgainstSchema } from "../schemas/validate.ts";
 import { catalogSecretRefs, compare, matchesSelector, selectCatalogs } from "./catalogs.ts";
 import { jvmConfigSources, propertyLinesIssues } from "./config-files.ts";
 import { copyWithinLimits } from "./limits.ts";
-import { isPlainMap } from "./merge.ts";
-import { MAX_RUNTIME_NAME, namespaceOf, OWNER_LABEL, selectorLabels, trinoCatalogName } from "./names.ts";
-import { NODE_POOL_PROVIDERS } from "./node-pool.ts";
+import { celIssue, isPlainMap, isQualifiedName, MAX_RUNTIME_NAME, maxLabelLength, NODE_POOL_PROVIDERS, ownerLabel, qualifiedNamePartPattern } from "../schemas/api/index.ts";
+import { namespaceOf, selectorLabels, trinoCatalogName } from "./names.ts";
 import { memoryLimitWithoutSpec, ruleName, rulesFor, type NamespaceRules } from "./policy.ts";
 import { parseHeapSize, parseQuantity } from "./quantity.ts";
 import type { RenderRuntimeInput, SpecSet, ValidationIssue, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "./types.ts";
 import { buildValues, type BuiltValues } from "./values.ts";
-import { celIssue } from "./cel-rules.ts";
 
 type Issue = Pick<ValidationIssue, "path" | "message">;
 
@@ -157,7 +155,7 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
       });
     }
     const provider = pool.provider ?? "aws";
-    if (!NODE_POOL_PROVIDERS.includes(provider)) issues.push(celIssue("nodePoolProvider"));
+    if (!(NODE_POOL_PROVIDERS as readonly string[]).includes(provider)) issues.push(celIssue("nodePoolProvider"));
     if ((pool.max ?? 3) < (pool.min ?? 1)) issues.push(celIssue("nodePoolMaxAtLeastMin"));
   }
 
@@ -355,7 +353,7 @@ function overlayValueIssues(values: TrinoValues, runtime: string): Issue[] {
       }
     }
     // The Deployment selects its pods by these labels, and the operator finds a runtime's objects by the owner label.
-    const reserved: Record<string, string> = { ...selectorLabels(runtime, role), [OWNER_LABEL]: runtime };
+    const reserved: Record<string, string> = { ...selectorLabels(runtime, role), [ownerLabel]: runtime };
     const labels = values[role].labels ?? {};
     for (const key of Object.keys(reserved).sort(compare)) {
       if (key in labels && labels[key] !== reserved[key]) {
@@ -367,17 +365,6 @@ function overlayValueIssues(values: TrinoValues, runtime: string): Issue[] {
     }
   }
   return issues;
-}
-
-const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
-const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** A Kubernetes qualified name ([prefix/]name): label and annotation keys, resource names. */
-function isQualifiedName(key: string): boolean {
-  const slash = key.lastIndexOf("/");
-  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
-  const name = slash >= 0 ? key.slice(slash + 1) : key;
-  return (prefix === undefined || (LABEL_PREFIX.test(prefix) && prefix.length <= 253)) && LABEL_NAME.test(name) && name.length <= 63;
 }
 
 /** Kubernetes refuses an object whose annotation keys and values total more than 256 KiB (TotalAnnotationSizeLimitB). */
@@ -409,7 +396,7 @@ function labelIssues(at: string, labels: Record<string, string>): Issue[] {
       issues.push({ path: `${at}.${key}`, message: "is not a valid label key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')" });
     }
     const value = labels[key];
-    if (value !== "" && (!LABEL_NAME.test(value) || value.length > 63)) {
+    if (value !== "" && (!qualifiedNamePartPattern.test(value) || value.length > maxLabelLength)) {
       issues.push({ path: `${at}.${key}`, message: "must be a valid label value (≤ 63 alphanumerics, '-', '_', '.', starting and ending alphanumeric)" });
     }
   }

@@ -1,10 +1,11 @@
 // Builds the Helm values of one runtime, with the official Trino chart's keys (chart 1.42.2).
 // XTrinode-only settings live under the single extension key `xtrinode` (see schemas/values.schema.json).
-// Order of construction: spec-derived values → valuesOverlay (deep merge, see merge.ts) → suspension.
+// Order of construction: spec-derived values → valuesOverlay (JSON merge patch, schemas/api/merge-patch.ts) → suspension.
 import type { NodeRoleSpec, Toleration } from "../schemas/generated/types.ts";
 import { catalogProperties, catalogSecretRefs, compare, escapePropertyValue } from "./catalogs.ts";
-import { deepMerge, isPlainMap, type JsonMap } from "./merge.ts";
-import { COORDINATOR_PORT, NODE_POOL_LABEL, nodePoolId, runtimeNames, trinoCatalogName, type RuntimeNames } from "./names.ts";
+import { isPlainMap, mergePatch, type JsonMap } from "../schemas/api/index.ts";
+import { nodePoolLabel } from "../schemas/api/index.ts";
+import { COORDINATOR_PORT, nodePoolId, runtimeNames, trinoCatalogName, type RuntimeNames } from "./names.ts";
 import type { HelmValues, SecretRef, XTrinode, XTrinodeCatalog } from "./types.ts";
 import { parseHeapSize, parseQuantity } from "./quantity.ts";
 
@@ -34,7 +35,7 @@ export function buildValues(input: ValuesInput): BuiltValues {
   const spec = runtime.spec;
   const secretRefs = input.catalogs.flatMap(catalogSecretRefs);
   const derived = specValues(runtime, names, input.catalogs, secretRefs, input.defaultMemoryLimit);
-  const merged = spec.valuesOverlay && Object.keys(spec.valuesOverlay).length ? deepMerge(derived, spec.valuesOverlay as JsonMap) : derived;
+  const merged = spec.valuesOverlay && Object.keys(spec.valuesOverlay).length ? (mergePatch(derived, spec.valuesOverlay) as JsonMap) : derived;
   return { values: suspendValues(merged, input.suspended), secretRefs };
 }
 
@@ -160,7 +161,7 @@ function nodePoolPinning(runtime: XTrinode, names: RuntimeNames): NodePoolPinnin
   const pool = runtime.spec.nodePool;
   if (!pool) return undefined;
   const poolId = nodePoolId(names);
-  const taints = [{ key: NODE_POOL_LABEL, value: poolId, effect: "NoSchedule" as const }, ...(pool.taints ?? [])];
+  const taints = [{ key: nodePoolLabel, value: poolId, effect: "NoSchedule" as const }, ...(pool.taints ?? [])];
   return {
     pool: {
       name: names.nodePool,
@@ -170,10 +171,10 @@ function nodePoolPinning(runtime: XTrinode, names: RuntimeNames): NodePoolPinnin
       instanceType: pool.instanceType,
       min: pool.min ?? 1,
       max: pool.max ?? 3,
-      labels: { ...(pool.labels ?? {}), [NODE_POOL_LABEL]: poolId },
+      labels: { ...(pool.labels ?? {}), [nodePoolLabel]: poolId },
       taints,
     },
-    nodeSelector: { [NODE_POOL_LABEL]: poolId },
+    nodeSelector: { [nodePoolLabel]: poolId },
     tolerations: taints.map((t) => ({ key: t.key, operator: t.value === undefined ? "Exists" : "Equal", ...(t.value !== undefined ? { value: t.value } : {}), effect: t.effect })),
   };
 }

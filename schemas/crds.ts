@@ -2,12 +2,10 @@
 // CRD schemas must be structural (apiextensions.k8s.io/v1): every $ref inlined, no
 // additionalProperties next to properties, `const` as a one-value enum, no $id/$defs, metadata
 // left to the API server, int-or-string as the anyOf form Kubernetes accepts.
-import { addCelValidations } from "../renderer/cel-rules.ts";
+import { addCelValidations } from "./api/cel-rules.ts";
+import { group, kinds, plurals, version } from "./api/group.ts";
 import { xtrinodeCatalogPrinterColumns, xtrinodePrinterColumns, type PrinterColumn } from "./printer-columns.ts";
 import { readSchema, type JsonSchema } from "./schema-files.ts";
-
-const GROUP = "xtrinode.io";
-const VERSION = "v1alpha1";
 
 interface CrdSpec {
   file: string;
@@ -21,16 +19,16 @@ interface CrdSpec {
 const crds: CrdSpec[] = [
   {
     file: "xtrinode.schema.json",
-    kind: "XTrinode",
-    plural: "xtrinodes",
+    kind: kinds.runtime,
+    plural: plurals.runtime,
     singular: "xtrinode",
     shortNames: ["xtn"],
     printerColumns: xtrinodePrinterColumns(),
   },
   {
     file: "xtrinodecatalog.schema.json",
-    kind: "XTrinodeCatalog",
-    plural: "xtrinodecatalogs",
+    kind: kinds.catalog,
+    plural: plurals.catalog,
     singular: "xtrinodecatalog",
     shortNames: ["xtncat"],
     printerColumns: xtrinodeCatalogPrinterColumns(),
@@ -39,7 +37,7 @@ const crds: CrdSpec[] = [
 
 /** File name under deploy/crds/ for a CRD. */
 export function crdFileName(plural: string): string {
-  return `${GROUP}_${plural}.yaml`;
+  return `${group}_${plural}.yaml`;
 }
 
 type Resolver = (ref: string, from: JsonSchema) => { schema: JsonSchema; root: JsonSchema };
@@ -106,7 +104,7 @@ function openApiSchema(file: string): JsonSchema {
   return { ...schema, required: ((schema.required as string[]) ?? []).filter((r) => r !== "apiVersion" && r !== "kind" && r !== "metadata") };
 }
 
-/** The structural schema plus the cross-field rules as CEL (renderer/cel-rules.ts). */
+/** The structural schema plus the cross-field rules as CEL (schemas/api/cel-rules.ts). */
 function openApiSchemaWithRules(kind: string, file: string): JsonSchema {
   const schema = openApiSchema(file);
   addCelValidations(kind, schema);
@@ -118,14 +116,14 @@ export function generateCrds(): Array<Record<string, unknown>> {
   return crds.map((crd) => ({
     apiVersion: "apiextensions.k8s.io/v1",
     kind: "CustomResourceDefinition",
-    metadata: { name: `${crd.plural}.${GROUP}`, labels: { "app.kubernetes.io/name": "xtrinode", "app.kubernetes.io/managed-by": "xtrinode" } },
+    metadata: { name: `${crd.plural}.${group}`, labels: { "app.kubernetes.io/name": "xtrinode", "app.kubernetes.io/managed-by": "xtrinode" } },
     spec: {
-      group: GROUP,
+      group,
       scope: "Namespaced",
       names: { kind: crd.kind, listKind: `${crd.kind}List`, plural: crd.plural, singular: crd.singular, shortNames: crd.shortNames, categories: ["xtrinode", "all"] },
       versions: [
         {
-          name: VERSION,
+          name: version,
           served: true,
           storage: true,
           subresources: { status: {} },

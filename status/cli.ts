@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import yaml from "js-yaml";
 import { loadKubeConfig } from "../lib/kube-config.ts";
+import { apiVersion, kinds } from "../schemas/api/index.ts";
 import { contextNamespace, fetchGatewayStatus, listRuntimes, StatusError, type GatewayAnswer } from "./sources.ts";
 import { renderStatusTable, statusRows, tableCells, type RuntimeStatusRow, type TableOptions } from "./table.ts";
 
@@ -113,8 +114,8 @@ function withoutHeader(table: string): string {
 function render(rows: RuntimeStatusRow[], output: Output, table: TableOptions, namespace: string | undefined, gateway: GatewayAnswer): string {
   if (output === "table" || output === "wide") return renderStatusTable(rows, table, namespace);
   const document = {
-    apiVersion: "xtrinode.io/v1alpha1",
-    kind: "XTrinodeStatusList",
+    apiVersion,
+    kind: kinds.statusList,
     gateway: gateway.ok ? { reachable: true, routesGeneration: gateway.status.routes.generation, routesLastGoodAgeSeconds: gateway.status.routes.lastGoodAgeSeconds } : { reachable: false, note: gateway.note },
     items: rows,
   };

@@ -3,7 +3,7 @@
 import { ApiException, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { GatewayStatus } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
-import { group, runtimePlural, version } from "../reconciler/constants.ts";
+import { group, plurals, version } from "../schemas/api/index.ts";
 import { gatewayStatusPath } from "../gateway/status.ts";
 import { callOptions } from "../lib/kube-config.ts";
 import type { LiveXTrinode } from "./table.ts";
@@ -54,8 +54,8 @@ export async function listRuntimes(kubeConfig: KubeConfig, namespace: string | u
     do {
       const fieldSelector = name ? `metadata.name=${name}` : undefined;
       const page = (namespace
-        ? await api.listNamespacedCustomObject({ group, version, namespace, plural: runtimePlural, fieldSelector, limit: 500, _continue: cont }, callOptions(requestTimeoutMs))
-        : await api.listClusterCustomObject({ group, version, plural: runtimePlural, fieldSelector, limit: 500, _continue: cont }, callOptions(requestTimeoutMs))) as { items?: LiveXTrinode[]; metadata?: { continue?: string } };
+        ? await api.listNamespacedCustomObject({ group, version, namespace, plural: plurals.runtime, fieldSelector, limit: 500, _continue: cont }, callOptions(requestTimeoutMs))
+        : await api.listClusterCustomObject({ group, version, plural: plurals.runtime, fieldSelector, limit: 500, _continue: cont }, callOptions(requestTimeoutMs))) as { items?: LiveXTrinode[]; metadata?: { continue?: string } };
       items.push(...(page.items ?? []));
       cont = page.metadata?.continue || undefined;
     } while (cont);
@@ -63,19 +63,19 @@ export async function listRuntimes(kubeConfig: KubeConfig, namespace: string | u
     if (error instanceof ApiException) {
       const detail = apiMessage(error);
       if (error.code === 404) {
-        throw new StatusError(`the XTrinode resource (${runtimePlural}.${group}) is not served by ${server}: its CRD is not installed. Install it: kubectl apply --server-side -k deploy/crds (or: xtrinode crds | kubectl apply --server-side -f -)`);
+        throw new StatusError(`the XTrinode resource (${plurals.runtime}.${group}) is not served by ${server}: its CRD is not installed. Install it: kubectl apply --server-side -k deploy/crds (or: xtrinode crds | kubectl apply --server-side -f -)`);
       }
       if (error.code === 401) {
         throw new StatusError(`${server} refused the credentials of user ${user} (401${detail ? `: ${detail}` : ""}): log in again or fix the user in your kubeconfig`);
       }
       if (error.code === 403) {
         throw new StatusError(
-          `permission denied: user ${user} may not list ${runtimePlural}.${group} ${where} (403${detail ? `: ${detail}` : ""}). ` +
-            `Ask a cluster admin for get/list/watch on them, e.g. kubectl create clusterrole xtrinode-viewer --verb=get,list,watch --resource=${runtimePlural}.${group} ` +
+          `permission denied: user ${user} may not list ${plurals.runtime}.${group} ${where} (403${detail ? `: ${detail}` : ""}). ` +
+            `Ask a cluster admin for get/list/watch on them, e.g. kubectl create clusterrole xtrinode-viewer --verb=get,list,watch --resource=${plurals.runtime}.${group} ` +
             `and kubectl create ${namespace ? `rolebinding xtrinode-viewer -n ${namespace}` : "clusterrolebinding xtrinode-viewer"} --clusterrole=xtrinode-viewer --user=<you>`,
         );
       }
-      throw new StatusError(`listing ${runtimePlural}.${group} ${where} at ${server} failed: HTTP ${error.code}${detail ? `: ${detail}` : ""}`);
+      throw new StatusError(`listing ${plurals.runtime}.${group} ${where} at ${server} failed: HTTP ${error.code}${detail ? `: ${detail}` : ""}`);
     }
     const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
     const cause = timedOut ? `no answer within ${requestTimeoutMs / 1000} s` : ((error as Error & { cause?: Error }).cause?.message ?? (error as Error).message);

@@ -2,7 +2,7 @@
 // one row per runtime → a kubectl-style table, or the rows as JSON/YAML. No I/O here: the time is an
 // argument, so every column is testable.
 import type { GatewayStatus, RuntimeStatus, XTrinode } from "../schemas/generated/types.ts";
-import { annotations } from "../reconciler/constants.ts";
+import { annotations } from "../schemas/api/index.ts";
 import { parseDurationMs } from "../reconciler/duration.ts";
 import { evaluateIdle } from "../reconciler/lifecycle.ts";
 import { backendUrl, runtimeNames } from "../renderer/names.ts";

@@ -12,7 +12,7 @@ import { cpus, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { silentLogger } from "../../lib/logger.ts";
-import { apiVersion } from "../../reconciler/constants.ts";
+import { apiVersion } from "../../schemas/api/index.ts";
 import { createReconcileContext, reconcileAllOnce, startOperator } from "../../reconciler/operator.ts";
 import { catalog, gatewayNamespace, runtime, startCluster, staticPolicy, type Cluster } from "../../test/reconciler/support.ts";
 

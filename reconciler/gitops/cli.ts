@@ -5,6 +5,7 @@ import path from "node:path";
 import { type Command, Option } from "commander";
 import { formatIssue, RenderError } from "../../renderer/index.ts";
 import { createLogger } from "../../lib/logger.ts";
+import { defaultGatewayNamespace } from "../../schemas/api/index.ts";
 import { formatMarkdown, formatText } from "./diff-format.ts";
 import { hasDifferences } from "./diff.ts";
 import { DEFAULT_IDENTITY, describeSpecDir, gitAt, resolveRemote, withoutCredentials } from "./git.ts";
@@ -139,7 +140,7 @@ export function registerGitOpsCommands(program: Command): void {
     .option("--push", "commit and push (without it: report what would be committed)", false)
     .option("--policy <file>", "operator policy file (XTrinodePolicy)")
     .option("--max-retries <n>", "re-render and push again this many times when the push is rejected", "5")
-    .option("--gateway-namespace <namespace>", "namespace of the gateway routes ConfigMap", "xtrinode-gateway")
+    .option("--gateway-namespace <namespace>", "namespace of the gateway routes ConfigMap", defaultGatewayNamespace)
     .option("--no-crds", "leave out the XTrinode CRDs (_crds/)")
     .option("--allow-empty", "allow a spec set with no XTrinode (removes every runtime)", false)
     .option("--author-name <name>", "commit author and committer name", DEFAULT_IDENTITY.name)
@@ -161,7 +162,7 @@ export function registerGitOpsCommands(program: Command): void {
     .option("--specs <dir>", "spec directory inside the repository", ".")
     .option("--policy <file>", "operator policy file (XTrinodePolicy)")
     .addOption(new Option("--format <format>", "output format").choices(["text", "markdown"]).default("text"))
-    .option("--gateway-namespace <namespace>", "namespace of the gateway routes ConfigMap", "xtrinode-gateway")
+    .option("--gateway-namespace <namespace>", "namespace of the gateway routes ConfigMap", defaultGatewayNamespace)
     .option("--kubeconfig <file>", "diff the specs in the cluster against its live objects instead (like kubectl diff)")
     .option("--namespace <namespace>", "with --kubeconfig: only this namespace")
     .action(async (flags: DiffFlags) => {

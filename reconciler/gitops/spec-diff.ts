@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { RenderError, renderAll, SpecLoadError, type ValidationIssue } from "../../renderer/index.ts";
+import { defaultGatewayNamespace } from "../../schemas/api/index.ts";
 import { diffTrees, type RenderDiff } from "./diff.ts";
 import { checkoutSpecsAt, describeSpecDir } from "./git.ts";
 import { loadSpecSet } from "./sync.ts";
@@ -26,7 +27,7 @@ export interface SpecDiffOptions {
  */
 async function renderDir(dir: string, options: SpecDiffOptions): Promise<Tree> {
   const result = renderAll(await loadSpecSet(dir, options.policyFile), { allowEmpty: true });
-  return renderTree(result, { prefix: "", gatewayNamespace: options.gatewayNamespace ?? "xtrinode-gateway", crds: [] });
+  return renderTree(result, { prefix: "", gatewayNamespace: options.gatewayNamespace ?? defaultGatewayNamespace, crds: [] });
 }
 
 /** Errors found in a temporary checkout name `<ref>:<path in repo>` instead of the temporary path. */

@@ -6,6 +6,7 @@ import path from "node:path";
 import type { Logger } from "../../lib/logger.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { loadPolicy, loadSpecs, renderAll, SpecLoadError, toYaml, type RenderAllResult, type SpecSet } from "../../renderer/index.ts";
+import { defaultGatewayNamespace } from "../../schemas/api/index.ts";
 import { crdFiles } from "../../schemas/crds.ts";
 import {
   blobId,
@@ -107,7 +108,7 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
   const spec = await describeSpecDir(path.extname(options.specs) ? path.dirname(options.specs) : options.specs);
   const source = options.source ?? { repo: spec.repo, commit: spec.commit, path: spec.path, dirty: spec.dirty };
   const specRoot = spec.root;
-  const desired = desiredTree(result, { prefix, gatewayNamespace: options.gatewayNamespace ?? "xtrinode-gateway", crds: options.crds ?? true, source });
+  const desired = desiredTree(result, { prefix, gatewayNamespace: options.gatewayNamespace ?? defaultGatewayNamespace, crds: options.crds ?? true, source });
   const maxRetries = options.maxRetries ?? 5;
   const work = await mkdtemp(path.join(tmpdir(), "xtrinode-gitops-"));
   try {

@@ -12,6 +12,7 @@
 // Names starting with "_" cannot be Kubernetes namespaces or runtimes (DNS labels), so they never collide.
 import path from "node:path/posix";
 import yaml from "js-yaml";
+import { apiVersion, dns1123LabelPattern, kinds } from "../../schemas/api/index.ts";
 import { routesConfigMap, toYaml, type KubeObject, type RenderAllResult } from "../../renderer/index.ts";
 
 /** Path → file content. */
@@ -99,8 +100,8 @@ export function renderTree(result: RenderAllResult, options: TreeOptions): Tree 
 /** The metadata file: deterministic (no timestamps), so an unchanged render has identical bytes. */
 export function metadataFile(prefix: string, metadata: Metadata, runtimes: number): [string, string] {
   const doc = {
-    apiVersion: "xtrinode.io/v1alpha1",
-    kind: "GitOpsRender",
+    apiVersion,
+    kind: kinds.gitopsRender,
     xtrinodeVersion: metadata.xtrinodeVersion,
     source: metadata.source,
     runtimes,
@@ -120,10 +121,8 @@ export function isManagedPath(file: string, prefix: string): boolean {
   const parts = rel.split("/");
   if (parts.length === 1) return parts[0] === METADATA_FILE || parts[0] === KUSTOMIZATION_FILE;
   if (parts.length === 2) return parts[0] === CRDS_DIR || parts[0] === GATEWAY_DIR;
-  return parts.length === 3 && DNS_LABEL.test(parts[0]) && (DNS_LABEL.test(parts[1]) || parts[1] === NAMESPACE_DIR) && parts[2].endsWith(".yaml");
+  return parts.length === 3 && dns1123LabelPattern.test(parts[0]) && (dns1123LabelPattern.test(parts[1]) || parts[1] === NAMESPACE_DIR) && parts[2].endsWith(".yaml");
 }
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * The paths (relative to the repository root) the previous render under the prefix wrote, read from

@@ -12,7 +12,7 @@ import {
   type Identity,
 } from "../../apiserver/auth.ts";
 import { ApiError } from "../../apiserver/errors.ts";
-import { acquiredRecord, formatMicroTime, judgeLease, observeLease } from "../../apiserver/lease.ts";
+import { acquiredRecord, formatMicroTime, judgeLease, observeLease } from "../../lib/lease.ts";
 import { checkDns1123Label, resumeLeaseName } from "../../apiserver/names.ts";
 
 describe("apiserver resume lease judgement", () => {

@@ -1,7 +1,8 @@
 // Unit tests of the lifecycle core against an in-memory store (no network).
 import { expect } from "chai";
 import { ApiError } from "../../apiserver/errors.ts";
-import { Lifecycle, annotations, heldRecheckMs, parseActivityTime, runtimeView } from "../../apiserver/lifecycle.ts";
+import { annotations } from "../../schemas/api/index.ts";
+import { Lifecycle, heldRecheckMs, parseActivityTime, runtimeView } from "../../apiserver/lifecycle.ts";
 import { createMetrics } from "../../apiserver/metrics.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { MemoryStore } from "./memory-store.ts";

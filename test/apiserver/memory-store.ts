@@ -3,20 +3,12 @@
 // merge patch with an optional resourceVersion precondition. Calls are counted; faults can be armed.
 import type { XTrinode } from "../../schemas/generated/types.ts";
 import { kubeUnavailable } from "../../apiserver/errors.ts";
-import type { LeaseRecord } from "../../apiserver/lease.ts";
+import { mergePatch } from "../../schemas/api/index.ts";
+import type { LeaseRecord } from "../../lib/lease.ts";
 import type { CatalogRecord, MergePatch, RuntimeEvent, RuntimeStore, WriteResult } from "../../apiserver/store.ts";
 
 type Op = "getRuntime" | "listRuntimes" | "createRuntimeEvent" | "listRuntimeEvents" | "listCatalogs" | "patchRuntime" | "getLease" | "createLease" | "updateLease" | "deleteLease" | "ping";
 
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!patch || typeof patch !== "object" || Array.isArray(patch)) return patch;
-  const result: Record<string, unknown> = target && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
-    else result[key] = mergePatch(result[key], value);
-  }
-  return result;
-}
 
 export class MemoryStore implements RuntimeStore {
   private version = 0;

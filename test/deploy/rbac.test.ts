@@ -3,7 +3,8 @@
 // kind the operator starts managing without an RBAC rule fails here, not in a cluster.
 import { expect } from "chai";
 import { defaultAuthzConfig } from "../../apiserver/auth.ts";
-import { leaseName, operatorNamespace, policyConfigMapName, prunableKinds, routesConfigMapName, defaultGatewayNamespace } from "../../reconciler/constants.ts";
+import { defaultGatewayNamespace, routesConfigMapName } from "../../schemas/api/index.ts";
+import { leaseName, operatorNamespace, policyConfigMapName, prunableKinds } from "../../reconciler/constants.ts";
 import { defaultInstallDir, exampleOverlayDir, objectLabel, objectsOf } from "./layout.ts";
 import type { KubeObject } from "./kustomize.ts";
 import { allows, rulesFor, type GrantedRule, type Request } from "./rbac.ts";

@@ -6,7 +6,7 @@
 import { expect } from "chai";
 import { ApiException, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
 import { startKubeApiServer, type KubeApiTestServer } from "../../fixtures/kube-api-server/index.ts";
-import { defaultGatewayNamespace, routesConfigMapName, routesDataKey } from "../../reconciler/constants.ts";
+import { defaultGatewayNamespace, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { createClusterClient } from "../../reconciler/kube-client.ts";
 import { parseRoutes, serializeRoutes, emptyRoutes, upsertRoute } from "../../reconciler/routes.ts";
 import { updateRoutes } from "../../reconciler/routes-publisher.ts";

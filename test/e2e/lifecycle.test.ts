@@ -16,6 +16,7 @@ import { startLocalStack, type LocalStack } from "../../fixtures/local-stack/ind
 import { heldCoordinatorId } from "../../gateway/query-id.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { AutoscalerHistory, RouteHistory, coordinatorOfQuery, metricSum, runQuery, waitFor } from "./support.ts";
+import { defaultGatewayNamespace } from "../../schemas/api/index.ts";
 
 const ns = "e2e";
 const group = "xtrinode.io/v1alpha1";
@@ -81,7 +82,7 @@ describe("end to end: local stack (real processes, trino-client)", function () {
     });
     client = createClusterClient(stack.kubeConfig);
     operatorMetricsUrl = `http://127.0.0.1:${stack.operator.readyLine.metricsPort}`;
-    routes = new RouteHistory(stack.kubeConfig, "xtrinode-gateway");
+    routes = new RouteHistory(stack.kubeConfig, defaultGatewayNamespace);
     await routes.start();
     autoscalers = new AutoscalerHistory(stack.kubeConfig, ns);
     await autoscalers.start();

@@ -10,7 +10,8 @@ import path from "node:path";
 import yaml from "js-yaml";
 import { BasicAuth, Trino } from "trino-client";
 import { repoRoot } from "../../fixtures/local-stack/processes.ts";
-import { parseRoutesDocument, rewriteBackends } from "../../fixtures/local-stack/routes-adapter.ts";
+import { rewriteBackends } from "../../fixtures/local-stack/routes-adapter.ts";
+import { decodeRoutes } from "../../schemas/api/index.ts";
 import { coordinatorOf } from "../../fixtures/local-stack/coordinators.ts";
 import { placeholderSecrets, removeAbandonedStackDirs } from "../../fixtures/local-stack/index.ts";
 import { usageText } from "../../fixtures/local-stack/usage.ts";
@@ -204,15 +205,15 @@ describe("local stack: pure parts", () => {
         { name: "b", namespace: "t", backend: "http://b-trino.t.svc.cluster.local:8080", default: true, state: "RUNNING" },
       ],
     });
-    const document = parseRoutesDocument(text)!;
+    const document = decodeRoutes(text, { mode: "lenient" }).document!;
     const local = rewriteBackends(document, (entry) => `http://127.0.0.1:${entry.name === "a" ? 1001 : 1002}`);
     expect(local.routes).to.deep.equal([
       { name: "a", namespace: "t", backend: "http://127.0.0.1:1001", hostnames: ["a.example.com"], state: "PAUSED" },
       { name: "b", namespace: "t", backend: "http://127.0.0.1:1002", default: true, state: "RUNNING" },
     ]);
     expect(document.routes[0].backend).to.equal("http://a-trino.t.svc.cluster.local:8080"); // input untouched
-    expect(parseRoutesDocument("routes: [")).to.equal(null);
-    expect(parseRoutesDocument("just text")).to.equal(null);
+    expect(decodeRoutes("routes: [", { mode: "lenient" }).document).to.equal(null);
+    expect(decodeRoutes("just text", { mode: "lenient" }).document).to.equal(null);
   });
 
   it("recognises coordinator Deployments by their labels only", () => {

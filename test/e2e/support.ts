@@ -5,7 +5,7 @@ import { Watch, type KubeConfig } from "@kubernetes/client-node";
 import type { Trino } from "trino-client";
 import { silentLogger } from "../../lib/logger.ts";
 import { configMapRoutesSource } from "../../gateway/routes-source.ts";
-import { parseRoutesDocument } from "../../fixtures/local-stack/routes-adapter.ts";
+import { decodeRoutes } from "../../schemas/api/index.ts";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 
 /** Polls `probe` until it returns a truthy value; fails naming `what` (and the last value seen) at the deadline. */
@@ -75,7 +75,7 @@ export class RouteHistory {
 
   async start(): Promise<void> {
     await this.source.start((text) => {
-      const document = parseRoutesDocument(text);
+      const document = decodeRoutes(text, { mode: "lenient" }).document;
       if (document) this.versions.push(document.routes);
     });
   }

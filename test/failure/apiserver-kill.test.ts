@@ -6,7 +6,8 @@
 import { expect } from "chai";
 import { BasicAuth, Trino } from "trino-client";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
-import { configMapRoutesSource, routesConfigMapName, routesDataKey } from "../../gateway/routes-source.ts";
+import { configMapRoutesSource } from "../../gateway/routes-source.ts";
+import { defaultGatewayNamespace, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
@@ -15,7 +16,7 @@ import { runQuery, until } from "../gateway/support/harness.ts";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
 import yaml from "js-yaml";
 
-const gatewayNamespace = "xtrinode-gateway";
+const gatewayNamespace = defaultGatewayNamespace;
 const CLIENTS = 50;
 const SETTLE_BOUND_MS = 45_000;
 const runtimeName = "sleepy";

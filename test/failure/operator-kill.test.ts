@@ -5,7 +5,8 @@
 // per runtime.
 import { expect } from "chai";
 import { renderRuntime } from "../../renderer/index.ts";
-import { apiVersion, leaseName, ownerLabel, prunableKinds } from "../../reconciler/constants.ts";
+import { apiVersion, ownerLabel, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
+import { leaseName, prunableKinds } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/diff.ts";
 import { readRoutes } from "../../reconciler/routes-publisher.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
@@ -154,9 +155,9 @@ describe("failure: operator SIGKILLed at random points of a reconcile", function
       expect(live.map((r) => key(r.metadata as { namespace: string; name: string })).sort()).to.deep.equal([...desired.keys()].sort());
 
       // Routes: a schema-valid document with exactly one entry per runtime, sorted.
-      const configMap = await cluster.client.get({ apiVersion: "v1", kind: "ConfigMap", namespace: gatewayNamespace, name: "trino-gateway-routes" });
+      const configMap = await cluster.client.get({ apiVersion: "v1", kind: "ConfigMap", namespace: gatewayNamespace, name: routesConfigMapName });
       const { load } = await import("js-yaml");
-      const document = load((configMap!.data as Record<string, string>)["routes.yaml"]) as { routes: Array<{ namespace: string; name: string }> };
+      const document = load((configMap!.data as Record<string, string>)[routesDataKey]) as { routes: Array<{ namespace: string; name: string }> };
       expect(validateAgainstSchema("GatewayRoutes", document)).to.deep.equal([]);
       const routeKeys = document.routes.map(key);
       const byNamespaceThenName = [...desired.values()].sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1)).map(key);

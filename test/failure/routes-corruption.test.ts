@@ -8,7 +8,8 @@ import { BasicAuth, Trino } from "trino-client";
 import { startKubeApiServer, type KubeApiTestServer } from "../../fixtures/kube-api-server/index.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
 import { coordinatorIdOf } from "../../gateway/query-id.ts";
-import { configMapRoutesSource, routesConfigMapName, routesDataKey } from "../../gateway/routes-source.ts";
+import { configMapRoutesSource } from "../../gateway/routes-source.ts";
+import { defaultGatewayNamespace, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
@@ -16,7 +17,7 @@ import { RoutesFile, runQuery, startTestGateway, until } from "../gateway/suppor
 import { malformedRoutes, validRoutesText } from "../fuzz/spec-mutations.ts";
 import { createRng, testSeed } from "../support/rng.ts";
 
-const namespace = "xtrinode-gateway";
+const namespace = defaultGatewayNamespace;
 const QUERIES = 300;
 const CONCURRENCY = 10;
 

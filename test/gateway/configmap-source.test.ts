@@ -5,12 +5,13 @@ import { CoreV1Api } from "@kubernetes/client-node";
 import yaml from "js-yaml";
 import { startKubeApiServer, type KubeApiTestServer } from "../../fixtures/kube-api-server/index.ts";
 import { silentLogger } from "../../lib/logger.ts";
-import { configMapRoutesSource, routesConfigMapName, routesDataKey } from "../../gateway/routes-source.ts";
+import { configMapRoutesSource } from "../../gateway/routes-source.ts";
+import { defaultGatewayNamespace, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { until } from "./support/harness.ts";
 
-const namespace = "xtrinode-gateway";
+const namespace = defaultGatewayNamespace;
 const routesYaml = (routes: RouteEntry[]) => yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes });
 const entry = (name: string): RouteEntry => ({ namespace: "team-a", name, backend: "http://127.0.0.1:9", state: "PAUSED" });
 

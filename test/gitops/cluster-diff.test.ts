@@ -7,6 +7,7 @@ import { loadCrdFiles, startKubeApiServer, thirdPartyCrds, type KubeApiTestServe
 import { diffCommand } from "../../reconciler/gitops/cli.ts";
 import { createClusterClient } from "../../reconciler/kube-client.ts";
 import { repoRoot, tempDirs } from "./support.ts";
+import { defaultGatewayNamespace } from "../../schemas/api/index.ts";
 
 describe("xtrinode diff --kubeconfig", function () {
   const temp = tempDirs();
@@ -17,7 +18,7 @@ describe("xtrinode diff --kubeconfig", function () {
     const crdDir = path.join(repoRoot, "deploy", "crds");
     server = await startKubeApiServer({ crds: [...loadCrdFiles(readdirSync(crdDir).map((f) => path.join(crdDir, f))), ...thirdPartyCrds()] });
     const client = createClusterClient(server.kubeConfig());
-    for (const name of ["team-a", "xtrinode-gateway", "xtrinode-system"]) await client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    for (const name of ["team-a", defaultGatewayNamespace, "xtrinode-system"]) await client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
     policyFile = path.join(await temp.make("kube"), "policy.yaml");
     await writeFile(policyFile, "apiVersion: xtrinode.io/v1alpha1\nkind: XTrinodePolicy\ndefaults: { maxWorkers: 4 }\n");
   });
@@ -26,7 +27,7 @@ describe("xtrinode diff --kubeconfig", function () {
     await temp.cleanup();
   });
 
-  const diff = () => diffCommand({ kubeconfig: server.kubeconfigPath, policy: policyFile, specs: ".", format: "text", gatewayNamespace: "xtrinode-gateway" });
+  const diff = () => diffCommand({ kubeconfig: server.kubeconfigPath, policy: policyFile, specs: ".", format: "text", gatewayNamespace: defaultGatewayNamespace });
 
   it("exit 0 with no XTrinodes; exit 1 with the objects a new XTrinode would create", async () => {
     const empty = await diff();

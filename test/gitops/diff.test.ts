@@ -6,6 +6,7 @@ import path from "node:path";
 import { diffCommand, type DiffFlags } from "../../reconciler/gitops/cli.ts";
 import { specDiff } from "../../reconciler/gitops/spec-diff.ts";
 import { commitSpecs, git, initRepo, removeSpec, runCli, runtimeYaml, tempDirs, writeSpec } from "./support.ts";
+import { defaultGatewayNamespace } from "../../schemas/api/index.ts";
 
 const goldenFile = path.join(path.dirname(new URL(import.meta.url).pathname), "golden", "diff.md");
 
@@ -21,7 +22,7 @@ async function expectGolden(actual: string): Promise<void> {
   }
 }
 
-const diff = (flags: Partial<DiffFlags>) => diffCommand({ specs: ".", format: "text", gatewayNamespace: "xtrinode-gateway", ...flags });
+const diff = (flags: Partial<DiffFlags>) => diffCommand({ specs: ".", format: "text", gatewayNamespace: defaultGatewayNamespace, ...flags });
 
 describe("xtrinode diff", function () {
   const temp = tempDirs();

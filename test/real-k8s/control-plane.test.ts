@@ -9,8 +9,9 @@
 import { expect } from "chai";
 import http from "node:http";
 import { KubeConfig } from "@kubernetes/client-node";
-import { apiVersion, leaseName as operatorLeaseName, ownerLabel } from "../../reconciler/constants.ts";
-import { celRules, invalidFixtureCel } from "../../renderer/cel-rules.ts";
+import { apiVersion, ownerLabel } from "../../schemas/api/index.ts";
+import { leaseName as operatorLeaseName } from "../../reconciler/constants.ts";
+import { celRules, invalidFixtureCel } from "../../schemas/api/cel-rules.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { request as httpRequest, spawnApiServer, type ApiServerProcess } from "../apiserver/http.ts";
 import { RouteHistory, metricSum, waitFor } from "../e2e/support.ts";

@@ -3,7 +3,7 @@
 // and /healthz and /metrics are served.
 import { expect } from "chai";
 import { silentLogger } from "../../lib/logger.ts";
-import { ownerLabel } from "../../reconciler/constants.ts";
+import { ownerLabel } from "../../schemas/api/index.ts";
 import { startOperator, type RunningOperator } from "../../reconciler/operator.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { catalog, gatewayNamespace, phaseOf, routeOf, runtime, startCluster, staticPolicy, testPolicy, waitFor, type Cluster } from "./support.ts";

@@ -4,7 +4,7 @@ import { releaseAutoscaledReplicas } from "../../reconciler/apply.ts";
 import { fieldManager } from "../../reconciler/constants.ts";
 import { decideApply, isSubset, type KubeObject } from "../../reconciler/diff.ts";
 import { parseDurationMs } from "../../reconciler/duration.ts";
-import { canAcquire } from "../../reconciler/leader.ts";
+import { observeForAcquire } from "../../reconciler/leader.ts";
 import { decideIntent, decidePhase, evaluateIdle, type IntentInput } from "../../reconciler/lifecycle.ts";
 import { computeStopped, coordinatorReady, nodePoolState } from "../../reconciler/readiness.ts";
 import { emptyRoutes, parseRoutes, removeRoute, serializeRoutes, upsertRoute } from "../../reconciler/routes.ts";
@@ -211,11 +211,16 @@ describe("reconciler core: work queue, leases, durations", () => {
 
   it("judges lease expiry from the locally observed renew time plus the duration", () => {
     const lease = { spec: { holderIdentity: "other", leaseDurationSeconds: 10 } };
-    expect(canAcquire(undefined, "me", undefined, 0, 10_000)).to.equal(true);
-    expect(canAcquire({ spec: { holderIdentity: "me" } }, "me", undefined, 0, 10_000)).to.equal(true);
-    expect(canAcquire(lease, "me", undefined, 0, 10_000)).to.equal(false);
-    expect(canAcquire(lease, "me", { record: "r", observedAtMs: 1000 }, 10_999, 10_000)).to.equal(false);
-    expect(canAcquire(lease, "me", { record: "r", observedAtMs: 1000 }, 11_001, 10_000)).to.equal(true);
+    expect(observeForAcquire(undefined, "me", undefined, 0, 10_000).canAcquire).to.equal(true);
+    expect(observeForAcquire({ spec: { holderIdentity: "me" } }, "me", undefined, 0, 10_000).canAcquire).to.equal(true);
+    // First sight of someone else's Lease at 1000 (local clock): held for its full duration from then.
+    const first = observeForAcquire(lease, "me", undefined, 1000, 10_000);
+    expect(first.canAcquire).to.equal(false);
+    expect(observeForAcquire(lease, "me", first.observation, 10_999, 10_000).canAcquire).to.equal(false);
+    expect(observeForAcquire(lease, "me", first.observation, 11_001, 10_000).canAcquire).to.equal(true);
+    // A renewal (a changed record) restarts the wait.
+    const renewed = { spec: { ...lease.spec, renewTime: new Date(5000) as never } };
+    expect(observeForAcquire(renewed, "me", first.observation, 11_001, 10_000).canAcquire).to.equal(false);
   });
 
   it("parses Go durations and rejects junk with a fix", () => {

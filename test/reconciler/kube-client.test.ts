@@ -3,7 +3,8 @@
 // → `_from`) and would drop them from request bodies and rename them in responses.
 import { expect } from "chai";
 import { minimalCrd } from "../../fixtures/kube-api-server/index.ts";
-import { fieldManager, guardrailsLabel } from "../../reconciler/constants.ts";
+import { guardrailsLabel } from "../../schemas/api/index.ts";
+import { fieldManager } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/diff.ts";
 import { reconcile, runtime, startCluster, staticPolicy, testContext, testPolicy, tick, TestClock, type Cluster } from "./support.ts";
 

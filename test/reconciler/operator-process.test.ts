@@ -4,7 +4,8 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import { leaseName, ownerLabel } from "../../reconciler/constants.ts";
+import { ownerLabel } from "../../schemas/api/index.ts";
+import { leaseName } from "../../reconciler/constants.ts";
 import { gatewayNamespace, getRuntime, phaseOf, repoRoot, routeOf, runtime, startCluster, waitFor, type Cluster } from "./support.ts";
 
 interface OperatorProcess {

@@ -2,7 +2,8 @@
 // hand-moved clock: ordering, zero writes on a no-op, pruning, lifecycle, node pools, catalogs,
 // secrets, bad specs and deletion.
 import { expect } from "chai";
-import { fieldManager, ownerLabel } from "../../reconciler/constants.ts";
+import { ownerLabel } from "../../schemas/api/index.ts";
+import { fieldManager } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/diff.ts";
 import { reconcileRuntime, type ReconcileContext } from "../../reconciler/reconcile.ts";
 import { pruneGuardrails } from "../../reconciler/guardrails.ts";

@@ -4,7 +4,7 @@
 import { expect } from "chai";
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
-import { ownerLabel } from "../../reconciler/constants.ts";
+import { ownerLabel, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { reconcileRuntime } from "../../reconciler/reconcile.ts";
 import { readRoutes } from "../../reconciler/routes-publisher.ts";
 import { condition, events, gatewayNamespace, getRuntime, phaseOf, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster } from "./support.ts";
@@ -193,11 +193,11 @@ describe("reconciler: rejected applies and route conflicts", function () {
     await cluster.client.create(runtime("team-b", "second", { route: { hostnames: [host] } }));
     await reconcileTo(ctx, cluster, "team-b", "second", "Ready");
     // Forge the old state: the second runtime's entry also claims the hostname.
-    const configMap = (await cluster.client.get({ apiVersion: "v1", kind: "ConfigMap", namespace: gatewayNamespace, name: "trino-gateway-routes" }))!;
+    const configMap = (await cluster.client.get({ apiVersion: "v1", kind: "ConfigMap", namespace: gatewayNamespace, name: routesConfigMapName }))!;
     const data = configMap.data as Record<string, string>;
-    const forged = data["routes.yaml"].replace(/(name: second\n(?:.*\n)*?\s+namespace: team-b\n)/, `$1    hostnames:\n      - ${host}\n`);
-    expect(forged, "forged a double claim").to.not.equal(data["routes.yaml"]);
-    await cluster.client.replace({ ...configMap, data: { ...data, "routes.yaml": forged } });
+    const forged = data[routesDataKey].replace(/(name: second\n(?:.*\n)*?\s+namespace: team-b\n)/, `$1    hostnames:\n      - ${host}\n`);
+    expect(forged, "forged a double claim").to.not.equal(data[routesDataKey]);
+    await cluster.client.replace({ ...configMap, data: { ...data, [routesDataKey]: forged } });
     expect((await routeOf(cluster.client, "team-b", "second"))?.hostnames).to.deep.equal([host]);
 
     // Reconciled in either order, the older runtime keeps the hostname and the newer one yields.

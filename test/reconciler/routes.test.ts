@@ -1,7 +1,7 @@
 // Concurrent writers of the trino-gateway-routes ConfigMap: optimistic concurrency must lose nothing.
 import { expect } from "chai";
 import yaml from "js-yaml";
-import { routesConfigMapName, routesDataKey } from "../../reconciler/constants.ts";
+import { routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { createClusterClient } from "../../reconciler/kube-client.ts";
 import { upsertRoute } from "../../reconciler/routes.ts";
 import { readRoutes, updateRoutes } from "../../reconciler/routes-publisher.ts";

@@ -8,7 +8,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { loadCrdFiles, minimalCrd, startKubeApiServer, thirdPartyCrds, type KubeApiServerOptions, type KubeApiTestServer } from "../../fixtures/kube-api-server/index.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
-import { apiVersion } from "../../reconciler/constants.ts";
+import { apiVersion, defaultGatewayNamespace } from "../../schemas/api/index.ts";
 import type { KubeObject } from "../../reconciler/diff.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { createReconcileContext } from "../../reconciler/operator.ts";
@@ -17,7 +17,7 @@ import { reconcileRuntime, type ReconcileContext, type ReconcileResult } from ".
 import { readRoutes } from "../../reconciler/routes-publisher.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const gatewayNamespace = "xtrinode-gateway";
+export const gatewayNamespace = defaultGatewayNamespace;
 
 /** XTrinode CRDs: deploy/crds when generated, else minimal ones (the test server validates no schema). */
 export function xtrinodeCrds() {

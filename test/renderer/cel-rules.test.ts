@@ -12,7 +12,7 @@ import yaml from "js-yaml";
 import { run } from "@bufbuild/cel";
 import { applyStructuralDefaults } from "../../fixtures/kube-api-server/crd-defaults.ts";
 import type { JsonObject } from "../../fixtures/kube-api-server/json.ts";
-import { celRules, invalidFixtureCel, type CelRuleId } from "../../renderer/cel-rules.ts";
+import { celRules, invalidFixtureCel, type CelRuleId } from "../../schemas/api/cel-rules.ts";
 import { loadSpecs, validateSpecSet, type SpecSet } from "../../renderer/index.ts";
 import { generateCrds } from "../../schemas/crds.ts";
 import type { XTrinode, XTrinodeCatalog, XTrinodePolicy } from "../../schemas/generated/types.ts";

@@ -49,13 +49,11 @@ function validateObject(object: KubeObject): void {
 }
 
 describe("rendered objects against Kubernetes OpenAPI schemas", () => {
-  const seenKinds = new Set<string>();
   for (const name of fixtureNames(specsDir)) {
     it(`validates every object of fixtures/specs/${name}.yaml`, async () => {
       const result = await renderFixture(name);
       expect(result.objects).to.not.be.empty;
       for (const object of result.objects) {
-        seenKinds.add(object.kind);
         try {
           validateObject(object);
         } catch (error) {
@@ -68,7 +66,10 @@ describe("rendered objects against Kubernetes OpenAPI schemas", () => {
     const result = renderAll(await loadSpecs([examplesDir]));
     for (const object of result.objects) validateObject(object);
   });
-  it("covered every kind the renderer emits", () => {
+  it("the fixtures above cover every kind the renderer emits", async () => {
+    // Renders the fixtures itself, so it holds whether or not (and in whatever order) the tests above ran.
+    const seenKinds = new Set<string>();
+    for (const name of fixtureNames(specsDir)) for (const object of (await renderFixture(name)).objects) seenKinds.add(object.kind);
     expect([...seenKinds].sort()).to.include.members([
       "AWSMachineTemplate", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "KubeadmConfigTemplate", "LimitRange",
       "MachineDeployment", "PodDisruptionBudget", "ResourceQuota", "ScaledObject", "Service", "ServiceAccount", "ServiceMonitor",

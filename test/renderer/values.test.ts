@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import yaml from "js-yaml";
-import { deepMerge } from "../../renderer/index.ts";
+import { mergePatch as deepMerge } from "../../schemas/api/index.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import { fixtureNames, renderFixture, repoRoot, specsDir } from "./support.ts";
 
@@ -124,7 +124,7 @@ describe("valuesOverlay merge rules", () => {
   it("does not modify its inputs or share the overlay's objects", () => {
     const base = { a: { b: 1 } };
     const overlay = { a: { c: [1] } };
-    const merged = deepMerge(base, overlay);
+    const merged = deepMerge(base, overlay) as { a: Record<string, unknown> };
     (merged.a as { c: number[] }).c.push(2);
     expect(base).to.deep.equal({ a: { b: 1 } });
     expect(overlay).to.deep.equal({ a: { c: [1] } });

@@ -1,10 +1,11 @@
-// Pure resume-Lease logic: MicroTime formatting and the client-go style expiry judgement.
+// Pure coordination.k8s.io/v1 Lease logic shared by the operator's leader election and the lifecycle
+// API's resume gate: MicroTime formatting and the client-go style expiry judgement.
 //
 // Like client-go's leaderelection, a Lease is judged by when *this process* first saw its current
 // record (local clock), not by the renewTime written by another machine whose clock may differ:
 // a record is expired once observedAt + leaseDurationSeconds has passed locally without change.
 
-/** The fields of a coordination.k8s.io/v1 Lease the resume gate reads and writes. Times are MicroTime strings. */
+/** The fields of a coordination.k8s.io/v1 Lease spec that are read and written. Times are MicroTime strings. */
 export interface LeaseRecord {
   holderIdentity?: string;
   leaseDurationSeconds?: number;

@@ -10,7 +10,10 @@
 // no quantity library): messages are static. Rules needing other documents (catalogs, routes, the
 // operator policy), the Helm values after valuesOverlay, or resource quantities stay in validate.ts.
 import { MAX_RUNTIME_NAME } from "./names.ts";
-import { NODE_POOL_PROVIDERS } from "./node-pool.ts";
+
+/** Node pool providers the spec accepts (renderer/node-pool.ts builds one machine template for each). */
+export const NODE_POOL_PROVIDERS = ["aws", "gcp", "azure", "docker"] as const;
+export type NodePoolProvider = (typeof NODE_POOL_PROVIDERS)[number];
 
 export interface CelRule {
   kind: "XTrinode" | "XTrinodeCatalog";
