@@ -31,7 +31,7 @@ import { defaultLeaseNamespace, resumeLeaseName } from "./names.ts";
 import type { MergePatch, RuntimeStore, WriteResult } from "./store.ts";
 import type { Logger } from "../lib/logger.ts";
 import { parseDurationMs } from "../reconciler/duration.ts";
-import { idleDeadlineMs } from "../reconciler/lifecycle.ts";
+import { idleDeadlineMs } from "../reconciler/lifecycle-decisions.ts";
 
 /** Reasons of the Events this server records on a runtime when it writes resume or suspend intent. */
 export const eventReasons = { resumeRequested: "ResumeRequested", suspendRequested: "SuspendRequested" } as const;

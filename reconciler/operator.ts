@@ -10,7 +10,7 @@ import { Controller } from "./controller.ts";
 import { startHealthServer, type HealthServer } from "./health-server.ts";
 import { createClusterClient, describeError, type ClusterClient } from "./kube-client.ts";
 import { LeaderElector } from "./leader.ts";
-import { defaultLifecycleTimers, type LifecycleTimers } from "./lifecycle.ts";
+import { defaultLifecycleTimers, type LifecycleTimers } from "./lifecycle-decisions.ts";
 import { createOperatorMetrics, type OperatorMetrics } from "./metrics.ts";
 import type { PolicySource } from "./policy.ts";
 import { RoutesPublisher } from "./routes-publisher.ts";

@@ -12,7 +12,7 @@ import { annotations, apiVersion } from "../schemas/api/index.ts";
 import type { KubeObject } from "./diff.ts";
 import { parseDurationMs } from "./duration.ts";
 import { describeError } from "./kube-client.ts";
-import { decideIntent, type Intent, type LifecycleTimers } from "./lifecycle.ts";
+import { decideIntent, type Intent, type LifecycleTimers } from "./lifecycle-decisions.ts";
 import type { ConditionInput } from "./status.ts";
 import { StopReconcile } from "./stop-reconcile.ts";
 

@@ -19,7 +19,7 @@ import type { ClusterReader } from "./cluster-reader.ts";
 import type { KubeObject } from "./diff.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
 import { describeError, type ClusterClient } from "./kube-client.ts";
-import { decidePhase, type LifecycleTimers, type Phase } from "./lifecycle.ts";
+import { decidePhase, type LifecycleTimers, type Phase } from "./lifecycle-decisions.ts";
 import { buildDesired, resolveSecrets, validateRuntime, type DesiredState, type RendererPort, type ValidRuntime } from "./plan.ts";
 import { describeConflicts, doubleClaimsWon, routeConflicts, withoutClaims } from "./route-claims.ts";
 import { findRoute, sameRoute, upsertRoute, type RouteState } from "./routes.ts";
@@ -183,7 +183,7 @@ async function assess(pass: Pass, desired: DesiredState, applied: AppliedState):
       conditions.push(progress.condition);
       if (progress.stalled) {
         stallMessage = progress.condition.message;
-        if (!hasCondition(previous, "Progressing", progress.condition.reason, progress.condition.message)) pass.writes += await warn(ctx, runtime, progress.condition.reason, progress.condition.message);
+        if (!hasCondition(previous, "Progressing", progress.condition.reason, progress.condition.message)) pass.writes += await recordWarningEvent(ctx, runtime, progress.condition.reason, progress.condition.message);
         // The coordinator will not come up by itself: an Error the user acts on, and a route
         // the gateway answers at once (held queries get this message) instead of RESUMING forever.
         if (progress.coordinator && phase !== "Ready") {
@@ -231,7 +231,7 @@ async function publishRoute(pass: Pass, desired: DesiredState, assessed: Assessm
   const message = describeConflicts(conflicts);
   if (!hasCondition(previous, "RoutePublished", "RouteConflict", message)) {
     ctx.log.warn({ runtime: `${namespace}/${name}`, conflicts }, "route claims held by other runtimes; published without them");
-    pass.writes += await warn(ctx, runtime, "RouteConflict", message);
+    pass.writes += await recordWarningEvent(ctx, runtime, "RouteConflict", message);
   }
   return { condition: { type: "RoutePublished", status: "False", reason: "RouteConflict", message }, conflicts: true };
 }
@@ -265,7 +265,7 @@ async function updateStatus(pass: Pass, valid: ValidRuntime, desired: DesiredSta
 async function reportStop(pass: Pass, error: StopReconcile, conditions: ConditionInput[]): Promise<void> {
   const { ctx, runtime, namespace, name, previous, now } = pass;
   ctx.log.warn({ runtime: `${namespace}/${name}`, reason: error.reason, message: error.message }, "runtime error");
-  if (applyFailureReasons.has(error.reason) && !hasCondition(previous, "Ready", error.reason, error.message)) pass.writes += await warn(ctx, runtime, error.reason, error.message);
+  if (applyFailureReasons.has(error.reason) && !hasCondition(previous, "Ready", error.reason, error.message)) pass.writes += await recordWarningEvent(ctx, runtime, error.reason, error.message);
   const all = mergeByType(conditions, error.conditions);
   all.unshift({ type: "Ready", status: "False", reason: error.reason, message: error.message });
   const status = buildStatus({ previous, generation: runtime.metadata?.generation, now, phase: "Error", conditions: all, message: error.message });
@@ -316,7 +316,7 @@ function hasCondition(status: XTrinodeStatus | undefined, type: string, reason: 
 }
 
 /** A Warning Event on the runtime; best effort (the status carries the same message). Returns writes issued. */
-async function warn(ctx: ReconcileContext, runtime: KubeObject, reason: string, message: string): Promise<number> {
+async function recordWarningEvent(ctx: ReconcileContext, runtime: KubeObject, reason: string, message: string): Promise<number> {
   try {
     await ctx.client.createEvent({ regarding: runtime, type: "Warning", reason, message });
     return 1;

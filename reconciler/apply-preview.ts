@@ -9,7 +9,7 @@ import { apiVersion, defaultGatewayNamespace, routesConfigMapName } from "../sch
 import { operatorNamespace, prunableKinds } from "./constants.ts";
 import { decideApply, objectKey, type KubeObject } from "./diff.ts";
 import { createClusterClient, type ClusterClient } from "./kube-client.ts";
-import { decidePhase, defaultLifecycleTimers } from "./lifecycle.ts";
+import { decidePhase, defaultLifecycleTimers } from "./lifecycle-decisions.ts";
 import { createReconcileContext } from "./operator.ts";
 import { configMapPolicySource, filePolicySource } from "./policy.ts";
 import { coordinatorReady, computeStopped } from "./readiness.ts";
