@@ -8,7 +8,7 @@ import { silentLogger } from "../lib/logger.ts";
 import { apiVersion, defaultGatewayNamespace, routesConfigMapName } from "../schemas/api/index.ts";
 import { operatorNamespace, prunableKinds } from "./constants.ts";
 import { itemKey, listItem, listMapKeys } from "../lib/list-merge-keys.ts";
-import { decideApply, objectKey, type KubeObject, type ListScope } from "./diff.ts";
+import { decideApply, objectKey, type KubeObject, type ListScope } from "./apply-decision.ts";
 import { createClusterClient, type ClusterClient } from "./kube-client.ts";
 import { decidePhase, defaultLifecycleTimers } from "./lifecycle-decisions.ts";
 import { createReconcileContext } from "./operator.ts";

@@ -4,7 +4,7 @@
 import type { Logger } from "../lib/logger.ts";
 import { ownerLabel } from "../schemas/api/index.ts";
 import { isNodePoolObject, prunableKinds, type KindRef } from "./constants.ts";
-import { decideApply, objectKey, type KubeObject } from "./diff.ts";
+import { decideApply, objectKey, type KubeObject } from "./apply-decision.ts";
 import type { ClusterClient } from "./kube-client.ts";
 import { nodePoolState, type NodePoolState } from "./readiness.ts";
 import { rethrowRejection } from "./stop-reconcile.ts";

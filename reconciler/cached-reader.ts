@@ -9,7 +9,7 @@ import { readOwnedObjects, type LiveInventory, type OwnedObjectCache } from "./a
 import type { ClusterReader } from "./cluster-reader.ts";
 import { ownerLabel, routesConfigMapName, routesDataKey } from "../schemas/api/index.ts";
 import type { KindRef } from "./constants.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import type { ResilientInformer } from "./informers.ts";
 import type { ClusterClient } from "./kube-client.ts";
 import { parseRoutes } from "./routes.ts";

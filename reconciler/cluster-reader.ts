@@ -7,7 +7,7 @@ import type { XTrinodeCatalog } from "../renderer/types.ts";
 import type { GatewayRoutes } from "../schemas/generated/types.ts";
 import { readOwnedObjects, type LiveInventory } from "./apply.ts";
 import { apiVersion, guardrailsLabel } from "../schemas/api/index.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import type { ClusterClient } from "./kube-client.ts";
 import { readRoutes } from "./routes-publisher.ts";
 

@@ -6,7 +6,7 @@ import { CachedReader } from "./cached-reader.ts";
 import { guardrailKinds } from "./cluster-reader.ts";
 import { group, guardrailsLabel, ownerLabel, plurals, routesConfigMapName, version } from "../schemas/api/index.ts";
 import { prunableKinds } from "./constants.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import type { XTrinode, XTrinodeCatalog } from "../renderer/types.ts";
 import { catalogStatus, runtimesConcerned } from "./catalog-status.ts";
 import { pruneGuardrails } from "./guardrails.ts";

@@ -2,7 +2,7 @@
 // A runtime's reconcile only applies the guardrails the policy renders; this runs at each resync,
 // right after the policy is reloaded, once per namespace that has runtimes (reading the guardrails
 // from the informer cache in the controller, else two list requests).
-import { objectKey } from "./diff.ts";
+import { objectKey } from "./apply-decision.ts";
 import type { ReconcileContext } from "./reconcile.ts";
 
 /** Deletes the namespace's guardrail objects (labelled xtrinode.io/guardrails) the policy does not render; returns their names. */

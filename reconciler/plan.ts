@@ -9,7 +9,7 @@ import { releaseAutoscaledReplicas } from "./apply.ts";
 import { hasSecretKey } from "./catalog-status.ts";
 import type { ClusterReader } from "./cluster-reader.ts";
 import { annotations, apiVersion } from "../schemas/api/index.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import { parseDurationMs } from "./duration.ts";
 import { describeError } from "./kube-client.ts";
 import { decideIntent, type Intent, type LifecycleTimers } from "./lifecycle-decisions.ts";

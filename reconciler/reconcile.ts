@@ -16,7 +16,7 @@ import type { GatewayRoutes, XTrinodeStatus } from "../schemas/generated/types.t
 import { annotations, plurals } from "../schemas/api/index.ts";
 import { applyDesired, liveOf, type AppliedState, type ApplyCounters, type LiveInventory } from "./apply.ts";
 import type { ClusterReader } from "./cluster-reader.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
 import { describeError, type ClusterClient } from "./kube-client.ts";
 import { decidePhase, type LifecycleTimers, type Phase } from "./lifecycle-decisions.ts";

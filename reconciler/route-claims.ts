@@ -4,7 +4,7 @@
 // whoever published a claim first keeps it; a later claimant publishes its entry without the claim
 // (it stays reachable by the X-Trino-XTrinode header) and reports RouteConflict.
 import type { GatewayRoutes, RouteEntry } from "../schemas/generated/types.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import type { ClusterReader } from "./cluster-reader.ts";
 import { findRoute } from "./routes.ts";
 

@@ -3,7 +3,7 @@
 // once and none may lose another's.
 import type { GatewayRoutes } from "../schemas/generated/types.ts";
 import { routesConfigMapName, routesDataKey } from "../schemas/api/index.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import { caughtUp } from "./cached-reader.ts";
 import { isConflict, type ClusterClient } from "./kube-client.ts";
 import { emptyRoutes, parseRoutes, serializeRoutes } from "./routes.ts";

@@ -1,6 +1,6 @@
 // How a reconcile step reports a problem the user must fix (or the API server failed): it throws
 // StopReconcile, and the reconcile writes phase Error with its reason and message (reconcile.ts).
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import { describeError, httpStatus, isKindMissing, isRejected } from "./kube-client.ts";
 import type { ConditionInput } from "./status.ts";
 

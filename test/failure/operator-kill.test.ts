@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { renderRuntime } from "../../renderer/index.ts";
 import { apiVersion, ownerLabel, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { leaseName, prunableKinds } from "../../reconciler/constants.ts";
-import type { KubeObject } from "../../reconciler/diff.ts";
+import type { KubeObject } from "../../reconciler/apply-decision.ts";
 import { readRoutes } from "../../reconciler/routes-publisher.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import { gatewayNamespace, phaseOf, runtime, startCluster, waitFor, type Cluster } from "../reconciler/support.ts";

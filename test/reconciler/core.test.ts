@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { releaseAutoscaledReplicas } from "../../reconciler/apply.ts";
 import { fieldManager } from "../../reconciler/constants.ts";
-import { decideApply, isSubset, type KubeObject } from "../../reconciler/diff.ts";
+import { decideApply, isSubset, type KubeObject } from "../../reconciler/apply-decision.ts";
 import { parseDurationMs } from "../../reconciler/duration.ts";
 import { observeForAcquire } from "../../reconciler/leader.ts";
 import { decideIntent, decidePhase, evaluateIdle, type IntentInput } from "../../reconciler/lifecycle-decisions.ts";

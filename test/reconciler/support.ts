@@ -9,7 +9,7 @@ import { loadCrdFiles, minimalCrd, startKubeApiServer, thirdPartyCrds, type Kube
 import { silentLogger } from "../../lib/logger.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { apiVersion, defaultGatewayNamespace } from "../../schemas/api/index.ts";
-import type { KubeObject } from "../../reconciler/diff.ts";
+import type { KubeObject } from "../../reconciler/apply-decision.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { createReconcileContext } from "../../reconciler/operator.ts";
 import type { PolicySource } from "../../reconciler/policy.ts";
