@@ -3,7 +3,7 @@
 import { annotations } from "../schemas/api/index.ts";
 import type { Condition, XTrinode } from "../schemas/generated/types.ts";
 import { parseDurationMs } from "../reconciler/duration.ts";
-import { idleDeadlineMs } from "../reconciler/lifecycle.ts";
+import { idleDeadlineMs } from "../reconciler/lifecycle-decisions.ts";
 
 export interface RuntimeView {
   namespace: string;

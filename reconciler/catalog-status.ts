@@ -4,7 +4,7 @@
 // caches and writes the status subresource only when it changed (Controller.reconcileCatalog).
 import { catalogSecretRefs, selectCatalogs } from "../renderer/catalogs.ts";
 import type { XTrinode, XTrinodeCatalog } from "../renderer/types.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import { mergeConditions, type ConditionInput } from "./status.ts";
 
 export type CatalogStatus = NonNullable<XTrinodeCatalog["status"]>;

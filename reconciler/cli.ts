@@ -8,7 +8,7 @@ import { defaultGatewayNamespace } from "../schemas/api/index.ts";
 import { operatorNamespace } from "./constants.ts";
 import { parseDurationMs } from "./duration.ts";
 import { createClusterClient } from "./kube-client.ts";
-import { defaultLifecycleTimers } from "./lifecycle.ts";
+import { defaultLifecycleTimers } from "./lifecycle-decisions.ts";
 import { createReconcileContext, reconcileAllOnce, startOperator } from "./operator.ts";
 import { configMapPolicySource, filePolicySource, type PolicySource } from "./policy.ts";
 import type { ClusterClient } from "./kube-client.ts";

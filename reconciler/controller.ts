@@ -2,20 +2,21 @@
 // one key at a time, retry failures with backoff, requeue on timers, and resync periodically.
 // A second, small queue keeps XTrinodeCatalog status (usedBy, Ready) current from the informer caches.
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
-import type { OwnedObjectCache } from "./apply.ts";
-import { group, ownerLabel, plurals, routesConfigMapName, routesDataKey, version } from "../schemas/api/index.ts";
-import { prunableKinds, type KindRef } from "./constants.ts";
-import type { KubeObject } from "./diff.ts";
+import { CachedReader } from "./cached-reader.ts";
+import { guardrailKinds } from "./cluster-reader.ts";
+import { group, guardrailsLabel, ownerLabel, plurals, routesConfigMapName, version } from "../schemas/api/index.ts";
+import { prunableKinds } from "./constants.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import type { XTrinode, XTrinodeCatalog } from "../renderer/types.ts";
 import { catalogStatus, runtimesConcerned } from "./catalog-status.ts";
 import { pruneGuardrails } from "./guardrails.ts";
-import { customResourceInformer, namedConfigMapInformer, ownedObjectInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
+import { customResourceInformer, labelledObjectInformer, namedConfigMapInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
 import { sameStatus } from "./status.ts";
-import { parseRoutes } from "./routes.ts";
 import { describeError } from "./kube-client.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { reconcileRuntime, type ReconcileContext } from "./reconcile.ts";
-import { WorkQueue } from "./workqueue.ts";
+import { RoutesPublisher } from "./routes-publisher.ts";
+import { processQueue, WorkQueue, type KeyHandler } from "./workqueue.ts";
 
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
@@ -31,7 +32,12 @@ function keyOf(object: KubernetesObject): string {
   return `${object.metadata?.namespace ?? ""}/${object.metadata?.name ?? ""}`;
 }
 
-export class Controller implements OwnedObjectCache {
+function splitKey(key: string): [namespace: string, name: string] {
+  const slash = key.indexOf("/");
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}
+
+export class Controller {
   readonly queue = new WorkQueue();
   /** Keys (namespace/name) of XTrinodeCatalogs whose status may be stale. */
   readonly catalogQueue = new WorkQueue();
@@ -42,7 +48,7 @@ export class Controller implements OwnedObjectCache {
   private readonly secrets: ResilientInformer;
   /** Per runtime key: its spec.catalogs as last seen, so only a changed selection re-checks catalog users. */
   private readonly catalogSelections = new Map<string, string>();
-  private readonly owned = new Map<string, ResilientInformer>();
+  private readonly reader: CachedReader;
   private readonly context: ReconcileContext;
   /** Secret key (namespace/name) → runtime keys that reference it, learned while reconciling. */
   private readonly secretUsers = new Map<string, Set<string>>();
@@ -54,24 +60,23 @@ export class Controller implements OwnedObjectCache {
     this.options = options;
     const { kubeConfig } = options;
     const log = options.context.log;
-    this.runtimes = resilientInformer("xtrinodes", customResourceInformer(kubeConfig, group, version, plurals.runtime, "XTrinode"), log);
-    const catalogs = (this.catalogs = resilientInformer("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, plurals.catalog, "XTrinodeCatalog"), log));
-    const secrets = (this.secrets = resilientInformer("secrets", secretInformer(kubeConfig), log));
-    this.informers.push(this.runtimes, catalogs, secrets);
-    for (const kind of prunableKinds) {
-      const informer = resilientInformer(kind.plural, ownedObjectInformer(kubeConfig, kind), log);
-      this.owned.set(`${kind.apiVersion}/${kind.kind}`, informer);
-      this.informers.push(informer);
-    }
-    // The routes ConfigMap, so an unchanged runtime needs no read of the (large) routes document.
-    const routes = resilientInformer("routes", namedConfigMapInformer(kubeConfig, options.context.gatewayNamespace, routesConfigMapName), log);
-    this.informers.push(routes);
-    const routesCache = () => {
-      if (!routes.synced()) return undefined;
-      const configMap = routes.informer.get(routesConfigMapName, options.context.gatewayNamespace) as { data?: Record<string, string> } | undefined;
-      return parseRoutes(configMap?.data?.[routesDataKey]);
+    const watch = (name: string, informer: Parameters<typeof resilientInformer>[1]) => {
+      const watched = resilientInformer(name, informer, log);
+      this.informers.push(watched);
+      return watched;
     };
-    this.context = { ...options.context, ownedCache: this, routesCache };
+    this.runtimes = watch("xtrinodes", customResourceInformer(kubeConfig, group, version, plurals.runtime, "XTrinode"));
+    const catalogs = (this.catalogs = watch("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, plurals.catalog, "XTrinodeCatalog")));
+    const secrets = (this.secrets = watch("secrets", secretInformer(kubeConfig)));
+    const owned = new Map(prunableKinds.map((kind) => [`${kind.apiVersion}/${kind.kind}`, watch(kind.plural, labelledObjectInformer(kubeConfig, kind, ownerLabel))]));
+    const guardrails = guardrailKinds.map((kind) => watch(`guardrail ${kind.plural}`, labelledObjectInformer(kubeConfig, kind, guardrailsLabel)));
+    // The routes ConfigMap, so an unchanged runtime needs no read of the (large) routes document.
+    const routes = watch("routes", namedConfigMapInformer(kubeConfig, options.context.gatewayNamespace, routesConfigMapName));
+    this.reader = new CachedReader({ runtimes: this.runtimes, catalogs, secrets, routes, owned, guardrails }, options.context.reader, options.context.client, options.context.gatewayNamespace);
+    const { client, gatewayNamespace } = options.context;
+    // Route writes start from the watched ConfigMap too (a stale copy costs a 409 and a read).
+    const publisher = new RoutesPublisher(client, { namespace: gatewayNamespace, cached: () => this.reader.routesConfigMap() });
+    this.context = { ...options.context, reader: this.reader, routes: publisher };
 
     this.runtimes.informer.on("change", (object) => {
       this.queue.add(keyOf(object));
@@ -91,23 +96,13 @@ export class Controller implements OwnedObjectCache {
       for (const key of this.secretUsers.get(keyOf(secret)) ?? []) this.queue.add(key);
       this.addCatalogsOf(secret.metadata?.namespace);
     });
-    const owned = (object: KubernetesObject) => {
+    const ownedChanged = (object: KubernetesObject) => {
       const runtime = object.metadata?.labels?.[ownerLabel];
       if (runtime) this.queue.add(`${object.metadata?.namespace ?? ""}/${runtime}`);
     };
     // Changes to anything we own (Deployment readiness, node pool phase, an edited or deleted
     // object) requeue its runtime.
-    for (const informer of this.owned.values()) informer.informer.on("change", owned);
-  }
-
-  /** OwnedObjectCache: informer contents for synced kinds, so a reconcile needs no list requests. */
-  list(kind: KindRef, namespace: string, runtime: string): KubeObject[] | undefined {
-    const informer = this.owned.get(`${kind.apiVersion}/${kind.kind}`);
-    if (!informer?.synced()) return undefined;
-    return informer.informer
-      .list(namespace)
-      .filter((o) => o.metadata?.labels?.[ownerLabel] === runtime)
-      .map((o) => ({ ...(JSON.parse(JSON.stringify(o)) as KubeObject), apiVersion: kind.apiVersion, kind: kind.kind }));
+    for (const informer of owned.values()) informer.informer.on("change", ownedChanged);
   }
 
   async start(): Promise<void> {
@@ -117,7 +112,8 @@ export class Controller implements OwnedObjectCache {
     // Optional kinds (Cluster API) may be missing: an informer that cannot start keeps retrying.
     await Promise.all(this.informers.map((i) => i.start().catch((error) => log.warn({ informer: i.name, error: describeError(error) }, "informer start failed; retrying"))));
     const count = this.options.workers ?? 4;
-    this.workers = [...Array.from({ length: count }, () => this.work()), this.catalogWork()];
+    const running = () => this.running;
+    this.workers = [...Array.from({ length: count }, () => processQueue(this.queue, this.runtimeHandler(), running)), processQueue(this.catalogQueue, this.catalogHandler(), running)];
     const resyncMs = this.options.resyncPeriodMs ?? 5 * 60_000;
     this.resyncTimer = setInterval(() => void this.resync(), resyncMs);
     this.resyncTimer.unref();
@@ -193,50 +189,44 @@ export class Controller implements OwnedObjectCache {
     await this.context.client.replaceStatus({ ...(catalog as unknown as KubeObject), status }, plurals.catalog);
   }
 
-  private async catalogWork(): Promise<void> {
-    for (;;) {
-      const key = await this.catalogQueue.get();
-      if (key === undefined) return;
-      const [namespace, name] = key.split("/");
-      try {
-        await this.reconcileCatalog(namespace, name);
-        this.catalogQueue.forget(key);
-      } catch (error) {
-        // A conflict (the catalog changed meanwhile) or an API error: the retry reads the caches again.
-        const retryInMs = this.running ? this.catalogQueue.addRateLimited(key) : undefined;
-        this.context.log.warn({ catalog: key, error: describeError(error), retryInMs }, "catalog status write failed");
-      } finally {
-        this.catalogQueue.done(key);
-      }
-    }
-  }
-
-  private async work(): Promise<void> {
+  /** Runtime keys: one reconcile each (reconcile.ts), timed and counted in the metrics. */
+  private runtimeHandler(): KeyHandler {
     const { metrics } = this.options;
     const context = this.context;
-    for (;;) {
-      const key = await this.queue.get();
-      metrics.queueDepth.set(this.queue.depth);
-      if (key === undefined) return;
-      const [namespace, name] = key.split("/");
-      const end = metrics.reconcileDuration.startTimer();
-      try {
-        const result = await reconcileRuntime(context, namespace, name);
-        end({ outcome: "success" });
-        metrics.reconcileTotal.inc({ outcome: "success" });
-        this.rememberSecrets(key, result.secretNames);
-        this.queue.forget(key);
-        if (result.requeueAfterMs !== undefined && this.running) this.queue.addAfter(key, result.requeueAfterMs);
-      } catch (error) {
-        end({ outcome: "error" });
-        metrics.reconcileTotal.inc({ outcome: "error" });
-        const retryInMs = this.running ? this.queue.addRateLimited(key) : undefined;
-        context.log.warn({ runtime: key, error: describeError(error), retryInMs }, "reconcile failed");
-      } finally {
-        this.queue.done(key);
+    return {
+      reconcile: async (key) => {
         metrics.queueDepth.set(this.queue.depth);
-      }
-    }
+        const [namespace, name] = splitKey(key);
+        const end = metrics.reconcileDuration.startTimer();
+        try {
+          const result = await reconcileRuntime(context, namespace, name);
+          end({ outcome: "success" });
+          metrics.reconcileTotal.inc({ outcome: "success" });
+          this.rememberSecrets(key, result.secretNames);
+          return result.requeueAfterMs;
+        } catch (error) {
+          end({ outcome: "error" });
+          metrics.reconcileTotal.inc({ outcome: "error" });
+          // The retry reads the informer cache, not what a write of this reconcile answered.
+          this.reader.forgetWritten(namespace, name);
+          throw error;
+        } finally {
+          metrics.queueDepth.set(this.queue.depth);
+        }
+      },
+      failed: (key, error, retryInMs) => context.log.warn({ runtime: key, error: describeError(error), retryInMs }, "reconcile failed"),
+    };
+  }
+
+  /** Catalog keys: status from the informer caches; a conflict (the catalog changed meanwhile) or an API error is retried. */
+  private catalogHandler(): KeyHandler {
+    return {
+      reconcile: async (key) => {
+        await this.reconcileCatalog(...splitKey(key));
+        return undefined;
+      },
+      failed: (key, error, retryInMs) => this.context.log.warn({ catalog: key, error: describeError(error), retryInMs }, "catalog status write failed"),
+    };
   }
 
   private rememberSecrets(runtimeKey: string, secretNames: string[]): void {

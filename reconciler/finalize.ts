@@ -4,10 +4,10 @@
 import type { Logger } from "../lib/logger.ts";
 import { apiVersion, finalizer } from "../schemas/api/index.ts";
 import { pruneUndesired, readOwnedObjects, type ApplyCounters } from "./apply.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import type { ClusterClient } from "./kube-client.ts";
 import { findRoute, removeRoute, upsertRoute } from "./routes.ts";
-import type { RoutesPublisher } from "./routes-store.ts";
+import type { RoutesPublisher } from "./routes-publisher.ts";
 
 export interface FinalizeContext {
   client: ClusterClient;

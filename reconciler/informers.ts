@@ -13,8 +13,7 @@ import {
   type ObjectCache,
 } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
-import { ownerLabel } from "../schemas/api/index.ts";
-import { type OwnedKind } from "./constants.ts";
+import type { OwnedKind } from "./constants.ts";
 import { describeError, isKindMissing, RawObjectApi } from "./kube-client.ts";
 
 export type ObjectInformer = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
@@ -88,16 +87,16 @@ export function customResourceInformer(kubeConfig: KubeConfig, group: string, ve
   return makeInformer(kubeConfig, `/apis/${group}/${version}/${plural}`, customList(kubeConfig, group, version, plural, kind, labelSelector), labelSelector);
 }
 
-/** Objects of one kind carrying the ownership label, in every namespace (as plain JSON, like the watch events). */
-export function ownedObjectInformer(kubeConfig: KubeConfig, kind: OwnedKind): ObjectInformer {
+/** Objects of one kind carrying a label (e.g. the ownership label), in every namespace (as plain JSON, like the watch events). */
+export function labelledObjectInformer(kubeConfig: KubeConfig, kind: OwnedKind, label: string): ObjectInformer {
   const api = RawObjectApi.fromKubeConfig(kubeConfig);
   const path = kind.apiVersion.includes("/") ? `/apis/${kind.apiVersion}/${kind.plural}` : `/api/${kind.apiVersion}/${kind.plural}`;
   const list: ListFn = async () => {
-    const result = (await api.list(kind.apiVersion, kind.kind, undefined, undefined, undefined, undefined, undefined, ownerLabel)) as KubernetesListObject<KubernetesObject>;
+    const result = (await api.list(kind.apiVersion, kind.kind, undefined, undefined, undefined, undefined, undefined, label)) as KubernetesListObject<KubernetesObject>;
     result.items = result.items.map((item) => ({ ...item, apiVersion: kind.apiVersion, kind: kind.kind }));
     return result;
   };
-  return makeInformer(kubeConfig, path, list, ownerLabel);
+  return makeInformer(kubeConfig, path, list, label);
 }
 
 /** One named ConfigMap (the gateway routes), watched by field selector. */

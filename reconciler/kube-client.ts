@@ -14,7 +14,7 @@ import {
 } from "@kubernetes/client-node";
 import { group, plurals, version } from "../schemas/api/index.ts";
 import { fieldManager } from "./constants.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 
 export interface ObjectRef {
   apiVersion: string;

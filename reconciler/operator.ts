@@ -2,17 +2,18 @@
 // by every replica (a standby is healthy but not leading).
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
-import { renderNamespace, renderRuntime } from "../renderer/index.ts";
+import { checkRuntimeInput, renderCheckedRuntime, renderNamespace } from "../renderer/index.ts";
 import { apiVersion } from "../schemas/api/index.ts";
+import { apiReader } from "./cluster-reader.ts";
 import { leaseName } from "./constants.ts";
 import { Controller } from "./controller.ts";
 import { startHealthServer, type HealthServer } from "./health-server.ts";
 import { createClusterClient, describeError, type ClusterClient } from "./kube-client.ts";
 import { LeaderElector } from "./leader.ts";
-import { defaultLifecycleTimers, type LifecycleTimers } from "./lifecycle.ts";
+import { defaultLifecycleTimers, type LifecycleTimers } from "./lifecycle-decisions.ts";
 import { createOperatorMetrics, type OperatorMetrics } from "./metrics.ts";
 import type { PolicySource } from "./policy.ts";
-import { RoutesPublisher } from "./routes-store.ts";
+import { RoutesPublisher } from "./routes-publisher.ts";
 import { reconcileRuntime, type ReconcileContext, type ReconcileResult } from "./reconcile.ts";
 
 export interface OperatorOptions {
@@ -43,7 +44,8 @@ export interface RunningOperator {
 export function createReconcileContext(client: ClusterClient, options: Pick<OperatorOptions, "gatewayNamespace" | "policy" | "log" | "timers">, metrics?: OperatorMetrics): ReconcileContext {
   return {
     client,
-    renderer: { renderRuntime, renderNamespace },
+    reader: apiReader(client, options.gatewayNamespace),
+    renderer: { checkRuntime: checkRuntimeInput, renderCheckedRuntime, renderNamespace },
     policy: () => options.policy.current(),
     gatewayNamespace: options.gatewayNamespace,
     routes: new RoutesPublisher(client, { namespace: options.gatewayNamespace }),

@@ -1,5 +1,5 @@
 // Reading readiness from live objects: coordinator and worker Deployments, Cluster API node pools.
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import type { ConditionInput } from "./status.ts";
 
 const componentLabel = "app.kubernetes.io/component";

@@ -1,43 +1,45 @@
-// One level-triggered reconcile of one XTrinode, in the seed's order: read the spec, resolve
-// catalogs, check secret references, apply namespace guardrails, node pool (wait for Ready), Trino
-// objects, scaling; publish the route; update status. Reads live state, writes only what differs.
+// One level-triggered reconcile of one XTrinode, as a sequence of named steps (Stackable's
+// dereference → validate → build → apply → update status; see README.md in this folder):
+//   1. read inputs   the runtime, its namespace's catalogs, owned objects, guardrails, routes and the
+//                    policy, through ctx.reader (the informer caches in the controller)
+//   2. validate      spec, catalogs, policy and Secret references, once (plan.ts)
+//   3. build         lifecycle intent and every desired object, no API call (plan.ts)
+//   4. apply         guardrails, node pool, dry run, prune, apply: what the server answered (apply.ts)
+//   5. assess        phase and route state from what is live after the apply
+//   6. publish route this runtime's entry in the routes document, when it changed
+//   7. update status from all of the above, when it differs
+// A problem the user must fix stops the sequence (StopReconcile) and is reported in status.
 import { createHash } from "node:crypto";
 import type { Logger } from "../lib/logger.ts";
-import type { RenderedRuntime, RenderRuntimeInput, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "../renderer/types.ts";
+import type { XTrinodeCatalog, XTrinodePolicy } from "../renderer/types.ts";
 import type { GatewayRoutes, XTrinodeStatus } from "../schemas/generated/types.ts";
-import { validateAgainstSchema } from "../schemas/validate.ts";
-import { applyIfChanged, needsApply, pruneUndesired, readOwnedObjects, releaseAutoscaledReplicas, undesiredObjects, type ApplyCounters, type ApplyOutcome, type OwnedObjectCache } from "./apply.ts";
-import { hasSecretKey } from "./catalog-status.ts";
-import { annotations, apiVersion, plurals } from "../schemas/api/index.ts";
-import { isNodePoolObject } from "./constants.ts";
-import { objectKey, type KubeObject } from "./diff.ts";
-import { parseDurationMs } from "./duration.ts";
+import { annotations, plurals } from "../schemas/api/index.ts";
+import { applyDesired, liveOf, type AppliedState, type ApplyCounters, type LiveInventory } from "./apply.ts";
+import type { ClusterReader } from "./cluster-reader.ts";
+import type { KubeObject } from "./apply-decision.ts";
 import { finalizeRuntime, hasFinalizer, setFinalizer } from "./finalize.ts";
-import { describeError, httpStatus, isKindMissing, isRejected, type ClusterClient } from "./kube-client.ts";
-import { decideIntent, decidePhase, type Intent, type LifecycleTimers, type Phase } from "./lifecycle.ts";
+import { describeError, type ClusterClient } from "./kube-client.ts";
+import { decidePhase, type LifecycleTimers, type Phase } from "./lifecycle-decisions.ts";
+import { buildDesired, resolveSecrets, validateRuntime, type DesiredState, type RendererPort, type ValidRuntime } from "./plan.ts";
 import { describeConflicts, doubleClaimsWon, routeConflicts, withoutClaims } from "./route-claims.ts";
 import { findRoute, sameRoute, upsertRoute, type RouteState } from "./routes.ts";
-import { readRoutes, type RoutesPublisher } from "./routes-store.ts";
+import type { RoutesPublisher } from "./routes-publisher.ts";
 import { buildStatus, sameStatus, type ConditionInput } from "./status.ts";
-import { coordinatorReady, computeStopped, nodePoolState, awaitingPods, podProblem, podSelector, readyWorkers, stalledDeployment, type NodePoolState } from "./readiness.ts";
+import { applyFailureReasons, StopReconcile } from "./stop-reconcile.ts";
+import { awaitingPods, coordinatorReady, computeStopped, podProblem, podSelector, readyWorkers, stalledDeployment, type NodePoolState } from "./readiness.ts";
 
-export interface RendererPort {
-  renderRuntime(input: RenderRuntimeInput): RenderedRuntime;
-  /** Namespace guardrail objects (ResourceQuota, LimitRange) for a namespace. */
-  renderNamespace(namespace: string, policy: XTrinodePolicy | undefined): Array<{ apiVersion: string; kind: string }>;
-}
+export { StopReconcile } from "./stop-reconcile.ts";
+export type { RendererPort } from "./plan.ts";
 
 export interface ReconcileContext {
   client: ClusterClient;
+  /** Where every step reads from: the informer caches (controller) or the API server (apiReader). */
+  reader: ClusterReader;
   renderer: RendererPort;
   policy: () => XTrinodePolicy | undefined;
   gatewayNamespace: string;
   /** Writes route entries of this process (batched); see RoutesPublisher. */
   routes: RoutesPublisher;
-  /** Informer-backed reads of owned objects (the controller); without it, labelled lists. */
-  ownedCache?: OwnedObjectCache;
-  /** The routes document as last watched (the controller); undefined: read it from the API. */
-  routesCache?: () => GatewayRoutes | undefined;
   timers: LifecycleTimers;
   now: () => Date;
   log: Logger;
@@ -62,344 +64,212 @@ const nodePoolPollMs = 5_000;
 /** While a route claim is held by another runtime: look again (the routes document has no watch that requeues us). */
 const routeConflictPollMs = 30_000;
 
-const guardrailFix = "fix the XTrinodePolicy that renders it; the operator retries when the runtime changes and at each resync";
-const runtimeFix = "fix the XTrinode spec (or the policy) that renders it; the operator retries when the runtime changes and at each resync";
-
-export class StopReconcile extends Error {
-  readonly reason: string;
-  readonly conditions: ConditionInput[];
-  /** Retry with back-off after reporting (the server failed, it may succeed later); else wait for a change. */
-  readonly retry: boolean;
-  readonly cause: unknown;
-  constructor(reason: string, message: string, conditions: ConditionInput[], options: { retry?: boolean; cause?: unknown } = {}) {
-    super(message);
-    this.reason = reason;
-    this.conditions = conditions;
-    this.retry = options.retry === true;
-    this.cause = options.cause;
-  }
+/** One reconcile of one runtime: its state while the steps run. */
+interface Pass {
+  ctx: ReconcileContext;
+  runtime: KubeObject;
+  namespace: string;
+  name: string;
+  previous: XTrinodeStatus;
+  now: Date;
+  /** Writes issued so far (objects, status, events, routes). */
+  writes: number;
 }
 
 export async function reconcileRuntime(ctx: ReconcileContext, namespace: string, name: string): Promise<ReconcileResult> {
-  const { client } = ctx;
-  const runtimeRef = { apiVersion, kind: "XTrinode", namespace, name };
-  let runtime = await client.get(runtimeRef);
-  if (!runtime) return { writes: 0, secretNames: [] };
-
-  if (runtime.metadata?.deletionTimestamp) {
-    if (!hasFinalizer(runtime)) return { writes: 0, secretNames: [] };
-    return { writes: await finalizeRuntime(ctx, runtime), secretNames: [] };
+  const found = await ctx.reader.runtime(namespace, name);
+  if (!found) return { writes: 0, secretNames: [] };
+  if (found.metadata?.deletionTimestamp) {
+    return { writes: hasFinalizer(found) ? await finalizeRuntime(ctx, found) : 0, secretNames: [] };
   }
-
+  let runtime = found;
   let writes = 0;
   if (!hasFinalizer(runtime)) {
-    runtime = await setFinalizer(client, runtime, true);
+    runtime = await setFinalizer(ctx.client, runtime, true);
+    ctx.reader.wrote(runtime);
     writes++;
   }
   const previous = runtime.status as XTrinodeStatus | undefined;
-  const generation = runtime.metadata?.generation;
   const now = ctx.now();
-
   if (!previous?.phase) {
     // A new runtime: record Pending before any work, then reconcile again at once.
-    writes += await writeStatus(ctx, runtime, buildStatus({ previous, generation, now, phase: "Pending", conditions: [], message: "waiting for the first reconcile" }));
+    writes += await writeStatus(ctx, runtime, buildStatus({ previous, generation: runtime.metadata?.generation, now, phase: "Pending", conditions: [], message: "waiting for the first reconcile" }));
     return { writes, phase: "Pending", requeueAfterMs: 0, secretNames: [] };
   }
 
-  const conditions: ConditionInput[] = [];
+  const pass: Pass = { ctx, runtime, namespace, name, previous, now, writes };
   let secretNames: string[] = [];
+  const conditions: ConditionInput[] = [];
   try {
-    const plan = await planRuntime(ctx, runtime, now);
-    const { intent, rendered, annotationsOf } = plan;
-    conditions.push({ type: "CatalogsResolved", status: "True", reason: "Resolved", message: rendered.catalogs.length ? rendered.catalogs.join(", ") : "no catalogs selected" });
-
-    secretNames = [...new Set(rendered.secretRefs.map((r) => `${namespace}/${r.secretName}`))];
-    conditions.push(await checkSecrets(client, namespace, rendered));
-
-    // Namespace guardrails come before any runtime resource.
-    for (const object of plan.guardrails) {
-      const live = await client.get({ apiVersion: object.apiVersion!, kind: object.kind!, namespace: object.metadata?.namespace ?? namespace, name: object.metadata!.name! });
-      if ((await applyObject(ctx, object, live, guardrailFix)).written) writes++;
-    }
-
-    const desired = plan.desired;
-    const inventory = await readOwnedObjects(client, namespace, name, desired.map((o) => ({ apiVersion: o.apiVersion!, kind: o.kind! })), ctx.ownedCache);
-    const liveAfter = new Map<string, KubeObject>();
-    const applyAll = async (objects: KubeObject[]) => {
-      for (const object of objects) {
-        const outcome = await applyObject(ctx, object, inventory.byKey.get(objectKey(object)), runtimeFix);
-        if (outcome.written) writes++;
-        liveAfter.set(objectKey(object), outcome.live);
-      }
-    };
-
-    // Node pool first; Trino pods wait until it is Ready.
-    const nodePoolObjects = desired.filter(isNodePoolObject);
-    await applyAll(nodePoolObjects);
-    const pool: NodePoolState = nodePoolState(nodePoolObjects.filter((o) => o.kind === "MachineDeployment").map((o) => liveAfter.get(objectKey(o))!));
-    if (pool.state !== "none") conditions.push(pool.condition);
-    if (pool.state === "failed") {
-      const wasFailing = previous.conditions?.some((c) => c.type === "NodePoolReady" && c.reason === "ProvisioningFailed");
-      if (!wasFailing) {
-        await client.createEvent({ regarding: runtime, type: "Warning", reason: "NodePoolFailed", message: pool.condition.message });
-        writes++;
-      }
-      throw new StopReconcile("NodePoolFailed", `node pool failed: ${pool.condition.message}; fix spec.nodePool (class, instanceType) or the cloud quota`, conditions);
-    }
-
-    let phase: Phase;
-    let routeState: RouteState;
-    let stallMessage: string | undefined;
-    let requeueAfterMs = intent.requeueAfterMs;
-    if (pool.state === "provisioning") {
-      phase = "Reconciling";
-      routeState = "RESUMING";
-      requeueAfterMs = minDefined(requeueAfterMs, nodePoolPollMs);
-    } else {
-      // Prune before applying, so two autoscalers (a ScaledObject and an HPA after a switch) never
-      // scale the same Deployment at once; but only once a server-side dry run shows the API server
-      // takes every changed object, so a rejected change leaves what it replaces working. A
-      // ScaledObject replacing a pruned HPA is left out of the dry run: KEDA's admission webhook
-      // (which also runs on dry runs) refuses it while that HPA still exists.
-      const runtimeObjects = desired.filter((o) => !isNodePoolObject(o));
-      const desiredKeys = new Set(desired.map(objectKey));
-      const undesired = undesiredObjects(inventory, desiredKeys);
-      if (undesired.length > 0) {
-        const pruningHpa = undesired.some((o) => o.kind === "HorizontalPodAutoscaler");
-        for (const object of runtimeObjects) {
-          if (!needsApply(object, inventory.byKey.get(objectKey(object))) || (pruningHpa && object.kind === "ScaledObject")) continue;
-          await client.apply(object, { dryRun: true }).catch((error: unknown) => rethrowRejection(error, object, runtimeFix));
-        }
-        writes += await pruneUndesired(client, inventory, desiredKeys, ctx.log, ctx.counters);
-      }
-      await applyAll(runtimeObjects);
-      const deployments = desired.filter((o) => o.kind === "Deployment").map((o) => liveAfter.get(objectKey(o))!);
-      const decision = decidePhase(intent, previous.phase, { coordinatorReady: coordinatorReady(deployments), computeStopped: computeStopped(deployments) });
-      phase = decision.phase;
-      routeState = decision.routeState;
-      if (phase !== "Ready" && phase !== "Suspended") requeueAfterMs = minDefined(requeueAfterMs, settlePollMs);
-      if (phase === "Ready" || phase === "Reconciling" || phase === "Resuming") {
-        const progress = await rolloutProgress(ctx, deployments, previous, checksum(desired), now);
-        if (progress) {
-          conditions.push(progress.condition);
-          if (progress.stalled) {
-            stallMessage = progress.condition.message;
-            if (!hasCondition(previous, "Progressing", progress.condition.reason, progress.condition.message)) writes += await warn(ctx, runtime, progress.condition.reason, progress.condition.message);
-            // The coordinator will not come up by itself: an Error the user acts on, and a route
-            // the gateway answers at once (held queries get this message) instead of RESUMING forever.
-            if (progress.coordinator && phase !== "Ready") {
-              phase = "Error";
-              routeState = "FAILED";
-            }
-            requeueAfterMs = stalledPollMs;
-          }
-        }
-      }
-    }
-
-    // Route: publish our own entry (only when it changed), without hostnames or the default route
-    // another runtime already holds (route-claims.ts).
-    const entry = { ...rendered.route, state: routeState, ...(routeState === "FAILED" && stallMessage ? { message: stallMessage.slice(0, 1024) } : {}) };
-    const routesDoc = ctx.routesCache?.() ?? (await readRoutes(client, ctx.gatewayNamespace));
-    const won = await doubleClaimsWon(client, routesDoc, runtime);
-    let conflicts = routeConflicts(routesDoc, entry, won);
-    if (!sameRoute(findRoute(routesDoc, namespace, name), withoutClaims(entry, conflicts))) {
-      const written = await ctx.routes.publish(`${namespace}/${name}`, (doc) => {
-        // Decided again on the document being written, so two claimants racing cannot both win.
-        conflicts = routeConflicts(doc, entry, won);
-        const next = withoutClaims(entry, conflicts);
-        return sameRoute(findRoute(doc, namespace, name), next) ? doc : upsertRoute(doc, { ...next, updatedAt: now.toISOString() });
-      });
-      if (written) writes++;
-    }
-    let message = stallMessage ? `${stallMessage}; ${stalledFix}` : phaseMessage(phase, intent.idle, pool.state);
-    conditions.unshift(stallMessage && phase === "Error" ? { type: "Ready", status: "False", reason: "ProgressDeadlineExceeded", message } : readyCondition(phase));
-    if (conflicts.length) {
-      // The runtime serves (by header and its other claims), so its phase and Ready stay what they
-      // are (they also drive idle suspension); the conflict is in RoutePublished, the message and an Event.
-      message = describeConflicts(conflicts);
-      conditions.push({ type: "RoutePublished", status: "False", reason: "RouteConflict", message });
-      requeueAfterMs = minDefined(requeueAfterMs, routeConflictPollMs);
-      if (!hasCondition(previous, "RoutePublished", "RouteConflict", message)) {
-        ctx.log.warn({ runtime: `${namespace}/${name}`, conflicts }, "route claims held by other runtimes; published without them");
-        writes += await warn(ctx, runtime, "RouteConflict", message);
-      }
-    } else {
-      conditions.push({ type: "RoutePublished", status: "True", reason: routeState, message: `route ${routeState} in ${ctx.gatewayNamespace}` });
-    }
-
-    const workerDeployments = desired.filter((o) => o.kind === "Deployment").map((o) => liveAfter.get(objectKey(o)));
-    const status = buildStatus({
-      previous,
-      generation,
-      now,
-      phase,
-      routeState,
-      message,
-      conditions,
-      catalogs: rendered.catalogs,
-      workers: readyWorkers(workerDeployments.filter((d): d is KubeObject => Boolean(d))),
-      suspendedAt: intent.suspendedAt,
-      lastActivityTime: annotationsOf[annotations.lastActivity],
-      configChecksum: checksum(desired),
-    });
-    writes += await writeStatus(ctx, runtime, status);
-    return { writes, phase, requeueAfterMs, secretNames };
+    const inputs = await readInputs(ctx, namespace, name);
+    const valid = validateRuntime(ctx, runtime, inputs.catalogs, inputs.policy);
+    secretNames = valid.secretNames;
+    conditions.push(valid.condition, await resolveSecrets(ctx.reader, valid));
+    const desired = buildDesired(ctx, runtime, valid, inputs.policy, now);
+    const applied = await applyDesired(ctx, desired, inputs.owned, inputs.guardrails);
+    pass.writes += applied.writes;
+    const assessed = await assess(pass, desired, applied);
+    conditions.push(...assessed.conditions);
+    const route = await publishRoute(pass, desired, assessed, inputs.routes);
+    const requeueAfterMs = route.conflicts ? minDefined(assessed.requeueAfterMs, routeConflictPollMs) : assessed.requeueAfterMs;
+    await updateStatus(pass, valid, desired, applied, assessed, route, conditions);
+    return { writes: pass.writes, phase: assessed.phase, requeueAfterMs, secretNames };
   } catch (error) {
     if (!(error instanceof StopReconcile)) throw error;
-    // A problem the user must fix: phase Error with the message, nothing further applied.
-    ctx.log.warn({ runtime: `${namespace}/${name}`, reason: error.reason, message: error.message }, "runtime error");
-    if (applyFailureReasons.has(error.reason) && !hasCondition(previous, "Ready", error.reason, error.message)) writes += await warn(ctx, runtime, error.reason, error.message);
-    const all = mergeByType(conditions, error.conditions);
-    all.unshift({ type: "Ready", status: "False", reason: error.reason, message: error.message });
-    const status = buildStatus({ previous, generation, now, phase: "Error", conditions: all, message: error.message });
-    writes += await writeStatus(ctx, runtime, status);
+    await reportStop(pass, error, conditions);
     // Reported; the caller's back-off retries (the workqueue, or `xtrinode apply`'s error count).
     if (error.retry) throw error.cause ?? error;
-    return { writes, phase: "Error", secretNames };
+    return { writes: pass.writes, phase: "Error", secretNames };
   }
 }
 
-
-export interface RuntimePlan {
-  spec: XTrinode;
-  intent: Intent;
-  rendered: RenderedRuntime;
-  /** Namespace guardrails (shared by the runtimes of the namespace). */
+/** What step 1 reads; everything later works on these values. */
+interface Inputs {
+  catalogs: XTrinodeCatalog[];
+  policy: XTrinodePolicy | undefined;
+  owned: LiveInventory;
   guardrails: KubeObject[];
-  /** The runtime's objects as they will be applied (owner references set, autoscaled replicas released). */
-  desired: KubeObject[];
-  annotationsOf: Record<string, string>;
+  routes: GatewayRoutes;
+}
+
+/** Step 1, read inputs: from the informer caches in the controller, so an unchanged runtime costs no request. */
+async function readInputs(ctx: ReconcileContext, namespace: string, name: string): Promise<Inputs> {
+  const { reader } = ctx;
+  const [catalogs, owned, guardrails, routes] = await Promise.all([reader.catalogs(namespace), reader.owned(namespace, name), reader.guardrails(namespace), reader.routes()]);
+  return { catalogs, policy: ctx.policy(), owned, guardrails, routes };
+}
+
+/** What step 5 decided from the live objects. */
+interface Assessment {
+  phase: Phase;
+  routeState: RouteState;
+  pool: NodePoolState["state"];
+  /** A stalled rollout's message (Progressing False). */
+  stallMessage?: string;
+  conditions: ConditionInput[];
+  requeueAfterMs?: number;
 }
 
 /**
- * What a runtime should look like now: validated spec, lifecycle intent, rendered objects. Throws
- * StopReconcile for problems the user must fix. Shared by the reconcile and `xtrinode diff`.
+ * Step 5, assess: the phase and route state from what the apply left live (node pool, Deployments)
+ * and the lifecycle intent; a failed node pool stops the reconcile.
  */
-export async function planRuntime(ctx: Pick<ReconcileContext, "client" | "renderer" | "policy" | "timers">, runtime: KubeObject, now: Date): Promise<RuntimePlan> {
-  const namespace = runtime.metadata!.namespace!;
-  const previous = (runtime.status ?? {}) as XTrinodeStatus;
-  const { client } = ctx;
-  const spec = checkSpec(runtime);
-  const policy = ctx.policy();
-
-  // Catalogs: the renderer selects among all catalogs of the namespace; named ones must exist.
-  const catalogs = (await client.list(apiVersion, "XTrinodeCatalog", namespace)) as unknown as XTrinodeCatalog[];
-  const missing = (spec.spec.catalogs?.names ?? []).filter((n) => !catalogs.some((c) => c.metadata.name === n));
-  if (missing.length) {
-    throw new StopReconcile("CatalogNotFound", `spec.catalogs.names: XTrinodeCatalog ${missing.map((m) => `${namespace}/${m}`).join(", ")} not found; create it or remove the name from spec.catalogs.names`, [
-      { type: "CatalogsResolved", status: "False", reason: "CatalogNotFound", message: `missing: ${missing.join(", ")}` },
-    ]);
+async function assess(pass: Pass, desired: DesiredState, applied: AppliedState): Promise<Assessment> {
+  const { ctx, runtime, previous, now } = pass;
+  const { intent } = desired;
+  const { pool } = applied;
+  const conditions: ConditionInput[] = pool.state === "none" ? [] : [pool.condition];
+  if (pool.state === "failed") {
+    const wasFailing = previous.conditions?.some((c) => c.type === "NodePoolReady" && c.reason === "ProvisioningFailed");
+    if (!wasFailing) {
+      await ctx.client.createEvent({ regarding: runtime, type: "Warning", reason: "NodePoolFailed", message: pool.condition.message });
+      pass.writes++;
+    }
+    throw new StopReconcile("NodePoolFailed", `node pool failed: ${pool.condition.message}; fix spec.nodePool (class, instanceType) or the cloud quota`, conditions);
   }
+  if (!applied.runtimeApplied) {
+    // Node pool first; Trino pods wait until it is Ready.
+    return { phase: "Reconciling", routeState: "RESUMING", pool: pool.state, conditions, requeueAfterMs: minDefined(intent.requeueAfterMs, nodePoolPollMs) };
+  }
+  const deployments = liveOf(applied, desired.objects.filter((o) => o.kind === "Deployment"));
+  const decision = decidePhase(intent, previous.phase, { coordinatorReady: coordinatorReady(deployments), computeStopped: computeStopped(deployments) });
+  let { phase, routeState } = decision;
+  let requeueAfterMs = intent.requeueAfterMs;
+  let stallMessage: string | undefined;
+  if (phase !== "Ready" && phase !== "Suspended") requeueAfterMs = minDefined(requeueAfterMs, settlePollMs);
+  if (phase === "Ready" || phase === "Reconciling" || phase === "Resuming") {
+    const progress = await rolloutProgress(ctx, deployments, previous, checksum(desired.objects), now);
+    if (progress) {
+      conditions.push(progress.condition);
+      if (progress.stalled) {
+        stallMessage = progress.condition.message;
+        if (!hasCondition(previous, "Progressing", progress.condition.reason, progress.condition.message)) pass.writes += await recordWarningEvent(ctx, runtime, progress.condition.reason, progress.condition.message);
+        // The coordinator will not come up by itself: an Error the user acts on, and a route
+        // the gateway answers at once (held queries get this message) instead of RESUMING forever.
+        if (progress.coordinator && phase !== "Ready") {
+          phase = "Error";
+          routeState = "FAILED";
+        }
+        requeueAfterMs = stalledPollMs;
+      }
+    }
+  }
+  return { phase, routeState, pool: pool.state, stallMessage, conditions, requeueAfterMs };
+}
 
-  const annotationsOf = (runtime.metadata?.annotations ?? {}) as Record<string, string>;
-  const intent = decideIntent({
+/** What step 6 published. */
+interface PublishedRoute {
+  /** RoutePublished, and its message when claims are held by other runtimes. */
+  condition: ConditionInput;
+  conflicts: boolean;
+}
+
+/**
+ * Step 6, publish route: our own entry (only when it changed), without hostnames or the default
+ * route another runtime already holds (route-claims.ts).
+ */
+async function publishRoute(pass: Pass, desired: DesiredState, assessed: Assessment, routesDoc: GatewayRoutes): Promise<PublishedRoute> {
+  const { ctx, runtime, namespace, name, previous, now } = pass;
+  const { routeState, stallMessage } = assessed;
+  const entry = { ...desired.rendered.route, state: routeState, ...(routeState === "FAILED" && stallMessage ? { message: stallMessage.slice(0, 1024) } : {}) };
+  const won = await doubleClaimsWon(ctx.reader, routesDoc, runtime);
+  let conflicts = routeConflicts(routesDoc, entry, won);
+  if (!sameRoute(findRoute(routesDoc, namespace, name), withoutClaims(entry, conflicts))) {
+    const written = await ctx.routes.publish(`${namespace}/${name}`, (doc) => {
+      // Decided again on the document being written, so two claimants racing cannot both win.
+      conflicts = routeConflicts(doc, entry, won);
+      const next = withoutClaims(entry, conflicts);
+      return sameRoute(findRoute(doc, namespace, name), next) ? doc : upsertRoute(doc, { ...next, updatedAt: now.toISOString() });
+    });
+    if (written) pass.writes++;
+  }
+  if (!conflicts.length) {
+    return { condition: { type: "RoutePublished", status: "True", reason: routeState, message: `route ${routeState} in ${ctx.gatewayNamespace}` }, conflicts: false };
+  }
+  // The runtime serves (by header and its other claims), so its phase and Ready stay what they
+  // are (they also drive idle suspension); the conflict is in RoutePublished, the message and an Event.
+  const message = describeConflicts(conflicts);
+  if (!hasCondition(previous, "RoutePublished", "RouteConflict", message)) {
+    ctx.log.warn({ runtime: `${namespace}/${name}`, conflicts }, "route claims held by other runtimes; published without them");
+    pass.writes += await recordWarningEvent(ctx, runtime, "RouteConflict", message);
+  }
+  return { condition: { type: "RoutePublished", status: "False", reason: "RouteConflict", message }, conflicts: true };
+}
+
+/** Step 7, update status: from what was validated, applied and published; written only when it differs. */
+async function updateStatus(pass: Pass, valid: ValidRuntime, desired: DesiredState, applied: AppliedState, assessed: Assessment, route: PublishedRoute, conditions: ConditionInput[]): Promise<void> {
+  const { ctx, runtime, previous, now } = pass;
+  const { phase, routeState, stallMessage } = assessed;
+  const phaseText = stallMessage ? `${stallMessage}; ${stalledFix}` : phaseMessage(phase, desired.intent.idle, assessed.pool);
+  const ready: ConditionInput = stallMessage && phase === "Error" ? { type: "Ready", status: "False", reason: "ProgressDeadlineExceeded", message: phaseText } : readyCondition(phase);
+  // A route conflict is the message the user acts on; phase and Ready stay what they are.
+  const message = route.conflicts ? route.condition.message : phaseText;
+  const status = buildStatus({
+    previous,
+    generation: runtime.metadata?.generation,
     now,
-    suspendedIntent: spec.spec.lifecycle?.suspended === true,
-    wakeTTLMs: spec.spec.lifecycle?.wakeTTL ? parseDurationMs(spec.spec.lifecycle.wakeTTL) : undefined,
-    lastActivity: annotationsOf[annotations.lastActivity],
-    resumeRequestedAt: annotationsOf[annotations.resumeRequestedAt],
-    status: previous,
-    timers: ctx.timers,
+    phase,
+    routeState,
+    message,
+    conditions: [ready, ...conditions, route.condition],
+    catalogs: valid.checked.catalogs,
+    workers: readyWorkers(liveOf(applied, desired.objects.filter((o) => o.kind === "Deployment"))),
+    suspendedAt: desired.intent.suspendedAt,
+    lastActivityTime: desired.annotations[annotations.lastActivity],
+    configChecksum: checksum(desired.objects),
   });
-
-  let rendered: RenderedRuntime;
-  try {
-    rendered = ctx.renderer.renderRuntime({ runtime: spec, catalogs, policy, suspended: intent.scaleToZero });
-  } catch (error) {
-    throw new StopReconcile("InvalidSpec", `${describeError(error)}; fix the XTrinode spec (or the policy) and the operator retries`, []);
-  }
-
-  const guardrails = ctx.renderer.renderNamespace(namespace, policy) as KubeObject[];
-  const desired = releaseAutoscaledReplicas(withOwner(rendered.objects as KubeObject[], runtime));
-  return { spec, intent, rendered, guardrails, desired, annotationsOf };
+  pass.writes += await writeStatus(ctx, runtime, status);
 }
 
-/** Validates the live object against the XTrinode schema; the error names the fields to fix. */
-function checkSpec(runtime: KubeObject): XTrinode {
-  const metadata = runtime.metadata!;
-  const doc = {
-    apiVersion: runtime.apiVersion,
-    kind: runtime.kind,
-    metadata: { name: metadata.name, namespace: metadata.namespace, ...(metadata.labels ? { labels: metadata.labels } : {}), ...(metadata.annotations ? { annotations: metadata.annotations } : {}) },
-    spec: runtime.spec ?? {},
-  };
-  const issues = validateAgainstSchema("XTrinode", doc);
-  if (issues.length) {
-    const message = issues.map((i) => `${i.path || "(document)"}: ${i.message}`).join("; ");
-    throw new StopReconcile("InvalidSpec", `invalid XTrinode spec: ${message}`, []);
-  }
-  return doc as unknown as XTrinode;
-}
-
-async function checkSecrets(client: ClusterClient, namespace: string, rendered: RenderedRuntime): Promise<ConditionInput> {
-  const problems: string[] = [];
-  const secrets = new Map<string, KubeObject | undefined>();
-  for (const ref of rendered.secretRefs) {
-    if (!secrets.has(ref.secretName)) secrets.set(ref.secretName, await client.get({ apiVersion: "v1", kind: "Secret", namespace, name: ref.secretName }));
-    const secret = secrets.get(ref.secretName);
-    const where = `catalog ${ref.catalog} property ${ref.property}`;
-    if (!secret) problems.push(`Secret ${namespace}/${ref.secretName} not found (${where}): create it`);
-    else if (!hasSecretKey(secret, ref.key)) problems.push(`Secret ${namespace}/${ref.secretName} has no key "${ref.key}" (${where}): add the key`);
-  }
-  if (problems.length) {
-    const message = problems.join("; ");
-    throw new StopReconcile("SecretNotFound", message, [{ type: "SecretsResolved", status: "False", reason: "SecretNotFound", message }]);
-  }
-  return { type: "SecretsResolved", status: "True", reason: "Resolved", message: `${secrets.size} secret(s) referenced` };
-}
-
-/** ownerReferences to the XTrinode, so the API server's garbage collector also cleans up. */
-function withOwner(objects: KubeObject[], runtime: KubeObject): KubeObject[] {
-  const uid = runtime.metadata?.uid;
-  if (!uid) return objects;
-  const owner = { apiVersion, kind: "XTrinode", name: runtime.metadata!.name!, uid, controller: true, blockOwnerDeletion: true };
-  return objects.map((object) => ({ ...object, metadata: { ...object.metadata, ownerReferences: [owner] } }));
-}
-
-/**
- * Applies one object when it differs. The API server refusing it (invalid, forbidden, denied by
- * admission) stops the reconcile as ApplyRejected: the same body would be refused again, so it is a
- * status for the user rather than a retry.
- */
-async function applyObject(ctx: ReconcileContext, object: KubeObject, live: KubeObject | undefined, fix: string): Promise<ApplyOutcome> {
-  try {
-    return await applyIfChanged(ctx.client, object, live, ctx.log, ctx.counters);
-  } catch (error) {
-    return rethrowRejection(error, object, fix);
-  }
-}
-
-/** Who serves the optional kinds a runtime may render. */
-const missingKindHint: Record<string, string> = {
-  ScaledObject: "KEDA, for spec.workers.mode keda",
-  ServiceMonitor: "the Prometheus Operator, for spec.monitoring.serviceMonitor",
-  MachineDeployment: "Cluster API, for spec.nodePool",
-};
-
-/** Reasons of an apply the API server did not take: each is in status and one Warning Event. */
-const applyFailureReasons = new Set(["ApplyRejected", "ApplyFailed"]);
-
-/**
- * A refusal by the API server (isRejected: 4xx) becomes StopReconcile ApplyRejected naming the
- * object and the server's message, retried when the runtime changes. Any other HTTP error (5xx, e.g.
- * 500 "failed to create typed patch object" for a value of the wrong type; 401, 429) and a kind the
- * server does not serve (KEDA or the Prometheus Operator not installed) are reported the same way as
- * ApplyFailed and then retried with back-off (they may pass). A 409 or a network error is rethrown.
- */
-function rethrowRejection(error: unknown, object: KubeObject, fix: string): never {
-  const ref = `${object.kind} ${object.metadata?.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata?.name}`;
-  if (isRejected(error)) throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
-  if (isKindMissing(error)) {
-    const fixKind = `install its CustomResourceDefinition (${missingKindHint[object.kind ?? ""] ?? object.apiVersion}) or change the spec that renders it`;
-    throw new StopReconcile("ApplyFailed", `the API server does not serve ${object.apiVersion} ${object.kind}, needed for ${ref}; ${fixKind}; retried with back-off`, [], { retry: true, cause: error });
-  }
-  const status = httpStatus(error);
-  // 409 is an optimistic-concurrency race, retried at once by the queue; anything else the user should see.
-  if (status !== undefined && status !== 409) {
-    throw new StopReconcile("ApplyFailed", `the API server failed to apply ${ref}: ${describeError(error)}; retried with back-off; if it persists, ${fix}`, [], { retry: true, cause: error });
-  }
-  throw error;
+/** A problem the user must fix: phase Error with the message, nothing further applied. */
+async function reportStop(pass: Pass, error: StopReconcile, conditions: ConditionInput[]): Promise<void> {
+  const { ctx, runtime, namespace, name, previous, now } = pass;
+  ctx.log.warn({ runtime: `${namespace}/${name}`, reason: error.reason, message: error.message }, "runtime error");
+  if (applyFailureReasons.has(error.reason) && !hasCondition(previous, "Ready", error.reason, error.message)) pass.writes += await recordWarningEvent(ctx, runtime, error.reason, error.message);
+  const all = mergeByType(conditions, error.conditions);
+  all.unshift({ type: "Ready", status: "False", reason: error.reason, message: error.message });
+  const status = buildStatus({ previous, generation: runtime.metadata?.generation, now, phase: "Error", conditions: all, message: error.message });
+  pass.writes += await writeStatus(ctx, runtime, status);
 }
 
 /**
@@ -446,7 +316,7 @@ function hasCondition(status: XTrinodeStatus | undefined, type: string, reason: 
 }
 
 /** A Warning Event on the runtime; best effort (the status carries the same message). Returns writes issued. */
-async function warn(ctx: ReconcileContext, runtime: KubeObject, reason: string, message: string): Promise<number> {
+async function recordWarningEvent(ctx: ReconcileContext, runtime: KubeObject, reason: string, message: string): Promise<number> {
   try {
     await ctx.client.createEvent({ regarding: runtime, type: "Warning", reason, message });
     return 1;
@@ -490,6 +360,6 @@ function checksum(objects: KubeObject[]): string {
 /** Writes status through the status subresource when it differs; returns writes issued (0 or 1). */
 async function writeStatus(ctx: ReconcileContext, runtime: KubeObject, status: XTrinodeStatus): Promise<number> {
   if (sameStatus(runtime.status as XTrinodeStatus | undefined, status)) return 0;
-  await ctx.client.replaceStatus({ ...runtime, status }, plurals.runtime);
+  ctx.reader.wrote(await ctx.client.replaceStatus({ ...runtime, status }, plurals.runtime));
   return 1;
 }

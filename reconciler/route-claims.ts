@@ -4,9 +4,8 @@
 // whoever published a claim first keeps it; a later claimant publishes its entry without the claim
 // (it stays reachable by the X-Trino-XTrinode header) and reports RouteConflict.
 import type { GatewayRoutes, RouteEntry } from "../schemas/generated/types.ts";
-import { apiVersion } from "../schemas/api/index.ts";
-import type { KubeObject } from "./diff.ts";
-import type { ClusterClient } from "./kube-client.ts";
+import type { KubeObject } from "./apply-decision.ts";
+import type { ClusterReader } from "./cluster-reader.ts";
 import { findRoute } from "./routes.ts";
 
 export interface RouteConflict {
@@ -66,11 +65,12 @@ export function describeConflicts(conflicts: RouteConflict[]): string {
  * Claims our published entry already shares with another entry: only in a document written before
  * this check existed (or edited by hand), where "who came first" is lost. The runtime created first
  * keeps the claim (then the key, for a tie), so both sides decide alike without coordinating; an
- * entry whose runtime no longer exists loses. One read per other claimant, only in that case.
+ * entry whose runtime no longer exists loses. One read per other claimant (from the cache in the
+ * controller), only in that case.
  */
-export async function doubleClaimsWon(client: ClusterClient, doc: GatewayRoutes, runtime: KubeObject): Promise<Set<string>> {
-  const namespace = runtime.metadata!.namespace!;
-  const name = runtime.metadata!.name!;
+export async function doubleClaimsWon(reader: Pick<ClusterReader, "runtime">, doc: GatewayRoutes, runtime: KubeObject): Promise<Set<string>> {
+  const namespace = runtime.metadata?.namespace ?? "";
+  const name = runtime.metadata?.name ?? "";
   const published = findRoute(doc, namespace, name);
   const won = new Set<string>();
   if (!published) return won;
@@ -80,7 +80,7 @@ export async function doubleClaimsWon(client: ClusterClient, doc: GatewayRoutes,
   for (const { claim, owner } of shared) {
     if (!owners.has(owner)) {
       const [ownerNamespace, ownerName] = owner.split("/");
-      owners.set(owner, await client.get({ apiVersion, kind: "XTrinode", namespace: ownerNamespace, name: ownerName }));
+      owners.set(owner, await reader.runtime(ownerNamespace, ownerName));
     }
     const other = owners.get(owner);
     if (other && createdBefore(other, runtime)) lost.add(claim);

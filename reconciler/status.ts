@@ -2,7 +2,7 @@
 // (metav1.Condition-shaped, lastTransitionTime kept while a condition's status does not change)
 // and observedGeneration.
 import type { Condition, XTrinodeStatus } from "../schemas/generated/types.ts";
-import type { Phase } from "./lifecycle.ts";
+import type { Phase } from "./lifecycle-decisions.ts";
 import type { RouteState } from "./routes.ts";
 
 export type ConditionType = "Ready" | "Progressing" | "CatalogsResolved" | "SecretsResolved" | "NodePoolReady" | "RoutePublished";

@@ -98,3 +98,33 @@ export class WorkQueue {
     for (const waiter of this.waiters.splice(0)) waiter(undefined);
   }
 }
+
+/** What a queue's workers do with a key: reconcile it, and report a failure (retried with back-off). */
+export interface KeyHandler {
+  /** Reconciles the object of `key`; resolves to a delay after which to reconcile it again, if any. */
+  reconcile(key: string): Promise<number | undefined>;
+  /** Called after a failed reconcile; `retryInMs` is undefined when the queue is stopping. */
+  failed(key: string, error: unknown, retryInMs: number | undefined): void;
+}
+
+/**
+ * One worker: takes keys from `queue` until it shuts down and hands each to `handler`. Success
+ * forgets the key's failures (and requeues it after the delay the handler asked for); a failure
+ * re-adds it with per-key exponential back-off while `running()`. Every queue of the controller
+ * (runtimes, catalogs) runs through this one loop.
+ */
+export async function processQueue(queue: WorkQueue, handler: KeyHandler, running: () => boolean): Promise<void> {
+  for (;;) {
+    const key = await queue.get();
+    if (key === undefined) return;
+    try {
+      const requeueAfterMs = await handler.reconcile(key);
+      queue.forget(key);
+      if (requeueAfterMs !== undefined && running()) queue.addAfter(key, requeueAfterMs);
+    } catch (error) {
+      handler.failed(key, error, running() ? queue.addRateLimited(key) : undefined);
+    } finally {
+      queue.done(key);
+    }
+  }
+}

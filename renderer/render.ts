@@ -19,8 +19,8 @@ import {
   type XTrinode,
   type XTrinodePolicy,
 } from "./types.ts";
-import { buildValues } from "./values.ts";
-import { validateRuntime, validateSpecSet, type ValidateOptions } from "./validate.ts";
+import { buildValues, suspendValues, type BuiltValues } from "./values.ts";
+import { checkRuntime, validateSpecSet, type ValidateOptions } from "./validate.ts";
 
 /** Apply order: node pool first (pods wait for it), then config, services, workloads, autoscalers. */
 const RUNTIME_TEMPLATES = [
@@ -49,17 +49,36 @@ export function isSuspended(runtime: XTrinode, override?: boolean): boolean {
 
 /** Renders one runtime. Throws RenderError listing every issue when the input is invalid. */
 export function renderRuntime(input: RenderRuntimeInput): RenderedRuntime {
-  const issues = validateRuntime(input);
-  if (issues.length) throw new RenderError(issues);
-  return renderValidRuntime(input);
+  return renderCheckedRuntime(checkRuntimeInput(input), input.suspended);
 }
 
-function renderValidRuntime(input: RenderRuntimeInput): RenderedRuntime {
+/** A runtime input that passed validation, with the (unsuspended) values built to check it. */
+export interface CheckedRuntime {
+  input: RenderRuntimeInput;
+  built: BuiltValues;
+  /** Names of the catalogs the runtime selects, sorted. */
+  catalogs: string[];
+}
+
+/** Validates once (throws RenderError listing every issue) and keeps the values built for it. */
+export function checkRuntimeInput(input: RenderRuntimeInput): CheckedRuntime {
+  const { issues, built } = checkRuntime(input);
+  if (issues.length || !built) throw new RenderError(issues);
+  return { input, built, catalogs: selectCatalogs(input.runtime, input.catalogs).map((c) => c.metadata.name).sort(compare) };
+}
+
+/** Renders a checked runtime, suspended or not (`suspended` undefined: as its spec says), without validating or building its values again. */
+export function renderCheckedRuntime(checked: CheckedRuntime, suspended?: boolean): RenderedRuntime {
+  const { runtime } = checked.input;
+  return renderValidRuntime({ ...checked.input, suspended }, { ...checked.built, values: suspendValues(checked.built.values, isSuspended(runtime, suspended)) });
+}
+
+function renderValidRuntime(input: RenderRuntimeInput, built?: BuiltValues): RenderedRuntime {
   const { runtime } = input;
   const names = runtimeNames(runtime);
   const catalogs = selectCatalogs(runtime, input.catalogs);
   const defaultMemoryLimit = memoryLimitWithoutSpec(rulesFor(input.policy, names.namespace));
-  const { values: rawValues, secretRefs } = buildValues({ runtime, catalogs, suspended: isSuspended(runtime, input.suspended), defaultMemoryLimit });
+  const { values: rawValues, secretRefs } = built ?? buildValues({ runtime, catalogs, suspended: isSuspended(runtime, input.suspended), defaultMemoryLimit });
   const values = rawValues as unknown as TrinoValues;
   const context = templateContext(values, names);
   const objects: KubeObject[] = [];

@@ -10,7 +10,7 @@ import { namespaceOf, selectorLabels, trinoCatalogName } from "./names.ts";
 import { memoryLimitWithoutSpec, ruleName, rulesFor, type NamespaceRules } from "./policy.ts";
 import { parseHeapSize, parseQuantity } from "./quantity.ts";
 import type { RenderRuntimeInput, SpecSet, ValidationIssue, XTrinode, XTrinodeCatalog, XTrinodePolicy } from "./types.ts";
-import { buildValues } from "./values.ts";
+import { buildValues, type BuiltValues } from "./values.ts";
 
 type Issue = Pick<ValidationIssue, "path" | "message">;
 
@@ -24,11 +24,24 @@ export interface ValidateOptions {
 
 /** Every issue of one runtime (schema, semantics, policy), each tagged with kind and name. */
 export function validateRuntime(input: RenderRuntimeInput): ValidationIssue[] {
-  return runtimeIssues(input, true);
+  return checkRuntime(input).issues;
 }
 
-/** validateRuntime; `checkPolicy` false when the caller reports the policy's own issues once (validateSpecSet). */
-function runtimeIssues(input: RenderRuntimeInput, checkPolicy: boolean): ValidationIssue[] {
+/**
+ * validateRuntime, and when there is no issue the Helm values it checked (built unsuspended), so
+ * rendering does not build them again.
+ */
+export function checkRuntime(input: RenderRuntimeInput): { issues: ValidationIssue[]; built?: BuiltValues } {
+  let built: BuiltValues | undefined;
+  const issues = runtimeIssues(input, true, (values) => (built = values));
+  return issues.length ? { issues } : { issues, built };
+}
+
+/**
+ * validateRuntime; `checkPolicy` false when the caller reports the policy's own issues once
+ * (validateSpecSet); `keep` receives the values built for the checks.
+ */
+function runtimeIssues(input: RenderRuntimeInput, checkPolicy: boolean, keep?: (built: BuiltValues) => void): ValidationIssue[] {
   const { runtime } = input;
   const tag = (issue: Issue): ValidationIssue => ({ kind: "XTrinode", name: nameOf(runtime), ...issue });
   // First, and before any walk: a document from the API server (the operator) is bounded like a file.
@@ -41,7 +54,7 @@ function runtimeIssues(input: RenderRuntimeInput, checkPolicy: boolean): Validat
   const catalogIssues = selectCatalogsLoosely(runtime, candidates).flatMap((c) => catalogIssuesOf(c).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i })));
   const policyIssues = input.policy && checkPolicy ? policyIssuesFor(input.policy, namespaceOf(runtime)).map((i) => ({ kind: "XTrinodePolicy", ...i })) : [];
   if (catalogIssues.length || policyIssues.length) return [...catalogIssues, ...policyIssues];
-  return runtimeRules(runtime, input.catalogs, input.policy).map(tag);
+  return runtimeRules(runtime, input.catalogs, input.policy, keep).map(tag);
 }
 
 /** Size and depth bounds (limits.ts) of a document, whichever way it arrived. */
@@ -74,7 +87,7 @@ function nameOf(doc: unknown): string | undefined {
   return typeof metadata.namespace === "string" && metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
 }
 
-function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XTrinodePolicy | undefined): Issue[] {
+function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XTrinodePolicy | undefined, keep?: (built: BuiltValues) => void): Issue[] {
   const issues: Issue[] = [];
   const spec = runtime.spec;
   const namespace = namespaceOf(runtime);
@@ -155,7 +168,9 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   if (issues.length) return issues;
 
   // Checks on the final values (after the overlay).
-  const { values: raw } = buildValues({ runtime, catalogs: selected, suspended: false, defaultMemoryLimit: memoryLimitWithoutSpec(rules) });
+  const built = buildValues({ runtime, catalogs: selected, suspended: false, defaultMemoryLimit: memoryLimitWithoutSpec(rules) });
+  keep?.(built);
+  const raw = built.values;
   const valueIssues = validateAgainstSchema("TrinoValues", raw);
   if (valueIssues.length) {
     return valueIssues.map((i) => ({ path: i.path ? `spec.valuesOverlay.${i.path}` : "spec.valuesOverlay", message: `${i.message} (in the Helm values after the overlay)` }));

@@ -36,7 +36,7 @@ export function buildValues(input: ValuesInput): BuiltValues {
   const secretRefs = input.catalogs.flatMap(catalogSecretRefs);
   const derived = specValues(runtime, names, input.catalogs, secretRefs, input.defaultMemoryLimit);
   const merged = spec.valuesOverlay && Object.keys(spec.valuesOverlay).length ? (mergePatch(derived, spec.valuesOverlay) as JsonMap) : derived;
-  return { values: applySuspension(merged, input.suspended), secretRefs };
+  return { values: suspendValues(merged, input.suspended), secretRefs };
 }
 
 function specValues(runtime: XTrinode, names: RuntimeNames, catalogs: XTrinodeCatalog[], secretRefs: SecretRef[], defaultMemoryLimit: string | number | undefined): JsonMap {
@@ -215,9 +215,9 @@ export function propertiesText(map: Record<string, string>): string {
 /**
  * Suspended runtimes keep Services and ConfigMaps but run no pods: zero coordinator and worker
  * replicas and no autoscaler (an HPA cannot hold zero, and a live ScaledObject would scale back up).
- * Applied after the overlay, so no overlay can keep a suspended runtime running.
+ * Applied after the overlay, so no overlay can keep a suspended runtime running. Unchanged when not suspended.
  */
-function applySuspension(values: JsonMap, suspended: boolean): JsonMap {
+export function suspendValues(values: JsonMap, suspended: boolean): JsonMap {
   if (!suspended) return values;
   const server = isPlainMap(values.server) ? values.server : {};
   return {

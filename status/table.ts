@@ -4,7 +4,7 @@
 import type { GatewayStatus, RuntimeStatus, XTrinode } from "../schemas/generated/types.ts";
 import { annotations } from "../schemas/api/index.ts";
 import { parseDurationMs } from "../reconciler/duration.ts";
-import { evaluateIdle } from "../reconciler/lifecycle.ts";
+import { evaluateIdle } from "../reconciler/lifecycle-decisions.ts";
 import { backendUrl, runtimeNames } from "../renderer/names.ts";
 import { lastActivityOf } from "../apiserver/runtime-view.ts";
 

@@ -112,7 +112,7 @@ export interface CommandOutput {
 export async function diffCommand(flags: DiffFlags): Promise<CommandOutput> {
   try {
     if (flags.kubeconfig) {
-      const { clusterDiff } = await import("../cluster-diff.ts");
+      const { clusterDiff } = await import("../apply-preview.ts");
       const result = await clusterDiff({ kubeconfig: flags.kubeconfig, policy: flags.policy, gatewayNamespace: flags.gatewayNamespace, namespace: flags.namespace });
       return { code: result.changed ? 1 : 0, stdout: result.text, stderr: "" };
     }

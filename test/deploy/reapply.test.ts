@@ -9,7 +9,7 @@ import { startKubeApiServer, type KubeApiTestServer } from "../../fixtures/kube-
 import { defaultGatewayNamespace, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { createClusterClient } from "../../reconciler/kube-client.ts";
 import { parseRoutes, serializeRoutes, emptyRoutes, upsertRoute } from "../../reconciler/routes.ts";
-import { updateRoutes } from "../../reconciler/routes-store.ts";
+import { updateRoutes } from "../../reconciler/routes-publisher.ts";
 import { exampleOverlayDir, objectLabel, objectsOf } from "./layout.ts";
 import type { KubeObject } from "./kustomize.ts";
 

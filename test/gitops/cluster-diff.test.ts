@@ -1,4 +1,4 @@
-// `xtrinode diff --kubeconfig` delegates to clusterDiff (reconciler/cluster-diff.ts) and maps its result to exit codes.
+// `xtrinode diff --kubeconfig` delegates to clusterDiff (reconciler/apply-preview.ts) and maps its result to exit codes.
 import { expect } from "chai";
 import { readdirSync } from "node:fs";
 import { writeFile } from "node:fs/promises";

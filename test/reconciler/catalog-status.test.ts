@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import type { XTrinode, XTrinodeCatalog } from "../../renderer/types.ts";
 import { catalogStatus, runtimesConcerned } from "../../reconciler/catalog-status.ts";
-import type { KubeObject } from "../../reconciler/diff.ts";
+import type { KubeObject } from "../../reconciler/apply-decision.ts";
 
 const lake = {
   apiVersion: "xtrinode.io/v1alpha1",

@@ -105,6 +105,27 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     expect(cluster.server.requestLog.filter({ method: "GET", pathPrefix: `/api/v1/namespaces/${gatewayNamespace}/configmaps/trino-gateway-routes` })).to.deep.equal([]);
   });
 
+  it("a no-op resync reads everything from the informer caches: 0 requests and 0 writes to the API server", async () => {
+    const reconciles = async () => Number(/xtrinode_operator_reconcile_total\{outcome="success"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${operator.healthPort}/metrics`)).text())?.[1] ?? 0);
+    const runtimes = (await cluster.client.list("xtrinode.io/v1alpha1", "XTrinode")).length;
+    expect(runtimes).to.be.greaterThan(2);
+    let seen = -1;
+    await waitFor("a quiet cluster", async () => {
+      const count = cluster.server.requestLog.filter().filter((e) => !e.watch).length;
+      const quiet = count === seen;
+      seen = count;
+      return quiet;
+    }, 10_000, 500);
+    const before = await reconciles();
+    cluster.server.requestLog.clear();
+    await operator.resync();
+    await waitFor("every runtime reconciled again", async () => (await reconciles()) >= before + runtimes);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const requests = cluster.server.requestLog.filter().filter((e) => !e.watch);
+    expect(requests.map((e) => `${e.method} ${e.path}`)).to.deep.equal([]);
+    expect(cluster.server.requestLog.countWrites()).to.equal(0);
+  });
+
   it("after dropped watches and a compacted history (410 Gone) the informers relist and keep reconciling", async () => {
     // Move the global resourceVersion past what the XTrinode watch has seen, then forget history:
     // the reconnecting watch asks for a version the server no longer has.

@@ -2,10 +2,10 @@
 import { expect } from "chai";
 import { releaseAutoscaledReplicas } from "../../reconciler/apply.ts";
 import { fieldManager } from "../../reconciler/constants.ts";
-import { decideApply, isSubset, type KubeObject } from "../../reconciler/diff.ts";
+import { decideApply, isSubset, type KubeObject } from "../../reconciler/apply-decision.ts";
 import { parseDurationMs } from "../../reconciler/duration.ts";
 import { observeForAcquire } from "../../reconciler/leader.ts";
-import { decideIntent, decidePhase, evaluateIdle, type IntentInput } from "../../reconciler/lifecycle.ts";
+import { decideIntent, decidePhase, evaluateIdle, type IntentInput } from "../../reconciler/lifecycle-decisions.ts";
 import { computeStopped, coordinatorReady, nodePoolState } from "../../reconciler/readiness.ts";
 import { emptyRoutes, parseRoutes, removeRoute, serializeRoutes, upsertRoute } from "../../reconciler/routes.ts";
 import { buildStatus, mergeConditions, sameStatus } from "../../reconciler/status.ts";

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { minimalCrd } from "../../fixtures/kube-api-server/index.ts";
 import { guardrailsLabel } from "../../schemas/api/index.ts";
 import { fieldManager } from "../../reconciler/constants.ts";
-import type { KubeObject } from "../../reconciler/diff.ts";
+import type { KubeObject } from "../../reconciler/apply-decision.ts";
 import { reconcile, runtime, startCluster, staticPolicy, testContext, testPolicy, tick, TestClock, type Cluster } from "./support.ts";
 
 const limitRange = (name: string, memory: string): KubeObject => ({

@@ -4,7 +4,7 @@
 import { expect } from "chai";
 import { ownerLabel } from "../../schemas/api/index.ts";
 import { fieldManager } from "../../reconciler/constants.ts";
-import type { KubeObject } from "../../reconciler/diff.ts";
+import type { KubeObject } from "../../reconciler/apply-decision.ts";
 import { reconcileRuntime, type ReconcileContext } from "../../reconciler/reconcile.ts";
 import { pruneGuardrails } from "../../reconciler/guardrails.ts";
 import { catalog, condition, gatewayNamespace, getRuntime, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster, type RuntimeStatus } from "./support.ts";

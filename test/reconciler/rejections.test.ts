@@ -6,7 +6,7 @@ import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { ownerLabel, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { reconcileRuntime } from "../../reconciler/reconcile.ts";
-import { readRoutes } from "../../reconciler/routes-store.ts";
+import { readRoutes } from "../../reconciler/routes-publisher.ts";
 import { condition, events, gatewayNamespace, getRuntime, phaseOf, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster } from "./support.ts";
 
 

@@ -4,7 +4,7 @@ import yaml from "js-yaml";
 import { routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { createClusterClient } from "../../reconciler/kube-client.ts";
 import { upsertRoute } from "../../reconciler/routes.ts";
-import { readRoutes, updateRoutes } from "../../reconciler/routes-store.ts";
+import { readRoutes, updateRoutes } from "../../reconciler/routes-publisher.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import { gatewayNamespace, reconcile, routeOf, runtime, startCluster, testContext, type Cluster } from "./support.ts";
 

@@ -9,12 +9,12 @@ import { loadCrdFiles, minimalCrd, startKubeApiServer, thirdPartyCrds, type Kube
 import { silentLogger } from "../../lib/logger.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { apiVersion, defaultGatewayNamespace } from "../../schemas/api/index.ts";
-import type { KubeObject } from "../../reconciler/diff.ts";
+import type { KubeObject } from "../../reconciler/apply-decision.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { createReconcileContext } from "../../reconciler/operator.ts";
 import type { PolicySource } from "../../reconciler/policy.ts";
 import { reconcileRuntime, type ReconcileContext, type ReconcileResult } from "../../reconciler/reconcile.ts";
-import { readRoutes } from "../../reconciler/routes-store.ts";
+import { readRoutes } from "../../reconciler/routes-publisher.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const gatewayNamespace = defaultGatewayNamespace;

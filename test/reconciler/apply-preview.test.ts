@@ -1,7 +1,7 @@
 // clusterDiff (`xtrinode diff --kubeconfig`): what `xtrinode apply` would change, as a unified diff.
 import { expect } from "chai";
 import yaml from "js-yaml";
-import { clusterDiff, project } from "../../reconciler/cluster-diff.ts";
+import { clusterDiff, project } from "../../reconciler/apply-preview.ts";
 import { configMapPolicySource } from "../../reconciler/policy.ts";
 import { gatewayNamespace, reconcile, runtime, startCluster, testContext, testPolicy, tick, type Cluster } from "./support.ts";
 

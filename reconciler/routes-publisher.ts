@@ -1,20 +1,35 @@
-// Read-modify-write of the trino-gateway-routes ConfigMap with optimistic concurrency: many
-// operators' workers change their own entries at once and none may lose another's.
+// Writes the trino-gateway-routes ConfigMap (the gateway's routes-store.ts reads it): a
+// read-modify-write with optimistic concurrency, since many workers change their own entries at
+// once and none may lose another's.
 import type { GatewayRoutes } from "../schemas/generated/types.ts";
 import { routesConfigMapName, routesDataKey } from "../schemas/api/index.ts";
-import type { KubeObject } from "./diff.ts";
+import type { KubeObject } from "./apply-decision.ts";
+import { caughtUp } from "./cached-reader.ts";
 import { isConflict, type ClusterClient } from "./kube-client.ts";
 import { emptyRoutes, parseRoutes, serializeRoutes } from "./routes.ts";
 
 export interface RoutesStoreOptions {
   namespace: string;
   maxAttempts?: number;
+  /**
+   * The ConfigMap as an informer last saw it: the first attempt starts from it instead of a read
+   * (a stale copy fails its resourceVersion precondition, and the next attempts read the API server).
+   */
+  cached?: () => KubeObject | undefined;
 }
 
 export interface RoutesUpdateResult {
   doc: GatewayRoutes;
   /** Whether a write (create or update) was issued. */
   written: boolean;
+  /** The ConfigMap as the API server answered the write. */
+  configMap?: KubeObject;
+}
+
+/** The newer of a watched copy and the one our last write returned. */
+function newerOf(watched: KubeObject | undefined, written: KubeObject | undefined): KubeObject | undefined {
+  if (!watched || !written) return watched ?? written;
+  return caughtUp(watched.metadata?.resourceVersion, written.metadata?.resourceVersion) ? watched : written;
 }
 
 function configMapRef(namespace: string) {
@@ -38,7 +53,7 @@ export async function updateRoutes(
 ): Promise<RoutesUpdateResult> {
   const maxAttempts = options.maxAttempts ?? 100;
   for (let attempt = 1; ; attempt++) {
-    const configMap = await client.get(configMapRef(options.namespace));
+    const configMap = (attempt === 1 ? options.cached?.() : undefined) ?? (await client.get(configMapRef(options.namespace)));
     const current = configMap ? parseRoutes((configMap.data as Record<string, string> | undefined)?.[routesDataKey]) : emptyRoutes();
     const next = change(current);
     if (configMap && next === current) return { doc: next, written: false };
@@ -46,16 +61,16 @@ export async function updateRoutes(
     try {
       if (configMap) {
         const updated: KubeObject = { ...configMap, data: { ...((configMap.data as object) ?? {}), [routesDataKey]: text } };
-        await client.replace(updated);
+        return { doc: next, written: true, configMap: await client.replace(updated) };
       } else {
-        await client.create({
+        const created = await client.create({
           apiVersion: "v1",
           kind: "ConfigMap",
           metadata: { name: routesConfigMapName, namespace: options.namespace, labels: { "app.kubernetes.io/managed-by": "xtrinode" } },
           data: { [routesDataKey]: text },
         });
+        return { doc: next, written: true, configMap: created };
       }
-      return { doc: next, written: true };
     } catch (error) {
       // 409: a stale resourceVersion on update, or AlreadyExists on create. Both mean: read again.
       if (!isConflict(error) || attempt >= maxAttempts) throw error;
@@ -75,10 +90,13 @@ export class RoutesPublisher {
   private readonly pending = new Map<string, (doc: GatewayRoutes) => GatewayRoutes>();
   private waiting: Array<{ resolve: (written: boolean) => void; reject: (error: unknown) => void }> = [];
   private running = false;
+  /** The ConfigMap as our last write left it: newer than the watched copy until the watch delivers it. */
+  private lastWritten: KubeObject | undefined;
 
   constructor(client: ClusterClient, options: RoutesStoreOptions) {
     this.client = client;
-    this.options = options;
+    const { cached } = options;
+    this.options = cached ? { ...options, cached: () => newerOf(cached(), this.lastWritten) } : options;
   }
 
   get namespace(): string {
@@ -103,6 +121,7 @@ export class RoutesPublisher {
       this.waiting = [];
       try {
         const result = await updateRoutes(this.client, this.options, (doc) => batch.reduce((current, change) => change(current), doc));
+        if (result.configMap) this.lastWritten = result.configMap;
         for (const waiter of waiters) waiter.resolve(result.written);
       } catch (error) {
         for (const waiter of waiters) waiter.reject(error);

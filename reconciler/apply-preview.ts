@@ -5,19 +5,18 @@ import { createTwoFilesPatch } from "diff";
 import yaml from "js-yaml";
 import { loadKubeConfig } from "../lib/kube-config.ts";
 import { silentLogger } from "../lib/logger.ts";
-import { readOwnedObjects } from "./apply.ts";
 import { apiVersion, defaultGatewayNamespace, routesConfigMapName } from "../schemas/api/index.ts";
 import { operatorNamespace, prunableKinds } from "./constants.ts";
 import { itemKey, listItem, listMapKeys } from "../lib/list-merge-keys.ts";
-import { decideApply, objectKey, type KubeObject, type ListScope } from "./diff.ts";
+import { decideApply, objectKey, type KubeObject, type ListScope } from "./apply-decision.ts";
 import { createClusterClient, type ClusterClient } from "./kube-client.ts";
-import { decidePhase, defaultLifecycleTimers } from "./lifecycle.ts";
+import { decidePhase, defaultLifecycleTimers } from "./lifecycle-decisions.ts";
 import { createReconcileContext } from "./operator.ts";
 import { configMapPolicySource, filePolicySource } from "./policy.ts";
 import { coordinatorReady, computeStopped } from "./readiness.ts";
-import { planRuntime, StopReconcile } from "./reconcile.ts";
+import { buildDesired, validateRuntime } from "./plan.ts";
+import { StopReconcile } from "./stop-reconcile.ts";
 import { findRoute, sameRoute } from "./routes.ts";
-import { readRoutes } from "./routes-store.ts";
 import type { XTrinodeStatus } from "../schemas/generated/types.ts";
 
 export interface ClusterDiffOptions {
@@ -80,7 +79,7 @@ export async function clusterDiff(options: ClusterDiffOptions = {}): Promise<Clu
   const gatewayNamespace = options.gatewayNamespace ?? defaultGatewayNamespace;
   const context = createReconcileContext(client, { gatewayNamespace, policy, log: silentLogger(), timers: defaultLifecycleTimers });
   const now = options.now ?? new Date();
-  const routes = await readRoutes(client, gatewayNamespace);
+  const routes = await context.reader.routes();
   const runtimes = (await client.list(apiVersion, "XTrinode", options.namespace)).sort((a, b) => objectKey(a).localeCompare(objectKey(b)));
   const parts: string[] = [];
   const seen = new Set<string>();
@@ -90,28 +89,32 @@ export async function clusterDiff(options: ClusterDiffOptions = {}): Promise<Clu
     if (runtime.metadata?.deletionTimestamp) continue;
     let plan;
     try {
-      plan = await planRuntime(context, runtime, now);
+      const valid = validateRuntime(context, runtime, await context.reader.catalogs(namespace), context.policy());
+      plan = buildDesired(context, runtime, valid, context.policy(), now);
     } catch (error) {
       if (!(error instanceof StopReconcile)) throw error;
       parts.push(`# XTrinode ${namespace}/${name}: not applicable: ${error.message}\n`);
       continue;
     }
-    const inventory = await readOwnedObjects(client, namespace, name, plan.desired.map((o) => ({ apiVersion: o.apiVersion!, kind: o.kind! })));
-    for (const object of [...plan.guardrails, ...plan.desired]) {
+    const inventory = await context.reader.owned(namespace, name);
+    for (const object of [...plan.guardrails, ...plan.objects]) {
       const key = objectKey(object);
       if (seen.has(key)) continue;
       seen.add(key);
       const live = inventory.byKey.get(key) ?? (await client.get({ apiVersion: object.apiVersion!, kind: object.kind!, namespace: object.metadata?.namespace ?? namespace, name: object.metadata!.name! }));
       if (decideApply(object, live).apply) parts.push(patch(key, live && project(live, object), object));
     }
-    const desiredKeys = new Set(plan.desired.map(objectKey));
+    const desiredKeys = new Set(plan.objects.map(objectKey));
     const prunable = new Set(prunableKinds.map((k) => `${k.apiVersion}/${k.kind}`));
     for (const [key, live] of inventory.byKey) {
       if (desiredKeys.has(key) || !prunable.has(`${live.apiVersion}/${live.kind}`)) continue;
       parts.push(patch(key, { apiVersion: live.apiVersion, kind: live.kind, metadata: { name: live.metadata?.name, namespace: live.metadata?.namespace, labels: live.metadata?.labels } }, undefined));
     }
     // The route entry as the next reconcile would publish it (readiness from the live Deployments).
-    const deployments = plan.desired.filter((o) => o.kind === "Deployment").map((o) => inventory.byKey.get(objectKey(o))).filter((d): d is KubeObject => Boolean(d));
+    const deployments = plan.objects.filter((o) => o.kind === "Deployment").flatMap((o): KubeObject[] => {
+      const live = inventory.byKey.get(objectKey(o));
+      return live ? [live] : [];
+    });
     const previousPhase = (runtime.status as XTrinodeStatus | undefined)?.phase;
     const { routeState } = decidePhase(plan.intent, previousPhase, { coordinatorReady: coordinatorReady(deployments), computeStopped: computeStopped(deployments) });
     const entry = { ...plan.rendered.route, state: routeState };
