@@ -2,7 +2,8 @@
 // page shows): its status view, the recent Kubernetes Events about it, the catalogs it uses with their
 // Ready condition, and its recent resume/suspend history. Reads only; every part bounded.
 import { notFound } from "./errors.ts";
-import { eventReasons, runtimeView, type RuntimeView } from "./lifecycle.ts";
+import { eventReasons } from "./intent-decisions.ts";
+import { runtimeView, type RuntimeView } from "./runtime-view.ts";
 import type { RuntimeEvent, RuntimeStore } from "./store.ts";
 
 /** Events shown per runtime (newest first). */

@@ -3,7 +3,8 @@
 // gateway's admin token (--gateway-token-file) never leaves this process. One GET per console poll,
 // with a timeout and a size cap. What a caller may not read is left out: runtimes of namespaces it
 // may not read, and the backends that only those runtimes use.
-import { gatewayStatusPath, type GatewayStatus } from "../gateway/status.ts";
+import type { GatewayStatus } from "../gateway/status.ts";
+import { gatewayStatusUrl, readGatewayStatus } from "../lib/gateway-status-client.ts";
 import { ApiError } from "./errors.ts";
 import type { GatewayStatusReader } from "./server.ts";
 
@@ -24,36 +25,23 @@ export function visibleGatewayStatus(status: GatewayStatus, readable: (namespace
   return { ...status, runtimes, backends: status.backends.filter((backend) => backends.has(backend.url)) };
 }
 
-function isGatewayStatus(value: unknown): value is GatewayStatus {
-  const status = value as GatewayStatus;
-  return typeof value === "object" && value !== null && status.kind === "GatewayStatus" && Array.isArray(status.runtimes) && Array.isArray(status.backends);
-}
-
 /** Reads the status of the gateway at `gatewayUrl` with its admin token (`token`, from --gateway-token-file). */
 export function gatewayStatusReader(gatewayUrl: string, options: { timeoutMs: number; token?: string }): GatewayStatusReader {
-  const url = new URL(gatewayStatusPath, gatewayUrl).toString();
+  const url = gatewayStatusUrl(gatewayUrl);
   return async (readable) => {
-    let response: Response;
-    try {
-      response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs), headers: options.token ? { authorization: `Bearer ${options.token}` } : {} });
-    } catch (error) {
-      throw gatewayUnavailable(`the gateway at ${url} did not answer: ${(error as Error).message}`);
+    const read = await readGatewayStatus(url, { token: options.token, timeoutMs: options.timeoutMs, maxBytes: maxStatusBytes });
+    if (read.ok) return visibleGatewayStatus(read.status, readable);
+    switch (read.problem) {
+      case "unreachable":
+        throw gatewayUnavailable(`the gateway at ${url} did not answer: ${read.cause}`);
+      case "refused":
+        throw gatewayUnavailable(`the gateway at ${url} refused the status read (HTTP ${read.httpStatus}): give the lifecycle API the gateway's admin token (admin.tokenFile) with --gateway-token-file`);
+      case "http":
+        throw gatewayUnavailable(`the gateway at ${url} answered HTTP ${read.httpStatus}`);
+      case "too-large":
+        throw gatewayUnavailable(`the gateway's status is larger than ${maxStatusBytes} bytes`);
+      case "not-a-status":
+        throw gatewayUnavailable(`the gateway at ${url} did not answer a GatewayStatus document`);
     }
-    if (response.status === 401 || response.status === 403) {
-      throw gatewayUnavailable(`the gateway at ${url} refused the status read (HTTP ${response.status}): give the lifecycle API the gateway's admin token (admin.tokenFile) with --gateway-token-file`);
-    }
-    if (!response.ok) throw gatewayUnavailable(`the gateway at ${url} answered HTTP ${response.status}`);
-    const declared = Number(response.headers.get("content-length") ?? 0);
-    if (declared > maxStatusBytes) throw gatewayUnavailable(`the gateway's status is larger than ${maxStatusBytes} bytes`);
-    const text = await response.text();
-    if (text.length > maxStatusBytes) throw gatewayUnavailable(`the gateway's status is larger than ${maxStatusBytes} bytes`);
-    let document: unknown;
-    try {
-      document = JSON.parse(text);
-    } catch {
-      document = undefined;
-    }
-    if (!isGatewayStatus(document)) throw gatewayUnavailable(`the gateway at ${url} did not answer a GatewayStatus document`);
-    return visibleGatewayStatus(document, readable);
   };
 }

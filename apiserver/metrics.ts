@@ -1,5 +1,6 @@
 // Prometheus metrics of one lifecycle API server instance (its own Registry).
 import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { WriteResult } from "./store.ts";
 
 export type ResumeOutcome = "accepted" | "held" | "resuming" | "coalesced" | "running" | "not_found" | "error";
 
@@ -42,4 +43,21 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): ApiSe
       registers: [registry],
     }),
   };
+}
+
+/** Runs one Kubernetes write and counts it in kube_writes_total by resource, verb and result. */
+export async function countedWrite<T>(
+  metrics: ApiServerMetrics,
+  resource: "lease" | "xtrinode",
+  verb: string,
+  run: () => Promise<WriteResult<T>>,
+): Promise<WriteResult<T>> {
+  try {
+    const result = await run();
+    metrics.kubeWrites.inc({ resource, verb, result: result.ok ? "ok" : result.reason });
+    return result;
+  } catch (error) {
+    metrics.kubeWrites.inc({ resource, verb, result: "error" });
+    throw error;
+  }
 }

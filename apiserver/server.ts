@@ -1,11 +1,7 @@
-// The lifecycle API's HTTP shell (Koa + @koa/router): authentication, authorisation, request
-// validation, JSON errors and metrics around the Lifecycle core. Routes per docs/CONTRACTS.md.
-//
-// One endpoint is answered ahead of Koa: POST …/resume, the one a stampede hits (every gateway replica,
-// every waiting client). It does the same steps through the same functions (authenticate, authorise,
-// validate, Lifecycle.resume, the same JSON errors and metrics) and writes the answer with one writeHead;
-// Koa's per-request context, router and on-finished listeners cost as much CPU as the rest of that
-// request (bench/resume-stampede measures the CPU per request).
+// The lifecycle API's HTTP server: one Koa app, every request through the same ordered middleware —
+// the error boundary (security headers, JSON errors, the latency histogram), the router (authentication
+// and authorisation per route, then LifecycleActions), and the router's 405/501 answers. Routes per
+// docs/CONTRACTS.md; where to add one: apiserver/README.md.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import Koa from "koa";
@@ -15,13 +11,15 @@ import { authorize, bearerToken, isAllowed, isAllowedEverywhere, permissionsOf, 
 import { addConsoleRoutes, securityHeaders, type ConsoleAsset } from "./console.ts";
 import { runtimeDetails } from "./details.ts";
 import { ApiError, badRequest, errorBody, kubeUnavailable } from "./errors.ts";
-import type { Lifecycle, LifecycleAnswer, RuntimeView } from "./lifecycle.ts";
+import type { LifecycleAnswer } from "./intent-decisions.ts";
+import type { LifecycleActions } from "./lifecycle-actions.ts";
 import type { ApiServerMetrics } from "./metrics.ts";
 import { checkDns1123Label } from "./names.ts";
+import type { RuntimeView } from "./runtime-view.ts";
 import type { RuntimeStore } from "./store.ts";
 
 export interface ApiServerDeps {
-  lifecycle: Lifecycle;
+  lifecycle: LifecycleActions;
   store: RuntimeStore;
   authenticate: Authenticator;
   authz: AuthzConfig;
@@ -67,81 +65,61 @@ async function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-/** An error as answered: ApiErrors as they are; anything else is logged and becomes a 500. */
-function asApiError(error: unknown, logger: Logger, method: string | undefined, path: string): ApiError {
-  if (!(error instanceof ApiError)) {
-    logger.error({ event: "request-failed", method, path, err: String(error) }, "unexpected error");
-    return new ApiError(500, "Internal", "internal error in the lifecycle API server; see its log");
-  }
-  if (error.status >= 500) logger.warn({ event: "request-failed", method, path, status: error.status, message: error.message }, "request failed");
-  return error;
+/** An error as answered: ApiErrors as they are; anything else becomes a 500 (its cause goes to the log only). */
+function asApiError(error: unknown): ApiError {
+  return error instanceof ApiError ? error : new ApiError(500, "Internal", "internal error in the lifecycle API server; see its log");
 }
 
-const resumeRoute = "/v1/runtimes/:namespace/:name/resume";
-const resumePath = /^\/v1\/runtimes\/([^/]+)\/([^/]+)\/resume\/?$/;
-
-/** POST …/resume: authenticate, authorise, validate the names, resume. */
-async function resume(deps: ApiServerDeps, authorization: string | undefined, namespace: string, name: string): Promise<LifecycleAnswer> {
-  const identity = await deps.authenticate(bearerToken(authorization));
-  // Allowed anywhere first (403 before any 400 about names), then in this namespace.
-  authorize(deps.authz, "resume", identity);
-  const runtimeNamespace = checkDns1123Label("namespace", namespace);
-  authorize(deps.authz, "resume", identity, runtimeNamespace);
-  return deps.lifecycle.resume(runtimeNamespace, checkDns1123Label("name", name), identity.username);
+/** Logs a failed request: unexpected errors with their cause, answered 5xx errors as warnings; 4xx not at all. */
+function logFailure(logger: Logger, error: unknown, method: string, path: string): void {
+  if (!(error instanceof ApiError)) logger.error({ event: "request-failed", method, path, err: String(error) }, "unexpected error");
+  else if (error.status >= 500) logger.warn({ event: "request-failed", method, path, status: error.status, message: error.message }, "request failed");
 }
 
-function writeJson(res: http.ServerResponse, status: number, headers: Record<string, string>, body: unknown): void {
-  const bytes = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { ...headers, "content-type": "application/json; charset=utf-8", "content-length": bytes.length });
-  res.end(bytes);
+/** What a request no route answered gets (the router leaves the status, and Allow on 405/501, without a body). */
+function unansweredError(ctx: Koa.Context): ApiError | undefined {
+  if (ctx.body !== undefined) return undefined;
+  if (ctx.status === 404) return new ApiError(404, "NotFound", `no such endpoint: ${ctx.method} ${ctx.path}; see docs/CONTRACTS.md "Lifecycle API"`);
+  if (ctx.status === 405) return new ApiError(405, "MethodNotAllowed", "method not allowed on this endpoint");
+  if (ctx.status === 501) return new ApiError(501, "NotImplemented", "HTTP method not supported by the lifecycle API");
+  return undefined;
 }
 
-/** Answers the resume endpoint without Koa; false when the request is for another endpoint. */
-function answerResume(deps: ApiServerDeps, req: http.IncomingMessage, res: http.ServerResponse): boolean {
-  const url = req.url ?? "";
-  const queryAt = url.indexOf("?");
-  const path = queryAt < 0 ? url : url.slice(0, queryAt);
-  const match = resumePath.exec(path);
-  if (!match) return false;
-  const started = process.hrtime.bigint();
-  const answer = async (): Promise<LifecycleAnswer> => {
-    if (req.method !== "POST") throw new ApiError(405, "MethodNotAllowed", "method not allowed on this endpoint", { Allow: "POST" });
-    let namespace: string, name: string;
+/**
+ * The server's one error boundary, first in the chain: security headers on every answer; an error
+ * anywhere after it, or a request no route answered → { error: { code, message } } with the error's
+ * status and headers; every request observed in the latency histogram by matched route (never the raw
+ * path: bounded labels).
+ */
+function errorBoundary(metrics: ApiServerMetrics, logger: Logger): Koa.Middleware<State> {
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    ctx.set(securityHeaders);
     try {
-      [namespace, name] = [decodeURIComponent(match[1]), decodeURIComponent(match[2])];
-    } catch {
-      throw badRequest(`the path ${path} is not validly percent-encoded`);
-    }
-    return resume(deps, req.headers.authorization, namespace, name);
-  };
-  void answer()
-    .then(
-      (result) => writeJson(res, result.status, result.retryAfterSeconds === undefined ? {} : { "Retry-After": String(result.retryAfterSeconds) }, result.body),
-      (error: unknown) => {
-        const apiError = asApiError(error, deps.logger, req.method, path);
-        writeJson(res, apiError.status, apiError.headers, errorBody(apiError));
-      },
-    )
-    .catch((error: unknown) => {
-      // Writing the answer itself failed (the client is gone): nothing left to tell it.
-      deps.logger.warn({ event: "response-failed", path, err: String(error) }, "could not write the resume answer");
-    })
-    .finally(() => {
+      await next();
+      const unanswered = unansweredError(ctx);
+      if (unanswered) throw unanswered;
+    } catch (error) {
+      logFailure(logger, error, ctx.method, ctx.path);
+      const apiError = asApiError(error);
+      ctx.status = apiError.status;
+      for (const [header, value] of Object.entries(apiError.headers)) ctx.set(header, value);
+      ctx.body = errorBody(apiError);
+    } finally {
+      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? "unmatched";
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      deps.metrics.requestDuration.observe({ method: req.method ?? "", route: resumeRoute, status: String(res.statusCode) }, seconds);
-    });
-  return true;
-}
-
-/** The API server's request listener: the resume endpoint first, everything else through Koa. */
-export function createApiServerHandler(deps: ApiServerDeps): http.RequestListener {
-  const koa = createApiServerApp(deps).callback();
-  return (req, res) => {
-    if (!answerResume(deps, req, res)) void koa(req, res);
+      metrics.requestDuration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
+    }
   };
 }
 
-function send(ctx: Koa.Context, answer: LifecycleAnswer): void {
+/** The request listener of the lifecycle API: the Koa app below. */
+export function createApiServerHandler(deps: ApiServerDeps): http.RequestListener {
+  return createApiServerApp(deps).callback();
+}
+
+/** Sets the response to a lifecycle answer: status, Retry-After, JSON body. */
+function setAnswer(ctx: Koa.Context, answer: LifecycleAnswer): void {
   ctx.status = answer.status;
   if (answer.retryAfterSeconds !== undefined) ctx.set("Retry-After", String(answer.retryAfterSeconds));
   if (answer.body) ctx.body = answer.body;
@@ -158,8 +136,8 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
     ctx.state.identity = identity;
     await next();
   };
-  /** The runtime a request names, once its caller is known to be allowed `action` in that namespace. */
-  const runtimeParams = (ctx: RouterContext<State>, action: Action) => {
+  /** Checks the runtime names in the path (400) and that the caller may `action` in that namespace (403); returns them. */
+  const authorizedRuntime = (ctx: RouterContext<State>, action: Action) => {
     const namespace = checkDns1123Label("namespace", ctx.params.namespace);
     authorize(authz, action, ctx.state.identity!, namespace);
     return { namespace, name: checkDns1123Label("name", ctx.params.name) };
@@ -199,11 +177,11 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
       ctx.body = { items: readable.map((item) => withPermissions(authz, identity, item)), serverTime: new Date().toISOString() };
     })
     .get("/v1/runtimes/:namespace/:name", guard("read"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx, "read");
+      const { namespace, name } = authorizedRuntime(ctx, "read");
       ctx.body = withPermissions(authz, ctx.state.identity!, await lifecycle.status(namespace, name));
     })
     .get("/v1/runtimes/:namespace/:name/details", guard("read"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx, "read");
+      const { namespace, name } = authorizedRuntime(ctx, "read");
       const details = await runtimeDetails(store, namespace, name);
       ctx.body = { ...details, runtime: withPermissions(authz, ctx.state.identity!, details.runtime), serverTime: new Date().toISOString() };
     })
@@ -218,46 +196,26 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
       const everywhere = isAllowedEverywhere(authz, "read", identity);
       ctx.body = await deps.gatewayStatus((namespace) => everywhere || isAllowed(authz, "read", identity, namespace));
     })
+    .post("/v1/runtimes/:namespace/:name/resume", guard("resume"), async (ctx) => {
+      const { namespace, name } = authorizedRuntime(ctx, "resume");
+      setAnswer(ctx, await lifecycle.resume(namespace, name, ctx.state.identity!.username));
+    })
     .post("/v1/runtimes/:namespace/:name/suspend", guard("suspend"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx, "suspend");
-      send(ctx, await lifecycle.suspend(namespace, name, ctx.state.identity!.username));
+      const { namespace, name } = authorizedRuntime(ctx, "suspend");
+      setAnswer(ctx, await lifecycle.suspend(namespace, name, ctx.state.identity!.username));
     })
     .post("/v1/runtimes/:namespace/:name/activity", guard("activity"), async (ctx) => {
-      const { namespace, name } = runtimeParams(ctx, "activity");
+      const { namespace, name } = authorizedRuntime(ctx, "activity");
       const body = await readJsonBody(ctx.req);
-      send(ctx, await lifecycle.reportActivity(namespace, name, body));
+      setAnswer(ctx, await lifecycle.reportActivity(namespace, name, body));
     });
 
   if (deps.console) addConsoleRoutes(router, deps.console);
 
-  // Errors → { error: { code, message } }; latency histogram by matched route (never the raw path: bounded labels).
-  app.use(async (ctx, next) => {
-    const started = process.hrtime.bigint();
-    ctx.set(securityHeaders);
-    try {
-      await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new ApiError(404, "NotFound", `no such endpoint: ${ctx.method} ${ctx.path}; see docs/CONTRACTS.md "Lifecycle API"`);
-      }
-    } catch (error) {
-      const apiError = asApiError(error, logger, ctx.method, ctx.path);
-      ctx.status = apiError.status;
-      for (const [header, value] of Object.entries(apiError.headers)) ctx.set(header, value);
-      ctx.body = errorBody(apiError);
-    } finally {
-      const route = (ctx as unknown as { _matchedRoute?: string })._matchedRoute ?? "unmatched";
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.requestDuration.observe({ method: ctx.method, route: String(route), status: String(ctx.status) }, seconds);
-    }
-  });
+  // The order is the request path: error boundary, route, 405/501 (Allow set, answered by the boundary).
+  app.use(errorBoundary(metrics, logger));
   app.use(router.routes());
-  app.use(
-    router.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => new ApiError(405, "MethodNotAllowed", "method not allowed on this endpoint"),
-      notImplemented: () => new ApiError(501, "NotImplemented", "HTTP method not supported by the lifecycle API"),
-    }),
-  );
+  app.use(router.allowedMethods());
   return app;
 }
 

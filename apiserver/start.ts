@@ -16,7 +16,7 @@ import {
   type AuthzConfig,
 } from "./auth.ts";
 import { KubeRuntimeStore, kubeTokenReviewer } from "./kube-store.ts";
-import { Lifecycle } from "./lifecycle.ts";
+import { LifecycleActions } from "./lifecycle-actions.ts";
 import { createMetrics, type ApiServerMetrics } from "./metrics.ts";
 import { defaultLeaseNamespace } from "./names.ts";
 import { loadConsoleAssets } from "./console.ts";
@@ -100,7 +100,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<St
     (options.authzConfigFile ? parseAuthzConfig(readConfigFile(options.authzConfigFile, "--authz-config"), options.authzConfigFile) : defaultAuthzConfig);
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics });
   const identity = options.identity ?? defaultIdentity();
-  const lifecycle = new Lifecycle({
+  const lifecycle = new LifecycleActions({
     store,
     metrics,
     logger,

@@ -2,6 +2,7 @@
 // testable without a network. The production implementation is kube-store.ts (@kubernetes/client-node).
 // Implementations throw ApiError 503 (kubeUnavailable) when the Kubernetes API fails or times out.
 import type { Condition, XTrinode } from "../schemas/generated/types.ts";
+import type { Logger } from "../lib/logger.ts";
 import type { LeaseRecord } from "../lib/lease.ts";
 
 /** A JSON merge patch (RFC 7386) for an XTrinode. */
@@ -46,4 +47,14 @@ export interface RuntimeStore {
   listCatalogs(namespace: string): Promise<CatalogRecord[]>;
   /** Resolves when the Kubernetes API answers. */
   ping(): Promise<void>;
+}
+
+/**
+ * Records an Event for the runtime's history (kubectl describe, the console) without waiting for it: the
+ * intent is already recorded, and a slow or failing Event write must not delay or fail the answer.
+ */
+export function recordEventInBackground(store: RuntimeStore, logger: Logger, runtime: XTrinode, reason: string, message: string): void {
+  store.createRuntimeEvent(runtime, { type: "Normal", reason, message }).catch((error: unknown) => {
+    logger.warn({ event: "event-record-failed", namespace: runtime.metadata.namespace, name: runtime.metadata.name, reason, err: String(error) }, "could not record the Event");
+  });
 }

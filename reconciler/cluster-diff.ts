@@ -8,7 +8,8 @@ import { silentLogger } from "../lib/logger.ts";
 import { readOwnedObjects } from "./apply.ts";
 import { apiVersion, defaultGatewayNamespace, routesConfigMapName } from "../schemas/api/index.ts";
 import { operatorNamespace, prunableKinds } from "./constants.ts";
-import { decideApply, objectKey, type KubeObject } from "./diff.ts";
+import { itemKey, listItem, listMapKeys } from "../lib/list-merge-keys.ts";
+import { decideApply, objectKey, type KubeObject, type ListScope } from "./diff.ts";
 import { createClusterClient, type ClusterClient } from "./kube-client.ts";
 import { decidePhase, defaultLifecycleTimers } from "./lifecycle.ts";
 import { createReconcileContext } from "./operator.ts";
@@ -35,15 +36,30 @@ export interface ClusterDiffResult {
   changed: boolean;
 }
 
-/** Keeps only the paths `shape` has, so the live side shows what we manage. */
+/**
+ * Keeps only the paths `shape` has, so the live side shows what we manage. Lists merged by key
+ * (lib/list-merge-keys.ts) keep only the items `shape` has, by key: another manager's sidecar is not ours.
+ */
 export function project(live: unknown, shape: unknown): unknown {
+  const kind = shape as { apiVersion?: string; kind?: string };
+  return projectAt(live, shape, { apiVersion: kind?.apiVersion, kind: kind?.kind, fields: [] });
+}
+
+function projectAt(live: unknown, shape: unknown, at: ListScope): unknown {
   if (live === undefined || shape === null || typeof shape !== "object") return live;
-  if (Array.isArray(shape)) return Array.isArray(live) ? live.map((item, i) => (i < shape.length ? project(item, shape[i]) : item)) : live;
+  if (Array.isArray(shape)) {
+    if (!Array.isArray(live)) return live;
+    const items = { ...at, fields: [...at.fields, listItem] };
+    const keyed = listMapKeys(at.apiVersion, at.kind, at.fields);
+    if (!keyed) return live.map((item, i) => (i < shape.length ? projectAt(item, shape[i], items) : item));
+    const desired = new Map(shape.map((item) => [itemKey(item, keyed), item] as const));
+    return live.filter((item) => desired.has(itemKey(item, keyed))).map((item) => projectAt(item, desired.get(itemKey(item, keyed)), items));
+  }
   if (live === null || typeof live !== "object" || Array.isArray(live)) return live;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(shape)) {
     const value = (live as Record<string, unknown>)[key];
-    if (value !== undefined) out[key] = project(value, (shape as Record<string, unknown>)[key]);
+    if (value !== undefined) out[key] = projectAt(value, (shape as Record<string, unknown>)[key], { ...at, fields: [...at.fields, key] });
   }
   return out;
 }

@@ -77,12 +77,12 @@ async function runStatus(name: string | undefined, options: StatusCommandOptions
   const token = readToken(options);
   const table: TableOptions = { allNamespaces: Boolean(options.allNamespaces), wide: output === "wide" };
 
-  const look = async (): Promise<{ rows: RuntimeStatusRow[]; gateway: GatewayAnswer }> => {
+  const fetchRowsAndGateway = async (): Promise<{ rows: RuntimeStatusRow[]; gateway: GatewayAnswer }> => {
     const [runtimes, gateway] = await Promise.all([listRuntimes(kubeConfig, namespace, name), fetchGatewayStatus(options.gatewayUrl, token)]);
     return { rows: statusRows(runtimes, gateway.ok ? gateway.status : undefined, Date.now()), gateway };
   };
 
-  const first = await look();
+  const first = await fetchRowsAndGateway();
   process.stdout.write(render(first.rows, output, table, namespace, first.gateway));
   if (!first.gateway.ok && (output === "table" || output === "wide")) process.stderr.write(`note: ${first.gateway.note}\n`);
   if (!options.watch) return;
@@ -97,7 +97,7 @@ async function runStatus(name: string | undefined, options: StatusCommandOptions
   while (!stopped) {
     await new Promise((resolve) => setTimeout(resolve, intervalSeconds * 1000));
     if (stopped) break;
-    const next = await look();
+    const next = await fetchRowsAndGateway();
     const changed = next.rows.filter((row) => previous.get(`${row.namespace}/${row.name}`) !== tableCells(row, table).join("\u0000"));
     if (changed.length > 0) process.stdout.write(output === "json" || output === "yaml" ? render(changed, output, table, namespace, next.gateway) : withoutHeader(renderStatusTable(changed, table, namespace)));
     const note = next.gateway.ok ? undefined : next.gateway.note;

@@ -2,9 +2,9 @@
 // status document (GET /xtrinode/v1/status). Failures become one message naming the cause and the fix.
 import { ApiException, CustomObjectsApi, type KubeConfig } from "@kubernetes/client-node";
 import type { GatewayStatus } from "../schemas/generated/types.ts";
-import { validateAgainstSchema } from "../schemas/validate.ts";
 import { group, plurals, version } from "../schemas/api/index.ts";
 import { gatewayStatusPath } from "../gateway/status.ts";
+import { gatewayStatusUrl, readGatewayStatus } from "../lib/gateway-status-client.ts";
 import { callOptions } from "../lib/kube-config.ts";
 import type { LiveXTrinode } from "./table.ts";
 
@@ -92,41 +92,22 @@ export async function fetchGatewayStatus(gatewayUrl: string | undefined, token: 
   if (!gatewayUrl) return { ok: false, note: "HELD and IN-FLIGHT are blank: no --gateway-url given (the gateway's /xtrinode/v1/status has them)" };
   let url: URL;
   try {
-    url = new URL(gatewayStatusPath, gatewayUrl.endsWith("/") ? gatewayUrl : `${gatewayUrl}/`);
+    url = gatewayStatusUrl(gatewayUrl);
   } catch {
     return { ok: false, note: `HELD and IN-FLIGHT are blank: --gateway-url "${gatewayUrl}" is not a URL (e.g. http://xtrinode-gateway.xtrinode-gateway:8080)` };
   }
   const blank = (why: string): GatewayAnswer => ({ ok: false, note: `HELD and IN-FLIGHT are blank: ${why}` });
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(requestTimeoutMs), redirect: "error" });
-  } catch (error) {
-    const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
-    return blank(`the gateway at ${url.origin} is unreachable (${cause})`);
+  const read = await readGatewayStatus(url, { token, timeoutMs: requestTimeoutMs, maxBytes: maxGatewayAnswerBytes });
+  if (read.ok) return read;
+  switch (read.problem) {
+    case "unreachable":
+      return blank(`the gateway at ${url.origin} is unreachable (${read.cause})`);
+    case "refused":
+      return blank(`the gateway at ${url.origin} refused the status request (${read.httpStatus}): pass --gateway-token-file with its admin.tokenFile token`);
+    case "http":
+      return blank(`the gateway at ${url.origin} answered HTTP ${read.httpStatus} to ${gatewayStatusPath}`);
+    case "too-large":
+    case "not-a-status":
+      return blank(`the answer of ${url.origin}${gatewayStatusPath} is not a gateway status document (schemas/gateway-status.schema.json)`);
   }
-  if (response.status === 401 || response.status === 403) {
-    await response.body?.cancel();
-    return blank(`the gateway at ${url.origin} refused the status request (${response.status}): pass --gateway-token-file with its admin.tokenFile token`);
-  }
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    return blank(`the gateway at ${url.origin} answered HTTP ${response.status} to ${gatewayStatusPath}`);
-  }
-  const text = await readBounded(response, maxGatewayAnswerBytes);
-  const document = text === undefined ? undefined : safeJson(text);
-  if (document === undefined || validateAgainstSchema("GatewayStatus", document).length > 0) {
-    return blank(`the answer of ${url.origin}${gatewayStatusPath} is not a gateway status document (schemas/gateway-status.schema.json)`);
-  }
-  return { ok: true, status: document as GatewayStatus };
-}
-
-async function readBounded(response: Response, maxBytes: number): Promise<string | undefined> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of response.body ?? []) {
-    total += chunk.byteLength;
-    if (total > maxBytes) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }

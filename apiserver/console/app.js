@@ -121,18 +121,40 @@ function conditionChips(conditions) {
   );
 }
 
-function cell(label, ...children) {
-  return h("td", { "data-label": label }, ...children);
-}
-
-function table(headers, rows, emptyText) {
+/**
+ * The console's one table: a row per item, a cell per column. A column is { label, value(item) → node or
+ * text, title?: the row's name cell, header?: the heading when it differs from the label }; each cell
+ * carries its label (data-label: the narrow layout shows it beside the value). rowAttributes(item) gives the
+ * row's data- attributes (the tests find rows by them); emptyText stands in for no items.
+ */
+function table(columns, items, rowAttributes, emptyText) {
+  const rows = items.map((item) =>
+    h("tr", rowAttributes(item), columns.map((column) => h("td", { className: column.title ? "title" : undefined, "data-label": column.label }, column.value(item)))),
+  );
   return h(
     "table",
     {},
-    h("thead", {}, h("tr", {}, headers.map((header) => h("th", { scope: "col" }, header)))),
-    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colSpan: headers.length, className: "muted" }, emptyText))),
+    h("thead", {}, h("tr", {}, columns.map((column) => h("th", { scope: "col" }, column.header ?? column.label)))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colSpan: columns.length, className: "muted" }, emptyText))),
   );
 }
+
+/** A panel of label → value facts (a definition list). */
+function factsPanel(facts) {
+  return h("section", { className: "panel" }, h("dl", { className: "facts" }, facts.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])));
+}
+
+function runtimeLink(namespace, name) {
+  return h("a", { href: `#/runtime/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}` }, `${namespace}/${name}`);
+}
+
+const runtimeKey = (item) => `${item.namespace}/${item.name}`;
+
+/** Columns of conditions, catalogs and events alike (items with reason and message). */
+const reasonColumn = { label: "Reason", value: (item) => item.reason ?? "—" };
+const messageColumn = { label: "Message", value: (item) => h("span", { className: "message" }, item.message ?? "") };
+/** A column showing a condition status ("True", "False", "Unknown", …) as a badge: good only when "True". */
+const conditionStatusColumn = (label, field) => ({ label, value: (item) => badge(item[field], item[field] === "True" ? "ok" : "bad") });
 
 // ---- session -------------------------------------------------------------------------------------
 
@@ -286,24 +308,20 @@ function runtimesView() {
     const shown = items.filter(
       (item) => (!filters.namespace || item.namespace === filters.namespace) && (!filters.state || item.phase === filters.state || item.routeState === filters.state),
     );
-    const rows = shown.map((item) => {
-      const key = `${item.namespace}/${item.name}`;
-      return h(
-        "tr",
-        { "data-runtime": key },
-        h("td", { className: "title", "data-label": "Runtime" }, h("a", { href: `#/runtime/${encodeURIComponent(item.namespace)}/${encodeURIComponent(item.name)}` }, key)),
-        cell("Phase", badge(item.phase, phaseTone[item.phase], { "data-field": "phase" })),
-        cell("Route", badge(item.routeState, routeTone[item.routeState], { "data-field": "route" })),
-        cell("Workers", workersText(item.workers)),
-        cell("Held", queryCount(queries, key, "heldQueries")),
-        cell("In flight", queryCount(queries, key, "inFlightQueries")),
-        cell("Last activity", timeElement(item.lastActivity, ago(item.lastActivity))),
-        cell("Idle suspend", timeElement(item.idleSuspendAt, until(item.idleSuspendAt))),
-        cell("Conditions", conditionChips(item.conditions)),
-        cell("Actions", h("div", { className: "row" }, actionButtons(item, () => ticker.now()))),
-      );
-    });
-    body.replaceChildren(table(["Runtime", "Phase", "Route", "Workers", "Held", "In flight", "Last activity", "Idle suspend", "Conditions", ""], rows, items.length ? "No runtime matches the filters." : "No runtimes you may read."));
+    const columns = [
+      { label: "Runtime", title: true, value: (item) => runtimeLink(item.namespace, item.name) },
+      { label: "Phase", value: (item) => badge(item.phase, phaseTone[item.phase], { "data-field": "phase" }) },
+      { label: "Route", value: (item) => badge(item.routeState, routeTone[item.routeState], { "data-field": "route" }) },
+      { label: "Workers", value: (item) => workersText(item.workers) },
+      { label: "Held", value: (item) => queryCount(queries, runtimeKey(item), "heldQueries") },
+      { label: "In flight", value: (item) => queryCount(queries, runtimeKey(item), "inFlightQueries") },
+      { label: "Last activity", value: (item) => timeElement(item.lastActivity, ago(item.lastActivity)) },
+      { label: "Idle suspend", value: (item) => timeElement(item.idleSuspendAt, until(item.idleSuspendAt)) },
+      { label: "Conditions", value: (item) => conditionChips(item.conditions) },
+      { label: "Actions", header: "", value: (item) => h("div", { className: "row" }, actionButtons(item, () => ticker.now())) },
+    ];
+    const emptyText = items.length ? "No runtime matches the filters." : "No runtimes you may read.";
+    body.replaceChildren(table(columns, shown, (item) => ({ "data-runtime": runtimeKey(item) }), emptyText));
   };
   const ticker = poll(async () => {
     const [list, gateway] = await Promise.all([api("/v1/runtimes"), gatewayQueries()]);
@@ -354,7 +372,7 @@ function runtimeView(namespace, name) {
       h(
         "div",
         { className: "grid2" },
-        h("section", { className: "panel" }, h("dl", { className: "facts" }, facts.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]))),
+        factsPanel(facts),
         h(
           "section",
           { className: "panel" },
@@ -366,50 +384,41 @@ function runtimeView(namespace, name) {
       ),
       h("h2", {}, "Conditions"),
       table(
-        ["Type", "Status", "Reason", "Message", "Since"],
-        runtime.conditions.map((condition) =>
-          h(
-            "tr",
-            { "data-condition": condition.type },
-            h("td", { className: "title", "data-label": "Type" }, condition.type),
-            cell("Status", badge(condition.status, condition.status === "True" ? "ok" : "bad")),
-            cell("Reason", condition.reason ?? "—"),
-            cell("Message", h("span", { className: "message" }, condition.message ?? "")),
-            cell("Since", timeElement(condition.lastTransitionTime, ago(condition.lastTransitionTime))),
-          ),
-        ),
+        [
+          { label: "Type", title: true, value: (condition) => condition.type },
+          conditionStatusColumn("Status", "status"),
+          reasonColumn,
+          messageColumn,
+          { label: "Since", value: (condition) => timeElement(condition.lastTransitionTime, ago(condition.lastTransitionTime)) },
+        ],
+        runtime.conditions,
+        (condition) => ({ "data-condition": condition.type }),
         "No conditions reported yet.",
       ),
       h("h2", {}, "Catalogs in use"),
       table(
-        ["Catalog", "Ready", "Reason", "Message"],
-        details.catalogs.map((catalog) =>
-          h(
-            "tr",
-            { "data-catalog": catalog.name },
-            h("td", { className: "title", "data-label": "Catalog" }, catalog.name),
-            cell("Ready", badge(catalog.ready, catalog.ready === "True" ? "ok" : "bad")),
-            cell("Reason", catalog.reason ?? "—"),
-            cell("Message", h("span", { className: "message" }, catalog.message ?? "")),
-          ),
-        ),
+        [
+          { label: "Catalog", title: true, value: (catalog) => catalog.name },
+          conditionStatusColumn("Ready", "ready"),
+          reasonColumn,
+          messageColumn,
+        ],
+        details.catalogs,
+        (catalog) => ({ "data-catalog": catalog.name }),
         "No catalogs resolved.",
       ),
       h("h2", {}, "Recent events"),
       table(
-        ["When", "Type", "Reason", "Message", "Count", "From"],
-        details.events.map((event) =>
-          h(
-            "tr",
-            { "data-event": event.reason },
-            cell("When", timeElement(event.at, ago(event.at))),
-            cell("Type", badge(event.type, event.type === "Warning" ? "bad" : "")),
-            cell("Reason", event.reason),
-            cell("Message", h("span", { className: "message" }, event.message)),
-            cell("Count", String(event.count)),
-            cell("From", event.source || "—"),
-          ),
-        ),
+        [
+          { label: "When", value: (event) => timeElement(event.at, ago(event.at)) },
+          { label: "Type", value: (event) => badge(event.type, event.type === "Warning" ? "bad" : "") },
+          reasonColumn,
+          messageColumn,
+          { label: "Count", value: (event) => String(event.count) },
+          { label: "From", value: (event) => event.source || "—" },
+        ],
+        details.events,
+        (event) => ({ "data-event": event.reason }),
         "No recent events.",
       ),
     );
@@ -440,38 +449,35 @@ function gatewayView() {
     ];
     main.replaceChildren(
       h("h1", {}, "Gateway"),
-      h("section", { className: "panel" }, h("dl", { className: "facts" }, facts.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]))),
+      factsPanel(facts),
       h("h2", {}, "Queries per runtime"),
       table(
-        ["Runtime", "Route", "Held", "In flight", "Backend"],
-        status.runtimes.map((entry) => {
-          const key = `${entry.namespace}/${entry.name}`;
-          return h(
-            "tr",
-            { "data-runtime": key },
-            h("td", { className: "title", "data-label": "Runtime" }, h("a", { href: `#/runtime/${encodeURIComponent(entry.namespace)}/${encodeURIComponent(entry.name)}` }, key)),
-            cell("Route", badge(entry.routeState ?? "not routed", routeTone[entry.routeState], { "data-field": "route" })),
-            cell("Held", String(entry.heldQueries)),
-            cell("In flight", String(entry.inFlightQueries)),
-            cell("Backend", entry.backend ?? "—"),
-          );
-        }),
+        [
+          { label: "Runtime", title: true, value: (entry) => runtimeLink(entry.namespace, entry.name) },
+          { label: "Route", value: (entry) => badge(entry.routeState ?? "not routed", routeTone[entry.routeState], { "data-field": "route" }) },
+          { label: "Held", value: (entry) => String(entry.heldQueries) },
+          { label: "In flight", value: (entry) => String(entry.inFlightQueries) },
+          { label: "Backend", value: (entry) => entry.backend ?? "—" },
+        ],
+        status.runtimes,
+        (entry) => ({ "data-runtime": runtimeKey(entry) }),
         "No runtimes routed.",
       ),
       h("h2", {}, "Backends"),
       table(
-        ["Backend", "Health", "Breaker", "Ejections", "In flight"],
-        status.backends.map((backend) =>
-          h(
-            "tr",
-            { "data-backend": backend.url },
-            h("td", { className: "title", "data-label": "Backend" }, backend.url),
-            cell("Health", badge(backend.health, healthTone[backend.health], { "data-field": "health" })),
-            cell("Breaker", badge(backend.openSecondsLeft === undefined ? backend.breaker : `${backend.breaker} (${span(backend.openSecondsLeft * 1000)} left)`, breakerTone[backend.breaker], { "data-field": "breaker" })),
-            cell("Ejections", String(backend.ejections)),
-            cell("In flight", String(backend.inFlightQueries ?? 0)),
-          ),
-        ),
+        [
+          { label: "Backend", title: true, value: (backend) => backend.url },
+          { label: "Health", value: (backend) => badge(backend.health, healthTone[backend.health], { "data-field": "health" }) },
+          {
+            label: "Breaker",
+            value: (backend) =>
+              badge(backend.openSecondsLeft === undefined ? backend.breaker : `${backend.breaker} (${span(backend.openSecondsLeft * 1000)} left)`, breakerTone[backend.breaker], { "data-field": "breaker" }),
+          },
+          { label: "Ejections", value: (backend) => String(backend.ejections) },
+          { label: "In flight", value: (backend) => String(backend.inFlightQueries ?? 0) },
+        ],
+        status.backends,
+        (backend) => ({ "data-backend": backend.url }),
         "No backends.",
       ),
     );

@@ -44,6 +44,7 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     const first = await post(`/v1/runtimes/${namespace}/sales/resume`);
     expect(first.status).to.equal(202);
     expect(first.headers["retry-after"]).to.equal("5");
+    expect(first.headers["content-security-policy"]).to.include("default-src 'self'"); // every answer, resume included
     expect(first.json).to.deep.equal({ namespace, name: "sales", state: "RESUMING", retryAfterSeconds: 5 });
 
     const runtime = await cluster.getRuntime("sales");
@@ -100,6 +101,10 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     const wrongMethod = await request(url(`/v1/runtimes/${namespace}/sales/resume`), { method: "DELETE", token: tokens.gateway, agent });
     expect(wrongMethod.status).to.equal(405);
     expect(wrongMethod.json.error.code).to.equal("MethodNotAllowed");
+    expect(wrongMethod.headers.allow).to.equal("POST");
+    const badEncoding = await post(`/v1/runtimes/${namespace}/sales%E0%A4%A/resume`);
+    expect(badEncoding.status).to.equal(400);
+    expect(badEncoding.json.error.code).to.equal("BadRequest");
     expect(cluster.kube.requestLog.writes().length).to.equal(0);
   });
 

@@ -9,7 +9,8 @@ import type { AddressInfo } from "node:net";
 import { staticTokenAuthenticator, type AuthzConfig, type Identity } from "../../apiserver/auth.ts";
 import { loadConsoleAssets } from "../../apiserver/console.ts";
 import { gatewayStatusReader, visibleGatewayStatus } from "../../apiserver/gateway-status.ts";
-import { Lifecycle, runtimeView } from "../../apiserver/lifecycle.ts";
+import { LifecycleActions } from "../../apiserver/lifecycle-actions.ts";
+import { runtimeView } from "../../apiserver/runtime-view.ts";
 import { createMetrics } from "../../apiserver/metrics.ts";
 import { createApiServerHandler, listen, type ApiServerDeps, type RunningApiServer } from "../../apiserver/server.ts";
 import type { GatewayStatus } from "../../gateway/status.ts";
@@ -58,7 +59,7 @@ describe("apiserver: the web console's endpoints", () => {
 
   async function start(overrides: Partial<ApiServerDeps> = {}): Promise<RunningApiServer> {
     const metrics = createMetrics();
-    const lifecycle = new Lifecycle({ store, metrics, logger: silentLogger(), identity: "t", leaseDurationSeconds: 30, retryAfterSeconds: 5, activityMinIntervalSeconds: 10 });
+    const lifecycle = new LifecycleActions({ store, metrics, logger: silentLogger(), identity: "t", leaseDurationSeconds: 30, retryAfterSeconds: 5, activityMinIntervalSeconds: 10 });
     const handler = createApiServerHandler({
       lifecycle,
       store,

@@ -122,6 +122,66 @@ describe("kube-api-server: server-side apply and patches", () => {
     expect(specAgain.metadata!.resourceVersion).to.equal(withStatus.metadata!.resourceVersion);
   });
 
+  describe("lists merged by key across field managers (lib/list-merge-keys.ts), as kube-apiserver v1.37 does", () => {
+    // Each expectation below is what a real v1.37 answered to the same requests (recorded with test/real-k8s's harness).
+    const deployment = (containers: Obj[]): Obj => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "keyed", namespace: "default" },
+      spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers, volumes: [{ name: "cfg", configMap: { name: "x" } }] } } },
+    });
+    const partial = (containers: Obj[]): Obj => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "keyed", namespace: "default" }, spec: { template: { spec: { containers } } } });
+    const trino = { name: "trino", image: "trino:1", env: [{ name: "A", value: "1" }], ports: [{ name: "http", containerPort: 8080 }], volumeMounts: [{ name: "cfg", mountPath: "/etc/trino" }] };
+    const item = (fields: object) => ({ ".": {}, ...fields });
+    const containersOwnedBy = (object: Obj, manager: string) => (object.metadata!.managedFields!.find((m) => m.manager === manager)?.fieldsV1 as Obj)["f:spec"]["f:template"]["f:spec"]["f:containers"];
+    const summary = (object: Obj) => object.spec.template.spec.containers.map((c: Obj) => [c.name, (c.env ?? []).map((e: Obj) => e.name)]);
+
+    it("records items by key, merges another manager's sidecar and env var in, and a re-apply changes nothing", async () => {
+      const created = await apply(deployment([trino]), "operator", true);
+      expect(containersOwnedBy(created, "operator")).to.deep.equal({
+        'k:{"name":"trino"}': item({
+          "f:env": { 'k:{"name":"A"}': item({ "f:name": {}, "f:value": {} }) },
+          "f:image": {},
+          "f:name": {},
+          "f:ports": { 'k:{"containerPort":8080,"protocol":"TCP"}': item({ "f:containerPort": {}, "f:name": {} }) },
+          "f:volumeMounts": { 'k:{"mountPath":"/etc/trino"}': item({ "f:mountPath": {}, "f:name": {} }) },
+        }),
+      });
+      const injected = await apply(partial([{ name: "sidecar", image: "side:1" }, { name: "trino", env: [{ name: "EXTRA", value: "x" }] }]), "injector");
+      expect(summary(injected)).to.deep.equal([["sidecar", []], ["trino", ["A", "EXTRA"]]]);
+      expect(containersOwnedBy(injected, "injector")).to.deep.equal({
+        'k:{"name":"sidecar"}': item({ "f:image": {}, "f:name": {} }),
+        'k:{"name":"trino"}': item({ "f:env": { 'k:{"name":"EXTRA"}': item({ "f:name": {}, "f:value": {} }) }, "f:name": {} }),
+      });
+      const again = await apply(deployment([trino]), "operator", true);
+      expect(again.metadata!.resourceVersion).to.equal(injected.metadata!.resourceVersion);
+      expect(summary(again)).to.deep.equal([["sidecar", []], ["trino", ["A", "EXTRA"]]]);
+    });
+
+    it("an item the manager stops applying goes, another manager's item in the same list stays", async () => {
+      const dropped = await apply(deployment([{ ...trino, env: [] }]), "operator", true);
+      expect(summary(dropped)).to.deep.equal([["sidecar", []], ["trino", ["EXTRA"]]]);
+      expect(containersOwnedBy(dropped, "operator")['k:{"name":"trino"}']).to.not.have.property("f:env");
+    });
+
+    it("a changed value of another manager's item is a conflict on that item's field only", async () => {
+      const conflict = await apiError(() => apply(partial([{ name: "sidecar", image: "side:2" }]), "operator"));
+      expect(conflict.code).to.equal(409);
+      expect(conflict.body.details.causes.map((c: Obj) => c.field)).to.deep.equal(['.spec.template.spec.containers[name="sidecar"].image']);
+    });
+
+    it("Service ports merge by port and protocol (a missing protocol keys as TCP)", async () => {
+      const service = (ports: Obj[]): Obj => ({ apiVersion: "v1", kind: "Service", metadata: { name: "keyed", namespace: "default" }, spec: { ports } });
+      await apply({ ...service([{ name: "http", port: 80, targetPort: "http" }]), spec: { selector: { a: "b" }, ports: [{ name: "http", port: 80, targetPort: "http" }] } }, "operator", true);
+      const both = await apply(service([{ name: "m", port: 9090, protocol: "TCP" }]), "other");
+      expect(both.spec.ports.map((p: Obj) => [p.name, p.port, p.protocol])).to.deep.equal([["http", 80, "TCP"], ["m", 9090, "TCP"]]);
+      const owned = Object.fromEntries(both.metadata!.managedFields!.map((m) => [m.manager, Object.keys((m.fieldsV1 as Obj)["f:spec"]["f:ports"])]));
+      expect(owned).to.deep.equal({ operator: ['k:{"port":80,"protocol":"TCP"}'], other: ['k:{"port":9090,"protocol":"TCP"}'] });
+      const conflict = await apiError(() => apply(service([{ name: "x", port: 80 }]), "other"));
+      expect(conflict.body.details.causes.map((c: Obj) => c.field)).to.deep.equal(['.spec.ports[port=80,protocol="TCP"].name']);
+    });
+  });
+
   it("applies JSON merge, strategic merge (as merge) and JSON patches", async () => {
     const core = ctx.kc.makeApiClient(CoreV1Api);
     await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "patchme" }, data: { a: "1", b: "2" } } });

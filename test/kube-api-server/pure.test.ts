@@ -60,4 +60,18 @@ describe("kube-api-server pure core", () => {
     if (!("object" in dropped)) throw new Error("unexpected conflict");
     expect(dropped.object.data).to.deep.equal({ a: "1" });
   });
+
+  it("an update that adds to keyed lists owns the new items only (the real server's managedFields for a PUT, v1.37)", () => {
+    const deployment = (containers: JsonObject[]): JsonObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d" }, spec: { template: { spec: { containers } } } });
+    const first = deployment([{ name: "trino", image: "t", env: [{ name: "A", value: "1" }] }]);
+    recordUpdate(undefined, first, ctx("creator"));
+    const second = deployment([{ name: "trino", image: "t", env: [{ name: "A", value: "1" }, { name: "EXTRA", value: "x" }] }, { name: "side", image: "s" }]);
+    recordUpdate(first, second, ctx("editor"));
+    const editor = (second.metadata as { managedFields: JsonObject[] }).managedFields.find((m) => m.manager === "editor")!;
+    expect(editor.fieldsV1).to.deep.equal({ "f:spec": { "f:template": { "f:spec": { "f:containers": {
+      'k:{"name":"side"}': { ".": {}, "f:image": {}, "f:name": {} },
+      'k:{"name":"trino"}': { "f:env": { 'k:{"name":"EXTRA"}': { ".": {}, "f:name": {}, "f:value": {} } } },
+    } } } } });
+    expect(readManagers(second).find((m) => m.manager === "creator")!.paths.map((p) => p.join("."))).to.include.members(['spec.template.spec.containers.k:{"name":"trino"}.env.k:{"name":"A"}.value', 'spec.template.spec.containers.k:{"name":"trino"}.image']);
+  });
 });

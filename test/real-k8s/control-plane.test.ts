@@ -9,6 +9,7 @@
 import { expect } from "chai";
 import http from "node:http";
 import { KubeConfig } from "@kubernetes/client-node";
+import { keyedListPatterns, kindsWithKeyedLists, listItem, listMapKeys, listPathPattern } from "../../lib/list-merge-keys.ts";
 import { apiVersion, ownerLabel } from "../../schemas/api/index.ts";
 import { leaseName as operatorLeaseName } from "../../reconciler/constants.ts";
 import { celRules, invalidFixtureCel } from "../../schemas/api/cel-rules.ts";
@@ -16,6 +17,7 @@ import { createClusterClient, type ClusterClient } from "../../reconciler/kube-c
 import { request as httpRequest, spawnApiServer, type ApiServerProcess } from "../apiserver/http.ts";
 import { RouteHistory, metricSum, waitFor } from "../e2e/support.ts";
 import { skipForMissingPeer } from "../support/peers.ts";
+import { addedEnvVar, applyAsOtherManagers, otherManagersAdditions, podTemplateSummary, sidecarName } from "../support/other-managers.ts";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
 import { countWrites } from "./audit.ts";
 import { startRealCluster, type RealCluster } from "./harness.ts";
@@ -176,6 +178,90 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     await waitFor("two resync passes over every runtime", async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length, 30_000);
     await cluster.audit.settled();
     expect(countWrites(operatorWrites(mark))).to.deep.equal({});
+  });
+
+  it("other field managers add a sidecar container and an env var to an operator-owned Deployment: the resync makes 0 writes, and a re-apply keeps both (keyed list merge)", async function () {
+    this.timeout(90_000);
+    const operator = operators[0];
+    const runtime = corpus.runtimes.find((doc) => doc.metadata.name === "minimal")!;
+    const { namespace, name } = runtime.metadata;
+    const deployment = { namespace, name: `${name}-trino-coordinator`, container: "trino-coordinator" };
+    const deploymentRef = { apiVersion: "apps/v1", kind: "Deployment", namespace, name: deployment.name };
+    await applyAsOtherManagers(cluster.kubeConfig(), otherManagersAdditions(deployment));
+    const additions = async () => podTemplateSummary(await admin.get(deploymentRef), deployment.container);
+    const rolledOut = async () => {
+      const live = (await admin.get(deploymentRef)) as KubeDoc;
+      return live.status?.observedGeneration === live.metadata.generation && live.status?.updatedReplicas === live.spec.replicas && live.status?.readyReplicas === live.spec.replicas && (await runtimeStatus(namespace, name))?.phase === "Ready";
+    };
+    await waitFor(`${deployment.name} rolled out with the sidecar and ${name} Ready`, rolledOut, 60_000, async () => ({ deployment: ((await admin.get(deploymentRef)) as KubeDoc).status, runtime: await runtimeStatus(namespace, name) }));
+    await cluster.audit.settled();
+    const mark = cluster.audit.mark();
+    const before = await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total");
+    await waitFor("two resync passes over every runtime", async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length, 30_000);
+    await cluster.audit.settled();
+    expect(countWrites(operatorWrites(mark)), "operator writes after other managers added list items").to.deep.equal({});
+    const containers = [deployment.container, sidecarName].sort();
+    expect((await additions()).containers).to.deep.equal(containers);
+    expect((await additions()).env).to.include(addedEnvVar);
+
+    // An operator-owned field drifts: the operator re-applies (force) and the other managers' items stay.
+    const drifted = await cluster.request("PATCH", `/apis/apps/v1/namespaces/${namespace}/deployments/${deployment.name}`, { spec: { progressDeadlineSeconds: 601 } });
+    expect(drifted.status, JSON.stringify(drifted.body)).to.equal(200);
+    await waitFor("the operator put progressDeadlineSeconds back", async () => ((await admin.get(deploymentRef)) as KubeDoc).spec.progressDeadlineSeconds === 600, 30_000);
+    expect((await additions()).containers).to.deep.equal(containers);
+    expect((await additions()).env).to.include(addedEnvVar);
+  });
+
+  it("lib/list-merge-keys.ts agrees with the server's OpenAPI: each keyed list it names is list-type map with those keys, and every other list of the rendered objects is not merged by key", async () => {
+    const documents = new Map<string, { components: { schemas: Record<string, KubeDoc> } }>();
+    const schemaOf = async (objectApiVersion: string, kind: string) => {
+      const openApiPath = objectApiVersion.includes("/") ? `/openapi/v3/apis/${objectApiVersion}` : `/openapi/v3/api/${objectApiVersion}`;
+      if (!documents.has(openApiPath)) documents.set(openApiPath, (await cluster.request("GET", openApiPath)).body);
+      const schemas = documents.get(openApiPath)!.components.schemas;
+      const packageName = objectApiVersion.includes("/") ? objectApiVersion.split("/")[0].split(".")[0] : "core";
+      const resolve = (schema: KubeDoc | undefined): KubeDoc | undefined => {
+        const ref: string | undefined = schema?.$ref ?? schema?.allOf?.[0]?.$ref;
+        return ref ? resolve(schemas[ref.replace("#/components/schemas/", "")]) : schema;
+      };
+      const root = resolve(schemas[`io.k8s.api.${packageName}.${objectApiVersion.split("/").pop()}.${kind}`]);
+      expect(root, `OpenAPI schema of ${objectApiVersion} ${kind}`).to.not.equal(undefined);
+      return (fields: string[]) => fields.reduce<KubeDoc | undefined>((schema, field) => resolve(field === listItem ? schema?.items : schema?.properties?.[field]), root);
+    };
+    const describeList = (schema: KubeDoc | undefined) => (schema?.["x-kubernetes-list-type"] === "map" ? { keys: schema["x-kubernetes-list-map-keys"] } : { type: schema?.["x-kubernetes-list-type"] ?? "atomic" });
+    const checked: string[] = [];
+    for (const typeKey of kindsWithKeyedLists) {
+      const [objectApiVersion, kind] = typeKey.split(" ");
+      const at = await schemaOf(objectApiVersion, kind);
+      for (const [pattern, list] of Object.entries(keyedListPatterns(objectApiVersion, kind))) {
+        const fields = pattern.split(".").flatMap((field) => (field.endsWith(listItem) ? [field.slice(0, -listItem.length), listItem] : [field]));
+        expect(describeList(at(fields)), `${typeKey} ${pattern}`).to.deep.equal({ keys: list.keys });
+        checked.push(`${kind} ${pattern}`);
+      }
+    }
+    // The lists the rendered (and server-defaulted) objects hold, wherever they are in them.
+    const renderedKinds = [["apps/v1", "Deployment"], ["v1", "Service"], ["v1", "ConfigMap"], ["v1", "ServiceAccount"], ["policy/v1", "PodDisruptionBudget"], ["autoscaling/v2", "HorizontalPodAutoscaler"], ["v1", "ResourceQuota"], ["v1", "LimitRange"]];
+    for (const [objectApiVersion, kind] of renderedKinds) {
+      const at = await schemaOf(objectApiVersion, kind);
+      // Every one in the cluster: the rendered ones (the namespace guardrails carry no owner label) and the server's own.
+      const objects = await admin.list(objectApiVersion, kind);
+      expect(objects, `${kind}s`).to.not.be.empty;
+      const lists = new Set<string>();
+      const walk = (value: unknown, fields: string[]) => {
+        if (Array.isArray(value)) {
+          lists.add(JSON.stringify(fields));
+          for (const item of value) walk(item, [...fields, listItem]);
+        } else if (value && typeof value === "object") for (const [field, child] of Object.entries(value)) walk(child, [...fields, field]);
+      };
+      for (const { metadata: { managedFields: _managed, ...metadata }, status: _status, ...object } of objects as KubeDoc[]) walk({ ...object, metadata }, []);
+      for (const fields of [...lists].map((json) => JSON.parse(json) as string[])) {
+        const table = listMapKeys(objectApiVersion, kind, fields);
+        const served = describeList(at(fields));
+        if (table) expect(served, `${kind} ${listPathPattern(fields)}`).to.deep.equal({ keys: table.keys });
+        else expect(served, `${kind} ${listPathPattern(fields)}: merged by key on the server, missing in lib/list-merge-keys.ts`).to.not.have.property("keys");
+        checked.push(`${kind} ${listPathPattern(fields)}`);
+      }
+    }
+    console.log(`      list merge types checked against the OpenAPI: ${checked.length}`);
   });
 
   it("an operator restart makes 0 writes once it leads again (audit log; leader Lease aside)", async () => {

@@ -1,7 +1,7 @@
 // clusterDiff (`xtrinode diff --kubeconfig`): what `xtrinode apply` would change, as a unified diff.
 import { expect } from "chai";
 import yaml from "js-yaml";
-import { clusterDiff } from "../../reconciler/cluster-diff.ts";
+import { clusterDiff, project } from "../../reconciler/cluster-diff.ts";
 import { configMapPolicySource } from "../../reconciler/policy.ts";
 import { gatewayNamespace, reconcile, runtime, startCluster, testContext, testPolicy, tick, type Cluster } from "./support.ts";
 
@@ -40,6 +40,16 @@ describe("reconciler: clusterDiff", function () {
     expect(changed.text).to.match(/^-\s+replicas: 1$/m);
     expect(changed.text).to.match(/^\+\s+replicas: 3$/m);
     expect(changed.text).to.not.contain("bi-trino-coordinator\n"); // the coordinator is unaffected
+  });
+
+  it("projects the live side of keyed lists by key: another manager's sidecar and env var are left out, our items kept in live order", () => {
+    const deployment = (containers: object[]) => ({ apiVersion: "apps/v1", kind: "Deployment", spec: { template: { spec: { containers } } } });
+    const desired = deployment([{ name: "trino", image: "trino:480", env: [{ name: "A", value: "1" }], args: ["x"] }]);
+    const live = deployment([
+      { name: "sidecar", image: "proxy:1" },
+      { name: "trino", image: "trino:479", imagePullPolicy: "IfNotPresent", env: [{ name: "EXTRA", value: "on" }, { name: "A", value: "1" }], args: ["x", "y"] },
+    ]);
+    expect(project(live, desired)).to.deep.equal(deployment([{ name: "trino", image: "trino:479", env: [{ name: "A", value: "1" }], args: ["x", "y"] }]));
   });
 
   it("shows a new runtime's objects and route as additions, and names a runtime it cannot render", async () => {

@@ -48,6 +48,63 @@ describe("reconciler core: desired vs live diff", () => {
     expect(decideApply(configMap({ k: "v" }), live("kubectl")).apply).to.equal(false);
   });
 
+  describe("lists a real API server merges by key (lib/list-merge-keys.ts)", () => {
+    const trino = { name: "trino", image: "trino:479", env: [{ name: "A", value: "1" }], ports: [{ name: "http", containerPort: 8080 }], volumeMounts: [{ name: "cfg", mountPath: "/etc/trino" }] };
+    const deployment = (containers: object[]): KubeObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "rt-coordinator", namespace: "ns" }, spec: { template: { spec: { containers } } } });
+    // As v1.37 records them (test/real-k8s): the operator's items, and another manager's sidecar and env var.
+    const itemFields = (fields: object) => ({ ".": {}, ...fields });
+    const operatorFields = { "f:spec": { "f:template": { "f:spec": { "f:containers": { 'k:{"name":"trino"}': itemFields({
+      "f:name": {}, "f:image": {},
+      "f:env": { 'k:{"name":"A"}': itemFields({ "f:name": {}, "f:value": {} }) },
+      "f:ports": { 'k:{"containerPort":8080,"protocol":"TCP"}': itemFields({ "f:containerPort": {}, "f:name": {} }) },
+      "f:volumeMounts": { 'k:{"mountPath":"/etc/trino"}': itemFields({ "f:mountPath": {}, "f:name": {} }) },
+    }) } } } } };
+    const live = (containers: object[], operatorOwns = operatorFields): KubeObject => {
+      const object = deployment(containers);
+      (object.metadata as Record<string, unknown>).managedFields = [{ manager: fieldManager, operation: "Apply", fieldsV1: operatorOwns }];
+      return object;
+    };
+    const withDefaults = { ...trino, ports: [{ name: "http", containerPort: 8080, protocol: "TCP" }], imagePullPolicy: "IfNotPresent" };
+    const sidecar = { name: "proxy-sidecar", image: "proxy:1" };
+
+    it("another manager's sidecar container and env var are no difference; our own items still are", () => {
+      const withAdditions = [sidecar, { ...withDefaults, env: [...trino.env, { name: "EXTRA_FLAG", value: "on" }] }];
+      expect(decideApply(deployment([trino]), live(withAdditions))).to.deep.equal({ apply: false, reason: "unchanged" });
+      // Before keyed lists: a longer list was drift, so every resync wrote.
+      expect(decideApply(deployment([trino]), live([withDefaults])).apply).to.equal(false);
+      expect(decideApply(deployment([{ ...trino, image: "trino:480" }]), live(withAdditions)).reason).to.equal("drift");
+      expect(decideApply(deployment([{ ...trino, env: [{ name: "A", value: "2" }] }]), live(withAdditions)).reason).to.equal("drift");
+      expect(decideApply(deployment([trino, { name: "second", image: "x" }]), live(withAdditions)).reason, "a desired item missing").to.equal("drift");
+    });
+
+    it("our items in another order is a difference (an apply reorders them); items of others between ours are not", () => {
+      const two = [trino, { name: "second", image: "x" }];
+      expect(decideApply(deployment(two), live([withDefaults, sidecar, two[1]])).apply).to.equal(false);
+      expect(decideApply(deployment(two), live([two[1], withDefaults])).reason).to.equal("drift");
+    });
+
+    it("a key field the server defaults (port protocol TCP) matches its absence in desired", () => {
+      const service = (ports: object[]): KubeObject => ({ apiVersion: "v1", kind: "Service", metadata: { name: "s" }, spec: { ports } });
+      expect(isSubset({ spec: { ports: [{ port: 8080 }] } }, service([{ port: 9090, protocol: "TCP" }, { port: 8080, protocol: "TCP" }]), false, { apiVersion: "v1", kind: "Service", fields: [] })).to.equal(true);
+      expect(isSubset({ spec: { ports: [{ port: 8080, protocol: "UDP" }] } }, service([{ port: 8080, protocol: "TCP" }]), false, { apiVersion: "v1", kind: "Service", fields: [] })).to.equal(false);
+    });
+
+    it("lists not in the table stay atomic (args, tolerations, custom resources)", () => {
+      const withArgs = (args: string[]) => deployment([{ ...trino, args }]);
+      expect(decideApply(withArgs(["a"]), live([{ ...withDefaults, args: ["a", "b"] }])).reason).to.equal("drift");
+      const custom = (items: object[]): KubeObject => ({ apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name: "s" }, spec: { triggers: items } });
+      expect(decideApply(custom([{ name: "a" }]), custom([{ name: "a" }, { name: "b" }])).reason).to.equal("drift");
+    });
+
+    it("an item we own and no longer desire is stale (named by its key); one only another manager owns is not", () => {
+      const withOldEnv = { ...operatorFields };
+      const decision = decideApply(deployment([{ ...trino, env: [] }]), live([{ ...withDefaults }], withOldEnv));
+      expect(decision).to.deep.equal({ apply: true, reason: "stale fields: spec.template.spec.containers[name=trino].env[name=A]" });
+      const sidecarOwned = { "f:spec": { "f:template": { "f:spec": { "f:containers": { ...operatorFields["f:spec"]["f:template"]["f:spec"]["f:containers"], 'k:{"name":"old-sidecar"}': itemFields({ "f:name": {}, "f:image": {} }) } } } } };
+      expect(decideApply(deployment([trino]), live([withDefaults, sidecar], sidecarOwned)).reason).to.equal("stale fields: spec.template.spec.containers[name=old-sidecar]");
+    });
+  });
+
   it("omits spec.replicas of a Deployment that a ScaledObject or HPA scales, and only that one", () => {
     const deployment = (name: string): KubeObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name }, spec: { replicas: 2, template: {} } });
     const scaled: KubeObject = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name: "w" }, spec: { scaleTargetRef: { name: "rt-worker" } } };

@@ -1,8 +1,10 @@
 // Unit tests of the lifecycle core against an in-memory store (no network).
 import { expect } from "chai";
 import { ApiError } from "../../apiserver/errors.ts";
+import { heldRecheckMs, parseActivityTime } from "../../apiserver/intent-decisions.ts";
+import { LifecycleActions } from "../../apiserver/lifecycle-actions.ts";
+import { runtimeView } from "../../apiserver/runtime-view.ts";
 import { annotations } from "../../schemas/api/index.ts";
-import { Lifecycle, heldRecheckMs, parseActivityTime, runtimeView } from "../../apiserver/lifecycle.ts";
 import { createMetrics } from "../../apiserver/metrics.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { MemoryStore } from "./memory-store.ts";
@@ -13,7 +15,7 @@ function setup(options: { identity?: string; store?: MemoryStore; clock?: { now:
   const store = options.store ?? new MemoryStore();
   const clock = options.clock ?? { now: Date.parse("2026-01-01T12:00:00Z") };
   const metrics = createMetrics();
-  const lifecycle = new Lifecycle({
+  const lifecycle = new LifecycleActions({
     store,
     metrics,
     logger: silentLogger(),
