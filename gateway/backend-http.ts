@@ -78,7 +78,7 @@ export function rawHeader(rawHeaders: string[], name: string): string | undefine
 }
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never passed on.
-const hopByHop = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
+export const hopByHop: ReadonlySet<string> = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
 // Buffered relays also set their own framing and Host.
 const notRelayed = new Set([...hopByHop, "content-length", "host"]);
 
@@ -94,19 +94,9 @@ function rawHeadersWithout(rawHeaders: string[], dropped: Set<string>): string[]
   return kept;
 }
 
-/** Request headers for a streamed relay: everything but hop-by-hop headers. */
-export function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  return headersWithout(headers, (name) => hopByHop.has(name));
-}
-
 /** Request headers to pass on in a buffered relay (also without framing, Host and forwarding headers, which the gateway sets). */
 export function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
   return headersWithout(headers, (name) => notRelayed.has(name) || isForwardingHeader(name));
-}
-
-/** A raw [name, value, …] response header list for a streamed relay (repeated headers kept, in order). */
-export function withoutHopByHopRaw(rawHeaders: string[]): string[] {
-  return rawHeadersWithout(rawHeaders, hopByHop);
 }
 
 /** Writes a buffered backend answer: its headers (repeated ones kept) with our own framing, then the body. */

@@ -6,10 +6,8 @@ import type { GatewayConfig } from "../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../schemas/validate.ts";
 
 export type { GatewayConfig };
-export type ProxyLibrary = NonNullable<GatewayConfig["proxy"]>;
 
 export interface GatewaySettings {
-  proxy: ProxyLibrary;
   trustedProxies: string[];
   auth: NonNullable<GatewayConfig["auth"]>;
   loginThrottle: LoginThrottleSettings;
@@ -53,20 +51,10 @@ export function resolvePasswordVerification(auth: AuthConfig = {}): PasswordVeri
   };
 }
 
-/** XTRINODE_GATEWAY_PROXY, checked against the config schema's `proxy` values. */
-export function parseProxyLibrary(value: string | undefined, source: string): ProxyLibrary | undefined {
-  if (value === undefined || value === "") return undefined;
-  const issue = validateAgainstSchema("GatewayConfig", { proxy: value })[0];
-  if (issue) throw new Error(`${source}: "${value}" is not a proxy engine: ${issue.message}`);
-  return value as ProxyLibrary;
-}
-
-/** Applies defaults; XTRINODE_GATEWAY_PROXY overrides the file's proxy choice. */
+/** Applies defaults. */
 export function resolveSettings(config: GatewayConfig = {}, env: NodeJS.ProcessEnv = process.env): GatewaySettings {
   const rate = config.rateLimit;
   return {
-    // node-http: about half the CPU per follow-up of either proxy library (bench/gateway, bench/RESULTS.md).
-    proxy: parseProxyLibrary(env.XTRINODE_GATEWAY_PROXY, "XTRINODE_GATEWAY_PROXY") ?? config.proxy ?? "node-http",
     trustedProxies: config.trustedProxies ?? [],
     auth: config.auth ?? {},
     loginThrottle: resolveLoginThrottle(config.auth),

@@ -1,24 +1,24 @@
 // The gateway's parts, assembled once per gateway instance (see server.ts) and shared by the
-// middleware chain (app.ts) and the statement handling (statements.ts).
+// request chains (handler.ts, chains/) and what they call.
 import type { Logger } from "../lib/logger.ts";
 import type { Authenticator } from "./auth.ts";
 import type { Backends } from "./backends.ts";
 import type { GatewaySettings } from "./config.ts";
 import type { TrustedProxies } from "./forwarded.ts";
-import type { HeldQueries, TicketSealer } from "./held-queries.ts";
-import type { ActivityReporter, ResumeCoordinator } from "./lifecycle.ts";
+import type { HeldQueries, TicketSealer } from "./held/queries.ts";
+import type { ActivityReporter, ResumeCoordinator } from "./lifecycle-api-client.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { ProxyEngine } from "./proxy.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import type { StatementMemory } from "./statement-memory.ts";
-import type { RoutesStore } from "./routes-store.ts";
+import type { RoutesReader } from "./routes-reader.ts";
 import type { StatusAccess } from "./status.ts";
 import type { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
 
 export interface GatewayCore {
   settings: GatewaySettings;
   logger: Logger;
-  routes: RoutesStore;
+  routes: RoutesReader;
   backends: Backends;
   sticky: StickyRoutes;
   /** Who each query belongs to (user, principal): recorded from relayed POSTs, else asked of its coordinator. */

@@ -1,6 +1,6 @@
 // X-Forwarded-* handling: incoming values are honoured only from trusted proxies (CIDRs), so a
 // client cannot steer nextUri (or hostname routing) by sending its own X-Forwarded-Host.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
 import { BlockList, isIP, isIPv6 } from "node:net";
 
 export interface TrustedProxies {
@@ -97,12 +97,4 @@ export function isForwardingHeader(name: string): boolean {
 /** The forwarding headers the gateway sends to a backend. */
 export function forwardedHeaders(forwarded: ForwardedView): OutgoingHttpHeaders {
   return { "x-forwarded-for": forwarded.forwardedFor, "x-forwarded-proto": forwarded.proto, "x-forwarded-host": forwarded.host };
-}
-
-/** Replaces, in place, every forwarding header of a request about to be relayed with the gateway's own. */
-export function replaceForwardingHeaders(headers: IncomingHttpHeaders, forwarded: ForwardedView): void {
-  for (const name in headers) if (isForwardingHeader(name)) delete headers[name];
-  headers["x-forwarded-for"] = forwarded.forwardedFor;
-  headers["x-forwarded-proto"] = forwarded.proto;
-  headers["x-forwarded-host"] = forwarded.host;
 }

@@ -3,13 +3,13 @@
 // xtrinode_gateway_query_pressure exists (as 0) for paused runtimes too: KEDA can scale from zero.
 import { Counter, Gauge, Registry } from "prom-client";
 import type { Backends } from "./backends.ts";
-import type { HeldQueries } from "./held-queries.ts";
+import type { HeldQueries } from "./held/queries.ts";
 import type { StatementMemory } from "./statement-memory.ts";
-import type { RoutesStore } from "./routes-store.ts";
+import type { RoutesReader } from "./routes-reader.ts";
 import type { InFlightQueries, StickyRoutes } from "./sticky.ts";
 
 export interface MetricSources {
-  routes: RoutesStore;
+  routes: RoutesReader;
   backends: Backends;
   inFlight: InFlightQueries;
   held: HeldQueries;

@@ -1,5 +1,5 @@
 // Where routes come from: a file (local use) or the trino-gateway-routes ConfigMap (watched).
-// A source only delivers raw routes.yaml text; RoutesStore parses, validates and keeps last-good.
+// A source only delivers raw routes.yaml text; RoutesReader parses, validates and keeps last-good.
 import { readFile } from "node:fs/promises";
 import { watch, type FSWatcher } from "node:fs";
 import path from "node:path";
@@ -95,7 +95,7 @@ export function configMapRoutesSource(kubeConfig: KubeConfig, namespace: string,
         if (text === undefined) {
           // The install ships the ConfigMap without data (the operator writes it, so re-applying the
           // install never conflicts with it): nothing published yet is an empty routes document,
-          // which RoutesStore takes as the first one only, and otherwise keeps last-good.
+          // which RoutesReader takes as the first one only, and otherwise keeps last-good.
           logger.warn({ event: "routes-configmap-unpublished", namespace }, `ConfigMap ${routesConfigMapName} has no data key ${routesDataKey} (no routes published yet)`);
           deliver(unpublishedRoutesText, `configmap ${namespace}/${routesConfigMapName}`);
           return;

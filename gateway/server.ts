@@ -1,23 +1,23 @@
-// Assembles a gateway instance (routes source, health checks, lifecycle client, metrics, the Koa
-// app) and serves it; `close()` stops everything it started.
+// Assembles a gateway instance (routes source, health checks, lifecycle client, metrics, the request
+// handler) and serves it; `close()` stops everything it started.
 import { randomInt } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createLogger, type Logger } from "../lib/logger.ts";
-import { createGatewayHandler } from "./app.ts";
+import { createGatewayHandler } from "./handler.ts";
 import { createAuthenticator } from "./auth.ts";
 import { Backends } from "./backends.ts";
 import { resolveSettings, type GatewayConfig } from "./config.ts";
 import type { GatewayCore } from "./core.ts";
 import { trustedProxies } from "./forwarded.ts";
-import { HeldQueries, TicketSealer } from "./held-queries.ts";
-import { ActivityReporter, httpLifecycleApi, ResumeCoordinator, type LifecycleApi } from "./lifecycle.ts";
+import { HeldQueries, TicketSealer } from "./held/queries.ts";
+import { ActivityReporter, httpLifecycleApi, ResumeCoordinator, type LifecycleApi } from "./lifecycle-api-client.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { createProxyEngine } from "./proxy.ts";
 import { createQueryIdGenerator, heldCoordinatorId } from "./query-id.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import type { RoutesSource } from "./routes-source.ts";
-import { RoutesStore } from "./routes-store.ts";
+import { RoutesReader } from "./routes-reader.ts";
 import { StatementMemory } from "./statement-memory.ts";
 import { StatusAccess } from "./status.ts";
 import { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
@@ -60,7 +60,7 @@ function cutSlowBody(req: http.IncomingMessage, deadlineMs: number): void {
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger("gateway");
   const settings = resolveSettings(options.config, options.env);
-  const routes = new RoutesStore(logger);
+  const routes = new RoutesReader(logger);
   const backends = new Backends(settings.health, logger);
   const sticky = new StickyRoutes(settings.sticky);
   const inFlight = new InFlightQueries(settings.sticky.maxQueries, settings.sticky.queryIdleMs);
@@ -99,7 +99,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     statusAccess: new StatusAccess(options.config?.admin),
     rateLimiter: settings.rateLimit ? new RateLimiter({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }) : undefined,
     metrics,
-    proxy: createProxyEngine(settings.proxy, 300_000),
+    proxy: createProxyEngine(300_000),
     trusted: trustedProxies(settings.trustedProxies),
     // A random start keeps held ids of replicas apart (they are told apart by slug anyway).
     newHeldId: createQueryIdGenerator(heldCoordinatorId, undefined, randomInt(100_000)),
@@ -136,7 +136,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ event: "listening", url, proxy: settings.proxy, heldTickets: tickets.shared ? "shared-key" : "per-replica" }, "gateway listening");
+  logger.info({ event: "listening", url, heldTickets: tickets.shared ? "shared-key" : "per-replica" }, "gateway listening");
   if (!tickets.shared) logger.info({ event: "held-tickets-per-replica" }, "no XTRINODE_GATEWAY_TICKET_KEY: a poll of a held statement must reach the replica holding it (set the same key on every replica to let them adopt each other's)");
   return {
     url,

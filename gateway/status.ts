@@ -10,9 +10,9 @@ import type { GatewayConfig, GatewayStatus, RuntimeStatus, BackendStatus } from 
 import type { Authenticator } from "./auth.ts";
 import type { Backends } from "./backends.ts";
 import { advanceBreaker } from "./breaker.ts";
-import type { HeldQueries } from "./held-queries.ts";
+import type { HeldQueries } from "./held/queries.ts";
 import { routeKey } from "./route-table.ts";
-import type { RoutesStore } from "./routes-store.ts";
+import type { RoutesReader } from "./routes-reader.ts";
 import type { InFlightQueries } from "./sticky.ts";
 
 export type { GatewayStatus };
@@ -24,7 +24,7 @@ export const gatewayStatusPath = "/xtrinode/v1/status";
 const minAdminTokenChars = 32;
 
 export interface StatusSources {
-  routes: RoutesStore;
+  routes: RoutesReader;
   backends: Backends;
   held: HeldQueries;
   inFlight: InFlightQueries;

@@ -6,8 +6,7 @@
 // routes' backends (and authorisation still applies to the route it picks); an unknown or missing
 // tag routes the request like any other.
 import { createHash } from "node:crypto";
-import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
-import { rawHeader } from "./backend-http.ts";
+import type { IncomingHttpHeaders } from "node:http";
 
 const startedHeader = "x-trino-started-transaction-id";
 export const transactionHeader = "x-trino-transaction-id";
@@ -51,17 +50,4 @@ export function tagStartedTransactionRaw(rawHeaders: string[], backend: string):
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i].toLowerCase() === startedHeader) rawHeaders[i + 1] = `${rawHeaders[i + 1]}.${backendTag(backend)}`;
   }
-}
-
-/**
- * Tags X-Trino-Started-Transaction-Id in a streamed backend response before it is relayed: in the raw
- * list (the node-http engine writes that) and in the parsed headers (http-proxy and http-proxy-3 copy those).
- */
-export function tagStartedTransaction(proxyRes: IncomingMessage, backend: string): void {
-  // The raw list first: reading proxyRes.headers makes Node build the header object, which only the proxy
-  // libraries need, and only when there is something to tag.
-  if (rawHeader(proxyRes.rawHeaders, startedHeader) === undefined) return;
-  const started = proxyRes.headers[startedHeader];
-  if (typeof started === "string") proxyRes.headers[startedHeader] = `${started}.${backendTag(backend)}`;
-  tagStartedTransactionRaw(proxyRes.rawHeaders, backend);
 }

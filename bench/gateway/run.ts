@@ -1,6 +1,5 @@
 // Benchmark: the 3-request Trino flow (POST /v1/statement `SELECT 1` → queued nextUri → executing
-// nextUri, FINISHED) through the XTrinode gateway (follow-ups on each proxy engine: node-http,
-// http-proxy-3, http-proxy) vs nginx (Debian package, installed here if missing) vs direct, all in
+// nextUri, FINISHED) through the XTrinode gateway vs nginx (Debian package, installed here if missing) vs direct, all in
 // front of the same Trino protocol test server process, with the same load tools for every target
 // (in this process): autocannon for max throughput (fixed connection count; several runs, medians),
 // then an open-loop paced generator (paced-load.ts, on a worker thread) for p50/p99 at a fixed
@@ -185,12 +184,8 @@ async function startNginx(nginx: string, backendPort: number): Promise<{ child: 
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-async function startGateway(
-  backendUrl: string,
-  proxy: "node-http" | "http-proxy" | "http-proxy-3",
-  options: { name?: string; state?: string; config?: Record<string, unknown> } = {},
-): Promise<{ child: ChildProcess; url: string }> {
-  const name = options.name ?? proxy;
+async function startGateway(backendUrl: string, options: { name?: string; state?: string; config?: Record<string, unknown> } = {}): Promise<{ child: ChildProcess; url: string }> {
+  const name = options.name ?? "gateway";
   const routesFile = path.join(work, `routes-${name}.yaml`);
   writeFileSync(
     routesFile,
@@ -205,7 +200,7 @@ async function startGateway(
   const { child, ready } = await spawnReady(
     process.execPath,
     ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, ...configArgs],
-    { XTRINODE_GATEWAY_PROXY: proxy, XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
+    { XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
   );
   return { child, url: ready.url as string };
 }
@@ -458,7 +453,7 @@ interface GatewayMemory {
  */
 async function gatewayMemory(backendUrl: string): Promise<GatewayMemory> {
   const idleBackend = `http://127.0.0.1:${await freePort()}`;
-  const holding = await startGateway(idleBackend, "node-http", {
+  const holding = await startGateway(idleBackend, {
     name: "held",
     state: "RESUMING",
     config: { held: { maxQueries: heldCount, abandonAfterMs: 600_000, maxAgeMs: 600_000 } },
@@ -471,7 +466,7 @@ async function gatewayMemory(backendUrl: string): Promise<GatewayMemory> {
   console.error(`held ${heldCount}: RSS ${rssBeforeMiB.toFixed(1)} → ${held.rssHeldMiB.toFixed(1)} MiB (answered ${held.answered}, problems ${held.problems})`);
   await stop(holding.child);
 
-  const passing = await startGateway(backendUrl, "node-http", { name: "passed" });
+  const passing = await startGateway(backendUrl, { name: "passed" });
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const rssIdleMiB = rssMiB(passing.child.pid!);
   const threads = threadCount(passing.child.pid!);
@@ -522,15 +517,11 @@ try {
   const backend = await spawnReady(process.execPath, ["fixtures/trino-server/main.ts", "--port", "0", "--max-queries", "20000"]);
   const backendUrl = backend.ready.url as string;
   const nginx = await startNginx(nginxPath, Number(new URL(backendUrl).port));
-  const gatewayHttpProxy = await startGateway(backendUrl, "http-proxy");
-  const gatewayHttpProxy3 = await startGateway(backendUrl, "http-proxy-3");
-  const gatewayNodeHttp = await startGateway(backendUrl, "node-http");
+  const gatewayNodeHttp = await startGateway(backendUrl);
   const minimal = await spawnReady(process.execPath, ["bench/gateway/minimal-proxy.ts", backendUrl]);
   const targets: Array<[string, string]> = [
     ["direct", backendUrl],
     ["nginx", nginx.url],
-    ["gateway (http-proxy)", gatewayHttpProxy.url],
-    ["gateway (http-proxy-3)", gatewayHttpProxy3.url],
     ["gateway (node-http)", gatewayNodeHttp.url],
     ["minimal node:http proxy (reference)", minimal.ready.url as string],
   ];
@@ -578,7 +569,7 @@ try {
     results[index].fixed = fixed;
     console.error(`${fixed.name} at ${fixedRate}/s: p50 ${percentile(fixed.latencies, 50).toFixed(2)} p99 ${percentile(fixed.latencies, 99).toFixed(2)} ms over ${fixed.latencies.length} requests (failed ${fixed.failed})`);
   }
-  for (const child of [gatewayHttpProxy.child, gatewayHttpProxy3.child, gatewayNodeHttp.child, minimal.child, nginx.child]) await stop(child);
+  for (const child of [gatewayNodeHttp.child, minimal.child, nginx.child]) await stop(child);
   if (!values["skip-memory"]) gatewayRss = await gatewayMemory(backendUrl);
   await stop(backend.child);
 

@@ -698,10 +698,6 @@ export interface RoleParts {
 
 export interface GatewayConfig {
   /**
-   * Proxy engine for follow-up requests: node-http (default, fastest in bench/gateway), http-proxy-3 or http-proxy; the XTRINODE_GATEWAY_PROXY environment variable overrides.
-   */
-  proxy?: "node-http" | "http-proxy-3" | "http-proxy";
-  /**
    * CIDRs whose X-Forwarded-For/Proto/Host are honoured (e.g. the ingress pods). Default: none.
    */
   trustedProxies?: string[];

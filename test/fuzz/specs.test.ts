@@ -1,6 +1,6 @@
 // Fuzz: 1,000 generated malformed XTrinode/XTrinodeCatalog spec files through loadSpecs +
 // validateSpecSet (and a sample through `xtrinode validate` as a process), and 1,000 malformed
-// routes documents through the gateway's routes parsing (RoutesStore): nothing crashes, nothing
+// routes documents through the gateway's routes parsing (RoutesReader): nothing crashes, nothing
 // malformed is accepted, and every rejection names the file/line or the field.
 import { expect } from "chai";
 import { spawn } from "node:child_process";
@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadSpecs, SpecLoadError, validateSpecSet } from "../../renderer/index.ts";
 import { formatIssues } from "../../renderer/types.ts";
-import { RoutesStore, parseRoutes } from "../../gateway/routes-store.ts";
+import { RoutesReader, parseRoutes } from "../../gateway/routes-reader.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { createRng, testSeed } from "../support/rng.ts";
 import { runXtrinode } from "../support/process.ts";
@@ -98,7 +98,7 @@ describe("fuzz: malformed specs", function () {
 describe("fuzz: malformed routes documents", () => {
   it(`never accepts any of ${CASES} malformed routes documents and keeps the last-good routes`, () => {
     const rng = createRng(testSeed("fuzz routes"));
-    const store = new RoutesStore(silentLogger());
+    const store = new RoutesReader(silentLogger());
     const good = validRoutesText(["alpha", "beta"], (name) => `http://127.0.0.1:${name === "alpha" ? 9001 : 9002}`);
     expect(store.apply(good, "fuzz")).to.equal(true);
     const defects = new Set<string>();

@@ -7,15 +7,17 @@ import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { decideNewQuery } from "../../gateway/backend-choice.ts";
 import { BoundedMap } from "../../gateway/bounded-map.ts";
 import { admitNewQuery, breakerAllows, closedBreaker, ejectionMs, recordFailure, recordSuccess } from "../../gateway/breaker.ts";
-import { forwardedView, replaceForwardingHeaders, trustedProxies } from "../../gateway/forwarded.ts";
+import { forwardedView, trustedProxies } from "../../gateway/forwarded.ts";
+import { relayRequestHeaders } from "../../gateway/proxy.ts";
+import { backendTag } from "../../gateway/transactions.ts";
 import { coordinatorIdOf, createQueryIdGenerator, heldCoordinatorId, isHeldQueryId } from "../../gateway/query-id.ts";
 import { followUpQueryId, isNewStatement } from "../../gateway/request-target.ts";
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
 import { gzipSync } from "node:zlib";
-import { bodyScanner, nextUriScanner } from "../../gateway/statements.ts";
-import { maxTicketChars, TicketSealer, ticketHeaders } from "../../gateway/held-queries.ts";
+import { bodyScanner, nextUriScanner } from "../../gateway/forward-follow-up.ts";
+import { maxTicketChars, TicketSealer, ticketHeaders } from "../../gateway/held/queries.ts";
 
 function route(namespace: string, name: string, extra: Partial<RouteEntry> = {}): RouteEntry {
   return { namespace, name, backend: `http://${name}.${namespace}:8080`, state: "RUNNING", ...extra };
@@ -235,11 +237,22 @@ describe("gateway forwarded headers", () => {
     expect(view.host).to.equal("trino.example.com:8443");
     expect(forwardedView({ ...headers, "x-forwarded-port": "443" }, "10.1.2.3", "http", trusted).host).to.equal("trino.example.com");
   });
-  it("replaces every forwarding header a coordinator's Jetty reads with the gateway's own", () => {
-    const incoming: Record<string, string> = { forwarded: "host=evil.example;proto=https", "x-forwarded-port": "1", "x-forwarded-server": "s", "x-forwarded-prefix": "/p", "x-proxied-https": "on", "proxy-auth-cert": "c", "x-trino-user": "alice", "x-forwarded-host": "evil.example" };
+  it("replaces every forwarding header a coordinator's Jetty reads with the gateway's own, in the one pass that builds a relayed request's headers", () => {
+    const incoming: Record<string, string | string[]> = { forwarded: "host=evil.example;proto=https", "x-forwarded-port": "1", "x-forwarded-server": "s", "x-forwarded-prefix": "/p", "x-proxied-https": "on", "proxy-auth-cert": "c", "x-trino-user": "alice", "x-forwarded-host": "evil.example" };
     const view = forwardedView(incoming, "192.168.1.5", "http", trusted);
-    replaceForwardingHeaders(incoming, view);
-    expect(incoming).to.deep.equal({ "x-trino-user": "alice", "x-forwarded-for": "192.168.1.5", "x-forwarded-proto": "http", "x-forwarded-host": "localhost" });
+    const relayed = relayRequestHeaders({ ...incoming, host: "gateway:8080", connection: "keep-alive", "keep-alive": "timeout=5", "x-trino-transaction-id": `tx-1.${backendTag("http://b:8080")}`, "x-trino-client-tags": ["a", "b"] }, "b:8080", view);
+    const pairs: string[][] = [];
+    for (let i = 0; i < relayed.length; i += 2) pairs.push([relayed[i], relayed[i + 1]]);
+    expect(pairs).to.deep.equal([
+      ["x-trino-user", "alice"],
+      ["x-trino-transaction-id", "tx-1"],
+      ["x-trino-client-tags", "a"],
+      ["x-trino-client-tags", "b"],
+      ["host", "b:8080"],
+      ["x-forwarded-for", "192.168.1.5"],
+      ["x-forwarded-proto", "http"],
+      ["x-forwarded-host", "localhost"],
+    ]);
   });
   it("rejects a malformed CIDR naming it", () => {
     expect(() => trustedProxies(["10.0.0.0/abc"])).to.throw(/10\.0\.0\.0\/abc/);

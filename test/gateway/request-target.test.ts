@@ -5,7 +5,7 @@ import { checkRequestTarget } from "../../gateway/request-target.ts";
 import { sessionUserOf } from "../../gateway/sticky.ts";
 import { isUnhealthyStatus } from "../../gateway/breaker.ts";
 import { identityHeaderIssue } from "../../gateway/identity-headers.ts";
-import { TicketSealer } from "../../gateway/held-queries.ts";
+import { TicketSealer } from "../../gateway/held/queries.ts";
 
 const id = "20260101_120000_00001_abc23";
 

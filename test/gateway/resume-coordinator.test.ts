@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { ResumeCoordinator, type LifecycleApi } from "../../gateway/lifecycle.ts";
+import { ResumeCoordinator, type LifecycleApi } from "../../gateway/lifecycle-api-client.ts";
 import { silentLogger } from "../../lib/logger.ts";
 
 function countingApi(): LifecycleApi & { calls: number } {

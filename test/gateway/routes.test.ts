@@ -2,7 +2,7 @@
 // invalid YAML, schema violations or no entries → last-good kept, logged, counted in metrics).
 import { expect } from "chai";
 import { silentLogger } from "../../lib/logger.ts";
-import { parseRoutes, RoutesStore } from "../../gateway/routes-store.ts";
+import { parseRoutes, RoutesReader } from "../../gateway/routes-reader.ts";
 import { RoutesFile, startTestGateway, until } from "./support/harness.ts";
 import type { RunningGateway } from "../../gateway/server.ts";
 
@@ -18,7 +18,7 @@ describe("gateway routes", () => {
   });
 
   it("keeps the last-good table and counts rejected updates", () => {
-    const store = new RoutesStore(silentLogger());
+    const store = new RoutesReader(silentLogger());
     const good = `apiVersion: xtrinode.io/v1alpha1\nkind: GatewayRoutes\nroutes:\n- ${JSON.stringify(entry("a"))}\n`;
     expect(store.apply(good, "test")).to.equal(true);
     expect(store.apply("{{{ not yaml", "test")).to.equal(false);

@@ -120,10 +120,18 @@ export class ActivityReporter {
   }
 
   seen(namespace: string, name: string, nowMs = Date.now()): void {
+    this.seenRuntime(`${namespace}/${name}`, nowMs);
+  }
+
+  /** `seen` for a "namespace/name" key (a follow-up's runtime; anything else, e.g. a backend URL, is no runtime). */
+  seenRuntime(key: string, nowMs = Date.now()): void {
     if (!this.api) return;
-    const key = `${namespace}/${name}`;
     const last = this.lastSentMs.get(key);
     if (last !== undefined && nowMs - last < this.intervalMs) return;
+    const slash = key.indexOf("/");
+    const namespace = key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    if (slash < 0 || !name || name.includes("/")) return;
     this.lastSentMs.set(key, nowMs);
     this.api.activity(namespace, name, new Date(nowMs)).catch((error: Error) => {
       this.logger.warn({ event: "activity-report-failed", runtime: key, err: error.message }, "activity report failed");

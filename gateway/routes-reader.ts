@@ -14,7 +14,7 @@ export function parseRoutes(text: string): RoutesParse {
   return { ok: true, routes };
 }
 
-export class RoutesStore {
+export class RoutesReader {
   table: RouteTable = emptyRouteTable;
   generation = 0;
   invalidUpdates = 0;

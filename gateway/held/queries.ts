@@ -10,10 +10,10 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
-import type { BackendResponse } from "./backend-http.ts";
-import { BoundedMap } from "./bounded-map.ts";
-import { gatewayErrors, type TrinoErrorKind } from "./trino-protocol.ts";
-import type { StatementBody, StatementMemory } from "./statement-memory.ts";
+import type { BackendResponse } from "../backend-http.ts";
+import { BoundedMap } from "../bounded-map.ts";
+import { gatewayErrors, type TrinoErrorKind } from "../trino-protocol.ts";
+import type { StatementBody, StatementMemory } from "../statement-memory.ts";
 
 /** A gateway error on a new statement, sealed into its failed nextUri: only its own user is shown the message. */
 export interface SealedFailure {
@@ -90,7 +90,7 @@ export class TicketSealer {
     return { id, namespace, name, sql, headers: headers as Record<string, string>, createdAtMs, principal };
   }
 
-  /** Seals a gateway failure for its nextUri (see statements.ts failNewStatement). */
+  /** Seals a gateway failure for its nextUri (see answers.ts failNewStatement). */
   sealFailure(failure: SealedFailure): string {
     return this.seal(Buffer.from(JSON.stringify(["failure", failure.id, failure.errorName, failure.message, failure.user, failure.createdAtMs]), "utf8"));
   }

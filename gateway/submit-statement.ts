@@ -1,0 +1,75 @@
+// Submitting a new statement to a backend (buffered: the first answer is small and its query id
+// names the owning coordinator), learning ownership and in-flight state from that answer.
+import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { RouteEntry } from "../schemas/generated/types.ts";
+import { backendRequest, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
+import { isUnhealthyStatus } from "./breaker.ts";
+import type { GatewayCore } from "./core.ts";
+import { forwardedHeaders, type ForwardedView } from "./forwarded.ts";
+import { routeKey } from "./route-table.ts";
+import type { QueryOwner } from "./sticky.ts";
+import { tagStartedTransactionRaw } from "./transactions.ts";
+
+const submitTimeoutMs = 120_000;
+
+/** Learns query ownership and in-flight state from a backend's statement response; tags a started transaction with the backend. */
+export function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse, owner: QueryOwner): void {
+  tagStartedTransactionRaw(response.rawHeaders, backend);
+  if (response.status !== 200) return;
+  try {
+    const results = JSON.parse(response.body.toString("utf8")) as { id?: string; nextUri?: string };
+    if (!results.id) return;
+    core.sticky.learnQuery(results.id, backend);
+    core.owners.record(results.id, owner);
+    if (results.nextUri) core.inFlight.running(results.id, routeKey(runtime), backend);
+    core.activity.seen(runtime.namespace, runtime.name);
+  } catch {
+    // Not a QueryResults document: pass it on untouched.
+  }
+}
+
+function isConnectionError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH" || code === "ENOTFOUND" || code === "EPIPE";
+}
+
+export type SubmitOutcome = { ok: true; response: BackendResponse } | { ok: false; retryable: boolean; message: string };
+
+/** POSTs a statement to a backend and reads its (small) first answer; records the backend's health. */
+export async function sendStatement(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, body: Buffer, headers: OutgoingHttpHeaders): Promise<SubmitOutcome> {
+  let response: BackendResponse;
+  try {
+    // accept-encoding identity: the gateway reads this answer (the query id tells the owning
+    // coordinator); real Trino gzips it when the client accepts gzip (the JDBC driver, the CLI,
+    // Python requests and trino-client all do). The first answer is small.
+    const submitted = { ...headers, ...forwardedHeaders(forwarded), "accept-encoding": "identity", "content-length": body.length };
+    response = await backendRequest(route.backend, "POST", "/v1/statement", submitted, body, submitTimeoutMs);
+  } catch (error) {
+    core.backends.recordFailure(route.backend, (error as Error).message);
+    return { ok: false, retryable: isConnectionError(error), message: `${routeKey(route)} (${route.backend}) unreachable: ${(error as Error).message}` };
+  }
+  if (isUnhealthyStatus(response.status)) core.backends.recordFailure(route.backend, `HTTP ${response.status}`);
+  else core.backends.recordSuccess(route.backend);
+  return { ok: true, response };
+}
+
+/**
+ * Submits a statement to a backend and relays its answer. A connection failure is reported back
+ * (retryable: nothing reached Trino) so the caller can try another pool member.
+ */
+export async function submitStatement(
+  core: GatewayCore,
+  res: ServerResponse,
+  forwarded: ForwardedView,
+  route: RouteEntry,
+  body: Buffer,
+  headers: OutgoingHttpHeaders,
+  owner: QueryOwner,
+): Promise<SubmitOutcome> {
+  const outcome = await sendStatement(core, forwarded, route, body, headers);
+  if (!outcome.ok) return outcome;
+  learnFromStatementResponse(core, route.backend, route, outcome.response, owner);
+  writeBufferedAnswer(res, outcome.response);
+  return outcome;
+}
+
