@@ -66,7 +66,7 @@ export function runtimeView(runtime: XTrinode): RuntimeView {
     phase: status.phase ?? null,
     routeState: status.routeState ?? null,
     suspended,
-    lastActivity: latestTime(notes[annotations.lastActivity], status.lastActivityTime) ?? null,
+    lastActivity: lastActivityOf(runtime) ?? null,
     resumeRequestedAt: notes[annotations.resumeRequestedAt] ?? null,
     resumeRequestedBy: notes[annotations.resumeRequestedBy] ?? null,
     suspendRequestedAt: notes[annotations.suspendRequestedAt] ?? null,
@@ -90,8 +90,16 @@ export function runtimeView(runtime: XTrinode): RuntimeView {
   };
 }
 
-function latestTime(...times: Array<string | undefined>): string | undefined {
-  let best: string | undefined;
-  for (const time of times) if (time && (best === undefined || Date.parse(time) > Date.parse(best))) best = time;
-  return best;
+/**
+ * When the runtime last served a query, as the console and `xtrinode status` show it: the later of the
+ * gateway's xtrinode.io/last-activity annotation and the operator's status.lastActivityTime (an unparseable
+ * time counts as absent).
+ */
+export function lastActivityOf(runtime: XTrinode): string | undefined {
+  let latest: { at: string; ms: number } | undefined;
+  for (const at of [runtime.metadata.annotations?.[annotations.lastActivity], runtime.status?.lastActivityTime]) {
+    const ms = at ? Date.parse(at) : NaN;
+    if (at && Number.isFinite(ms) && (latest === undefined || ms > latest.ms)) latest = { at, ms };
+  }
+  return latest?.at;
 }

@@ -88,10 +88,20 @@ function headersWithout(headers: http.IncomingHttpHeaders, dropped: (name: strin
   return out;
 }
 
-function rawHeadersWithout(rawHeaders: string[], dropped: Set<string>): string[] {
+function rawHeadersWithout(rawHeaders: string[], dropped: ReadonlySet<string>): string[] {
   const kept: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) if (!dropped.has(rawHeaders[i].toLowerCase())) kept.push(rawHeaders[i], rawHeaders[i + 1]);
   return kept;
+}
+
+/** Request headers to pass on unchanged but for the hop-by-hop ones (a worker forwarding to another, workers.ts). */
+export function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  return headersWithout(headers, (name) => hopByHop.has(name));
+}
+
+/** A raw [name, value, …] response header list for a streamed relay (repeated headers kept, in order). */
+export function withoutHopByHopRaw(rawHeaders: string[]): string[] {
+  return rawHeadersWithout(rawHeaders, hopByHop);
 }
 
 /** Request headers to pass on in a buffered relay (also without framing, Host and forwarding headers, which the gateway sets). */

@@ -2,11 +2,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { createLogger } from "../lib/logger.ts";
-import { loadKubeConfig } from "../lib/kube-config.ts";
 import { defaultGatewayNamespace, routesConfigMapName } from "../schemas/api/index.ts";
 import { loadGatewayConfig } from "./config.ts";
 import { configMapRoutesSource, fileRoutesSource, type RoutesSource } from "./routes-source.ts";
-import { startGateway } from "./server.ts";
+import { isGatewayWorker, parseWorkerCount, runPrimary, usableCpus, WorkerLink } from "./workers.ts";
 
 // In a pod the gateway calls the lifecycle API with its ServiceAccount token (rotated: re-read per call).
 const serviceAccountTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -21,6 +20,7 @@ interface GatewayCommandOptions {
   lifecycleUrl?: string;
   apiserverUrl?: string;
   lifecycleTokenFile?: string;
+  workers?: string;
 }
 
 export function registerGatewayCommands(program: Command): void {
@@ -36,14 +36,29 @@ export function registerGatewayCommands(program: Command): void {
     .option("--lifecycle-url <url>", "lifecycle API base URL (resume and activity calls)")
     .option("--apiserver-url <url>", "same as --lifecycle-url")
     .option("--lifecycle-token-file <file>", `file holding the lifecycle API bearer token, re-read on each call (default in a pod: ${serviceAccountTokenPath})`)
+    .option("--workers <count>", "worker processes sharing the port (default: the CPUs this container may use, cgroup CPU limit included); 1 serves in this process")
     .action(async (options: GatewayCommandOptions) => {
-      const logger = createLogger("gateway");
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: "${options.port}" is not a port number`);
-      const routesSource: RoutesSource = options.routesFile
-        ? fileRoutesSource(options.routesFile, logger)
-        : configMapRoutesSource(loadKubeConfig(options.kubeconfig), options.routesNamespace, logger);
+      const workers = options.workers === undefined ? usableCpus() : parseWorkerCount(options.workers);
+      const worker = isGatewayWorker() ? new WorkerLink() : undefined;
+      const logger = worker ? createLogger("gateway").child({ worker: worker.index }) : createLogger("gateway");
+      // Workers get routes from the primary (workers.ts). The Kubernetes client (~60 MiB resident)
+      // is loaded only for the ConfigMap source.
+      const routesSource: RoutesSource = worker
+        ? worker.routesSource()
+        : options.routesFile
+          ? fileRoutesSource(options.routesFile, logger)
+          : configMapRoutesSource((await import("../lib/kube-config.ts")).loadKubeConfig(options.kubeconfig), options.routesNamespace, logger);
+      if (!worker && workers > 1) {
+        // Fail before forking when the config is invalid (every worker would fail the same way).
+        if (options.config) loadGatewayConfig(options.config);
+        await runPrimary({ workers, routesSource, logger });
+        return;
+      }
       const tokenFile = options.lifecycleTokenFile ?? (existsSync(serviceAccountTokenPath) ? serviceAccountTokenPath : undefined);
+      // Imported here: the primary of --workers N serves no request and never loads the gateway itself.
+      const { startGateway } = await import("./server.ts");
       const gateway = await startGateway({
         routesSource,
         config: options.config ? loadGatewayConfig(options.config) : undefined,
@@ -52,13 +67,18 @@ export function registerGatewayCommands(program: Command): void {
         lifecycleUrl: options.lifecycleUrl ?? options.apiserverUrl,
         lifecycleToken: tokenFile ? () => readFileSync(tokenFile, "utf8").trim() : undefined,
         logger,
+        worker,
       });
+      let stopping = false;
       const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
         logger.info({ event: "stopping", signal }, "gateway stopping");
         // Requests in progress (long polls) get a moment; clients retry polls on a fresh connection.
         void gateway.close(10_000).then(() => process.exit(0));
       };
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));
+      worker?.onShutdown(() => stop("primary"));
     });
 }

@@ -1,6 +1,9 @@
 // Gateway metrics on one prom-client Registry per gateway instance. Per-runtime gauges are
 // computed at scrape time from the live state, with a zero for every routed runtime, so
 // xtrinode_gateway_query_pressure exists (as 0) for paused runtimes too: KEDA can scale from zero.
+// With --workers N, /metrics answers the sum over the workers (workers.ts, prom-client's
+// AggregatorRegistry): counters and per-worker amounts add up; what every worker sees alike (routes,
+// backend health, breakers, the sticky map) is aggregated as noted on each.
 import { Counter, Gauge, Registry } from "prom-client";
 import type { Backends } from "./backends.ts";
 import type { HeldQueries } from "./held/queries.ts";
@@ -29,6 +32,8 @@ export class GatewayMetrics {
   readonly heldResubmissions: Counter<"namespace" | "runtime">;
   /** Labelled children of `requests`, cached: a label lookup per request costs more than the count. */
   private readonly requestChildren = new Map<string, { inc(): void }>();
+  /** The text /metrics answers: this registry, or with --workers every worker's, aggregated (workers.ts). */
+  exposition: () => Promise<string> = () => this.registry.metrics();
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -72,7 +77,8 @@ export class GatewayMetrics {
     new Gauge({ name: "xtrinode_gateway_query_pressure", help: "In-flight plus held queries per runtime (KEDA scales from this, also from zero).", labelNames: ["namespace", "runtime"], registers, collect: perRuntime(() => sum(sources.inFlight.perRuntime, sources.held.perRuntime())) });
     new Gauge({
       name: "xtrinode_gateway_backend_healthy",
-      help: "1 when the backend passes active health checks (or is not yet probed), else 0.",
+      help: "1 when the backend passes active health checks (or is not yet probed), else 0 (with --workers: 0 when any worker sees it failing).",
+      aggregator: "min",
       labelNames: ["backend"],
       registers,
       collect() {
@@ -82,7 +88,8 @@ export class GatewayMetrics {
     });
     new Gauge({
       name: "xtrinode_gateway_backend_breaker_state",
-      help: "Passive-ejection breaker per backend: 0 closed, 1 half-open, 2 open (ejected).",
+      help: "Passive-ejection breaker per backend: 0 closed, 1 half-open, 2 open (ejected); with --workers the worst worker's.",
+      aggregator: "max",
       labelNames: ["backend"],
       registers,
       collect() {
@@ -90,19 +97,20 @@ export class GatewayMetrics {
         for (const state of sources.backends.all()) this.set({ backend: state.url }, { closed: 0, "half-open": 1, open: 2 }[state.breaker.phase]);
       },
     });
-    new Gauge({ name: "xtrinode_gateway_routes_generation", help: "Number of valid routes updates applied.", registers, collect() { this.set(sources.routes.generation); } });
+    new Gauge({ name: "xtrinode_gateway_routes_generation", help: "Number of valid routes updates applied (with --workers: the least of the workers).", aggregator: "min", registers, collect() { this.set(sources.routes.generation); } });
     new Gauge({
       name: "xtrinode_gateway_routes_last_good_age_seconds",
-      help: "Seconds since the routes in force were applied (-1 before the first valid routes).",
+      help: "Seconds since the routes in force were applied (-1 before the first valid routes; with --workers: the oldest worker's).",
+      aggregator: "max",
       registers,
       collect() {
         this.set(sources.routes.lastGoodAtMs === undefined ? -1 : (Date.now() - sources.routes.lastGoodAtMs) / 1000);
       },
     });
-    new Gauge({ name: "xtrinode_gateway_routes_invalid_updates", help: "Routes updates rejected (invalid YAML, schema violations, no entries); last-good routes stayed in force.", registers, collect() { this.set(sources.routes.invalidUpdates); } });
-    new Gauge({ name: "xtrinode_gateway_routes_rejected_since_last_good", help: "Routes updates rejected since the routes in force were applied (0: the latest delivery took effect). With a growing last-good age: the routes are stuck on an old version.", registers, collect() { this.set(sources.routes.rejectedSinceLastGood); } });
-    new Gauge({ name: "xtrinode_gateway_queries_held_max", help: "Statements this replica holds at most (held.maxQueries); beyond it new statements for resuming runtimes are refused.", registers, collect() { this.set(sources.held.maxQueries); } });
-    new Gauge({ name: "xtrinode_gateway_sticky_coordinators", help: "Entries of the coordinator-id → backend map (bounded).", registers, collect() { this.set(sources.sticky.coordinatorCount()); } });
+    new Gauge({ name: "xtrinode_gateway_routes_invalid_updates", help: "Routes updates rejected (invalid YAML, schema violations, no entries); last-good routes stayed in force.", aggregator: "max", registers, collect() { this.set(sources.routes.invalidUpdates); } });
+    new Gauge({ name: "xtrinode_gateway_routes_rejected_since_last_good", help: "Routes updates rejected since the routes in force were applied (0: the latest delivery took effect). With a growing last-good age: the routes are stuck on an old version.", aggregator: "max", registers, collect() { this.set(sources.routes.rejectedSinceLastGood); } });
+    new Gauge({ name: "xtrinode_gateway_queries_held_max", help: "Statements this replica holds at most (held.maxQueries per worker process, summed over the workers); beyond it new statements for resuming runtimes are refused.", registers, collect() { this.set(sources.held.maxQueries); } });
+    new Gauge({ name: "xtrinode_gateway_sticky_coordinators", help: "Entries of the coordinator-id → backend map (bounded; with --workers: the largest worker's, the workers share what they learn).", aggregator: "max", registers, collect() { this.set(sources.sticky.coordinatorCount()); } });
   }
 
   /** Counts one answered request (runtime, kind and status are bounded label sets). */

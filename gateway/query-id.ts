@@ -11,6 +11,20 @@ const queryIdPattern = new RegExp(`^${queryIdSource}$`);
  * Trino draws coordinator ids from a base-32 alphabet without 0 and 1, so this never collides.
  */
 export const heldCoordinatorId = "gw000";
+/**
+ * With `--workers N` each worker process holds statements under its own coordinator id, `gw0` +
+ * its index in two digits (worker 0 and a single process: gw000), so any worker can tell which one
+ * holds a statement from its id (workers.ts forwards the follow-up there).
+ */
+const heldCoordinatorIdPattern = /^gw0(\d\d)$/;
+/** Most worker processes one gateway runs (two digits in the held coordinator id). */
+export const maxGatewayWorkers = 64;
+
+/** The coordinator id of statements held by worker `index` (0 for a single process). */
+export function heldCoordinatorIdOf(index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index >= maxGatewayWorkers) throw new Error(`gateway worker index ${index} is not in 0..${maxGatewayWorkers - 1}`);
+  return `gw0${pad(index, 2)}`;
+}
 
 /** The coordinator-id part of a Trino query id, or undefined when it is not one. */
 export function coordinatorIdOf(queryId: string): string | undefined {
@@ -18,7 +32,13 @@ export function coordinatorIdOf(queryId: string): string | undefined {
 }
 
 export function isHeldQueryId(queryId: string): boolean {
-  return coordinatorIdOf(queryId) === heldCoordinatorId;
+  return heldWorkerOf(queryId) !== undefined;
+}
+
+/** The index of the worker process holding a held statement's id; undefined when it is no held id. */
+export function heldWorkerOf(queryId: string): number | undefined {
+  const match = heldCoordinatorIdPattern.exec(coordinatorIdOf(queryId) ?? "");
+  return match ? Number(match[1]) : undefined;
 }
 
 function pad(value: number, width: number): string {

@@ -3,7 +3,9 @@
 import { readFile } from "node:fs/promises";
 import { watch, type FSWatcher } from "node:fs";
 import path from "node:path";
-import { CoreV1Api, ListWatch, Watch, type KubeConfig, type V1ConfigMap, type KubernetesListObject } from "@kubernetes/client-node";
+// Types only: the client itself (~60 MiB resident) is imported when a ConfigMap source starts, so a
+// gateway reading a routes file never loads it.
+import type { KubeConfig, KubernetesListObject, ListWatch, V1ConfigMap } from "@kubernetes/client-node";
 import type { Logger } from "../lib/logger.ts";
 import { emptyRoutes, encodeRoutes, routesConfigMapName, routesDataKey } from "../schemas/api/index.ts";
 
@@ -74,21 +76,24 @@ export function fileRoutesSource(file: string, logger: Logger, pollMs = 500): Ro
 
 /** Watches ConfigMap trino-gateway-routes (data key routes.yaml) through an informer. */
 export function configMapRoutesSource(kubeConfig: KubeConfig, namespace: string, logger: Logger): RoutesSource {
-  const api = kubeConfig.makeApiClient(CoreV1Api);
   // List and watch by name (field selector): RBAC grants the gateway this one ConfigMap only.
   const fieldSelector = `metadata.name=${routesConfigMapName}`;
-  const informer = new ListWatch<V1ConfigMap>(
-    `/api/v1/namespaces/${namespace}/configmaps`,
-    new Watch(kubeConfig),
-    () => api.listNamespacedConfigMap({ namespace, fieldSelector }) as Promise<KubernetesListObject<V1ConfigMap>>,
-    false,
-    undefined,
-    fieldSelector,
-  );
+  let informer: ListWatch<V1ConfigMap> | undefined;
   let stopped = false;
   let restart: NodeJS.Timeout | undefined;
   return {
     async start(deliver) {
+      const { CoreV1Api, ListWatch, Watch } = await import("@kubernetes/client-node");
+      const api = kubeConfig.makeApiClient(CoreV1Api);
+      const watching = new ListWatch<V1ConfigMap>(
+        `/api/v1/namespaces/${namespace}/configmaps`,
+        new Watch(kubeConfig),
+        () => api.listNamespacedConfigMap({ namespace, fieldSelector }) as Promise<KubernetesListObject<V1ConfigMap>>,
+        false,
+        undefined,
+        fieldSelector,
+      );
+      informer = watching;
       const onChange = (configMap: V1ConfigMap) => {
         if (configMap.metadata?.name !== routesConfigMapName) return;
         const text = configMap.data?.[routesDataKey];
@@ -102,23 +107,24 @@ export function configMapRoutesSource(kubeConfig: KubeConfig, namespace: string,
         }
         deliver(text, `configmap ${namespace}/${routesConfigMapName}`);
       };
-      informer.on("add", onChange);
-      informer.on("update", onChange);
-      informer.on("delete", (configMap) => {
+      watching.on("add", onChange);
+      watching.on("update", onChange);
+      watching.on("delete", (configMap) => {
         if (configMap.metadata?.name === routesConfigMapName) logger.warn({ event: "routes-configmap-deleted", namespace }, "routes ConfigMap deleted; keeping last-good routes");
       });
-      informer.on("error", (error: unknown) => {
+      watching.on("error", (error: unknown) => {
         if (stopped) return;
         logger.warn({ event: "routes-watch-error", namespace, err: String((error as Error)?.message ?? error) }, "routes watch failed; restarting");
-        restart = setTimeout(() => void informer.start().catch(() => undefined), 1000);
+        restart = setTimeout(() => void watching.start().catch(() => undefined), 1000);
         restart.unref();
       });
-      await informer.start();
+      if (stopped) return;
+      await watching.start();
     },
     stop() {
       stopped = true;
       if (restart) clearTimeout(restart);
-      void informer.stop();
+      void informer?.stop();
     },
   };
 }

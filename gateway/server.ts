@@ -14,13 +14,14 @@ import { HeldQueries, TicketSealer } from "./held/queries.ts";
 import { ActivityReporter, httpLifecycleApi, ResumeCoordinator, type LifecycleApi } from "./lifecycle-api-client.ts";
 import { GatewayMetrics } from "./metrics.ts";
 import { createProxyEngine } from "./proxy.ts";
-import { createQueryIdGenerator, heldCoordinatorId } from "./query-id.ts";
+import { createQueryIdGenerator, heldCoordinatorIdOf } from "./query-id.ts";
 import { RateLimiter } from "./rate-limit.ts";
 import type { RoutesSource } from "./routes-source.ts";
 import { RoutesReader } from "./routes-reader.ts";
 import { StatementMemory } from "./statement-memory.ts";
 import { StatusAccess } from "./status.ts";
 import { InFlightQueries, QueryOwners, StickyRoutes } from "./sticky.ts";
+import type { WorkerLink } from "./workers.ts";
 
 export interface GatewayOptions {
   routesSource: RoutesSource;
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   lifecycleToken?: () => string | undefined;
   lifecycleApi?: LifecycleApi;
   logger?: Logger;
+  /** Set in a worker process of `xtrinode gateway --workers N` (workers.ts). */
+  worker?: WorkerLink;
 }
 
 export interface RunningGateway {
@@ -57,9 +60,28 @@ function cutSlowBody(req: http.IncomingMessage, deadlineMs: number): void {
   req.once("close", () => clearTimeout(timer));
 }
 
+/**
+ * A token-bucket limit as one of `workers` processes applies it: 1/N of the rate and of the burst
+ * (at least 1 token), so the N per-worker budgets add up to the configured limit.
+ */
+export function workerShare(limits: { ratePerSecond: number; burst: number }, workers: number): { ratePerSecond: number; burst: number } {
+  return { ratePerSecond: limits.ratePerSecond / workers, burst: Math.max(1, Math.floor(limits.burst / workers)) };
+}
+
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const logger = options.logger ?? createLogger("gateway");
   const settings = resolveSettings(options.config, options.env);
+  const worker = options.worker;
+  const workers = worker?.count ?? 1;
+  // With --workers, one bcrypt thread per worker unless configured (the default of one per spare
+  // core is for a single process; every worker would start that many).
+  if (worker && options.config?.auth?.passwordVerification?.workers === undefined) settings.passwordVerification = { ...settings.passwordVerification, workers: 1 };
+  if (worker) {
+    // The config describes the pod: each worker holds its share of the statement memory (never
+    // less than one statement of statements.maxBytes) and of held.maxQueries.
+    settings.statements = { ...settings.statements, memoryBudgetBytes: Math.max(settings.statements.maxBytes, Math.floor(settings.statements.memoryBudgetBytes / workers)) };
+    settings.held = { ...settings.held, maxQueries: Math.max(1, Math.ceil(settings.held.maxQueries / workers)) };
+  }
   const routes = new RoutesReader(logger);
   const backends = new Backends(settings.health, logger);
   const sticky = new StickyRoutes(settings.sticky);
@@ -88,7 +110,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     backends,
     sticky,
     owners: new QueryOwners(settings.sticky.maxQueries),
-    lookupBudget: new RateLimiter({ ratePerSecond: settings.sticky.lookupsPerSecond, burst: settings.sticky.lookupBurst }),
+    lookupBudget: new RateLimiter(workerShare({ ratePerSecond: settings.sticky.lookupsPerSecond, burst: settings.sticky.lookupBurst }, workers)),
     inFlight,
     held,
     statementMemory,
@@ -97,14 +119,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     activity: new ActivityReporter(lifecycleApi, settings.activityIntervalMs, logger),
     auth,
     statusAccess: new StatusAccess(options.config?.admin),
-    rateLimiter: settings.rateLimit ? new RateLimiter({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }) : undefined,
+    rateLimiter: settings.rateLimit ? new RateLimiter(workerShare({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }, workers)) : undefined,
     metrics,
     proxy: createProxyEngine(300_000),
     trusted: trustedProxies(settings.trustedProxies),
-    // A random start keeps held ids of replicas apart (they are told apart by slug anyway).
-    newHeldId: createQueryIdGenerator(heldCoordinatorId, undefined, randomInt(100_000)),
+    // A random start keeps held ids of replicas apart (they are told apart by slug anyway); the
+    // coordinator-id part names the worker process holding the statement.
+    newHeldId: createQueryIdGenerator(heldCoordinatorIdOf(worker?.index ?? 0), undefined, randomInt(100_000)),
     nextChange: () => change,
   };
+  if (worker) {
+    worker.shareCoordinators(sticky);
+    metrics.exposition = worker.aggregateMetrics(metrics.registry);
+  }
   routes.onChange((table) => {
     backends.sync(table.routes.filter((route) => route.state !== "REMOVED").map((route) => route.backend));
     notify();
@@ -126,6 +153,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const bodyDeadlineMs = settings.statements.bodyTimeoutMs + 5000;
   const server = http.createServer((req, res) => {
     cutSlowBody(req, bodyDeadlineMs);
+    if (worker?.forwardHeld(req, res, () => handler(req, res))) return;
     handler(req, res);
   });
   server.keepAliveTimeout = 65_000;
@@ -136,7 +164,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ event: "listening", url, heldTickets: tickets.shared ? "shared-key" : "per-replica" }, "gateway listening");
+  // Follow-ups of statements this worker holds, forwarded by the others (never forwarded again).
+  const internal = worker
+    ? await worker.listenInternal((req, res) => {
+        cutSlowBody(req, bodyDeadlineMs);
+        handler(req, res);
+      })
+    : undefined;
+  logger.info({ event: worker ? "worker-started" : "listening", url, heldTickets: tickets.shared ? "shared-key" : "per-replica" }, "gateway listening");
+  if (worker && internal) worker.listening(url, worker.internalPort(internal));
   if (!tickets.shared) logger.info({ event: "held-tickets-per-replica" }, "no XTRINODE_GATEWAY_TICKET_KEY: a poll of a held statement must reach the replica holding it (set the same key on every replica to let them adopt each other's)");
   return {
     url,
@@ -146,11 +182,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       clearInterval(sweeper);
       options.routesSource.stop();
       backends.stop();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
+      const servers = internal ? [server, internal] : [server];
+      const closed = Promise.all(servers.map((listening) => new Promise<void>((resolve) => listening.close(() => resolve()))));
+      for (const listening of servers) listening.closeIdleConnections();
       const drained = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), drainMs).unref())]);
-      if (!drained) server.closeAllConnections();
+      if (!drained) for (const listening of servers) listening.closeAllConnections();
       await closed;
+      worker?.close();
       core.proxy.close();
       await auth.close();
     },

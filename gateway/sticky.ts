@@ -24,6 +24,11 @@ export class StickyRoutes {
   private readonly unclaimed = new BoundedMap<string, number>(10_000);
   private readonly unclaimedForMs = 30_000;
   lookupCount = 0;
+  /**
+   * Told of every coordinator id this process learned itself (from an answer or a lookup), not of
+   * those taught by `learnCoordinator`: with --workers, workers.ts shares them with the other workers.
+   */
+  onLearn: ((coordinatorId: string, backend: string) => void) | undefined;
 
   constructor(limits: { maxCoordinators: number }) {
     this.coordinators = new BoundedMap(limits.maxCoordinators);
@@ -31,7 +36,15 @@ export class StickyRoutes {
 
   learnQuery(queryId: string, backend: string): void {
     const coordinatorId = coordinatorIdOf(queryId);
-    if (coordinatorId && this.coordinators.peek(coordinatorId) !== backend) this.coordinators.set(coordinatorId, backend);
+    if (coordinatorId && this.coordinators.peek(coordinatorId) !== backend) {
+      this.coordinators.set(coordinatorId, backend);
+      this.onLearn?.(coordinatorId, backend);
+    }
+  }
+
+  /** A coordinator id another worker process learned (no onLearn: it came from there). */
+  learnCoordinator(coordinatorId: string, backend: string): void {
+    if (this.coordinators.peek(coordinatorId) !== backend) this.coordinators.set(coordinatorId, backend);
   }
 
   coordinatorCount(): number {
@@ -72,7 +85,13 @@ export class StickyRoutes {
       this.lookups.set(key, lookup);
     }
     const { owner, conclusive } = await lookup;
-    if (owner) this.coordinators.set(coordinatorId, owner);
+    if (owner) {
+      // Several waiters share one lookup: only the first records (and shares) the owner.
+      if (this.coordinators.peek(coordinatorId) !== owner) {
+        this.coordinators.set(coordinatorId, owner);
+        this.onLearn?.(coordinatorId, owner);
+      }
+    }
     // Remembered as unclaimed only when every backend answered so: not on a 401 or an unreachable backend.
     else if (conclusive) this.unclaimed.set(key, Date.now() + this.unclaimedForMs);
     return owner;

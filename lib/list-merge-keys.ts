@@ -7,7 +7,10 @@
 // Covers the kinds the renderer emits (and the workload kinds a valuesOverlay pod template may
 // reach); test/real-k8s checks this table against the OpenAPI of a real API server.
 
-/** One keyed list: the item fields that identify an item, and the defaults the server fills into missing key fields. */
+/**
+ * One keyed list: the item fields that identify an item (the first is also its strategic merge patch
+ * merge key, patchMergeKey), and the defaults the server fills into missing key fields.
+ */
 export interface ListMapKeys {
   keys: string[];
   defaults?: Record<string, string>;

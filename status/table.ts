@@ -6,6 +6,7 @@ import { annotations } from "../schemas/api/index.ts";
 import { parseDurationMs } from "../reconciler/duration.ts";
 import { evaluateIdle } from "../reconciler/lifecycle.ts";
 import { backendUrl, runtimeNames } from "../renderer/names.ts";
+import { lastActivityOf } from "../apiserver/runtime-view.ts";
 
 /** An XTrinode as the API server returns it (metadata carries the server's fields). */
 export type LiveXTrinode = XTrinode & { metadata: XTrinode["metadata"] & { creationTimestamp?: string } };
@@ -41,12 +42,6 @@ function time(value: string | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-function latestTime(...values: Array<string | undefined>): string | undefined {
-  let best: string | undefined;
-  for (const value of values) if (time(value) !== undefined && (best === undefined || time(value)! > time(best)!)) best = value;
-  return best;
-}
-
 /** Ready/desired workers and the mode: fixed `count` (0 while suspended), keda `min-max`. */
 function workersOf(runtime: LiveXTrinode): RuntimeStatusRow["workers"] {
   const spec = runtime.spec.workers ?? {};
@@ -75,7 +70,7 @@ function wakeTTLLeft(runtime: LiveXTrinode, nowMs: number): number | undefined {
 
 export function statusRow(runtime: LiveXTrinode, fromGateway: RuntimeStatus | undefined, nowMs: number): RuntimeStatusRow {
   const namespace = runtime.metadata.namespace ?? "default";
-  const lastActivity = latestTime(runtime.status?.lastActivityTime, runtime.metadata.annotations?.[annotations.lastActivity]);
+  const lastActivity = lastActivityOf(runtime);
   const created = runtime.metadata.creationTimestamp;
   const seconds = (at: string | undefined) => (time(at) === undefined ? undefined : Math.max(0, Math.floor((nowMs - time(at)!) / 1000)));
   const row: RuntimeStatusRow = {

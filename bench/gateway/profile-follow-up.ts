@@ -45,7 +45,7 @@ const backend = await startListening(["fixtures/trino-server/main.ts", "--port",
 const routesFile = path.join(work, "routes.yaml");
 writeFileSync(routesFile, yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "bench", name: "trino", backend: backend.url, state: "RUNNING", default: true }] }));
 const profileDir = path.join(work, "profile");
-const profiled = values.minimal ? ["bench/gateway/minimal-proxy.ts", backend.url] : ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile];
+const profiled = values.minimal ? ["bench/gateway/minimal-proxy.ts", backend.url] : ["bin/xtrinode.ts", "gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile];
 const gateway = await startListening(["--cpu-prof", "--cpu-prof-dir", profileDir, ...profiled]);
 const result: any = await new Promise((resolve, reject) =>
   autocannon(

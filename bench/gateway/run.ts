@@ -184,8 +184,8 @@ async function startNginx(nginx: string, backendPort: number): Promise<{ child: 
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-async function startGateway(backendUrl: string, options: { name?: string; state?: string; config?: Record<string, unknown> } = {}): Promise<{ child: ChildProcess; url: string }> {
-  const name = options.name ?? "gateway";
+async function startGateway(backendUrl: string, options: { name?: string; state?: string; config?: Record<string, unknown>; workers?: number } = {}): Promise<{ child: ChildProcess; url: string }> {
+  const name = options.name ?? `gateway-${options.workers ?? 1}`;
   const routesFile = path.join(work, `routes-${name}.yaml`);
   writeFileSync(
     routesFile,
@@ -199,7 +199,8 @@ async function startGateway(backendUrl: string, options: { name?: string; state?
   }
   const { child, ready } = await spawnReady(
     process.execPath,
-    ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, ...configArgs],
+    // One process unless asked (the memory phase reads the RSS of this one pid).
+    ["bin/xtrinode.ts", "gateway", "--workers", String(options.workers ?? 1), "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, ...configArgs],
     { XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
   );
   return { child, url: ready.url as string };
@@ -508,6 +509,8 @@ const nginxVersion = spawnSync(nginxPath, ["-v"], { encoding: "utf8" }).stderr.t
 const results: TargetResult[] = [];
 let stealPercent = NaN;
 let memory: any[] = [];
+/** The gateway with `--workers 2` (issue 18 item 3): the others run one process. */
+const twoWorkersTarget = "gateway (node-http, --workers 2)";
 let cpuTargets: CpuTarget[] = [];
 let gatewayRss: GatewayMemory | undefined;
 const cpuLoad = { start: [0, 0, 0], end: [0, 0, 0], stealPercent: NaN };
@@ -518,11 +521,13 @@ try {
   const backendUrl = backend.ready.url as string;
   const nginx = await startNginx(nginxPath, Number(new URL(backendUrl).port));
   const gatewayNodeHttp = await startGateway(backendUrl);
+  const gatewayTwoWorkers = await startGateway(backendUrl, { workers: 2 });
   const minimal = await spawnReady(process.execPath, ["bench/gateway/minimal-proxy.ts", backendUrl]);
   const targets: Array<[string, string]> = [
     ["direct", backendUrl],
     ["nginx", nginx.url],
     ["gateway (node-http)", gatewayNodeHttp.url],
+    [twoWorkersTarget, gatewayTwoWorkers.url],
     ["minimal node:http proxy (reference)", minimal.ready.url as string],
   ];
   for (const [target, url] of targets) {
@@ -535,6 +540,7 @@ try {
     ["nginx", nginx.child],
     ["minimal node:http proxy (reference)", minimal.child],
     ["gateway (node-http)", gatewayNodeHttp.child],
+    [twoWorkersTarget, gatewayTwoWorkers.child],
   ];
   cpuTargets = cpuByName.map(([target, child]) => ({ target, url: targets.find(([name]) => name === target)![1], pid: child.pid!, slices: { "follow-up": [], statement: [] } }));
   cpuLoad.start = os.loadavg();
@@ -569,7 +575,7 @@ try {
     results[index].fixed = fixed;
     console.error(`${fixed.name} at ${fixedRate}/s: p50 ${percentile(fixed.latencies, 50).toFixed(2)} p99 ${percentile(fixed.latencies, 99).toFixed(2)} ms over ${fixed.latencies.length} requests (failed ${fixed.failed})`);
   }
-  for (const child of [gatewayNodeHttp.child, minimal.child, nginx.child]) await stop(child);
+  for (const child of [gatewayNodeHttp.child, gatewayTwoWorkers.child, minimal.child, nginx.child]) await stop(child);
   if (!values["skip-memory"]) gatewayRss = await gatewayMemory(backendUrl);
   await stop(backend.child);
 
@@ -645,6 +651,15 @@ if (cpuTargets.length > 0) {
       `- gateway (node-http), ${which === "follow-up" ? "follow-ups" : "new statements"}: ${fmt(ratio)}× the minimal proxy's CPU per request (goal ≤ ${goal}: ${ratio <= goal ? "met" : "NOT met"}); ${fmt(median(roundRatios(gatewayCpu, nginxCpu, which)))}× nginx's.`,
     );
   }
+  const twoWorkersCpu = cpuOf(twoWorkersTarget);
+  for (const which of ["follow-up", "statement"] as const) {
+    const cpuRatio = median(roundRatios(twoWorkersCpu, gatewayCpu, which));
+    const rpsRatio = median(twoWorkersCpu.slices[which].map((x, i) => x.rps / gatewayCpu.slices[which][i].rps));
+    lines.push(
+      `- --workers 2 against 1, ${which === "follow-up" ? "follow-ups" : "new statements"}: ${fmt(cpuRatio)}× the CPU per request (primary and both workers counted), ${fmt(rpsRatio)}× the requests per second (median of rounds). ` +
+        "The load generator, the backend and the other proxies share the same 2 cores, so a second worker has no idle core to use here: this measures the cost of the cluster (connection hand-off by the primary, two event loops), not the gain on a node with spare cores.",
+    );
+  }
   lines.push("");
   lines.push("### Throughput and latency (wall clock)");
   lines.push("");
@@ -658,7 +673,7 @@ lines.push(
     `The targets take turns in 1-second slices, ${rounds} rounds in rotating order (paced-worker.ts), so a stall of the machine lands on every target alike; p50/p99 are over all ${rounds * fixedRate} requests of a target, ` +
     `and "median 1-s p99" is the median over its ${rounds} slices of each slice's p99 (a few stalls of the shared VM move the pooled p99 of whichever target they hit; they move the median second far less). ` +
     `CPU steal (hypervisor) during that phase: ${stealPercent.toFixed(1)}% of the machine's CPU time. ` +
-    `nginx: 1 worker, upstream keep-alive; gateway: one Node process (\`xtrinode gateway\`, default config, one default route). ` +
+    `nginx: 1 worker, upstream keep-alive; gateway: one Node process (\`xtrinode gateway --workers 1\`, default config, one default route), and the same with \`--workers 2\` (a primary and two workers). ` +
     `Everything shares the 2 cores (load tool, proxy, backend), so absolute numbers are low; compare ratios.`,
 );
 lines.push("");

@@ -72,7 +72,7 @@ try {
   const trinoPort = await freePort();
   const backend = `http://127.0.0.1:${trinoPort}`;
   writeRoutes(backend, "PAUSED");
-  const gateway = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config]);
+  const gateway = await spawnReady(xtrinodeBin, ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config]);
   const gatewayUrl = String(gateway.ready.url);
   for (let run = 0; run < coldRuns; run++) {
     writeRoutes(backend, "PAUSED");

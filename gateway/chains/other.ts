@@ -26,7 +26,7 @@ async function answerProbe(core: GatewayCore, x: Exchange): Promise<void> {
     const ready = core.routes.generation > 0;
     return writeJson(x.res, ready ? 200 : 503, { status: ready ? "ready" : "no valid routes yet", routesGeneration: core.routes.generation });
   }
-  const text = await core.metrics.registry.metrics();
+  const text = await core.metrics.exposition();
   x.res.writeHead(200, { "content-type": core.metrics.registry.contentType, "content-length": Buffer.byteLength(text) });
   x.res.end(text);
 }

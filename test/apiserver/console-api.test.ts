@@ -10,10 +10,11 @@ import { staticTokenAuthenticator, type AuthzConfig, type Identity } from "../..
 import { loadConsoleAssets } from "../../apiserver/console.ts";
 import { gatewayStatusReader, visibleGatewayStatus } from "../../apiserver/gateway-status.ts";
 import { LifecycleActions } from "../../apiserver/lifecycle-actions.ts";
-import { runtimeView } from "../../apiserver/runtime-view.ts";
+import { lastActivityOf, runtimeView } from "../../apiserver/runtime-view.ts";
 import { createMetrics } from "../../apiserver/metrics.ts";
 import { createApiServerHandler, listen, type ApiServerDeps, type RunningApiServer } from "../../apiserver/server.ts";
 import type { GatewayStatus } from "../../gateway/status.ts";
+import type { XTrinode } from "../../schemas/generated/types.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { request } from "./http.ts";
 import { MemoryStore } from "./memory-store.ts";
@@ -244,5 +245,19 @@ describe("apiserver: the web console's endpoints", () => {
     expect(runtimeView({ ...base, status: { ...base.status, routeState: "PAUSED" } }).idleSuspendAt).to.equal(null);
     expect(runtimeView({ ...base, spec: { ...base.spec, lifecycle: {} } }).idleSuspendAt).to.equal(null);
     expect(runtimeView({ ...base, spec: {} }).workers).to.deep.equal({ mode: "fixed", ready: 2, desired: 1, min: null, max: null });
+  });
+
+  it("lastActivityOf: the later of the gateway's annotation and the operator's status time; an unparseable one counts as absent", () => {
+    const runtime = (annotation: string | undefined, statusTime: string | undefined): XTrinode => ({
+      apiVersion: "xtrinode.io/v1alpha1",
+      kind: "XTrinode",
+      metadata: { name: "r", namespace: "n", annotations: annotation === undefined ? {} : { "xtrinode.io/last-activity": annotation } },
+      spec: {},
+      status: statusTime === undefined ? {} : { lastActivityTime: statusTime },
+    });
+    expect(lastActivityOf(runtime("2026-01-01T12:00:00Z", "2026-01-01T11:00:00Z"))).to.equal("2026-01-01T12:00:00Z");
+    expect(lastActivityOf(runtime("2026-01-01T10:00:00Z", "2026-01-01T11:00:00Z"))).to.equal("2026-01-01T11:00:00Z");
+    expect(lastActivityOf(runtime("soon", "2026-01-01T11:00:00Z"))).to.equal("2026-01-01T11:00:00Z");
+    expect(lastActivityOf(runtime(undefined, undefined))).to.equal(undefined);
   });
 });

@@ -45,7 +45,7 @@ describe("xtrinode gateway (process)", function () {
   after(() => routes.remove());
 
   it("prints the ready line, serves probes, and stops cleanly on SIGTERM", async () => {
-    const started = startCli(["--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file]);
+    const started = startCli(["--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file]);
     child = started.child;
     const { url } = await started.ready;
     expect((await fetch(`${url}/healthz`)).status).to.equal(200);
@@ -54,14 +54,23 @@ describe("xtrinode gateway (process)", function () {
     expect((await started.exit).code).to.equal(0);
   });
 
-  it("refuses an invalid config file naming the file and field", async () => {
+  it("refuses an invalid config file naming the file and field (before starting workers)", async () => {
     const config = path.join(routes.dir, "gateway.yaml");
     writeFileSync(config, "rateLimit:\n  queriesPerSecnd: 5\n");
-    const started = startCli(["--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", config]);
+    const started = startCli(["--workers", "2", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", config]);
     child = started.child;
     started.ready.catch(() => undefined);
     const { code, stderr } = await started.exit;
     expect(code).to.not.equal(0);
     expect(stderr).to.contain(config).and.contain("queriesPerSecnd");
+  });
+
+  it("refuses a --workers value that is not a whole number from 1 to 64", async () => {
+    const started = startCli(["--workers", "0", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file]);
+    child = started.child;
+    started.ready.catch(() => undefined);
+    const { code, stderr } = await started.exit;
+    expect(code).to.not.equal(0);
+    expect(stderr).to.contain("--workers").and.contain("1 to 64");
   });
 });

@@ -39,7 +39,7 @@ describe("gateway: runtime selection by client tag and routing group (gateway pr
     const config = path.join(dir, "gateway.yaml");
     // alice may use team-a only; bob every runtime (rules: first match by runtime).
     writeFileSync(config, yaml.dump({ auth: { passwordFile, authorization: [{ runtime: "team-a/*", users: ["alice", "bob"] }, { runtime: "*", users: ["bob"] }] } }));
-    gatewayProcess = spawn(process.execPath, [xtrinodeBin, "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+    gatewayProcess = spawn(process.execPath, [xtrinodeBin, "gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
     url = await new Promise<string>((resolve, reject) => {
       let stderr = "";
       gatewayProcess.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));

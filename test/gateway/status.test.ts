@@ -18,7 +18,7 @@ const adminToken = "status-test-admin-token-0123456789abcdef";
 async function startGatewayProcess(routes: RoutesFile, config: Record<string, unknown>): Promise<string> {
   const configFile = path.join(routes.dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(configFile, yaml.dump({ health: { intervalMs: 200, failureThreshold: 1 }, ...config }));
-  const gateway = await spawnXtrinode(["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", configFile], { readyEvent: "listening" });
+  const gateway = await spawnXtrinode(["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", configFile], { readyEvent: "listening" });
   return String(gateway.ready.url);
 }
 

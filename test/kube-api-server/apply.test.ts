@@ -1,6 +1,7 @@
 import { expect } from "chai";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, HttpMethod, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
 import { minimalCrd } from "../../fixtures/kube-api-server/index.ts";
+import { RawObjectApi } from "../../reconciler/kube-client.ts";
 import { apiError, useServer } from "./support.ts";
 
 type Obj = KubernetesObject & Record<string, any>;
@@ -182,7 +183,24 @@ describe("kube-api-server: server-side apply and patches", () => {
     });
   });
 
-  it("applies JSON merge, strategic merge (as merge) and JSON patches", async () => {
+  it("strategic merge patch merges keyed lists by their patch merge key, in the order v1.37 gives", async () => {
+    const ref = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "strategic", namespace: "default" } };
+    await apply({ ...ref, spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "trino", image: "t", env: [{ name: "A", value: "1" }, { name: "B", value: "2" }], ports: [{ containerPort: 80, name: "x" }] }] } } } }, "operator", true);
+    const patch = async (spec: Obj) => {
+      // RawObjectApi: client-node's typed serializer would drop the "$patch" and "$setElementOrder" directives.
+      const patched: Obj = await RawObjectApi.fromKubeConfig(ctx.kc).send(HttpMethod.PATCH, "patch", { ...ref, spec: { template: { spec } } } as Obj, { fieldManager: "kubectl-patch" }, PatchStrategy.StrategicMergePatch);
+      return patched.spec.template.spec.containers.map((c: Obj) => [c.name, c.env?.map((e: Obj) => `${e.name}=${e.value}`), c.ports?.map((p: Obj) => `${p.name}:${p.containerPort}`)]);
+    };
+    // Each answer below is what a real v1.37 returned for the same sequence of patches.
+    expect(await patch({ containers: [{ name: "trino", env: [{ name: "S", value: "s" }, { name: "A", value: "9" }] }] })).to.deep.equal([["trino", ["S=s", "A=9", "B=2"], ["x:80"]]]);
+    expect(await patch({ containers: [{ name: "side", image: "s" }] })).to.deep.equal([["side", undefined, undefined], ["trino", ["S=s", "A=9", "B=2"], ["x:80"]]]);
+    expect(await patch({ containers: [{ name: "trino", env: [{ name: "B", $patch: "delete" }] }] })).to.deep.equal([["side", undefined, undefined], ["trino", ["S=s", "A=9"], ["x:80"]]]);
+    expect(await patch({ containers: [{ name: "trino", env: [{ $patch: "replace" }, { name: "Z", value: "z" }] }] })).to.deep.equal([["side", undefined, undefined], ["trino", ["Z=z"], ["x:80"]]]);
+    expect(await patch({ containers: [{ name: "trino", ports: [{ containerPort: 80, name: "y" }] }] })).to.deep.equal([["side", undefined, undefined], ["trino", ["Z=z"], ["y:80"]]]);
+    expect(await patch({ "$setElementOrder/containers": [{ name: "side" }, { name: "trino" }], containers: [{ name: "trino", image: "t2" }] })).to.deep.equal([["side", undefined, undefined], ["trino", ["Z=z"], ["y:80"]]]);
+  });
+
+  it("applies JSON merge, strategic merge and JSON patches", async () => {
     const core = ctx.kc.makeApiClient(CoreV1Api);
     await core.createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "patchme" }, data: { a: "1", b: "2" } } });
     const merged = await core.patchNamespacedConfigMap(

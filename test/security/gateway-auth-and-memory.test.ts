@@ -33,7 +33,7 @@ async function startGatewayProcess(dir: string, config: Record<string, unknown>)
   writeFileSync(routesFile, yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }] }));
   const configFile = path.join(dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(configFile, yaml.dump(config));
-  const gateway = await spawnXtrinode(["gateway", "--routes-file", routesFile, "--config", configFile, "--port", "0", "--host", "127.0.0.1"]);
+  const gateway = await spawnXtrinode(["gateway", "--workers", "1", "--routes-file", routesFile, "--config", configFile, "--port", "0", "--host", "127.0.0.1"]);
   return String(gateway.ready.url);
 }
 

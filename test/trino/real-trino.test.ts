@@ -103,7 +103,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     writeRoutes([{ namespace: runtimeNamespace, name: runtimeName, backend: `http://127.0.0.1:${trinoPort}`, state: "PAUSED", hostnames: [hostname] }]);
     const config = path.join(work, "gateway.yaml");
     writeFileSync(config, yaml.dump({ trustedProxies: ["127.0.0.1/32"], health: { intervalMs: 500 }, held: { pollWaitMs: 1000 } }));
-    gateway = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
+    gateway = await spawnReady(xtrinodeBin, ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
     gatewayPort = Number(new URL(String(gateway.ready.url)).port);
     peerProgress("trino", `peers ready in ${Date.now() - started} ms; coordinator laid out with: ${layout.outsidePod.join("; ")}`);
   });
@@ -220,7 +220,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     it("two gateway replicas without affinity: POST via replica A, every poll via replica B (which never saw the query), rows equal the direct query", async () => {
       // Real Trino makes a statement a query only at the first poll of its queued nextUri; before
       // that /v1/query/{id} answers 410 everywhere, so replica B finds the owner by that poll (sticky.ts).
-      const replicaB = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", path.join(work, "gateway.yaml")], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
+      const replicaB = await spawnReady(xtrinodeBin, ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", path.join(work, "gateway.yaml")], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
       try {
         const replicaBUrl = String(replicaB.ready.url).replace(/\/$/, "");
         const replicaA = `http://127.0.0.1:${gatewayPort}`;
@@ -329,7 +329,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       });
 
       it("a segment is retrieved through a second gateway replica that never saw the query", async () => {
-        const replicaB = await spawnReady(xtrinodeBin, ["gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", path.join(work, "gateway.yaml")], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
+        const replicaB = await spawnReady(xtrinodeBin, ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", path.join(work, "gateway.yaml")], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
         try {
           const replicaBUrl = String(replicaB.ready.url).replace(/\/$/, "");
           const headers = { "x-trino-user": "analyst", "x-trino-xtrinode": spoolingKey };
