@@ -12,7 +12,8 @@ import { loadCrdFiles, startKubeApiServer, type KubeApiTestServer } from "../../
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
 import type { RunningGateway } from "../../gateway/server.ts";
 import type { XTrinode } from "../../schemas/generated/types.ts";
-import { RoutesFile, startTestGateway, until } from "../gateway/support/harness.ts";
+import { RoutesFile, startTestGateway } from "../gateway/support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 import { killAllChildren, repoRoot, runXtrinode, xtrinodeBin } from "../support/process.ts";
 
 const adminToken = "status-cli-test-admin-token-0123456789";
@@ -84,7 +85,7 @@ describe("xtrinode status (process)", function () {
     const post = (runtime: string) => fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "alice", "x-trino-xtrinode": runtime }, body: "SELECT 1" }).then((response) => response.json());
     await post("team-a/analytics");
     await post("team-a/bi");
-    await until(() => gateway.core.held.size === 1 && gateway.core.inFlight.size === 1, "one held and one in-flight query");
+    await eventually("one held and one in-flight query", () => gateway.core.held.size === 1 && gateway.core.inFlight.size === 1);
   });
   afterEach(() => server.faults.clear());
   after(async () => {
@@ -146,11 +147,11 @@ describe("xtrinode status (process)", function () {
     let stdout = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     try {
-      await until(() => stdout.includes("Error"), "the first table", 20_000);
+      await eventually("the first table", () => stdout.includes("Error"), 20_000);
       const api = server.kubeConfig().makeApiClient(CustomObjectsApi);
       const live = (await api.getNamespacedCustomObject({ group: "xtrinode.io", version: "v1alpha1", namespace: "team-b", plural: "xtrinodes", name: "etl" })) as XTrinode;
       await api.replaceNamespacedCustomObjectStatus({ group: "xtrinode.io", version: "v1alpha1", namespace: "team-b", plural: "xtrinodes", name: "etl", body: { ...live, status: { ...live.status, phase: "Reconciling", routeState: "RESUMING", conditions: [] } } });
-      await until(() => stdout.includes("RESUMING"), "the changed row", 20_000);
+      await eventually("the changed row", () => stdout.includes("RESUMING"), 20_000);
       const lines = stdout.trimEnd().split("\n");
       expect(lines.filter((line) => line.startsWith("NAME"))).to.have.length(1);
       expect(lines[lines.length - 1]).to.match(/^etl\s+Reconciling\s+RESUMING/);

@@ -16,7 +16,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { startLocalStack, type LocalStack } from "../../fixtures/local-stack/index.ts";
 import { repoRoot } from "../../fixtures/local-stack/processes.ts";
 import { ensureDebianPackages, skipForMissingPeer } from "../support/peers.ts";
-import { runQuery, waitFor } from "../e2e/support.ts";
+import { runQuery } from "../e2e/support.ts";
+import { eventually } from "../support/eventually.ts";
 
 const chromiumPath = "/usr/bin/chromium";
 const chromiumArgs = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -90,18 +91,18 @@ describe("web console (Chromium headless, real processes)", function () {
     await logIn(page, stack!.adminToken);
     expect(await page.locator("#who").textContent()).to.equal("local-admin");
     for (const runtime of ["analytics/bi", "analytics/adhoc"]) {
-      await waitFor(`${runtime} RUNNING in the console`, async () => (await routeOf(page, runtime)) === "RUNNING", 30_000);
+      await eventually(`${runtime} RUNNING in the console`, async () => (await routeOf(page, runtime)) === "RUNNING", 30_000);
     }
     const bi = row(page, "analytics/bi");
     expect(await bi.locator('[data-field="phase"]').textContent()).to.equal("Ready");
     expect(await bi.locator('td[data-label="Workers"]').textContent()).to.equal("3/3");
     expect(await bi.locator('td[data-label="Conditions"]').textContent()).to.include("Ready: Ready");
     // Held and in-flight queries come from the gateway's status (numbers, not "—").
-    await waitFor("gateway query counts", async () => (await bi.locator('td[data-label="Held"]').textContent()) === "0");
+    await eventually("gateway query counts", async () => (await bi.locator('td[data-label="Held"]').textContent()) === "0");
     expect(await bi.locator('td[data-label="In flight"]').textContent()).to.equal("0");
     // adhoc idles after its 30m wakeTTL: the countdown is shown.
     expect(await row(page, "analytics/adhoc").locator('td[data-label="Idle suspend"]').textContent()).to.match(/^in (29|30)m/);
-    await waitFor("no request left this origin", () => requests.every((url) => new URL(url).origin === new URL(stack!.consoleUrl).origin));
+    await eventually("no request left this origin", () => requests.every((url) => new URL(url).origin === new URL(stack!.consoleUrl).origin));
 
     // Filter by state.
     await page.locator("#filter-state").selectOption("RUNNING");
@@ -115,9 +116,9 @@ describe("web console (Chromium headless, real processes)", function () {
     const bi = row(page, "analytics/bi");
     await bi.locator('button[data-action="suspend"]').click();
     const phaseOf = () => bi.locator('[data-field="phase"]').textContent({ timeout: 5_000 });
-    await waitFor("analytics/bi PAUSED and Suspended in the console", async () => (await routeOf(page, "analytics/bi")) === "PAUSED" && (await phaseOf()) === "Suspended", 40_000);
+    await eventually("analytics/bi PAUSED and Suspended in the console", async () => (await routeOf(page, "analytics/bi")) === "PAUSED" && (await phaseOf()) === "Suspended", 40_000);
     await bi.locator('button[data-action="resume"]').click();
-    await waitFor("analytics/bi RUNNING again in the console", async () => (await routeOf(page, "analytics/bi")) === "RUNNING", 40_000);
+    await eventually("analytics/bi RUNNING again in the console", async () => (await routeOf(page, "analytics/bi")) === "RUNNING", 40_000);
   });
 
   it("shows one runtime: conditions, catalogs with Ready, hostnames, history and events; names and messages as text", async () => {
@@ -163,7 +164,7 @@ describe("web console (Chromium headless, real processes)", function () {
     expect(await page.locator('tr[data-runtime="analytics/bi"] [data-field="route"]').textContent()).to.equal("RUNNING");
     expect(await page.locator('tr[data-runtime="analytics/bi"] td[data-label="Held"]').textContent()).to.equal("0");
     const backends = page.locator("tr[data-backend]");
-    await waitFor("a healthy backend", async () => (await backends.locator('[data-field="health"]').allTextContents()).includes("healthy"));
+    await eventually("a healthy backend", async () => (await backends.locator('[data-field="health"]').allTextContents()).includes("healthy"));
     expect(await backends.locator('[data-field="breaker"]').allTextContents()).to.include("closed");
     await screenshot(page, "gateway");
   });
@@ -172,22 +173,22 @@ describe("web console (Chromium headless, real processes)", function () {
     const suspended = await fetch(`${stack!.apiServerUrl}/v1/runtimes/analytics/adhoc/suspend`, { method: "POST", headers: { authorization: `Bearer ${stack!.adminToken}` } });
     expect(suspended.status).to.equal(202);
     await page.goto(`${stack!.consoleUrl}#/`);
-    await waitFor("analytics/adhoc PAUSED in the console", async () => (await routeOf(page, "analytics/adhoc")) === "PAUSED", 40_000);
+    await eventually("analytics/adhoc PAUSED in the console", async () => (await routeOf(page, "analytics/adhoc")) === "PAUSED", 40_000);
     // The gateway holds the query and asks the lifecycle API to resume; the suspend intent is lifted by that resume.
     const query = runQuery(Trino.create({ server: stack!.gatewayUrl, auth: new BasicAuth("analyst"), extraHeaders: { "X-Trino-XTrinode": "analytics/adhoc" } }), "SELECT 7");
     const held = row(page, "analytics/adhoc").locator('td[data-label="Held"]');
-    await waitFor("Held 1 for analytics/adhoc in the console", async () => (await held.textContent()) === "1", 15_000);
+    await eventually("Held 1 for analytics/adhoc in the console", async () => (await held.textContent()) === "1", 15_000);
     const outcome = await query;
     expect(outcome.state, outcome.error).to.equal("FINISHED");
     expect(outcome.rows).to.deep.equal([[7]]);
-    await waitFor("Held back to 0 and RUNNING", async () => (await held.textContent()) === "0" && (await routeOf(page, "analytics/adhoc")) === "RUNNING", 15_000);
+    await eventually("Held back to 0 and RUNNING", async () => (await held.textContent()) === "0" && (await routeOf(page, "analytics/adhoc")) === "RUNNING", 15_000);
   });
 
   it("fits a phone screen", async () => {
     const phonePage = await browser!.newPage({ viewport: phone, isMobile: true, hasTouch: true });
     try {
       await logIn(phonePage, stack!.adminToken);
-      await waitFor("runtimes RUNNING", async () => (await routeOf(phonePage, "analytics/bi")) === "RUNNING", 20_000);
+      await eventually("runtimes RUNNING", async () => (await routeOf(phonePage, "analytics/bi")) === "RUNNING", 20_000);
       // Runs in the page (a string: this file is type-checked without the DOM library).
       const overflow = await phonePage.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth");
       expect(overflow, "horizontal overflow in px").to.be.at.most(0);
@@ -201,7 +202,7 @@ describe("web console (Chromium headless, real processes)", function () {
     const viewerPage = await browser!.newPage({ viewport: laptop });
     try {
       await logIn(viewerPage, stack!.viewerToken);
-      await waitFor("runtimes RUNNING", async () => (await routeOf(viewerPage, "analytics/bi")) === "RUNNING", 20_000);
+      await eventually("runtimes RUNNING", async () => (await routeOf(viewerPage, "analytics/bi")) === "RUNNING", 20_000);
       expect(await viewerPage.locator("button[data-action]").count()).to.equal(0);
       await viewerPage.goto(`${stack!.consoleUrl}#/runtime/analytics/bi`);
       await viewerPage.locator('tr[data-condition="Ready"]').waitFor();

@@ -22,6 +22,7 @@ import { configMapPolicySource } from "../../reconciler/policy.ts";
 import { defaultInstallDir, deployDir, objectsOf, repoRoot } from "./layout.ts";
 import type { KubeObject } from "./kustomize.ts";
 import { allows, requestAttributes, rulesFor } from "./rbac.ts";
+import { eventually } from "../support/eventually.ts";
 
 const pollMarker = "audit-poll";
 
@@ -57,14 +58,6 @@ function exampleSpecs(): KubeObject[] {
 async function adminGet(kube: KubeApiTestServer, apiPath: string): Promise<any> {
   const response = await fetch(`${kube.url}${apiPath}?audit=${pollMarker}`, { headers: { authorization: `Bearer ${testToken}` } });
   return response.json();
-}
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /** Waits until the request log has been quiet for a while: watch streams are logged when they close. */
@@ -113,10 +106,10 @@ describe("deploy/ RBAC against the components' real Kubernetes requests", functi
       resyncPeriodMs: 60_000,
     });
     try {
-      await until(async () => {
+      await eventually("every example runtime Ready", async () => {
         const list = await adminGet(kube, "/apis/xtrinode.io/v1alpha1/xtrinodes");
         return list.items.length === runtimes.length && list.items.every((item: KubeObject) => item.status?.phase === "Ready");
-      }, "every example runtime Ready");
+      });
       const routes = await adminGet(kube, `/api/v1/namespaces/${defaultGatewayNamespace}/configmaps/trino-gateway-routes`);
       expect((yaml.load(routes.data["routes.yaml"]) as { routes: unknown[] }).routes).to.have.length(runtimes.length);
     } finally {
@@ -178,7 +171,7 @@ describe("deploy/ RBAC against the components' real Kubernetes requests", functi
     });
     try {
       // Ready means it loaded the routes the operator published above.
-      await until(async () => (await fetch(`${gateway.url}/readyz`)).status === 200, "the gateway ready");
+      await eventually("the gateway ready", async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
     } finally {
       await gateway.close();
     }

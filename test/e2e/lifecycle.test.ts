@@ -15,7 +15,8 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { startLocalStack, type LocalStack } from "../../fixtures/local-stack/index.ts";
 import { heldCoordinatorId } from "../../gateway/query-id.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
-import { AutoscalerHistory, RouteHistory, coordinatorOfQuery, metricSum, runQuery, waitFor } from "./support.ts";
+import { AutoscalerHistory, RouteHistory, coordinatorOfQuery, metricSum, runQuery } from "./support.ts";
+import { eventually } from "../support/eventually.ts";
 import { defaultGatewayNamespace } from "../../schemas/api/index.ts";
 
 const ns = "e2e";
@@ -106,9 +107,9 @@ describe("end to end: local stack (real processes, trino-client)", function () {
     await stack.apply(runtime("alpha", { ...alphaBase, workers: fixedWorkers, lifecycle: { wakeTTL: "5s" } }));
     await stack.apply(runtime("beta", { workers: fixedWorkers, catalogs: { names: ["tpch"] }, route: { hostnames: [betaHost] } }));
     for (const name of ["alpha", "beta"]) {
-      await waitFor(`${ns}/${name} phase Ready`, async () => (await phase(name)) === "Ready", 15_000, () => phase(name));
-      await waitFor(`${ns}/${name} route RUNNING`, () => routes.current(ns, name)?.state === "RUNNING", 10_000, () => routes.states(ns, name));
-      await waitFor(`${ns}/${name} coordinator test server running`, async () => (await stack.coordinators.state(ns, name)).running);
+      await eventually(`${ns}/${name} phase Ready`, async () => (await phase(name)) === "Ready", { timeoutMs: 15_000, describe: () => phase(name) });
+      await eventually(`${ns}/${name} route RUNNING`, () => routes.current(ns, name)?.state === "RUNNING", { timeoutMs: 10_000, describe: () => routes.states(ns, name) });
+      await eventually(`${ns}/${name} coordinator test server running`, async () => (await stack.coordinators.state(ns, name)).running);
     }
   });
 
@@ -119,7 +120,7 @@ describe("end to end: local stack (real processes, trino-client)", function () {
 
     // Hostname: trino-client talks to http://localhost:<port>, i.e. Host: localhost → alpha.
     const gatewayPort = new URL(stack.gatewayUrl).port;
-    const byHost = await waitFor("a query by hostname to finish", async () => {
+    const byHost = await eventually("a query by hostname to finish", async () => {
       const outcome = await runQuery(Trino.create({ server: `http://${alphaHost}:${gatewayPort}`, auth: new BasicAuth("e2e") }), "SELECT 7");
       return outcome.state === "FINISHED" ? outcome : undefined;
     }, 10_000);
@@ -127,7 +128,7 @@ describe("end to end: local stack (real processes, trino-client)", function () {
     expect(coordinatorOfQuery(byHost.id)).to.equal(alpha);
     // Another runtime's hostname goes to that runtime (waiting, like the query above, until this gateway has seen
     // beta RUNNING with a healthy backend; before that it holds the statement under a gateway id).
-    const byBetaHost = await waitFor("a statement by beta's hostname answered by a coordinator", async () => {
+    const byBetaHost = await eventually("a statement by beta's hostname answered by a coordinator", async () => {
       const id = (await postWithHost(stack.gatewayUrl, betaHost, "SELECT 1")).id;
       return coordinatorOfQuery(id) === heldCoordinatorId ? undefined : id;
     }, 10_000);
@@ -144,13 +145,13 @@ describe("end to end: local stack (real processes, trino-client)", function () {
 
   it("idles past the wake TTL: route DRAINING then PAUSED, phase Suspended, coordinator stopped", async () => {
     const from = routes.versions.length - 1;
-    await waitFor("alpha route PAUSED after its wake TTL", () => routes.current(ns, "alpha")?.state === "PAUSED", 20_000, () => routes.states(ns, "alpha", from));
+    await eventually("alpha route PAUSED after its wake TTL", () => routes.current(ns, "alpha")?.state === "PAUSED", { timeoutMs: 20_000, describe: () => routes.states(ns, "alpha", from) });
     // RUNNING (unless a slow previous step already let it start draining) → DRAINING → PAUSED.
     const states = routes.states(ns, "alpha", from);
     expect(states.slice(-2), states.join(" → ")).to.deep.equal(["DRAINING", "PAUSED"]);
     expect(routes.states(ns, "alpha").filter((state) => state === "RUNNING" || state === "DRAINING" || state === "PAUSED").slice(-3)).to.deep.equal(["RUNNING", "DRAINING", "PAUSED"]);
-    await waitFor("alpha phase Suspended", async () => (await phase("alpha")) === "Suspended", 10_000, () => phase("alpha"));
-    await waitFor("alpha coordinator test server stopped", async () => !(await stack.coordinators.state(ns, "alpha")).running, 10_000);
+    await eventually("alpha phase Suspended", async () => (await phase("alpha")) === "Suspended", { timeoutMs: 10_000, describe: () => phase("alpha") });
+    await eventually("alpha coordinator test server stopped", async () => !(await stack.coordinators.state(ns, "alpha")).running, 10_000);
     const coordinator = await deployment("alpha-trino-coordinator") as unknown as { spec: { replicas?: number } };
     expect(coordinator.spec.replicas).to.equal(0);
     // beta has no wake TTL: untouched.
@@ -204,13 +205,13 @@ describe("end to end: local stack (real processes, trino-client)", function () {
     expect(await client.get(scaledObject)).to.equal(undefined);
 
     await stack.apply(runtime("alpha", { ...alphaBase, workers: { mode: "keda", min: 0, max: 4, keda: { queryPressure: { serverAddress: "http://prometheus.monitoring.svc:9090", threshold: 4 } } } }));
-    await waitFor("the ScaledObject of alpha's workers", () => client.get(scaledObject));
+    await eventually("the ScaledObject of alpha's workers", () => client.get(scaledObject));
     expect(await client.get(hpa)).to.equal(undefined);
 
     await stack.apply(runtime("alpha", { ...alphaBase, workers: fixedWorkers, valuesOverlay: { server: { autoscaling: { enabled: true, maxReplicas: 4, targetCPUUtilizationPercentage: 60 } } } }));
-    await waitFor("the HPA of alpha's workers", () => client.get(hpa));
-    await waitFor("the stale ScaledObject pruned", async () => (await client.get(scaledObject)) === undefined);
-    await waitFor("alpha phase Ready after the switch", async () => (await phase("alpha")) === "Ready", 10_000, () => phase("alpha"));
+    await eventually("the HPA of alpha's workers", () => client.get(hpa));
+    await eventually("the stale ScaledObject pruned", async () => (await client.get(scaledObject)) === undefined);
+    await eventually("alpha phase Ready after the switch", async () => (await phase("alpha")) === "Ready", { timeoutMs: 10_000, describe: () => phase("alpha") });
 
     expect([...autoscalers.kindsSeen()].sort(), `watch ends: ${autoscalers.ends.join("; ")}`).to.deep.equal(["HorizontalPodAutoscaler", "ScaledObject"]);
     expect(autoscalers.maxConcurrent(workerDeployment), `autoscaler events: ${JSON.stringify(autoscalers.events)}; watch ends: ${autoscalers.ends.join("; ")}`).to.equal(1);
@@ -224,26 +225,26 @@ describe("end to end: local stack (real processes, trino-client)", function () {
 
     await stack.apply(catalog("sales", "memory", { "memory.max-data-per-node": "128MB" }));
     for (const name of ["alpha-trino-coordinator", "alpha-trino-worker"]) {
-      await waitFor(`${name} to roll (new catalog checksum)`, async () => (await catalogChecksum(name)) !== before[name], 10_000, () => catalogChecksum(name));
+      await eventually(`${name} to roll (new catalog checksum)`, async () => (await catalogChecksum(name)) !== before[name], { timeoutMs: 10_000, describe: () => catalogChecksum(name) });
     }
     // The operator has handled the catalog event (alpha rolled); one more resync pass must not touch beta either.
-    await waitFor("a reconcile pass after the catalog change", async () => (await metricSum(operatorMetricsUrl, "xtrinode_operator_reconcile_total")) > 0);
+    await eventually("a reconcile pass after the catalog change", async () => (await metricSum(operatorMetricsUrl, "xtrinode_operator_reconcile_total")) > 0);
     for (const name of ["beta-trino-coordinator", "beta-trino-worker"]) expect(await catalogChecksum(name), name).to.equal(before[name]);
     expect(await Promise.all(["beta-trino-coordinator", "beta-trino-worker"].map(async (name) => (await deployment(name))?.metadata.resourceVersion))).to.deep.equal(betaVersions);
     // The rolled runtime comes back (the controller simulation reports the new pods ready).
-    await waitFor("alpha Ready with route RUNNING after the roll", async () => (await phase("alpha")) === "Ready" && routes.current(ns, "alpha")?.state === "RUNNING", 10_000, async () => [await phase("alpha"), routes.current(ns, "alpha")?.state]);
+    await eventually("alpha Ready with route RUNNING after the roll", async () => (await phase("alpha")) === "Ready" && routes.current(ns, "alpha")?.state === "RUNNING", { timeoutMs: 10_000, describe: async () => [await phase("alpha"), routes.current(ns, "alpha")?.state] });
   });
 
   it("deleting an XTrinode: route REMOVED then gone, owned objects gone, coordinator stopped", async () => {
     const from = routes.versions.length - 1;
     await client.delete({ apiVersion: group, kind: "XTrinode", namespace: ns, name: "alpha" });
-    await waitFor("alpha XTrinode gone (finalizer done)", async () => (await client.get({ apiVersion: group, kind: "XTrinode", namespace: ns, name: "alpha" })) === undefined, 15_000);
-    await waitFor("alpha route entry gone", () => routes.versions.length > from && routes.current(ns, "alpha") === undefined, 10_000, () => routes.states(ns, "alpha", from));
+    await eventually("alpha XTrinode gone (finalizer done)", async () => (await client.get({ apiVersion: group, kind: "XTrinode", namespace: ns, name: "alpha" })) === undefined, 15_000);
+    await eventually("alpha route entry gone", () => routes.versions.length > from && routes.current(ns, "alpha") === undefined, { timeoutMs: 10_000, describe: () => routes.states(ns, "alpha", from) });
     expect(routes.states(ns, "alpha", from)).to.deep.equal(["RUNNING", "REMOVED", "absent"]);
     for (const [apiVersion, kind] of [["apps/v1", "Deployment"], ["v1", "ConfigMap"], ["v1", "Service"], ["v1", "ServiceAccount"], ["autoscaling/v2", "HorizontalPodAutoscaler"], ["keda.sh/v1alpha1", "ScaledObject"]]) {
       expect(await client.list(apiVersion, kind, ns, "xtrinode.io/runtime=alpha"), `${kind}s of alpha`).to.deep.equal([]);
     }
-    await waitFor("alpha coordinator test server stopped", async () => !(await stack.coordinators.state(ns, "alpha")).running);
+    await eventually("alpha coordinator test server stopped", async () => !(await stack.coordinators.state(ns, "alpha")).running);
     // The other runtime still serves.
     expect(routes.current(ns, "beta")?.state).to.equal("RUNNING");
     expect((await runQuery(byHeader(`${ns}/beta`), "SELECT 5")).rows).to.deep.equal([[5]]);

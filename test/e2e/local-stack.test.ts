@@ -16,7 +16,8 @@ import { coordinatorOf } from "../../fixtures/local-stack/coordinators.ts";
 import { placeholderSecrets, removeAbandonedStackDirs } from "../../fixtures/local-stack/index.ts";
 import { usageText } from "../../fixtures/local-stack/usage.ts";
 import { ensureDebianPackages, PeerUnavailable } from "../support/peers.ts";
-import { runQuery, waitFor } from "./support.ts";
+import { runQuery } from "./support.ts";
+import { eventually } from "../support/eventually.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -39,7 +40,7 @@ async function startStack(): Promise<{ child: ChildProcess; output: () => string
   let output = "";
   started.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   started.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor("the 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || started.exitCode !== null, 40_000);
+  await eventually("the 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || started.exitCode !== null, 40_000);
   expect(output, output).to.include("Ctrl-C stops everything");
   return { child: started, output: () => output };
 }
@@ -77,7 +78,7 @@ describe("local stack: npm start", function () {
 
     // The printed instructions work: a query by header to each example runtime.
     for (const runtime of ["analytics/bi", "analytics/adhoc"]) {
-      const outcome = await waitFor(`a query to ${runtime}`, async () => {
+      const outcome = await eventually(`a query to ${runtime}`, async () => {
         const result = await runQuery(Trino.create({ server: gatewayUrl, auth: new BasicAuth("me"), extraHeaders: { "X-Trino-XTrinode": runtime } }), "SELECT 42");
         return result.state === "FINISHED" ? result : undefined;
       }, 15_000);
@@ -118,7 +119,7 @@ describe("local stack: npm start", function () {
     expect(childPids.length, "operator, apiserver and gateway child processes").to.equal(3);
     child.kill("SIGKILL");
     try {
-      await waitFor("every component to stop by itself", () => childPids.every((pid) => !alive(pid)), 20_000);
+      await eventually("every component to stop by itself", () => childPids.every((pid) => !alive(pid)), 20_000);
       expect(existsSync(tempDir), "the killed stack could not remove its temp dir").to.equal(true);
       // What the next start does first (the dir's owner is gone):
       if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child!.once("exit", resolve)); // reaped
@@ -143,7 +144,7 @@ async function startNpm(): Promise<{ npm: ChildProcess; output: () => string }> 
   let output = "";
   npm.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   npm.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await waitFor("npm start's 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || npm.exitCode !== null, 40_000);
+  await eventually("npm start's 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || npm.exitCode !== null, 40_000);
   expect(output, output).to.include("Ctrl-C stops everything");
   return { npm, output: () => output };
 }
@@ -169,7 +170,7 @@ describe("local stack: a real `npm start` stopped by a plain kill", function () 
       // npm, the stack (node main.ts, perhaps under sh) and its operator, lifecycle API and gateway.
       expect(pids.length, spawnSync("ps", ["-o", "pid,ppid,cmd", "-g", String(pgid)]).stdout.toString()).to.be.at.least(5);
       process.kill(target === "npm" ? npm.pid! : -pgid, signal);
-      await waitFor("every process of npm start's group to exit", () => groupPids(pgid!).length === 0, 30_000, () => spawnSync("ps", ["-o", "pid,ppid,stat,cmd", "-g", String(pgid)]).stdout.toString());
+      await eventually("every process of npm start's group to exit", () => groupPids(pgid!).length === 0, { timeoutMs: 30_000, describe: () => spawnSync("ps", ["-o", "pid,ppid,stat,cmd", "-g", String(pgid)]).stdout.toString() });
       expect(existsSync(tempDir), `${tempDir} removed`).to.equal(false);
     });
   }

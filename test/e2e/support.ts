@@ -8,25 +8,6 @@ import { configMapRoutesSource } from "../../gateway/routes-source.ts";
 import { decodeRoutes } from "../../schemas/api/index.ts";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 
-/** Polls `probe` until it returns a truthy value; fails naming `what` (and the last value seen) at the deadline. */
-export async function waitFor<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 15_000, describe?: () => unknown): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const detail = describe ? ` (last seen: ${JSON.stringify(await describe())})` : lastError ? ` (last error: ${(lastError as Error).message})` : "";
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** Sum of the samples of `name` whose labels include every pair of `labels`. */
 export async function metricSum(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

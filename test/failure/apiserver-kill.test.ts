@@ -12,7 +12,8 @@ import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { leaseName, leaseNamespace, leasesPath, namespace, runtimePath, startTestCluster, tokens, type TestCluster } from "../apiserver/setup.ts";
-import { runQuery, until } from "../gateway/support/harness.ts";
+import { runQuery } from "../gateway/support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
 import yaml from "js-yaml";
 
@@ -74,7 +75,7 @@ describe("failure: lifecycle API server killed during a resume stampede", functi
       env: {},
       logger,
     });
-    await until(() => gateway.core.routes.generation === 1, "the gateway's first routes");
+    await eventually("the gateway's first routes", () => gateway.core.routes.generation === 1);
 
     // Stand-in for the operator: once resume intent is recorded, the route goes RUNNING.
     let flips = 0;
@@ -102,10 +103,10 @@ describe("failure: lifecycle API server killed during a resume stampede", functi
     // Mid-stampede: every client is held and the first API server won the Lease, its intent write hanging.
     const settled: string[] = [];
     outcomes.forEach((outcome) => void outcome.then((result) => settled.push(result.ok ? "ok" : result.error)));
-    await until(() => gateway.core.held.size >= CLIENTS, "all clients held", 20_000).catch((error: Error) => {
+    await eventually("all clients held", () => gateway.core.held.size >= CLIENTS, 20_000).catch((error: Error) => {
       throw new Error(`${error.message}: ${gateway.core.held.size} held, settled: ${JSON.stringify(settled.slice(0, 3))} (${settled.length})`);
     });
-    await until(async () => (await client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: leaseNamespace, name: leaseName(runtimeName) })) !== undefined, "the resume Lease to be taken", 20_000);
+    await eventually("the resume Lease to be taken", async () => (await client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: leaseNamespace, name: leaseName(runtimeName) })) !== undefined, 20_000);
     const killedAtMs = Date.now() - started;
     await first.kill("SIGKILL");
     cluster.kube.faults.clear();

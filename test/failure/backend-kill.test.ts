@@ -6,7 +6,8 @@ import path from "node:path";
 import { BasicAuth, Trino, type QueryResult } from "trino-client";
 import { coordinatorIdOf } from "../../gateway/query-id.ts";
 import type { RunningGateway } from "../../gateway/server.ts";
-import { RoutesFile, startTestGateway, until } from "../gateway/support/harness.ts";
+import { RoutesFile, startTestGateway } from "../gateway/support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 import { killAllChildren, repoRoot, spawnReady, type ChildUnderTest } from "../support/process.ts";
 
 const trinoServerMain = path.join(repoRoot, "fixtures", "trino-server", "main.ts");
@@ -50,7 +51,7 @@ describe("failure: a pool backend killed mid-query", function () {
     routes = new RoutesFile();
     routes.write(servers.map((server, i) => ({ namespace: "shared", name: `p${i + 1}`, backend: String(server.ready.url), state: "RUNNING", pool: "shared" })));
     gateway = await startTestGateway(routes);
-    await until(() => servers.every((server) => gateway.core.backends.state(String(server.ready.url)).health === "healthy"), "both backends healthy");
+    await eventually("both backends healthy", () => servers.every((server) => gateway.core.backends.state(String(server.ready.url)).health === "healthy"));
   });
   after(async () => {
     await gateway?.close();
@@ -91,10 +92,10 @@ describe("failure: a pool backend killed mid-query", function () {
     process.stdout.write(`      killed p${victim + 1}; its client got: ${onVictim.map((outcome) => outcome.error).join(" | ")}\n`);
 
     // New queries: within a deadline the gateway stops choosing the dead backend (ejection).
-    await until(async () => {
+    await eventually("new queries to avoid the dead backend", async () => {
       const outcome = await settle(client(), "SELECT 1");
       return outcome.error === undefined && ownerOf(outcome.id) === survivor && gateway.core.backends.state(String(servers[victim].ready.url)).health !== "healthy";
-    }, "new queries to avoid the dead backend", 10_000);
+    }, 10_000);
     const after = [];
     for (let i = 0; i < 10; i++) after.push(await settle(client(), "SELECT 1"));
     for (const outcome of after) {

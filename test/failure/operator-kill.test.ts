@@ -10,7 +10,8 @@ import { leaseName, prunableKinds } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/apply-decision.ts";
 import { readRoutes } from "../../reconciler/routes-publisher.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
-import { gatewayNamespace, phaseOf, runtime, startCluster, waitFor, type Cluster } from "../reconciler/support.ts";
+import { gatewayNamespace, phaseOf, runtime, startCluster, type Cluster } from "../reconciler/support.ts";
+import { eventually } from "../support/eventually.ts";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
 import { createRng, testSeed, type Rng } from "../support/rng.ts";
 
@@ -107,10 +108,10 @@ describe("failure: operator SIGKILLed at random points of a reconcile", function
       standbys.set(identity, started);
     };
     const nextLeader = async (): Promise<ChildUnderTest> => {
-      const identity = await waitFor("a standby to take the Lease", async () => {
+      const identity = await eventually("a standby to take the Lease", async () => {
         const holder = await leaseHolder(cluster);
         return holder && standbys.has(holder) ? holder : undefined;
-      }, 20_000, 20);
+      }, { timeoutMs: 20_000, intervalMs: 20 });
       const leader = await standbys.get(identity)!;
       standbys.delete(identity);
       return leader;
@@ -142,14 +143,14 @@ describe("failure: operator SIGKILLed at random points of a reconcile", function
     const final = await nextLeader();
     const expectedPhase = (d: Desired) => (d.suspended ? "Suspended" : "Ready");
     try {
-      await waitFor("every runtime in its expected phase", async () => {
+      await eventually("every runtime in its expected phase", async () => {
         for (const d of desired.values()) if ((await phaseOf(cluster.client, d.namespace, d.name)) !== expectedPhase(d)) return false;
         return true;
-      }, 40_000, 200);
-      await waitFor("exactly the desired route entries", async () => {
+      }, { timeoutMs: 40_000, intervalMs: 200 });
+      await eventually("exactly the desired route entries", async () => {
         const routes = (await readRoutes(cluster.client, gatewayNamespace)).routes;
         return routes.length === desired.size && routes.every((r) => desired.get(key(r)) && r.state === (desired.get(key(r))!.suspended ? "PAUSED" : "RUNNING"));
-      }, 30_000, 200);
+      }, { timeoutMs: 30_000, intervalMs: 200 });
       // Deleted runtimes are gone (their finalizers completed) and only desired runtimes exist.
       const live = (await Promise.all(namespaces.map((ns) => cluster.client.list(apiVersion, "XTrinode", ns)))).flat();
       expect(live.map((r) => key(r.metadata as { namespace: string; name: string })).sort()).to.deep.equal([...desired.keys()].sort());

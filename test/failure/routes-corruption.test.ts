@@ -13,7 +13,8 @@ import { defaultGatewayNamespace, routesConfigMapName, routesDataKey } from "../
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
-import { RoutesFile, runQuery, startTestGateway, until } from "../gateway/support/harness.ts";
+import { RoutesFile, runQuery, startTestGateway } from "../gateway/support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 import { malformedRoutes, validRoutesText } from "../fuzz/spec-mutations.ts";
 import { createRng, testSeed } from "../support/rng.ts";
 
@@ -43,7 +44,7 @@ describe("failure: routes ConfigMap corrupted under gateway load", function () {
     await client.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: routesConfigMapName, namespace }, data: { [routesDataKey]: text } });
     const logger = silentLogger();
     gateway = await startGateway({ routesSource: configMapRoutesSource(kube.kubeConfig(), namespace, logger), port: 0, host: "127.0.0.1", env: {}, logger });
-    await until(() => gateway.core.routes.generation === 1, "the first routes");
+    await eventually("the first routes", () => gateway.core.routes.generation === 1);
   });
   after(async () => {
     await gateway?.close();
@@ -96,7 +97,7 @@ describe("failure: routes ConfigMap corrupted under gateway load", function () {
     expect(corruptions).to.be.at.least(5);
 
     // Every corruption the watch delivered was refused and counted; the last-good table is intact.
-    await until(() => gateway.core.routes.invalidUpdates >= 1, "the gateway to see a corruption");
+    await eventually("the gateway to see a corruption", () => gateway.core.routes.invalidUpdates >= 1);
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     expect(gateway.core.routes.generation).to.equal(1);
     expect(metric(metrics, "xtrinode_gateway_routes_generation")).to.equal(1);
@@ -111,7 +112,7 @@ describe("failure: routes ConfigMap corrupted under gateway load", function () {
   it("applies a valid update after the corruptions (the watch still works)", async () => {
     const live = await client.get({ apiVersion: "v1", kind: "ConfigMap", namespace, name: routesConfigMapName });
     await client.replace({ ...live!, data: { [routesDataKey]: validRoutesText(["alpha"], () => alpha.url) } });
-    await until(() => gateway.core.routes.generation === 2, "the valid update");
+    await eventually("the valid update", () => gateway.core.routes.generation === 2);
     expect([...gateway.core.routes.table.byKey.keys()]).to.deep.equal(["team-a/alpha"]);
   });
 });
@@ -162,7 +163,7 @@ describe("failure: routes file corrupted under gateway load", function () {
     }
     expect(errors).to.deep.equal([]);
     expect(backend.stats.statements).to.equal(100);
-    await until(() => gateway.core.routes.invalidUpdates >= 1, "the gateway to see a corruption");
+    await eventually("the gateway to see a corruption", () => gateway.core.routes.invalidUpdates >= 1);
     expect(gateway.core.routes.generation).to.equal(1);
     // No upper bound here: overlapping reads of the file may deliver one text more than once.
     expect(corruptions).to.be.at.least(5);

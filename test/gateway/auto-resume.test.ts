@@ -7,7 +7,8 @@ import type { RunningGateway } from "../../gateway/server.ts";
 import { coordinatorIdOf } from "../../gateway/query-id.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
 import { startFakeLifecycle, type FakeLifecycle } from "./support/fake-lifecycle.ts";
-import { RoutesFile, runQuery, startTestGateway, until } from "./support/harness.ts";
+import { RoutesFile, runQuery, startTestGateway } from "./support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 
 
 describe("gateway auto-resume", function () {
@@ -49,7 +50,7 @@ describe("gateway auto-resume", function () {
   it("holds 50 concurrent trino-client queries, resumes once per gateway, and runs them all", async () => {
     gateways.push(await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }), await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }));
     const queries = Array.from({ length: 50 }, (_, i) => runQuery(Trino.create({ server: gateways[i % 2].url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-a/sleepy" } }), `SELECT ${i}`));
-    await until(() => gateways.some((gateway) => gateway.core.held.size > 0), "statements to be held");
+    await eventually("statements to be held", () => gateways.some((gateway) => gateway.core.held.size > 0));
     const results = await Promise.all(queries);
     expect(results).to.have.length(50);
     results.forEach((pages, i) => {
@@ -148,7 +149,7 @@ describe("gateway auto-resume", function () {
     const post = async () => (await (await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "t" }, body: "SELECT 1" })).json()) as QueryResult;
     const held = await post();
     expect(held.stats?.state).to.equal("QUEUED");
-    await until(() => routes.routes[0].state === "RESUMING", "the resume");
+    await eventually("the resume", () => routes.routes[0].state === "RESUMING");
     const reason = "Deployment team-a/sleepy-trino-coordinator: ReplicaSet has timed out progressing.; pod Pending: Unschedulable: 0/3 nodes are available";
     routes.write(routes.routes.map((route) => ({ ...route, state: "FAILED", message: reason })));
     let page = held;
@@ -185,7 +186,7 @@ describe("gateway auto-resume", function () {
     expect(refused.error?.message).to.contain("team-a/sleepy");
     expect(lifecycle.resumeCalls.get("team-a/sleepy")).to.equal(1);
     // Nobody polls: the gateway gives the statements up, and a late poll is told so (not run again).
-    await until(() => gateway.core.held.size === 0, "abandoned statements to be dropped");
+    await eventually("abandoned statements to be dropped", () => gateway.core.held.size === 0);
     const late = (await (await fetch(held[0].nextUri!)).json()) as QueryResult;
     expect(late.error?.errorName).to.equal("XTRINODE_QUERY_NOT_FOUND");
     expect(late.error?.message).to.contain("its client stopped polling");

@@ -9,7 +9,7 @@ import { configMapRoutesSource } from "../../gateway/routes-source.ts";
 import { defaultGatewayNamespace, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
-import { until } from "./support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 
 const namespace = defaultGatewayNamespace;
 const routesYaml = (routes: RouteEntry[]) => yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes });
@@ -37,13 +37,13 @@ describe("gateway routes from the ConfigMap", function () {
   });
 
   it("applies the ConfigMap, its valid updates, and keeps last-good on invalid ones", async () => {
-    await until(() => gateway.core.routes.table.byKey.has("team-a/a"), "the initial routes");
+    await eventually("the initial routes", () => gateway.core.routes.table.byKey.has("team-a/a"));
     await writeRoutes(routesYaml([entry("a"), entry("b")]));
-    await until(() => gateway.core.routes.table.byKey.has("team-a/b"), "the valid update");
+    await eventually("the valid update", () => gateway.core.routes.table.byKey.has("team-a/b"));
     await writeRoutes("routes: [ {{ not yaml");
-    await until(() => gateway.core.routes.invalidUpdates === 1, "the invalid YAML to be rejected");
+    await eventually("the invalid YAML to be rejected", () => gateway.core.routes.invalidUpdates === 1);
     await writeRoutes(routesYaml([]));
-    await until(() => gateway.core.routes.invalidUpdates === 2, "the empty routes to be rejected");
+    await eventually("the empty routes to be rejected", () => gateway.core.routes.invalidUpdates === 2);
     expect([...gateway.core.routes.table.byKey.keys()]).to.deep.equal(["team-a/a", "team-a/b"]);
     const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
     expect(metrics).to.match(/^xtrinode_gateway_routes_invalid_updates 2$/m);

@@ -3,7 +3,8 @@
 import { expect } from "chai";
 import { silentLogger } from "../../lib/logger.ts";
 import { parseRoutes, RoutesReader } from "../../gateway/routes-reader.ts";
-import { RoutesFile, startTestGateway, until } from "./support/harness.ts";
+import { RoutesFile, startTestGateway } from "./support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 import type { RunningGateway } from "../../gateway/server.ts";
 
 const entry = (name: string, state = "RUNNING") => ({ namespace: "team-a", name, backend: `http://127.0.0.1:1`, state });
@@ -44,9 +45,9 @@ describe("gateway routes", () => {
     it("applies a valid change, and keeps last-good (with metrics) on invalid YAML", async () => {
       expect(gateway.core.routes.generation).to.equal(1);
       routes.write([entry("a") as never, entry("b") as never]);
-      await until(() => gateway.core.routes.table.byKey.has("team-a/b"), "the valid update");
+      await eventually("the valid update", () => gateway.core.routes.table.byKey.has("team-a/b"));
       routes.writeText("routes: [ {{ this is not yaml");
-      await until(() => gateway.core.routes.invalidUpdates === 1, "the invalid update to be seen");
+      await eventually("the invalid update to be seen", () => gateway.core.routes.invalidUpdates === 1);
       expect([...gateway.core.routes.table.byKey.keys()]).to.deep.equal(["team-a/a", "team-a/b"]);
       const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
       expect(metrics).to.match(/^xtrinode_gateway_routes_generation 2$/m);

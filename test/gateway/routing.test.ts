@@ -14,7 +14,8 @@ import type { RunningGateway } from "../../gateway/server.ts";
 import { coordinatorIdOf } from "../../gateway/query-id.ts";
 import { backendTag } from "../../gateway/transactions.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
-import { RoutesFile, runQuery, startTestGateway, until } from "./support/harness.ts";
+import { RoutesFile, runQuery, startTestGateway } from "./support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 
 
 function rows(pages: QueryResult[]): unknown[] {
@@ -246,7 +247,7 @@ describe("gateway routing with trino-client", function () {
     const running = [await post(gateway, "shared/p1", "SELECT n FROM xt_rows(10)")];
     expect(ownerOf(running[0])).to.equal("p1");
     routes.write(routeList().map((route) => (route.name === "p1" ? { ...route, state: "DRAINING" as const } : route)));
-    await until(() => gateway.core.routes.table.byKey.get("shared/p1")?.state === "DRAINING", "the DRAINING route");
+    await eventually("the DRAINING route", () => gateway.core.routes.table.byKey.get("shared/p1")?.state === "DRAINING");
     for (let i = 0; i < 3; i++) expect(ownerOf(await post(gateway, "shared/p1"))).to.equal("p2");
     let page = running[0];
     const data: unknown[] = [];
@@ -257,19 +258,19 @@ describe("gateway routing with trino-client", function () {
     expect(page.error).to.equal(undefined);
     expect(data).to.have.length(10);
     routes.write(routeList().map((route) => (route.name === "b" ? { ...route, state: "REMOVED" as const } : route)));
-    await until(() => gateway.core.routes.table.byKey.get("team-b/b")?.state === "REMOVED", "the REMOVED route");
+    await eventually("the REMOVED route", () => gateway.core.routes.table.byKey.get("team-b/b")?.state === "REMOVED");
     const removed = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } }), "SELECT 1").catch((error: Error) => error.message);
     expect(removed).to.contain("XTRINODE_RUNTIME_REMOVED");
     routes.write(routeList());
-    await until(() => gateway.core.routes.table.byKey.get("team-b/b")?.state === "RUNNING", "the routes restored");
-    await until(() => replica.core.routes.table.byKey.get("team-b/b")?.state === "RUNNING", "the routes restored on the replica");
+    await eventually("the routes restored", () => gateway.core.routes.table.byKey.get("team-b/b")?.state === "RUNNING");
+    await eventually("the routes restored on the replica", () => replica.core.routes.table.byKey.get("team-b/b")?.state === "RUNNING");
   });
 
   it("fails over to the other pool member when one dies, ejects it, and closes the breaker after it returns", async () => {
     // A fresh gateway: no in-flight counts from earlier tests, so p1 (listed first) is tried first.
     const fresh = await startTestGateway(routes, { health: { intervalMs: 60_000, timeoutMs: 500, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 } });
     try {
-      await until(() => fresh.core.backends.state(backends.p1.url).health === "healthy", "the first health check of p1");
+      await eventually("the first health check of p1", () => fresh.core.backends.state(backends.p1.url).health === "healthy");
       await backends.p1.refuse();
       const results = [];
       for (let i = 0; i < 4; i++) results.push(await runQuery(Trino.create({ server: fresh.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "shared" } }), "SELECT 1"));
@@ -281,7 +282,7 @@ describe("gateway routing with trino-client", function () {
       expect(metrics).to.match(new RegExp(`xtrinode_gateway_backend_breaker_state\\{backend="${backends.p1.url}"\\} [12]`));
       // Back on the same port: the half-open probe after the back-off closes the breaker.
       await backends.p1.accept();
-      await until(() => fresh.core.backends.state(backends.p1.url).breaker.phase === "closed", "the breaker to close", 10_000);
+      await eventually("the breaker to close", () => fresh.core.backends.state(backends.p1.url).breaker.phase === "closed", 10_000);
       const owners = [];
       for (let i = 0; i < 2; i++) owners.push(ownerOf(await post(fresh, "shared")));
       expect(owners.sort()).to.deep.equal(["p1", "p2"]);

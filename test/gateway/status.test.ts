@@ -11,7 +11,8 @@ import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino
 import { gatewayStatusPath, type GatewayStatus } from "../../gateway/status.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import { killAllChildren, spawnXtrinode } from "../support/process.ts";
-import { RoutesFile, until } from "./support/harness.ts";
+import { RoutesFile } from "./support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 
 const adminToken = "status-test-admin-token-0123456789abcdef";
 
@@ -62,14 +63,14 @@ describe("gateway status endpoint (process)", function () {
     const held = await fetch(`${url}/v1/statement`, { method: "POST", headers: { ...trinoHeaders, "x-trino-xtrinode": "team-b/sleepy" }, body: "SELECT 2" });
     expect(((await held.json()) as { id: string }).id).to.match(/gw000$/);
 
-    const body = (await until(async () => {
+    const body = (await eventually("both backends probed", async () => {
       const answer = await getStatus(url, `Bearer ${adminToken}`);
       expect(answer.status).to.equal(200);
       expect(answer.headers.get("cache-control")).to.equal("no-store");
       const document = answer.body as unknown as GatewayStatus;
       // Wait for the first probe round to settle both backends' health.
       return document.backends.every((entry) => entry.health !== "unknown") ? document : undefined;
-    }, "both backends probed")) as GatewayStatus;
+    })) as GatewayStatus;
     expect(validateAgainstSchema("GatewayStatus", body)).to.deep.equal([]);
     expect(body.routes.generation).to.equal(1);
     expect(body.routes.lastGoodAgeSeconds).to.be.a("number").and.at.least(0);

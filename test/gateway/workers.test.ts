@@ -13,7 +13,8 @@ import { workerShare } from "../../gateway/server.ts";
 import { parseWorkerCount, usableCpus } from "../../gateway/workers.ts";
 import os from "node:os";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
-import { RoutesFile, until } from "./support/harness.ts";
+import { RoutesFile } from "./support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 
 interface Answer {
   status: number;
@@ -156,7 +157,7 @@ describe("xtrinode gateway --workers 2", function () {
     // Worker 0 dies: the next poll reaching worker 1 is answered there, from the statement's ticket.
     const pid0 = workerPids().get(0)!;
     process.kill(pid0, "SIGKILL");
-    await until(() => gateway.output.some((line) => line.includes('"worker-exited"')), "the primary to notice worker 0 exited");
+    await eventually("the primary to notice worker 0 exited", () => gateway.output.some((line) => line.includes('"worker-exited"')));
     answer = await second.request(answer.body.nextUri!, "GET");
     expect(answer.body.stats?.state).to.equal("QUEUED");
     expect(answer.body.id).to.equal(submitted.body.id);
@@ -173,7 +174,7 @@ describe("xtrinode gateway --workers 2", function () {
     expect(rows).to.deep.equal([[1], [2], [3], [4]]);
     expect(backend.stats.statements).to.equal(1);
     // A new worker 0 replaced the dead one.
-    await until(() => workerPids().get(0) !== pid0 && workerPids().get(0), "a new worker 0");
+    await eventually("a new worker 0", () => workerPids().get(0) !== pid0 && workerPids().get(0));
   });
 
   it("keeps rate limits across workers: per-worker budgets sum to the configured burst, and /metrics sums the workers", async () => {

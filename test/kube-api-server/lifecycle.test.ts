@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy, setHeaderOptions, Watch } from "@kubernetes/client-node";
-import { apiError, eventually, useServer } from "./support.ts";
+import { apiError, useServer } from "./support.ts";
+import { eventually } from "../support/eventually.ts";
 
 describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
   const ctx = useServer({ sim: { workloads: false } });
@@ -39,7 +40,7 @@ describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
       expect(one.metadata?.finalizers).to.deep.equal(["other/x"]);
       await core.replaceNamespacedConfigMap({ name: "held", namespace: "life", body: { ...one, metadata: { ...one.metadata, finalizers: [] } } });
       expect((await apiError(() => core.readNamespacedConfigMap({ name: "held", namespace: "life" }))).code).to.equal(404);
-      await eventually(() => seen.includes("DELETED:held"));
+      await eventually("the DELETED event of held", () => seen.includes("DELETED:held"));
       expect(seen[0]).to.equal("ADDED:held");
     } finally {
       abort.abort();
@@ -67,7 +68,7 @@ describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
     await apps.deleteNamespacedDeployment({ name: "owner", namespace: "life" });
-    await eventually(async () => (await core.listNamespacedService({ namespace: "life" })).items.length === 0);
+    await eventually("the Services of namespace life garbage-collected", async () => (await core.listNamespacedService({ namespace: "life" })).items.length === 0);
     const configMaps = (await core.listNamespacedConfigMap({ namespace: "life" })).items.map((c) => c.metadata?.name);
     expect(configMaps).to.not.include("child");
     const shared = await core.readNamespacedSecret({ name: "shared", namespace: "life" });
@@ -96,7 +97,7 @@ describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
       { name: "x", namespace: "doomed", body: { metadata: { finalizers: null } } },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
-    await eventually(async () => (await core.listNamespace()).items.every((n) => n.metadata?.name !== "doomed"));
+    await eventually("namespace doomed deleted", async () => (await core.listNamespace()).items.every((n) => n.metadata?.name !== "doomed"));
   });
 
   it("deletes generic objects through KubernetesObjectApi", async () => {

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { AppsV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
 import type { ReadyEvent } from "../../fixtures/kube-api-server/index.ts";
-import { eventually, useServer, deployment } from "./support.ts";
+import { useServer, deployment } from "./support.ts";
+import { eventually } from "../support/eventually.ts";
 
 
 describe("kube-api-server: controller simulation", () => {
@@ -23,7 +24,7 @@ describe("kube-api-server: controller simulation", () => {
     const off = ctx.server.sim.onWorkloadReady((e) => events.push(e));
     try {
       await apps.createNamespacedDeployment({ namespace: "default", body: deployment("coordinator", 1) });
-      const ready = await eventually(async () => {
+      const ready = await eventually("Deployment coordinator ready with 1 replica", async () => {
         const d = await readDeployment("coordinator");
         return d.status?.readyReplicas === 1 ? d : undefined;
       });
@@ -32,12 +33,12 @@ describe("kube-api-server: controller simulation", () => {
         { name: "coordinator", namespace: "default", body: { spec: { replicas: 3 } } },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
       );
-      await eventually(async () => (await readDeployment("coordinator")).status?.readyReplicas === 3);
+      await eventually("Deployment coordinator ready with 3 replicas", async () => (await readDeployment("coordinator")).status?.readyReplicas === 3);
       await apps.patchNamespacedDeployment(
         { name: "coordinator", namespace: "default", body: { spec: { replicas: 0 } } },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
       );
-      const scaledDown = await eventually(async () => {
+      const scaledDown = await eventually("Deployment coordinator to observe generation 3 (scaled to 0)", async () => {
         const d = await readDeployment("coordinator");
         return d.status?.observedGeneration === 3 ? d : undefined;
       });
@@ -55,7 +56,7 @@ describe("kube-api-server: controller simulation", () => {
   it("keeps a Deployment unready when its delay is 'never' until marked ready", async () => {
     ctx.server.sim.setWorkloadReadyDelay("default", "stuck", null);
     await apps.createNamespacedDeployment({ namespace: "default", body: deployment("stuck", 2) });
-    const pending = await eventually(async () => {
+    const pending = await eventually("Deployment stuck to report 2 replicas", async () => {
       const d = await readDeployment("stuck");
       return d.status?.replicas === 2 ? d : undefined;
     });
@@ -73,7 +74,7 @@ describe("kube-api-server: controller simulation", () => {
     await apps.createNamespacedStatefulSet({ namespace: "default", body: { metadata: sts.metadata, spec: { ...sts.spec!, serviceName: "workers" } } });
     const first = await apps.readNamespacedStatefulSet({ name: "workers", namespace: "default" });
     expect(first.status?.readyReplicas).to.equal(undefined);
-    await eventually(async () => (await apps.readNamespacedStatefulSet({ name: "workers", namespace: "default" })).status?.readyReplicas === 2);
+    await eventually("StatefulSet workers ready with 2 replicas", async () => (await apps.readNamespacedStatefulSet({ name: "workers", namespace: "default" })).status?.readyReplicas === 2);
   });
 
   it("makes node pools Running by default, Failed on command, and waits in manual mode", async () => {
@@ -82,17 +83,17 @@ describe("kube-api-server: controller simulation", () => {
     const pool = (name: string) => ({ apiVersion: "cluster.x-k8s.io/v1beta1", kind: "MachineDeployment", metadata: { name }, spec: { replicas: 2, clusterName: "c" } });
     const status = async (name: string) => ((await custom.getNamespacedCustomObject({ ...ref, name })) as any).status ?? {};
     await custom.createNamespacedCustomObject({ ...ref, body: pool("pool-ok") });
-    await eventually(async () => (await status("pool-ok")).phase === "Running");
+    await eventually("node pool pool-ok Running", async () => (await status("pool-ok")).phase === "Running");
     expect(await status("pool-ok")).to.include({ readyReplicas: 2 });
 
     ctx.server.sim.failNodePool("default", "pool-bad", "quota exceeded");
     await custom.createNamespacedCustomObject({ ...ref, body: pool("pool-bad") });
-    await eventually(async () => (await status("pool-bad")).phase === "Failed");
+    await eventually("node pool pool-bad Failed", async () => (await status("pool-bad")).phase === "Failed");
     expect(await status("pool-bad")).to.include({ failureMessage: "quota exceeded" });
 
     ctx.server.sim.options.nodePoolPolicy = "manual";
     await custom.createNamespacedCustomObject({ ...ref, body: pool("pool-wait") });
-    await eventually(async () => (await status("pool-wait")).phase === "ScalingUp");
+    await eventually("node pool pool-wait ScalingUp", async () => (await status("pool-wait")).phase === "ScalingUp");
     ctx.server.sim.markNodePoolReady("default", "pool-wait");
     expect(await status("pool-wait")).to.include({ phase: "Running", readyReplicas: 2 });
   });

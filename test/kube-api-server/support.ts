@@ -35,17 +35,6 @@ export async function apiError(call: () => Promise<unknown>): Promise<{ code: nu
   throw new Error("expected the call to fail with an ApiException");
 }
 
-/** Polls `check` until it returns a truthy value (bounded). */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** A minimal valid apps/v1 Deployment body. */
 export function deployment(name: string, replicas: number): V1Deployment {
   return {

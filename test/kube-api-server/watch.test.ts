@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { CoreV1Api, makeInformer, Watch, type V1ConfigMap } from "@kubernetes/client-node";
-import { eventually, useServer } from "./support.ts";
+import { useServer } from "./support.ts";
+import { eventually } from "../support/eventually.ts";
 
 interface Seen {
   type: string;
@@ -29,11 +30,11 @@ describe("kube-api-server: watch", () => {
   it("streams ADDED/MODIFIED/DELETED after a resourceVersion, with bookmarks", async () => {
     const list = await core.listNamespacedConfigMap({ namespace: "w" });
     const { seen } = await watch("/api/v1/namespaces/w/configmaps", { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true });
-    await eventually(() => ctx.server.requestLog.filter({ pathPrefix: "/api/v1/namespaces/w/configmaps" }).some((e) => e.watch && e.status === 200));
+    await eventually("the watch to be established", () => ctx.server.requestLog.filter({ pathPrefix: "/api/v1/namespaces/w/configmaps" }).some((e) => e.watch && e.status === 200));
     await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "a" }, data: { v: "1" } } });
     await core.patchNamespacedConfigMap({ name: "a", namespace: "w", body: [{ op: "add", path: "/data/v", value: "2" }] });
     await core.deleteNamespacedConfigMap({ name: "a", namespace: "w" });
-    await eventually(() => seen.some((e) => e.type === "DELETED") && seen.some((e) => e.type === "BOOKMARK"));
+    await eventually("a DELETED event and a bookmark", () => seen.some((e) => e.type === "DELETED") && seen.some((e) => e.type === "BOOKMARK"));
     const changes = seen.filter((e) => e.type !== "BOOKMARK");
     expect(changes.map((e) => e.type)).to.deep.equal(["ADDED", "MODIFIED", "DELETED"]);
     expect(changes[1].object.data).to.deep.equal({ v: "2" });
@@ -48,7 +49,7 @@ describe("kube-api-server: watch", () => {
     await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "x", labels: { pick: "yes" } } } });
     await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "y" } } });
     const { seen } = await watch("/api/v1/namespaces/w/configmaps", { resourceVersion: String(start), labelSelector: "pick=yes" });
-    await eventually(() => seen.length > 0);
+    await eventually("a watch event", () => seen.length > 0);
     expect(seen.map((e) => e.object.metadata.name)).to.deep.equal(["x"]);
   });
 
@@ -59,7 +60,7 @@ describe("kube-api-server: watch", () => {
     await relabel("yes");
     await core.patchNamespacedConfigMap({ name: "mover", namespace: "w", body: [{ op: "add", path: "/data", value: { a: "1" } }] });
     await relabel("no");
-    await eventually(() => seen.length >= 3);
+    await eventually("three watch events", () => seen.length >= 3);
     expect(seen.map((e) => e.type)).to.deep.equal(["ADDED", "MODIFIED", "DELETED"]);
   });
 
@@ -92,16 +93,16 @@ describe("kube-api-server: watch", () => {
     await informer.start();
     try {
       await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "inf-1" } } });
-      await eventually(() => added.includes("inf-1"));
+      await eventually("the informer to add inf-1", () => added.includes("inf-1"));
       ctx.server.dropWatches();
       await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "inf-2" } } });
-      await eventually(() => added.includes("inf-2"));
+      await eventually("the informer to add inf-2", () => added.includes("inf-2"));
       await informer.stop();
       await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "inf-3" } } });
       ctx.server.compactHistory();
       ctx.server.requestLog.clear();
       await informer.start();
-      await eventually(() => added.includes("inf-3"));
+      await eventually("the informer to add inf-3", () => added.includes("inf-3"));
       const lists = ctx.server.requestLog.filter({ method: "GET", pathPrefix: path }).filter((e) => !e.watch);
       expect(lists.length).to.be.at.least(1);
       expect(informer.get("inf-3", "w")?.metadata?.name).to.equal("inf-3");

@@ -6,7 +6,8 @@ import { expect } from "chai";
 import { BasicAuth, Trino } from "trino-client";
 import { startLocalStack, type LocalStack } from "../../fixtures/local-stack/index.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
-import { runQuery, waitFor } from "../e2e/support.ts";
+import { runQuery } from "../e2e/support.ts";
+import { eventually } from "../support/eventually.ts";
 import { killAllChildren, runXtrinode } from "../support/process.ts";
 import { dashboardQueries, prometheusRuleGroups } from "./monitoring.ts";
 import { exposedSeries, unknownNames } from "./promql-names.ts";
@@ -31,17 +32,17 @@ describe("monitoring: alert and dashboard names against live /metrics", function
       gatewayConfig: { health: { intervalMs: 200, timeoutMs: 500, failureThreshold: 2 }, held: { pollWaitMs: 200 }, rateLimit: { queriesPerSecond: 1, burst: 8 } },
     });
     client = createClusterClient(stack.kubeConfig);
-    for (const name of ["bi", "adhoc"]) await waitFor(`${namespace}/${name} Ready`, async () => (await phase(name)) === "Ready", 30_000, () => phase(name));
+    for (const name of ["bi", "adhoc"]) await eventually(`${namespace}/${name} Ready`, async () => (await phase(name)) === "Ready", { timeoutMs: 30_000, describe: () => phase(name) });
 
     // Traffic: a query; a suspend through the lifecycle API; a query that is held and wakes adhoc.
     // Ready in the cluster comes before the gateway's health checks have seen the coordinator: retry.
-    await waitFor("a query on bi to finish", async () => (await query("bi", "SELECT 1")).state === "FINISHED", 30_000);
+    await eventually("a query on bi to finish", async () => (await query("bi", "SELECT 1")).state === "FINISHED", 30_000);
     const suspend = await fetch(`${stack.apiServerUrl}/v1/runtimes/${namespace}/adhoc/suspend`, { method: "POST", headers: { authorization: `Bearer ${stack.adminToken}` } });
     expect(suspend.status, await suspend.text()).to.be.oneOf([200, 202]);
-    await waitFor("adhoc Suspended", async () => (await phase("adhoc")) === "Suspended", 30_000, () => phase("adhoc"));
+    await eventually("adhoc Suspended", async () => (await phase("adhoc")) === "Suspended", { timeoutMs: 30_000, describe: () => phase("adhoc") });
     const woken = await query("adhoc", "SELECT 2");
     expect(woken.state, woken.error).to.equal("FINISHED");
-    await waitFor("adhoc Ready again", async () => (await phase("adhoc")) === "Ready", 30_000, () => phase("adhoc"));
+    await eventually("adhoc Ready again", async () => (await phase("adhoc")) === "Ready", { timeoutMs: 30_000, describe: () => phase("adhoc") });
     // A burst beyond the rate limit (8 queries, 1 per second): some are refused.
     await Promise.all(Array.from({ length: 12 }, () => fetch(`${stack.gatewayUrl}/v1/statement`, { method: "POST", headers: { "x-trino-user": "burst", "x-trino-xtrinode": `${namespace}/bi` }, body: "SELECT 3" }).then((response) => response.text())));
 

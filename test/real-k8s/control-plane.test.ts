@@ -15,7 +15,8 @@ import { leaseName as operatorLeaseName } from "../../reconciler/constants.ts";
 import { celRules, invalidFixtureCel } from "../../schemas/api/cel-rules.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { request as httpRequest, spawnApiServer, type ApiServerProcess } from "../apiserver/http.ts";
-import { RouteHistory, metricSum, waitFor } from "../e2e/support.ts";
+import { RouteHistory, metricSum } from "../e2e/support.ts";
+import { eventually } from "../support/eventually.ts";
 import { skipForMissingPeer } from "../support/peers.ts";
 import { addedEnvVar, applyAsOtherManagers, otherManagersAdditions, podTemplateSummary, sidecarName } from "../support/other-managers.ts";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
@@ -113,7 +114,7 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     expect(crds.map((o) => o.metadata.name).sort()).to.deep.equal(["xtrinodecatalogs.xtrinode.io", "xtrinodes.xtrinode.io"]);
     await serverSideApply(cluster.kubeConfig(), crds);
     for (const crd of [...crds, ...thirdPartyCrdObjects()]) {
-      await waitFor(`CRD ${crd.metadata.name} Established`, async () => {
+      await eventually(`CRD ${crd.metadata.name} Established`, async () => {
         const live = (await cluster.request("GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`)).body;
         const conditions: Array<{ type: string; status: string; message?: string }> = live.status?.conditions ?? [];
         // A non-structural schema would show NonStructuralSchema; the server refuses to serve it as intended.
@@ -133,17 +134,12 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     for (const namespace of corpus.namespaces) if (namespace !== "default") await serverSideApply(cluster.kubeConfig(), [{ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }]);
     await serverSideApply(cluster.kubeConfig(), [...corpus.secrets, ...corpus.catalogs, ...corpus.runtimes]);
     const operator = await startOperator("operator-1");
-    await waitFor("operator-1 leading", async () => (await leaseHolder()) === "operator-1", 30_000, leaseHolder);
+    await eventually("operator-1 leading", async () => (await leaseHolder()) === "operator-1", { timeoutMs: 30_000, describe: leaseHolder });
     const described = async () => Object.fromEntries(await Promise.all(corpus.runtimes.map(async (doc) => [key(doc), await runtimeStatus(doc.metadata.namespace, doc.metadata.name).then((s) => `${s?.phase}: ${s?.message ?? ""}`)])));
-    await waitFor(
-      "every runtime of the corpus in its settled phase (or in Error)",
-      async () => {
+    await eventually("every runtime of the corpus in its settled phase (or in Error)", async () => {
         const now = await phases();
         return corpus.runtimes.every((doc) => now[key(doc)] === settledPhase(doc) || now[key(doc)] === "Error");
-      },
-      180_000,
-      described,
-    );
+      }, { timeoutMs: 180_000, describe: described });
     const now = await phases();
     const unsettled = corpus.runtimes.filter((doc) => !isKeda(doc) && now[key(doc)] !== settledPhase(doc));
     expect(unsettled.map(key), JSON.stringify(await described())).to.deep.equal([]);
@@ -164,7 +160,7 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     const keda = corpus.runtimes.filter(isKeda);
     expect(keda.map(key)).to.include("analytics/adhoc");
     for (const doc of keda) {
-      await waitFor(`${key(doc)} ${settledPhase(doc)}`, async () => (await runtimeStatus(doc.metadata.namespace, doc.metadata.name))?.phase === settledPhase(doc), 20_000, () => runtimeStatus(doc.metadata.namespace, doc.metadata.name));
+      await eventually(`${key(doc)} ${settledPhase(doc)}`, async () => (await runtimeStatus(doc.metadata.namespace, doc.metadata.name))?.phase === settledPhase(doc), { timeoutMs: 20_000, describe: () => runtimeStatus(doc.metadata.namespace, doc.metadata.name) });
       if (settledPhase(doc) === "Ready") expect(await admin.get({ apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", namespace: doc.metadata.namespace, name: `${doc.metadata.name}-trino-worker` }), `ScaledObject of ${key(doc)}`).to.not.equal(undefined);
     }
   });
@@ -175,7 +171,7 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     const mark = cluster.audit.mark();
     const before = await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total");
     // Two resync periods (3 s each): every runtime reconciled again at least once.
-    await waitFor("two resync passes over every runtime", async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length, 30_000);
+    await eventually("two resync passes over every runtime", async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length, 30_000);
     await cluster.audit.settled();
     expect(countWrites(operatorWrites(mark))).to.deep.equal({});
   });
@@ -193,11 +189,11 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
       const live = (await admin.get(deploymentRef)) as KubeDoc;
       return live.status?.observedGeneration === live.metadata.generation && live.status?.updatedReplicas === live.spec.replicas && live.status?.readyReplicas === live.spec.replicas && (await runtimeStatus(namespace, name))?.phase === "Ready";
     };
-    await waitFor(`${deployment.name} rolled out with the sidecar and ${name} Ready`, rolledOut, 60_000, async () => ({ deployment: ((await admin.get(deploymentRef)) as KubeDoc).status, runtime: await runtimeStatus(namespace, name) }));
+    await eventually(`${deployment.name} rolled out with the sidecar and ${name} Ready`, rolledOut, { timeoutMs: 60_000, describe: async () => ({ deployment: ((await admin.get(deploymentRef)) as KubeDoc).status, runtime: await runtimeStatus(namespace, name) }) });
     await cluster.audit.settled();
     const mark = cluster.audit.mark();
     const before = await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total");
-    await waitFor("two resync passes over every runtime", async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length, 60_000);
+    await eventually("two resync passes over every runtime", async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length, 60_000);
     await cluster.audit.settled();
     // This runtime's objects and status only: the no-op test above judges the whole corpus.
     const ofThisRuntime = ({ objectRef: ref }: { objectRef?: { namespace?: string; name?: string } }) => ref?.namespace === namespace && (ref?.name === name || !!ref?.name?.startsWith(`${name}-`));
@@ -209,7 +205,7 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     // An operator-owned field drifts: the operator re-applies (force) and the other managers' items stay.
     const drifted = await cluster.request("PATCH", `/apis/apps/v1/namespaces/${namespace}/deployments/${deployment.name}`, { spec: { progressDeadlineSeconds: 601 } });
     expect(drifted.status, JSON.stringify(drifted.body)).to.equal(200);
-    await waitFor("the operator put progressDeadlineSeconds back", async () => ((await admin.get(deploymentRef)) as KubeDoc).spec.progressDeadlineSeconds === 600, 30_000);
+    await eventually("the operator put progressDeadlineSeconds back", async () => ((await admin.get(deploymentRef)) as KubeDoc).spec.progressDeadlineSeconds === 600, 30_000);
     expect((await additions()).containers).to.deep.equal(containers);
     expect((await additions()).env).to.include(addedEnvVar);
   });
@@ -271,8 +267,8 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     await cluster.audit.settled();
     const mark = cluster.audit.mark();
     const operator = await startOperator("operator-2");
-    await waitFor("operator-2 leading", async () => (await leaseHolder()) === "operator-2", 30_000, leaseHolder);
-    await waitFor("operator-2 reconciled every runtime", async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= corpus.runtimes.length, 30_000);
+    await eventually("operator-2 leading", async () => (await leaseHolder()) === "operator-2", { timeoutMs: 30_000, describe: leaseHolder });
+    await eventually("operator-2 reconciled every runtime", async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= corpus.runtimes.length, 30_000);
     await cluster.audit.settled();
     expect(countWrites(operatorWrites(mark))).to.deep.equal({});
   });
@@ -284,7 +280,7 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     expect(await leaseHolder()).to.equal("operator-2");
     const killedAt = Date.now();
     await leader.kill("SIGKILL");
-    await waitFor("operator-3 leading after the leader was killed", async () => (await leaseHolder()) === "operator-3", 30_000, leaseHolder);
+    await eventually("operator-3 leading after the leader was killed", async () => (await leaseHolder()) === "operator-3", { timeoutMs: 30_000, describe: leaseHolder });
     console.log(`      takeover after SIGKILL: ${((Date.now() - killedAt) / 1000).toFixed(1)} s (lease 4 s, retry 0.5 s)`);
     expect(standby.child.exitCode).to.equal(null);
   });
@@ -298,7 +294,7 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     expect(published.length).to.be.at.least(corpus.runtimes.filter((doc) => !isKeda(doc)).length);
     for (const doc of published) {
       const want = settledPhase(doc) === "Ready" ? "RUNNING" : "PAUSED";
-      await waitFor(`route of ${key(doc)} ${want}`, () => routes.current(doc.metadata.namespace, doc.metadata.name)?.state === want, 10_000, () => routes.states(doc.metadata.namespace, doc.metadata.name));
+      await eventually(`route of ${key(doc)} ${want}`, () => routes.current(doc.metadata.namespace, doc.metadata.name)?.state === want, { timeoutMs: 10_000, describe: () => routes.states(doc.metadata.namespace, doc.metadata.name) });
     }
   });
 
@@ -312,20 +308,20 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     const from = routes.versions.length - 1;
 
     await admin.mergePatch(ref, { spec: { lifecycle: { suspended: true } } });
-    await waitFor(`${name} Suspended`, async () => (await runtimeStatus(namespace, name))?.phase === "Suspended", 30_000, () => runtimeStatus(namespace, name));
-    await waitFor(`${name}'s pods gone (ReplicaSet controller scaled down)`, async () => (await runtimePods()).length === 0, 30_000, async () => (await runtimePods()).map((p) => p.metadata?.name));
+    await eventually(`${name} Suspended`, async () => (await runtimeStatus(namespace, name))?.phase === "Suspended", { timeoutMs: 30_000, describe: () => runtimeStatus(namespace, name) });
+    await eventually(`${name}'s pods gone (ReplicaSet controller scaled down)`, async () => (await runtimePods()).length === 0, { timeoutMs: 30_000, describe: async () => (await runtimePods()).map((p) => p.metadata?.name) });
     expect(routes.states(namespace, name, from)).to.include.members(["DRAINING", "PAUSED"]);
 
     await admin.mergePatch(ref, { spec: { lifecycle: { suspended: false } } });
-    await waitFor(`${name} Ready again`, async () => (await runtimeStatus(namespace, name))?.phase === "Ready", 60_000, () => runtimeStatus(namespace, name));
+    await eventually(`${name} Ready again`, async () => (await runtimeStatus(namespace, name))?.phase === "Ready", { timeoutMs: 60_000, describe: () => runtimeStatus(namespace, name) });
     expect(await runtimePods()).to.not.be.empty;
 
     await admin.delete(ref);
-    await waitFor(`${name} gone (finalizer done)`, async () => (await admin.get(ref)) === undefined, 30_000);
-    await waitFor(`${name}'s route entry gone`, () => routes.current(namespace, name) === undefined, 10_000, () => routes.states(namespace, name, from));
+    await eventually(`${name} gone (finalizer done)`, async () => (await admin.get(ref)) === undefined, 30_000);
+    await eventually(`${name}'s route entry gone`, () => routes.current(namespace, name) === undefined, { timeoutMs: 10_000, describe: () => routes.states(namespace, name, from) });
     expect(routes.states(namespace, name, from).slice(-2)).to.deep.equal(["REMOVED", "absent"]);
     for (const [version, kind] of [["apps/v1", "Deployment"], ["apps/v1", "ReplicaSet"], ["v1", "Pod"], ["v1", "ConfigMap"], ["v1", "Service"], ["v1", "ServiceAccount"]]) {
-      await waitFor(`${kind}s of ${name} garbage-collected`, async () => (await admin.list(version, kind, namespace, `${ownerLabel}=${name}`)).length === 0, 30_000);
+      await eventually(`${kind}s of ${name} garbage-collected`, async () => (await admin.list(version, kind, namespace, `${ownerLabel}=${name}`)).length === 0, 30_000);
     }
   });
 
@@ -335,7 +331,7 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
       { apiVersion: "v1", kind: "Namespace", metadata: { name: stampedeNamespace } },
       { apiVersion, kind: "XTrinode", metadata: { name: "herd", namespace: stampedeNamespace }, spec: { workers: { mode: "fixed", count: 0 }, lifecycle: { suspended: true } } },
     ]);
-    await waitFor("herd Suspended", async () => (await runtimeStatus(stampedeNamespace, "herd"))?.phase === "Suspended", 30_000, () => runtimeStatus(stampedeNamespace, "herd"));
+    await eventually("herd Suspended", async () => (await runtimeStatus(stampedeNamespace, "herd"))?.phase === "Suspended", { timeoutMs: 30_000, describe: () => runtimeStatus(stampedeNamespace, "herd") });
     for (const server of [0, 1]) {
       const kubeconfig = await cluster.serviceAccountKubeconfig(systemNamespace, "xtrinode-apiserver", server);
       lifecycleApis.push(await spawnApiServer(["--kubeconfig", kubeconfig, "--identity", `lifecycle-${server}`]));
@@ -366,7 +362,7 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     expect(new Set(reviews.map((event) => event.server)), `TokenReviews per API server: ${counts}`).to.deep.equal(new Set([0, 1]));
     expect(cluster.audit.denials(lifecycleUser, mark)).to.deep.equal([]);
     console.log(`      audit: ${counts}`);
-    await waitFor("herd resumed to Ready", async () => (await runtimeStatus(stampedeNamespace, "herd"))?.phase === "Ready", 60_000, () => runtimeStatus(stampedeNamespace, "herd"));
+    await eventually("herd resumed to Ready", async () => (await runtimeStatus(stampedeNamespace, "herd"))?.phase === "Ready", { timeoutMs: 60_000, describe: () => runtimeStatus(stampedeNamespace, "herd") });
   });
 
   it("a runtime whose pods cannot be scheduled: past the Deployment's progress deadline, phase Error naming the deadline and the pod's Unschedulable reason, route FAILED, a Warning Event", async function () {
@@ -376,13 +372,13 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     await serverSideApply(cluster.kubeConfig(), [{ apiVersion, kind: "XTrinode", metadata: { name: stuckRuntime, namespace: stampedeNamespace }, spec: { workers: { mode: "fixed", count: 0 } } }]);
     const deploymentName = `${stuckRuntime}-trino-coordinator`;
     const deploymentPath = `/apis/apps/v1/namespaces/${stampedeNamespace}/deployments/${deploymentName}`;
-    await waitFor(`${stuckRuntime}'s pods Pending`, async () => (await admin.list("v1", "Pod", stampedeNamespace, `${ownerLabel}=${stuckRuntime}`)).length > 0, 30_000);
-    await waitFor(`${stuckRuntime} Reconciling (waiting for its pods)`, async () => (await runtimeStatus(stampedeNamespace, stuckRuntime))?.phase === "Reconciling", 30_000, () => runtimeStatus(stampedeNamespace, stuckRuntime));
+    await eventually(`${stuckRuntime}'s pods Pending`, async () => (await admin.list("v1", "Pod", stampedeNamespace, `${ownerLabel}=${stuckRuntime}`)).length > 0, 30_000);
+    await eventually(`${stuckRuntime} Reconciling (waiting for its pods)`, async () => (await runtimeStatus(stampedeNamespace, stuckRuntime))?.phase === "Reconciling", { timeoutMs: 30_000, describe: () => runtimeStatus(stampedeNamespace, stuckRuntime) });
     // The rendered deadline is 600 s; an admin shortens it to 1 s to stand in for the wait. The Deployment
     // controller then marks the rollout ProgressDeadlineExceeded, and keeps it so when the operator puts 600 back
     // (its resync may do so before the controller looked: the patch is repeated each second until it has).
     let patchedAt = 0;
-    await waitFor("the Deployment controller's ProgressDeadlineExceeded", async () => {
+    await eventually("the Deployment controller's ProgressDeadlineExceeded", async () => {
       if (Date.now() - patchedAt > 1_000) {
         const shortened = await cluster.request("PATCH", deploymentPath, { spec: { progressDeadlineSeconds: 1 } });
         expect(shortened.status, JSON.stringify(shortened.body)).to.equal(200);
@@ -391,13 +387,13 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
       const conditions: Array<{ type: string; status: string; reason?: string }> = (await cluster.request("GET", deploymentPath)).body.status?.conditions ?? [];
       return conditions.some((c) => c.type === "Progressing" && c.status === "False" && c.reason === "ProgressDeadlineExceeded");
     }, 60_000);
-    const status = await waitFor(`${stuckRuntime} in Error naming why`, async () => {
+    const status = await eventually(`${stuckRuntime} in Error naming why`, async () => {
       const now = await runtimeStatus(stampedeNamespace, stuckRuntime);
       return now?.phase === "Error" ? now : undefined;
-    }, 30_000, () => runtimeStatus(stampedeNamespace, stuckRuntime));
+    }, { timeoutMs: 30_000, describe: () => runtimeStatus(stampedeNamespace, stuckRuntime) });
     expect(status.message).to.include("Unschedulable");
     expect(JSON.stringify(status.conditions)).to.include("ProgressDeadlineExceeded");
-    await waitFor(`${stuckRuntime}'s route FAILED`, () => routes.current(stampedeNamespace, stuckRuntime)?.state === "FAILED", 10_000, () => routes.states(stampedeNamespace, stuckRuntime));
+    await eventually(`${stuckRuntime}'s route FAILED`, () => routes.current(stampedeNamespace, stuckRuntime)?.state === "FAILED", { timeoutMs: 10_000, describe: () => routes.states(stampedeNamespace, stuckRuntime) });
     const events = (await cluster.request("GET", `/api/v1/namespaces/${stampedeNamespace}/events`)).body.items as Array<{ type: string; involvedObject: { kind: string; name: string }; message: string }>;
     expect(events.filter((e) => e.type === "Warning" && e.involvedObject.kind === "XTrinode" && e.involvedObject.name === stuckRuntime).map((e) => e.message).join("\n")).to.include("Unschedulable");
   });

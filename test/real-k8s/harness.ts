@@ -14,6 +14,7 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { ensureDebianPackages, peerProgress } from "../support/peers.ts";
 import { AuditLog } from "./audit.ts";
 import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from "./build.ts";
+import { eventually } from "../support/eventually.ts";
 
 export interface RealClusterOptions {
   /** kube-apiservers sharing one etcd (default 1). */
@@ -161,18 +162,14 @@ function tail(file: string, lines = 20): string {
   }
 }
 
+/** Waits for a component to come up; stops at once, with its log's tail, if it exits first. */
 async function waitUntil(what: string, component: Component, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (component.child.exitCode !== null) throw new Error(`${component.name} exited (${component.child.exitCode}) before ${what}:\n${tail(component.logFile)}`);
-    try {
-      if (await probe()) return;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${tail(component.logFile)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await eventually(what, probe, {
+    timeoutMs,
+    intervalMs: 200,
+    abortIf: () => (component.child.exitCode !== null ? `${component.name} exited (${component.child.exitCode}):\n${tail(component.logFile)}` : undefined),
+    describe: () => `\n${tail(component.logFile)}`,
+  });
 }
 
 function httpsJson(url: string, ca: Buffer, token: string, method = "GET", body?: unknown): Promise<{ status: number; body: any }> {

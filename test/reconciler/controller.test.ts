@@ -6,7 +6,8 @@ import { silentLogger } from "../../lib/logger.ts";
 import { ownerLabel } from "../../schemas/api/index.ts";
 import { startOperator, type RunningOperator } from "../../reconciler/operator.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
-import { catalog, gatewayNamespace, phaseOf, routeOf, runtime, startCluster, staticPolicy, testPolicy, waitFor, type Cluster } from "./support.ts";
+import { catalog, gatewayNamespace, phaseOf, routeOf, runtime, startCluster, staticPolicy, testPolicy, type Cluster } from "./support.ts";
+import { eventually } from "../support/eventually.ts";
 
 describe("reconciler: controller loop (informers, work queue, timers, metrics)", function () {
   this.timeout(30_000);
@@ -36,12 +37,12 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
   it("a runtime waiting for a Secret becomes Ready when the Secret appears; a catalog change reaches its config", async () => {
     await cluster.client.create(catalog("team-a", "pg", { connector: "postgresql", properties: { "connection-url": "jdbc:postgresql://db:5432/a" }, secretProperties: { "connection-password": { secretName: "pg", key: "password" } } }));
     await cluster.client.create(runtime("team-a", "bi", { catalogs: { names: ["pg"] } }));
-    await waitFor("Error for the missing Secret", async () => (await phaseOf(cluster.client, "team-a", "bi")) === "Error");
+    await eventually("Error for the missing Secret", async () => (await phaseOf(cluster.client, "team-a", "bi")) === "Error");
     await cluster.client.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "pg", namespace: "team-a" }, stringData: { password: "x" }, data: { password: "eA==" } });
-    await waitFor("Ready after the Secret appeared", async () => (await phaseOf(cluster.client, "team-a", "bi")) === "Ready");
+    await eventually("Ready after the Secret appeared", async () => (await phaseOf(cluster.client, "team-a", "bi")) === "Ready");
 
     await cluster.client.mergePatch({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodeCatalog", namespace: "team-a", name: "pg" }, { spec: { properties: { "connection-url": "jdbc:postgresql://db:5432/b" } } });
-    await waitFor("the catalog ConfigMap to carry the new URL", async () => {
+    await eventually("the catalog ConfigMap to carry the new URL", async () => {
       const configMaps = await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=bi`);
       return JSON.stringify(configMaps).includes("db:5432/b");
     });
@@ -54,19 +55,19 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
         | undefined;
     const ready = async (name: string) => (await catalogStatusOf(name))?.conditions?.find((c) => c.type === "Ready");
     await cluster.client.create(catalog("team-c", "lake", { connector: "iceberg", secretProperties: { "s3.aws-secret-key": { secretName: "lake-creds", key: "secret" } } }, { tier: "gold" }));
-    await waitFor("Ready False naming the missing Secret", async () => (await ready("lake"))?.status === "False");
+    await eventually("Ready False naming the missing Secret", async () => (await ready("lake"))?.status === "False");
     expect((await ready("lake"))?.message).to.contain('spec.secretProperties.s3.aws-secret-key: Secret team-c/lake-creds not found; create it with the key "secret"');
     expect((await catalogStatusOf("lake"))?.usedBy).to.deep.equal([]);
 
     await cluster.client.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "lake-creds", namespace: "team-c" }, data: { secret: "eA==" } });
-    await waitFor("Ready True once the Secret key exists", async () => (await ready("lake"))?.status === "True");
+    await eventually("Ready True once the Secret key exists", async () => (await ready("lake"))?.status === "True");
 
     await cluster.client.create(runtime("team-c", "by-name", { catalogs: { names: ["lake"] } }));
     await cluster.client.create(runtime("team-c", "by-label", { catalogs: { selector: { matchLabels: { tier: "gold" } } } }));
     await cluster.client.create(runtime("team-c", "neither"));
-    await waitFor("usedBy both selecting runtimes", async () => JSON.stringify((await catalogStatusOf("lake"))?.usedBy) === JSON.stringify(["by-label", "by-name"]));
+    await eventually("usedBy both selecting runtimes", async () => JSON.stringify((await catalogStatusOf("lake"))?.usedBy) === JSON.stringify(["by-label", "by-name"]));
     await cluster.client.delete({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-c", name: "by-name" });
-    await waitFor("usedBy without the deleted runtime", async () => JSON.stringify((await catalogStatusOf("lake"))?.usedBy) === JSON.stringify(["by-label"]));
+    await eventually("usedBy without the deleted runtime", async () => JSON.stringify((await catalogStatusOf("lake"))?.usedBy) === JSON.stringify(["by-label"]));
     expect((await catalogStatusOf("lake"))?.observedGeneration).to.be.a("number");
 
     // The cluster-wide Secret watch leaves out Helm release records and service-account tokens.
@@ -77,10 +78,10 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
 
   it("suspend intent drains, and the requeue-after timer ends the drain without any other event", async () => {
     await cluster.client.create(runtime("team-b", "etl"));
-    await waitFor("etl Ready", async () => (await phaseOf(cluster.client, "team-b", "etl")) === "Ready");
+    await eventually("etl Ready", async () => (await phaseOf(cluster.client, "team-b", "etl")) === "Ready");
     await cluster.client.mergePatch({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-b", name: "etl" }, { spec: { lifecycle: { suspended: true } } });
-    await waitFor("route DRAINING", async () => (await routeOf(cluster.client, "team-b", "etl"))?.state === "DRAINING");
-    await waitFor("Suspended", async () => (await phaseOf(cluster.client, "team-b", "etl")) === "Suspended");
+    await eventually("route DRAINING", async () => (await routeOf(cluster.client, "team-b", "etl"))?.state === "DRAINING");
+    await eventually("Suspended", async () => (await phaseOf(cluster.client, "team-b", "etl")) === "Suspended");
     expect((await routeOf(cluster.client, "team-b", "etl"))?.state).to.equal("PAUSED");
   });
 
@@ -88,16 +89,16 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     const reconciles = async () => Number(/xtrinode_operator_reconcile_total\{outcome="success"\} (\d+)/.exec(await (await fetch(`http://127.0.0.1:${operator.healthPort}/metrics`)).text())?.[1] ?? 0);
     // Quiet first: nothing written by anyone for a while.
     let seen = -1;
-    await waitFor("a quiet cluster", async () => {
+    await eventually("a quiet cluster", async () => {
       const count = cluster.server.requestLog.countWrites();
       const quiet = count === seen;
       seen = count;
       return quiet;
-    }, 10_000, 500);
+    }, { timeoutMs: 10_000, intervalMs: 500 });
     const before = await reconciles();
     cluster.server.requestLog.clear();
     await cluster.client.mergePatch({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "bi" }, { metadata: { annotations: { "example.com/note": "unrelated" } } });
-    await waitFor("the runtime to be reconciled", async () => (await reconciles()) > before);
+    await eventually("the runtime to be reconciled", async () => (await reconciles()) > before);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(cluster.server.requestLog.writes().map((e) => `${e.method} ${e.path}`)).to.deep.equal(["PATCH /apis/xtrinode.io/v1alpha1/namespaces/team-a/xtrinodes/bi"]);
     const ownedLists = cluster.server.requestLog.filter({ method: "GET" }).filter((e) => e.query.labelSelector && !e.watch);
@@ -133,9 +134,9 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     cluster.server.requestLog.clear();
     cluster.server.compactHistory();
     cluster.server.dropWatches();
-    await waitFor("a relist of XTrinodes", () => cluster.server.requestLog.filter({ method: "GET", pathPrefix: "/apis/xtrinode.io/v1alpha1/xtrinodes" }).some((e) => !e.watch && e.status === 200));
+    await eventually("a relist of XTrinodes", () => cluster.server.requestLog.filter({ method: "GET", pathPrefix: "/apis/xtrinode.io/v1alpha1/xtrinodes" }).some((e) => !e.watch && e.status === 200));
     await cluster.client.create(runtime("team-b", "after-410"));
-    await waitFor("after-410 Ready", async () => (await phaseOf(cluster.client, "team-b", "after-410")) === "Ready");
+    await eventually("after-410 Ready", async () => (await phaseOf(cluster.client, "team-b", "after-410")) === "Ready");
   });
 
   it("serves /healthz and Prometheus metrics (reconcile outcomes, queue depth, objects applied)", async () => {
@@ -150,7 +151,7 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
   // Last: it changes the policy for the rest of this operator's life.
   it("at a resync, deletes the namespace guardrails the reloaded policy no longer asks for", async () => {
     const quotas = () => cluster.client.list("v1", "ResourceQuota", "team-b", "xtrinode.io/guardrails");
-    await waitFor("the guardrail quota of team-b", async () => (await quotas()).length === 1);
+    await eventually("the guardrail quota of team-b", async () => (await quotas()).length === 1);
     policy = { ...testPolicy, defaults: { ...testPolicy.defaults, quota: undefined } };
     await operator.resync();
     expect(await quotas()).to.deep.equal([]);
@@ -171,7 +172,7 @@ describe("reconciler: controller start against a failing API", function () {
     await cluster.client.create(runtime("team-a", "early"));
     cluster.server.faults.failNext(2, 500, { method: "GET", pathPrefix: "/apis/xtrinode.io/v1alpha1/xtrinodes" });
     operator = await startOperator({ kubeConfig: cluster.kubeConfig, gatewayNamespace, policy: staticPolicy(), log: silentLogger(), leaderElection: false, resyncPeriodMs: 10 * 60_000 });
-    await waitFor("early Ready after the informer recovered", async () => (await phaseOf(cluster.client, "team-a", "early")) === "Ready");
+    await eventually("early Ready after the informer recovered", async () => (await phaseOf(cluster.client, "team-a", "early")) === "Ready");
     const failed = cluster.server.requestLog.filter({ method: "GET", pathPrefix: "/apis/xtrinode.io/v1alpha1/xtrinodes" }).filter((e) => e.status === 500);
     expect(failed).to.have.length(2);
   });

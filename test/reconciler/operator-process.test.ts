@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { ownerLabel } from "../../schemas/api/index.ts";
 import { leaseName } from "../../reconciler/constants.ts";
-import { gatewayNamespace, getRuntime, phaseOf, repoRoot, routeOf, runtime, startCluster, waitFor, type Cluster } from "./support.ts";
+import { gatewayNamespace, getRuntime, phaseOf, repoRoot, routeOf, runtime, startCluster, type Cluster } from "./support.ts";
+import { eventually } from "../support/eventually.ts";
 
 interface OperatorProcess {
   child: ChildProcess;
@@ -40,7 +41,7 @@ async function spawnOperator(cluster: Cluster, identity: string): Promise<Operat
   });
   child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => (children.delete(child), resolve(code))));
-  await waitFor(`operator ${identity} ready line`, () => output.some((l) => l.includes('"event":"ready"')) || (child.exitCode !== null && Promise.reject(new Error(output.join("\n")))), 20_000);
+  await eventually(`operator ${identity} ready line`, () => output.some((l) => l.includes('"event":"ready"')) || (child.exitCode !== null && Promise.reject(new Error(output.join("\n")))), 20_000);
   return { child, output, exited };
 }
 
@@ -73,25 +74,25 @@ describe("reconciler: operator processes", function () {
 
   it("leader failover: one of two operators leads; after SIGKILL of the leader the standby takes over (bound: lease duration + 2 × retry period)", async () => {
     const a = await spawnOperator(cluster, "op-a");
-    await waitFor("op-a to hold the lease", async () => (await leaseHolder(cluster)) === "op-a");
+    await eventually("op-a to hold the lease", async () => (await leaseHolder(cluster)) === "op-a");
     const b = await spawnOperator(cluster, "op-b");
     await cluster.client.create(runtime("team-a", "first"));
-    await waitFor("first Ready", async () => (await phaseOf(cluster.client, "team-a", "first")) === "Ready");
+    await eventually("first Ready", async () => (await phaseOf(cluster.client, "team-a", "first")) === "Ready");
     expect(await leaseHolder(cluster)).to.equal("op-a");
     expect(b.output.join("\n")).to.not.contain("controller started"); // the standby never ran a controller
 
     a.child.kill("SIGKILL");
     await a.exited;
     // 2.4 s by the flags; the wait is generous for a loaded machine (no timing assertion).
-    await waitFor("op-b to take the lease", async () => (await leaseHolder(cluster)) === "op-b", 20_000);
+    await eventually("op-b to take the lease", async () => (await leaseHolder(cluster)) === "op-b", 20_000);
     const lease = await cluster.client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "xtrinode-system", name: leaseName });
     expect((lease!.spec as { leaseTransitions?: number }).leaseTransitions).to.be.at.least(1);
     expect(typeof (lease!.spec as { renewTime?: string }).renewTime).to.equal("string");
     expect((lease!.spec as { renewTime: string }).renewTime).to.match(/\.\d{6}Z$/); // MicroTime
 
     await cluster.client.create(runtime("team-a", "second"));
-    await waitFor("second Ready under the new leader", async () => (await phaseOf(cluster.client, "team-a", "second")) === "Ready");
-    await waitFor("controller started on op-b", () => b.output.some((l) => l.includes("controller started")));
+    await eventually("second Ready under the new leader", async () => (await phaseOf(cluster.client, "team-a", "second")) === "Ready");
+    await eventually("controller started on op-b", () => b.output.some((l) => l.includes("controller started")));
 
     b.child.kill("SIGTERM");
     expect(await b.exited).to.equal(0); // clean shutdown
@@ -100,13 +101,13 @@ describe("reconciler: operator processes", function () {
   it("a delete interrupted by killing the operator completes after restart", async () => {
     const first = await spawnOperator(cluster, "op");
     await cluster.client.create(runtime("team-a", "doomed"));
-    await waitFor("doomed Ready", async () => (await phaseOf(cluster.client, "team-a", "doomed")) === "Ready");
+    await eventually("doomed Ready", async () => (await phaseOf(cluster.client, "team-a", "doomed")) === "Ready");
     expect(await routeOf(cluster.client, "team-a", "doomed")).to.include({ state: "RUNNING" });
 
     // Owned-object deletes hang: the operator gets as far as deregistering the route, then dies.
     cluster.server.faults.add({ method: "DELETE", pathPrefix: "/apis/apps/v1/namespaces/team-a/deployments", hang: true, count: 1000 });
     await cluster.client.delete({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "doomed" });
-    await waitFor("route deregistered", async () => (await routeOf(cluster.client, "team-a", "doomed")) === undefined);
+    await eventually("route deregistered", async () => (await routeOf(cluster.client, "team-a", "doomed")) === undefined);
     first.child.kill("SIGKILL");
     await first.exited;
     expect((await getRuntime(cluster.client, "team-a", "doomed"))?.metadata?.finalizers).to.include("xtrinode.io/finalizer");
@@ -114,7 +115,7 @@ describe("reconciler: operator processes", function () {
 
     cluster.server.faults.clear();
     await spawnOperator(cluster, "op");
-    await waitFor("the XTrinode to be gone", async () => (await getRuntime(cluster.client, "team-a", "doomed")) === undefined, 20_000);
+    await eventually("the XTrinode to be gone", async () => (await getRuntime(cluster.client, "team-a", "doomed")) === undefined, 20_000);
     expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=doomed`)).to.deep.equal([]);
     expect(await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=doomed`)).to.deep.equal([]);
   });
@@ -124,14 +125,14 @@ describe("reconciler: operator processes", function () {
     // Deployment applies stall, so the first operator dies with config maps applied but no workloads.
     cluster.server.faults.add({ method: "PATCH", pathPrefix: "/apis/apps/v1/namespaces/team-a/deployments", hang: true, count: 1000 });
     await cluster.client.create(runtime("team-a", "halfway", { workers: { mode: "fixed", count: 2 } }));
-    await waitFor("config maps applied", async () => (await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=halfway`)).length > 0);
+    await eventually("config maps applied", async () => (await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=halfway`)).length > 0);
     first.child.kill("SIGKILL");
     await first.exited;
     expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=halfway`)).to.deep.equal([]);
 
     cluster.server.faults.clear();
     const second = await spawnOperator(cluster, "op");
-    await waitFor("halfway Ready", async () => (await phaseOf(cluster.client, "team-a", "halfway")) === "Ready", 20_000);
+    await eventually("halfway Ready", async () => (await phaseOf(cluster.client, "team-a", "halfway")) === "Ready", 20_000);
     expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=halfway`)).to.have.length(2);
     second.child.kill("SIGTERM");
     expect(await second.exited).to.equal(0);

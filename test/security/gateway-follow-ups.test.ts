@@ -15,7 +15,8 @@ import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
 import { createRng, testSeed } from "../support/rng.ts";
 import { basicAuth, loopbackRequest, type LoopbackAnswer } from "./loopback-client.ts";
-import { RoutesFile, until } from "../gateway/support/harness.ts";
+import { RoutesFile } from "../gateway/support/harness.ts";
+import { eventually } from "../support/eventually.ts";
 
 interface RawAnswer extends LoopbackAnswer {
   json(): QueryResult & Record<string, unknown>;
@@ -389,11 +390,11 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
       expect((await rawRequest(url(secured), "DELETE", nextUri, as("carol"))).status).to.equal(403);
       routes.write(routeList("RUNNING"));
       let first: QueryResult | undefined;
-      await until(async () => {
+      await eventually("the hand-over of the held statement", async () => {
         const answer = (await rawRequest(url(secured), "GET", nextUri, as("alice"))).json();
         if (!answer.id?.endsWith("gw000")) first = answer;
         return first;
-      }, "the hand-over of the held statement", 20_000);
+      }, 20_000);
       expect(first!.id.endsWith(s.coordinatorId)).to.equal(true);
       // The repeated hand-over poll answers the same first page — to alice only.
       const replay = await rawRequest(url(secured), "GET", nextUri, as("carol"));

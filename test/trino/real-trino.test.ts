@@ -21,6 +21,7 @@ import { directQuery, runCli, runJdbc, runPython, spawnCli, writeHostsFile, type
 import { layOutCoordinator, type CoordinatorLayout } from "./support/layout.ts";
 import { startTlsIngress, type TlsIngress } from "./support/tls-ingress.ts";
 import { postgresSecret, renderFixture, runtimeName, runtimeNamespace } from "./support/runtime.ts";
+import { eventually } from "../support/eventually.ts";
 
 const hostname = "analytics.trino.test";
 const runtimeKey = `${runtimeNamespace}/${runtimeName}`;
@@ -65,14 +66,6 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     const text = await (await fetch(`http://127.0.0.1:${gatewayPort}/metrics`)).text();
     const line = text.split("\n").find((candidate) => candidate.startsWith(`${name}{`) && labels.split(",").every((label) => candidate.includes(label)));
     return line ? Number(line.split(" ").pop()) : 0;
-  }
-
-  async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await probe())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
   }
 
   const gw = () => `http://${hostname}:${gatewayPort}`;
@@ -121,7 +114,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     const cli = runCli(peers, gw(), "SELECT id, customer, amount FROM sales.public.orders ORDER BY id");
     const jdbc = runJdbc(peers, "query", jdbcVia(hostname, gatewayPort), ["SELECT count(*) AS orders, sum(totalprice) AS total FROM tpch.tiny.orders"]);
     const python = runPython(peers, { mode: "query", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" }, sql: "SELECT nationkey, name FROM tpch.tiny.nation ORDER BY nationkey" });
-    await waitFor("three statements held by the gateway", async () => (await metric("xtrinode_gateway_queries_held", `runtime="${runtimeName}"`)) >= 3, 120_000);
+    await eventually("three statements held by the gateway", async () => (await metric("xtrinode_gateway_queries_held", `runtime="${runtimeName}"`)) >= 3, { timeoutMs: 120_000, intervalMs: 200 });
     const coldStart = Date.now();
     trino = await startTrino({ home: trinoHome, etcDir: layout.etcDir, port: trinoPort, env: layout.env });
     const trinoUp = Date.now();
@@ -211,7 +204,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       expect(await jsRows(`http://127.0.0.1:${gatewayPort}`, { "X-Trino-XTrinode": runtimeKey })).to.deep.equal(jsDirect);
       // the default route: no header, an IP address as host
       writeRoutes(routes.map((route) => ({ ...route, default: true })));
-      await waitFor("the default route", async () => (await runCli(peers, `http://127.0.0.1:${gatewayPort}`, "SELECT 1")).code === 0, 15_000);
+      await eventually("the default route", async () => (await runCli(peers, `http://127.0.0.1:${gatewayPort}`, "SELECT 1")).code === 0, { timeoutMs: 15_000, intervalMs: 200 });
       const cliDefault = await runCli(peers, `http://127.0.0.1:${gatewayPort}`, ordersSql);
       expect(cliDefault.checksum).to.equal(cliDirect.checksum);
       writeRoutes(routes.map(({ default: _dropped, ...route }) => route));
@@ -307,7 +300,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
         writeRoutes([...routes, { namespace: runtimeNamespace, name: "spooling", backend: spooling.url, state: "RUNNING" }]);
         // Routes reloaded, and the coordinator past "No nodes available" right after its start: a tpch query, since
         // SELECT 1 runs on the coordinator without the node map that Trino memoises for ~5 s (trinodb/trino#2214).
-        await waitFor("the spooling runtime answering a tpch query through the gateway", async () => (await directQuery(`http://127.0.0.1:${gatewayPort}`, "SELECT count(*) FROM tpch.tiny.nation", { "x-trino-xtrinode": spoolingKey }).catch(() => [])).length === 1, 60_000);
+        await eventually("the spooling runtime answering a tpch query through the gateway", async () => (await directQuery(`http://127.0.0.1:${gatewayPort}`, "SELECT count(*) FROM tpch.tiny.nation", { "x-trino-xtrinode": spoolingKey }).catch(() => [])).length === 1, { timeoutMs: 60_000, intervalMs: 200 });
       });
 
       after(async () => {
@@ -409,12 +402,12 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       cli.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => cli.once("exit", resolve));
       try {
-        await waitFor("the CLI's query running", async () => (await queryState(marker)).some(([state]) => state === "RUNNING"), 180_000);
+        await eventually("the CLI's query running", async () => (await queryState(marker)).some(([state]) => state === "RUNNING"), { timeoutMs: 180_000, intervalMs: 200 });
         cli.kill("SIGINT");
         const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("still running"), 60_000))]);
         expect(code, output).to.equal(130);
         expect(output).to.include("Query aborted by user");
-        await waitFor("the CLI's query cancelled", () => cancelled(marker), 30_000);
+        await eventually("the CLI's query cancelled", () => cancelled(marker), { timeoutMs: 30_000, intervalMs: 200 });
       } finally {
         cli.kill("SIGKILL");
       }
@@ -425,14 +418,14 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       const jdbc = await runJdbc(peers, "cancel", jdbcVia(hostname, gatewayPort), [longQuery(marker)]);
       expect(jdbc.ok, JSON.stringify(jdbc)).to.equal(true);
       expect(String(jdbc.message)).to.not.equal(""); // the driver says "Error fetching results"; Trino's state tells the cancel arrived
-      await waitFor("the JDBC query cancelled", () => cancelled(marker), 30_000);
+      await eventually("the JDBC query cancelled", () => cancelled(marker), { timeoutMs: 30_000, intervalMs: 200 });
     });
 
     it("cancel: Python cursor.cancel", async () => {
       const marker = `python-${Date.now()}`;
       const python = await runPython(peers, { mode: "cancel", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" }, sql: longQuery(marker), cancel_after_s: 2 });
       expect(python.ok, JSON.stringify(python)).to.equal(true);
-      await waitFor("the Python query cancelled", () => cancelled(marker), 30_000);
+      await eventually("the Python query cancelled", () => cancelled(marker), { timeoutMs: 30_000, intervalMs: 200 });
     });
 
     it("cancel: trino-client cancel (DELETE /v1/query/{id})", async () => {
@@ -440,11 +433,11 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       const client = Trino.create({ server: `http://127.0.0.1:${gatewayPort}`, auth: new BasicAuth("analyst"), extraHeaders: { "X-Trino-XTrinode": runtimeKey } });
       // Polled in the background: trino-client's next() keeps polling until a page has data, which a count never has before it ends.
       const polling = client.query(longQuery(marker)).then(async (iterator) => iterator.next()).catch(() => undefined);
-      await waitFor("the trino-client query running", async () => (await queryState(marker)).some(([state]) => state === "RUNNING"), 180_000);
+      await eventually("the trino-client query running", async () => (await queryState(marker)).some(([state]) => state === "RUNNING"), { timeoutMs: 180_000, intervalMs: 200 });
       const [[queryId]] = await directQuery(trino!.url, `SELECT query_id FROM system.runtime.queries WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.runtime.queries%'`);
       await client.cancel(String(queryId));
       // Trino's kill of a query through /v1/query/{id}: FAILED (ADMINISTRATIVELY_KILLED or USER_CANCELED)
-      await waitFor("the trino-client query ended", async () => (await queryState(marker)).some(([state]) => state === "FAILED"), 30_000);
+      await eventually("the trino-client query ended", async () => (await queryState(marker)).some(([state]) => state === "FAILED"), { timeoutMs: 30_000, intervalMs: 200 });
       await polling;
     });
 

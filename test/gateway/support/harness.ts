@@ -49,16 +49,6 @@ export async function startTestGateway(routes: RoutesFile, config: GatewayConfig
   });
 }
 
-export async function until<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /**
  * Runs a query to completion with trino-client; returns the data pages and throws on a FAILED
  * result. Uses next() rather than for-await: for-await never yields a result without a nextUri.
