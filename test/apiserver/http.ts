@@ -74,8 +74,8 @@ export function spawnApiServer(args: string[], env: NodeJS.ProcessEnv = {}): Pro
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => {
       void stop();
-      reject(new Error(`apiserver did not become ready within 20 s: ${stderr}`));
-    }, 20_000);
+      reject(new Error(`apiserver did not become ready within 60 s: ${stderr}`));
+    }, 60_000);
     lines.on("line", (line) => {
       try {
         const event = JSON.parse(line) as { event?: string; url?: string; component?: string };
