@@ -170,12 +170,13 @@ describe("gateway auto-resume", function () {
     lifecycle = await startFakeLifecycle({ retryAfterSeconds: 30 });
     const env = { XTRINODE_GATEWAY_TICKET_KEY: "a-shared-ticket-key-of-at-least-32-characters" };
     const held_ = { held: { maxQueries: 3, abandonAfterMs: 300, maxAgeMs: 2500, pollWaitMs: 50 } };
-    const postedAt = Date.now();
     const gateway = await startTestGateway(routes, held_, { lifecycleUrl: lifecycle.url, env });
     const replica = await startTestGateway(routes, held_, { lifecycleUrl: lifecycle.url, env });
     gateways.push(gateway, replica);
     const post = async () => (await (await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "t" }, body: "SELECT 1" })).json()) as QueryResult;
     const held = [await post(), await post(), await post()];
+    // Every ticket was sealed by now (a moment taken before the posts, or before the gateways started, makes the tickets look older than they are).
+    const postedAt = Date.now();
     expect(held.map((result) => result.stats?.state)).to.deep.equal(["QUEUED", "QUEUED", "QUEUED"]);
     // Like Trino, the failure arrives on the first poll (QUEUED first), which every client shows.
     const queued = await post();

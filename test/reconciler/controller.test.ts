@@ -111,16 +111,16 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     const runtimes = (await cluster.client.list("xtrinode.io/v1alpha1", "XTrinode")).length;
     expect(runtimes).to.be.greaterThan(2);
     let seen = -1;
-    await waitFor("a quiet cluster", async () => {
+    await eventually("a quiet cluster", async () => {
       const count = cluster.server.requestLog.filter().filter((e) => !e.watch).length;
       const quiet = count === seen;
       seen = count;
       return quiet;
-    }, 10_000, 500);
+    }, { timeoutMs: 10_000, intervalMs: 500 });
     const before = await reconciles();
     cluster.server.requestLog.clear();
     await operator.resync();
-    await waitFor("every runtime reconciled again", async () => (await reconciles()) >= before + runtimes);
+    await eventually("every runtime reconciled again", async () => (await reconciles()) >= before + runtimes);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const requests = cluster.server.requestLog.filter().filter((e) => !e.watch);
     expect(requests.map((e) => `${e.method} ${e.path}`)).to.deep.equal([]);

@@ -65,7 +65,7 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
   async function startGateway(config: Record<string, unknown>): Promise<ChildUnderTest> {
     const file = path.join(dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
     writeFileSync(file, yaml.dump(config));
-    return spawnXtrinode(["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", file], { env: { XTRINODE_GATEWAY_TICKET_KEY: ticketKey, XTRINODE_LOG_LEVEL: "info" } });
+    return spawnXtrinode(["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", file], { env: { XTRINODE_GATEWAY_TICKET_KEY: ticketKey, XTRINODE_LOG_LEVEL: "info" }, timeoutMs: 60_000 }); // three start at once: slow on a loaded machine
   }
 
   before(async () => {
