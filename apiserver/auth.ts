@@ -46,8 +46,10 @@ function parseEntry(entry: unknown, where: string): AuthzEntry {
   if (entry && typeof entry === "object" && !Array.isArray(entry)) {
     const { identity, namespaces, ...rest } = entry as Record<string, unknown>;
     const unknownKeys = Object.keys(rest);
-    if (unknownKeys.length) throw new ConfigError(`${where}: unknown key "${unknownKeys[0]}"; an entry is an identity or { identity, namespaces }`);
-    if (typeof identity !== "string" || identity === "") throw new ConfigError(`${where}.identity: expected a user name, "group:<name>" or "*"`);
+    if (unknownKeys.length)
+      throw new ConfigError(`${where}: unknown key "${unknownKeys[0]}"; an entry is an identity or { identity, namespaces }`);
+    if (typeof identity !== "string" || identity === "")
+      throw new ConfigError(`${where}.identity: expected a user name, "group:<name>" or "*"`);
     if (!Array.isArray(namespaces) || namespaces.length === 0 || !namespaces.every((ns) => typeof ns === "string" && isDns1123Label(ns))) {
       throw new ConfigError(`${where}.namespaces: expected a non-empty list of namespace names, e.g. [team-a]`);
     }
@@ -76,7 +78,9 @@ export function parseAuthzConfig(text: string, file: string): AuthzConfig {
       throw new ConfigError(`${file}: unknown action "${key}"; allowed actions are ${actions.join(", ")}`);
     }
     if (!Array.isArray(value)) {
-      throw new ConfigError(`${file}: ${key} must be a list of identities (user names, "group:<name>" or "*", or { identity, namespaces })`);
+      throw new ConfigError(
+        `${file}: ${key} must be a list of identities (user names, "group:<name>" or "*", or { identity, namespaces })`,
+      );
     }
     config[key as Action] = value.map((entry, index) => parseEntry(entry, `${file}: ${key}[${index}]`));
   }
@@ -84,7 +88,9 @@ export function parseAuthzConfig(text: string, file: string): AuthzConfig {
 }
 
 function names(entry: string, identity: Identity): boolean {
-  return entry === "*" || (entry.startsWith("group:") ? identity.groups.includes(entry.slice("group:".length)) : entry === identity.username);
+  return (
+    entry === "*" || (entry.startsWith("group:") ? identity.groups.includes(entry.slice("group:".length)) : entry === identity.username)
+  );
 }
 
 /**
@@ -93,7 +99,9 @@ function names(entry: string, identity: Identity): boolean {
  */
 export function isAllowed(config: AuthzConfig, action: Action, identity: Identity, namespace?: string): boolean {
   return config[action].some((entry) =>
-    typeof entry === "string" ? names(entry, identity) : names(entry.identity, identity) && (namespace === undefined || entry.namespaces.includes(namespace)),
+    typeof entry === "string"
+      ? names(entry, identity)
+      : names(entry.identity, identity) && (namespace === undefined || entry.namespaces.includes(namespace)),
   );
 }
 
@@ -115,7 +123,8 @@ export function permissionsOf(config: AuthzConfig, identity: Identity): Record<A
     const everywhere = isAllowedEverywhere(config, action, identity);
     const namespaces = new Set<string>();
     if (!everywhere) {
-      for (const entry of config[action]) if (typeof entry !== "string" && names(entry.identity, identity)) entry.namespaces.forEach((ns) => namespaces.add(ns));
+      for (const entry of config[action])
+        if (typeof entry !== "string" && names(entry.identity, identity)) entry.namespaces.forEach((ns) => namespaces.add(ns));
     }
     result[action] = { everywhere, namespaces: [...namespaces].sort() };
   }
@@ -125,7 +134,9 @@ export function permissionsOf(config: AuthzConfig, identity: Identity): Record<A
 export function authorize(config: AuthzConfig, action: Action, identity: Identity, namespace?: string): void {
   if (!isAllowed(config, action, identity, namespace)) {
     const where = namespace === undefined ? "runtimes" : `runtimes of namespace ${namespace}`;
-    throw forbidden(`${identity.username} may not ${action} ${where}: add it (or one of its groups as "group:<name>") to "${action}" in the authorisation config${namespace === undefined ? "" : `, for every namespace or with namespaces: [${namespace}]`}`);
+    throw forbidden(
+      `${identity.username} may not ${action} ${where}: add it (or one of its groups as "group:<name>") to "${action}" in the authorisation config${namespace === undefined ? "" : `, for every namespace or with namespaces: [${namespace}]`}`,
+    );
   }
 }
 
@@ -164,7 +175,15 @@ export function parseTokenFile(text: string, file: string): Map<string, Identity
     const [token, username, _uid, groups] = splitCsvLine(line);
     if (!token || !username) throw new ConfigError(`${file}:${index + 1}: expected token,user[,uid[,"group1,group2"]]`);
     if (tokens.has(token)) throw new ConfigError(`${file}:${index + 1}: duplicate token (each token must name one user)`);
-    tokens.set(token, { username, groups: groups ? groups.split(",").map((g) => g.trim()).filter(Boolean) : [] });
+    tokens.set(token, {
+      username,
+      groups: groups
+        ? groups
+            .split(",")
+            .map((g) => g.trim())
+            .filter(Boolean)
+        : [],
+    });
   });
   return tokens;
 }
@@ -243,5 +262,7 @@ export function tokenReviewAuthenticator(
 }
 
 function tooManyReviews(): ApiError {
-  return new ApiError(503, "TooManyTokenReviews", "too many unknown bearer tokens to review right now; retry shortly", { "Retry-After": "1" });
+  return new ApiError(503, "TooManyTokenReviews", "too many unknown bearer tokens to review right now; retry shortly", {
+    "Retry-After": "1",
+  });
 }

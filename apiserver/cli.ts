@@ -34,9 +34,12 @@ function httpUrl(flag: string) {
     try {
       url = new URL(value);
     } catch {
-      throw new InvalidArgumentError(`${flag} must be an http(s) URL such as http://xtrinode-gateway.xtrinode-gateway:8080, got "${value}"`);
+      throw new InvalidArgumentError(
+        `${flag} must be an http(s) URL such as http://xtrinode-gateway.xtrinode-gateway:8080, got "${value}"`,
+      );
     }
-    if (url.protocol !== "http:" && url.protocol !== "https:") throw new InvalidArgumentError(`${flag} must be an http(s) URL, got "${value}"`);
+    if (url.protocol !== "http:" && url.protocol !== "https:")
+      throw new InvalidArgumentError(`${flag} must be an http(s) URL, got "${value}"`);
     return value;
   };
 }
@@ -54,16 +57,48 @@ export function registerApiServerCommands(program: Command): void {
     .option("--port <port>", "listen port (0 picks a free one)", port, defaults.port)
     .option("--host <host>", "listen address", defaults.host)
     .option("--kubeconfig <file>", "kubeconfig file (default: in-cluster, else $KUBECONFIG or ~/.kube/config)")
-    .option("--token-file <file>", 'static bearer tokens, kube-apiserver --token-auth-file format: token,user,uid,"group1,group2" (default: Kubernetes TokenReview)')
+    .option(
+      "--token-file <file>",
+      'static bearer tokens, kube-apiserver --token-auth-file format: token,user,uid,"group1,group2" (default: Kubernetes TokenReview)',
+    )
     .option("--authz-config <file>", "YAML allow-list of identities per action: resume, suspend, activity, read")
-    .option("--lease-duration-seconds <n>", "resume Lease duration", positiveInteger("--lease-duration-seconds"), defaults.leaseDurationSeconds)
-    .option("--lease-namespace <namespace>", "namespace of the resume Leases (the API server needs Lease rights there only)", dns1123("--lease-namespace"), defaultLeaseNamespace)
-    .option("--retry-after-seconds <n>", "Retry-After given to resume callers", positiveInteger("--retry-after-seconds"), defaults.retryAfterSeconds)
-    .option("--activity-min-interval-seconds <n>", "at most one last-activity write per runtime per this many seconds", positiveInteger("--activity-min-interval-seconds"), defaults.activityMinIntervalSeconds)
+    .option(
+      "--lease-duration-seconds <n>",
+      "resume Lease duration",
+      positiveInteger("--lease-duration-seconds"),
+      defaults.leaseDurationSeconds,
+    )
+    .option(
+      "--lease-namespace <namespace>",
+      "namespace of the resume Leases (the API server needs Lease rights there only)",
+      dns1123("--lease-namespace"),
+      defaultLeaseNamespace,
+    )
+    .option(
+      "--retry-after-seconds <n>",
+      "Retry-After given to resume callers",
+      positiveInteger("--retry-after-seconds"),
+      defaults.retryAfterSeconds,
+    )
+    .option(
+      "--activity-min-interval-seconds <n>",
+      "at most one last-activity write per runtime per this many seconds",
+      positiveInteger("--activity-min-interval-seconds"),
+      defaults.activityMinIntervalSeconds,
+    )
     .option("--kube-timeout-ms <n>", "timeout of each Kubernetes API request", positiveInteger("--kube-timeout-ms"), defaults.kubeTimeoutMs)
     .option("--identity <id>", "Lease holder identity (default: hostname_pid_random)")
-    .option("--console <true|false>", "serve the web console under /console/ (same tokens and authorisation as the API)", booleanFlag("--console"), true)
-    .option("--gateway-url <url>", "the gateway's base URL; the console's gateway view reads its status (GET /xtrinode/v1/status) from there, server-side", httpUrl("--gateway-url"))
+    .option(
+      "--console <true|false>",
+      "serve the web console under /console/ (same tokens and authorisation as the API)",
+      booleanFlag("--console"),
+      true,
+    )
+    .option(
+      "--gateway-url <url>",
+      "the gateway's base URL; the console's gateway view reads its status (GET /xtrinode/v1/status) from there, server-side",
+      httpUrl("--gateway-url"),
+    )
     .option("--gateway-token-file <file>", "file holding the gateway's admin token (its admin.tokenFile), sent when reading its status")
     .action(async (options) => {
       let server;
@@ -89,7 +124,9 @@ export function registerApiServerCommands(program: Command): void {
         process.stderr.write(`xtrinode apiserver: ${(error as Error).message}\n`);
         process.exit(2);
       }
-      process.stdout.write(`${JSON.stringify({ event: "listening", url: server.url, identity: server.identity, ...(options.console ? { console: `${server.url}/console/` } : {}) })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ event: "listening", url: server.url, identity: server.identity, ...(options.console ? { console: `${server.url}/console/` } : {}) })}\n`,
+      );
       let stopping = false;
       const stop = () => {
         if (stopping) return;

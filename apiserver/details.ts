@@ -74,7 +74,12 @@ export async function runtimeDetails(store: RuntimeStore, namespace: string, nam
     catalogs: view.catalogs.map((catalogName) => {
       const catalog = byName.get(catalogName);
       const ready = catalog?.conditions.find((condition) => condition.type === "Ready");
-      return { name: catalogName, ready: catalog ? (ready?.status ?? "Unknown") : "Missing", reason: ready?.reason ?? null, message: ready?.message ?? null };
+      return {
+        name: catalogName,
+        ready: catalog ? (ready?.status ?? "Unknown") : "Missing",
+        reason: ready?.reason ?? null,
+        message: ready?.message ?? null,
+      };
     }),
     history: lifecycleHistory(view, events),
   };

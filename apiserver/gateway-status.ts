@@ -35,7 +35,9 @@ export function gatewayStatusReader(gatewayUrl: string, options: { timeoutMs: nu
       case "unreachable":
         throw gatewayUnavailable(`the gateway at ${url} did not answer: ${read.cause}`);
       case "refused":
-        throw gatewayUnavailable(`the gateway at ${url} refused the status read (HTTP ${read.httpStatus}): give the lifecycle API the gateway's admin token (admin.tokenFile) with --gateway-token-file`);
+        throw gatewayUnavailable(
+          `the gateway at ${url} refused the status read (HTTP ${read.httpStatus}): give the lifecycle API the gateway's admin token (admin.tokenFile) with --gateway-token-file`,
+        );
       case "http":
         throw gatewayUnavailable(`the gateway at ${url} answered HTTP ${read.httpStatus}`);
       case "too-large":

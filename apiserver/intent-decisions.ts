@@ -60,7 +60,11 @@ export function resumeByRuntime(runtime: XTrinode): "running" | "resuming" | "le
 export function resumeLeaseConsumed(runtime: XTrinode, lease: LeaseRecord): boolean {
   const acquiredMs = Date.parse(lease.acquireTime ?? "");
   if (!Number.isFinite(acquiredMs)) return false;
-  const laterEvents = [runtime.status?.readySince, runtime.status?.suspendedAt, runtime.metadata.annotations?.[annotations.suspendRequestedAt]];
+  const laterEvents = [
+    runtime.status?.readySince,
+    runtime.status?.suspendedAt,
+    runtime.metadata.annotations?.[annotations.suspendRequestedAt],
+  ];
   return laterEvents.some((time) => time !== undefined && Date.parse(time) > acquiredMs);
 }
 

@@ -57,7 +57,8 @@ function safeParse(text: string): unknown {
 
 function toRecord(lease: V1Lease): LeaseRecord {
   const spec = lease.spec ?? {};
-  const time = (value: unknown) => (value instanceof Date ? new V1MicroTime(value.getTime()).toISOString() : typeof value === "string" ? value : undefined);
+  const time = (value: unknown) =>
+    value instanceof Date ? new V1MicroTime(value.getTime()).toISOString() : typeof value === "string" ? value : undefined;
   return {
     holderIdentity: spec.holderIdentity,
     leaseDurationSeconds: spec.leaseDurationSeconds,
@@ -103,7 +104,11 @@ export class KubeRuntimeStore implements RuntimeStore {
   }
 
   /** Runs a call; 404 → notFound, 409 → conflict, anything else failing → 503. */
-  private async call<T>(operation: string, run: (options: ConfigurationOptions) => Promise<T>, contentType?: string): Promise<WriteResult<T>> {
+  private async call<T>(
+    operation: string,
+    run: (options: ConfigurationOptions) => Promise<T>,
+    contentType?: string,
+  ): Promise<WriteResult<T>> {
     try {
       return { ok: true, value: await run(callOptions(this.timeoutMs, contentType)) };
     } catch (error) {
@@ -131,7 +136,8 @@ export class KubeRuntimeStore implements RuntimeStore {
           ? this.customObjects.listNamespacedCustomObject({ group, version, namespace, plural, limit: 500, _continue: cont }, o)
           : this.customObjects.listClusterCustomObject({ group, version, plural, limit: 500, _continue: cont }, o),
       );
-      if (!result.ok) throw unavailable(operation, new Error("the XTrinode resource is not served (is the CRD installed?)"), this.timeoutMs);
+      if (!result.ok)
+        throw unavailable(operation, new Error("the XTrinode resource is not served (is the CRD installed?)"), this.timeoutMs);
       const page = result.value as { items?: XTrinode[]; metadata?: { continue?: string } };
       items.push(...(page.items ?? []));
       cont = page.metadata?.continue || undefined;
@@ -142,7 +148,11 @@ export class KubeRuntimeStore implements RuntimeStore {
   async patchRuntime(namespace: string, name: string, patch: MergePatch): Promise<WriteResult<XTrinode>> {
     const result = await this.call(
       `patch XTrinode ${namespace}/${name}`,
-      (o) => this.customObjects.patchNamespacedCustomObject({ group, version, namespace, plural, name, body: patch, fieldManager: "xtrinode-apiserver" }, o),
+      (o) =>
+        this.customObjects.patchNamespacedCustomObject(
+          { group, version, namespace, plural, name, body: patch, fieldManager: "xtrinode-apiserver" },
+          o,
+        ),
       "application/merge-patch+json",
     );
     return result.ok ? { ok: true, value: result.value as XTrinode } : result;
@@ -163,7 +173,10 @@ export class KubeRuntimeStore implements RuntimeStore {
 
   async updateLease(namespace: string, name: string, record: LeaseRecord): Promise<WriteResult<LeaseRecord>> {
     const result = await this.call(`update Lease ${namespace}/${name}`, (o) =>
-      this.coordination.replaceNamespacedLease({ namespace, name, body: toLease(namespace, name, record), fieldManager: "xtrinode-apiserver" }, o),
+      this.coordination.replaceNamespacedLease(
+        { namespace, name, body: toLease(namespace, name, record), fieldManager: "xtrinode-apiserver" },
+        o,
+      ),
     );
     // 404: deleted since we read it; someone else's move, so we lost this round.
     return result.ok ? { ok: true, value: toRecord(result.value) } : { ok: false, reason: "conflict" };
@@ -205,7 +218,10 @@ export class KubeRuntimeStore implements RuntimeStore {
   async listRuntimeEvents(namespace: string, name: string, limit: number): Promise<RuntimeEvent[]> {
     const operation = `list Events of XTrinode ${namespace}/${name}`;
     const result = await this.call(operation, (o) =>
-      this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=XTrinode,involvedObject.name=${name}`, limit: maxEventsRead }, o),
+      this.core.listNamespacedEvent(
+        { namespace, fieldSelector: `involvedObject.kind=XTrinode,involvedObject.name=${name}`, limit: maxEventsRead },
+        o,
+      ),
     );
     if (!result.ok) return [];
     return result.value.items
@@ -216,7 +232,9 @@ export class KubeRuntimeStore implements RuntimeStore {
 
   async listCatalogs(namespace: string): Promise<CatalogRecord[]> {
     const operation = `list XTrinodeCatalogs in ${namespace}`;
-    const result = await this.call(operation, (o) => this.customObjects.listNamespacedCustomObject({ group, version, namespace, plural: plurals.catalog, limit: 500 }, o));
+    const result = await this.call(operation, (o) =>
+      this.customObjects.listNamespacedCustomObject({ group, version, namespace, plural: plurals.catalog, limit: 500 }, o),
+    );
     if (!result.ok) return [];
     const page = result.value as { items?: Array<{ metadata?: { name?: string }; status?: { conditions?: CatalogRecord["conditions"] } }> };
     return (page.items ?? []).map((item) => ({ name: item.metadata?.name ?? "", conditions: item.status?.conditions ?? [] }));
@@ -237,7 +255,11 @@ function toRuntimeEvent(event: CoreV1Event): RuntimeEvent {
     type: event.type ?? "",
     reason: event.reason ?? "",
     message: event.message ?? "",
-    at: isoTime(event.lastTimestamp) ?? isoTime(event.eventTime) ?? isoTime(event.firstTimestamp) ?? isoTime(event.metadata?.creationTimestamp),
+    at:
+      isoTime(event.lastTimestamp) ??
+      isoTime(event.eventTime) ??
+      isoTime(event.firstTimestamp) ??
+      isoTime(event.metadata?.creationTimestamp),
     count: event.count ?? 1,
     source: event.reportingComponent || event.source?.component || "",
   };
@@ -249,7 +271,10 @@ export function kubeTokenReviewer(kubeConfig: KubeConfig, options: { timeoutMs: 
   return async (token): Promise<Identity | undefined> => {
     let review;
     try {
-      review = await api.createTokenReview({ body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } } }, callOptions(options.timeoutMs));
+      review = await api.createTokenReview(
+        { body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token } } },
+        callOptions(options.timeoutMs),
+      );
     } catch (error) {
       throw unavailable("TokenReview", error, options.timeoutMs);
     }

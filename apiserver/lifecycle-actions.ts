@@ -2,7 +2,14 @@
 // resume gate, resume-gate.ts), suspend, activity reports and the status views. All Kubernetes I/O goes
 // through a RuntimeStore; time comes from an injected clock; the decisions are pure (intent-decisions.ts).
 import { notFound } from "./errors.ts";
-import { activityPatch, alreadySuspendedAnswer, eventReasons, parseActivityTime, suspendIntentPatch, type LifecycleAnswer } from "./intent-decisions.ts";
+import {
+  activityPatch,
+  alreadySuspendedAnswer,
+  eventReasons,
+  parseActivityTime,
+  suspendIntentPatch,
+  type LifecycleAnswer,
+} from "./intent-decisions.ts";
 import { countedWrite, type ApiServerMetrics } from "./metrics.ts";
 import { defaultLeaseNamespace } from "./names.ts";
 import { ResumeGate, type ResumeGateOptions } from "./resume-gate.ts";
@@ -56,7 +63,9 @@ export class LifecycleActions {
     const unchanged = alreadySuspendedAnswer(runtime, namespace, name);
     if (unchanged) return unchanged;
     const at = new Date(this.now()).toISOString();
-    const patched = await countedWrite(metrics, "xtrinode", "patch", () => store.patchRuntime(namespace, name, suspendIntentPatch(at, caller)));
+    const patched = await countedWrite(metrics, "xtrinode", "patch", () =>
+      store.patchRuntime(namespace, name, suspendIntentPatch(at, caller)),
+    );
     if (!patched.ok) throw notFound(`XTrinode ${namespace}/${name} not found`);
     logger.info({ event: "suspend-requested", namespace, name, by: caller }, "suspend intent recorded");
     recordEventInBackground(store, logger, runtime, eventReasons.suspendRequested, `suspend requested by ${caller}`);

@@ -26,7 +26,15 @@
 import type { XTrinode } from "../schemas/generated/types.ts";
 import type { Logger } from "../lib/logger.ts";
 import { ApiError, notFound } from "./errors.ts";
-import { decideOnLease, eventReasons, heldAnswerUntil, resumeByRuntime, resumeIntentPatch, resumingAnswer, type LifecycleAnswer } from "./intent-decisions.ts";
+import {
+  decideOnLease,
+  eventReasons,
+  heldAnswerUntil,
+  resumeByRuntime,
+  resumeIntentPatch,
+  resumingAnswer,
+  type LifecycleAnswer,
+} from "./intent-decisions.ts";
 import { acquiredRecord, judgeLease, observeLease, type LeaseObservation, type LeaseRecord } from "../lib/lease.ts";
 import { countedWrite, type ApiServerMetrics, type ResumeOutcome } from "./metrics.ts";
 import { resumeLeaseName } from "./names.ts";
@@ -118,9 +126,13 @@ export class ResumeGate {
     const leaseNamespace = this.options.leaseNamespace;
     try {
       const live = await store.getLease(leaseNamespace, leaseName);
-      if (live?.resourceVersion) await this.write("lease", "delete", () => store.deleteLease(leaseNamespace, leaseName, live.resourceVersion!));
+      if (live?.resourceVersion)
+        await this.write("lease", "delete", () => store.deleteLease(leaseNamespace, leaseName, live.resourceVersion!));
     } catch (error) {
-      logger.warn({ event: "lease-release-failed", namespace: leaseNamespace, lease: leaseName, err: String(error) }, "suspend recorded; the resume Lease expires by itself");
+      logger.warn(
+        { event: "lease-release-failed", namespace: leaseNamespace, lease: leaseName, err: String(error) },
+        "suspend recorded; the resume Lease expires by itself",
+      );
     }
   }
 
@@ -235,10 +247,15 @@ export class ResumeGate {
     this.forget(key);
     if (!record.resourceVersion) return;
     try {
-      const result = await this.write("lease", "delete", () => this.options.store.deleteLease(leaseNamespace, leaseName, record.resourceVersion!));
+      const result = await this.write("lease", "delete", () =>
+        this.options.store.deleteLease(leaseNamespace, leaseName, record.resourceVersion!),
+      );
       if (result.ok) this.options.metrics.leaseAcquisitions.inc({ result: "released" });
     } catch (error) {
-      this.options.logger.warn({ event: "lease-release-failed", namespace: leaseNamespace, lease: leaseName, err: String(error) }, "could not release the resume Lease; it expires by itself");
+      this.options.logger.warn(
+        { event: "lease-release-failed", namespace: leaseNamespace, lease: leaseName, err: String(error) },
+        "could not release the resume Lease; it expires by itself",
+      );
     }
   }
 

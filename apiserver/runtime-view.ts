@@ -57,7 +57,12 @@ export function runtimeView(runtime: XTrinode): RuntimeView {
     } catch {
       wakeTTLMs = undefined; // the operator reports an invalid spec in the conditions
     }
-    const deadline = idleDeadlineMs({ wakeTTLMs, lastActivity: notes[annotations.lastActivity], resumeRequestedAt: notes[annotations.resumeRequestedAt], status });
+    const deadline = idleDeadlineMs({
+      wakeTTLMs,
+      lastActivity: notes[annotations.lastActivity],
+      resumeRequestedAt: notes[annotations.resumeRequestedAt],
+      status,
+    });
     idleSuspendAt = deadline === undefined ? null : new Date(deadline).toISOString();
   }
   return {

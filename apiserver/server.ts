@@ -7,7 +7,17 @@ import type { AddressInfo } from "node:net";
 import Koa from "koa";
 import Router, { type RouterContext, type RouterMiddleware } from "@koa/router";
 import type { Logger } from "../lib/logger.ts";
-import { authorize, bearerToken, isAllowed, isAllowedEverywhere, permissionsOf, type Action, type Authenticator, type AuthzConfig, type Identity } from "./auth.ts";
+import {
+  authorize,
+  bearerToken,
+  isAllowed,
+  isAllowedEverywhere,
+  permissionsOf,
+  type Action,
+  type Authenticator,
+  type AuthzConfig,
+  type Identity,
+} from "./auth.ts";
 import { addConsoleRoutes, securityHeaders, type ConsoleAsset } from "./console.ts";
 import { runtimeDetails } from "./details.ts";
 import { ApiError, badRequest, errorBody, kubeUnavailable } from "./errors.ts";
@@ -38,7 +48,13 @@ export type GatewayStatusReader = (readable: (namespace: string) => boolean) => 
 
 /** Which lifecycle actions the caller may use on this runtime (the console shows only those buttons; each request is still authorised). */
 function withPermissions(authz: AuthzConfig, identity: Identity, view: RuntimeView) {
-  return { ...view, allowed: { resume: isAllowed(authz, "resume", identity, view.namespace), suspend: isAllowed(authz, "suspend", identity, view.namespace) } };
+  return {
+    ...view,
+    allowed: {
+      resume: isAllowed(authz, "resume", identity, view.namespace),
+      suspend: isAllowed(authz, "suspend", identity, view.namespace),
+    },
+  };
 }
 
 interface State {
@@ -73,13 +89,15 @@ function asApiError(error: unknown): ApiError {
 /** Logs a failed request: unexpected errors with their cause, answered 5xx errors as warnings; 4xx not at all. */
 function logFailure(logger: Logger, error: unknown, method: string, path: string): void {
   if (!(error instanceof ApiError)) logger.error({ event: "request-failed", method, path, err: String(error) }, "unexpected error");
-  else if (error.status >= 500) logger.warn({ event: "request-failed", method, path, status: error.status, message: error.message }, "request failed");
+  else if (error.status >= 500)
+    logger.warn({ event: "request-failed", method, path, status: error.status, message: error.message }, "request failed");
 }
 
 /** What a request no route answered gets (the router leaves the status, and Allow on 405/501, without a body). */
 function unansweredError(ctx: Koa.Context): ApiError | undefined {
   if (ctx.body !== undefined) return undefined;
-  if (ctx.status === 404) return new ApiError(404, "NotFound", `no such endpoint: ${ctx.method} ${ctx.path}; see docs/CONTRACTS.md "Lifecycle API"`);
+  if (ctx.status === 404)
+    return new ApiError(404, "NotFound", `no such endpoint: ${ctx.method} ${ctx.path}; see docs/CONTRACTS.md "Lifecycle API"`);
   if (ctx.status === 405) return new ApiError(405, "MethodNotAllowed", "method not allowed on this endpoint");
   if (ctx.status === 501) return new ApiError(501, "NotImplemented", "HTTP method not supported by the lifecycle API");
   return undefined;
@@ -130,12 +148,14 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
   const app = new Koa<State>();
   const router = new Router<State>();
 
-  const guard = (action: Action): RouterMiddleware<State> => async (ctx, next) => {
-    const identity = await authenticate(bearerToken(ctx.get("authorization") || undefined));
-    authorize(authz, action, identity);
-    ctx.state.identity = identity;
-    await next();
-  };
+  const guard =
+    (action: Action): RouterMiddleware<State> =>
+    async (ctx, next) => {
+      const identity = await authenticate(bearerToken(ctx.get("authorization") || undefined));
+      authorize(authz, action, identity);
+      ctx.state.identity = identity;
+      await next();
+    };
   /** Checks the runtime names in the path (400) and that the caller may `action` in that namespace (403); returns them. */
   const authorizedRuntime = (ctx: RouterContext<State>, action: Action) => {
     const namespace = checkDns1123Label("namespace", ctx.params.namespace);
@@ -156,7 +176,10 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
           await store.ping();
           ready = { at: Date.now() };
         } catch (error) {
-          ready = { at: Date.now(), error: error instanceof ApiError ? error : kubeUnavailable(`Kubernetes API unreachable: ${String(error)}`) };
+          ready = {
+            at: Date.now(),
+            error: error instanceof ApiError ? error : kubeUnavailable(`Kubernetes API unreachable: ${String(error)}`),
+          };
         }
       }
       if (ready.error) throw ready.error;
@@ -167,13 +190,18 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
       ctx.body = await metrics.registry.metrics();
     })
     .get("/v1/runtimes", guard("read"), async (ctx) => {
-      const namespace = typeof ctx.query.namespace === "string" && ctx.query.namespace !== "" ? checkDns1123Label("namespace", ctx.query.namespace) : undefined;
+      const namespace =
+        typeof ctx.query.namespace === "string" && ctx.query.namespace !== ""
+          ? checkDns1123Label("namespace", ctx.query.namespace)
+          : undefined;
       if (Array.isArray(ctx.query.namespace)) throw badRequest("give the namespace query parameter at most once");
       const identity = ctx.state.identity!;
       if (namespace !== undefined) authorize(authz, "read", identity, namespace);
       const items = await lifecycle.list(namespace);
       // A caller allowed only some namespaces sees only their runtimes.
-      const readable = isAllowedEverywhere(authz, "read", identity) ? items : items.filter((item) => isAllowed(authz, "read", identity, item.namespace));
+      const readable = isAllowedEverywhere(authz, "read", identity)
+        ? items
+        : items.filter((item) => isAllowed(authz, "read", identity, item.namespace));
       ctx.body = { items: readable.map((item) => withPermissions(authz, identity, item)), serverTime: new Date().toISOString() };
     })
     .get("/v1/runtimes/:namespace/:name", guard("read"), async (ctx) => {
@@ -183,15 +211,29 @@ export function createApiServerApp(deps: ApiServerDeps): Koa {
     .get("/v1/runtimes/:namespace/:name/details", guard("read"), async (ctx) => {
       const { namespace, name } = authorizedRuntime(ctx, "read");
       const details = await runtimeDetails(store, namespace, name);
-      ctx.body = { ...details, runtime: withPermissions(authz, ctx.state.identity!, details.runtime), serverTime: new Date().toISOString() };
+      ctx.body = {
+        ...details,
+        runtime: withPermissions(authz, ctx.state.identity!, details.runtime),
+        serverTime: new Date().toISOString(),
+      };
     })
     // Who the caller is and where it may do what: the console's login check and which controls it offers.
     .get("/v1/whoami", async (ctx) => {
       const identity = await authenticate(bearerToken(ctx.get("authorization") || undefined));
-      ctx.body = { username: identity.username, groups: identity.groups, permissions: permissionsOf(authz, identity), gateway: deps.gatewayStatus !== undefined };
+      ctx.body = {
+        username: identity.username,
+        groups: identity.groups,
+        permissions: permissionsOf(authz, identity),
+        gateway: deps.gatewayStatus !== undefined,
+      };
     })
     .get("/v1/gateway", guard("read"), async (ctx) => {
-      if (!deps.gatewayStatus) throw new ApiError(404, "NotFound", "no gateway is configured: start the lifecycle API with --gateway-url <the gateway's status URL base>");
+      if (!deps.gatewayStatus)
+        throw new ApiError(
+          404,
+          "NotFound",
+          "no gateway is configured: start the lifecycle API with --gateway-url <the gateway's status URL base>",
+        );
       const identity = ctx.state.identity!;
       const everywhere = isAllowedEverywhere(authz, "read", identity);
       ctx.body = await deps.gatewayStatus((namespace) => everywhere || isAllowed(authz, "read", identity, namespace));

@@ -75,7 +75,9 @@ function loadKubeConfigOrExplain(path?: string): KubeConfig {
   try {
     return loadKubeConfig(path);
   } catch (error) {
-    throw new ConfigError(`${path ? `--kubeconfig ${path}` : "kubeconfig (in-cluster, $KUBECONFIG or ~/.kube/config)"}: ${(error as Error).message}`);
+    throw new ConfigError(
+      `${path ? `--kubeconfig ${path}` : "kubeconfig (in-cluster, $KUBECONFIG or ~/.kube/config)"}: ${(error as Error).message}`,
+    );
   }
 }
 
@@ -97,7 +99,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<St
     : tokenReviewAuthenticator(kubeTokenReviewer(kubeConfig, { timeoutMs }));
   const authz =
     options.authz ??
-    (options.authzConfigFile ? parseAuthzConfig(readConfigFile(options.authzConfigFile, "--authz-config"), options.authzConfigFile) : defaultAuthzConfig);
+    (options.authzConfigFile
+      ? parseAuthzConfig(readConfigFile(options.authzConfigFile, "--authz-config"), options.authzConfigFile)
+      : defaultAuthzConfig);
   const metrics = createMetrics({ defaultMetrics: options.defaultMetrics });
   const identity = options.identity ?? defaultIdentity();
   const lifecycle = new LifecycleActions({
@@ -121,12 +125,22 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<St
     logger,
     console: options.console === false ? undefined : loadConsoleAssets(),
     gatewayStatus: options.gatewayUrl
-      ? gatewayStatusReader(options.gatewayUrl, { timeoutMs, token: options.gatewayTokenFile ? readConfigFile(options.gatewayTokenFile, "--gateway-token-file").trim() : undefined })
+      ? gatewayStatusReader(options.gatewayUrl, {
+          timeoutMs,
+          token: options.gatewayTokenFile ? readConfigFile(options.gatewayTokenFile, "--gateway-token-file").trim() : undefined,
+        })
       : undefined,
   });
   const running = await listen(handler, options.port ?? defaults.port, options.host ?? defaults.host);
   logger.info(
-    { event: "listening", url: running.url, identity, auth: options.tokenFile ? "token-file" : "token-review", console: options.console !== false, gatewayUrl: options.gatewayUrl },
+    {
+      event: "listening",
+      url: running.url,
+      identity,
+      auth: options.tokenFile ? "token-file" : "token-review",
+      console: options.console !== false,
+      gatewayUrl: options.gatewayUrl,
+    },
     "lifecycle API server listening",
   );
   return { url: running.url, identity, metrics, close: running.close };

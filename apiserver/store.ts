@@ -55,6 +55,9 @@ export interface RuntimeStore {
  */
 export function recordEventInBackground(store: RuntimeStore, logger: Logger, runtime: XTrinode, reason: string, message: string): void {
   store.createRuntimeEvent(runtime, { type: "Normal", reason, message }).catch((error: unknown) => {
-    logger.warn({ event: "event-record-failed", namespace: runtime.metadata.namespace, name: runtime.metadata.name, reason, err: String(error) }, "could not record the Event");
+    logger.warn(
+      { event: "event-record-failed", namespace: runtime.metadata.namespace, name: runtime.metadata.name, reason, err: String(error) },
+      "could not record the Event",
+    );
   });
 }

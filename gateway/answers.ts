@@ -23,7 +23,15 @@ export function writeJson(res: ServerResponse, status: number, doc: unknown, hea
 }
 
 /** Answers with a FAILED QueryResults (HTTP 200 unless told otherwise: every client displays it). */
-export function writeTrinoError(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, kind: TrinoErrorKind, message: string, status = 200, headers: OutgoingHttpHeaders = {}): void {
+export function writeTrinoError(
+  core: GatewayCore,
+  res: ServerResponse,
+  forwarded: ForwardedView,
+  kind: TrinoErrorKind,
+  message: string,
+  status = 200,
+  headers: OutgoingHttpHeaders = {},
+): void {
   const id = core.newHeldId();
   writeJson(res, status, failedQueryResults(id, `${baseUrl(forwarded)}/ui/query.html?${id}`, kind, message), headers);
 }
@@ -34,7 +42,13 @@ export function writeTrinoError(core: GatewayCore, res: ServerResponse, forwarde
  * QueryResults document, and trino-js and the Python client show any body; so plain text is what
  * every client displays.
  */
-export function writeRefusal(res: ServerResponse, status: number, kind: TrinoErrorKind, message: string, headers: OutgoingHttpHeaders = {}): void {
+export function writeRefusal(
+  res: ServerResponse,
+  status: number,
+  kind: TrinoErrorKind,
+  message: string,
+  headers: OutgoingHttpHeaders = {},
+): void {
   const body = `${kind.errorName}: ${message}\n`;
   res.writeHead(status, { ...headers, "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) });
   res.end(body);
@@ -48,11 +62,30 @@ export function writeRefusal(res: ServerResponse, status: number, kind: TrinoErr
  * bound to the statement's X-Trino-User: a link from the gateway's own address never shows text
  * anyone but the gateway chose, nor one user's failure text to another (see answerFailedPoll).
  */
-export function failNewStatement(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, kind: TrinoErrorKind, message: string, headers: OutgoingHttpHeaders = {}, user = ""): void {
+export function failNewStatement(
+  core: GatewayCore,
+  res: ServerResponse,
+  forwarded: ForwardedView,
+  kind: TrinoErrorKind,
+  message: string,
+  headers: OutgoingHttpHeaders = {},
+  user = "",
+): void {
   const id = core.newHeldId();
   const base = baseUrl(forwarded);
-  const sealed = core.tickets.sealFailure({ id, errorName: kind.errorName, message: message.slice(0, maxFailureMessageChars), user, createdAtMs: Date.now() });
-  writeJson(res, 200, queuedQueryResults(id, `${base}/ui/query.html?${id}`, `${base}/v1/statement/queued/${id}/failed/${kind.errorName}~${sealed}`), headers);
+  const sealed = core.tickets.sealFailure({
+    id,
+    errorName: kind.errorName,
+    message: message.slice(0, maxFailureMessageChars),
+    user,
+    createdAtMs: Date.now(),
+  });
+  writeJson(
+    res,
+    200,
+    queuedQueryResults(id, `${base}/ui/query.html?${id}`, `${base}/v1/statement/queued/${id}/failed/${kind.errorName}~${sealed}`),
+    headers,
+  );
 }
 
 /** Longest failure message sealed into a nextUri (longer ones are cut). */
@@ -64,16 +97,27 @@ const failedPollPath = /^\/v1\/statement\/queued\/[^/]+\/failed\/([A-Z_]+)(?:~([
  * own error kinds, and the sealed message only for the statement's own user (X-Trino-User) within
  * `held.maxAgeMs` on a replica holding the key; anyone else gets the error name and a fixed text.
  */
-export function answerFailedPoll(core: GatewayCore, res: ServerResponse, forwarded: ForwardedView, queryId: string, path: string, user: string): boolean {
+export function answerFailedPoll(
+  core: GatewayCore,
+  res: ServerResponse,
+  forwarded: ForwardedView,
+  queryId: string,
+  path: string,
+  user: string,
+): boolean {
   const match = failedPollPath.exec(path);
   if (!match) return false;
   const kind = Object.values(gatewayErrors).find((candidate) => candidate.errorName === match[1]) ?? gatewayErrors.queryNotFound;
   const sealed = match[2] ? core.tickets.openFailure(match[2]) : undefined;
-  const readable = sealed && sealed.id === queryId && sealed.errorName === kind.errorName && sealed.user === user && Date.now() - sealed.createdAtMs <= core.settings.held.maxAgeMs;
+  const readable =
+    sealed &&
+    sealed.id === queryId &&
+    sealed.errorName === kind.errorName &&
+    sealed.user === user &&
+    Date.now() - sealed.createdAtMs <= core.settings.held.maxAgeMs;
   const message = readable
     ? sealed.message
     : `${kind.errorName}: the gateway refused statement ${queryId} (its message is shown only to the client that sent it, on a gateway replica sharing XTRINODE_GATEWAY_TICKET_KEY, within ${Math.round(core.settings.held.maxAgeMs / 1000)} s)`;
   writeJson(res, 200, failedQueryResults(queryId, `${baseUrl(forwarded)}/ui/query.html?${queryId}`, kind, message));
   return true;
 }
-

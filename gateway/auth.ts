@@ -8,7 +8,13 @@ import { readFileSync } from "node:fs";
 import bcrypt from "bcryptjs";
 import { jwtVerify } from "jose";
 import { BoundedMap } from "./bounded-map.ts";
-import { resolveLoginThrottle, resolvePasswordVerification, type GatewaySettings, type LoginThrottleSettings, type PasswordVerificationSettings } from "./config.ts";
+import {
+  resolveLoginThrottle,
+  resolvePasswordVerification,
+  type GatewaySettings,
+  type LoginThrottleSettings,
+  type PasswordVerificationSettings,
+} from "./config.ts";
 import { LoginThrottle } from "./login-throttle.ts";
 import { PasswordVerifier } from "./password-verifier.ts";
 
@@ -42,7 +48,8 @@ export function parsePasswordFile(text: string, file: string): Map<string, strin
     if (!trimmed || trimmed.startsWith("#")) return;
     const colon = trimmed.indexOf(":");
     const hash = trimmed.slice(colon + 1);
-    if (colon <= 0 || !/^\$2[aby]\$\d\d\$/.test(hash)) throw new Error(`${file}:${index + 1}: expected user:bcrypthash (bcrypt, e.g. htpasswd -B)`);
+    if (colon <= 0 || !/^\$2[aby]\$\d\d\$/.test(hash))
+      throw new Error(`${file}:${index + 1}: expected user:bcrypthash (bcrypt, e.g. htpasswd -B)`);
     users.set(trimmed.slice(0, colon), hash);
   });
   return users;
@@ -60,7 +67,8 @@ export function matchesRuntime(pattern: string, runtime: string): boolean {
 }
 
 /** How a failed authentication is answered: 401 (wrong or missing credentials) or 429 (back off, then retry). */
-export type AuthFailure = { ok: false; message: string; reason: "invalid" } | { ok: false; message: string; reason: "throttled" | "busy"; retryAfterMs: number };
+export type AuthFailure =
+  { ok: false; message: string; reason: "invalid" } | { ok: false; message: string; reason: "throttled" | "busy"; retryAfterMs: number };
 
 /** What each Basic login came to (the `outcome` label of xtrinode_gateway_logins_total). */
 export type LoginOutcome = "verified" | "cached" | "invalid" | "throttled-user" | "throttled-address" | "busy";
@@ -79,7 +87,9 @@ function highestCost(hashes: Iterable<string>): number {
 }
 
 export function createAuthenticator(settings: GatewaySettings["auth"], options: AuthenticatorOptions = {}): Authenticator {
-  const passwords = settings.passwordFile ? parsePasswordFile(readFileSync(settings.passwordFile, "utf8"), settings.passwordFile) : undefined;
+  const passwords = settings.passwordFile
+    ? parsePasswordFile(readFileSync(settings.passwordFile, "utf8"), settings.passwordFile)
+    : undefined;
   const jwtKey = settings.jwt ? loadJwtKey(settings.jwt.keyFile) : undefined;
   const enabled = Boolean(passwords || jwtKey);
   const verification = options.verification ?? resolvePasswordVerification(settings);
@@ -112,7 +122,12 @@ export function createAuthenticator(settings: GatewaySettings["auth"], options: 
     if (!decision.allowed) {
       onLogin(decision.scope === "user" ? "throttled-user" : "throttled-address");
       const who = decision.scope === "user" ? `user ${user || "(none)"}` : `client address ${clientAddress}`;
-      return { ok: false, reason: "throttled", retryAfterMs: decision.retryAfterMs, message: `too many failed logins for ${who}; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s` };
+      return {
+        ok: false,
+        reason: "throttled",
+        retryAfterMs: decision.retryAfterMs,
+        message: `too many failed logins for ${who}; retry in ${Math.ceil(decision.retryAfterMs / 1000)} s`,
+      };
     }
     if (cached) {
       decision.release(false);
@@ -124,7 +139,12 @@ export function createAuthenticator(settings: GatewaySettings["auth"], options: 
     if (outcome === "busy") {
       decision.release(false);
       onLogin("busy");
-      return { ok: false, reason: "busy", retryAfterMs: 1000, message: `the gateway is busy checking ${verifier!.maxPending} other logins; retry in 1 s` };
+      return {
+        ok: false,
+        reason: "busy",
+        retryAfterMs: 1000,
+        message: `the gateway is busy checking ${verifier!.maxPending} other logins; retry in 1 s`,
+      };
     }
     const ok = outcome === "match" && hash !== undefined;
     decision.release(!ok);
@@ -148,7 +168,11 @@ export function createAuthenticator(settings: GatewaySettings["auth"], options: 
       try {
         // A token without exp would be valid forever: refused unless configured otherwise.
         const requiredClaims = settings.jwt.requireExpiration === false ? [] : ["exp"];
-        const { payload } = await jwtVerify(credentials, jwtKey, { issuer: settings.jwt.issuer, audience: settings.jwt.audience, requiredClaims });
+        const { payload } = await jwtVerify(credentials, jwtKey, {
+          issuer: settings.jwt.issuer,
+          audience: settings.jwt.audience,
+          requiredClaims,
+        });
         const name = payload[settings.jwt.principalClaim ?? "sub"];
         if (typeof name !== "string" || !name) return { ok: false, reason: "invalid", message: "token has no principal claim" };
         const claimed = payload[settings.jwt.groupsClaim ?? "groups"];
@@ -158,7 +182,11 @@ export function createAuthenticator(settings: GatewaySettings["auth"], options: 
         return { ok: false, reason: "invalid", message: `invalid token: ${(error as Error).message}` };
       }
     }
-    return { ok: false, reason: "invalid", message: `unsupported authentication scheme; use ${challenges.map((c) => c.split(" ")[0]).join(" or ")}` };
+    return {
+      ok: false,
+      reason: "invalid",
+      message: `unsupported authentication scheme; use ${challenges.map((c) => c.split(" ")[0]).join(" or ")}`,
+    };
   }
 
   return {
@@ -177,7 +205,11 @@ export function createAuthenticator(settings: GatewaySettings["auth"], options: 
       if (rules.length === 0) return true;
       const rule = rules.find((candidate) => matchesRuntime(candidate.runtime, runtime));
       if (!rule) return false;
-      return (rule.users ?? []).includes(principal.name) || (rule.users ?? []).includes("*") || (rule.groups ?? []).some((group) => principal.groups.includes(group));
+      return (
+        (rule.users ?? []).includes(principal.name) ||
+        (rule.users ?? []).includes("*") ||
+        (rule.groups ?? []).some((group) => principal.groups.includes(group))
+      );
     },
   };
 }

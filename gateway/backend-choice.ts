@@ -38,9 +38,14 @@ export function decideNewQuery(target: Target, view: (route: RouteEntry) => Back
   if (wake) return { action: "hold", route: wake };
   // The operator found the runtime cannot start (its rollout stalled): say why now instead of holding.
   const failed = target.members.find((route) => route.state === "FAILED");
-  if (failed && running.length === 0 && draining.length === 0) return { action: "reject", reason: "failed", message: failedRouteMessage(failed) };
+  if (failed && running.length === 0 && draining.length === 0)
+    return { action: "reject", reason: "failed", message: failedRouteMessage(failed) };
   if (running.length > 0 || draining.length > 0) {
-    return { action: "reject", reason: "unhealthy", message: `no healthy backend for ${target.label}: ${[...running, ...draining].map(routeKey).join(", ")} failing health checks or ejected` };
+    return {
+      action: "reject",
+      reason: "unhealthy",
+      message: `no healthy backend for ${target.label}: ${[...running, ...draining].map(routeKey).join(", ")} failing health checks or ejected`,
+    };
   }
   return { action: "reject", reason: "removed", message: `XTrinode runtime ${target.label} has been removed from the gateway` };
 }

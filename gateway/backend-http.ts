@@ -52,11 +52,21 @@ export function backendRequest(
 ): Promise<BackendResponse> {
   const address = backendAddress(backend);
   return new Promise((resolve, reject) => {
-    const options = { hostname: address.hostname, port: address.port, path, method, headers: { host: address.host, ...headers }, agent: agentFor(backend), timeout: timeoutMs };
+    const options = {
+      hostname: address.hostname,
+      port: address.port,
+      path,
+      method,
+      headers: { host: address.host, ...headers },
+      agent: agentFor(backend),
+      timeout: timeoutMs,
+    };
     const request = (address.https ? https : http).request(options, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 502, rawHeaders: response.rawHeaders, body: Buffer.concat(chunks) }));
+      response.on("end", () =>
+        resolve({ status: response.statusCode ?? 502, rawHeaders: response.rawHeaders, body: Buffer.concat(chunks) }),
+      );
       response.on("error", reject);
     });
     request.on("timeout", () => request.destroy(new Error(`timed out after ${timeoutMs} ms`)));
@@ -67,7 +77,9 @@ export function backendRequest(
 
 /** Whether a request carries a body (only new statements do; follow-ups are GET, HEAD or DELETE). */
 export function hasBody(req: http.IncomingMessage): boolean {
-  return req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0");
+  return (
+    req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0")
+  );
 }
 
 /** Header value from a raw header list (first occurrence, case-insensitive). */
@@ -78,7 +90,15 @@ export function rawHeader(rawHeaders: string[], name: string): string | undefine
 }
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never passed on.
-export const hopByHop: ReadonlySet<string> = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"]);
+export const hopByHop: ReadonlySet<string> = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+]);
 // Buffered relays also set their own framing and Host.
 const notRelayed = new Set([...hopByHop, "content-length", "host"]);
 

@@ -101,7 +101,16 @@ export class Backends {
     const before = state.breaker.phase;
     state.breaker = recordFailure(state.breaker, nowMs, this.settings);
     if (state.breaker.phase === "open" && before !== "open") {
-      this.logger.warn({ event: "backend-ejected", backend: url, reason, ejections: state.breaker.ejections, openForMs: state.breaker.openUntilMs - nowMs }, "backend ejected");
+      this.logger.warn(
+        {
+          event: "backend-ejected",
+          backend: url,
+          reason,
+          ejections: state.breaker.ejections,
+          openForMs: state.breaker.openUntilMs - nowMs,
+        },
+        "backend ejected",
+      );
       this.schedule();
       this.changed();
     }
@@ -120,7 +129,14 @@ export class Backends {
     let ok = false;
     let starting = false;
     try {
-      const response = await backendRequest(state.url, "GET", "/v1/info", { accept: "application/json" }, undefined, this.settings.timeoutMs);
+      const response = await backendRequest(
+        state.url,
+        "GET",
+        "/v1/info",
+        { accept: "application/json" },
+        undefined,
+        this.settings.timeoutMs,
+      );
       if (response.status === 200) {
         starting = (JSON.parse(response.body.toString("utf8")) as { starting?: boolean }).starting === true;
         ok = !starting;
@@ -143,7 +159,10 @@ export class Backends {
     }
     const after = `${state.health}/${state.breaker.phase}`;
     if (after !== before) {
-      this.logger.info({ event: "backend-health", backend: state.url, health: state.health, breaker: state.breaker.phase }, "backend health changed");
+      this.logger.info(
+        { event: "backend-health", backend: state.url, health: state.health, breaker: state.breaker.phase },
+        "backend health changed",
+      );
       this.changed();
     }
   }
@@ -167,14 +186,18 @@ export class Backends {
   private schedule(): void {
     if (!this.running) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick().finally(() => this.schedule()), Math.min(this.settings.intervalMs, this.nextBackoffEndMs()));
+    this.timer = setTimeout(
+      () => void this.tick().finally(() => this.schedule()),
+      Math.min(this.settings.intervalMs, this.nextBackoffEndMs()),
+    );
     this.timer.unref();
   }
 
   private nextBackoffEndMs(): number {
     const now = Date.now();
     let soonest = Infinity;
-    for (const state of this.states.values()) if (state.breaker.phase === "open") soonest = Math.min(soonest, Math.max(10, state.breaker.openUntilMs - now));
+    for (const state of this.states.values())
+      if (state.breaker.phase === "open") soonest = Math.min(soonest, Math.max(10, state.breaker.openUntilMs - now));
     return soonest;
   }
 

@@ -35,8 +35,14 @@ export function registerGatewayCommands(program: Command): void {
     .option("--config <file>", "gateway config (schemas/gateway-config.schema.json)")
     .option("--lifecycle-url <url>", "lifecycle API base URL (resume and activity calls)")
     .option("--apiserver-url <url>", "same as --lifecycle-url")
-    .option("--lifecycle-token-file <file>", `file holding the lifecycle API bearer token, re-read on each call (default in a pod: ${serviceAccountTokenPath})`)
-    .option("--workers <count>", "worker processes sharing the port (default: the CPUs this container may use, cgroup CPU limit included); 1 serves in this process")
+    .option(
+      "--lifecycle-token-file <file>",
+      `file holding the lifecycle API bearer token, re-read on each call (default in a pod: ${serviceAccountTokenPath})`,
+    )
+    .option(
+      "--workers <count>",
+      "worker processes sharing the port (default: the CPUs this container may use, cgroup CPU limit included); 1 serves in this process",
+    )
     .action(async (options: GatewayCommandOptions) => {
       const port = Number(options.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: "${options.port}" is not a port number`);
@@ -49,7 +55,11 @@ export function registerGatewayCommands(program: Command): void {
         ? worker.routesSource()
         : options.routesFile
           ? fileRoutesSource(options.routesFile, logger)
-          : configMapRoutesSource((await import("../lib/kube-config.ts")).loadKubeConfig(options.kubeconfig), options.routesNamespace, logger);
+          : configMapRoutesSource(
+              (await import("../lib/kube-config.ts")).loadKubeConfig(options.kubeconfig),
+              options.routesNamespace,
+              logger,
+            );
       if (!worker && workers > 1) {
         // Fail before forking when the config is invalid (every worker would fail the same way).
         if (options.config) loadGatewayConfig(options.config);

@@ -37,7 +37,11 @@ type AuthConfig = NonNullable<GatewayConfig["auth"]>;
 
 export function resolveLoginThrottle(auth: AuthConfig = {}): LoginThrottleSettings {
   const throttle = auth.loginThrottle;
-  return { freeFailures: throttle?.freeFailures ?? 5, backoffBaseMs: throttle?.backoffBaseMs ?? 1000, backoffMaxMs: throttle?.backoffMaxMs ?? 300_000 };
+  return {
+    freeFailures: throttle?.freeFailures ?? 5,
+    backoffBaseMs: throttle?.backoffBaseMs ?? 1000,
+    backoffMaxMs: throttle?.backoffMaxMs ?? 300_000,
+  };
 }
 
 export function resolvePasswordVerification(auth: AuthConfig = {}): PasswordVerificationSettings {
@@ -64,7 +68,13 @@ export function resolveSettings(config: GatewayConfig = {}, env: NodeJS.ProcessE
       memoryBudgetBytes: config.statements?.memoryBudgetBytes ?? 128 * 1024 * 1024,
       bodyTimeoutMs: config.statements?.bodyTimeoutMs ?? 30_000,
     },
-    rateLimit: rate ? { queriesPerSecond: rate.queriesPerSecond, burst: rate.burst ?? Math.max(1, rate.queriesPerSecond), perRuntime: rate.perRuntime ?? false } : undefined,
+    rateLimit: rate
+      ? {
+          queriesPerSecond: rate.queriesPerSecond,
+          burst: rate.burst ?? Math.max(1, rate.queriesPerSecond),
+          perRuntime: rate.perRuntime ?? false,
+        }
+      : undefined,
     health: {
       intervalMs: config.health?.intervalMs ?? 3000,
       timeoutMs: config.health?.timeoutMs ?? 2000,

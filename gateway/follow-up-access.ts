@@ -18,5 +18,7 @@ export function mayUseBackend(core: GatewayCore, principal: Principal, backend: 
 
 /** The backends of the runtimes the principal may use (the only ones asked who owns a query). */
 export function usableBackends(core: GatewayCore, principal: Principal): string[] {
-  return [...new Set(core.routes.table.routes.filter((route) => core.auth.mayUse(principal, routeKey(route))).map((route) => route.backend))];
+  return [
+    ...new Set(core.routes.table.routes.filter((route) => core.auth.mayUse(principal, routeKey(route))).map((route) => route.backend)),
+  ];
 }

@@ -27,7 +27,10 @@ const maxDecodedScanBytes = 64 * 1024;
  * stops as soon as nextUri is seen; `end` reports the verdict once the decoder has drained. A body
  * that cannot be decoded counts as running (the idle sweep removes it): never as finished on a guess.
  */
-export function bodyScanner(contentEncoding: string | undefined): { push(chunk: Buffer): void; end(done: (running: boolean) => void): void } {
+export function bodyScanner(contentEncoding: string | undefined): {
+  push(chunk: Buffer): void;
+  end(done: (running: boolean) => void): void;
+} {
   const scanner = nextUriScanner();
   const encoding = contentEncoding?.trim().toLowerCase();
   if (!encoding || encoding === "identity") return { push: (chunk) => scanner.push(chunk), end: (done) => done(scanner.seen) };
@@ -71,7 +74,9 @@ export function nextUriScanner(): { push(chunk: Buffer): void; readonly seen: bo
   return {
     push(chunk) {
       if (seen) return;
-      seen = chunk.includes(nextUriKey) || (tail !== undefined && Buffer.concat([tail, chunk.subarray(0, nextUriKey.length)]).includes(nextUriKey));
+      seen =
+        chunk.includes(nextUriKey) ||
+        (tail !== undefined && Buffer.concat([tail, chunk.subarray(0, nextUriKey.length)]).includes(nextUriKey));
       tail = chunk.subarray(-nextUriKey.length);
     },
     get seen() {

@@ -74,13 +74,28 @@ export function forwardedView(
   let host = (fromTrusted && first(headers["x-forwarded-host"])) || first(headers.host) || "localhost";
   const port = fromTrusted ? first(headers["x-forwarded-port"]) : undefined;
   // X-Forwarded-Port is dropped before forwarding (below), so a trusted proxy's port goes into the host.
-  if (port && /^\d+$/.test(port) && !/:\d+$/.test(host) && !host.endsWith("]") && !((proto === "https" && port === "443") || (proto === "http" && port === "80"))) {
+  if (
+    port &&
+    /^\d+$/.test(port) &&
+    !/:\d+$/.test(host) &&
+    !host.endsWith("]") &&
+    !((proto === "https" && port === "443") || (proto === "http" && port === "80"))
+  ) {
     host = `${host}:${port}`;
   }
-  const incomingFor = fromTrusted ? (Array.isArray(headers["x-forwarded-for"]) ? headers["x-forwarded-for"].join(", ") : headers["x-forwarded-for"]) : undefined;
+  const incomingFor = fromTrusted
+    ? Array.isArray(headers["x-forwarded-for"])
+      ? headers["x-forwarded-for"].join(", ")
+      : headers["x-forwarded-for"]
+    : undefined;
   const forwardedFor = incomingFor ? `${incomingFor}, ${peer}` : peer;
   let client = peer;
-  const chain = incomingFor ? incomingFor.split(",").map((entry) => entry.trim()).filter(Boolean) : [];
+  const chain = incomingFor
+    ? incomingFor
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter(Boolean)
+    : [];
   for (let i = chain.length - 1; i >= 0 && trusted.trusts(client); i--) client = normalise(chain[i]);
   return { proto, host, hostname: hostnameOf(host), forwardedFor, client };
 }

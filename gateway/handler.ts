@@ -25,7 +25,8 @@ export function createGatewayHandler(core: GatewayCore): RequestListener {
   /** The one error boundary: a throw would otherwise escape the request listener and stop the process. */
   const failed = (x: Exchange, error: unknown) => {
     core.logger.error({ event: "request-error", err: (error as Error)?.message ?? String(error), path: x.request.path }, "request failed");
-    if (!x.res.headersSent) writeJson(x.res, 500, { error: { code: "GATEWAY_ERROR", message: "the gateway failed to handle this request" } });
+    if (!x.res.headersSent)
+      writeJson(x.res, 500, { error: { code: "GATEWAY_ERROR", message: "the gateway failed to handle this request" } });
     else x.res.destroy();
   };
   return (req, res) => {
@@ -34,7 +35,14 @@ export function createGatewayHandler(core: GatewayCore): RequestListener {
       const status = checked.ok ? 400 : checked.status;
       const message = checked.ok ? "only POST /v1/statement carries a body; a follow-up has none" : checked.message;
       res.once("finish", () => core.metrics.countRequest("invalid-request", "other", res.statusCode));
-      writeTrinoError(core, res, forwardedView(req.headers, req.socket.remoteAddress, "http", core.trusted), gatewayErrors.invalidRequest, `invalid request: ${message}`, status);
+      writeTrinoError(
+        core,
+        res,
+        forwardedView(req.headers, req.socket.remoteAddress, "http", core.trusted),
+        gatewayErrors.invalidRequest,
+        `invalid request: ${message}`,
+        status,
+      );
       return;
     }
     const request = checked.target;

@@ -11,13 +11,18 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Principal } from "./auth.ts";
 
 /** Why the request's identity headers are refused for `principal`, or undefined when they are fine. */
-export function identityHeaderIssue(headers: IncomingHttpHeaders, principal: Principal, mayActAs: (principal: Principal, user: string) => boolean): string | undefined {
+export function identityHeaderIssue(
+  headers: IncomingHttpHeaders,
+  principal: Principal,
+  mayActAs: (principal: Principal, user: string) => boolean,
+): string | undefined {
   for (const prefix of ["x-trino-", "x-presto-"]) {
     const originalUser = headers[`${prefix}original-user`];
     if (originalUser !== undefined && originalUser !== principal.name) {
       return `principal ${principal.name} cannot send ${prefix}original-user ${JSON.stringify(originalUser)}: it names the authenticated identity, which is ${principal.name}`;
     }
-    if (headers[`${prefix}original-roles`] !== undefined) return `${prefix}original-roles is not accepted through the gateway: it cannot vouch for roles (use SET ROLE, checked by Trino)`;
+    if (headers[`${prefix}original-roles`] !== undefined)
+      return `${prefix}original-roles is not accepted through the gateway: it cannot vouch for roles (use SET ROLE, checked by Trino)`;
   }
   const prestoUser = headers["x-presto-user"];
   if (prestoUser !== undefined && !mayActAs(principal, Array.isArray(prestoUser) ? prestoUser.join(", ") : prestoUser)) {

@@ -31,7 +31,10 @@ export function httpLifecycleApi(baseUrl: string, token: () => string | undefine
       }
       const body = (text ? JSON.parse(text) : {}) as { state?: string; retryAfterSeconds?: number };
       const header = Number(response.headers.get("retry-after"));
-      return { state: body.state ?? (response.status === 200 ? "RUNNING" : "RESUMING"), retryAfterSeconds: body.retryAfterSeconds ?? (Number.isFinite(header) && header > 0 ? header : 5) };
+      return {
+        state: body.state ?? (response.status === 200 ? "RUNNING" : "RESUMING"),
+        retryAfterSeconds: body.retryAfterSeconds ?? (Number.isFinite(header) && header > 0 ? header : 5),
+      };
     },
     async activity(namespace, name, at) {
       const response = await call(runtimePath(namespace, name, "activity"), { at: at.toISOString() });
@@ -86,7 +89,10 @@ export class ResumeCoordinator {
           state.accepted = true;
           state.notBeforeMs = Date.now() + Math.max(1, result.retryAfterSeconds) * 1000;
           this.onCall(key, result.state);
-          this.logger.info({ event: "resume-requested", runtime: key, state: result.state, retryAfterSeconds: result.retryAfterSeconds }, "asked the lifecycle API to resume");
+          this.logger.info(
+            { event: "resume-requested", runtime: key, state: result.state, retryAfterSeconds: result.retryAfterSeconds },
+            "asked the lifecycle API to resume",
+          );
         },
         (error: Error) => {
           state.lastError = error.message;

@@ -17,7 +17,8 @@ interface FailureRecord {
   lastFailureMs: number;
 }
 
-export type ThrottleDecision = { allowed: true; release(failed: boolean, nowMs?: number): void } | { allowed: false; scope: "user" | "address"; retryAfterMs: number };
+export type ThrottleDecision =
+  { allowed: true; release(failed: boolean, nowMs?: number): void } | { allowed: false; scope: "user" | "address"; retryAfterMs: number };
 
 /** Keys remembered at most per scope (least recently used evicted). */
 const maxTrackedKeys = 100_000;
@@ -75,7 +76,9 @@ export class LoginThrottle {
         this.settle(this.pairs, pair, pairRecord, true, nowMs, false);
         if (userCounts) this.settle(this.users, user, userRecord, true, nowMs, false);
       }
-      return addressWait > 0 ? { allowed: false, scope: "address", retryAfterMs: addressWait } : { allowed: false, scope: "user", retryAfterMs: userWait };
+      return addressWait > 0
+        ? { allowed: false, scope: "address", retryAfterMs: addressWait }
+        : { allowed: false, scope: "user", retryAfterMs: userWait };
     }
     if (cached) return { allowed: true, release: () => undefined };
     addressRecord.inProgress += 1;
@@ -102,7 +105,10 @@ export class LoginThrottle {
   /** The record of `key`, a fresh one when it has none or was quiet for backoffMaxMs (stored). */
   private live(map: BoundedMap<string, FailureRecord>, key: string, nowMs: number): FailureRecord {
     let record = map.get(key);
-    if (!record || (record.inProgress === 0 && nowMs - record.lastFailureMs > this.settings.backoffMaxMs && nowMs >= record.blockedUntilMs)) {
+    if (
+      !record ||
+      (record.inProgress === 0 && nowMs - record.lastFailureMs > this.settings.backoffMaxMs && nowMs >= record.blockedUntilMs)
+    ) {
       record = { failures: 0, inProgress: 0, blockedUntilMs: 0, lastFailureMs: 0 };
       map.set(key, record);
     }
@@ -119,13 +125,21 @@ export class LoginThrottle {
   }
 
   /** Ends an attempt of `record` (`ran`: it was counted in progress). */
-  private settle(map: BoundedMap<string, FailureRecord>, key: string, record: FailureRecord, failed: boolean, nowMs: number, ran = true): void {
+  private settle(
+    map: BoundedMap<string, FailureRecord>,
+    key: string,
+    record: FailureRecord,
+    failed: boolean,
+    nowMs: number,
+    ran = true,
+  ): void {
     if (ran) record.inProgress = Math.max(0, record.inProgress - 1);
     if (!failed) return;
     record.failures += 1;
     record.lastFailureMs = nowMs;
     const beyond = record.failures - this.settings.freeFailures;
-    if (beyond >= 0) record.blockedUntilMs = nowMs + Math.min(this.settings.backoffMaxMs, this.settings.backoffBaseMs * 2 ** Math.min(beyond, 40));
+    if (beyond >= 0)
+      record.blockedUntilMs = nowMs + Math.min(this.settings.backoffMaxMs, this.settings.backoffBaseMs * 2 ** Math.min(beyond, 40));
     if (map.peek(key) !== record) map.set(key, record); // evicted meanwhile: a flood must not erase its own record
   }
 }

@@ -56,7 +56,15 @@ function responseHeaderRole(name: string): ResponseHeaderRole {
   let role = responseHeaderRoles.get(name);
   if (role === undefined) {
     const lower = name.toLowerCase();
-    role = hopByHop.has(lower) ? "drop" : lower === startedTransactionHeader ? "transaction" : lower === "content-encoding" ? "encoding" : lower === "content-length" ? "length" : "keep";
+    role = hopByHop.has(lower)
+      ? "drop"
+      : lower === startedTransactionHeader
+        ? "transaction"
+        : lower === "content-encoding"
+          ? "encoding"
+          : lower === "content-length"
+            ? "length"
+            : "keep";
     if (responseHeaderRoles.size >= 1000) responseHeaderRoles.clear(); // names come from trusted backends: a bound, not a policy
     responseHeaderRoles.set(name, role);
   }
@@ -81,7 +89,16 @@ export function relayRequestHeaders(headers: IncomingMessage["headers"], host: s
     } else if (typeof value === "string") out.push(name, value);
     else for (const each of value) out.push(name, each);
   }
-  out.push("host", host, "x-forwarded-for", forwarded.forwardedFor, "x-forwarded-proto", forwarded.proto, "x-forwarded-host", forwarded.host);
+  out.push(
+    "host",
+    host,
+    "x-forwarded-for",
+    forwarded.forwardedFor,
+    "x-forwarded-proto",
+    forwarded.proto,
+    "x-forwarded-host",
+    forwarded.host,
+  );
   return out;
 }
 

@@ -22,7 +22,8 @@ export const maxGatewayWorkers = 64;
 
 /** The coordinator id of statements held by worker `index` (0 for a single process). */
 export function heldCoordinatorIdOf(index: number): string {
-  if (!Number.isInteger(index) || index < 0 || index >= maxGatewayWorkers) throw new Error(`gateway worker index ${index} is not in 0..${maxGatewayWorkers - 1}`);
+  if (!Number.isInteger(index) || index < 0 || index >= maxGatewayWorkers)
+    throw new Error(`gateway worker index ${index} is not in 0..${maxGatewayWorkers - 1}`);
   return `gw0${pad(index, 2)}`;
 }
 

@@ -18,7 +18,12 @@ const maxDrainedBytes = (maxBytes: number) => 4 * maxBytes;
  * more) is read and dropped, so a client that sends its whole body before reading the answer
  * still gets it (up to 4 × maxBytes, then the connection is closed); the body timeout cuts the connection of a client too slow to finish.
  */
-export function readStatement(core: GatewayCore, req: IncomingMessage, res: ServerResponse, forwarded: ForwardedView): Promise<StatementBody | undefined> {
+export function readStatement(
+  core: GatewayCore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  forwarded: ForwardedView,
+): Promise<StatementBody | undefined> {
   const { maxBytes, bodyTimeoutMs } = core.settings.statements;
   const memory = core.statementMemory;
   return new Promise((resolve) => {
@@ -38,18 +43,31 @@ export function readStatement(core: GatewayCore, req: IncomingMessage, res: Serv
     };
     const refuse = (reason: "too-large" | "budget" | "timeout", kind: TrinoErrorKind, message: string) => {
       core.metrics.statementsRefused.inc({ reason });
-      core.logger.info({ event: "statement-refused", reason, client: forwarded.client, receivedBytes: received }, "new statement refused while reading its body");
+      core.logger.info(
+        { event: "statement-refused", reason, client: forwarded.client, receivedBytes: received },
+        "new statement refused while reading its body",
+      );
       refused = true;
       if (!res.headersSent) failNewStatement(core, res, forwarded, kind, message, reason === "timeout" ? { connection: "close" } : {});
       settle(undefined);
     };
     const timer = setTimeout(() => {
-      if (!refused) refuse("timeout", gatewayErrors.statementTimeout, `the statement was not received within ${bodyTimeoutMs / 1000} s (statements.bodyTimeoutMs); the connection is closed`);
+      if (!refused)
+        refuse(
+          "timeout",
+          gatewayErrors.statementTimeout,
+          `the statement was not received within ${bodyTimeoutMs / 1000} s (statements.bodyTimeoutMs); the connection is closed`,
+        );
       // Whatever is still arriving is cut: the answer goes out first, then the connection closes.
       if (res.writableFinished) req.socket.destroy();
       else res.once("finish", () => req.socket.destroy());
     }, bodyTimeoutMs);
-    const tooLarge = () => refuse("too-large", gatewayErrors.statementTooLarge, `the statement is larger than ${maxBytes} bytes (statements.maxBytes of the gateway)`);
+    const tooLarge = () =>
+      refuse(
+        "too-large",
+        gatewayErrors.statementTooLarge,
+        `the statement is larger than ${maxBytes} bytes (statements.maxBytes of the gateway)`,
+      );
     const declared = Number(req.headers["content-length"]);
     if (declared > maxBytes) {
       tooLarge();
@@ -64,7 +82,11 @@ export function readStatement(core: GatewayCore, req: IncomingMessage, res: Serv
       }
       if (received + chunk.length > maxBytes) return tooLarge();
       if (!memory.tryReserve("buffered", chunk.length)) {
-        return refuse("budget", gatewayErrors.gatewayBusy, `this gateway replica's statement memory is in use (${memory.budgetBytes} bytes of statements being received or held, statements.memoryBudgetBytes); retry shortly`);
+        return refuse(
+          "budget",
+          gatewayErrors.gatewayBusy,
+          `this gateway replica's statement memory is in use (${memory.budgetBytes} bytes of statements being received or held, statements.memoryBudgetBytes); retry shortly`,
+        );
       }
       received += chunk.length;
       chunks.push(chunk);
@@ -80,4 +102,3 @@ export function readStatement(core: GatewayCore, req: IncomingMessage, res: Serv
     });
   });
 }
-

@@ -53,9 +53,17 @@ const shapes: Shape[] = [
   { kind: "new", methods: ["POST"], pattern: /^\/v1\/statement\/?$/ },
   // Trino's nextUri: /v1/statement/{queued|executing}/{queryId}/{slug}/{token}; the gateway's own
   // (held statements, failures) have the same shape.
-  { kind: "poll", methods: ["GET", "DELETE"], pattern: new RegExp(`^/v1/statement/(?:queued|executing)/${queryId}/${segment}/${segment}$`) },
+  {
+    kind: "poll",
+    methods: ["GET", "DELETE"],
+    pattern: new RegExp(`^/v1/statement/(?:queued|executing)/${queryId}/${segment}/${segment}$`),
+  },
   // Trino's partialCancelUri: /v1/statement/executing/partialCancel/{queryId}/{stage}/{slug}/{token}
-  { kind: "partial-cancel", methods: ["DELETE"], pattern: new RegExp(`^/v1/statement/executing/partialCancel/${queryId}/\\d+/${segment}/\\d+$`) },
+  {
+    kind: "partial-cancel",
+    methods: ["DELETE"],
+    pattern: new RegExp(`^/v1/statement/executing/partialCancel/${queryId}/\\d+/${segment}/\\d+$`),
+  },
   { kind: "query", methods: ["GET", "HEAD", "DELETE"], pattern: new RegExp(`^/v1/query/${queryId}$`) },
   { kind: "query-list", methods: ["GET"], pattern: /^\/v1\/query\/?$/ },
   { kind: "info", methods: ["GET", "HEAD"], pattern: /^\/v1\/(?:info|info\/state|status)$/ },
@@ -81,7 +89,8 @@ export function checkRequestTarget(method: string | undefined, rawTarget: string
   let authority: string | undefined;
   const absolute = absoluteForm.exec(target);
   if (absolute) {
-    if (absolute[1].includes("@")) return refuse(400, "the request target's authority carries user information (user@host); send credentials in Authorization");
+    if (absolute[1].includes("@"))
+      return refuse(400, "the request target's authority carries user information (user@host); send credentials in Authorization");
     authority = absolute[1] || undefined;
     target = absolute[2].startsWith("/") ? absolute[2] : `/${absolute[2]}`;
   }
@@ -93,7 +102,8 @@ export function checkRequestTarget(method: string | undefined, rawTarget: string
   if (unsafeCharacter.test(target) || (authority !== undefined && unsafeCharacter.test(authority))) {
     return refuse(400, "the request target contains a backslash, a fragment, a space or a control character");
   }
-  if (path.includes("%")) return refuse(400, "the request path contains percent-encoding (e.g. %2e, %2f, %5c); Trino client paths never do");
+  if (path.includes("%"))
+    return refuse(400, "the request path contains percent-encoding (e.g. %2e, %2f, %5c); Trino client paths never do");
   const segments = path.split("/").slice(1);
   for (let i = 0; i < segments.length; i++) {
     if (segments[i] === "." || segments[i] === "..") return refuse(400, "the request path contains a dot-segment (. or ..)");
@@ -106,10 +116,16 @@ export function checkRequestTarget(method: string | undefined, rawTarget: string
     if (!match) continue;
     known = true;
     if (shape.methods !== "any" && !shape.methods.includes(upper)) continue;
-    return { ok: true, target: { kind: shape.kind, path, search, ...(match[1] ? { queryId: match[1] } : {}), ...(authority ? { authority } : {}) } };
+    return {
+      ok: true,
+      target: { kind: shape.kind, path, search, ...(match[1] ? { queryId: match[1] } : {}), ...(authority ? { authority } : {}) },
+    };
   }
   if (known) return refuse(405, `method ${upper || "(none)"} is not allowed on this path`);
-  return refuse(404, "not a Trino client-protocol path this gateway serves (/v1/statement, its nextUri and partialCancelUri, /v1/query/{queryId}, /v1/info, /v1/status, /v1/spooled/…, /ui, /xtrinode/v1/status)");
+  return refuse(
+    404,
+    "not a Trino client-protocol path this gateway serves (/v1/statement, its nextUri and partialCancelUri, /v1/query/{queryId}, /v1/info, /v1/status, /v1/spooled/…, /ui, /xtrinode/v1/status)",
+  );
 }
 
 const followUpKinds = new Set<RequestKind>(["poll", "partial-cancel", "query"]);

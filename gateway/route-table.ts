@@ -29,7 +29,14 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 }
 
 export function buildRouteTable(doc: GatewayRoutes): RouteTable {
-  const table: RouteTable = { routes: doc.routes, byKey: new Map(), byName: new Map(), byHostname: new Map(), byPool: new Map(), defaults: [] };
+  const table: RouteTable = {
+    routes: doc.routes,
+    byKey: new Map(),
+    byName: new Map(),
+    byHostname: new Map(),
+    byPool: new Map(),
+    defaults: [],
+  };
   for (const route of doc.routes) {
     table.byKey.set(routeKey(route), route);
     push(table.byName, route.name, route);
@@ -69,7 +76,11 @@ export const RUNTIME_CLIENT_TAG = "xtrinode";
 /** Explicit selectors, in the order they are consulted: where each comes from and how a message names it. */
 const EXPLICIT_SELECTORS = [
   { via: "header", source: "the X-Trino-XTrinode header", fix: "set X-Trino-XTrinode to namespace/name" },
-  { via: "client-tag", source: "the client tag", fix: `set the client tag ${RUNTIME_CLIENT_TAG}=namespace/name (JDBC clientTags, trino --client-tags)` },
+  {
+    via: "client-tag",
+    source: "the client tag",
+    fix: `set the client tag ${RUNTIME_CLIENT_TAG}=namespace/name (JDBC clientTags, trino --client-tags)`,
+  },
   { via: "routing-group", source: "the X-Trino-Routing-Group header", fix: "set X-Trino-Routing-Group to a pool or namespace/name" },
 ] as const;
 
@@ -77,8 +88,19 @@ const EXPLICIT_SELECTORS = [
 function runtimeFromClientTags(tags: string | undefined): { value?: string; error?: string } {
   if (!tags) return {};
   const prefix = `${RUNTIME_CLIENT_TAG}=`;
-  const values = [...new Set(tags.split(",").map((tag) => tag.trim()).filter((tag) => tag.startsWith(prefix)).map((tag) => tag.slice(prefix.length).trim()))];
-  if (values.length > 1) return { error: `the client tags name several XTrinode runtimes (${values.map((v) => `${prefix}${v}`).join(", ")}); keep one ${prefix}namespace/name tag` };
+  const values = [
+    ...new Set(
+      tags
+        .split(",")
+        .map((tag) => tag.trim())
+        .filter((tag) => tag.startsWith(prefix))
+        .map((tag) => tag.slice(prefix.length).trim()),
+    ),
+  ];
+  if (values.length > 1)
+    return {
+      error: `the client tags name several XTrinode runtimes (${values.map((v) => `${prefix}${v}`).join(", ")}); keep one ${prefix}namespace/name tag`,
+    };
   return { value: values[0] };
 }
 
@@ -96,7 +118,10 @@ function namedTarget(table: RouteTable, value: string, selector: (typeof EXPLICI
     if (named.length === 1) return { ok: true, target: runtimeTarget(table, named[0], via) };
     if (named.length > 1) {
       const keys = named.map(routeKey).join(", ");
-      return { ok: false, message: `XTrinode runtime "${value}" (from ${origin(selector, value)}) is ambiguous (${keys}); ${selector.fix}` };
+      return {
+        ok: false,
+        message: `XTrinode runtime "${value}" (from ${origin(selector, value)}) is ambiguous (${keys}); ${selector.fix}`,
+      };
     }
     const pool = table.byPool.get(value);
     if (pool) return { ok: true, target: { label: `pool:${value}`, members: pool, via: "pool" } };

@@ -41,14 +41,20 @@ export class RoutesReader {
     if (!parsed.ok) {
       this.invalidUpdates++;
       this.rejectedSinceLastGood++;
-      this.logger.error({ event: "routes-invalid", origin, reason: parsed.reason, generation: this.generation }, "invalid routes; keeping last-good routes");
+      this.logger.error(
+        { event: "routes-invalid", origin, reason: parsed.reason, generation: this.generation },
+        "invalid routes; keeping last-good routes",
+      );
       return false;
     }
     this.table = buildRouteTable(parsed.routes);
     this.generation++;
     this.rejectedSinceLastGood = 0;
     this.lastGoodAtMs = Date.now();
-    this.logger.info({ event: "routes-applied", origin, generation: this.generation, routes: parsed.routes.routes.length }, "routes applied");
+    this.logger.info(
+      { event: "routes-applied", origin, generation: this.generation, routes: parsed.routes.routes.length },
+      "routes applied",
+    );
     for (const listener of this.listeners) listener(this.table);
     return true;
   }

@@ -47,7 +47,10 @@ export function fileRoutesSource(file: string, logger: Logger, pollMs = 500): Ro
                 deliver(text, file);
               }
             } catch (error) {
-              logger.warn({ event: "routes-file-unreadable", file, err: (error as Error).message }, "cannot read routes file; keeping last-good routes");
+              logger.warn(
+                { event: "routes-file-unreadable", file, err: (error as Error).message },
+                "cannot read routes file; keeping last-good routes",
+              );
             }
           } while (readAgain && !stopped);
         } finally {
@@ -101,7 +104,10 @@ export function configMapRoutesSource(kubeConfig: KubeConfig, namespace: string,
           // The install ships the ConfigMap without data (the operator writes it, so re-applying the
           // install never conflicts with it): nothing published yet is an empty routes document,
           // which RoutesReader takes as the first one only, and otherwise keeps last-good.
-          logger.warn({ event: "routes-configmap-unpublished", namespace }, `ConfigMap ${routesConfigMapName} has no data key ${routesDataKey} (no routes published yet)`);
+          logger.warn(
+            { event: "routes-configmap-unpublished", namespace },
+            `ConfigMap ${routesConfigMapName} has no data key ${routesDataKey} (no routes published yet)`,
+          );
           deliver(unpublishedRoutesText, `configmap ${namespace}/${routesConfigMapName}`);
           return;
         }
@@ -110,11 +116,15 @@ export function configMapRoutesSource(kubeConfig: KubeConfig, namespace: string,
       watching.on("add", onChange);
       watching.on("update", onChange);
       watching.on("delete", (configMap) => {
-        if (configMap.metadata?.name === routesConfigMapName) logger.warn({ event: "routes-configmap-deleted", namespace }, "routes ConfigMap deleted; keeping last-good routes");
+        if (configMap.metadata?.name === routesConfigMapName)
+          logger.warn({ event: "routes-configmap-deleted", namespace }, "routes ConfigMap deleted; keeping last-good routes");
       });
       watching.on("error", (error: unknown) => {
         if (stopped) return;
-        logger.warn({ event: "routes-watch-error", namespace, err: String((error as Error)?.message ?? error) }, "routes watch failed; restarting");
+        logger.warn(
+          { event: "routes-watch-error", namespace, err: String((error as Error)?.message ?? error) },
+          "routes watch failed; restarting",
+        );
         restart = setTimeout(() => void watching.start().catch(() => undefined), 1000);
         restart.unref();
       });

@@ -75,11 +75,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const workers = worker?.count ?? 1;
   // With --workers, one bcrypt thread per worker unless configured (the default of one per spare
   // core is for a single process; every worker would start that many).
-  if (worker && options.config?.auth?.passwordVerification?.workers === undefined) settings.passwordVerification = { ...settings.passwordVerification, workers: 1 };
+  if (worker && options.config?.auth?.passwordVerification?.workers === undefined)
+    settings.passwordVerification = { ...settings.passwordVerification, workers: 1 };
   if (worker) {
     // The config describes the pod: each worker holds its share of the statement memory (never
     // less than one statement of statements.maxBytes) and of held.maxQueries.
-    settings.statements = { ...settings.statements, memoryBudgetBytes: Math.max(settings.statements.maxBytes, Math.floor(settings.statements.memoryBudgetBytes / workers)) };
+    settings.statements = {
+      ...settings.statements,
+      memoryBudgetBytes: Math.max(settings.statements.maxBytes, Math.floor(settings.statements.memoryBudgetBytes / workers)),
+    };
     settings.held = { ...settings.held, maxQueries: Math.max(1, Math.ceil(settings.held.maxQueries / workers)) };
   }
   const routes = new RoutesReader(logger);
@@ -89,10 +93,24 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const statementMemory = new StatementMemory(settings.statements.memoryBudgetBytes);
   const held = new HeldQueries(settings.held.maxQueries, settings.held.maxAgeMs, statementMemory);
   const tickets = new TicketSealer((options.env ?? process.env).XTRINODE_GATEWAY_TICKET_KEY || undefined);
-  const lifecycleApi = options.lifecycleApi ?? (options.lifecycleUrl ? httpLifecycleApi(options.lifecycleUrl, options.lifecycleToken ?? (() => undefined)) : undefined);
+  const lifecycleApi =
+    options.lifecycleApi ??
+    (options.lifecycleUrl ? httpLifecycleApi(options.lifecycleUrl, options.lifecycleToken ?? (() => undefined)) : undefined);
   // passwordChecks is read at scrape time, once `auth` exists.
-  const metrics = new GatewayMetrics({ routes, backends, inFlight, held, sticky, statementMemory, passwordChecks: () => auth.passwordChecks() });
-  const auth = createAuthenticator(settings.auth, { throttle: settings.loginThrottle, verification: settings.passwordVerification, onLogin: (outcome) => metrics.logins.inc({ outcome }) });
+  const metrics = new GatewayMetrics({
+    routes,
+    backends,
+    inFlight,
+    held,
+    sticky,
+    statementMemory,
+    passwordChecks: () => auth.passwordChecks(),
+  });
+  const auth = createAuthenticator(settings.auth, {
+    throttle: settings.loginThrottle,
+    verification: settings.passwordVerification,
+    onLogin: (outcome) => metrics.logins.inc({ outcome }),
+  });
   const resume = new ResumeCoordinator(lifecycleApi, logger, (runtime, outcome) => {
     const [namespace, name] = runtime.split("/");
     metrics.resumeCalls.inc({ namespace, runtime: name, outcome });
@@ -110,7 +128,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     backends,
     sticky,
     owners: new QueryOwners(settings.sticky.maxQueries),
-    lookupBudget: new RateLimiter(workerShare({ ratePerSecond: settings.sticky.lookupsPerSecond, burst: settings.sticky.lookupBurst }, workers)),
+    lookupBudget: new RateLimiter(
+      workerShare({ ratePerSecond: settings.sticky.lookupsPerSecond, burst: settings.sticky.lookupBurst }, workers),
+    ),
     inFlight,
     held,
     statementMemory,
@@ -119,7 +139,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     activity: new ActivityReporter(lifecycleApi, settings.activityIntervalMs, logger),
     auth,
     statusAccess: new StatusAccess(options.config?.admin),
-    rateLimiter: settings.rateLimit ? new RateLimiter(workerShare({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }, workers)) : undefined,
+    rateLimiter: settings.rateLimit
+      ? new RateLimiter(workerShare({ ratePerSecond: settings.rateLimit.queriesPerSecond, burst: settings.rateLimit.burst }, workers))
+      : undefined,
     metrics,
     proxy: createProxyEngine(300_000),
     trusted: trustedProxies(settings.trustedProxies),
@@ -144,7 +166,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const now = Date.now();
     inFlight.sweep(now);
     for (const dropped of held.sweep(now, settings.held.abandonAfterMs)) {
-      logger.info({ event: "held-abandoned", queryId: dropped.id, runtime: `${dropped.namespace}/${dropped.name}` }, "held statement abandoned: client stopped polling");
+      logger.info(
+        { event: "held-abandoned", queryId: dropped.id, runtime: `${dropped.namespace}/${dropped.name}` },
+        "held statement abandoned: client stopped polling",
+      );
     }
   }, 1000);
   sweeper.unref();
@@ -171,9 +196,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         handler(req, res);
       })
     : undefined;
-  logger.info({ event: worker ? "worker-started" : "listening", url, heldTickets: tickets.shared ? "shared-key" : "per-replica" }, "gateway listening");
+  logger.info(
+    { event: worker ? "worker-started" : "listening", url, heldTickets: tickets.shared ? "shared-key" : "per-replica" },
+    "gateway listening",
+  );
   if (worker && internal) worker.listening(url, worker.internalPort(internal));
-  if (!tickets.shared) logger.info({ event: "held-tickets-per-replica" }, "no XTRINODE_GATEWAY_TICKET_KEY: a poll of a held statement must reach the replica holding it (set the same key on every replica to let them adopt each other's)");
+  if (!tickets.shared)
+    logger.info(
+      { event: "held-tickets-per-replica" },
+      "no XTRINODE_GATEWAY_TICKET_KEY: a poll of a held statement must reach the replica holding it (set the same key on every replica to let them adopt each other's)",
+    );
   return {
     url,
     core,
@@ -185,7 +217,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       const servers = internal ? [server, internal] : [server];
       const closed = Promise.all(servers.map((listening) => new Promise<void>((resolve) => listening.close(() => resolve()))));
       for (const listening of servers) listening.closeIdleConnections();
-      const drained = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), drainMs).unref())]);
+      const drained = await Promise.race([
+        closed.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), drainMs).unref()),
+      ]);
       if (!drained) for (const listening of servers) listening.closeAllConnections();
       await closed;
       worker?.close();

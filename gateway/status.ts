@@ -53,7 +53,12 @@ export function buildGatewayStatus(sources: StatusSources, nowMs = Date.now()): 
     if (runtimes.has(key)) continue;
     const slash = key.indexOf("/");
     if (slash < 0) continue; // a transaction's bare backend label, not a runtime
-    runtimes.set(key, { namespace: key.slice(0, slash), name: key.slice(slash + 1), heldQueries: heldPerRuntime.get(key) ?? 0, inFlightQueries: sources.inFlight.perRuntime.get(key) ?? 0 });
+    runtimes.set(key, {
+      namespace: key.slice(0, slash),
+      name: key.slice(slash + 1),
+      heldQueries: heldPerRuntime.get(key) ?? 0,
+      inFlightQueries: sources.inFlight.perRuntime.get(key) ?? 0,
+    });
   }
   const backends: BackendStatus[] = sources.backends
     .all()
@@ -104,7 +109,10 @@ export class StatusAccess {
       } catch (error) {
         throw new Error(`admin.tokenFile: cannot read ${admin.tokenFile}: ${(error as Error).message}`);
       }
-      if (token.length < minAdminTokenChars) throw new Error(`admin.tokenFile: ${admin.tokenFile} must hold a token of at least ${minAdminTokenChars} characters (e.g. \`openssl rand -base64 48\`)`);
+      if (token.length < minAdminTokenChars)
+        throw new Error(
+          `admin.tokenFile: ${admin.tokenFile} must hold a token of at least ${minAdminTokenChars} characters (e.g. \`openssl rand -base64 48\`)`,
+        );
       this.tokenDigest = digest(token);
     }
   }
@@ -114,15 +122,34 @@ export class StatusAccess {
     if (this.tokenDigest && bearer && timingSafeEqual(digest(bearer), this.tokenDigest)) return { ok: true };
     const nobody = this.users.size === 0 && this.groups.size === 0;
     if (!auth.enabled) {
-      if (!this.tokenDigest) return { ok: false, status: 403, message: `${gatewayStatusPath} is for operators: set admin.tokenFile in the gateway config (--config) and send that token as a bearer token` };
-      return { ok: false, status: 401, message: "send the gateway's admin token (admin.tokenFile) as a bearer token", challenges: ['Bearer realm="XTrinode admin"'] };
+      if (!this.tokenDigest)
+        return {
+          ok: false,
+          status: 403,
+          message: `${gatewayStatusPath} is for operators: set admin.tokenFile in the gateway config (--config) and send that token as a bearer token`,
+        };
+      return {
+        ok: false,
+        status: 401,
+        message: "send the gateway's admin token (admin.tokenFile) as a bearer token",
+        challenges: ['Bearer realm="XTrinode admin"'],
+      };
     }
-    if (nobody && !this.tokenDigest) return { ok: false, status: 403, message: `${gatewayStatusPath} is for operators: list them in admin.users or admin.groups of the gateway config, or set admin.tokenFile` };
+    if (nobody && !this.tokenDigest)
+      return {
+        ok: false,
+        status: 403,
+        message: `${gatewayStatusPath} is for operators: list them in admin.users or admin.groups of the gateway config, or set admin.tokenFile`,
+      };
     const result = await auth.authenticate(authorization);
     if (!result.ok) return { ok: false, status: 401, message: `authentication failed: ${result.message}`, challenges: auth.challenges };
     const { principal } = result;
     if (this.users.has(principal.name) || principal.groups.some((group) => this.groups.has(group))) return { ok: true };
-    return { ok: false, status: 403, message: `access denied: ${principal.name} is not in admin.users or admin.groups of the gateway config` };
+    return {
+      ok: false,
+      status: 403,
+      message: `access denied: ${principal.name} is not in admin.users or admin.groups of the gateway config`,
+    };
   }
 }
 

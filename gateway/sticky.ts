@@ -69,7 +69,14 @@ export class StickyRoutes {
    * on its owner; Trino checks the slug, so any other coordinator answers 404). Its lookup and its
    * "unclaimed" memory are per path: the slug is what proves the client's claim.
    */
-  async ownerOf(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string> = {}, admit: LookupAdmission = () => true, queuedPath?: string): Promise<string | undefined | "throttled"> {
+  async ownerOf(
+    queryId: string,
+    candidates: string[],
+    timeoutMs: number,
+    identity: Record<string, string> = {},
+    admit: LookupAdmission = () => true,
+    queuedPath?: string,
+  ): Promise<string | undefined | "throttled"> {
     const coordinatorId = coordinatorIdOf(queryId);
     if (!coordinatorId) return undefined;
     const known = this.knownOwner(queryId);
@@ -97,11 +104,19 @@ export class StickyRoutes {
     return owner;
   }
 
-  private ask(queryId: string, candidates: string[], timeoutMs: number, identity: Record<string, string>, queuedPath?: string): Promise<{ owner?: string; conclusive: boolean }> {
+  private ask(
+    queryId: string,
+    candidates: string[],
+    timeoutMs: number,
+    identity: Record<string, string>,
+    queuedPath?: string,
+  ): Promise<{ owner?: string; conclusive: boolean }> {
     this.lookupCount++;
     // A 403 to /v1/query says "here, but not for you". Only 404 says "not here" for sure: Trino
     // answers 410 also for a query of its own not yet polled (so a 410 is never remembered as unclaimed).
-    const probes: Array<{ path: string; claims: (status: number) => boolean }> = [{ path: `/v1/query/${queryId}`, claims: (status) => status === 200 || status === 403 }];
+    const probes: Array<{ path: string; claims: (status: number) => boolean }> = [
+      { path: `/v1/query/${queryId}`, claims: (status) => status === 200 || status === 403 },
+    ];
     if (queuedPath) probes.push({ path: queuedPath, claims: (status) => status === 200 });
     return new Promise((resolve) => {
       let pending = candidates.length * probes.length;
@@ -243,7 +258,15 @@ function readQueryUser(backend: string, queryId: string, asUser: string, timeout
   const address = backendAddress(backend);
   return new Promise((resolve, reject) => {
     const request = (address.https ? https : http).request(
-      { hostname: address.hostname, port: address.port, method: "GET", path: `/v1/query/${queryId}?pruned=true`, headers: { host: address.host, accept: "application/json", "x-trino-user": asUser }, agent: agentFor(backend), timeout: timeoutMs },
+      {
+        hostname: address.hostname,
+        port: address.port,
+        method: "GET",
+        path: `/v1/query/${queryId}?pruned=true`,
+        headers: { host: address.host, accept: "application/json", "x-trino-user": asUser },
+        agent: agentFor(backend),
+        timeout: timeoutMs,
+      },
       (response) => {
         const status = response.statusCode ?? 0;
         if (status !== 200) {
@@ -298,7 +321,10 @@ export class InFlightQueries {
   }
 
   private count(query: TrackedQuery, delta: number): void {
-    for (const [map, key] of [[this.perRuntime, query.runtime], [this.perBackend, query.backend]] as const) {
+    for (const [map, key] of [
+      [this.perRuntime, query.runtime],
+      [this.perBackend, query.backend],
+    ] as const) {
       const next = (map.get(key) ?? 0) + delta;
       if (next > 0) map.set(key, next);
       else map.delete(key);

@@ -13,7 +13,13 @@ import { tagStartedTransactionRaw } from "./transactions.ts";
 const submitTimeoutMs = 120_000;
 
 /** Learns query ownership and in-flight state from a backend's statement response; tags a started transaction with the backend. */
-export function learnFromStatementResponse(core: GatewayCore, backend: string, runtime: RouteEntry, response: BackendResponse, owner: QueryOwner): void {
+export function learnFromStatementResponse(
+  core: GatewayCore,
+  backend: string,
+  runtime: RouteEntry,
+  response: BackendResponse,
+  owner: QueryOwner,
+): void {
   tagStartedTransactionRaw(response.rawHeaders, backend);
   if (response.status !== 200) return;
   try {
@@ -36,7 +42,13 @@ function isConnectionError(error: unknown): boolean {
 export type SubmitOutcome = { ok: true; response: BackendResponse } | { ok: false; retryable: boolean; message: string };
 
 /** POSTs a statement to a backend and reads its (small) first answer; records the backend's health. */
-export async function sendStatement(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, body: Buffer, headers: OutgoingHttpHeaders): Promise<SubmitOutcome> {
+export async function sendStatement(
+  core: GatewayCore,
+  forwarded: ForwardedView,
+  route: RouteEntry,
+  body: Buffer,
+  headers: OutgoingHttpHeaders,
+): Promise<SubmitOutcome> {
   let response: BackendResponse;
   try {
     // accept-encoding identity: the gateway reads this answer (the query id tells the owning
@@ -46,7 +58,11 @@ export async function sendStatement(core: GatewayCore, forwarded: ForwardedView,
     response = await backendRequest(route.backend, "POST", "/v1/statement", submitted, body, submitTimeoutMs);
   } catch (error) {
     core.backends.recordFailure(route.backend, (error as Error).message);
-    return { ok: false, retryable: isConnectionError(error), message: `${routeKey(route)} (${route.backend}) unreachable: ${(error as Error).message}` };
+    return {
+      ok: false,
+      retryable: isConnectionError(error),
+      message: `${routeKey(route)} (${route.backend}) unreachable: ${(error as Error).message}`,
+    };
   }
   if (isUnhealthyStatus(response.status)) core.backends.recordFailure(route.backend, `HTTP ${response.status}`);
   else core.backends.recordSuccess(route.backend);
@@ -72,4 +88,3 @@ export async function submitStatement(
   writeBufferedAnswer(res, outcome.response);
   return outcome;
 }
-

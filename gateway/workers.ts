@@ -77,7 +77,8 @@ function readIfPresent(file: string): string | undefined {
 /** `--workers` as given: a whole number in 1..64. */
 export function parseWorkerCount(text: string): number {
   const count = Number(text);
-  if (!Number.isInteger(count) || count < 1 || count > maxGatewayWorkers) throw new Error(`--workers: "${text}" is not a whole number from 1 to ${maxGatewayWorkers} (default: the CPUs this container may use)`);
+  if (!Number.isInteger(count) || count < 1 || count > maxGatewayWorkers)
+    throw new Error(`--workers: "${text}" is not a whole number from 1 to ${maxGatewayWorkers} (default: the CPUs this container may use)`);
   return count;
 }
 
@@ -125,7 +126,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const aggregator = new AggregatorRegistry();
 
   const fork = (index: number) => {
-    const worker = cluster.fork({ [workerIndexEnv]: String(index), [workerCountEnv]: String(count), [workerSecretEnv]: secret, [ticketKeyEnv]: ticketKey });
+    const worker = cluster.fork({
+      [workerIndexEnv]: String(index),
+      [workerCountEnv]: String(count),
+      [workerSecretEnv]: secret,
+      [ticketKeyEnv]: ticketKey,
+    });
     byIndex.set(index, worker);
     worker.on("message", (message: WorkerMessage) => {
       switch (message?.xt) {
@@ -163,7 +169,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
       // Replaced under the same index (its held ids name it), later each time it dies again soon.
       const delayMs = restartDelayMs.get(index) ?? 1000;
       restartDelayMs.set(index, Math.min(30_000, delayMs * 2));
-      logger.warn({ event: "worker-exited", worker: index, code, signal, restartInMs: delayMs }, "gateway worker exited; starting a new one");
+      logger.warn(
+        { event: "worker-exited", worker: index, code, signal, restartInMs: delayMs },
+        "gateway worker exited; starting a new one",
+      );
       setTimeout(() => {
         if (!stopping) fork(index);
       }, delayMs).unref();
@@ -264,7 +273,10 @@ export class WorkerLink {
   }
 
   /** Shares the coordinator ids this worker learns, and learns those of the others. */
-  shareCoordinators(sticky: { onLearn: ((coordinatorId: string, backend: string) => void) | undefined; learnCoordinator(coordinatorId: string, backend: string): void }): void {
+  shareCoordinators(sticky: {
+    onLearn: ((coordinatorId: string, backend: string) => void) | undefined;
+    learnCoordinator(coordinatorId: string, backend: string): void;
+  }): void {
     sticky.onLearn = (coordinatorId, backend) => this.send({ xt: "coordinator", coordinatorId, backend });
     this.coordinatorListener = (coordinatorId, backend) => sticky.learnCoordinator(coordinatorId, backend);
   }
@@ -316,7 +328,11 @@ export class WorkerLink {
     const answering = this.answeringWorker(owner);
     const port = this.ports.get(answering);
     if (answering === this.index || port === undefined) return false;
-    const headers = { ...withoutHopByHop(req.headers), [secretHeader]: this.secret.toString("utf8"), [peerHeader]: req.socket.remoteAddress ?? "" };
+    const headers = {
+      ...withoutHopByHop(req.headers),
+      [secretHeader]: this.secret.toString("utf8"),
+      [peerHeader]: req.socket.remoteAddress ?? "",
+    };
     const upstream = http.request({ host: "127.0.0.1", port, method: req.method, path: url, headers, agent: this.agent }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, withoutHopByHopRaw(answer.rawHeaders));
       answer.pipe(res);

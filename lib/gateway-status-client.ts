@@ -15,7 +15,10 @@ export function gatewayStatusUrl(gatewayUrl: string): URL {
   return new URL(gatewayStatusPath, gatewayUrl.endsWith("/") ? gatewayUrl : `${gatewayUrl}/`);
 }
 
-export async function readGatewayStatus(url: URL, options: { token?: string; timeoutMs: number; maxBytes: number }): Promise<GatewayStatusRead> {
+export async function readGatewayStatus(
+  url: URL,
+  options: { token?: string; timeoutMs: number; maxBytes: number },
+): Promise<GatewayStatusRead> {
   let response: Response;
   try {
     response = await fetch(url, {

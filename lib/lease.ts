@@ -31,11 +31,22 @@ export function formatMicroTime(ms: number): string {
 
 /** The identity of a record: a change of any of these fields means the holder renewed or a new holder took it. */
 export function leaseRecordKey(record: LeaseRecord): string {
-  return JSON.stringify([record.holderIdentity ?? "", record.acquireTime ?? "", record.renewTime ?? "", record.leaseDurationSeconds ?? 0, record.leaseTransitions ?? 0]);
+  return JSON.stringify([
+    record.holderIdentity ?? "",
+    record.acquireTime ?? "",
+    record.renewTime ?? "",
+    record.leaseDurationSeconds ?? 0,
+    record.leaseTransitions ?? 0,
+  ]);
 }
 
 /** Updates the observation of a live record: a record not seen before is observed now. */
-export function observeLease(live: LeaseRecord, previous: LeaseObservation | undefined, nowMs: number, defaultDurationSeconds: number): LeaseObservation {
+export function observeLease(
+  live: LeaseRecord,
+  previous: LeaseObservation | undefined,
+  nowMs: number,
+  defaultDurationSeconds: number,
+): LeaseObservation {
   const recordKey = leaseRecordKey(live);
   if (previous && previous.recordKey === recordKey) return previous;
   const seconds = live.leaseDurationSeconds && live.leaseDurationSeconds > 0 ? live.leaseDurationSeconds : defaultDurationSeconds;

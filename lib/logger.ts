@@ -8,7 +8,10 @@ export function createLogger(component: string, level = process.env.XTRINODE_LOG
     level,
     base: { component },
     // Secret values must never reach logs; redact the obvious carriers defensively.
-    redact: { paths: ["*.password", "*.token", "*.authorization", "headers.authorization", "req.headers.authorization"], censor: "[redacted]" },
+    redact: {
+      paths: ["*.password", "*.token", "*.authorization", "headers.authorization", "req.headers.authorization"],
+      censor: "[redacted]",
+    },
   });
 }
 

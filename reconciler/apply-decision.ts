@@ -10,7 +10,16 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 export type KubeObject = KubernetesObject & Record<string, unknown>;
 
 /** Server-populated metadata that is never part of an applied configuration. */
-const serverMetadata = new Set(["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds"]);
+const serverMetadata = new Set([
+  "uid",
+  "resourceVersion",
+  "generation",
+  "creationTimestamp",
+  "managedFields",
+  "selfLink",
+  "deletionTimestamp",
+  "deletionGracePeriodSeconds",
+]);
 
 /** Maps whose values are resource quantities (container resources, ResourceQuota, LimitRange). */
 const quantityMaps = new Set(["limits", "requests", "hard", "default", "defaultRequest", "max", "min"]);
@@ -45,7 +54,14 @@ export function isSubset(desired: unknown, live: unknown, quantities = false, at
   if (live === null || typeof live !== "object" || Array.isArray(live)) return false;
   const liveMap = live as Record<string, unknown>;
   return Object.entries(desired as Record<string, unknown>).every(
-    ([key, value]) => value === undefined || isSubset(value, liveMap[key], value !== null && typeof value === "object" ? quantityMaps.has(key) : quantities, at && { ...at, fields: [...at.fields, key] }),
+    ([key, value]) =>
+      value === undefined ||
+      isSubset(
+        value,
+        liveMap[key],
+        value !== null && typeof value === "object" ? quantityMaps.has(key) : quantities,
+        at && { ...at, fields: [...at.fields, key] },
+      ),
   );
 }
 
@@ -80,7 +96,11 @@ function isEmptyCollection(value: unknown): boolean {
 function sameScalar(desired: unknown, live: unknown): boolean {
   if (desired === live) return true;
   // Quantities and int-or-string fields may come back as the other representation ("2" vs 2).
-  return (typeof desired === "number" || typeof desired === "string") && (typeof live === "number" || typeof live === "string") && String(desired) === String(live);
+  return (
+    (typeof desired === "number" || typeof desired === "string") &&
+    (typeof live === "number" || typeof live === "string") &&
+    String(desired) === String(live)
+  );
 }
 
 interface ManagedFieldsEntry {
@@ -115,7 +135,8 @@ function collectStale(fields: Record<string, unknown>, desired: unknown, path: s
       collectStale(withoutServerMetadata(children), (desired as Record<string, unknown>)?.metadata, fieldPath, scope, stale);
       continue;
     }
-    const desiredMap = desired !== null && typeof desired === "object" && !Array.isArray(desired) ? (desired as Record<string, unknown>) : undefined;
+    const desiredMap =
+      desired !== null && typeof desired === "object" && !Array.isArray(desired) ? (desired as Record<string, unknown>) : undefined;
     const value = desiredMap?.[name];
     if (value === undefined) {
       stale.push(fieldPath);
@@ -127,12 +148,27 @@ function collectStale(fields: Record<string, unknown>, desired: unknown, path: s
       continue;
     }
     const keyed = listMapKeys(scope.apiVersion, scope.kind, scope.fields);
-    if (keyed) collectStaleItems(children as Record<string, unknown>, value, keyed, fieldPath, { ...scope, fields: [...scope.fields, listItem] }, stale);
+    if (keyed)
+      collectStaleItems(
+        children as Record<string, unknown>,
+        value,
+        keyed,
+        fieldPath,
+        { ...scope, fields: [...scope.fields, listItem] },
+        stale,
+      );
   }
 }
 
 /** Items ("k:{…}") we own in a keyed list: an item `desired` no longer has is stale whole; a kept one is followed. */
-function collectStaleItems(items: Record<string, unknown>, desired: unknown[], list: ListMapKeys, path: string, at: ListScope, stale: string[]): void {
+function collectStaleItems(
+  items: Record<string, unknown>,
+  desired: unknown[],
+  list: ListMapKeys,
+  path: string,
+  at: ListScope,
+  stale: string[],
+): void {
   const desiredByKey = new Map(desired.map((item) => [itemKey(item, list), item] as const));
   for (const [key, children] of Object.entries(items)) {
     if (!key.startsWith("k:")) continue;
@@ -157,7 +193,9 @@ function canonicalKey(owned: string, list: ListMapKeys): string | undefined {
 /** {"name":"a","protocol":"TCP"} → name=a,protocol=TCP */
 function describeKey(owned: string): string {
   try {
-    return Object.entries(JSON.parse(owned) as Record<string, unknown>).map(([field, value]) => `${field}=${String(value)}`).join(",");
+    return Object.entries(JSON.parse(owned) as Record<string, unknown>)
+      .map(([field, value]) => `${field}=${String(value)}`)
+      .join(",");
   } catch {
     return owned;
   }
@@ -180,7 +218,8 @@ export interface ApplyDecision {
 export function decideApply(desired: KubeObject, live: KubeObject | undefined): ApplyDecision {
   if (!live) return { apply: true, reason: "missing" };
   const { apiVersion: _a, kind: _k, ...desiredBody } = desired;
-  if (!isSubset(desiredBody, live, false, { apiVersion: desired.apiVersion, kind: desired.kind, fields: [] })) return { apply: true, reason: "drift" };
+  if (!isSubset(desiredBody, live, false, { apiVersion: desired.apiVersion, kind: desired.kind, fields: [] }))
+    return { apply: true, reason: "drift" };
   const stale = staleManagedFields(desired, live);
   if (stale.length) return { apply: true, reason: `stale fields: ${stale.join(", ")}` };
   return { apply: false, reason: "unchanged" };

@@ -52,7 +52,9 @@ function projectAt(live: unknown, shape: unknown, at: ListScope): unknown {
     const keyed = listMapKeys(at.apiVersion, at.kind, at.fields);
     if (!keyed) return live.map((item, i) => (i < shape.length ? projectAt(item, shape[i], items) : item));
     const desired = new Map(shape.map((item) => [itemKey(item, keyed), item] as const));
-    return live.filter((item) => desired.has(itemKey(item, keyed))).map((item) => projectAt(item, desired.get(itemKey(item, keyed)), items));
+    return live
+      .filter((item) => desired.has(itemKey(item, keyed)))
+      .map((item) => projectAt(item, desired.get(itemKey(item, keyed)), items));
   }
   if (live === null || typeof live !== "object" || Array.isArray(live)) return live;
   const out: Record<string, unknown> = {};
@@ -101,27 +103,55 @@ export async function clusterDiff(options: ClusterDiffOptions = {}): Promise<Clu
       const key = objectKey(object);
       if (seen.has(key)) continue;
       seen.add(key);
-      const live = inventory.byKey.get(key) ?? (await client.get({ apiVersion: object.apiVersion!, kind: object.kind!, namespace: object.metadata?.namespace ?? namespace, name: object.metadata!.name! }));
+      const live =
+        inventory.byKey.get(key) ??
+        (await client.get({
+          apiVersion: object.apiVersion!,
+          kind: object.kind!,
+          namespace: object.metadata?.namespace ?? namespace,
+          name: object.metadata!.name!,
+        }));
       if (decideApply(object, live).apply) parts.push(patch(key, live && project(live, object), object));
     }
     const desiredKeys = new Set(plan.objects.map(objectKey));
     const prunable = new Set(prunableKinds.map((k) => `${k.apiVersion}/${k.kind}`));
     for (const [key, live] of inventory.byKey) {
       if (desiredKeys.has(key) || !prunable.has(`${live.apiVersion}/${live.kind}`)) continue;
-      parts.push(patch(key, { apiVersion: live.apiVersion, kind: live.kind, metadata: { name: live.metadata?.name, namespace: live.metadata?.namespace, labels: live.metadata?.labels } }, undefined));
+      parts.push(
+        patch(
+          key,
+          {
+            apiVersion: live.apiVersion,
+            kind: live.kind,
+            metadata: { name: live.metadata?.name, namespace: live.metadata?.namespace, labels: live.metadata?.labels },
+          },
+          undefined,
+        ),
+      );
     }
     // The route entry as the next reconcile would publish it (readiness from the live Deployments).
-    const deployments = plan.objects.filter((o) => o.kind === "Deployment").flatMap((o): KubeObject[] => {
-      const live = inventory.byKey.get(objectKey(o));
-      return live ? [live] : [];
-    });
+    const deployments = plan.objects
+      .filter((o) => o.kind === "Deployment")
+      .flatMap((o): KubeObject[] => {
+        const live = inventory.byKey.get(objectKey(o));
+        return live ? [live] : [];
+      });
     const previousPhase = (runtime.status as XTrinodeStatus | undefined)?.phase;
-    const { routeState } = decidePhase(plan.intent, previousPhase, { coordinatorReady: coordinatorReady(deployments), computeStopped: computeStopped(deployments) });
+    const { routeState } = decidePhase(plan.intent, previousPhase, {
+      coordinatorReady: coordinatorReady(deployments),
+      computeStopped: computeStopped(deployments),
+    });
     const entry = { ...plan.rendered.route, state: routeState };
     const current = findRoute(routes, namespace, name);
     if (!sameRoute(current, entry)) {
       const strip = (e: typeof current) => (e ? { ...e, updatedAt: undefined } : undefined);
-      parts.push(patch(`${gatewayNamespace}/${routesConfigMapName}#${namespace}/${name}`, strip(current) && JSON.parse(JSON.stringify(strip(current))), entry));
+      parts.push(
+        patch(
+          `${gatewayNamespace}/${routesConfigMapName}#${namespace}/${name}`,
+          strip(current) && JSON.parse(JSON.stringify(strip(current))),
+          entry,
+        ),
+      );
     }
   }
   return { text: parts.join(""), changed: parts.some((p) => !p.startsWith("#")) };

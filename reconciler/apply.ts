@@ -10,7 +10,8 @@ import { nodePoolState, type NodePoolState } from "./readiness.ts";
 import { rethrowRejection } from "./stop-reconcile.ts";
 
 const guardrailFix = "fix the XTrinodePolicy that renders it; the operator retries when the runtime changes and at each resync";
-const runtimeFix = "fix the XTrinode spec (or the policy) that renders it; the operator retries when the runtime changes and at each resync";
+const runtimeFix =
+  "fix the XTrinode spec (or the policy) that renders it; the operator retries when the runtime changes and at each resync";
 
 export interface ApplyContext {
   client: ClusterClient;
@@ -33,7 +34,12 @@ export interface AppliedState {
  * Applies guardrails (before any runtime resource), then the node pool; unless the pool is still
  * provisioning or failed, prunes what is no longer desired and applies the runtime's objects.
  */
-export async function applyDesired(ctx: ApplyContext, desired: { guardrails: KubeObject[]; objects: KubeObject[] }, inventory: LiveInventory, liveGuardrails: KubeObject[]): Promise<AppliedState> {
+export async function applyDesired(
+  ctx: ApplyContext,
+  desired: { guardrails: KubeObject[]; objects: KubeObject[] },
+  inventory: LiveInventory,
+  liveGuardrails: KubeObject[],
+): Promise<AppliedState> {
   const live = new Map<string, KubeObject>();
   let writes = 0;
   const applyAll = async (objects: KubeObject[], current: (key: string) => KubeObject | undefined, fix: string) => {
@@ -49,7 +55,10 @@ export async function applyDesired(ctx: ApplyContext, desired: { guardrails: Kub
 
   const nodePoolObjects = desired.objects.filter(isNodePoolObject);
   await applyAll(nodePoolObjects, (key) => inventory.byKey.get(key), runtimeFix);
-  const pools = liveIn(live, nodePoolObjects.filter((o) => o.kind === "MachineDeployment"));
+  const pools = liveIn(
+    live,
+    nodePoolObjects.filter((o) => o.kind === "MachineDeployment"),
+  );
   const pool = nodePoolState(pools);
   if (pool.state === "provisioning" || pool.state === "failed") return { pool, runtimeApplied: false, live, writes };
 
@@ -100,9 +109,17 @@ export interface OwnedObjectCache {
 }
 
 /** Everything of the prunable kinds carrying the ownership label of this runtime (from the cache where synced). */
-export async function readOwnedObjects(client: ClusterClient, namespace: string, runtime: string, extraKinds: KindRef[] = [], cache?: OwnedObjectCache): Promise<LiveInventory> {
+export async function readOwnedObjects(
+  client: ClusterClient,
+  namespace: string,
+  runtime: string,
+  extraKinds: KindRef[] = [],
+  cache?: OwnedObjectCache,
+): Promise<LiveInventory> {
   const kinds = uniqueKinds([...prunableKinds, ...extraKinds]);
-  const lists = await Promise.all(kinds.map((k) => cache?.list(k, namespace, runtime) ?? client.list(k.apiVersion, k.kind, namespace, `${ownerLabel}=${runtime}`)));
+  const lists = await Promise.all(
+    kinds.map((k) => cache?.list(k, namespace, runtime) ?? client.list(k.apiVersion, k.kind, namespace, `${ownerLabel}=${runtime}`)),
+  );
   const byKey = new Map<string, KubeObject>();
   for (const object of lists.flat()) byKey.set(objectKey(object), object);
   return { byKey };
@@ -146,11 +163,19 @@ export function needsApply(desired: KubeObject, live: KubeObject | undefined): b
 /** Owned objects of the prunable kinds that are not desired (not already being deleted). */
 export function undesiredObjects(inventory: LiveInventory, desiredKeys: Set<string>): KubeObject[] {
   const prunable = new Set(prunableKinds.map((k) => `${k.apiVersion}/${k.kind}`));
-  return [...inventory.byKey].filter(([key, live]) => !desiredKeys.has(key) && prunable.has(`${live.apiVersion}/${live.kind}`) && !live.metadata?.deletionTimestamp).map(([, live]) => live);
+  return [...inventory.byKey]
+    .filter(([key, live]) => !desiredKeys.has(key) && prunable.has(`${live.apiVersion}/${live.kind}`) && !live.metadata?.deletionTimestamp)
+    .map(([, live]) => live);
 }
 
 /** Deletes owned objects of the prunable kinds that are not desired. Returns how many were deleted. */
-export async function pruneUndesired(client: ClusterClient, inventory: LiveInventory, desiredKeys: Set<string>, log: Logger, counters: ApplyCounters): Promise<number> {
+export async function pruneUndesired(
+  client: ClusterClient,
+  inventory: LiveInventory,
+  desiredKeys: Set<string>,
+  log: Logger,
+  counters: ApplyCounters,
+): Promise<number> {
   let deleted = 0;
   for (const live of undesiredObjects(inventory, desiredKeys)) {
     const key = objectKey(live);
@@ -172,7 +197,11 @@ export function releaseAutoscaledReplicas(objects: KubeObject[]): KubeObject[] {
   const targets = new Set<string>();
   for (const object of objects) {
     const target = (object.spec as { scaleTargetRef?: { name?: string; kind?: string } } | undefined)?.scaleTargetRef;
-    if ((object.kind === "ScaledObject" || object.kind === "HorizontalPodAutoscaler") && target?.name && (target.kind ?? "Deployment") === "Deployment") {
+    if (
+      (object.kind === "ScaledObject" || object.kind === "HorizontalPodAutoscaler") &&
+      target?.name &&
+      (target.kind ?? "Deployment") === "Deployment"
+    ) {
       targets.add(target.name);
     }
   }

@@ -125,7 +125,9 @@ export class CachedReader implements ClusterReader {
   /** The routes ConfigMap as watched (undefined: not in sync, or it does not exist yet). */
   routesConfigMap(): KubeObject | undefined {
     const { routes } = this.informers;
-    const configMap = routes.synced() ? (routes.informer.get(routesConfigMapName, this.gatewayNamespace) as KubeObject | undefined) : undefined;
+    const configMap = routes.synced()
+      ? (routes.informer.get(routesConfigMapName, this.gatewayNamespace) as KubeObject | undefined)
+      : undefined;
     // Listed items carry no apiVersion and kind; a write of this object needs them.
     return configMap && { ...configMap, apiVersion: "v1", kind: "ConfigMap" };
   }

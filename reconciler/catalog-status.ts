@@ -24,7 +24,8 @@ export function catalogUsers(catalog: XTrinodeCatalog, runtimes: XTrinode[], cat
   const users: string[] = [];
   for (const runtime of runtimes) {
     try {
-      if (selectCatalogs(runtime, catalogs).some((selected) => selected.metadata.name === catalog.metadata.name)) users.push(runtime.metadata.name);
+      if (selectCatalogs(runtime, catalogs).some((selected) => selected.metadata.name === catalog.metadata.name))
+        users.push(runtime.metadata.name);
     } catch {
       // An invalid runtime spec: its own status says so; it mounts nothing.
     }
@@ -45,7 +46,9 @@ export function runtimesConcerned(catalog: XTrinodeCatalog, runtimes: XTrinode[]
 }
 
 export function hasSecretKey(secret: KubeObject, key: string): boolean {
-  return Object.hasOwn((secret.data as object | undefined) ?? {}, key) || Object.hasOwn((secret.stringData as object | undefined) ?? {}, key);
+  return (
+    Object.hasOwn((secret.data as object | undefined) ?? {}, key) || Object.hasOwn((secret.stringData as object | undefined) ?? {}, key)
+  );
 }
 
 function readyCondition(input: CatalogStatusInput): ConditionInput {
@@ -54,8 +57,10 @@ function readyCondition(input: CatalogStatusInput): ConditionInput {
   const references = catalogSecretRefs(input.catalog);
   for (const { property, secretName, key } of references) {
     const secret = input.secret(secretName);
-    if (!secret) problems.push(`spec.secretProperties.${property}: Secret ${namespace}/${secretName} not found; create it with the key "${key}"`);
-    else if (!hasSecretKey(secret, key)) problems.push(`spec.secretProperties.${property}: Secret ${namespace}/${secretName} has no key "${key}"; add the key`);
+    if (!secret)
+      problems.push(`spec.secretProperties.${property}: Secret ${namespace}/${secretName} not found; create it with the key "${key}"`);
+    else if (!hasSecretKey(secret, key))
+      problems.push(`spec.secretProperties.${property}: Secret ${namespace}/${secretName} has no key "${key}"; add the key`);
   }
   if (problems.length > 0) return { type: "Ready", status: "False", reason: "SecretNotFound", message: problems.join("; ") };
   const message = references.length === 0 ? "no secret properties" : `all ${references.length} secret reference(s) found`;

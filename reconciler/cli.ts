@@ -33,7 +33,8 @@ interface OperatorFlags {
 function positiveInteger(flag: string) {
   return (value: string): number => {
     const number = Number(value);
-    if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(number) || number <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}"`);
+    if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(number) || number <= 0)
+      throw new InvalidArgumentError(`${flag} must be a positive integer, got "${value}"`);
     return number;
   };
 }
@@ -103,10 +104,24 @@ export function registerOperatorCommands(program: Command): void {
     .option("--leader-election-namespace <namespace>", "namespace of the leader Lease", operatorNamespace)
     .option("--no-leader-election", "run without a Lease (a single replica only)")
     .option("--identity <id>", "leader election identity (default: hostname-pid)")
-    .addOption(parsedOption("--lease-duration <duration>", "leader lease duration: after the leader dies without releasing the lease (kill -9, node loss) a standby takes over within it + 2 × --retry-period (it sees the last renewal up to one period late and retries once per period); a leader that stops releases it at once", duration("--lease-duration"), "15s"))
+    .addOption(
+      parsedOption(
+        "--lease-duration <duration>",
+        "leader lease duration: after the leader dies without releasing the lease (kill -9, node loss) a standby takes over within it + 2 × --retry-period (it sees the last renewal up to one period late and retries once per period); a leader that stops releases it at once",
+        duration("--lease-duration"),
+        "15s",
+      ),
+    )
     .addOption(parsedOption("--retry-period <duration>", "how often to acquire or renew the lease", duration("--retry-period"), "2s"))
     .addOption(parsedOption("--resync-period <duration>", "periodic re-reconcile of every runtime", duration("--resync-period"), "5m"))
-    .addOption(parsedOption("--drain-period <duration>", "quiet time after the last gateway activity before a suspending runtime stops draining", duration("--drain-period"), "30s"))
+    .addOption(
+      parsedOption(
+        "--drain-period <duration>",
+        "quiet time after the last gateway activity before a suspending runtime stops draining",
+        duration("--drain-period"),
+        "30s",
+      ),
+    )
     .addOption(parsedOption("--workers <n>", "concurrent reconciles (one per runtime at a time)", positiveInteger("--workers"), "4"))
     .action(async (flags: OperatorFlags) => {
       const log = createLogger("operator");

@@ -43,7 +43,8 @@ export function apiReader(client: ClusterClient, gatewayNamespace: string): Clus
     catalogs: async (namespace) => (await client.list(apiVersion, "XTrinodeCatalog", namespace)) as unknown as XTrinodeCatalog[],
     secret: (namespace, name) => client.get({ apiVersion: "v1", kind: "Secret", namespace, name }),
     owned: (namespace, runtime) => readOwnedObjects(client, namespace, runtime),
-    guardrails: async (namespace) => (await Promise.all(guardrailKinds.map((k) => client.list(k.apiVersion, k.kind, namespace, guardrailsLabel)))).flat(),
+    guardrails: async (namespace) =>
+      (await Promise.all(guardrailKinds.map((k) => client.list(k.apiVersion, k.kind, namespace, guardrailsLabel)))).flat(),
     routes: () => readRoutes(client, gatewayNamespace),
     wrote: () => undefined,
   };

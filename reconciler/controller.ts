@@ -10,7 +10,14 @@ import type { KubeObject } from "./apply-decision.ts";
 import type { XTrinode, XTrinodeCatalog } from "../renderer/types.ts";
 import { catalogStatus, runtimesConcerned } from "./catalog-status.ts";
 import { pruneGuardrails } from "./guardrails.ts";
-import { customResourceInformer, labelledObjectInformer, namedConfigMapInformer, resilientInformer, secretInformer, type ResilientInformer } from "./informers.ts";
+import {
+  customResourceInformer,
+  labelledObjectInformer,
+  namedConfigMapInformer,
+  resilientInformer,
+  secretInformer,
+  type ResilientInformer,
+} from "./informers.ts";
 import { sameStatus } from "./status.ts";
 import { describeError } from "./kube-client.ts";
 import type { OperatorMetrics } from "./metrics.ts";
@@ -66,13 +73,28 @@ export class Controller {
       return watched;
     };
     this.runtimes = watch("xtrinodes", customResourceInformer(kubeConfig, group, version, plurals.runtime, "XTrinode"));
-    const catalogs = (this.catalogs = watch("xtrinodecatalogs", customResourceInformer(kubeConfig, group, version, plurals.catalog, "XTrinodeCatalog")));
+    const catalogs = (this.catalogs = watch(
+      "xtrinodecatalogs",
+      customResourceInformer(kubeConfig, group, version, plurals.catalog, "XTrinodeCatalog"),
+    ));
     const secrets = (this.secrets = watch("secrets", secretInformer(kubeConfig)));
-    const owned = new Map(prunableKinds.map((kind) => [`${kind.apiVersion}/${kind.kind}`, watch(kind.plural, labelledObjectInformer(kubeConfig, kind, ownerLabel))]));
-    const guardrails = guardrailKinds.map((kind) => watch(`guardrail ${kind.plural}`, labelledObjectInformer(kubeConfig, kind, guardrailsLabel)));
+    const owned = new Map(
+      prunableKinds.map((kind) => [
+        `${kind.apiVersion}/${kind.kind}`,
+        watch(kind.plural, labelledObjectInformer(kubeConfig, kind, ownerLabel)),
+      ]),
+    );
+    const guardrails = guardrailKinds.map((kind) =>
+      watch(`guardrail ${kind.plural}`, labelledObjectInformer(kubeConfig, kind, guardrailsLabel)),
+    );
     // The routes ConfigMap, so an unchanged runtime needs no read of the (large) routes document.
     const routes = watch("routes", namedConfigMapInformer(kubeConfig, options.context.gatewayNamespace, routesConfigMapName));
-    this.reader = new CachedReader({ runtimes: this.runtimes, catalogs, secrets, routes, owned, guardrails }, options.context.reader, options.context.client, options.context.gatewayNamespace);
+    this.reader = new CachedReader(
+      { runtimes: this.runtimes, catalogs, secrets, routes, owned, guardrails },
+      options.context.reader,
+      options.context.client,
+      options.context.gatewayNamespace,
+    );
     const { client, gatewayNamespace } = options.context;
     // Route writes start from the watched ConfigMap too (a stale copy costs a 409 and a read).
     const publisher = new RoutesPublisher(client, { namespace: gatewayNamespace, cached: () => this.reader.routesConfigMap() });
@@ -89,7 +111,8 @@ export class Controller {
     catalogs.informer.on("change", (catalog) => {
       const namespace = catalog.metadata?.namespace;
       const { runtimes, catalogs } = this.cachedSpecs(namespace);
-      for (const name of runtimesConcerned(catalog as unknown as XTrinodeCatalog, runtimes, catalogs)) this.queue.add(`${namespace}/${name}`);
+      for (const name of runtimesConcerned(catalog as unknown as XTrinodeCatalog, runtimes, catalogs))
+        this.queue.add(`${namespace}/${name}`);
       this.catalogQueue.add(keyOf(catalog));
     });
     secrets.informer.on("change", (secret) => {
@@ -110,10 +133,17 @@ export class Controller {
     this.running = true;
     const { log } = this.context;
     // Optional kinds (Cluster API) may be missing: an informer that cannot start keeps retrying.
-    await Promise.all(this.informers.map((i) => i.start().catch((error) => log.warn({ informer: i.name, error: describeError(error) }, "informer start failed; retrying"))));
+    await Promise.all(
+      this.informers.map((i) =>
+        i.start().catch((error) => log.warn({ informer: i.name, error: describeError(error) }, "informer start failed; retrying")),
+      ),
+    );
     const count = this.options.workers ?? 4;
     const running = () => this.running;
-    this.workers = [...Array.from({ length: count }, () => processQueue(this.queue, this.runtimeHandler(), running)), processQueue(this.catalogQueue, this.catalogHandler(), running)];
+    this.workers = [
+      ...Array.from({ length: count }, () => processQueue(this.queue, this.runtimeHandler(), running)),
+      processQueue(this.catalogQueue, this.catalogHandler(), running),
+    ];
     const resyncMs = this.options.resyncPeriodMs ?? 5 * 60_000;
     this.resyncTimer = setInterval(() => void this.resync(), resyncMs);
     this.resyncTimer.unref();
@@ -225,7 +255,8 @@ export class Controller {
         await this.reconcileCatalog(...splitKey(key));
         return undefined;
       },
-      failed: (key, error, retryInMs) => this.context.log.warn({ catalog: key, error: describeError(error), retryInMs }, "catalog status write failed"),
+      failed: (key, error, retryInMs) =>
+        this.context.log.warn({ catalog: key, error: describeError(error), retryInMs }, "catalog status write failed"),
     };
   }
 

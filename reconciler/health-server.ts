@@ -7,7 +7,12 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(registry: Registry, port: number, host = "0.0.0.0", ready: () => boolean = () => true): Promise<HealthServer> {
+export async function startHealthServer(
+  registry: Registry,
+  port: number,
+  host = "0.0.0.0",
+  ready: () => boolean = () => true,
+): Promise<HealthServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/healthz") {
@@ -31,9 +36,10 @@ export async function startHealthServer(registry: Registry, port: number, host =
   const address = server.address();
   return {
     port: typeof address === "object" && address ? address.port : port,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -44,7 +44,10 @@ export function resilientInformer(name: string, informer: ObjectInformer, log: L
     failedSinceStart = true;
     if (stopped) return;
     // A kind whose CRD is not installed (KEDA, Cluster API providers) is expected: quiet retries.
-    log[isKindMissing(error) ? "debug" : "warn"]({ informer: name, error: describeError(error), retryInMs: backoffMs }, "watch failed; restarting");
+    log[isKindMissing(error) ? "debug" : "warn"](
+      { informer: name, error: describeError(error), retryInMs: backoffMs },
+      "watch failed; restarting",
+    );
     timer = setTimeout(() => {
       if (!stopped) run().catch(() => undefined);
     }, backoffMs);
@@ -83,8 +86,20 @@ function customList(kubeConfig: KubeConfig, group: string, version: string, plur
   };
 }
 
-export function customResourceInformer(kubeConfig: KubeConfig, group: string, version: string, plural: string, kind: string, labelSelector?: string): ObjectInformer {
-  return makeInformer(kubeConfig, `/apis/${group}/${version}/${plural}`, customList(kubeConfig, group, version, plural, kind, labelSelector), labelSelector);
+export function customResourceInformer(
+  kubeConfig: KubeConfig,
+  group: string,
+  version: string,
+  plural: string,
+  kind: string,
+  labelSelector?: string,
+): ObjectInformer {
+  return makeInformer(
+    kubeConfig,
+    `/apis/${group}/${version}/${plural}`,
+    customList(kubeConfig, group, version, plural, kind, labelSelector),
+    labelSelector,
+  );
 }
 
 /** Objects of one kind carrying a label (e.g. the ownership label), in every namespace (as plain JSON, like the watch events). */
@@ -92,7 +107,16 @@ export function labelledObjectInformer(kubeConfig: KubeConfig, kind: OwnedKind, 
   const api = RawObjectApi.fromKubeConfig(kubeConfig);
   const path = kind.apiVersion.includes("/") ? `/apis/${kind.apiVersion}/${kind.plural}` : `/api/${kind.apiVersion}/${kind.plural}`;
   const list: ListFn = async () => {
-    const result = (await api.list(kind.apiVersion, kind.kind, undefined, undefined, undefined, undefined, undefined, label)) as KubernetesListObject<KubernetesObject>;
+    const result = (await api.list(
+      kind.apiVersion,
+      kind.kind,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      label,
+    )) as KubernetesListObject<KubernetesObject>;
     result.items = result.items.map((item) => ({ ...item, apiVersion: kind.apiVersion, kind: kind.kind }));
     return result;
   };

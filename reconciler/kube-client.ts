@@ -123,7 +123,13 @@ export class RawObjectApi extends KubernetesObjectApi {
   }
 
   /** Sends `body` as is to the object's URL for `action` (create: its collection). */
-  async send(method: HttpMethod, action: "create" | "patch" | "replace", body: KubernetesObject, query: Record<string, string>, contentType = "application/json"): Promise<KubeObject> {
+  async send(
+    method: HttpMethod,
+    action: "create" | "patch" | "replace",
+    body: KubernetesObject,
+    query: Record<string, string>,
+    contentType = "application/json",
+  ): Promise<KubeObject> {
     const path = await this.specUriPath(body, action);
     const request = this.configuration.baseServer.makeRequestContext(path, method);
     request.setHeaderParam("Accept", "application/json, */*;q=0.8");
@@ -190,7 +196,12 @@ export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
       return objects.send(HttpMethod.PUT, "replace", object, { fieldManager, ...strictFields });
     },
     async mergePatch(ref, patch) {
-      const body = { ...patch, apiVersion: ref.apiVersion, kind: ref.kind, metadata: { ...((patch.metadata as object) ?? {}), name: ref.name, namespace: ref.namespace } };
+      const body = {
+        ...patch,
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        metadata: { ...((patch.metadata as object) ?? {}), name: ref.name, namespace: ref.namespace },
+      };
       return objects.send(HttpMethod.PATCH, "patch", body, { fieldManager, ...strictFields }, PatchStrategy.MergePatch);
     },
     async delete(ref) {
@@ -220,7 +231,13 @@ export function createClusterClient(kubeConfig: KubeConfig): ClusterClient {
         namespace: metadata.namespace!,
         body: {
           metadata: { generateName: `${metadata.name}.`, namespace: metadata.namespace },
-          involvedObject: { apiVersion: regarding.apiVersion, kind: regarding.kind, name: metadata.name, namespace: metadata.namespace, uid: metadata.uid },
+          involvedObject: {
+            apiVersion: regarding.apiVersion,
+            kind: regarding.kind,
+            name: metadata.name,
+            namespace: metadata.namespace,
+            uid: metadata.uid,
+          },
           type,
           reason,
           message,

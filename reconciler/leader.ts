@@ -24,10 +24,22 @@ export interface LeaderElectionOptions {
  * Lease met for the first time is waited out for a full duration) and says whether `identity` may
  * take or renew it: no Lease, our own, no holder, or a holder whose record outlived its duration.
  */
-export function observeForAcquire(lease: V1Lease | undefined, identity: string, previous: LeaseObservation | undefined, nowMs: number, leaseDurationMs: number): { canAcquire: boolean; observation: LeaseObservation | undefined } {
+export function observeForAcquire(
+  lease: V1Lease | undefined,
+  identity: string,
+  previous: LeaseObservation | undefined,
+  nowMs: number,
+  leaseDurationMs: number,
+): { canAcquire: boolean; observation: LeaseObservation | undefined } {
   if (!lease) return { canAcquire: true, observation: previous };
   const spec = lease.spec ?? {};
-  const record = { holderIdentity: spec.holderIdentity, leaseDurationSeconds: spec.leaseDurationSeconds, acquireTime: microTime(spec.acquireTime), renewTime: microTime(spec.renewTime), leaseTransitions: spec.leaseTransitions };
+  const record = {
+    holderIdentity: spec.holderIdentity,
+    leaseDurationSeconds: spec.leaseDurationSeconds,
+    acquireTime: microTime(spec.acquireTime),
+    renewTime: microTime(spec.renewTime),
+    leaseTransitions: spec.leaseTransitions,
+  };
   const observation = observeLease(record, previous, nowMs, leaseDurationMs / 1000);
   const judgement = judgeLease(observation, nowMs);
   return { canAcquire: judgement.kind === "acquirable" || judgement.holderIdentity === identity, observation };
@@ -134,7 +146,13 @@ export class LeaderElector {
             apiVersion: "coordination.k8s.io/v1",
             kind: "Lease",
             metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: new V1MicroTime(nowMs), renewTime: new V1MicroTime(nowMs), leaseTransitions: 0 },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: durationSeconds,
+              acquireTime: new V1MicroTime(nowMs),
+              renewTime: new V1MicroTime(nowMs),
+              leaseTransitions: 0,
+            },
           },
         });
         return true;

@@ -58,7 +58,9 @@ function latest(...values: Array<string | undefined>): number | undefined {
  * When the idle rule will call the runtime idle (epoch ms): max(last-activity, resume-requested-at,
  * status.readySince) + wakeTTL; undefined without a wakeTTL or before the runtime was ever ready or used.
  */
-export function idleDeadlineMs(input: Pick<IntentInput, "wakeTTLMs" | "lastActivity" | "resumeRequestedAt" | "status">): number | undefined {
+export function idleDeadlineMs(
+  input: Pick<IntentInput, "wakeTTLMs" | "lastActivity" | "resumeRequestedAt" | "status">,
+): number | undefined {
   if (input.wakeTTLMs === undefined) return undefined;
   const reference = latest(input.lastActivity, input.resumeRequestedAt, input.status.readySince);
   return reference === undefined ? undefined : reference + input.wakeTTLMs;
@@ -69,7 +71,10 @@ export function idleDeadlineMs(input: Pick<IntentInput, "wakeTTLMs" | "lastActiv
  * now − max(last-activity, resume-requested-at, status.readySince) > wakeTTL.
  * Returns the idle flag and, when not idle yet, how long until it would be.
  */
-export function evaluateIdle(input: Pick<IntentInput, "now" | "wakeTTLMs" | "lastActivity" | "resumeRequestedAt" | "status">): { idle: boolean; idleInMs?: number } {
+export function evaluateIdle(input: Pick<IntentInput, "now" | "wakeTTLMs" | "lastActivity" | "resumeRequestedAt" | "status">): {
+  idle: boolean;
+  idleInMs?: number;
+} {
   const idleAt = idleDeadlineMs(input);
   if (idleAt === undefined) return { idle: false };
   const now = input.now.getTime();

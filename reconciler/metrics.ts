@@ -28,9 +28,23 @@ export function createOperatorMetrics(): OperatorMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
-    reconcileTotal: new Counter({ name: "xtrinode_operator_reconcile_total", help: "Runtime reconciles by outcome (success, error).", labelNames: ["outcome"], registers: [registry] }),
-    queueDepth: new Gauge({ name: "xtrinode_operator_workqueue_depth", help: "Runtime keys waiting in the work queue.", registers: [registry] }),
-    objectsApplied: new Counter({ name: "xtrinode_operator_objects_applied_total", help: "Kubernetes objects written (server-side apply or prune delete), by kind.", labelNames: ["kind", "verb"], registers: [registry] }),
+    reconcileTotal: new Counter({
+      name: "xtrinode_operator_reconcile_total",
+      help: "Runtime reconciles by outcome (success, error).",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: "xtrinode_operator_workqueue_depth",
+      help: "Runtime keys waiting in the work queue.",
+      registers: [registry],
+    }),
+    objectsApplied: new Counter({
+      name: "xtrinode_operator_objects_applied_total",
+      help: "Kubernetes objects written (server-side apply or prune delete), by kind.",
+      labelNames: ["kind", "verb"],
+      registers: [registry],
+    }),
     leader: new Gauge({ name: "xtrinode_operator_leader", help: "1 while this instance holds the leader lease.", registers: [registry] }),
     runtimeSource,
   };
@@ -46,7 +60,10 @@ function registerRuntimeGauges(registry: Registry, source: { current: () => XTri
     collect() {
       this.reset();
       for (const runtime of source.current()) {
-        this.set({ namespace: runtime.metadata.namespace ?? "default", runtime: runtime.metadata.name, phase: runtime.status?.phase ?? "Pending" }, 1);
+        this.set(
+          { namespace: runtime.metadata.namespace ?? "default", runtime: runtime.metadata.name, phase: runtime.status?.phase ?? "Pending" },
+          1,
+        );
       }
     },
   });
@@ -59,7 +76,16 @@ function registerRuntimeGauges(registry: Registry, source: { current: () => XTri
       this.reset();
       for (const runtime of source.current()) {
         for (const condition of runtime.status?.conditions ?? []) {
-          this.set({ namespace: runtime.metadata.namespace ?? "default", runtime: runtime.metadata.name, type: condition.type, status: condition.status, reason: condition.reason ?? "" }, 1);
+          this.set(
+            {
+              namespace: runtime.metadata.namespace ?? "default",
+              runtime: runtime.metadata.name,
+              type: condition.type,
+              status: condition.status,
+              reason: condition.reason ?? "",
+            },
+            1,
+          );
         }
       }
     },

@@ -24,9 +24,7 @@ export interface OperatorOptions {
   metricsPort?: number;
   metricsHost?: string;
   /** false: run the controller without a lease (a single replica, e.g. tests of the core loop). */
-  leaderElection:
-    | false
-    | { namespace: string; identity: string; leaseDurationMs: number; retryPeriodMs: number };
+  leaderElection: false | { namespace: string; identity: string; leaseDurationMs: number; retryPeriodMs: number };
   resyncPeriodMs?: number;
   workers?: number;
   timers?: LifecycleTimers;
@@ -41,7 +39,11 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
-export function createReconcileContext(client: ClusterClient, options: Pick<OperatorOptions, "gatewayNamespace" | "policy" | "log" | "timers">, metrics?: OperatorMetrics): ReconcileContext {
+export function createReconcileContext(
+  client: ClusterClient,
+  options: Pick<OperatorOptions, "gatewayNamespace" | "policy" | "log" | "timers">,
+  metrics?: OperatorMetrics,
+): ReconcileContext {
   return {
     client,
     reader: apiReader(client, options.gatewayNamespace),

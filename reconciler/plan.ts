@@ -39,7 +39,12 @@ export interface ValidRuntime {
  * Step 2, validate: the spec, its catalogs and the policy (the renderer's checks, once; the values
  * built for them are kept for step 3). Throws StopReconcile (InvalidSpec, CatalogNotFound). Pure.
  */
-export function validateRuntime(ctx: { renderer: RendererPort }, runtime: KubeObject, catalogs: XTrinodeCatalog[], policy: XTrinodePolicy | undefined): ValidRuntime {
+export function validateRuntime(
+  ctx: { renderer: RendererPort },
+  runtime: KubeObject,
+  catalogs: XTrinodeCatalog[],
+  policy: XTrinodePolicy | undefined,
+): ValidRuntime {
   const spec = specDocument(runtime);
   let checked: CheckedRuntime;
   try {
@@ -65,7 +70,12 @@ function specDocument(runtime: KubeObject): XTrinode {
   return {
     apiVersion: runtime.apiVersion,
     kind: runtime.kind,
-    metadata: { name: metadata.name, namespace: metadata.namespace, ...(metadata.labels ? { labels: metadata.labels } : {}), ...(metadata.annotations ? { annotations: metadata.annotations } : {}) },
+    metadata: {
+      name: metadata.name,
+      namespace: metadata.namespace,
+      ...(metadata.labels ? { labels: metadata.labels } : {}),
+      ...(metadata.annotations ? { annotations: metadata.annotations } : {}),
+    },
     spec: runtime.spec ?? {},
   } as unknown as XTrinode;
 }
@@ -74,11 +84,18 @@ function specDocument(runtime: KubeObject): XTrinode {
 function invalid(spec: XTrinode, error: unknown): StopReconcile {
   const namespace = spec.metadata.namespace;
   const names = spec.spec.catalogs?.names ?? [];
-  const missing = error instanceof RenderError ? error.issues.flatMap((i) => (i.kind === "XTrinode" ? [/^spec\.catalogs\.names\[(\d+)\]$/.exec(i.path)] : [])).flatMap((m) => (m ? [names[Number(m[1])]] : [])) : [];
+  const missing =
+    error instanceof RenderError
+      ? error.issues
+          .flatMap((i) => (i.kind === "XTrinode" ? [/^spec\.catalogs\.names\[(\d+)\]$/.exec(i.path)] : []))
+          .flatMap((m) => (m ? [names[Number(m[1])]] : []))
+      : [];
   if (missing.length) {
-    return new StopReconcile("CatalogNotFound", `spec.catalogs.names: XTrinodeCatalog ${missing.map((m) => `${namespace}/${m}`).join(", ")} not found; create it or remove the name from spec.catalogs.names`, [
-      { type: "CatalogsResolved", status: "False", reason: "CatalogNotFound", message: `missing: ${missing.join(", ")}` },
-    ]);
+    return new StopReconcile(
+      "CatalogNotFound",
+      `spec.catalogs.names: XTrinodeCatalog ${missing.map((m) => `${namespace}/${m}`).join(", ")} not found; create it or remove the name from spec.catalogs.names`,
+      [{ type: "CatalogsResolved", status: "False", reason: "CatalogNotFound", message: `missing: ${missing.join(", ")}` }],
+    );
   }
   return new StopReconcile("InvalidSpec", `${describeError(error)}; fix the XTrinode spec (or the policy) and the operator retries`, []);
 }
@@ -93,7 +110,8 @@ export async function resolveSecrets(reader: Pick<ClusterReader, "secret">, vali
     const secret = secrets.get(ref.secretName);
     const where = `catalog ${ref.catalog} property ${ref.property}`;
     if (!secret) problems.push(`Secret ${namespace}/${ref.secretName} not found (${where}): create it`);
-    else if (!hasSecretKey(secret, ref.key)) problems.push(`Secret ${namespace}/${ref.secretName} has no key "${ref.key}" (${where}): add the key`);
+    else if (!hasSecretKey(secret, ref.key))
+      problems.push(`Secret ${namespace}/${ref.secretName} has no key "${ref.key}" (${where}): add the key`);
   }
   if (problems.length) {
     const message = problems.join("; ");
@@ -115,7 +133,13 @@ export interface DesiredState {
 }
 
 /** Step 3, build: the lifecycle intent at `now`, and every desired object. Pure. */
-export function buildDesired(ctx: { renderer: RendererPort; timers: LifecycleTimers }, runtime: KubeObject, valid: ValidRuntime, policy: XTrinodePolicy | undefined, now: Date): DesiredState {
+export function buildDesired(
+  ctx: { renderer: RendererPort; timers: LifecycleTimers },
+  runtime: KubeObject,
+  valid: ValidRuntime,
+  policy: XTrinodePolicy | undefined,
+  now: Date,
+): DesiredState {
   const { spec } = valid;
   const runtimeAnnotations = (runtime.metadata?.annotations ?? {}) as Record<string, string>;
   const intent = decideIntent({

@@ -18,7 +18,8 @@ export function parsePolicyText(text: string, origin: string): XTrinodePolicy {
   if (docs.length > 1) throw new Error(`${origin}: holds ${docs.length} YAML documents; a policy is one document`);
   const doc = docs[0]?.doc ?? null;
   const issues = validateAgainstSchema("XTrinodePolicy", doc);
-  if (issues.length) throw new Error(`${origin}: invalid XTrinodePolicy: ${issues.map((i) => `${i.path || "(document)"}: ${i.message}`).join("; ")}`);
+  if (issues.length)
+    throw new Error(`${origin}: invalid XTrinodePolicy: ${issues.map((i) => `${i.path || "(document)"}: ${i.message}`).join("; ")}`);
   return doc as XTrinodePolicy;
 }
 

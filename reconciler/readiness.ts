@@ -22,27 +22,35 @@ export function coordinatorReady(deployments: KubeObject[]): boolean {
   if (!coordinator) return false;
   const { spec, status } = coordinator as DeploymentView;
   // A status from before the latest spec change says nothing about the new pods.
-  if (status?.observedGeneration !== undefined && coordinator.metadata?.generation !== undefined && status.observedGeneration < coordinator.metadata.generation) return false;
+  if (
+    status?.observedGeneration !== undefined &&
+    coordinator.metadata?.generation !== undefined &&
+    status.observedGeneration < coordinator.metadata.generation
+  )
+    return false;
   return (spec?.replicas ?? 1) > 0 && readyReplicas(coordinator) >= 1;
 }
 
 /** No Trino pod runs: every Deployment asks for zero replicas and none is ready. */
 export function computeStopped(deployments: KubeObject[]): boolean {
-  return deployments.every((d) => (d as DeploymentView).spec?.replicas === 0 && readyReplicas(d) === 0 && ((d as DeploymentView).status?.replicas ?? 0) === 0);
+  return deployments.every(
+    (d) => (d as DeploymentView).spec?.replicas === 0 && readyReplicas(d) === 0 && ((d as DeploymentView).status?.replicas ?? 0) === 0,
+  );
 }
 
 export function readyWorkers(deployments: KubeObject[]): number {
   return deployments.filter((d) => component(d) === "worker").reduce((sum, d) => sum + readyReplicas(d), 0);
 }
 
-export type NodePoolState =
-  | { state: "none" }
-  | { state: "provisioning" | "ready" | "failed"; condition: ConditionInput };
+export type NodePoolState = { state: "none" } | { state: "provisioning" | "ready" | "failed"; condition: ConditionInput };
 
 /** Cluster API MachineDeployment: Ready when status.phase is Running, failed when Failed. */
 export function nodePoolState(pools: KubeObject[]): NodePoolState {
   if (pools.length === 0) return { state: "none" };
-  const views = pools.map((p) => ({ name: p.metadata?.name, status: (p.status ?? {}) as { phase?: string; failureMessage?: string; failureReason?: string } }));
+  const views = pools.map((p) => ({
+    name: p.metadata?.name,
+    status: (p.status ?? {}) as { phase?: string; failureMessage?: string; failureReason?: string },
+  }));
   const failed = views.find((v) => v.status.phase === "Failed");
   if (failed) {
     const message = `MachineDeployment ${failed.name}: ${failed.status.failureMessage ?? failed.status.failureReason ?? "provisioning failed"}`;
@@ -50,7 +58,15 @@ export function nodePoolState(pools: KubeObject[]): NodePoolState {
   }
   const waiting = views.filter((v) => v.status.phase !== "Running");
   if (waiting.length) {
-    return { state: "provisioning", condition: { type: "NodePoolReady", status: "False", reason: "Provisioning", message: `waiting for ${waiting.map((v) => `${v.name} (${v.status.phase ?? "no phase yet"})`).join(", ")}` } };
+    return {
+      state: "provisioning",
+      condition: {
+        type: "NodePoolReady",
+        status: "False",
+        reason: "Provisioning",
+        message: `waiting for ${waiting.map((v) => `${v.name} (${v.status.phase ?? "no phase yet"})`).join(", ")}`,
+      },
+    };
   }
   return { state: "ready", condition: { type: "NodePoolReady", status: "True", reason: "Running", message: "node pool Running" } };
 }
@@ -83,13 +99,26 @@ function objectName(object: KubeObject): string {
  * rollout, so no deadline applies to it), one whose pods have not been ready for longer than its
  * progressDeadlineSeconds since `waitingSinceMs`.
  */
-export function stalledDeployment(deployments: KubeObject[], waitingSinceMs: number | undefined, nowMs: number): { deployment: KubeObject; stall: RolloutStall } | undefined {
+export function stalledDeployment(
+  deployments: KubeObject[],
+  waitingSinceMs: number | undefined,
+  nowMs: number,
+): { deployment: KubeObject; stall: RolloutStall } | undefined {
   for (const deployment of deployments) {
     const { status } = deployment as DeploymentProgressView;
-    const current = status?.observedGeneration === undefined || deployment.metadata?.generation === undefined || status.observedGeneration >= deployment.metadata.generation;
+    const current =
+      status?.observedGeneration === undefined ||
+      deployment.metadata?.generation === undefined ||
+      status.observedGeneration >= deployment.metadata.generation;
     const progressing = status?.conditions?.find((c) => c.type === "Progressing");
     if (current && progressing?.status === "False") {
-      return { deployment, stall: { reason: progressing.reason ?? "ProgressDeadlineExceeded", message: `Deployment ${objectName(deployment)}: ${progressing.message ?? progressing.reason ?? "not progressing"}` } };
+      return {
+        deployment,
+        stall: {
+          reason: progressing.reason ?? "ProgressDeadlineExceeded",
+          message: `Deployment ${objectName(deployment)}: ${progressing.message ?? progressing.reason ?? "not progressing"}`,
+        },
+      };
     }
   }
   if (waitingSinceMs === undefined) return undefined;
@@ -98,7 +127,13 @@ export function stalledDeployment(deployments: KubeObject[], waitingSinceMs: num
     if (wanted === 0 || readyReplicas(deployment) >= wanted) continue;
     const deadline = (deployment as DeploymentProgressView).spec?.progressDeadlineSeconds ?? defaultProgressDeadlineSeconds;
     if (nowMs - waitingSinceMs > deadline * 1000) {
-      return { deployment, stall: { reason: "ProgressDeadlineExceeded", message: `Deployment ${objectName(deployment)}: ${readyReplicas(deployment)} of ${wanted} pods ready after its progressDeadlineSeconds (${deadline} s)` } };
+      return {
+        deployment,
+        stall: {
+          reason: "ProgressDeadlineExceeded",
+          message: `Deployment ${objectName(deployment)}: ${readyReplicas(deployment)} of ${wanted} pods ready after its progressDeadlineSeconds (${deadline} s)`,
+        },
+      };
     }
   }
   return undefined;
@@ -109,7 +144,11 @@ interface PodView {
   status?: {
     phase?: string;
     conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string }>;
-    containerStatuses?: Array<{ name?: string; ready?: boolean; state?: { waiting?: { reason?: string; message?: string }; terminated?: { reason?: string; message?: string } } }>;
+    containerStatuses?: Array<{
+      name?: string;
+      ready?: boolean;
+      state?: { waiting?: { reason?: string; message?: string }; terminated?: { reason?: string; message?: string } };
+    }>;
   };
 }
 
@@ -118,11 +157,19 @@ export function podProblem(pods: KubeObject[]): RolloutStall | undefined {
   for (const pod of pods as PodView[]) {
     const name = pod.metadata?.name;
     const scheduled = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
-    if (scheduled?.status === "False") return { reason: scheduled.reason ?? "Unschedulable", message: `pod ${name} ${pod.status?.phase ?? "Pending"}: ${scheduled.reason ?? "Unschedulable"}: ${scheduled.message ?? "not scheduled"}` };
+    if (scheduled?.status === "False")
+      return {
+        reason: scheduled.reason ?? "Unschedulable",
+        message: `pod ${name} ${pod.status?.phase ?? "Pending"}: ${scheduled.reason ?? "Unschedulable"}: ${scheduled.message ?? "not scheduled"}`,
+      };
     for (const container of pod.status?.containerStatuses ?? []) {
       if (container.ready) continue;
       const state = container.state?.waiting ?? container.state?.terminated;
-      if (state?.reason) return { reason: state.reason, message: `pod ${name} container ${container.name}: ${state.reason}${state.message ? `: ${state.message}` : ""}` };
+      if (state?.reason)
+        return {
+          reason: state.reason,
+          message: `pod ${name} container ${container.name}: ${state.reason}${state.message ? `: ${state.message}` : ""}`,
+        };
     }
   }
   return undefined;
@@ -131,5 +178,9 @@ export function podProblem(pods: KubeObject[]): RolloutStall | undefined {
 /** The label selector of a Deployment's pods (matchLabels), for listing them. */
 export function podSelector(deployment: KubeObject): string | undefined {
   const labels = (deployment as DeploymentProgressView).spec?.selector?.matchLabels;
-  return labels && Object.keys(labels).length ? Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",") : undefined;
+  return labels && Object.keys(labels).length
+    ? Object.entries(labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(",")
+    : undefined;
 }

@@ -26,7 +26,16 @@ import { findRoute, sameRoute, upsertRoute, type RouteState } from "./routes.ts"
 import type { RoutesPublisher } from "./routes-publisher.ts";
 import { buildStatus, sameStatus, type ConditionInput } from "./status.ts";
 import { applyFailureReasons, StopReconcile } from "./stop-reconcile.ts";
-import { awaitingPods, coordinatorReady, computeStopped, podProblem, podSelector, readyWorkers, stalledDeployment, type NodePoolState } from "./readiness.ts";
+import {
+  awaitingPods,
+  coordinatorReady,
+  computeStopped,
+  podProblem,
+  podSelector,
+  readyWorkers,
+  stalledDeployment,
+  type NodePoolState,
+} from "./readiness.ts";
 
 export { StopReconcile } from "./stop-reconcile.ts";
 export type { RendererPort } from "./plan.ts";
@@ -59,7 +68,8 @@ export interface ReconcileResult {
 const settlePollMs = 2_000;
 /** While a rollout is stalled: it may still recover (capacity freed, image pushed), but nothing is urgent. */
 const stalledPollMs = 30_000;
-const stalledFix = "the pods cannot start: check node capacity and spec resources, the image and the pods' events; the runtime recovers by itself once they become ready";
+const stalledFix =
+  "the pods cannot start: check node capacity and spec resources, the image and the pods' events; the runtime recovers by itself once they become ready";
 const nodePoolPollMs = 5_000;
 /** While a route claim is held by another runtime: look again (the routes document has no watch that requeues us). */
 const routeConflictPollMs = 30_000;
@@ -93,7 +103,18 @@ export async function reconcileRuntime(ctx: ReconcileContext, namespace: string,
   const now = ctx.now();
   if (!previous?.phase) {
     // A new runtime: record Pending before any work, then reconcile again at once.
-    writes += await writeStatus(ctx, runtime, buildStatus({ previous, generation: runtime.metadata?.generation, now, phase: "Pending", conditions: [], message: "waiting for the first reconcile" }));
+    writes += await writeStatus(
+      ctx,
+      runtime,
+      buildStatus({
+        previous,
+        generation: runtime.metadata?.generation,
+        now,
+        phase: "Pending",
+        conditions: [],
+        message: "waiting for the first reconcile",
+      }),
+    );
     return { writes, phase: "Pending", requeueAfterMs: 0, secretNames: [] };
   }
 
@@ -135,7 +156,12 @@ interface Inputs {
 /** Step 1, read inputs: from the informer caches in the controller, so an unchanged runtime costs no request. */
 async function readInputs(ctx: ReconcileContext, namespace: string, name: string): Promise<Inputs> {
   const { reader } = ctx;
-  const [catalogs, owned, guardrails, routes] = await Promise.all([reader.catalogs(namespace), reader.owned(namespace, name), reader.guardrails(namespace), reader.routes()]);
+  const [catalogs, owned, guardrails, routes] = await Promise.all([
+    reader.catalogs(namespace),
+    reader.owned(namespace, name),
+    reader.guardrails(namespace),
+    reader.routes(),
+  ]);
   return { catalogs, policy: ctx.policy(), owned, guardrails, routes };
 }
 
@@ -165,14 +191,30 @@ async function assess(pass: Pass, desired: DesiredState, applied: AppliedState):
       await ctx.client.createEvent({ regarding: runtime, type: "Warning", reason: "NodePoolFailed", message: pool.condition.message });
       pass.writes++;
     }
-    throw new StopReconcile("NodePoolFailed", `node pool failed: ${pool.condition.message}; fix spec.nodePool (class, instanceType) or the cloud quota`, conditions);
+    throw new StopReconcile(
+      "NodePoolFailed",
+      `node pool failed: ${pool.condition.message}; fix spec.nodePool (class, instanceType) or the cloud quota`,
+      conditions,
+    );
   }
   if (!applied.runtimeApplied) {
     // Node pool first; Trino pods wait until it is Ready.
-    return { phase: "Reconciling", routeState: "RESUMING", pool: pool.state, conditions, requeueAfterMs: minDefined(intent.requeueAfterMs, nodePoolPollMs) };
+    return {
+      phase: "Reconciling",
+      routeState: "RESUMING",
+      pool: pool.state,
+      conditions,
+      requeueAfterMs: minDefined(intent.requeueAfterMs, nodePoolPollMs),
+    };
   }
-  const deployments = liveOf(applied, desired.objects.filter((o) => o.kind === "Deployment"));
-  const decision = decidePhase(intent, previous.phase, { coordinatorReady: coordinatorReady(deployments), computeStopped: computeStopped(deployments) });
+  const deployments = liveOf(
+    applied,
+    desired.objects.filter((o) => o.kind === "Deployment"),
+  );
+  const decision = decidePhase(intent, previous.phase, {
+    coordinatorReady: coordinatorReady(deployments),
+    computeStopped: computeStopped(deployments),
+  });
   let { phase, routeState } = decision;
   let requeueAfterMs = intent.requeueAfterMs;
   let stallMessage: string | undefined;
@@ -183,7 +225,8 @@ async function assess(pass: Pass, desired: DesiredState, applied: AppliedState):
       conditions.push(progress.condition);
       if (progress.stalled) {
         stallMessage = progress.condition.message;
-        if (!hasCondition(previous, "Progressing", progress.condition.reason, progress.condition.message)) pass.writes += await recordWarningEvent(ctx, runtime, progress.condition.reason, progress.condition.message);
+        if (!hasCondition(previous, "Progressing", progress.condition.reason, progress.condition.message))
+          pass.writes += await recordWarningEvent(ctx, runtime, progress.condition.reason, progress.condition.message);
         // The coordinator will not come up by itself: an Error the user acts on, and a route
         // the gateway answers at once (held queries get this message) instead of RESUMING forever.
         if (progress.coordinator && phase !== "Ready") {
@@ -211,7 +254,11 @@ interface PublishedRoute {
 async function publishRoute(pass: Pass, desired: DesiredState, assessed: Assessment, routesDoc: GatewayRoutes): Promise<PublishedRoute> {
   const { ctx, runtime, namespace, name, previous, now } = pass;
   const { routeState, stallMessage } = assessed;
-  const entry = { ...desired.rendered.route, state: routeState, ...(routeState === "FAILED" && stallMessage ? { message: stallMessage.slice(0, 1024) } : {}) };
+  const entry = {
+    ...desired.rendered.route,
+    state: routeState,
+    ...(routeState === "FAILED" && stallMessage ? { message: stallMessage.slice(0, 1024) } : {}),
+  };
   const won = await doubleClaimsWon(ctx.reader, routesDoc, runtime);
   let conflicts = routeConflicts(routesDoc, entry, won);
   if (!sameRoute(findRoute(routesDoc, namespace, name), withoutClaims(entry, conflicts))) {
@@ -224,7 +271,10 @@ async function publishRoute(pass: Pass, desired: DesiredState, assessed: Assessm
     if (written) pass.writes++;
   }
   if (!conflicts.length) {
-    return { condition: { type: "RoutePublished", status: "True", reason: routeState, message: `route ${routeState} in ${ctx.gatewayNamespace}` }, conflicts: false };
+    return {
+      condition: { type: "RoutePublished", status: "True", reason: routeState, message: `route ${routeState} in ${ctx.gatewayNamespace}` },
+      conflicts: false,
+    };
   }
   // The runtime serves (by header and its other claims), so its phase and Ready stay what they
   // are (they also drive idle suspension); the conflict is in RoutePublished, the message and an Event.
@@ -237,11 +287,22 @@ async function publishRoute(pass: Pass, desired: DesiredState, assessed: Assessm
 }
 
 /** Step 7, update status: from what was validated, applied and published; written only when it differs. */
-async function updateStatus(pass: Pass, valid: ValidRuntime, desired: DesiredState, applied: AppliedState, assessed: Assessment, route: PublishedRoute, conditions: ConditionInput[]): Promise<void> {
+async function updateStatus(
+  pass: Pass,
+  valid: ValidRuntime,
+  desired: DesiredState,
+  applied: AppliedState,
+  assessed: Assessment,
+  route: PublishedRoute,
+  conditions: ConditionInput[],
+): Promise<void> {
   const { ctx, runtime, previous, now } = pass;
   const { phase, routeState, stallMessage } = assessed;
   const phaseText = stallMessage ? `${stallMessage}; ${stalledFix}` : phaseMessage(phase, desired.intent.idle, assessed.pool);
-  const ready: ConditionInput = stallMessage && phase === "Error" ? { type: "Ready", status: "False", reason: "ProgressDeadlineExceeded", message: phaseText } : readyCondition(phase);
+  const ready: ConditionInput =
+    stallMessage && phase === "Error"
+      ? { type: "Ready", status: "False", reason: "ProgressDeadlineExceeded", message: phaseText }
+      : readyCondition(phase);
   // A route conflict is the message the user acts on; phase and Ready stay what they are.
   const message = route.conflicts ? route.condition.message : phaseText;
   const status = buildStatus({
@@ -253,7 +314,12 @@ async function updateStatus(pass: Pass, valid: ValidRuntime, desired: DesiredSta
     message,
     conditions: [ready, ...conditions, route.condition],
     catalogs: valid.checked.catalogs,
-    workers: readyWorkers(liveOf(applied, desired.objects.filter((o) => o.kind === "Deployment"))),
+    workers: readyWorkers(
+      liveOf(
+        applied,
+        desired.objects.filter((o) => o.kind === "Deployment"),
+      ),
+    ),
     suspendedAt: desired.intent.suspendedAt,
     lastActivityTime: desired.annotations[annotations.lastActivity],
     configChecksum: checksum(desired.objects),
@@ -265,10 +331,18 @@ async function updateStatus(pass: Pass, valid: ValidRuntime, desired: DesiredSta
 async function reportStop(pass: Pass, error: StopReconcile, conditions: ConditionInput[]): Promise<void> {
   const { ctx, runtime, namespace, name, previous, now } = pass;
   ctx.log.warn({ runtime: `${namespace}/${name}`, reason: error.reason, message: error.message }, "runtime error");
-  if (applyFailureReasons.has(error.reason) && !hasCondition(previous, "Ready", error.reason, error.message)) pass.writes += await recordWarningEvent(ctx, runtime, error.reason, error.message);
+  if (applyFailureReasons.has(error.reason) && !hasCondition(previous, "Ready", error.reason, error.message))
+    pass.writes += await recordWarningEvent(ctx, runtime, error.reason, error.message);
   const all = mergeByType(conditions, error.conditions);
   all.unshift({ type: "Ready", status: "False", reason: error.reason, message: error.message });
-  const status = buildStatus({ previous, generation: runtime.metadata?.generation, now, phase: "Error", conditions: all, message: error.message });
+  const status = buildStatus({
+    previous,
+    generation: runtime.metadata?.generation,
+    now,
+    phase: "Error",
+    conditions: all,
+    message: error.message,
+  });
   pass.writes += await writeStatus(ctx, runtime, status);
 }
 
@@ -292,7 +366,11 @@ async function rolloutProgress(
   if (found) {
     const coordinator = isCoordinator(found.deployment);
     if (before?.status === "False" && before.reason === found.stall.reason && previous.configChecksum === configChecksum) {
-      return { condition: { type: "Progressing", status: "False", reason: before.reason, message: before.message ?? found.stall.message }, stalled: true, coordinator };
+      return {
+        condition: { type: "Progressing", status: "False", reason: before.reason, message: before.message ?? found.stall.message },
+        stalled: true,
+        coordinator,
+      };
     }
     const selector = podSelector(found.deployment);
     let detail: string | undefined;
@@ -300,14 +378,21 @@ async function rolloutProgress(
       try {
         detail = podProblem(await ctx.client.list("v1", "Pod", found.deployment.metadata?.namespace, selector))?.message;
       } catch (error) {
-        ctx.log.warn({ deployment: found.deployment.metadata?.name, error: describeError(error) }, "pods of a stalled Deployment not readable");
+        ctx.log.warn(
+          { deployment: found.deployment.metadata?.name, error: describeError(error) },
+          "pods of a stalled Deployment not readable",
+        );
       }
     }
     const message = detail ? `${found.stall.message}; ${detail}` : found.stall.message;
     return { condition: { type: "Progressing", status: "False", reason: found.stall.reason, message }, stalled: true, coordinator };
   }
   if (!awaitingPods(deployments)) return undefined;
-  return { condition: { type: "Progressing", status: "True", reason: "WaitingForPods", message: "waiting for the pods to become ready" }, stalled: false, coordinator: false };
+  return {
+    condition: { type: "Progressing", status: "True", reason: "WaitingForPods", message: "waiting for the pods to become ready" },
+    stalled: false,
+    coordinator: false,
+  };
 }
 
 /** Whether the status already reports this problem in condition `type` (so its Event was already emitted). */
@@ -321,7 +406,10 @@ async function recordWarningEvent(ctx: ReconcileContext, runtime: KubeObject, re
     await ctx.client.createEvent({ regarding: runtime, type: "Warning", reason, message });
     return 1;
   } catch (error) {
-    ctx.log.warn({ runtime: `${runtime.metadata?.namespace}/${runtime.metadata?.name}`, reason, error: describeError(error) }, "event not recorded");
+    ctx.log.warn(
+      { runtime: `${runtime.metadata?.namespace}/${runtime.metadata?.name}`, reason, error: describeError(error) },
+      "event not recorded",
+    );
     return 0;
   }
 }
@@ -335,11 +423,16 @@ function readyCondition(phase: Phase): ConditionInput {
 function phaseMessage(phase: Phase, idle: boolean, pool: NodePoolState["state"]): string {
   if (pool === "provisioning") return "waiting for the node pool to become Ready";
   switch (phase) {
-    case "Ready": return "coordinator ready";
-    case "Suspending": return idle ? "idle past wakeTTL: draining, then scaling to zero" : "suspend requested: draining, then scaling to zero";
-    case "Suspended": return idle ? "suspended after idling past wakeTTL" : "suspended";
-    case "Resuming": return "resume requested: scaling up";
-    default: return "waiting for the coordinator to become ready";
+    case "Ready":
+      return "coordinator ready";
+    case "Suspending":
+      return idle ? "idle past wakeTTL: draining, then scaling to zero" : "suspend requested: draining, then scaling to zero";
+    case "Suspended":
+      return idle ? "suspended after idling past wakeTTL" : "suspended";
+    case "Resuming":
+      return "resume requested: scaling up";
+    default:
+      return "waiting for the coordinator to become ready";
   }
 }
 

@@ -38,7 +38,8 @@ function sharedClaims(doc: GatewayRoutes, entry: RouteEntry): RouteConflict[] {
  */
 export function routeConflicts(doc: GatewayRoutes, entry: RouteEntry, won: ReadonlySet<string> = new Set()): RouteConflict[] {
   const byClaim = new Map<string, RouteConflict>();
-  for (const shared of sharedClaims(doc, entry)) if (!won.has(shared.claim) && !byClaim.has(shared.claim)) byClaim.set(shared.claim, shared);
+  for (const shared of sharedClaims(doc, entry))
+    if (!won.has(shared.claim) && !byClaim.has(shared.claim)) byClaim.set(shared.claim, shared);
   return [...byClaim.values()];
 }
 
@@ -68,7 +69,11 @@ export function describeConflicts(conflicts: RouteConflict[]): string {
  * entry whose runtime no longer exists loses. One read per other claimant (from the cache in the
  * controller), only in that case.
  */
-export async function doubleClaimsWon(reader: Pick<ClusterReader, "runtime">, doc: GatewayRoutes, runtime: KubeObject): Promise<Set<string>> {
+export async function doubleClaimsWon(
+  reader: Pick<ClusterReader, "runtime">,
+  doc: GatewayRoutes,
+  runtime: KubeObject,
+): Promise<Set<string>> {
   const namespace = runtime.metadata?.namespace ?? "";
   const name = runtime.metadata?.name ?? "";
   const published = findRoute(doc, namespace, name);

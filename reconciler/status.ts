@@ -14,13 +14,26 @@ export interface ConditionInput {
   message: string;
 }
 
-export const conditionOrder: ConditionType[] = ["Ready", "Progressing", "CatalogsResolved", "SecretsResolved", "NodePoolReady", "RoutePublished"];
+export const conditionOrder: ConditionType[] = [
+  "Ready",
+  "Progressing",
+  "CatalogsResolved",
+  "SecretsResolved",
+  "NodePoolReady",
+  "RoutePublished",
+];
 
-export function mergeConditions(previous: Condition[] | undefined, next: ConditionInput[], generation: number | undefined, now: Date): Condition[] {
+export function mergeConditions(
+  previous: Condition[] | undefined,
+  next: ConditionInput[],
+  generation: number | undefined,
+  now: Date,
+): Condition[] {
   const sorted = [...next].sort((a, b) => conditionOrder.indexOf(a.type) - conditionOrder.indexOf(b.type));
   return sorted.map((condition) => {
     const before = previous?.find((p) => p.type === condition.type);
-    const lastTransitionTime = before && before.status === condition.status && before.lastTransitionTime ? before.lastTransitionTime : now.toISOString();
+    const lastTransitionTime =
+      before && before.status === condition.status && before.lastTransitionTime ? before.lastTransitionTime : now.toISOString();
     return { ...condition, lastTransitionTime, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
   });
 }
@@ -55,7 +68,7 @@ export function buildStatus(input: StatusInput): XTrinodeStatus {
     // readySince survives a suspension: with resume-requested-at it anchors the idle rule.
     readySince: becameReady ? now.toISOString() : previous?.readySince,
     lastActivityTime: input.lastActivityTime ?? previous?.lastActivityTime,
-    suspendedAt: suspending ? input.suspendedAt ?? previous?.suspendedAt : undefined,
+    suspendedAt: suspending ? (input.suspendedAt ?? previous?.suspendedAt) : undefined,
     configChecksum: input.configChecksum ?? previous?.configChecksum,
   };
   return dropUndefined(status);
@@ -76,5 +89,9 @@ function comparable(status: XTrinodeStatus): unknown {
 }
 
 function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
 }

@@ -41,12 +41,22 @@ export function rethrowRejection(error: unknown, object: KubeObject, fix: string
   if (isRejected(error)) throw new StopReconcile("ApplyRejected", `the API server rejected ${ref}: ${describeError(error)}; ${fix}`, []);
   if (isKindMissing(error)) {
     const fixKind = `install its CustomResourceDefinition (${missingKindHint[object.kind ?? ""] ?? object.apiVersion}) or change the spec that renders it`;
-    throw new StopReconcile("ApplyFailed", `the API server does not serve ${object.apiVersion} ${object.kind}, needed for ${ref}; ${fixKind}; retried with back-off`, [], { retry: true, cause: error });
+    throw new StopReconcile(
+      "ApplyFailed",
+      `the API server does not serve ${object.apiVersion} ${object.kind}, needed for ${ref}; ${fixKind}; retried with back-off`,
+      [],
+      { retry: true, cause: error },
+    );
   }
   const status = httpStatus(error);
   // 409 is an optimistic-concurrency race, retried at once by the queue; anything else the user should see.
   if (status !== undefined && status !== 409) {
-    throw new StopReconcile("ApplyFailed", `the API server failed to apply ${ref}: ${describeError(error)}; retried with back-off; if it persists, ${fix}`, [], { retry: true, cause: error });
+    throw new StopReconcile(
+      "ApplyFailed",
+      `the API server failed to apply ${ref}: ${describeError(error)}; retried with back-off; if it persists, ${fix}`,
+      [],
+      { retry: true, cause: error },
+    );
   }
   throw error;
 }

@@ -24,7 +24,9 @@ export function selectCatalogs(runtime: XTrinode, catalogs: XTrinodeCatalog[]): 
   const names = new Set(selection.names ?? []);
   return catalogs
     .filter((c) => namespaceOf(c) === namespace)
-    .filter((c) => names.has(c.metadata.name) || (selection.selector !== undefined && matchesSelector(c.metadata.labels, selection.selector)))
+    .filter(
+      (c) => names.has(c.metadata.name) || (selection.selector !== undefined && matchesSelector(c.metadata.labels, selection.selector)),
+    )
     .sort((a, b) => compare(trinoCatalogName(a), trinoCatalogName(b)));
 }
 

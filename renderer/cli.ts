@@ -24,7 +24,8 @@ async function loadSet(paths: string[], policyFile?: string): Promise<SpecSet> {
 }
 
 function serialise(docs: unknown[], format: Format): string {
-  if (format === "json") return JSON.stringify(docs.length === 1 ? docs[0] : { apiVersion: "v1", kind: "List", items: docs }, null, 2) + "\n";
+  if (format === "json")
+    return JSON.stringify(docs.length === 1 ? docs[0] : { apiVersion: "v1", kind: "List", items: docs }, null, 2) + "\n";
   return docs.length === 1 ? toYaml(docs[0]) : toYamlStream(docs);
 }
 
@@ -55,18 +56,23 @@ export function registerRenderCommands(program: Command): void {
     .option("--no-routes", "leave out the gateway routes ConfigMap")
     .option("--allow-empty", "accept specs without any XTrinode (renders no runtimes)")
     .addOption(formatOption())
-    .action(async (paths: string[], options: { out?: string; policy?: string; gatewayNamespace: string; routes: boolean; allowEmpty?: boolean; output: Format }) => {
-      try {
-        const result = renderAll(await loadSet(paths, options.policy), { allowEmpty: options.allowEmpty });
-        const objects = options.routes ? [...result.objects, routesConfigMap(result.routes, options.gatewayNamespace)] : result.objects;
-        if (options.out) {
-          await writeObjects(objects, options.out, options.output);
-          process.stderr.write(`wrote ${objects.length} objects under ${options.out}\n`);
-        } else process.stdout.write(serialise(objects, options.output));
-      } catch (error) {
-        fail(error);
-      }
-    });
+    .action(
+      async (
+        paths: string[],
+        options: { out?: string; policy?: string; gatewayNamespace: string; routes: boolean; allowEmpty?: boolean; output: Format },
+      ) => {
+        try {
+          const result = renderAll(await loadSet(paths, options.policy), { allowEmpty: options.allowEmpty });
+          const objects = options.routes ? [...result.objects, routesConfigMap(result.routes, options.gatewayNamespace)] : result.objects;
+          if (options.out) {
+            await writeObjects(objects, options.out, options.output);
+            process.stderr.write(`wrote ${objects.length} objects under ${options.out}\n`);
+          } else process.stdout.write(serialise(objects, options.output));
+        } catch (error) {
+          fail(error);
+        }
+      },
+    );
 
   program
     .command("values")

@@ -7,7 +7,9 @@ import { escapePropertyValue } from "./catalogs.ts";
 import { COORDINATOR_PORT } from "./names.ts";
 
 /** The one rule for property names (common.schema.json $defs.trinoPropertyName; the schemas use it as propertyNames). */
-const PROPERTY_NAME = ((readSchema("common.schema.json").$defs as Record<string, { pattern: string; maxLength: number; description: string }>).trinoPropertyName);
+const PROPERTY_NAME = (
+  readSchema("common.schema.json").$defs as Record<string, { pattern: string; maxLength: number; description: string }>
+).trinoPropertyName;
 const PROPERTY_NAME_PATTERN = new RegExp(PROPERTY_NAME.pattern);
 export const PROPERTY_NAME_RULE = PROPERTY_NAME.description;
 
@@ -23,12 +25,16 @@ export function isTrinoPropertyName(key: string): boolean {
  */
 export function propertyLinesIssues(text: string, oneLine: boolean): string[] {
   if (text.includes("\r")) return ["contains a carriage return, which ends a line in a properties file; use \\n line breaks only"];
-  if (oneLine && text.includes("\n")) return ["is one properties-file line and contains a line break, which would add another property; use one list entry per property"];
+  if (oneLine && text.includes("\n"))
+    return ["is one properties-file line and contains a line break, which would add another property; use one list entry per property"];
   const issues: string[] = [];
   for (const [key, value] of parseLines(text)) {
-    if (!isTrinoPropertyName(key)) issues.push(`has the key ${JSON.stringify(key)}, which is not ${PROPERTY_NAME_RULE}; write key=value with a valid key`);
+    if (!isTrinoPropertyName(key))
+      issues.push(`has the key ${JSON.stringify(key)}, which is not ${PROPERTY_NAME_RULE}; write key=value with a valid key`);
     else if (/(^|[^\\])(\\\\)*\\$/.test(value)) {
-      issues.push(`has the property ${key} ending in a backslash, which continues it onto the next line of the properties file; write a literal backslash as \\\\`);
+      issues.push(
+        `has the property ${key} ending in a backslash, which continues it onto the next line of the properties file; write a literal backslash as \\\\`,
+      );
     }
   }
   return issues;
@@ -124,7 +130,10 @@ function configProperties(values: TrinoValues, role: Role, fullname: string): st
 }
 
 function logProperties(values: TrinoValues): string {
-  return propertiesFile([["io.trino", values.server.log.trino?.level ?? "INFO"]], parseLines((values.additionalLogProperties ?? []).join("\n")));
+  return propertiesFile(
+    [["io.trino", values.server.log.trino?.level ?? "INFO"]],
+    parseLines((values.additionalLogProperties ?? []).join("\n")),
+  );
 }
 
 /**

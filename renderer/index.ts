@@ -1,5 +1,15 @@
 // Public API of the renderer (docs/CONTRACTS.md "Renderer"). Pure functions, except loadSpecs.
-export { renderRuntime, checkRuntimeInput, renderCheckedRuntime, type CheckedRuntime, renderNamespace, renderAll, routesConfigMap, checksum, isSuspended } from "./render.ts";
+export {
+  renderRuntime,
+  checkRuntimeInput,
+  renderCheckedRuntime,
+  type CheckedRuntime,
+  renderNamespace,
+  renderAll,
+  routesConfigMap,
+  checksum,
+  isSuspended,
+} from "./render.ts";
 export { validateSpecSet, validateRuntime, type ValidateOptions } from "./validate.ts";
 export { loadSpecs, loadPolicy, parseDocuments, SpecLoadError } from "./load.ts";
 export { SPEC_LIMITS } from "./limits.ts";

@@ -68,11 +68,11 @@ export function copyWithinLimits(doc: unknown, limits = SPEC_LIMITS): { tree: un
     }
   };
   const copy = (node: unknown, depth: number): unknown => {
-    if (node === null || typeof node === "boolean") return count(5), node;
-    if (typeof node === "string") return count(node.length + 2), node;
+    if (node === null || typeof node === "boolean") return (count(5), node);
+    if (typeof node === "string") return (count(node.length + 2), node);
     if (typeof node === "number") {
       if (!Number.isFinite(node)) fail(`${node} is not a JSON number; use a finite number or a quoted string`);
-      return count(24), node;
+      return (count(24), node);
     }
     if (depth >= limits.depth) fail(`nests deeper than ${limits.depth} levels of maps and lists; flatten it`);
     if (Array.isArray(node)) {
@@ -100,7 +100,9 @@ export function copyWithinLimits(doc: unknown, limits = SPEC_LIMITS): { tree: un
       }
       return out;
     }
-    return fail(`has a value of type ${node === undefined ? "undefined" : Object.prototype.toString.call(node).slice(8, -1)}, which a spec cannot hold (only maps, lists, strings, numbers, booleans and null)`);
+    return fail(
+      `has a value of type ${node === undefined ? "undefined" : Object.prototype.toString.call(node).slice(8, -1)}, which a spec cannot hold (only maps, lists, strings, numbers, booleans and null)`,
+    );
   };
   try {
     return { tree: copy(doc, 0) };

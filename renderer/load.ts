@@ -68,13 +68,20 @@ export function parseDocuments(file: string, text: string): Array<{ doc: unknown
   if (text.length > SPEC_LIMITS.fileBytes) throw tooLarge(file);
   const starts = documentStartLines(text);
   if (starts.length > SPEC_LIMITS.documentsPerFile) {
-    throw new SpecLoadError(file, `holds ${starts.length} YAML documents, more than ${SPEC_LIMITS.documentsPerFile}; split the specs into several files`);
+    throw new SpecLoadError(
+      file,
+      `holds ${starts.length} YAML documents, more than ${SPEC_LIMITS.documentsPerFile}; split the specs into several files`,
+    );
   }
   const parsed: unknown[] = [];
   try {
-    yaml.loadAll(text, (doc) => {
-      parsed.push(doc);
-    }, { filename: file, schema: yaml.CORE_SCHEMA });
+    yaml.loadAll(
+      text,
+      (doc) => {
+        parsed.push(doc);
+      },
+      { filename: file, schema: yaml.CORE_SCHEMA },
+    );
   } catch (error) {
     const mark = (error as { mark?: { line: number } }).mark;
     const reason = (error as { reason?: string }).reason ?? (error as Error).message;
@@ -154,12 +161,21 @@ export async function loadSpecs(paths: string[]): Promise<SpecSet> {
           set.catalogs.push(doc as unknown as XTrinodeCatalog);
           break;
         case "XTrinodePolicy":
-          if (policySource) throw new SpecLoadError(file, `a second XTrinodePolicy (the first is in ${policySource.file}#${policySource.document}); there is one policy`, line);
+          if (policySource)
+            throw new SpecLoadError(
+              file,
+              `a second XTrinodePolicy (the first is in ${policySource.file}#${policySource.document}); there is one policy`,
+              line,
+            );
           set.policy = doc as unknown as XTrinodePolicy;
           policySource = source;
           break;
         default:
-          throw new SpecLoadError(file, `document ${document} has kind ${JSON.stringify(doc.kind)}; expected XTrinode, XTrinodeCatalog or XTrinodePolicy`, line);
+          throw new SpecLoadError(
+            file,
+            `document ${document} has kind ${JSON.stringify(doc.kind)}; expected XTrinode, XTrinodeCatalog or XTrinodePolicy`,
+            line,
+          );
       }
       set.sources.set(doc, source);
     });
@@ -170,6 +186,7 @@ export async function loadSpecs(paths: string[]): Promise<SpecSet> {
 /** Reads a policy file on its own (CLI --policy). */
 export async function loadPolicy(file: string): Promise<XTrinodePolicy> {
   const set = await loadSpecs([file]);
-  if (!set.policy || set.runtimes.length || set.catalogs.length) throw new SpecLoadError(file, "must contain exactly one XTrinodePolicy document");
+  if (!set.policy || set.runtimes.length || set.catalogs.length)
+    throw new SpecLoadError(file, "must contain exactly one XTrinodePolicy document");
   return set.policy;
 }

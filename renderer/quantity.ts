@@ -2,8 +2,20 @@
 // written as strings in rendered objects.
 import { isPlainMap } from "../schemas/api/index.ts";
 const suffixes: Record<string, number> = {
-  "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  "": 1,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /** Value in base units (cores, bytes); undefined when not a quantity. */
@@ -20,7 +32,6 @@ export function parseHeapSize(size: string): number | undefined {
   if (!match) return undefined;
   return Number(match[1]) * ({ "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 } as Record<string, number>)[match[2].toLowerCase()];
 }
-
 
 function stringifyMap(map: unknown): void {
   if (!isPlainMap(map)) return;
@@ -54,7 +65,8 @@ export function quantitiesAsStrings<T>(object: T): T {
   if (object.kind === "ResourceQuota") stringifyMap(spec.hard);
   if (object.kind === "LimitRange") {
     for (const limit of Array.isArray(spec.limits) ? spec.limits : []) {
-      if (isPlainMap(limit)) for (const key of ["default", "defaultRequest", "max", "min", "maxLimitRequestRatio"]) stringifyMap(limit[key]);
+      if (isPlainMap(limit))
+        for (const key of ["default", "defaultRequest", "max", "min", "maxLimitRequestRatio"]) stringifyMap(limit[key]);
     }
   }
   if (object.kind === "Pod") containerResources(spec);

@@ -1,7 +1,17 @@
 // renderRuntime / renderNamespace / renderAll: specs → values → templates → Kubernetes objects. Pure.
 import { createHash } from "node:crypto";
 import type { GatewayRoutes, RouteEntry, TrinoValues } from "../schemas/generated/types.ts";
-import { apiVersion, defaultGatewayNamespace, encodeRoutes, kinds, managedBy, nodePoolClassAnnotation, nodePoolLabel, routesConfigMapName, routesDataKey } from "../schemas/api/index.ts";
+import {
+  apiVersion,
+  defaultGatewayNamespace,
+  encodeRoutes,
+  kinds,
+  managedBy,
+  nodePoolClassAnnotation,
+  nodePoolLabel,
+  routesConfigMapName,
+  routesDataKey,
+} from "../schemas/api/index.ts";
 import { compare, selectCatalogs } from "./catalogs.ts";
 import { catalogFiles, roleConfigFiles } from "./config-files.ts";
 import { backendUrl, guardrailLabels, namespaceOf, runtimeLabels, runtimeNames, selectorLabels, type RuntimeNames } from "./names.ts";
@@ -64,13 +74,22 @@ export interface CheckedRuntime {
 export function checkRuntimeInput(input: RenderRuntimeInput): CheckedRuntime {
   const { issues, built } = checkRuntime(input);
   if (issues.length || !built) throw new RenderError(issues);
-  return { input, built, catalogs: selectCatalogs(input.runtime, input.catalogs).map((c) => c.metadata.name).sort(compare) };
+  return {
+    input,
+    built,
+    catalogs: selectCatalogs(input.runtime, input.catalogs)
+      .map((c) => c.metadata.name)
+      .sort(compare),
+  };
 }
 
 /** Renders a checked runtime, suspended or not (`suspended` undefined: as its spec says), without validating or building its values again. */
 export function renderCheckedRuntime(checked: CheckedRuntime, suspended?: boolean): RenderedRuntime {
   const { runtime } = checked.input;
-  return renderValidRuntime({ ...checked.input, suspended }, { ...checked.built, values: suspendValues(checked.built.values, isSuspended(runtime, suspended)) });
+  return renderValidRuntime(
+    { ...checked.input, suspended },
+    { ...checked.built, values: suspendValues(checked.built.values, isSuspended(runtime, suspended)) },
+  );
 }
 
 function renderValidRuntime(input: RenderRuntimeInput, built?: BuiltValues): RenderedRuntime {
@@ -78,7 +97,8 @@ function renderValidRuntime(input: RenderRuntimeInput, built?: BuiltValues): Ren
   const names = runtimeNames(runtime);
   const catalogs = selectCatalogs(runtime, input.catalogs);
   const defaultMemoryLimit = memoryLimitWithoutSpec(rulesFor(input.policy, names.namespace));
-  const { values: rawValues, secretRefs } = built ?? buildValues({ runtime, catalogs, suspended: isSuspended(runtime, input.suspended), defaultMemoryLimit });
+  const { values: rawValues, secretRefs } =
+    built ?? buildValues({ runtime, catalogs, suspended: isSuspended(runtime, input.suspended), defaultMemoryLimit });
   const values = rawValues as unknown as TrinoValues;
   const context = templateContext(values, names);
   const objects: KubeObject[] = [];
@@ -134,8 +154,16 @@ function templateContext(values: TrinoValues, names: RuntimeNames) {
       worker: { ...labels.worker, ...(values.worker.labels ?? {}), ...selectorLabels(names.runtime, "worker") },
     },
     podAnnotations: {
-      coordinator: { ...(values.coordinator.annotations ?? {}), "checksum/catalog-config": catalogChecksum, "checksum/coordinator-config": checksum(data.coordinator) },
-      worker: { ...(values.worker.annotations ?? {}), "checksum/catalog-config": catalogChecksum, "checksum/worker-config": checksum(data.worker) },
+      coordinator: {
+        ...(values.coordinator.annotations ?? {}),
+        "checksum/catalog-config": catalogChecksum,
+        "checksum/coordinator-config": checksum(data.coordinator),
+      },
+      worker: {
+        ...(values.worker.annotations ?? {}),
+        "checksum/catalog-config": catalogChecksum,
+        "checksum/worker-config": checksum(data.worker),
+      },
     },
     serviceMonitorSelector: { "app.kubernetes.io/name": "trino", "app.kubernetes.io/instance": names.runtime },
     data,
@@ -163,7 +191,10 @@ function templateContext(values: TrinoValues, names: RuntimeNames) {
             [nodePoolClassAnnotation]: pool.class,
           },
           infra: infrastructureTemplate(pool.provider, pool.instanceType),
-          nodeLabels: Object.keys(pool.labels).sort(compare).map((k) => `${k}=${pool.labels[k]}`).join(","),
+          nodeLabels: Object.keys(pool.labels)
+            .sort(compare)
+            .map((k) => `${k}=${pool.labels[k]}`)
+            .join(","),
           taints: pool.taints,
         }
       : null,
@@ -229,7 +260,11 @@ export function routesConfigMap(routes: GatewayRoutes, namespace = defaultGatewa
     metadata: {
       name: routesConfigMapName,
       namespace,
-      labels: { "app.kubernetes.io/name": "xtrinode-gateway", "app.kubernetes.io/component": "routes", "app.kubernetes.io/managed-by": managedBy },
+      labels: {
+        "app.kubernetes.io/name": "xtrinode-gateway",
+        "app.kubernetes.io/component": "routes",
+        "app.kubernetes.io/managed-by": managedBy,
+      },
     },
     data: { [routesDataKey]: encodeRoutes(routes) },
   };

@@ -30,7 +30,9 @@ function createEnvironment(): typeof Handlebars {
   hbs.registerHelper("nonEmpty", (value: unknown) => isNonEmpty(value));
   hbs.registerHelper("nonEmptyOrNull", (value: unknown) => (isNonEmpty(value) ? value : null));
   const partialsDir = path.join(templatesDir, "partials");
-  for (const file of readdirSync(partialsDir).filter((f) => f.endsWith(".hbs")).sort()) {
+  for (const file of readdirSync(partialsDir)
+    .filter((f) => f.endsWith(".hbs"))
+    .sort()) {
     hbs.registerPartial(path.basename(file, ".hbs"), readFileSync(path.join(partialsDir, file), "utf8"));
   }
   return hbs;

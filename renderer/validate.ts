@@ -5,7 +5,16 @@ import { validateAgainstSchema } from "../schemas/validate.ts";
 import { catalogSecretRefs, compare, matchesSelector, selectCatalogs } from "./catalogs.ts";
 import { jvmConfigSources, propertyLinesIssues } from "./config-files.ts";
 import { copyWithinLimits } from "./limits.ts";
-import { celIssue, isPlainMap, isQualifiedName, MAX_RUNTIME_NAME, maxLabelLength, NODE_POOL_PROVIDERS, ownerLabel, qualifiedNamePartPattern } from "../schemas/api/index.ts";
+import {
+  celIssue,
+  isPlainMap,
+  isQualifiedName,
+  MAX_RUNTIME_NAME,
+  maxLabelLength,
+  NODE_POOL_PROVIDERS,
+  ownerLabel,
+  qualifiedNamePartPattern,
+} from "../schemas/api/index.ts";
 import { namespaceOf, selectorLabels, trinoCatalogName } from "./names.ts";
 import { memoryLimitWithoutSpec, ruleName, rulesFor, type NamespaceRules } from "./policy.ts";
 import { parseHeapSize, parseQuantity } from "./quantity.ts";
@@ -51,8 +60,11 @@ function runtimeIssues(input: RenderRuntimeInput, checkPolicy: boolean, keep?: (
   if (schemaIssues.length) return schemaIssues.map(tag);
   // Only the catalogs this runtime selects: a broken catalog nobody uses must not block it.
   const candidates = input.catalogs.filter((c) => isPlainMap(c) && isPlainMap(c.metadata) && typeof c.metadata.name === "string");
-  const catalogIssues = selectCatalogsLoosely(runtime, candidates).flatMap((c) => catalogIssuesOf(c).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i })));
-  const policyIssues = input.policy && checkPolicy ? policyIssuesFor(input.policy, namespaceOf(runtime)).map((i) => ({ kind: "XTrinodePolicy", ...i })) : [];
+  const catalogIssues = selectCatalogsLoosely(runtime, candidates).flatMap((c) =>
+    catalogIssuesOf(c).map((i) => ({ kind: "XTrinodeCatalog", name: nameOf(c), ...i })),
+  );
+  const policyIssues =
+    input.policy && checkPolicy ? policyIssuesFor(input.policy, namespaceOf(runtime)).map((i) => ({ kind: "XTrinodePolicy", ...i })) : [];
   if (catalogIssues.length || policyIssues.length) return [...catalogIssues, ...policyIssues];
   return runtimeRules(runtime, input.catalogs, input.policy, keep).map(tag);
 }
@@ -77,7 +89,10 @@ function selectCatalogsLoosely(runtime: XTrinode, catalogs: XTrinodeCatalog[]): 
   const names = new Set(runtime.spec.catalogs?.names ?? []);
   const selector = runtime.spec.catalogs?.selector;
   return catalogs.filter(
-    (c) => namespaceOf(c) === namespace && (names.has(c.metadata.name) || (selector !== undefined && isPlainMap(c.metadata.labels ?? {}) && matchesSelector(c.metadata.labels, selector))),
+    (c) =>
+      namespaceOf(c) === namespace &&
+      (names.has(c.metadata.name) ||
+        (selector !== undefined && isPlainMap(c.metadata.labels ?? {}) && matchesSelector(c.metadata.labels, selector))),
   );
 }
 
@@ -87,7 +102,12 @@ function nameOf(doc: unknown): string | undefined {
   return typeof metadata.namespace === "string" && metadata.namespace ? `${metadata.namespace}/${metadata.name}` : metadata.name;
 }
 
-function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XTrinodePolicy | undefined, keep?: (built: BuiltValues) => void): Issue[] {
+function runtimeRules(
+  runtime: XTrinode,
+  catalogs: XTrinodeCatalog[],
+  policy: XTrinodePolicy | undefined,
+  keep?: (built: BuiltValues) => void,
+): Issue[] {
   const issues: Issue[] = [];
   const spec = runtime.spec;
   const namespace = namespaceOf(runtime);
@@ -124,21 +144,30 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   // Catalogs named must exist in the namespace.
   const present = new Set(catalogs.filter((c) => namespaceOf(c) === namespace).map((c) => c.metadata.name));
   (spec.catalogs?.names ?? []).forEach((name, i) => {
-    if (!present.has(name)) issues.push({ path: `spec.catalogs.names[${i}]`, message: `XTrinodeCatalog "${name}" not found in namespace ${namespace}` });
+    if (!present.has(name))
+      issues.push({ path: `spec.catalogs.names[${i}]`, message: `XTrinodeCatalog "${name}" not found in namespace ${namespace}` });
   });
   const selected = selectCatalogs(runtime, catalogs);
   const envOwners = new Map<string, string>();
   for (const ref of selected.flatMap(catalogSecretRefs)) {
     const owner = `${ref.catalog}.${ref.property}`;
     const other = envOwners.get(ref.env);
-    if (other) issues.push({ path: "spec.catalogs", message: `catalog properties ${other} and ${owner} both map to env var ${ref.env}; rename one catalog or property` });
+    if (other)
+      issues.push({
+        path: "spec.catalogs",
+        message: `catalog properties ${other} and ${owner} both map to env var ${ref.env}; rename one catalog or property`,
+      });
     envOwners.set(ref.env, owner);
   }
   const byTrinoName = new Map<string, string>();
   for (const catalog of selected) {
     const trinoName = trinoCatalogName(catalog);
     const other = byTrinoName.get(trinoName);
-    if (other) issues.push({ path: "spec.catalogs", message: `selects XTrinodeCatalogs "${other}" and "${catalog.metadata.name}", which both define Trino catalog "${trinoName}"` });
+    if (other)
+      issues.push({
+        path: "spec.catalogs",
+        message: `selects XTrinodeCatalogs "${other}" and "${catalog.metadata.name}", which both define Trino catalog "${trinoName}"`,
+      });
     byTrinoName.set(trinoName, catalog.metadata.name);
   }
 
@@ -163,7 +192,10 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   const overlay = spec.valuesOverlay as Record<string, unknown> | undefined;
   const hasOverlay = overlay !== undefined && Object.keys(overlay).length > 0;
   if (hasOverlay && !rules.allowValuesOverlay) {
-    issues.push({ path: "spec.valuesOverlay", message: `is not allowed in namespace ${namespace} (${ruleName(policy, namespace, "allowValuesOverlay")} is not true)` });
+    issues.push({
+      path: "spec.valuesOverlay",
+      message: `is not allowed in namespace ${namespace} (${ruleName(policy, namespace, "allowValuesOverlay")} is not true)`,
+    });
   }
   if (issues.length) return issues;
 
@@ -173,7 +205,10 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   const raw = built.values;
   const valueIssues = validateAgainstSchema("TrinoValues", raw);
   if (valueIssues.length) {
-    return valueIssues.map((i) => ({ path: i.path ? `spec.valuesOverlay.${i.path}` : "spec.valuesOverlay", message: `${i.message} (in the Helm values after the overlay)` }));
+    return valueIssues.map((i) => ({
+      path: i.path ? `spec.valuesOverlay.${i.path}` : "spec.valuesOverlay",
+      message: `${i.message} (in the Helm values after the overlay)`,
+    }));
   }
   const values = raw as unknown as TrinoValues;
   // What the overlay brought in that the schema cannot check: labels, annotation keys, quantities.
@@ -217,9 +252,14 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
       if ((workers.max ?? 0) > rules.maxWorkers) issues.push({ path: "spec.workers.max", message: `${workers.max} exceeds ${rule}` });
     } else if (values.server.autoscaling.enabled) {
       const max = values.server.autoscaling.maxReplicas ?? 5;
-      if (max > rules.maxWorkers) issues.push({ path: "spec.valuesOverlay.server.autoscaling.maxReplicas", message: `${max} exceeds ${rule}` });
+      if (max > rules.maxWorkers)
+        issues.push({ path: "spec.valuesOverlay.server.autoscaling.maxReplicas", message: `${max} exceeds ${rule}` });
     } else if (values.server.workers > rules.maxWorkers) {
-      issues.push({ path: overlay && isPlainMap(overlay.server) && "workers" in overlay.server ? "spec.valuesOverlay.server.workers" : "spec.workers.count", message: `${values.server.workers} exceeds ${rule}` });
+      issues.push({
+        path:
+          overlay && isPlainMap(overlay.server) && "workers" in overlay.server ? "spec.valuesOverlay.server.workers" : "spec.workers.count",
+        message: `${values.server.workers} exceeds ${rule}`,
+      });
     }
   }
   if (rules.maxResources) {
@@ -250,13 +290,23 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
     const requests = (resources.requests ?? {}) as Record<string, string | number>;
     const limits = (resources.limits ?? {}) as Record<string, string | number>;
     const limitInForce = (resource: string): { value: string | number; from: string; source: "spec" | "default" | "max" } | undefined => {
-      if (limits[resource] !== undefined) return { value: limits[resource], from: rolePath(role, "resources", "limits", resource), source: "spec" };
+      if (limits[resource] !== undefined)
+        return { value: limits[resource], from: rolePath(role, "resources", "limits", resource), source: "spec" };
       const fallback = rules.defaultResources?.limits?.[resource as "cpu"];
       if (fallback !== undefined) {
-        return { value: fallback, from: `the namespace LimitRange default, ${ruleName(policy, namespace, "defaultResources")}.limits.${resource}`, source: "default" };
+        return {
+          value: fallback,
+          from: `the namespace LimitRange default, ${ruleName(policy, namespace, "defaultResources")}.limits.${resource}`,
+          source: "default",
+        };
       }
       const max = rules.maxResources?.[resource as "cpu"];
-      if (max !== undefined) return { value: max, from: `the namespace LimitRange max, ${ruleName(policy, namespace, "maxResources")}.${resource}`, source: "max" };
+      if (max !== undefined)
+        return {
+          value: max,
+          from: `the namespace LimitRange max, ${ruleName(policy, namespace, "maxResources")}.${resource}`,
+          source: "max",
+        };
       return undefined;
     };
     for (const resource of Object.keys(requests).sort(compare)) {
@@ -268,9 +318,10 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
       if (asked === undefined || allowed === undefined || asked <= allowed) continue;
       issues.push({
         path: rolePath(role, "resources", "requests", resource),
-        message: limit.source === "spec"
-          ? `${requests[resource]} exceeds ${limit.from} (${limit.value}); the API server rejects pods whose requests exceed their limits`
-          : `${requests[resource]} exceeds the ${resource} limit in force, ${limit.value} (${limit.from}), so the API server rejects the pods; set ${specPathOf(role)}.resources.limits.${resource} too`,
+        message:
+          limit.source === "spec"
+            ? `${requests[resource]} exceeds ${limit.from} (${limit.value}); the API server rejects pods whose requests exceed their limits`
+            : `${requests[resource]} exceeds the ${resource} limit in force, ${limit.value} (${limit.from}), so the API server rejects the pods; set ${specPathOf(role)}.resources.limits.${resource} too`,
       });
     }
     const heap = values[role].jvm?.maxHeapSize;
@@ -286,7 +337,6 @@ function runtimeRules(runtime: XTrinode, catalogs: XTrinodeCatalog[], policy: XT
   }
   return issues;
 }
-
 
 /** Container resource names the API server accepts: cpu, memory, ephemeral-storage, hugepages-<size>, or <domain>/<name>. */
 function isContainerResourceName(name: string): boolean {
@@ -329,7 +379,9 @@ function overlayValueIssues(values: TrinoValues, runtime: string): Issue[] {
     ...(["additionalNodeProperties", "additionalConfigProperties", "additionalLogProperties"] as const).flatMap((list) =>
       (values[list] ?? []).map((line, i): [string, string, boolean] => [`${list}[${i}]`, line, true]),
     ),
-    ...Object.keys(values.catalogs).sort(compare).map((name): [string, string, boolean] => [`catalogs.${name}`, values.catalogs[name], false]),
+    ...Object.keys(values.catalogs)
+      .sort(compare)
+      .map((name): [string, string, boolean] => [`catalogs.${name}`, values.catalogs[name], false]),
   ];
   for (const [path, text, oneLine] of propertyTexts) {
     for (const message of text === undefined ? [] : propertyLinesIssues(text, oneLine)) issues.push({ path: at(path), message });
@@ -337,7 +389,12 @@ function overlayValueIssues(values: TrinoValues, runtime: string): Issue[] {
   // jvm.config is one option per line, with no escaping: a line break would add an option.
   for (const role of ["coordinator", "worker"] as const) {
     for (const [path, line] of jvmConfigSources(values, role)) {
-      if (line !== undefined && /[\r\n]/.test(line)) issues.push({ path: at(`${role}.${path}`), message: "is one line of jvm.config and contains a line break, which would add another JVM option; use one additionalJVMConfig entry per option" });
+      if (line !== undefined && /[\r\n]/.test(line))
+        issues.push({
+          path: at(`${role}.${path}`),
+          message:
+            "is one line of jvm.config and contains a line break, which would add another JVM option; use one additionalJVMConfig entry per option",
+        });
     }
   }
   for (const role of ["coordinator", "worker"] as const) {
@@ -346,10 +403,14 @@ function overlayValueIssues(values: TrinoValues, runtime: string): Issue[] {
       for (const resource of Object.keys(list).sort(compare)) {
         const path = at(`${role}.resources.${kind}.${resource}`);
         if (!isContainerResourceName(resource)) {
-          issues.push({ path, message: "is not a container resource name (cpu, memory, ephemeral-storage, hugepages-<size>, or <domain>/<name>)" });
+          issues.push({
+            path,
+            message: "is not a container resource name (cpu, memory, ephemeral-storage, hugepages-<size>, or <domain>/<name>)",
+          });
         }
         const quantity = parseQuantity(list[resource]);
-        if (quantity === undefined || quantity < 0) issues.push({ path, message: `${JSON.stringify(list[resource])} is not a Kubernetes quantity (e.g. 500m, 2, 8Gi)` });
+        if (quantity === undefined || quantity < 0)
+          issues.push({ path, message: `${JSON.stringify(list[resource])} is not a Kubernetes quantity (e.g. 500m, 2, 8Gi)` });
       }
     }
     // The Deployment selects its pods by these labels, and the operator finds a runtime's objects by the owner label.
@@ -377,7 +438,11 @@ function annotationIssues(at: string, annotations: Record<string, string>, reser
   const issues: Issue[] = [];
   let bytes = reservedBytes;
   for (const key of Object.keys(annotations).sort(compare)) {
-    if (!isQualifiedName(key)) issues.push({ path: `${at}.${key}`, message: "is not a valid annotation key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')" });
+    if (!isQualifiedName(key))
+      issues.push({
+        path: `${at}.${key}`,
+        message: "is not a valid annotation key ([prefix/]name: name ≤ 63 of alphanumerics, '-', '_', '.')",
+      });
     bytes += Buffer.byteLength(key) + Buffer.byteLength(String(annotations[key]));
   }
   if (bytes > MAX_ANNOTATION_BYTES) {
@@ -397,7 +462,10 @@ function labelIssues(at: string, labels: Record<string, string>): Issue[] {
     }
     const value = labels[key];
     if (value !== "" && (!qualifiedNamePartPattern.test(value) || value.length > maxLabelLength)) {
-      issues.push({ path: `${at}.${key}`, message: "must be a valid label value (≤ 63 alphanumerics, '-', '_', '.', starting and ending alphanumeric)" });
+      issues.push({
+        path: `${at}.${key}`,
+        message: "must be a valid label value (≤ 63 alphanumerics, '-', '_', '.', starting and ending alphanumeric)",
+      });
     }
   }
   return issues;
@@ -422,7 +490,8 @@ function catalogRules(catalog: XTrinodeCatalog): Issue[] {
     } else if (URL_PASSWORD.some((pattern) => pattern.test(value))) {
       issues.push({
         path: `spec.properties.${key}`,
-        message: "contains a password (password=… or user:password@), and spec.properties are stored in a ConfigMap and in Git; remove it from the value and set it through spec.secretProperties (e.g. spec.secretProperties.connection-password: {secretName, key})",
+        message:
+          "contains a password (password=… or user:password@), and spec.properties are stored in a ConfigMap and in Git; remove it from the value and set it through spec.secretProperties (e.g. spec.secretProperties.connection-password: {secretName, key})",
       });
     }
   }
@@ -441,7 +510,19 @@ function catalogRules(catalog: XTrinodeCatalog): Issue[] {
 // (gcs.use-access-token) and empty values or ${ENV:...} placeholders.
 const SECRET_WORD = /^(password|passwd|passphrase|secret)s?$/;
 const SECRET_LAST_WORDS = new Set(["token", "tokens", "credential", "credentials"]);
-const SECRET_KEY_QUALIFIERS = new Set(["private", "api", "json", "credentials", "customer", "account", "shared", "access", "signing", "encryption", "master"]);
+const SECRET_KEY_QUALIFIERS = new Set([
+  "private",
+  "api",
+  "json",
+  "credentials",
+  "customer",
+  "account",
+  "shared",
+  "access",
+  "signing",
+  "encryption",
+  "master",
+]);
 const NOT_SECRET_LAST_WORDS = new Set(["file", "path", "paths", "provider", "enabled", "type"]);
 const AZURE_WORDS = new Set(["azure", "abfs", "wasb", "adl"]);
 /** A password inside a URL-like value: a password= parameter (JDBC/ODBC style), user:password@host, Oracle user/password@. */
@@ -449,7 +530,10 @@ const URL_PASSWORD = [/(^|[?&;])[a-z0-9_.-]*(password|passwd|pwd)=[^&;\s]/i, /\/
 
 function secretLikeProperty(key: string, value: string): boolean {
   if (!value.trim() || /^(true|false)$/i.test(value.trim())) return false;
-  const words = key.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  const words = key
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
   const last = words.at(-1) ?? "";
   if (NOT_SECRET_LAST_WORDS.has(last)) return false;
   if (words.some((word) => SECRET_WORD.test(word)) || SECRET_LAST_WORDS.has(last)) return true;
@@ -469,16 +553,37 @@ function policyIssuesFor(policy: XTrinodePolicy, namespace?: string): Issue[] {
   if (schemaIssues.length) return schemaIssues;
   const scopes: Array<[string, NamespaceRules | undefined]> =
     namespace === undefined
-      ? [["defaults", policy.defaults], ...Object.keys(policy.namespaces ?? {}).sort(compare).map((ns): [string, NamespaceRules] => [`namespaces.${ns}`, policy.namespaces![ns]])]
+      ? [
+          ["defaults", policy.defaults],
+          ...Object.keys(policy.namespaces ?? {})
+            .sort(compare)
+            .map((ns): [string, NamespaceRules] => [`namespaces.${ns}`, policy.namespaces![ns]]),
+        ]
       : [[policy.namespaces?.[namespace] ? `namespaces.${namespace}` : "defaults", rulesFor(policy, namespace)]];
   return scopes.flatMap(([scope, rules]) => (rules ? namespaceRulesIssues(scope, rules) : []));
 }
 
 // ResourceQuota spec.hard names without a '/' that the API server knows (core/helper IsStandardQuotaResourceName).
 const QUOTA_RESOURCES = new Set([
-  "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory", "requests.storage", "requests.ephemeral-storage",
-  "limits.cpu", "limits.memory", "limits.ephemeral-storage", "pods", "resourcequotas", "services", "replicationcontrollers",
-  "secrets", "persistentvolumeclaims", "configmaps", "services.nodeports", "services.loadbalancers",
+  "cpu",
+  "memory",
+  "ephemeral-storage",
+  "requests.cpu",
+  "requests.memory",
+  "requests.storage",
+  "requests.ephemeral-storage",
+  "limits.cpu",
+  "limits.memory",
+  "limits.ephemeral-storage",
+  "pods",
+  "resourcequotas",
+  "services",
+  "replicationcontrollers",
+  "secrets",
+  "persistentvolumeclaims",
+  "configmaps",
+  "services.nodeports",
+  "services.loadbalancers",
 ]);
 
 function namespaceRulesIssues(scope: string, rules: NamespaceRules): Issue[] {
@@ -488,7 +593,8 @@ function namespaceRulesIssues(scope: string, rules: NamespaceRules): Issue[] {
     if (!valid) {
       issues.push({
         path: `${scope}.quota.${key}`,
-        message: "is not a ResourceQuota resource name, so the API server rejects the ResourceQuota; use a standard one (requests.cpu, requests.memory, limits.cpu, limits.memory, pods, services, …) or a qualified one (count/deployments.apps, requests.nvidia.com/gpu)",
+        message:
+          "is not a ResourceQuota resource name, so the API server rejects the ResourceQuota; use a standard one (requests.cpu, requests.memory, limits.cpu, limits.memory, pods, services, …) or a qualified one (count/deployments.apps, requests.nvidia.com/gpu)",
       });
     }
   }
@@ -503,12 +609,21 @@ function namespaceRulesIssues(scope: string, rules: NamespaceRules): Issue[] {
   const rejected = "so the API server rejects the namespace LimitRange";
   for (const resource of [...new Set([...Object.keys(requests), ...Object.keys(limits)])].sort(compare)) {
     if (above(requests[resource], limits[resource])) {
-      issues.push({ path: `${scope}.defaultResources.requests.${resource}`, message: `${requests[resource]} exceeds defaultResources.limits.${resource} (${limits[resource]}), ${rejected}; lower the default request or raise the default limit` });
+      issues.push({
+        path: `${scope}.defaultResources.requests.${resource}`,
+        message: `${requests[resource]} exceeds defaultResources.limits.${resource} (${limits[resource]}), ${rejected}; lower the default request or raise the default limit`,
+      });
     } else if (limits[resource] === undefined && above(requests[resource], max[resource])) {
-      issues.push({ path: `${scope}.defaultResources.requests.${resource}`, message: `${requests[resource]} exceeds maxResources.${resource} (${max[resource]}), ${rejected}; lower the default request or raise the max` });
+      issues.push({
+        path: `${scope}.defaultResources.requests.${resource}`,
+        message: `${requests[resource]} exceeds maxResources.${resource} (${max[resource]}), ${rejected}; lower the default request or raise the max`,
+      });
     }
     if (above(limits[resource], max[resource])) {
-      issues.push({ path: `${scope}.defaultResources.limits.${resource}`, message: `${limits[resource]} exceeds maxResources.${resource} (${max[resource]}), ${rejected}; lower the default limit or raise the max` });
+      issues.push({
+        path: `${scope}.defaultResources.limits.${resource}`,
+        message: `${limits[resource]} exceeds maxResources.${resource} (${max[resource]}), ${rejected}; lower the default limit or raise the max`,
+      });
     }
   }
   return issues;
@@ -545,11 +660,20 @@ export function validateSpecSet(set: SpecSet, options: ValidateOptions = {}): Va
   const duplicate = (doc: object, kind: string, key: string) => {
     if (seen.has(`${kind}/${key}`)) {
       const first = set.sources.get(seen.get(`${kind}/${key}`)!);
-      issues.push(locate(doc, { kind, name: key, path: "metadata.name", message: `duplicate ${kind} ${key}${first ? ` (first defined in ${first.file}#${first.document})` : ""}` }));
+      issues.push(
+        locate(doc, {
+          kind,
+          name: key,
+          path: "metadata.name",
+          message: `duplicate ${kind} ${key}${first ? ` (first defined in ${first.file}#${first.document})` : ""}`,
+        }),
+      );
     } else seen.set(`${kind}/${key}`, doc);
   };
-  for (const runtime of set.runtimes) if (isPlainMap(runtime.metadata)) duplicate(runtime, "XTrinode", `${namespaceOf(runtime)}/${runtime.metadata.name}`);
-  for (const catalog of set.catalogs) if (isPlainMap(catalog.metadata)) duplicate(catalog, "XTrinodeCatalog", `${namespaceOf(catalog)}/${catalog.metadata.name}`);
+  for (const runtime of set.runtimes)
+    if (isPlainMap(runtime.metadata)) duplicate(runtime, "XTrinode", `${namespaceOf(runtime)}/${runtime.metadata.name}`);
+  for (const catalog of set.catalogs)
+    if (isPlainMap(catalog.metadata)) duplicate(catalog, "XTrinodeCatalog", `${namespaceOf(catalog)}/${catalog.metadata.name}`);
 
   const hostOwners = new Map<string, string>();
   let defaultRoute: string | undefined;
@@ -560,12 +684,26 @@ export function validateSpecSet(set: SpecSet, options: ValidateOptions = {}): Va
     (Array.isArray(route?.hostnames) ? route.hostnames : []).forEach((host, i) => {
       const owner = hostOwners.get(host);
       if (owner && owner !== key) {
-        issues.push(locate(runtime, { kind: "XTrinode", name: key, path: `spec.route.hostnames[${i}]`, message: `hostname "${host}" is already routed to ${owner}; hostnames must be unique across runtimes` }));
+        issues.push(
+          locate(runtime, {
+            kind: "XTrinode",
+            name: key,
+            path: `spec.route.hostnames[${i}]`,
+            message: `hostname "${host}" is already routed to ${owner}; hostnames must be unique across runtimes`,
+          }),
+        );
       } else hostOwners.set(host, key);
     });
     if (route?.default === true) {
       if (defaultRoute) {
-        issues.push(locate(runtime, { kind: "XTrinode", name: key, path: "spec.route.default", message: `${defaultRoute} is already the default route; only one runtime may be` }));
+        issues.push(
+          locate(runtime, {
+            kind: "XTrinode",
+            name: key,
+            path: "spec.route.default",
+            message: `${defaultRoute} is already the default route; only one runtime may be`,
+          }),
+        );
       } else defaultRoute = key;
     }
   }
@@ -575,7 +713,8 @@ export function validateSpecSet(set: SpecSet, options: ValidateOptions = {}): Va
 /** No XTrinode at all: rendering would remove every runtime (gitops sync would delete them all from Git). */
 function emptySetIssue(set: SpecSet): ValidationIssue {
   const files = set.files ?? [...new Set([...set.sources.values()].map((source) => source.file))];
-  const fix = "rendering the specs would remove every runtime. Add XTrinode specs, or confirm that no runtimes are wanted (allowEmpty; CLI --allow-empty)";
+  const fix =
+    "rendering the specs would remove every runtime. Add XTrinode specs, or confirm that no runtimes are wanted (allowEmpty; CLI --allow-empty)";
   if (files.length === 1) return { file: files[0], path: "", message: `has no XTrinode documents; ${fix}` };
   const shown = files.slice(0, 3).join(", ") + (files.length > 3 ? `, … (${files.length} files)` : "");
   return { path: "", message: `no XTrinode documents in the spec files${files.length ? ` (${shown})` : ""}; ${fix}` };

@@ -35,11 +35,18 @@ export function buildValues(input: ValuesInput): BuiltValues {
   const spec = runtime.spec;
   const secretRefs = input.catalogs.flatMap(catalogSecretRefs);
   const derived = specValues(runtime, names, input.catalogs, secretRefs, input.defaultMemoryLimit);
-  const merged = spec.valuesOverlay && Object.keys(spec.valuesOverlay).length ? (mergePatch(derived, spec.valuesOverlay) as JsonMap) : derived;
+  const merged =
+    spec.valuesOverlay && Object.keys(spec.valuesOverlay).length ? (mergePatch(derived, spec.valuesOverlay) as JsonMap) : derived;
   return { values: suspendValues(merged, input.suspended), secretRefs };
 }
 
-function specValues(runtime: XTrinode, names: RuntimeNames, catalogs: XTrinodeCatalog[], secretRefs: SecretRef[], defaultMemoryLimit: string | number | undefined): JsonMap {
+function specValues(
+  runtime: XTrinode,
+  names: RuntimeNames,
+  catalogs: XTrinodeCatalog[],
+  secretRefs: SecretRef[],
+  defaultMemoryLimit: string | number | undefined,
+): JsonMap {
   const spec = runtime.spec;
   const workers = spec.workers ?? {};
   const keda = workers.mode === "keda";
@@ -75,7 +82,13 @@ function specValues(runtime: XTrinode, names: RuntimeNames, catalogs: XTrinodeCa
         ...(spec.coordinator?.config ?? {}),
       }),
       workerExtraConfig: propertiesText(workers.config ?? {}),
-      autoscaling: { enabled: false, maxReplicas: 5, targetCPUUtilizationPercentage: 50, targetMemoryUtilizationPercentage: 80, behavior: {} },
+      autoscaling: {
+        enabled: false,
+        maxReplicas: 5,
+        targetCPUUtilizationPercentage: 50,
+        targetMemoryUtilizationPercentage: 80,
+        behavior: {},
+      },
       keda: {
         enabled: keda,
         pollingInterval: workers.keda?.pollingInterval ?? 30,
@@ -136,7 +149,12 @@ export function maxMemoryPerNode(heap: string): string {
   return `${Math.max(1, Math.floor((bytes * 0.6) / 2 ** 20))}MB`;
 }
 
-function roleValues(role: NodeRoleSpec, pool: NodePoolPinning | undefined, terminationGracePeriodSeconds: number, defaultMemoryLimit: string | number | undefined): JsonMap {
+function roleValues(
+  role: NodeRoleSpec,
+  pool: NodePoolPinning | undefined,
+  terminationGracePeriodSeconds: number,
+  defaultMemoryLimit: string | number | undefined,
+): JsonMap {
   const memoryLimit = (role.resources?.limits as Record<string, string | number> | undefined)?.memory ?? defaultMemoryLimit;
   const heap = role.jvm?.maxHeapSize ?? defaultHeapSize(memoryLimit);
   return {
@@ -175,7 +193,12 @@ function nodePoolPinning(runtime: XTrinode, names: RuntimeNames): NodePoolPinnin
       taints,
     },
     nodeSelector: { [nodePoolLabel]: poolId },
-    tolerations: taints.map((t) => ({ key: t.key, operator: t.value === undefined ? "Exists" : "Equal", ...(t.value !== undefined ? { value: t.value } : {}), effect: t.effect })),
+    tolerations: taints.map((t) => ({
+      key: t.key,
+      operator: t.value === undefined ? "Exists" : "Equal",
+      ...(t.value !== undefined ? { value: t.value } : {}),
+      effect: t.effect,
+    })),
   };
 }
 

@@ -9,7 +9,8 @@ type AddFormats = (ajv: Ajv) => Ajv;
 const addFormats: AddFormats =
   (addFormatsModule as unknown as { default?: AddFormats }).default ?? (addFormatsModule as unknown as AddFormats);
 
-export type SchemaKind = "XTrinode" | "XTrinodeCatalog" | "XTrinodePolicy" | "GatewayRoutes" | "TrinoValues" | "GatewayConfig" | "GatewayStatus";
+export type SchemaKind =
+  "XTrinode" | "XTrinodeCatalog" | "XTrinodePolicy" | "GatewayRoutes" | "TrinoValues" | "GatewayConfig" | "GatewayStatus";
 
 const schemaIdByKind: Record<SchemaKind, string> = {
   XTrinode: "https://xtrinode.io/schemas/xtrinode.schema.json",
@@ -127,7 +128,10 @@ const propertyNameRules = new Map<string, string>(
     const defs = (readSchema(file).$defs ?? {}) as Record<string, { type?: string; description?: string }>;
     return Object.entries(defs)
       .filter(([, def]) => def.type === "string" && typeof def.description === "string")
-      .flatMap(([name, def]): Array<[string, string]> => [[`#/$defs/${name}`, def.description!], [`${file}#/$defs/${name}`, def.description!]]);
+      .flatMap(([name, def]): Array<[string, string]> => [
+        [`#/$defs/${name}`, def.description!],
+        [`${file}#/$defs/${name}`, def.description!],
+      ]);
   }),
 );
 

@@ -25,7 +25,9 @@ type Output = (typeof outputs)[number];
 export function registerStatusCommands(program: Command): void {
   program
     .command("status")
-    .description("Show XTrinode runtimes: phase, route, workers, held and in-flight queries (from the gateway), last activity, time until idle suspend.")
+    .description(
+      "Show XTrinode runtimes: phase, route, workers, held and in-flight queries (from the gateway), last activity, time until idle suspend.",
+    )
     .argument("[name]", "one runtime")
     .option("-n, --namespace <namespace>", "namespace (default: the kubeconfig context's, else default)")
     .option("-A, --all-namespaces", "runtimes of every namespace (adds the NAMESPACE column)")
@@ -33,8 +35,14 @@ export function registerStatusCommands(program: Command): void {
     .option("-w, --watch", "keep printing rows that change (every --interval)")
     .option("--interval <seconds>", "with --watch: seconds between looks", "2")
     .option("--kubeconfig <file>", "kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)")
-    .option("--gateway-url <url>", "gateway base URL for held and in-flight queries (GET /xtrinode/v1/status), e.g. http://xtrinode-gateway.xtrinode-gateway:8080")
-    .option("--gateway-token-file <file>", "file holding the gateway's admin token (its config's admin.tokenFile); env XTRINODE_GATEWAY_ADMIN_TOKEN also works")
+    .option(
+      "--gateway-url <url>",
+      "gateway base URL for held and in-flight queries (GET /xtrinode/v1/status), e.g. http://xtrinode-gateway.xtrinode-gateway:8080",
+    )
+    .option(
+      "--gateway-token-file <file>",
+      "file holding the gateway's admin token (its config's admin.tokenFile); env XTRINODE_GATEWAY_ADMIN_TOKEN also works",
+    )
     .action(async (name: string | undefined, options: StatusCommandOptions) => {
       try {
         await runStatus(name, options);
@@ -57,7 +65,9 @@ function readToken(options: StatusCommandOptions): string | undefined {
   try {
     return readFileSync(options.gatewayTokenFile, "utf8").trim();
   } catch (error) {
-    throw new StatusError(`--gateway-token-file ${options.gatewayTokenFile}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`);
+    throw new StatusError(
+      `--gateway-token-file ${options.gatewayTokenFile}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`,
+    );
   }
 }
 
@@ -66,7 +76,8 @@ async function runStatus(name: string | undefined, options: StatusCommandOptions
   if (options.allNamespaces && options.namespace) throw new StatusError("-n and -A exclude each other: give one namespace or all");
   if (options.allNamespaces && name) throw new StatusError("a runtime NAME needs one namespace (-n), not -A");
   const intervalSeconds = Number(options.interval);
-  if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0.5 || intervalSeconds > 3600) throw new StatusError(`--interval ${options.interval}: expected seconds between 0.5 and 3600`);
+  if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0.5 || intervalSeconds > 3600)
+    throw new StatusError(`--interval ${options.interval}: expected seconds between 0.5 and 3600`);
   let kubeConfig;
   try {
     kubeConfig = loadKubeConfig(options.kubeconfig);
@@ -78,7 +89,10 @@ async function runStatus(name: string | undefined, options: StatusCommandOptions
   const table: TableOptions = { allNamespaces: Boolean(options.allNamespaces), wide: output === "wide" };
 
   const fetchRowsAndGateway = async (): Promise<{ rows: RuntimeStatusRow[]; gateway: GatewayAnswer }> => {
-    const [runtimes, gateway] = await Promise.all([listRuntimes(kubeConfig, namespace, name), fetchGatewayStatus(options.gatewayUrl, token)]);
+    const [runtimes, gateway] = await Promise.all([
+      listRuntimes(kubeConfig, namespace, name),
+      fetchGatewayStatus(options.gatewayUrl, token),
+    ]);
     return { rows: statusRows(runtimes, gateway.ok ? gateway.status : undefined, Date.now()), gateway };
   };
 
@@ -99,7 +113,12 @@ async function runStatus(name: string | undefined, options: StatusCommandOptions
     if (stopped) break;
     const next = await fetchRowsAndGateway();
     const changed = next.rows.filter((row) => previous.get(`${row.namespace}/${row.name}`) !== tableCells(row, table).join("\u0000"));
-    if (changed.length > 0) process.stdout.write(output === "json" || output === "yaml" ? render(changed, output, table, namespace, next.gateway) : withoutHeader(renderStatusTable(changed, table, namespace)));
+    if (changed.length > 0)
+      process.stdout.write(
+        output === "json" || output === "yaml"
+          ? render(changed, output, table, namespace, next.gateway)
+          : withoutHeader(renderStatusTable(changed, table, namespace)),
+      );
     const note = next.gateway.ok ? undefined : next.gateway.note;
     if (note && note !== lastNote) process.stderr.write(`note: ${note}\n`);
     lastNote = note;
@@ -111,12 +130,24 @@ function withoutHeader(table: string): string {
   return table.slice(table.indexOf("\n") + 1);
 }
 
-function render(rows: RuntimeStatusRow[], output: Output, table: TableOptions, namespace: string | undefined, gateway: GatewayAnswer): string {
+function render(
+  rows: RuntimeStatusRow[],
+  output: Output,
+  table: TableOptions,
+  namespace: string | undefined,
+  gateway: GatewayAnswer,
+): string {
   if (output === "table" || output === "wide") return renderStatusTable(rows, table, namespace);
   const document = {
     apiVersion,
     kind: kinds.statusList,
-    gateway: gateway.ok ? { reachable: true, routesGeneration: gateway.status.routes.generation, routesLastGoodAgeSeconds: gateway.status.routes.lastGoodAgeSeconds } : { reachable: false, note: gateway.note },
+    gateway: gateway.ok
+      ? {
+          reachable: true,
+          routesGeneration: gateway.status.routes.generation,
+          routesLastGoodAgeSeconds: gateway.status.routes.lastGoodAgeSeconds,
+        }
+      : { reachable: false, note: gateway.note },
     items: rows,
   };
   return output === "json" ? `${JSON.stringify(document, null, 2)}\n` : yaml.dump(document, { noRefs: true, lineWidth: -1 });

@@ -19,7 +19,9 @@ const maxGatewayAnswerBytes = 8 * 1024 * 1024;
 export function describeContext(kubeConfig: KubeConfig): { server: string; user: string } {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) {
-    throw new StatusError("no Kubernetes cluster configured: pass --kubeconfig FILE, set KUBECONFIG, or select a context (kubectl config use-context NAME)");
+    throw new StatusError(
+      "no Kubernetes cluster configured: pass --kubeconfig FILE, set KUBECONFIG, or select a context (kubectl config use-context NAME)",
+    );
   }
   return { server: cluster.server, user: kubeConfig.getCurrentUser()?.name ?? "(no user)" };
 }
@@ -53,9 +55,17 @@ export async function listRuntimes(kubeConfig: KubeConfig, namespace: string | u
   try {
     do {
       const fieldSelector = name ? `metadata.name=${name}` : undefined;
-      const page = (namespace
-        ? await api.listNamespacedCustomObject({ group, version, namespace, plural: plurals.runtime, fieldSelector, limit: 500, _continue: cont }, callOptions(requestTimeoutMs))
-        : await api.listClusterCustomObject({ group, version, plural: plurals.runtime, fieldSelector, limit: 500, _continue: cont }, callOptions(requestTimeoutMs))) as { items?: LiveXTrinode[]; metadata?: { continue?: string } };
+      const page = (
+        namespace
+          ? await api.listNamespacedCustomObject(
+              { group, version, namespace, plural: plurals.runtime, fieldSelector, limit: 500, _continue: cont },
+              callOptions(requestTimeoutMs),
+            )
+          : await api.listClusterCustomObject(
+              { group, version, plural: plurals.runtime, fieldSelector, limit: 500, _continue: cont },
+              callOptions(requestTimeoutMs),
+            )
+      ) as { items?: LiveXTrinode[]; metadata?: { continue?: string } };
       items.push(...(page.items ?? []));
       cont = page.metadata?.continue || undefined;
     } while (cont);
@@ -63,10 +73,14 @@ export async function listRuntimes(kubeConfig: KubeConfig, namespace: string | u
     if (error instanceof ApiException) {
       const detail = apiMessage(error);
       if (error.code === 404) {
-        throw new StatusError(`the XTrinode resource (${plurals.runtime}.${group}) is not served by ${server}: its CRD is not installed. Install it: kubectl apply --server-side -k deploy/crds (or: xtrinode crds | kubectl apply --server-side -f -)`);
+        throw new StatusError(
+          `the XTrinode resource (${plurals.runtime}.${group}) is not served by ${server}: its CRD is not installed. Install it: kubectl apply --server-side -k deploy/crds (or: xtrinode crds | kubectl apply --server-side -f -)`,
+        );
       }
       if (error.code === 401) {
-        throw new StatusError(`${server} refused the credentials of user ${user} (401${detail ? `: ${detail}` : ""}): log in again or fix the user in your kubeconfig`);
+        throw new StatusError(
+          `${server} refused the credentials of user ${user} (401${detail ? `: ${detail}` : ""}): log in again or fix the user in your kubeconfig`,
+        );
       }
       if (error.code === 403) {
         throw new StatusError(
@@ -75,11 +89,17 @@ export async function listRuntimes(kubeConfig: KubeConfig, namespace: string | u
             `and kubectl create ${namespace ? `rolebinding xtrinode-viewer -n ${namespace}` : "clusterrolebinding xtrinode-viewer"} --clusterrole=xtrinode-viewer --user=<you>`,
         );
       }
-      throw new StatusError(`listing ${plurals.runtime}.${group} ${where} at ${server} failed: HTTP ${error.code}${detail ? `: ${detail}` : ""}`);
+      throw new StatusError(
+        `listing ${plurals.runtime}.${group} ${where} at ${server} failed: HTTP ${error.code}${detail ? `: ${detail}` : ""}`,
+      );
     }
     const timedOut = error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError");
-    const cause = timedOut ? `no answer within ${requestTimeoutMs / 1000} s` : ((error as Error & { cause?: Error }).cause?.message ?? (error as Error).message);
-    throw new StatusError(`cannot reach the Kubernetes API server at ${server}: ${cause}. Is the cluster up, and is --kubeconfig / KUBECONFIG / the current context the right one?`);
+    const cause = timedOut
+      ? `no answer within ${requestTimeoutMs / 1000} s`
+      : ((error as Error & { cause?: Error }).cause?.message ?? (error as Error).message);
+    throw new StatusError(
+      `cannot reach the Kubernetes API server at ${server}: ${cause}. Is the cluster up, and is --kubeconfig / KUBECONFIG / the current context the right one?`,
+    );
   }
   if (name && items.length === 0) throw new StatusError(`XTrinode ${name} not found ${where}`);
   return items;
@@ -89,12 +109,16 @@ export type GatewayAnswer = { ok: true; status: GatewayStatus } | { ok: false; n
 
 /** The gateway's status document, or a one-line note saying why the HELD and IN-FLIGHT columns are blank. */
 export async function fetchGatewayStatus(gatewayUrl: string | undefined, token: string | undefined): Promise<GatewayAnswer> {
-  if (!gatewayUrl) return { ok: false, note: "HELD and IN-FLIGHT are blank: no --gateway-url given (the gateway's /xtrinode/v1/status has them)" };
+  if (!gatewayUrl)
+    return { ok: false, note: "HELD and IN-FLIGHT are blank: no --gateway-url given (the gateway's /xtrinode/v1/status has them)" };
   let url: URL;
   try {
     url = gatewayStatusUrl(gatewayUrl);
   } catch {
-    return { ok: false, note: `HELD and IN-FLIGHT are blank: --gateway-url "${gatewayUrl}" is not a URL (e.g. http://xtrinode-gateway.xtrinode-gateway:8080)` };
+    return {
+      ok: false,
+      note: `HELD and IN-FLIGHT are blank: --gateway-url "${gatewayUrl}" is not a URL (e.g. http://xtrinode-gateway.xtrinode-gateway:8080)`,
+    };
   }
   const blank = (why: string): GatewayAnswer => ({ ok: false, note: `HELD and IN-FLIGHT are blank: ${why}` });
   const read = await readGatewayStatus(url, { token, timeoutMs: requestTimeoutMs, maxBytes: maxGatewayAnswerBytes });
@@ -103,7 +127,9 @@ export async function fetchGatewayStatus(gatewayUrl: string | undefined, token: 
     case "unreachable":
       return blank(`the gateway at ${url.origin} is unreachable (${read.cause})`);
     case "refused":
-      return blank(`the gateway at ${url.origin} refused the status request (${read.httpStatus}): pass --gateway-token-file with its admin.tokenFile token`);
+      return blank(
+        `the gateway at ${url.origin} refused the status request (${read.httpStatus}): pass --gateway-token-file with its admin.tokenFile token`,
+      );
     case "http":
       return blank(`the gateway at ${url.origin} answered HTTP ${read.httpStatus} to ${gatewayStatusPath}`);
     case "too-large":

@@ -46,7 +46,8 @@ function time(value: string | undefined): number | undefined {
 function workersOf(runtime: LiveXTrinode): RuntimeStatusRow["workers"] {
   const spec = runtime.spec.workers ?? {};
   const ready = runtime.status?.workers ?? 0;
-  const asleep = runtime.status?.phase === "Suspended" || runtime.status?.phase === "Suspending" || runtime.spec.lifecycle?.suspended === true;
+  const asleep =
+    runtime.status?.phase === "Suspended" || runtime.status?.phase === "Suspending" || runtime.spec.lifecycle?.suspended === true;
   if (spec.mode === "keda") return { ready, desired: asleep ? "0" : `${spec.min ?? 0}-${spec.max ?? "?"}`, mode: "keda" };
   return { ready, desired: asleep ? "0" : String(spec.count ?? 1), mode: "fixed" };
 }
@@ -87,7 +88,9 @@ export function statusRow(runtime: LiveXTrinode, fromGateway: RuntimeStatus | un
     wakeTTL: runtime.spec.lifecycle?.wakeTTL,
     created,
     ageSeconds: seconds(created),
-    problems: (runtime.status?.conditions ?? []).filter((condition) => condition.status !== "True").map((condition) => `${condition.type}=${condition.status}${condition.reason ? `:${condition.reason}` : ""}`),
+    problems: (runtime.status?.conditions ?? [])
+      .filter((condition) => condition.status !== "True")
+      .map((condition) => `${condition.type}=${condition.status}${condition.reason ? `:${condition.reason}` : ""}`),
     message: runtime.status?.message,
     hostnames: runtime.spec.route?.hostnames ?? [],
     pool: runtime.spec.route?.pool,
@@ -141,7 +144,15 @@ const none = "<none>";
 export function tableHeaders(options: TableOptions): string[] {
   return [
     ...(options.allNamespaces ? ["NAMESPACE"] : []),
-    "NAME", "PHASE", "ROUTE", "WORKERS", "HELD", "IN-FLIGHT", "LAST ACTIVITY", "WAKE TTL", "AGE",
+    "NAME",
+    "PHASE",
+    "ROUTE",
+    "WORKERS",
+    "HELD",
+    "IN-FLIGHT",
+    "LAST ACTIVITY",
+    "WAKE TTL",
+    "AGE",
     ...(options.wide ? ["CONDITIONS", "HOSTNAMES", "POOL", "BACKEND"] : []),
   ];
 }
@@ -162,19 +173,34 @@ export function tableCells(row: RuntimeStatusRow, options: TableOptions): string
     row.lastActivitySeconds === undefined ? none : `${humanDuration(row.lastActivitySeconds)} ago`,
     wakeTTL,
     row.ageSeconds === undefined ? none : humanDuration(row.ageSeconds),
-    ...(options.wide ? [row.problems.length ? row.problems.join(",") : none, row.hostnames.length ? row.hostnames.join(",") : none, row.pool ?? none, row.backend] : []),
+    ...(options.wide
+      ? [
+          row.problems.length ? row.problems.join(",") : none,
+          row.hostnames.length ? row.hostnames.join(",") : none,
+          row.pool ?? none,
+          row.backend,
+        ]
+      : []),
   ];
 }
 
 /** Left-aligned columns separated by three spaces, like kubectl's tabwriter (trailing blanks trimmed). */
 export function formatTable(headers: string[], rows: string[][]): string {
   const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => row[column].length)));
-  const line = (cells: string[]) => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] + 3))).join("").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] + 3)))
+      .join("")
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join("\n") + "\n";
 }
 
 /** The whole table, or kubectl's "No resources found" line. */
 export function renderStatusTable(rows: RuntimeStatusRow[], options: TableOptions, namespace: string | undefined): string {
-  if (rows.length === 0) return options.allNamespaces || !namespace ? "No XTrinodes found.\n" : `No XTrinodes found in ${namespace} namespace.\n`;
-  return formatTable(tableHeaders(options), rows.map((row) => tableCells(row, options)));
+  if (rows.length === 0)
+    return options.allNamespaces || !namespace ? "No XTrinodes found.\n" : `No XTrinodes found in ${namespace} namespace.\n`;
+  return formatTable(
+    tableHeaders(options),
+    rows.map((row) => tableCells(row, options)),
+  );
 }

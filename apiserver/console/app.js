@@ -43,7 +43,11 @@ class HttpError extends Error {
 /** Calls the lifecycle API with the session's token; a 401 ends the session. */
 async function api(path, options = {}) {
   const token = sessionStorage.getItem(tokenKey);
-  const response = await fetch(path, { ...options, headers: { ...(options.headers ?? {}), Authorization: `Bearer ${token}`, Accept: "application/json" }, cache: "no-store" });
+  const response = await fetch(path, {
+    ...options,
+    headers: { ...(options.headers ?? {}), Authorization: `Bearer ${token}`, Accept: "application/json" },
+    cache: "no-store",
+  });
   const text = await response.text();
   let body;
   try {
@@ -98,7 +102,15 @@ function timeElement(iso, text) {
   return iso ? h("time", { dateTime: iso, title: iso }, text) : "—";
 }
 
-const phaseTone = { Ready: "ok", Suspended: "idle", Suspending: "warn", Resuming: "warn", Reconciling: "warn", Pending: "warn", Error: "bad" };
+const phaseTone = {
+  Ready: "ok",
+  Suspended: "idle",
+  Suspending: "warn",
+  Resuming: "warn",
+  Reconciling: "warn",
+  Pending: "warn",
+  Error: "bad",
+};
 const routeTone = { RUNNING: "ok", PAUSED: "idle", DRAINING: "warn", RESUMING: "warn", FAILED: "bad", REMOVED: "bad" };
 
 function badge(text, tone, extra = {}) {
@@ -116,7 +128,11 @@ function conditionChips(conditions) {
     "div",
     { className: "chips" },
     conditions.map((condition) =>
-      h("span", { className: `chip ${condition.status === "True" ? "" : "false"}`, title: condition.message ?? "" }, `${condition.type}: ${condition.reason ?? condition.status}`),
+      h(
+        "span",
+        { className: `chip ${condition.status === "True" ? "" : "false"}`, title: condition.message ?? "" },
+        `${condition.type}: ${condition.reason ?? condition.status}`,
+      ),
     ),
   );
 }
@@ -129,19 +145,39 @@ function conditionChips(conditions) {
  */
 function table(columns, items, rowAttributes, emptyText) {
   const rows = items.map((item) =>
-    h("tr", rowAttributes(item), columns.map((column) => h("td", { className: column.title ? "title" : undefined, "data-label": column.label }, column.value(item)))),
+    h(
+      "tr",
+      rowAttributes(item),
+      columns.map((column) => h("td", { className: column.title ? "title" : undefined, "data-label": column.label }, column.value(item))),
+    ),
   );
   return h(
     "table",
     {},
-    h("thead", {}, h("tr", {}, columns.map((column) => h("th", { scope: "col" }, column.header ?? column.label)))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        columns.map((column) => h("th", { scope: "col" }, column.header ?? column.label)),
+      ),
+    ),
     h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colSpan: columns.length, className: "muted" }, emptyText))),
   );
 }
 
 /** A panel of label → value facts (a definition list). */
 function factsPanel(facts) {
-  return h("section", { className: "panel" }, h("dl", { className: "facts" }, facts.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value)])));
+  return h(
+    "section",
+    { className: "panel" },
+    h(
+      "dl",
+      { className: "facts" },
+      facts.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]),
+    ),
+  );
 }
 
 function runtimeLink(namespace, name) {
@@ -182,7 +218,14 @@ function loginView(message) {
   nav.hidden = true;
   logoutButton.hidden = true;
   who.textContent = "";
-  const input = h("input", { type: "password", id: "token", name: "token", autocomplete: "off", required: true, placeholder: "bearer token" });
+  const input = h("input", {
+    type: "password",
+    id: "token",
+    name: "token",
+    autocomplete: "off",
+    required: true,
+    placeholder: "bearer token",
+  });
   const form = h(
     "form",
     {
@@ -204,7 +247,11 @@ function loginView(message) {
     h("h1", {}, "Log in"),
     h("label", { for: "token" }, "Token"),
     input,
-    h("p", { className: "muted hint" }, "A bearer token the lifecycle API accepts (a Kubernetes ServiceAccount or user token; locally, the one `npm start` prints). It is kept in this tab only."),
+    h(
+      "p",
+      { className: "muted hint" },
+      "A bearer token the lifecycle API accepts (a Kubernetes ServiceAccount or user token; locally, the one `npm start` prints). It is kept in this tab only.",
+    ),
     message ? h("p", { className: "error", role: "alert" }, message) : null,
     h("div", { className: "row" }, h("button", { type: "submit" }, "Log in")),
   );
@@ -244,7 +291,9 @@ async function lifecycleAction(runtime, action, refresh) {
   const label = `${action} ${runtime.namespace}/${runtime.name}`;
   showStatus(`${label}…`);
   try {
-    const answer = await api(`/v1/runtimes/${encodeURIComponent(runtime.namespace)}/${encodeURIComponent(runtime.name)}/${action}`, { method: "POST" });
+    const answer = await api(`/v1/runtimes/${encodeURIComponent(runtime.namespace)}/${encodeURIComponent(runtime.name)}/${action}`, {
+      method: "POST",
+    });
     showStatus(`${label}: ${answer?.state ?? "accepted"}`);
   } catch (error) {
     showStatus(`${label} refused: ${error.message}`, true);
@@ -255,10 +304,18 @@ async function lifecycleAction(runtime, action, refresh) {
 function actionButtons(runtime, refresh) {
   const buttons = [];
   if (runtime.allowed?.suspend && !runtime.suspended) {
-    buttons.push(h("button", { type: "button", className: "danger", "data-action": "suspend", onclick: () => lifecycleAction(runtime, "suspend", refresh) }, "Suspend"));
+    buttons.push(
+      h(
+        "button",
+        { type: "button", className: "danger", "data-action": "suspend", onclick: () => lifecycleAction(runtime, "suspend", refresh) },
+        "Suspend",
+      ),
+    );
   }
   if (runtime.allowed?.resume && (runtime.suspended || runtime.routeState !== "RUNNING")) {
-    buttons.push(h("button", { type: "button", "data-action": "resume", onclick: () => lifecycleAction(runtime, "resume", refresh) }, "Resume"));
+    buttons.push(
+      h("button", { type: "button", "data-action": "resume", onclick: () => lifecycleAction(runtime, "resume", refresh) }, "Resume"),
+    );
   }
   return buttons;
 }
@@ -284,8 +341,16 @@ function queryCount(queries, key, field) {
 const filters = { namespace: "", state: "" };
 
 function runtimesView() {
-  const namespaceSelect = h("select", { id: "filter-namespace", onchange: () => ((filters.namespace = namespaceSelect.value), draw()) }, h("option", { value: "" }, "all namespaces"));
-  const stateSelect = h("select", { id: "filter-state", onchange: () => ((filters.state = stateSelect.value), draw()) }, h("option", { value: "" }, "any state"));
+  const namespaceSelect = h(
+    "select",
+    { id: "filter-namespace", onchange: () => ((filters.namespace = namespaceSelect.value), draw()) },
+    h("option", { value: "" }, "all namespaces"),
+  );
+  const stateSelect = h(
+    "select",
+    { id: "filter-state", onchange: () => ((filters.state = stateSelect.value), draw()) },
+    h("option", { value: "" }, "any state"),
+  );
   const body = h("div", {});
   main.replaceChildren(
     h("h1", {}, "Runtimes"),
@@ -306,7 +371,9 @@ function runtimesView() {
     options(namespaceSelect, [...new Set(items.map((item) => item.namespace))].sort(), filters.namespace);
     options(stateSelect, [...new Set(items.flatMap((item) => [item.phase, item.routeState]).filter(Boolean))].sort(), filters.state);
     const shown = items.filter(
-      (item) => (!filters.namespace || item.namespace === filters.namespace) && (!filters.state || item.phase === filters.state || item.routeState === filters.state),
+      (item) =>
+        (!filters.namespace || item.namespace === filters.namespace) &&
+        (!filters.state || item.phase === filters.state || item.routeState === filters.state),
     );
     const columns = [
       { label: "Runtime", title: true, value: (item) => runtimeLink(item.namespace, item.name) },
@@ -318,7 +385,16 @@ function runtimesView() {
       { label: "Last activity", value: (item) => timeElement(item.lastActivity, ago(item.lastActivity)) },
       { label: "Idle suspend", value: (item) => timeElement(item.idleSuspendAt, until(item.idleSuspendAt)) },
       { label: "Conditions", value: (item) => conditionChips(item.conditions) },
-      { label: "Actions", header: "", value: (item) => h("div", { className: "row" }, actionButtons(item, () => ticker.now())) },
+      {
+        label: "Actions",
+        header: "",
+        value: (item) =>
+          h(
+            "div",
+            { className: "row" },
+            actionButtons(item, () => ticker.now()),
+          ),
+      },
     ];
     const emptyText = items.length ? "No runtime matches the filters." : "No runtimes you may read.";
     body.replaceChildren(table(columns, shown, (item) => ({ "data-runtime": runtimeKey(item) }), emptyText));
@@ -368,7 +444,16 @@ function runtimeView(namespace, name) {
     ];
     main.replaceChildren(
       h("p", {}, h("a", { href: "#/" }, "← All runtimes")),
-      h("h1", {}, key, h("span", { className: "row" }, actionButtons(runtime, () => ticker.now()))),
+      h(
+        "h1",
+        {},
+        key,
+        h(
+          "span",
+          { className: "row" },
+          actionButtons(runtime, () => ticker.now()),
+        ),
+      ),
       h(
         "div",
         { className: "grid2" },
@@ -378,7 +463,13 @@ function runtimeView(namespace, name) {
           { className: "panel" },
           h("h2", {}, "Resume / suspend history"),
           details.history.length
-            ? h("ul", { className: "history" }, details.history.map((entry) => h("li", {}, timeElement(entry.at, ago(entry.at)), entry.what, entry.by ? ` — by ${entry.by}` : "")))
+            ? h(
+                "ul",
+                { className: "history" },
+                details.history.map((entry) =>
+                  h("li", {}, timeElement(entry.at, ago(entry.at)), entry.what, entry.by ? ` — by ${entry.by}` : ""),
+                ),
+              )
             : h("p", { className: "muted" }, "Nothing recorded yet."),
         ),
       ),
@@ -433,7 +524,10 @@ const healthTone = { healthy: "ok", unhealthy: "bad", starting: "warn" };
 
 function gatewayView() {
   if (!session?.gateway) {
-    main.replaceChildren(h("h1", {}, "Gateway"), h("p", { className: "muted" }, "No gateway is configured: start the lifecycle API with --gateway-url."));
+    main.replaceChildren(
+      h("h1", {}, "Gateway"),
+      h("p", { className: "muted" }, "No gateway is configured: start the lifecycle API with --gateway-url."),
+    );
     return () => {};
   }
   main.replaceChildren(h("h1", {}, "Gateway"), h("p", { className: "muted" }, "Loading…"));
@@ -454,7 +548,10 @@ function gatewayView() {
       table(
         [
           { label: "Runtime", title: true, value: (entry) => runtimeLink(entry.namespace, entry.name) },
-          { label: "Route", value: (entry) => badge(entry.routeState ?? "not routed", routeTone[entry.routeState], { "data-field": "route" }) },
+          {
+            label: "Route",
+            value: (entry) => badge(entry.routeState ?? "not routed", routeTone[entry.routeState], { "data-field": "route" }),
+          },
           { label: "Held", value: (entry) => String(entry.heldQueries) },
           { label: "In flight", value: (entry) => String(entry.inFlightQueries) },
           { label: "Backend", value: (entry) => entry.backend ?? "—" },
@@ -471,7 +568,13 @@ function gatewayView() {
           {
             label: "Breaker",
             value: (backend) =>
-              badge(backend.openSecondsLeft === undefined ? backend.breaker : `${backend.breaker} (${span(backend.openSecondsLeft * 1000)} left)`, breakerTone[backend.breaker], { "data-field": "breaker" }),
+              badge(
+                backend.openSecondsLeft === undefined
+                  ? backend.breaker
+                  : `${backend.breaker} (${span(backend.openSecondsLeft * 1000)} left)`,
+                breakerTone[backend.breaker],
+                { "data-field": "breaker" },
+              ),
           },
           { label: "Ejections", value: (backend) => String(backend.ejections) },
           { label: "In flight", value: (backend) => String(backend.inFlightQueries ?? 0) },
@@ -503,7 +606,10 @@ async function route() {
   nav.hidden = false;
   logoutButton.hidden = false;
   const hash = location.hash.replace(/^#/, "") || "/";
-  const parts = hash.split("/").filter(Boolean).map((part) => decodeURIComponent(part));
+  const parts = hash
+    .split("/")
+    .filter(Boolean)
+    .map((part) => decodeURIComponent(part));
   for (const link of nav.querySelectorAll("a")) link.classList.toggle("active", link.dataset.view === (parts[0] ?? "runtimes"));
   if (parts[0] === "runtime" && parts.length === 3) stopView = runtimeView(parts[1], parts[2]);
   else if (parts[0] === "gateway") stopView = gatewayView();

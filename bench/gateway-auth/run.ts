@@ -23,7 +23,9 @@ import { PasswordVerifier } from "../../gateway/password-verifier.ts";
 import { killAllChildren, repoRoot, spawnReady, type ChildUnderTest } from "../../test/support/process.ts";
 import { basicAuth, loopbackRequest, postStatement } from "../../test/security/loopback-client.ts";
 
-const { values } = parseArgs({ options: { record: { type: "boolean", default: false }, baseline: { type: "string", default: "09c0536" } } });
+const { values } = parseArgs({
+  options: { record: { type: "boolean", default: false }, baseline: { type: "string", default: "09c0536" } },
+});
 const runtime = "team-a/analytics";
 const floodCount = 1000;
 const concurrency = 20;
@@ -51,7 +53,9 @@ function cpuSeconds(pid: number): number {
 }
 
 function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((candidate) => candidate.startsWith("VmRSS:"))!;
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((candidate) => candidate.startsWith("VmRSS:"))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -66,10 +70,27 @@ function baselineTree(rev: string): string {
 
 async function startGateway(tree: string, config: Record<string, unknown>, label: string): Promise<{ url: string; child: ChildUnderTest }> {
   const routesFile = path.join(work, "routes.yaml");
-  writeFileSync(routesFile, yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }] }));
+  writeFileSync(
+    routesFile,
+    yaml.dump({
+      apiVersion: "xtrinode.io/v1alpha1",
+      kind: "GatewayRoutes",
+      routes: [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }],
+    }),
+  );
   const configFile = path.join(work, `${label}.yaml`);
   writeFileSync(configFile, yaml.dump(config));
-  const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), ["gateway", "--routes-file", routesFile, "--config", configFile, "--port", "0", "--host", "127.0.0.1"]);
+  const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), [
+    "gateway",
+    "--routes-file",
+    routesFile,
+    "--config",
+    configFile,
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+  ]);
   return { url: String(child.ready.url), child };
 }
 
@@ -85,7 +106,9 @@ interface FloodResult {
 
 /** Probes /healthz every 10 ms from a worker thread (its own event loop) until stop(). */
 function healthProbe(url: string): { stop(): Promise<{ latencies: number[]; failures: number }> } {
-  const worker = new Worker(new URL("./probe-worker.ts", import.meta.url), { workerData: { url: `${url}/healthz`, intervalMs: 10, from: "127.0.0.3" } });
+  const worker = new Worker(new URL("./probe-worker.ts", import.meta.url), {
+    workerData: { url: `${url}/healthz`, intervalMs: 10, from: "127.0.0.3" },
+  });
   const result = new Promise<{ latencies: number[]; failures: number }>((resolve) => worker.once("message", resolve));
   return {
     async stop() {
@@ -116,15 +139,21 @@ async function flood(url: string, pid: number, addresses: number): Promise<Flood
     while (sent < floodCount) {
       const index = sent++;
       const user = index % 2 === 0 ? targets[index % targets.length] : `unknown-${index}`;
-      const from = addresses === 1 ? "127.0.0.2" : `127.0.${1 + Math.floor(index / 250) % 250}.${1 + (index % 250)}`;
-      const status = await postStatement(url, runtime, basicAuth(user, `wrong-${index}`), from).then((answer) => String(answer.status), () => "error");
+      const from = addresses === 1 ? "127.0.0.2" : `127.0.${1 + (Math.floor(index / 250) % 250)}.${1 + (index % 250)}`;
+      const status = await postStatement(url, runtime, basicAuth(user, `wrong-${index}`), from).then(
+        (answer) => String(answer.status),
+        () => "error",
+      );
       floodStatuses[status] = (floodStatuses[status] ?? 0) + 1;
     }
   };
   const goodUser = async (user: string, from: string) => {
     while (!done) {
       const start = performance.now();
-      const status = await postStatement(url, runtime, basicAuth(user, `${user}-secret`), from).then((answer) => String(answer.status), () => "error");
+      const status = await postStatement(url, runtime, basicAuth(user, `${user}-secret`), from).then(
+        (answer) => String(answer.status),
+        () => "error",
+      );
       login.push(performance.now() - start);
       loginStatuses[status] = (loginStatuses[status] ?? 0) + 1;
       await sleep(100);
@@ -137,7 +166,15 @@ async function flood(url: string, pid: number, addresses: number): Promise<Flood
   done = true;
   await Promise.all(background);
   const health = await prober.stop();
-  return { wallMs, health: summary(health.latencies), healthFailures: health.failures, login: summary(login), loginStatuses, floodStatuses, cpuMsPerGuess: ((cpuSeconds(pid) - cpuBefore) * 1000) / floodCount };
+  return {
+    wallMs,
+    health: summary(health.latencies),
+    healthFailures: health.failures,
+    login: summary(login),
+    loginStatuses,
+    floodStatuses,
+    cpuMsPerGuess: ((cpuSeconds(pid) - cpuBefore) * 1000) / floodCount,
+  };
 }
 
 /** Event-loop delay while 100 bcrypt checks run at concurrency 20, in this process. */
@@ -174,17 +211,21 @@ async function bodyMemory(url: string, pid: number): Promise<{ before: number; p
   const sockets: net.Socket[] = [];
   let answered = 0;
   await Promise.all(
-    Array.from({ length: 40 }, () =>
-      new Promise<void>((resolve) => {
-        const socket = net.connect({ host: hostname, port: Number(port) }, () => {
-          socket.write(`POST /v1/statement HTTP/1.1\r\nHost: ${hostname}:${port}\r\nX-Trino-User: mallory\r\nX-Trino-XTrinode: ${runtime}\r\nContent-Length: ${size}\r\n\r\n`);
-          socket.write(Buffer.alloc(size - 1, "x"), () => resolve());
-        });
-        socket.on("data", () => answered++);
-        socket.on("error", () => resolve());
-        socket.on("close", () => resolve());
-        sockets.push(socket);
-      }),
+    Array.from(
+      { length: 40 },
+      () =>
+        new Promise<void>((resolve) => {
+          const socket = net.connect({ host: hostname, port: Number(port) }, () => {
+            socket.write(
+              `POST /v1/statement HTTP/1.1\r\nHost: ${hostname}:${port}\r\nX-Trino-User: mallory\r\nX-Trino-XTrinode: ${runtime}\r\nContent-Length: ${size}\r\n\r\n`,
+            );
+            socket.write(Buffer.alloc(size - 1, "x"), () => resolve());
+          });
+          socket.on("data", () => answered++);
+          socket.on("error", () => resolve());
+          socket.on("close", () => resolve());
+          sockets.push(socket);
+        }),
     ),
   );
   await sleep(1500);
@@ -227,33 +268,57 @@ try {
   }
 
   const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : "—");
-  const statuses = (counts: Record<string, number>) => Object.entries(counts).sort().map(([status, count]) => `${status}×${count}`).join(", ");
+  const statuses = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .sort()
+      .map(([status, count]) => `${status}×${count}`)
+      .join(", ");
   lines.push("<!-- bench:gateway-auth:start -->");
   lines.push("## gateway logins and statement memory (bench/gateway-auth, `npm run bench:gateway-auth`)");
   lines.push("");
-  lines.push(`Machine: nproc ${os.availableParallelism()}; memory ${Math.round(os.totalmem() / 2 ** 30)} GiB; CPU ${os.cpus()[0]?.model ?? "unknown"}; node ${process.version}; ${new Date().toISOString()}; load average ${os.loadavg()[0].toFixed(1)} at the end (other work shares this machine). Baseline = \`git archive ${values.baseline}\` (before the fixes), fixed = this tree, default gateway settings plus a password file of ${users.length} users at bcrypt cost ${bcryptCost}. Everything (load, probes, gateway) shares the 2 cores.`);
+  lines.push(
+    `Machine: nproc ${os.availableParallelism()}; memory ${Math.round(os.totalmem() / 2 ** 30)} GiB; CPU ${os.cpus()[0]?.model ?? "unknown"}; node ${process.version}; ${new Date().toISOString()}; load average ${os.loadavg()[0].toFixed(1)} at the end (other work shares this machine). Baseline = \`git archive ${values.baseline}\` (before the fixes), fixed = this tree, default gateway settings plus a password file of ${users.length} users at bcrypt cost ${bcryptCost}. Everything (load, probes, gateway) shares the 2 cores.`,
+  );
   lines.push("");
-  lines.push(`Wrong-password flood: ${floodCount} Basic logins with wrong passwords (half at 3 known users, half at unknown names), ${concurrency} concurrent, each on a new connection; meanwhile /healthz every 10 ms (from a worker thread of the bench, so the flood does not delay the probe's own clock) and two good users (already logged in once) every 100 ms. One run per row; latencies are client-observed. Idle = the same probe for 3 s just before the flood, against the same gateway process (the reference).`);
+  lines.push(
+    `Wrong-password flood: ${floodCount} Basic logins with wrong passwords (half at 3 known users, half at unknown names), ${concurrency} concurrent, each on a new connection; meanwhile /healthz every 10 ms (from a worker thread of the bench, so the flood does not delay the probe's own clock) and two good users (already logged in once) every 100 ms. One run per row; latencies are client-observed. Idle = the same probe for 3 s just before the flood, against the same gateway process (the reference).`,
+  );
   lines.push("");
-  lines.push("| gateway | client addresses | flood wall (s) | idle /healthz p50 / p99 (ms) | /healthz p50 / p99 / max during the flood (ms) | p99 flood / idle | good-user login p50 / p99 (ms) | good-user answers | flood answers | gateway CPU per guess (ms) |");
+  lines.push(
+    "| gateway | client addresses | flood wall (s) | idle /healthz p50 / p99 (ms) | /healthz p50 / p99 / max during the flood (ms) | p99 flood / idle | good-user login p50 / p99 (ms) | good-user answers | flood answers | gateway CPU per guess (ms) |",
+  );
   lines.push("| --- | ---: | ---: | --- | --- | ---: | --- | --- | --- | ---: |");
   for (const { label, addresses, idle, result } of floods) {
-    lines.push(`| ${label} | ${addresses} | ${(result.wallMs / 1000).toFixed(1)} | ${ms(idle.p50)} / ${ms(idle.p99)} | ${ms(result.health.p50)} / ${ms(result.health.p99)} / ${ms(result.health.max)}${result.healthFailures ? ` (${result.healthFailures} failed)` : ""} | ${(result.health.p99 / idle.p99).toFixed(1)}× | ${ms(result.login.p50)} / ${ms(result.login.p99)} | ${statuses(result.loginStatuses)} | ${statuses(result.floodStatuses)} | ${result.cpuMsPerGuess.toFixed(2)} |`);
+    lines.push(
+      `| ${label} | ${addresses} | ${(result.wallMs / 1000).toFixed(1)} | ${ms(idle.p50)} / ${ms(idle.p99)} | ${ms(result.health.p50)} / ${ms(result.health.p99)} / ${ms(result.health.max)}${result.healthFailures ? ` (${result.healthFailures} failed)` : ""} | ${(result.health.p99 / idle.p99).toFixed(1)}× | ${ms(result.login.p50)} / ${ms(result.login.p99)} | ${statuses(result.loginStatuses)} | ${statuses(result.floodStatuses)} | ${result.cpuMsPerGuess.toFixed(2)} |`,
+    );
   }
   lines.push("");
-  lines.push(`Event-loop delay while 100 bcrypt checks (cost ${bcryptCost}) run at concurrency ${concurrency} in one process (what a /healthz would wait):`);
+  lines.push(
+    `Event-loop delay while 100 bcrypt checks (cost ${bcryptCost}) run at concurrency ${concurrency} in one process (what a /healthz would wait):`,
+  );
   lines.push("");
   lines.push("| bcrypt as | loop delay p99 (ms) | max (ms) | wall for 100 checks (ms) |");
   lines.push("| --- | ---: | ---: | ---: |");
-  for (const delay of delays) lines.push(`| ${delay.mode === "sync" ? "bcryptjs compareSync on the loop (baseline)" : delay.mode === "async" ? "bcryptjs compare (async, chunked on the loop)" : "worker pool (gateway/password-verifier.ts)"} | ${ms(delay.p99)} | ${ms(delay.max)} | ${delay.wallMs.toFixed(0)} |`);
+  for (const delay of delays)
+    lines.push(
+      `| ${delay.mode === "sync" ? "bcryptjs compareSync on the loop (baseline)" : delay.mode === "async" ? "bcryptjs compare (async, chunked on the loop)" : "worker pool (gateway/password-verifier.ts)"} | ${ms(delay.p99)} | ${ms(delay.max)} | ${delay.wallMs.toFixed(0)} |`,
+    );
   lines.push("");
-  lines.push("Statement bodies: 40 connections each send all but the last byte of a 10 MB statement (default settings: statements.maxBytes 10 MiB, memoryBudgetBytes 128 MiB, bodyTimeoutMs 30 s); gateway RSS before and 1.5 s after the last byte was written.");
+  lines.push(
+    "Statement bodies: 40 connections each send all but the last byte of a 10 MB statement (default settings: statements.maxBytes 10 MiB, memoryBudgetBytes 128 MiB, bodyTimeoutMs 30 s); gateway RSS before and 1.5 s after the last byte was written.",
+  );
   lines.push("");
   lines.push("| gateway | RSS before (MiB) | RSS with 40 bodies pending (MiB) | growth (MiB) | connections answered early (refused) |");
   lines.push("| --- | ---: | ---: | ---: | ---: |");
-  for (const row of memory) lines.push(`| ${row.label} | ${row.before.toFixed(0)} | ${row.peak.toFixed(0)} | ${(row.peak - row.before).toFixed(0)} | ${row.answered} |`);
+  for (const row of memory)
+    lines.push(
+      `| ${row.label} | ${row.before.toFixed(0)} | ${row.peak.toFixed(0)} | ${(row.peak - row.before).toFixed(0)} | ${row.answered} |`,
+    );
   lines.push("");
-  lines.push("The budget bounds the statement bytes the gateway keeps (12 bodies of ~10 MB fit in 128 MiB, the other 28 connections are answered XTRINODE_GATEWAY_BUSY and their bodies read and dropped); RSS above that is, presumably, the dropped 64 KB chunks awaiting garbage collection and socket buffers (not investigated further).");
+  lines.push(
+    "The budget bounds the statement bytes the gateway keeps (12 bodies of ~10 MB fit in 128 MiB, the other 28 connections are answered XTRINODE_GATEWAY_BUSY and their bodies read and dropped); RSS above that is, presumably, the dropped 64 KB chunks awaiting garbage collection and socket buffers (not investigated further).",
+  );
   lines.push("<!-- bench:gateway-auth:end -->");
 } finally {
   await killAllChildren();

@@ -22,7 +22,12 @@ import { followUpRequests } from "./follow-up-load.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: "string", default: "9" }, seconds: { type: "string", default: "2" }, connections: { type: "string", default: "50" }, paths: { type: "string", default: "follow-up,statement" } },
+  options: {
+    rounds: { type: "string", default: "9" },
+    seconds: { type: "string", default: "2" },
+    connections: { type: "string", default: "50" },
+    paths: { type: "string", default: "follow-up,statement" },
+  },
 });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
@@ -37,7 +42,11 @@ process.on("exit", () => {
 });
 
 function start(args: string[], cwd: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, NODE_NO_WARNINGS: "1", XTRINODE_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { ...process.env, NODE_NO_WARNINGS: "1", XTRINODE_LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${args.join(" ")} in ${cwd} exited with ${code}`)));
@@ -58,11 +67,14 @@ function slice(url: string, pid: number, which: string): Promise<number> {
   const requests = which === "statement" ? [{ method: "POST", path: "/v1/statement", body: "SELECT 1" }] : followUpRequests;
   return new Promise((resolve, reject) => {
     const before = cpuMs(pid);
-    const instance = autocannon({ url, connections, duration: seconds, headers: { "x-trino-user": "bench" }, requests }, (error: Error | null, result: any) => {
-      if (error) return reject(error);
-      if (result.non2xx || result.errors) console.error(`  ${url} ${which}: non-2xx ${result.non2xx}, errors ${result.errors}`);
-      resolve(((cpuMs(pid) - before) * 1000) / Math.max(1, served));
-    });
+    const instance = autocannon(
+      { url, connections, duration: seconds, headers: { "x-trino-user": "bench" }, requests },
+      (error: Error | null, result: any) => {
+        if (error) return reject(error);
+        if (result.non2xx || result.errors) console.error(`  ${url} ${which}: non-2xx ${result.non2xx}, errors ${result.errors}`);
+        resolve(((cpuMs(pid) - before) * 1000) / Math.max(1, served));
+      },
+    );
     instance.on("response", (_client: unknown, status: number) => {
       if (status >= 200 && status < 300) served++;
     });
@@ -76,13 +88,19 @@ const median = (xs: number[]) => {
 
 const backend = await start(["fixtures/trino-server/main.ts", "--port", "0", "--max-queries", "20000"], repo);
 const routes = path.join(work, "routes.yaml");
-writeFileSync(routes, `apiVersion: xtrinode.io/v1alpha1\nkind: GatewayRoutes\nroutes:\n  - {namespace: bench, name: trino, backend: "${backend.url}", state: RUNNING, default: true}\n`);
+writeFileSync(
+  routes,
+  `apiVersion: xtrinode.io/v1alpha1\nkind: GatewayRoutes\nroutes:\n  - {namespace: bench, name: trino, backend: "${backend.url}", state: RUNNING, default: true}\n`,
+);
 const targets: Array<{ name: string; url: string; pid: number; slices: Record<string, number[]> }> = [];
 const minimal = await start(["bench/gateway/minimal-proxy.ts", backend.url], repo);
 targets.push({ name: "minimal node:http proxy", url: minimal.url, pid: minimal.child.pid!, slices: {} });
 for (const spec of positionals) {
   const [name, tree] = spec.includes("=") ? spec.split("=") : [spec, spec];
-  const gateway = await start(["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes], path.resolve(tree));
+  const gateway = await start(
+    ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes],
+    path.resolve(tree),
+  );
   targets.push({ name: `gateway ${name}`, url: gateway.url, pid: gateway.child.pid!, slices: {} });
 }
 for (const target of targets) for (const which of paths) await slice(target.url, target.pid, which); // warm-up
@@ -96,9 +114,16 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 const ratios = (a: number[], b: number[]) => a.map((value, i) => value / b[i]);
-console.log(`${new Date().toISOString()}, nproc ${os.availableParallelism()}, node ${process.version}; ${rounds} rounds × ${seconds} s, ${connections} connections; load average ${loadAtStart.map((x) => x.toFixed(1)).join(" / ")} at start, ${os.loadavg().map((x) => x.toFixed(1)).join(" / ")} at end`);
+console.log(
+  `${new Date().toISOString()}, nproc ${os.availableParallelism()}, node ${process.version}; ${rounds} rounds × ${seconds} s, ${connections} connections; load average ${loadAtStart.map((x) => x.toFixed(1)).join(" / ")} at start, ${os
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" / ")} at end`,
+);
 for (const which of paths) {
-  console.log(`\n${which}: target | CPU µs/request (median) | × minimal proxy (median of rounds; spread) | × ${targets[1]?.name ?? "-"} (median of rounds) | rounds`);
+  console.log(
+    `\n${which}: target | CPU µs/request (median) | × minimal proxy (median of rounds; spread) | × ${targets[1]?.name ?? "-"} (median of rounds) | rounds`,
+  );
   for (const target of targets) {
     const toFloor = ratios(target.slices[which], targets[0].slices[which]);
     const toFirst = targets[1] ? ratios(target.slices[which], targets[1].slices[which]) : [NaN];

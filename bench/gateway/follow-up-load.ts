@@ -22,7 +22,7 @@ export const followUpRequests = [
     },
   },
   ...Array.from({ length: FOLLOW_UPS_PER_POST }, () => ({
-    setupRequest: (req: any, context: Record<string, unknown>) => (typeof context.poll === "string" ? { ...req, method: "GET", path: context.poll, body: undefined } : null),
+    setupRequest: (req: any, context: Record<string, unknown>) =>
+      typeof context.poll === "string" ? { ...req, method: "GET", path: context.poll, body: undefined } : null,
   })),
 ];
-

@@ -12,17 +12,27 @@ const agentOptions = { keepAlive: true, maxSockets: 256, noDelay: true };
 const agent = new http.Agent(agentOptions);
 
 const server = http.createServer((req, res) => {
-  const headers = { ...req.headers, "x-forwarded-host": req.headers.host, "x-forwarded-proto": "http", "x-forwarded-for": req.socket.remoteAddress };
+  const headers = {
+    ...req.headers,
+    "x-forwarded-host": req.headers.host,
+    "x-forwarded-proto": "http",
+    "x-forwarded-for": req.socket.remoteAddress,
+  };
   delete headers.connection;
-  const upstream = http.request({ hostname: backend.hostname, port: backend.port, method: req.method, path: req.url, headers, agent }, (answer) => {
-    res.writeHead(answer.statusCode ?? 502, answer.headers);
-    answer.pipe(res);
-  });
+  const upstream = http.request(
+    { hostname: backend.hostname, port: backend.port, method: req.method, path: req.url, headers, agent },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
   upstream.on("error", () => {
     if (!res.headersSent) res.writeHead(502);
     res.end();
   });
   req.pipe(upstream);
 });
-server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ event: "listening", url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+server.listen(0, "127.0.0.1", () =>
+  console.log(JSON.stringify({ event: "listening", url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })),
+);
 process.once("SIGTERM", () => process.exit(0));

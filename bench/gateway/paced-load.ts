@@ -46,7 +46,14 @@ export function pacedFlowLoad(url: string, options: { rate: number; seconds: num
     outstanding++;
     const chunks: Buffer[] = [];
     const request = http.request(
-      { hostname: target.hostname, port: target.port, method, path, agent, headers: { "x-trino-user": "bench", ...(method === "POST" ? { "content-length": 8 } : {}) } },
+      {
+        hostname: target.hostname,
+        port: target.port,
+        method,
+        path,
+        agent,
+        headers: { "x-trino-user": "bench", ...(method === "POST" ? { "content-length": 8 } : {}) },
+      },
       (response) => {
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
         response.on("end", () => {
@@ -91,7 +98,14 @@ export function pacedFlowLoad(url: string, options: { rate: number; seconds: num
         }
         if (!options.agent) agent.destroy();
         const sorted = Float64Array.from(latencies).sort();
-        resolve({ ok: latencies.length, failed: failed + outstanding, sentRate: sent / options.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99), latencies: sorted });
+        resolve({
+          ok: latencies.length,
+          failed: failed + outstanding,
+          sentRate: sent / options.seconds,
+          p50: percentile(sorted, 50),
+          p99: percentile(sorted, 99),
+          latencies: sorted,
+        });
       };
       finish();
     }, 1);

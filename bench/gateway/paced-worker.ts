@@ -44,7 +44,13 @@ async function run(job: PacedJob): Promise<PacedTargetResult[]> {
       all.set(part, offset);
       offset += part.length;
     }
-    return { name: target.name, latencies: all.sort(), failed: pooled[index].failed, sentRate: pooled[index].sent / (job.rounds * job.sliceSeconds), sliceP99s: pooled[index].sliceP99s };
+    return {
+      name: target.name,
+      latencies: all.sort(),
+      failed: pooled[index].failed,
+      sentRate: pooled[index].sent / (job.rounds * job.sliceSeconds),
+      sliceP99s: pooled[index].sliceP99s,
+    };
   });
 }
 

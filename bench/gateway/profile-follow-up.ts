@@ -19,7 +19,14 @@ import autocannon from "autocannon";
 import yaml from "js-yaml";
 import { followUpRequests } from "./follow-up-load.ts";
 
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "20" }, connections: { type: "string", default: "50" }, top: { type: "string", default: "25" }, minimal: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "20" },
+    connections: { type: "string", default: "50" },
+    top: { type: "string", default: "25" },
+    minimal: { type: "boolean", default: false },
+  },
+});
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const work = mkdtempSync(path.join(os.tmpdir(), "xtrinode-profile-gateway-"));
 const started: ChildProcess[] = [];
@@ -30,7 +37,11 @@ process.on("exit", () => {
 
 /** Starts a process of this repository and resolves with the URL of its `{"event":"listening"}` line. */
 function startListening(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, args, { cwd: repo, env: { ...process.env, NODE_NO_WARNINGS: "1" }, stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, args, {
+    cwd: repo,
+    env: { ...process.env, NODE_NO_WARNINGS: "1" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   started.push(child);
   return new Promise((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)));
@@ -43,13 +54,28 @@ function startListening(args: string[]): Promise<{ child: ChildProcess; url: str
 
 const backend = await startListening(["fixtures/trino-server/main.ts", "--port", "0"]);
 const routesFile = path.join(work, "routes.yaml");
-writeFileSync(routesFile, yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "bench", name: "trino", backend: backend.url, state: "RUNNING", default: true }] }));
+writeFileSync(
+  routesFile,
+  yaml.dump({
+    apiVersion: "xtrinode.io/v1alpha1",
+    kind: "GatewayRoutes",
+    routes: [{ namespace: "bench", name: "trino", backend: backend.url, state: "RUNNING", default: true }],
+  }),
+);
 const profileDir = path.join(work, "profile");
-const profiled = values.minimal ? ["bench/gateway/minimal-proxy.ts", backend.url] : ["bin/xtrinode.ts", "gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile];
+const profiled = values.minimal
+  ? ["bench/gateway/minimal-proxy.ts", backend.url]
+  : ["bin/xtrinode.ts", "gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile];
 const gateway = await startListening(["--cpu-prof", "--cpu-prof-dir", profileDir, ...profiled]);
 const result: any = await new Promise((resolve, reject) =>
   autocannon(
-    { url: gateway.url, connections: Number(values.connections), duration: Number(values.seconds), headers: { "x-trino-user": "bench" }, requests: followUpRequests },
+    {
+      url: gateway.url,
+      connections: Number(values.connections),
+      duration: Number(values.seconds),
+      headers: { "x-trino-user": "bench" },
+      requests: followUpRequests,
+    },
     (error: Error | null, answer: unknown) => (error ? reject(error) : resolve(answer)),
   ),
 );
@@ -64,7 +90,9 @@ interface ProfileNode {
 }
 const file = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile"));
 if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
-const profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } = JSON.parse(readFileSync(path.join(profileDir, file), "utf8"));
+const profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } = JSON.parse(
+  readFileSync(path.join(profileDir, file), "utf8"),
+);
 const nodeById = new Map(profile.nodes.map((node) => [node.id, node]));
 const selfByFunction = new Map<string, number>();
 const selfByFile = new Map<string, number>();
@@ -81,7 +109,13 @@ profile.samples.forEach((id, i) => {
 });
 const top = Number(values.top);
 const table = (entries: Map<string, number>) =>
-  [...entries].sort((a, b) => b[1] - a[1]).slice(0, top).map(([key, micros]) => `${((100 * micros) / total).toFixed(1).padStart(5)}%  ${key}`).join("\n");
-console.log(`${result.requests.total} requests (${Math.round(result.requests.average)} req/s, non-2xx ${result.non2xx}); ${(total / 1e6).toFixed(1)} s sampled`);
+  [...entries]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([key, micros]) => `${((100 * micros) / total).toFixed(1).padStart(5)}%  ${key}`)
+    .join("\n");
+console.log(
+  `${result.requests.total} requests (${Math.round(result.requests.average)} req/s, non-2xx ${result.non2xx}); ${(total / 1e6).toFixed(1)} s sampled`,
+);
 console.log(`\nself time by function:\n${table(selfByFunction)}`);
 console.log(`\nself time by file or package:\n${table(selfByFile)}`);

@@ -83,7 +83,11 @@ process.on("exit", () => {
 });
 
 /** Spawns a child and resolves with the first stdout JSON line whose `event` is "listening". */
-function spawnReady(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; ready: Record<string, any> }> {
+function spawnReady(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; ready: Record<string, any> }> {
   const child = spawn(command, args, { cwd: repo, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   children.push(child);
   return new Promise((resolve, reject) => {
@@ -111,7 +115,6 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
   clearTimeout(timer);
 }
-
 
 async function waitForPort(port: number): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -178,18 +181,27 @@ async function startNginx(nginx: string, backendPort: number): Promise<{ child: 
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   writeFileSync(path.join(dir, "nginx.conf"), nginxConfig(dir, port, backendPort));
-  const child = spawn(nginx, ["-p", dir, "-c", path.join(dir, "nginx.conf"), "-e", path.join(dir, "error.log")], { stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn(nginx, ["-p", dir, "-c", path.join(dir, "nginx.conf"), "-e", path.join(dir, "error.log")], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
   children.push(child);
   await waitForPort(port);
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-async function startGateway(backendUrl: string, options: { name?: string; state?: string; config?: Record<string, unknown>; workers?: number } = {}): Promise<{ child: ChildProcess; url: string }> {
+async function startGateway(
+  backendUrl: string,
+  options: { name?: string; state?: string; config?: Record<string, unknown>; workers?: number } = {},
+): Promise<{ child: ChildProcess; url: string }> {
   const name = options.name ?? `gateway-${options.workers ?? 1}`;
   const routesFile = path.join(work, `routes-${name}.yaml`);
   writeFileSync(
     routesFile,
-    yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "bench", name: "trino", backend: backendUrl, state: options.state ?? "RUNNING", default: true }] }),
+    yaml.dump({
+      apiVersion: "xtrinode.io/v1alpha1",
+      kind: "GatewayRoutes",
+      routes: [{ namespace: "bench", name: "trino", backend: backendUrl, state: options.state ?? "RUNNING", default: true }],
+    }),
   );
   const configArgs: string[] = [];
   if (options.config) {
@@ -200,7 +212,19 @@ async function startGateway(backendUrl: string, options: { name?: string; state?
   const { child, ready } = await spawnReady(
     process.execPath,
     // One process unless asked (the memory phase reads the RSS of this one pid).
-    ["bin/xtrinode.ts", "gateway", "--workers", String(options.workers ?? 1), "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, ...configArgs],
+    [
+      "bin/xtrinode.ts",
+      "gateway",
+      "--workers",
+      String(options.workers ?? 1),
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--routes-file",
+      routesFile,
+      ...configArgs,
+    ],
     { XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
   );
   return { child, url: ready.url as string };
@@ -219,7 +243,9 @@ interface FlowCheck {
 async function checkFlow(url: string): Promise<FlowCheck> {
   const states: string[] = [];
   const origins: string[] = [];
-  let answer = await fetch(`${url}/v1/statement`, { method: "POST", headers: { "X-Trino-User": "bench" }, body: "SELECT 1" }).then((r) => r.json() as Promise<any>);
+  let answer = await fetch(`${url}/v1/statement`, { method: "POST", headers: { "X-Trino-User": "bench" }, body: "SELECT 1" }).then(
+    (r) => r.json() as Promise<any>,
+  );
   for (;;) {
     states.push(answer.stats.state);
     if (!answer.nextUri) break;
@@ -328,7 +354,8 @@ function processTree(pid: number): number[] {
     }
     for (const task of tasks) {
       try {
-        for (const child of readFileSync(`/proc/${tree[i]}/task/${task}/children`, "utf8").trim().split(/\s+/)) if (child) tree.push(Number(child));
+        for (const child of readFileSync(`/proc/${tree[i]}/task/${task}/children`, "utf8").trim().split(/\s+/))
+          if (child) tree.push(Number(child));
       } catch {
         // task gone
       }
@@ -431,10 +458,13 @@ function sendAmount(url: string, amount: number, which: "flow" | "statement"): P
         ];
   let ok = 0;
   return new Promise((resolve, reject) => {
-    const instance = autocannon({ url, connections, amount, headers: { "x-trino-user": "bench" }, requests }, (error: Error | null, result: any) => {
-      if (error) return reject(error);
-      resolve({ ok, problems: result.errors + result.timeouts + result.non2xx + (result.resets ?? 0) });
-    });
+    const instance = autocannon(
+      { url, connections, amount, headers: { "x-trino-user": "bench" }, requests },
+      (error: Error | null, result: any) => {
+        if (error) return reject(error);
+        resolve({ ok, problems: result.errors + result.timeouts + result.non2xx + (result.resets ?? 0) });
+      },
+    );
     instance.on("response", (_client: unknown, status: number) => {
       if (status >= 200 && status < 300) ok++;
     });
@@ -443,7 +473,15 @@ function sendAmount(url: string, amount: number, which: "flow" | "statement"): P
 
 interface GatewayMemory {
   held: { count: number; answered: number; problems: number; rssBeforeMiB: number; rssHeldMiB: number; statusHeld?: number };
-  passed: { queries: number; problems: number; rssIdleMiB: number; threads: number; rssBeforeMiB: number; checkpoints: Array<{ queries: number; rssMiB: number }>; seconds: number };
+  passed: {
+    queries: number;
+    problems: number;
+    rssIdleMiB: number;
+    threads: number;
+    rssBeforeMiB: number;
+    checkpoints: Array<{ queries: number; rssMiB: number }>;
+    seconds: number;
+  };
 }
 
 /**
@@ -463,8 +501,16 @@ async function gatewayMemory(backendUrl: string): Promise<GatewayMemory> {
   const rssBeforeMiB = rssMiB(holding.child.pid!);
   const sent = await sendAmount(holding.url, heldCount - 200, "statement");
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  const held = { count: heldCount, answered: sent.ok + warmUp.ok, problems: sent.problems + warmUp.problems, rssBeforeMiB, rssHeldMiB: rssMiB(holding.child.pid!) };
-  console.error(`held ${heldCount}: RSS ${rssBeforeMiB.toFixed(1)} → ${held.rssHeldMiB.toFixed(1)} MiB (answered ${held.answered}, problems ${held.problems})`);
+  const held = {
+    count: heldCount,
+    answered: sent.ok + warmUp.ok,
+    problems: sent.problems + warmUp.problems,
+    rssBeforeMiB,
+    rssHeldMiB: rssMiB(holding.child.pid!),
+  };
+  console.error(
+    `held ${heldCount}: RSS ${rssBeforeMiB.toFixed(1)} → ${held.rssHeldMiB.toFixed(1)} MiB (answered ${held.answered}, problems ${held.problems})`,
+  );
   await stop(holding.child);
 
   const passing = await startGateway(backendUrl, { name: "passed" });
@@ -472,14 +518,24 @@ async function gatewayMemory(backendUrl: string): Promise<GatewayMemory> {
   const rssIdleMiB = rssMiB(passing.child.pid!);
   const threads = threadCount(passing.child.pid!);
   await sendAmount(passing.url, 3 * 1000, "flow"); // warm-up
-  const passed = { queries: memoryQueries, problems: 0, rssIdleMiB, threads, rssBeforeMiB: rssMiB(passing.child.pid!), checkpoints: [] as Array<{ queries: number; rssMiB: number }>, seconds: 0 };
+  const passed = {
+    queries: memoryQueries,
+    problems: 0,
+    rssIdleMiB,
+    threads,
+    rssBeforeMiB: rssMiB(passing.child.pid!),
+    checkpoints: [] as Array<{ queries: number; rssMiB: number }>,
+    seconds: 0,
+  };
   const started = Date.now();
   const step = Math.ceil(memoryQueries / 10);
   for (let done = 0; done < memoryQueries; done += step) {
     const result = await sendAmount(passing.url, 3 * Math.min(step, memoryQueries - done), "flow");
     passed.problems += result.problems;
     passed.checkpoints.push({ queries: Math.min(memoryQueries, done + step), rssMiB: rssMiB(passing.child.pid!) });
-    console.error(`passed ${passed.checkpoints.at(-1)!.queries} queries: RSS ${passed.checkpoints.at(-1)!.rssMiB.toFixed(1)} MiB (problems ${result.problems})`);
+    console.error(
+      `passed ${passed.checkpoints.at(-1)!.queries} queries: RSS ${passed.checkpoints.at(-1)!.rssMiB.toFixed(1)} MiB (problems ${result.problems})`,
+    );
   }
   passed.seconds = (Date.now() - started) / 1000;
   await stop(passing.child);
@@ -505,7 +561,9 @@ async function verify(target: string, url: string): Promise<void> {
 
 const loadAtStart = os.loadavg()[0];
 const nginxPath = ensureNginx();
-const nginxVersion = spawnSync(nginxPath, ["-v"], { encoding: "utf8" }).stderr.trim().replace(/^nginx version: /, "");
+const nginxVersion = spawnSync(nginxPath, ["-v"], { encoding: "utf8" })
+  .stderr.trim()
+  .replace(/^nginx version: /, "");
 const results: TargetResult[] = [];
 let stealPercent = NaN;
 let memory: any[] = [];
@@ -542,7 +600,12 @@ try {
     ["gateway (node-http)", gatewayNodeHttp.child],
     [twoWorkersTarget, gatewayTwoWorkers.child],
   ];
-  cpuTargets = cpuByName.map(([target, child]) => ({ target, url: targets.find(([name]) => name === target)![1], pid: child.pid!, slices: { "follow-up": [], statement: [] } }));
+  cpuTargets = cpuByName.map(([target, child]) => ({
+    target,
+    url: targets.find(([name]) => name === target)![1],
+    pid: child.pid!,
+    slices: { "follow-up": [], statement: [] },
+  }));
   cpuLoad.start = os.loadavg();
   const stealBefore = cpuCounters();
   for (let round = 0; round < cpuRounds; round++) {
@@ -551,7 +614,9 @@ try {
         const t = cpuTargets[(k + round) % cpuTargets.length];
         const slice = await cpuSlice(t.url, t.pid, which, cpuDuration);
         t.slices[which].push(slice);
-        console.error(`cpu round ${round + 1} ${which} ${t.target}: ${slice.cpuUsPerRequest.toFixed(1)} µs/request over ${slice.served} (${Math.round(slice.rps)} req/s, problems ${slice.problems})`);
+        console.error(
+          `cpu round ${round + 1} ${which} ${t.target}: ${slice.cpuUsPerRequest.toFixed(1)} µs/request over ${slice.served} (${Math.round(slice.rps)} req/s, problems ${slice.problems})`,
+        );
       }
     }
   }
@@ -573,14 +638,20 @@ try {
   stealPercent = (100 * (countersAfter.steal - countersBefore.steal)) / Math.max(1, countersAfter.total - countersBefore.total);
   for (const [index, fixed] of steadyResults.entries()) {
     results[index].fixed = fixed;
-    console.error(`${fixed.name} at ${fixedRate}/s: p50 ${percentile(fixed.latencies, 50).toFixed(2)} p99 ${percentile(fixed.latencies, 99).toFixed(2)} ms over ${fixed.latencies.length} requests (failed ${fixed.failed})`);
+    console.error(
+      `${fixed.name} at ${fixedRate}/s: p50 ${percentile(fixed.latencies, 50).toFixed(2)} p99 ${percentile(fixed.latencies, 99).toFixed(2)} ms over ${fixed.latencies.length} requests (failed ${fixed.failed})`,
+    );
   }
   for (const child of [gatewayNodeHttp.child, gatewayTwoWorkers.child, minimal.child, nginx.child]) await stop(child);
   if (!values["skip-memory"]) gatewayRss = await gatewayMemory(backendUrl);
   await stop(backend.child);
 
   if (!values["skip-memory"]) {
-    const out = spawnSync(process.execPath, ["--expose-gc", "bench/gateway/sticky-memory.ts", "--queries", "1000000"], { cwd: repo, encoding: "utf8", timeout: 300_000 });
+    const out = spawnSync(process.execPath, ["--expose-gc", "bench/gateway/sticky-memory.ts", "--queries", "1000000"], {
+      cwd: repo,
+      encoding: "utf8",
+      timeout: 300_000,
+    });
     if (out.status !== 0) throw new Error(`sticky-memory failed: ${out.stderr}`);
     memory = JSON.parse(out.stdout.trim().split("\n").at(-1)!).results;
   }
@@ -618,7 +689,8 @@ if (cpuTargets.length > 0) {
   const perRequest = (t: CpuTarget, which: CpuPath) => t.slices[which].map((x) => x.cpuUsPerRequest);
   const spread = (xs: number[], digits = 1) => `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`;
   /** Per-round ratios of a target's CPU per request to a reference's (same round: same machine load). */
-  const roundRatios = (t: CpuTarget, reference: CpuTarget, which: CpuPath) => t.slices[which].map((x, i) => x.cpuUsPerRequest / reference.slices[which][i].cpuUsPerRequest);
+  const roundRatios = (t: CpuTarget, reference: CpuTarget, which: CpuPath) =>
+    t.slices[which].map((x, i) => x.cpuUsPerRequest / reference.slices[which][i].cpuUsPerRequest);
   const floor = cpuOf("minimal node:http proxy (reference)");
   const nginxCpu = cpuOf("nginx");
   const gatewayCpu = cpuOf("gateway (node-http)");
@@ -632,7 +704,9 @@ if (cpuTargets.length > 0) {
       `Load average (1/5/15 min) at the start of this phase ${cpuLoad.start.map((x) => x.toFixed(1)).join(" / ")}, at its end ${cpuLoad.end.map((x) => x.toFixed(1)).join(" / ")}; CPU steal during it ${cpuLoad.stealPercent.toFixed(1)}% — wall-clock columns (req/s, latency) move with that load, CPU per request far less.`,
   );
   lines.push("");
-  lines.push("| target | path | CPU µs / request (median) | spread (min–max of rounds) | × minimal proxy (median of rounds; spread) | × nginx (median of rounds; spread) | req/s (median) | p50 ms | p99 ms | problems |");
+  lines.push(
+    "| target | path | CPU µs / request (median) | spread (min–max of rounds) | × minimal proxy (median of rounds; spread) | × nginx (median of rounds; spread) | req/s (median) | p50 ms | p99 ms | problems |",
+  );
   lines.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const which of ["follow-up", "statement"] as const) {
     for (const t of cpuTargets) {
@@ -645,7 +719,10 @@ if (cpuTargets.length > 0) {
     }
   }
   lines.push("");
-  for (const [which, goal] of [["follow-up", 1.15], ["statement", 1.3]] as const) {
+  for (const [which, goal] of [
+    ["follow-up", 1.15],
+    ["statement", 1.3],
+  ] as const) {
     const ratio = median(roundRatios(gatewayCpu, floor, which));
     lines.push(
       `- gateway (node-http), ${which === "follow-up" ? "follow-ups" : "new statements"}: ${fmt(ratio)}× the minimal proxy's CPU per request (goal ≤ ${goal}: ${ratio <= goal ? "met" : "NOT met"}); ${fmt(median(roundRatios(gatewayCpu, nginxCpu, which)))}× nginx's.`,
@@ -693,7 +770,9 @@ for (const g of gateways) {
   const added = g.fixedP99 - direct.fixedP99;
   lines.push(
     `- ${g.target}: ${fmt(ratio)}× nginx throughput (goal ≥ 0.5: ${ratio >= 0.5 ? "met" : "NOT met"}); p99 added at ${fixedRate} req/s ${fmt(added)} ms over all requests (goal ≤ 1 ms: ${added <= 1 ? "met" : "NOT met"}), ${fmt(g.sliceP99 - direct.sliceP99)} ms in the median second` +
-      (g.fixedRps < fixedRate * 0.95 ? `; it reached only ${Math.round(g.fixedRps)} req/s of the ${fixedRate} asked, so that latency is a saturated one.` : "."),
+      (g.fixedRps < fixedRate * 0.95
+        ? `; it reached only ${Math.round(g.fixedRps)} req/s of the ${fixedRate} asked, so that latency is a saturated one.`
+        : "."),
   );
 }
 const minimalProxy = summary.find((s) => s.target.startsWith("minimal"));
@@ -717,12 +796,16 @@ if (gatewayRss) {
 }
 if (memory.length > 0) {
   lines.push("");
-  lines.push("Per-query bookkeeping after 1,000,000 queries (gateway's StickyRoutes + InFlightQueries driven directly, default limits, heap after GC):");
+  lines.push(
+    "Per-query bookkeeping after 1,000,000 queries (gateway's StickyRoutes + InFlightQueries driven directly, default limits, heap after GC):",
+  );
   lines.push("");
   lines.push("| shape | heap growth (MiB) | coordinators tracked | queries tracked | cost per query (µs) |");
   lines.push("| --- | ---: | ---: | ---: | ---: |");
   for (const m of memory) {
-    lines.push(`| ${m.shape === "finished" ? "every query finishes" : "no query ever finishes (bounded by sticky.maxQueries)"} | ${fmt(m.heapDeltaMiB)} | ${m.coordinatorsTracked} | ${m.queriesTracked} | ${fmt(m.nsPerQuery / 1000, 1)} |`);
+    lines.push(
+      `| ${m.shape === "finished" ? "every query finishes" : "no query ever finishes (bounded by sticky.maxQueries)"} | ${fmt(m.heapDeltaMiB)} | ${m.coordinatorsTracked} | ${m.queriesTracked} | ${fmt(m.nsPerQuery / 1000, 1)} |`,
+    );
   }
   const [finished, abandoned] = memory;
   if (finished && abandoned && abandoned.nsPerQuery > 10 * finished.nsPerQuery) {

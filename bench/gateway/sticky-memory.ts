@@ -10,7 +10,9 @@ import { parseArgs } from "node:util";
 import { resolveSettings } from "../../gateway/config.ts";
 import { InFlightQueries, QueryOwners, StickyRoutes } from "../../gateway/sticky.ts";
 
-const { values } = parseArgs({ options: { queries: { type: "string", default: "1000000" }, coordinators: { type: "string", default: "50" } } });
+const { values } = parseArgs({
+  options: { queries: { type: "string", default: "1000000" }, coordinators: { type: "string", default: "50" } },
+});
 const queries = Number(values.queries);
 const coordinatorCount = Number(values.coordinators);
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -91,12 +91,17 @@ try {
     await writeFile(path.join(specs, "rt-1.yaml"), runtimeYaml(1, 3 + run));
     await commitSpecs(specs, `rt-1: ${3 + run} workers`);
     const c = await timed(sync);
-    if (!c.result.committed || c.result.changes.changed.join() !== "team-1/rt-1") throw new Error(`one-runtime change committed ${JSON.stringify(c.result.changes)}`);
+    if (!c.result.committed || c.result.changes.changed.join() !== "team-1/rt-1")
+      throw new Error(`one-runtime change committed ${JSON.stringify(c.result.changes)}`);
     change.push(c.ms);
     changeFiles.push(Number(execSync(`git -C ${remote} show --name-only --format= main | wc -l`).toString().trim()));
     // The same no-op through the CLI process (Node start and module loading included).
     const cliStart = performance.now();
-    execFileSync(process.execPath, [path.join(repoRoot, "bin", "xtrinode.ts"), "gitops", "sync", "--specs", specs, "--target", remote, "--branch", "main", "--push"], { stdio: "ignore" });
+    execFileSync(
+      process.execPath,
+      [path.join(repoRoot, "bin", "xtrinode.ts"), "gitops", "sync", "--specs", specs, "--target", remote, "--branch", "main", "--push"],
+      { stdio: "ignore" },
+    );
     cliNoop.push(performance.now() - cliStart);
     console.log(`run ${run + 1}/${RUNS}: first ${a.ms.toFixed(0)} ms, no-op ${b.ms.toFixed(0)} ms, change ${c.ms.toFixed(0)} ms`);
   }
@@ -106,7 +111,10 @@ try {
 
 const machine = [
   `nproc ${os.cpus().length}`,
-  `load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} (shared machine)`,
+  `load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")} (shared machine)`,
   `memory ${(os.totalmem() / 2 ** 30).toFixed(0)}Gi`,
   `node ${process.version}`,
   execSync("git --version").toString().trim(),
@@ -129,7 +137,9 @@ const section = [
   "<!-- bench:gitops:end -->",
 ].join("\n");
 
-let results = existsSync(resultsFile) ? readFileSync(resultsFile, "utf8") : "# Benchmark results\n\nOne section per benchmark; each benchmark rewrites only its own section.\n";
+let results = existsSync(resultsFile)
+  ? readFileSync(resultsFile, "utf8")
+  : "# Benchmark results\n\nOne section per benchmark; each benchmark rewrites only its own section.\n";
 const pattern = /<!-- bench:gitops:start -->[\s\S]*<!-- bench:gitops:end -->/;
 results = pattern.test(results) ? results.replace(pattern, section) : `${results.trimEnd()}\n\n${section}\n`;
 writeFileSync(resultsFile, results);

@@ -18,7 +18,13 @@ import { ensureTrinoServer, freePort, startTrino, trinoVersion, type RunningTrin
 import { layOutCoordinator } from "../../test/trino/support/layout.ts";
 import { renderFixture, runtimeName, runtimeNamespace } from "../../test/trino/support/runtime.ts";
 
-const { values } = parseArgs({ options: { "cold-runs": { type: "string", default: "3" }, queries: { type: "string", default: "40" }, record: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: {
+    "cold-runs": { type: "string", default: "3" },
+    queries: { type: "string", default: "40" },
+    record: { type: "boolean", default: false },
+  },
+});
 const coldRuns = Number(values["cold-runs"]);
 const queries = Number(values.queries);
 const latencySql = "SELECT orderkey, totalprice, orderdate FROM tpch.tiny.orders WHERE orderkey < 2000 ORDER BY orderkey";
@@ -31,7 +37,14 @@ const median = (list: number[]) => {
 };
 
 function writeRoutes(backend: string, state: "PAUSED" | "RUNNING"): void {
-  writeFileSync(`${routesFile}.tmp`, yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: runtimeNamespace, name: runtimeName, backend, state, default: true }] }));
+  writeFileSync(
+    `${routesFile}.tmp`,
+    yaml.dump({
+      apiVersion: "xtrinode.io/v1alpha1",
+      kind: "GatewayRoutes",
+      routes: [{ namespace: runtimeNamespace, name: runtimeName, backend, state, default: true }],
+    }),
+  );
   renameSync(`${routesFile}.tmp`, routesFile);
 }
 
@@ -43,7 +56,9 @@ interface Page {
 
 /** A Trino client loop on fetch: POST, then nextUri until the end; calls onFirstRow at the first data row. Returns the rows. */
 async function runQuery(base: string, sql: string, onFirstRow?: () => void): Promise<number> {
-  let page = (await (await fetch(`${base}/v1/statement`, { method: "POST", body: sql, headers: { "x-trino-user": "bench" } })).json()) as Page;
+  let page = (await (
+    await fetch(`${base}/v1/statement`, { method: "POST", body: sql, headers: { "x-trino-user": "bench" } })
+  ).json()) as Page;
   let rows = 0;
   for (;;) {
     if (page.error) throw new Error(page.error.message);
@@ -72,14 +87,31 @@ try {
   const trinoPort = await freePort();
   const backend = `http://127.0.0.1:${trinoPort}`;
   writeRoutes(backend, "PAUSED");
-  const gateway = await spawnReady(xtrinodeBin, ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config]);
+  const gateway = await spawnReady(xtrinodeBin, [
+    "gateway",
+    "--workers",
+    "1",
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--routes-file",
+    routesFile,
+    "--config",
+    config,
+  ]);
   const gatewayUrl = String(gateway.ready.url);
   for (let run = 0; run < coldRuns; run++) {
     writeRoutes(backend, "PAUSED");
     await new Promise((resolve) => setTimeout(resolve, 500)); // the watched file is re-read
     let firstRowAt = 0;
     const held = runQuery(gatewayUrl, "SELECT name FROM tpch.tiny.nation ORDER BY nationkey", () => (firstRowAt = Date.now()));
-    const layout = layOutCoordinator(renderFixture(5432), { root: path.join(work, `coordinator-${run}`), home, port: trinoPort, secrets: { "sales-db-credentials/username": "bench", "sales-db-credentials/password": "unused" } });
+    const layout = layOutCoordinator(renderFixture(5432), {
+      root: path.join(work, `coordinator-${run}`),
+      home,
+      port: trinoPort,
+      secrets: { "sales-db-credentials/username": "bench", "sales-db-credentials/password": "unused" },
+    });
     const jvmStart = Date.now();
     trino = await startTrino({ home, etcDir: layout.etcDir, port: trinoPort, env: layout.env });
     const ready = Date.now();

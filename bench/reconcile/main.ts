@@ -54,8 +54,13 @@ async function measure(count: number): Promise<Row> {
     for (const ns of nsNames) await cluster.client.create(catalog(ns, "tpch", { connector: "tpch" }, { shared: "true" }));
     for (let i = 0; i < count; i++) {
       const ns = nsNames[i % namespaces];
-      const workersSpec = i % 3 === 0 ? { mode: "keda", min: 0, max: 4, keda: { queryPressure: { serverAddress: "http://prometheus:9090" } } } : { mode: "fixed", count: 2 };
-      await cluster.client.create(runtime(ns, `rt-${i}`, { workers: workersSpec, catalogs: { selector: { matchLabels: { shared: "true" } } } }));
+      const workersSpec =
+        i % 3 === 0
+          ? { mode: "keda", min: 0, max: 4, keda: { queryPressure: { serverAddress: "http://prometheus:9090" } } }
+          : { mode: "fixed", count: 2 };
+      await cluster.client.create(
+        runtime(ns, `rt-${i}`, { workers: workersSpec, catalogs: { selector: { matchLabels: { shared: "true" } } } }),
+      );
     }
     const log = cluster.server.requestLog;
     log.clear();
@@ -96,7 +101,9 @@ async function measure(count: number): Promise<Row> {
 
     log.clear();
     start = performance.now();
-    const applied = await reconcileAllOnce(createReconcileContext(cluster.client, { gatewayNamespace, policy: staticPolicy(), log: silentLogger() }));
+    const applied = await reconcileAllOnce(
+      createReconcileContext(cluster.client, { gatewayNamespace, policy: staticPolicy(), log: silentLogger() }),
+    );
     const applyNoopMs = performance.now() - start;
     if (applied.errors) throw new Error(`apply pass had ${applied.errors} errors`);
     return {
@@ -136,7 +143,10 @@ const section = [
   "",
   "| runtimes | initial wall (ms) | initial requests / runtime | initial writes / runtime | no-op resync wall (ms) | no-op requests / runtime | no-op writes (goal 0) | apply no-op wall (ms) | apply no-op requests / runtime | apply no-op writes |",
   "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-  ...rows.map((r) => `| ${r.runtimes} | ${fmt(r.initialMs, 0)} | ${fmt(r.initialRequestsPerRuntime)} | ${fmt(r.initialWritesPerRuntime)} | ${fmt(r.noopMs, 0)} | ${fmt(r.noopRequestsPerRuntime)} | ${r.noopWrites} | ${fmt(r.applyNoopMs, 0)} | ${fmt(r.applyNoopRequestsPerRuntime)} | ${r.applyNoopWrites} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.runtimes} | ${fmt(r.initialMs, 0)} | ${fmt(r.initialRequestsPerRuntime)} | ${fmt(r.initialWritesPerRuntime)} | ${fmt(r.noopMs, 0)} | ${fmt(r.noopRequestsPerRuntime)} | ${r.noopWrites} | ${fmt(r.applyNoopMs, 0)} | ${fmt(r.applyNoopRequestsPerRuntime)} | ${r.applyNoopWrites} |`,
+  ),
   "<!-- bench:reconcile:end -->",
 ].join("\n");
 

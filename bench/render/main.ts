@@ -38,11 +38,24 @@ function makeRuntime(i: number): XTrinode {
     route: { hostnames: [`rt-${i}.trino.example.com`] },
   };
   switch (i % 5) {
-    case 0: spec.workers = { count: 3, resources: { requests: { cpu: "4", memory: "16Gi" } } }; break;
-    case 1: spec.workers = { mode: "keda", min: 0, max: 10, keda: { queryPressure: { serverAddress: "http://prometheus:9090" } } }; break;
-    case 2: spec.workers = { count: 2 }; spec.valuesOverlay = { server: { autoscaling: { enabled: true, maxReplicas: 8 } } }; break;
-    case 3: spec.workers = { count: 2 }; spec.nodePool = { class: "general", instanceType: "m6i.2xlarge" }; break;
-    case 4: spec.workers = { count: 2 }; spec.lifecycle = { suspended: true }; break;
+    case 0:
+      spec.workers = { count: 3, resources: { requests: { cpu: "4", memory: "16Gi" } } };
+      break;
+    case 1:
+      spec.workers = { mode: "keda", min: 0, max: 10, keda: { queryPressure: { serverAddress: "http://prometheus:9090" } } };
+      break;
+    case 2:
+      spec.workers = { count: 2 };
+      spec.valuesOverlay = { server: { autoscaling: { enabled: true, maxReplicas: 8 } } };
+      break;
+    case 3:
+      spec.workers = { count: 2 };
+      spec.nodePool = { class: "general", instanceType: "m6i.2xlarge" };
+      break;
+    case 4:
+      spec.workers = { count: 2 };
+      spec.lifecycle = { suspended: true };
+      break;
   }
   return { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", metadata: { name: `rt-${i}`, namespace: "bench" }, spec };
 }
@@ -70,12 +83,14 @@ for (const n of SIZES) {
   const runs = Array.from({ length: RUNS }, () => renderBatch(runtimes));
   const totalMs = median(runs);
   rows.push({ n, totalMs, perRuntimeMs: totalMs / n, runs });
-  console.log(`render ${n} runtimes: median ${totalMs.toFixed(1)} ms total, ${(totalMs / n).toFixed(3)} ms/runtime (runs: ${runs.map((r) => r.toFixed(1)).join(", ")})`);
+  console.log(
+    `render ${n} runtimes: median ${totalMs.toFixed(1)} ms total, ${(totalMs / n).toFixed(3)} ms/runtime (runs: ${runs.map((r) => r.toFixed(1)).join(", ")})`,
+  );
 }
 
 const machine = [
   `nproc ${os.cpus().length}`,
-  `memory: ${execSync("free -h | awk '/^Mem:/ {print $2\" total, \"$7\" available\"}'").toString().trim()}`,
+  `memory: ${execSync('free -h | awk \'/^Mem:/ {print $2" total, "$7" available"}\'').toString().trim()}`,
   `node ${process.version}`,
   new Date().toISOString(),
 ].join("; ");
@@ -98,7 +113,9 @@ const section = [
   "<!-- bench:render:end -->",
 ].join("\n");
 
-let results = existsSync(resultsFile) ? readFileSync(resultsFile, "utf8") : "# Benchmark results\n\nOne section per benchmark; each benchmark rewrites only its own section.\n";
+let results = existsSync(resultsFile)
+  ? readFileSync(resultsFile, "utf8")
+  : "# Benchmark results\n\nOne section per benchmark; each benchmark rewrites only its own section.\n";
 const pattern = /<!-- bench:render:start -->[\s\S]*<!-- bench:render:end -->/;
 results = pattern.test(results) ? results.replace(pattern, section) : `${results.trimEnd()}\n\n${section}\n`;
 writeFileSync(resultsFile, results);

@@ -42,10 +42,17 @@ async function viaAgents(job: LoadJob): Promise<LoadResult> {
   const started = performance.now();
   const answers = await Promise.all(
     Array.from({ length: job.requests }, (_, i) =>
-      request(job.urls[i % job.urls.length], { method: "POST", token: job.token, agent: job.connections > 0 ? agents[i % agents.length] : undefined }),
+      request(job.urls[i % job.urls.length], {
+        method: "POST",
+        token: job.token,
+        agent: job.connections > 0 ? agents[i % agents.length] : undefined,
+      }),
     ),
   );
-  return summary(answers.map((a) => ({ status: a.status, retryAfter: a.headers["retry-after"] !== undefined, ms: a.ms })), started);
+  return summary(
+    answers.map((a) => ({ status: a.status, retryAfter: a.headers["retry-after"] !== undefined, ms: a.ms })),
+    started,
+  );
 }
 
 interface Answer {
@@ -89,7 +96,10 @@ function connect(target: URL): Promise<net.Socket> {
 }
 
 function requestBytes(target: URL, token: string, connection: "close" | "keep-alive"): Buffer {
-  return Buffer.from(`POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nAuthorization: Bearer ${token}\r\nContent-Length: 0\r\nConnection: ${connection}\r\n\r\n`, "latin1");
+  return Buffer.from(
+    `POST ${target.pathname} HTTP/1.1\r\nHost: ${target.host}\r\nAuthorization: Bearer ${token}\r\nContent-Length: 0\r\nConnection: ${connection}\r\n\r\n`,
+    "latin1",
+  );
 }
 
 function summary(answers: Answer[], started: number): LoadResult {

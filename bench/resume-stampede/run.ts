@@ -54,7 +54,11 @@ async function resumeBuckets(urls: string[]): Promise<Map<number, number>> {
   for (const url of urls) {
     const text = await fetch(`${url}/metrics`).then((r) => r.text());
     for (const line of text.split("\n")) {
-      if (!line.startsWith("xtrinode_apiserver_request_duration_seconds_bucket{") || !line.includes('route="/v1/runtimes/:namespace/:name/resume"')) continue;
+      if (
+        !line.startsWith("xtrinode_apiserver_request_duration_seconds_bucket{") ||
+        !line.includes('route="/v1/runtimes/:namespace/:name/resume"')
+      )
+        continue;
       const match = /le="([^"]+)".*\} (\d+)$/.exec(line);
       if (!match) continue;
       const le = match[1] === "+Inf" ? Infinity : Number(match[1]);
@@ -138,7 +142,9 @@ try {
 
   const floorCpuMs = () => floorServers.reduce((sum, server) => sum + cpuMs(server.pid), 0);
   const floorP99 = async (connections: number) => {
-    const latencies = [...(await load({ urls: floorUrls, token: tokens.gateway, requests, connections, client })).latenciesMs].sort((a, b) => a - b);
+    const latencies = [...(await load({ urls: floorUrls, token: tokens.gateway, requests, connections, client })).latenciesMs].sort(
+      (a, b) => a - b,
+    );
     return percentile(latencies, 99);
   };
   const apiServerCpuMs = () => servers.reduce((sum, server) => sum + cpuMs(server.child.pid!), 0);
@@ -158,7 +164,17 @@ try {
       const floorCpuBefore = floorCpuMs();
       floorP99s.push(await floorP99(connections)); // right after, so both see the same machine
       floorCpu += floorCpuMs() - floorCpuBefore;
-      console.log(JSON.stringify({ connections, run, ...result, p50: +result.p50.toFixed(1), p99: +result.p99.toFixed(1), wallMs: +result.wallMs.toFixed(1), floorP99: +floorP99s.at(-1)!.toFixed(1) }));
+      console.log(
+        JSON.stringify({
+          connections,
+          run,
+          ...result,
+          p50: +result.p50.toFixed(1),
+          p99: +result.p99.toFixed(1),
+          wallMs: +result.wallMs.toFixed(1),
+          floorP99: +floorP99s.at(-1)!.toFixed(1),
+        }),
+      );
     }
     const writesOk = results.every((r) => r.accepted === requests && r.xtrinodeWrites === 1 && r.leaseAcquisitions === 1);
     const p99 = median(results.map((r) => r.p99));

@@ -42,7 +42,15 @@ async function lookUpOwner(core: GatewayCore, x: Exchange): Promise<string | und
   if (backend === "throttled") {
     // 503 with Retry-After: Trino clients retry a poll answered so; junk follow-ups cost nothing more.
     x.runtime = "lookup-throttled";
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.lookupsThrottled, "too many follow-ups for queries this gateway replica has not seen; retry shortly", 503, { "retry-after": "1" });
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.lookupsThrottled,
+      "too many follow-ups for queries this gateway replica has not seen; retry shortly",
+      503,
+      { "retry-after": "1" },
+    );
     return undefined;
   }
   if (!backend) notFound(core, x);
@@ -81,7 +89,14 @@ async function mayFollowUp(core: GatewayCore, x: Exchange, backend: string): Pro
   const principal = x.principal!;
   const queryId = x.request.queryId!;
   if (!mayUseBackend(core, principal, backend)) {
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.accessDenied, `access denied: ${principal.name} may not use XTrinode runtime ${x.runtime}, which runs query ${queryId}`, 403);
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.accessDenied,
+      `access denied: ${principal.name} may not use XTrinode runtime ${x.runtime}, which runs query ${queryId}`,
+      403,
+    );
     return false;
   }
   if (isQueryAdmin(core, principal)) return true;

@@ -28,7 +28,13 @@ function rateLimit(core: GatewayCore, x: Exchange): boolean {
   if (allowed) return true;
   core.metrics.rateLimited.inc({ principal_kind: x.principal ? "user" : "address" });
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
-  failNew(core, x, gatewayErrors.rateLimited, `rate limit exceeded for ${x.principal?.name ?? "this client"}: at most ${core.settings.rateLimit?.queriesPerSecond} new queries per second; retry in ${seconds} s`, { "retry-after": String(seconds) });
+  failNew(
+    core,
+    x,
+    gatewayErrors.rateLimited,
+    `rate limit exceeded for ${x.principal?.name ?? "this client"}: at most ${core.settings.rateLimit?.queriesPerSecond} new queries per second; retry in ${seconds} s`,
+    { "retry-after": String(seconds) },
+  );
   return false;
 }
 
@@ -46,7 +52,8 @@ async function submitOrHold(core: GatewayCore, x: Exchange): Promise<void> {
   if (x.transactionBackend) {
     const route: RouteEntry = target?.members[0] ?? { namespace: "-", name: "-", backend: x.transactionBackend, state: "RUNNING" };
     const outcome = await submitStatement(core, res, forwarded, route, body, headers, owner);
-    if (!outcome.ok) failNew(core, x, gatewayErrors.backendUnreachable, `the coordinator running this transaction is unreachable: ${outcome.message}`);
+    if (!outcome.ok)
+      failNew(core, x, gatewayErrors.backendUnreachable, `the coordinator running this transaction is unreachable: ${outcome.message}`);
     return;
   }
   if (!target) return;
@@ -60,11 +67,17 @@ async function submitOrHold(core: GatewayCore, x: Exchange): Promise<void> {
     }));
     if (decision.action === "reject") {
       const kind =
-        tried.size > 0 ? gatewayErrors.noHealthyBackend
-        : decision.reason === "removed" ? gatewayErrors.runtimeRemoved
-        : decision.reason === "failed" ? gatewayErrors.resumeFailed
-        : gatewayErrors.noHealthyBackend;
-      const message = tried.size > 0 ? `no healthy backend left for ${target.label}: connection failed to ${[...tried].map(routeKey).join(", ")}` : decision.message;
+        tried.size > 0
+          ? gatewayErrors.noHealthyBackend
+          : decision.reason === "removed"
+            ? gatewayErrors.runtimeRemoved
+            : decision.reason === "failed"
+              ? gatewayErrors.resumeFailed
+              : gatewayErrors.noHealthyBackend;
+      const message =
+        tried.size > 0
+          ? `no healthy backend left for ${target.label}: connection failed to ${[...tried].map(routeKey).join(", ")}`
+          : decision.message;
       failNew(core, x, kind, message);
       return;
     }

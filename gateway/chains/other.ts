@@ -24,7 +24,10 @@ async function answerProbe(core: GatewayCore, x: Exchange): Promise<void> {
   if (path === "/healthz") return writeJson(x.res, 200, { status: "ok" });
   if (path === "/readyz") {
     const ready = core.routes.generation > 0;
-    return writeJson(x.res, ready ? 200 : 503, { status: ready ? "ready" : "no valid routes yet", routesGeneration: core.routes.generation });
+    return writeJson(x.res, ready ? 200 : 503, {
+      status: ready ? "ready" : "no valid routes yet",
+      routesGeneration: core.routes.generation,
+    });
   }
   const text = await core.metrics.exposition();
   x.res.writeHead(200, { "content-type": core.metrics.registry.contentType, "content-length": Buffer.byteLength(text) });
@@ -35,12 +38,22 @@ async function answerProbe(core: GatewayCore, x: Exchange): Promise<void> {
 async function answerStatus(core: GatewayCore, x: Exchange): Promise<void> {
   x.runtime = "-";
   if (x.req.method !== "GET" && x.req.method !== "HEAD") {
-    writeJson(x.res, 405, { error: { code: "METHOD_NOT_ALLOWED", message: `${gatewayStatusPath} answers GET only` } }, { allow: "GET, HEAD" });
+    writeJson(
+      x.res,
+      405,
+      { error: { code: "METHOD_NOT_ALLOWED", message: `${gatewayStatusPath} answers GET only` } },
+      { allow: "GET, HEAD" },
+    );
     return;
   }
   const access = await core.statusAccess.check(requestHeader(x, "authorization"), core.auth);
   if (!access.ok) {
-    writeJson(x.res, access.status, { error: { code: access.status === 401 ? "UNAUTHENTICATED" : "FORBIDDEN", message: access.message } }, access.challenges ? { "www-authenticate": access.challenges } : {});
+    writeJson(
+      x.res,
+      access.status,
+      { error: { code: access.status === 401 ? "UNAUTHENTICATED" : "FORBIDDEN", message: access.message } },
+      access.challenges ? { "www-authenticate": access.challenges } : {},
+    );
     return;
   }
   writeJson(x.res, 200, buildGatewayStatus(core), { "cache-control": "no-store" });
@@ -56,7 +69,9 @@ const otherRequestHooks: RelayHooks<Exchange> = {
 
 /** Streamed to a usable member of the selected target (or the backend of the transaction). */
 function proxyToTarget(core: GatewayCore, x: Exchange): void {
-  const route = x.transactionBackend ? undefined : x.target?.members.find((member) => member.state !== "REMOVED" && core.backends.usable(member.backend));
+  const route = x.transactionBackend
+    ? undefined
+    : x.target?.members.find((member) => member.state !== "REMOVED" && core.backends.usable(member.backend));
   const backend = x.transactionBackend ?? route?.backend;
   if (!backend) {
     writeJson(x.res, 503, { error: { code: "NO_BACKEND", message: `no usable backend for ${x.target?.label ?? "this request"}` } });

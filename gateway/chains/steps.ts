@@ -21,16 +21,31 @@ export async function authenticate(core: GatewayCore, x: Exchange): Promise<bool
     if (result.reason !== "invalid") {
       // Back off: 429 + Retry-After, no challenge (the credentials were not judged).
       const seconds = String(Math.max(1, Math.ceil(result.retryAfterMs / 1000)));
-      writeRefusal(x.res, 429, result.reason === "busy" ? gatewayErrors.gatewayBusy : gatewayErrors.loginThrottled, `authentication refused: ${result.message}`, { "retry-after": seconds });
+      writeRefusal(
+        x.res,
+        429,
+        result.reason === "busy" ? gatewayErrors.gatewayBusy : gatewayErrors.loginThrottled,
+        `authentication refused: ${result.message}`,
+        { "retry-after": seconds },
+      );
       return false;
     }
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.unauthenticated, `authentication failed: ${result.message}`, 401, { "www-authenticate": core.auth.challenges });
+    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.unauthenticated, `authentication failed: ${result.message}`, 401, {
+      "www-authenticate": core.auth.challenges,
+    });
     return false;
   }
   const user = requestHeader(x, "x-trino-user");
   if (user && !core.auth.mayActAs(result.principal, user)) {
     x.runtime = "forbidden";
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.accessDenied, `access denied: principal ${result.principal.name} cannot act as user ${user}`, 403);
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.accessDenied,
+      `access denied: principal ${result.principal.name} cannot act as user ${user}`,
+      403,
+    );
     return false;
   }
   const identityIssue = identityHeaderIssue(x.req.headers, result.principal, core.auth.mayActAs);
@@ -59,7 +74,10 @@ export function failNew(core: GatewayCore, x: Exchange, kind: TrinoErrorKind, me
 export function selectRoute(core: GatewayCore, x: Exchange): boolean {
   const transactionToken = requestHeader(x, transactionHeader);
   if (transactionToken && transactionToken !== "NONE") {
-    const backend = backendOfTransaction(transactionToken, core.routes.table.routes.map((route) => route.backend));
+    const backend = backendOfTransaction(
+      transactionToken,
+      core.routes.table.routes.map((route) => route.backend),
+    );
     untagTransactionHeader(x.req.headers); // Trino sees its own id
     if (backend) {
       x.transactionBackend = backend;
@@ -93,12 +111,26 @@ export function authorise(core: GatewayCore, x: Exchange): boolean {
   if (!core.auth.enabled || !principal || !target) return true;
   // Every query of a coordinator (with other users' SQL): admins only.
   if ((x.request.kind === "query-list" || x.request.kind === "ui") && !isQueryAdmin(core, principal)) {
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.accessDenied, `access denied: listing queries and the Trino web UI are for members of auth.queryAdminGroups only`, 403);
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.accessDenied,
+      `access denied: listing queries and the Trino web UI are for members of auth.queryAdminGroups only`,
+      403,
+    );
     return false;
   }
   const allowed = target.members.filter((route) => core.auth.mayUse(principal, routeKey(route)));
   if (allowed.length === 0) {
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.accessDenied, `access denied: ${principal.name} may not use XTrinode runtime ${target.label}`, 403);
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.accessDenied,
+      `access denied: ${principal.name} may not use XTrinode runtime ${target.label}`,
+      403,
+    );
     return false;
   }
   x.target = { ...target, members: allowed };

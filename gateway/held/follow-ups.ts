@@ -25,22 +25,37 @@ const cancelled = (queryId: string) => ({ kind: gatewayErrors.queryCancelled, me
 export async function followUpOfHeld(core: GatewayCore, x: Exchange): Promise<void> {
   const queryId = x.request.queryId!;
   const principal = x.principal;
-  const mayFollow = (submitter: string, runtime: string) => !principal || (principal.name === submitter && core.auth.mayUse(principal, runtime));
+  const mayFollow = (submitter: string, runtime: string) =>
+    !principal || (principal.name === submitter && core.auth.mayUse(principal, runtime));
   const denied = (runtime: string) =>
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.accessDenied, `access denied: query ${queryId} on ${runtime} was submitted by another principal`, 403);
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.accessDenied,
+      `access denied: query ${queryId} on ${runtime} was submitted by another principal`,
+      403,
+    );
   if (x.request.kind === "query") {
     if (x.req.method === "DELETE") {
       // trino-js cancel(): like Trino's kill of one's own query, it cancels what this principal
       // (without authentication: this X-Trino-User) holds under that id.
       const user = requestHeader(x, "x-trino-user");
       for (const held of core.held.withId(queryId)) {
-        const own = principal ? held.principal === principal.name : user !== undefined && firstValue(held.headers["x-trino-user"] as string | string[] | undefined) === user;
+        const own = principal
+          ? held.principal === principal.name
+          : user !== undefined && firstValue(held.headers["x-trino-user"] as string | string[] | undefined) === user;
         if (own) core.held.end(held, cancelled(queryId));
       }
       writeNoContent(x.res);
       return;
     }
-    writeJson(x.res, 404, { error: { code: "QUERY_NOT_FOUND", message: `query ${queryId} is not a Trino query yet (held by the gateway while its runtime resumes): poll or cancel it through its nextUri` } });
+    writeJson(x.res, 404, {
+      error: {
+        code: "QUERY_NOT_FOUND",
+        message: `query ${queryId} is not a Trino query yet (held by the gateway while its runtime resumes): poll or cancel it through its nextUri`,
+      },
+    });
     return;
   }
   const slug = heldSlugInPath.exec(x.request.path)?.[1];
@@ -74,17 +89,29 @@ export async function followUpOfHeld(core: GatewayCore, x: Exchange): Promise<vo
     held = adopted;
   }
   if (!held) {
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.queryNotFound, `query ${queryId} is no longer held by this gateway (cancelled, abandoned, expired, or held by another gateway replica that shares no XTRINODE_GATEWAY_TICKET_KEY with this one); run it again`);
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.queryNotFound,
+      `query ${queryId} is no longer held by this gateway (cancelled, abandoned, expired, or held by another gateway replica that shares no XTRINODE_GATEWAY_TICKET_KEY with this one); run it again`,
+    );
     return;
   }
   await pollHeld(core, x, held);
 }
 
-type HeldReadiness = { status: "ready"; route: RouteEntry } | { status: "waiting" } | { status: "failed"; kind: TrinoErrorKind; message: string };
+type HeldReadiness =
+  { status: "ready"; route: RouteEntry } | { status: "waiting" } | { status: "failed"; kind: TrinoErrorKind; message: string };
 
 function heldReadiness(core: GatewayCore, namespace: string, name: string): HeldReadiness {
   const route = core.routes.table.byKey.get(`${namespace}/${name}`);
-  if (!route || route.state === "REMOVED") return { status: "failed", kind: gatewayErrors.runtimeRemoved, message: `XTrinode runtime ${namespace}/${name} was removed while the statement waited for it` };
+  if (!route || route.state === "REMOVED")
+    return {
+      status: "failed",
+      kind: gatewayErrors.runtimeRemoved,
+      message: `XTrinode runtime ${namespace}/${name} was removed while the statement waited for it`,
+    };
   if (route.state === "FAILED") return { status: "failed", kind: gatewayErrors.resumeFailed, message: failedRouteMessage(route) };
   if (route.state !== "RUNNING") {
     core.resume.ensureResuming(namespace, name, route.state);
@@ -104,12 +131,21 @@ async function pollHeld(core: GatewayCore, x: Exchange, held: HeldQuery): Promis
   const deadline = Date.now() + core.settings.held.pollWaitMs;
   let readiness = heldReadiness(core, held.namespace, held.name);
   while (readiness.status === "waiting" && Date.now() < deadline && core.held.holds(held)) {
-    await Promise.race([core.nextChange(), new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now()))))]);
+    await Promise.race([
+      core.nextChange(),
+      new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(1, deadline - Date.now())))),
+    ]);
     readiness = heldReadiness(core, held.namespace, held.name);
   }
   if (!core.held.holds(held)) {
     const ending = core.held.ending(held.id, held.slug);
-    writeTrinoError(core, res, forwarded, ending?.kind ?? gatewayErrors.queryCancelled, ending?.message ?? `query ${held.id} was cancelled`);
+    writeTrinoError(
+      core,
+      res,
+      forwarded,
+      ending?.kind ?? gatewayErrors.queryCancelled,
+      ending?.message ?? `query ${held.id} was cancelled`,
+    );
     return;
   }
   if (readiness.status === "failed") {
@@ -119,12 +155,19 @@ async function pollHeld(core: GatewayCore, x: Exchange, held: HeldQuery): Promis
   if (readiness.status === "waiting") {
     if (Date.now() - held.createdAtMs > core.settings.held.maxAgeMs) {
       const lastError = core.resume.lastError(held.namespace, held.name);
-      endHeld(core, x, held, { kind: gatewayErrors.resumeTimeout, message: `XTrinode runtime ${held.namespace}/${held.name} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s${lastError ? ` (last resume error: ${lastError})` : ""}` });
+      endHeld(core, x, held, {
+        kind: gatewayErrors.resumeTimeout,
+        message: `XTrinode runtime ${held.namespace}/${held.name} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s${lastError ? ` (last resume error: ${lastError})` : ""}`,
+      });
       return;
     }
     const base = baseUrl(forwarded);
     const token = Number(/\/(\d+)$/.exec(pollPath)?.[1] ?? "0") + 1;
-    writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`));
+    writeJson(
+      res,
+      200,
+      queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`),
+    );
     return;
   }
   // Ready: the first poll to get here starts the submission; it and any later poll wait for it
@@ -133,7 +176,14 @@ async function pollHeld(core: GatewayCore, x: Exchange, held: HeldQuery): Promis
     // Credentials of the poll (an adopted ticket carries none; a token may have been refreshed).
     const credentials = req.headers.authorization ? { authorization: req.headers.authorization } : {};
     const user = held.headers["x-trino-user"];
-    held.submission = submitHeld(core, forwarded, readiness.route, held, { ...held.headers, ...credentials }, { user: typeof user === "string" ? user : "", principal: held.principal });
+    held.submission = submitHeld(
+      core,
+      forwarded,
+      readiness.route,
+      held,
+      { ...held.headers, ...credentials },
+      { user: typeof user === "string" ? user : "", principal: held.principal },
+    );
   }
   let timer: NodeJS.Timeout | undefined;
   const submitted = await Promise.race([
@@ -144,7 +194,11 @@ async function pollHeld(core: GatewayCore, x: Exchange, held: HeldQuery): Promis
   if (!submitted) {
     const base = baseUrl(forwarded);
     const token = Number(/\/(\d+)$/.exec(pollPath)?.[1] ?? "0") + 1;
-    writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`));
+    writeJson(
+      res,
+      200,
+      queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`),
+    );
     return;
   }
   const handed = core.held.handedOver(held.id, held.slug);

@@ -17,19 +17,42 @@ export function holdStatement(core: GatewayCore, x: Exchange, route: RouteEntry,
   const body = statement.bytes;
   if (core.held.full()) {
     const user = req.headers["x-trino-user"];
-    failNewStatement(core, res, forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`, {}, typeof user === "string" ? user : "");
+    failNewStatement(
+      core,
+      res,
+      forwarded,
+      gatewayErrors.tooManyHeld,
+      `XTrinode runtime ${routeKey(route)} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`,
+      {},
+      typeof user === "string" ? user : "",
+    );
     return;
   }
   const headers = forwardableHeaders(req.headers);
   const createdAtMs = Date.now();
   const id = core.newHeldId();
-  const slug = core.tickets.slug({ id, namespace: route.namespace, name: route.name, sql: body.toString("utf8"), headers: ticketHeaders(headers), createdAtMs, principal });
+  const slug = core.tickets.slug({
+    id,
+    namespace: route.namespace,
+    name: route.name,
+    sql: body.toString("utf8"),
+    headers: ticketHeaders(headers),
+    createdAtMs,
+    principal,
+  });
   const held = core.held.add({ id, slug, namespace: route.namespace, name: route.name, body, headers, createdAtMs, principal }, statement)!;
   if (route.state !== "RUNNING") core.resume.ensureResuming(route.namespace, route.name, route.state);
   core.activity.seen(route.namespace, route.name);
-  core.logger.info({ event: "statement-held", runtime: routeKey(route), queryId: held.id, state: route.state }, "statement held while the runtime resumes");
+  core.logger.info(
+    { event: "statement-held", runtime: routeKey(route), queryId: held.id, state: route.state },
+    "statement held while the runtime resumes",
+  );
   const base = baseUrl(forwarded);
-  writeJson(res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/1`));
+  writeJson(
+    res,
+    200,
+    queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/1`),
+  );
 }
 
 /**
@@ -45,27 +68,73 @@ export function adoptHeldTicket(core: GatewayCore, x: Exchange, queryId: string,
   if (!ticket || ticket.id !== queryId) return undefined;
   const runtime = `${ticket.namespace}/${ticket.name}`;
   if (!core.routes.table.byKey.has(runtime)) {
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.runtimeRemoved, `XTrinode runtime ${runtime} was removed while the statement waited for it`);
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.runtimeRemoved,
+      `XTrinode runtime ${runtime} was removed while the statement waited for it`,
+    );
     return "refused";
   }
   x.runtime = runtime;
   if (Date.now() - ticket.createdAtMs > core.settings.held.maxAgeMs) {
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.resumeTimeout, `XTrinode runtime ${runtime} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s`);
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.resumeTimeout,
+      `XTrinode runtime ${runtime} did not resume within ${Math.round(core.settings.held.maxAgeMs / 1000)} s`,
+    );
     return "refused";
   }
   const principal = x.principal;
   const user = ticket.headers["x-trino-user"];
-  if (core.auth.enabled && (!principal || principal.name !== ticket.principal || !core.auth.mayUse(principal, runtime) || (user !== undefined && !core.auth.mayActAs(principal, user)))) {
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.accessDenied, `access denied: ${principal?.name ?? "this client"} may not run this held statement on ${runtime}`, 403);
+  if (
+    core.auth.enabled &&
+    (!principal ||
+      principal.name !== ticket.principal ||
+      !core.auth.mayUse(principal, runtime) ||
+      (user !== undefined && !core.auth.mayActAs(principal, user)))
+  ) {
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.accessDenied,
+      `access denied: ${principal?.name ?? "this client"} may not run this held statement on ${runtime}`,
+      403,
+    );
     return "refused";
   }
   if (core.held.full()) {
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.tooManyHeld, `XTrinode runtime ${runtime} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`);
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.tooManyHeld,
+      `XTrinode runtime ${runtime} is resuming and this gateway already holds ${core.held.maxQueries} statements; retry shortly`,
+    );
     return "refused";
   }
-  const held = core.held.add({ id: queryId, slug, namespace: ticket.namespace, name: ticket.name, body: Buffer.from(ticket.sql, "utf8"), headers: ticket.headers, createdAtMs: ticket.createdAtMs, principal: ticket.principal });
+  const held = core.held.add({
+    id: queryId,
+    slug,
+    namespace: ticket.namespace,
+    name: ticket.name,
+    body: Buffer.from(ticket.sql, "utf8"),
+    headers: ticket.headers,
+    createdAtMs: ticket.createdAtMs,
+    principal: ticket.principal,
+  });
   if (!held) {
-    writeTrinoError(core, x.res, x.forwarded, gatewayErrors.gatewayBusy, `this gateway replica's statement memory is in use (statements.memoryBudgetBytes); retry shortly`);
+    writeTrinoError(
+      core,
+      x.res,
+      x.forwarded,
+      gatewayErrors.gatewayBusy,
+      `this gateway replica's statement memory is in use (statements.memoryBudgetBytes); retry shortly`,
+    );
     return "refused";
   }
   core.logger.info({ event: "statement-adopted", runtime, queryId }, "adopted a statement held by another gateway replica");

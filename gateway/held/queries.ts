@@ -65,7 +65,9 @@ export class TicketSealer {
   /** `secret`: XTRINODE_GATEWAY_TICKET_KEY (at least 32 characters), or undefined for a per-process key. */
   constructor(secret: string | undefined) {
     if (secret !== undefined && secret.length < minTicketKeyChars) {
-      throw new Error(`XTRINODE_GATEWAY_TICKET_KEY: must be at least ${minTicketKeyChars} characters (e.g. \`openssl rand -base64 48\`), the same on every gateway replica`);
+      throw new Error(
+        `XTRINODE_GATEWAY_TICKET_KEY: must be at least ${minTicketKeyChars} characters (e.g. \`openssl rand -base64 48\`), the same on every gateway replica`,
+      );
     }
     this.shared = secret !== undefined;
     this.key = secret === undefined ? randomBytes(32) : createHash("sha256").update(secret, "utf8").digest();
@@ -73,7 +75,10 @@ export class TicketSealer {
 
   /** The slug for a held statement: a sealed ticket when it fits, else a random (replica-local) slug. */
   slug(ticket: HeldTicket): string {
-    const json = Buffer.from(JSON.stringify([ticket.id, ticket.namespace, ticket.name, ticket.sql, ticket.headers, ticket.createdAtMs, ticket.principal]), "utf8");
+    const json = Buffer.from(
+      JSON.stringify([ticket.id, ticket.namespace, ticket.name, ticket.sql, ticket.headers, ticket.createdAtMs, ticket.principal]),
+      "utf8",
+    );
     // base64url is 4/3 of the bytes: skip deflating what cannot fit even at a generous 10:1.
     if (json.length > maxTicketChars * 7.5) return randomBytes(16).toString("hex");
     const encoded = this.seal(json);
@@ -85,14 +90,29 @@ export class TicketSealer {
     const fields = this.unseal(slug);
     if (!fields) return undefined;
     const [id, namespace, name, sql, headers, createdAtMs, principal] = fields;
-    if (typeof id !== "string" || typeof namespace !== "string" || typeof name !== "string" || typeof sql !== "string" || typeof createdAtMs !== "number" || typeof principal !== "string") return undefined;
-    if (typeof headers !== "object" || headers === null || Object.entries(headers).some(([key, value]) => !key.startsWith("x-trino-") || typeof value !== "string")) return undefined;
+    if (
+      typeof id !== "string" ||
+      typeof namespace !== "string" ||
+      typeof name !== "string" ||
+      typeof sql !== "string" ||
+      typeof createdAtMs !== "number" ||
+      typeof principal !== "string"
+    )
+      return undefined;
+    if (
+      typeof headers !== "object" ||
+      headers === null ||
+      Object.entries(headers).some(([key, value]) => !key.startsWith("x-trino-") || typeof value !== "string")
+    )
+      return undefined;
     return { id, namespace, name, sql, headers: headers as Record<string, string>, createdAtMs, principal };
   }
 
   /** Seals a gateway failure for its nextUri (see answers.ts failNewStatement). */
   sealFailure(failure: SealedFailure): string {
-    return this.seal(Buffer.from(JSON.stringify(["failure", failure.id, failure.errorName, failure.message, failure.user, failure.createdAtMs]), "utf8"));
+    return this.seal(
+      Buffer.from(JSON.stringify(["failure", failure.id, failure.errorName, failure.message, failure.user, failure.createdAtMs]), "utf8"),
+    );
   }
 
   /** The failure sealed in `text` by a replica with this key; undefined when it is not one (or was tampered with). */
@@ -100,7 +120,15 @@ export class TicketSealer {
     const fields = this.unseal(text);
     if (!fields) return undefined;
     const [tag, id, errorName, message, user, createdAtMs] = fields;
-    if (tag !== "failure" || typeof id !== "string" || typeof errorName !== "string" || typeof message !== "string" || typeof user !== "string" || typeof createdAtMs !== "number") return undefined;
+    if (
+      tag !== "failure" ||
+      typeof id !== "string" ||
+      typeof errorName !== "string" ||
+      typeof message !== "string" ||
+      typeof user !== "string" ||
+      typeof createdAtMs !== "number"
+    )
+      return undefined;
     return { id, errorName, message, user, createdAtMs };
   }
 
@@ -244,8 +272,16 @@ export class HeldQueries {
 
   /** Records the backend's first answer to a held statement, which is no longer held. */
   handOver(held: HeldQuery, answer: BackendResponse, nowMs = Date.now()): void {
-    this.end(held, { kind: gatewayErrors.queryNotFound, message: `query ${held.id} was already submitted to Trino; follow the nextUri of its answer, or run it again` });
-    this.handOvers.set(keyOf(held.id, held.slug), { answer, runtime: `${held.namespace}/${held.name}`, principal: held.principal, atMs: nowMs });
+    this.end(held, {
+      kind: gatewayErrors.queryNotFound,
+      message: `query ${held.id} was already submitted to Trino; follow the nextUri of its answer, or run it again`,
+    });
+    this.handOvers.set(keyOf(held.id, held.slug), {
+      answer,
+      runtime: `${held.namespace}/${held.name}`,
+      principal: held.principal,
+      atMs: nowMs,
+    });
   }
 
   /** The answer a statement got when this replica handed it over (its "namespace/name" and principal), if it did. */
@@ -255,7 +291,8 @@ export class HeldQueries {
 
   perRuntime(): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const held of this.held.values()) counts.set(`${held.namespace}/${held.name}`, (counts.get(`${held.namespace}/${held.name}`) ?? 0) + 1);
+    for (const held of this.held.values())
+      counts.set(`${held.namespace}/${held.name}`, (counts.get(`${held.namespace}/${held.name}`) ?? 0) + 1);
     return counts;
   }
 
@@ -267,7 +304,10 @@ export class HeldQueries {
     const dropped: HeldQuery[] = [];
     for (const held of this.held.values()) {
       if (!held.submission && nowMs - held.lastPollMs > abandonAfterMs) {
-        this.end(held, { kind: gatewayErrors.queryNotFound, message: `query ${held.id} was dropped: its client stopped polling for ${Math.round(abandonAfterMs / 1000)} s; run it again` });
+        this.end(held, {
+          kind: gatewayErrors.queryNotFound,
+          message: `query ${held.id} was dropped: its client stopped polling for ${Math.round(abandonAfterMs / 1000)} s; run it again`,
+        });
         dropped.push(held);
       }
     }

@@ -47,7 +47,14 @@ function pageOf(response: BackendResponse): PageView | undefined {
 
 /** A page the gateway may follow itself: the query has not run yet (no rows, no columns, no error) and goes on. */
 function followable(page: PageView | undefined): page is PageView & { nextUri: string } {
-  return !!page && typeof page.nextUri === "string" && page.columns === undefined && page.data === undefined && page.error === undefined && notYetRunningStates.has(page.stats?.state ?? "");
+  return (
+    !!page &&
+    typeof page.nextUri === "string" &&
+    page.columns === undefined &&
+    page.data === undefined &&
+    page.error === undefined &&
+    notYetRunningStates.has(page.stats?.state ?? "")
+  );
 }
 
 /**
@@ -85,7 +92,10 @@ async function followWhileNotRunning(backend: string, first: BackendResponse, he
 function isNoNodesFailure(response: BackendResponse): boolean {
   const page = pageOf(response);
   if (page?.stats?.state !== "FAILED") return false;
-  return page.error?.errorName === "NO_NODES_AVAILABLE" || (page.error?.errorName === "GENERIC_INTERNAL_ERROR" && page.error.message === "nodes is empty");
+  return (
+    page.error?.errorName === "NO_NODES_AVAILABLE" ||
+    (page.error?.errorName === "GENERIC_INTERNAL_ERROR" && page.error.message === "nodes is empty")
+  );
 }
 
 /**
@@ -94,14 +104,25 @@ function isNoNodesFailure(response: BackendResponse): boolean {
  * NO_NODES_AVAILABLE (a query that never ran; a start-up race of Trino). Answers the page reached:
  * one carrying columns or rows is handed over as it is, so no row is lost.
  */
-async function submitHeldWithRetries(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, held: HeldQuery, headers: OutgoingHttpHeaders, owner: QueryOwner): Promise<SubmitOutcome> {
+async function submitHeldWithRetries(
+  core: GatewayCore,
+  forwarded: ForwardedView,
+  route: RouteEntry,
+  held: HeldQuery,
+  headers: OutgoingHttpHeaders,
+  owner: QueryOwner,
+): Promise<SubmitOutcome> {
   const { "content-type": _contentType, ...pollHeaders } = headers;
   const followHeaders = { ...pollHeaders, ...forwardedHeaders(forwarded), "accept-encoding": "identity" };
   for (let attempt = 1; ; attempt++) {
     const sent = await sendStatement(core, forwarded, route, held.body, headers);
     if (!sent.ok) return sent;
     const reached = await followWhileNotRunning(route.backend, sent.response, followHeaders);
-    const again = isNoNodesFailure(reached) && attempt < heldSubmitMaxAttempts && core.held.holds(held) && Date.now() - held.createdAtMs < core.settings.held.maxAgeMs;
+    const again =
+      isNoNodesFailure(reached) &&
+      attempt < heldSubmitMaxAttempts &&
+      core.held.holds(held) &&
+      Date.now() - held.createdAtMs < core.settings.held.maxAgeMs;
     if (!again) {
       learnFromStatementResponse(core, route.backend, route, sent.response, owner);
       if (reached !== sent.response) {
@@ -112,7 +133,10 @@ async function submitHeldWithRetries(core: GatewayCore, forwarded: ForwardedView
       return { ok: true, response: reached };
     }
     core.metrics.heldResubmissions.inc({ namespace: route.namespace, runtime: route.name });
-    core.logger.info({ event: "held-resubmitted", runtime: routeKey(route), queryId: held.id, failedQueryId: pageOf(reached)?.id, attempt }, "held statement failed with NO_NODES_AVAILABLE before it ran; submitting it again");
+    core.logger.info(
+      { event: "held-resubmitted", runtime: routeKey(route), queryId: held.id, failedQueryId: pageOf(reached)?.id, attempt },
+      "held statement failed with NO_NODES_AVAILABLE before it ran; submitting it again",
+    );
     await new Promise((resolve) => setTimeout(resolve, heldResubmitDelayMs));
   }
 }
@@ -121,7 +145,14 @@ async function submitHeldWithRetries(core: GatewayCore, forwarded: ForwardedView
  * Runs a held statement's submission (in the background of the polls that wait for it): hands it
  * over (later polls of its nextUri get the page reached) or ends it with the reason it failed.
  */
-export async function submitHeld(core: GatewayCore, forwarded: ForwardedView, route: RouteEntry, held: HeldQuery, headers: OutgoingHttpHeaders, owner: QueryOwner): Promise<void> {
+export async function submitHeld(
+  core: GatewayCore,
+  forwarded: ForwardedView,
+  route: RouteEntry,
+  held: HeldQuery,
+  headers: OutgoingHttpHeaders,
+  owner: QueryOwner,
+): Promise<void> {
   let outcome: SubmitOutcome;
   try {
     outcome = await submitHeldWithRetries(core, forwarded, route, held, headers, owner);
@@ -129,7 +160,10 @@ export async function submitHeld(core: GatewayCore, forwarded: ForwardedView, ro
     outcome = { ok: false, retryable: false, message: `${routeKey(route)} (${route.backend}): ${(error as Error).message}` };
   }
   if (!outcome.ok) {
-    core.held.end(held, { kind: gatewayErrors.backendUnreachable, message: `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}` });
+    core.held.end(held, {
+      kind: gatewayErrors.backendUnreachable,
+      message: `XTrinode runtime ${held.namespace}/${held.name} resumed but ${outcome.message}`,
+    });
     return;
   }
   if (!core.held.holds(held)) {

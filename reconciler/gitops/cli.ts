@@ -94,7 +94,17 @@ async function runSync(flags: SyncFlags): Promise<void> {
     });
     const { added, changed, removed, shared } = result.changes;
     process.stdout.write(
-      JSON.stringify({ event: result.committed ? "committed" : result.superseded ? "superseded" : result.message ? "dry-run" : "unchanged", commit: result.commit, superseded: result.superseded, pushed: result.pushed, retries: result.retries, added, changed, removed, shared }) + "\n",
+      JSON.stringify({
+        event: result.committed ? "committed" : result.superseded ? "superseded" : result.message ? "dry-run" : "unchanged",
+        commit: result.commit,
+        superseded: result.superseded,
+        pushed: result.pushed,
+        retries: result.retries,
+        added,
+        changed,
+        removed,
+        shared,
+      }) + "\n",
     );
     if (result.message && !result.committed) process.stderr.write(`would commit (use --push to commit and push):\n${result.message}`);
   } finally {
@@ -113,13 +123,28 @@ export async function diffCommand(flags: DiffFlags): Promise<CommandOutput> {
   try {
     if (flags.kubeconfig) {
       const { clusterDiff } = await import("../apply-preview.ts");
-      const result = await clusterDiff({ kubeconfig: flags.kubeconfig, policy: flags.policy, gatewayNamespace: flags.gatewayNamespace, namespace: flags.namespace });
+      const result = await clusterDiff({
+        kubeconfig: flags.kubeconfig,
+        policy: flags.policy,
+        gatewayNamespace: flags.gatewayNamespace,
+        namespace: flags.namespace,
+      });
       return { code: result.changed ? 1 : 0, stdout: result.text, stderr: "" };
     }
     if (!flags.base) throw new Error("--base REF is required (or --kubeconfig to diff against a cluster)");
-    const diff = await specDiff({ base: flags.base, head: flags.head, specs: flags.specs, policyFile: flags.policy, gatewayNamespace: flags.gatewayNamespace });
+    const diff = await specDiff({
+      base: flags.base,
+      head: flags.head,
+      specs: flags.specs,
+      policyFile: flags.policy,
+      gatewayNamespace: flags.gatewayNamespace,
+    });
     const labels = { base: flags.base, head: flags.head ?? "working tree" };
-    return { code: hasDifferences(diff) ? 1 : 0, stdout: flags.format === "markdown" ? formatMarkdown(diff, labels) : formatText(diff, labels), stderr: "" };
+    return {
+      code: hasDifferences(diff) ? 1 : 0,
+      stdout: flags.format === "markdown" ? formatMarkdown(diff, labels) : formatText(diff, labels),
+      stderr: "",
+    };
   } catch (error) {
     return { code: 2, stdout: "", stderr: describeError(error) };
   }
@@ -129,7 +154,9 @@ export function registerGitOpsCommands(program: Command): void {
   const gitops = program.command("gitops").description("GitOps mode: render specs into a Git repository that Argo CD or Flux applies");
   gitops
     .command("sync")
-    .description("Render every runtime into --target's --branch; commit only when the rendered content changed; --push with retries on a concurrent sync")
+    .description(
+      "Render every runtime into --target's --branch; commit only when the rendered content changed; --push with retries on a concurrent sync",
+    )
     .option("--specs <dir>", "spec directory (inside a Git work tree: its commit is recorded as the source)")
     .option("--spec-repo <url>", "spec repository to clone instead of --specs")
     .option("--spec-ref <ref>", "branch, tag or commit of --spec-repo", "HEAD")

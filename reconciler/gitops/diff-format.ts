@@ -54,17 +54,20 @@ export function formatMarkdown(diff: RenderDiff, labels: DiffLabels, budget = MA
     out.push("");
   }
   out.push("| runtime | change | objects | restarts pods |", "| --- | --- | ---: | --- |");
-  for (const r of diff.runtimes) out.push(`| \`${r.runtime}\` | ${STATUS_ICON[r.status]} | ${r.objectsChanged} | ${r.restarts.length ? "⚠️ yes" : "no"} |`);
+  for (const r of diff.runtimes)
+    out.push(`| \`${r.runtime}\` | ${STATUS_ICON[r.status]} | ${r.objectsChanged} | ${r.restarts.length ? "⚠️ yes" : "no"} |`);
   out.push("");
   let used = out.join("\n").length;
   const section = (summary: string, files: FileDiff[]) => {
     let body = codeBlock(files);
-    if (used + body.length > budget) body = `Diff omitted (comment size limit); run \`xtrinode diff\` locally. Files:\n\n${files.map((f) => `- \`${f.file}\` (${f.status})`).join("\n")}`;
+    if (used + body.length > budget)
+      body = `Diff omitted (comment size limit); run \`xtrinode diff\` locally. Files:\n\n${files.map((f) => `- \`${f.file}\` (${f.status})`).join("\n")}`;
     const text = [`<details><summary>${summary}</summary>`, "", body, "", "</details>", ""].join("\n");
     used += text.length;
     out.push(text);
   };
-  for (const r of diff.runtimes) section(`<code>${r.runtime}</code>: ${r.status}, ${r.objectsChanged} objects${r.restarts.length ? ", ⚠️ restarts pods" : ""}`, r.files);
+  for (const r of diff.runtimes)
+    section(`<code>${r.runtime}</code>: ${r.status}, ${r.objectsChanged} objects${r.restarts.length ? ", ⚠️ restarts pods" : ""}`, r.files);
   if (diff.shared.length) section(`Shared objects (routes, namespace guardrails, kustomization): ${diff.shared.length} files`, diff.shared);
   return out.join("\n");
 }

@@ -31,9 +31,20 @@ export interface RenderDiff {
 }
 
 function fileDiff(file: string, before: string | undefined, after: string | undefined): FileDiff {
-  const patch = createTwoFilesPatch(before === undefined ? "/dev/null" : `a/${file}`, after === undefined ? "/dev/null" : `b/${file}`, before ?? "", after ?? "", undefined, undefined, { context: 3 });
+  const patch = createTwoFilesPatch(
+    before === undefined ? "/dev/null" : `a/${file}`,
+    after === undefined ? "/dev/null" : `b/${file}`,
+    before ?? "",
+    after ?? "",
+    undefined,
+    undefined,
+    { context: 3 },
+  );
   // Drop the "Index:"/"===" preamble: plain unified diff, as git and kubectl print it.
-  const body = patch.split("\n").filter((line, i) => !(i < 2 && (line.startsWith("Index:") || line.startsWith("====")))).join("\n");
+  const body = patch
+    .split("\n")
+    .filter((line, i) => !(i < 2 && (line.startsWith("Index:") || line.startsWith("===="))))
+    .join("\n");
   return { file, status: before === undefined ? "added" : after === undefined ? "removed" : "changed", patch: body };
 }
 
@@ -62,7 +73,8 @@ export function diffTrees(base: Tree, head: Tree, prefix = ""): RenderDiff {
       added: count("added"),
       changed: count("changed"),
       removed: count("removed"),
-      objectsChanged: runtimes.reduce((n, r) => n + r.objectsChanged, 0) + shared.filter((d) => !d.file.endsWith("kustomization.yaml")).length,
+      objectsChanged:
+        runtimes.reduce((n, r) => n + r.objectsChanged, 0) + shared.filter((d) => !d.file.endsWith("kustomization.yaml")).length,
     },
   };
 }
@@ -72,7 +84,10 @@ export function hasDifferences(diff: RenderDiff): boolean {
 }
 
 type Obj = { kind?: string; metadata?: { name?: string }; spec?: { template?: PodTemplate }; data?: Record<string, string> };
-type PodTemplate = { metadata?: { annotations?: Record<string, string> }; spec?: { containers?: Array<{ name: string; image?: string }>; initContainers?: Array<{ name: string; image?: string }> } };
+type PodTemplate = {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: { containers?: Array<{ name: string; image?: string }>; initContainers?: Array<{ name: string; image?: string }> };
+};
 
 /** Why a change to this object restarts pods (empty when it does not). */
 export function restartReasons(file: string, before: string | undefined, after: string | undefined): string[] {
@@ -81,20 +96,25 @@ export function restartReasons(file: string, before: string | undefined, after: 
   const b = yaml.load(after) as Obj;
   const what = `${b.kind} ${b.metadata?.name}`;
   const reasons: string[] = [];
-  if (b.kind === "ConfigMap" && (a.data?.["jvm.config"] ?? "") !== (b.data?.["jvm.config"] ?? "")) reasons.push(`${what}: JVM settings (jvm.config) changed`);
+  if (b.kind === "ConfigMap" && (a.data?.["jvm.config"] ?? "") !== (b.data?.["jvm.config"] ?? ""))
+    reasons.push(`${what}: JVM settings (jvm.config) changed`);
   const ta = a.spec?.template;
   const tb = b.spec?.template;
   if (!ta || !tb) return reasons;
   const annotationsA = ta.metadata?.annotations ?? {};
   const annotationsB = tb.metadata?.annotations ?? {};
-  const checksums = [...new Set([...Object.keys(annotationsA), ...Object.keys(annotationsB)])].filter((k) => k.startsWith("checksum/")).sort(compareStrings);
+  const checksums = [...new Set([...Object.keys(annotationsA), ...Object.keys(annotationsB)])]
+    .filter((k) => k.startsWith("checksum/"))
+    .sort(compareStrings);
   for (const key of checksums) if (annotationsA[key] !== annotationsB[key]) reasons.push(`${what}: ${key} changed (pods roll)`);
-  const images = (t: PodTemplate) => new Map([...(t.spec?.initContainers ?? []), ...(t.spec?.containers ?? [])].map((c) => [c.name, c.image ?? ""]));
+  const images = (t: PodTemplate) =>
+    new Map([...(t.spec?.initContainers ?? []), ...(t.spec?.containers ?? [])].map((c) => [c.name, c.image ?? ""]));
   const imagesA = images(ta);
   for (const [name, image] of images(tb)) {
     const old = imagesA.get(name);
     if (old !== undefined && old !== image) reasons.push(`${what}: image of ${name} ${old} → ${image}`);
   }
-  if (!reasons.some((r) => r.startsWith(`${what}:`)) && JSON.stringify(ta) !== JSON.stringify(tb)) reasons.push(`${what}: pod template changed (pods roll)`);
+  if (!reasons.some((r) => r.startsWith(`${what}:`)) && JSON.stringify(ta) !== JSON.stringify(tb))
+    reasons.push(`${what}: pod template changed (pods roll)`);
   return reasons;
 }

@@ -14,7 +14,20 @@ export interface GitIdentity {
 
 export const DEFAULT_IDENTITY: GitIdentity = { name: "XTrinode GitOps", email: "xtrinode-gitops@xtrinode.io" };
 
-const PASSED_ENV = ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSH_AUTH_SOCK", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy"];
+const PASSED_ENV = [
+  "PATH",
+  "HOME",
+  "LANG",
+  "LC_ALL",
+  "TMPDIR",
+  "SSH_AUTH_SOCK",
+  "HTTPS_PROXY",
+  "HTTP_PROXY",
+  "NO_PROXY",
+  "https_proxy",
+  "http_proxy",
+  "no_proxy",
+];
 
 /** A simple-git client whose commits do not depend on the machine's git config or environment. */
 function gitEnv(identity: GitIdentity): Record<string, string> {
@@ -32,7 +45,10 @@ function gitEnv(identity: GitIdentity): Record<string, string> {
 }
 
 export function gitAt(dir: string, identity: GitIdentity = DEFAULT_IDENTITY): SimpleGit {
-  return simpleGit({ baseDir: dir, config: ["commit.gpgsign=false", "core.autocrlf=false", "core.quotepath=false", "gc.auto=0", "maintenance.auto=false"] }).env(gitEnv(identity));
+  return simpleGit({
+    baseDir: dir,
+    config: ["commit.gpgsign=false", "core.autocrlf=false", "core.quotepath=false", "gc.auto=0", "maintenance.auto=false"],
+  }).env(gitEnv(identity));
 }
 
 /**
@@ -93,7 +109,14 @@ export async function readManagedBlobIds(git: SimpleGit, ref: string, prefix: st
  * written and deleted; no work tree or index (a 5,000-file render is one process and one pack).
  * Returns the commit id.
  */
-export async function commitTreeChange(dir: string, identity: GitIdentity, branch: string, parent: string | null, change: TreeChange, message: string): Promise<string> {
+export async function commitTreeChange(
+  dir: string,
+  identity: GitIdentity,
+  branch: string,
+  parent: string | null,
+  change: TreeChange,
+  message: string,
+): Promise<string> {
   const chunks: Buffer[] = [];
   const data = (text: string) => {
     const body = Buffer.from(text, "utf8");
@@ -111,7 +134,11 @@ export async function commitTreeChange(dir: string, identity: GitIdentity, branc
   }
   chunks.push(Buffer.from("done\n"));
   await new Promise<void>((resolve, reject) => {
-    const child = spawn("git", ["-c", "gc.auto=0", "fast-import", "--quiet", "--force", "--done"], { cwd: dir, env: gitEnv(identity), stdio: ["pipe", "ignore", "pipe"] });
+    const child = spawn("git", ["-c", "gc.auto=0", "fast-import", "--quiet", "--force", "--done"], {
+      cwd: dir,
+      env: gitEnv(identity),
+      stdio: ["pipe", "ignore", "pipe"],
+    });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", reject);
@@ -170,13 +197,16 @@ export async function pushBranch(git: SimpleGit, branch: string): Promise<boolea
     return !/^=\t/m.test(out);
   } catch (error) {
     const text = String((error as Error).message);
-    if (/non-fast-forward|fetch first|\[rejected\]|rejected|failed to update ref|cannot lock ref|stale info/i.test(text)) throw new NonFastForwardError(text);
+    if (/non-fast-forward|fetch first|\[rejected\]|rejected|failed to update ref|cannot lock ref|stale info/i.test(text))
+      throw new NonFastForwardError(text);
     throw error;
   }
 }
 
 /** The spec repository a directory belongs to: root, remote URL, HEAD commit, path inside, dirty. */
-export async function describeSpecDir(dir: string): Promise<{ root: string | null; repo: string | null; commit: string | null; path: string; dirty: boolean }> {
+export async function describeSpecDir(
+  dir: string,
+): Promise<{ root: string | null; repo: string | null; commit: string | null; path: string; dirty: boolean }> {
   const git = gitAt(dir);
   let root: string;
   try {
@@ -196,7 +226,11 @@ export async function describeSpecDir(dir: string): Promise<{ root: string | nul
   } catch {
     repo = null;
   }
-  const rel = path.relative(root, await realpath(dir)).split(path.sep).join("/") || ".";
+  const rel =
+    path
+      .relative(root, await realpath(dir))
+      .split(path.sep)
+      .join("/") || ".";
   const status = await git.raw(["status", "--porcelain", "--untracked-files=all", "--", "."]);
   return { root, repo, commit, path: rel, dirty: status.trim().length > 0 };
 }

@@ -33,7 +33,8 @@ async function renderDir(dir: string, options: SpecDiffOptions): Promise<Tree> {
 /** Errors found in a temporary checkout name `<ref>:<path in repo>` instead of the temporary path. */
 function relabel(error: unknown, tmp: string, ref: string): unknown {
   const rename = (file: string) => (file.startsWith(tmp) ? `${ref}:${path.relative(tmp, file)}` : file);
-  if (error instanceof RenderError) return new RenderError(error.issues.map((i: ValidationIssue) => (i.file ? { ...i, file: rename(i.file) } : i)));
+  if (error instanceof RenderError)
+    return new RenderError(error.issues.map((i: ValidationIssue) => (i.file ? { ...i, file: rename(i.file) } : i)));
   if (error instanceof SpecLoadError) {
     const prefix = `${error.file}${error.line !== undefined ? `:${error.line}` : ""}: `;
     return new SpecLoadError(rename(error.file), error.message.slice(prefix.length), error.line);
@@ -55,7 +56,8 @@ async function renderAtRef(root: string, ref: string, specPath: string, options:
 
 export async function specDiff(options: SpecDiffOptions): Promise<RenderDiff> {
   const spec = await describeSpecDir(options.specs);
-  if (!spec.root) throw new SpecLoadError(options.specs, "not inside a Git work tree (xtrinode diff compares revisions of a spec repository)");
+  if (!spec.root)
+    throw new SpecLoadError(options.specs, "not inside a Git work tree (xtrinode diff compares revisions of a spec repository)");
   const base = await renderAtRef(spec.root, options.base, spec.path, options);
   const head = options.head ? await renderAtRef(spec.root, options.head, spec.path, options) : await renderDir(options.specs, options);
   return diffTrees(base, head);

@@ -92,9 +92,20 @@ export function crdTreeFiles(): Array<{ file: string; content: string }> {
 }
 
 /** The desired tree (with metadata) for a render result. */
-export function desiredTree(result: RenderAllResult, options: { prefix: string; gatewayNamespace: string; crds: boolean; source: SourceInfo }): Tree {
-  const tree = renderTree(result, { prefix: options.prefix, gatewayNamespace: options.gatewayNamespace, crds: options.crds ? crdTreeFiles() : [] });
-  const [file, content] = metadataFile(options.prefix, { xtrinodeVersion: XTRINODE_VERSION, source: options.source }, result.runtimes.length);
+export function desiredTree(
+  result: RenderAllResult,
+  options: { prefix: string; gatewayNamespace: string; crds: boolean; source: SourceInfo },
+): Tree {
+  const tree = renderTree(result, {
+    prefix: options.prefix,
+    gatewayNamespace: options.gatewayNamespace,
+    crds: options.crds ? crdTreeFiles() : [],
+  });
+  const [file, content] = metadataFile(
+    options.prefix,
+    { xtrinodeVersion: XTRINODE_VERSION, source: options.source },
+    result.runtimes.length,
+  );
   tree.set(file, content);
   return tree;
 }
@@ -108,7 +119,12 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
   const spec = await describeSpecDir(path.extname(options.specs) ? path.dirname(options.specs) : options.specs);
   const source = options.source ?? { repo: spec.repo, commit: spec.commit, path: spec.path, dirty: spec.dirty };
   const specRoot = spec.root;
-  const desired = desiredTree(result, { prefix, gatewayNamespace: options.gatewayNamespace ?? defaultGatewayNamespace, crds: options.crds ?? true, source });
+  const desired = desiredTree(result, {
+    prefix,
+    gatewayNamespace: options.gatewayNamespace ?? defaultGatewayNamespace,
+    crds: options.crds ?? true,
+    source,
+  });
   const maxRetries = options.maxRetries ?? 5;
   const work = await mkdtemp(path.join(tmpdir(), "xtrinode-gitops-"));
   try {
@@ -125,17 +141,34 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
       // Deleted are only files the previous render recorded writing (not every path of the layout's shape:
       // argocd/apps/application.yaml, another prefix's clusters/b/kustomization.yaml…).
       const stray = [...found.keys()].some((file) => !desiredIds.has(file));
-      const recorded = stray ? recordedPaths(await readFileAt(git, ref, metadataPath), await readFileAt(git, ref, kustomizationPath), prefix) : null;
+      const recorded = stray
+        ? recordedPaths(await readFileAt(git, ref, metadataPath), await readFileAt(git, ref, kustomizationPath), prefix)
+        : null;
       const existing = ownedTree(found, desiredIds, recorded);
       // A render of a newer spec commit is never replaced by one of its ancestors (a late CI job).
-      const rendered = exists && source.commit && specRoot ? await renderedSourceCommit(git, `refs/remotes/origin/${options.branch}`, metadataPath) : null;
+      const rendered =
+        exists && source.commit && specRoot ? await renderedSourceCommit(git, `refs/remotes/origin/${options.branch}`, metadataPath) : null;
       if (rendered && specRoot && (await descendsFrom(specRoot, rendered, source.commit!))) {
-        log.warn({ event: "gitops-sync-superseded", rendered, source: source.commit }, "the branch already renders a newer spec commit; nothing to do");
-        return { committed: false, pushed: false, commit: null, changes: runtimeChanges(existing, existing, prefix), retries: attempt, message: null, superseded: rendered };
+        log.warn(
+          { event: "gitops-sync-superseded", rendered, source: source.commit },
+          "the branch already renders a newer spec commit; nothing to do",
+        );
+        return {
+          committed: false,
+          pushed: false,
+          commit: null,
+          changes: runtimeChanges(existing, existing, prefix),
+          retries: attempt,
+          message: null,
+          superseded: rendered,
+        };
       }
       const changes = runtimeChanges(existing, desiredIds, prefix);
       if (!hasChanges(changes)) {
-        log.info({ event: "gitops-sync-noop", target: options.target, branch: options.branch, attempt }, "rendered content unchanged; nothing to commit");
+        log.info(
+          { event: "gitops-sync-noop", target: options.target, branch: options.branch, attempt },
+          "rendered content unchanged; nothing to commit",
+        );
         return { committed: false, pushed: false, commit: null, changes, retries: attempt, message: null };
       }
       const message = commitMessage(changes, source);
@@ -145,7 +178,14 @@ export async function gitopsSync(options: SyncOptions): Promise<SyncResult> {
       }
       const plan = planTreeChange(existing, desiredIds);
       const parent = exists ? (await git.revparse([`refs/remotes/origin/${options.branch}`])).trim() : null;
-      const commit = await commitTreeChange(work, identity, options.branch, parent, { writes: plan.writes.map(([file]) => [file, desired.get(file)!]), deletes: plan.deletes }, message);
+      const commit = await commitTreeChange(
+        work,
+        identity,
+        options.branch,
+        parent,
+        { writes: plan.writes.map(([file]) => [file, desired.get(file)!]), deletes: plan.deletes },
+        message,
+      );
       await options.beforePush?.(attempt);
       try {
         if (!(await pushBranch(git, options.branch))) {

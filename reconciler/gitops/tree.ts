@@ -72,7 +72,10 @@ export function renderTree(result: RenderAllResult, options: TreeOptions): Tree 
   const files: Array<[string, string]> = [];
   const p = options.prefix;
   for (const crd of options.crds) files.push([join(p, CRDS_DIR, crd.file), crd.content]);
-  files.push([join(p, GATEWAY_DIR, objectFile(routesConfigMap(result.routes, options.gatewayNamespace))), toYaml(routesConfigMap(result.routes, options.gatewayNamespace))]);
+  files.push([
+    join(p, GATEWAY_DIR, objectFile(routesConfigMap(result.routes, options.gatewayNamespace))),
+    toYaml(routesConfigMap(result.routes, options.gatewayNamespace)),
+  ]);
   for (const ns of result.namespaces) {
     for (const object of ns.objects) {
       assertNoSecret(object);
@@ -87,8 +90,14 @@ export function renderTree(result: RenderAllResult, options: TreeOptions): Tree 
       files.push([path.join(dir, objectFile(object)), toYaml(object)]);
     }
   }
-  const manifests = files.map(([file]) => (p ? path.relative(p, file) : file)).filter((file) => path.basename(file) !== "values.yaml").sort();
-  files.push([join(p, KUSTOMIZATION_FILE), toYaml({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: manifests })]);
+  const manifests = files
+    .map(([file]) => (p ? path.relative(p, file) : file))
+    .filter((file) => path.basename(file) !== "values.yaml")
+    .sort();
+  files.push([
+    join(p, KUSTOMIZATION_FILE),
+    toYaml({ apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: manifests }),
+  ]);
   const tree: Tree = new Map();
   for (const [file, content] of files) {
     if (tree.has(file)) throw new Error(`two rendered files map to ${file}`);
@@ -106,7 +115,10 @@ export function metadataFile(prefix: string, metadata: Metadata, runtimes: numbe
     source: metadata.source,
     runtimes,
   };
-  return [join(prefix, METADATA_FILE), `# Written by \`xtrinode gitops sync\`; not a Kubernetes object (not listed in ${KUSTOMIZATION_FILE}).\n${toYaml(doc)}`];
+  return [
+    join(prefix, METADATA_FILE),
+    `# Written by \`xtrinode gitops sync\`; not a Kubernetes object (not listed in ${KUSTOMIZATION_FILE}).\n${toYaml(doc)}`,
+  ];
 }
 
 /**
@@ -121,7 +133,12 @@ export function isManagedPath(file: string, prefix: string): boolean {
   const parts = rel.split("/");
   if (parts.length === 1) return parts[0] === METADATA_FILE || parts[0] === KUSTOMIZATION_FILE;
   if (parts.length === 2) return parts[0] === CRDS_DIR || parts[0] === GATEWAY_DIR;
-  return parts.length === 3 && dns1123LabelPattern.test(parts[0]) && (dns1123LabelPattern.test(parts[1]) || parts[1] === NAMESPACE_DIR) && parts[2].endsWith(".yaml");
+  return (
+    parts.length === 3 &&
+    dns1123LabelPattern.test(parts[0]) &&
+    (dns1123LabelPattern.test(parts[1]) || parts[1] === NAMESPACE_DIR) &&
+    parts[2].endsWith(".yaml")
+  );
 }
 
 /**
@@ -143,7 +160,10 @@ export function recordedPaths(metadata: string | null, kustomization: string | n
     return null;
   }
   if ((meta as { kind?: unknown } | null)?.kind !== "GitOpsRender") return null;
-  const resources = (kust as { kind?: unknown; resources?: unknown } | null)?.kind === "Kustomization" ? (kust as { resources?: unknown }).resources : undefined;
+  const resources =
+    (kust as { kind?: unknown; resources?: unknown } | null)?.kind === "Kustomization"
+      ? (kust as { resources?: unknown }).resources
+      : undefined;
   if (!Array.isArray(resources)) return null;
   const recorded = new Set([join(prefix, METADATA_FILE), join(prefix, KUSTOMIZATION_FILE)]);
   for (const entry of resources) {
@@ -230,11 +250,19 @@ export function commitMessage(changes: RuntimeChanges, source: SourceInfo): stri
   ].filter(Boolean);
   const sourceText = source.commit ? `${source.commit.slice(0, 12)}${source.dirty ? " (dirty)" : ""}` : "uncommitted specs";
   const lines = [`xtrinode: render ${counts.length ? counts.join(", ") : "shared objects"} from ${sourceText}`, ""];
-  for (const [label, items] of [["Added", changes.added], ["Changed", changes.changed], ["Removed", changes.removed]] as const) {
+  for (const [label, items] of [
+    ["Added", changes.added],
+    ["Changed", changes.changed],
+    ["Removed", changes.removed],
+  ] as const) {
     if (items.length) lines.push(`${label}:`, ...items.map((r) => `  - ${r}`), "");
   }
   if (changes.shared.length) lines.push("Shared files:", ...changes.shared.map((f) => `  - ${f}`), "");
-  lines.push(`Source-Repo: ${source.repo ?? "(none)"}`, `Source-Commit: ${source.commit ?? "(none)"}${source.dirty ? " (dirty)" : ""}`, `Source-Path: ${source.path}`);
+  lines.push(
+    `Source-Repo: ${source.repo ?? "(none)"}`,
+    `Source-Commit: ${source.commit ?? "(none)"}${source.dirty ? " (dirty)" : ""}`,
+    `Source-Path: ${source.path}`,
+  );
   return lines.join("\n") + "\n";
 }
 

@@ -146,11 +146,27 @@ export function addCelValidations(kind: string, openApiSchema: Record<string, un
  * real-API-server tier to check, fixture by fixture.
  */
 export const invalidFixtureCel: Record<string, { cel: "all" | "some" | "none"; rules: CelRuleId[]; why: string }> = {
-  "catalog-conflicts": { cel: "some", rules: ["catalogConnectorName"], why: "a key in both properties and secretProperties needs iterating an unbounded map (CEL cost budget); env-var clashes span catalogs; the HPA bound needs the Helm values after valuesOverlay" },
-  "catalog-secret-properties": { cel: "none", rules: [], why: "the secret-name heuristics and URL password patterns are a word-level analysis, kept in one place (validate.ts)" },
+  "catalog-conflicts": {
+    cel: "some",
+    rules: ["catalogConnectorName"],
+    why: "a key in both properties and secretProperties needs iterating an unbounded map (CEL cost budget); env-var clashes span catalogs; the HPA bound needs the Helm values after valuesOverlay",
+  },
+  "catalog-secret-properties": {
+    cel: "none",
+    rules: [],
+    why: "the secret-name heuristics and URL password patterns are a word-level analysis, kept in one place (validate.ts)",
+  },
   "duplicate-hostname": { cel: "none", rules: [], why: "spans several XTrinodes" },
-  "duplicate-runtime": { cel: "none", rules: [], why: "a spec-set property (two documents); the API server has one object per name anyway" },
-  "heap-above-limitrange-default": { cel: "none", rules: [], why: "needs the operator policy's LimitRange defaults and quantity arithmetic" },
+  "duplicate-runtime": {
+    cel: "none",
+    rules: [],
+    why: "a spec-set property (two documents); the API server has one object per name anyway",
+  },
+  "heap-above-limitrange-default": {
+    cel: "none",
+    rules: [],
+    why: "needs the operator policy's LimitRange defaults and quantity arithmetic",
+  },
   "keda-and-hpa": { cel: "none", rules: [], why: "valuesOverlay preserves unknown fields, which CEL cannot read" },
   "malformed-yaml": { cel: "none", rules: [], why: "not an object: kubectl fails to parse it" },
   "missing-catalog": { cel: "none", rules: [], why: "needs the XTrinodeCatalogs of the namespace" },
@@ -162,8 +178,16 @@ export const invalidFixtureCel: Record<string, { cel: "all" | "some" | "none"; r
   "policy-max-resources": { cel: "none", rules: [], why: "needs the operator policy" },
   "policy-max-workers": { cel: "none", rules: [], why: "needs the operator policy" },
   "policy-node-pool-class": { cel: "none", rules: [], why: "needs the operator policy" },
-  "requests-above-limits": { cel: "none", rules: [], why: "comparing quantities needs the CEL quantity library (Kubernetes ≥ 1.29); the minimum is 1.25" },
+  "requests-above-limits": {
+    cel: "none",
+    rules: [],
+    why: "comparing quantities needs the CEL quantity library (Kubernetes ≥ 1.29); the minimum is 1.25",
+  },
   "runtime-name-digit": { cel: "all", rules: ["runtimeNameLetter"], why: "" },
-  "unknown-field": { cel: "none", rules: [], why: "refused by the schema itself: the unknown field with fieldValidation=Strict, the hostname by its pattern" },
+  "unknown-field": {
+    cel: "none",
+    rules: [],
+    why: "refused by the schema itself: the unknown field with fieldValidation=Strict, the hostname by its pattern",
+  },
   "workers-max-below-min": { cel: "all", rules: ["kedaMaxAtLeastMin"], why: "" },
 };

@@ -50,13 +50,17 @@ export function decodeRoutes(text: string, options: { mode: RoutesDecodeMode }):
   const routes = (doc as { routes?: unknown } | null)?.routes;
   if (!Array.isArray(routes)) return { document: null, problems: ["(document): not a routes document (no routes list)"] };
   // The common case is a valid document: one validation; only a bad one is checked entry by entry.
-  if (validateAgainstSchema("GatewayRoutes", { ...emptyRoutes(), routes }).length === 0) return { document: { ...emptyRoutes(), routes: routes as RouteEntry[] }, problems: [] };
+  if (validateAgainstSchema("GatewayRoutes", { ...emptyRoutes(), routes }).length === 0)
+    return { document: { ...emptyRoutes(), routes: routes as RouteEntry[] }, problems: [] };
   const kept: RouteEntry[] = [];
   const problems: string[] = [];
   routes.forEach((entry, index) => {
     const issues = validateAgainstSchema("GatewayRoutes", { ...emptyRoutes(), routes: [entry] });
     if (issues.length === 0) kept.push(entry as RouteEntry);
-    else problems.push(...issues.map((issue) => `${issue.path.replace(/^routes\[0\]/, `routes[${index}]`) || "(document)"}: ${issue.message}`));
+    else
+      problems.push(
+        ...issues.map((issue) => `${issue.path.replace(/^routes\[0\]/, `routes[${index}]`) || "(document)"}: ${issue.message}`),
+      );
   });
   return { document: { ...emptyRoutes(), routes: kept }, problems };
 }

@@ -2,11 +2,28 @@
 // names and the constants every component names from there.
 import { expect } from "chai";
 import yaml from "js-yaml";
-import { apiVersion, decodeRoutes, emptyRoutes, encodeRoutes, group, isDns1123Label, isDns1123Subdomain, isQualifiedName, kinds, mergePatch, version } from "../../schemas/api/index.ts";
+import {
+  apiVersion,
+  decodeRoutes,
+  emptyRoutes,
+  encodeRoutes,
+  group,
+  isDns1123Label,
+  isDns1123Subdomain,
+  isQualifiedName,
+  kinds,
+  mergePatch,
+  version,
+} from "../../schemas/api/index.ts";
 import type { GatewayRoutes } from "../../schemas/generated/types.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 
-const entry = (namespace: string, name: string) => ({ name, namespace, backend: `http://${name}-trino.${namespace}.svc.cluster.local:8080`, state: "RUNNING" });
+const entry = (namespace: string, name: string) => ({
+  name,
+  namespace,
+  backend: `http://${name}-trino.${namespace}.svc.cluster.local:8080`,
+  state: "RUNNING",
+});
 const documentText = (routes: unknown[]) => yaml.dump({ apiVersion, kind: kinds.routes, routes });
 
 describe("API package: routes codec", () => {

@@ -6,7 +6,17 @@ import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/clie
 import { startApiServer, type StartedApiServer } from "../../apiserver/start.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { request } from "./http.ts";
-import { leaseName, leaseNamespace, leasesPath, namespace, runtimePath, startTestCluster, tokens, gatewayUser, type TestCluster } from "./setup.ts";
+import {
+  leaseName,
+  leaseNamespace,
+  leasesPath,
+  namespace,
+  runtimePath,
+  startTestCluster,
+  tokens,
+  gatewayUser,
+  type TestCluster,
+} from "./setup.ts";
 
 describe("apiserver HTTP API against the Kubernetes API test server", function () {
   this.timeout(20_000);
@@ -51,7 +61,9 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     expect(runtime.spec.lifecycle?.suspended).to.equal(false);
     expect(runtime.metadata.annotations?.["xtrinode.io/resume-requested-by"]).to.equal(gatewayUser);
     expect(Date.parse(runtime.metadata.annotations?.["xtrinode.io/resume-requested-at"] ?? "")).to.be.a("number").and.not.NaN;
-    const lease = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: leaseNamespace, name: leaseName("sales") });
+    const lease = await cluster.kubeConfig
+      .makeApiClient(CoordinationV1Api)
+      .readNamespacedLease({ namespace: leaseNamespace, name: leaseName("sales") });
     expect(lease.spec?.holderIdentity).to.equal(api.identity);
     expect(lease.spec?.leaseDurationSeconds).to.equal(30);
 
@@ -61,7 +73,9 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
   });
 
   it("stores the Lease times as MicroTime (RFC 3339 with microseconds)", async () => {
-    const raw = await fetch(`${cluster.kube.url}${leasesPath}/${leaseName("sales")}`).then((r) => r.json() as Promise<{ spec: { acquireTime: string; renewTime: string } }>);
+    const raw = await fetch(`${cluster.kube.url}${leasesPath}/${leaseName("sales")}`).then(
+      (r) => r.json() as Promise<{ spec: { acquireTime: string; renewTime: string } }>,
+    );
     expect(raw.spec.acquireTime).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
     expect(raw.spec.renewTime).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
   });
@@ -142,31 +156,57 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     const other = "finance-team";
     await cluster.kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: other } } });
     await cluster.kubeConfig.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
-      group: "xtrinode.io", version: "v1alpha1", namespace: other, plural: "xtrinodes",
-      body: { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", metadata: { name: "finance", namespace: other }, spec: { lifecycle: { suspended: false } } },
+      group: "xtrinode.io",
+      version: "v1alpha1",
+      namespace: other,
+      plural: "xtrinodes",
+      body: {
+        apiVersion: "xtrinode.io/v1alpha1",
+        kind: "XTrinode",
+        metadata: { name: "finance", namespace: other },
+        spec: { lifecycle: { suspended: false } },
+      },
     });
     await cluster.createRuntime("team-owned", { suspended: false, routeState: "RUNNING" });
     const team = { identity: "mallory", namespaces: [namespace] };
     const scoped = await startApiServer({
-      port: 0, host: "127.0.0.1", kubeConfig: cluster.kubeConfig, tokenFile: cluster.tokenFile, kubeTimeoutMs: 1000, logger: silentLogger(),
+      port: 0,
+      host: "127.0.0.1",
+      kubeConfig: cluster.kubeConfig,
+      tokenFile: cluster.tokenFile,
+      kubeTimeoutMs: 1000,
+      logger: silentLogger(),
       authz: { resume: [team], suspend: [team], read: [team], activity: [] },
     });
     try {
       const as = (method: string, path: string) => request(`${scoped.url}${path}`, { method, token: tokens.stranger, agent });
       cluster.kube.requestLog.clear();
-      for (const [method, path] of [["POST", `/v1/runtimes/${other}/finance/suspend`], ["POST", `/v1/runtimes/${other}/finance/resume`], ["GET", `/v1/runtimes/${other}/finance`], ["GET", `/v1/runtimes?namespace=${other}`]]) {
+      for (const [method, path] of [
+        ["POST", `/v1/runtimes/${other}/finance/suspend`],
+        ["POST", `/v1/runtimes/${other}/finance/resume`],
+        ["GET", `/v1/runtimes/${other}/finance`],
+        ["GET", `/v1/runtimes?namespace=${other}`],
+      ]) {
         const refused = await as(method, path);
         expect(refused.status, path).to.equal(403);
         expect(refused.json.error.message, path).to.contain(`namespace ${other}`);
       }
       expect(cluster.kube.requestLog.writes().length).to.equal(0);
       const listed = await as("GET", "/v1/runtimes");
-      expect(listed.json.items.map((item: { namespace: string }) => item.namespace)).to.include(namespace).and.not.include(other);
+      expect(listed.json.items.map((item: { namespace: string }) => item.namespace))
+        .to.include(namespace)
+        .and.not.include(other);
       expect((await as("POST", `/v1/runtimes/${namespace}/team-owned/suspend`)).status).to.equal(202);
       expect((await as("POST", `/v1/runtimes/${namespace}/team-owned/activity`)).status).to.equal(403);
     } finally {
       await scoped.close();
-      await cluster.kubeConfig.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({ group: "xtrinode.io", version: "v1alpha1", namespace: other, plural: "xtrinodes", name: "finance" });
+      await cluster.kubeConfig.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject({
+        group: "xtrinode.io",
+        version: "v1alpha1",
+        namespace: other,
+        plural: "xtrinodes",
+        name: "finance",
+      });
     }
   });
 
@@ -179,7 +219,9 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     expect(metrics.text).to.match(/xtrinode_apiserver_lease_acquisitions_total\{result="won"\} \d+/);
     expect(metrics.text).to.contain('xtrinode_apiserver_kube_writes_total{resource="xtrinode",verb="patch",result="ok"}');
     expect(metrics.text).to.contain("xtrinode_apiserver_request_duration_seconds_bucket");
-    expect(metrics.text).to.match(/xtrinode_apiserver_request_duration_seconds_count\{method="POST",route="\/v1\/runtimes\/:namespace\/:name\/resume",status="202"\} [1-9]/);
+    expect(metrics.text).to.match(
+      /xtrinode_apiserver_request_duration_seconds_count\{method="POST",route="\/v1\/runtimes\/:namespace\/:name\/resume",status="202"\} [1-9]/,
+    );
   });
 
   it("shows status and lists runtimes (optionally by namespace)", async () => {
@@ -223,7 +265,9 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
       cluster.kube.faults.delayNext(1, 2500, { method: "GET", pathPrefix: `${leasesPath}/${leaseName("fault-slow")}` });
       const answer = await post(`/v1/runtimes/${namespace}/fault-slow/resume`);
       expect(answer.status).to.equal(503);
-      expect(answer.json.error.message).to.contain(`get Lease ${leaseNamespace}/${leaseName("fault-slow")} failed: no answer within 1000 ms`);
+      expect(answer.json.error.message).to.contain(
+        `get Lease ${leaseNamespace}/${leaseName("fault-slow")} failed: no answer within 1000 ms`,
+      );
       expect(cluster.kube.requestLog.writes().length).to.equal(0);
     });
 
@@ -236,7 +280,10 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
       expect(failed.json.error.message).to.contain("patch XTrinode team-a/fault-patch failed: HTTP 500");
       expect((await cluster.getRuntime("fault-patch")).spec.lifecycle?.suspended).to.equal(true);
       const leases = cluster.kubeConfig.makeApiClient(CoordinationV1Api);
-      const gone = await leases.readNamespacedLease({ namespace: leaseNamespace, name: leaseName("fault-patch") }).then(() => false, () => true);
+      const gone = await leases.readNamespacedLease({ namespace: leaseNamespace, name: leaseName("fault-patch") }).then(
+        () => false,
+        () => true,
+      );
       expect(gone).to.equal(true);
 
       const retried = await post(`/v1/runtimes/${namespace}/fault-patch/resume`);
@@ -284,7 +331,9 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
       expect((await resumeOn(api)).status).to.equal(202);
       expect(writesTo("expiry")).to.equal(2);
       expect(cluster.successfulWrites(`${leasesPath}/${leaseName("expiry")}`, "PUT")).to.equal(1); // taken over at its resourceVersion
-      const lease = await cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: leaseNamespace, name: leaseName("expiry") });
+      const lease = await cluster.kubeConfig
+        .makeApiClient(CoordinationV1Api)
+        .readNamespacedLease({ namespace: leaseNamespace, name: leaseName("expiry") });
       expect(lease.spec?.holderIdentity).to.equal(api.identity);
       expect(lease.spec?.leaseTransitions).to.equal(1);
       const secondStamp = (await cluster.getRuntime("expiry")).metadata.annotations?.["xtrinode.io/resume-requested-at"];

@@ -58,7 +58,10 @@ describe("apiserver resume lease judgement", () => {
 
 describe("apiserver authentication and authorisation", () => {
   it("parses a kube-apiserver style token file", () => {
-    const tokens = parseTokenFile('# comment\n\ngw-token,system:serviceaccount:xtrinode-gateway:xtrinode-gateway,uid-1\nadmin-token,alice,uid-2,"xtrinode-admins,devs"\n', "tokens.csv");
+    const tokens = parseTokenFile(
+      '# comment\n\ngw-token,system:serviceaccount:xtrinode-gateway:xtrinode-gateway,uid-1\nadmin-token,alice,uid-2,"xtrinode-admins,devs"\n',
+      "tokens.csv",
+    );
     expect(tokens.get("gw-token")).to.deep.equal({ username: "system:serviceaccount:xtrinode-gateway:xtrinode-gateway", groups: [] });
     expect(tokens.get("admin-token")).to.deep.equal({ username: "alice", groups: ["xtrinode-admins", "devs"] });
   });
@@ -69,14 +72,25 @@ describe("apiserver authentication and authorisation", () => {
   });
 
   it("parses the authorisation config and rejects unknown actions and bad lists", () => {
-    const config = parseAuthzConfig("resume: [system:serviceaccount:gw:gw, group:xtrinode-admins]\nsuspend: [group:xtrinode-admins]\n", "authz.yaml");
-    expect(config).to.deep.equal({ resume: ["system:serviceaccount:gw:gw", "group:xtrinode-admins"], suspend: ["group:xtrinode-admins"], activity: [], read: [] });
+    const config = parseAuthzConfig(
+      "resume: [system:serviceaccount:gw:gw, group:xtrinode-admins]\nsuspend: [group:xtrinode-admins]\n",
+      "authz.yaml",
+    );
+    expect(config).to.deep.equal({
+      resume: ["system:serviceaccount:gw:gw", "group:xtrinode-admins"],
+      suspend: ["group:xtrinode-admins"],
+      activity: [],
+      read: [],
+    });
     expect(() => parseAuthzConfig("resmue: [a]", "authz.yaml")).to.throw(ConfigError, /authz\.yaml: unknown action "resmue"/);
     expect(() => parseAuthzConfig("resume: a", "authz.yaml")).to.throw(ConfigError, /resume must be a list/);
     expect(() => parseAuthzConfig("- a", "authz.yaml")).to.throw(ConfigError, /expected a mapping/);
     const scoped = parseAuthzConfig("suspend: [group:xtrinode-admins, {identity: 'group:team-a', namespaces: [team-a]}]\n", "authz.yaml");
     expect(scoped.suspend).to.deep.equal(["group:xtrinode-admins", { identity: "group:team-a", namespaces: ["team-a"] }]);
-    expect(() => parseAuthzConfig("suspend: [{identity: bob}]", "authz.yaml")).to.throw(ConfigError, /authz\.yaml: suspend\[0\]\.namespaces: expected a non-empty list/);
+    expect(() => parseAuthzConfig("suspend: [{identity: bob}]", "authz.yaml")).to.throw(
+      ConfigError,
+      /authz\.yaml: suspend\[0\]\.namespaces: expected a non-empty list/,
+    );
     expect(() => parseAuthzConfig("suspend: [{identity: bob, namespaces: [Team_A]}]", "authz.yaml")).to.throw(ConfigError, /namespaces/);
     expect(() => parseAuthzConfig("suspend: [{who: bob}]", "authz.yaml")).to.throw(ConfigError, /unknown key "who"/);
   });
@@ -147,7 +161,9 @@ describe("apiserver authentication and authorisation", () => {
       { reviewsPerSecond: 10, now: () => clock.now },
     );
     await authenticate("good");
-    const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => authenticate(`junk-${i}`).catch((error: ApiError) => error.status)));
+    const answers = await Promise.all(
+      Array.from({ length: 300 }, (_, i) => authenticate(`junk-${i}`).catch((error: ApiError) => error.status)),
+    );
     expect(reviews).to.equal(1 + 9); // the burst allowance (10), one spent on "good"
     expect(answers.filter((status) => status === 503).length).to.equal(291);
     expect(answers.filter((status) => status === 401).length).to.equal(9);

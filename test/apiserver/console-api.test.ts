@@ -60,7 +60,15 @@ describe("apiserver: the web console's endpoints", () => {
 
   async function start(overrides: Partial<ApiServerDeps> = {}): Promise<RunningApiServer> {
     const metrics = createMetrics();
-    const lifecycle = new LifecycleActions({ store, metrics, logger: silentLogger(), identity: "t", leaseDurationSeconds: 30, retryAfterSeconds: 5, activityMinIntervalSeconds: 10 });
+    const lifecycle = new LifecycleActions({
+      store,
+      metrics,
+      logger: silentLogger(),
+      identity: "t",
+      leaseDurationSeconds: 30,
+      retryAfterSeconds: 5,
+      activityMinIntervalSeconds: 10,
+    });
     const handler = createApiServerHandler({
       lifecycle,
       store,
@@ -85,13 +93,38 @@ describe("apiserver: the web console's endpoints", () => {
     await new Promise<void>((resolve) => gateway.listen(0, "127.0.0.1", resolve));
     gatewayUrl = `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`;
     store = new MemoryStore();
-    store.addRuntime("team-a", "sales", { suspended: false, routeState: "RUNNING", annotations: { "xtrinode.io/suspend-requested-at": "2026-01-01T10:00:00Z", "xtrinode.io/suspend-requested-by": "alice" } });
+    store.addRuntime("team-a", "sales", {
+      suspended: false,
+      routeState: "RUNNING",
+      annotations: { "xtrinode.io/suspend-requested-at": "2026-01-01T10:00:00Z", "xtrinode.io/suspend-requested-by": "alice" },
+    });
     store.addRuntime("team-b", "secret", { suspended: true, routeState: "PAUSED" });
-    store.runtimes.get("team-a/sales")!.status = { phase: "Ready", routeState: "RUNNING", readySince: "2026-01-01T11:00:00Z", catalogs: ["tpch", "gone"] };
-    store.catalogs.set("team-a", [{ name: "tpch", conditions: [{ type: "Ready", status: "True", reason: "SecretsFound", message: "ok" }] }]);
+    store.runtimes.get("team-a/sales")!.status = {
+      phase: "Ready",
+      routeState: "RUNNING",
+      readySince: "2026-01-01T11:00:00Z",
+      catalogs: ["tpch", "gone"],
+    };
+    store.catalogs.set("team-a", [
+      { name: "tpch", conditions: [{ type: "Ready", status: "True", reason: "SecretsFound", message: "ok" }] },
+    ]);
     store.events.set("team-a/sales", [
-      { type: "Normal", reason: "Resumed", message: "coordinator ready", at: "2026-01-01T11:00:01Z", count: 1, source: "xtrinode-operator" },
-      { type: "Warning", reason: "NodePoolFailed", message: "<b>pool</b>", at: "2026-01-01T09:00:00Z", count: 3, source: "xtrinode-operator" },
+      {
+        type: "Normal",
+        reason: "Resumed",
+        message: "coordinator ready",
+        at: "2026-01-01T11:00:01Z",
+        count: 1,
+        source: "xtrinode-operator",
+      },
+      {
+        type: "Warning",
+        reason: "NodePoolFailed",
+        message: "<b>pool</b>",
+        at: "2026-01-01T09:00:00Z",
+        count: 3,
+        source: "xtrinode-operator",
+      },
     ]);
     api = await start();
   });
@@ -119,9 +152,13 @@ describe("apiserver: the web console's endpoints", () => {
     ]);
     expect(Date.parse(admin.serverTime)).to.be.a("number").and.not.NaN;
     const team = (await get("/v1/runtimes", "team-token")).json;
-    expect(team.items.map((item: { name: string; allowed: object }) => [item.name, item.allowed])).to.deep.equal([["sales", { resume: true, suspend: false }]]);
+    expect(team.items.map((item: { name: string; allowed: object }) => [item.name, item.allowed])).to.deep.equal([
+      ["sales", { resume: true, suspend: false }],
+    ]);
     const viewer = (await get("/v1/runtimes", "viewer-token")).json;
-    expect(viewer.items.every((item: { allowed: { resume: boolean; suspend: boolean } }) => !item.allowed.resume && !item.allowed.suspend)).to.equal(true);
+    expect(
+      viewer.items.every((item: { allowed: { resume: boolean; suspend: boolean } }) => !item.allowed.resume && !item.allowed.suspend),
+    ).to.equal(true);
     // The server still refuses what the console would not offer.
     expect((await request(`${api.url}/v1/runtimes/team-a/sales/suspend`, { method: "POST", token: "viewer-token" })).status).to.equal(403);
     expect((await request(`${api.url}/v1/runtimes/team-a/sales/suspend`, { method: "POST", token: "team-token" })).status).to.equal(403);
@@ -150,7 +187,9 @@ describe("apiserver: the web console's endpoints", () => {
     store.addRuntime("team-a", "events", { suspended: false, routeState: "RUNNING" });
     expect((await request(`${api.url}/v1/runtimes/team-a/events/suspend`, { method: "POST", token: "admin-token" })).status).to.equal(202);
     const details = (await get("/v1/runtimes/team-a/events/details", "admin-token")).json;
-    expect(details.events.map((event: { reason: string; message: string }) => `${event.reason}: ${event.message}`)).to.deep.equal(["SuspendRequested: suspend requested by alice"]);
+    expect(details.events.map((event: { reason: string; message: string }) => `${event.reason}: ${event.message}`)).to.deep.equal([
+      "SuspendRequested: suspend requested by alice",
+    ]);
     expect(details.history.map((entry: { what: string }) => entry.what)).to.deep.equal(["suspend requested by alice"]); // not twice (Event and annotation)
 
     store.failing.add("createRuntimeEvent");
@@ -161,7 +200,9 @@ describe("apiserver: the web console's endpoints", () => {
     }
     const after = (await get("/v1/runtimes/team-a/events/details", "admin-token")).json;
     expect(after.runtime.suspended).to.equal(false);
-    expect(after.history.map((entry: { what: string; by: string | null }) => `${entry.what} / ${entry.by}`)).to.include("resume requested / alice"); // from the annotation
+    expect(after.history.map((entry: { what: string; by: string | null }) => `${entry.what} / ${entry.by}`)).to.include(
+      "resume requested / alice",
+    ); // from the annotation
   });
 
   it("GET /v1/gateway: read server-side with the gateway's admin token, limited to the namespaces the caller may read", async () => {

@@ -18,7 +18,9 @@ import { annotations } from "../../schemas/api/index.ts";
 const t0 = Date.parse("2026-01-01T12:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function runtime(options: { suspended?: boolean; routeState?: string; notes?: Record<string, string>; status?: Record<string, string> } = {}): XTrinode {
+function runtime(
+  options: { suspended?: boolean; routeState?: string; notes?: Record<string, string>; status?: Record<string, string> } = {},
+): XTrinode {
   return {
     apiVersion: "xtrinode.io/v1alpha1",
     kind: "XTrinode",
@@ -84,7 +86,10 @@ describe("apiserver intent decisions (pure)", () => {
       expect(decideOnLease(facts(lease("replica-b"), { nowMs: afterGrace }))).to.deep.equal({ kind: "acquire" });
       expect(decideOnLease(facts(lease("replica-b"), { nowMs: t0 + 10_000 }))).to.deep.equal({ kind: "held", expiresAtMs: t0 + 30_000 });
       const withIntent = runtime({ routeState: "PAUSED", notes: { [annotations.resumeRequestedAt]: iso(t0) } });
-      expect(decideOnLease(facts(lease("replica-b"), { nowMs: afterGrace, runtime: withIntent }))).to.deep.equal({ kind: "held", expiresAtMs: t0 + 30_000 });
+      expect(decideOnLease(facts(lease("replica-b"), { nowMs: afterGrace, runtime: withIntent }))).to.deep.equal({
+        kind: "held",
+        expiresAtMs: t0 + 30_000,
+      });
     });
 
     it("a consumed Lease (Ready, suspended or suspend intent since it was acquired) may be taken at once", () => {
@@ -95,7 +100,10 @@ describe("apiserver intent decisions (pure)", () => {
       ]) {
         expect(decideOnLease(facts(lease("replica-b"), { runtime: later }))).to.deep.equal({ kind: "acquire" });
       }
-      expect(decideOnLease(facts(lease("replica-b"), { runtime: runtime({ status: { readySince: iso(t0 - 1) } }) }))).to.have.property("kind", "held");
+      expect(decideOnLease(facts(lease("replica-b"), { runtime: runtime({ status: { readySince: iso(t0 - 1) } }) }))).to.have.property(
+        "kind",
+        "held",
+      );
     });
   });
 
@@ -129,7 +137,11 @@ describe("apiserver intent decisions (pure)", () => {
     const at = runtime({ notes: { [annotations.lastActivity]: iso(t0) } });
     expect(activityPatch(at, t0)).to.equal(undefined);
     expect(activityPatch(at, t0 - 1)).to.equal(undefined);
-    expect(activityPatch(at, t0 + 1)).to.deep.equal({ metadata: { resourceVersion: "7", annotations: { [annotations.lastActivity]: iso(t0 + 1) } } });
-    expect(activityPatch(runtime(), t0)).to.deep.equal({ metadata: { resourceVersion: "7", annotations: { [annotations.lastActivity]: iso(t0) } } });
+    expect(activityPatch(at, t0 + 1)).to.deep.equal({
+      metadata: { resourceVersion: "7", annotations: { [annotations.lastActivity]: iso(t0 + 1) } },
+    });
+    expect(activityPatch(runtime(), t0)).to.deep.equal({
+      metadata: { resourceVersion: "7", annotations: { [annotations.lastActivity]: iso(t0) } },
+    });
   });
 });

@@ -60,7 +60,9 @@ describe("apiserver lifecycle core", () => {
       const runtime = store.runtimes.get("team-a/sales")!;
       expect(runtime.spec.lifecycle?.suspended).to.equal(false);
       expect(runtime.metadata.annotations?.[annotations.resumeRequestedAt]).to.equal("2026-01-01T12:00:00.000Z");
-      expect(runtime.metadata.annotations?.[annotations.resumeRequestedBy]).to.equal("system:serviceaccount:xtrinode-gateway:xtrinode-gateway");
+      expect(runtime.metadata.annotations?.[annotations.resumeRequestedBy]).to.equal(
+        "system:serviceaccount:xtrinode-gateway:xtrinode-gateway",
+      );
       const lease = store.leases.get(leaseKey)!;
       expect(lease.holderIdentity).to.equal("replica-a");
       expect(lease.leaseDurationSeconds).to.equal(30);
@@ -129,11 +131,17 @@ describe("apiserver lifecycle core", () => {
       store.addRuntime("team-a", "up", { suspended: false, routeState: "RUNNING" });
       const running = await Promise.all([lifecycle.resume("team-a", "up", "gw"), lifecycle.resume("team-a", "up", "gw")]);
       expect(running.map((a) => a.status)).to.deep.equal([200, 200]);
-      const unknown = await Promise.all([rejection(lifecycle.resume("team-a", "ghost", "gw")), rejection(lifecycle.resume("team-a", "ghost", "gw"))]);
+      const unknown = await Promise.all([
+        rejection(lifecycle.resume("team-a", "ghost", "gw")),
+        rejection(lifecycle.resume("team-a", "ghost", "gw")),
+      ]);
       expect(unknown.map((e) => e.status)).to.deep.equal([404, 404]);
       store.addRuntime("team-a", "sales");
       store.failing.add("getLease");
-      const failed = await Promise.all([rejection(lifecycle.resume("team-a", "sales", "gw")), rejection(lifecycle.resume("team-a", "sales", "gw"))]);
+      const failed = await Promise.all([
+        rejection(lifecycle.resume("team-a", "sales", "gw")),
+        rejection(lifecycle.resume("team-a", "sales", "gw")),
+      ]);
       expect(failed.map((e) => e.status)).to.deep.equal([503, 503]);
       expect(store.count("createLease")).to.equal(0);
     });
@@ -209,7 +217,11 @@ describe("apiserver lifecycle core", () => {
       expect(store.count("patchRuntime")).to.equal(1);
 
       // The operator brought it up and idle-suspended it again within the Lease's 30 s (short wake TTL).
-      store.runtimes.get("team-a/sales")!.status = { routeState: "PAUSED", readySince: "2026-01-01T12:00:05Z", suspendedAt: "2026-01-01T12:00:10Z" };
+      store.runtimes.get("team-a/sales")!.status = {
+        routeState: "PAUSED",
+        readySince: "2026-01-01T12:00:05Z",
+        suspendedAt: "2026-01-01T12:00:10Z",
+      };
       clock.now += 12_000;
       expect((await b.lifecycle.resume("team-a", "sales", "gw")).status).to.equal(202);
       expect(store.count("patchRuntime")).to.equal(2);
@@ -369,9 +381,21 @@ describe("apiserver lifecycle core", () => {
       kind: "XTrinode",
       metadata: { name: "sales", namespace: "team-a", annotations: { [annotations.lastActivity]: "2026-01-01T10:00:00Z" } },
       spec: { lifecycle: { suspended: true } },
-      status: { phase: "Suspended", routeState: "PAUSED", lastActivityTime: "2026-01-01T11:00:00Z", conditions: [{ type: "Ready", status: "False" }] },
+      status: {
+        phase: "Suspended",
+        routeState: "PAUSED",
+        lastActivityTime: "2026-01-01T11:00:00Z",
+        conditions: [{ type: "Ready", status: "False" }],
+      },
     });
-    expect(view).to.include({ namespace: "team-a", name: "sales", phase: "Suspended", routeState: "PAUSED", suspended: true, lastActivity: "2026-01-01T11:00:00Z" });
+    expect(view).to.include({
+      namespace: "team-a",
+      name: "sales",
+      phase: "Suspended",
+      routeState: "PAUSED",
+      suspended: true,
+      lastActivity: "2026-01-01T11:00:00Z",
+    });
     expect(view.conditions).to.deep.equal([{ type: "Ready", status: "False" }]);
   });
 });

@@ -7,8 +7,18 @@ import { mergePatch } from "../../schemas/api/index.ts";
 import type { LeaseRecord } from "../../lib/lease.ts";
 import type { CatalogRecord, MergePatch, RuntimeEvent, RuntimeStore, WriteResult } from "../../apiserver/store.ts";
 
-type Op = "getRuntime" | "listRuntimes" | "createRuntimeEvent" | "listRuntimeEvents" | "listCatalogs" | "patchRuntime" | "getLease" | "createLease" | "updateLease" | "deleteLease" | "ping";
-
+type Op =
+  | "getRuntime"
+  | "listRuntimes"
+  | "createRuntimeEvent"
+  | "listRuntimeEvents"
+  | "listCatalogs"
+  | "patchRuntime"
+  | "getLease"
+  | "createLease"
+  | "updateLease"
+  | "deleteLease"
+  | "ping";
 
 export class MemoryStore implements RuntimeStore {
   private version = 0;
@@ -37,7 +47,11 @@ export class MemoryStore implements RuntimeStore {
     if (this.failing.has(op)) throw kubeUnavailable(`Kubernetes API unavailable: ${op} failed: HTTP 500`);
   }
 
-  addRuntime(namespace: string, name: string, extra: { suspended?: boolean; routeState?: string; annotations?: Record<string, string> } = {}): void {
+  addRuntime(
+    namespace: string,
+    name: string,
+    extra: { suspended?: boolean; routeState?: string; annotations?: Record<string, string> } = {},
+  ): void {
     this.runtimes.set(`${namespace}/${name}`, {
       apiVersion: "xtrinode.io/v1alpha1",
       kind: "XTrinode",
@@ -111,7 +125,10 @@ export class MemoryStore implements RuntimeStore {
   async createRuntimeEvent(runtime: XTrinode, event: { type: "Normal" | "Warning"; reason: string; message: string }): Promise<void> {
     await this.enter("createRuntimeEvent");
     const key = `${runtime.metadata.namespace}/${runtime.metadata.name}`;
-    this.events.set(key, [{ ...event, at: new Date().toISOString(), count: 1, source: "xtrinode-apiserver" }, ...(this.events.get(key) ?? [])]);
+    this.events.set(key, [
+      { ...event, at: new Date().toISOString(), count: 1, source: "xtrinode-apiserver" },
+      ...(this.events.get(key) ?? []),
+    ]);
   }
 
   async listRuntimeEvents(namespace: string, name: string, limit: number): Promise<RuntimeEvent[]> {

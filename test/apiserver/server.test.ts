@@ -31,7 +31,15 @@ describe("apiserver: one request path, one error boundary", () => {
     store = runtimeStore;
     metrics = createMetrics();
     const logger = pino({ level: "info" }, { write: (line: string) => void logLines.push(JSON.parse(line)) });
-    const lifecycle = new LifecycleActions({ store, metrics, logger: silentLogger(), identity: "t", leaseDurationSeconds: 30, retryAfterSeconds: 5, activityMinIntervalSeconds: 10 });
+    const lifecycle = new LifecycleActions({
+      store,
+      metrics,
+      logger: silentLogger(),
+      identity: "t",
+      leaseDurationSeconds: 30,
+      retryAfterSeconds: 5,
+      activityMinIntervalSeconds: 10,
+    });
     const handler = createApiServerHandler({
       lifecycle,
       store,
@@ -42,7 +50,8 @@ describe("apiserver: one request path, one error boundary", () => {
     });
     api = await listen(handler, 0, "127.0.0.1");
   }
-  const call = (method: string, path: string, withToken: string | null = token) => request(`${api.url}${path}`, { method, token: withToken ?? undefined });
+  const call = (method: string, path: string, withToken: string | null = token) =>
+    request(`${api.url}${path}`, { method, token: withToken ?? undefined });
 
   afterEach(async () => {
     await api?.close();
@@ -58,7 +67,9 @@ describe("apiserver: one request path, one error boundary", () => {
     expect(answer.headers["content-security-policy"]).to.include("frame-ancestors 'none'");
     expect(answer.headers["x-content-type-options"]).to.equal("nosniff");
     const counted = async (route: string, status: string) =>
-      (await metrics.requestDuration.get()).values.find((v) => v.metricName?.endsWith("_count") && v.labels.route === route && v.labels.status === status)?.value ?? 0;
+      (await metrics.requestDuration.get()).values.find(
+        (v) => v.metricName?.endsWith("_count") && v.labels.route === route && v.labels.status === status,
+      )?.value ?? 0;
     expect(await counted("/v1/runtimes/:namespace/:name/resume", "202")).to.equal(1);
     await call("GET", "/v2/nothing");
     expect(await counted("unmatched", "404")).to.equal(1);
@@ -69,7 +80,9 @@ describe("apiserver: one request path, one error boundary", () => {
     for (const path of ["/v1/runtimes/team-a/sales/resume", "/v1/runtimes/team-a/sales/suspend"]) {
       const answer = await call("POST", path);
       expect(answer.status).to.equal(500);
-      expect(answer.json).to.deep.equal({ error: { code: "Internal", message: "internal error in the lifecycle API server; see its log" } });
+      expect(answer.json).to.deep.equal({
+        error: { code: "Internal", message: "internal error in the lifecycle API server; see its log" },
+      });
       expect(answer.text).not.to.include("10.0.0.7");
       expect(answer.headers["content-security-policy"]).to.be.a("string");
     }
@@ -84,7 +97,11 @@ describe("apiserver: one request path, one error boundary", () => {
     expect(unauthenticated.status).to.equal(401);
     expect(unauthenticated.headers["www-authenticate"]).to.contain("Bearer");
     expect(unauthenticated.json.error.code).to.equal("Unauthorized");
-    for (const [path, allow] of [["/v1/runtimes/team-a/sales/resume", "POST"], ["/v1/runtimes/team-a/sales/suspend", "POST"], ["/v1/runtimes/team-a/sales", "HEAD, GET"]]) {
+    for (const [path, allow] of [
+      ["/v1/runtimes/team-a/sales/resume", "POST"],
+      ["/v1/runtimes/team-a/sales/suspend", "POST"],
+      ["/v1/runtimes/team-a/sales", "HEAD, GET"],
+    ]) {
       const wrongMethod = await call("DELETE", path);
       expect(wrongMethod.status, path).to.equal(405);
       expect(wrongMethod.headers.allow, path).to.equal(allow);

@@ -50,7 +50,8 @@ export async function startTestCluster(): Promise<TestCluster> {
   kube.addToken(tokens.admin, { username: "alice", groups: ["xtrinode-admins", "system:authenticated"] });
   kube.addToken(tokens.stranger, { username: "mallory", groups: ["system:authenticated"] });
   const kubeConfig = kube.kubeConfig();
-  for (const name of [namespace, leaseNamespace]) await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  for (const name of [namespace, leaseNamespace])
+    await kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
 
   const dir = mkdtempSync(join(tmpdir(), "xtrinode-apiserver-test-"));
   const tokenFile = join(dir, "tokens.csv");
@@ -80,7 +81,11 @@ export async function startTestCluster(): Promise<TestCluster> {
       await objects.createNamespacedCustomObject({ ...xtrinode, body });
       if (options.routeState) {
         await objects.patchNamespacedCustomObjectStatus(
-          { ...xtrinode, name, body: { status: { routeState: options.routeState, phase: options.routeState === "RUNNING" ? "Ready" : "Suspended" } } },
+          {
+            ...xtrinode,
+            name,
+            body: { status: { routeState: options.routeState, phase: options.routeState === "RUNNING" ? "Ready" : "Suspended" } },
+          },
           setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
         );
       }

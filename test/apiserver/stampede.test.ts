@@ -14,7 +14,9 @@ describe("apiserver resume stampede across processes", function () {
   before(async () => {
     cluster = await startTestCluster();
     servers = await Promise.all(
-      [1, 2, 3].map((i) => spawnApiServer(["--kubeconfig", cluster.kube.kubeconfigPath, "--token-file", cluster.tokenFile, "--identity", `replica-${i}`])),
+      [1, 2, 3].map((i) =>
+        spawnApiServer(["--kubeconfig", cluster.kube.kubeconfigPath, "--token-file", cluster.tokenFile, "--identity", `replica-${i}`]),
+      ),
     );
   });
   after(async () => {
@@ -28,13 +30,19 @@ describe("apiserver resume stampede across processes", function () {
     cluster.kube.requestLog.clear();
     const answers = await Promise.all(
       Array.from({ length: 1000 }, (_, i) =>
-        request(`${servers[i % servers.length].url}/v1/runtimes/${namespace}/stampede/resume`, { method: "POST", token: tokens.gateway, agent }),
+        request(`${servers[i % servers.length].url}/v1/runtimes/${namespace}/stampede/resume`, {
+          method: "POST",
+          token: tokens.gateway,
+          agent,
+        }),
       ),
     );
     const statuses = new Map<number, number>();
     for (const answer of answers) statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
     expect(Object.fromEntries(statuses)).to.deep.equal({ 202: 1000 });
-    expect(answers.every((a) => a.headers["retry-after"] === "5" && a.json.state === "RESUMING" && a.json.retryAfterSeconds === 5)).to.equal(true);
+    expect(
+      answers.every((a) => a.headers["retry-after"] === "5" && a.json.state === "RESUMING" && a.json.retryAfterSeconds === 5),
+    ).to.equal(true);
 
     // Lease: every process may try once (create → 409 for the losers), exactly one succeeds.
     expect(cluster.successfulWrites(leasesPath)).to.equal(1);
@@ -55,7 +63,9 @@ describe("apiserver resume stampede across processes", function () {
       () => new Error("expected the apiserver to fail"),
       (error: Error) => error,
     );
-    expect(failure.message).to.match(/exited with 2 before it was ready: xtrinode apiserver: --token-file .*missing\.csv: cannot read it \(ENOENT\)/);
+    expect(failure.message).to.match(
+      /exited with 2 before it was ready: xtrinode apiserver: --token-file .*missing\.csv: cannot read it \(ENOENT\)/,
+    );
   });
 
   it("stops cleanly on SIGTERM", async () => {

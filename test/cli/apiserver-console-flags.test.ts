@@ -11,8 +11,11 @@ const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..
 
 function run(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { timeout: 30_000, env: { ...process.env, KUBECONFIG: "/nonexistent-kubeconfig" } }, (error, _stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 99) : 0, stderr }),
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { timeout: 30_000, env: { ...process.env, KUBECONFIG: "/nonexistent-kubeconfig" } },
+      (error, _stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 99) : 0, stderr }),
     );
   });
 }
@@ -40,8 +43,23 @@ describe("apiserver console flags", function () {
     try {
       // A usable kubeconfig (nothing is called before the flags are checked), so the token file is what fails.
       const kubeconfig = path.join(dir, "kubeconfig");
-      await writeFile(kubeconfig, "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: k, cluster: {server: 'http://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n");
-      const result = await run(["apiserver", "--port", "0", "--host", "127.0.0.1", "--kubeconfig", kubeconfig, "--gateway-url", "http://127.0.0.1:1", "--gateway-token-file", path.join(dir, "absent")]);
+      await writeFile(
+        kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: k, cluster: {server: 'http://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n",
+      );
+      const result = await run([
+        "apiserver",
+        "--port",
+        "0",
+        "--host",
+        "127.0.0.1",
+        "--kubeconfig",
+        kubeconfig,
+        "--gateway-url",
+        "http://127.0.0.1:1",
+        "--gateway-token-file",
+        path.join(dir, "absent"),
+      ]);
       expect(result.code).to.equal(2);
       expect(result.stderr).to.include(`--gateway-token-file ${path.join(dir, "absent")}: cannot read it (ENOENT)`);
       expect(result.stderr).not.to.match(/^\s+at /m);

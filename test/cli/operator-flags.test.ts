@@ -12,8 +12,11 @@ const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { timeout: 30_000, env: { ...process.env, KUBECONFIG: "/nonexistent-kubeconfig" } }, (error, stdout, stderr) =>
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : 99) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { timeout: 30_000, env: { ...process.env, KUBECONFIG: "/nonexistent-kubeconfig" } },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 99) : 0, stdout, stderr }),
     );
   });
 }

@@ -7,7 +7,10 @@ import { registrations, registrationsFor } from "../../bin/registrations.ts";
 describe("CLI command registrations", () => {
   for (const registration of registrations) {
     it(`${registration.module} registers exactly ${registration.commands.join(", ")}`, async () => {
-      const module = (await import(new URL(registration.module, new URL("../../bin/", import.meta.url)).href)) as Record<string, (program: Command) => void>;
+      const module = (await import(new URL(registration.module, new URL("../../bin/", import.meta.url)).href)) as Record<
+        string,
+        (program: Command) => void
+      >;
       const program = new Command("xtrinode");
       module[registration.register](program);
       expect(program.commands.map((command) => command.name()).sort()).to.deep.equal([...registration.commands].sort());

@@ -21,19 +21,39 @@ const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).
 
 function xtrinodeCrds() {
   const crdDir = path.join(repoRoot, "deploy", "crds");
-  return loadCrdFiles(readdirSync(crdDir).filter((file) => file.startsWith("xtrinode.io_")).map((file) => path.join(crdDir, file)));
+  return loadCrdFiles(
+    readdirSync(crdDir)
+      .filter((file) => file.startsWith("xtrinode.io_"))
+      .map((file) => path.join(crdDir, file)),
+  );
 }
 
 async function seed(kc: KubeConfig, runtime: XTrinode): Promise<void> {
   const api = kc.makeApiClient(CustomObjectsApi);
   const { status, ...body } = runtime;
   const namespace = runtime.metadata.namespace!;
-  const created = (await api.createNamespacedCustomObject({ group: "xtrinode.io", version: "v1alpha1", namespace, plural: "xtrinodes", body })) as XTrinode;
-  await api.replaceNamespacedCustomObjectStatus({ group: "xtrinode.io", version: "v1alpha1", namespace, plural: "xtrinodes", name: runtime.metadata.name, body: { ...created, status } });
+  const created = (await api.createNamespacedCustomObject({
+    group: "xtrinode.io",
+    version: "v1alpha1",
+    namespace,
+    plural: "xtrinodes",
+    body,
+  })) as XTrinode;
+  await api.replaceNamespacedCustomObjectStatus({
+    group: "xtrinode.io",
+    version: "v1alpha1",
+    namespace,
+    plural: "xtrinodes",
+    name: runtime.metadata.name,
+    body: { ...created, status },
+  });
 }
 
 function table(stdout: string): string[][] {
-  return stdout.trimEnd().split("\n").map((line) => line.split(/ {3,}/));
+  return stdout
+    .trimEnd()
+    .split("\n")
+    .map((line) => line.split(/ {3,}/));
 }
 
 describe("xtrinode status (process)", function () {
@@ -56,22 +76,43 @@ describe("xtrinode status (process)", function () {
       apiVersion: "xtrinode.io/v1alpha1",
       kind: "XTrinode",
       metadata: { name: "analytics", namespace: "team-a", annotations: { "xtrinode.io/last-activity": minutesAgo(10) } },
-      spec: { workers: { mode: "keda", min: 0, max: 8 }, lifecycle: { wakeTTL: "30m" }, route: { hostnames: ["analytics.trino.example.com"] } },
-      status: { phase: "Ready", routeState: "RUNNING", workers: 2, readySince: minutesAgo(40), lastActivityTime: minutesAgo(10), conditions: [{ type: "Ready", status: "True", reason: "CoordinatorReady" }] },
+      spec: {
+        workers: { mode: "keda", min: 0, max: 8 },
+        lifecycle: { wakeTTL: "30m" },
+        route: { hostnames: ["analytics.trino.example.com"] },
+      },
+      status: {
+        phase: "Ready",
+        routeState: "RUNNING",
+        workers: 2,
+        readySince: minutesAgo(40),
+        lastActivityTime: minutesAgo(10),
+        conditions: [{ type: "Ready", status: "True", reason: "CoordinatorReady" }],
+      },
     });
     await seed(kc, {
       apiVersion: "xtrinode.io/v1alpha1",
       kind: "XTrinode",
       metadata: { name: "bi", namespace: "team-a" },
       spec: { workers: { count: 2 }, lifecycle: { wakeTTL: "15m" }, route: { pool: "shared" } },
-      status: { phase: "Suspended", routeState: "PAUSED", workers: 0, suspendedAt: minutesAgo(5), conditions: [{ type: "Ready", status: "False", reason: "Suspended" }] },
+      status: {
+        phase: "Suspended",
+        routeState: "PAUSED",
+        workers: 0,
+        suspendedAt: minutesAgo(5),
+        conditions: [{ type: "Ready", status: "False", reason: "Suspended" }],
+      },
     });
     await seed(kc, {
       apiVersion: "xtrinode.io/v1alpha1",
       kind: "XTrinode",
       metadata: { name: "etl", namespace: "team-b" },
       spec: {},
-      status: { phase: "Error", message: "apply of Deployment etl-trino-worker rejected", conditions: [{ type: "Ready", status: "False", reason: "ApplyRejected" }] },
+      status: {
+        phase: "Error",
+        message: "apply of Deployment etl-trino-worker rejected",
+        conditions: [{ type: "Ready", status: "False", reason: "ApplyRejected" }],
+      },
     });
 
     // A gateway that routes both team-a runtimes: one query in flight on analytics, one held for bi.
@@ -82,7 +123,12 @@ describe("xtrinode status (process)", function () {
       { namespace: "team-a", name: "bi", backend: "http://127.0.0.1:9", state: "PAUSED", pool: "shared" },
     ]);
     gateway = await startTestGateway(routes, { admin: { tokenFile } });
-    const post = (runtime: string) => fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "alice", "x-trino-xtrinode": runtime }, body: "SELECT 1" }).then((response) => response.json());
+    const post = (runtime: string) =>
+      fetch(`${gateway.url}/v1/statement`, {
+        method: "POST",
+        headers: { "x-trino-user": "alice", "x-trino-xtrinode": runtime },
+        body: "SELECT 1",
+      }).then((response) => response.json());
     await post("team-a/analytics");
     await post("team-a/bi");
     await eventually("one held and one in-flight query", () => gateway.core.held.size === 1 && gateway.core.inFlight.size === 1);
@@ -117,7 +163,22 @@ describe("xtrinode status (process)", function () {
     expect(code).to.equal(0);
     expect(stderr).to.contain("note: HELD and IN-FLIGHT are blank: no --gateway-url given");
     const lines = stdout.trimEnd().split("\n");
-    expect(lines[0].split(/ {3,}/)).to.deep.equal(["NAMESPACE", "NAME", "PHASE", "ROUTE", "WORKERS", "HELD", "IN-FLIGHT", "LAST ACTIVITY", "WAKE TTL", "AGE", "CONDITIONS", "HOSTNAMES", "POOL", "BACKEND"]);
+    expect(lines[0].split(/ {3,}/)).to.deep.equal([
+      "NAMESPACE",
+      "NAME",
+      "PHASE",
+      "ROUTE",
+      "WORKERS",
+      "HELD",
+      "IN-FLIGHT",
+      "LAST ACTIVITY",
+      "WAKE TTL",
+      "AGE",
+      "CONDITIONS",
+      "HOSTNAMES",
+      "POOL",
+      "BACKEND",
+    ]);
     const etl = lines.find((line) => line.startsWith("team-b"))!;
     expect(etl).to.contain("Ready=False:ApplyRejected").and.contain("http://etl-trino.team-b.svc.cluster.local:8080");
     const analytics = lines.find((line) => line.includes("analytics"))!;
@@ -143,14 +204,31 @@ describe("xtrinode status (process)", function () {
   });
 
   it("--watch prints a row again when the runtime changes", async () => {
-    const child = spawn(process.execPath, [xtrinodeBin, "status", "-n", "team-b", "--watch", "--interval", "0.5", "--kubeconfig", server.kubeconfigPath], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [xtrinodeBin, "status", "-n", "team-b", "--watch", "--interval", "0.5", "--kubeconfig", server.kubeconfigPath],
+      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let stdout = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     try {
       await eventually("the first table", () => stdout.includes("Error"), 20_000);
       const api = server.kubeConfig().makeApiClient(CustomObjectsApi);
-      const live = (await api.getNamespacedCustomObject({ group: "xtrinode.io", version: "v1alpha1", namespace: "team-b", plural: "xtrinodes", name: "etl" })) as XTrinode;
-      await api.replaceNamespacedCustomObjectStatus({ group: "xtrinode.io", version: "v1alpha1", namespace: "team-b", plural: "xtrinodes", name: "etl", body: { ...live, status: { ...live.status, phase: "Reconciling", routeState: "RESUMING", conditions: [] } } });
+      const live = (await api.getNamespacedCustomObject({
+        group: "xtrinode.io",
+        version: "v1alpha1",
+        namespace: "team-b",
+        plural: "xtrinodes",
+        name: "etl",
+      })) as XTrinode;
+      await api.replaceNamespacedCustomObjectStatus({
+        group: "xtrinode.io",
+        version: "v1alpha1",
+        namespace: "team-b",
+        plural: "xtrinodes",
+        name: "etl",
+        body: { ...live, status: { ...live.status, phase: "Reconciling", routeState: "RESUMING", conditions: [] } },
+      });
       await eventually("the changed row", () => stdout.includes("RESUMING"), 20_000);
       const lines = stdout.trimEnd().split("\n");
       expect(lines.filter((line) => line.startsWith("NAME"))).to.have.length(1);
@@ -163,7 +241,10 @@ describe("xtrinode status (process)", function () {
   it("names the fix for no cluster, no CRDs, no permission, and an unknown runtime (exit 1)", async () => {
     // No cluster: a kubeconfig whose server nothing listens on.
     const deadKubeconfig = path.join(dir, "dead.kubeconfig");
-    writeFileSync(deadKubeconfig, `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "http://127.0.0.1:9" } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n`);
+    writeFileSync(
+      deadKubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "http://127.0.0.1:9" } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n`,
+    );
     const dead = await runXtrinode(["status", "--kubeconfig", deadKubeconfig]);
     expect(dead.code).to.equal(1);
     expect(dead.stderr).to.contain("cannot reach the Kubernetes API server at http://127.0.0.1:9").and.contain("--kubeconfig");
@@ -187,7 +268,10 @@ describe("xtrinode status (process)", function () {
     server.faults.failNext(1, 403, { pathPrefix: "/apis/xtrinode.io/v1alpha1/namespaces/team-a/xtrinodes" });
     const denied = await runXtrinode(["status", "-n", "team-a", "--kubeconfig", server.kubeconfigPath]);
     expect(denied.code).to.equal(1);
-    expect(denied.stderr).to.contain("permission denied").and.contain("may not list xtrinodes.xtrinode.io in namespace team-a").and.contain("kubectl create clusterrole xtrinode-viewer");
+    expect(denied.stderr)
+      .to.contain("permission denied")
+      .and.contain("may not list xtrinodes.xtrinode.io in namespace team-a")
+      .and.contain("kubectl create clusterrole xtrinode-viewer");
 
     // An API server that never answers: the CLI gives up after its request timeout instead of hanging.
     server.faults.add({ hang: true, pathPrefix: "/apis/xtrinode.io/v1alpha1/namespaces/team-a/xtrinodes" });
@@ -204,7 +288,15 @@ describe("xtrinode status (process)", function () {
     const refused = await runXtrinode(["status", "-n", "team-a", "--kubeconfig", server.kubeconfigPath, "--gateway-url", gateway.url]);
     expect(refused.code).to.equal(0);
     expect(refused.stderr).to.contain("refused the status request (401)").and.contain("--gateway-token-file");
-    const unreachable = await runXtrinode(["status", "-n", "team-a", "--kubeconfig", server.kubeconfigPath, "--gateway-url", "http://127.0.0.1:9"]);
+    const unreachable = await runXtrinode([
+      "status",
+      "-n",
+      "team-a",
+      "--kubeconfig",
+      server.kubeconfigPath,
+      "--gateway-url",
+      "http://127.0.0.1:9",
+    ]);
     expect(unreachable.code).to.equal(0);
     expect(unreachable.stderr).to.contain("the gateway at http://127.0.0.1:9 is unreachable");
     expect(table(unreachable.stdout)[1][0]).to.equal("analytics");

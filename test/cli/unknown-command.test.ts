@@ -10,7 +10,11 @@ describe("xtrinode with an unknown command", function () {
   this.timeout(60_000);
   after(() => killAllChildren());
 
-  for (const args of [["no-such-command", "--help"], ["no-such-command", "-n", "team-a"], ["help", "no-such-command"]]) {
+  for (const args of [
+    ["no-such-command", "--help"],
+    ["no-such-command", "-n", "team-a"],
+    ["help", "no-such-command"],
+  ]) {
     it(`xtrinode ${args.join(" ")}: exit 1, names the command and every known one`, async () => {
       const { code, stdout, stderr } = await runXtrinode(args);
       expect(code).to.equal(1);

@@ -20,7 +20,15 @@ import { runQuery } from "../e2e/support.ts";
 import { eventually } from "../support/eventually.ts";
 
 const chromiumPath = "/usr/bin/chromium";
-const chromiumArgs = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const chromiumArgs = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 const laptop = { width: 1366, height: 860 };
 const phone = { width: 390, height: 844 };
 
@@ -102,7 +110,9 @@ describe("web console (Chromium headless, real processes)", function () {
     expect(await bi.locator('td[data-label="In flight"]').textContent()).to.equal("0");
     // adhoc idles after its 30m wakeTTL: the countdown is shown.
     expect(await row(page, "analytics/adhoc").locator('td[data-label="Idle suspend"]').textContent()).to.match(/^in (29|30)m/);
-    await eventually("no request left this origin", () => requests.every((url) => new URL(url).origin === new URL(stack!.consoleUrl).origin));
+    await eventually("no request left this origin", () =>
+      requests.every((url) => new URL(url).origin === new URL(stack!.consoleUrl).origin),
+    );
 
     // Filter by state.
     await page.locator("#filter-state").selectOption("RUNNING");
@@ -116,7 +126,11 @@ describe("web console (Chromium headless, real processes)", function () {
     const bi = row(page, "analytics/bi");
     await bi.locator('button[data-action="suspend"]').click();
     const phaseOf = () => bi.locator('[data-field="phase"]').textContent({ timeout: 5_000 });
-    await eventually("analytics/bi PAUSED and Suspended in the console", async () => (await routeOf(page, "analytics/bi")) === "PAUSED" && (await phaseOf()) === "Suspended", 40_000);
+    await eventually(
+      "analytics/bi PAUSED and Suspended in the console",
+      async () => (await routeOf(page, "analytics/bi")) === "PAUSED" && (await phaseOf()) === "Suspended",
+      40_000,
+    );
     await bi.locator('button[data-action="resume"]').click();
     await eventually("analytics/bi RUNNING again in the console", async () => (await routeOf(page, "analytics/bi")) === "RUNNING", 40_000);
   });
@@ -160,28 +174,42 @@ describe("web console (Chromium headless, real processes)", function () {
     await page.goto(`${stack!.consoleUrl}#/gateway`);
     await page.locator('tr[data-runtime="analytics/bi"]').waitFor({ timeout: 10_000 });
     const facts = (await page.locator("dl.facts").textContent()) ?? "";
-    expect(facts).to.match(/Routes generation[1-9]\d*/).and.match(/Routes last good\d+(s|m \d+s) ago/);
+    expect(facts)
+      .to.match(/Routes generation[1-9]\d*/)
+      .and.match(/Routes last good\d+(s|m \d+s) ago/);
     expect(await page.locator('tr[data-runtime="analytics/bi"] [data-field="route"]').textContent()).to.equal("RUNNING");
     expect(await page.locator('tr[data-runtime="analytics/bi"] td[data-label="Held"]').textContent()).to.equal("0");
     const backends = page.locator("tr[data-backend]");
-    await eventually("a healthy backend", async () => (await backends.locator('[data-field="health"]').allTextContents()).includes("healthy"));
+    await eventually("a healthy backend", async () =>
+      (await backends.locator('[data-field="health"]').allTextContents()).includes("healthy"),
+    );
     expect(await backends.locator('[data-field="breaker"]').allTextContents()).to.include("closed");
     await screenshot(page, "gateway");
   });
 
   it("shows who is waiting: a query held while its runtime wakes counts in Held, then runs", async () => {
-    const suspended = await fetch(`${stack!.apiServerUrl}/v1/runtimes/analytics/adhoc/suspend`, { method: "POST", headers: { authorization: `Bearer ${stack!.adminToken}` } });
+    const suspended = await fetch(`${stack!.apiServerUrl}/v1/runtimes/analytics/adhoc/suspend`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack!.adminToken}` },
+    });
     expect(suspended.status).to.equal(202);
     await page.goto(`${stack!.consoleUrl}#/`);
     await eventually("analytics/adhoc PAUSED in the console", async () => (await routeOf(page, "analytics/adhoc")) === "PAUSED", 40_000);
     // The gateway holds the query and asks the lifecycle API to resume; the suspend intent is lifted by that resume.
-    const query = runQuery(Trino.create({ server: stack!.gatewayUrl, auth: new BasicAuth("analyst"), extraHeaders: { "X-Trino-XTrinode": "analytics/adhoc" } }), "SELECT 7");
+    const query = runQuery(
+      Trino.create({ server: stack!.gatewayUrl, auth: new BasicAuth("analyst"), extraHeaders: { "X-Trino-XTrinode": "analytics/adhoc" } }),
+      "SELECT 7",
+    );
     const held = row(page, "analytics/adhoc").locator('td[data-label="Held"]');
     await eventually("Held 1 for analytics/adhoc in the console", async () => (await held.textContent()) === "1", 15_000);
     const outcome = await query;
     expect(outcome.state, outcome.error).to.equal("FINISHED");
     expect(outcome.rows).to.deep.equal([[7]]);
-    await eventually("Held back to 0 and RUNNING", async () => (await held.textContent()) === "0" && (await routeOf(page, "analytics/adhoc")) === "RUNNING", 15_000);
+    await eventually(
+      "Held back to 0 and RUNNING",
+      async () => (await held.textContent()) === "0" && (await routeOf(page, "analytics/adhoc")) === "RUNNING",
+      15_000,
+    );
   });
 
   it("fits a phone screen", async () => {
@@ -227,7 +255,9 @@ describe("web console (Chromium headless, real processes)", function () {
     await row(page, "analytics/bi").waitFor();
     const evil: Server = createServer((_req, res) => {
       res.setHeader("content-type", "text/html");
-      res.end(`<form id="f" method="POST" action="${suspendUrl}"><input name="suspended" value="true"></form><script>document.getElementById("f").submit()</script>`);
+      res.end(
+        `<form id="f" method="POST" action="${suspendUrl}"><input name="suspended" value="true"></form><script>document.getElementById("f").submit()</script>`,
+      );
     });
     await new Promise<void>((resolve) => evil.listen(0, "127.0.0.1", resolve));
     try {
@@ -240,7 +270,9 @@ describe("web console (Chromium headless, real processes)", function () {
       evil.close();
     }
     expect(await routeOf(page, "analytics/bi")).to.equal("RUNNING");
-    const view = await (await fetch(`${stack!.apiServerUrl}/v1/runtimes/analytics/bi`, { headers: { authorization: `Bearer ${stack!.adminToken}` } })).json();
+    const view = await (
+      await fetch(`${stack!.apiServerUrl}/v1/runtimes/analytics/bi`, { headers: { authorization: `Bearer ${stack!.adminToken}` } })
+    ).json();
     expect((view as { suspended: boolean }).suspended).to.equal(false);
   });
 });

@@ -61,7 +61,9 @@ describe("deploy/ ConfigMaps", () => {
     // The same object either way, so exactly one of the two sources must apply it.
     expect([rendered.metadata.namespace, rendered.metadata.name]).to.deep.equal([installed.metadata.namespace, installed.metadata.name]);
     expect(Object.keys(rendered.data)).to.deep.equal([routesDataKey]);
-    expect(base.filter((o) => (o.kind === "ConfigMap" && o.metadata.name === routesConfigMapName) || o.kind === "CustomResourceDefinition")).to.deep.equal([]);
+    expect(
+      base.filter((o) => (o.kind === "ConfigMap" && o.metadata.name === routesConfigMapName) || o.kind === "CustomResourceDefinition"),
+    ).to.deep.equal([]);
   });
 
   it("the schema check can fail: a routes document with an entry missing its backend is rejected", () => {

@@ -6,12 +6,25 @@
 import { expect } from "chai";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { execForm, inBuildContext, moduleClosure, parseCopy, parseDockerfile, parseDockerignore, runtimeImports, type Dockerfile } from "./dockerfile.ts";
+import {
+  execForm,
+  inBuildContext,
+  moduleClosure,
+  parseCopy,
+  parseDockerfile,
+  parseDockerignore,
+  runtimeImports,
+  type Dockerfile,
+} from "./dockerfile.ts";
 import { registeredModules } from "./cli-help.ts";
 import { defaultInstallDir, objectsOf, repoRoot } from "./layout.ts";
 
 const read = (file: string) => readFileSync(path.join(repoRoot, file), "utf8");
-const packageJson = JSON.parse(read("package.json")) as { dependencies: Record<string, string>; devDependencies: Record<string, string>; bin: Record<string, string> };
+const packageJson = JSON.parse(read("package.json")) as {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+  bin: Record<string, string>;
+};
 
 describe("Dockerfile", () => {
   let dockerfile: Dockerfile;
@@ -31,12 +44,18 @@ describe("Dockerfile", () => {
   });
 
   it("installs production dependencies only, from the lockfile, outside the final stage", () => {
-    const runs = dockerfile.stages.flatMap((stage) => stage.instructions.filter((i) => i.keyword === "RUN").map((i) => ({ stage, args: i.args })));
+    const runs = dockerfile.stages.flatMap((stage) =>
+      stage.instructions.filter((i) => i.keyword === "RUN").map((i) => ({ stage, args: i.args })),
+    );
     const installs = runs.filter((run) => /\bnpm\s+(ci|install|i)\b/.test(run.args));
     expect(installs.length).to.equal(1);
-    expect(installs[0].args).to.match(/\bnpm ci\b/).and.to.match(/--omit=dev\b/);
+    expect(installs[0].args)
+      .to.match(/\bnpm ci\b/)
+      .and.to.match(/--omit=dev\b/);
     expect(installs[0].stage).to.not.equal(final());
-    const copiesFromInstall = instructions("COPY").map((i) => parseCopy(i.args)).filter((c) => c.from === installs[0].stage.name);
+    const copiesFromInstall = instructions("COPY")
+      .map((i) => parseCopy(i.args))
+      .filter((c) => c.from === installs[0].stage.name);
     expect(copiesFromInstall.map((c) => c.sources.join(" "))).to.deep.equal(["/app/node_modules"]);
   });
 
@@ -61,7 +80,10 @@ describe("Dockerfile", () => {
   });
 
   it("exposes exactly the ports the Deployments' containers listen on", () => {
-    const exposed = instructions("EXPOSE").flatMap((i) => i.args.split(/\s+/)).map(Number).sort((a, b) => a - b);
+    const exposed = instructions("EXPOSE")
+      .flatMap((i) => i.args.split(/\s+/))
+      .map(Number)
+      .sort((a, b) => a - b);
     const declared = objectsOf(defaultInstallDir)
       .filter((o) => o.kind === "Deployment")
       .flatMap((d) => d.spec.template.spec.containers.flatMap((c: any) => c.ports.map((p: any) => p.containerPort as number)))
@@ -90,10 +112,18 @@ describe("Dockerfile", () => {
 
   it("keeps tests, fixtures, node_modules and Git data out of the build context", () => {
     const rules = parseDockerignore(read(".dockerignore"));
-    for (const file of ["node_modules/x/index.js", "test/smoke.test.ts", "fixtures/kube-api-server/resources.ts", ".git/HEAD", "bench/RESULTS.md", "gateway/node_modules/x.js"]) {
+    for (const file of [
+      "node_modules/x/index.js",
+      "test/smoke.test.ts",
+      "fixtures/kube-api-server/resources.ts",
+      ".git/HEAD",
+      "bench/RESULTS.md",
+      "gateway/node_modules/x.js",
+    ]) {
       expect(inBuildContext(rules, file), file).to.equal(false);
     }
-    for (const file of ["package.json", "bin/xtrinode.ts", "schemas/policy.schema.json"]) expect(inBuildContext(rules, file), file).to.equal(true);
+    for (const file of ["package.json", "bin/xtrinode.ts", "schemas/policy.schema.json"])
+      expect(inBuildContext(rules, file), file).to.equal(true);
   });
 
   describe("what the entry point loads at run time", () => {
@@ -101,7 +131,10 @@ describe("Dockerfile", () => {
     let copied: string[];
     before(() => {
       closure = moduleClosure(repoRoot, [packageJson.bin.xtrinode, ...registeredModules().map(([file]) => file)]);
-      copied = instructions("COPY").map((i) => parseCopy(i.args)).filter((c) => !c.from).flatMap((c) => c.sources.map((s) => s.replace(/\/$/, "")));
+      copied = instructions("COPY")
+        .map((i) => parseCopy(i.args))
+        .filter((c) => !c.from)
+        .flatMap((c) => c.sources.map((s) => s.replace(/\/$/, "")));
     });
 
     it("resolves every relative import", () => {
@@ -112,7 +145,10 @@ describe("Dockerfile", () => {
     it("is all copied into the image, and none of it is test infrastructure", () => {
       const rules = parseDockerignore(read(".dockerignore"));
       for (const file of closure.files) {
-        expect(copied.some((source) => file === source || file.startsWith(`${source}/`)), `${file} is not copied into the image`).to.equal(true);
+        expect(
+          copied.some((source) => file === source || file.startsWith(`${source}/`)),
+          `${file} is not copied into the image`,
+        ).to.equal(true);
         expect(inBuildContext(rules, file), `${file} is excluded by .dockerignore`).to.equal(true);
         expect(file, "production code must not load test infrastructure").to.not.match(/^(fixtures|test|bench)\//);
       }

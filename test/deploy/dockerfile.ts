@@ -101,7 +101,14 @@ export function parseDockerignore(text: string): IgnoreRule[] {
       const pattern = path.posix.normalize((include ? line.slice(1) : line).trim()).replace(/^\/+|\/+$/g, "");
       const source = pattern
         .split("/")
-        .map((part) => (part === "**" ? "(?:.*)" : part.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")))
+        .map((part) =>
+          part === "**"
+            ? "(?:.*)"
+            : part
+                .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+                .replace(/\*/g, "[^/]*")
+                .replace(/\?/g, "[^/]"),
+        )
         .join("/")
         .replace(/\(\?:\.\*\)\//g, "(?:.*/)?");
       return { regex: new RegExp(`^${source}$`), include };
@@ -117,7 +124,8 @@ export function inBuildContext(rules: IgnoreRule[], file: string): boolean {
   return included;
 }
 
-const importPattern = /(?:^|[\s;])(?:import|export)\s+(?!type\s)(?:[^'";]*?\s+from\s+)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|new URL\(\s*["'](\.[^"']+)["']\s*,\s*import\.meta\.url\s*\)/g;
+const importPattern =
+  /(?:^|[\s;])(?:import|export)\s+(?!type\s)(?:[^'";]*?\s+from\s+)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|new URL\(\s*["'](\.[^"']+)["']\s*,\s*import\.meta\.url\s*\)/g;
 
 /** Module specifiers a source file loads at run time (type-only imports are erased and skipped). */
 export function runtimeImports(source: string): string[] {
@@ -154,7 +162,12 @@ export function moduleClosure(root: string, entries: string[]): ModuleClosure {
         const stat = existsSync(path.join(root, target)) ? statSync(path.join(root, target)) : undefined;
         if (stat?.isFile()) queue.push(target);
         // `new URL("./dir/", import.meta.url)`: a folder of assets read at run time (e.g. the console's files).
-        else if (stat?.isDirectory() && specifier.endsWith("/")) queue.push(...readdirSync(path.join(root, target), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile()).map((entry) => path.posix.join(path.relative(root, entry.parentPath).split(path.sep).join("/"), entry.name)));
+        else if (stat?.isDirectory() && specifier.endsWith("/"))
+          queue.push(
+            ...readdirSync(path.join(root, target), { recursive: true, withFileTypes: true })
+              .filter((entry) => entry.isFile())
+              .map((entry) => path.posix.join(path.relative(root, entry.parentPath).split(path.sep).join("/"), entry.name)),
+          );
         else unresolved.push(`${file}: ${specifier}`);
       } else if (specifier.startsWith("node:") || builtins.has(specifier)) continue;
       else packages.add(specifier.startsWith("@") ? specifier.split("/").slice(0, 2).join("/") : specifier.split("/")[0]);

@@ -84,15 +84,20 @@ function unknownFields(value: unknown, typeName: string, at: string, issues: Man
   for (const [key, item] of Object.entries(value)) {
     const fieldType = byName.get(key);
     const fieldPath = at ? `${at}.${key}` : key;
-    if (fieldType === undefined) issues.push({ path: fieldPath, message: `unknown field "${key}" (not in the Kubernetes schema of ${typeName})` });
+    if (fieldType === undefined)
+      issues.push({ path: fieldPath, message: `unknown field "${key}" (not in the Kubernetes schema of ${typeName})` });
     else unknownFields(item, fieldType, fieldPath, issues);
   }
 }
 
 /** Third-party kinds deploy/ ships, with their model packages. */
 const thirdPartyModels: Record<string, () => Promise<ModelClass>> = {
-  "monitoring.coreos.com/v1/PrometheusRule": async () => (await import("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule")).PrometheusRule as unknown as ModelClass,
-  "monitoring.coreos.com/v1/ServiceMonitor": async () => (await import("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor")).ServiceMonitor as unknown as ModelClass,
+  "monitoring.coreos.com/v1/PrometheusRule": async () =>
+    (await import("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule"))
+      .PrometheusRule as unknown as ModelClass,
+  "monitoring.coreos.com/v1/ServiceMonitor": async () =>
+    (await import("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor"))
+      .ServiceMonitor as unknown as ModelClass,
 };
 
 /** Validates one object; returns [] when it is valid for its apiVersion and kind. */

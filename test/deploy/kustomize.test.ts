@@ -46,12 +46,19 @@ describe("test Kustomize loader", () => {
     write("kustomization.yaml", "resources: [app.yaml]\nimages: [{ name: app, newName: reg.example/app, newTag: '2' }]\n");
     const [object] = buildKustomization(root).map((r) => r.object);
     const spec = object.spec.template.spec;
-    expect([spec.initContainers[0].image, spec.containers[0].image, spec.containers[1].image]).to.deep.equal(["reg.example/app:2", "reg.example/app:2", "other:1"]);
+    expect([spec.initContainers[0].image, spec.containers[0].image, spec.containers[1].image]).to.deep.equal([
+      "reg.example/app:2",
+      "reg.example/app:2",
+      "other:1",
+    ]);
   });
 
   it("applies JSON 6902 patches to their target and fails on a target that matches nothing", () => {
     write("app.yaml", deployment("app:1"));
-    write("kustomization.yaml", "resources: [app.yaml]\npatches:\n  - target: { kind: Deployment, name: app }\n    patch: |\n      - { op: replace, path: /spec/replicas, value: 4 }\n      - { op: add, path: /spec/template/spec/containers/-, value: { name: x, image: x } }\n      - { op: remove, path: /spec/template/spec/initContainers }\n");
+    write(
+      "kustomization.yaml",
+      "resources: [app.yaml]\npatches:\n  - target: { kind: Deployment, name: app }\n    patch: |\n      - { op: replace, path: /spec/replicas, value: 4 }\n      - { op: add, path: /spec/template/spec/containers/-, value: { name: x, image: x } }\n      - { op: remove, path: /spec/template/spec/initContainers }\n",
+    );
     const [object] = buildKustomization(root).map((r) => r.object);
     expect(object.spec.replicas).to.equal(4);
     expect(object.spec.template.spec.containers.map((c: { name: string }) => c.name)).to.deep.equal(["main", "side", "x"]);

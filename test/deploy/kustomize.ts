@@ -41,7 +41,9 @@ function build(dir: string, stack: string[]): LoadedResource[] {
   if (!kustomization || typeof kustomization !== "object") throw new Error(`${file}: not a YAML mapping`);
   for (const field of Object.keys(kustomization)) {
     if (!supportedFields.has(field)) {
-      throw new Error(`${file}: field "${field}" is not supported by the test loader (test/deploy/kustomize.ts); supported: ${[...supportedFields].join(", ")}`);
+      throw new Error(
+        `${file}: field "${field}" is not supported by the test loader (test/deploy/kustomize.ts); supported: ${[...supportedFields].join(", ")}`,
+      );
     }
   }
   if (kustomization.kind !== undefined && kustomization.kind !== "Kustomization") throw new Error(`${file}: kind must be Kustomization`);
@@ -53,10 +55,12 @@ function build(dir: string, stack: string[]): LoadedResource[] {
     if (!existsSync(target)) throw new Error(`${file}: resource "${entry}" does not exist`);
     if (statSync(target).isDirectory()) {
       // Kustomize: "cycle detected: candidate root … contains visited root …".
-      if (!path.relative(target, dir).startsWith("..")) throw new Error(`${file}: resource "${entry}" contains this kustomization's own directory (Kustomize refuses it as a cycle); list the directories inside it instead`);
+      if (!path.relative(target, dir).startsWith(".."))
+        throw new Error(
+          `${file}: resource "${entry}" contains this kustomization's own directory (Kustomize refuses it as a cycle); list the directories inside it instead`,
+        );
       resources.push(...build(target, [...stack, dir]));
-    }
-    else {
+    } else {
       if (path.relative(dir, target).startsWith("..")) {
         throw new Error(`${file}: file resource "${entry}" lies outside the kustomization's directory (Kustomize refuses this)`);
       }
@@ -168,7 +172,10 @@ function applyPatch(resources: LoadedResource[], patch: any, file: string): void
 
 function decodePointer(pointer: string, file: string): string[] {
   if (!pointer.startsWith("/")) throw new Error(`${file}: JSON pointer "${pointer}" must start with /`);
-  return pointer.slice(1).split("/").map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"));
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"));
 }
 
 function applyOperation(object: KubeObject, operation: any, file: string): void {

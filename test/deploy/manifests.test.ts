@@ -5,7 +5,18 @@ import { readdirSync, existsSync } from "node:fs";
 import path from "node:path";
 import { validateManifest } from "./kube-schema.ts";
 import { readManifestFile, resourceId, type KubeObject } from "./kustomize.ts";
-import { build, defaultInstallDir, deployDir, exampleOverlayDir, kustomizationDirs, monitoringDir, manifestFiles, objectLabel, objectsOf, relative } from "./layout.ts";
+import {
+  build,
+  defaultInstallDir,
+  deployDir,
+  exampleOverlayDir,
+  kustomizationDirs,
+  monitoringDir,
+  manifestFiles,
+  objectLabel,
+  objectsOf,
+  relative,
+} from "./layout.ts";
 
 const clusterScopedKinds = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"]);
 
@@ -20,7 +31,8 @@ describe("deploy/ manifests", () => {
     expect(files.length).to.be.greaterThan(5);
     for (const file of files) {
       for (const { object } of readManifestFile(file)) {
-        for (const issue of await validateManifest(object)) problems.push(`${relative(file)}: ${objectLabel(object)}: ${issue.path}: ${issue.message}`);
+        for (const issue of await validateManifest(object))
+          problems.push(`${relative(file)}: ${objectLabel(object)}: ${issue.path}: ${issue.message}`);
       }
     }
     expect(problems, problems.join("\n")).to.deep.equal([]);
@@ -30,24 +42,32 @@ describe("deploy/ manifests", () => {
     const problems: string[] = [];
     for (const dir of kustomizationDirs()) {
       for (const { object } of build(dir)) {
-        for (const issue of await validateManifest(object)) problems.push(`${relative(dir)}: ${objectLabel(object)}: ${issue.path}: ${issue.message}`);
+        for (const issue of await validateManifest(object))
+          problems.push(`${relative(dir)}: ${objectLabel(object)}: ${issue.path}: ${issue.message}`);
       }
     }
     expect(problems, problems.join("\n")).to.deep.equal([]);
   });
 
   it("every manifest file is part of the default install, the example overlay or the optional monitoring folder", () => {
-    const used = new Set([...build(defaultInstallDir), ...build(exampleOverlayDir), ...build(monitoringDir)].map((resource) => resource.file));
+    const used = new Set(
+      [...build(defaultInstallDir), ...build(exampleOverlayDir), ...build(monitoringDir)].map((resource) => resource.file),
+    );
     const unused = manifestFiles().filter((file) => !used.has(file));
     expect(unused.map(relative), "files no kustomization includes (list them in a kustomization.yaml)").to.deep.equal([]);
   });
 
   it("the default install includes every generated CRD in deploy/crds/", () => {
     const crdDir = path.join(deployDir, "crds");
-    const crdFiles = existsSync(crdDir) ? readdirSync(crdDir).filter((name) => /\.ya?ml$/.test(name) && name !== "kustomization.yaml").map((name) => path.join(crdDir, name)) : [];
+    const crdFiles = existsSync(crdDir)
+      ? readdirSync(crdDir)
+          .filter((name) => /\.ya?ml$/.test(name) && name !== "kustomization.yaml")
+          .map((name) => path.join(crdDir, name))
+      : [];
     const installed = new Set(build(defaultInstallDir).map((resource) => resource.file));
     expect(crdFiles.filter((file) => !installed.has(file)).map(relative)).to.deep.equal([]);
-    for (const file of crdFiles) for (const { object } of readManifestFile(file)) expect(object.kind, relative(file)).to.equal("CustomResourceDefinition");
+    for (const file of crdFiles)
+      for (const { object } of readManifestFile(file)) expect(object.kind, relative(file)).to.equal("CustomResourceDefinition");
   });
 
   for (const dir of [defaultInstallDir, exampleOverlayDir]) {
@@ -70,7 +90,8 @@ describe("deploy/ manifests", () => {
       });
 
       it("labels every object as part of xtrinode", () => {
-        for (const object of objects) expect(object.metadata.labels?.["app.kubernetes.io/part-of"], objectLabel(object)).to.equal("xtrinode");
+        for (const object of objects)
+          expect(object.metadata.labels?.["app.kubernetes.io/part-of"], objectLabel(object)).to.equal("xtrinode");
       });
 
       it("has unique resource IDs", () => {
@@ -96,7 +117,9 @@ describe("deploy/ manifests", () => {
           const declared = targets[0].spec.template.spec.containers.flatMap((c: any) => c.ports ?? []);
           for (const port of service.spec.ports) {
             const hit = declared.find((p: any) => p.name === port.targetPort || p.containerPort === port.targetPort);
-            expect(hit, `${objectLabel(service)} port ${port.name} targets ${port.targetPort}, not a container port`).to.not.equal(undefined);
+            expect(hit, `${objectLabel(service)} port ${port.name} targets ${port.targetPort}, not a container port`).to.not.equal(
+              undefined,
+            );
           }
         }
       });
@@ -109,7 +132,9 @@ describe("deploy/ manifests", () => {
             (o) =>
               o.kind === "Deployment" &&
               o.metadata.namespace === budget.metadata.namespace &&
-              Object.entries(budget.spec.selector.matchLabels as Record<string, string>).every(([k, v]) => o.spec.template.metadata.labels?.[k] === v),
+              Object.entries(budget.spec.selector.matchLabels as Record<string, string>).every(
+                ([k, v]) => o.spec.template.metadata.labels?.[k] === v,
+              ),
           );
           expect(selected.length, objectLabel(budget)).to.equal(1);
           expect(selected[0].spec.replicas, objectLabel(budget)).to.be.greaterThan(budget.spec.minAvailable);
@@ -119,7 +144,8 @@ describe("deploy/ manifests", () => {
       it("selects each Deployment's own pods (selector ⊆ template labels)", () => {
         for (const deployment of objects.filter((o) => o.kind === "Deployment")) {
           const labels = deployment.spec.template.metadata.labels;
-          for (const [key, value] of Object.entries(deployment.spec.selector.matchLabels)) expect(labels[key], objectLabel(deployment)).to.equal(value);
+          for (const [key, value] of Object.entries(deployment.spec.selector.matchLabels))
+            expect(labels[key], objectLabel(deployment)).to.equal(value);
         }
       });
     });
@@ -128,7 +154,9 @@ describe("deploy/ manifests", () => {
   describe("the example overlay", () => {
     it("points every container at the overlay's image and scales the gateway to 3", () => {
       const objects = objectsOf(exampleOverlayDir);
-      const images = objects.filter((o) => o.kind === "Deployment").flatMap((d) => d.spec.template.spec.containers.map((c: any) => c.image));
+      const images = objects
+        .filter((o) => o.kind === "Deployment")
+        .flatMap((d) => d.spec.template.spec.containers.map((c: any) => c.image));
       expect(new Set(images)).to.deep.equal(new Set(["registry.example.com/platform/xtrinode:0.1.0"]));
       expect(objects.find((o) => o.kind === "Deployment" && o.metadata.name === "xtrinode-gateway")!.spec.replicas).to.equal(3);
     });
@@ -148,15 +176,20 @@ describe("deploy/ manifests", () => {
     it("lets the gateway's pods reach the API server's port through the NetworkPolicy", () => {
       const objects = objectsOf(exampleOverlayDir);
       const policy = objects.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "xtrinode-apiserver")!;
-      const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+      const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+        Object.entries(selector).every(([k, v]) => labels[k] === v);
       const apiserver = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "xtrinode-apiserver")!;
       const gateway = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "xtrinode-gateway")!;
       expect(policy.metadata.namespace).to.equal(apiserver.metadata.namespace);
       expect(matches(policy.spec.podSelector.matchLabels, apiserver.spec.template.metadata.labels)).to.equal(true);
       // kubernetes.io/metadata.name is set by the API server on every Namespace.
-      const gatewayPeers = policy.spec.ingress.flatMap((rule: any) => rule.from).filter(
-        (peer: any) => peer.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"] === gateway.metadata.namespace && matches(peer.podSelector?.matchLabels ?? {}, gateway.spec.template.metadata.labels),
-      );
+      const gatewayPeers = policy.spec.ingress
+        .flatMap((rule: any) => rule.from)
+        .filter(
+          (peer: any) =>
+            peer.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"] === gateway.metadata.namespace &&
+            matches(peer.podSelector?.matchLabels ?? {}, gateway.spec.template.metadata.labels),
+        );
       expect(gatewayPeers).to.have.length(1);
       const portNames = apiserver.spec.template.spec.containers[0].ports.map((p: any) => p.name);
       for (const rule of policy.spec.ingress) for (const port of rule.ports) expect(portNames).to.include(port.port);

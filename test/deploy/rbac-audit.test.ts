@@ -39,19 +39,26 @@ function denied(entries: RequestLogEntry[], command: string): string[] {
     .filter((entry) => entry.query.audit !== pollMarker)
     .flatMap((entry) => requestAttributes(entry) ?? [])
     .filter((request) => !allows(rules, request))
-    .map((request) => `${request.verb} ${request.group || "core"}/${request.resource}${request.namespace ? ` in ${request.namespace}` : ""}${request.name ? ` name=${request.name}` : ""}`)
+    .map(
+      (request) =>
+        `${request.verb} ${request.group || "core"}/${request.resource}${request.namespace ? ` in ${request.namespace}` : ""}${request.name ? ` name=${request.name}` : ""}`,
+    )
     .filter((line, index, all) => all.indexOf(line) === index);
 }
 
 function xtrinodeCrds(): Record<string, unknown>[] {
   const crdDir = path.join(deployDir, "crds");
-  const files = readdirSync(crdDir).filter((name) => /\.ya?ml$/.test(name)).map((name) => path.join(crdDir, name));
+  const files = readdirSync(crdDir)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .map((name) => path.join(crdDir, name));
   expect(files, "deploy/crds/ holds the generated CRDs").to.not.be.empty;
   return loadCrdFiles(files) as Record<string, unknown>[];
 }
 
 function exampleSpecs(): KubeObject[] {
-  return ["catalogs.yaml", "runtimes.yaml"].flatMap((file) => yaml.loadAll(readFileSync(path.join(repoRoot, "examples/specs", file), "utf8")) as KubeObject[]);
+  return ["catalogs.yaml", "runtimes.yaml"].flatMap(
+    (file) => yaml.loadAll(readFileSync(path.join(repoRoot, "examples/specs", file), "utf8")) as KubeObject[],
+  );
 }
 
 /** GET through plain fetch, marked so the audit can tell the test's own reads from the component's. */
@@ -84,8 +91,18 @@ describe("deploy/ RBAC against the components' real Kubernetes requests", functi
     const specs = exampleSpecs();
     runtimes = specs.filter((o) => o.kind === "XTrinode");
     const teamNamespaces = [...new Set(specs.map((o) => o.metadata.namespace as string))];
-    const secret = { apiVersion: "v1", kind: "Secret", metadata: { name: "warehouse-db", namespace: teamNamespaces[0] }, stringData: { username: "u", password: "p" } };
-    for (const object of [...installed, ...teamNamespaces.map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } })), secret, ...specs]) {
+    const secret = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "warehouse-db", namespace: teamNamespaces[0] },
+      stringData: { username: "u", password: "p" },
+    };
+    for (const object of [
+      ...installed,
+      ...teamNamespaces.map((name) => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } })),
+      secret,
+      ...specs,
+    ]) {
       await admin.create(object as KubernetesObject);
     }
     kube.requestLog.clear();
@@ -120,7 +137,10 @@ describe("deploy/ RBAC against the components' real Kubernetes requests", functi
     expect(operator.isLeader(), "the operator stopped leading").to.equal(false);
     await logSettled(kube);
     const entries = kube.requestLog.entries.filter((entry) => entry.query.audit !== pollMarker);
-    expect(entries.some((entry) => entry.method === "PATCH"), "the operator applied objects").to.equal(true);
+    expect(
+      entries.some((entry) => entry.method === "PATCH"),
+      "the operator applied objects",
+    ).to.equal(true);
     expect(denied(kube.requestLog.entries, "operator")).to.deep.equal([]);
     kube.requestLog.clear();
   });
@@ -128,7 +148,13 @@ describe("deploy/ RBAC against the components' real Kubernetes requests", functi
   it("API server: TokenReview, status reads, suspend, Lease-gated resume and activity", async () => {
     kube.addToken("gateway-token", { username: "system:serviceaccount:xtrinode-gateway:xtrinode-gateway" });
     kube.addToken("admin-token", { username: "alice", groups: ["xtrinode-admins"] });
-    const server = await startApiServer({ port: 0, host: "127.0.0.1", kubeConfig: kube.kubeConfig(), identity: "audit", logger: silentLogger() });
+    const server = await startApiServer({
+      port: 0,
+      host: "127.0.0.1",
+      kubeConfig: kube.kubeConfig(),
+      identity: "audit",
+      logger: silentLogger(),
+    });
     const [namespace, name] = [runtimes[0].metadata.namespace, runtimes[0].metadata.name];
     const call = async (method: string, url: string, token: string, body?: unknown) => {
       const response = await fetch(`${server.url}${url}`, {
@@ -146,16 +172,27 @@ describe("deploy/ RBAC against the components' real Kubernetes requests", functi
       expect(await call("GET", `/v1/runtimes/${namespace}/${name}/details`, "admin-token")).to.equal(200);
       expect(await call("POST", `/v1/runtimes/${namespace}/${name}/suspend`, "admin-token")).to.be.oneOf([200, 202]);
       expect(await call("POST", `/v1/runtimes/${namespace}/${name}/resume`, "gateway-token")).to.be.oneOf([200, 202]);
-      expect(await call("POST", `/v1/runtimes/${namespace}/${name}/activity`, "gateway-token", { at: new Date().toISOString() })).to.equal(204);
+      expect(await call("POST", `/v1/runtimes/${namespace}/${name}/activity`, "gateway-token", { at: new Date().toISOString() })).to.equal(
+        204,
+      );
       expect(await call("GET", "/readyz", "")).to.equal(200);
     } finally {
       await server.close();
     }
     await logSettled(kube);
     const entries = kube.requestLog.entries;
-    expect(entries.some((entry) => entry.path.includes("/tokenreviews")), "tokens were reviewed by the cluster").to.equal(true);
-    expect(entries.some((entry) => entry.path.includes("/leases")), "the resume Lease was used").to.equal(true);
-    expect(entries.some((entry) => entry.path.includes("/events")), "the runtime's Events were read").to.equal(true);
+    expect(
+      entries.some((entry) => entry.path.includes("/tokenreviews")),
+      "tokens were reviewed by the cluster",
+    ).to.equal(true);
+    expect(
+      entries.some((entry) => entry.path.includes("/leases")),
+      "the resume Lease was used",
+    ).to.equal(true);
+    expect(
+      entries.some((entry) => entry.path.includes("/events")),
+      "the runtime's Events were read",
+    ).to.equal(true);
     expect(denied(entries, "apiserver")).to.deep.equal([]);
     kube.requestLog.clear();
   });
@@ -176,7 +213,10 @@ describe("deploy/ RBAC against the components' real Kubernetes requests", functi
       await gateway.close();
     }
     await logSettled(kube);
-    expect(kube.requestLog.entries.some((entry) => entry.watch), "the gateway watched").to.equal(true);
+    expect(
+      kube.requestLog.entries.some((entry) => entry.watch),
+      "the gateway watched",
+    ).to.equal(true);
     expect(denied(kube.requestLog.entries, "gateway")).to.deep.equal([]);
   });
 });

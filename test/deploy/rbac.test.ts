@@ -65,18 +65,27 @@ describe("deploy/ RBAC", () => {
       });
 
       it("binds only its own roles (never cluster-admin, admin or edit) to its own ServiceAccounts", () => {
-        const serviceAccounts = new Set(objects.filter((o) => o.kind === "ServiceAccount").map((o) => `${o.metadata.namespace}/${o.metadata.name}`));
+        const serviceAccounts = new Set(
+          objects.filter((o) => o.kind === "ServiceAccount").map((o) => `${o.metadata.namespace}/${o.metadata.name}`),
+        );
         for (const binding of objects.filter((o) => o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding")) {
           expect(["cluster-admin", "admin", "edit", "view"], objectLabel(binding)).to.not.include(binding.roleRef.name);
-          expect(roles.some((r) => r.kind === binding.roleRef.kind && r.metadata.name === binding.roleRef.name), `${objectLabel(binding)} roleRef`).to.equal(true);
+          expect(
+            roles.some((r) => r.kind === binding.roleRef.kind && r.metadata.name === binding.roleRef.name),
+            `${objectLabel(binding)} roleRef`,
+          ).to.equal(true);
           for (const subject of binding.subjects) {
             expect(subject.kind, objectLabel(binding)).to.equal("ServiceAccount");
-            expect(serviceAccounts.has(`${subject.namespace}/${subject.name}`), `${objectLabel(binding)} subject ${subject.name}`).to.equal(true);
+            expect(serviceAccounts.has(`${subject.namespace}/${subject.name}`), `${objectLabel(binding)} subject ${subject.name}`).to.equal(
+              true,
+            );
           }
         }
         for (const deployment of objects.filter((o) => o.kind === "Deployment")) {
           const name = deployment.spec.template.spec.serviceAccountName;
-          expect(serviceAccounts.has(`${deployment.metadata.namespace}/${name}`), `${objectLabel(deployment)} serviceAccountName`).to.equal(true);
+          expect(serviceAccounts.has(`${deployment.metadata.namespace}/${name}`), `${objectLabel(deployment)} serviceAccountName`).to.equal(
+            true,
+          );
         }
       });
 
@@ -84,11 +93,20 @@ describe("deploy/ RBAC", () => {
         for (const role of roles) {
           for (const rule of role.rules ?? []) {
             if (!(rule.resources ?? []).includes("secrets")) continue;
-            expect(rule.verbs.filter((verb: string) => !readVerbs.includes(verb)), objectLabel(role)).to.deep.equal([]);
+            expect(
+              rule.verbs.filter((verb: string) => !readVerbs.includes(verb)),
+              objectLabel(role),
+            ).to.deep.equal([]);
           }
         }
         for (const command of ["apiserver", "gateway"]) {
-          expect(granted(rulesOfCommand(objects, command), readVerbs.map((verb) => ({ verb, group: "", resource: "secrets", namespace: "team-a", name: "db" }))), command).to.deep.equal([]);
+          expect(
+            granted(
+              rulesOfCommand(objects, command),
+              readVerbs.map((verb) => ({ verb, group: "", resource: "secrets", namespace: "team-a", name: "db" })),
+            ),
+            command,
+          ).to.deep.equal([]);
         }
       });
 
@@ -101,7 +119,13 @@ describe("deploy/ RBAC", () => {
         it("may apply, read and prune every kind the reconciler manages, in any namespace", () => {
           const kinds = [...prunableKinds, { apiVersion: "v1", kind: "ResourceQuota" }, { apiVersion: "v1", kind: "LimitRange" }];
           const requests = kinds.flatMap(({ apiVersion, kind }) =>
-            ["get", "list", "watch", "create", "update", "patch", "delete"].map((verb) => ({ verb, group: groupOf(apiVersion), resource: resourceOf(kind), namespace: "team-a", name: "x" })),
+            ["get", "list", "watch", "create", "update", "patch", "delete"].map((verb) => ({
+              verb,
+              group: groupOf(apiVersion),
+              resource: resourceOf(kind),
+              namespace: "team-a",
+              name: "x",
+            })),
           );
           expect(missing(rules, requests)).to.deep.equal([]);
         });
@@ -109,21 +133,46 @@ describe("deploy/ RBAC", () => {
         it("may read its resources, set finalizers and write status", () => {
           const requests: Request[] = [];
           for (const resource of ["xtrinodes", "xtrinodecatalogs"]) {
-            for (const verb of ["get", "list", "watch", "update", "patch"]) requests.push({ verb, group: "xtrinode.io", resource, namespace: "team-a" });
+            for (const verb of ["get", "list", "watch", "update", "patch"])
+              requests.push({ verb, group: "xtrinode.io", resource, namespace: "team-a" });
           }
-          for (const verb of ["get", "update", "patch"]) requests.push({ verb, group: "xtrinode.io", resource: "xtrinodes/status", namespace: "team-a" });
+          for (const verb of ["get", "update", "patch"])
+            requests.push({ verb, group: "xtrinode.io", resource: "xtrinodes/status", namespace: "team-a" });
           expect(missing(rules, requests)).to.deep.equal([]);
-          expect(granted(rules, [{ verb: "delete", group: "xtrinode.io", resource: "xtrinodes", namespace: "team-a" }, { verb: "create", group: "xtrinode.io", resource: "xtrinodes", namespace: "team-a" }])).to.deep.equal([]);
+          expect(
+            granted(rules, [
+              { verb: "delete", group: "xtrinode.io", resource: "xtrinodes", namespace: "team-a" },
+              { verb: "create", group: "xtrinode.io", resource: "xtrinodes", namespace: "team-a" },
+            ]),
+          ).to.deep.equal([]);
         });
 
         it("may publish routes, read the policy, read Secrets, record Events and hold its leader Lease", () => {
           expect(
             missing(rules, [
-              ...["get", "create", "update"].map((verb) => ({ verb, group: "", resource: "configmaps", namespace: defaultGatewayNamespace, name: routesConfigMapName })),
-              ...readVerbs.map((verb) => ({ verb, group: "", resource: "configmaps", namespace: operatorNamespace, name: policyConfigMapName })),
+              ...["get", "create", "update"].map((verb) => ({
+                verb,
+                group: "",
+                resource: "configmaps",
+                namespace: defaultGatewayNamespace,
+                name: routesConfigMapName,
+              })),
+              ...readVerbs.map((verb) => ({
+                verb,
+                group: "",
+                resource: "configmaps",
+                namespace: operatorNamespace,
+                name: policyConfigMapName,
+              })),
               ...readVerbs.map((verb) => ({ verb, group: "", resource: "secrets", namespace: "team-a", name: "db" })),
               { verb: "create", group: "", resource: "events", namespace: "team-a" },
-              ...["get", "update"].map((verb) => ({ verb, group: "coordination.k8s.io", resource: "leases", namespace: operatorNamespace, name: leaseName })),
+              ...["get", "update"].map((verb) => ({
+                verb,
+                group: "coordination.k8s.io",
+                resource: "leases",
+                namespace: operatorNamespace,
+                name: leaseName,
+              })),
               { verb: "create", group: "coordination.k8s.io", resource: "leases", namespace: operatorNamespace },
             ]),
           ).to.deep.equal([]);
@@ -153,9 +202,21 @@ describe("deploy/ RBAC", () => {
         it("may read and patch XTrinodes, gate resumes with Leases and review tokens", () => {
           expect(
             missing(rules, [
-              ...["get", "list", "patch"].map((verb) => ({ verb, group: "xtrinode.io", resource: "xtrinodes", namespace: "team-a", name: "analytics" })),
+              ...["get", "list", "patch"].map((verb) => ({
+                verb,
+                group: "xtrinode.io",
+                resource: "xtrinodes",
+                namespace: "team-a",
+                name: "analytics",
+              })),
               { verb: "list", group: "xtrinode.io", resource: "xtrinodes" },
-              ...["get", "create", "update", "delete"].map((verb) => ({ verb, group: "coordination.k8s.io", resource: "leases", namespace: "xtrinode-system", name: "xtrinode-resume.team-a.analytics" })),
+              ...["get", "create", "update", "delete"].map((verb) => ({
+                verb,
+                group: "coordination.k8s.io",
+                resource: "leases",
+                namespace: "xtrinode-system",
+                name: "xtrinode-resume.team-a.analytics",
+              })),
               { verb: "create", group: "authentication.k8s.io", resource: "tokenreviews" },
               // The console's runtime view: catalogs in use and recent Events.
               { verb: "list", group: "xtrinode.io", resource: "xtrinodecatalogs", namespace: "team-a" },
@@ -168,11 +229,23 @@ describe("deploy/ RBAC", () => {
         it("may not replace, delete or create XTrinodes, write their status, read ConfigMaps, write catalogs, or change Events", () => {
           expect(
             granted(rules, [
-              ...["update", "delete", "create"].map((verb) => ({ verb, group: "xtrinode.io", resource: "xtrinodes", namespace: "team-a", name: "analytics" })),
+              ...["update", "delete", "create"].map((verb) => ({
+                verb,
+                group: "xtrinode.io",
+                resource: "xtrinodes",
+                namespace: "team-a",
+                name: "analytics",
+              })),
               { verb: "update", group: "xtrinode.io", resource: "xtrinodes/status", namespace: "team-a", name: "analytics" },
               { verb: "get", group: "", resource: "configmaps", namespace: defaultGatewayNamespace, name: routesConfigMapName },
               { verb: "create", group: "authorization.k8s.io", resource: "subjectaccessreviews" },
-              ...["create", "update", "patch", "delete"].map((verb) => ({ verb, group: "xtrinode.io", resource: "xtrinodecatalogs", namespace: "team-a", name: "sales" })),
+              ...["create", "update", "patch", "delete"].map((verb) => ({
+                verb,
+                group: "xtrinode.io",
+                resource: "xtrinodecatalogs",
+                namespace: "team-a",
+                name: "sales",
+              })),
               ...["update", "patch", "delete"].map((verb) => ({ verb, group: "", resource: "events", namespace: "team-a" })),
               { verb: "get", group: "", resource: "secrets", namespace: "team-a", name: "sales-db" },
             ]),
@@ -194,17 +267,37 @@ describe("deploy/ RBAC", () => {
         });
 
         it("may get, list and watch the routes ConfigMap by name", () => {
-          expect(missing(rules, readVerbs.map((verb) => ({ verb, group: "", resource: "configmaps", namespace: defaultGatewayNamespace, name: routesConfigMapName })))).to.deep.equal([]);
+          expect(
+            missing(
+              rules,
+              readVerbs.map((verb) => ({
+                verb,
+                group: "",
+                resource: "configmaps",
+                namespace: defaultGatewayNamespace,
+                name: routesConfigMapName,
+              })),
+            ),
+          ).to.deep.equal([]);
         });
 
         it("may read nothing else and write nothing", () => {
-          expect(rules.every((rule) => rule.namespace === defaultGatewayNamespace && rule.resourceNames?.join() === routesConfigMapName), "only namespaced, named rules").to.equal(true);
+          expect(
+            rules.every((rule) => rule.namespace === defaultGatewayNamespace && rule.resourceNames?.join() === routesConfigMapName),
+            "only namespaced, named rules",
+          ).to.equal(true);
           expect(
             granted(rules, [
               { verb: "list", group: "", resource: "configmaps", namespace: defaultGatewayNamespace },
               { verb: "get", group: "", resource: "configmaps", namespace: defaultGatewayNamespace, name: "other" },
               { verb: "get", group: "", resource: "configmaps", namespace: "team-a", name: routesConfigMapName },
-              ...writeVerbs.map((verb) => ({ verb, group: "", resource: "configmaps", namespace: defaultGatewayNamespace, name: routesConfigMapName })),
+              ...writeVerbs.map((verb) => ({
+                verb,
+                group: "",
+                resource: "configmaps",
+                namespace: defaultGatewayNamespace,
+                name: routesConfigMapName,
+              })),
               { verb: "get", group: "xtrinode.io", resource: "xtrinodes", namespace: "team-a", name: "analytics" },
             ]),
           ).to.deep.equal([]);

@@ -38,8 +38,10 @@ export function rulesFor(objects: KubeObject[], namespace: string, name: string)
     if (!subjects.some((s) => s.kind === "ServiceAccount" && s.name === name && s.namespace === namespace)) continue;
     const scope = binding.kind === "RoleBinding" ? binding.metadata.namespace : undefined;
     const role = findRole(objects, binding.roleRef.kind, binding.roleRef.name, binding.metadata.namespace);
-    if (!role) throw new Error(`${binding.kind} ${binding.metadata.name} refers to missing ${binding.roleRef.kind} ${binding.roleRef.name}`);
-    for (const rule of (role.rules ?? []) as Rule[]) granted.push({ ...rule, namespace: scope, role: `${role.kind}/${role.metadata.name}` });
+    if (!role)
+      throw new Error(`${binding.kind} ${binding.metadata.name} refers to missing ${binding.roleRef.kind} ${binding.roleRef.name}`);
+    for (const rule of (role.rules ?? []) as Rule[])
+      granted.push({ ...rule, namespace: scope, role: `${role.kind}/${role.metadata.name}` });
   }
   return granted;
 }

@@ -54,7 +54,11 @@ describe("install re-apply (upgrade)", function () {
   }
 
   async function routesConfigMap(): Promise<KubeObject> {
-    return (await client.read({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: routesConfigMapName, namespace: defaultGatewayNamespace } })) as KubeObject;
+    return (await client.read({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: routesConfigMapName, namespace: defaultGatewayNamespace },
+    })) as KubeObject;
   }
 
   it("re-applying the example overlay after the operator wrote the routes succeeds and keeps them", async () => {
@@ -64,25 +68,37 @@ describe("install re-apply (upgrade)", function () {
     expect(await kubectlApply(install), "the upgrade re-apply (kubectl would exit 0)").to.deep.equal([]);
     const routes = await routesConfigMap();
     expect(parseRoutes(routes.data[routesDataKey]).routes.map((r) => r.name)).to.deep.equal(["bi"]);
-    const owners = (routes.metadata.managedFields as Array<{ manager: string; fieldsV1: { "f:data"?: object } }>).filter((m) => m.fieldsV1["f:data"]).map((m) => m.manager);
+    const owners = (routes.metadata.managedFields as Array<{ manager: string; fieldsV1: { "f:data"?: object } }>)
+      .filter((m) => m.fieldsV1["f:data"])
+      .map((m) => m.manager);
     expect(owners).to.deep.equal(["xtrinode-operator"]);
   });
 
-  it("the old layout (the install carrying data[\"routes.yaml\"]) conflicts on the re-apply like a real server", async () => {
+  it('the old layout (the install carrying data["routes.yaml"]) conflicts on the re-apply like a real server', async () => {
     const oldLayout = objectsOf(exampleOverlayDir).map((o) =>
-      o.kind === "ConfigMap" && o.metadata.name === routesConfigMapName ? { ...o, data: { [routesDataKey]: serializeRoutes(emptyRoutes()) } } : o,
+      o.kind === "ConfigMap" && o.metadata.name === routesConfigMapName
+        ? { ...o, data: { [routesDataKey]: serializeRoutes(emptyRoutes()) } }
+        : o,
     );
     expect(await kubectlApply(oldLayout)).to.deep.equal([]);
     await operatorPublishesRoute();
     const failures = await kubectlApply(oldLayout);
     expect(failures).to.have.length(1);
-    expect(failures[0]).to.contain(`ConfigMap ${defaultGatewayNamespace}/${routesConfigMapName}: Apply failed with 1 conflict: conflict with "xtrinode-operator"`).and.contain(".data.routes.yaml");
+    expect(failures[0])
+      .to.contain(
+        `ConfigMap ${defaultGatewayNamespace}/${routesConfigMapName}: Apply failed with 1 conflict: conflict with "xtrinode-operator"`,
+      )
+      .and.contain(".data.routes.yaml");
   });
 
   it("every install Service port names its protocol (server-side apply on older servers refuses a port without one)", () => {
     const ports = objectsOf(exampleOverlayDir)
       .filter((o) => o.kind === "Service")
-      .flatMap((o) => (o.spec.ports as Array<{ name?: string; protocol?: string }>).map((p) => `${objectLabel(o)} ${p.name ?? "?"}: ${p.protocol ?? "no protocol"}`));
+      .flatMap((o) =>
+        (o.spec.ports as Array<{ name?: string; protocol?: string }>).map(
+          (p) => `${objectLabel(o)} ${p.name ?? "?"}: ${p.protocol ?? "no protocol"}`,
+        ),
+      );
     expect(ports.length).to.be.greaterThan(0);
     expect(ports.filter((p) => !p.endsWith(": TCP"))).to.deep.equal([]);
   });

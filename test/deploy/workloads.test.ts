@@ -17,7 +17,10 @@ describe("deploy/ workloads", () => {
         for (const deployment of deployments(dir)) {
           for (const container of deployment.spec.template.spec.containers) {
             const ports = (container.ports ?? []).flatMap((p: any) => [p.name, p.containerPort]);
-            for (const [probe, pathName] of [["livenessProbe", "/healthz"], ["readinessProbe", "/readyz"]] as const) {
+            for (const [probe, pathName] of [
+              ["livenessProbe", "/healthz"],
+              ["readinessProbe", "/readyz"],
+            ] as const) {
               const httpGet = container[probe]?.httpGet;
               expect(httpGet?.path, `${objectLabel(deployment)} ${container.name} ${probe}`).to.equal(pathName);
               expect(ports, `${objectLabel(deployment)} ${probe} port`).to.include(httpGet.port);
@@ -30,7 +33,10 @@ describe("deploy/ workloads", () => {
         for (const deployment of deployments(dir)) {
           for (const container of deployment.spec.template.spec.containers) {
             for (const kind of ["requests", "limits"]) {
-              expect(Object.keys(container.resources?.[kind] ?? {}), `${objectLabel(deployment)} ${container.name} ${kind}`).to.include.members(["cpu", "memory"]);
+              expect(
+                Object.keys(container.resources?.[kind] ?? {}),
+                `${objectLabel(deployment)} ${container.name} ${kind}`,
+              ).to.include.members(["cpu", "memory"]);
             }
           }
         }
@@ -68,7 +74,12 @@ describe("deploy/ workloads", () => {
           const container = pod.containers[0];
           for (const volume of pod.volumes ?? []) {
             if (!volume.configMap) continue;
-            const configMap = objects.find((o) => o.kind === "ConfigMap" && o.metadata.namespace === deployment.metadata.namespace && o.metadata.name === volume.configMap.name);
+            const configMap = objects.find(
+              (o) =>
+                o.kind === "ConfigMap" &&
+                o.metadata.namespace === deployment.metadata.namespace &&
+                o.metadata.name === volume.configMap.name,
+            );
             expect(configMap, `${objectLabel(deployment)} volume ${volume.name}`).to.not.equal(undefined);
           }
           const configArg = (container.args as string[]).find((arg) => arg.startsWith("--config="));
@@ -76,7 +87,12 @@ describe("deploy/ workloads", () => {
           const file = configArg.slice("--config=".length);
           const mount = container.volumeMounts.find((m: any) => path.posix.dirname(file) === m.mountPath);
           const volume = pod.volumes.find((v: any) => v.name === mount?.name);
-          const configMap = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === volume?.configMap?.name && o.metadata.namespace === deployment.metadata.namespace);
+          const configMap = objects.find(
+            (o) =>
+              o.kind === "ConfigMap" &&
+              o.metadata.name === volume?.configMap?.name &&
+              o.metadata.namespace === deployment.metadata.namespace,
+          );
           expect(Object.keys(configMap?.data ?? {}), `${objectLabel(deployment)} ${configArg}`).to.include(path.posix.basename(file));
         }
       });
@@ -90,7 +106,9 @@ describe("deploy/ workloads", () => {
         expect(url.hostname).to.equal(`${name}.${namespace}.svc.cluster.local`);
         const service = objects.find((o) => o.kind === "Service" && o.metadata.name === name && o.metadata.namespace === namespace);
         expect(service?.spec.ports.map((p: any) => p.port)).to.include(Number(url.port));
-        const target = deployments(dir).find((d) => Object.entries(service!.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v))!;
+        const target = deployments(dir).find((d) =>
+          Object.entries(service!.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v),
+        )!;
         expect(target.spec.template.spec.containers[0].args[0]).to.equal("apiserver");
       });
 

@@ -36,11 +36,18 @@ function alive(pid: number): boolean {
 
 /** Starts `npm start`'s script and resolves once it printed its instructions. */
 async function startStack(): Promise<{ child: ChildProcess; output: () => string }> {
-  const started = spawn(process.execPath, [path.join(repoRoot, "fixtures", "local-stack", "main.ts"), "--gateway-port", "0"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const started = spawn(process.execPath, [path.join(repoRoot, "fixtures", "local-stack", "main.ts"), "--gateway-port", "0"], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   started.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   started.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await eventually("the 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || started.exitCode !== null, 40_000);
+  await eventually(
+    "the 'Ctrl-C stops everything' line",
+    () => output.includes("Ctrl-C stops everything") || started.exitCode !== null,
+    40_000,
+  );
   expect(output, output).to.include("Ctrl-C stops everything");
   return { child: started, output: () => output };
 }
@@ -62,7 +69,10 @@ describe("local stack: npm start", function () {
     expect(steps.length, output).to.be.at.least(7);
     expect(steps.at(-1)).to.match(/^\[\d+\] ready/);
     for (const component of ["Kubernetes API test server", "operator", "lifecycle API server", "gateway", "example specs"]) {
-      expect(steps.some((line) => line.includes(component)), `progress line for ${component}`).to.equal(true);
+      expect(
+        steps.some((line) => line.includes(component)),
+        `progress line for ${component}`,
+      ).to.equal(true);
     }
     const gatewayUrl = /Gateway: (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1];
     const logDir = /Logs: (\S+)/.exec(output)![1];
@@ -78,15 +88,25 @@ describe("local stack: npm start", function () {
 
     // The printed instructions work: a query by header to each example runtime.
     for (const runtime of ["analytics/bi", "analytics/adhoc"]) {
-      const outcome = await eventually(`a query to ${runtime}`, async () => {
-        const result = await runQuery(Trino.create({ server: gatewayUrl, auth: new BasicAuth("me"), extraHeaders: { "X-Trino-XTrinode": runtime } }), "SELECT 42");
-        return result.state === "FINISHED" ? result : undefined;
-      }, 15_000);
+      const outcome = await eventually(
+        `a query to ${runtime}`,
+        async () => {
+          const result = await runQuery(
+            Trino.create({ server: gatewayUrl, auth: new BasicAuth("me"), extraHeaders: { "X-Trino-XTrinode": runtime } }),
+            "SELECT 42",
+          );
+          return result.state === "FINISHED" ? result : undefined;
+        },
+        15_000,
+      );
       expect(outcome.rows).to.deep.equal([[42]]);
     }
 
     // The printed curl commands (by header, by hostname) follow the query to its end and print its rows.
-    const curlLines = output.split("\n").map((line) => line.trim()).filter((line) => line.startsWith("q() { curl"));
+    const curlLines = output
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => line.startsWith("q() { curl"));
     expect(curlLines.length, output).to.equal(2);
     let curlMissing: string | undefined;
     await ensureDebianPackages(["curl"]).catch((error: unknown) => {
@@ -101,7 +121,11 @@ describe("local stack: npm start", function () {
       }
     }
 
-    const childPids = execFileSync("pgrep", ["-P", String(child.pid)]).toString().trim().split("\n").map(Number);
+    const childPids = execFileSync("pgrep", ["-P", String(child.pid)])
+      .toString()
+      .trim()
+      .split("\n")
+      .map(Number);
     expect(childPids.length, "operator, apiserver and gateway child processes").to.equal(3);
     child.kill("SIGTERM");
     expect(await exited).to.equal(0);
@@ -115,7 +139,11 @@ describe("local stack: npm start", function () {
     const stack = await startStack();
     child = stack.child;
     const tempDir = path.dirname(/Logs: (\S+)/.exec(stack.output())![1]);
-    const childPids = execFileSync("pgrep", ["-P", String(child.pid)]).toString().trim().split("\n").map(Number);
+    const childPids = execFileSync("pgrep", ["-P", String(child.pid)])
+      .toString()
+      .trim()
+      .split("\n")
+      .map(Number);
     expect(childPids.length, "operator, apiserver and gateway child processes").to.equal(3);
     child.kill("SIGKILL");
     try {
@@ -133,7 +161,9 @@ describe("local stack: npm start", function () {
 
 /** Every process of a process group (pgrep -g); none once all have exited. */
 function groupPids(pgid: number): number[] {
-  const listed = spawnSync("pgrep", ["-g", String(pgid)]).stdout.toString().trim();
+  const listed = spawnSync("pgrep", ["-g", String(pgid)])
+    .stdout.toString()
+    .trim();
   return listed ? listed.split("\n").map(Number).filter(alive) : [];
 }
 
@@ -144,7 +174,11 @@ async function startNpm(): Promise<{ npm: ChildProcess; output: () => string }> 
   let output = "";
   npm.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   npm.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await eventually("npm start's 'Ctrl-C stops everything' line", () => output.includes("Ctrl-C stops everything") || npm.exitCode !== null, 40_000);
+  await eventually(
+    "npm start's 'Ctrl-C stops everything' line",
+    () => output.includes("Ctrl-C stops everything") || npm.exitCode !== null,
+    40_000,
+  );
   expect(output, output).to.include("Ctrl-C stops everything");
   return { npm, output: () => output };
 }
@@ -170,7 +204,10 @@ describe("local stack: a real `npm start` stopped by a plain kill", function () 
       // npm, the stack (node main.ts, perhaps under sh) and its operator, lifecycle API and gateway.
       expect(pids.length, spawnSync("ps", ["-o", "pid,ppid,cmd", "-g", String(pgid)]).stdout.toString()).to.be.at.least(5);
       process.kill(target === "npm" ? npm.pid! : -pgid, signal);
-      await eventually("every process of npm start's group to exit", () => groupPids(pgid!).length === 0, { timeoutMs: 30_000, describe: () => spawnSync("ps", ["-o", "pid,ppid,stat,cmd", "-g", String(pgid)]).stdout.toString() });
+      await eventually("every process of npm start's group to exit", () => groupPids(pgid!).length === 0, {
+        timeoutMs: 30_000,
+        describe: () => spawnSync("ps", ["-o", "pid,ppid,stat,cmd", "-g", String(pgid)]).stdout.toString(),
+      });
       expect(existsSync(tempDir), `${tempDir} removed`).to.equal(false);
     });
   }
@@ -218,8 +255,13 @@ describe("local stack: pure parts", () => {
   });
 
   it("recognises coordinator Deployments by their labels only", () => {
-    const object = (component: string, runtime?: string) => ({ metadata: { labels: { "app.kubernetes.io/component": component, ...(runtime ? { "xtrinode.io/runtime": runtime } : {}) } } });
-    expect(coordinatorOf({ kind: "Deployment", namespace: "t", object: object("coordinator", "a") })).to.deep.equal({ namespace: "t", name: "a" });
+    const object = (component: string, runtime?: string) => ({
+      metadata: { labels: { "app.kubernetes.io/component": component, ...(runtime ? { "xtrinode.io/runtime": runtime } : {}) } },
+    });
+    expect(coordinatorOf({ kind: "Deployment", namespace: "t", object: object("coordinator", "a") })).to.deep.equal({
+      namespace: "t",
+      name: "a",
+    });
     expect(coordinatorOf({ kind: "Deployment", namespace: "t", object: object("worker", "a") })).to.equal(undefined);
     expect(coordinatorOf({ kind: "Deployment", namespace: "t", object: object("coordinator") })).to.equal(undefined);
     expect(coordinatorOf({ kind: "StatefulSet", namespace: "t", object: object("coordinator", "a") })).to.equal(undefined);
@@ -227,11 +269,17 @@ describe("local stack: pure parts", () => {
 
   it("creates one placeholder Secret per referenced Secret with every referenced key", () => {
     const secrets = placeholderSecrets([
-      { metadata: { namespace: "t" }, spec: { secretProperties: { user: { secretName: "db", key: "username" }, password: { secretName: "db", key: "password" } } } },
+      {
+        metadata: { namespace: "t" },
+        spec: { secretProperties: { user: { secretName: "db", key: "username" }, password: { secretName: "db", key: "password" } } },
+      },
       { metadata: {}, spec: { secretProperties: { token: { secretName: "api", key: "token" } } } },
       { metadata: { namespace: "t" }, spec: {} },
     ]) as Array<{ metadata: { namespace: string; name: string }; data: Record<string, string> }>;
-    expect(secrets.map((s) => `${s.metadata.namespace}/${s.metadata.name}:${Object.keys(s.data).sort().join(",")}`)).to.deep.equal(["t/db:password,username", "default/api:token"]);
+    expect(secrets.map((s) => `${s.metadata.namespace}/${s.metadata.name}:${Object.keys(s.data).sort().join(",")}`)).to.deep.equal([
+      "t/db:password,username",
+      "default/api:token",
+    ]);
   });
 
   it("prints header and hostname instructions for the first runtime with a hostname, and the console URL with its login token", () => {
@@ -246,9 +294,14 @@ describe("local stack: pure parts", () => {
       logDir: "/tmp/x/logs",
       runtimes: [{ namespace: "n", name: "r", hostnames: ["r.example.com"], default: true }],
     });
-    expect(text).to.include("X-Trino-XTrinode: n/r").and.include("--resolve r.example.com:8080:127.0.0.1").and.include("trino --server http://r.example.com:8080");
+    expect(text)
+      .to.include("X-Trino-XTrinode: n/r")
+      .and.include("--resolve r.example.com:8080:127.0.0.1")
+      .and.include("trino --server http://r.example.com:8080");
     expect(text).to.include("$(cat /tmp/x/admin-token)");
-    expect(text).to.include("npx xtrinode status -A --kubeconfig /tmp/x/kubeconfig --gateway-url http://127.0.0.1:8080 --gateway-token-file /tmp/x/gateway-admin-token");
+    expect(text).to.include(
+      "npx xtrinode status -A --kubeconfig /tmp/x/kubeconfig --gateway-url http://127.0.0.1:8080 --gateway-token-file /tmp/x/gateway-admin-token",
+    );
     expect(text).to.match(/Console: http:\/\/127\.0\.0\.1:9000\/console\/\n.*admin token.*: 0123abcd/);
   });
 });

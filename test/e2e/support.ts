@@ -114,9 +114,20 @@ export class AutoscalerHistory {
     ];
     for (const [kind, path] of paths) {
       this.controllers.push(
-        await watch.watch(path, {}, (type, object: { metadata?: { name?: string; resourceVersion?: string }; spec?: { scaleTargetRef?: { name?: string } } }) => {
-          this.events.push({ kind, type, name: object.metadata?.name ?? "", target: object.spec?.scaleTargetRef?.name, resourceVersion: Number(object.metadata?.resourceVersion) });
-        }, (error) => this.ends.push(`${kind}: ${error ? String(error) : "ended"}`)),
+        await watch.watch(
+          path,
+          {},
+          (type, object: { metadata?: { name?: string; resourceVersion?: string }; spec?: { scaleTargetRef?: { name?: string } } }) => {
+            this.events.push({
+              kind,
+              type,
+              name: object.metadata?.name ?? "",
+              target: object.spec?.scaleTargetRef?.name,
+              resourceVersion: Number(object.metadata?.resourceVersion),
+            });
+          },
+          (error) => this.ends.push(`${kind}: ${error ? String(error) : "ended"}`),
+        ),
       );
     }
   }

@@ -11,7 +11,16 @@ import { defaultGatewayNamespace, routesConfigMapName, routesDataKey } from "../
 import { startGateway, type RunningGateway } from "../../gateway/server.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
-import { leaseName, leaseNamespace, leasesPath, namespace, runtimePath, startTestCluster, tokens, type TestCluster } from "../apiserver/setup.ts";
+import {
+  leaseName,
+  leaseNamespace,
+  leasesPath,
+  namespace,
+  runtimePath,
+  startTestCluster,
+  tokens,
+  type TestCluster,
+} from "../apiserver/setup.ts";
 import { runQuery } from "../gateway/support/harness.ts";
 import { eventually } from "../support/eventually.ts";
 import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
@@ -23,7 +32,11 @@ const SETTLE_BOUND_MS = 45_000;
 const runtimeName = "sleepy";
 
 function routesText(backend: string, state: string): string {
-  return yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace, name: runtimeName, backend, state }] });
+  return yaml.dump({
+    apiVersion: "xtrinode.io/v1alpha1",
+    kind: "GatewayRoutes",
+    routes: [{ namespace, name: runtimeName, backend, state }],
+  });
 }
 
 describe("failure: lifecycle API server killed during a resume stampede", function () {
@@ -35,9 +48,19 @@ describe("failure: lifecycle API server killed during a resume stampede", functi
   let operatorStandIn: NodeJS.Timeout | undefined;
 
   const apiServerArgs = (port: string, identity: string) => [
-    "apiserver", "--port", port, "--host", "127.0.0.1",
-    "--kubeconfig", cluster.kube.kubeconfigPath, "--token-file", cluster.tokenFile,
-    "--identity", identity, "--lease-duration-seconds", "3",
+    "apiserver",
+    "--port",
+    port,
+    "--host",
+    "127.0.0.1",
+    "--kubeconfig",
+    cluster.kube.kubeconfigPath,
+    "--token-file",
+    cluster.tokenFile,
+    "--identity",
+    identity,
+    "--lease-duration-seconds",
+    "3",
   ];
 
   before(async () => {
@@ -45,7 +68,12 @@ describe("failure: lifecycle API server killed during a resume stampede", functi
     client = createClusterClient(cluster.kubeConfig);
     trino = await startTrinoTestServer({ name: "sleepy-coordinator" });
     await client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: gatewayNamespace } });
-    await client.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: routesConfigMapName, namespace: gatewayNamespace }, data: { [routesDataKey]: routesText(trino.url, "PAUSED") } });
+    await client.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: routesConfigMapName, namespace: gatewayNamespace },
+      data: { [routesDataKey]: routesText(trino.url, "PAUSED") },
+    });
     await cluster.createRuntime(runtimeName, { suspended: true, routeState: "PAUSED" });
   });
   after(async () => {
@@ -57,7 +85,8 @@ describe("failure: lifecycle API server killed during a resume stampede", functi
   });
 
   /** Successful writes of the XTrinode itself (not its status), i.e. resume intents. */
-  const intentWrites = () => cluster.kube.requestLog.writes().filter((e) => e.path === runtimePath(runtimeName) && e.status >= 200 && e.status < 300).length;
+  const intentWrites = () =>
+    cluster.kube.requestLog.writes().filter((e) => e.path === runtimePath(runtimeName) && e.status >= 200 && e.status < 300).length;
 
   it(`${CLIENTS} held clients survive the kill; after the restart the intent is written once and every query succeeds`, async () => {
     // The runtime's intent write hangs at the Kubernetes API: the API server dies mid-resume.
@@ -92,11 +121,20 @@ describe("failure: lifecycle API server killed during a resume stampede", functi
     const started = Date.now();
     const outcomes = Array.from({ length: CLIENTS }, () =>
       Promise.race([
-        runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("analyst"), extraHeaders: { "X-Trino-XTrinode": `${namespace}/${runtimeName}` } }), "SELECT 1").then(
+        runQuery(
+          Trino.create({
+            server: gateway.url,
+            auth: new BasicAuth("analyst"),
+            extraHeaders: { "X-Trino-XTrinode": `${namespace}/${runtimeName}` },
+          }),
+          "SELECT 1",
+        ).then(
           (pages) => ({ ok: true as const, rows: pages.flatMap((page) => page.data ?? []) }),
           (error: Error) => ({ ok: false as const, error: error.message }),
         ),
-        new Promise<{ ok: false; error: string }>((resolve) => setTimeout(() => resolve({ ok: false, error: "HUNG: did not settle" }), SETTLE_BOUND_MS).unref()),
+        new Promise<{ ok: false; error: string }>((resolve) =>
+          setTimeout(() => resolve({ ok: false, error: "HUNG: did not settle" }), SETTLE_BOUND_MS).unref(),
+        ),
       ]),
     );
 
@@ -104,9 +142,21 @@ describe("failure: lifecycle API server killed during a resume stampede", functi
     const settled: string[] = [];
     outcomes.forEach((outcome) => void outcome.then((result) => settled.push(result.ok ? "ok" : result.error)));
     await eventually("all clients held", () => gateway.core.held.size >= CLIENTS, 20_000).catch((error: Error) => {
-      throw new Error(`${error.message}: ${gateway.core.held.size} held, settled: ${JSON.stringify(settled.slice(0, 3))} (${settled.length})`);
+      throw new Error(
+        `${error.message}: ${gateway.core.held.size} held, settled: ${JSON.stringify(settled.slice(0, 3))} (${settled.length})`,
+      );
     });
-    await eventually("the resume Lease to be taken", async () => (await client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: leaseNamespace, name: leaseName(runtimeName) })) !== undefined, 20_000);
+    await eventually(
+      "the resume Lease to be taken",
+      async () =>
+        (await client.get({
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          namespace: leaseNamespace,
+          name: leaseName(runtimeName),
+        })) !== undefined,
+      20_000,
+    );
     const killedAtMs = Date.now() - started;
     await first.kill("SIGKILL");
     cluster.kube.faults.clear();
@@ -137,11 +187,25 @@ describe("failure: lifecycle API server killed during a resume stampede", functi
     expect(trino.stats.statements).to.equal(CLIENTS);
     const leaseWrites = cluster.kube.requestLog.writes({ pathPrefix: leasesPath }).filter((e) => e.status < 300).length;
     const resumeCalls = await (await fetch(`${gateway.url}/metrics`)).text();
-    process.stdout.write(`      killed ${killedAtMs} ms into the stampede; gateway resume calls: ${resumeCalls.split("\n").filter((l) => l.startsWith("xtrinode_gateway_resume_calls_total")).join(", ")}\n`);
-    process.stdout.write(`      ${CLIENTS} queries ok ${Math.round((Date.now() - started) / 1000)} s after the stampede began; ${leaseWrites} successful Lease writes, 1 intent write (${abandoned} intent writes cut off by the kill)\n`);
+    process.stdout.write(
+      `      killed ${killedAtMs} ms into the stampede; gateway resume calls: ${resumeCalls
+        .split("\n")
+        .filter((l) => l.startsWith("xtrinode_gateway_resume_calls_total"))
+        .join(", ")}\n`,
+    );
+    process.stdout.write(
+      `      ${CLIENTS} queries ok ${Math.round((Date.now() - started) / 1000)} s after the stampede began; ${leaseWrites} successful Lease writes, 1 intent write (${abandoned} intent writes cut off by the kill)\n`,
+    );
 
     // New queries run directly.
-    const fresh = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("analyst"), extraHeaders: { "X-Trino-XTrinode": `${namespace}/${runtimeName}` } }), "SELECT 2");
+    const fresh = await runQuery(
+      Trino.create({
+        server: gateway.url,
+        auth: new BasicAuth("analyst"),
+        extraHeaders: { "X-Trino-XTrinode": `${namespace}/${runtimeName}` },
+      }),
+      "SELECT 2",
+    );
     expect(fresh.flatMap((page) => page.data ?? [])).to.deep.equal([[2]]);
   });
 });

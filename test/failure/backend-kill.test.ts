@@ -14,9 +14,15 @@ const trinoServerMain = path.join(repoRoot, "fixtures", "trino-server", "main.ts
 const SETTLE_BOUND_MS = 15_000;
 
 /** Runs a query to the end with trino-client; a FAILED page or a thrown error both count as "settled with an error". */
-async function settle(trino: Trino, sql: string, onFirstPage?: (page: QueryResult) => void): Promise<{ id: string; error?: string; rows: number }> {
+async function settle(
+  trino: Trino,
+  sql: string,
+  onFirstPage?: (page: QueryResult) => void,
+): Promise<{ id: string; error?: string; rows: number }> {
   const outcome = { id: "", error: undefined as string | undefined, rows: 0 };
-  const bounded = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`query did not settle within ${SETTLE_BOUND_MS} ms`)), SETTLE_BOUND_MS).unref());
+  const bounded = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`query did not settle within ${SETTLE_BOUND_MS} ms`)), SETTLE_BOUND_MS).unref(),
+  );
   const run = (async () => {
     try {
       const iterator = await trino.query(sql);
@@ -47,11 +53,36 @@ describe("failure: a pool backend killed mid-query", function () {
 
   before(async () => {
     // Slow pages: a 40-row result at 5 rows per page and 150 ms per page keeps a query running ~1 s.
-    servers = await Promise.all(["p1", "p2"].map((name) => spawnReady(trinoServerMain, ["--port", "0", "--host", "127.0.0.1", "--name", name, "--rows-per-page", "5", "--page-delay-ms", "150"])));
+    servers = await Promise.all(
+      ["p1", "p2"].map((name) =>
+        spawnReady(trinoServerMain, [
+          "--port",
+          "0",
+          "--host",
+          "127.0.0.1",
+          "--name",
+          name,
+          "--rows-per-page",
+          "5",
+          "--page-delay-ms",
+          "150",
+        ]),
+      ),
+    );
     routes = new RoutesFile();
-    routes.write(servers.map((server, i) => ({ namespace: "shared", name: `p${i + 1}`, backend: String(server.ready.url), state: "RUNNING", pool: "shared" })));
+    routes.write(
+      servers.map((server, i) => ({
+        namespace: "shared",
+        name: `p${i + 1}`,
+        backend: String(server.ready.url),
+        state: "RUNNING",
+        pool: "shared",
+      })),
+    );
     gateway = await startTestGateway(routes);
-    await eventually("both backends healthy", () => servers.every((server) => gateway.core.backends.state(String(server.ready.url)).health === "healthy"));
+    await eventually("both backends healthy", () =>
+      servers.every((server) => gateway.core.backends.state(String(server.ready.url)).health === "healthy"),
+    );
   });
   after(async () => {
     await gateway?.close();
@@ -68,13 +99,15 @@ describe("failure: a pool backend killed mid-query", function () {
     let killed: Promise<void> | undefined;
     const inFlight = [];
     for (let i = 0; i < 2; i++) {
-      inFlight.push(settle(client(), "SELECT * FROM xt_rows(40)", (page) => {
-        const owner = ownerOf(page.id);
-        if (victim === -1 && owner >= 0) {
-          victim = owner;
-          killed = servers[owner].kill("SIGKILL");
-        }
-      }));
+      inFlight.push(
+        settle(client(), "SELECT * FROM xt_rows(40)", (page) => {
+          const owner = ownerOf(page.id);
+          if (victim === -1 && owner >= 0) {
+            victim = owner;
+            killed = servers[owner].kill("SIGKILL");
+          }
+        }),
+      );
     }
     const outcomes = await Promise.all(inFlight);
     await killed;
@@ -92,10 +125,18 @@ describe("failure: a pool backend killed mid-query", function () {
     process.stdout.write(`      killed p${victim + 1}; its client got: ${onVictim.map((outcome) => outcome.error).join(" | ")}\n`);
 
     // New queries: within a deadline the gateway stops choosing the dead backend (ejection).
-    await eventually("new queries to avoid the dead backend", async () => {
-      const outcome = await settle(client(), "SELECT 1");
-      return outcome.error === undefined && ownerOf(outcome.id) === survivor && gateway.core.backends.state(String(servers[victim].ready.url)).health !== "healthy";
-    }, 10_000);
+    await eventually(
+      "new queries to avoid the dead backend",
+      async () => {
+        const outcome = await settle(client(), "SELECT 1");
+        return (
+          outcome.error === undefined &&
+          ownerOf(outcome.id) === survivor &&
+          gateway.core.backends.state(String(servers[victim].ready.url)).health !== "healthy"
+        );
+      },
+      10_000,
+    );
     const after = [];
     for (let i = 0; i < 10; i++) after.push(await settle(client(), "SELECT 1"));
     for (const outcome of after) {

@@ -30,18 +30,39 @@ const key = (d: { namespace: string; name: string }) => `${d.namespace}/${d.name
 const specOf = (d: Desired) => ({ workers: { mode: "fixed", count: d.workers }, lifecycle: { suspended: d.suspended } });
 
 function startOperator(cluster: Cluster, identity: string): Promise<ChildUnderTest> {
-  return spawnXtrinode([
-    "operator",
-    "--kubeconfig", cluster.server.kubeconfigPath,
-    "--namespace-gateway", gatewayNamespace,
-    "--metrics-port", "0", "--metrics-host", "127.0.0.1",
-    "--identity", identity, "--lease-duration", "1s", "--retry-period", "100ms",
-    "--resync-period", "2s", "--drain-period", "100ms",
-  ], { readyEvent: "ready", env: { XTRINODE_LOG_LEVEL: "warn" } });
+  return spawnXtrinode(
+    [
+      "operator",
+      "--kubeconfig",
+      cluster.server.kubeconfigPath,
+      "--namespace-gateway",
+      gatewayNamespace,
+      "--metrics-port",
+      "0",
+      "--metrics-host",
+      "127.0.0.1",
+      "--identity",
+      identity,
+      "--lease-duration",
+      "1s",
+      "--retry-period",
+      "100ms",
+      "--resync-period",
+      "2s",
+      "--drain-period",
+      "100ms",
+    ],
+    { readyEvent: "ready", env: { XTRINODE_LOG_LEVEL: "warn" } },
+  );
 }
 
 async function leaseHolder(cluster: Cluster): Promise<string | undefined> {
-  const lease = await cluster.client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "xtrinode-system", name: leaseName });
+  const lease = await cluster.client.get({
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    namespace: "xtrinode-system",
+    name: leaseName,
+  });
   return (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
 }
 
@@ -53,14 +74,22 @@ async function mutate(cluster: Cluster, rng: Rng, desired: Map<string, Desired>,
     const target = rng.pick(all);
     if (rng.chance(0.5)) target.workers = rng.int(0, 3);
     else target.suspended = !target.suspended;
-    await cluster.client.mergePatch({ apiVersion, kind: "XTrinode", namespace: target.namespace, name: target.name }, { spec: specOf(target) });
+    await cluster.client.mergePatch(
+      { apiVersion, kind: "XTrinode", namespace: target.namespace, name: target.name },
+      { spec: specOf(target) },
+    );
     actions.push(`patch ${key(target)} workers=${target.workers} suspended=${target.suspended}`);
   }
   if (rng.chance(0.25)) {
     const doomed = rng.pick([...desired.values()]);
     await cluster.client.delete({ apiVersion, kind: "XTrinode", namespace: doomed.namespace, name: doomed.name });
     desired.delete(key(doomed));
-    const replacement: Desired = { namespace: doomed.namespace, name: `rt-${serial.next++}`, workers: rng.int(0, 3), suspended: rng.chance(0.3) };
+    const replacement: Desired = {
+      namespace: doomed.namespace,
+      name: `rt-${serial.next++}`,
+      workers: rng.int(0, 3),
+      suspended: rng.chance(0.3),
+    };
     await cluster.client.create(runtime(replacement.namespace, replacement.name, specOf(replacement)));
     desired.set(key(replacement), replacement);
     actions.push(`replace ${key(doomed)} by ${key(replacement)}`);
@@ -70,7 +99,9 @@ async function mutate(cluster: Cluster, rng: Rng, desired: Map<string, Desired>,
 
 /** Owned objects (by the ownership label) of every prunable kind in the runtime namespaces. */
 async function ownedObjects(cluster: Cluster): Promise<KubeObject[]> {
-  const lists = await Promise.all(namespaces.flatMap((namespace) => prunableKinds.map((kind) => cluster.client.list(kind.apiVersion, kind.kind, namespace, ownerLabel))));
+  const lists = await Promise.all(
+    namespaces.flatMap((namespace) => prunableKinds.map((kind) => cluster.client.list(kind.apiVersion, kind.kind, namespace, ownerLabel))),
+  );
   return lists.flat();
 }
 
@@ -108,10 +139,14 @@ describe("failure: operator SIGKILLed at random points of a reconcile", function
       standbys.set(identity, started);
     };
     const nextLeader = async (): Promise<ChildUnderTest> => {
-      const identity = await eventually("a standby to take the Lease", async () => {
-        const holder = await leaseHolder(cluster);
-        return holder && standbys.has(holder) ? holder : undefined;
-      }, { timeoutMs: 20_000, intervalMs: 20 });
+      const identity = await eventually(
+        "a standby to take the Lease",
+        async () => {
+          const holder = await leaseHolder(cluster);
+          return holder && standbys.has(holder) ? holder : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 20 },
+      );
       const leader = await standbys.get(identity)!;
       standbys.delete(identity);
       return leader;
@@ -132,7 +167,8 @@ describe("failure: operator SIGKILLed at random points of a reconcile", function
       } else {
         const writes = rng.int(1, 60);
         const deadline = Date.now() + 3000;
-        const count = () => cluster.server.requestLog.entries.slice(from).filter((e) => !e.watch && e.method !== "GET" && !e.path.includes("/leases")).length;
+        const count = () =>
+          cluster.server.requestLog.entries.slice(from).filter((e) => !e.watch && e.method !== "GET" && !e.path.includes("/leases")).length;
         while (count() < writes && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
         log.push(`round ${round}: kill ${identity} after ${count()} writes (target ${writes})`);
       }
@@ -143,52 +179,99 @@ describe("failure: operator SIGKILLed at random points of a reconcile", function
     const final = await nextLeader();
     const expectedPhase = (d: Desired) => (d.suspended ? "Suspended" : "Ready");
     try {
-      await eventually("every runtime in its expected phase", async () => {
-        for (const d of desired.values()) if ((await phaseOf(cluster.client, d.namespace, d.name)) !== expectedPhase(d)) return false;
-        return true;
-      }, { timeoutMs: 40_000, intervalMs: 200 });
-      await eventually("exactly the desired route entries", async () => {
-        const routes = (await readRoutes(cluster.client, gatewayNamespace)).routes;
-        return routes.length === desired.size && routes.every((r) => desired.get(key(r)) && r.state === (desired.get(key(r))!.suspended ? "PAUSED" : "RUNNING"));
-      }, { timeoutMs: 30_000, intervalMs: 200 });
+      await eventually(
+        "every runtime in its expected phase",
+        async () => {
+          for (const d of desired.values()) if ((await phaseOf(cluster.client, d.namespace, d.name)) !== expectedPhase(d)) return false;
+          return true;
+        },
+        { timeoutMs: 40_000, intervalMs: 200 },
+      );
+      await eventually(
+        "exactly the desired route entries",
+        async () => {
+          const routes = (await readRoutes(cluster.client, gatewayNamespace)).routes;
+          return (
+            routes.length === desired.size &&
+            routes.every((r) => desired.get(key(r)) && r.state === (desired.get(key(r))!.suspended ? "PAUSED" : "RUNNING"))
+          );
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
       // Deleted runtimes are gone (their finalizers completed) and only desired runtimes exist.
       const live = (await Promise.all(namespaces.map((ns) => cluster.client.list(apiVersion, "XTrinode", ns)))).flat();
       expect(live.map((r) => key(r.metadata as { namespace: string; name: string })).sort()).to.deep.equal([...desired.keys()].sort());
 
       // Routes: a schema-valid document with exactly one entry per runtime, sorted.
-      const configMap = await cluster.client.get({ apiVersion: "v1", kind: "ConfigMap", namespace: gatewayNamespace, name: routesConfigMapName });
+      const configMap = await cluster.client.get({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        namespace: gatewayNamespace,
+        name: routesConfigMapName,
+      });
       const { load } = await import("js-yaml");
-      const document = load((configMap!.data as Record<string, string>)[routesDataKey]) as { routes: Array<{ namespace: string; name: string }> };
+      const document = load((configMap!.data as Record<string, string>)[routesDataKey]) as {
+        routes: Array<{ namespace: string; name: string }>;
+      };
       expect(validateAgainstSchema("GatewayRoutes", document)).to.deep.equal([]);
       const routeKeys = document.routes.map(key);
-      const byNamespaceThenName = [...desired.values()].sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1)).map(key);
+      const byNamespaceThenName = [...desired.values()]
+        .sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1))
+        .map(key);
       expect(routeKeys).to.deep.equal(byNamespaceThenName);
 
       // Owned objects: exactly what the renderer wants for each live runtime; owner references name its current uid.
       const uidOf = new Map(live.map((r) => [key(r.metadata as { namespace: string; name: string }), (r.metadata as { uid: string }).uid]));
       const want = new Set<string>();
       for (const d of desired.values()) {
-        const rendered = renderRuntime({ runtime: { apiVersion, kind: "XTrinode", metadata: { name: d.name, namespace: d.namespace }, spec: specOf(d) } as never, catalogs: [], policy: undefined });
-        for (const object of rendered.objects) if (prunableKinds.some((k) => k.kind === object.kind)) want.add(`${object.kind} ${d.namespace}/${(object.metadata as { name: string }).name}`);
+        const rendered = renderRuntime({
+          runtime: { apiVersion, kind: "XTrinode", metadata: { name: d.name, namespace: d.namespace }, spec: specOf(d) } as never,
+          catalogs: [],
+          policy: undefined,
+        });
+        for (const object of rendered.objects)
+          if (prunableKinds.some((k) => k.kind === object.kind))
+            want.add(`${object.kind} ${d.namespace}/${(object.metadata as { name: string }).name}`);
       }
       const owned = await ownedObjects(cluster);
-      const have = owned.map((o) => `${o.kind} ${(o.metadata as { namespace: string }).namespace}/${(o.metadata as { name: string }).name}`);
+      const have = owned.map(
+        (o) => `${o.kind} ${(o.metadata as { namespace: string }).namespace}/${(o.metadata as { name: string }).name}`,
+      );
       expect(have.length, "no duplicates").to.equal(new Set(have).size);
-      expect(have.filter((h) => !want.has(h)), "orphaned objects").to.deep.equal([]);
-      expect([...want].filter((w) => !have.includes(w)), "missing objects").to.deep.equal([]);
+      expect(
+        have.filter((h) => !want.has(h)),
+        "orphaned objects",
+      ).to.deep.equal([]);
+      expect(
+        [...want].filter((w) => !have.includes(w)),
+        "missing objects",
+      ).to.deep.equal([]);
       for (const object of owned) {
-        const meta = object.metadata as { namespace: string; labels: Record<string, string>; ownerReferences?: Array<{ uid: string; controller?: boolean }> };
+        const meta = object.metadata as {
+          namespace: string;
+          labels: Record<string, string>;
+          ownerReferences?: Array<{ uid: string; controller?: boolean }>;
+        };
         const owner = `${meta.namespace}/${meta.labels[ownerLabel]}`;
         expect(meta.ownerReferences?.find((ref) => ref.controller)?.uid, `${object.kind} owner of ${owner}`).to.equal(uidOf.get(owner));
       }
       // Converged means stable: a full resync of the unchanged runtimes writes nothing (Lease renewals aside).
       const quietFrom = cluster.server.requestLog.entries.length;
       await new Promise((resolve) => setTimeout(resolve, 2500)); // > --resync-period 2s
-      const writesAfter = cluster.server.requestLog.entries.slice(quietFrom).filter((e) => !e.watch && e.method !== "GET" && !e.path.includes("/leases"));
-      expect(writesAfter.map((e) => `${e.method} ${e.path}`), "writes after convergence").to.deep.equal([]);
-      process.stdout.write(`      ${KILLS} kills (${log.filter((l) => l.includes("writes")).length} after N writes), ${log.filter((l) => !l.startsWith("round")).length} spec changes; ${owned.length} owned objects, ${desired.size} routes\n`);
+      const writesAfter = cluster.server.requestLog.entries
+        .slice(quietFrom)
+        .filter((e) => !e.watch && e.method !== "GET" && !e.path.includes("/leases"));
+      expect(
+        writesAfter.map((e) => `${e.method} ${e.path}`),
+        "writes after convergence",
+      ).to.deep.equal([]);
+      process.stdout.write(
+        `      ${KILLS} kills (${log.filter((l) => l.includes("writes")).length} after N writes), ${log.filter((l) => !l.startsWith("round")).length} spec changes; ${owned.length} owned objects, ${desired.size} routes\n`,
+      );
     } catch (error) {
-      process.stdout.write(`      kill log:\n        ${log.join("\n        ")}\n      operator output:\n${final.output.slice(-30).join("\n")}\n`);
+      process.stdout.write(
+        `      kill log:\n        ${log.join("\n        ")}\n      operator output:\n${final.output.slice(-30).join("\n")}\n`,
+      );
       throw error;
     }
   });

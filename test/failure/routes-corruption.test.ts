@@ -41,9 +41,20 @@ describe("failure: routes ConfigMap corrupted under gateway load", function () {
     [alpha, beta] = await Promise.all([startTrinoTestServer({ name: "alpha" }), startTrinoTestServer({ name: "beta" })]);
     await client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
     const text = validRoutesText(["alpha", "beta"], (name) => (name === "alpha" ? alpha.url : beta.url));
-    await client.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: routesConfigMapName, namespace }, data: { [routesDataKey]: text } });
+    await client.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: routesConfigMapName, namespace },
+      data: { [routesDataKey]: text },
+    });
     const logger = silentLogger();
-    gateway = await startGateway({ routesSource: configMapRoutesSource(kube.kubeConfig(), namespace, logger), port: 0, host: "127.0.0.1", env: {}, logger });
+    gateway = await startGateway({
+      routesSource: configMapRoutesSource(kube.kubeConfig(), namespace, logger),
+      port: 0,
+      host: "127.0.0.1",
+      env: {},
+      logger,
+    });
     await eventually("the first routes", () => gateway.core.routes.generation === 1);
   });
   after(async () => {
@@ -73,7 +84,11 @@ describe("failure: routes ConfigMap corrupted under gateway load", function () {
       while (next < QUERIES) {
         const index = next++;
         const runtime = index % 2 === 0 ? "alpha" : "beta";
-        const trino = Trino.create({ server: gateway.url, auth: new BasicAuth("load"), extraHeaders: { "X-Trino-XTrinode": `team-a/${runtime}` } });
+        const trino = Trino.create({
+          server: gateway.url,
+          auth: new BasicAuth("load"),
+          extraHeaders: { "X-Trino-XTrinode": `team-a/${runtime}` },
+        });
         try {
           const pages = await runQuery(trino, "SELECT n FROM xt_rows(3)");
           const id = pages.find((page) => page.id)?.id ?? "";
@@ -152,7 +167,10 @@ describe("failure: routes file corrupted under gateway load", function () {
     try {
       for (let i = 0; i < 100; i++) {
         try {
-          await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("load"), extraHeaders: { "X-Trino-XTrinode": "team-a/alpha" } }), "SELECT 1");
+          await runQuery(
+            Trino.create({ server: gateway.url, auth: new BasicAuth("load"), extraHeaders: { "X-Trino-XTrinode": "team-a/alpha" } }),
+            "SELECT 1",
+          );
         } catch (error) {
           errors.push((error as Error).message);
         }

@@ -80,13 +80,16 @@ const malformedYaml = [
   "kind: XTrinode\nkind: XTrinode\nmetadata: {name: dup}\nspec: {}\n",
   "a: b: c: d\n",
   "spec: [1, 2\n",
-  "apiVersion: xtrinode.io/v1alpha1\nkind: XTrinode\nmetadata:\n  name: \"unterminated\nspec: {}\n",
-  "{ \"kind\": \"XTrinode\", \"metadata\": { \"name\": \"x\" }, ",
+  'apiVersion: xtrinode.io/v1alpha1\nkind: XTrinode\nmetadata:\n  name: "unterminated\nspec: {}\n',
+  '{ "kind": "XTrinode", "metadata": { "name": "x" }, ',
   "--- !!binary |\n  not base64 @@@\n",
   "key: &a [*a, *b]\n",
   "? [complex key\n",
 ];
-const unknownParents = { XTrinode: ["", "spec", "spec.workers", "spec.lifecycle", "spec.route", "spec.catalogs"], XTrinodeCatalog: ["", "spec"] };
+const unknownParents = {
+  XTrinode: ["", "spec", "spec.workers", "spec.lifecycle", "spec.route", "spec.catalogs"],
+  XTrinodeCatalog: ["", "spec"],
+};
 
 function nestedGarbage(rng: Rng, depth: number): unknown {
   if (depth === 0) return rng.pick([null, 1, "x", true, [], {}]);
@@ -103,7 +106,20 @@ function dump(rng: Rng, doc: unknown): string {
 export function malformedSpec(rng: Rng): MalformedCase {
   const kind = rng.chance(0.6) ? "XTrinode" : "XTrinodeCatalog";
   const doc = kind === "XTrinode" ? baseRuntime(rng) : baseCatalog(rng);
-  const defect = rng.pick(["wrong-type", "unknown-field", "bad-name", "missing-field", "out-of-range", "malformed-yaml", "huge-string", "nested-garbage", "proto-key", "wrong-kind", "not-a-mapping", "wrong-api-version"]);
+  const defect = rng.pick([
+    "wrong-type",
+    "unknown-field",
+    "bad-name",
+    "missing-field",
+    "out-of-range",
+    "malformed-yaml",
+    "huge-string",
+    "nested-garbage",
+    "proto-key",
+    "wrong-kind",
+    "not-a-mapping",
+    "wrong-api-version",
+  ]);
   switch (defect) {
     case "wrong-type": {
       const [path, values] = rng.pick(kind === "XTrinode" ? runtimeTyped : catalogTyped);
@@ -112,7 +128,16 @@ export function malformedSpec(rng: Rng): MalformedCase {
     }
     case "unknown-field": {
       const parent = rng.pick(unknownParents[kind]);
-      const field = rng.pick(["replicas", "workerCount", "extra", "suspend", "x".repeat(rng.int(1, 40)), "constructor", "toString", "hasOwnProperty"]);
+      const field = rng.pick([
+        "replicas",
+        "workerCount",
+        "extra",
+        "suspend",
+        "x".repeat(rng.int(1, 40)),
+        "constructor",
+        "toString",
+        "hasOwnProperty",
+      ]);
       setPath(doc, parent ? `${parent}.${field}` : field, rng.pick([1, "v", { a: 1 }, [1], null]));
       return { defect, text: dump(rng, doc), mentions: field };
     }
@@ -122,7 +147,11 @@ export function malformedSpec(rng: Rng): MalformedCase {
       return { defect, text: dump(rng, doc), mentions: field };
     }
     case "missing-field": {
-      const path = rng.pick(kind === "XTrinode" ? ["metadata", "metadata.name", "spec", "apiVersion"] : ["metadata", "metadata.name", "spec", "spec.connector", "apiVersion"]);
+      const path = rng.pick(
+        kind === "XTrinode"
+          ? ["metadata", "metadata.name", "spec", "apiVersion"]
+          : ["metadata", "metadata.name", "spec", "spec.connector", "apiVersion"],
+      );
       setPath(doc, path, undefined);
       return { defect, text: dump(rng, doc), mentions: path.split(".").at(-1)! };
     }
@@ -138,13 +167,19 @@ export function malformedSpec(rng: Rng): MalformedCase {
     case "malformed-yaml":
       return { defect, text: rng.pick(malformedYaml), mentions: "" };
     case "huge-string": {
-      const path = kind === "XTrinode" ? rng.pick(["metadata.name", "spec.workers.mode", "spec.lifecycle.wakeTTL"]) : rng.pick(["metadata.name", "spec.connector"]);
+      const path =
+        kind === "XTrinode"
+          ? rng.pick(["metadata.name", "spec.workers.mode", "spec.lifecycle.wakeTTL"])
+          : rng.pick(["metadata.name", "spec.connector"]);
       // Upper case and punctuation: not a DNS label, connector, mode or duration however long.
       setPath(doc, path, "Z!".repeat(rng.int(50_000, 150_000)));
       return { defect, text: dump(rng, doc), mentions: path.split(".").at(-1)! };
     }
     case "nested-garbage": {
-      const path = kind === "XTrinode" ? rng.pick(["spec.workers.keda", "spec.route", "spec.lifecycle", "spec.garbage"]) : rng.pick(["spec.garbage", "status"]);
+      const path =
+        kind === "XTrinode"
+          ? rng.pick(["spec.workers.keda", "spec.route", "spec.lifecycle", "spec.garbage"])
+          : rng.pick(["spec.garbage", "status"]);
       const wrapped = rng.chance(0.3) ? [nestedGarbage(rng, rng.int(3, 12))] : { junk: nestedGarbage(rng, rng.int(3, 12)) };
       setPath(doc, path, wrapped);
       const mentions = path === "spec.garbage" ? "garbage" : Array.isArray(wrapped) ? path.split(".").at(-1)! : "junk";
@@ -154,7 +189,7 @@ export function malformedSpec(rng: Rng): MalformedCase {
       const parent = rng.pick(kind === "XTrinode" ? ["", "spec", "spec.workers", "metadata.labels"] : ["", "spec"]);
       const key = rng.pick(["__proto__", "constructor", "prototype"]);
       const payload = { polluted: "yes", [key === "constructor" ? "prototype" : "x"]: { polluted: "yes" } };
-      const obj = parent ? (parent.split(".").reduce<Doc>((n, k) => n[k] as Doc, doc)) : doc;
+      const obj = parent ? parent.split(".").reduce<Doc>((n, k) => n[k] as Doc, doc) : doc;
       Object.defineProperty(obj, key, { value: payload, enumerable: true, configurable: true, writable: true });
       // A label value must be a string, so a map under labels is invalid too.
       return { defect, text: rng.chance(0.5) ? JSON.stringify(doc) : yaml.dump(doc, { noRefs: true }), mentions: key };
@@ -174,7 +209,12 @@ function goodRoutes(rng: Rng): Doc {
   return {
     apiVersion: "xtrinode.io/v1alpha1",
     kind: "GatewayRoutes",
-    routes: Array.from({ length: rng.int(1, 4) }, (_, i) => ({ namespace: "team-a", name: `r${i}`, backend: `http://127.0.0.1:${8000 + i}`, state: "RUNNING" })),
+    routes: Array.from({ length: rng.int(1, 4) }, (_, i) => ({
+      namespace: "team-a",
+      name: `r${i}`,
+      backend: `http://127.0.0.1:${8000 + i}`,
+      state: "RUNNING",
+    })),
   };
 }
 
@@ -183,10 +223,28 @@ export function malformedRoutes(rng: Rng): { defect: string; text: string } {
   const doc = goodRoutes(rng);
   const routes = doc.routes as Doc[];
   const entry = routes[rng.int(0, routes.length - 1)];
-  const defect = rng.pick(["yaml", "empty", "no-routes", "entry-type", "entry-field", "bad-state", "bad-backend", "bad-name", "unknown", "proto", "huge", "garbage", "kind", "scalar"]);
+  const defect = rng.pick([
+    "yaml",
+    "empty",
+    "no-routes",
+    "entry-type",
+    "entry-field",
+    "bad-state",
+    "bad-backend",
+    "bad-name",
+    "unknown",
+    "proto",
+    "huge",
+    "garbage",
+    "kind",
+    "scalar",
+  ]);
   switch (defect) {
     case "yaml":
-      return { defect, text: rng.pick(["routes: [", "routes:\n- {name: a\n", "apiVersion: x\n\tkind: y\n", "a: b: c", "{{{", "routes: *missing"]) };
+      return {
+        defect,
+        text: rng.pick(["routes: [", "routes:\n- {name: a\n", "apiVersion: x\n\tkind: y\n", "a: b: c", "{{{", "routes: *missing"]),
+      };
     case "empty":
       return { defect, text: rng.pick(["", "\n", "# only a comment\n", "---\n", "null\n"]) };
     case "no-routes":
@@ -212,7 +270,10 @@ export function malformedRoutes(rng: Rng): { defect: string; text: string } {
       (rng.chance(0.5) ? entry : doc)[rng.pick(["weight", "extra", "backends"])] = 1;
       break;
     case "proto":
-      Object.defineProperty(rng.chance(0.5) ? entry : doc, rng.pick(["__proto__", "constructor"]), { value: { polluted: "yes" }, enumerable: true });
+      Object.defineProperty(rng.chance(0.5) ? entry : doc, rng.pick(["__proto__", "constructor"]), {
+        value: { polluted: "yes" },
+        enumerable: true,
+      });
       return { defect, text: JSON.stringify(doc) };
     case "huge":
       entry.name = "Q".repeat(rng.int(10_000, 100_000));
@@ -230,5 +291,9 @@ export function malformedRoutes(rng: Rng): { defect: string; text: string } {
 }
 
 export function validRoutesText(names: string[], backend: (name: string) => string): string {
-  return yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: names.map((name) => ({ namespace: "team-a", name, backend: backend(name), state: "RUNNING" })) });
+  return yaml.dump({
+    apiVersion: "xtrinode.io/v1alpha1",
+    kind: "GatewayRoutes",
+    routes: names.map((name) => ({ namespace: "team-a", name, backend: backend(name), state: "RUNNING" })),
+  });
 }

@@ -90,8 +90,14 @@ describe("fuzz: malformed specs", function () {
       expect(run.stderr).to.not.match(/at .*\.ts:\d+|TypeError|RangeError|ReferenceError/);
     }
     const errorLines = runs[0].stderr.split("\n").filter((l) => l.startsWith("error: "));
-    for (const file of files) expect(errorLines.some((l) => l.includes(file)), `${file} reported`).to.equal(true);
-    loadFailures.forEach((file, i) => expect(runs[i + 1].stderr).to.match(new RegExp(`^error: ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(:\\d+)?: `, "m")));
+    for (const file of files)
+      expect(
+        errorLines.some((l) => l.includes(file)),
+        `${file} reported`,
+      ).to.equal(true);
+    loadFailures.forEach((file, i) =>
+      expect(runs[i + 1].stderr).to.match(new RegExp(`^error: ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(:\\d+)?: `, "m")),
+    );
   });
 });
 
@@ -107,7 +113,9 @@ describe("fuzz: malformed routes documents", () => {
       defects.add(defect);
       const parsed = parseRoutes(text);
       expect(parsed.ok, `case ${i} (${defect}) accepted:\n${text.slice(0, 300)}`).to.equal(false);
-      expect(!parsed.ok && parsed.reason).to.be.a("string").and.not.equal("");
+      expect(!parsed.ok && parsed.reason)
+        .to.be.a("string")
+        .and.not.equal("");
       expect(store.apply(text, "fuzz"), `case ${i} (${defect})`).to.equal(false);
     }
     expect(defects.size).to.equal(14);

@@ -15,7 +15,10 @@ describe("gateway auth", () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), "xtrinode-auth-"));
-    writeFileSync(path.join(dir, "password.db"), `# users\nalice:${bcrypt.hashSync("wonderland", 4)}\nbob:${bcrypt.hashSync("builder", 4)}\n`);
+    writeFileSync(
+      path.join(dir, "password.db"),
+      `# users\nalice:${bcrypt.hashSync("wonderland", 4)}\nbob:${bcrypt.hashSync("builder", 4)}\n`,
+    );
     writeFileSync(path.join(dir, "jwt.key"), "a-test-hmac-secret-of-enough-length-123");
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,7 +40,12 @@ describe("gateway auth", () => {
   it("verifies bearer JWTs with the configured key, issuer and groups claim", async () => {
     const auth = createAuthenticator({ jwt: { keyFile: path.join(dir, "jwt.key"), issuer: "idp" } });
     const key = new TextEncoder().encode("a-test-hmac-secret-of-enough-length-123");
-    const token = await new SignJWT({ groups: ["etl"] }).setProtectedHeader({ alg: "HS256" }).setSubject("carol").setIssuer("idp").setExpirationTime("5m").sign(key);
+    const token = await new SignJWT({ groups: ["etl"] })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("carol")
+      .setIssuer("idp")
+      .setExpirationTime("5m")
+      .sign(key);
     expect(await auth.authenticate(`Bearer ${token}`)).to.deep.equal({ ok: true, principal: { name: "carol", groups: ["etl"] } });
     const wrongIssuer = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("carol").setIssuer("other").sign(key);
     expect((await auth.authenticate(`Bearer ${wrongIssuer}`)).ok).to.equal(false);
@@ -71,7 +79,10 @@ describe("gateway auth", () => {
   it("applies impersonation and first-matching runtime rules", () => {
     const auth = createAuthenticator({
       impersonation: { alice: ["svc-report"] },
-      authorization: [{ runtime: "team-a/*", users: ["alice"], groups: ["etl"] }, { runtime: "*", users: ["bob"] }],
+      authorization: [
+        { runtime: "team-a/*", users: ["alice"], groups: ["etl"] },
+        { runtime: "*", users: ["bob"] },
+      ],
     });
     const alice = { name: "alice", groups: [] };
     expect(auth.mayActAs(alice, "alice")).to.equal(true);

@@ -10,7 +10,6 @@ import { startFakeLifecycle, type FakeLifecycle } from "./support/fake-lifecycle
 import { RoutesFile, runQuery, startTestGateway } from "./support/harness.ts";
 import { eventually } from "../support/eventually.ts";
 
-
 describe("gateway auto-resume", function () {
   this.timeout(30_000);
   let backend: TrinoTestServer;
@@ -48,8 +47,16 @@ describe("gateway auto-resume", function () {
   });
 
   it("holds 50 concurrent trino-client queries, resumes once per gateway, and runs them all", async () => {
-    gateways.push(await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }), await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }));
-    const queries = Array.from({ length: 50 }, (_, i) => runQuery(Trino.create({ server: gateways[i % 2].url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-a/sleepy" } }), `SELECT ${i}`));
+    gateways.push(
+      await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }),
+      await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }),
+    );
+    const queries = Array.from({ length: 50 }, (_, i) =>
+      runQuery(
+        Trino.create({ server: gateways[i % 2].url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-a/sleepy" } }),
+        `SELECT ${i}`,
+      ),
+    );
     await eventually("statements to be held", () => gateways.some((gateway) => gateway.core.held.size > 0));
     const results = await Promise.all(queries);
     expect(results).to.have.length(50);
@@ -77,8 +84,15 @@ describe("gateway auto-resume", function () {
     const pages = await runQuery(trino, "SELECT * FROM xt_rows(25)");
     expect(pages.flatMap((page) => page.data ?? [])).to.deep.equal(Array.from({ length: 25 }, (_, i) => [i + 1]));
     expect(backend.stats.statements).to.equal(4);
-    const failed = backend.queryIds().map((id) => backend.query(id)!).filter((query) => query.state === "FAILED");
-    expect(failed.map((query) => query.error?.errorName)).to.deep.equal(["NO_NODES_AVAILABLE", "NO_NODES_AVAILABLE", "GENERIC_INTERNAL_ERROR"]);
+    const failed = backend
+      .queryIds()
+      .map((id) => backend.query(id)!)
+      .filter((query) => query.state === "FAILED");
+    expect(failed.map((query) => query.error?.errorName)).to.deep.equal([
+      "NO_NODES_AVAILABLE",
+      "NO_NODES_AVAILABLE",
+      "GENERIC_INTERNAL_ERROR",
+    ]);
     // The client followed the query that ran, on its coordinator.
     expect(coordinatorIdOf(pages[pages.length - 1].id)).to.equal(backend.coordinatorId);
     expect(failed.map((query) => query.id)).to.not.include(pages[pages.length - 1].id);
@@ -105,19 +119,28 @@ describe("gateway auto-resume", function () {
 
   it("lets another replica with the shared ticket key take over a held statement from its nextUri (polls alternate replicas)", async () => {
     const env = { XTRINODE_GATEWAY_TICKET_KEY: "a-shared-ticket-key-of-at-least-32-characters" };
-    gateways.push(await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url, env }), await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url, env }));
+    gateways.push(
+      await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url, env }),
+      await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url, env }),
+    );
     const outsider = await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url }); // no shared key
     gateways.push(outsider);
     const headers = { "x-trino-user": "alice", "x-trino-catalog": "tpch", "x-trino-schema": "tiny" };
-    let page = (await (await fetch(`${gateways[0].url}/v1/statement`, { method: "POST", headers, body: "SELECT * FROM nation" })).json()) as QueryResult;
+    let page = (await (
+      await fetch(`${gateways[0].url}/v1/statement`, { method: "POST", headers, body: "SELECT * FROM nation" })
+    ).json()) as QueryResult;
     expect(coordinatorIdOf(page.id)).to.equal("gw000");
     // Its id alone gives nobody the statement: a made-up slug, /v1/query, a replica without the key.
-    const guessed = (await (await fetch(`${gateways[0].url}/v1/statement/queued/${page.id}/made-up/1`, { headers: { "x-trino-user": "mallory" } })).json()) as QueryResult;
+    const guessed = (await (
+      await fetch(`${gateways[0].url}/v1/statement/queued/${page.id}/made-up/1`, { headers: { "x-trino-user": "mallory" } })
+    ).json()) as QueryResult;
     expect(guessed.error?.errorName).to.equal("XTRINODE_QUERY_NOT_FOUND");
     const info = await fetch(`${gateways[0].url}/v1/query/${page.id}`);
     expect(info.status).to.equal(404);
     expect(await info.text()).to.not.contain("nation");
-    const elsewhere = (await (await fetch(`${outsider.url}${new URL(page.nextUri!).pathname}`, { headers: { "x-trino-user": "alice" } })).json()) as QueryResult;
+    const elsewhere = (await (
+      await fetch(`${outsider.url}${new URL(page.nextUri!).pathname}`, { headers: { "x-trino-user": "alice" } })
+    ).json()) as QueryResult;
     expect(elsewhere.error?.errorName).to.equal("XTRINODE_QUERY_NOT_FOUND");
     expect(gateways[0].core.held.size).to.equal(1);
 
@@ -143,14 +166,25 @@ describe("gateway auto-resume", function () {
 
   it("ends held statements at once with the operator's reason when the route turns FAILED (a rollout that cannot finish), and refuses new ones", async () => {
     await lifecycle.close();
-    lifecycle = await startFakeLifecycle({ retryAfterSeconds: 30, onResume: (namespace, name) => routes.setState(namespace, name, "RESUMING") });
-    const gateway = await startTestGateway(routes, { held: { maxQueries: 10, abandonAfterMs: 60_000, maxAgeMs: 600_000, pollWaitMs: 50 } }, { lifecycleUrl: lifecycle.url });
+    lifecycle = await startFakeLifecycle({
+      retryAfterSeconds: 30,
+      onResume: (namespace, name) => routes.setState(namespace, name, "RESUMING"),
+    });
+    const gateway = await startTestGateway(
+      routes,
+      { held: { maxQueries: 10, abandonAfterMs: 60_000, maxAgeMs: 600_000, pollWaitMs: 50 } },
+      { lifecycleUrl: lifecycle.url },
+    );
     gateways.push(gateway);
-    const post = async () => (await (await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "t" }, body: "SELECT 1" })).json()) as QueryResult;
+    const post = async () =>
+      (await (
+        await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "t" }, body: "SELECT 1" })
+      ).json()) as QueryResult;
     const held = await post();
     expect(held.stats?.state).to.equal("QUEUED");
     await eventually("the resume", () => routes.routes[0].state === "RESUMING");
-    const reason = "Deployment team-a/sleepy-trino-coordinator: ReplicaSet has timed out progressing.; pod Pending: Unschedulable: 0/3 nodes are available";
+    const reason =
+      "Deployment team-a/sleepy-trino-coordinator: ReplicaSet has timed out progressing.; pod Pending: Unschedulable: 0/3 nodes are available";
     routes.write(routes.routes.map((route) => ({ ...route, state: "FAILED", message: reason })));
     let page = held;
     for (let polls = 0; page.nextUri && polls < 200; polls++) page = (await (await fetch(page.nextUri)).json()) as QueryResult;
@@ -173,7 +207,10 @@ describe("gateway auto-resume", function () {
     const gateway = await startTestGateway(routes, held_, { lifecycleUrl: lifecycle.url, env });
     const replica = await startTestGateway(routes, held_, { lifecycleUrl: lifecycle.url, env });
     gateways.push(gateway, replica);
-    const post = async () => (await (await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "t" }, body: "SELECT 1" })).json()) as QueryResult;
+    const post = async () =>
+      (await (
+        await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "t" }, body: "SELECT 1" })
+      ).json()) as QueryResult;
     const held = [await post(), await post(), await post()];
     // Every ticket was sealed by now (a moment taken before the posts, or before the gateways started, makes the tickets look older than they are).
     const postedAt = Date.now();

@@ -11,8 +11,15 @@ import { RoutesFile } from "./support/harness.ts";
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = path.join(repoRoot, "bin/xtrinode.ts");
 
-function startCli(args: string[]): { child: ChildProcess; ready: Promise<{ url: string }>; exit: Promise<{ code: number | null; stderr: string }> } {
-  const child = spawn(process.execPath, [cli, "gateway", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, XTRINODE_LOG_LEVEL: "info" } });
+function startCli(args: string[]): {
+  child: ChildProcess;
+  ready: Promise<{ url: string }>;
+  exit: Promise<{ code: number | null; stderr: string }>;
+} {
+  const child = spawn(process.execPath, [cli, "gateway", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, XTRINODE_LOG_LEVEL: "info" },
+  });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
   const exit = new Promise<{ code: number | null; stderr: string }>((resolve) => child.once("exit", (code) => resolve({ code, stderr })));

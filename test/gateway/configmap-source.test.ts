@@ -22,14 +22,25 @@ describe("gateway routes from the ConfigMap", function () {
   let gateway: RunningGateway;
 
   const writeRoutes = (text: string) =>
-    core.replaceNamespacedConfigMap({ name: routesConfigMapName, namespace, body: { metadata: { name: routesConfigMapName, namespace }, data: { [routesDataKey]: text } } });
+    core.replaceNamespacedConfigMap({
+      name: routesConfigMapName,
+      namespace,
+      body: { metadata: { name: routesConfigMapName, namespace }, data: { [routesDataKey]: text } },
+    });
 
   before(async () => {
     kube = await startKubeApiServer({ sim: { workloads: false } });
     core = kube.kubeConfig().makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: routesConfigMapName, namespace }, data: { [routesDataKey]: routesYaml([entry("a")]) } } });
-    gateway = await startGateway({ routesSource: configMapRoutesSource(kube.kubeConfig(), namespace, silentLogger()), logger: silentLogger(), env: {} });
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: routesConfigMapName, namespace }, data: { [routesDataKey]: routesYaml([entry("a")]) } },
+    });
+    gateway = await startGateway({
+      routesSource: configMapRoutesSource(kube.kubeConfig(), namespace, silentLogger()),
+      logger: silentLogger(),
+      env: {},
+    });
   });
   after(async () => {
     await gateway?.close();

@@ -69,7 +69,9 @@ describe("gateway route selection", () => {
   it("names an ambiguous or unknown runtime in the error", () => {
     const ambiguous = selectTarget(table, { header: "analytics" });
     expect(ambiguous.ok).to.equal(false);
-    expect(!ambiguous.ok && ambiguous.message).to.contain("team-a/analytics").and.contain("team-b/analytics");
+    expect(!ambiguous.ok && ambiguous.message)
+      .to.contain("team-a/analytics")
+      .and.contain("team-b/analytics");
     const unknown = selectTarget(table, { header: "team-z/nope" });
     expect(!unknown.ok && unknown.message).to.contain('"team-z/nope"');
   });
@@ -95,7 +97,9 @@ describe("gateway route selection", () => {
     expect(label({ header: "team-b/etl", clientTags: "xtrinode=team-b/analytics", routingGroup: "shared" })).to.equal("header team-b/etl");
     expect(label({ clientTags: "xtrinode=team-b/etl", routingGroup: "shared", hostname: host })).to.equal("client-tag team-b/etl");
     // Tags that are not xtrinode=… select nothing: on to the next selector.
-    expect(label({ clientTags: "xtrinode, team=b, xtrinodex=team-b/etl", routingGroup: "team-b/etl" })).to.equal("routing-group team-b/etl");
+    expect(label({ clientTags: "xtrinode, team=b, xtrinodex=team-b/etl", routingGroup: "team-b/etl" })).to.equal(
+      "routing-group team-b/etl",
+    );
     expect(label({ clientTags: "", hostname: host })).to.equal("hostname team-a/analytics");
   });
   it("names the tag or routing group of an unknown, ambiguous or conflicting runtime, and never falls through", () => {
@@ -103,10 +107,18 @@ describe("gateway route selection", () => {
       const selection = selectTarget(table, input);
       return selection.ok ? "selected" : selection.message;
     };
-    expect(message({ clientTags: "xtrinode=team-z/nope", hostname: "analytics.trino.example.com" })).to.equal('XTrinode runtime "team-z/nope" (from the client tag xtrinode=team-z/nope) is not known to this gateway');
-    expect(message({ routingGroup: "nope" })).to.equal('XTrinode runtime "nope" (from the X-Trino-Routing-Group header) is not known to this gateway');
-    expect(message({ clientTags: "xtrinode=analytics" })).to.contain("(from the client tag xtrinode=analytics) is ambiguous (team-a/analytics, team-b/analytics); set the client tag xtrinode=namespace/name");
-    expect(message({ clientTags: "xtrinode=team-b/etl,xtrinode=team-a/analytics" })).to.equal("the client tags name several XTrinode runtimes (xtrinode=team-b/etl, xtrinode=team-a/analytics); keep one xtrinode=namespace/name tag");
+    expect(message({ clientTags: "xtrinode=team-z/nope", hostname: "analytics.trino.example.com" })).to.equal(
+      'XTrinode runtime "team-z/nope" (from the client tag xtrinode=team-z/nope) is not known to this gateway',
+    );
+    expect(message({ routingGroup: "nope" })).to.equal(
+      'XTrinode runtime "nope" (from the X-Trino-Routing-Group header) is not known to this gateway',
+    );
+    expect(message({ clientTags: "xtrinode=analytics" })).to.contain(
+      "(from the client tag xtrinode=analytics) is ambiguous (team-a/analytics, team-b/analytics); set the client tag xtrinode=namespace/name",
+    );
+    expect(message({ clientTags: "xtrinode=team-b/etl,xtrinode=team-a/analytics" })).to.equal(
+      "the client tags name several XTrinode runtimes (xtrinode=team-b/etl, xtrinode=team-a/analytics); keep one xtrinode=namespace/name tag",
+    );
     expect(message({ clientTags: "xtrinode=team-b/etl,xtrinode=team-b/etl" })).to.equal("selected");
   });
   it("has no target without a default route", () => {
@@ -115,7 +127,11 @@ describe("gateway route selection", () => {
     expect(selection.ok).to.equal(false);
   });
   it("balances a DRAINING pool member's new queries onto the rest of its pool", () => {
-    const draining = buildRouteTable({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [route("s", "p1", { pool: "p", state: "DRAINING" }), route("s", "p2", { pool: "p" })] });
+    const draining = buildRouteTable({
+      apiVersion: "xtrinode.io/v1alpha1",
+      kind: "GatewayRoutes",
+      routes: [route("s", "p1", { pool: "p", state: "DRAINING" }), route("s", "p2", { pool: "p" })],
+    });
     const selection = selectTarget(draining, { header: "s/p1" });
     expect(selection.ok && selection.target.members.map((r) => r.name)).to.deep.equal(["p1", "p2"]);
     const decision = selection.ok && decideNewQuery(selection.target, () => ({ usable: true, outstanding: 0 }));
@@ -132,7 +148,10 @@ describe("gateway backend choice", () => {
     expect(decision.action === "forward" && decision.route.name).to.equal("b");
   });
   it("holds for PAUSED/RESUMING (a resuming member first), and for a lone DRAINING runtime", () => {
-    const decision = decideNewQuery(target([route("s", "a", { state: "PAUSED" }), route("s", "b", { state: "RESUMING" })]), () => ({ usable: true, outstanding: 0 }));
+    const decision = decideNewQuery(target([route("s", "a", { state: "PAUSED" }), route("s", "b", { state: "RESUMING" })]), () => ({
+      usable: true,
+      outstanding: 0,
+    }));
     expect(decision.action === "hold" && decision.route.name).to.equal("b");
     const lone = decideNewQuery(target([route("s", "d", { state: "DRAINING" })]), () => ({ usable: true, outstanding: 0 }));
     expect(lone.action).to.equal("hold");
@@ -140,7 +159,10 @@ describe("gateway backend choice", () => {
   it("refuses a FAILED runtime at once with the operator's reason; a pool holds on a member that can still wake", () => {
     const failed = route("s", "a", { state: "FAILED", message: "Deployment s/a-trino-coordinator: timed out; pod Pending: Unschedulable" });
     const decision = decideNewQuery(target([failed]), () => ({ usable: true, outstanding: 0 }));
-    expect(decision.action === "reject" && [decision.reason, decision.message]).to.deep.equal(["failed", "XTrinode runtime s/a cannot start: Deployment s/a-trino-coordinator: timed out; pod Pending: Unschedulable"]);
+    expect(decision.action === "reject" && [decision.reason, decision.message]).to.deep.equal([
+      "failed",
+      "XTrinode runtime s/a cannot start: Deployment s/a-trino-coordinator: timed out; pod Pending: Unschedulable",
+    ]);
     const pool = decideNewQuery(target([failed, route("s", "b", { state: "PAUSED" })]), () => ({ usable: true, outstanding: 0 }));
     expect(pool.action === "hold" && pool.route.name).to.equal("b");
   });
@@ -215,32 +237,76 @@ describe("gateway bounded state", () => {
 
 describe("gateway forwarded headers", () => {
   const trusted = trustedProxies(["10.0.0.0/8", "::1/128"]);
-  const headers = { host: "gw.internal:8080", "x-forwarded-proto": "https", "x-forwarded-host": "trino.example.com", "x-forwarded-for": "203.0.113.9" };
+  const headers = {
+    host: "gw.internal:8080",
+    "x-forwarded-proto": "https",
+    "x-forwarded-host": "trino.example.com",
+    "x-forwarded-for": "203.0.113.9",
+  };
   it("honours X-Forwarded-* from a trusted proxy", () => {
     const view = forwardedView(headers, "::ffff:10.1.2.3", "http", trusted);
-    expect(view).to.deep.equal({ proto: "https", host: "trino.example.com", hostname: "trino.example.com", forwardedFor: "203.0.113.9, 10.1.2.3", client: "203.0.113.9" });
+    expect(view).to.deep.equal({
+      proto: "https",
+      host: "trino.example.com",
+      hostname: "trino.example.com",
+      forwardedFor: "203.0.113.9, 10.1.2.3",
+      client: "203.0.113.9",
+    });
   });
   it("ignores them from anyone else, so a client cannot steer nextUri", () => {
     const view = forwardedView(headers, "192.168.1.5", "http", trusted);
-    expect(view).to.deep.equal({ proto: "http", host: "gw.internal:8080", hostname: "gw.internal", forwardedFor: "192.168.1.5", client: "192.168.1.5" });
+    expect(view).to.deep.equal({
+      proto: "http",
+      host: "gw.internal:8080",
+      hostname: "gw.internal",
+      forwardedFor: "192.168.1.5",
+      client: "192.168.1.5",
+    });
   });
   it("takes the client address from the right of X-Forwarded-For: entries a client wrote itself prove nothing", () => {
     // The client claims 198.51.100.1; the ingress (trusted) appended the address it saw, 203.0.113.7.
     const spoofed = forwardedView({ ...headers, "x-forwarded-for": "198.51.100.1, 203.0.113.7" }, "10.1.2.3", "http", trusted);
     expect(spoofed.client).to.equal("203.0.113.7");
     // Two trusted hops: skipped; a garbage entry is not trusted, so it is the client.
-    expect(forwardedView({ ...headers, "x-forwarded-for": "203.0.113.7, 10.9.9.9" }, "10.1.2.3", "http", trusted).client).to.equal("203.0.113.7");
+    expect(forwardedView({ ...headers, "x-forwarded-for": "203.0.113.7, 10.9.9.9" }, "10.1.2.3", "http", trusted).client).to.equal(
+      "203.0.113.7",
+    );
     expect(forwardedView({ ...headers, "x-forwarded-for": "unknown" }, "10.1.2.3", "http", trusted).client).to.equal("unknown");
   });
   it("folds a trusted proxy's X-Forwarded-Port into the host (it is not forwarded)", () => {
-    const view = forwardedView({ ...headers, "x-forwarded-host": "trino.example.com", "x-forwarded-port": "8443" }, "10.1.2.3", "http", trusted);
+    const view = forwardedView(
+      { ...headers, "x-forwarded-host": "trino.example.com", "x-forwarded-port": "8443" },
+      "10.1.2.3",
+      "http",
+      trusted,
+    );
     expect(view.host).to.equal("trino.example.com:8443");
     expect(forwardedView({ ...headers, "x-forwarded-port": "443" }, "10.1.2.3", "http", trusted).host).to.equal("trino.example.com");
   });
   it("replaces every forwarding header a coordinator's Jetty reads with the gateway's own, in the one pass that builds a relayed request's headers", () => {
-    const incoming: Record<string, string | string[]> = { forwarded: "host=evil.example;proto=https", "x-forwarded-port": "1", "x-forwarded-server": "s", "x-forwarded-prefix": "/p", "x-proxied-https": "on", "proxy-auth-cert": "c", "x-trino-user": "alice", "x-forwarded-host": "evil.example" };
+    const incoming: Record<string, string | string[]> = {
+      forwarded: "host=evil.example;proto=https",
+      "x-forwarded-port": "1",
+      "x-forwarded-server": "s",
+      "x-forwarded-prefix": "/p",
+      "x-proxied-https": "on",
+      "proxy-auth-cert": "c",
+      "x-trino-user": "alice",
+      "x-forwarded-host": "evil.example",
+    };
     const view = forwardedView(incoming, "192.168.1.5", "http", trusted);
-    const relayed = relayRequestHeaders({ ...incoming, host: "gateway:8080", connection: "keep-alive", "keep-alive": "timeout=5", "x-trino-transaction-id": `tx-1.${backendTag("http://b:8080")}`, "x-trino-client-tags": ["a", "b"] }, "b:8080", view);
+    const relayed = relayRequestHeaders(
+      {
+        ...incoming,
+        host: "gateway:8080",
+        connection: "keep-alive",
+        "keep-alive": "timeout=5",
+        "x-trino-transaction-id": `tx-1.${backendTag("http://b:8080")}`,
+        "x-trino-client-tags": ["a", "b"],
+      },
+      "b:8080",
+      view,
+    );
     const pairs: string[][] = [];
     for (let i = 0; i < relayed.length; i += 2) pairs.push([relayed[i], relayed[i + 1]]);
     expect(pairs).to.deep.equal([
@@ -262,7 +328,15 @@ describe("gateway forwarded headers", () => {
 describe("gateway held-statement tickets", () => {
   const key = "a-shared-ticket-key-of-at-least-32-characters";
   const sealer = new TicketSealer(key);
-  const ticket = { id: "20261124_101010_00001_gw000", namespace: "team-a", name: "sleepy", sql: "SELECT 1", headers: { "x-trino-user": "alice", "x-trino-catalog": "tpch", "x-trino-extra-credential": "s3.secret=AKIAEXAMPLE" }, createdAtMs: 1234, principal: "alice" };
+  const ticket = {
+    id: "20261124_101010_00001_gw000",
+    namespace: "team-a",
+    name: "sleepy",
+    sql: "SELECT 1",
+    headers: { "x-trino-user": "alice", "x-trino-catalog": "tpch", "x-trino-extra-credential": "s3.secret=AKIAEXAMPLE" },
+    createdAtMs: 1234,
+    principal: "alice",
+  };
   it("round-trips a held statement through its nextUri slug, sealed: unreadable in the URL, opened by any replica with the key", () => {
     const slug = sealer.slug(ticket);
     expect(new TicketSealer(key).open(slug)).to.deep.equal(ticket);
@@ -272,7 +346,10 @@ describe("gateway held-statement tickets", () => {
     expect(ticketHeaders({ authorization: "Basic x", "x-trino-user": "alice", cookie: "c" })).to.deep.equal({ "x-trino-user": "alice" });
   });
   it("deflates tickets: a typical 20 KB BI statement still travels in its nextUri", () => {
-    const columns = Array.from({ length: 220 }, (_, i) => `sum(case when o.order_status = 'S${i}' then o.total_price else 0 end) as total_status_${i}`);
+    const columns = Array.from(
+      { length: 220 },
+      (_, i) => `sum(case when o.order_status = 'S${i}' then o.total_price else 0 end) as total_status_${i}`,
+    );
     const sql = `SELECT o.customer_key, ${columns.join(",\n  ")}\nFROM tpch.sf1.orders o GROUP BY o.customer_key`;
     expect(sql.length).to.be.greaterThan(15_000);
     const slug = sealer.slug({ ...ticket, sql });
@@ -316,7 +393,7 @@ describe("gateway held-statement tickets", () => {
         scanner.end(resolve);
       });
     const running = '{"id":"q","nextUri":"http://gw/v1/statement/executing/q/s/2","data":[[1]]}';
-    const finished = `{"id":"q","stats":{"state":"FINISHED"},"data":[${'[1],'.repeat(5000)}[1]]}`;
+    const finished = `{"id":"q","stats":{"state":"FINISHED"},"data":[${"[1],".repeat(5000)}[1]]}`;
     expect(await verdict(running, "gzip")).to.equal(true);
     expect(await verdict(finished, "gzip")).to.equal(false);
     expect(await verdict(running, undefined)).to.equal(true);

@@ -22,11 +22,17 @@ function post(gateway: RunningGateway, headers: Record<string, string>): Promise
 /** POST with a chosen Host header (fetch does not let a caller set Host). */
 function postWithHost(gateway: RunningGateway, host: string): Promise<{ status: number; body: QueryResult }> {
   return new Promise((resolve, reject) => {
-    const request = http.request(`${gateway.url}/v1/statement`, { method: "POST", headers: { host, "x-trino-user": "alice" } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as QueryResult }));
-    });
+    const request = http.request(
+      `${gateway.url}/v1/statement`,
+      { method: "POST", headers: { host, "x-trino-user": "alice" } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as QueryResult }),
+        );
+      },
+    );
     request.on("error", reject);
     request.end("SELECT 1");
   });
@@ -81,9 +87,13 @@ describe("gateway edge (no backend needed)", () => {
       expect(gateway.core.held.size).to.equal(0);
       // trino-js cancel(id) is DELETE /v1/query/{id}: it cancels what this user holds under that id.
       const again = await postWithHost(gateway, "analytics.example.com");
-      expect((await fetch(`${gateway.url}/v1/query/${again.body.id}`, { method: "DELETE", headers: { "x-trino-user": "mallory" } })).status).to.equal(204);
+      expect(
+        (await fetch(`${gateway.url}/v1/query/${again.body.id}`, { method: "DELETE", headers: { "x-trino-user": "mallory" } })).status,
+      ).to.equal(204);
       expect(gateway.core.held.size).to.equal(1);
-      expect((await fetch(`${gateway.url}/v1/query/${again.body.id}`, { method: "DELETE", headers: { "x-trino-user": "alice" } })).status).to.equal(204);
+      expect(
+        (await fetch(`${gateway.url}/v1/query/${again.body.id}`, { method: "DELETE", headers: { "x-trino-user": "alice" } })).status,
+      ).to.equal(204);
       expect(gateway.core.held.size).to.equal(0);
     });
 
@@ -96,7 +106,11 @@ describe("gateway edge (no backend needed)", () => {
     });
 
     it("does not let an untrusted client steer nextUri with X-Forwarded-Host/Proto", async () => {
-      const response = await post(gateway, { "x-trino-xtrinode": "team-a/analytics", "x-forwarded-host": "evil.example.com", "x-forwarded-proto": "https" });
+      const response = await post(gateway, {
+        "x-trino-xtrinode": "team-a/analytics",
+        "x-forwarded-host": "evil.example.com",
+        "x-forwarded-proto": "https",
+      });
       const body = (await response.json()) as QueryResult;
       expect(body.nextUri?.startsWith(`${gateway.url}/`)).to.equal(true);
       await fetch(body.nextUri!, { method: "DELETE" });
@@ -118,7 +132,11 @@ describe("gateway edge (no backend needed)", () => {
     });
 
     it("answers missing or wrong credentials with 401 and a WWW-Authenticate challenge", async () => {
-      const trino = Trino.create({ server: gateway.url, auth: new BasicAuth("alice", "wrong"), extraHeaders: { "X-Trino-XTrinode": "team-a/analytics" } });
+      const trino = Trino.create({
+        server: gateway.url,
+        auth: new BasicAuth("alice", "wrong"),
+        extraHeaders: { "X-Trino-XTrinode": "team-a/analytics" },
+      });
       const error = await trino.query("SELECT 1").then(
         () => undefined,
         (caught: { response?: { status: number; headers: Record<string, string>; data: QueryResult } }) => caught,
@@ -130,7 +148,11 @@ describe("gateway edge (no backend needed)", () => {
     });
 
     it("rejects a spoofed X-Trino-User with 403", async () => {
-      const response = await post(gateway, { authorization: basic("alice", "wonderland"), "x-trino-user": "bob", "x-trino-xtrinode": "team-a/analytics" });
+      const response = await post(gateway, {
+        authorization: basic("alice", "wonderland"),
+        "x-trino-user": "bob",
+        "x-trino-xtrinode": "team-a/analytics",
+      });
       expect(response.status).to.equal(403);
       expect(((await response.json()) as QueryResult).error?.message).to.contain("cannot act as user bob");
     });
@@ -159,7 +181,8 @@ describe("gateway edge (no backend needed)", () => {
     it("refuses new queries beyond the bucket with a Trino error, never the probes or polls", async () => {
       const trino = Trino.create({ server: gateway.url, extraHeaders: { "X-Trino-XTrinode": "team-a/analytics" } });
       const held: QueryResult[] = [];
-      for (let i = 0; i < 2; i++) held.push((await (await post(gateway, { "x-trino-xtrinode": "team-a/analytics" })).json()) as QueryResult);
+      for (let i = 0; i < 2; i++)
+        held.push((await (await post(gateway, { "x-trino-xtrinode": "team-a/analytics" })).json()) as QueryResult);
       const limited = await firstResult(trino, "SELECT 1");
       expect(limited.error?.errorName).to.equal("XTRINODE_RATE_LIMITED");
       expect(limited.error?.message).to.contain("rate limit exceeded");

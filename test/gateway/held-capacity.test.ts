@@ -43,15 +43,25 @@ describe("gateway held.maxQueries", function () {
   });
 
   it("does not adopt another replica's ticket past held.maxQueries", async () => {
-    const a = await startTestGateway(routes, { held: { maxQueries: 10, pollWaitMs: 100 } }, { env: { XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
-    const b = await startTestGateway(routes, { held: { maxQueries: 1, pollWaitMs: 100 } }, { env: { XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
+    const a = await startTestGateway(
+      routes,
+      { held: { maxQueries: 10, pollWaitMs: 100 } },
+      { env: { XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
+    );
+    const b = await startTestGateway(
+      routes,
+      { held: { maxQueries: 1, pollWaitMs: 100 } },
+      { env: { XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
+    );
     gateways.push(a, b);
     const fromA = await Promise.all([post(a.url, "SELECT 1"), post(a.url, "SELECT 2")]);
     await post(b.url, "SELECT 3"); // b is now full
     expect(b.core.held.size).to.equal(1);
     for (const answer of fromA) {
       const onB = new URL(answer.nextUri);
-      const poll = (await (await fetch(`${b.url}${onB.pathname}`, { headers: { "x-trino-user": "alice" } })).json()) as { error?: { errorName: string } };
+      const poll = (await (await fetch(`${b.url}${onB.pathname}`, { headers: { "x-trino-user": "alice" } })).json()) as {
+        error?: { errorName: string };
+      };
       expect(poll.error?.errorName).to.equal("XTRINODE_TOO_MANY_HELD_QUERIES");
     }
     expect(b.core.held.size).to.equal(1);

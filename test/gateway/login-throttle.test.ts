@@ -19,7 +19,9 @@ describe("gateway login throttle", () => {
     const now = Date.now();
     const decisions = Array.from({ length: 20 }, (_, i) => throttle.check(`user-${i}`, "10.0.0.1", false, now));
     expect(decisions.filter((decision) => decision.allowed)).to.have.length(3);
-    expect(decisions.filter((decision) => !decision.allowed).every((decision) => !decision.allowed && decision.scope === "address")).to.equal(true);
+    expect(
+      decisions.filter((decision) => !decision.allowed).every((decision) => !decision.allowed && decision.scope === "address"),
+    ).to.equal(true);
   });
 
   it("doubles the back-off with each failure past the free ones, up to backoffMaxMs", () => {

@@ -35,7 +35,9 @@ function get(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ sta
       .get(url, { headers, agent: false }, (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, rawHeaders: response.rawHeaders, body: Buffer.concat(chunks) }));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, rawHeaders: response.rawHeaders, body: Buffer.concat(chunks) }),
+        );
       })
       .on("error", reject);
   });
@@ -93,7 +95,11 @@ function headerValues(rawHeaders: string[], name: string): string[] {
           return;
         }
         // Repeated headers, chunked framing, a body written in pieces.
-        res.writeHead(200, [["X-Trino-Set-Session", "a=1"], ["X-Trino-Set-Session", "b=2"], ["Content-Type", "application/json"]]);
+        res.writeHead(200, [
+          ["X-Trino-Set-Session", "a=1"],
+          ["X-Trino-Set-Session", "b=2"],
+          ["Content-Type", "application/json"],
+        ]);
         const piece = Buffer.alloc(64 * 1024, "x");
         let left = 16;
         const write = () => {
@@ -122,7 +128,14 @@ function headerValues(rawHeaders: string[], name: string): string[] {
       front = await listen((req, res) => {
         const context = String(counter++);
         frontResponses.set(context, res);
-        engine.relay(req, res, target, { proto: "http", host: "gateway.example:8080", hostname: "gateway.example", forwardedFor: "203.0.113.9", client: "203.0.113.9" }, hooks, context);
+        engine.relay(
+          req,
+          res,
+          target,
+          { proto: "http", host: "gateway.example:8080", hostname: "gateway.example", forwardedFor: "203.0.113.9", client: "203.0.113.9" },
+          hooks,
+          context,
+        );
       });
     });
     beforeEach(() => {
@@ -139,7 +152,11 @@ function headerValues(rawHeaders: string[], name: string): string[] {
     });
 
     it("relays status, repeated headers and a streamed body; Host names the backend; hop-by-hop headers stay behind", async () => {
-      const answer = await get(`${front.url}/v1/statement/executing/q/s/1`, { "x-trino-user": "alice", connection: "keep-alive, x-private", "keep-alive": "timeout=5" });
+      const answer = await get(`${front.url}/v1/statement/executing/q/s/1`, {
+        "x-trino-user": "alice",
+        connection: "keep-alive, x-private",
+        "keep-alive": "timeout=5",
+      });
       expect(answer.status).to.equal(200);
       // Repeated headers stay separate (the http-proxy libraries join them into "a=1, b=2", which a
       // Trino client reads as a=`1, b=2`).

@@ -32,7 +32,12 @@ describe("gateway request targets", () => {
 
   it("turns an absolute-form target into origin-form and keeps its authority", () => {
     const checked = checkRequestTarget("DELETE", `http://gw.example:8080/v1/statement/executing/${id}/y0/1?x=1`);
-    expect(checked.ok && checked.target).to.deep.include({ kind: "poll", path: `/v1/statement/executing/${id}/y0/1`, search: "?x=1", authority: "gw.example:8080" });
+    expect(checked.ok && checked.target).to.deep.include({
+      kind: "poll",
+      path: `/v1/statement/executing/${id}/y0/1`,
+      search: "?x=1",
+      authority: "gw.example:8080",
+    });
   });
 
   it("refuses dot-segments, encodings, backslashes, empty segments and unknown shapes, naming the reason", () => {
@@ -67,7 +72,11 @@ describe("gateway request targets", () => {
 
 describe("gateway follow-up pieces", () => {
   it("reads session.user from the head of a QueryInfo, skipping nested values, never from the SQL", () => {
-    expect(sessionUserOf('{"queryId":"q","session":{"queryId":"q","querySpan":{"traceparent":"00-ab"},"groups":["user"],"user":"al\\"ice"},"query":"x"}')).to.equal('al"ice');
+    expect(
+      sessionUserOf(
+        '{"queryId":"q","session":{"queryId":"q","querySpan":{"traceparent":"00-ab"},"groups":["user"],"user":"al\\"ice"},"query":"x"}',
+      ),
+    ).to.equal('al"ice');
     expect(sessionUserOf('{"queryId":"q","session":{"queryId":"user","x":{"user":"mallory"},"us')).to.equal(undefined);
     expect(sessionUserOf('{"query":"\\"session\\":{\\"user\\":\\"evil\\"}","session":{"user":"carol"}}')).to.equal("carol");
   });

@@ -11,8 +11,13 @@ const entry = (name: string, state = "RUNNING") => ({ namespace: "team-a", name,
 
 describe("gateway routes", () => {
   it("parses a valid document and names the field of an invalid one", () => {
-    expect(parseRoutes("apiVersion: xtrinode.io/v1alpha1\nkind: GatewayRoutes\nroutes: []\n")).to.deep.include({ ok: false, reason: "no route entries" });
-    const invalid = parseRoutes("apiVersion: xtrinode.io/v1alpha1\nkind: GatewayRoutes\nroutes:\n- {name: a, namespace: b, backend: 'ftp://x', state: RUNNING}\n");
+    expect(parseRoutes("apiVersion: xtrinode.io/v1alpha1\nkind: GatewayRoutes\nroutes: []\n")).to.deep.include({
+      ok: false,
+      reason: "no route entries",
+    });
+    const invalid = parseRoutes(
+      "apiVersion: xtrinode.io/v1alpha1\nkind: GatewayRoutes\nroutes:\n- {name: a, namespace: b, backend: 'ftp://x', state: RUNNING}\n",
+    );
     expect(invalid.ok).to.equal(false);
     expect(!invalid.ok && invalid.reason).to.contain("routes[0].backend");
     expect(parseRoutes("routes: [").ok).to.equal(false);

@@ -17,7 +17,6 @@ import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino
 import { RoutesFile, runQuery, startTestGateway } from "./support/harness.ts";
 import { eventually } from "../support/eventually.ts";
 
-
 function rows(pages: QueryResult[]): unknown[] {
   return pages.flatMap((page) => page.data ?? []);
 }
@@ -35,7 +34,11 @@ function postWithHost(url: string, host: string): Promise<QueryResult> {
 }
 
 async function post(gateway: RunningGateway, runtime: string, sql = "SELECT n FROM xt_rows(10)"): Promise<QueryResult> {
-  const response = await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "test", "x-trino-xtrinode": runtime }, body: sql });
+  const response = await fetch(`${gateway.url}/v1/statement`, {
+    method: "POST",
+    headers: { "x-trino-user": "test", "x-trino-xtrinode": runtime },
+    body: sql,
+  });
   return (await response.json()) as QueryResult;
 }
 
@@ -45,7 +48,8 @@ describe("gateway routing with trino-client", function () {
   let routes: RoutesFile;
   let gateway: RunningGateway;
   let replica: RunningGateway;
-  const ownerOf = (result: { id: string }) => Object.entries(backends).find(([, backend]) => backend.coordinatorId === coordinatorIdOf(result.id))?.[0];
+  const ownerOf = (result: { id: string }) =>
+    Object.entries(backends).find(([, backend]) => backend.coordinatorId === coordinatorIdOf(result.id))?.[0];
 
   function routeList(): RouteEntry[] {
     return [
@@ -72,20 +76,32 @@ describe("gateway routing with trino-client", function () {
   });
 
   it("selects by header, hostname, pool and default route", async () => {
-    const byHeader = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } }), "SELECT 1");
+    const byHeader = await runQuery(
+      Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } }),
+      "SELECT 1",
+    );
     expect(ownerOf(byHeader[0])).to.equal("b");
-    const byName = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "b" } }), "SELECT 1");
+    const byName = await runQuery(
+      Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "b" } }),
+      "SELECT 1",
+    );
     expect(ownerOf(byName[0])).to.equal("b");
     expect(ownerOf(await postWithHost(gateway.url, "a.trino.example.com"))).to.equal("a");
     expect(ownerOf(await postWithHost(gateway.url, "shared.trino.example.com"))).to.be.oneOf(["p1", "p2"]);
-    const byPoolHeader = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "shared" } }), "SELECT 1");
+    const byPoolHeader = await runQuery(
+      Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "shared" } }),
+      "SELECT 1",
+    );
     expect(ownerOf(byPoolHeader[0])).to.be.oneOf(["p1", "p2"]);
     const byDefault = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test") }), "SELECT 1");
     expect(ownerOf(byDefault[0])).to.equal("a");
   });
 
   it("returns every page of a multi-page result through sticky follow-ups, and forgets the finished query", async () => {
-    const pages = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } }), "SELECT n FROM xt_rows(10)");
+    const pages = await runQuery(
+      Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } }),
+      "SELECT n FROM xt_rows(10)",
+    );
     expect(pages.length).to.be.greaterThan(3);
     expect(new Set(pages.map((page) => page.id)).size).to.equal(1);
     expect(rows(pages)).to.deep.equal([[1], [2], [3], [4], [5], [6], [7], [8], [9], [10]]);
@@ -124,10 +140,23 @@ describe("gateway routing with trino-client", function () {
     writeFileSync(path.join(dir, "jwt.key"), secret);
     const secured = await startTestGateway(routes, { auth: { jwt: { keyFile: path.join(dir, "jwt.key") } } });
     try {
-      const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("carol").setExpirationTime("5m").sign(new TextEncoder().encode(secret));
-      const trino = Trino.create({ server: secured.url, extraHeaders: { Authorization: `Bearer ${token}`, "X-Trino-User": "carol", "X-Trino-XTrinode": "team-b/b" } });
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("carol")
+        .setExpirationTime("5m")
+        .sign(new TextEncoder().encode(secret));
+      const trino = Trino.create({
+        server: secured.url,
+        extraHeaders: { Authorization: `Bearer ${token}`, "X-Trino-User": "carol", "X-Trino-XTrinode": "team-b/b" },
+      });
       expect(rows(await runQuery(trino, "SELECT n FROM xt_rows(4)"))).to.deep.equal([[1], [2], [3], [4]]);
-      const first = (await (await fetch(`${secured.url}/v1/statement`, { method: "POST", headers: { authorization: `Bearer ${token}`, "x-trino-xtrinode": "team-b/b" }, body: "SELECT 1" })).json()) as QueryResult;
+      const first = (await (
+        await fetch(`${secured.url}/v1/statement`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "x-trino-xtrinode": "team-b/b" },
+          body: "SELECT 1",
+        })
+      ).json()) as QueryResult;
       expect(secured.core.sticky.knownOwner(first.id)).to.equal(backends.b.url);
       const poll = new URL(first.nextUri!).pathname;
       expect((await fetch(`${secured.url}${poll}`)).status).to.equal(401);
@@ -146,11 +175,21 @@ describe("gateway routing with trino-client", function () {
     const [first, second] = await Promise.all([0, 1].map(() => startTestGateway(routes, { auth: { passwordFile } })));
     try {
       // The test server refuses a password as a coordinator without authentication does.
-      const trino = Trino.create({ server: first.url, auth: new BasicAuth("alice", "wonderland"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } });
+      const trino = Trino.create({
+        server: first.url,
+        auth: new BasicAuth("alice", "wonderland"),
+        extraHeaders: { "X-Trino-XTrinode": "team-b/b" },
+      });
       expect(rows(await runQuery(trino, "SELECT n FROM xt_rows(4)"))).to.deep.equal([[1], [2], [3], [4]]);
       // A poll reaching a replica that never saw the query: it asks the backends HEAD /v1/query as alice.
       const credentials = { authorization: `Basic ${Buffer.from("alice:wonderland").toString("base64")}` };
-      const started = (await (await fetch(`${first.url}/v1/statement`, { method: "POST", headers: { ...credentials, "x-trino-xtrinode": "team-b/b" }, body: "SELECT 1" })).json()) as QueryResult;
+      const started = (await (
+        await fetch(`${first.url}/v1/statement`, {
+          method: "POST",
+          headers: { ...credentials, "x-trino-xtrinode": "team-b/b" },
+          body: "SELECT 1",
+        })
+      ).json()) as QueryResult;
       expect(second.core.sticky.knownOwner(started.id)).to.equal(undefined);
       const polled = (await (await fetch(started.nextUri!.replace(first.url, second.url), { headers: credentials })).json()) as QueryResult;
       expect(polled.error).to.equal(undefined);
@@ -164,7 +203,8 @@ describe("gateway routing with trino-client", function () {
 
   it("relays Trino's partialCancelUri to the owning coordinator", async () => {
     let page: QueryResult & { partialCancelUri?: string } = await post(gateway, "team-b/b", "SELECT n FROM xt_rows(30)");
-    while (!page.partialCancelUri && page.nextUri) page = (await (await fetch(page.nextUri, { headers: { "x-trino-user": "test" } })).json()) as QueryResult;
+    while (!page.partialCancelUri && page.nextUri)
+      page = (await (await fetch(page.nextUri, { headers: { "x-trino-user": "test" } })).json()) as QueryResult;
     expect(page.partialCancelUri?.startsWith(`${gateway.url}/v1/statement/executing/partialCancel/${page.id}/`)).to.equal(true);
     const before = backends.b.stats.partialCancels;
     expect((await fetch(page.partialCancelUri!, { method: "DELETE", headers: { "x-trino-user": "test" } })).status).to.equal(204);
@@ -173,10 +213,21 @@ describe("gateway routing with trino-client", function () {
   });
 
   it("does not let a client steer nextUri with a Forwarded header (Jetty ranks it above X-Forwarded-*)", async () => {
-    const response = await fetch(`${gateway.url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "test", "x-trino-xtrinode": "team-b/b", forwarded: "host=evil.example;proto=https", "x-forwarded-port": "1" }, body: "SELECT n FROM xt_rows(10)" });
+    const response = await fetch(`${gateway.url}/v1/statement`, {
+      method: "POST",
+      headers: {
+        "x-trino-user": "test",
+        "x-trino-xtrinode": "team-b/b",
+        forwarded: "host=evil.example;proto=https",
+        "x-forwarded-port": "1",
+      },
+      body: "SELECT n FROM xt_rows(10)",
+    });
     let page = (await response.json()) as QueryResult;
     expect(page.nextUri?.startsWith(`${gateway.url}/`), page.nextUri).to.equal(true);
-    page = (await (await fetch(page.nextUri!, { headers: { "x-trino-user": "test", forwarded: "host=evil.example;proto=https" } })).json()) as QueryResult;
+    page = (await (
+      await fetch(page.nextUri!, { headers: { "x-trino-user": "test", forwarded: "host=evil.example;proto=https" } })
+    ).json()) as QueryResult;
     expect(page.nextUri?.startsWith(`${gateway.url}/`), page.nextUri).to.equal(true);
     await fetch(page.nextUri!, { method: "DELETE" });
   });
@@ -240,7 +291,10 @@ describe("gateway routing with trino-client", function () {
     const owners = started.map(ownerOf);
     expect(owners.filter((owner) => owner === "p1").length).to.equal(2);
     expect(owners.filter((owner) => owner === "p2").length).to.equal(2);
-    for (const query of started) expect((await fetch(`${gateway.url}/v1/query/${query.id}`, { method: "DELETE", headers: { "x-trino-user": "test" } })).status).to.equal(204);
+    for (const query of started)
+      expect(
+        (await fetch(`${gateway.url}/v1/query/${query.id}`, { method: "DELETE", headers: { "x-trino-user": "test" } })).status,
+      ).to.equal(204);
   });
 
   it("lets a DRAINING member finish its queries while new queries avoid it; REMOVED takes none", async () => {
@@ -259,7 +313,10 @@ describe("gateway routing with trino-client", function () {
     expect(data).to.have.length(10);
     routes.write(routeList().map((route) => (route.name === "b" ? { ...route, state: "REMOVED" as const } : route)));
     await eventually("the REMOVED route", () => gateway.core.routes.table.byKey.get("team-b/b")?.state === "REMOVED");
-    const removed = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } }), "SELECT 1").catch((error: Error) => error.message);
+    const removed = await runQuery(
+      Trino.create({ server: gateway.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "team-b/b" } }),
+      "SELECT 1",
+    ).catch((error: Error) => error.message);
     expect(removed).to.contain("XTRINODE_RUNTIME_REMOVED");
     routes.write(routeList());
     await eventually("the routes restored", () => gateway.core.routes.table.byKey.get("team-b/b")?.state === "RUNNING");
@@ -268,12 +325,20 @@ describe("gateway routing with trino-client", function () {
 
   it("fails over to the other pool member when one dies, ejects it, and closes the breaker after it returns", async () => {
     // A fresh gateway: no in-flight counts from earlier tests, so p1 (listed first) is tried first.
-    const fresh = await startTestGateway(routes, { health: { intervalMs: 60_000, timeoutMs: 500, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 } });
+    const fresh = await startTestGateway(routes, {
+      health: { intervalMs: 60_000, timeoutMs: 500, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 },
+    });
     try {
       await eventually("the first health check of p1", () => fresh.core.backends.state(backends.p1.url).health === "healthy");
       await backends.p1.refuse();
       const results = [];
-      for (let i = 0; i < 4; i++) results.push(await runQuery(Trino.create({ server: fresh.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "shared" } }), "SELECT 1"));
+      for (let i = 0; i < 4; i++)
+        results.push(
+          await runQuery(
+            Trino.create({ server: fresh.url, auth: new BasicAuth("test"), extraHeaders: { "X-Trino-XTrinode": "shared" } }),
+            "SELECT 1",
+          ),
+        );
       expect(results.map((pages) => ownerOf(pages[0]))).to.deep.equal(["p2", "p2", "p2", "p2"]);
       const breaker = fresh.core.backends.state(backends.p1.url).breaker;
       expect(breaker.phase).to.be.oneOf(["open", "half-open"]);

@@ -31,15 +31,36 @@ describe("gateway: runtime selection by client tag and routing group (gateway pr
     servers.etl = await startTrinoTestServer({ name: "team-b/etl" });
     routes = new RoutesFile();
     routes.write([
-      { namespace: "team-a", name: "analytics", backend: servers.analytics.url, state: "RUNNING", hostnames: ["analytics.trino.example.com"] },
+      {
+        namespace: "team-a",
+        name: "analytics",
+        backend: servers.analytics.url,
+        state: "RUNNING",
+        hostnames: ["analytics.trino.example.com"],
+      },
       { namespace: "team-b", name: "etl", backend: servers.etl.url, state: "RUNNING", pool: "batch", default: true },
     ]);
     const passwordFile = path.join(dir, "password.db");
     writeFileSync(passwordFile, ["alice", "bob"].map((user) => `${user}:${bcrypt.hashSync(`pw-${user}`, 4)}\n`).join(""));
     const config = path.join(dir, "gateway.yaml");
     // alice may use team-a only; bob every runtime (rules: first match by runtime).
-    writeFileSync(config, yaml.dump({ auth: { passwordFile, authorization: [{ runtime: "team-a/*", users: ["alice", "bob"] }, { runtime: "*", users: ["bob"] }] } }));
-    gatewayProcess = spawn(process.execPath, [xtrinodeBin, "gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+    writeFileSync(
+      config,
+      yaml.dump({
+        auth: {
+          passwordFile,
+          authorization: [
+            { runtime: "team-a/*", users: ["alice", "bob"] },
+            { runtime: "*", users: ["bob"] },
+          ],
+        },
+      }),
+    );
+    gatewayProcess = spawn(
+      process.execPath,
+      [xtrinodeBin, "gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", config],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     url = await new Promise<string>((resolve, reject) => {
       let stderr = "";
       gatewayProcess.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
@@ -66,18 +87,33 @@ describe("gateway: runtime selection by client tag and routing group (gateway pr
   const servedBy = (id: string) => Object.entries(servers).find(([, server]) => server.query(id))?.[0];
 
   /** A new statement over raw HTTP, its first poll followed (gateway errors arrive there). */
-  async function post(headers: Record<string, string>, sql = "SELECT 1"): Promise<{ status: number; id: string; error?: { errorName: string; message: string } }> {
-    const response = await fetch(`${url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "bob", authorization: basic("bob"), ...headers }, body: sql });
+  async function post(
+    headers: Record<string, string>,
+    sql = "SELECT 1",
+  ): Promise<{ status: number; id: string; error?: { errorName: string; message: string } }> {
+    const response = await fetch(`${url}/v1/statement`, {
+      method: "POST",
+      headers: { "x-trino-user": "bob", authorization: basic("bob"), ...headers },
+      body: sql,
+    });
     let page = (await response.json()) as QueryResult;
     if (!page.error && page.nextUri && response.status === 200) {
-      page = (await (await fetch(page.nextUri, { headers: { "x-trino-user": headers["x-trino-user"] ?? "bob", authorization: headers.authorization ?? basic("bob") } })).json()) as QueryResult;
+      page = (await (
+        await fetch(page.nextUri, {
+          headers: { "x-trino-user": headers["x-trino-user"] ?? "bob", authorization: headers.authorization ?? basic("bob") },
+        })
+      ).json()) as QueryResult;
     }
     if (page.nextUri) await fetch(page.nextUri, { method: "DELETE", headers: { authorization: headers.authorization ?? basic("bob") } });
     return { status: response.status, id: page.id, error: page.error as { errorName: string; message: string } | undefined };
   }
 
   it("trino-client: the client tag xtrinode=namespace/name selects the runtime (over the default route)", async () => {
-    const trino = Trino.create({ server: url, auth: new BasicAuth("bob", "pw-bob"), extraHeaders: { "X-Trino-Client-Tags": "dashboard,xtrinode=team-a/analytics" } });
+    const trino = Trino.create({
+      server: url,
+      auth: new BasicAuth("bob", "pw-bob"),
+      extraHeaders: { "X-Trino-Client-Tags": "dashboard,xtrinode=team-a/analytics" },
+    });
     const iterator = await trino.query("SELECT n FROM xt_rows(3)");
     const pages: QueryResult[] = [];
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) pages.push(next.value);
@@ -89,16 +125,29 @@ describe("gateway: runtime selection by client tag and routing group (gateway pr
   });
 
   it("trino-client: an unknown runtime named by a tag is a Trino error naming the tag; a denied one is refused like the header", async () => {
-    const unknown = Trino.create({ server: url, auth: new BasicAuth("bob", "pw-bob"), extraHeaders: { "X-Trino-Client-Tags": "xtrinode=team-z/nope" } });
-    const error = await runQuery(unknown, "SELECT 1").then(() => undefined, (e: Error) => e.message);
-    expect(error).to.equal('XTRINODE_UNKNOWN_RUNTIME: XTrinode runtime "team-z/nope" (from the client tag xtrinode=team-z/nope) is not known to this gateway');
+    const unknown = Trino.create({
+      server: url,
+      auth: new BasicAuth("bob", "pw-bob"),
+      extraHeaders: { "X-Trino-Client-Tags": "xtrinode=team-z/nope" },
+    });
+    const error = await runQuery(unknown, "SELECT 1").then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(error).to.equal(
+      'XTRINODE_UNKNOWN_RUNTIME: XTrinode runtime "team-z/nope" (from the client tag xtrinode=team-z/nope) is not known to this gateway',
+    );
     const denied = await post({ "x-trino-user": "alice", authorization: basic("alice"), "x-trino-client-tags": "xtrinode=team-b/etl" });
     expect(denied.status).to.equal(403);
     expect(denied.error?.errorName).to.equal("XTRINODE_ACCESS_DENIED");
     expect(denied.error?.message).to.equal("access denied: alice may not use XTrinode runtime team-b/etl");
     // The same user by the header: the very same answer.
     const byHeader = await post({ "x-trino-user": "alice", authorization: basic("alice"), "x-trino-xtrinode": "team-b/etl" });
-    expect([byHeader.status, byHeader.error?.errorName, byHeader.error?.message]).to.deep.equal([403, "XTRINODE_ACCESS_DENIED", "access denied: alice may not use XTrinode runtime team-b/etl"]);
+    expect([byHeader.status, byHeader.error?.errorName, byHeader.error?.message]).to.deep.equal([
+      403,
+      "XTRINODE_ACCESS_DENIED",
+      "access denied: alice may not use XTrinode runtime team-b/etl",
+    ]);
     const allowed = await post({ "x-trino-user": "alice", authorization: basic("alice"), "x-trino-client-tags": "xtrinode=analytics" });
     expect([allowed.error, servedBy(allowed.id)]).to.deep.equal([undefined, "analytics"]);
   });
@@ -106,8 +155,12 @@ describe("gateway: runtime selection by client tag and routing group (gateway pr
   it("raw HTTP: X-Trino-Routing-Group names a runtime or a pool; the order is header, tag, routing group, hostname", async () => {
     expect(servedBy((await post({ "x-trino-routing-group": "team-a/analytics" })).id)).to.equal("analytics");
     expect(servedBy((await post({ "x-trino-routing-group": "batch", host: "analytics.trino.example.com" })).id)).to.equal("etl");
-    expect(servedBy((await post({ "x-trino-client-tags": "xtrinode=team-a/analytics", "x-trino-routing-group": "batch" })).id)).to.equal("analytics");
-    expect(servedBy((await post({ "x-trino-xtrinode": "team-b/etl", "x-trino-client-tags": "xtrinode=team-a/analytics" })).id)).to.equal("etl");
+    expect(servedBy((await post({ "x-trino-client-tags": "xtrinode=team-a/analytics", "x-trino-routing-group": "batch" })).id)).to.equal(
+      "analytics",
+    );
+    expect(servedBy((await post({ "x-trino-xtrinode": "team-b/etl", "x-trino-client-tags": "xtrinode=team-a/analytics" })).id)).to.equal(
+      "etl",
+    );
     const unknown = await post({ "x-trino-routing-group": "nope" });
     expect(unknown.error?.errorName).to.equal("XTRINODE_UNKNOWN_RUNTIME");
     expect(unknown.error?.message).to.equal('XTrinode runtime "nope" (from the X-Trino-Routing-Group header) is not known to this gateway');

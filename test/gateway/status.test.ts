@@ -19,11 +19,17 @@ const adminToken = "status-test-admin-token-0123456789abcdef";
 async function startGatewayProcess(routes: RoutesFile, config: Record<string, unknown>): Promise<string> {
   const configFile = path.join(routes.dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(configFile, yaml.dump({ health: { intervalMs: 200, failureThreshold: 1 }, ...config }));
-  const gateway = await spawnXtrinode(["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", configFile], { readyEvent: "listening" });
+  const gateway = await spawnXtrinode(
+    ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", configFile],
+    { readyEvent: "listening" },
+  );
   return String(gateway.ready.url);
 }
 
-async function getStatus(url: string, authorization?: string): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+async function getStatus(
+  url: string,
+  authorization?: string,
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const response = await fetch(`${url}${gatewayStatusPath}`, { headers: authorization ? { authorization } : {} });
   return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
 }
@@ -47,7 +53,10 @@ describe("gateway status endpoint (process)", function () {
     ]);
     tokenFile = path.join(routes.dir, "admin.token");
     writeFileSync(tokenFile, `${adminToken}\n`);
-    writeFileSync(path.join(routes.dir, "password.db"), `ops:${bcrypt.hashSync("ops-pw", 4)}\nanalyst:${bcrypt.hashSync("analyst-pw", 4)}\n`);
+    writeFileSync(
+      path.join(routes.dir, "password.db"),
+      `ops:${bcrypt.hashSync("ops-pw", 4)}\nanalyst:${bcrypt.hashSync("analyst-pw", 4)}\n`,
+    );
   });
   afterEach(() => killAllChildren());
   after(async () => {
@@ -58,9 +67,17 @@ describe("gateway status endpoint (process)", function () {
   it("reports routes, per-runtime held and in-flight queries, and backend health to the admin token", async () => {
     const url = await startGatewayProcess(routes, { admin: { tokenFile } });
     const trinoHeaders = { "x-trino-user": "alice", "content-type": "text/plain" };
-    const running = await fetch(`${url}/v1/statement`, { method: "POST", headers: { ...trinoHeaders, "x-trino-xtrinode": "team-a/live" }, body: "SELECT 1" });
+    const running = await fetch(`${url}/v1/statement`, {
+      method: "POST",
+      headers: { ...trinoHeaders, "x-trino-xtrinode": "team-a/live" },
+      body: "SELECT 1",
+    });
     expect(((await running.json()) as { nextUri?: string }).nextUri).to.be.a("string");
-    const held = await fetch(`${url}/v1/statement`, { method: "POST", headers: { ...trinoHeaders, "x-trino-xtrinode": "team-b/sleepy" }, body: "SELECT 2" });
+    const held = await fetch(`${url}/v1/statement`, {
+      method: "POST",
+      headers: { ...trinoHeaders, "x-trino-xtrinode": "team-b/sleepy" },
+      body: "SELECT 2",
+    });
     expect(((await held.json()) as { id: string }).id).to.match(/gw000$/);
 
     const body = (await eventually("both backends probed", async () => {
@@ -79,8 +96,25 @@ describe("gateway status endpoint (process)", function () {
     expect(body.held).to.deep.equal({ count: 1, max: 1000 });
     expect(body.inFlight).to.deep.equal({ count: 1 });
     expect(body.runtimes).to.deep.equal([
-      { namespace: "team-a", name: "live", routeState: "RUNNING", backend: backend.url, hostnames: ["live.example.com"], default: true, heldQueries: 0, inFlightQueries: 1 },
-      { namespace: "team-b", name: "sleepy", routeState: "PAUSED", backend: "http://127.0.0.1:9", pool: "shared", heldQueries: 1, inFlightQueries: 0 },
+      {
+        namespace: "team-a",
+        name: "live",
+        routeState: "RUNNING",
+        backend: backend.url,
+        hostnames: ["live.example.com"],
+        default: true,
+        heldQueries: 0,
+        inFlightQueries: 1,
+      },
+      {
+        namespace: "team-b",
+        name: "sleepy",
+        routeState: "PAUSED",
+        backend: "http://127.0.0.1:9",
+        pool: "shared",
+        heldQueries: 1,
+        inFlightQueries: 0,
+      },
     ]);
     const byUrl = new Map(body.backends.map((entry) => [entry.url, entry]));
     expect(byUrl.get(backend.url)).to.include({ health: "healthy", breaker: "closed", inFlightQueries: 1 });
@@ -122,7 +156,10 @@ describe("gateway status endpoint (process)", function () {
   it("refuses to start with an admin token shorter than 32 characters, naming the field", async () => {
     const shortToken = path.join(routes.dir, "short.token");
     writeFileSync(shortToken, "too-short");
-    const error = await startGatewayProcess(routes, { admin: { tokenFile: shortToken } }).then(() => undefined, (caught: Error) => caught);
+    const error = await startGatewayProcess(routes, { admin: { tokenFile: shortToken } }).then(
+      () => undefined,
+      (caught: Error) => caught,
+    );
     expect(error?.message).to.contain("admin.tokenFile").and.contain("32 characters");
   });
 });

@@ -1,6 +1,12 @@
 // Unit tests of the stateless transaction tags (gateway/transactions.ts).
 import { expect } from "chai";
-import { backendOfTransaction, backendTag, parseTransactionToken, tagStartedTransactionRaw, untagTransactionHeader } from "../../gateway/transactions.ts";
+import {
+  backendOfTransaction,
+  backendTag,
+  parseTransactionToken,
+  tagStartedTransactionRaw,
+  untagTransactionHeader,
+} from "../../gateway/transactions.ts";
 
 describe("gateway transaction tags", () => {
   const p1 = "http://trino-p1.shared.svc:8080";

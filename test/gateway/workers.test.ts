@@ -60,7 +60,11 @@ async function connectionPerWorker(url: string, workers: number): Promise<Connec
 
 /** Fresh connection per request (node:cluster hands new connections to the workers in turn). */
 async function post(url: string, sql: string, headers: Record<string, string> = {}): Promise<Answer["body"]> {
-  const response = await fetch(`${url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "alice", connection: "close", ...headers }, body: sql });
+  const response = await fetch(`${url}/v1/statement`, {
+    method: "POST",
+    headers: { "x-trino-user": "alice", connection: "close", ...headers },
+    body: sql,
+  });
   return (await response.json()) as Answer["body"];
 }
 
@@ -80,7 +84,10 @@ describe("xtrinode gateway --workers 2", function () {
   async function startGateway(config: Record<string, unknown> = {}): Promise<ChildUnderTest> {
     const configFile = path.join(work, "gateway.yaml");
     writeFileSync(configFile, yaml.dump({ health: { intervalMs: 200, timeoutMs: 2000 }, held: { pollWaitMs: 100 }, ...config }));
-    gateway = await spawnXtrinode(["gateway", "--workers", "2", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", configFile], { env: { XTRINODE_LOG_LEVEL: "info" } });
+    gateway = await spawnXtrinode(
+      ["gateway", "--workers", "2", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", configFile],
+      { env: { XTRINODE_LOG_LEVEL: "info" } },
+    );
     expect(gateway.ready.workers).to.equal(2);
     return gateway;
   }
@@ -151,7 +158,10 @@ describe("xtrinode gateway --workers 2", function () {
     let answer = await second.request(submitted.body.nextUri!, "GET");
     expect(answer.body.stats?.state).to.equal("QUEUED");
     expect(answer.body.id).to.equal(submitted.body.id);
-    const held = () => fetch(`${url}/metrics`).then(async (response) => metricValue(await response.text(), /^xtrinode_gateway_queries_held\{namespace="team-a",runtime="sleepy"\} (\d+)$/m));
+    const held = () =>
+      fetch(`${url}/metrics`).then(async (response) =>
+        metricValue(await response.text(), /^xtrinode_gateway_queries_held\{namespace="team-a",runtime="sleepy"\} (\d+)$/m),
+      );
     expect(await held()).to.equal(1);
 
     // Worker 0 dies: the next poll reaching worker 1 is answered there, from the statement's ticket.
@@ -192,7 +202,9 @@ describe("xtrinode gateway --workers 2", function () {
     expect(new Set(accepted.map((answer) => heldWorkerOf(answer.id)))).to.deep.equal(new Set([0, 1]));
 
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metricValue(metrics, /^xtrinode_gateway_requests_total\{runtime="team-a\/sleepy",kind="new",status="200"\} (\d+)$/m)).to.equal(12);
+    expect(metricValue(metrics, /^xtrinode_gateway_requests_total\{runtime="team-a\/sleepy",kind="new",status="200"\} (\d+)$/m)).to.equal(
+      12,
+    );
     expect(metricValue(metrics, /^xtrinode_gateway_rate_limited_total\{principal_kind="address"\} (\d+)$/m)).to.equal(8);
     expect(metricValue(metrics, /^xtrinode_gateway_queries_held\{namespace="team-a",runtime="sleepy"\} (\d+)$/m)).to.equal(4);
     // Per-worker shares of the pod's limits add up to the configured ones (held.maxQueries 1000 by default).
@@ -225,7 +237,9 @@ describe("gateway workers (units)", () => {
     expect(usableCpus(files({}))).to.equal(Math.min(cpus, 64));
     expect(usableCpus(files({ "/sys/fs/cgroup/cpu.max": "max 100000\n" }))).to.equal(Math.min(cpus, 64));
     expect(usableCpus(files({ "/sys/fs/cgroup/cpu.max": "50000 100000\n" }))).to.equal(1);
-    expect(usableCpus(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "100000", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" }))).to.equal(1);
+    expect(
+      usableCpus(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "100000", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" })),
+    ).to.equal(1);
     expect(usableCpus(files({ "/sys/fs/cgroup/cpu.max": `${1000 * 100000} 100000` }))).to.equal(Math.min(cpus, 64));
     expect(parseWorkerCount("3")).to.equal(3);
     for (const bad of ["0", "65", "1.5", "two"]) expect(() => parseWorkerCount(bad)).to.throw(/--workers/);

@@ -2,7 +2,18 @@
 import { expect } from "chai";
 import path from "node:path";
 import { gitopsSync } from "../../reconciler/gitops/sync.ts";
-import { commitCount, commitSpecs, git, initBare, initRepo, runCli, runtimeYaml, secretCatalogYaml, tempDirs, writeSpec } from "./support.ts";
+import {
+  commitCount,
+  commitSpecs,
+  git,
+  initBare,
+  initRepo,
+  runCli,
+  runtimeYaml,
+  secretCatalogYaml,
+  tempDirs,
+  writeSpec,
+} from "./support.ts";
 
 const PLANTED = ["pl4nted-DB-passw0rd-7f3a", "pl4nted-user-91c2", "pl4nted-env-token-55e1"];
 
@@ -40,7 +51,12 @@ describe("gitops sync CLI", function () {
   after(() => temp.cleanup());
 
   it("renders Secret references, never a planted secret value, anywhere in the target's history", async () => {
-    const env = { XTN_CAT_WAREHOUSE_CONNECTION_PASSWORD: PLANTED[0], XTN_CAT_WAREHOUSE_CONNECTION_USER: PLANTED[1], GIT_PASSWORD: PLANTED[2], XTRINODE_TOKEN: PLANTED[2] };
+    const env = {
+      XTN_CAT_WAREHOUSE_CONNECTION_PASSWORD: PLANTED[0],
+      XTN_CAT_WAREHOUSE_CONNECTION_USER: PLANTED[1],
+      GIT_PASSWORD: PLANTED[2],
+      XTRINODE_TOKEN: PLANTED[2],
+    };
     const first = await sync(path.join(repo, "specs"), env);
     expect(first.code, first.stderr).to.equal(0);
     expect(JSON.parse(first.stdout).event).to.equal("committed");
@@ -69,7 +85,23 @@ describe("gitops sync CLI", function () {
     const specRemote = await initBare(path.join(path.dirname(remote), "specs.git"));
     await git(repo, "push", "--quiet", specRemote, "HEAD:refs/heads/main");
     const commit = (await git(repo, "rev-parse", "HEAD")).trim();
-    const result = await runCli(["gitops", "sync", "--spec-repo", specRemote, "--spec-ref", "main", "--spec-path", "specs", "--target", remote, "--branch", "main", "--path-prefix", "prod", "--push"]);
+    const result = await runCli([
+      "gitops",
+      "sync",
+      "--spec-repo",
+      specRemote,
+      "--spec-ref",
+      "main",
+      "--spec-path",
+      "specs",
+      "--target",
+      remote,
+      "--branch",
+      "main",
+      "--path-prefix",
+      "prod",
+      "--push",
+    ]);
     expect(result.code, result.stderr).to.equal(0);
     expect(JSON.parse(result.stdout)).to.deep.include({ event: "committed", added: ["team-a/bi"] });
     const metadata = await git(remote, "show", "main:prod/xtrinode-gitops.yaml");
@@ -80,7 +112,9 @@ describe("gitops sync CLI", function () {
     await writeSpec(repo, "specs/secret.yaml", secretManifest());
     const result = await sync(path.join(repo, "specs"));
     expect(result.code).to.equal(1);
-    expect(result.stderr).to.match(/secret\.yaml.*kind "Secret"/).and.include("nothing committed");
+    expect(result.stderr)
+      .to.match(/secret\.yaml.*kind "Secret"/)
+      .and.include("nothing committed");
     for (const secret of PLANTED) expect(result.stderr + result.stdout).not.to.include(secret);
     expect(await commitCount(remote)).to.equal(0);
   });
@@ -92,8 +126,14 @@ describe("gitops sync CLI", function () {
     const result = await sync(path.join(repo, "specs"));
     expect(result.code).to.equal(1);
     const errors = result.stderr.split("\n").filter((l) => l.startsWith("error: "));
-    expect(errors.some((l) => /specs\/bi\.yaml#0 XTrinode\/team-a\/bi: spec\.workers\.count: /.test(l)), result.stderr).to.equal(true);
-    expect(errors.some((l) => /specs\/more\.yaml#1 XTrinode\/team-a\/bad: spec\.workers/.test(l)), result.stderr).to.equal(true);
+    expect(
+      errors.some((l) => /specs\/bi\.yaml#0 XTrinode\/team-a\/bi: spec\.workers\.count: /.test(l)),
+      result.stderr,
+    ).to.equal(true);
+    expect(
+      errors.some((l) => /specs\/more\.yaml#1 XTrinode\/team-a\/bad: spec\.workers/.test(l)),
+      result.stderr,
+    ).to.equal(true);
     expect(result.stderr).to.include("nothing committed");
     expect(await commitCount(remote)).to.equal(1);
   });

@@ -16,9 +16,12 @@ describe("xtrinode diff --kubeconfig", function () {
 
   before(async () => {
     const crdDir = path.join(repoRoot, "deploy", "crds");
-    server = await startKubeApiServer({ crds: [...loadCrdFiles(readdirSync(crdDir).map((f) => path.join(crdDir, f))), ...thirdPartyCrds()] });
+    server = await startKubeApiServer({
+      crds: [...loadCrdFiles(readdirSync(crdDir).map((f) => path.join(crdDir, f))), ...thirdPartyCrds()],
+    });
     const client = createClusterClient(server.kubeConfig());
-    for (const name of ["team-a", defaultGatewayNamespace, "xtrinode-system"]) await client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
+    for (const name of ["team-a", defaultGatewayNamespace, "xtrinode-system"])
+      await client.create({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
     policyFile = path.join(await temp.make("kube"), "policy.yaml");
     await writeFile(policyFile, "apiVersion: xtrinode.io/v1alpha1\nkind: XTrinodePolicy\ndefaults: { maxWorkers: 4 }\n");
   });
@@ -27,7 +30,14 @@ describe("xtrinode diff --kubeconfig", function () {
     await temp.cleanup();
   });
 
-  const diff = () => diffCommand({ kubeconfig: server.kubeconfigPath, policy: policyFile, specs: ".", format: "text", gatewayNamespace: defaultGatewayNamespace });
+  const diff = () =>
+    diffCommand({
+      kubeconfig: server.kubeconfigPath,
+      policy: policyFile,
+      specs: ".",
+      format: "text",
+      gatewayNamespace: defaultGatewayNamespace,
+    });
 
   it("exit 0 with no XTrinodes; exit 1 with the objects a new XTrinode would create", async () => {
     const empty = await diff();

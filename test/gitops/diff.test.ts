@@ -18,11 +18,14 @@ async function expectGolden(actual: string): Promise<void> {
   }
   const expected = await readFile(goldenFile, "utf8");
   if (actual !== expected) {
-    throw new Error(`Markdown differs from ${goldenFile} (UPDATE_GOLDEN=1 regenerates):\n${createTwoFilesPatch("golden", "actual", expected, actual)}`);
+    throw new Error(
+      `Markdown differs from ${goldenFile} (UPDATE_GOLDEN=1 regenerates):\n${createTwoFilesPatch("golden", "actual", expected, actual)}`,
+    );
   }
 }
 
-const diff = (flags: Partial<DiffFlags>) => diffCommand({ specs: ".", format: "text", gatewayNamespace: defaultGatewayNamespace, ...flags });
+const diff = (flags: Partial<DiffFlags>) =>
+  diffCommand({ specs: ".", format: "text", gatewayNamespace: defaultGatewayNamespace, ...flags });
 
 describe("xtrinode diff", function () {
   const temp = tempDirs();
@@ -66,7 +69,9 @@ describe("xtrinode diff", function () {
 
   it("per runtime, the changed objects (values and manifests)", async () => {
     const result = await specDiff({ base: "v1", head: "v2", specs });
-    const byRuntime = Object.fromEntries(result.runtimes.map((r) => [r.runtime, { status: r.status, files: r.files.map((f) => path.basename(f.file)) }]));
+    const byRuntime = Object.fromEntries(
+      result.runtimes.map((r) => [r.runtime, { status: r.status, files: r.files.map((f) => path.basename(f.file)) }]),
+    );
     expect(Object.keys(byRuntime)).to.deep.equal(["team-a/beta", "team-a/delta", "team-a/epsilon", "team-b/gamma"]);
     expect(byRuntime["team-a/epsilon"]).to.deep.equal({
       status: "changed",
@@ -87,8 +92,12 @@ describe("xtrinode diff", function () {
     try {
       const changed = await diff({ base: "v2", specs });
       expect(changed.code).to.equal(1);
-      expect(changed.stdout.split("\n").filter((l) => /^# (added|changed|removed) /.test(l))).to.deep.equal(["# changed team-a/alpha (1 objects)"]);
-      expect((await specDiff({ base: "v2", specs })).runtimes.map((r) => `${r.status} ${r.runtime}`)).to.deep.equal(["changed team-a/alpha"]);
+      expect(changed.stdout.split("\n").filter((l) => /^# (added|changed|removed) /.test(l))).to.deep.equal([
+        "# changed team-a/alpha (1 objects)",
+      ]);
+      expect((await specDiff({ base: "v2", specs })).runtimes.map((r) => `${r.status} ${r.runtime}`)).to.deep.equal([
+        "changed team-a/alpha",
+      ]);
     } finally {
       await git(repo, "checkout", "--", "specs/alpha.yaml");
     }

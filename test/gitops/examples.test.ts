@@ -14,7 +14,10 @@ describe("GitOps examples", () => {
     const [workflow] = await load("ci/xtrinode-gitops.yaml");
     expect(workflow.on).to.have.keys("pull_request", "push");
     const runs = (job: string) => (workflow.jobs[job].steps as Array<{ run?: string }>).map((s) => s.run ?? "").join("\n");
-    expect(runs("pull-request")).to.match(/\$XTRINODE validate specs/).and.match(/\$XTRINODE diff --base .* --format markdown/).and.match(/gh pr comment/);
+    expect(runs("pull-request"))
+      .to.match(/\$XTRINODE validate specs/)
+      .and.match(/\$XTRINODE diff --base .* --format markdown/)
+      .and.match(/gh pr comment/);
     expect(runs("sync")).to.match(/\$XTRINODE gitops sync --specs specs .*\n.*--push/);
     expect(workflow.jobs["pull-request"].if).to.include("pull_request");
     expect(workflow.jobs.sync.if).to.include("push");

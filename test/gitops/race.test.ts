@@ -16,7 +16,10 @@ describe("gitops sync: concurrent syncs", function () {
     remote = await initBare(path.join(root, "rendered.git"));
     east = path.join(root, "east");
     west = path.join(root, "west");
-    for (const [dir, name] of [[east, "orders"], [west, "billing"]]) {
+    for (const [dir, name] of [
+      [east, "orders"],
+      [west, "billing"],
+    ]) {
       await initRepo(dir);
       await writeSpec(dir, `${name}.yaml`, runtimeYaml(name));
       await commitSpecs(dir, name);
@@ -34,7 +37,8 @@ describe("gitops sync: concurrent syncs", function () {
       push: true,
       // Before east's first push, west syncs and pushes: east's push is then a non-fast-forward.
       beforePush: async (attempt) => {
-        if (attempt === 0) westResult = await gitopsSync({ specs: west, target: remote, branch: "main", prefix: "clusters/west", push: true });
+        if (attempt === 0)
+          westResult = await gitopsSync({ specs: west, target: remote, branch: "main", prefix: "clusters/west", push: true });
       },
     });
     expect(westResult!.committed).to.equal(true);
@@ -45,7 +49,12 @@ describe("gitops sync: concurrent syncs", function () {
     expect(tree).to.include("clusters/east/team-a/orders/values.yaml").and.include("clusters/west/team-a/billing/values.yaml");
     // East's commit sits on top of west's: west's files are in east's commit's tree, not rewritten.
     expect(await git(remote, "log", "--format=%s", "main")).to.match(/from [0-9a-f]{12}\n.*from [0-9a-f]{12}\n$/);
-    expect((await git(remote, "show", "--name-only", "--format=", "main")).split("\n").filter(Boolean).every((f) => f.startsWith("clusters/east/"))).to.equal(true);
+    expect(
+      (await git(remote, "show", "--name-only", "--format=", "main"))
+        .split("\n")
+        .filter(Boolean)
+        .every((f) => f.startsWith("clusters/east/")),
+    ).to.equal(true);
   });
 
   it("a sync of an older spec commit never replaces the render of a newer one (late CI job)", async () => {
@@ -88,7 +97,19 @@ describe("gitops sync: concurrent syncs", function () {
   });
 
   it("two sync processes racing: both prefixes present, one commit each; two syncs of the same specs make one commit", async () => {
-    const args = (specs: string, prefix: string) => ["gitops", "sync", "--specs", specs, "--target", remote, "--branch", "main", "--path-prefix", prefix, "--push"];
+    const args = (specs: string, prefix: string) => [
+      "gitops",
+      "sync",
+      "--specs",
+      specs,
+      "--target",
+      remote,
+      "--branch",
+      "main",
+      "--path-prefix",
+      prefix,
+      "--push",
+    ];
     const [a, b] = await Promise.all([runCli(args(east, "clusters/east")), runCli(args(west, "clusters/west"))]);
     expect(a.code, a.stderr).to.equal(0);
     expect(b.code, b.stderr).to.equal(0);

@@ -125,7 +125,12 @@ export function runCli(args: string[], options: { cwd?: string; env?: Record<str
     execFile(
       process.execPath,
       [path.join(repoRoot, "bin", "xtrinode.ts"), ...args],
-      { cwd: options.cwd ?? repoRoot, env: { ...process.env, XTRINODE_LOG_LEVEL: "warn", ...options.env }, timeout: 30_000, maxBuffer: 32 * 1024 * 1024 },
+      {
+        cwd: options.cwd ?? repoRoot,
+        env: { ...process.env, XTRINODE_LOG_LEVEL: "warn", ...options.env },
+        timeout: 30_000,
+        maxBuffer: 32 * 1024 * 1024,
+      },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 99) : 0, stdout, stderr }),
     );
   });

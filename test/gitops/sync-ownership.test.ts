@@ -4,7 +4,19 @@ import path from "node:path";
 import { resolveRemote } from "../../reconciler/gitops/git.ts";
 import { gitopsSync, type SyncOptions } from "../../reconciler/gitops/sync.ts";
 import { recordedPaths } from "../../reconciler/gitops/tree.ts";
-import { commitCount, commitSpecs, git, initBare, initRepo, removeSpec, runCli, runtimeYaml, secretCatalogYaml, tempDirs, writeSpec } from "./support.ts";
+import {
+  commitCount,
+  commitSpecs,
+  git,
+  initBare,
+  initRepo,
+  removeSpec,
+  runCli,
+  runtimeYaml,
+  secretCatalogYaml,
+  tempDirs,
+  writeSpec,
+} from "./support.ts";
 
 /** Commits files (path → content) onto `main` of a bare repository from a throw-away clone, as another writer would. */
 async function commitByHand(remote: string, clone: string, files: Record<string, string>): Promise<void> {
@@ -39,7 +51,10 @@ describe("gitops sync: ownership, relative target, --allow-empty", function () {
 
   it("keeps an unrelated file shaped like a runtime file; still removes a dropped runtime", async () => {
     await sync();
-    await commitByHand(remote, path.join(root, "c1"), { "argocd/apps/application.yaml": "kind: Application\n", "team-a/notes/readme.yaml": "x: 1\n" });
+    await commitByHand(remote, path.join(root, "c1"), {
+      "argocd/apps/application.yaml": "kind: Application\n",
+      "team-a/notes/readme.yaml": "x: 1\n",
+    });
     await removeSpec(specs, "beta.yaml");
     await commitSpecs(specs, "drop beta");
     const result = await sync();
@@ -59,7 +74,11 @@ describe("gitops sync: ownership, relative target, --allow-empty", function () {
     await gitopsSync({ specs: other, target: remote, branch: "main", push: true, prefix: "clusters/b" });
     await sync();
     const before = (await treeOf(remote)).filter((f) => f.startsWith("clusters/b/"));
-    expect(before).to.include.members(["clusters/b/kustomization.yaml", "clusters/b/xtrinode-gitops.yaml", "clusters/b/team-c/gamma/values.yaml"]);
+    expect(before).to.include.members([
+      "clusters/b/kustomization.yaml",
+      "clusters/b/xtrinode-gitops.yaml",
+      "clusters/b/team-c/gamma/values.yaml",
+    ]);
     await removeSpec(specs, "alpha.yaml");
     await commitSpecs(specs, "drop alpha");
     const result = await sync();
@@ -75,12 +94,20 @@ describe("gitops sync: ownership, relative target, --allow-empty", function () {
     const prefixed = await gitopsSync({ specs: other, target: remote, branch: "main", push: true, prefix: "clusters/b" });
     expect(prefixed.changes.removed).to.deep.equal(["team-c/gamma"]);
     const last = await treeOf(remote);
-    expect(last).to.include.members(["kustomization.yaml", "xtrinode-gitops.yaml", "team-b/beta/values.yaml", "clusters/b/team-c/delta/values.yaml"]);
+    expect(last).to.include.members([
+      "kustomization.yaml",
+      "xtrinode-gitops.yaml",
+      "team-b/beta/values.yaml",
+      "clusters/b/team-c/delta/values.yaml",
+    ]);
     expect(last.filter((f) => f.startsWith("clusters/b/team-c/gamma/"))).to.deep.equal([]);
   });
 
   it("a branch XTrinode never rendered (no metadata): nothing deleted, only written", async () => {
-    await commitByHand(remote, path.join(root, "c2"), { "team-a/old/deployment-old.yaml": "kind: Deployment\n", "kustomization.yaml": "resources: [team-a/old/deployment-old.yaml]\n" });
+    await commitByHand(remote, path.join(root, "c2"), {
+      "team-a/old/deployment-old.yaml": "kind: Deployment\n",
+      "kustomization.yaml": "resources: [team-a/old/deployment-old.yaml]\n",
+    });
     const result = await sync();
     expect(result.committed).to.equal(true);
     expect(result.changes.removed).to.deep.equal([]);
@@ -97,7 +124,8 @@ describe("gitops sync: ownership, relative target, --allow-empty", function () {
 
   it("recordedPaths: the kustomization's manifests of the layout, plus each runtime's values.yaml; null without a GitOpsRender", () => {
     const metadata = "apiVersion: xtrinode.io/v1alpha1\nkind: GitOpsRender\n";
-    const kustomization = "kind: Kustomization\nresources:\n  - _crds/a.yaml\n  - ns/rt/deployment-d.yaml\n  - ns/_namespace/resourcequota-q.yaml\n  - ../q/ns/rt/x.yaml\n  - other/a/b/c.yaml\n";
+    const kustomization =
+      "kind: Kustomization\nresources:\n  - _crds/a.yaml\n  - ns/rt/deployment-d.yaml\n  - ns/_namespace/resourcequota-q.yaml\n  - ../q/ns/rt/x.yaml\n  - other/a/b/c.yaml\n";
     expect([...recordedPaths(metadata, kustomization, "p")!].sort()).to.deep.equal([
       "p/_crds/a.yaml",
       "p/kustomization.yaml",
@@ -118,12 +146,20 @@ describe("gitops sync: ownership, relative target, --allow-empty", function () {
     expect(resolveRemote("../r/target.git", "/work/x")).to.equal("/work/r/target.git");
     expect(resolveRemote("/abs/target.git", "/work/x")).to.equal("/abs/target.git");
     expect(resolveRemote("./a:b", "/work/x")).to.equal("/work/x/a:b");
-    for (const url of ["https://git.example/r.git", "ssh://git@git.example/r.git", "file:///srv/r.git", "git@github.com:org/r.git", "host:r.git"])
+    for (const url of [
+      "https://git.example/r.git",
+      "ssh://git@git.example/r.git",
+      "file:///srv/r.git",
+      "git@github.com:org/r.git",
+      "host:r.git",
+    ])
       expect(resolveRemote(url, "/work/x")).to.equal(url);
   });
 
   it("CLI: --target as a path relative to the current directory", async () => {
-    const result = await runCli(["gitops", "sync", "--specs", "specs", "--target", "rendered.git", "--branch", "main", "--push"], { cwd: root });
+    const result = await runCli(["gitops", "sync", "--specs", "specs", "--target", "rendered.git", "--branch", "main", "--push"], {
+      cwd: root,
+    });
     expect(result.stderr).to.equal("");
     expect(result.code).to.equal(0);
     expect(JSON.parse(result.stdout)).to.deep.include({ event: "committed", pushed: true, added: ["team-a/alpha", "team-b/beta"] });
@@ -154,7 +190,9 @@ describe("gitops sync: ownership, relative target, --allow-empty", function () {
     const args = ["gitops", "sync", "--specs", empty, "--target", remote, "--branch", "main", "--push"];
     const refused = await runCli(args);
     expect(refused.code).to.equal(1);
-    expect(refused.stderr).to.match(/^error: .*empty\/catalogs\.yaml: has no XTrinode documents; .*remove every runtime.*--allow-empty.*\nnothing committed\n$/);
+    expect(refused.stderr).to.match(
+      /^error: .*empty\/catalogs\.yaml: has no XTrinode documents; .*remove every runtime.*--allow-empty.*\nnothing committed\n$/,
+    );
     expect(await commitCount(remote)).to.equal(1);
     const allowed = await runCli([...args, "--allow-empty"]);
     expect(allowed.code, allowed.stderr).to.equal(0);

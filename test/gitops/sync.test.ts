@@ -2,7 +2,18 @@
 import { expect } from "chai";
 import path from "node:path";
 import { gitopsSync, type SyncOptions } from "../../reconciler/gitops/sync.ts";
-import { commitCount, commitSpecs, filesOfLastCommit, git, initBare, initRepo, removeSpec, runtimeYaml, tempDirs, writeSpec } from "./support.ts";
+import {
+  commitCount,
+  commitSpecs,
+  filesOfLastCommit,
+  git,
+  initBare,
+  initRepo,
+  removeSpec,
+  runtimeYaml,
+  tempDirs,
+  writeSpec,
+} from "./support.ts";
 
 describe("gitops sync", function () {
   const temp = tempDirs();
@@ -48,8 +59,13 @@ describe("gitops sync", function () {
     expect(routes).to.match(/name: gamma[\s\S]*state: PAUSED/);
 
     // kustomization.yaml lists exactly the manifests: every file except values.yaml and the metadata.
-    const kustomization = (await git(remote, "show", "main:kustomization.yaml")).split("\n").filter((l) => l.startsWith("  - ")).map((l) => l.slice(4));
-    expect(kustomization).to.deep.equal(tree.filter((f) => f && !f.endsWith("values.yaml") && f !== "kustomization.yaml" && f !== "xtrinode-gitops.yaml"));
+    const kustomization = (await git(remote, "show", "main:kustomization.yaml"))
+      .split("\n")
+      .filter((l) => l.startsWith("  - "))
+      .map((l) => l.slice(4));
+    expect(kustomization).to.deep.equal(
+      tree.filter((f) => f && !f.endsWith("values.yaml") && f !== "kustomization.yaml" && f !== "xtrinode-gitops.yaml"),
+    );
 
     const second = await sync();
     expect(second.committed).to.equal(false);

@@ -1,5 +1,15 @@
 import { expect } from "chai";
-import { AppsV1Api, CoreV1Api, HttpMethod, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1ConfigMap } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoreV1Api,
+  HttpMethod,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubernetesObject,
+  type V1ConfigMap,
+} from "@kubernetes/client-node";
 import { minimalCrd } from "../../fixtures/kube-api-server/index.ts";
 import { RawObjectApi } from "../../reconciler/kube-client.ts";
 import { apiError, useServer } from "./support.ts";
@@ -67,7 +77,9 @@ describe("kube-api-server: server-side apply and patches", () => {
   });
 
   it("requires a field manager for apply", async () => {
-    const failure = await apiError(() => objects.patch(cm("nomanager", { a: "1" }), undefined, undefined, undefined, undefined, PatchStrategy.ServerSideApply));
+    const failure = await apiError(() =>
+      objects.patch(cm("nomanager", { a: "1" }), undefined, undefined, undefined, undefined, PatchStrategy.ServerSideApply),
+    );
     expect(failure.code).to.equal(400);
   });
 
@@ -109,7 +121,16 @@ describe("kube-api-server: server-side apply and patches", () => {
     expect(created.status).to.equal(undefined);
     const custom = ctx.kc.makeApiClient(CustomObjectsApi);
     const withStatus = (await custom.patchNamespacedCustomObjectStatus(
-      { group: "xtrinode.io", version: "v1alpha1", namespace: "default", plural: "xtrinodes", name: "rt", body: runtime({ workers: 99 }, { phase: "Ready" }), fieldManager: "operator", force: true },
+      {
+        group: "xtrinode.io",
+        version: "v1alpha1",
+        namespace: "default",
+        plural: "xtrinodes",
+        name: "rt",
+        body: runtime({ workers: 99 }, { phase: "Ready" }),
+        fieldManager: "operator",
+        force: true,
+      },
       setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
     )) as Obj;
     expect(withStatus.status).to.deep.equal({ phase: "Ready" });
@@ -129,12 +150,29 @@ describe("kube-api-server: server-side apply and patches", () => {
       apiVersion: "apps/v1",
       kind: "Deployment",
       metadata: { name: "keyed", namespace: "default" },
-      spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers, volumes: [{ name: "cfg", configMap: { name: "x" } }] } } },
+      spec: {
+        selector: { matchLabels: { a: "b" } },
+        template: { metadata: { labels: { a: "b" } }, spec: { containers, volumes: [{ name: "cfg", configMap: { name: "x" } }] } },
+      },
     });
-    const partial = (containers: Obj[]): Obj => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "keyed", namespace: "default" }, spec: { template: { spec: { containers } } } });
-    const trino = { name: "trino", image: "trino:1", env: [{ name: "A", value: "1" }], ports: [{ name: "http", containerPort: 8080 }], volumeMounts: [{ name: "cfg", mountPath: "/etc/trino" }] };
+    const partial = (containers: Obj[]): Obj => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "keyed", namespace: "default" },
+      spec: { template: { spec: { containers } } },
+    });
+    const trino = {
+      name: "trino",
+      image: "trino:1",
+      env: [{ name: "A", value: "1" }],
+      ports: [{ name: "http", containerPort: 8080 }],
+      volumeMounts: [{ name: "cfg", mountPath: "/etc/trino" }],
+    };
     const item = (fields: object) => ({ ".": {}, ...fields });
-    const containersOwnedBy = (object: Obj, manager: string) => (object.metadata!.managedFields!.find((m) => m.manager === manager)?.fieldsV1 as Obj)["f:spec"]["f:template"]["f:spec"]["f:containers"];
+    const containersOwnedBy = (object: Obj, manager: string) =>
+      (object.metadata!.managedFields!.find((m) => m.manager === manager)?.fieldsV1 as Obj)["f:spec"]["f:template"]["f:spec"][
+        "f:containers"
+      ];
     const summary = (object: Obj) => object.spec.template.spec.containers.map((c: Obj) => [c.name, (c.env ?? []).map((e: Obj) => e.name)]);
 
     it("records items by key, merges another manager's sidecar and env var in, and a re-apply changes nothing", async () => {
@@ -148,20 +186,35 @@ describe("kube-api-server: server-side apply and patches", () => {
           "f:volumeMounts": { 'k:{"mountPath":"/etc/trino"}': item({ "f:mountPath": {}, "f:name": {} }) },
         }),
       });
-      const injected = await apply(partial([{ name: "sidecar", image: "side:1" }, { name: "trino", env: [{ name: "EXTRA", value: "x" }] }]), "injector");
-      expect(summary(injected)).to.deep.equal([["sidecar", []], ["trino", ["A", "EXTRA"]]]);
+      const injected = await apply(
+        partial([
+          { name: "sidecar", image: "side:1" },
+          { name: "trino", env: [{ name: "EXTRA", value: "x" }] },
+        ]),
+        "injector",
+      );
+      expect(summary(injected)).to.deep.equal([
+        ["sidecar", []],
+        ["trino", ["A", "EXTRA"]],
+      ]);
       expect(containersOwnedBy(injected, "injector")).to.deep.equal({
         'k:{"name":"sidecar"}': item({ "f:image": {}, "f:name": {} }),
         'k:{"name":"trino"}': item({ "f:env": { 'k:{"name":"EXTRA"}': item({ "f:name": {}, "f:value": {} }) }, "f:name": {} }),
       });
       const again = await apply(deployment([trino]), "operator", true);
       expect(again.metadata!.resourceVersion).to.equal(injected.metadata!.resourceVersion);
-      expect(summary(again)).to.deep.equal([["sidecar", []], ["trino", ["A", "EXTRA"]]]);
+      expect(summary(again)).to.deep.equal([
+        ["sidecar", []],
+        ["trino", ["A", "EXTRA"]],
+      ]);
     });
 
     it("an item the manager stops applying goes, another manager's item in the same list stays", async () => {
       const dropped = await apply(deployment([{ ...trino, env: [] }]), "operator", true);
-      expect(summary(dropped)).to.deep.equal([["sidecar", []], ["trino", ["EXTRA"]]]);
+      expect(summary(dropped)).to.deep.equal([
+        ["sidecar", []],
+        ["trino", ["EXTRA"]],
+      ]);
       expect(containersOwnedBy(dropped, "operator")['k:{"name":"trino"}']).to.not.have.property("f:env");
     });
 
@@ -172,11 +225,28 @@ describe("kube-api-server: server-side apply and patches", () => {
     });
 
     it("Service ports merge by port and protocol (a missing protocol keys as TCP)", async () => {
-      const service = (ports: Obj[]): Obj => ({ apiVersion: "v1", kind: "Service", metadata: { name: "keyed", namespace: "default" }, spec: { ports } });
-      await apply({ ...service([{ name: "http", port: 80, targetPort: "http" }]), spec: { selector: { a: "b" }, ports: [{ name: "http", port: 80, targetPort: "http" }] } }, "operator", true);
+      const service = (ports: Obj[]): Obj => ({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "keyed", namespace: "default" },
+        spec: { ports },
+      });
+      await apply(
+        {
+          ...service([{ name: "http", port: 80, targetPort: "http" }]),
+          spec: { selector: { a: "b" }, ports: [{ name: "http", port: 80, targetPort: "http" }] },
+        },
+        "operator",
+        true,
+      );
       const both = await apply(service([{ name: "m", port: 9090, protocol: "TCP" }]), "other");
-      expect(both.spec.ports.map((p: Obj) => [p.name, p.port, p.protocol])).to.deep.equal([["http", 80, "TCP"], ["m", 9090, "TCP"]]);
-      const owned = Object.fromEntries(both.metadata!.managedFields!.map((m) => [m.manager, Object.keys((m.fieldsV1 as Obj)["f:spec"]["f:ports"])]));
+      expect(both.spec.ports.map((p: Obj) => [p.name, p.port, p.protocol])).to.deep.equal([
+        ["http", 80, "TCP"],
+        ["m", 9090, "TCP"],
+      ]);
+      const owned = Object.fromEntries(
+        both.metadata!.managedFields!.map((m) => [m.manager, Object.keys((m.fieldsV1 as Obj)["f:spec"]["f:ports"])]),
+      );
       expect(owned).to.deep.equal({ operator: ['k:{"port":80,"protocol":"TCP"}'], other: ['k:{"port":9090,"protocol":"TCP"}'] });
       const conflict = await apiError(() => apply(service([{ name: "x", port: 80 }]), "other"));
       expect(conflict.body.details.causes.map((c: Obj) => c.field)).to.deep.equal(['.spec.ports[port=80,protocol="TCP"].name']);
@@ -185,19 +255,83 @@ describe("kube-api-server: server-side apply and patches", () => {
 
   it("strategic merge patch merges keyed lists by their patch merge key, in the order v1.37 gives", async () => {
     const ref = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "strategic", namespace: "default" } };
-    await apply({ ...ref, spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "trino", image: "t", env: [{ name: "A", value: "1" }, { name: "B", value: "2" }], ports: [{ containerPort: 80, name: "x" }] }] } } } }, "operator", true);
+    await apply(
+      {
+        ...ref,
+        spec: {
+          selector: { matchLabels: { a: "b" } },
+          template: {
+            metadata: { labels: { a: "b" } },
+            spec: {
+              containers: [
+                {
+                  name: "trino",
+                  image: "t",
+                  env: [
+                    { name: "A", value: "1" },
+                    { name: "B", value: "2" },
+                  ],
+                  ports: [{ containerPort: 80, name: "x" }],
+                },
+              ],
+            },
+          },
+        },
+      },
+      "operator",
+      true,
+    );
     const patch = async (spec: Obj) => {
       // RawObjectApi: client-node's typed serializer would drop the "$patch" and "$setElementOrder" directives.
-      const patched: Obj = await RawObjectApi.fromKubeConfig(ctx.kc).send(HttpMethod.PATCH, "patch", { ...ref, spec: { template: { spec } } } as Obj, { fieldManager: "kubectl-patch" }, PatchStrategy.StrategicMergePatch);
-      return patched.spec.template.spec.containers.map((c: Obj) => [c.name, c.env?.map((e: Obj) => `${e.name}=${e.value}`), c.ports?.map((p: Obj) => `${p.name}:${p.containerPort}`)]);
+      const patched: Obj = await RawObjectApi.fromKubeConfig(ctx.kc).send(
+        HttpMethod.PATCH,
+        "patch",
+        { ...ref, spec: { template: { spec } } } as Obj,
+        { fieldManager: "kubectl-patch" },
+        PatchStrategy.StrategicMergePatch,
+      );
+      return patched.spec.template.spec.containers.map((c: Obj) => [
+        c.name,
+        c.env?.map((e: Obj) => `${e.name}=${e.value}`),
+        c.ports?.map((p: Obj) => `${p.name}:${p.containerPort}`),
+      ]);
     };
     // Each answer below is what a real v1.37 returned for the same sequence of patches.
-    expect(await patch({ containers: [{ name: "trino", env: [{ name: "S", value: "s" }, { name: "A", value: "9" }] }] })).to.deep.equal([["trino", ["S=s", "A=9", "B=2"], ["x:80"]]]);
-    expect(await patch({ containers: [{ name: "side", image: "s" }] })).to.deep.equal([["side", undefined, undefined], ["trino", ["S=s", "A=9", "B=2"], ["x:80"]]]);
-    expect(await patch({ containers: [{ name: "trino", env: [{ name: "B", $patch: "delete" }] }] })).to.deep.equal([["side", undefined, undefined], ["trino", ["S=s", "A=9"], ["x:80"]]]);
-    expect(await patch({ containers: [{ name: "trino", env: [{ $patch: "replace" }, { name: "Z", value: "z" }] }] })).to.deep.equal([["side", undefined, undefined], ["trino", ["Z=z"], ["x:80"]]]);
-    expect(await patch({ containers: [{ name: "trino", ports: [{ containerPort: 80, name: "y" }] }] })).to.deep.equal([["side", undefined, undefined], ["trino", ["Z=z"], ["y:80"]]]);
-    expect(await patch({ "$setElementOrder/containers": [{ name: "side" }, { name: "trino" }], containers: [{ name: "trino", image: "t2" }] })).to.deep.equal([["side", undefined, undefined], ["trino", ["Z=z"], ["y:80"]]]);
+    expect(
+      await patch({
+        containers: [
+          {
+            name: "trino",
+            env: [
+              { name: "S", value: "s" },
+              { name: "A", value: "9" },
+            ],
+          },
+        ],
+      }),
+    ).to.deep.equal([["trino", ["S=s", "A=9", "B=2"], ["x:80"]]]);
+    expect(await patch({ containers: [{ name: "side", image: "s" }] })).to.deep.equal([
+      ["side", undefined, undefined],
+      ["trino", ["S=s", "A=9", "B=2"], ["x:80"]],
+    ]);
+    expect(await patch({ containers: [{ name: "trino", env: [{ name: "B", $patch: "delete" }] }] })).to.deep.equal([
+      ["side", undefined, undefined],
+      ["trino", ["S=s", "A=9"], ["x:80"]],
+    ]);
+    expect(await patch({ containers: [{ name: "trino", env: [{ $patch: "replace" }, { name: "Z", value: "z" }] }] })).to.deep.equal([
+      ["side", undefined, undefined],
+      ["trino", ["Z=z"], ["x:80"]],
+    ]);
+    expect(await patch({ containers: [{ name: "trino", ports: [{ containerPort: 80, name: "y" }] }] })).to.deep.equal([
+      ["side", undefined, undefined],
+      ["trino", ["Z=z"], ["y:80"]],
+    ]);
+    expect(
+      await patch({ "$setElementOrder/containers": [{ name: "side" }, { name: "trino" }], containers: [{ name: "trino", image: "t2" }] }),
+    ).to.deep.equal([
+      ["side", undefined, undefined],
+      ["trino", ["Z=z"], ["y:80"]],
+    ]);
   });
 
   it("applies JSON merge, strategic merge and JSON patches", async () => {

@@ -3,14 +3,21 @@ import { AuthenticationV1Api, CoordinationV1Api, CoreV1Api, EventsV1Api } from "
 import { apiError, useServer } from "./support.ts";
 
 describe("kube-api-server: leases, events, token reviews", () => {
-  const ctx = useServer({ tokens: { "gateway-token": { username: "system:serviceaccount:xtrinode-gateway:xtrinode-gateway", groups: ["system:serviceaccounts"] } } });
+  const ctx = useServer({
+    tokens: {
+      "gateway-token": { username: "system:serviceaccount:xtrinode-gateway:xtrinode-gateway", groups: ["system:serviceaccounts"] },
+    },
+  });
 
   it("supports lease acquisition with optimistic concurrency and microsecond times", async () => {
     const leases = ctx.kc.makeApiClient(CoordinationV1Api);
     const acquired = new Date("2026-01-02T03:04:05.678Z");
     const lease = await leases.createNamespacedLease({
       namespace: "default",
-      body: { metadata: { name: "xtrinode-operator" }, spec: { holderIdentity: "a", leaseDurationSeconds: 15, acquireTime: acquired as never, renewTime: acquired as never } },
+      body: {
+        metadata: { name: "xtrinode-operator" },
+        spec: { holderIdentity: "a", leaseDurationSeconds: 15, acquireTime: acquired as never, renewTime: acquired as never },
+      },
     });
     expect(String(lease.spec?.renewTime)).to.equal("2026-01-02T03:04:05.678000Z");
     const renewedByA = await leases.replaceNamespacedLease({
@@ -20,7 +27,11 @@ describe("kube-api-server: leases, events, token reviews", () => {
     });
     expect(String(renewedByA.spec?.renewTime)).to.equal("2026-01-02T03:04:10.000001Z");
     const takeoverFromStale = await apiError(() =>
-      leases.replaceNamespacedLease({ name: "xtrinode-operator", namespace: "default", body: { ...lease, spec: { ...lease.spec, holderIdentity: "b" } } }),
+      leases.replaceNamespacedLease({
+        name: "xtrinode-operator",
+        namespace: "default",
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: "b" } },
+      }),
     );
     expect(takeoverFromStale.code).to.equal(409);
     const current = await leases.readNamespacedLease({ name: "xtrinode-operator", namespace: "default" });

@@ -36,32 +36,65 @@ function widgetCrd(extra: JsonObject = {}): JsonObject {
 describe("kube-api-server: CRD structural defaults", () => {
   const ctx = useServer({ sim: { workloads: false }, crds: [widgetCrd()] });
   const custom = () => ctx.kc.makeApiClient(CustomObjectsApi);
-  const widget = (name: string, spec: JsonObject): Obj => ({ apiVersion: "example.io/v1", kind: "Widget", metadata: { name, namespace: "default" }, spec });
+  const widget = (name: string, spec: JsonObject): Obj => ({
+    apiVersion: "example.io/v1",
+    kind: "Widget",
+    metadata: { name, namespace: "default" },
+    spec,
+  });
 
   it("applyStructuralDefaults: absent and non-nullable null get the default; nested, list and map values are defaulted; present values kept", () => {
-    const value = { spec: { mode: null, workers: {}, items: [{}, { weight: 5 }], labels: { a: {}, b: { on: false } } } } as unknown as JsonObject;
+    const value = {
+      spec: { mode: null, workers: {}, items: [{}, { weight: 5 }], labels: { a: {}, b: { on: false } } },
+    } as unknown as JsonObject;
     expect(applyStructuralDefaults(schema(), value)).to.deep.equal({
-      spec: { mode: "fixed", workers: { grace: 120 }, items: [{ weight: 1 }, { weight: 5 }], labels: { a: { on: true }, b: { on: false } } },
+      spec: {
+        mode: "fixed",
+        workers: { grace: 120 },
+        items: [{ weight: 1 }, { weight: 5 }],
+        labels: { a: { on: true }, b: { on: false } },
+      },
     });
     // An absent parent is not created: only defaults of present objects apply.
     expect(applyStructuralDefaults(schema(), { spec: {} })).to.deep.equal({ spec: { mode: "fixed" } });
   });
 
   it("fills defaults in on create, apply and patch", async () => {
-    const created = (await custom().createNamespacedCustomObject({ group: "example.io", version: "v1", namespace: "default", plural: "widgets", body: widget("c", { workers: {} }) })) as Obj;
+    const created = (await custom().createNamespacedCustomObject({
+      group: "example.io",
+      version: "v1",
+      namespace: "default",
+      plural: "widgets",
+      body: widget("c", { workers: {} }),
+    })) as Obj;
     expect(created.spec).to.deep.equal({ mode: "fixed", workers: { grace: 120 } });
     const client = KubernetesObjectApi.makeApiClient(ctx.kc);
-    const applied = await client.patch<Obj>(widget("a", { mode: "keda", workers: { count: 2 } }), undefined, undefined, "tester", true, PatchStrategy.ServerSideApply);
+    const applied = await client.patch<Obj>(
+      widget("a", { mode: "keda", workers: { count: 2 } }),
+      undefined,
+      undefined,
+      "tester",
+      true,
+      PatchStrategy.ServerSideApply,
+    );
     expect(applied.spec).to.deep.equal({ mode: "keda", workers: { count: 2, grace: 120 } });
     // Defaulted fields belong to no manager: the applier owns only what it sent.
     expect(JSON.stringify(applied.metadata?.managedFields)).not.to.contain("f:grace");
-    const patched = await client.patch<Obj>(widget("c", { items: [{}] }), undefined, undefined, "tester", undefined, PatchStrategy.MergePatch);
+    const patched = await client.patch<Obj>(
+      widget("c", { items: [{}] }),
+      undefined,
+      undefined,
+      "tester",
+      undefined,
+      PatchStrategy.MergePatch,
+    );
     expect(patched.spec.items).to.deep.equal([{ weight: 1 }]);
   });
 
   it("an applier that stops applying an object removes it whole, defaulted fields included (real prune)", async () => {
     const client = KubernetesObjectApi.makeApiClient(ctx.kc);
-    const apply = (spec: JsonObject) => client.patch<Obj>(widget("p", spec), undefined, undefined, "tester", true, PatchStrategy.ServerSideApply);
+    const apply = (spec: JsonObject) =>
+      client.patch<Obj>(widget("p", spec), undefined, undefined, "tester", true, PatchStrategy.ServerSideApply);
     expect((await apply({ mode: "keda", workers: { count: 2 } })).spec.workers).to.deep.equal({ count: 2, grace: 120 });
     const after = await apply({ mode: "fixed" });
     expect(after.spec).to.deep.equal({ mode: "fixed" });
@@ -69,17 +102,44 @@ describe("kube-api-server: CRD structural defaults", () => {
 
   it("prunes fields the schema does not define, or refuses them with fieldValidation=Strict naming each", async () => {
     const body = widget("u", { mode: "keda", colour: "blue", workers: { count: 1, typo: true } });
-    const created = (await custom().createNamespacedCustomObject({ group: "example.io", version: "v1", namespace: "default", plural: "widgets", body })) as Obj;
+    const created = (await custom().createNamespacedCustomObject({
+      group: "example.io",
+      version: "v1",
+      namespace: "default",
+      plural: "widgets",
+      body,
+    })) as Obj;
     expect(created.spec).to.deep.equal({ mode: "keda", workers: { count: 1, grace: 120 } });
-    const strict = await apiError(() => custom().createNamespacedCustomObject({ group: "example.io", version: "v1", namespace: "default", plural: "widgets", body: { ...body, metadata: { name: "s", namespace: "default" } }, fieldValidation: "Strict" }));
+    const strict = await apiError(() =>
+      custom().createNamespacedCustomObject({
+        group: "example.io",
+        version: "v1",
+        namespace: "default",
+        plural: "widgets",
+        body: { ...body, metadata: { name: "s", namespace: "default" } },
+        fieldValidation: "Strict",
+      }),
+    );
     expect(strict.code).to.equal(400);
     expect(strict.body.message).to.equal('strict decoding error: unknown field "spec.colour", unknown field "spec.workers.typo"');
   });
 
   it("defaults on read: a default added to the CRD later shows on objects stored before", async () => {
-    await custom().createNamespacedCustomObject({ group: "example.io", version: "v1", namespace: "default", plural: "widgets", body: widget("r", {}) });
+    await custom().createNamespacedCustomObject({
+      group: "example.io",
+      version: "v1",
+      namespace: "default",
+      plural: "widgets",
+      body: widget("r", {}),
+    });
     ctx.server.registerCrds([widgetCrd({ tier: { type: "string", default: "standard" } })]);
-    const read = (await custom().getNamespacedCustomObject({ group: "example.io", version: "v1", namespace: "default", plural: "widgets", name: "r" })) as Obj;
+    const read = (await custom().getNamespacedCustomObject({
+      group: "example.io",
+      version: "v1",
+      namespace: "default",
+      plural: "widgets",
+      name: "r",
+    })) as Obj;
     expect(read.spec).to.deep.equal({ mode: "fixed", tier: "standard" });
   });
 });

@@ -3,7 +3,6 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node"
 import { minimalCrd } from "../../fixtures/kube-api-server/index.ts";
 import { apiError, useServer, deployment } from "./support.ts";
 
-
 describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () => {
   const ctx = useServer({ sim: { workloads: false } });
   let core: CoreV1Api;
@@ -35,21 +34,32 @@ describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () =
     expect(dup.body.reason).to.equal("AlreadyExists");
     const stale = await core.readNamespacedConfigMap({ name: "dup", namespace: "crud" });
     await core.replaceNamespacedConfigMap({ name: "dup", namespace: "crud", body: { ...stale, data: { x: "1" } } });
-    const conflict = await apiError(() => core.replaceNamespacedConfigMap({ name: "dup", namespace: "crud", body: { ...stale, data: { x: "2" } } }));
+    const conflict = await apiError(() =>
+      core.replaceNamespacedConfigMap({ name: "dup", namespace: "crud", body: { ...stale, data: { x: "2" } } }),
+    );
     expect(conflict.code).to.equal(409);
     expect(conflict.body.reason).to.equal("Conflict");
     expect(conflict.body.message).to.match(/the object has been modified/);
   });
 
   it("rejects a resourceVersion on create and an unconditional update of a custom resource", async () => {
-    const preset = await apiError(() => core.createNamespacedConfigMap({ namespace: "crud", body: { metadata: { name: "rv", resourceVersion: "5" } } }));
+    const preset = await apiError(() =>
+      core.createNamespacedConfigMap({ namespace: "crud", body: { metadata: { name: "rv", resourceVersion: "5" } } }),
+    );
     expect(preset.code).to.equal(400);
     ctx.server.registerCrds([minimalCrd({ group: "example.test", kind: "Gadget" })]);
     const custom = ctx.kc.makeApiClient(CustomObjectsApi);
     const ref = { group: "example.test", version: "v1", namespace: "crud", plural: "gadgets" };
-    await custom.createNamespacedCustomObject({ ...ref, body: { apiVersion: "example.test/v1", kind: "Gadget", metadata: { name: "g" }, spec: { a: 1 } } });
+    await custom.createNamespacedCustomObject({
+      ...ref,
+      body: { apiVersion: "example.test/v1", kind: "Gadget", metadata: { name: "g" }, spec: { a: 1 } },
+    });
     const unconditional = await apiError(() =>
-      custom.replaceNamespacedCustomObject({ ...ref, name: "g", body: { apiVersion: "example.test/v1", kind: "Gadget", metadata: { name: "g" }, spec: { a: 2 } } }),
+      custom.replaceNamespacedCustomObject({
+        ...ref,
+        name: "g",
+        body: { apiVersion: "example.test/v1", kind: "Gadget", metadata: { name: "g" }, spec: { a: 2 } },
+      }),
     );
     expect(unconditional.code).to.equal(422);
     expect(unconditional.body.message).to.contain("metadata.resourceVersion");
@@ -66,7 +76,8 @@ describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () =
       ["s2", { tier: "db", env: "prod" }],
       ["s3", { tier: "web" }],
     ] as const;
-    for (const [name, l] of labels) await core.createNamespacedSecret({ namespace: "crud", body: { metadata: { name, labels: { ...l } } } });
+    for (const [name, l] of labels)
+      await core.createNamespacedSecret({ namespace: "crud", body: { metadata: { name, labels: { ...l } } } });
     const names = async (labelSelector?: string, fieldSelector?: string) =>
       (await core.listNamespacedSecret({ namespace: "crud", labelSelector, fieldSelector })).items.map((s) => s.metadata?.name);
     expect(await names("tier=web")).to.deep.equal(["s1", "s3"]);
@@ -92,7 +103,10 @@ describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () =
 
   it("bumps generation on spec changes only and keeps status on the main endpoint", async () => {
     const apps = ctx.kc.makeApiClient(AppsV1Api);
-    const created = await apps.createNamespacedDeployment({ namespace: "crud", body: { ...deployment("gen", 1), status: { replicas: 99 } } });
+    const created = await apps.createNamespacedDeployment({
+      namespace: "crud",
+      body: { ...deployment("gen", 1), status: { replicas: 99 } },
+    });
     expect(created.metadata?.generation).to.equal(1);
     expect(created.status?.replicas).to.equal(undefined);
     const labelled = await apps.replaceNamespacedDeployment({
@@ -101,7 +115,11 @@ describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () =
       body: { ...created, metadata: { ...created.metadata, labels: { app: "gen", extra: "yes" } } },
     });
     expect(labelled.metadata?.generation).to.equal(1);
-    const scaled = await apps.replaceNamespacedDeployment({ name: "gen", namespace: "crud", body: { ...labelled, spec: { ...labelled.spec!, replicas: 3 } } });
+    const scaled = await apps.replaceNamespacedDeployment({
+      name: "gen",
+      namespace: "crud",
+      body: { ...labelled, spec: { ...labelled.spec!, replicas: 3 } },
+    });
     expect(scaled.metadata?.generation).to.equal(2);
     const statusWrite = await apps.replaceNamespacedDeploymentStatus({
       name: "gen",
@@ -111,7 +129,11 @@ describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () =
     expect(statusWrite.status?.replicas).to.equal(3);
     expect(statusWrite.spec?.replicas).to.equal(3);
     expect(statusWrite.metadata?.generation).to.equal(2);
-    const mainWrite = await apps.replaceNamespacedDeployment({ name: "gen", namespace: "crud", body: { ...statusWrite, status: { replicas: 0 } } });
+    const mainWrite = await apps.replaceNamespacedDeployment({
+      name: "gen",
+      namespace: "crud",
+      body: { ...statusWrite, status: { replicas: 0 } },
+    });
     expect(mainWrite.status?.replicas).to.equal(3);
   });
 
@@ -132,17 +154,30 @@ describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () =
     expect(d.spec?.replicas).to.equal(4);
     expect(d.metadata?.managedFields?.map((m) => m.manager)).to.include("horizontal-pod-autoscaler");
     const invalid = await apiError(() =>
-      apps.replaceNamespacedDeploymentScale({ name: "scaled", namespace: "crud", body: { metadata: { name: "scaled" }, spec: { replicas: -1 } } }),
+      apps.replaceNamespacedDeploymentScale({
+        name: "scaled",
+        namespace: "crud",
+        body: { metadata: { name: "scaled" }, spec: { replicas: -1 } },
+      }),
     );
     expect(invalid.code).to.equal(422);
   });
 
   it("validates but does not store dry-run writes", async () => {
-    const dry = await core.createNamespacedConfigMap({ namespace: "crud", dryRun: "All", body: { metadata: { name: "dry" }, data: { a: "1" } } });
+    const dry = await core.createNamespacedConfigMap({
+      namespace: "crud",
+      dryRun: "All",
+      body: { metadata: { name: "dry" }, data: { a: "1" } },
+    });
     expect(dry.data).to.deep.equal({ a: "1" });
     expect((await apiError(() => core.readNamespacedConfigMap({ name: "dry", namespace: "crud" }))).code).to.equal(404);
     const real = await core.createNamespacedConfigMap({ namespace: "crud", body: { metadata: { name: "dry" }, data: { a: "1" } } });
-    const dryUpdate = await core.replaceNamespacedConfigMap({ name: "dry", namespace: "crud", dryRun: "All", body: { ...real, data: { a: "2" } } });
+    const dryUpdate = await core.replaceNamespacedConfigMap({
+      name: "dry",
+      namespace: "crud",
+      dryRun: "All",
+      body: { ...real, data: { a: "2" } },
+    });
     expect(dryUpdate.data).to.deep.equal({ a: "2" });
     await core.deleteNamespacedConfigMap({ name: "dry", namespace: "crud", dryRun: "All" });
     const after = await core.readNamespacedConfigMap({ name: "dry", namespace: "crud" });
@@ -159,7 +194,11 @@ describe("kube-api-server: CRUD, selectors, conflicts, generation, status", () =
       body: { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodeCatalog", metadata: { name: "hive" }, spec: { connector: "hive" } },
     })) as any;
     expect(created.metadata.generation).to.equal(1);
-    const withStatus = (await custom.replaceNamespacedCustomObjectStatus({ ...ref, name: "hive", body: { ...created, spec: { connector: "ignored" }, status: { ok: true } } })) as any;
+    const withStatus = (await custom.replaceNamespacedCustomObjectStatus({
+      ...ref,
+      name: "hive",
+      body: { ...created, spec: { connector: "ignored" }, status: { ok: true } },
+    })) as any;
     expect(withStatus.status).to.deep.equal({ ok: true });
     expect(withStatus.spec.connector).to.equal("hive");
     expect(withStatus.metadata.generation).to.equal(1);

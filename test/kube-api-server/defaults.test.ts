@@ -15,7 +15,16 @@ function workerDeployment(replicas: number | undefined, cpu: string): Obj {
       selector: { matchLabels: { app: "workers" } },
       template: {
         metadata: { labels: { app: "workers" } },
-        spec: { containers: [{ name: "trino", image: "trinodb/trino:476", resources: { requests: { cpu, memory: "2048Mi" } }, ports: [{ containerPort: 8080 }] }] },
+        spec: {
+          containers: [
+            {
+              name: "trino",
+              image: "trinodb/trino:476",
+              resources: { requests: { cpu, memory: "2048Mi" } },
+              ports: [{ containerPort: 8080 }],
+            },
+          ],
+        },
       },
     },
   };
@@ -23,18 +32,31 @@ function workerDeployment(replicas: number | undefined, cpu: string): Obj {
 
 describe("kube-api-server: defaulting and canonical quantities", () => {
   const ctx = useServer({ sim: { workloads: false } });
-  const apply = (obj: Obj) => KubernetesObjectApi.makeApiClient(ctx.kc).patch<Obj>(obj, undefined, undefined, "operator", true, PatchStrategy.ServerSideApply);
+  const apply = (obj: Obj) =>
+    KubernetesObjectApi.makeApiClient(ctx.kc).patch<Obj>(obj, undefined, undefined, "operator", true, PatchStrategy.ServerSideApply);
 
   it("refuses a numeric quantity on server-side apply with the real server's 500 typed patch error; JSON create takes it", async () => {
-    const quota = (pods: number | string): Obj => ({ apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "q", namespace: "default" }, spec: { hard: { pods, "requests.cpu": "4" } } });
+    const quota = (pods: number | string): Obj => ({
+      apiVersion: "v1",
+      kind: "ResourceQuota",
+      metadata: { name: "q", namespace: "default" },
+      spec: { hard: { pods, "requests.cpu": "4" } },
+    });
     const refused = await apiError(() => apply(quota(30)));
     expect(refused.code).to.equal(500);
-    expect(refused.body.message).to.equal("failed to create typed patch object (/v1, Kind=ResourceQuota) default/q: .spec.hard.pods: expected string, got &value.valueUnstructured{Value:30}");
+    expect(refused.body.message).to.equal(
+      "failed to create typed patch object (/v1, Kind=ResourceQuota) default/q: .spec.hard.pods: expected string, got &value.valueUnstructured{Value:30}",
+    );
     expect((await apply(quota("30"))).spec.hard.pods).to.equal("30");
     const deployment = workerDeployment(1, "1");
     deployment.spec.template.spec.containers[0].resources.limits = { cpu: 2 };
-    expect((await apiError(() => apply(deployment))).body.message).to.contain('.spec.template.spec.containers[name="trino"].resources.limits.cpu: expected string');
-    const created = await ctx.kc.makeApiClient(CoreV1Api).createNamespacedResourceQuota({ namespace: "default", body: { metadata: { name: "json" }, spec: { hard: { pods: 30 as unknown as string } } } });
+    expect((await apiError(() => apply(deployment))).body.message).to.contain(
+      '.spec.template.spec.containers[name="trino"].resources.limits.cpu: expected string',
+    );
+    const created = await ctx.kc.makeApiClient(CoreV1Api).createNamespacedResourceQuota({
+      namespace: "default",
+      body: { metadata: { name: "json" }, spec: { hard: { pods: 30 as unknown as string } } },
+    });
     expect(created.spec?.hard?.pods).to.equal("30");
   });
 
@@ -73,7 +95,13 @@ describe("kube-api-server: defaulting and canonical quantities", () => {
   });
 
   it("folds Secret stringData into base64 data and never returns it", async () => {
-    const secret: Obj = { apiVersion: "v1", kind: "Secret", metadata: { name: "creds", namespace: "default" }, stringData: { password: "s3cret" }, data: { user: "YWRtaW4=" } };
+    const secret: Obj = {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "creds", namespace: "default" },
+      stringData: { password: "s3cret" },
+      data: { user: "YWRtaW4=" },
+    };
     const created = await apply(secret);
     expect(created.stringData).to.equal(undefined);
     expect(created.type).to.equal("Opaque");
@@ -83,7 +111,12 @@ describe("kube-api-server: defaulting and canonical quantities", () => {
   });
 
   it("allocates a Service clusterIP once and defaults port fields", async () => {
-    const service: Obj = { apiVersion: "v1", kind: "Service", metadata: { name: "coordinator", namespace: "default" }, spec: { selector: { app: "c" }, ports: [{ name: "http", port: 8080 }] } };
+    const service: Obj = {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "coordinator", namespace: "default" },
+      spec: { selector: { app: "c" }, ports: [{ name: "http", port: 8080 }] },
+    };
     const created = await apply(service);
     expect(created.spec.clusterIP).to.match(/^10\.96\.\d+\.\d+$/);
     expect(created.spec.ports[0]).to.include({ protocol: "TCP", targetPort: 8080 });

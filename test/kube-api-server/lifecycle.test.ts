@@ -20,7 +20,10 @@ describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
       () => undefined,
     );
     try {
-      await core.createNamespacedConfigMap({ namespace: "life", body: { metadata: { name: "held", finalizers: ["xtrinode.io/cleanup", "other/x"] } } });
+      await core.createNamespacedConfigMap({
+        namespace: "life",
+        body: { metadata: { name: "held", finalizers: ["xtrinode.io/cleanup", "other/x"] } },
+      });
       await core.deleteNamespacedConfigMap({ name: "held", namespace: "life" });
       const marked = await core.readNamespacedConfigMap({ name: "held", namespace: "life" });
       expect(marked.metadata?.deletionTimestamp).to.be.instanceOf(Date);
@@ -38,7 +41,11 @@ describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
       );
       expect(one.metadata?.finalizers).to.deep.equal(["other/x"]);
-      await core.replaceNamespacedConfigMap({ name: "held", namespace: "life", body: { ...one, metadata: { ...one.metadata, finalizers: [] } } });
+      await core.replaceNamespacedConfigMap({
+        name: "held",
+        namespace: "life",
+        body: { ...one, metadata: { ...one.metadata, finalizers: [] } },
+      });
       expect((await apiError(() => core.readNamespacedConfigMap({ name: "held", namespace: "life" }))).code).to.equal(404);
       await eventually("the DELETED event of held", () => seen.includes("DELETED:held"));
       expect(seen[0]).to.equal("ADDED:held");
@@ -53,7 +60,10 @@ describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
       namespace: "life",
       body: {
         metadata: { name: "owner" },
-        spec: { selector: { matchLabels: { a: "b" } }, template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } } },
+        spec: {
+          selector: { matchLabels: { a: "b" } },
+          template: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "c", image: "i" }] } },
+        },
       },
     });
     const ref = { apiVersion: "apps/v1", kind: "Deployment", name: "owner", uid: owner.metadata!.uid!, controller: true };
@@ -64,11 +74,18 @@ describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
     await core.createNamespacedService({ namespace: "life", body: { metadata: { name: "grandchild", ownerReferences: [] } } });
     const child = await core.readNamespacedConfigMap({ name: "child", namespace: "life" });
     await core.patchNamespacedService(
-      { name: "grandchild", namespace: "life", body: { metadata: { ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "child", uid: child.metadata!.uid! }] } } },
+      {
+        name: "grandchild",
+        namespace: "life",
+        body: { metadata: { ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "child", uid: child.metadata!.uid! }] } },
+      },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
     await apps.deleteNamespacedDeployment({ name: "owner", namespace: "life" });
-    await eventually("the Services of namespace life garbage-collected", async () => (await core.listNamespacedService({ namespace: "life" })).items.length === 0);
+    await eventually(
+      "the Services of namespace life garbage-collected",
+      async () => (await core.listNamespacedService({ namespace: "life" })).items.length === 0,
+    );
     const configMaps = (await core.listNamespacedConfigMap({ namespace: "life" })).items.map((c) => c.metadata?.name);
     expect(configMaps).to.not.include("child");
     const shared = await core.readNamespacedSecret({ name: "shared", namespace: "life" });
@@ -97,7 +114,9 @@ describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
       { name: "x", namespace: "doomed", body: { metadata: { finalizers: null } } },
       setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
     );
-    await eventually("namespace doomed deleted", async () => (await core.listNamespace()).items.every((n) => n.metadata?.name !== "doomed"));
+    await eventually("namespace doomed deleted", async () =>
+      (await core.listNamespace()).items.every((n) => n.metadata?.name !== "doomed"),
+    );
   });
 
   it("deletes generic objects through KubernetesObjectApi", async () => {
@@ -105,6 +124,8 @@ describe("kube-api-server: finalizers, garbage collection, namespaces", () => {
     await objects.create({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "sa", namespace: "life" } });
     const status = await objects.delete({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "sa", namespace: "life" } });
     expect(status.status).to.equal("Success");
-    expect((await apiError(() => objects.read({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "sa", namespace: "life" } }))).code).to.equal(404);
+    expect(
+      (await apiError(() => objects.read({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "sa", namespace: "life" } }))).code,
+    ).to.equal(404);
   });
 });

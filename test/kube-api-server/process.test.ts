@@ -58,9 +58,14 @@ describe("kube-api-server: process mode", function () {
     expect(first.ready.kubeconfig).to.equal(kubeconfig);
     const kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
-    await kc.makeApiClient(CoreV1Api).createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "kept" }, data: { a: "1" } } });
+    await kc
+      .makeApiClient(CoreV1Api)
+      .createNamespacedConfigMap({ namespace: "default", body: { metadata: { name: "kept" }, data: { a: "1" } } });
     const scaledObjects = { group: "keda.sh", version: "v1alpha1", namespace: "default", plural: "scaledobjects" };
-    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({ ...scaledObjects, body: { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name: "so" } } });
+    await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+      ...scaledObjects,
+      body: { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name: "so" } },
+    });
     expect(await stop(first.child, "SIGTERM")).to.equal(0);
     expect(first.lines).to.have.length(1);
 
@@ -70,7 +75,9 @@ describe("kube-api-server: process mode", function () {
     kc2.loadFromFile(kubeconfig);
     const kept = await kc2.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "kept", namespace: "default" });
     expect(kept.data).to.deep.equal({ a: "1" });
-    const so = (await kc2.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...scaledObjects, name: "so" })) as { metadata: { name: string } };
+    const so = (await kc2.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ ...scaledObjects, name: "so" })) as {
+      metadata: { name: string };
+    };
     expect(so.metadata.name).to.equal("so");
     expect(await stop(second.child, "SIGINT")).to.equal(0);
   });

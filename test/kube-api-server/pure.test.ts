@@ -1,7 +1,13 @@
 // The test server's pure modules, without HTTP: patches, selectors, field ownership.
 import { expect } from "chai";
 import type { JsonObject } from "../../fixtures/kube-api-server/json.ts";
-import { readManagers, recordUpdate, serverSideApply, writeManagers, type WriteContext } from "../../fixtures/kube-api-server/managed-fields.ts";
+import {
+  readManagers,
+  recordUpdate,
+  serverSideApply,
+  writeManagers,
+  type WriteContext,
+} from "../../fixtures/kube-api-server/managed-fields.ts";
 import { jsonPatch, JsonPatchError, mergePatch } from "../../fixtures/kube-api-server/patch.ts";
 import { parseFieldSelector, parseLabelSelector } from "../../fixtures/kube-api-server/selectors.ts";
 
@@ -36,7 +42,9 @@ describe("kube-api-server pure core", () => {
 
   it("round-trips managedFields, marking owned non-empty maps with '.'", () => {
     const obj: JsonObject = { metadata: { name: "x" } };
-    writeManagers(obj, [{ manager: "m", operation: "Apply", apiVersion: "v1", time: "t", paths: [["data", "a"], ["spec"], ["spec", "x"]] }]);
+    writeManagers(obj, [
+      { manager: "m", operation: "Apply", apiVersion: "v1", time: "t", paths: [["data", "a"], ["spec"], ["spec", "x"]] },
+    ]);
     expect(readManagers(obj)[0].paths).to.deep.equal([["data", "a"], ["spec"], ["spec", "x"]]);
   });
 
@@ -62,16 +70,46 @@ describe("kube-api-server pure core", () => {
   });
 
   it("an update that adds to keyed lists owns the new items only (the real server's managedFields for a PUT, v1.37)", () => {
-    const deployment = (containers: JsonObject[]): JsonObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d" }, spec: { template: { spec: { containers } } } });
+    const deployment = (containers: JsonObject[]): JsonObject => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "d" },
+      spec: { template: { spec: { containers } } },
+    });
     const first = deployment([{ name: "trino", image: "t", env: [{ name: "A", value: "1" }] }]);
     recordUpdate(undefined, first, ctx("creator"));
-    const second = deployment([{ name: "trino", image: "t", env: [{ name: "A", value: "1" }, { name: "EXTRA", value: "x" }] }, { name: "side", image: "s" }]);
+    const second = deployment([
+      {
+        name: "trino",
+        image: "t",
+        env: [
+          { name: "A", value: "1" },
+          { name: "EXTRA", value: "x" },
+        ],
+      },
+      { name: "side", image: "s" },
+    ]);
     recordUpdate(first, second, ctx("editor"));
     const editor = (second.metadata as { managedFields: JsonObject[] }).managedFields.find((m) => m.manager === "editor")!;
-    expect(editor.fieldsV1).to.deep.equal({ "f:spec": { "f:template": { "f:spec": { "f:containers": {
-      'k:{"name":"side"}': { ".": {}, "f:image": {}, "f:name": {} },
-      'k:{"name":"trino"}': { "f:env": { 'k:{"name":"EXTRA"}': { ".": {}, "f:name": {}, "f:value": {} } } },
-    } } } } });
-    expect(readManagers(second).find((m) => m.manager === "creator")!.paths.map((p) => p.join("."))).to.include.members(['spec.template.spec.containers.k:{"name":"trino"}.env.k:{"name":"A"}.value', 'spec.template.spec.containers.k:{"name":"trino"}.image']);
+    expect(editor.fieldsV1).to.deep.equal({
+      "f:spec": {
+        "f:template": {
+          "f:spec": {
+            "f:containers": {
+              'k:{"name":"side"}': { ".": {}, "f:image": {}, "f:name": {} },
+              'k:{"name":"trino"}': { "f:env": { 'k:{"name":"EXTRA"}': { ".": {}, "f:name": {}, "f:value": {} } } },
+            },
+          },
+        },
+      },
+    });
+    expect(
+      readManagers(second)
+        .find((m) => m.manager === "creator")!
+        .paths.map((p) => p.join(".")),
+    ).to.include.members([
+      'spec.template.spec.containers.k:{"name":"trino"}.env.k:{"name":"A"}.value',
+      'spec.template.spec.containers.k:{"name":"trino"}.image',
+    ]);
   });
 });

@@ -4,7 +4,6 @@ import type { ReadyEvent } from "../../fixtures/kube-api-server/index.ts";
 import { useServer, deployment } from "./support.ts";
 import { eventually } from "../support/eventually.ts";
 
-
 describe("kube-api-server: controller simulation", () => {
   const ctx = useServer();
   let apps: AppsV1Api;
@@ -33,7 +32,10 @@ describe("kube-api-server: controller simulation", () => {
         { name: "coordinator", namespace: "default", body: { spec: { replicas: 3 } } },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
       );
-      await eventually("Deployment coordinator ready with 3 replicas", async () => (await readDeployment("coordinator")).status?.readyReplicas === 3);
+      await eventually(
+        "Deployment coordinator ready with 3 replicas",
+        async () => (await readDeployment("coordinator")).status?.readyReplicas === 3,
+      );
       await apps.patchNamespacedDeployment(
         { name: "coordinator", namespace: "default", body: { spec: { replicas: 0 } } },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
@@ -71,16 +73,27 @@ describe("kube-api-server: controller simulation", () => {
   it("applies the default delay to StatefulSets too", async () => {
     ctx.server.sim.setDeploymentReadyDelay(30);
     const sts = deployment("workers", 2);
-    await apps.createNamespacedStatefulSet({ namespace: "default", body: { metadata: sts.metadata, spec: { ...sts.spec!, serviceName: "workers" } } });
+    await apps.createNamespacedStatefulSet({
+      namespace: "default",
+      body: { metadata: sts.metadata, spec: { ...sts.spec!, serviceName: "workers" } },
+    });
     const first = await apps.readNamespacedStatefulSet({ name: "workers", namespace: "default" });
     expect(first.status?.readyReplicas).to.equal(undefined);
-    await eventually("StatefulSet workers ready with 2 replicas", async () => (await apps.readNamespacedStatefulSet({ name: "workers", namespace: "default" })).status?.readyReplicas === 2);
+    await eventually(
+      "StatefulSet workers ready with 2 replicas",
+      async () => (await apps.readNamespacedStatefulSet({ name: "workers", namespace: "default" })).status?.readyReplicas === 2,
+    );
   });
 
   it("makes node pools Running by default, Failed on command, and waits in manual mode", async () => {
     const custom = ctx.kc.makeApiClient(CustomObjectsApi);
     const ref = { group: "cluster.x-k8s.io", version: "v1beta1", namespace: "default", plural: "machinedeployments" };
-    const pool = (name: string) => ({ apiVersion: "cluster.x-k8s.io/v1beta1", kind: "MachineDeployment", metadata: { name }, spec: { replicas: 2, clusterName: "c" } });
+    const pool = (name: string) => ({
+      apiVersion: "cluster.x-k8s.io/v1beta1",
+      kind: "MachineDeployment",
+      metadata: { name },
+      spec: { replicas: 2, clusterName: "c" },
+    });
     const status = async (name: string) => ((await custom.getNamespacedCustomObject({ ...ref, name })) as any).status ?? {};
     await custom.createNamespacedCustomObject({ ...ref, body: pool("pool-ok") });
     await eventually("node pool pool-ok Running", async () => (await status("pool-ok")).phase === "Running");

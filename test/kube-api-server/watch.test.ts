@@ -18,23 +18,39 @@ describe("kube-api-server: watch", () => {
   });
   after(() => aborts.forEach((a) => a.abort()));
 
-  async function watch(path: string, query: Record<string, string | number | boolean | undefined>): Promise<{ seen: Seen[]; done: Promise<unknown> }> {
+  async function watch(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+  ): Promise<{ seen: Seen[]; done: Promise<unknown> }> {
     const seen: Seen[] = [];
     let finish: (err: unknown) => void = () => undefined;
     const done = new Promise((resolve) => (finish = resolve));
-    const abort = await new Watch(ctx.kc).watch(path, query, (type, object) => seen.push({ type, object }), (err) => finish(err));
+    const abort = await new Watch(ctx.kc).watch(
+      path,
+      query,
+      (type, object) => seen.push({ type, object }),
+      (err) => finish(err),
+    );
     aborts.push(abort);
     return { seen, done };
   }
 
   it("streams ADDED/MODIFIED/DELETED after a resourceVersion, with bookmarks", async () => {
     const list = await core.listNamespacedConfigMap({ namespace: "w" });
-    const { seen } = await watch("/api/v1/namespaces/w/configmaps", { resourceVersion: list.metadata?.resourceVersion, allowWatchBookmarks: true });
-    await eventually("the watch to be established", () => ctx.server.requestLog.filter({ pathPrefix: "/api/v1/namespaces/w/configmaps" }).some((e) => e.watch && e.status === 200));
+    const { seen } = await watch("/api/v1/namespaces/w/configmaps", {
+      resourceVersion: list.metadata?.resourceVersion,
+      allowWatchBookmarks: true,
+    });
+    await eventually("the watch to be established", () =>
+      ctx.server.requestLog.filter({ pathPrefix: "/api/v1/namespaces/w/configmaps" }).some((e) => e.watch && e.status === 200),
+    );
     await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "a" }, data: { v: "1" } } });
     await core.patchNamespacedConfigMap({ name: "a", namespace: "w", body: [{ op: "add", path: "/data/v", value: "2" }] });
     await core.deleteNamespacedConfigMap({ name: "a", namespace: "w" });
-    await eventually("a DELETED event and a bookmark", () => seen.some((e) => e.type === "DELETED") && seen.some((e) => e.type === "BOOKMARK"));
+    await eventually(
+      "a DELETED event and a bookmark",
+      () => seen.some((e) => e.type === "DELETED") && seen.some((e) => e.type === "BOOKMARK"),
+    );
     const changes = seen.filter((e) => e.type !== "BOOKMARK");
     expect(changes.map((e) => e.type)).to.deep.equal(["ADDED", "MODIFIED", "DELETED"]);
     expect(changes[1].object.data).to.deep.equal({ v: "2" });
@@ -55,8 +71,16 @@ describe("kube-api-server: watch", () => {
 
   it("sends ADDED/DELETED when an object enters or leaves a label-selected watch", async () => {
     await core.createNamespacedConfigMap({ namespace: "w", body: { metadata: { name: "mover", labels: { pick: "no" } } } });
-    const { seen } = await watch("/api/v1/namespaces/w/configmaps", { resourceVersion: String(ctx.server.resourceVersion()), labelSelector: "pick=yes" });
-    const relabel = (pick: string) => core.patchNamespacedConfigMap({ name: "mover", namespace: "w", body: [{ op: "replace", path: "/metadata/labels/pick", value: pick }] });
+    const { seen } = await watch("/api/v1/namespaces/w/configmaps", {
+      resourceVersion: String(ctx.server.resourceVersion()),
+      labelSelector: "pick=yes",
+    });
+    const relabel = (pick: string) =>
+      core.patchNamespacedConfigMap({
+        name: "mover",
+        namespace: "w",
+        body: [{ op: "replace", path: "/metadata/labels/pick", value: pick }],
+      });
     await relabel("yes");
     await core.patchNamespacedConfigMap({ name: "mover", namespace: "w", body: [{ op: "add", path: "/data", value: { a: "1" } }] });
     await relabel("no");
@@ -81,7 +105,10 @@ describe("kube-api-server: watch", () => {
   });
 
   it("ends the stream after timeoutSeconds", async () => {
-    const { done } = await watch("/api/v1/namespaces/w/configmaps", { resourceVersion: String(ctx.server.resourceVersion()), timeoutSeconds: 1 });
+    const { done } = await watch("/api/v1/namespaces/w/configmaps", {
+      resourceVersion: String(ctx.server.resourceVersion()),
+      timeoutSeconds: 1,
+    });
     expect(await done).to.equal(null);
   });
 

@@ -8,12 +8,24 @@ export const monitoringDir = path.join(repoRoot, "deploy", "monitoring");
 
 export interface RuleGroup {
   name: string;
-  rules: Array<{ alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }>;
+  rules: Array<{
+    alert?: string;
+    record?: string;
+    expr: string;
+    for?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  }>;
 }
 
 export function prometheusRuleGroups(): RuleGroup[] {
-  const rule = yaml.load(readFileSync(path.join(monitoringDir, "prometheusrule.yaml"), "utf8")) as { apiVersion: string; kind: string; spec: { groups: RuleGroup[] } };
-  if (rule.apiVersion !== "monitoring.coreos.com/v1" || rule.kind !== "PrometheusRule") throw new Error("prometheusrule.yaml: expected a monitoring.coreos.com/v1 PrometheusRule");
+  const rule = yaml.load(readFileSync(path.join(monitoringDir, "prometheusrule.yaml"), "utf8")) as {
+    apiVersion: string;
+    kind: string;
+    spec: { groups: RuleGroup[] };
+  };
+  if (rule.apiVersion !== "monitoring.coreos.com/v1" || rule.kind !== "PrometheusRule")
+    throw new Error("prometheusrule.yaml: expected a monitoring.coreos.com/v1 PrometheusRule");
   return rule.spec.groups;
 }
 
@@ -34,7 +46,8 @@ export function dashboardQueries(): DashboardQuery[] {
     if (variable.type !== "query") continue;
     const text = typeof variable.query === "string" ? variable.query : (variable.query?.query ?? "");
     const labelValues = /^label_values\(\s*(.+?)\s*,\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)$/.exec(text);
-    if (!labelValues) throw new Error(`dashboard variable ${variable.name}: only label_values(metric, label) queries are checked, got ${text}`);
+    if (!labelValues)
+      throw new Error(`dashboard variable ${variable.name}: only label_values(metric, label) queries are checked, got ${text}`);
     queries.push({ panel: `variable ${variable.name}`, expr: `group by (${labelValues[2]}) (${labelValues[1]})` });
   }
   return queries;

@@ -9,8 +9,24 @@ export interface PromqlNames {
 
 const groupingKeywords = new Set(["by", "without", "on", "ignoring", "group_left", "group_right"]);
 const operatorKeywords = new Set(["and", "or", "unless", "bool", "offset", "atan2"]);
-const aggregations = new Set(["sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk", "quantile", "limitk", "limit_ratio"]);
-const token = /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`|\[[^\]]*\]|[A-Za-z_:][A-Za-z0-9_:]*|=~|!~|!=|==|>=|<=|[{}(),=<>+\-*/%^]|(?:\d+(?:ms|[smhdwy]))+(?![A-Za-z0-9_])|\d+(?:\.\d+)?(?:e[+-]?\d+)?|\$\w+|\s+/gy;
+const aggregations = new Set([
+  "sum",
+  "min",
+  "max",
+  "avg",
+  "group",
+  "stddev",
+  "stdvar",
+  "count",
+  "count_values",
+  "bottomk",
+  "topk",
+  "quantile",
+  "limitk",
+  "limit_ratio",
+]);
+const token =
+  /"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`|\[[^\]]*\]|[A-Za-z_:][A-Za-z0-9_:]*|=~|!~|!=|==|>=|<=|[{}(),=<>+\-*/%^]|(?:\d+(?:ms|[smhdwy]))+(?![A-Za-z0-9_])|\d+(?:\.\d+)?(?:e[+-]?\d+)?|\$\w+|\s+/gy;
 
 export function tokenize(expr: string): string[] {
   const tokens: string[] = [];
@@ -111,8 +127,10 @@ export function unknownNames(expr: string, exposed: Map<string, Set<string>>): s
       continue;
     }
     for (const label of labels) labelsOfExpression.add(label);
-    for (const label of selector.labels) if (!labels.has(label) && !targetLabels.has(label)) problems.push(`${selector.metric} has no label ${label}`);
+    for (const label of selector.labels)
+      if (!labels.has(label) && !targetLabels.has(label)) problems.push(`${selector.metric} has no label ${label}`);
   }
-  for (const label of names.groupingLabels) if (!labelsOfExpression.has(label)) problems.push(`no metric of the expression has label ${label}`);
+  for (const label of names.groupingLabels)
+    if (!labelsOfExpression.has(label)) problems.push(`no metric of the expression has label ${label}`);
   return problems;
 }

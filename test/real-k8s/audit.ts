@@ -54,7 +54,9 @@ export class AuditLog {
     const events: AuditEvent[] = [];
     this.files.forEach((file, server) => {
       if (!existsSync(file)) return;
-      const text = readFileSync(file).subarray(since?.[server] ?? 0).toString("utf8");
+      const text = readFileSync(file)
+        .subarray(since?.[server] ?? 0)
+        .toString("utf8");
       for (const line of text.split("\n")) {
         if (!line.startsWith("{")) continue;
         const event = JSON.parse(line) as AuditEvent;

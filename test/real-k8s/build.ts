@@ -54,7 +54,10 @@ function findGo(): string {
       // try the next one
     }
   }
-  throw new PeerUnavailable("Go toolchain", `no working \`go\` (tried ${candidates.join(", ")}; set XTRINODE_GO to a Go ≥ ${goDirective()} binary)`);
+  throw new PeerUnavailable(
+    "Go toolchain",
+    `no working \`go\` (tried ${candidates.join(", ")}; set XTRINODE_GO to a Go ≥ ${goDirective()} binary)`,
+  );
 }
 
 function goDirective(): string {
@@ -68,7 +71,11 @@ function checkGoVersion(go: string): void {
   const [a, b] = [parts(reported), parts(wanted)];
   for (let i = 0; i < 3; i++) {
     if ((a[i] ?? 0) > (b[i] ?? 0)) return;
-    if ((a[i] ?? 0) < (b[i] ?? 0)) throw new PeerUnavailable("Go toolchain", `${go} is go${reported}; Kubernetes ${kubernetesVersion} needs go ≥ ${wanted} (set XTRINODE_GO)`);
+    if ((a[i] ?? 0) < (b[i] ?? 0))
+      throw new PeerUnavailable(
+        "Go toolchain",
+        `${go} is go${reported}; Kubernetes ${kubernetesVersion} needs go ≥ ${wanted} (set XTRINODE_GO)`,
+      );
   }
 }
 
@@ -80,13 +87,30 @@ interface BuildStep {
 }
 
 function runGoBuild(go: string, step: BuildStep, env: NodeJS.ProcessEnv): Promise<void> {
-  const args = ["-n", "10", go, "build", "-trimpath", `-ldflags=-s -w ${step.ldflags.join(" ")}`.trim(), "-o", step.output, ...step.packages];
+  const args = [
+    "-n",
+    "10",
+    go,
+    "build",
+    "-trimpath",
+    `-ldflags=-s -w ${step.ldflags.join(" ")}`.trim(),
+    "-o",
+    step.output,
+    ...step.packages,
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn("nice", args, { cwd: moduleDir, env, stdio: ["ignore", "ignore", "pipe"] });
     let downloads = 0;
     let tail = "";
     const started = Date.now();
-    const ticker = setInterval(() => peerProgress(tier, `  still building ${step.what} (${Math.round((Date.now() - started) / 60_000)} min, ${downloads} modules downloaded)`), 60_000);
+    const ticker = setInterval(
+      () =>
+        peerProgress(
+          tier,
+          `  still building ${step.what} (${Math.round((Date.now() - started) / 60_000)} min, ${downloads} modules downloaded)`,
+        ),
+      60_000,
+    );
     child.stderr.on("data", (chunk: Buffer) => {
       const text = chunk.toString();
       downloads += text.split("\n").filter((line) => line.startsWith("go: downloading")).length;
@@ -96,7 +120,13 @@ function runGoBuild(go: string, step: BuildStep, env: NodeJS.ProcessEnv): Promis
     child.once("exit", (code) => {
       clearInterval(ticker);
       if (code === 0) resolve();
-      else reject(new PeerUnavailable(`Kubernetes ${kubernetesVersion} (${step.what})`, `go build exited ${code}: ${tail.trim().split("\n").slice(-8).join(" | ")}`));
+      else
+        reject(
+          new PeerUnavailable(
+            `Kubernetes ${kubernetesVersion} (${step.what})`,
+            `go build exited ${code}: ${tail.trim().split("\n").slice(-8).join(" | ")}`,
+          ),
+        );
     });
   });
 }
@@ -111,7 +141,12 @@ export async function ensureControlPlaneBinaries(): Promise<ControlPlaneBinaries
   const ldflags = versionLdflags(kubernetesVersion);
   const goSum = path.join(moduleDir, "go.sum");
   // go.mod, go.sum (the build itself completes a missing go.sum, hence read again afterwards) and the flags.
-  const stampOf = () => createHash("sha256").update(goModText()).update(existsSync(goSum) ? readFileSync(goSum) : "").update(ldflags.join(" ")).digest("hex");
+  const stampOf = () =>
+    createHash("sha256")
+      .update(goModText())
+      .update(existsSync(goSum) ? readFileSync(goSum) : "")
+      .update(ldflags.join(" "))
+      .digest("hex");
   const binaries: ControlPlaneBinaries = {
     version: kubernetesVersion,
     etcd: path.join(bin, "etcd"),
@@ -119,7 +154,12 @@ export async function ensureControlPlaneBinaries(): Promise<ControlPlaneBinaries
     kubeControllerManager: path.join(bin, "kube-controller-manager"),
   };
   const stampFile = path.join(bin, "build-stamp");
-  if (existsSync(stampFile) && readFileSync(stampFile, "utf8") === stampOf() && [binaries.etcd, binaries.kubeApiserver, binaries.kubeControllerManager].every(existsSync)) return binaries;
+  if (
+    existsSync(stampFile) &&
+    readFileSync(stampFile, "utf8") === stampOf() &&
+    [binaries.etcd, binaries.kubeApiserver, binaries.kubeControllerManager].every(existsSync)
+  )
+    return binaries;
 
   const go = findGo();
   checkGoVersion(go);
@@ -137,9 +177,21 @@ export async function ensureControlPlaneBinaries(): Promise<ControlPlaneBinaries
   rmSync(stampFile, { force: true });
   mkdirSync(bin, { recursive: true });
   const started = Date.now();
-  peerProgress(tier, `building Kubernetes ${kubernetesVersion} (kube-apiserver, kube-controller-manager) and etcd ${etcdVersion} from Go modules into ${bin}`);
+  peerProgress(
+    tier,
+    `building Kubernetes ${kubernetesVersion} (kube-apiserver, kube-controller-manager) and etcd ${etcdVersion} from Go modules into ${bin}`,
+  );
   peerProgress(tier, `  first time only: 20+ minutes on 2 busy cores (module cache ${env.GOMODCACHE}, build cache ${env.GOCACHE})`);
-  await runGoBuild(go, { what: "kube-apiserver and kube-controller-manager", output: `${bin}/`, packages: ["k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager"], ldflags }, env);
+  await runGoBuild(
+    go,
+    {
+      what: "kube-apiserver and kube-controller-manager",
+      output: `${bin}/`,
+      packages: ["k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager"],
+      ldflags,
+    },
+    env,
+  );
   peerProgress(tier, `  kube-apiserver and kube-controller-manager built (${Math.round((Date.now() - started) / 1000)} s); building etcd`);
   await runGoBuild(go, { what: "etcd", output: binaries.etcd, packages: ["go.etcd.io/etcd/server/v3"], ldflags: [] }, env);
   writeFileSync(stampFile, stampOf());

@@ -88,10 +88,54 @@ function openssl(dir: string, args: string[]): void {
 /** CA, API server serving certificate (127.0.0.1, the in-cluster names), ServiceAccount signing key pair. */
 function writePki(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "30", "-subj", "/CN=xtrinode-real-k8s-ca"]);
-  openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "apiserver.key", "-out", "apiserver.csr", "-subj", "/CN=kube-apiserver"]);
-  writeFileSync(path.join(dir, "apiserver.ext"), "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n");
-  openssl(dir, ["x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "apiserver.crt", "-days", "30", "-extfile", "apiserver.ext"]);
+  openssl(dir, [
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "30",
+    "-subj",
+    "/CN=xtrinode-real-k8s-ca",
+  ]);
+  openssl(dir, [
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    "apiserver.key",
+    "-out",
+    "apiserver.csr",
+    "-subj",
+    "/CN=kube-apiserver",
+  ]);
+  writeFileSync(
+    path.join(dir, "apiserver.ext"),
+    "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n",
+  );
+  openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    "apiserver.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "apiserver.crt",
+    "-days",
+    "30",
+    "-extfile",
+    "apiserver.ext",
+  ]);
   openssl(dir, ["genrsa", "-out", "sa.key", "2048"]);
   openssl(dir, ["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
 }
@@ -167,7 +211,8 @@ async function waitUntil(what: string, component: Component, probe: () => Promis
   await eventually(what, probe, {
     timeoutMs,
     intervalMs: 200,
-    abortIf: () => (component.child.exitCode !== null ? `${component.name} exited (${component.child.exitCode}):\n${tail(component.logFile)}` : undefined),
+    abortIf: () =>
+      component.child.exitCode !== null ? `${component.name} exited (${component.child.exitCode}):\n${tail(component.logFile)}` : undefined,
     describe: () => `\n${tail(component.logFile)}`,
   });
 }
@@ -175,19 +220,31 @@ async function waitUntil(what: string, component: Component, probe: () => Promis
 function httpsJson(url: string, ca: Buffer, token: string, method = "GET", body?: unknown): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = https.request(url, { method, ca, headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(payload ? { "content-type": method === "PATCH" ? "application/merge-patch+json" : "application/json" } : {}) } }, (res) => {
-      let text = "";
-      res.on("data", (chunk: Buffer) => (text += chunk.toString()));
-      res.on("end", () => {
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // plain text (healthz)
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
+    const req = https.request(
+      url,
+      {
+        method,
+        ca,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/json",
+          ...(payload ? { "content-type": method === "PATCH" ? "application/merge-patch+json" : "application/json" } : {}),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => (text += chunk.toString()));
+        res.on("end", () => {
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // plain text (healthz)
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
     req.on("error", reject);
     req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${url} timed out`)));
     req.end(payload);
@@ -201,7 +258,12 @@ export async function startRealCluster(options: RealClusterOptions = {}): Promis
   const dir = mkdtempSync(path.join(tmpdir(), "xtrinode-real-k8s-"));
   const components: Component[] = [];
   const stop = async () => {
-    await Promise.all([...components].reverse().filter((c) => c.name !== "etcd").map((c) => stopChild(c.child)));
+    await Promise.all(
+      [...components]
+        .reverse()
+        .filter((c) => c.name !== "etcd")
+        .map((c) => stopChild(c.child)),
+    );
     await Promise.all(components.filter((c) => c.name === "etcd").map((c) => stopChild(c.child)));
     rmSync(dir, { recursive: true, force: true });
   };
@@ -213,39 +275,90 @@ export async function startRealCluster(options: RealClusterOptions = {}): Promis
     const adminToken = randomBytes(24).toString("hex");
     const kcmToken = randomBytes(24).toString("hex");
     const tokenFile = path.join(pki, "tokens.csv");
-    writeFileSync(tokenFile, `${adminToken},admin,admin-uid,"system:masters"\n${kcmToken},system:kube-controller-manager,kcm-uid\n`, { mode: 0o600 });
+    writeFileSync(tokenFile, `${adminToken},admin,admin-uid,"system:masters"\n${kcmToken},system:kube-controller-manager,kcm-uid\n`, {
+      mode: 0o600,
+    });
     writeFileSync(path.join(dir, "audit-policy.yaml"), auditPolicy);
 
     const [etcdClient, etcdPeer] = [await freePort(), await freePort()];
     const etcd = startComponent(dir, "etcd", binaries.etcd, [
-      "--name", "default", "--data-dir", path.join(dir, "etcd"),
-      "--listen-client-urls", `http://127.0.0.1:${etcdClient}`, "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
-      "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-      "--initial-cluster", `default=http://127.0.0.1:${etcdPeer}`, "--log-level", "warn", "--unsafe-no-fsync",
+      "--name",
+      "default",
+      "--data-dir",
+      path.join(dir, "etcd"),
+      "--listen-client-urls",
+      `http://127.0.0.1:${etcdClient}`,
+      "--advertise-client-urls",
+      `http://127.0.0.1:${etcdClient}`,
+      "--listen-peer-urls",
+      `http://127.0.0.1:${etcdPeer}`,
+      "--initial-advertise-peer-urls",
+      `http://127.0.0.1:${etcdPeer}`,
+      "--initial-cluster",
+      `default=http://127.0.0.1:${etcdPeer}`,
+      "--log-level",
+      "warn",
+      "--unsafe-no-fsync",
     ]);
     components.push(etcd);
-    await waitUntil("etcd healthy", etcd, async () => (await (await fetch(`http://127.0.0.1:${etcdClient}/health`)).json() as { health?: string }).health === "true", 30_000);
+    await waitUntil(
+      "etcd healthy",
+      etcd,
+      async () => ((await (await fetch(`http://127.0.0.1:${etcdClient}/health`)).json()) as { health?: string }).health === "true",
+      30_000,
+    );
 
     const servers: RealApiServer[] = [];
     for (let i = 0; i < (options.apiServers ?? 1); i++) {
       const port = await freePort();
       const auditFile = path.join(dir, "logs", `audit-${i}.log`);
       const apiserver = startComponent(dir, `kube-apiserver-${i}`, binaries.kubeApiserver, [
-        "--etcd-servers", `http://127.0.0.1:${etcdClient}`,
-        "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", String(port),
-        "--tls-cert-file", path.join(pki, "apiserver.crt"), "--tls-private-key-file", path.join(pki, "apiserver.key"),
-        "--token-auth-file", tokenFile, "--authorization-mode", "RBAC",
-        "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-        "--service-account-key-file", path.join(pki, "sa.pub"), "--service-account-signing-key-file", path.join(pki, "sa.key"),
-        "--service-cluster-ip-range", "10.0.0.0/24",
+        "--etcd-servers",
+        `http://127.0.0.1:${etcdClient}`,
+        "--bind-address",
+        "127.0.0.1",
+        "--advertise-address",
+        "127.0.0.1",
+        "--secure-port",
+        String(port),
+        "--tls-cert-file",
+        path.join(pki, "apiserver.crt"),
+        "--tls-private-key-file",
+        path.join(pki, "apiserver.key"),
+        "--token-auth-file",
+        tokenFile,
+        "--authorization-mode",
+        "RBAC",
+        "--service-account-issuer",
+        "https://kubernetes.default.svc.cluster.local",
+        "--service-account-key-file",
+        path.join(pki, "sa.pub"),
+        "--service-account-signing-key-file",
+        path.join(pki, "sa.key"),
+        "--service-cluster-ip-range",
+        "10.0.0.0/24",
         // Endpoints may not hold a loopback address; one etcd, so no lease-based reconciler needed.
-        "--endpoint-reconciler-type", "none",
-        "--audit-log-path", auditFile, "--audit-policy-file", path.join(dir, "audit-policy.yaml"), "--audit-log-format", "json", "--audit-log-mode", "blocking",
-        "--enable-priority-and-fairness=false", "--profiling=false",
+        "--endpoint-reconciler-type",
+        "none",
+        "--audit-log-path",
+        auditFile,
+        "--audit-policy-file",
+        path.join(dir, "audit-policy.yaml"),
+        "--audit-log-format",
+        "json",
+        "--audit-log-mode",
+        "blocking",
+        "--enable-priority-and-fairness=false",
+        "--profiling=false",
       ]);
       components.push(apiserver);
       const url = `https://127.0.0.1:${port}`;
-      await waitUntil(`kube-apiserver ${i} ready`, apiserver, async () => (await httpsJson(`${url}/readyz`, ca, adminToken)).status === 200, 120_000);
+      await waitUntil(
+        `kube-apiserver ${i} ready`,
+        apiserver,
+        async () => (await httpsJson(`${url}/readyz`, ca, adminToken)).status === 200,
+        120_000,
+      );
       const kubeconfigPath = path.join(dir, `admin-${i}.kubeconfig`);
       writeFileSync(kubeconfigPath, kubeconfigYaml(url, path.join(pki, "ca.crt"), "admin", adminToken), { mode: 0o600 });
       servers.push({ url, kubeconfigPath, auditFile });
@@ -253,22 +366,49 @@ export async function startRealCluster(options: RealClusterOptions = {}): Promis
 
     if (options.controllerManager ?? true) {
       const kcmKubeconfig = path.join(pki, "kcm.kubeconfig");
-      writeFileSync(kcmKubeconfig, kubeconfigYaml(servers[0].url, path.join(pki, "ca.crt"), "system:kube-controller-manager", kcmToken), { mode: 0o600 });
+      writeFileSync(kcmKubeconfig, kubeconfigYaml(servers[0].url, path.join(pki, "ca.crt"), "system:kube-controller-manager", kcmToken), {
+        mode: 0o600,
+      });
       const kcm = startComponent(dir, "kube-controller-manager", binaries.kubeControllerManager, [
-        "--kubeconfig", kcmKubeconfig, "--authentication-kubeconfig", kcmKubeconfig, "--authorization-kubeconfig", kcmKubeconfig,
-        "--use-service-account-credentials", "--service-account-private-key-file", path.join(pki, "sa.key"), "--root-ca-file", path.join(pki, "ca.crt"),
-        "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "0",
-        "--cluster-signing-cert-file", path.join(pki, "ca.crt"), "--cluster-signing-key-file", path.join(pki, "ca.key"),
+        "--kubeconfig",
+        kcmKubeconfig,
+        "--authentication-kubeconfig",
+        kcmKubeconfig,
+        "--authorization-kubeconfig",
+        kcmKubeconfig,
+        "--use-service-account-credentials",
+        "--service-account-private-key-file",
+        path.join(pki, "sa.key"),
+        "--root-ca-file",
+        path.join(pki, "ca.crt"),
+        "--leader-elect=false",
+        "--bind-address",
+        "127.0.0.1",
+        "--secure-port",
+        "0",
+        "--cluster-signing-cert-file",
+        path.join(pki, "ca.crt"),
+        "--cluster-signing-key-file",
+        path.join(pki, "ca.key"),
         // What the tier relies on (no nodes, so nothing node- or volume-related): Deployments and ReplicaSets,
         // garbage collection, namespace deletion, ServiceAccounts, ResourceQuota usage (quota admission needs
         // it), PodDisruptionBudget status, pod GC and the root CA ConfigMap.
-        "--controllers", "deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,resourcequota-controller,disruption-controller,pod-garbage-collector-controller,root-ca-certificate-publisher-controller",
+        "--controllers",
+        "deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,resourcequota-controller,disruption-controller,pod-garbage-collector-controller,root-ca-certificate-publisher-controller",
       ]);
       components.push(kcm);
       // The ServiceAccount controller creating `default` in `default` shows the controllers run.
-      await waitUntil("kube-controller-manager running (default ServiceAccount created)", kcm, async () => (await httpsJson(`${servers[0].url}/api/v1/namespaces/default/serviceaccounts/default`, ca, adminToken)).status === 200, 120_000);
+      await waitUntil(
+        "kube-controller-manager running (default ServiceAccount created)",
+        kcm,
+        async () => (await httpsJson(`${servers[0].url}/api/v1/namespaces/default/serviceaccounts/default`, ca, adminToken)).status === 200,
+        120_000,
+      );
     }
-    peerProgress("real-k8s", `Kubernetes ${binaries.version} up in ${Math.round((Date.now() - started) / 100) / 10} s: etcd + ${servers.length} kube-apiserver(s)${options.controllerManager ?? true ? " + kube-controller-manager" : ""} in ${dir}`);
+    peerProgress(
+      "real-k8s",
+      `Kubernetes ${binaries.version} up in ${Math.round((Date.now() - started) / 100) / 10} s: etcd + ${servers.length} kube-apiserver(s)${(options.controllerManager ?? true) ? " + kube-controller-manager" : ""} in ${dir}`,
+    );
 
     const audit = new AuditLog(servers.map((server) => server.auditFile));
     const kubeConfigs = servers.map((server) => {
@@ -284,14 +424,25 @@ export async function startRealCluster(options: RealClusterOptions = {}): Promis
       kubeConfig: (server = 0) => kubeConfigs[server],
       audit,
       async serviceAccountKubeconfig(namespace, name, server = 0) {
-        const answer = await httpsJson(`${servers[server].url}/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, ca, adminToken, "POST", {
-          apiVersion: "authentication.k8s.io/v1",
-          kind: "TokenRequest",
-          spec: { expirationSeconds: 3600 },
-        });
-        if (answer.status !== 201) throw new Error(`TokenRequest for ServiceAccount ${namespace}/${name}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
+        const answer = await httpsJson(
+          `${servers[server].url}/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+          ca,
+          adminToken,
+          "POST",
+          {
+            apiVersion: "authentication.k8s.io/v1",
+            kind: "TokenRequest",
+            spec: { expirationSeconds: 3600 },
+          },
+        );
+        if (answer.status !== 201)
+          throw new Error(`TokenRequest for ServiceAccount ${namespace}/${name}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
         const file = path.join(dir, `sa-${namespace}-${name}-${server}.kubeconfig`);
-        writeFileSync(file, kubeconfigYaml(servers[server].url, path.join(pki, "ca.crt"), `${namespace}-${name}`, answer.body.status.token), { mode: 0o600 });
+        writeFileSync(
+          file,
+          kubeconfigYaml(servers[server].url, path.join(pki, "ca.crt"), `${namespace}-${name}`, answer.body.status.token),
+          { mode: 0o600 },
+        );
         return file;
       },
       request: (method, apiPath, body, server = 0) => httpsJson(`${servers[server].url}${apiPath}`, ca, adminToken, method, body),

@@ -45,12 +45,14 @@ export class PodSimulator {
     const watchPath = async (apiPath: string, onEvent: (type: string, object: any) => void) => {
       const restart = async (): Promise<void> => {
         if (this.stopped) return;
-        this.controllers.push(await watch.watch(apiPath, {}, onEvent, (error) => {
-          if (!this.stopped) {
-            if (error) this.errors.push(`${apiPath}: ${String(error)}`);
-            setTimeout(() => void restart().catch((e) => this.errors.push(String(e))), 200);
-          }
-        }));
+        this.controllers.push(
+          await watch.watch(apiPath, {}, onEvent, (error) => {
+            if (!this.stopped) {
+              if (error) this.errors.push(`${apiPath}: ${String(error)}`);
+              setTimeout(() => void restart().catch((e) => this.errors.push(String(e))), 200);
+            }
+          }),
+        );
       };
       await restart();
     };
@@ -58,11 +60,14 @@ export class PodSimulator {
       if (type !== "ADDED" && type !== "MODIFIED") return;
       void this.handlePod(pod).catch((error) => this.errors.push(`${pod.metadata.namespace}/${pod.metadata.name}: ${String(error)}`));
     });
-    await watchPath("/apis/cluster.x-k8s.io/v1beta1/machinedeployments", (type, md: { metadata: { name: string; namespace: string }; status?: { phase?: string } }) => {
-      if ((type !== "ADDED" && type !== "MODIFIED") || md.status?.phase === "Running") return;
-      const apiPath = `/apis/cluster.x-k8s.io/v1beta1/namespaces/${md.metadata.namespace}/machinedeployments/${md.metadata.name}/status`;
-      void this.patch(apiPath, { status: { phase: "Running" } }).catch((error) => this.errors.push(String(error)));
-    }).catch(() => {
+    await watchPath(
+      "/apis/cluster.x-k8s.io/v1beta1/machinedeployments",
+      (type, md: { metadata: { name: string; namespace: string }; status?: { phase?: string } }) => {
+        if ((type !== "ADDED" && type !== "MODIFIED") || md.status?.phase === "Running") return;
+        const apiPath = `/apis/cluster.x-k8s.io/v1beta1/namespaces/${md.metadata.namespace}/machinedeployments/${md.metadata.name}/status`;
+        void this.patch(apiPath, { status: { phase: "Running" } }).catch((error) => this.errors.push(String(error)));
+      },
+    ).catch(() => {
       // the Cluster API CRD is not installed: no node pools in this cluster
     });
   }
@@ -74,7 +79,8 @@ export class PodSimulator {
 
   private async patch(apiPath: string, body: unknown): Promise<void> {
     const answer = await this.options.request("PATCH", apiPath, body);
-    if (answer.status >= 300 && answer.status !== 404 && answer.status !== 409) throw new Error(`PATCH ${apiPath}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
+    if (answer.status >= 300 && answer.status !== 404 && answer.status !== 409)
+      throw new Error(`PATCH ${apiPath}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
   }
 
   private async handlePod(pod: PodLike): Promise<void> {
@@ -111,7 +117,15 @@ export class PodSimulator {
     await this.patch(`${base}/status`, {
       status: {
         phase: "Pending",
-        conditions: [{ type: "PodScheduled", status: "False", reason: "Unschedulable", lastTransitionTime: now, message: "0/3 nodes are available: 3 Insufficient memory. (simulated)" }],
+        conditions: [
+          {
+            type: "PodScheduled",
+            status: "False",
+            reason: "Unschedulable",
+            lastTransitionTime: now,
+            message: "0/3 nodes are available: 3 Insufficient memory. (simulated)",
+          },
+        ],
       },
     });
   }

@@ -21,7 +21,11 @@ export const kubectlFieldManager = "kubectl";
  * Server-side apply of each object, as `kubectl apply --server-side` (no force: conflicts are errors; unknown
  * fields refused, kubectl's default --validate=strict); `dryRun` as `--dry-run=server`.
  */
-export async function serverSideApply(kubeConfig: KubeConfig, objects: KubeDoc[], options: { force?: boolean; dryRun?: boolean } = {}): Promise<KubeDoc[]> {
+export async function serverSideApply(
+  kubeConfig: KubeConfig,
+  objects: KubeDoc[],
+  options: { force?: boolean; dryRun?: boolean } = {},
+): Promise<KubeDoc[]> {
   const api = RawObjectApi.fromKubeConfig(kubeConfig);
   const applied: KubeDoc[] = [];
   for (const object of objects) {
@@ -39,7 +43,9 @@ export async function serverSideApply(kubeConfig: KubeConfig, objects: KubeDoc[]
  */
 export function installObjects(policy?: XTrinodePolicy): KubeDoc[] {
   const objects = objectsOf(defaultInstallDir).map((o) =>
-    policy && o.kind === "ConfigMap" && o.metadata.name === "xtrinode-policy" ? { ...o, data: { ...o.data, "policy.yaml": yaml.dump(policy) } } : o,
+    policy && o.kind === "ConfigMap" && o.metadata.name === "xtrinode-policy"
+      ? { ...o, data: { ...o.data, "policy.yaml": yaml.dump(policy) } }
+      : o,
   );
   const rank = (o: KubeDoc) => (o.kind === "CustomResourceDefinition" ? 0 : o.kind === "Namespace" ? 1 : 2);
   return [...objects].sort((a, b) => rank(a) - rank(b));
@@ -76,7 +82,10 @@ export interface SpecCorpus {
 export function specCorpus(): SpecCorpus {
   const files = [
     ...["catalogs.yaml", "runtimes.yaml", "policy.yaml"].map((name) => path.join(repoRoot, "examples/specs", name)),
-    ...readdirSync(path.join(repoRoot, "fixtures/specs")).filter((name) => name.endsWith(".yaml")).sort().map((name) => path.join(repoRoot, "fixtures/specs", name)),
+    ...readdirSync(path.join(repoRoot, "fixtures/specs"))
+      .filter((name) => name.endsWith(".yaml"))
+      .sort()
+      .map((name) => path.join(repoRoot, "fixtures/specs", name)),
   ];
   const runtimes: KubeDoc[] = [];
   const catalogs: KubeDoc[] = [];
@@ -95,7 +104,10 @@ export function specCorpus(): SpecCorpus {
       continue;
     }
     for (const namespace of new Set(fileRuntimes.map((doc) => doc.metadata.namespace as string))) {
-      namespaceRules[namespace] = { ...(filePolicy.defaults ?? {}), ...((filePolicy.namespaces as Record<string, object> | undefined)?.[namespace] ?? {}) };
+      namespaceRules[namespace] = {
+        ...(filePolicy.defaults ?? {}),
+        ...((filePolicy.namespaces as Record<string, object> | undefined)?.[namespace] ?? {}),
+      };
     }
   }
   if (!policy) throw new Error("examples/specs/policy.yaml holds no XTrinodePolicy");

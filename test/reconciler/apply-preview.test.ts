@@ -11,7 +11,12 @@ describe("reconciler: clusterDiff", function () {
   beforeEach(async () => {
     cluster = await startCluster();
     // The in-cluster policy source: ConfigMap xtrinode-policy in xtrinode-system.
-    await cluster.client.create({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "xtrinode-policy", namespace: "xtrinode-system" }, data: { "policy.yaml": yaml.dump(testPolicy) } });
+    await cluster.client.create({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "xtrinode-policy", namespace: "xtrinode-system" },
+      data: { "policy.yaml": yaml.dump(testPolicy) },
+    });
   });
   afterEach(async () => {
     await cluster.close();
@@ -33,7 +38,10 @@ describe("reconciler: clusterDiff", function () {
     const clean = await clusterDiff({ kubeConfig: cluster.kubeConfig, gatewayNamespace });
     expect(clean).to.deep.equal({ text: "", changed: false });
 
-    await cluster.client.mergePatch({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "bi" }, { spec: { workers: { count: 3 } } });
+    await cluster.client.mergePatch(
+      { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "bi" },
+      { spec: { workers: { count: 3 } } },
+    );
     const changed = await clusterDiff({ kubeConfig: cluster.kubeConfig, gatewayNamespace });
     expect(changed.changed).to.equal(true);
     expect(changed.text).to.contain("--- live/apps/Deployment/team-a/bi-trino-worker");
@@ -43,13 +51,28 @@ describe("reconciler: clusterDiff", function () {
   });
 
   it("projects the live side of keyed lists by key: another manager's sidecar and env var are left out, our items kept in live order", () => {
-    const deployment = (containers: object[]) => ({ apiVersion: "apps/v1", kind: "Deployment", spec: { template: { spec: { containers } } } });
+    const deployment = (containers: object[]) => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      spec: { template: { spec: { containers } } },
+    });
     const desired = deployment([{ name: "trino", image: "trino:480", env: [{ name: "A", value: "1" }], args: ["x"] }]);
     const live = deployment([
       { name: "sidecar", image: "proxy:1" },
-      { name: "trino", image: "trino:479", imagePullPolicy: "IfNotPresent", env: [{ name: "EXTRA", value: "on" }, { name: "A", value: "1" }], args: ["x", "y"] },
+      {
+        name: "trino",
+        image: "trino:479",
+        imagePullPolicy: "IfNotPresent",
+        env: [
+          { name: "EXTRA", value: "on" },
+          { name: "A", value: "1" },
+        ],
+        args: ["x", "y"],
+      },
     ]);
-    expect(project(live, desired)).to.deep.equal(deployment([{ name: "trino", image: "trino:479", env: [{ name: "A", value: "1" }], args: ["x", "y"] }]));
+    expect(project(live, desired)).to.deep.equal(
+      deployment([{ name: "trino", image: "trino:479", env: [{ name: "A", value: "1" }], args: ["x", "y"] }]),
+    );
   });
 
   it("shows a new runtime's objects and route as additions, and names a runtime it cannot render", async () => {

@@ -17,12 +17,27 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { filePolicySource, parsePolicyText } from "../../reconciler/policy.ts";
 
-const configMap = (data: Record<string, string>): KubeObject => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "ns", labels: { a: "1" } }, data });
+const configMap = (data: Record<string, string>): KubeObject => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name: "c", namespace: "ns", labels: { a: "1" } },
+  data,
+});
 
 describe("reconciler core: desired vs live diff", () => {
   it("applies a missing object and skips one whose managed fields match, ignoring server-added fields", () => {
     expect(decideApply(configMap({ k: "v" }), undefined).apply).to.equal(true);
-    const live: KubeObject = { ...configMap({ k: "v" }), metadata: { name: "c", namespace: "ns", labels: { a: "1" }, uid: "u", resourceVersion: "7", creationTimestamp: "2026-01-01T00:00:00Z" as never } };
+    const live: KubeObject = {
+      ...configMap({ k: "v" }),
+      metadata: {
+        name: "c",
+        namespace: "ns",
+        labels: { a: "1" },
+        uid: "u",
+        resourceVersion: "7",
+        creationTimestamp: "2026-01-01T00:00:00Z" as never,
+      },
+    };
     expect(decideApply(configMap({ k: "v" }), live)).to.deep.equal({ apply: false, reason: "unchanged" });
     expect(decideApply(configMap({ k: "changed" }), live).apply).to.equal(true);
   });
@@ -34,14 +49,21 @@ describe("reconciler core: desired vs live diff", () => {
     expect(isSubset({ list: [{ x: 1 }] }, { list: [{ x: 1, y: 2 }] })).to.equal(true);
     expect(isSubset({ list: [{ x: 1 }] }, { list: [{ x: 1 }, { x: 2 }] })).to.equal(false);
     // Quantities come back canonicalized; only quantity maps compare by value.
-    expect(isSubset({ resources: { requests: { cpu: "0.5", memory: "2048Mi" } } }, { resources: { requests: { cpu: "500m", memory: "2Gi" } } })).to.equal(true);
+    expect(
+      isSubset({ resources: { requests: { cpu: "0.5", memory: "2048Mi" } } }, { resources: { requests: { cpu: "500m", memory: "2Gi" } } }),
+    ).to.equal(true);
     expect(isSubset({ resources: { limits: { cpu: "1" } } }, { resources: { limits: { cpu: "500m" } } })).to.equal(false);
     expect(isSubset({ version: "1" }, { version: "1.0" })).to.equal(false);
   });
 
   it("applies when our field manager owns a field that desired no longer sets, not when another manager does", () => {
-    const managed = (manager: string) => [{ manager, operation: "Apply", fieldsV1: { "f:metadata": { "f:labels": { "f:a": {} } }, "f:data": { "f:k": {}, "f:old": {} } } }];
-    const live = (manager: string): KubeObject => ({ ...configMap({ k: "v", old: "x" }), metadata: { name: "c", namespace: "ns", labels: { a: "1" }, managedFields: managed(manager) } as never });
+    const managed = (manager: string) => [
+      { manager, operation: "Apply", fieldsV1: { "f:metadata": { "f:labels": { "f:a": {} } }, "f:data": { "f:k": {}, "f:old": {} } } },
+    ];
+    const live = (manager: string): KubeObject => ({
+      ...configMap({ k: "v", old: "x" }),
+      metadata: { name: "c", namespace: "ns", labels: { a: "1" }, managedFields: managed(manager) } as never,
+    });
     const decision = decideApply(configMap({ k: "v" }), live(fieldManager));
     expect(decision.apply).to.equal(true);
     expect(decision.reason).to.contain("data.old");
@@ -49,16 +71,38 @@ describe("reconciler core: desired vs live diff", () => {
   });
 
   describe("lists a real API server merges by key (lib/list-merge-keys.ts)", () => {
-    const trino = { name: "trino", image: "trino:479", env: [{ name: "A", value: "1" }], ports: [{ name: "http", containerPort: 8080 }], volumeMounts: [{ name: "cfg", mountPath: "/etc/trino" }] };
-    const deployment = (containers: object[]): KubeObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "rt-coordinator", namespace: "ns" }, spec: { template: { spec: { containers } } } });
+    const trino = {
+      name: "trino",
+      image: "trino:479",
+      env: [{ name: "A", value: "1" }],
+      ports: [{ name: "http", containerPort: 8080 }],
+      volumeMounts: [{ name: "cfg", mountPath: "/etc/trino" }],
+    };
+    const deployment = (containers: object[]): KubeObject => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "rt-coordinator", namespace: "ns" },
+      spec: { template: { spec: { containers } } },
+    });
     // As v1.37 records them (test/real-k8s): the operator's items, and another manager's sidecar and env var.
     const itemFields = (fields: object) => ({ ".": {}, ...fields });
-    const operatorFields = { "f:spec": { "f:template": { "f:spec": { "f:containers": { 'k:{"name":"trino"}': itemFields({
-      "f:name": {}, "f:image": {},
-      "f:env": { 'k:{"name":"A"}': itemFields({ "f:name": {}, "f:value": {} }) },
-      "f:ports": { 'k:{"containerPort":8080,"protocol":"TCP"}': itemFields({ "f:containerPort": {}, "f:name": {} }) },
-      "f:volumeMounts": { 'k:{"mountPath":"/etc/trino"}': itemFields({ "f:mountPath": {}, "f:name": {} }) },
-    }) } } } } };
+    const operatorFields = {
+      "f:spec": {
+        "f:template": {
+          "f:spec": {
+            "f:containers": {
+              'k:{"name":"trino"}': itemFields({
+                "f:name": {},
+                "f:image": {},
+                "f:env": { 'k:{"name":"A"}': itemFields({ "f:name": {}, "f:value": {} }) },
+                "f:ports": { 'k:{"containerPort":8080,"protocol":"TCP"}': itemFields({ "f:containerPort": {}, "f:name": {} }) },
+                "f:volumeMounts": { 'k:{"mountPath":"/etc/trino"}': itemFields({ "f:mountPath": {}, "f:name": {} }) },
+              }),
+            },
+          },
+        },
+      },
+    };
     const live = (containers: object[], operatorOwns = operatorFields): KubeObject => {
       const object = deployment(containers);
       (object.metadata as Record<string, unknown>).managedFields = [{ manager: fieldManager, operation: "Apply", fieldsV1: operatorOwns }];
@@ -74,7 +118,10 @@ describe("reconciler core: desired vs live diff", () => {
       expect(decideApply(deployment([trino]), live([withDefaults])).apply).to.equal(false);
       expect(decideApply(deployment([{ ...trino, image: "trino:480" }]), live(withAdditions)).reason).to.equal("drift");
       expect(decideApply(deployment([{ ...trino, env: [{ name: "A", value: "2" }] }]), live(withAdditions)).reason).to.equal("drift");
-      expect(decideApply(deployment([trino, { name: "second", image: "x" }]), live(withAdditions)).reason, "a desired item missing").to.equal("drift");
+      expect(
+        decideApply(deployment([trino, { name: "second", image: "x" }]), live(withAdditions)).reason,
+        "a desired item missing",
+      ).to.equal("drift");
     });
 
     it("our items in another order is a difference (an apply reorders them); items of others between ours are not", () => {
@@ -85,14 +132,35 @@ describe("reconciler core: desired vs live diff", () => {
 
     it("a key field the server defaults (port protocol TCP) matches its absence in desired", () => {
       const service = (ports: object[]): KubeObject => ({ apiVersion: "v1", kind: "Service", metadata: { name: "s" }, spec: { ports } });
-      expect(isSubset({ spec: { ports: [{ port: 8080 }] } }, service([{ port: 9090, protocol: "TCP" }, { port: 8080, protocol: "TCP" }]), false, { apiVersion: "v1", kind: "Service", fields: [] })).to.equal(true);
-      expect(isSubset({ spec: { ports: [{ port: 8080, protocol: "UDP" }] } }, service([{ port: 8080, protocol: "TCP" }]), false, { apiVersion: "v1", kind: "Service", fields: [] })).to.equal(false);
+      expect(
+        isSubset(
+          { spec: { ports: [{ port: 8080 }] } },
+          service([
+            { port: 9090, protocol: "TCP" },
+            { port: 8080, protocol: "TCP" },
+          ]),
+          false,
+          { apiVersion: "v1", kind: "Service", fields: [] },
+        ),
+      ).to.equal(true);
+      expect(
+        isSubset({ spec: { ports: [{ port: 8080, protocol: "UDP" }] } }, service([{ port: 8080, protocol: "TCP" }]), false, {
+          apiVersion: "v1",
+          kind: "Service",
+          fields: [],
+        }),
+      ).to.equal(false);
     });
 
     it("lists not in the table stay atomic (args, tolerations, custom resources)", () => {
       const withArgs = (args: string[]) => deployment([{ ...trino, args }]);
       expect(decideApply(withArgs(["a"]), live([{ ...withDefaults, args: ["a", "b"] }])).reason).to.equal("drift");
-      const custom = (items: object[]): KubeObject => ({ apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name: "s" }, spec: { triggers: items } });
+      const custom = (items: object[]): KubeObject => ({
+        apiVersion: "keda.sh/v1alpha1",
+        kind: "ScaledObject",
+        metadata: { name: "s" },
+        spec: { triggers: items },
+      });
       expect(decideApply(custom([{ name: "a" }]), custom([{ name: "a" }, { name: "b" }])).reason).to.equal("drift");
     });
 
@@ -100,29 +168,67 @@ describe("reconciler core: desired vs live diff", () => {
       const withOldEnv = { ...operatorFields };
       const decision = decideApply(deployment([{ ...trino, env: [] }]), live([{ ...withDefaults }], withOldEnv));
       expect(decision).to.deep.equal({ apply: true, reason: "stale fields: spec.template.spec.containers[name=trino].env[name=A]" });
-      const sidecarOwned = { "f:spec": { "f:template": { "f:spec": { "f:containers": { ...operatorFields["f:spec"]["f:template"]["f:spec"]["f:containers"], 'k:{"name":"old-sidecar"}': itemFields({ "f:name": {}, "f:image": {} }) } } } } };
-      expect(decideApply(deployment([trino]), live([withDefaults, sidecar], sidecarOwned)).reason).to.equal("stale fields: spec.template.spec.containers[name=old-sidecar]");
+      const sidecarOwned = {
+        "f:spec": {
+          "f:template": {
+            "f:spec": {
+              "f:containers": {
+                ...operatorFields["f:spec"]["f:template"]["f:spec"]["f:containers"],
+                'k:{"name":"old-sidecar"}': itemFields({ "f:name": {}, "f:image": {} }),
+              },
+            },
+          },
+        },
+      };
+      expect(decideApply(deployment([trino]), live([withDefaults, sidecar], sidecarOwned)).reason).to.equal(
+        "stale fields: spec.template.spec.containers[name=old-sidecar]",
+      );
     });
   });
 
   it("omits spec.replicas of a Deployment that a ScaledObject or HPA scales, and only that one", () => {
-    const deployment = (name: string): KubeObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name }, spec: { replicas: 2, template: {} } });
-    const scaled: KubeObject = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledObject", metadata: { name: "w" }, spec: { scaleTargetRef: { name: "rt-worker" } } };
+    const deployment = (name: string): KubeObject => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name },
+      spec: { replicas: 2, template: {} },
+    });
+    const scaled: KubeObject = {
+      apiVersion: "keda.sh/v1alpha1",
+      kind: "ScaledObject",
+      metadata: { name: "w" },
+      spec: { scaleTargetRef: { name: "rt-worker" } },
+    };
     const out = releaseAutoscaledReplicas([deployment("rt-coordinator"), deployment("rt-worker"), scaled]);
     expect((out[0].spec as { replicas?: number }).replicas).to.equal(2);
     expect(out[1].spec as object).to.not.have.property("replicas");
     expect(releaseAutoscaledReplicas([deployment("rt-worker")])[0].spec).to.have.property("replicas", 2);
-    const hpa: KubeObject = { apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler", metadata: { name: "w" }, spec: { scaleTargetRef: { kind: "Deployment", name: "rt-worker" } } };
+    const hpa: KubeObject = {
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      metadata: { name: "w" },
+      spec: { scaleTargetRef: { kind: "Deployment", name: "rt-worker" } },
+    };
     expect(releaseAutoscaledReplicas([deployment("rt-worker"), hpa])[0].spec as object).to.not.have.property("replicas");
   });
 });
 
 describe("reconciler core: routes document", () => {
-  const entry = (namespace: string, name: string, state: "RUNNING" | "PAUSED" = "RUNNING") => ({ name, namespace, backend: `http://${name}-trino.${namespace}.svc.cluster.local:8080`, state });
+  const entry = (namespace: string, name: string, state: "RUNNING" | "PAUSED" = "RUNNING") => ({
+    name,
+    namespace,
+    backend: `http://${name}-trino.${namespace}.svc.cluster.local:8080`,
+    state,
+  });
 
   it("keeps one entry per runtime, sorted by namespace then name, and is valid per the schema", () => {
     let doc = emptyRoutes();
-    for (const [ns, name] of [["b", "x"], ["a", "z"], ["a", "y"]]) doc = upsertRoute(doc, entry(ns, name));
+    for (const [ns, name] of [
+      ["b", "x"],
+      ["a", "z"],
+      ["a", "y"],
+    ])
+      doc = upsertRoute(doc, entry(ns, name));
     doc = upsertRoute(doc, entry("a", "z", "PAUSED"));
     expect(doc.routes.map((r) => `${r.namespace}/${r.name}/${r.state}`)).to.deep.equal(["a/y/RUNNING", "a/z/PAUSED", "b/x/RUNNING"]);
     const text = serializeRoutes(doc);
@@ -138,7 +244,11 @@ describe("reconciler core: routes document", () => {
   });
 
   it("drops entries that do not match the schema and survives unreadable YAML", () => {
-    const text = yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [entry("a", "ok"), { name: "Bad Name", namespace: "a", backend: "x", state: "RUNNING" }] });
+    const text = yaml.dump({
+      apiVersion: "xtrinode.io/v1alpha1",
+      kind: "GatewayRoutes",
+      routes: [entry("a", "ok"), { name: "Bad Name", namespace: "a", backend: "x", state: "RUNNING" }],
+    });
     expect(parseRoutes(text).routes.map((r) => r.name)).to.deep.equal(["ok"]);
     expect(parseRoutes("routes: [unclosed").routes).to.deep.equal([]);
   });
@@ -148,7 +258,13 @@ describe("reconciler core: lifecycle", () => {
   const t0 = Date.parse("2026-06-01T12:00:00Z");
   const at = (ms: number) => new Date(t0 + ms);
   const timers = { drainPeriodMs: 30_000, maxDrainMs: 300_000 };
-  const input = (overrides: Partial<IntentInput>): IntentInput => ({ now: at(0), suspendedIntent: false, status: {}, timers, ...overrides });
+  const input = (overrides: Partial<IntentInput>): IntentInput => ({
+    now: at(0),
+    suspendedIntent: false,
+    status: {},
+    timers,
+    ...overrides,
+  });
 
   it("idle rule: now − max(last-activity, resume-requested-at, readySince) > wakeTTL", () => {
     const base = { wakeTTLMs: 60_000, lastActivity: at(-30_000).toISOString(), status: { readySince: at(-600_000).toISOString() } };
@@ -163,7 +279,10 @@ describe("reconciler core: lifecycle", () => {
     const ready = { phase: "Ready" as const, routeState: "RUNNING" as const };
     const draining = decideIntent(input({ suspendedIntent: true, status: ready }));
     expect(draining).to.include({ suspend: true, draining: true, scaleToZero: false, requeueAfterMs: 30_001 });
-    expect(decidePhase(draining, "Ready", { coordinatorReady: true, computeStopped: false })).to.deep.equal({ phase: "Suspending", routeState: "DRAINING" });
+    expect(decidePhase(draining, "Ready", { coordinatorReady: true, computeStopped: false })).to.deep.equal({
+      phase: "Suspending",
+      routeState: "DRAINING",
+    });
 
     const suspending = { phase: "Suspending" as const, routeState: "DRAINING" as const, suspendedAt: draining.suspendedAt };
     const stillDraining = decideIntent(input({ now: at(10_000), suspendedIntent: true, status: suspending }));
@@ -172,8 +291,14 @@ describe("reconciler core: lifecycle", () => {
 
     const drained = decideIntent(input({ now: at(31_000), suspendedIntent: true, status: suspending }));
     expect(drained).to.include({ draining: false, scaleToZero: true });
-    expect(decidePhase(drained, "Suspending", { coordinatorReady: true, computeStopped: false })).to.deep.equal({ phase: "Suspending", routeState: "PAUSED" });
-    expect(decidePhase(drained, "Suspending", { coordinatorReady: false, computeStopped: true })).to.deep.equal({ phase: "Suspended", routeState: "PAUSED" });
+    expect(decidePhase(drained, "Suspending", { coordinatorReady: true, computeStopped: false })).to.deep.equal({
+      phase: "Suspending",
+      routeState: "PAUSED",
+    });
+    expect(decidePhase(drained, "Suspending", { coordinatorReady: false, computeStopped: true })).to.deep.equal({
+      phase: "Suspended",
+      routeState: "PAUSED",
+    });
   });
 
   it("gateway activity during a drain extends it, up to maxDrain", () => {
@@ -185,17 +310,31 @@ describe("reconciler core: lifecycle", () => {
   });
 
   it("a runtime that was not serving suspends without draining; idle suspends without touching intent", () => {
-    expect(decideIntent(input({ suspendedIntent: true, status: { phase: "Reconciling", routeState: "RESUMING" } }))).to.include({ draining: false, scaleToZero: true });
-    const idle = decideIntent(input({ wakeTTLMs: 1000, status: { phase: "Ready", routeState: "RUNNING", readySince: at(-5000).toISOString() } }));
+    expect(decideIntent(input({ suspendedIntent: true, status: { phase: "Reconciling", routeState: "RESUMING" } }))).to.include({
+      draining: false,
+      scaleToZero: true,
+    });
+    const idle = decideIntent(
+      input({ wakeTTLMs: 1000, status: { phase: "Ready", routeState: "RUNNING", readySince: at(-5000).toISOString() } }),
+    );
     expect(idle).to.include({ suspend: true, idle: true, draining: true });
   });
 
   it("resume: Suspended → Resuming → Reconciling → Ready", () => {
     const running = decideIntent(input({ status: { phase: "Suspended", routeState: "PAUSED" } }));
     expect(running).to.include({ suspend: false, scaleToZero: false });
-    expect(decidePhase(running, "Suspended", { coordinatorReady: false, computeStopped: true })).to.deep.equal({ phase: "Resuming", routeState: "RESUMING" });
-    expect(decidePhase(running, "Resuming", { coordinatorReady: false, computeStopped: false })).to.deep.equal({ phase: "Reconciling", routeState: "RESUMING" });
-    expect(decidePhase(running, "Reconciling", { coordinatorReady: true, computeStopped: false })).to.deep.equal({ phase: "Ready", routeState: "RUNNING" });
+    expect(decidePhase(running, "Suspended", { coordinatorReady: false, computeStopped: true })).to.deep.equal({
+      phase: "Resuming",
+      routeState: "RESUMING",
+    });
+    expect(decidePhase(running, "Resuming", { coordinatorReady: false, computeStopped: false })).to.deep.equal({
+      phase: "Reconciling",
+      routeState: "RESUMING",
+    });
+    expect(decidePhase(running, "Reconciling", { coordinatorReady: true, computeStopped: false })).to.deep.equal({
+      phase: "Ready",
+      routeState: "RUNNING",
+    });
   });
 });
 
@@ -212,21 +351,46 @@ describe("reconciler core: status and readiness", () => {
   });
 
   it("stamps readySince on becoming Ready and keeps it; equal statuses compare equal across timestamps", () => {
-    const ready = buildStatus({ previous: { phase: "Reconciling" }, generation: 3, now, phase: "Ready", routeState: "RUNNING", conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "ok" }] });
+    const ready = buildStatus({
+      previous: { phase: "Reconciling" },
+      generation: 3,
+      now,
+      phase: "Ready",
+      routeState: "RUNNING",
+      conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "ok" }],
+    });
     expect(ready).to.include({ phase: "Ready", readySince: now.toISOString(), observedGeneration: 3 });
-    const again = buildStatus({ previous: ready, generation: 3, now: later, phase: "Ready", routeState: "RUNNING", conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "ok" }] });
+    const again = buildStatus({
+      previous: ready,
+      generation: 3,
+      now: later,
+      phase: "Ready",
+      routeState: "RUNNING",
+      conditions: [{ type: "Ready", status: "True", reason: "Ready", message: "ok" }],
+    });
     expect(again.readySince).to.equal(now.toISOString());
     expect(sameStatus(ready, again)).to.equal(true);
     expect(sameStatus(ready, { ...again, phase: "Suspending" })).to.equal(false);
   });
 
   it("reads coordinator readiness, stopped compute and node pool state", () => {
-    const dep = (component: string, replicas: number, ready: number): KubeObject => ({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: component, labels: { "app.kubernetes.io/component": component } }, spec: { replicas }, status: { readyReplicas: ready, replicas: ready } });
+    const dep = (component: string, replicas: number, ready: number): KubeObject => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: component, labels: { "app.kubernetes.io/component": component } },
+      spec: { replicas },
+      status: { readyReplicas: ready, replicas: ready },
+    });
     expect(coordinatorReady([dep("coordinator", 1, 1), dep("worker", 2, 0)])).to.equal(true);
     expect(coordinatorReady([dep("coordinator", 1, 0)])).to.equal(false);
     expect(computeStopped([dep("coordinator", 0, 0), dep("worker", 0, 0)])).to.equal(true);
     expect(computeStopped([dep("coordinator", 0, 1)])).to.equal(false);
-    const pool = (status: object): KubeObject => ({ apiVersion: "cluster.x-k8s.io/v1beta1", kind: "MachineDeployment", metadata: { name: "p" }, status });
+    const pool = (status: object): KubeObject => ({
+      apiVersion: "cluster.x-k8s.io/v1beta1",
+      kind: "MachineDeployment",
+      metadata: { name: "p" },
+      status,
+    });
     expect(nodePoolState([]).state).to.equal("none");
     expect(nodePoolState([pool({ phase: "ScalingUp" })]).state).to.equal("provisioning");
     expect(nodePoolState([pool({ phase: "Running" })]).state).to.equal("ready");
@@ -296,7 +460,12 @@ describe("reconciler core: policy file", () => {
       const source = filePolicySource(good);
       await source.reload();
       expect(source.current()).to.deep.equal({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodePolicy", defaults: { maxWorkers: 4 } });
-      expect(() => parsePolicyText("apiVersion: xtrinode.io/v1alpha1\nkind: XTrinodePolicy\ndefaults:\n  maxWorkerz: 4\n", "ConfigMap xtrinode-system/xtrinode-policy")).to.throw(/xtrinode-policy.*defaults\.maxWorkerz.*maxWorkers/);
+      expect(() =>
+        parsePolicyText(
+          "apiVersion: xtrinode.io/v1alpha1\nkind: XTrinodePolicy\ndefaults:\n  maxWorkerz: 4\n",
+          "ConfigMap xtrinode-system/xtrinode-policy",
+        ),
+      ).to.throw(/xtrinode-policy.*defaults\.maxWorkerz.*maxWorkers/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -21,7 +21,9 @@ describe("reconciler: ClusterClient sends and reads objects exactly as rendered"
   beforeEach(async () => {
     // NetworkPolicy is not among the test server's kinds; served like a CRD, it is still a built-in
     // group to client-node (so its typed model would apply).
-    cluster = await startCluster({ crds: [minimalCrd({ group: "networking.k8s.io", kind: "NetworkPolicy", versions: ["v1"], status: false })] });
+    cluster = await startCluster({
+      crds: [minimalCrd({ group: "networking.k8s.io", kind: "NetworkPolicy", versions: ["v1"], status: false })],
+    });
   });
   afterEach(async () => {
     await cluster.close();
@@ -30,7 +32,9 @@ describe("reconciler: ClusterClient sends and reads objects exactly as rendered"
   it("a LimitRange's `default` survives apply, create, replace, merge patch, get and list", async () => {
     const ref = { apiVersion: "v1", kind: "LimitRange", namespace: "team-a", name: "applied" };
     const applied = await cluster.client.apply(limitRange("applied", "2Gi"));
-    expect((applied.spec as { limits: unknown[] }).limits[0]).to.deep.include({ default: { memory: "2Gi" } }).and.not.have.property("_default");
+    expect((applied.spec as { limits: unknown[] }).limits[0])
+      .to.deep.include({ default: { memory: "2Gi" } })
+      .and.not.have.property("_default");
     const read = await cluster.client.get(ref);
     expect(read!.spec).to.deep.equal({ limits: [{ type: "Container", default: { memory: "2Gi" }, defaultRequest: { cpu: "500m" } }] });
 
@@ -58,13 +62,19 @@ describe("reconciler: ClusterClient sends and reads objects exactly as rendered"
     };
     const applied = await cluster.client.apply(policy);
     expect(applied.spec).to.deep.equal(policy.spec);
-    expect((await cluster.client.get({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", namespace: "team-a", name: "np" }))!.spec).to.deep.equal(policy.spec);
+    expect(
+      (await cluster.client.get({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", namespace: "team-a", name: "np" }))!.spec,
+    ).to.deep.equal(policy.spec);
   });
 
   it("the policy's LimitRange defaults reach the cluster, and a second reconcile writes nothing", async () => {
     const policy = staticPolicy({
       ...testPolicy,
-      defaults: { ...testPolicy.defaults, defaultResources: { limits: { memory: "3Gi" }, requests: { cpu: "250m" } }, maxResources: { memory: "64Gi" } },
+      defaults: {
+        ...testPolicy.defaults,
+        defaultResources: { limits: { memory: "3Gi" }, requests: { cpu: "250m" } },
+        maxResources: { memory: "64Gi" },
+      },
     });
     const clock = new TestClock();
     const ctx = testContext(cluster, clock, policy);
@@ -77,7 +87,11 @@ describe("reconciler: ClusterClient sends and reads objects exactly as rendered"
     }
     const [guardrail] = await cluster.client.list("v1", "LimitRange", "team-a", guardrailsLabel);
     expect(guardrail, "the guardrail LimitRange").to.not.equal(undefined);
-    expect((guardrail.spec as { limits: Array<Record<string, unknown>> }).limits[0]).to.deep.include({ default: { memory: "3Gi" }, defaultRequest: { cpu: "250m" }, max: { memory: "64Gi" } });
+    expect((guardrail.spec as { limits: Array<Record<string, unknown>> }).limits[0]).to.deep.include({
+      default: { memory: "3Gi" },
+      defaultRequest: { cpu: "250m" },
+      max: { memory: "64Gi" },
+    });
 
     cluster.server.requestLog.clear();
     clock.advance(60_000);

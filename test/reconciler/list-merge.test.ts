@@ -43,7 +43,9 @@ describe("reconciler: lists other field managers add to (keyed list merge)", fun
     cluster.server.requestLog.clear();
     clock.advance(60_000);
     await reconcile(ctx, "team-a", "bi");
-    expect(cluster.server.requestLog.writes({ pathPrefix: "/apis/apps" }).map((e) => `${e.method} ${e.path}`)).to.deep.equal([`PATCH /apis/apps/v1/namespaces/team-a/deployments/${deployment.name}`]);
+    expect(cluster.server.requestLog.writes({ pathPrefix: "/apis/apps" }).map((e) => `${e.method} ${e.path}`)).to.deep.equal([
+      `PATCH /apis/apps/v1/namespaces/team-a/deployments/${deployment.name}`,
+    ]);
     expect(((await cluster.client.get(ref))!.spec as { progressDeadlineSeconds: number }).progressDeadlineSeconds).to.equal(600);
     expect((await summary()).containers).to.deep.equal(containers);
     expect((await summary()).env).to.include(addedEnvVar);

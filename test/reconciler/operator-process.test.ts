@@ -19,17 +19,30 @@ const children = new Set<ChildProcess>();
 
 async function spawnOperator(cluster: Cluster, identity: string): Promise<OperatorProcess> {
   const args = [
-    path.join(repoRoot, "bin", "xtrinode.ts"), "operator",
-    "--kubeconfig", cluster.server.kubeconfigPath,
-    "--namespace-gateway", gatewayNamespace,
-    "--metrics-port", "0",
-    "--metrics-host", "127.0.0.1",
-    "--identity", identity,
-    "--lease-duration", "2s",
-    "--retry-period", "200ms",
-    "--resync-period", "2s",
+    path.join(repoRoot, "bin", "xtrinode.ts"),
+    "operator",
+    "--kubeconfig",
+    cluster.server.kubeconfigPath,
+    "--namespace-gateway",
+    gatewayNamespace,
+    "--metrics-port",
+    "0",
+    "--metrics-host",
+    "127.0.0.1",
+    "--identity",
+    identity,
+    "--lease-duration",
+    "2s",
+    "--retry-period",
+    "200ms",
+    "--resync-period",
+    "2s",
   ];
-  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, XTRINODE_LOG_LEVEL: "info" } });
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, XTRINODE_LOG_LEVEL: "info" },
+  });
   children.add(child);
   const output: string[] = [];
   let buffered = "";
@@ -41,13 +54,28 @@ async function spawnOperator(cluster: Cluster, identity: string): Promise<Operat
   });
   child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => (children.delete(child), resolve(code))));
-  await eventually(`operator ${identity} ready line`, () => output.some((l) => l.includes('"event":"ready"')) || (child.exitCode !== null && Promise.reject(new Error(output.join("\n")))), 20_000);
+  await eventually(
+    `operator ${identity} ready line`,
+    () => output.some((l) => l.includes('"event":"ready"')) || (child.exitCode !== null && Promise.reject(new Error(output.join("\n")))),
+    20_000,
+  );
   return { child, output, exited };
 }
 
 function runApply(cluster: Cluster): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "bin", "xtrinode.ts"), "apply", "--kubeconfig", cluster.server.kubeconfigPath, "--namespace-gateway", gatewayNamespace], { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(repoRoot, "bin", "xtrinode.ts"),
+        "apply",
+        "--kubeconfig",
+        cluster.server.kubeconfigPath,
+        "--namespace-gateway",
+        gatewayNamespace,
+      ],
+      { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] },
+    );
     children.add(child);
     let stdout = "";
     child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -56,7 +84,12 @@ function runApply(cluster: Cluster): Promise<{ code: number | null; stdout: stri
 }
 
 async function leaseHolder(cluster: Cluster): Promise<string | undefined> {
-  const lease = await cluster.client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "xtrinode-system", name: leaseName });
+  const lease = await cluster.client.get({
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    namespace: "xtrinode-system",
+    name: leaseName,
+  });
   return (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
 }
 
@@ -85,7 +118,12 @@ describe("reconciler: operator processes", function () {
     await a.exited;
     // 2.4 s by the flags; the wait is generous for a loaded machine (no timing assertion).
     await eventually("op-b to take the lease", async () => (await leaseHolder(cluster)) === "op-b", 20_000);
-    const lease = await cluster.client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "xtrinode-system", name: leaseName });
+    const lease = await cluster.client.get({
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
+      namespace: "xtrinode-system",
+      name: leaseName,
+    });
     expect((lease!.spec as { leaseTransitions?: number }).leaseTransitions).to.be.at.least(1);
     expect(typeof (lease!.spec as { renewTime?: string }).renewTime).to.equal("string");
     expect((lease!.spec as { renewTime: string }).renewTime).to.match(/\.\d{6}Z$/); // MicroTime
@@ -125,7 +163,10 @@ describe("reconciler: operator processes", function () {
     // Deployment applies stall, so the first operator dies with config maps applied but no workloads.
     cluster.server.faults.add({ method: "PATCH", pathPrefix: "/apis/apps/v1/namespaces/team-a/deployments", hang: true, count: 1000 });
     await cluster.client.create(runtime("team-a", "halfway", { workers: { mode: "fixed", count: 2 } }));
-    await eventually("config maps applied", async () => (await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=halfway`)).length > 0);
+    await eventually(
+      "config maps applied",
+      async () => (await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=halfway`)).length > 0,
+    );
     first.child.kill("SIGKILL");
     await first.exited;
     expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=halfway`)).to.deep.equal([]);

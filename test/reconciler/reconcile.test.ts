@@ -7,21 +7,47 @@ import { fieldManager } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/apply-decision.ts";
 import { reconcileRuntime, type ReconcileContext } from "../../reconciler/reconcile.ts";
 import { pruneGuardrails } from "../../reconciler/guardrails.ts";
-import { catalog, condition, gatewayNamespace, getRuntime, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster, type RuntimeStatus } from "./support.ts";
+import {
+  catalog,
+  condition,
+  gatewayNamespace,
+  getRuntime,
+  reconcile,
+  reconcileTo,
+  routeOf,
+  runtime,
+  startCluster,
+  staticPolicy,
+  statusOf,
+  TestClock,
+  testContext,
+  testPolicy,
+  tick,
+  type Cluster,
+  type RuntimeStatus,
+} from "./support.ts";
 
 const queryPressure = { queryPressure: { serverAddress: "http://prometheus.monitoring.svc:9090" } };
 
-
-const deployment = (cluster: Cluster, ns: string, name: string) => cluster.client.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name });
+const deployment = (cluster: Cluster, ns: string, name: string) =>
+  cluster.client.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name });
 
 async function createRuntime(cluster: Cluster, object: KubeObject): Promise<void> {
   await cluster.client.create(object);
 }
 
-async function mergeSpec(cluster: Cluster, ns: string, name: string, spec: Record<string, unknown>, metadata?: Record<string, unknown>): Promise<void> {
-  await cluster.client.mergePatch({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: ns, name }, { spec, ...(metadata ? { metadata } : {}) });
+async function mergeSpec(
+  cluster: Cluster,
+  ns: string,
+  name: string,
+  spec: Record<string, unknown>,
+  metadata?: Record<string, unknown>,
+): Promise<void> {
+  await cluster.client.mergePatch(
+    { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: ns, name },
+    { spec, ...(metadata ? { metadata } : {}) },
+  );
 }
-
 
 describe("reconciler: reconcile against the Kubernetes API test server", function () {
   this.timeout(30_000);
@@ -76,16 +102,26 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
   });
 
   it("an unchanged runtime reconciles with zero write requests", async () => {
-    await createRuntime(cluster, runtime("team-a", "bi", {
-      workers: { mode: "keda", min: 0, max: 4, keda: queryPressure },
-      monitoring: { serviceMonitor: true },
-      // Quantities the API server canonicalizes ("0.5" → "500m", "2048Mi" → "2Gi") must not count as changes.
-      // (An explicit heap: the default 8G would not fit under the 2048Mi limit.)
-      coordinator: { resources: { requests: { cpu: "0.5", memory: "2048Mi" }, limits: { memory: "2048Mi" } }, jvm: { maxHeapSize: "1536M" } },
-    }));
+    await createRuntime(
+      cluster,
+      runtime("team-a", "bi", {
+        workers: { mode: "keda", min: 0, max: 4, keda: queryPressure },
+        monitoring: { serviceMonitor: true },
+        // Quantities the API server canonicalizes ("0.5" → "500m", "2048Mi" → "2Gi") must not count as changes.
+        // (An explicit heap: the default 8G would not fit under the 2048Mi limit.)
+        coordinator: {
+          resources: { requests: { cpu: "0.5", memory: "2048Mi" }, limits: { memory: "2048Mi" } },
+          jvm: { maxHeapSize: "1536M" },
+        },
+      }),
+    );
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
     await tick();
-    const containers = ((await deployment(cluster, "team-a", "bi-trino-coordinator"))!.spec as { template: { spec: { containers: Array<{ resources?: { requests?: Record<string, string> } }> } } }).template.spec.containers;
+    const containers = (
+      (await deployment(cluster, "team-a", "bi-trino-coordinator"))!.spec as {
+        template: { spec: { containers: Array<{ resources?: { requests?: Record<string, string> } }> } };
+      }
+    ).template.spec.containers;
     expect(containers.map((c) => c.resources?.requests?.cpu)).to.include("500m"); // canonicalized by the server
     cluster.server.requestLog.clear();
     clock.advance(60_000);
@@ -102,14 +138,18 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     const scaledObjects = () => cluster.client.list("keda.sh/v1alpha1", "ScaledObject", "team-a", `${ownerLabel}=bi`);
     expect(await scaledObjects()).to.have.length(1);
     const worker = (await deployment(cluster, "team-a", "bi-trino-worker"))!;
-    const ours = (worker.metadata as { managedFields?: Array<{ manager: string; fieldsV1?: { "f:spec"?: Record<string, unknown> } }> }).managedFields!.find((m) => m.manager === fieldManager)!;
+    const ours = (
+      worker.metadata as { managedFields?: Array<{ manager: string; fieldsV1?: { "f:spec"?: Record<string, unknown> } }> }
+    ).managedFields!.find((m) => m.manager === fieldManager)!;
     expect(ours.fieldsV1?.["f:spec"]).to.not.have.property("f:replicas");
 
     await mergeSpec(cluster, "team-a", "bi", { workers: { mode: "fixed", count: 3, min: null, max: null, keda: null } });
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
     expect(await scaledObjects()).to.deep.equal([]);
     expect(((await deployment(cluster, "team-a", "bi-trino-worker"))!.spec as { replicas?: number }).replicas).to.equal(3);
-    expect(cluster.server.requestLog.writes({ method: "DELETE" }).map((e) => e.path)).to.deep.equal(["/apis/keda.sh/v1alpha1/namespaces/team-a/scaledobjects/bi-trino-worker"]);
+    expect(cluster.server.requestLog.writes({ method: "DELETE" }).map((e) => e.path)).to.deep.equal([
+      "/apis/keda.sh/v1alpha1/namespaces/team-a/scaledobjects/bi-trino-worker",
+    ]);
   });
 
   it("suspend intent: Suspending with route DRAINING while queries run, then PAUSED with compute at zero, then Suspended", async () => {
@@ -157,7 +197,9 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     await reconcileTo(ctx, cluster, "team-a", "elastic", "Ready");
     expect(await scaledObjects()).to.have.length(1);
     const worker = (await deployment(cluster, "team-a", "elastic-trino-worker"))!;
-    const ours = (worker.metadata as { managedFields?: Array<{ manager: string; fieldsV1?: { "f:spec"?: Record<string, unknown> } }> }).managedFields!.find((m) => m.manager === fieldManager)!;
+    const ours = (
+      worker.metadata as { managedFields?: Array<{ manager: string; fieldsV1?: { "f:spec"?: Record<string, unknown> } }> }
+    ).managedFields!.find((m) => m.manager === fieldManager)!;
     expect(ours.fieldsV1?.["f:spec"]).to.not.have.property("f:replicas");
   });
 
@@ -167,7 +209,13 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     expect((await routeOf(cluster.client, "team-a", "bi"))?.state).to.equal("PAUSED");
 
     cluster.server.sim.setDeploymentReadyDelay(null);
-    await mergeSpec(cluster, "team-a", "bi", { lifecycle: { suspended: false } }, { annotations: { "xtrinode.io/resume-requested-at": clock.now().toISOString() } });
+    await mergeSpec(
+      cluster,
+      "team-a",
+      "bi",
+      { lifecycle: { suspended: false } },
+      { annotations: { "xtrinode.io/resume-requested-at": clock.now().toISOString() } },
+    );
     expect((await reconcile(ctx, "team-a", "bi")).phase).to.equal("Resuming");
     expect((await routeOf(cluster.client, "team-a", "bi"))?.state).to.equal("RESUMING");
     expect(((await deployment(cluster, "team-a", "bi-trino-coordinator"))!.spec as { replicas: number }).replicas).to.equal(1);
@@ -232,7 +280,9 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     expect(status.message).to.contain("no r6i.4xlarge capacity");
     expect(condition(status, "NodePoolReady")).to.include({ status: "False", reason: "ProvisioningFailed" });
     expect(await deployment(cluster, "team-a", "etl-trino-coordinator")).to.equal(undefined);
-    const events = (await cluster.client.list("v1", "Event", "team-a")).filter((e) => (e.involvedObject as { name?: string }).name === "etl");
+    const events = (await cluster.client.list("v1", "Event", "team-a")).filter(
+      (e) => (e.involvedObject as { name?: string }).name === "etl",
+    );
     expect(events).to.have.length(1);
     expect(events[0]).to.include({ type: "Warning", reason: "NodePoolFailed" });
   });
@@ -244,11 +294,17 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     await createRuntime(cluster, runtime("team-a", "skips", { catalogs: { names: ["other"] } }));
     await reconcileTo(ctx, cluster, "team-a", "uses", "Ready");
     await reconcileTo(ctx, cluster, "team-a", "skips", "Ready");
-    expect((await statusOf(cluster, "team-a", "uses")) as { catalogs?: string[] }).to.have.property("catalogs").that.deep.equals(["tpch"]);
-    const template = async (name: string) => JSON.stringify(((await deployment(cluster, "team-a", name))!.spec as { template: unknown }).template);
+    expect((await statusOf(cluster, "team-a", "uses")) as { catalogs?: string[] })
+      .to.have.property("catalogs")
+      .that.deep.equals(["tpch"]);
+    const template = async (name: string) =>
+      JSON.stringify(((await deployment(cluster, "team-a", name))!.spec as { template: unknown }).template);
     const before = { coordinator: await template("uses-trino-coordinator"), skips: await template("skips-trino-coordinator") };
 
-    await cluster.client.mergePatch({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodeCatalog", namespace: "team-a", name: "tpch" }, { spec: { properties: { "tpch.splits-per-node": "8" } } });
+    await cluster.client.mergePatch(
+      { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodeCatalog", namespace: "team-a", name: "tpch" },
+      { spec: { properties: { "tpch.splits-per-node": "8" } } },
+    );
     await tick();
     cluster.server.requestLog.clear();
     await reconcile(ctx, "team-a", "skips");
@@ -264,11 +320,18 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
   it("a bad spec or a missing Secret key is phase Error with a message saying what to fix; other runtimes keep reconciling", async () => {
     // An unknown field never reaches the operator: the client asks for fieldValidation=Strict, so the
     // API server refuses it naming the field (without Strict it would prune it silently).
-    const typo = await createRuntime(cluster, runtime("team-a", "bad", { workers: { mode: "fixed", count: -2 }, colour: "blue" })).catch((error: Error) => error);
+    const typo = await createRuntime(cluster, runtime("team-a", "bad", { workers: { mode: "fixed", count: -2 }, colour: "blue" })).catch(
+      (error: Error) => error,
+    );
     expect(String((typo as { body?: unknown }).body)).to.contain('strict decoding error: unknown field \\"spec.colour\\"');
     // (The test server does not check the schema's minimum, as a real one would; the operator does too.)
     await createRuntime(cluster, runtime("team-a", "bad", { workers: { mode: "fixed", count: -2 } }));
-    await cluster.client.create(catalog("team-a", "pg", { connector: "postgresql", secretProperties: { "connection-password": { secretName: "pg-creds", key: "password" } } }));
+    await cluster.client.create(
+      catalog("team-a", "pg", {
+        connector: "postgresql",
+        secretProperties: { "connection-password": { secretName: "pg-creds", key: "password" } },
+      }),
+    );
     await createRuntime(cluster, runtime("team-a", "needs-secret", { catalogs: { names: ["pg"] } }));
     await createRuntime(cluster, runtime("team-a", "good"));
 
@@ -287,11 +350,19 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
 
     await reconcileTo(ctx, cluster, "team-a", "good", "Ready");
 
-    await cluster.client.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "pg-creds", namespace: "team-a" }, data: { user: "dXNlcg==" } });
+    await cluster.client.create({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "pg-creds", namespace: "team-a" },
+      data: { user: "dXNlcg==" },
+    });
     await reconcile(ctx, "team-a", "needs-secret");
     secretStatus = await statusOf(cluster, "team-a", "needs-secret");
     expect(secretStatus.message).to.contain('has no key "password"');
-    await cluster.client.mergePatch({ apiVersion: "v1", kind: "Secret", namespace: "team-a", name: "pg-creds" }, { data: { password: Buffer.from("sup3r-pa55").toString("base64") } });
+    await cluster.client.mergePatch(
+      { apiVersion: "v1", kind: "Secret", namespace: "team-a", name: "pg-creds" },
+      { data: { password: Buffer.from("sup3r-pa55").toString("base64") } },
+    );
     await reconcileTo(ctx, cluster, "team-a", "needs-secret", "Ready");
     expect(condition(await statusOf(cluster, "team-a", "needs-secret"), "SecretsResolved")).to.include({ status: "True" });
     // The secret value never reaches rendered objects.
@@ -316,7 +387,11 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     expect(await routeOf(cluster.client, "team-a", "stays")).to.include({ state: "RUNNING" });
     expect(await getRuntime(cluster.client, "team-a", "bi")).to.equal(undefined);
     await tick();
-    for (const kind of [["apps/v1", "Deployment"], ["v1", "ConfigMap"], ["v1", "Service"]]) {
+    for (const kind of [
+      ["apps/v1", "Deployment"],
+      ["v1", "ConfigMap"],
+      ["v1", "Service"],
+    ]) {
       expect(await cluster.client.list(kind[0], kind[1], "team-a", `${ownerLabel}=bi`)).to.deep.equal([]);
     }
     expect(await deployment(cluster, "team-a", "stays-trino-coordinator")).to.not.equal(undefined);
@@ -328,10 +403,19 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     const quotaNames = async () => (await cluster.client.list("v1", "ResourceQuota", "team-a")).map((q) => q.metadata!.name!).sort();
     const [guardrail] = await quotaNames();
     expect(guardrail, "the guardrail quota").to.be.a("string");
-    await cluster.client.create({ apiVersion: "v1", kind: "ResourceQuota", metadata: { name: "team-own", namespace: "team-a" }, spec: { hard: { pods: "10" } } });
+    await cluster.client.create({
+      apiVersion: "v1",
+      kind: "ResourceQuota",
+      metadata: { name: "team-own", namespace: "team-a" },
+      spec: { hard: { pods: "10" } },
+    });
 
     expect(await pruneGuardrails(ctx, "team-a")).to.deep.equal([]); // still wanted
-    const withoutQuota = testContext(cluster, clock, staticPolicy({ ...testPolicy, defaults: { ...testPolicy.defaults, quota: undefined } }));
+    const withoutQuota = testContext(
+      cluster,
+      clock,
+      staticPolicy({ ...testPolicy, defaults: { ...testPolicy.defaults, quota: undefined } }),
+    );
     expect(await pruneGuardrails(withoutQuota, "team-a")).to.deep.equal([`ResourceQuota/${guardrail}`]);
     expect(await quotaNames()).to.deep.equal(["team-own"]);
     expect(await pruneGuardrails(withoutQuota, "team-a")).to.deep.equal([]); // idempotent

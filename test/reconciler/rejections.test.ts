@@ -7,12 +7,27 @@ import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { ownerLabel, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
 import { reconcileRuntime } from "../../reconciler/reconcile.ts";
 import { readRoutes } from "../../reconciler/routes-publisher.ts";
-import { condition, events, gatewayNamespace, getRuntime, phaseOf, reconcile, reconcileTo, routeOf, runtime, startCluster, staticPolicy, statusOf, TestClock, testContext, testPolicy, tick, type Cluster } from "./support.ts";
-
+import {
+  condition,
+  events,
+  gatewayNamespace,
+  getRuntime,
+  phaseOf,
+  reconcile,
+  reconcileTo,
+  routeOf,
+  runtime,
+  startCluster,
+  staticPolicy,
+  statusOf,
+  TestClock,
+  testContext,
+  testPolicy,
+  tick,
+  type Cluster,
+} from "./support.ts";
 
 const overlayPolicy: XTrinodePolicy = { ...testPolicy, defaults: { ...testPolicy.defaults, allowValuesOverlay: true } };
-
-
 
 describe("reconciler: rejected applies and route conflicts", function () {
   this.timeout(30_000);
@@ -29,14 +44,24 @@ describe("reconciler: rejected applies and route conflicts", function () {
 
   it("a 422 on the HPA after a KEDA → HPA switch: phase Error/ApplyRejected naming the object, the ScaledObject kept, no retries until fixed", async () => {
     const ctx = testContext(cluster, clock, staticPolicy(overlayPolicy));
-    await cluster.client.create(runtime("team-a", "bi", { workers: { mode: "keda", min: 0, max: 4, keda: { queryPressure: { serverAddress: "http://prometheus:9090" } } } }));
+    await cluster.client.create(
+      runtime("team-a", "bi", {
+        workers: { mode: "keda", min: 0, max: 4, keda: { queryPressure: { serverAddress: "http://prometheus:9090" } } },
+      }),
+    );
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
-    const list = async (apiVersion: string, kind: string) => (await cluster.client.list(apiVersion, kind, "team-a", `${ownerLabel}=bi`)).map((o) => o.metadata!.name);
+    const list = async (apiVersion: string, kind: string) =>
+      (await cluster.client.list(apiVersion, kind, "team-a", `${ownerLabel}=bi`)).map((o) => o.metadata!.name);
     expect(await list("keda.sh/v1alpha1", "ScaledObject")).to.deep.equal(["bi-trino-worker"]);
 
     await cluster.client.mergePatch(
       { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "bi" },
-      { spec: { workers: { mode: "fixed", count: 2, min: null, max: null, keda: null }, valuesOverlay: { server: { autoscaling: { enabled: true, maxReplicas: 4 } } } } },
+      {
+        spec: {
+          workers: { mode: "fixed", count: 2, min: null, max: null, keda: null },
+          valuesOverlay: { server: { autoscaling: { enabled: true, maxReplicas: 4 } } },
+        },
+      },
     );
     const generation = (await getRuntime(cluster.client, "team-a", "bi"))!.metadata!.generation;
     const hpas = "/apis/autoscaling/v2/namespaces/team-a/horizontalpodautoscalers";
@@ -81,11 +106,19 @@ describe("reconciler: rejected applies and route conflicts", function () {
     const ctx = testContext(cluster, clock);
     await cluster.client.create(runtime("team-a", "bi"));
     await reconcileRuntime(ctx, "team-a", "bi"); // Pending
-    cluster.server.faults.add({ method: "PATCH", pathPrefix: "/api/v1/namespaces/team-a/resourcequotas", status: 403, message: "resourcequotas is forbidden: denied by policy", count: 100 });
+    cluster.server.faults.add({
+      method: "PATCH",
+      pathPrefix: "/api/v1/namespaces/team-a/resourcequotas",
+      status: 403,
+      message: "resourcequotas is forbidden: denied by policy",
+      count: 100,
+    });
     const result = await reconcileRuntime(ctx, "team-a", "bi");
     expect(result.phase).to.equal("Error");
     const status = await statusOf(cluster, "team-a", "bi");
-    expect(status.message).to.match(/^the API server rejected ResourceQuota team-a\/\S+: HTTP 403: resourcequotas is forbidden: denied by policy; fix the XTrinodePolicy/);
+    expect(status.message).to.match(
+      /^the API server rejected ResourceQuota team-a\/\S+: HTTP 403: resourcequotas is forbidden: denied by policy; fix the XTrinodePolicy/,
+    );
     expect(condition(status, "Ready")).to.include({ reason: "ApplyRejected" });
 
     cluster.server.faults.clear();
@@ -100,8 +133,15 @@ describe("reconciler: rejected applies and route conflicts", function () {
     const ctx = testContext(cluster, clock);
     await cluster.client.create(runtime("team-a", "bi"));
     expect((await reconcileRuntime(ctx, "team-a", "bi")).phase).to.equal("Pending");
-    const typed = "failed to create typed patch object (/v1, Kind=ResourceQuota) team-a/xtrinode-quota: .spec.hard.pods: expected string, got &value.valueUnstructured{Value:30}";
-    cluster.server.faults.add({ method: "PATCH", pathPrefix: "/api/v1/namespaces/team-a/resourcequotas", status: 500, message: typed, count: 100 });
+    const typed =
+      "failed to create typed patch object (/v1, Kind=ResourceQuota) team-a/xtrinode-quota: .spec.hard.pods: expected string, got &value.valueUnstructured{Value:30}";
+    cluster.server.faults.add({
+      method: "PATCH",
+      pathPrefix: "/api/v1/namespaces/team-a/resourcequotas",
+      status: 500,
+      message: typed,
+      count: 100,
+    });
     for (let pass = 0; pass < 2; pass++) {
       let thrown: unknown;
       await reconcileRuntime(ctx, "team-a", "bi").catch((error) => (thrown = error));
@@ -109,7 +149,9 @@ describe("reconciler: rejected applies and route conflicts", function () {
     }
     const status = await statusOf(cluster, "team-a", "bi");
     expect(status.phase).to.equal("Error");
-    expect(status.message).to.match(/^the API server failed to apply ResourceQuota team-a\/xtrinode-quota: HTTP 500: /).and.contain(typed);
+    expect(status.message)
+      .to.match(/^the API server failed to apply ResourceQuota team-a\/xtrinode-quota: HTTP 500: /)
+      .and.contain(typed);
     expect(condition(status, "Ready")).to.include({ status: "False", reason: "ApplyFailed", message: status.message });
     const failed = await events(cluster, "team-a", "ApplyFailed");
     expect(failed).to.have.length(1);
@@ -120,7 +162,11 @@ describe("reconciler: rejected applies and route conflicts", function () {
 
   it("a kind the cluster does not serve (Prometheus Operator not installed): phase Error ApplyFailed saying what to install, one Event, retried", async () => {
     const ctx = testContext(cluster, clock);
-    await cluster.client.delete({ apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", name: "servicemonitors.monitoring.coreos.com" });
+    await cluster.client.delete({
+      apiVersion: "apiextensions.k8s.io/v1",
+      kind: "CustomResourceDefinition",
+      name: "servicemonitors.monitoring.coreos.com",
+    });
     await cluster.client.create(runtime("team-a", "watched", { monitoring: { serviceMonitor: true } }));
     expect((await reconcileRuntime(ctx, "team-a", "watched")).phase).to.equal("Pending");
     let thrown: unknown;
@@ -128,7 +174,8 @@ describe("reconciler: rejected applies and route conflicts", function () {
     expect(thrown, "retried with back-off").to.be.instanceOf(Error);
     const status = await statusOf(cluster, "team-a", "watched");
     expect(status.phase).to.equal("Error");
-    expect(status.message).to.contain("does not serve monitoring.coreos.com/v1 ServiceMonitor, needed for ServiceMonitor team-a/watched-trino")
+    expect(status.message)
+      .to.contain("does not serve monitoring.coreos.com/v1 ServiceMonitor, needed for ServiceMonitor team-a/watched-trino")
       .and.contain("the Prometheus Operator, for spec.monitoring.serviceMonitor");
     expect(condition(status, "Ready")).to.include({ reason: "ApplyFailed" });
     expect(await events(cluster, "team-a", "ApplyFailed")).to.have.length(1);
@@ -139,7 +186,9 @@ describe("reconciler: rejected applies and route conflicts", function () {
     const host = "bi.trino.example.com";
     await cluster.client.create(runtime("team-a", "bi", { route: { hostnames: [host], default: true } }));
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
-    await cluster.client.create(runtime("team-b", "sneaky", { route: { hostnames: ["bi.trino.example.com", "sneaky.trino.example.com"], default: true } }));
+    await cluster.client.create(
+      runtime("team-b", "sneaky", { route: { hostnames: ["bi.trino.example.com", "sneaky.trino.example.com"], default: true } }),
+    );
     for (let i = 0; i < 4; i++) {
       await reconcile(ctx, "team-b", "sneaky");
       await tick();
@@ -160,7 +209,9 @@ describe("reconciler: rejected applies and route conflicts", function () {
     expect(status.phase).to.equal("Ready");
     expect(condition(status, "Ready")).to.include({ status: "True" });
     expect(condition(status, "RoutePublished")).to.include({ status: "False", reason: "RouteConflict" });
-    expect(status.message).to.contain(`hostname "bi.trino.example.com" is already routed to team-a/bi: remove it from spec.route.hostnames`);
+    expect(status.message).to.contain(
+      `hostname "bi.trino.example.com" is already routed to team-a/bi: remove it from spec.route.hostnames`,
+    );
     expect(status.message).to.contain("team-a/bi is already the default route: set spec.route.default to false");
     expect(await events(cluster, "team-b", "RouteConflict")).to.have.length(1);
     expect(await phaseOf(cluster.client, "team-a", "bi")).to.equal("Ready");
@@ -177,10 +228,16 @@ describe("reconciler: rejected applies and route conflicts", function () {
     expect(await routeOf(cluster.client, "team-a", "bi")).to.deep.include({ hostnames: [host], default: true });
 
     // Once the owner lets go, the other runtime gets the claims.
-    await cluster.client.mergePatch({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "bi" }, { spec: { route: { hostnames: ["bi-a.trino.example.com"], default: false } } });
+    await cluster.client.mergePatch(
+      { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "bi" },
+      { spec: { route: { hostnames: ["bi-a.trino.example.com"], default: false } } },
+    );
     await reconcile(ctx, "team-a", "bi");
     await reconcileTo(ctx, cluster, "team-b", "sneaky", "Ready");
-    expect(await routeOf(cluster.client, "team-b", "sneaky")).to.deep.include({ hostnames: ["bi.trino.example.com", "sneaky.trino.example.com"], default: true });
+    expect(await routeOf(cluster.client, "team-b", "sneaky")).to.deep.include({
+      hostnames: ["bi.trino.example.com", "sneaky.trino.example.com"],
+      default: true,
+    });
     expect(condition(await statusOf(cluster, "team-b", "sneaky"), "RoutePublished")).to.include({ status: "True" });
   });
 
@@ -193,7 +250,12 @@ describe("reconciler: rejected applies and route conflicts", function () {
     await cluster.client.create(runtime("team-b", "second", { route: { hostnames: [host] } }));
     await reconcileTo(ctx, cluster, "team-b", "second", "Ready");
     // Forge the old state: the second runtime's entry also claims the hostname.
-    const configMap = (await cluster.client.get({ apiVersion: "v1", kind: "ConfigMap", namespace: gatewayNamespace, name: routesConfigMapName }))!;
+    const configMap = (await cluster.client.get({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      namespace: gatewayNamespace,
+      name: routesConfigMapName,
+    }))!;
     const data = configMap.data as Record<string, string>;
     const forged = data[routesDataKey].replace(/(name: second\n(?:.*\n)*?\s+namespace: team-b\n)/, `$1    hostnames:\n      - ${host}\n`);
     expect(forged, "forged a double claim").to.not.equal(data[routesDataKey]);

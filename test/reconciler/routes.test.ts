@@ -30,9 +30,16 @@ describe("reconciler: gateway routes ConfigMap under concurrent writers", functi
     );
     const doc = await readRoutes(cluster.client, gatewayNamespace);
     expect(doc.routes.map((r) => r.name)).to.deep.equal(names);
-    const conflicts = cluster.server.requestLog.filter({ pathPrefix: `/api/v1/namespaces/${gatewayNamespace}/configmaps` }).filter((e) => e.status === 409);
+    const conflicts = cluster.server.requestLog
+      .filter({ pathPrefix: `/api/v1/namespaces/${gatewayNamespace}/configmaps` })
+      .filter((e) => e.status === 409);
     expect(conflicts.length).to.be.greaterThan(0); // the race really happened
-    const configMap = await cluster.client.get({ apiVersion: "v1", kind: "ConfigMap", namespace: gatewayNamespace, name: routesConfigMapName });
+    const configMap = await cluster.client.get({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      namespace: gatewayNamespace,
+      name: routesConfigMapName,
+    });
     expect(validateAgainstSchema("GatewayRoutes", yaml.load((configMap!.data as Record<string, string>)[routesDataKey]))).to.deep.equal([]);
   });
 
@@ -41,7 +48,8 @@ describe("reconciler: gateway routes ConfigMap under concurrent writers", functi
     const names = Array.from({ length: 20 }, (_, i) => `rt-${i}`);
     for (const name of names) await cluster.client.create(runtime(name.endsWith("0") ? "team-b" : "team-a", name));
     await Promise.all(names.map((name) => reconcile(ctx, name.endsWith("0") ? "team-b" : "team-a", name)));
-    for (const name of names) expect(await routeOf(cluster.client, name.endsWith("0") ? "team-b" : "team-a", name), name).to.not.equal(undefined);
+    for (const name of names)
+      expect(await routeOf(cluster.client, name.endsWith("0") ? "team-b" : "team-a", name), name).to.not.equal(undefined);
     const doc = await readRoutes(cluster.client, gatewayNamespace);
     expect(doc.routes).to.have.length(20);
     const order = doc.routes.map((r) => `${r.namespace}/${r.name}`);

@@ -5,8 +5,19 @@
 // FAILED route instead of holding queries for a runtime that will not come. It recovers by itself.
 import { expect } from "chai";
 import { reconcileRuntime } from "../../reconciler/reconcile.ts";
-import { condition, events, reconcile, reconcileTo, routeOf, runtime, startCluster, statusOf, TestClock, testContext, type Cluster } from "./support.ts";
-
+import {
+  condition,
+  events,
+  reconcile,
+  reconcileTo,
+  routeOf,
+  runtime,
+  startCluster,
+  statusOf,
+  TestClock,
+  testContext,
+  type Cluster,
+} from "./support.ts";
 
 describe("reconciler: a rollout that cannot finish", function () {
   this.timeout(30_000);
@@ -24,8 +35,11 @@ describe("reconciler: a rollout that cannot finish", function () {
     expect(status.routeState).to.equal("FAILED");
     const progressing = condition(status, "Progressing");
     expect(progressing).to.include({ status: "False", reason: "ProgressDeadlineExceeded" });
-    expect(progressing?.message).to.contain("Deployment team-a/bi-trino-coordinator").and.contain("has timed out progressing")
-      .and.contain("Unschedulable").and.contain("3 Insufficient memory");
+    expect(progressing?.message)
+      .to.contain("Deployment team-a/bi-trino-coordinator")
+      .and.contain("has timed out progressing")
+      .and.contain("Unschedulable")
+      .and.contain("3 Insufficient memory");
     expect(condition(status, "Ready")).to.include({ status: "False", reason: "ProgressDeadlineExceeded" });
     expect(status.message).to.contain(progressing!.message!).and.contain("check node capacity");
     const route = await routeOf(cluster.client, "team-a", "bi");

@@ -5,7 +5,14 @@ import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { loadCrdFiles, minimalCrd, startKubeApiServer, thirdPartyCrds, type KubeApiServerOptions, type KubeApiTestServer } from "../../fixtures/kube-api-server/index.ts";
+import {
+  loadCrdFiles,
+  minimalCrd,
+  startKubeApiServer,
+  thirdPartyCrds,
+  type KubeApiServerOptions,
+  type KubeApiTestServer,
+} from "../../fixtures/kube-api-server/index.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { apiVersion, defaultGatewayNamespace } from "../../schemas/api/index.ts";
@@ -22,7 +29,11 @@ export const gatewayNamespace = defaultGatewayNamespace;
 /** XTrinode CRDs: deploy/crds when generated, else minimal ones (the test server validates no schema). */
 export function xtrinodeCrds() {
   const dir = path.join(repoRoot, "deploy", "crds");
-  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => path.join(dir, f)) : [];
+  const files = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith(".yaml"))
+        .map((f) => path.join(dir, f))
+    : [];
   const loaded = files.length ? loadCrdFiles(files) : [];
   if (loaded.some((c) => (c.spec as { names?: { kind?: string } }).names?.kind === "XTrinode")) return loaded;
   return [
@@ -57,7 +68,10 @@ export interface Cluster {
 }
 
 export async function startCluster(options: KubeApiServerOptions = {}, namespaces: string[] = ["team-a", "team-b"]): Promise<Cluster> {
-  const server = await startKubeApiServer({ ...options, crds: [...xtrinodeCrds(), ...thirdPartyCrds(), ...nodePoolCrds(), ...(options.crds ?? [])] });
+  const server = await startKubeApiServer({
+    ...options,
+    crds: [...xtrinodeCrds(), ...thirdPartyCrds(), ...nodePoolCrds(), ...(options.crds ?? [])],
+  });
   const kubeConfig = server.kubeConfig();
   const client = createClusterClient(kubeConfig);
   for (const name of [...namespaces, gatewayNamespace, "xtrinode-system"]) {
@@ -76,7 +90,12 @@ export class TestClock {
 }
 
 export function testContext(cluster: Cluster, clock = new TestClock(), policy = staticPolicy()): ReconcileContext {
-  const ctx = createReconcileContext(cluster.client, { gatewayNamespace, policy, log: silentLogger(), timers: { drainPeriodMs: 30_000, maxDrainMs: 300_000 } });
+  const ctx = createReconcileContext(cluster.client, {
+    gatewayNamespace,
+    policy,
+    log: silentLogger(),
+    timers: { drainPeriodMs: 30_000, maxDrainMs: 300_000 },
+  });
   return { ...ctx, now: clock.now };
 }
 
@@ -113,7 +132,13 @@ export async function events(cluster: Cluster, ns: string, reason: string) {
 }
 
 /** The parts of an XTrinode status the tests read. */
-export type RuntimeStatus = { phase?: string; routeState?: string; message?: string; observedGeneration?: number; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
+export type RuntimeStatus = {
+  phase?: string;
+  routeState?: string;
+  message?: string;
+  observedGeneration?: number;
+  conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
+};
 
 export async function statusOf(cluster: Cluster, namespace: string, name: string): Promise<RuntimeStatus> {
   return ((await getRuntime(cluster.client, namespace, name))?.status ?? {}) as RuntimeStatus;
@@ -124,7 +149,14 @@ export function condition(status: RuntimeStatus, type: string) {
 }
 
 /** Reconciles, lets the simulated controllers react, and reconciles again until the phase is `phase`. */
-export async function reconcileTo(ctx: ReconcileContext, cluster: Cluster, namespace: string, name: string, phase: string, passes = 10): Promise<void> {
+export async function reconcileTo(
+  ctx: ReconcileContext,
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+  phase: string,
+  passes = 10,
+): Promise<void> {
   for (let i = 0; i < passes; i++) {
     await reconcile(ctx, namespace, name);
     if ((await phaseOf(cluster.client, namespace, name)) === phase) return;

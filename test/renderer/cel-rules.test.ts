@@ -58,9 +58,18 @@ function celViolations(doc: unknown): string[] {
 
 const ruleMessage = (id: CelRuleId) => `${celRules[id].path}: ${celRules[id].message}`;
 
-const runtime = (name: string, spec: XTrinode["spec"]): XTrinode => ({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", metadata: { name, namespace: "team-a" }, spec });
+const runtime = (name: string, spec: XTrinode["spec"]): XTrinode => ({
+  apiVersion: "xtrinode.io/v1alpha1",
+  kind: "XTrinode",
+  metadata: { name, namespace: "team-a" },
+  spec,
+});
 const queryPressure = { queryPressure: { serverAddress: "http://prometheus:9090" } };
-const policy: XTrinodePolicy = { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodePolicy", defaults: { allowedNodePoolClasses: ["mem"] } };
+const policy: XTrinodePolicy = {
+  apiVersion: "xtrinode.io/v1alpha1",
+  kind: "XTrinodePolicy",
+  defaults: { allowedNodePoolClasses: ["mem"] },
+};
 const pool = { class: "mem", instanceType: "m5.xlarge" };
 
 /** One spec set per rule that breaks that rule only. */
@@ -78,7 +87,14 @@ const counterexamples: Record<CelRuleId, { runtime: XTrinode; catalogs?: XTrinod
   nodePoolProvider: { runtime: runtime("p", { nodePool: { ...pool, provider: "ibm" } }) },
   catalogConnectorName: {
     runtime: runtime("c", { catalogs: { names: ["db"] } }),
-    catalogs: [{ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodeCatalog", metadata: { name: "db", namespace: "team-a" }, spec: { connector: "memory", properties: { "connector.name": "x" } } }],
+    catalogs: [
+      {
+        apiVersion: "xtrinode.io/v1alpha1",
+        kind: "XTrinodeCatalog",
+        metadata: { name: "db", namespace: "team-a" },
+        spec: { connector: "memory", properties: { "connector.name": "x" } },
+      },
+    ],
   },
 };
 
@@ -97,8 +113,13 @@ describe("CEL rules in the CRDs agree with xtrinode validate", () => {
   });
 
   it("hold for every valid fixture and example (after CRD defaulting)", async () => {
-    const sets: SpecSet[] = [...(await Promise.all(fixtureNames(specsDir).map((n) => loadSpecs([path.join(specsDir, `${n}.yaml`)])))), await loadSpecs([examplesDir])];
-    for (const set of sets) for (const doc of [...set.runtimes, ...set.catalogs]) expect(celViolations(doc), `${doc.kind} ${doc.metadata.name}`).to.deep.equal([]);
+    const sets: SpecSet[] = [
+      ...(await Promise.all(fixtureNames(specsDir).map((n) => loadSpecs([path.join(specsDir, `${n}.yaml`)])))),
+      await loadSpecs([examplesDir]),
+    ];
+    for (const set of sets)
+      for (const doc of [...set.runtimes, ...set.catalogs])
+        expect(celViolations(doc), `${doc.kind} ${doc.metadata.name}`).to.deep.equal([]);
   });
 
   for (const id of Object.keys(celRules) as CelRuleId[]) {
@@ -112,10 +133,15 @@ describe("CEL rules in the CRDs agree with xtrinode validate", () => {
   }
 
   it("fixtures/invalid: the exported table says exactly which issues CEL refuses", () => {
-    const names = readdirSync(invalidDir).filter((f) => f.endsWith(".yaml")).map((f) => f.replace(/\.yaml$/, "")).sort();
+    const names = readdirSync(invalidDir)
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => f.replace(/\.yaml$/, ""))
+      .sort();
     expect(Object.keys(invalidFixtureCel).sort()).to.deep.equal(names);
     for (const name of names) {
-      const expected = readFileSync(path.join(invalidDir, `${name}.expected.txt`), "utf8").trim().split("\n");
+      const expected = readFileSync(path.join(invalidDir, `${name}.expected.txt`), "utf8")
+        .trim()
+        .split("\n");
       let docs: unknown[] = [];
       try {
         docs = yaml.loadAll(readFileSync(path.join(invalidDir, `${name}.yaml`), "utf8"));
@@ -124,7 +150,11 @@ describe("CEL rules in the CRDs agree with xtrinode validate", () => {
       }
       const refused = docs.flatMap(celViolations);
       // CEL never refuses what validate accepts, and says it the same way.
-      for (const message of refused) expect(expected.some((line) => line.endsWith(message)), `${name}: ${message}`).to.equal(true);
+      for (const message of refused)
+        expect(
+          expected.some((line) => line.endsWith(message)),
+          `${name}: ${message}`,
+        ).to.equal(true);
       const covered = expected.filter((line) => refused.some((message) => line.endsWith(message)));
       const entry = invalidFixtureCel[name];
       const cel = covered.length === 0 ? "none" : covered.length === expected.length ? "all" : "some";

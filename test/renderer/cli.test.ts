@@ -9,11 +9,18 @@ import yaml from "js-yaml";
 import { repoRoot } from "./support.ts";
 
 const run = promisify(execFile);
-interface Result { code: number; stdout: string; stderr: string }
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 async function xtrinode(...args: string[]): Promise<Result> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(repoRoot, "bin", "xtrinode.ts"), ...args], { cwd: repoRoot, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, [path.join(repoRoot, "bin", "xtrinode.ts"), ...args], {
+      cwd: repoRoot,
+      timeout: 30_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -87,7 +94,9 @@ describe("xtrinode CLI (renderer commands)", function () {
     expect(bad.code).to.equal(1);
     const lines = bad.stderr.trim().split("\n");
     expect(lines).to.have.length(5);
-    expect(lines).to.include("error: fixtures/invalid/policy-max-workers.yaml#1 XTrinode/team-a/greedy: spec.workers.count: 6 exceeds policy defaults.maxWorkers = 4");
+    expect(lines).to.include(
+      "error: fixtures/invalid/policy-max-workers.yaml#1 XTrinode/team-a/greedy: spec.workers.count: 6 exceeds policy defaults.maxWorkers = 4",
+    );
     expect(bad.stderr).to.contain("fixtures/invalid/missing-catalog.yaml#2 XTrinode/team-a/reader: spec.catalogs.names[1]");
     expect(results.validateMalformed.code).to.equal(1);
     expect(results.validateMalformed.stderr).to.match(/fixtures\/invalid\/malformed-yaml\.yaml:\d+: invalid YAML/);
@@ -106,7 +115,9 @@ describe("xtrinode CLI (renderer commands)", function () {
     expect(results.validateEmptyDir.code).to.equal(1);
     expect(results.validateEmptyDir.stderr).to.equal(`error: ${emptyDir}: no spec files (.yaml, .yml, .json) under ${emptyDir}\n`);
     expect(results.validateNoRuntimes.code).to.equal(1);
-    expect(results.validateNoRuntimes.stderr).to.contain("fixtures/invalid/no-runtimes.yaml: has no XTrinode documents").and.to.contain("--allow-empty");
+    expect(results.validateNoRuntimes.stderr)
+      .to.contain("fixtures/invalid/no-runtimes.yaml: has no XTrinode documents")
+      .and.to.contain("--allow-empty");
     expect(results.validateAllowEmpty).to.deep.include({ code: 0, stdout: "valid: 0 runtimes, 1 catalogs\n" });
     expect(results.renderAllowEmpty.code).to.equal(0);
     const docs = yaml.loadAll(results.renderAllowEmpty.stdout) as Array<{ kind: string; data: Record<string, string> }>;

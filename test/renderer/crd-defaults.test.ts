@@ -24,13 +24,26 @@ function defaulted(set: SpecSet): SpecSet {
   const catalogSchema = crdSchema("XTrinodeCatalog");
   return {
     ...set,
-    runtimes: set.runtimes.map((r) => applyStructuralDefaults(runtimeSchema, structuredClone(r) as unknown as JsonObject) as unknown as XTrinode),
-    catalogs: set.catalogs.map((c) => applyStructuralDefaults(catalogSchema, structuredClone(c) as unknown as JsonObject) as unknown as XTrinodeCatalog),
+    runtimes: set.runtimes.map(
+      (r) => applyStructuralDefaults(runtimeSchema, structuredClone(r) as unknown as JsonObject) as unknown as XTrinode,
+    ),
+    catalogs: set.catalogs.map(
+      (c) => applyStructuralDefaults(catalogSchema, structuredClone(c) as unknown as JsonObject) as unknown as XTrinodeCatalog,
+    ),
   };
 }
 
-const runtime = (name: string, spec: XTrinode["spec"]): XTrinode => ({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", metadata: { name, namespace: "team-a" }, spec });
-const policy: XTrinodePolicy = { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodePolicy", defaults: { allowedNodePoolClasses: ["mem"] } };
+const runtime = (name: string, spec: XTrinode["spec"]): XTrinode => ({
+  apiVersion: "xtrinode.io/v1alpha1",
+  kind: "XTrinode",
+  metadata: { name, namespace: "team-a" },
+  spec,
+});
+const policy: XTrinodePolicy = {
+  apiVersion: "xtrinode.io/v1alpha1",
+  kind: "XTrinodePolicy",
+  defaults: { allowedNodePoolClasses: ["mem"] },
+};
 /** Every object of the schema that carries defaults, present and empty, so each default fires. */
 const everyDefaultable = {
   monitoring: {},
@@ -53,16 +66,25 @@ const perMode: XTrinode[] = [
 
 describe("CRD schema defaults against the validation rules", () => {
   const sets: Array<[string, () => Promise<SpecSet>]> = [
-    ...fixtureNames(specsDir).map((name): [string, () => Promise<SpecSet>] => [`fixtures/specs/${name}.yaml`, () => loadSpecs([path.join(specsDir, `${name}.yaml`)])]),
+    ...fixtureNames(specsDir).map((name): [string, () => Promise<SpecSet>] => [
+      `fixtures/specs/${name}.yaml`,
+      () => loadSpecs([path.join(specsDir, `${name}.yaml`)]),
+    ]),
     ["examples/specs", () => loadSpecs([examplesDir])],
-    ["one runtime per worker mode, every defaultable object present", async () => ({ runtimes: perMode, catalogs: [], policy, sources: new Map() })],
+    [
+      "one runtime per worker mode, every defaultable object present",
+      async () => ({ runtimes: perMode, catalogs: [], policy, sources: new Map() }),
+    ],
   ];
   for (const [name, load] of sets) {
     it(`${name}: stays valid and renders the same with every CRD default applied`, async () => {
       const set = await load();
       expect(validateSpecSet(set), "valid as written").to.deep.equal([]);
       const withDefaults = defaulted(set);
-      expect(validateSpecSet(withDefaults).map((i) => `${i.kind} ${i.name} ${i.path}: ${i.message}`), "valid as the API server stores it").to.deep.equal([]);
+      expect(
+        validateSpecSet(withDefaults).map((i) => `${i.kind} ${i.name} ${i.path}: ${i.message}`),
+        "valid as the API server stores it",
+      ).to.deep.equal([]);
       const objects = (s: SpecSet) => renderAll(s).runtimes.map((r) => ({ name: r.name, objects: r.objects, values: r.values }));
       expect(objects(withDefaults)).to.deep.equal(objects(set));
     });

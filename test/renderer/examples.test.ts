@@ -38,7 +38,12 @@ describe("examples/specs render what they declare", () => {
   it("lists every example runtime and namespace here", async () => {
     const result = renderAll(await loadSpecs([examplesDir]));
     expect(result.runtimes.map((runtime) => `${runtime.namespace}/${runtime.name}`).sort()).to.deep.equal(Object.keys(perRuntime).sort());
-    expect(result.namespaces.filter((ns) => ns.objects.length > 0).map((ns) => ns.namespace).sort()).to.deep.equal(Object.keys(perNamespace).sort());
+    expect(
+      result.namespaces
+        .filter((ns) => ns.objects.length > 0)
+        .map((ns) => ns.namespace)
+        .sort(),
+    ).to.deep.equal(Object.keys(perNamespace).sort());
   });
 
   for (const [key, expected] of Object.entries(perRuntime)) {

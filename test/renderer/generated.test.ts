@@ -27,7 +27,9 @@ function structuralProblems(node: Record<string, any>, at: string): string[] {
 describe("generated files", () => {
   it("deploy/crds/ is up to date with the schemas (run `npm run gen`)", () => {
     const expected = crdDeployFiles(toYaml);
-    const present = readdirSync(crdsDir).filter((f) => f.endsWith(".yaml")).sort();
+    const present = readdirSync(crdsDir)
+      .filter((f) => f.endsWith(".yaml"))
+      .sort();
     expect(present).to.deep.equal([...expected.keys()].sort());
     for (const [file, content] of expected) expect(readFileSync(path.join(crdsDir, file), "utf8"), file).to.equal(content);
   });
@@ -50,7 +52,17 @@ describe("generated files", () => {
     }
     const xtn = crds[0].spec as any;
     expect(xtn.names.shortNames).to.deep.equal(["xtn"]);
-    expect(xtn.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name)).to.deep.equal(["Phase", "Route", "Workers", "Last Activity", "Wake TTL", "Age", "Conditions", "Hostnames", "Pool"]);
+    expect(xtn.versions[0].additionalPrinterColumns.map((c: { name: string }) => c.name)).to.deep.equal([
+      "Phase",
+      "Route",
+      "Workers",
+      "Last Activity",
+      "Wake TTL",
+      "Age",
+      "Conditions",
+      "Hostnames",
+      "Pool",
+    ]);
     expect((crds[1].spec as any).names.shortNames).to.deep.equal(["xtncat"]);
   });
 

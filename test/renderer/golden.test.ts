@@ -17,8 +17,12 @@ function checkGolden(file: string, actual: string): void {
   if (!existsSync(file)) throw new Error(`missing golden file ${file}; run \`npm run golden:update\``);
   const expected = readFileSync(file, "utf8");
   if (expected !== actual) {
-    const patch = createTwoFilesPatch(`${path.basename(file)} (golden)`, `${path.basename(file)} (rendered)`, expected, actual, "", "", { context: 3 });
-    throw new Error(`rendered output differs from ${path.relative(process.cwd(), file)} (run \`npm run golden:update\` if intended):\n${patch}`);
+    const patch = createTwoFilesPatch(`${path.basename(file)} (golden)`, `${path.basename(file)} (rendered)`, expected, actual, "", "", {
+      context: 3,
+    });
+    throw new Error(
+      `rendered output differs from ${path.relative(process.cwd(), file)} (run \`npm run golden:update\` if intended):\n${patch}`,
+    );
   }
 }
 
@@ -26,8 +30,15 @@ describe("renderer golden files", () => {
   const names = fixtureNames(specsDir);
   it("has the fixtures of every feature", () => {
     expect(names).to.include.members([
-      "minimal", "fixed-workers", "keda-prometheus", "hpa-overlay", "shared-catalogs",
-      "node-pool", "suspended", "guardrails", "extra-config",
+      "minimal",
+      "fixed-workers",
+      "keda-prometheus",
+      "hpa-overlay",
+      "shared-catalogs",
+      "node-pool",
+      "suspended",
+      "guardrails",
+      "extra-config",
     ]);
   });
   for (const name of names) {

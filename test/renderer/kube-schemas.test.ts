@@ -71,12 +71,28 @@ describe("rendered objects against Kubernetes OpenAPI schemas", () => {
     const seenKinds = new Set<string>();
     for (const name of fixtureNames(specsDir)) for (const object of (await renderFixture(name)).objects) seenKinds.add(object.kind);
     expect([...seenKinds].sort()).to.include.members([
-      "AWSMachineTemplate", "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "KubeadmConfigTemplate", "LimitRange",
-      "MachineDeployment", "PodDisruptionBudget", "ResourceQuota", "ScaledObject", "Service", "ServiceAccount", "ServiceMonitor",
+      "AWSMachineTemplate",
+      "ConfigMap",
+      "Deployment",
+      "HorizontalPodAutoscaler",
+      "KubeadmConfigTemplate",
+      "LimitRange",
+      "MachineDeployment",
+      "PodDisruptionBudget",
+      "ResourceQuota",
+      "ScaledObject",
+      "Service",
+      "ServiceAccount",
+      "ServiceMonitor",
     ]);
   });
   it("rejects a broken object (the validator is live)", () => {
-    const broken = { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "x" }, spec: { replicas: "two" } } as unknown as KubeObject;
+    const broken = {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "x" },
+      spec: { replicas: "two" },
+    } as unknown as KubeObject;
     expect(() => validateObject(broken)).to.throw();
   });
   it("node pool objects reference each other and pin pods to the pool", async () => {
@@ -91,12 +107,20 @@ describe("rendered objects against Kubernetes OpenAPI schemas", () => {
     expect((infra.spec as any).template.spec.instanceType).to.equal("r6i.4xlarge");
     const registration = (bootstrap.spec as any).template.spec.joinConfiguration.nodeRegistration;
     const poolLabel = "xtrinode.io/node-pool";
-    const poolValue = registration.kubeletExtraArgs["node-labels"].split(",").find((l: string) => l.startsWith(`${poolLabel}=`)).split("=")[1];
+    const poolValue = registration.kubeletExtraArgs["node-labels"]
+      .split(",")
+      .find((l: string) => l.startsWith(`${poolLabel}=`))
+      .split("=")[1];
     for (const deployment of result.objects.filter((o) => o.kind === "Deployment")) {
       const pod = (deployment.spec as any).template.spec;
       expect(pod.nodeSelector[poolLabel]).to.equal(poolValue);
       for (const taint of registration.taints) {
-        expect(pod.tolerations, `${deployment.metadata.name} tolerates ${taint.key}`).to.deep.include({ key: taint.key, operator: "Equal", value: taint.value, effect: taint.effect });
+        expect(pod.tolerations, `${deployment.metadata.name} tolerates ${taint.key}`).to.deep.include({
+          key: taint.key,
+          operator: "Equal",
+          value: taint.value,
+          effect: taint.effect,
+        });
       }
     }
   });

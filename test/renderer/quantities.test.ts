@@ -34,7 +34,9 @@ describe("renderer: resource quantities are strings", () => {
       expect(objects.length, file).to.be.greaterThan(0);
       expect(numericQuantities(objects), file).to.deep.equal([]);
     }
-    const quota = allObjects(await loadSpecs([examplesDir])).find((o) => o.kind === "ResourceQuota") as unknown as { spec: { hard: Record<string, unknown> } };
+    const quota = allObjects(await loadSpecs([examplesDir])).find((o) => o.kind === "ResourceQuota") as unknown as {
+      spec: { hard: Record<string, unknown> };
+    };
     expect(quota.spec.hard.pods).to.equal("30");
   });
 
@@ -62,7 +64,12 @@ describe("renderer: resource quantities are strings", () => {
     const objects = allObjects({ runtimes: [runtime], catalogs: [], policy, sources: new Map() });
     expect(objects.map((o) => o.kind)).to.include.members(["ResourceQuota", "LimitRange", "Deployment"]);
     expect(numericQuantities(objects)).to.deep.equal([]);
-    const worker = objects.find((o) => o.kind === "Deployment" && o.metadata?.name === "numbers-trino-worker") as unknown as { spec: { template: { spec: { containers: Array<{ resources: unknown }> } } } };
-    expect(worker.spec.template.spec.containers[0].resources).to.deep.equal({ requests: { cpu: "3", memory: "8Gi" }, limits: { cpu: "5", memory: "8Gi" } });
+    const worker = objects.find((o) => o.kind === "Deployment" && o.metadata?.name === "numbers-trino-worker") as unknown as {
+      spec: { template: { spec: { containers: Array<{ resources: unknown }> } } };
+    };
+    expect(worker.spec.template.spec.containers[0].resources).to.deep.equal({
+      requests: { cpu: "3", memory: "8Gi" },
+      limits: { cpu: "5", memory: "8Gi" },
+    });
   });
 });

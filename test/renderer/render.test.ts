@@ -6,18 +6,32 @@ import path from "node:path";
 import { expect } from "chai";
 import yaml from "js-yaml";
 import {
-  loadSpecs, renderAll, renderRuntime, renderNamespace, RenderError, SpecLoadError, toYamlStream,
-  type KubeObject, type RenderedRuntime, type SpecSet,
+  loadSpecs,
+  renderAll,
+  renderRuntime,
+  renderNamespace,
+  RenderError,
+  SpecLoadError,
+  toYamlStream,
+  type KubeObject,
+  type RenderedRuntime,
+  type SpecSet,
 } from "../../renderer/index.ts";
 import { skeletonCacheSize, template } from "../../renderer/templates.ts";
 import type { XTrinode, XTrinodeCatalog } from "../../schemas/generated/types.ts";
 import { goldenText, renderFixture, specsDir } from "./support.ts";
 
 const runtime = (name: string, spec: XTrinode["spec"] = {}, namespace = "team-a"): XTrinode => ({
-  apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", metadata: { name, namespace }, spec,
+  apiVersion: "xtrinode.io/v1alpha1",
+  kind: "XTrinode",
+  metadata: { name, namespace },
+  spec,
 });
 const catalog = (name: string, spec: XTrinodeCatalog["spec"], namespace = "team-a"): XTrinodeCatalog => ({
-  apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodeCatalog", metadata: { name, namespace }, spec,
+  apiVersion: "xtrinode.io/v1alpha1",
+  kind: "XTrinodeCatalog",
+  metadata: { name, namespace },
+  spec,
 });
 const find = (r: RenderedRuntime, kind: string, suffix = ""): KubeObject | undefined =>
   r.objects.find((o) => o.kind === kind && o.metadata.name.endsWith(suffix));
@@ -33,11 +47,15 @@ describe("renderer behaviour", () => {
     expect(goldenText(renderAll(set))).to.equal(first);
   });
 
-  it("defaults the namespace to \"default\"", async () => {
+  it('defaults the namespace to "default"', async () => {
     const result = await renderFixture("minimal");
     expect(result.runtimes[0].namespace).to.equal("default");
     expect(result.objects.every((o) => o.metadata.namespace === "default")).to.equal(true);
-    expect(result.routes.routes[0]).to.deep.include({ namespace: "default", backend: "http://minimal-trino.default.svc.cluster.local:8080", state: "RUNNING" });
+    expect(result.routes.routes[0]).to.deep.include({
+      namespace: "default",
+      backend: "http://minimal-trino.default.svc.cluster.local:8080",
+      state: "RUNNING",
+    });
   });
 
   it("labels every object with the recommended labels and the ownership label", async () => {
@@ -46,7 +64,10 @@ describe("renderer behaviour", () => {
       for (const r of result.runtimes) {
         for (const o of r.objects) {
           expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).to.include({
-            "app.kubernetes.io/name": "trino", "app.kubernetes.io/instance": r.name, "app.kubernetes.io/managed-by": "xtrinode", "xtrinode.io/runtime": r.name,
+            "app.kubernetes.io/name": "trino",
+            "app.kubernetes.io/instance": r.name,
+            "app.kubernetes.io/managed-by": "xtrinode",
+            "xtrinode.io/runtime": r.name,
           });
           expect(o.metadata.labels).to.have.property("app.kubernetes.io/component");
         }
@@ -64,7 +85,8 @@ describe("renderer behaviour", () => {
   describe("rollouts through checksum annotations", () => {
     const pg = catalog("pg", { connector: "postgresql", properties: { "connection-url": "jdbc:postgresql://a/db" } });
     const tpch = catalog("tpch", { connector: "tpch" });
-    const base = (spec: XTrinode["spec"] = {}) => renderRuntime({ runtime: runtime("r1", { catalogs: { names: ["pg"] }, ...spec }), catalogs: [pg, tpch] });
+    const base = (spec: XTrinode["spec"] = {}) =>
+      renderRuntime({ runtime: runtime("r1", { catalogs: { names: ["pg"] }, ...spec }), catalogs: [pg, tpch] });
 
     it("a coordinator config change rolls only the coordinator", () => {
       const before = base();
@@ -97,7 +119,9 @@ describe("renderer behaviour", () => {
   });
 
   describe("suspension", () => {
-    const keda = runtime("k", { workers: { mode: "keda", min: 1, max: 3, keda: { queryPressure: { serverAddress: "http://prom:9090" } } } });
+    const keda = runtime("k", {
+      workers: { mode: "keda", min: 1, max: 3, keda: { queryPressure: { serverAddress: "http://prom:9090" } } },
+    });
     it("the operator's override suspends: zero replicas, no autoscaler, Services and ConfigMaps stay", () => {
       const running = renderRuntime({ runtime: keda, catalogs: [] });
       const suspended = renderRuntime({ runtime: keda, catalogs: [], suspended: true });
@@ -109,7 +133,11 @@ describe("renderer behaviour", () => {
       expect(suspended.objects.filter((o) => o.kind === "ConfigMap")).to.have.length(3);
     });
     it("an explicit suspended: false overrides spec.lifecycle.suspended", () => {
-      const r = renderRuntime({ runtime: runtime("s", { lifecycle: { suspended: true }, workers: { count: 2 } }), catalogs: [], suspended: false });
+      const r = renderRuntime({
+        runtime: runtime("s", { lifecycle: { suspended: true }, workers: { count: 2 } }),
+        catalogs: [],
+        suspended: false,
+      });
       expect((find(r, "Deployment", "-worker")!.spec as any).replicas).to.equal(2);
       expect((find(r, "Deployment", "-coordinator")!.spec as any).replicas).to.equal(1);
     });
@@ -119,8 +147,17 @@ describe("renderer behaviour", () => {
       expect((await renderFixture("fixed-workers")).routes.routes[0].state).to.equal("RUNNING");
     });
     it("scales the node pool to zero too", () => {
-      const policy = { apiVersion: "xtrinode.io/v1alpha1" as const, kind: "XTrinodePolicy" as const, defaults: { allowedNodePoolClasses: ["c"] } };
-      const r = renderRuntime({ runtime: runtime("p", { nodePool: { class: "c", instanceType: "m5.large", min: 2 } }), catalogs: [], policy, suspended: true });
+      const policy = {
+        apiVersion: "xtrinode.io/v1alpha1" as const,
+        kind: "XTrinodePolicy" as const,
+        defaults: { allowedNodePoolClasses: ["c"] },
+      };
+      const r = renderRuntime({
+        runtime: runtime("p", { nodePool: { class: "c", instanceType: "m5.large", min: 2 } }),
+        catalogs: [],
+        policy,
+        suspended: true,
+      });
       expect((find(r, "MachineDeployment")!.spec as any).replicas).to.equal(0);
     });
   });
@@ -133,7 +170,9 @@ describe("renderer behaviour", () => {
       const so = find(r, "ScaledObject")!.spec as any;
       expect(so.scaleTargetRef.name).to.equal(find(r, "Deployment", "-worker")!.metadata.name);
       expect(so.triggers[0]).to.deep.include({ type: "prometheus", name: "query-pressure" });
-      expect(so.triggers[0].metadata.query).to.equal('sum(xtrinode_gateway_query_pressure{namespace="team-b",runtime="adhoc"}) or vector(0)');
+      expect(so.triggers[0].metadata.query).to.equal(
+        'sum(xtrinode_gateway_query_pressure{namespace="team-b",runtime="adhoc"}) or vector(0)',
+      );
     });
     it("never sets worker replicas when an HPA owns them", async () => {
       const r = (await renderFixture("hpa-overlay")).runtimes[0];
@@ -142,8 +181,15 @@ describe("renderer behaviour", () => {
       expect(find(r, "ScaledObject")).to.equal(undefined);
     });
     it("rejects KEDA and an HPA together", () => {
-      const policy = { apiVersion: "xtrinode.io/v1alpha1" as const, kind: "XTrinodePolicy" as const, defaults: { allowValuesOverlay: true } };
-      const both = runtime("b", { workers: { mode: "keda", max: 2, keda: { queryPressure: { serverAddress: "http://p:9090" } } }, valuesOverlay: { server: { autoscaling: { enabled: true } } } });
+      const policy = {
+        apiVersion: "xtrinode.io/v1alpha1" as const,
+        kind: "XTrinodePolicy" as const,
+        defaults: { allowValuesOverlay: true },
+      };
+      const both = runtime("b", {
+        workers: { mode: "keda", max: 2, keda: { queryPressure: { serverAddress: "http://p:9090" } } },
+        valuesOverlay: { server: { autoscaling: { enabled: true } } },
+      });
       expect(() => renderRuntime({ runtime: both, catalogs: [], policy })).to.throw(RenderError, /cannot both scale the workers/);
     });
     it("gives graceful shutdown a preStop hook and at least twice the grace period to terminate", async () => {
@@ -171,7 +217,12 @@ describe("renderer behaviour", () => {
       const rt = runtime("r", { catalogs: { names: ["pg"] } });
       rt.metadata.annotations = { "example.com/token": planted[2] };
       (rt as any).status = { message: planted[0] };
-      const fakeSecret = { apiVersion: "v1", kind: "Secret", metadata: { name: "pg-secret", namespace: "team-a" }, stringData: { password: planted[1] } };
+      const fakeSecret = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "pg-secret", namespace: "team-a" },
+        stringData: { password: planted[1] },
+      };
       const rendered = renderRuntime({ runtime: rt, catalogs: [cat] });
       const output = toYamlStream([rendered.values, ...rendered.objects, rendered.route, rendered.secretRefs]) + JSON.stringify(rendered);
       for (const secret of planted) expect(output, `planted ${secret}`).to.not.contain(secret);
@@ -180,9 +231,14 @@ describe("renderer behaviour", () => {
       void fakeSecret;
     });
     it("reports secret references (not values) for the operator", () => {
-      const cat = catalog("lake", { connector: "iceberg", secretProperties: { "s3.aws-secret-key": { secretName: "lake-s3", key: "secret" } } });
+      const cat = catalog("lake", {
+        connector: "iceberg",
+        secretProperties: { "s3.aws-secret-key": { secretName: "lake-s3", key: "secret" } },
+      });
       const r = renderRuntime({ runtime: runtime("r", { catalogs: { names: ["lake"] } }), catalogs: [cat] });
-      expect(r.secretRefs).to.deep.equal([{ catalog: "lake", property: "s3.aws-secret-key", secretName: "lake-s3", key: "secret", env: "XTN_CAT_LAKE_S3_AWS_SECRET_KEY" }]);
+      expect(r.secretRefs).to.deep.equal([
+        { catalog: "lake", property: "s3.aws-secret-key", secretName: "lake-s3", key: "secret", env: "XTN_CAT_LAKE_S3_AWS_SECRET_KEY" },
+      ]);
       expect(r.catalogs).to.deep.equal(["lake"]);
     });
   });
@@ -198,16 +254,25 @@ describe("renderer behaviour", () => {
       const nasty = 'x"\n---\nkind: Secret\nmetadata: {name: pwned}\n# {{evil}}';
       const rt = runtime("r", { catalogs: { names: ["c"] }, valuesOverlay: { coordinator: { annotations: { note: nasty } } } });
       const cat = catalog("c", { connector: "memory", properties: { comment: nasty } });
-      const policy = { apiVersion: "xtrinode.io/v1alpha1" as const, kind: "XTrinodePolicy" as const, defaults: { allowValuesOverlay: true } };
+      const policy = {
+        apiVersion: "xtrinode.io/v1alpha1" as const,
+        kind: "XTrinodePolicy" as const,
+        defaults: { allowValuesOverlay: true },
+      };
       const r = renderRuntime({ runtime: rt, catalogs: [cat], policy });
       expect(r.objects.map((o) => o.kind)).to.not.include("Secret");
       expect((find(r, "Deployment", "-coordinator")!.spec as any).template.metadata.annotations.note).to.equal(nasty);
       // Labels are copied onto every object, so a label that is not a valid Kubernetes label is refused.
       const labelled = runtime("l");
       labelled.metadata.labels = { note: nasty };
-      expect(() => renderRuntime({ runtime: labelled, catalogs: [] })).to.throw(RenderError, /metadata\.labels\.note: must be a valid label value/);
+      expect(() => renderRuntime({ runtime: labelled, catalogs: [] })).to.throw(
+        RenderError,
+        /metadata\.labels\.note: must be a valid label value/,
+      );
       const token = renderRuntime({ runtime: runtime("t", { coordinator: { config: { a: "__xtn_slot_0__" } } }), catalogs: [] });
-      expect((find(token, "ConfigMap", "-coordinator")!.data as Record<string, string>)["config.properties"]).to.contain("a=__xtn_slot_0__");
+      expect((find(token, "ConfigMap", "-coordinator")!.data as Record<string, string>)["config.properties"]).to.contain(
+        "a=__xtn_slot_0__",
+      );
       const reparsed = yaml.loadAll(toYamlStream(r.objects)) as KubeObject[];
       expect(reparsed).to.have.length(r.objects.length);
     });
@@ -216,26 +281,39 @@ describe("renderer behaviour", () => {
   it("a broken catalog blocks only the runtimes selecting it", () => {
     const broken = { ...catalog("broken", { connector: "tpch" }), spec: { conector: "tpch" } } as unknown as XTrinodeCatalog;
     const ok = catalog("ok", { connector: "tpch" });
-    expect(renderRuntime({ runtime: runtime("a", { catalogs: { names: ["ok"] } }), catalogs: [broken, ok] }).catalogs).to.deep.equal(["ok"]);
-    expect(() => renderRuntime({ runtime: runtime("b", { catalogs: { names: ["broken"] } }), catalogs: [broken, ok] }))
-      .to.throw(RenderError, /XTrinodeCatalog\/team-a\/broken: spec.conector: unknown field "conector"; did you mean "connector"\?/);
+    expect(renderRuntime({ runtime: runtime("a", { catalogs: { names: ["ok"] } }), catalogs: [broken, ok] }).catalogs).to.deep.equal([
+      "ok",
+    ]);
+    expect(() => renderRuntime({ runtime: runtime("b", { catalogs: { names: ["broken"] } }), catalogs: [broken, ok] })).to.throw(
+      RenderError,
+      /XTrinodeCatalog\/team-a\/broken: spec.conector: unknown field "conector"; did you mean "connector"\?/,
+    );
   });
 
   it("compiles each template once, and parses each template branch's skeleton once", async () => {
     expect(template("deployment-worker")).to.equal(template("deployment-worker"));
     await renderFixture("shared-catalogs");
     const size = skeletonCacheSize();
-    for (let i = 0; i < 20; i++) renderRuntime({ runtime: runtime(`r${i}`, { workers: { count: i + 1 }, coordinator: { config: { [`k${i}`]: `v${i}` } } }), catalogs: [] });
+    for (let i = 0; i < 20; i++)
+      renderRuntime({
+        runtime: runtime(`r${i}`, { workers: { count: i + 1 }, coordinator: { config: { [`k${i}`]: `v${i}` } } }),
+        catalogs: [],
+      });
     expect(skeletonCacheSize()).to.equal(size);
   });
 
   describe("loading spec files", () => {
     let dir: string;
-    before(() => { dir = mkdtempSync(path.join(os.tmpdir(), "xtn-load-")); });
+    before(() => {
+      dir = mkdtempSync(path.join(os.tmpdir(), "xtn-load-"));
+    });
     after(() => rmSync(dir, { recursive: true, force: true }));
 
     it("keeps file and document index per document, walking directories", async () => {
-      writeFileSync(path.join(dir, "a.yaml"), "# c\n---\napiVersion: xtrinode.io/v1alpha1\nkind: XTrinode\nmetadata: {name: a}\nspec: {}\n---\napiVersion: xtrinode.io/v1alpha1\nkind: XTrinodeCatalog\nmetadata: {name: c}\nspec: {connector: tpch}\n");
+      writeFileSync(
+        path.join(dir, "a.yaml"),
+        "# c\n---\napiVersion: xtrinode.io/v1alpha1\nkind: XTrinode\nmetadata: {name: a}\nspec: {}\n---\napiVersion: xtrinode.io/v1alpha1\nkind: XTrinodeCatalog\nmetadata: {name: c}\nspec: {connector: tpch}\n",
+      );
       writeFileSync(path.join(dir, "ignored.txt"), "not yaml: [");
       for (const skipped of ["node_modules", ".git"]) {
         mkdirSync(path.join(dir, skipped));
@@ -260,8 +338,14 @@ describe("renderer behaviour", () => {
     it("rejects an unknown kind and a missing path", async () => {
       const file = path.join(dir, "cm.yaml");
       writeFileSync(file, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n");
-      await loadSpecs([file]).then(() => expect.fail("should throw"), (e) => expect(e.message).to.contain('kind "ConfigMap"'));
-      await loadSpecs([path.join(dir, "nope")]).then(() => expect.fail("should throw"), (e) => expect(e.message).to.contain("no such file"));
+      await loadSpecs([file]).then(
+        () => expect.fail("should throw"),
+        (e) => expect(e.message).to.contain('kind "ConfigMap"'),
+      );
+      await loadSpecs([path.join(dir, "nope")]).then(
+        () => expect.fail("should throw"),
+        (e) => expect(e.message).to.contain("no such file"),
+      );
     });
   });
 });

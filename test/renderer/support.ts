@@ -11,7 +11,10 @@ export const invalidDir = path.join(repoRoot, "fixtures", "invalid");
 export const examplesDir = path.join(repoRoot, "examples", "specs");
 
 export function fixtureNames(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith(".yaml")).map((f) => f.replace(/\.yaml$/, "")).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml"))
+    .map((f) => f.replace(/\.yaml$/, ""))
+    .sort();
 }
 
 export async function renderFixture(name: string): Promise<RenderAllResult> {

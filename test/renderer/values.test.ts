@@ -26,7 +26,10 @@ function openMapPaths(): string[] {
     let resolved = node ?? {};
     let marked = Boolean(resolved["x-open-map"]);
     while (resolved.$ref) {
-      resolved = resolved.$ref.replace(/^#\//, "").split("/").reduce((n: any, k: string) => n[k], valuesSchema);
+      resolved = resolved.$ref
+        .replace(/^#\//, "")
+        .split("/")
+        .reduce((n: any, k: string) => n[k], valuesSchema);
       marked ||= Boolean(resolved["x-open-map"]);
     }
     if (marked) paths.push(at);
@@ -68,14 +71,22 @@ describe("Helm values", () => {
   const open = new Set(openMapPaths());
 
   it("documents its open maps in the values schema", () => {
-    expect([...open]).to.include.members(["catalogs", "commonLabels", "coordinator.nodeSelector", "server.keda.triggers[]", "env[].valueFrom"]);
+    expect([...open]).to.include.members([
+      "catalogs",
+      "commonLabels",
+      "coordinator.nodeSelector",
+      "server.keda.triggers[]",
+      "env[].valueFrom",
+    ]);
   });
 
   for (const name of fixtureNames(specsDir)) {
     it(`fixtures/specs/${name}.yaml emits only chart keys, extension keys or open maps, and validates`, async () => {
       const result = await renderFixture(name);
       for (const runtime of result.runtimes) {
-        const stray = keyPaths(runtime.values, open).filter((p) => !p.startsWith("xtrinode.") && p !== "xtrinode" && !open.has(p) && !inChart(p));
+        const stray = keyPaths(runtime.values, open).filter(
+          (p) => !p.startsWith("xtrinode.") && p !== "xtrinode" && !open.has(p) && !inChart(p),
+        );
         expect(stray, `${runtime.name}: keys not in the Trino chart`).to.deep.equal([]);
         expect(validateAgainstSchema("TrinoValues", runtime.values)).to.deep.equal([]);
       }
@@ -83,7 +94,9 @@ describe("Helm values", () => {
   }
 
   it("the key walk catches a key the chart does not have", () => {
-    expect(keyPaths({ server: { autoscalling: { enabled: true } } }, open).filter((p) => !inChart(p))).to.deep.equal(["server.autoscalling.enabled"]);
+    expect(keyPaths({ server: { autoscalling: { enabled: true } } }, open).filter((p) => !inChart(p))).to.deep.equal([
+      "server.autoscalling.enabled",
+    ]);
   });
 
   it("sets http-server.process-forwarded on the coordinator only", async () => {
@@ -100,10 +113,17 @@ describe("Helm values", () => {
     const catalogs = bi.values.catalogs as Record<string, string>;
     expect(Object.keys(catalogs)).to.deep.equal(["datalake", "sales_db"]);
     expect(catalogs.sales_db).to.contain("connection-password=${ENV:XTN_CAT_SALES_DB_CONNECTION_PASSWORD}");
-    expect(bi.values.env).to.deep.include({ name: "XTN_CAT_SALES_DB_CONNECTION_PASSWORD", valueFrom: { secretKeyRef: { name: "sales-db-credentials", key: "password" } } });
+    expect(bi.values.env).to.deep.include({
+      name: "XTN_CAT_SALES_DB_CONNECTION_PASSWORD",
+      valueFrom: { secretKeyRef: { name: "sales-db-credentials", key: "password" } },
+    });
     for (const deployment of bi.objects.filter((o) => o.kind === "Deployment")) {
       const env = (deployment.spec as any).template.spec.containers[0].env;
-      expect(env.map((e: { name: string }) => e.name)).to.include.members(["XTN_CAT_SALES_DB_CONNECTION_PASSWORD", "XTN_CAT_SALES_DB_CONNECTION_USER", "XTN_CAT_DATALAKE_S3_AWS_SECRET_KEY"]);
+      expect(env.map((e: { name: string }) => e.name)).to.include.members([
+        "XTN_CAT_SALES_DB_CONNECTION_PASSWORD",
+        "XTN_CAT_SALES_DB_CONNECTION_USER",
+        "XTN_CAT_DATALAKE_S3_AWS_SECRET_KEY",
+      ]);
     }
   });
 });
@@ -132,7 +152,12 @@ describe("valuesOverlay merge rules", () => {
   it("is applied after the spec-derived values (hpa-overlay fixture)", async () => {
     const etl = (await renderFixture("hpa-overlay")).runtimes[0];
     const autoscaling = (etl.values.server as any).autoscaling;
-    expect(autoscaling).to.deep.include({ enabled: true, maxReplicas: 12, targetCPUUtilizationPercentage: 60, targetMemoryUtilizationPercentage: "" });
+    expect(autoscaling).to.deep.include({
+      enabled: true,
+      maxReplicas: 12,
+      targetCPUUtilizationPercentage: 60,
+      targetMemoryUtilizationPercentage: "",
+    });
     expect(etl.values.additionalLogProperties).to.deep.equal(["io.airlift=WARN"]);
   });
 });

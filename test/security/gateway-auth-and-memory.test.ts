@@ -30,10 +30,29 @@ interface QueryResultsJson {
 /** A gateway process with one PAUSED runtime (new statements are held: no Trino backend needed). */
 async function startGatewayProcess(dir: string, config: Record<string, unknown>): Promise<string> {
   const routesFile = path.join(dir, "routes.yaml");
-  writeFileSync(routesFile, yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes: [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }] }));
+  writeFileSync(
+    routesFile,
+    yaml.dump({
+      apiVersion: "xtrinode.io/v1alpha1",
+      kind: "GatewayRoutes",
+      routes: [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }],
+    }),
+  );
   const configFile = path.join(dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(configFile, yaml.dump(config));
-  const gateway = await spawnXtrinode(["gateway", "--workers", "1", "--routes-file", routesFile, "--config", configFile, "--port", "0", "--host", "127.0.0.1"]);
+  const gateway = await spawnXtrinode([
+    "gateway",
+    "--workers",
+    "1",
+    "--routes-file",
+    routesFile,
+    "--config",
+    configFile,
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+  ]);
   return String(gateway.ready.url);
 }
 
@@ -63,7 +82,11 @@ describe("security: gateway logins and statement memory (real gateway processes)
       const passwordFile = path.join(dir, "password.db");
       writeFileSync(passwordFile, users.map((user) => `${user}:${bcrypt.hashSync(`${user}-secret`, 4)}`).join("\n") + "\n");
       url = await startGatewayProcess(dir, {
-        auth: { passwordFile, loginThrottle: { freeFailures: 3, backoffBaseMs: 1000, backoffMaxMs: 8000 }, passwordVerification: { workers: 1, maxPending: 64 } },
+        auth: {
+          passwordFile,
+          loginThrottle: { freeFailures: 3, backoffBaseMs: 1000, backoffMaxMs: 8000 },
+          passwordVerification: { workers: 1, maxPending: 64 },
+        },
         held: { abandonAfterMs: 500 },
       });
     });
@@ -73,11 +96,14 @@ describe("security: gateway logins and statement memory (real gateway processes)
       // Someone else behind the same address (a NAT, an ingress without trustedProxies) logged in before.
       expect((await postStatement(url, runtime, basicAuth("erin", "erin-secret"), from)).status).to.equal(200);
       // Different (unknown) user names: only the address accumulates failures.
-      for (const user of ["ghost-1", "ghost-2", "ghost-3"]) expect((await postStatement(url, runtime, basicAuth(user, "guess"), from)).status).to.equal(401);
+      for (const user of ["ghost-1", "ghost-2", "ghost-3"])
+        expect((await postStatement(url, runtime, basicAuth(user, "guess"), from)).status).to.equal(401);
       const refused = await postStatement(url, runtime, basicAuth("ghost-4", "guess"), from);
       expect(refused.status).to.equal(429);
       expect(refused.headers["content-type"]).to.match(/^text\/plain/);
-      expect(refused.text).to.match(/^XTRINODE_LOGIN_THROTTLED: authentication refused: too many failed logins for client address 127\.0\.0\.2; retry in 1 s/);
+      expect(refused.text).to.match(
+        /^XTRINODE_LOGIN_THROTTLED: authentication refused: too many failed logins for client address 127\.0\.0\.2; retry in 1 s/,
+      );
       expect(refused.headers["retry-after"]).to.equal("1");
       // Even the right password is refused while the address backs off (no password check runs)...
       expect((await postStatement(url, runtime, basicAuth("alice", "alice-secret"), from)).status).to.equal(429);
@@ -94,7 +120,8 @@ describe("security: gateway logins and statement memory (real gateway processes)
 
     it("backs off a user name guessed from many addresses, but not the addresses that user already logged in from", async () => {
       expect((await postStatement(url, runtime, basicAuth("bob", "bob-secret"), "127.0.0.10")).status).to.equal(200);
-      for (const from of ["127.0.0.11", "127.0.0.12", "127.0.0.13"]) expect((await postStatement(url, runtime, basicAuth("bob", "guess"), from)).status).to.equal(401);
+      for (const from of ["127.0.0.11", "127.0.0.12", "127.0.0.13"])
+        expect((await postStatement(url, runtime, basicAuth("bob", "guess"), from)).status).to.equal(401);
       const refused = await postStatement(url, runtime, basicAuth("bob", "guess"), "127.0.0.14");
       expect(refused.status).to.equal(429);
       expect(refused.text).to.contain("too many failed logins for user bob");
@@ -111,7 +138,9 @@ describe("security: gateway logins and statement memory (real gateway processes)
       const afterKnown = await checks();
       expect((await postStatement(url, runtime, basicAuth("nobody-here", "wrong"), "127.0.0.21")).status).to.equal(401);
       const afterUnknown = await checks();
-      expect((await postStatement(url, runtime, `Basic ${Buffer.from("no-colon-at-all").toString("base64")}`, "127.0.0.22")).status).to.equal(401);
+      expect(
+        (await postStatement(url, runtime, `Basic ${Buffer.from("no-colon-at-all").toString("base64")}`, "127.0.0.22")).status,
+      ).to.equal(401);
       const afterMalformed = await checks();
       expect([afterKnown - start, afterUnknown - afterKnown, afterMalformed - afterUnknown]).to.deep.equal([1, 1, 1]);
       expect((await postStatement(url, runtime, basicAuth("carol", "carol-secret"), "127.0.0.23")).status).to.equal(200);
@@ -129,7 +158,10 @@ describe("security: gateway logins and statement memory (real gateway processes)
           const index = sent++;
           const user = index % 2 === 0 ? targets[index % targets.length] : `unknown-${index}`;
           const from = `127.0.1.${1 + ((index + worker) % 20)}`;
-          const answer = await postStatement(url, runtime, basicAuth(user, `wrong-${index}`), from).catch((error: Error) => ({ status: -1, text: error.message }));
+          const answer = await postStatement(url, runtime, basicAuth(user, `wrong-${index}`), from).catch((error: Error) => ({
+            status: -1,
+            text: error.message,
+          }));
           const key = String(answer.status);
           statuses.set(key, (statuses.get(key) ?? 0) + 1);
         }
@@ -157,15 +189,24 @@ describe("security: gateway logins and statement memory (real gateway processes)
     const maxBytes = 64 * 1024;
     const budget = 256 * 1024;
     before(async () => {
-      url = await startGatewayProcess(dir, { statements: { maxBytes, memoryBudgetBytes: budget, bodyTimeoutMs: 1500 }, held: { abandonAfterMs: 60_000 } });
+      url = await startGatewayProcess(dir, {
+        statements: { maxBytes, memoryBudgetBytes: budget, bodyTimeoutMs: 1500 },
+        held: { abandonAfterMs: 60_000 },
+      });
     });
 
     /** Opens a connection and sends a POST /v1/statement declaring `declared` bytes but sending only `sent`. */
-    function partialStatement(declared: number, sent: number, routed = true): Promise<{ socket: net.Socket; received: () => string; closed: Promise<void> }> {
+    function partialStatement(
+      declared: number,
+      sent: number,
+      routed = true,
+    ): Promise<{ socket: net.Socket; received: () => string; closed: Promise<void> }> {
       const { hostname, port } = new URL(url);
       return new Promise((resolve, reject) => {
         const socket = net.connect({ host: hostname, port: Number(port) }, () => {
-          socket.write(`POST /v1/statement HTTP/1.1\r\nHost: ${hostname}:${port}\r\nX-Trino-User: mallory\r\n${routed ? `X-Trino-XTrinode: ${runtime}\r\n` : ""}Content-Length: ${declared}\r\n\r\n`);
+          socket.write(
+            `POST /v1/statement HTTP/1.1\r\nHost: ${hostname}:${port}\r\nX-Trino-User: mallory\r\n${routed ? `X-Trino-XTrinode: ${runtime}\r\n` : ""}Content-Length: ${declared}\r\n\r\n`,
+          );
           socket.write(Buffer.alloc(sent, "x"), () => resolve({ socket, received: () => output, closed }));
         });
         let output = "";
@@ -214,7 +255,9 @@ describe("security: gateway logins and statement memory (real gateway processes)
       const chunked = await new Promise<string>((resolve, reject) => {
         const { hostname, port } = new URL(url);
         const socket = net.connect({ host: hostname, port: Number(port) }, () => {
-          socket.write(`POST /v1/statement HTTP/1.1\r\nHost: ${hostname}:${port}\r\nX-Trino-User: mallory\r\nX-Trino-XTrinode: ${runtime}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+          socket.write(
+            `POST /v1/statement HTTP/1.1\r\nHost: ${hostname}:${port}\r\nX-Trino-User: mallory\r\nX-Trino-XTrinode: ${runtime}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+          );
           for (let i = 0; i < 5; i++) socket.write(`4000\r\n${"y".repeat(0x4000)}\r\n`);
           socket.write("0\r\n\r\n");
         });
@@ -235,14 +278,30 @@ describe("security: gateway logins and statement memory (real gateway processes)
     it("refuses statements with XTRINODE_GATEWAY_BUSY while bodies being read and held fill the budget, and accepts again once they are gone", async () => {
       const piece = 60 * 1024;
       // Two statements held (complete bodies, runtime paused) and two still arriving: 240 KiB of 256.
-      const heldAnswers = await Promise.all([0, 1].map(() => loopbackRequest(`${url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "mallory", "x-trino-xtrinode": runtime }, body: "x".repeat(piece) })));
+      const heldAnswers = await Promise.all(
+        [0, 1].map(() =>
+          loopbackRequest(`${url}/v1/statement`, {
+            method: "POST",
+            headers: { "x-trino-user": "mallory", "x-trino-xtrinode": runtime },
+            body: "x".repeat(piece),
+          }),
+        ),
+      );
       const held = heldAnswers.map((answer) => JSON.parse(answer.text) as QueryResultsJson);
       expect(held.map((result) => result.stats.state)).to.deep.equal(["QUEUED", "QUEUED"]);
       expect(held.every((result) => !result.nextUri!.includes("/failed/"))).to.equal(true);
       const arriving = [await partialStatement(piece + 10, piece), await partialStatement(piece + 10, piece)];
       expect(await statementMemory("held")).to.equal(2 * piece);
       expect(await statementMemory("buffered")).to.equal(2 * piece);
-      const refused = JSON.parse((await loopbackRequest(`${url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "mallory", "x-trino-xtrinode": runtime }, body: "z".repeat(20 * 1024) })).text) as QueryResultsJson;
+      const refused = JSON.parse(
+        (
+          await loopbackRequest(`${url}/v1/statement`, {
+            method: "POST",
+            headers: { "x-trino-user": "mallory", "x-trino-xtrinode": runtime },
+            body: "z".repeat(20 * 1024),
+          })
+        ).text,
+      ) as QueryResultsJson;
       const failure = await failedPoll(refused.nextUri!);
       expect(failure.error?.errorName).to.equal("XTRINODE_GATEWAY_BUSY");
       expect(failure.error?.message).to.contain("statements.memoryBudgetBytes");
@@ -252,7 +311,15 @@ describe("security: gateway logins and statement memory (real gateway processes)
       for (let i = 0; i < 100 && (await statementMemory("buffered")) > 0; i++) await sleep(20);
       expect(await statementMemory("buffered")).to.equal(0);
       expect(await statementMemory("held")).to.equal(piece);
-      const accepted = JSON.parse((await loopbackRequest(`${url}/v1/statement`, { method: "POST", headers: { "x-trino-user": "mallory", "x-trino-xtrinode": runtime }, body: "z".repeat(20 * 1024) })).text) as QueryResultsJson;
+      const accepted = JSON.parse(
+        (
+          await loopbackRequest(`${url}/v1/statement`, {
+            method: "POST",
+            headers: { "x-trino-user": "mallory", "x-trino-xtrinode": runtime },
+            body: "z".repeat(20 * 1024),
+          })
+        ).text,
+      ) as QueryResultsJson;
       expect(accepted.stats.state).to.equal("QUEUED");
       expect(accepted.nextUri).to.not.contain("/failed/");
       expect(metricValue(await metrics(url), "xtrinode_gateway_statements_refused_total", 'reason="budget"')).to.equal(1);

@@ -23,8 +23,19 @@ interface RawAnswer extends LoopbackAnswer {
 }
 
 /** One HTTP request with the request target exactly as given (fetch would resolve dot-segments). */
-async function rawRequest(base: string, method: string, target: string, headers: Record<string, string> = {}, body?: string): Promise<RawAnswer> {
-  const answer = await loopbackRequest(base, { method, target, headers: { ...headers, ...(body !== undefined ? { "content-length": String(Buffer.byteLength(body)) } : {}) }, body });
+async function rawRequest(
+  base: string,
+  method: string,
+  target: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<RawAnswer> {
+  const answer = await loopbackRequest(base, {
+    method,
+    target,
+    headers: { ...headers, ...(body !== undefined ? { "content-length": String(Buffer.byteLength(body)) } : {}) },
+    body,
+  });
   return { ...answer, json: () => JSON.parse(answer.text) as QueryResult & Record<string, unknown> };
 }
 
@@ -65,7 +76,10 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
   async function startGateway(config: Record<string, unknown>): Promise<ChildUnderTest> {
     const file = path.join(dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
     writeFileSync(file, yaml.dump(config));
-    return spawnXtrinode(["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", file], { env: { XTRINODE_GATEWAY_TICKET_KEY: ticketKey, XTRINODE_LOG_LEVEL: "info" }, timeoutMs: 60_000 }); // three start at once: slow on a loaded machine
+    return spawnXtrinode(
+      ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", file],
+      { env: { XTRINODE_GATEWAY_TICKET_KEY: ticketKey, XTRINODE_LOG_LEVEL: "info" }, timeoutMs: 60_000 },
+    ); // three start at once: slow on a loaded machine
   }
 
   before(async () => {
@@ -102,7 +116,12 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
   });
 
   /** A statement that stays alive (nobody polls it past QUEUED) on a runtime, as a user. */
-  async function startQuery(gateway: ChildUnderTest, runtime: string, headers: Record<string, string>, sql = "SELECT sleep_ms(60000)"): Promise<QueryResult & { partialCancelUri?: string }> {
+  async function startQuery(
+    gateway: ChildUnderTest,
+    runtime: string,
+    headers: Record<string, string>,
+    sql = "SELECT sleep_ms(60000)",
+  ): Promise<QueryResult & { partialCancelUri?: string }> {
     const answer = await rawRequest(url(gateway), "POST", "/v1/statement", { "x-trino-xtrinode": runtime, ...headers }, sql);
     expect(answer.status, answer.text).to.equal(200);
     const result = answer.json();
@@ -157,7 +176,10 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
         }
         expect(a.stats.statements - before.statements, "statements that reached the backend").to.equal(0);
         expect(a.stats.dotSegmentPaths - before.dotSegmentPaths, "dot-segment paths that reached the backend").to.equal(0);
-        expect(a.stats.requests - before.requests - (a.stats.infoRequests - before.infoRequests), "requests other than health probes").to.equal(0);
+        expect(
+          a.stats.requests - before.requests - (a.stats.infoRequests - before.infoRequests),
+          "requests other than health probes",
+        ).to.equal(0);
         expect(a.query(victim.id)?.canceled).to.equal(false);
       });
     }
@@ -177,7 +199,13 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
         let target = `/${path.join("/")}`;
         if (rng.chance(0.2)) target = `http://127.0.0.1:1${target}`;
         const method = rng.pick(["GET", "POST", "DELETE", "PUT", "HEAD"]);
-        const answer = await rawRequest(url(secured), method, target, as("bob"), method === "POST" || method === "PUT" ? "SELECT 1" : undefined);
+        const answer = await rawRequest(
+          url(secured),
+          method,
+          target,
+          as("bob"),
+          method === "POST" || method === "PUT" ? "SELECT 1" : undefined,
+        );
         expect(answer.status, `${method} ${target}`).to.be.within(400, 499);
       }
       expect(a.stats.statements - before.statements, "statements on team-a's coordinator").to.equal(0);
@@ -214,7 +242,13 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
   describe("item 2: follow-ups are authorised for the owning runtime and the query's own user", () => {
     it("a user of another runtime can neither read, poll nor cancel a query, nor reach its runtime through it", async () => {
       const victim = await startQuery(secured, "team-a/analytics", as("alice"), "SELECT sleep_ms(60000) -- alice's secret");
-      for (const [method, target] of [["GET", `/v1/query/${victim.id}`], ["HEAD", `/v1/query/${victim.id}`], ["DELETE", `/v1/query/${victim.id}`], ["GET", pathOf(victim.nextUri!)], ["DELETE", pathOf(victim.nextUri!)]]) {
+      for (const [method, target] of [
+        ["GET", `/v1/query/${victim.id}`],
+        ["HEAD", `/v1/query/${victim.id}`],
+        ["DELETE", `/v1/query/${victim.id}`],
+        ["GET", pathOf(victim.nextUri!)],
+        ["DELETE", pathOf(victim.nextUri!)],
+      ]) {
         for (const gateway of [secured, replica]) {
           const answer = await rawRequest(url(gateway), method, target, as("bob"));
           expectRefused(answer, `${method} ${target}`);
@@ -228,9 +262,17 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
       const victim = await startQuery(secured, "team-a/analytics", as("alice"), "SELECT sleep_ms(60000) -- alice's secret");
       await firstPoll(secured, victim, as("alice"));
       for (const gateway of [secured, replica]) {
-        for (const [method, target] of [["GET", `/v1/query/${victim.id}`], ["DELETE", `/v1/query/${victim.id}`], ["GET", pathOf(victim.nextUri!)], ["DELETE", pathOf(victim.nextUri!)]]) {
+        for (const [method, target] of [
+          ["GET", `/v1/query/${victim.id}`],
+          ["DELETE", `/v1/query/${victim.id}`],
+          ["GET", pathOf(victim.nextUri!)],
+          ["DELETE", pathOf(victim.nextUri!)],
+        ]) {
           const answer = await rawRequest(url(gateway), method, target, as("carol"));
-          expect(answer.status, `${method} ${target} on ${gateway === secured ? "the replica that saw it" : "another replica"}: ${answer.text}`).to.equal(403);
+          expect(
+            answer.status,
+            `${method} ${target} on ${gateway === secured ? "the replica that saw it" : "another replica"}: ${answer.text}`,
+          ).to.equal(403);
           expect(answer.text).to.not.contain("alice's secret");
         }
       }
@@ -250,7 +292,9 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
       const victim = await startQuery(secured, "team-a/analytics", as("alice", { "x-trino-user": "svc-report" }), "SELECT sleep_ms(60000)");
       await firstPoll(secured, victim, as("alice", { "x-trino-user": "svc-report" }));
       for (const gateway of [secured, replica]) {
-        expect((await rawRequest(url(gateway), "GET", `/v1/query/${victim.id}`, as("carol", { "x-trino-user": "carol" }))).status).to.equal(403);
+        expect((await rawRequest(url(gateway), "GET", `/v1/query/${victim.id}`, as("carol", { "x-trino-user": "carol" }))).status).to.equal(
+          403,
+        );
         expect((await rawRequest(url(gateway), "GET", `/v1/query/${victim.id}`, as("alice"))).status).to.equal(200);
       }
       expect((await rawRequest(url(replica), "DELETE", pathOf(victim.nextUri!), as("alice"))).status).to.equal(204);
@@ -258,8 +302,14 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
     });
 
     it("refuses another user's partialCancel and lets the owner's through", async () => {
-      let page: QueryResult & { partialCancelUri?: string } = await startQuery(secured, "team-a/analytics", as("alice"), "SELECT n FROM xt_rows(20)");
-      while (!page.partialCancelUri && page.nextUri) page = (await rawRequest(url(secured), "GET", pathOf(page.nextUri), as("alice"))).json();
+      let page: QueryResult & { partialCancelUri?: string } = await startQuery(
+        secured,
+        "team-a/analytics",
+        as("alice"),
+        "SELECT n FROM xt_rows(20)",
+      );
+      while (!page.partialCancelUri && page.nextUri)
+        page = (await rawRequest(url(secured), "GET", pathOf(page.nextUri), as("alice"))).json();
       const partial = pathOf(page.partialCancelUri!);
       const before = a.stats.partialCancels;
       expect((await rawRequest(url(secured), "DELETE", partial, as("carol"))).status).to.equal(403);
@@ -271,7 +321,9 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
     });
 
     it("lists queries and serves the web UI to admins only", async () => {
-      expect((await rawRequest(url(secured), "GET", "/v1/query", as("alice", { "x-trino-xtrinode": "team-a/analytics" }))).status).to.equal(403);
+      expect((await rawRequest(url(secured), "GET", "/v1/query", as("alice", { "x-trino-xtrinode": "team-a/analytics" }))).status).to.equal(
+        403,
+      );
       expect((await rawRequest(url(secured), "GET", "/ui/", as("alice", { "x-trino-xtrinode": "team-a/analytics" }))).status).to.equal(403);
       const listed = await rawRequest(url(secured), "GET", "/v1/query", as("root", { "x-trino-xtrinode": "team-a/analytics" }));
       expect(listed.status).to.not.equal(403);
@@ -281,9 +333,20 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
   describe("item 7: identity headers besides X-Trino-User", () => {
     it("refuses X-Trino-Original-User naming someone else, X-Trino-Original-Roles and X-Presto-User spoofing", async () => {
       const before = a.stats.statements;
-      const spoofs: Array<Record<string, string>> = [{ "x-trino-original-user": "bob" }, { "x-trino-original-roles": "system=ROLE{admin}" }, { "x-presto-user": "bob" }, { "x-presto-original-user": "bob" }];
+      const spoofs: Array<Record<string, string>> = [
+        { "x-trino-original-user": "bob" },
+        { "x-trino-original-roles": "system=ROLE{admin}" },
+        { "x-presto-user": "bob" },
+        { "x-presto-original-user": "bob" },
+      ];
       for (const spoof of spoofs) {
-        const answer = await rawRequest(url(secured), "POST", "/v1/statement", as("alice", { "x-trino-xtrinode": "team-a/analytics", ...spoof }), "SELECT 1");
+        const answer = await rawRequest(
+          url(secured),
+          "POST",
+          "/v1/statement",
+          as("alice", { "x-trino-xtrinode": "team-a/analytics", ...spoof }),
+          "SELECT 1",
+        );
         expect(answer.status, JSON.stringify(spoof)).to.equal(403);
         expect(answer.json().error?.errorName).to.equal("XTRINODE_ACCESS_DENIED");
         expect(answer.json().error?.message).to.contain(Object.keys(spoof)[0]);
@@ -340,7 +403,9 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
         }
       }
       const cost = lookups() - before;
-      console.log(`      120 junk follow-ups (40 unknown coordinator ids × 3) cost ${cost} backend requests over ${backends.length} backends; ${throttled} answered 503`);
+      console.log(
+        `      120 junk follow-ups (40 unknown coordinator ids × 3) cost ${cost} backend requests over ${backends.length} backends; ${throttled} answered 503`,
+      );
       // lookupBurst 5 (lookupsPerSecond 0.01): at most 5 lookups, each one HEAD per backend — not 40 ids × 3 rounds × 4 backends.
       expect(cost, "backend requests for 120 junk follow-ups").to.be.at.most(5 * backends.length);
       expect(throttled).to.be.at.least(100);
@@ -364,7 +429,10 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
     it("does not show a forged or another user's failure message from the gateway's address", async () => {
       const phishing = "Your password expired: call 555-0100 now";
       const forged = Buffer.from(JSON.stringify({ e: "XTRINODE_UNKNOWN_RUNTIME", m: phishing }), "utf8").toString("base64url");
-      for (const target of [`/v1/statement/queued/20260101_000000_00001_gw000/failed/${forged}`, `/v1/statement/queued/20260101_000000_00001_gw000/failed/XTRINODE_UNKNOWN_RUNTIME~e.${forged}`]) {
+      for (const target of [
+        `/v1/statement/queued/20260101_000000_00001_gw000/failed/${forged}`,
+        `/v1/statement/queued/20260101_000000_00001_gw000/failed/XTRINODE_UNKNOWN_RUNTIME~e.${forged}`,
+      ]) {
         const answer = await rawRequest(url(open), "GET", target);
         expect(answer.text, target).to.not.contain("555-0100");
       }
@@ -390,11 +458,15 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
       expect((await rawRequest(url(secured), "DELETE", nextUri, as("carol"))).status).to.equal(403);
       routes.write(routeList("RUNNING"));
       let first: QueryResult | undefined;
-      await eventually("the hand-over of the held statement", async () => {
-        const answer = (await rawRequest(url(secured), "GET", nextUri, as("alice"))).json();
-        if (!answer.id?.endsWith("gw000")) first = answer;
-        return first;
-      }, 20_000);
+      await eventually(
+        "the hand-over of the held statement",
+        async () => {
+          const answer = (await rawRequest(url(secured), "GET", nextUri, as("alice"))).json();
+          if (!answer.id?.endsWith("gw000")) first = answer;
+          return first;
+        },
+        20_000,
+      );
       expect(first!.id.endsWith(s.coordinatorId)).to.equal(true);
       // The repeated hand-over poll answers the same first page — to alice only.
       const replay = await rawRequest(url(secured), "GET", nextUri, as("carol"));

@@ -26,12 +26,26 @@ export function loopbackRequest(url: string, options: LoopbackRequest = {}): Pro
     // A URL would be normalised (dot-segments resolved): a raw target goes in `path` instead.
     const parsed = new URL(url);
     const path = options.target ?? `${parsed.pathname}${parsed.search}`;
-    const request = http.request({ hostname: parsed.hostname, port: parsed.port, path, method: options.method ?? "GET", headers: options.headers, localAddress: options.from, agent: false, timeout: options.timeoutMs ?? 20_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString("utf8") }));
-      response.on("error", reject);
-    });
+    const request = http.request(
+      {
+        hostname: parsed.hostname,
+        port: parsed.port,
+        path,
+        method: options.method ?? "GET",
+        headers: options.headers,
+        localAddress: options.from,
+        agent: false,
+        timeout: options.timeoutMs ?? 20_000,
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, text: Buffer.concat(chunks).toString("utf8") }),
+        );
+        response.on("error", reject);
+      },
+    );
     request.on("timeout", () => request.destroy(new Error(`${options.method ?? "GET"} ${url} timed out`)));
     request.on("error", reject);
     request.end(options.body);
@@ -41,7 +55,13 @@ export function loopbackRequest(url: string, options: LoopbackRequest = {}): Pro
 export const basicAuth = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
 /** A Basic-authenticated new statement for `runtime` ("namespace/name") from `from`. */
-export function postStatement(gatewayUrl: string, runtime: string, authorization: string | undefined, from?: string, sql = "SELECT 1"): Promise<LoopbackAnswer> {
+export function postStatement(
+  gatewayUrl: string,
+  runtime: string,
+  authorization: string | undefined,
+  from?: string,
+  sql = "SELECT 1",
+): Promise<LoopbackAnswer> {
   const headers: Record<string, string> = { "x-trino-xtrinode": runtime };
   if (authorization) headers.authorization = authorization;
   return loopbackRequest(`${gatewayUrl}/v1/statement`, { method: "POST", headers, body: sql, from });
@@ -49,6 +69,8 @@ export function postStatement(gatewayUrl: string, runtime: string, authorization
 
 /** The value of an unlabelled sample (or the first sample matching `labels`) in a /metrics text. */
 export function metricValue(metricsText: string, name: string, labels = ""): number {
-  const line = metricsText.split("\n").find((candidate) => candidate.startsWith(labels ? `${name}{` : `${name} `) && candidate.includes(labels));
+  const line = metricsText
+    .split("\n")
+    .find((candidate) => candidate.startsWith(labels ? `${name}{` : `${name} `) && candidate.includes(labels));
   return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
 }

@@ -18,7 +18,11 @@ export interface EventuallyOptions {
  * "not yet" (a server still starting refuses connections); its last error is reported at the deadline.
  * `options` may be just the timeout in ms.
  */
-export async function eventually<T>(what: string, probe: () => T | Promise<T>, options: number | EventuallyOptions = {}): Promise<NonNullable<T>> {
+export async function eventually<T>(
+  what: string,
+  probe: () => T | Promise<T>,
+  options: number | EventuallyOptions = {},
+): Promise<NonNullable<T>> {
   const { timeoutMs = 15_000, intervalMs = 25, describe, abortIf } = typeof options === "number" ? { timeoutMs: options } : options;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -33,7 +37,11 @@ export async function eventually<T>(what: string, probe: () => T | Promise<T>, o
     }
     if (Date.now() > deadline) {
       const seen = describe ? await describe() : undefined;
-      const detail = describe ? ` (last seen: ${typeof seen === "string" ? seen : JSON.stringify(seen)})` : lastError ? ` (last error: ${(lastError as Error)?.message ?? String(lastError)})` : "";
+      const detail = describe
+        ? ` (last seen: ${typeof seen === "string" ? seen : JSON.stringify(seen)})`
+        : lastError
+          ? ` (last error: ${(lastError as Error)?.message ?? String(lastError)})`
+          : "";
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

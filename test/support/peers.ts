@@ -51,7 +51,9 @@ let aptUpdated = false;
 
 function isDebianPackageInstalled(name: string): boolean {
   try {
-    return execFileSync("dpkg-query", ["-W", "-f=${Status}", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes("install ok installed");
+    return execFileSync("dpkg-query", ["-W", "-f=${Status}", name], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).includes(
+      "install ok installed",
+    );
   } catch {
     return false;
   }
@@ -61,7 +63,11 @@ function isDebianPackageInstalled(name: string): boolean {
 export async function ensureDebianPackages(names: string[]): Promise<void> {
   const missing = names.filter((name) => !isDebianPackageInstalled(name));
   if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new PeerUnavailable(`Debian packages ${missing.join(", ")}`, "not installed and this process is not root (run as root or `apt-get install` them)");
+  if (process.getuid?.() !== 0)
+    throw new PeerUnavailable(
+      `Debian packages ${missing.join(", ")}`,
+      "not installed and this process is not root (run as root or `apt-get install` them)",
+    );
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   try {
     if (!aptUpdated) {
@@ -73,7 +79,10 @@ export async function ensureDebianPackages(names: string[]): Promise<void> {
     await execFileAsync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env, maxBuffer: 64 << 20 });
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
-    throw new PeerUnavailable(`Debian packages ${missing.join(", ")}`, `apt-get failed: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+    throw new PeerUnavailable(
+      `Debian packages ${missing.join(", ")}`,
+      `apt-get failed: ${stderr.trim().split("\n").slice(-3).join(" | ")}`,
+    );
   }
 }
 

@@ -24,11 +24,14 @@ const live = new Set<ChildProcess>();
 
 /** Kills every child this helper started and that still runs (for after/afterEach hooks). */
 export async function killAllChildren(): Promise<void> {
-  const waits = [...live].map((child) => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
-  }));
+  const waits = [...live].map(
+    (child) =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGKILL");
+      }),
+  );
   await Promise.all(waits);
   live.clear();
 }
@@ -43,13 +46,25 @@ export interface SpawnOptions {
 /** Spawns `node <script> args…` and resolves once it printed its JSON ready line. */
 export async function spawnReady(script: string, args: string[], options: SpawnOptions = {}): Promise<ChildUnderTest> {
   const events = [options.readyEvent ?? ["listening", "ready"]].flat();
-  const child = spawn(process.execPath, [script, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
+  });
   live.add(child);
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => (live.delete(child), resolve(code))));
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     let buffered = "";
-    const timer = setTimeout(() => reject(new Error(`no ready line from ${path.basename(script)} ${args.join(" ")} within ${options.timeoutMs ?? 20_000} ms:\n${output.join("\n")}`)), options.timeoutMs ?? 20_000);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `no ready line from ${path.basename(script)} ${args.join(" ")} within ${options.timeoutMs ?? 20_000} ms:\n${output.join("\n")}`,
+          ),
+        ),
+      options.timeoutMs ?? 20_000,
+    );
     child.stdout!.on("data", (chunk: Buffer) => {
       buffered += chunk.toString();
       const lines = buffered.split("\n");
@@ -101,7 +116,10 @@ export function runXtrinode(args: string[], timeoutMs = 30_000): Promise<{ code:
     let stderr = "";
     child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
     child.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`xtrinode ${args.join(" ")} did not finish within ${timeoutMs} ms`))), timeoutMs);
+    const timer = setTimeout(
+      () => (child.kill("SIGKILL"), reject(new Error(`xtrinode ${args.join(" ")} did not finish within ${timeoutMs} ms`))),
+      timeoutMs,
+    );
     child.once("exit", (code) => {
       clearTimeout(timer);
       live.delete(child);

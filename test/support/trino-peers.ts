@@ -70,7 +70,10 @@ export async function ensureTrinoServer(): Promise<string> {
       postgresqlZip = await mavenArtifact(`io.trino:trino-postgresql:${trinoVersion}`, "zip");
     } catch (error) {
       if (!(error instanceof PeerUnavailable)) throw error;
-      peerProgress("trino", `trino-postgresql ${trinoVersion} ZIP not served (${error.reason}); taking plugin/postgresql from the trino-server tarball`);
+      peerProgress(
+        "trino",
+        `trino-postgresql ${trinoVersion} ZIP not served (${error.reason}); taking plugin/postgresql from the trino-server tarball`,
+      );
     }
     if (postgresqlZip) {
       const unpacked = path.join(staging, "zip-postgresql");
@@ -140,7 +143,14 @@ export async function startS3Store(bucket: string): Promise<{ endpoint: string; 
       await ensureDebianPackages(["python3-venv"]);
       await run("python3", ["-m", "venv", venv]);
       peerProgress("python", `pip install moto[server]==${motoVersion}`);
-      await run(path.join(venv, "bin", "python"), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", `moto[server]==${motoVersion}`]);
+      await run(path.join(venv, "bin", "python"), [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        `moto[server]==${motoVersion}`,
+      ]);
     } catch (error) {
       const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
       throw new PeerUnavailable(`moto[server] ${motoVersion}`, stderr.trim().split("\n").slice(-3).join(" | "));
@@ -197,7 +207,8 @@ export async function startPostgres(password: string): Promise<RunningPostgres> 
   const pwfile = path.join(dir, "pwfile");
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
   const asRoot = process.getuid?.() === 0;
-  const wrap = (command: string, args: string[]): [string, string[]] => (asRoot ? ["runuser", ["-u", "postgres", "--", command, ...args]] : [command, args]);
+  const wrap = (command: string, args: string[]): [string, string[]] =>
+    asRoot ? ["runuser", ["-u", "postgres", "--", command, ...args]] : [command, args];
   if (asRoot) {
     const { uid, gid } = await postgresIds();
     chownSync(dir, uid, gid);
@@ -207,18 +218,39 @@ export async function startPostgres(password: string): Promise<RunningPostgres> 
   const user = "postgres";
   const port = await freePort();
   try {
-    await run(...wrap(path.join(bin, "initdb"), ["-D", data, "-U", user, "--pwfile", pwfile, "--auth", "scram-sha-256", "--no-sync", "-E", "UTF8"]));
-    await run(...wrap(path.join(bin, "pg_ctl"), ["-D", data, "-w", "-t", "60", "-l", path.join(dir, "postgres.log"), "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]));
+    await run(
+      ...wrap(path.join(bin, "initdb"), ["-D", data, "-U", user, "--pwfile", pwfile, "--auth", "scram-sha-256", "--no-sync", "-E", "UTF8"]),
+    );
+    await run(
+      ...wrap(path.join(bin, "pg_ctl"), [
+        "-D",
+        data,
+        "-w",
+        "-t",
+        "60",
+        "-l",
+        path.join(dir, "postgres.log"),
+        "-o",
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+        "start",
+      ]),
+    );
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
-    throw new PeerUnavailable("PostgreSQL", `could not start a private cluster: ${((error as { stderr?: string }).stderr ?? (error as Error).message).trim()}`);
+    throw new PeerUnavailable(
+      "PostgreSQL",
+      `could not start a private cluster: ${((error as { stderr?: string }).stderr ?? (error as Error).message).trim()}`,
+    );
   }
   const psqlBin = path.join(bin, "psql");
   return {
     port,
     user,
     password,
-    psql: (sql, database = "postgres") => run(psqlBin, ["-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql], { env: { ...process.env, PGPASSWORD: password } }),
+    psql: (sql, database = "postgres") =>
+      run(psqlBin, ["-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql], {
+        env: { ...process.env, PGPASSWORD: password },
+      }),
     async stop() {
       try {
         await run(...wrap(path.join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]));
@@ -237,7 +269,9 @@ async function postgresIds(): Promise<{ uid: number; gid: number }> {
 /** The lines that say why a start failed (exception messages, which Guice buries early in a long dump), then the tail. */
 function startFailure(output: string[]): string {
   const lines = output.join("").split("\n");
-  const reasons = [...new Set(lines.filter((line) => /(Exception|Error)\b.*: |Invalid /.test(line) && !line.trimStart().startsWith("at ")))].slice(0, 10);
+  const reasons = [
+    ...new Set(lines.filter((line) => /(Exception|Error)\b.*: |Invalid /.test(line) && !line.trimStart().startsWith("at "))),
+  ].slice(0, 10);
   return [...reasons, "…", ...lines.slice(-40)].join("\n");
 }
 
@@ -255,9 +289,19 @@ export interface RunningTrino {
  * Starts Trino the way the container image does (`launcher run --etc-dir …`, in the foreground) and
  * resolves once /v1/info says it is no longer starting; rejects with its output when it exits first.
  */
-export async function startTrino(options: { home: string; etcDir: string; port: number; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunningTrino> {
+export async function startTrino(options: {
+  home: string;
+  etcDir: string;
+  port: number;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}): Promise<RunningTrino> {
   const env = { ...process.env, ...options.env, JAVA_HOME: javaHome, PATH: `${path.join(javaHome, "bin")}:${process.env.PATH ?? ""}` };
-  const child = spawn(path.join(options.home, "bin", "launcher"), ["run", `--etc-dir=${options.etcDir}`], { env, stdio: ["ignore", "pipe", "pipe"], detached: false });
+  const child = spawn(path.join(options.home, "bin", "launcher"), ["run", `--etc-dir=${options.etcDir}`], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: false,
+  });
   const output: string[] = [];
   const keep = (chunk: Buffer) => {
     output.push(chunk.toString("utf8"));
@@ -285,7 +329,9 @@ export async function startTrino(options: { home: string; etcDir: string; port: 
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`Trino did not finish starting within ${options.timeoutMs ?? 240_000} ms:\n${output.join("").split("\n").slice(-60).join("\n")}`);
+      throw new Error(
+        `Trino did not finish starting within ${options.timeoutMs ?? 240_000} ms:\n${output.join("").split("\n").slice(-60).join("\n")}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }

@@ -74,7 +74,12 @@ describe("Trino protocol test server with trino-client", function () {
   it("reports errors as Trino error objects", async () => {
     const [division] = await pagesOf(client(server), "SELECT 1/0");
     expect(division.stats?.state).to.equal("FAILED");
-    expect(division.error).to.include({ errorName: "DIVISION_BY_ZERO", errorCode: 8, errorType: "USER_ERROR", message: "Division by zero" });
+    expect(division.error).to.include({
+      errorName: "DIVISION_BY_ZERO",
+      errorCode: 8,
+      errorType: "USER_ERROR",
+      message: "Division by zero",
+    });
     expect(division.error?.failureInfo?.type).to.be.a("string");
     const [syntax] = await pagesOf(client(server), "SELEKT 1");
     expect(syntax.error).to.include({ errorName: "SYNTAX_ERROR", errorCode: 1 });
@@ -83,7 +88,11 @@ describe("Trino protocol test server with trino-client", function () {
     const [failed] = await pagesOf(client(server), "SELECT fail('custom message')");
     expect(failed.error).to.include({ errorName: "GENERIC_USER_ERROR", message: "custom message" });
     const [missingTable] = await pagesOf(client(server), "SELECT * FROM tpch.sf1.nation");
-    expect(missingTable.error).to.include({ errorName: "TABLE_NOT_FOUND", errorCode: 46, message: "line 1:15: Table 'tpch.sf1.nation' does not exist" });
+    expect(missingTable.error).to.include({
+      errorName: "TABLE_NOT_FOUND",
+      errorCode: 46,
+      message: "line 1:15: Table 'tpch.sf1.nation' does not exist",
+    });
   });
 
   it("applies SET SESSION and USE to the client's following requests", async () => {
@@ -95,7 +104,11 @@ describe("Trino protocol test server with trino-client", function () {
     const pages = await pagesOf(trino, "SELECT * FROM nation");
     expect(pages.flatMap((page) => page.data ?? [])).to.have.length(25);
     const last = server.queryIds().at(-1)!;
-    expect(server.query(last)?.headers).to.include({ "x-trino-catalog": "tpch", "x-trino-schema": "tiny", "x-trino-session": "query_max_run_time=5m" });
+    expect(server.query(last)?.headers).to.include({
+      "x-trino-catalog": "tpch",
+      "x-trino-schema": "tiny",
+      "x-trino-session": "query_max_run_time=5m",
+    });
     expect(server.query(last)?.user).to.equal("alice");
     const catalogs = await pagesOf(trino, "SHOW CATALOGS");
     expect(catalogs.flatMap((page) => page.data ?? [])).to.deep.equal([["system"], ["tpch"]]);

@@ -61,7 +61,11 @@ describe("Trino protocol test server over raw HTTP", function () {
     expect(dataPages.map((a) => a.body.stats.state)).to.deep.equal(["RUNNING", "RUNNING", "FINISHED"]);
     expect(dataPages.map((a) => a.body.data.length)).to.deep.equal([10, 10, 5]);
     expect(dataPages[0].body.nextUri).to.equal(`${server.url}/v1/statement/executing/${first.id}/${slug}/1`);
-    expect(dataPages[0].body.columns[1]).to.deep.equal({ name: "name", type: "varchar(25)", typeSignature: { rawType: "varchar", arguments: [{ kind: "LONG", value: 25 }] } });
+    expect(dataPages[0].body.columns[1]).to.deep.equal({
+      name: "name",
+      type: "varchar(25)",
+      typeSignature: { rawType: "varchar", arguments: [{ kind: "LONG", value: 25 }] },
+    });
     expect(dataPages[2].body.nextUri).to.equal(undefined);
     expect(dataPages[2].body.stats.processedRows).to.equal(25);
     // A retry of the last URI replays its page; an old token is refused.
@@ -79,19 +83,28 @@ describe("Trino protocol test server over raw HTTP", function () {
   });
 
   it("builds nextUri and infoUri from Forwarded, X-Forwarded-Proto/Host/Port, else Host", async () => {
-    const forwarded = await post(server, "SELECT 1", { "X-Forwarded-Proto": "https", "X-Forwarded-Host": "trino.example.com, proxy.internal" });
+    const forwarded = await post(server, "SELECT 1", {
+      "X-Forwarded-Proto": "https",
+      "X-Forwarded-Host": "trino.example.com, proxy.internal",
+    });
     expect(forwarded.body.nextUri).to.match(/^https:\/\/trino\.example\.com\/v1\/statement\/queued\//);
     expect(forwarded.body.infoUri).to.match(/^https:\/\/trino\.example\.com\/ui\/query\.html\?/);
     // The following page keeps using the forwarded view of the request that fetched it.
     const local = forwarded.body.nextUri.replace("https://trino.example.com", server.url);
     const next = await call(local, { headers: { "X-Forwarded-Proto": "https", "X-Forwarded-Host": "gw.example.com" } });
     expect(next.body.nextUri).to.match(/^https:\/\/gw\.example\.com\/v1\/statement\/executing\//);
-    expect(externalBaseUrl({ "x-forwarded-proto": "https", "x-forwarded-host": "a.example", "x-forwarded-port": "8443" }, "h")).to.equal("https://a.example:8443");
-    expect(externalBaseUrl({ "x-forwarded-proto": "https", "x-forwarded-host": "a.example", "x-forwarded-port": "443" }, "h")).to.equal("https://a.example");
+    expect(externalBaseUrl({ "x-forwarded-proto": "https", "x-forwarded-host": "a.example", "x-forwarded-port": "8443" }, "h")).to.equal(
+      "https://a.example:8443",
+    );
+    expect(externalBaseUrl({ "x-forwarded-proto": "https", "x-forwarded-host": "a.example", "x-forwarded-port": "443" }, "h")).to.equal(
+      "https://a.example",
+    );
     expect(externalBaseUrl({ forwarded: 'for=1.2.3.4;proto=https;host="b.example:9"' }, "h")).to.equal("https://b.example:9");
     expect(externalBaseUrl({ host: "c.example:8080" }, "h")).to.equal("http://c.example:8080");
     // Jetty ranks Forwarded above X-Forwarded-* (why the gateway drops a client's Forwarded header).
-    expect(externalBaseUrl({ forwarded: "host=evil.example;proto=http", "x-forwarded-proto": "https", "x-forwarded-host": "gw.example" }, "h")).to.equal("http://evil.example");
+    expect(
+      externalBaseUrl({ forwarded: "host=evil.example;proto=http", "x-forwarded-proto": "https", "x-forwarded-host": "gw.example" }, "h"),
+    ).to.equal("http://evil.example");
   });
 
   it("requires a user and a statement like Trino", async () => {
@@ -216,7 +229,10 @@ describe("Trino protocol test server over raw HTTP", function () {
   });
 
   it("injects faults and reports stats through the /_test control API", async () => {
-    await call(`${server.url}/_test/faults`, { method: "POST", body: JSON.stringify({ status: 500, count: 2, method: "GET", pathPrefix: "/v1/info" }) });
+    await call(`${server.url}/_test/faults`, {
+      method: "POST",
+      body: JSON.stringify({ status: 500, count: 2, method: "GET", pathPrefix: "/v1/info" }),
+    });
     expect((await call(`${server.url}/v1/info`)).status).to.equal(500);
     expect((await call(`${server.url}/v1/info`)).status).to.equal(500);
     expect((await call(`${server.url}/v1/info`)).status).to.equal(200);
@@ -234,17 +250,28 @@ describe("Trino protocol test server over raw HTTP", function () {
       expect(answers[0].body.stats.state).to.equal("QUEUED");
       expect(answers).to.have.length(2);
       expect(answers[1].body.stats.state).to.equal("FAILED");
-      expect(answers[1].body.error).to.include({ errorName: "NO_NODES_AVAILABLE", errorCode: 65541, errorType: "INTERNAL_ERROR", message: "No nodes available to run query" });
+      expect(answers[1].body.error).to.include({
+        errorName: "NO_NODES_AVAILABLE",
+        errorCode: 65541,
+        errorType: "INTERNAL_ERROR",
+        message: "No nodes available to run query",
+      });
     }
     await call(`${server.url}/_test/settings`, { method: "POST", body: JSON.stringify({ nodesIsEmptyStatements: 1 }) });
     const partitioning = await run(server, "SELECT 1");
-    expect(partitioning.at(-1)!.body.error).to.include({ errorName: "GENERIC_INTERNAL_ERROR", errorCode: 65536, message: "nodes is empty" });
+    expect(partitioning.at(-1)!.body.error).to.include({
+      errorName: "GENERIC_INTERNAL_ERROR",
+      errorCode: 65536,
+      message: "nodes is empty",
+    });
     const answers = await run(server, "SELECT 1");
     expect(answers.flatMap((answer) => answer.body.data ?? [])).to.deep.equal([[1]]);
   });
 
   it("runs as a process: prints the ready line and exits on SIGTERM", async () => {
-    const child: ChildProcess = spawn(process.execPath, ["fixtures/trino-server/main.ts", "--port", "0", "--startup-delay-ms", "60000"], { stdio: ["ignore", "pipe", "inherit"] });
+    const child: ChildProcess = spawn(process.execPath, ["fixtures/trino-server/main.ts", "--port", "0", "--startup-delay-ms", "60000"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     try {
       const line = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout! }).once("line", resolve);
@@ -265,8 +292,20 @@ describe("Trino protocol test server over raw HTTP", function () {
 
 describe("Trino protocol test server: request targets as Jetty routes them", () => {
   it("resolves dot-segments, takes the path of an absolute-form target, refuses ambiguous encodings", () => {
-    expect(jettyRequestPath("/v1/statement/executing/q/x/../../../../../v1/statement")).to.deep.equal({ ok: true, path: "/v1/statement", search: "", absoluteForm: false, dotSegments: true });
-    expect(jettyRequestPath("http://gw:8080/v1/query/q?pruned=true")).to.deep.equal({ ok: true, path: "/v1/query/q", search: "pruned=true", absoluteForm: true, dotSegments: false });
+    expect(jettyRequestPath("/v1/statement/executing/q/x/../../../../../v1/statement")).to.deep.equal({
+      ok: true,
+      path: "/v1/statement",
+      search: "",
+      absoluteForm: false,
+      dotSegments: true,
+    });
+    expect(jettyRequestPath("http://gw:8080/v1/query/q?pruned=true")).to.deep.equal({
+      ok: true,
+      path: "/v1/query/q",
+      search: "pruned=true",
+      absoluteForm: true,
+      dotSegments: false,
+    });
     expect(jettyRequestPath("/v1/query/%2e%2e/x")).to.deep.equal({ ok: false, message: "Ambiguous URI path segment" });
     expect(jettyRequestPath("/v1/a%2Fb")).to.deep.equal({ ok: false, message: "Ambiguous URI path separator" });
     expect(jettyRequestPath("/../v1/info")).to.deep.equal({ ok: false, message: "Bad URI" });

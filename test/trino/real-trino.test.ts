@@ -16,7 +16,19 @@ import yaml from "js-yaml";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { skipForMissingPeer, peerProgress } from "../support/peers.ts";
 import { spawnReady, xtrinodeBin, type ChildUnderTest } from "../support/process.ts";
-import { ensurePythonTrino, ensureTrinoCli, ensureTrinoJdbc, ensureTrinoServer, freePort, javaBin, startPostgres, startS3Store, startTrino, type RunningPostgres, type RunningTrino } from "../support/trino-peers.ts";
+import {
+  ensurePythonTrino,
+  ensureTrinoCli,
+  ensureTrinoJdbc,
+  ensureTrinoServer,
+  freePort,
+  javaBin,
+  startPostgres,
+  startS3Store,
+  startTrino,
+  type RunningPostgres,
+  type RunningTrino,
+} from "../support/trino-peers.ts";
 import { directQuery, runCli, runJdbc, runPython, spawnCli, writeHostsFile, type ClientPeers } from "./support/clients.ts";
 import { layOutCoordinator, type CoordinatorLayout } from "./support/layout.ts";
 import { startTlsIngress, type TlsIngress } from "./support/tls-ingress.ts";
@@ -28,7 +40,6 @@ const runtimeKey = `${runtimeNamespace}/${runtimeName}`;
 const postgresPassword = `pg-${Math.random().toString(36).slice(2)}-secret`;
 const ticketKey = `ticket-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}-shared-by-replicas`;
 const ordersSql = "SELECT orderkey, custkey, orderstatus, totalprice, orderdate, comment FROM tpch.tiny.orders ORDER BY orderkey";
-
 
 describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-client)", function () {
   this.timeout(300_000);
@@ -64,7 +75,9 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
 
   async function metric(name: string, labels: string): Promise<number> {
     const text = await (await fetch(`http://127.0.0.1:${gatewayPort}/metrics`)).text();
-    const line = text.split("\n").find((candidate) => candidate.startsWith(`${name}{`) && labels.split(",").every((label) => candidate.includes(label)));
+    const line = text
+      .split("\n")
+      .find((candidate) => candidate.startsWith(`${name}{`) && labels.split(",").every((label) => candidate.includes(label)));
     return line ? Number(line.split(" ").pop()) : 0;
   }
 
@@ -90,13 +103,22 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       skipForMissingPeer(this, error, "the real-Trino tier (test/trino)");
     }
     await postgres!.psql("CREATE DATABASE sales");
-    await postgres!.psql("CREATE TABLE orders (id integer PRIMARY KEY, customer text, amount numeric(10,2)); INSERT INTO orders VALUES (1, 'ada', 10.50), (2, 'grace', 20.25), (3, 'edsger', 7.00)", "sales");
+    await postgres!.psql(
+      "CREATE TABLE orders (id integer PRIMARY KEY, customer text, amount numeric(10,2)); INSERT INTO orders VALUES (1, 'ada', 10.50), (2, 'grace', 20.25), (3, 'edsger', 7.00)",
+      "sales",
+    );
     trinoPort = await freePort();
     layout = layOutFixtureCoordinator(path.join(work, "coordinator"), trinoPort);
-    writeRoutes([{ namespace: runtimeNamespace, name: runtimeName, backend: `http://127.0.0.1:${trinoPort}`, state: "PAUSED", hostnames: [hostname] }]);
+    writeRoutes([
+      { namespace: runtimeNamespace, name: runtimeName, backend: `http://127.0.0.1:${trinoPort}`, state: "PAUSED", hostnames: [hostname] },
+    ]);
     const config = path.join(work, "gateway.yaml");
     writeFileSync(config, yaml.dump({ trustedProxies: ["127.0.0.1/32"], health: { intervalMs: 500 }, held: { pollWaitMs: 1000 } }));
-    gateway = await spawnReady(xtrinodeBin, ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
+    gateway = await spawnReady(
+      xtrinodeBin,
+      ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config],
+      { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
+    );
     gatewayPort = Number(new URL(String(gateway.ready.url)).port);
     peerProgress("trino", `peers ready in ${Date.now() - started} ms; coordinator laid out with: ${layout.outsidePod.join("; ")}`);
   });
@@ -112,9 +134,21 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
   it("auto-resume with a real cold start: CLI, JDBC and Python queries held while Trino starts from the rendered config, all complete once the route is RUNNING", async function () {
     this.timeout(600_000);
     const cli = runCli(peers, gw(), "SELECT id, customer, amount FROM sales.public.orders ORDER BY id");
-    const jdbc = runJdbc(peers, "query", jdbcVia(hostname, gatewayPort), ["SELECT count(*) AS orders, sum(totalprice) AS total FROM tpch.tiny.orders"]);
-    const python = runPython(peers, { mode: "query", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" }, sql: "SELECT nationkey, name FROM tpch.tiny.nation ORDER BY nationkey" });
-    await eventually("three statements held by the gateway", async () => (await metric("xtrinode_gateway_queries_held", `runtime="${runtimeName}"`)) >= 3, { timeoutMs: 120_000, intervalMs: 200 });
+    const jdbc = runJdbc(peers, "query", jdbcVia(hostname, gatewayPort), [
+      "SELECT count(*) AS orders, sum(totalprice) AS total FROM tpch.tiny.orders",
+    ]);
+    const python = runPython(peers, {
+      mode: "query",
+      host: hostname,
+      port: gatewayPort,
+      resolve: { [hostname]: "127.0.0.1" },
+      sql: "SELECT nationkey, name FROM tpch.tiny.nation ORDER BY nationkey",
+    });
+    await eventually(
+      "three statements held by the gateway",
+      async () => (await metric("xtrinode_gateway_queries_held", `runtime="${runtimeName}"`)) >= 3,
+      { timeoutMs: 120_000, intervalMs: 200 },
+    );
     const coldStart = Date.now();
     trino = await startTrino({ home: trinoHome, etcDir: layout.etcDir, port: trinoPort, env: layout.env });
     const trinoUp = Date.now();
@@ -123,7 +157,10 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     const done = Date.now();
     // Statements released right after start may meet Trino's empty node map (trinodb/trino issue 2214): the gateway submits them again.
     const resubmitted = await metric("xtrinode_gateway_held_resubmissions_total", `runtime="${runtimeName}"`);
-    peerProgress("trino", `cold start: JVM start to /v1/info ready ${trinoUp - coldStart} ms; route RUNNING to every held query done ${done - trinoUp} ms; held statements resubmitted after an empty node map: ${resubmitted}`);
+    peerProgress(
+      "trino",
+      `cold start: JVM start to /v1/info ready ${trinoUp - coldStart} ms; route RUNNING to every held query done ${done - trinoUp} ms; held statements resubmitted after an empty node map: ${resubmitted}`,
+    );
     expect(cliResult.code, cliResult.stderr).to.equal(0);
     expect(cliResult.stdout.trim().split("\n")).to.deep.equal(["1\tada\t10.50", "2\tgrace\t20.25", "3\tedsger\t7.00"]);
     expect(jdbcResult, JSON.stringify(jdbcResult)).to.include({ ok: true, rows: 1 });
@@ -141,7 +178,9 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       started = await startTrino({ home: trinoHome, etcDir: refused.etcDir, port, env: refused.env, timeoutMs: 400_000 });
     } catch (error) {
       const message = (error as Error).message;
-      expect(message, message).to.match(/exited/).and.match(/query\.max-memory-per-node|heap/i);
+      expect(message, message)
+        .to.match(/exited/)
+        .and.match(/query\.max-memory-per-node|heap/i);
       return;
     } finally {
       await started?.stop();
@@ -162,9 +201,15 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       expect(config).to.include("query.max-memory-per-node=691MB");
       const catalog = readFileSync(path.join(layout.etcDir, "catalog", "sales.properties"), "utf8");
       expect(catalog).to.include("connection-password=${ENV:XTN_CAT_SALES_CONNECTION_PASSWORD}");
-      for (const file of readdirSync(path.join(layout.etcDir, "catalog"))) expect(readFileSync(path.join(layout.etcDir, "catalog", file), "utf8")).not.to.include(postgresPassword);
-      expect(await directQuery(trino!.url, "SELECT customer FROM sales.public.orders WHERE amount > 10 ORDER BY id")).to.deep.equal([["ada"], ["grace"]]);
-      expect(await directQuery(trino!.url, "SELECT count(*) FROM system.runtime.nodes WHERE coordinator AND state = 'active'")).to.deep.equal([[1]]);
+      for (const file of readdirSync(path.join(layout.etcDir, "catalog")))
+        expect(readFileSync(path.join(layout.etcDir, "catalog", file), "utf8")).not.to.include(postgresPassword);
+      expect(await directQuery(trino!.url, "SELECT customer FROM sales.public.orders WHERE amount > 10 ORDER BY id")).to.deep.equal([
+        ["ada"],
+        ["grace"],
+      ]);
+      expect(
+        await directQuery(trino!.url, "SELECT count(*) FROM system.runtime.nodes WHERE coordinator AND state = 'active'"),
+      ).to.deep.equal([[1]]);
       const memory = await directQuery(trino!.url, "SELECT count(*) FROM system.runtime.nodes");
       expect(memory[0][0]).to.equal(1);
     });
@@ -184,10 +229,27 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       expect(jdbcGateway).to.deep.equal(jdbcDirect);
       // Python by hostname and by header
       const pythonDirect = await runPython(peers, { mode: "query", host: "127.0.0.1", port: trinoPort, sql: ordersSql });
-      const pythonHost = await runPython(peers, { mode: "query", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" }, sql: ordersSql });
-      const pythonHeader = await runPython(peers, { mode: "query", host: "127.0.0.1", port: gatewayPort, headers: { "X-Trino-XTrinode": runtimeKey }, sql: ordersSql });
+      const pythonHost = await runPython(peers, {
+        mode: "query",
+        host: hostname,
+        port: gatewayPort,
+        resolve: { [hostname]: "127.0.0.1" },
+        sql: ordersSql,
+      });
+      const pythonHeader = await runPython(peers, {
+        mode: "query",
+        host: "127.0.0.1",
+        port: gatewayPort,
+        headers: { "X-Trino-XTrinode": runtimeKey },
+        sql: ordersSql,
+      });
       expect(pythonDirect).to.include({ ok: true, rows: 15000 });
-      for (const viaGateway of [pythonHost, pythonHeader]) expect({ ...viaGateway, queryId: undefined, nextUris: undefined }).to.deep.equal({ ...pythonDirect, queryId: undefined, nextUris: undefined });
+      for (const viaGateway of [pythonHost, pythonHeader])
+        expect({ ...viaGateway, queryId: undefined, nextUris: undefined }).to.deep.equal({
+          ...pythonDirect,
+          queryId: undefined,
+          nextUris: undefined,
+        });
       expect(pythonHost.nextUris).to.deep.equal([`http://${hostname}:${gatewayPort}`]);
       // trino-client by header
       const jsRows = async (server: string, headers: Record<string, string>) => {
@@ -204,7 +266,10 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       expect(await jsRows(`http://127.0.0.1:${gatewayPort}`, { "X-Trino-XTrinode": runtimeKey })).to.deep.equal(jsDirect);
       // the default route: no header, an IP address as host
       writeRoutes(routes.map((route) => ({ ...route, default: true })));
-      await eventually("the default route", async () => (await runCli(peers, `http://127.0.0.1:${gatewayPort}`, "SELECT 1")).code === 0, { timeoutMs: 15_000, intervalMs: 200 });
+      await eventually("the default route", async () => (await runCli(peers, `http://127.0.0.1:${gatewayPort}`, "SELECT 1")).code === 0, {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      });
       const cliDefault = await runCli(peers, `http://127.0.0.1:${gatewayPort}`, ordersSql);
       expect(cliDefault.checksum).to.equal(cliDirect.checksum);
       writeRoutes(routes.map(({ default: _dropped, ...route }) => route));
@@ -213,13 +278,34 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     it("two gateway replicas without affinity: POST via replica A, every poll via replica B (which never saw the query), rows equal the direct query", async () => {
       // Real Trino makes a statement a query only at the first poll of its queued nextUri; before
       // that /v1/query/{id} answers 410 everywhere, so replica B finds the owner by that poll (sticky.ts).
-      const replicaB = await spawnReady(xtrinodeBin, ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", path.join(work, "gateway.yaml")], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
+      const replicaB = await spawnReady(
+        xtrinodeBin,
+        [
+          "gateway",
+          "--workers",
+          "1",
+          "--port",
+          "0",
+          "--host",
+          "127.0.0.1",
+          "--routes-file",
+          routesFile,
+          "--config",
+          path.join(work, "gateway.yaml"),
+        ],
+        { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
+      );
       try {
         const replicaBUrl = String(replicaB.ready.url).replace(/\/$/, "");
         const replicaA = `http://127.0.0.1:${gatewayPort}`;
         const headers = { "x-trino-user": "analyst", "x-trino-xtrinode": runtimeKey };
         const sql = "SELECT nationkey, name, regionkey FROM tpch.tiny.nation ORDER BY nationkey";
-        let page = (await (await fetch(`${replicaA}/v1/statement`, { method: "POST", body: sql, headers })).json()) as { id: string; nextUri?: string; data?: unknown[][]; error?: { message: string } };
+        let page = (await (await fetch(`${replicaA}/v1/statement`, { method: "POST", body: sql, headers })).json()) as {
+          id: string;
+          nextUri?: string;
+          data?: unknown[][];
+          error?: { message: string };
+        };
         expect(page.nextUri, JSON.stringify(page)).to.match(/\/v1\/statement\/queued\//);
         const rows: unknown[][] = [];
         let polls = 0;
@@ -254,18 +340,36 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       // The CLI and JDBC trust the certificate through a PKCS12 truststore (keytool), Python through the PEM file.
       const [cliDirect, cli] = await Promise.all([
         runCli(peers, direct, ordersSql),
-        runCli(peers, server, ordersSql, ["--truststore-path", tls.truststore, "--truststore-password", tls.truststorePassword, "--truststore-type", "PKCS12"]),
+        runCli(peers, server, ordersSql, [
+          "--truststore-path",
+          tls.truststore,
+          "--truststore-password",
+          tls.truststorePassword,
+          "--truststore-type",
+          "PKCS12",
+        ]),
       ]);
       expect(cli.code, cli.stderr).to.equal(0);
       expect(cli.rows).to.equal(15000);
       expect(cli.checksum).to.equal(cliDirect.checksum);
       const jdbcUrl = `jdbc:trino://${hostname}:${tls.port}?SSL=true&SSLTrustStorePath=${encodeURIComponent(tls.truststore)}&SSLTrustStorePassword=${tls.truststorePassword}&SSLTrustStoreType=PKCS12`;
-      const [jdbcDirect, jdbc] = await Promise.all([runJdbc(peers, "query", jdbcVia("127.0.0.1", trinoPort), [ordersSql]), runJdbc(peers, "query", jdbcUrl, [ordersSql])]);
+      const [jdbcDirect, jdbc] = await Promise.all([
+        runJdbc(peers, "query", jdbcVia("127.0.0.1", trinoPort), [ordersSql]),
+        runJdbc(peers, "query", jdbcUrl, [ordersSql]),
+      ]);
       expect(jdbcDirect).to.include({ ok: true, rows: 15000 });
       expect(jdbc).to.deep.equal(jdbcDirect);
       const [pythonDirect, python] = await Promise.all([
         runPython(peers, { mode: "query", host: "127.0.0.1", port: trinoPort, sql: ordersSql }),
-        runPython(peers, { mode: "query", host: hostname, port: tls.port, http_scheme: "https", verify: tls.caFile, resolve: { [hostname]: "127.0.0.1" }, sql: ordersSql }),
+        runPython(peers, {
+          mode: "query",
+          host: hostname,
+          port: tls.port,
+          http_scheme: "https",
+          verify: tls.caFile,
+          resolve: { [hostname]: "127.0.0.1" },
+          sql: ordersSql,
+        }),
       ]);
       expect(python, JSON.stringify(python)).to.include({ ok: true, rows: 15000, checksum: pythonDirect.checksum });
       expect(python.nextUris).to.deep.equal([server]);
@@ -291,16 +395,39 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
           skipForMissingPeer(this, error, "the spooling protocol tests");
         }
         const port = await freePort();
-        const spoolLayout = layOutFixtureCoordinator(path.join(work, "spooling"), port, { "protocol.spooling.enabled": "true", "protocol.spooling.shared-secret-key": randomBytes(32).toString("base64"), "protocol.spooling.retrieval-mode": "coordinator_proxy" });
+        const spoolLayout = layOutFixtureCoordinator(path.join(work, "spooling"), port, {
+          "protocol.spooling.enabled": "true",
+          "protocol.spooling.shared-secret-key": randomBytes(32).toString("base64"),
+          "protocol.spooling.retrieval-mode": "coordinator_proxy",
+        });
         writeFileSync(
           path.join(spoolLayout.etcDir, "spooling-manager.properties"),
-          ["spooling-manager.name=filesystem", "fs.s3.enabled=true", "fs.location=s3://spool/", `s3.endpoint=${store!.endpoint}`, "s3.region=us-east-1", "s3.path-style-access=true", "s3.aws-access-key=test", "s3.aws-secret-key=test", ""].join("\n"),
+          [
+            "spooling-manager.name=filesystem",
+            "fs.s3.enabled=true",
+            "fs.location=s3://spool/",
+            `s3.endpoint=${store!.endpoint}`,
+            "s3.region=us-east-1",
+            "s3.path-style-access=true",
+            "s3.aws-access-key=test",
+            "s3.aws-secret-key=test",
+            "",
+          ].join("\n"),
         );
         spooling = await startTrino({ home: trinoHome, etcDir: spoolLayout.etcDir, port, env: spoolLayout.env });
         writeRoutes([...routes, { namespace: runtimeNamespace, name: "spooling", backend: spooling.url, state: "RUNNING" }]);
         // Routes reloaded, and the coordinator past "No nodes available" right after its start: a tpch query, since
         // SELECT 1 runs on the coordinator without the node map that Trino memoises for ~5 s (trinodb/trino#2214).
-        await eventually("the spooling runtime answering a tpch query through the gateway", async () => (await directQuery(`http://127.0.0.1:${gatewayPort}`, "SELECT count(*) FROM tpch.tiny.nation", { "x-trino-xtrinode": spoolingKey }).catch(() => [])).length === 1, { timeoutMs: 60_000, intervalMs: 200 });
+        await eventually(
+          "the spooling runtime answering a tpch query through the gateway",
+          async () =>
+            (
+              await directQuery(`http://127.0.0.1:${gatewayPort}`, "SELECT count(*) FROM tpch.tiny.nation", {
+                "x-trino-xtrinode": spoolingKey,
+              }).catch(() => [])
+            ).length === 1,
+          { timeoutMs: 60_000, intervalMs: 200 },
+        );
       });
 
       after(async () => {
@@ -313,7 +440,14 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
         const sql = "SELECT custkey, name, acctbal, mktsegment FROM tpch.sf1.customer ORDER BY custkey";
         const [direct, viaGateway] = await Promise.all([
           runPython(peers, { mode: "query", host: "127.0.0.1", port: trinoPort, sql }),
-          runPython(peers, { mode: "query", host: "127.0.0.1", port: gatewayPort, headers: { "X-Trino-XTrinode": spoolingKey }, encoding: "json+zstd", sql }),
+          runPython(peers, {
+            mode: "query",
+            host: "127.0.0.1",
+            port: gatewayPort,
+            headers: { "X-Trino-XTrinode": spoolingKey },
+            encoding: "json+zstd",
+            sql,
+          }),
         ]);
         expect(direct).to.include({ ok: true, rows: 150000 });
         expect(viaGateway, JSON.stringify(viaGateway)).to.include({ ok: true, rows: 150000, checksum: direct.checksum });
@@ -322,13 +456,41 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       });
 
       it("a segment is retrieved through a second gateway replica that never saw the query", async () => {
-        const replicaB = await spawnReady(xtrinodeBin, ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", path.join(work, "gateway.yaml")], { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } });
+        const replicaB = await spawnReady(
+          xtrinodeBin,
+          [
+            "gateway",
+            "--workers",
+            "1",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--routes-file",
+            routesFile,
+            "--config",
+            path.join(work, "gateway.yaml"),
+          ],
+          { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
+        );
         try {
           const replicaBUrl = String(replicaB.ready.url).replace(/\/$/, "");
           const headers = { "x-trino-user": "analyst", "x-trino-xtrinode": spoolingKey };
-          type Segment = { type: string; uri?: string; ackUri?: string; headers?: Record<string, string[]>; metadata: { segmentSize: number; rowsCount: number } };
+          type Segment = {
+            type: string;
+            uri?: string;
+            ackUri?: string;
+            headers?: Record<string, string[]>;
+            metadata: { segmentSize: number; rowsCount: number };
+          };
           type Page = { nextUri?: string; data?: { segments?: Segment[] }; error?: { message: string } };
-          let page = (await (await fetch(`http://127.0.0.1:${gatewayPort}/v1/statement`, { method: "POST", body: "SELECT * FROM tpch.sf1.customer", headers: { ...headers, "x-trino-query-data-encoding": "json+zstd" } })).json()) as Page;
+          let page = (await (
+            await fetch(`http://127.0.0.1:${gatewayPort}/v1/statement`, {
+              method: "POST",
+              body: "SELECT * FROM tpch.sf1.customer",
+              headers: { ...headers, "x-trino-query-data-encoding": "json+zstd" },
+            })
+          ).json()) as Page;
           let segment: Segment | undefined;
           while (page.nextUri && !segment) {
             const next = new URL(page.nextUri);
@@ -342,7 +504,13 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
           expect(uri.pathname).to.match(/^\/v1\/spooled\/download\//);
           const segmentHeaders = Object.fromEntries(Object.entries(segment!.headers ?? {}).map(([name, values]) => [name, values[0]]));
           const data = await fetch(segment!.uri!, { headers: { ...headers, ...segmentHeaders } });
-          expect(data.status, await data.clone().text().catch(() => "")).to.equal(200);
+          expect(
+            data.status,
+            await data
+              .clone()
+              .text()
+              .catch(() => ""),
+          ).to.equal(200);
           expect((await data.arrayBuffer()).byteLength).to.equal(segment!.metadata.segmentSize);
           const ack = await fetch(segment!.ackUri!, { headers: { ...headers, ...segmentHeaders } });
           expect(ack.status).to.equal(200);
@@ -354,7 +522,11 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     });
 
     it("USE and SET SESSION round-trip through the gateway (CLI, JDBC, Python)", async () => {
-      const cli = await runCli(peers, gw(), "USE tpch.tiny; SET SESSION query_max_run_time = '17m'; SELECT count(*) FROM nation; SHOW SESSION LIKE 'query_max_run_time'");
+      const cli = await runCli(
+        peers,
+        gw(),
+        "USE tpch.tiny; SET SESSION query_max_run_time = '17m'; SELECT count(*) FROM nation; SHOW SESSION LIKE 'query_max_run_time'",
+      );
       expect(cli.code, cli.stderr).to.equal(0);
       const lines = cli.stdout.trim().split("\n");
       expect(lines[0]).to.equal("25");
@@ -369,7 +541,12 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     it("JDBC PreparedStatement and SQLAlchemy bind parameters", async () => {
       const jdbc = await runJdbc(peers, "prepared", jdbcVia(hostname, gatewayPort), ["1"]);
       expect(jdbc).to.deep.equal({ ok: true, names: ["ARGENTINA", "BRAZIL", "CANADA", "PERU", "UNITED STATES"] });
-      const sqlalchemy = await runPython(peers, { mode: "sqlalchemy", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" } });
+      const sqlalchemy = await runPython(peers, {
+        mode: "sqlalchemy",
+        host: hostname,
+        port: gatewayPort,
+        resolve: { [hostname]: "127.0.0.1" },
+      });
       expect(sqlalchemy).to.deep.equal({ ok: true, names: ["ARGENTINA", "BRAZIL", "CANADA", "PERU", "UNITED STATES"] });
     });
 
@@ -380,18 +557,26 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     });
 
     async function queryState(marker: string): Promise<unknown[][]> {
-      return directQuery(trino!.url, `SELECT state, error_code FROM system.runtime.queries WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.runtime.queries%'`);
+      return directQuery(
+        trino!.url,
+        `SELECT state, error_code FROM system.runtime.queries WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.runtime.queries%'`,
+      );
     }
 
     const longQuery = (marker: string) => `SELECT count(*) FROM tpch.sf1000.lineitem WHERE comment <> '${marker}'`;
 
-    const cancelled = async (marker: string) => (await queryState(marker)).some(([state, code]) => state === "FAILED" && code === "USER_CANCELED");
+    const cancelled = async (marker: string) =>
+      (await queryState(marker)).some(([state, code]) => state === "FAILED" && code === "USER_CANCELED");
 
     // A cancel that did not arrive leaves a query burning both cores: kill what is left after each test.
     afterEach(async () => {
       if (!trino) return;
-      const left = await directQuery(trino.url, "SELECT query_id FROM system.runtime.queries WHERE state IN ('QUEUED', 'RUNNING') AND query LIKE '%tpch.sf1000%' AND query NOT LIKE '%system.runtime.queries%'");
-      for (const [id] of left) await fetch(`${trino.url}/v1/query/${String(id)}`, { method: "DELETE", headers: { "x-trino-user": "xtrinode-test" } });
+      const left = await directQuery(
+        trino.url,
+        "SELECT query_id FROM system.runtime.queries WHERE state IN ('QUEUED', 'RUNNING') AND query LIKE '%tpch.sf1000%' AND query NOT LIKE '%system.runtime.queries%'",
+      );
+      for (const [id] of left)
+        await fetch(`${trino.url}/v1/query/${String(id)}`, { method: "DELETE", headers: { "x-trino-user": "xtrinode-test" } });
     });
 
     it("cancel: the CLI on interrupt (SIGINT) cancels its query in Trino", async () => {
@@ -402,7 +587,10 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       cli.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
       const exited = new Promise<number | null>((resolve) => cli.once("exit", resolve));
       try {
-        await eventually("the CLI's query running", async () => (await queryState(marker)).some(([state]) => state === "RUNNING"), { timeoutMs: 180_000, intervalMs: 200 });
+        await eventually("the CLI's query running", async () => (await queryState(marker)).some(([state]) => state === "RUNNING"), {
+          timeoutMs: 180_000,
+          intervalMs: 200,
+        });
         cli.kill("SIGINT");
         const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("still running"), 60_000))]);
         expect(code, output).to.equal(130);
@@ -423,21 +611,44 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
 
     it("cancel: Python cursor.cancel", async () => {
       const marker = `python-${Date.now()}`;
-      const python = await runPython(peers, { mode: "cancel", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" }, sql: longQuery(marker), cancel_after_s: 2 });
+      const python = await runPython(peers, {
+        mode: "cancel",
+        host: hostname,
+        port: gatewayPort,
+        resolve: { [hostname]: "127.0.0.1" },
+        sql: longQuery(marker),
+        cancel_after_s: 2,
+      });
       expect(python.ok, JSON.stringify(python)).to.equal(true);
       await eventually("the Python query cancelled", () => cancelled(marker), { timeoutMs: 30_000, intervalMs: 200 });
     });
 
     it("cancel: trino-client cancel (DELETE /v1/query/{id})", async () => {
       const marker = `js-${Date.now()}`;
-      const client = Trino.create({ server: `http://127.0.0.1:${gatewayPort}`, auth: new BasicAuth("analyst"), extraHeaders: { "X-Trino-XTrinode": runtimeKey } });
+      const client = Trino.create({
+        server: `http://127.0.0.1:${gatewayPort}`,
+        auth: new BasicAuth("analyst"),
+        extraHeaders: { "X-Trino-XTrinode": runtimeKey },
+      });
       // Polled in the background: trino-client's next() keeps polling until a page has data, which a count never has before it ends.
-      const polling = client.query(longQuery(marker)).then(async (iterator) => iterator.next()).catch(() => undefined);
-      await eventually("the trino-client query running", async () => (await queryState(marker)).some(([state]) => state === "RUNNING"), { timeoutMs: 180_000, intervalMs: 200 });
-      const [[queryId]] = await directQuery(trino!.url, `SELECT query_id FROM system.runtime.queries WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.runtime.queries%'`);
+      const polling = client
+        .query(longQuery(marker))
+        .then(async (iterator) => iterator.next())
+        .catch(() => undefined);
+      await eventually("the trino-client query running", async () => (await queryState(marker)).some(([state]) => state === "RUNNING"), {
+        timeoutMs: 180_000,
+        intervalMs: 200,
+      });
+      const [[queryId]] = await directQuery(
+        trino!.url,
+        `SELECT query_id FROM system.runtime.queries WHERE query LIKE '%${marker}%' AND query NOT LIKE '%system.runtime.queries%'`,
+      );
       await client.cancel(String(queryId));
       // Trino's kill of a query through /v1/query/{id}: FAILED (ADMINISTRATIVELY_KILLED or USER_CANCELED)
-      await eventually("the trino-client query ended", async () => (await queryState(marker)).some(([state]) => state === "FAILED"), { timeoutMs: 30_000, intervalMs: 200 });
+      await eventually("the trino-client query ended", async () => (await queryState(marker)).some(([state]) => state === "FAILED"), {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
       await polling;
     });
 
@@ -446,7 +657,9 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       const cli = await runCli(peers, byIp, "SELECT count(*) FROM tpch.tiny.nation", ["--client-tags", `xtrinode=${runtimeKey}`]);
       expect(cli.code, cli.stderr).to.equal(0);
       expect(cli.stdout.trim()).to.equal("25");
-      const jdbc = await runJdbc(peers, "query", `jdbc:trino://127.0.0.1:${gatewayPort}?clientTags=xtrinode=${runtimeKey}`, ["SELECT count(*) FROM tpch.tiny.region"]);
+      const jdbc = await runJdbc(peers, "query", `jdbc:trino://127.0.0.1:${gatewayPort}?clientTags=xtrinode=${runtimeKey}`, [
+        "SELECT count(*) FROM tpch.tiny.region",
+      ]);
       expect(jdbc).to.include({ ok: true, rows: 1, first: "5" });
       const untagged = await runCli(peers, byIp, "SELECT 1");
       expect(untagged.code).to.not.equal(0); // nothing else selects a runtime here
@@ -460,7 +673,13 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       const jdbc = await runJdbc(peers, "query", jdbcVia(hostname, gatewayPort), [missing]);
       expect(jdbc.ok).to.equal(false);
       expect(String(jdbc.message)).to.match(/Table 'tpch\.tiny\.no_such_table' does not exist/);
-      const python = await runPython(peers, { mode: "query", host: hostname, port: gatewayPort, resolve: { [hostname]: "127.0.0.1" }, sql: missing });
+      const python = await runPython(peers, {
+        mode: "query",
+        host: hostname,
+        port: gatewayPort,
+        resolve: { [hostname]: "127.0.0.1" },
+        sql: missing,
+      });
       expect(python).to.include({ ok: false, errorName: "TABLE_NOT_FOUND" });
       // Unknown runtime: a hostname no route names (CLI, JDBC: no default route), a header naming no runtime (Python, JS)
       const unknownHost = `http://unknown.trino.test:${gatewayPort}`;
@@ -470,7 +689,13 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       const jdbcUnknown = await runJdbc(peers, "query", jdbcVia("unknown.trino.test", gatewayPort), ["SELECT 1"]);
       expect(jdbcUnknown.ok).to.equal(false);
       expect(String(jdbcUnknown.message)).to.match(/unknown\.trino\.test/);
-      const pythonUnknown = await runPython(peers, { mode: "query", host: "127.0.0.1", port: gatewayPort, headers: { "X-Trino-XTrinode": `${runtimeNamespace}/nope` }, sql: "SELECT 1" });
+      const pythonUnknown = await runPython(peers, {
+        mode: "query",
+        host: "127.0.0.1",
+        port: gatewayPort,
+        headers: { "X-Trino-XTrinode": `${runtimeNamespace}/nope` },
+        sql: "SELECT 1",
+      });
       expect(pythonUnknown).to.include({ ok: false, errorName: "XTRINODE_UNKNOWN_RUNTIME" });
       expect(String(pythonUnknown.message)).to.include(`${runtimeNamespace}/nope`);
     });

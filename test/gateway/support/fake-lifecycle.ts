@@ -12,7 +12,9 @@ export interface FakeLifecycle {
   close(): Promise<void>;
 }
 
-export async function startFakeLifecycle(options: { retryAfterSeconds?: number; onResume?: (namespace: string, name: string) => void; requireToken?: string } = {}): Promise<FakeLifecycle> {
+export async function startFakeLifecycle(
+  options: { retryAfterSeconds?: number; onResume?: (namespace: string, name: string) => void; requireToken?: string } = {},
+): Promise<FakeLifecycle> {
   const resumeCalls = new Map<string, number>();
   const activityCalls = new Map<string, string[]>();
   const router = new Router();

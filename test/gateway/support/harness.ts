@@ -38,11 +38,19 @@ export class RoutesFile {
 
 export interface GatewayUnderTest extends RunningGateway {}
 
-export async function startTestGateway(routes: RoutesFile, config: GatewayConfig = {}, extra: { lifecycleUrl?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunningGateway> {
+export async function startTestGateway(
+  routes: RoutesFile,
+  config: GatewayConfig = {},
+  extra: { lifecycleUrl?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunningGateway> {
   const logger = silentLogger();
   return startGateway({
     routesSource: fileRoutesSource(routes.file, logger, 100),
-    config: { health: { intervalMs: 200, timeoutMs: 2000, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 }, held: { pollWaitMs: 100 }, ...config },
+    config: {
+      health: { intervalMs: 200, timeoutMs: 2000, failureThreshold: 2, ejectionBaseMs: 300, ejectionMaxMs: 2000 },
+      held: { pollWaitMs: 100 },
+      ...config,
+    },
     lifecycleUrl: extra.lifecycleUrl,
     env: extra.env ?? {},
     logger,

@@ -40,7 +40,11 @@ function runProcess(command: string, args: string[], timeoutMs: number, env?: No
 }
 
 function lastJsonLine(run: Run, what: string): Record<string, unknown> {
-  const line = run.stdout.trim().split("\n").filter((candidate) => candidate.startsWith("{")).pop();
+  const line = run.stdout
+    .trim()
+    .split("\n")
+    .filter((candidate) => candidate.startsWith("{"))
+    .pop();
   if (!line) throw new Error(`${what} printed no result (exit ${run.code}):\n${run.stdout.slice(-2000)}\n${run.stderr.slice(-4000)}`);
   return JSON.parse(line) as Record<string, unknown>;
 }
@@ -64,23 +68,64 @@ export function checksumLines(lines: string[]): string {
 }
 
 /** `trino --server URL --execute SQL --output-format TSV`; rows and a checksum of the output lines. */
-export async function runCli(peers: ClientPeers, server: string, sql: string, extra: string[] = [], timeoutMs = 300_000): Promise<CliResult> {
-  const run = await runProcess(javaBin(), [...javaArgs(peers), "-jar", peers.cliJar, "--server", server, "--user", "analyst", "--output-format", "TSV", ...extra, "--execute", sql], timeoutMs);
+export async function runCli(
+  peers: ClientPeers,
+  server: string,
+  sql: string,
+  extra: string[] = [],
+  timeoutMs = 300_000,
+): Promise<CliResult> {
+  const run = await runProcess(
+    javaBin(),
+    [
+      ...javaArgs(peers),
+      "-jar",
+      peers.cliJar,
+      "--server",
+      server,
+      "--user",
+      "analyst",
+      "--output-format",
+      "TSV",
+      ...extra,
+      "--execute",
+      sql,
+    ],
+    timeoutMs,
+  );
   const lines = run.stdout.split("\n").filter((line) => line.length > 0);
   return { ...run, rows: lines.length, checksum: checksumLines(lines) };
 }
 
 /** The CLI as a child process (for interrupting it). */
 export function spawnCli(peers: ClientPeers, server: string, sql: string): ChildProcess {
-  return spawn(javaBin(), [...javaArgs(peers), "-jar", peers.cliJar, "--server", server, "--user", "analyst", "--output-format", "TSV", "--execute", sql], { stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(
+    javaBin(),
+    [...javaArgs(peers), "-jar", peers.cliJar, "--server", server, "--user", "analyst", "--output-format", "TSV", "--execute", sql],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
 }
 
-export async function runJdbc(peers: ClientPeers, mode: string, url: string, args: string[] = [], timeoutMs = 300_000): Promise<Record<string, unknown>> {
-  const run = await runProcess(javaBin(), [...javaArgs(peers), "-cp", peers.jdbcJar, path.join(clientsDir, "JdbcClient.java"), mode, url, ...args], timeoutMs);
+export async function runJdbc(
+  peers: ClientPeers,
+  mode: string,
+  url: string,
+  args: string[] = [],
+  timeoutMs = 300_000,
+): Promise<Record<string, unknown>> {
+  const run = await runProcess(
+    javaBin(),
+    [...javaArgs(peers), "-cp", peers.jdbcJar, path.join(clientsDir, "JdbcClient.java"), mode, url, ...args],
+    timeoutMs,
+  );
   return lastJsonLine(run, `JDBC ${mode}`);
 }
 
-export async function runPython(peers: ClientPeers, options: Record<string, unknown>, timeoutMs = 300_000): Promise<Record<string, unknown>> {
+export async function runPython(
+  peers: ClientPeers,
+  options: Record<string, unknown>,
+  timeoutMs = 300_000,
+): Promise<Record<string, unknown>> {
   // requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (set on some machines) override the session's
   // `verify`, which is what the trino client sets: with a CA file of our own, they must not be set.
   const env = options.verify === undefined ? undefined : { REQUESTS_CA_BUNDLE: undefined, CURL_CA_BUNDLE: undefined };
@@ -90,7 +135,9 @@ export async function runPython(peers: ClientPeers, options: Record<string, unkn
 
 /** Runs SQL on Trino over plain HTTP (the test's own view, not a client under test); rows as arrays. */
 export async function directQuery(baseUrl: string, sql: string, headers: Record<string, string> = {}): Promise<unknown[][]> {
-  let doc = (await (await fetch(`${baseUrl}/v1/statement`, { method: "POST", body: sql, headers: { "x-trino-user": "xtrinode-test", ...headers } })).json()) as { nextUri?: string; data?: unknown[][]; error?: { message: string } };
+  let doc = (await (
+    await fetch(`${baseUrl}/v1/statement`, { method: "POST", body: sql, headers: { "x-trino-user": "xtrinode-test", ...headers } })
+  ).json()) as { nextUri?: string; data?: unknown[][]; error?: { message: string } };
   const rows: unknown[][] = [];
   for (;;) {
     if (doc.data) rows.push(...doc.data);

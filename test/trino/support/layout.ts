@@ -11,7 +11,9 @@ interface KubeObject {
   kind: string;
   metadata: { name: string };
   data?: Record<string, string>;
-  spec?: { template?: { spec?: { containers?: { env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] } } };
+  spec?: {
+    template?: { spec?: { containers?: { env?: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[] } };
+  };
 }
 
 export interface CoordinatorLayout {
@@ -26,7 +28,9 @@ export interface CoordinatorLayout {
 }
 
 function object(rendered: RenderedRuntime, kind: string, name: string): KubeObject {
-  const found = (rendered.objects as unknown as KubeObject[]).find((candidate) => candidate.kind === kind && candidate.metadata.name === name);
+  const found = (rendered.objects as unknown as KubeObject[]).find(
+    (candidate) => candidate.kind === kind && candidate.metadata.name === name,
+  );
   if (!found) throw new Error(`rendered runtime has no ${kind} ${name}`);
   return found;
 }
@@ -52,7 +56,10 @@ function setProperties(text: string, changes: Record<string, string>, file: stri
  * `secrets` maps `secretName/key` to the value; `extraConfig` adds config.properties lines a test
  * needs besides the rendered ones (each recorded in outsidePod).
  */
-export function layOutCoordinator(rendered: RenderedRuntime, options: { root: string; home: string; port: number; secrets: Record<string, string>; extraConfig?: Record<string, string> }): CoordinatorLayout {
+export function layOutCoordinator(
+  rendered: RenderedRuntime,
+  options: { root: string; home: string; port: number; secrets: Record<string, string>; extraConfig?: Record<string, string> },
+): CoordinatorLayout {
   const { fullname } = { fullname: `${rendered.name}-trino` };
   const config = object(rendered, "ConfigMap", `${fullname}-coordinator`);
   const catalogs = object(rendered, "ConfigMap", `${fullname}-catalog`);
@@ -63,8 +70,18 @@ export function layOutCoordinator(rendered: RenderedRuntime, options: { root: st
   mkdirSync(dataDir, { recursive: true });
   const outsidePod: string[] = [];
   const files = { ...config.data };
-  files["node.properties"] = setProperties(files["node.properties"], { "node.data-dir": dataDir, "plugin.dir": path.join(options.home, "plugin") }, "node.properties", outsidePod);
-  files["config.properties"] = setProperties(files["config.properties"], { "http-server.http.port": String(options.port), "discovery.uri": `http://127.0.0.1:${options.port}`, ...options.extraConfig }, "config.properties", outsidePod);
+  files["node.properties"] = setProperties(
+    files["node.properties"],
+    { "node.data-dir": dataDir, "plugin.dir": path.join(options.home, "plugin") },
+    "node.properties",
+    outsidePod,
+  );
+  files["config.properties"] = setProperties(
+    files["config.properties"],
+    { "http-server.http.port": String(options.port), "discovery.uri": `http://127.0.0.1:${options.port}`, ...options.extraConfig },
+    "config.properties",
+    outsidePod,
+  );
   // The container image ships /usr/lib/trino/bin/libjvmkill.so; the server tarball does not.
   files["jvm.config"] = files["jvm.config"]
     .split("\n")
@@ -82,9 +99,19 @@ export function layOutCoordinator(rendered: RenderedRuntime, options: { root: st
       const ref = variable.valueFrom?.secretKeyRef;
       if (!ref) continue;
       const value = options.secrets[`${ref.name}/${ref.key}`];
-      if (value === undefined) throw new Error(`the coordinator's env ${variable.name} names Secret ${ref.name} key ${ref.key}, which the test does not supply`);
+      if (value === undefined)
+        throw new Error(`the coordinator's env ${variable.name} names Secret ${ref.name} key ${ref.key}, which the test does not supply`);
       env[variable.name] = value;
     }
   }
-  return { etcDir, dataDir, env, outsidePod, rendered: { ...config.data, ...Object.fromEntries(Object.entries(catalogs.data ?? {}).map(([file, text]) => [`catalog/${file}`, text])) } };
+  return {
+    etcDir,
+    dataDir,
+    env,
+    outsidePod,
+    rendered: {
+      ...config.data,
+      ...Object.fromEntries(Object.entries(catalogs.data ?? {}).map(([file, text]) => [`catalog/${file}`, text])),
+    },
+  };
 }

@@ -10,8 +10,16 @@ export const runtimeNamespace = "realtrino";
 export const runtimeName = "analytics";
 export const postgresSecret = "sales-db-credentials";
 
-export function fixtureRuntime(postgresPort: number, coordinatorConfig: Record<string, string> = {}): { runtime: XTrinode; catalogs: XTrinodeCatalog[] } {
-  const catalog = (name: string, spec: XTrinodeCatalog["spec"]): XTrinodeCatalog => ({ apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinodeCatalog", metadata: { name, namespace: runtimeNamespace }, spec });
+export function fixtureRuntime(
+  postgresPort: number,
+  coordinatorConfig: Record<string, string> = {},
+): { runtime: XTrinode; catalogs: XTrinodeCatalog[] } {
+  const catalog = (name: string, spec: XTrinodeCatalog["spec"]): XTrinodeCatalog => ({
+    apiVersion: "xtrinode.io/v1alpha1",
+    kind: "XTrinodeCatalog",
+    metadata: { name, namespace: runtimeNamespace },
+    spec,
+  });
   const catalogs = [
     catalog("tpch", { connector: "tpch" }),
     catalog("scratch", { connector: "memory" }),
@@ -32,7 +40,10 @@ export function fixtureRuntime(postgresPort: number, coordinatorConfig: Record<s
     metadata: { name: runtimeName, namespace: runtimeNamespace },
     spec: {
       catalogs: { names: ["tpch", "scratch", "sales-db"] },
-      coordinator: { resources: { limits: { memory: "1536Mi" } }, ...(Object.keys(coordinatorConfig).length ? { config: coordinatorConfig } : {}) },
+      coordinator: {
+        resources: { limits: { memory: "1536Mi" } },
+        ...(Object.keys(coordinatorConfig).length ? { config: coordinatorConfig } : {}),
+      },
       workers: { count: 0 },
       route: { hostnames: ["analytics.trino.test"] },
     },

@@ -29,7 +29,10 @@ async function run(command: string, args: string[], peer: string): Promise<void>
   try {
     await execFileAsync(command, args, { maxBuffer: 16 << 20 });
   } catch (error) {
-    throw new PeerUnavailable(peer, `${path.basename(command)} failed: ${((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split("\n").slice(-3).join(" | ")}`);
+    throw new PeerUnavailable(
+      peer,
+      `${path.basename(command)} failed: ${((error as { stderr?: string }).stderr ?? (error as Error).message).trim().split("\n").slice(-3).join(" | ")}`,
+    );
   }
 }
 
@@ -49,8 +52,45 @@ export async function startTlsIngress(options: { upstreamPort: number; hostnames
   const truststore = path.join(dir, "truststore.p12");
   const truststorePassword = "ingress-truststore";
   const san = [...options.hostnames.map((name) => `DNS:${name}`), "IP:127.0.0.1"].join(",");
-  await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", `/CN=${options.hostnames[0]}`, "-addext", `subjectAltName=${san}`], "openssl (ingress certificate)");
-  await run(path.join(javaHome, "bin", "keytool"), ["-importcert", "-noprompt", "-alias", "ingress", "-file", cert, "-keystore", truststore, "-storetype", "PKCS12", "-storepass", truststorePassword], "keytool (ingress truststore)");
+  await run(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "2",
+      "-subj",
+      `/CN=${options.hostnames[0]}`,
+      "-addext",
+      `subjectAltName=${san}`,
+    ],
+    "openssl (ingress certificate)",
+  );
+  await run(
+    path.join(javaHome, "bin", "keytool"),
+    [
+      "-importcert",
+      "-noprompt",
+      "-alias",
+      "ingress",
+      "-file",
+      cert,
+      "-keystore",
+      truststore,
+      "-storetype",
+      "PKCS12",
+      "-storepass",
+      truststorePassword,
+    ],
+    "keytool (ingress truststore)",
+  );
   const port = await freePort();
   const accessLog = path.join(dir, "access.log");
   const asRoot = process.getuid?.() === 0;
@@ -112,7 +152,10 @@ http {
     caFile: cert,
     truststore,
     truststorePassword,
-    accessLog: () => readFileSync(accessLog, "utf8").split("\n").filter((line) => line.length > 0),
+    accessLog: () =>
+      readFileSync(accessLog, "utf8")
+        .split("\n")
+        .filter((line) => line.length > 0),
     async stop() {
       if (nginx.exitCode === null) {
         nginx.kill("SIGQUIT"); // graceful: finish the requests in flight
