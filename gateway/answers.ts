@@ -24,7 +24,7 @@ export function writeJson(res: ServerResponse, status: number, doc: unknown, hea
 
 /** Answers with a FAILED QueryResults (HTTP 200 unless told otherwise: every client displays it). */
 export function writeTrinoError(
-  core: GatewayCore,
+  core: Pick<GatewayCore, "newHeldId">,
   res: ServerResponse,
   forwarded: ForwardedView,
   kind: TrinoErrorKind,
@@ -63,7 +63,7 @@ export function writeRefusal(
  * anyone but the gateway chose, nor one user's failure text to another (see answerFailedPoll).
  */
 export function failNewStatement(
-  core: GatewayCore,
+  core: Pick<GatewayCore, "newHeldId" | "tickets">,
   res: ServerResponse,
   forwarded: ForwardedView,
   kind: TrinoErrorKind,
@@ -98,7 +98,7 @@ const failedPollPath = /^\/v1\/statement\/queued\/[^/]+\/failed\/([A-Z_]+)(?:~([
  * `held.maxAgeMs` on a replica holding the key; anyone else gets the error name and a fixed text.
  */
 export function answerFailedPoll(
-  core: GatewayCore,
+  core: Pick<GatewayCore, "settings" | "tickets">,
   res: ServerResponse,
   forwarded: ForwardedView,
   queryId: string,

@@ -3,14 +3,14 @@
 import zlib from "node:zlib";
 import { isUnhealthyStatus } from "./breaker.ts";
 import { writeJson, writeTrinoError } from "./answers.ts";
-import type { GatewayCore } from "./core.ts";
+import type { GatewayCore, ForwardServices } from "./core.ts";
 import type { Exchange } from "./exchange.ts";
 import type { BodyObserver, RelayHooks } from "./proxy.ts";
 import { routeKey } from "./route-table.ts";
 import { gatewayErrors } from "./trino-protocol.ts";
 
 /** "namespace/name" a follow-up counts against: its tracked query's, else the first route served by `backend`. */
-export function runtimeOfFollowUp(core: GatewayCore, queryId: string, backend: string): string {
+export function runtimeOfFollowUp(core: Pick<GatewayCore, "inFlight" | "routes">, queryId: string, backend: string): string {
   const tracked = core.inFlight.get(queryId);
   if (tracked) return tracked.runtime;
   const route = core.routes.table.routes.find((candidate) => candidate.backend === backend);
@@ -87,13 +87,13 @@ export function nextUriScanner(): { push(chunk: Buffer): void; readonly seen: bo
 
 /** A poll's answer as it passes: does it still carry a nextUri (the query runs on) or not (it is done)? */
 class PollObserver implements BodyObserver {
-  private readonly core: GatewayCore;
+  private readonly core: Pick<GatewayCore, "inFlight">;
   private readonly queryId: string;
   private readonly runtime: string;
   private readonly backend: string;
   private readonly scanner: ReturnType<typeof bodyScanner>;
 
-  constructor(core: GatewayCore, x: Exchange, backend: string, contentEncoding: string | undefined) {
+  constructor(core: Pick<GatewayCore, "inFlight">, x: Exchange, backend: string, contentEncoding: string | undefined) {
     this.core = core;
     this.queryId = x.request.queryId!;
     this.runtime = x.runtime;
@@ -114,7 +114,7 @@ class PollObserver implements BodyObserver {
 }
 
 /** What the relay reports for a follow-up (one object per gateway instance: see followUpHooks). */
-function createFollowUpHooks(core: GatewayCore): RelayHooks<Exchange> {
+function createFollowUpHooks(core: ForwardServices): RelayHooks<Exchange> {
   return {
     onResponse(x, status, contentEncoding) {
       const backend = x.backend!;
@@ -144,13 +144,13 @@ function createFollowUpHooks(core: GatewayCore): RelayHooks<Exchange> {
   };
 }
 
-const followUpHooks = new WeakMap<GatewayCore, RelayHooks<Exchange>>();
+const followUpHooks = new WeakMap<ForwardServices, RelayHooks<Exchange>>();
 
 /**
  * Streams a follow-up to `backend`, which owns its query, counted against `x.runtime`; a connection
  * failure becomes a Trino error.
  */
-export function forwardFollowUp(core: GatewayCore, x: Exchange, backend: string): void {
+export function forwardFollowUp(core: ForwardServices, x: Exchange, backend: string): void {
   let hooks = followUpHooks.get(core);
   if (!hooks) followUpHooks.set(core, (hooks = createFollowUpHooks(core)));
   x.backend = backend;

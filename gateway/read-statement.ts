@@ -2,7 +2,7 @@
 // timeout; on refusal the client is answered with a failed query it displays.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { failNewStatement } from "./answers.ts";
-import type { GatewayCore } from "./core.ts";
+import type { ReadStatementServices } from "./core.ts";
 import type { ForwardedView } from "./forwarded.ts";
 import { StatementBody } from "./statement-memory.ts";
 import { gatewayErrors, type TrinoErrorKind } from "./trino-protocol.ts";
@@ -19,7 +19,7 @@ const maxDrainedBytes = (maxBytes: number) => 4 * maxBytes;
  * still gets it (up to 4 × maxBytes, then the connection is closed); the body timeout cuts the connection of a client too slow to finish.
  */
 export function readStatement(
-  core: GatewayCore,
+  core: ReadStatementServices,
   req: IncomingMessage,
   res: ServerResponse,
   forwarded: ForwardedView,

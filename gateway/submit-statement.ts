@@ -4,7 +4,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { RouteEntry } from "../schemas/generated/types.ts";
 import { backendRequest, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
 import { isUnhealthyStatus } from "./breaker.ts";
-import type { GatewayCore } from "./core.ts";
+import type { GatewayCore, SubmitServices } from "./core.ts";
 import { forwardedHeaders, type ForwardedView } from "./forwarded.ts";
 import { routeKey } from "./route-table.ts";
 import type { QueryOwner } from "./sticky.ts";
@@ -14,7 +14,7 @@ const submitTimeoutMs = 120_000;
 
 /** Learns query ownership and in-flight state from a backend's statement response; tags a started transaction with the backend. */
 export function learnFromStatementResponse(
-  core: GatewayCore,
+  core: Pick<GatewayCore, "activity" | "inFlight" | "owners" | "sticky">,
   backend: string,
   runtime: RouteEntry,
   response: BackendResponse,
@@ -43,7 +43,7 @@ export type SubmitOutcome = { ok: true; response: BackendResponse } | { ok: fals
 
 /** POSTs a statement to a backend and reads its (small) first answer; records the backend's health. */
 export async function sendStatement(
-  core: GatewayCore,
+  core: Pick<GatewayCore, "backends">,
   forwarded: ForwardedView,
   route: RouteEntry,
   body: Buffer,
@@ -74,7 +74,7 @@ export async function sendStatement(
  * (retryable: nothing reached Trino) so the caller can try another pool member.
  */
 export async function submitStatement(
-  core: GatewayCore,
+  core: SubmitServices,
   res: ServerResponse,
   forwarded: ForwardedView,
   route: RouteEntry,

@@ -5,7 +5,7 @@
 // requests of a query: with authentication off and the owner known, the chain runs synchronously
 // and allocates only what forwarding needs.
 import { writeJson, writeTrinoError } from "../answers.ts";
-import { allBackends, type GatewayCore } from "../core.ts";
+import { allBackends, type GatewayCore, type FollowUpServices } from "../core.ts";
 import { firstValue, requestHeader, type Exchange } from "../exchange.ts";
 import { isQueryAdmin, mayUseBackend, usableBackends } from "../follow-up-access.ts";
 import { forwardFollowUp, runtimeOfFollowUp } from "../forward-follow-up.ts";
@@ -16,12 +16,12 @@ import { authenticate } from "./steps.ts";
 
 const ownerLookupTimeoutMs = 2000;
 
-export function followUpChain(core: GatewayCore, x: Exchange): void | Promise<void> {
+export function followUpChain(core: FollowUpServices, x: Exchange): void | Promise<void> {
   if (!core.auth.enabled) return followUp(core, x);
   return authenticate(core, x).then((authenticated) => (authenticated ? followUp(core, x) : undefined));
 }
 
-function followUp(core: GatewayCore, x: Exchange): void | Promise<void> {
+function followUp(core: FollowUpServices, x: Exchange): void | Promise<void> {
   const queryId = x.request.queryId!;
   if (isHeldQueryId(queryId)) return followUpOfHeld(core, x);
   const known = core.sticky.knownOwner(queryId);
@@ -30,7 +30,10 @@ function followUp(core: GatewayCore, x: Exchange): void | Promise<void> {
 }
 
 /** The owner of a query this replica has not met, asked of the backends the client may use; undefined when it answered. */
-async function lookUpOwner(core: GatewayCore, x: Exchange): Promise<string | undefined> {
+async function lookUpOwner(
+  core: Pick<GatewayCore, "auth" | "lookupBudget" | "newHeldId" | "routes" | "sticky">,
+  x: Exchange,
+): Promise<string | undefined> {
   const { request, principal } = x;
   const queryId = request.queryId!;
   // Only the runtimes this principal may use are asked: a query elsewhere is none of its business.
@@ -65,7 +68,7 @@ function lookupIdentity(x: Exchange): Record<string, string> {
   return { "x-trino-user": firstValue(x.req.headers["x-trino-user"]) ?? "xtrinode-gateway" };
 }
 
-function notFound(core: GatewayCore, x: Exchange): void {
+function notFound(core: Pick<GatewayCore, "newHeldId">, x: Exchange): void {
   const queryId = x.request.queryId!;
   x.runtime = "unknown-query";
   const message = `query ${queryId} is not known to any Trino coordinator behind this gateway${x.principal ? ` that ${x.principal.name} may use` : ""}`;
@@ -73,7 +76,7 @@ function notFound(core: GatewayCore, x: Exchange): void {
   else writeJson(x.res, 404, { error: { code: "QUERY_NOT_FOUND", message } });
 }
 
-function authoriseAndForward(core: GatewayCore, x: Exchange, backend: string): void | Promise<void> {
+function authoriseAndForward(core: FollowUpServices, x: Exchange, backend: string): void | Promise<void> {
   x.runtime = runtimeOfFollowUp(core, x.request.queryId!, backend);
   if (!x.principal) return forwardFollowUp(core, x, backend);
   return mayFollowUp(core, x, backend).then((allowed) => (allowed ? forwardFollowUp(core, x, backend) : undefined));
@@ -85,7 +88,11 @@ function authoriseAndForward(core: GatewayCore, x: Exchange, backend: string): v
  * cancels and query info alike. The owner is recorded with the POST this replica relayed, else
  * asked once of the owning coordinator.
  */
-async function mayFollowUp(core: GatewayCore, x: Exchange, backend: string): Promise<boolean> {
+async function mayFollowUp(
+  core: Pick<GatewayCore, "auth" | "newHeldId" | "owners" | "routes" | "settings">,
+  x: Exchange,
+  backend: string,
+): Promise<boolean> {
   const principal = x.principal!;
   const queryId = x.request.queryId!;
   if (!mayUseBackend(core, principal, backend)) {

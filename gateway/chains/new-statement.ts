@@ -3,7 +3,7 @@
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { decideNewQuery } from "../backend-choice.ts";
 import { forwardableHeaders } from "../backend-http.ts";
-import type { GatewayCore } from "../core.ts";
+import type { GatewayCore, NewStatementServices } from "../core.ts";
 import { requestHeader, type Exchange } from "../exchange.ts";
 import { holdStatement } from "../held/hold.ts";
 import { readStatement } from "../read-statement.ts";
@@ -12,14 +12,14 @@ import { submitStatement } from "../submit-statement.ts";
 import { gatewayErrors } from "../trino-protocol.ts";
 import { authenticate, authorise, failNew, selectRoute } from "./steps.ts";
 
-export async function newStatementChain(core: GatewayCore, x: Exchange): Promise<void> {
+export async function newStatementChain(core: NewStatementServices, x: Exchange): Promise<void> {
   if (core.auth.enabled && !(await authenticate(core, x))) return;
   if (!selectRoute(core, x) || !authorise(core, x) || !rateLimit(core, x)) return;
   await submitOrHold(core, x);
 }
 
 /** New queries per principal (or client address), per runtime when `rateLimit.perRuntime`. */
-function rateLimit(core: GatewayCore, x: Exchange): boolean {
+function rateLimit(core: Pick<GatewayCore, "metrics" | "newHeldId" | "rateLimiter" | "settings" | "tickets">, x: Exchange): boolean {
   const limiter = core.rateLimiter;
   if (!limiter) return true;
   const who = x.principal?.name ?? `addr:${x.forwarded.client}`;
@@ -39,7 +39,7 @@ function rateLimit(core: GatewayCore, x: Exchange): boolean {
 }
 
 /** Forwards to the least-loaded usable member (another one after a refused connection), or holds while one resumes. */
-async function submitOrHold(core: GatewayCore, x: Exchange): Promise<void> {
+async function submitOrHold(core: NewStatementServices, x: Exchange): Promise<void> {
   const { req, res, forwarded, target } = x;
   const statement = await readStatement(core, req, res, forwarded);
   if (!statement) return;

@@ -3,13 +3,13 @@
 // authenticate → select the route → authorise → stream to a usable member (/v1/info, /ui, /v1/query,
 // spooled segments…).
 import { writeJson } from "../answers.ts";
-import type { GatewayCore } from "../core.ts";
+import type { GatewayCore, OtherRequestServices } from "../core.ts";
 import { requestHeader, type Exchange } from "../exchange.ts";
 import type { RelayHooks } from "../proxy.ts";
 import { buildGatewayStatus, gatewayStatusPath } from "../status.ts";
 import { authenticate, authorise, selectRoute } from "./steps.ts";
 
-export async function otherRequestChain(core: GatewayCore, x: Exchange): Promise<void> {
+export async function otherRequestChain(core: OtherRequestServices, x: Exchange): Promise<void> {
   if (x.request.kind === "probe") return answerProbe(core, x);
   if (x.request.kind === "status") return answerStatus(core, x);
   if (core.auth.enabled && !(await authenticate(core, x))) return;
@@ -18,7 +18,7 @@ export async function otherRequestChain(core: GatewayCore, x: Exchange): Promise
 }
 
 /** /healthz, /readyz, /metrics: case-insensitive, optional trailing slash (request-target.ts: kind "probe"). */
-async function answerProbe(core: GatewayCore, x: Exchange): Promise<void> {
+async function answerProbe(core: Pick<GatewayCore, "metrics" | "routes">, x: Exchange): Promise<void> {
   x.runtime = "-";
   const path = x.request.path.toLowerCase().replace(/\/$/, "");
   if (path === "/healthz") return writeJson(x.res, 200, { status: "ok" });
@@ -35,7 +35,10 @@ async function answerProbe(core: GatewayCore, x: Exchange): Promise<void> {
 }
 
 /** GET /xtrinode/v1/status for operators: admin token or admin principal (see status.ts). */
-async function answerStatus(core: GatewayCore, x: Exchange): Promise<void> {
+async function answerStatus(
+  core: Pick<GatewayCore, "auth" | "backends" | "held" | "inFlight" | "routes" | "statusAccess">,
+  x: Exchange,
+): Promise<void> {
   x.runtime = "-";
   if (x.req.method !== "GET" && x.req.method !== "HEAD") {
     writeJson(
@@ -68,7 +71,7 @@ const otherRequestHooks: RelayHooks<Exchange> = {
 };
 
 /** Streamed to a usable member of the selected target (or the backend of the transaction). */
-function proxyToTarget(core: GatewayCore, x: Exchange): void {
+function proxyToTarget(core: Pick<GatewayCore, "backends" | "proxy">, x: Exchange): void {
   const route = x.transactionBackend
     ? undefined
     : x.target?.members.find((member) => member.state !== "REMOVED" && core.backends.usable(member.backend));

@@ -14,7 +14,7 @@ import { gatewayErrors, type TrinoErrorKind } from "../trino-protocol.ts";
  * Authentication, when it is on (callers check `core.auth.enabled`): Basic or JWT, the X-Trino-User
  * the principal may act as, the other identity headers. The gateway consumes the credentials.
  */
-export async function authenticate(core: GatewayCore, x: Exchange): Promise<boolean> {
+export async function authenticate(core: Pick<GatewayCore, "auth" | "newHeldId">, x: Exchange): Promise<boolean> {
   const result = await core.auth.authenticate(requestHeader(x, "authorization"), x.forwarded.client);
   if (!result.ok) {
     x.runtime = "unauthenticated";
@@ -63,7 +63,13 @@ export async function authenticate(core: GatewayCore, x: Exchange): Promise<bool
 }
 
 /** failNewStatement for this request: the failure's message is sealed for its X-Trino-User. */
-export function failNew(core: GatewayCore, x: Exchange, kind: TrinoErrorKind, message: string, headers: OutgoingHttpHeaders = {}): void {
+export function failNew(
+  core: Pick<GatewayCore, "newHeldId" | "tickets">,
+  x: Exchange,
+  kind: TrinoErrorKind,
+  message: string,
+  headers: OutgoingHttpHeaders = {},
+): void {
   failNewStatement(core, x.res, x.forwarded, kind, message, headers, requestHeader(x, "x-trino-user") ?? "");
 }
 
@@ -71,7 +77,7 @@ export function failNew(core: GatewayCore, x: Exchange, kind: TrinoErrorKind, me
  * Where the request goes: the backend of a tagged transaction (X-Trino-Transaction-Id), else the
  * target the route table selects (header → client tag → routing group → hostname → pool → default).
  */
-export function selectRoute(core: GatewayCore, x: Exchange): boolean {
+export function selectRoute(core: Pick<GatewayCore, "newHeldId" | "routes" | "tickets">, x: Exchange): boolean {
   const transactionToken = requestHeader(x, transactionHeader);
   if (transactionToken && transactionToken !== "NONE") {
     const backend = backendOfTransaction(
@@ -105,7 +111,7 @@ export function selectRoute(core: GatewayCore, x: Exchange): boolean {
 }
 
 /** With authentication on: only the target's members the principal may use; query lists and the UI for admins only. */
-export function authorise(core: GatewayCore, x: Exchange): boolean {
+export function authorise(core: Pick<GatewayCore, "auth" | "newHeldId" | "settings">, x: Exchange): boolean {
   const principal = x.principal;
   const target = x.target;
   if (!core.auth.enabled || !principal || !target) return true;

@@ -3,7 +3,7 @@
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { failedRouteMessage } from "../backend-choice.ts";
 import { writeBufferedAnswer } from "../backend-http.ts";
-import type { GatewayCore } from "../core.ts";
+import type { GatewayCore, HeldFollowUpServices } from "../core.ts";
 import { firstValue, requestHeader, type Exchange } from "../exchange.ts";
 import { answerFailedPoll, baseUrl, writeJson, writeNoContent, writeTrinoError } from "../answers.ts";
 import { gatewayErrors, queuedQueryResults, type TrinoErrorKind } from "../trino-protocol.ts";
@@ -22,7 +22,7 @@ const cancelled = (queryId: string) => ({ kind: gatewayErrors.queryCancelled, me
  * that submitted a held statement may poll it, cancel it, or be shown its first page after the
  * hand-over (and only while it may still use the runtime).
  */
-export async function followUpOfHeld(core: GatewayCore, x: Exchange): Promise<void> {
+export async function followUpOfHeld(core: HeldFollowUpServices, x: Exchange): Promise<void> {
   const queryId = x.request.queryId!;
   const principal = x.principal;
   const mayFollow = (submitter: string, runtime: string) =>
@@ -104,7 +104,7 @@ export async function followUpOfHeld(core: GatewayCore, x: Exchange): Promise<vo
 type HeldReadiness =
   { status: "ready"; route: RouteEntry } | { status: "waiting" } | { status: "failed"; kind: TrinoErrorKind; message: string };
 
-function heldReadiness(core: GatewayCore, namespace: string, name: string): HeldReadiness {
+function heldReadiness(core: Pick<GatewayCore, "backends" | "resume" | "routes">, namespace: string, name: string): HeldReadiness {
   const route = core.routes.table.byKey.get(`${namespace}/${name}`);
   if (!route || route.state === "REMOVED")
     return {
@@ -124,7 +124,7 @@ function heldReadiness(core: GatewayCore, namespace: string, name: string): Held
 }
 
 /** Answers a poll of a held statement: QUEUED again, a failure, or the real query's first page. */
-async function pollHeld(core: GatewayCore, x: Exchange, held: HeldQuery): Promise<void> {
+async function pollHeld(core: HeldFollowUpServices, x: Exchange, held: HeldQuery): Promise<void> {
   const { req, res, forwarded } = x;
   const pollPath = x.request.path;
   held.lastPollMs = Date.now();
@@ -211,7 +211,7 @@ async function pollHeld(core: GatewayCore, x: Exchange, held: HeldQuery): Promis
 }
 
 /** Ends a held statement and tells this poll how (later polls of its nextUri are told the same). */
-function endHeld(core: GatewayCore, x: Exchange, held: HeldQuery, ending: HeldEnding): void {
+function endHeld(core: Pick<GatewayCore, "held" | "newHeldId">, x: Exchange, held: HeldQuery, ending: HeldEnding): void {
   core.held.end(held, ending);
   writeTrinoError(core, x.res, x.forwarded, ending.kind, ending.message);
 }

@@ -2,7 +2,7 @@
 // gateway replica held, adopted from the sealed ticket in the nextUri its client polls.
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { forwardableHeaders } from "../backend-http.ts";
-import type { GatewayCore } from "../core.ts";
+import type { HeldTicketServices, HoldServices } from "../core.ts";
 import type { Exchange } from "../exchange.ts";
 import { routeKey } from "../route-table.ts";
 import type { StatementBody } from "../statement-memory.ts";
@@ -11,7 +11,7 @@ import { gatewayErrors, queuedQueryResults } from "../trino-protocol.ts";
 import { ticketHeaders, type HeldQuery } from "./queries.ts";
 
 /** Holds a new statement for a paused/resuming runtime and answers QUEUED with a gateway nextUri. */
-export function holdStatement(core: GatewayCore, x: Exchange, route: RouteEntry, statement: StatementBody): void {
+export function holdStatement(core: HoldServices, x: Exchange, route: RouteEntry, statement: StatementBody): void {
   const { req, res, forwarded } = x;
   const principal = x.principal?.name ?? "";
   const body = statement.bytes;
@@ -63,7 +63,7 @@ export function holdStatement(core: GatewayCore, x: Exchange, route: RouteEntry,
  * Returns the adopted statement, undefined when the slug is no ticket of ours, or "refused" when
  * it answered the request itself.
  */
-export function adoptHeldTicket(core: GatewayCore, x: Exchange, queryId: string, slug: string): HeldQuery | "refused" | undefined {
+export function adoptHeldTicket(core: HeldTicketServices, x: Exchange, queryId: string, slug: string): HeldQuery | "refused" | undefined {
   const ticket = core.tickets.open(slug);
   if (!ticket || ticket.id !== queryId) return undefined;
   const runtime = `${ticket.namespace}/${ticket.name}`;

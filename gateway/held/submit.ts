@@ -4,7 +4,7 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { backendRequest, type BackendResponse } from "../backend-http.ts";
-import type { GatewayCore } from "../core.ts";
+import type { HeldSubmitServices } from "../core.ts";
 import { forwardedHeaders, type ForwardedView } from "../forwarded.ts";
 import { routeKey } from "../route-table.ts";
 import { learnFromStatementResponse, sendStatement, type SubmitOutcome } from "../submit-statement.ts";
@@ -105,7 +105,7 @@ function isNoNodesFailure(response: BackendResponse): boolean {
  * one carrying columns or rows is handed over as it is, so no row is lost.
  */
 async function submitHeldWithRetries(
-  core: GatewayCore,
+  core: HeldSubmitServices,
   forwarded: ForwardedView,
   route: RouteEntry,
   held: HeldQuery,
@@ -146,7 +146,7 @@ async function submitHeldWithRetries(
  * over (later polls of its nextUri get the page reached) or ends it with the reason it failed.
  */
 export async function submitHeld(
-  core: GatewayCore,
+  core: HeldSubmitServices,
   forwarded: ForwardedView,
   route: RouteEntry,
   held: HeldQuery,
