@@ -123,10 +123,17 @@ function heldReadiness(core: Pick<GatewayCore, "backends" | "resume" | "routes">
   return { status: "waiting" };
 }
 
+/** QUEUED again, with the held nextUri's next token (the client polls it, as it would Trino's queued URI). */
+function answerStillQueued(x: Exchange, held: HeldQuery): void {
+  const base = baseUrl(x.forwarded);
+  const token = Number(/\/(\d+)$/.exec(x.request.path)?.[1] ?? "0") + 1;
+  const nextUri = `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`;
+  writeJson(x.res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, nextUri));
+}
+
 /** Answers a poll of a held statement: QUEUED again, a failure, or the real query's first page. */
 async function pollHeld(core: HeldFollowUpServices, x: Exchange, held: HeldQuery): Promise<void> {
   const { req, res, forwarded } = x;
-  const pollPath = x.request.path;
   held.lastPollMs = Date.now();
   const deadline = Date.now() + core.settings.held.pollWaitMs;
   let readiness = heldReadiness(core, held.namespace, held.name);
@@ -161,13 +168,7 @@ async function pollHeld(core: HeldFollowUpServices, x: Exchange, held: HeldQuery
       });
       return;
     }
-    const base = baseUrl(forwarded);
-    const token = Number(/\/(\d+)$/.exec(pollPath)?.[1] ?? "0") + 1;
-    writeJson(
-      res,
-      200,
-      queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`),
-    );
+    answerStillQueued(x, held);
     return;
   }
   // Ready: the first poll to get here starts the submission; it and any later poll wait for it
@@ -192,13 +193,7 @@ async function pollHeld(core: HeldFollowUpServices, x: Exchange, held: HeldQuery
   ]);
   clearTimeout(timer);
   if (!submitted) {
-    const base = baseUrl(forwarded);
-    const token = Number(/\/(\d+)$/.exec(pollPath)?.[1] ?? "0") + 1;
-    writeJson(
-      res,
-      200,
-      queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`),
-    );
+    answerStillQueued(x, held);
     return;
   }
   const handed = core.held.handedOver(held.id, held.slug);
