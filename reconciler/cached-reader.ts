@@ -1,8 +1,8 @@
 // The controller's ClusterReader: answers from the informer caches (controller-runtime's
 // cache-backed client), so a reconcile of an unchanged runtime sends nothing to the API server.
-// A kind whose informer is not in sync (starting, a watch error, a CRD not installed) is read from
-// the API server instead, as is a Secret the cache does not hold (the Secret watch leaves some
-// types out). Objects from the caches are shared: callers never mutate them.
+// A kind whose informer is not in sync (starting, a watch error) is read from the API server
+// instead, as is a Secret the cache does not hold (the Secret watch leaves some types out); a kind
+// whose CRD is not installed has none, with no request. Objects from the caches are shared: callers never mutate them.
 import type { XTrinodeCatalog } from "../renderer/types.ts";
 import type { GatewayRoutes } from "../schemas/generated/types.ts";
 import { readOwnedObjects, type LiveInventory, type OwnedObjectCache } from "./apply.ts";
@@ -102,6 +102,7 @@ export class CachedReader implements ClusterReader {
     const cache: OwnedObjectCache = {
       list: (kind: KindRef, ns: string, owner: string) => {
         const informer = this.informers.owned.get(`${kind.apiVersion}/${kind.kind}`);
+        if (informer?.kindMissing()) return [];
         if (!informer?.synced()) return undefined;
         return informer.informer
           .list(ns)

@@ -23,6 +23,11 @@ export interface ResilientInformer {
   informer: ObjectInformer;
   /** Listed and watching (false until the first list succeeds and after a watch error). */
   synced(): boolean;
+  /**
+   * The last list failed because the kind is not served (its CRD is not installed): there are none of
+   * it, so a reader answers "none" from here instead of asking the API server (and its discovery) again.
+   */
+  kindMissing(): boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -30,6 +35,7 @@ export interface ResilientInformer {
 export function resilientInformer(name: string, informer: ObjectInformer, log: Logger, maxBackoffMs = 30_000): ResilientInformer {
   let stopped = false;
   let synced = false;
+  let kindMissing = false;
   let failedSinceStart = false;
   let backoffMs = 500;
   let timer: NodeJS.Timeout | undefined;
@@ -38,10 +44,12 @@ export function resilientInformer(name: string, informer: ObjectInformer, log: L
     failedSinceStart = false;
     await informer.start();
     synced = !failedSinceStart && !stopped;
+    if (synced) kindMissing = false;
   };
   informer.on("error", (error: unknown) => {
     synced = false;
     failedSinceStart = true;
+    kindMissing = isKindMissing(error);
     if (stopped) return;
     // A kind whose CRD is not installed (KEDA, Cluster API providers) is expected: quiet retries.
     log[isKindMissing(error) ? "debug" : "warn"](
@@ -62,6 +70,7 @@ export function resilientInformer(name: string, informer: ObjectInformer, log: L
     name,
     informer,
     synced: () => synced,
+    kindMissing: () => kindMissing && !stopped,
     async start() {
       stopped = false;
       await run();

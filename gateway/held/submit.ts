@@ -13,8 +13,8 @@ import { tagStartedTransactionRaw } from "../transactions.ts";
 import { gatewayErrors } from "../trino-protocol.ts";
 import type { HeldQuery } from "./queries.ts";
 
-/** Trino query states before the query runs: a page in one of them carries no rows. */
-const notYetRunningStates = new Set(["QUEUED", "WAITING_FOR_RESOURCES", "DISPATCHING", "PLANNING", "STARTING"]);
+/** Trino query states after which a query makes no more progress. */
+const doneStates = new Set(["FINISHED", "FAILED"]);
 /** How long the gateway follows one submission of a held statement before handing over the page it reached. */
 const heldFollowMaxMs = 15_000;
 /**
@@ -45,20 +45,24 @@ function pageOf(response: BackendResponse): PageView | undefined {
   }
 }
 
-/** A page the gateway may follow itself: the query has not run yet (no rows, no columns, no error) and goes on. */
+/**
+ * A page the gateway may follow itself: the query goes on and the page carries no rows and no error,
+ * so a client that never sees it loses nothing (Trino repeats the columns on every later page). This
+ * includes RUNNING pages: a real Trino 476 reports RUNNING, with columns, before its scheduler meets
+ * the empty node map ("nodes is empty").
+ */
 function followable(page: PageView | undefined): page is PageView & { nextUri: string } {
   return (
     !!page &&
     typeof page.nextUri === "string" &&
-    page.columns === undefined &&
     page.data === undefined &&
     page.error === undefined &&
-    notYetRunningStates.has(page.stats?.state ?? "")
+    !doneStates.has(page.stats?.state ?? "")
   );
 }
 
 /**
- * Follows a just-submitted query on its backend while it has not run yet (GETs of its nextUri
+ * Follows a just-submitted query on its backend while it has produced nothing yet (GETs of its nextUri
  * path, as the client would), for at most heldFollowMaxMs; answers the last page reached. A
  * follow-up that fails leaves the last page: the client follows it itself and sees the error.
  */
@@ -99,10 +103,10 @@ function isNoNodesFailure(response: BackendResponse): boolean {
 }
 
 /**
- * Submits a held statement (nobody has seen it run): follows the query while it has not run, and
+ * Submits a held statement (nobody has seen it run): follows the query while it produced nothing, and
  * submits it again, heldResubmitDelayMs later, while the coordinator fails it with
  * NO_NODES_AVAILABLE (a query that never ran; a start-up race of Trino). Answers the page reached:
- * one carrying columns or rows is handed over as it is, so no row is lost.
+ * one carrying rows is handed over as it is, so no row is lost.
  */
 async function submitHeldWithRetries(
   core: HeldSubmitServices,
