@@ -2,7 +2,7 @@
 // names the owning coordinator), learning ownership and in-flight state from that answer.
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { RouteEntry } from "../schemas/generated/types.ts";
-import { backendRequest, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
+import { submitRequest, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
 import { isUnhealthyStatus } from "./breaker.ts";
 import type { GatewayCore, SubmitServices } from "./core.ts";
 import { forwardedHeaders, type ForwardedView } from "./forwarded.ts";
@@ -34,9 +34,23 @@ export function learnFromStatementResponse(
   }
 }
 
+/**
+ * Errors of the connection, not of Trino: the statement may go to another member. The socket's own
+ * codes, and undici's for a connection closed under the request (its ECONNRESET/EPIPE) or one that
+ * never connected.
+ */
+const connectionErrorCodes: ReadonlySet<string | undefined> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
 function isConnectionError(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH" || code === "ENOTFOUND" || code === "EPIPE";
+  return connectionErrorCodes.has((error as NodeJS.ErrnoException).code);
 }
 
 export type SubmitOutcome = { ok: true; response: BackendResponse } | { ok: false; retryable: boolean; message: string };
@@ -55,7 +69,7 @@ export async function sendStatement(
     // coordinator); real Trino gzips it when the client accepts gzip (the JDBC driver, the CLI,
     // Python requests and trino-client all do). The first answer is small.
     const submitted = { ...headers, ...forwardedHeaders(forwarded), "accept-encoding": "identity", "content-length": body.length };
-    response = await backendRequest(route.backend, "POST", "/v1/statement", submitted, body, submitTimeoutMs);
+    response = await submitRequest(route.backend, "POST", "/v1/statement", submitted, body, submitTimeoutMs);
   } catch (error) {
     core.backends.recordFailure(route.backend, (error as Error).message);
     return {
