@@ -233,6 +233,19 @@ describe("gateway bounded state", () => {
     expect(queries.size).to.equal(0);
     expect(queries.perBackend.size).to.equal(0);
   });
+  it("sweeps the idle queries, also behind one polled again later, and keeps the active ones", () => {
+    const queries = new InFlightQueries(10, 1000);
+    queries.running("q1", "ns/a", "http://a", 0);
+    queries.running("q2", "ns/a", "http://a", 0);
+    queries.running("q3", "ns/b", "http://b", 100);
+    queries.running("q1", "ns/a", "http://a", 1500); // polled again: now the most recent
+    queries.sweep(1200);
+    expect([queries.get("q1")?.lastSeenMs, queries.get("q2"), queries.get("q3")]).to.deep.equal([1500, undefined, undefined]);
+    expect(Object.fromEntries(queries.perRuntime)).to.deep.equal({ "ns/a": 1 });
+    queries.sweep(2600);
+    expect(queries.size).to.equal(0);
+    expect(queries.perRuntime.size + queries.perBackend.size).to.equal(0);
+  });
 });
 
 describe("gateway forwarded headers", () => {
