@@ -121,30 +121,33 @@ class BufferedAnswer implements Dispatcher.DispatchHandler {
 }
 
 /**
- * A buffered request through undici's pool (new statements). `headers` as for backendRequest (Host
- * is set here); Expect is not sent (the body is complete). Fails with the socket's error code
- * (ECONNREFUSED…) when connecting fails, UND_ERR_SOCKET when the connection closes under the
- * request, UND_ERR_HEADERS_TIMEOUT/UND_ERR_BODY_TIMEOUT after `timeoutMs` without progress.
+ * A buffered request through undici's pool (new statements). `headers`: a flat [name, value, …]
+ * list without Host (appended here) and without hop-by-hop headers or Expect (undici refuses them; the
+ * body is complete). Fails with the socket's error code (ECONNREFUSED…) when connecting fails,
+ * UND_ERR_SOCKET when the connection closes under the request, UND_ERR_HEADERS_TIMEOUT or
+ * UND_ERR_BODY_TIMEOUT after `timeoutMs` without progress.
  */
 export function submitRequest(
   backend: string,
   method: Dispatcher.HttpMethod,
   path: string,
-  headers: http.OutgoingHttpHeaders,
+  headers: string[],
   body: Buffer | undefined,
   timeoutMs: number,
 ): Promise<BackendResponse> {
-  const flat: string[] = ["host", backendAddress(backend).host];
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || name === "host" || name === "expect") continue;
-    if (Array.isArray(value)) for (const each of value) flat.push(name, each);
-    else flat.push(name, String(value));
-  }
+  headers.push("host", backendAddress(backend).host);
   return new Promise((resolve, reject) => {
     try {
       submitAgent.dispatch(
-        { origin: backend, path, method, headers: flat, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
+        {
+          origin: backend,
+          path,
+          method,
+          headers,
+          body,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        },
         new BufferedAnswer(resolve, reject),
       );
     } catch (error) {

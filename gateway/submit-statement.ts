@@ -5,7 +5,7 @@ import type { RouteEntry } from "../schemas/generated/types.ts";
 import { submitRequest, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
 import { isUnhealthyStatus } from "./breaker.ts";
 import type { GatewayCore, SubmitServices } from "./core.ts";
-import { forwardedHeaders, type ForwardedView } from "./forwarded.ts";
+import { appendForwardedHeaders, type ForwardedView } from "./forwarded.ts";
 import { coordinatorIdOf } from "./query-id.ts";
 import { routeKey } from "./route-table.ts";
 import type { QueryOwner } from "./sticky.ts";
@@ -80,6 +80,24 @@ function isConnectionError(error: unknown): boolean {
   return connectionErrorCodes.has((error as NodeJS.ErrnoException).code);
 }
 
+/**
+ * A statement's request headers as undici takes them ([name, value, …]), in one pass: the client's
+ * forwardable ones (forwardableHeaders) but its Accept-Encoding and framing, then the gateway's
+ * X-Forwarded-For/Proto/Host, Accept-Encoding identity and the body's length.
+ */
+export function statementHeaders(headers: OutgoingHttpHeaders, forwarded: ForwardedView, length: number): string[] {
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name === "accept-encoding" || name === "content-length" || name === "host" || name === "expect") continue;
+    if (Array.isArray(value)) for (const each of value) out.push(name, each);
+    else out.push(name, String(value));
+  }
+  appendForwardedHeaders(out, forwarded);
+  out.push("accept-encoding", "identity", "content-length", String(length));
+  return out;
+}
+
 export type SubmitOutcome = { ok: true; response: BackendResponse } | { ok: false; retryable: boolean; message: string };
 
 /** POSTs a statement to a backend and reads its (small) first answer; records the backend's health. */
@@ -95,8 +113,14 @@ export async function sendStatement(
     // accept-encoding identity: the gateway reads this answer (the query id tells the owning
     // coordinator); real Trino gzips it when the client accepts gzip (the JDBC driver, the CLI,
     // Python requests and trino-client all do). The first answer is small.
-    const submitted = { ...headers, ...forwardedHeaders(forwarded), "accept-encoding": "identity", "content-length": body.length };
-    response = await submitRequest(route.backend, "POST", "/v1/statement", submitted, body, submitTimeoutMs);
+    response = await submitRequest(
+      route.backend,
+      "POST",
+      "/v1/statement",
+      statementHeaders(headers, forwarded, body.length),
+      body,
+      submitTimeoutMs,
+    );
   } catch (error) {
     core.backends.recordFailure(route.backend, (error as Error).message);
     return {

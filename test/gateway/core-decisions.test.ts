@@ -15,7 +15,7 @@ import { followUpQueryId, isNewStatement } from "../../gateway/request-target.ts
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
-import { statementAnswerOf } from "../../gateway/submit-statement.ts";
+import { statementAnswerOf, statementHeaders } from "../../gateway/submit-statement.ts";
 import { gzipSync } from "node:zlib";
 import { bodyScanner, nextUriScanner } from "../../gateway/forward-follow-up.ts";
 import { maxTicketChars, TicketSealer, ticketHeaders } from "../../gateway/held/queries.ts";
@@ -249,6 +249,21 @@ describe("gateway bounded state", () => {
     expect(statementAnswerOf("<html>busy</html>")).to.equal(undefined);
     expect(statementAnswerOf('{"error":"no"}')).to.equal(undefined);
     expect(statementAnswerOf("null")).to.equal(undefined);
+  });
+  it("submits a statement with the client's headers (repeated ones kept), the gateway's forwarding headers, identity encoding and the body's length", () => {
+    const forwarded = { proto: "https", host: "gw.example:8443", hostname: "gw.example", forwardedFor: "10.0.0.9", client: "10.0.0.9" };
+    const client = {
+      "x-trino-user": "alice",
+      "x-trino-session": ["a=1", "b=2"],
+      "accept-encoding": "gzip",
+      "content-length": "99",
+      expect: "100-continue",
+    };
+    expect(statementHeaders(client, forwarded, 8)).to.deep.equal([
+      ...["x-trino-user", "alice", "x-trino-session", "a=1", "x-trino-session", "b=2"],
+      ...["x-forwarded-for", "10.0.0.9", "x-forwarded-proto", "https", "x-forwarded-host", "gw.example:8443"],
+      ...["accept-encoding", "identity", "content-length", "8"],
+    ]);
   });
   it("sweeps the idle queries, also behind one polled again later, and keeps the active ones", () => {
     const queries = new InFlightQueries(10, 1000);
