@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import bcrypt from "bcryptjs";
 import yaml from "js-yaml";
 import { PasswordVerifier } from "../../gateway/password-verifier.ts";
-import { killAllChildren, repoRoot, spawnReady, type ChildUnderTest } from "../../test/support/process.ts";
+import { gatewayArgs, killAllChildren, repoRoot, spawnReady, type ChildUnderTest } from "../../test/support/process.ts";
 import { basicAuth, loopbackRequest, postStatement } from "../../test/security/loopback-client.ts";
 
 const { values } = parseArgs({
@@ -80,17 +80,7 @@ async function startGateway(tree: string, config: Record<string, unknown>, label
   );
   const configFile = path.join(work, `${label}.yaml`);
   writeFileSync(configFile, yaml.dump(config));
-  const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), [
-    "gateway",
-    "--routes-file",
-    routesFile,
-    "--config",
-    configFile,
-    "--port",
-    "0",
-    "--host",
-    "127.0.0.1",
-  ]);
+  const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), gatewayArgs({ routesFile, configFile }));
   return { url: String(child.ready.url), child };
 }
 

@@ -8,6 +8,7 @@
 //
 //   node bench/gateway/profile-follow-up.ts [--seconds 20] [--connections 50] [--top 25] [--minimal]
 import { spawn, type ChildProcess } from "node:child_process";
+import { gatewayArgs } from "../../test/support/process.ts";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -65,7 +66,7 @@ writeFileSync(
 const profileDir = path.join(work, "profile");
 const profiled = values.minimal
   ? ["bench/gateway/minimal-proxy.ts", backend.url]
-  : ["bin/xtrinode.ts", "gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile];
+  : ["bin/xtrinode.ts", ...gatewayArgs({ routesFile, workers: 1 })];
 const gateway = await startListening(["--cpu-prof", "--cpu-prof-dir", profileDir, ...profiled]);
 const result: any = await new Promise((resolve, reject) =>
   autocannon(

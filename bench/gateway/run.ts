@@ -32,7 +32,7 @@ import { Worker } from "node:worker_threads";
 import autocannon from "autocannon";
 import yaml from "js-yaml";
 import { FOLLOW_UPS_PER_POST, followUpRequests } from "./follow-up-load.ts";
-import { freePort } from "../../test/support/process.ts";
+import { freePort, gatewayArgs } from "../../test/support/process.ts";
 import { percentile } from "./paced-load.ts";
 import type { PacedJob, PacedTargetResult } from "./paced-worker.ts";
 
@@ -203,28 +203,12 @@ async function startGateway(
       routes: [{ namespace: "bench", name: "trino", backend: backendUrl, state: options.state ?? "RUNNING", default: true }],
     }),
   );
-  const configArgs: string[] = [];
-  if (options.config) {
-    const configFile = path.join(work, `config-${name}.yaml`);
-    writeFileSync(configFile, yaml.dump(options.config));
-    configArgs.push("--config", configFile);
-  }
+  const configFile = options.config ? path.join(work, `config-${name}.yaml`) : undefined;
+  if (configFile) writeFileSync(configFile, yaml.dump(options.config));
   const { child, ready } = await spawnReady(
     process.execPath,
     // One process unless asked (the memory phase reads the RSS of this one pid).
-    [
-      "bin/xtrinode.ts",
-      "gateway",
-      "--workers",
-      String(options.workers ?? 1),
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--routes-file",
-      routesFile,
-      ...configArgs,
-    ],
+    ["bin/xtrinode.ts", ...gatewayArgs({ routesFile, configFile, workers: options.workers ?? 1 })],
     { XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
   );
   return { child, url: ready.url as string };

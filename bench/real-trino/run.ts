@@ -13,7 +13,7 @@ import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import yaml from "js-yaml";
-import { spawnReady, xtrinodeBin, repoRoot, killAllChildren } from "../../test/support/process.ts";
+import { spawnGateway, repoRoot, killAllChildren } from "../../test/support/process.ts";
 import { ensureTrinoServer, freePort, startTrino, trinoVersion, type RunningTrino } from "../../test/support/trino-peers.ts";
 import { layOutCoordinator } from "../../test/trino/support/layout.ts";
 import { renderFixture, runtimeName, runtimeNamespace } from "../../test/trino/support/runtime.ts";
@@ -87,19 +87,7 @@ try {
   const trinoPort = await freePort();
   const backend = `http://127.0.0.1:${trinoPort}`;
   writeRoutes(backend, "PAUSED");
-  const gateway = await spawnReady(xtrinodeBin, [
-    "gateway",
-    "--workers",
-    "1",
-    "--port",
-    "0",
-    "--host",
-    "127.0.0.1",
-    "--routes-file",
-    routesFile,
-    "--config",
-    config,
-  ]);
+  const gateway = await spawnGateway({ routesFile, configFile: config, workers: 1 });
   const gatewayUrl = String(gateway.ready.url);
   for (let run = 0; run < coldRuns; run++) {
     writeRoutes(backend, "PAUSED");

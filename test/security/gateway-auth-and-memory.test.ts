@@ -15,7 +15,7 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { Trino } from "trino-client";
 import { LoginThrottle } from "../../gateway/login-throttle.ts";
-import { killAllChildren, spawnXtrinode } from "../support/process.ts";
+import { killAllChildren, spawnGateway } from "../support/process.ts";
 import { basicAuth, loopbackRequest, metricValue, postStatement } from "./loopback-client.ts";
 
 const runtime = "team-a/analytics";
@@ -40,19 +40,7 @@ async function startGatewayProcess(dir: string, config: Record<string, unknown>)
   );
   const configFile = path.join(dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(configFile, yaml.dump(config));
-  const gateway = await spawnXtrinode([
-    "gateway",
-    "--workers",
-    "1",
-    "--routes-file",
-    routesFile,
-    "--config",
-    configFile,
-    "--port",
-    "0",
-    "--host",
-    "127.0.0.1",
-  ]);
+  const gateway = await spawnGateway({ routesFile, configFile, workers: 1 });
   return String(gateway.ready.url);
 }
 

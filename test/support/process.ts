@@ -107,6 +107,34 @@ export function spawnXtrinode(args: string[], options: SpawnOptions = {}): Promi
   return spawnReady(xtrinodeBin, args, options);
 }
 
+export interface GatewayArgs {
+  routesFile: string;
+  /** `--config` (gateway-config.schema.json). */
+  configFile?: string;
+  /** `--workers`; unset: the gateway's default (one per usable CPU). */
+  workers?: number;
+}
+
+/** Arguments of `xtrinode gateway` on an ephemeral port of 127.0.0.1, with its routes from a file. */
+export function gatewayArgs({ routesFile, configFile, workers }: GatewayArgs): string[] {
+  return [
+    "gateway",
+    ...(workers === undefined ? [] : ["--workers", String(workers)]),
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--routes-file",
+    routesFile,
+    ...(configFile ? ["--config", configFile] : []),
+  ];
+}
+
+/** `xtrinode gateway` (see gatewayArgs) until its ready line; its URL is `ready.url`. */
+export function spawnGateway(gateway: GatewayArgs, options: SpawnOptions = {}): Promise<ChildUnderTest> {
+  return spawnXtrinode(gatewayArgs(gateway), options);
+}
+
 /** Runs `node bin/xtrinode.ts <args>` to completion (bounded). */
 export function runXtrinode(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

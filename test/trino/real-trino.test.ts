@@ -15,7 +15,7 @@ import { BasicAuth, Trino } from "trino-client";
 import yaml from "js-yaml";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { skipForMissingPeer, peerProgress } from "../support/peers.ts";
-import { spawnReady, xtrinodeBin, type ChildUnderTest } from "../support/process.ts";
+import { spawnGateway, type ChildUnderTest } from "../support/process.ts";
 import {
   ensurePythonTrino,
   ensureTrinoCli,
@@ -114,9 +114,8 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     ]);
     const config = path.join(work, "gateway.yaml");
     writeFileSync(config, yaml.dump({ trustedProxies: ["127.0.0.1/32"], health: { intervalMs: 500 }, held: { pollWaitMs: 1000 } }));
-    gateway = await spawnReady(
-      xtrinodeBin,
-      ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config],
+    gateway = await spawnGateway(
+      { routesFile, configFile: config, workers: 1 },
       { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
     );
     gatewayPort = Number(new URL(String(gateway.ready.url)).port);
@@ -278,21 +277,8 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     it("two gateway replicas without affinity: POST via replica A, every poll via replica B (which never saw the query), rows equal the direct query", async () => {
       // Real Trino makes a statement a query only at the first poll of its queued nextUri; before
       // that /v1/query/{id} answers 410 everywhere, so replica B finds the owner by that poll (sticky.ts).
-      const replicaB = await spawnReady(
-        xtrinodeBin,
-        [
-          "gateway",
-          "--workers",
-          "1",
-          "--port",
-          "0",
-          "--host",
-          "127.0.0.1",
-          "--routes-file",
-          routesFile,
-          "--config",
-          path.join(work, "gateway.yaml"),
-        ],
+      const replicaB = await spawnGateway(
+        { routesFile, configFile: path.join(work, "gateway.yaml"), workers: 1 },
         { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
       );
       try {
@@ -456,21 +442,8 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       });
 
       it("a segment is retrieved through a second gateway replica that never saw the query", async () => {
-        const replicaB = await spawnReady(
-          xtrinodeBin,
-          [
-            "gateway",
-            "--workers",
-            "1",
-            "--port",
-            "0",
-            "--host",
-            "127.0.0.1",
-            "--routes-file",
-            routesFile,
-            "--config",
-            path.join(work, "gateway.yaml"),
-          ],
+        const replicaB = await spawnGateway(
+          { routesFile, configFile: path.join(work, "gateway.yaml"), workers: 1 },
           { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
         );
         try {
