@@ -9,7 +9,7 @@
 //   node bench/gateway/profile-follow-up.ts [--seconds 20] [--connections 50] [--top 25] [--minimal]
 import { spawn, type ChildProcess } from "node:child_process";
 import { gatewayArgs } from "../../test/support/process.ts";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -17,8 +17,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 // @ts-ignore autocannon ships no type declarations
 import autocannon from "autocannon";
-import yaml from "js-yaml";
 import { followUpRequests } from "./follow-up-load.ts";
+import { writeRoutesFile } from "../../test/support/routes-file.ts";
 
 const { values } = parseArgs({
   options: {
@@ -55,14 +55,7 @@ function startListening(args: string[]): Promise<{ child: ChildProcess; url: str
 
 const backend = await startListening(["fixtures/trino-server/main.ts", "--port", "0"]);
 const routesFile = path.join(work, "routes.yaml");
-writeFileSync(
-  routesFile,
-  yaml.dump({
-    apiVersion: "xtrinode.io/v1alpha1",
-    kind: "GatewayRoutes",
-    routes: [{ namespace: "bench", name: "trino", backend: backend.url, state: "RUNNING", default: true }],
-  }),
-);
+writeRoutesFile(routesFile, [{ namespace: "bench", name: "trino", backend: backend.url, state: "RUNNING", default: true }]);
 const profileDir = path.join(work, "profile");
 const profiled = values.minimal
   ? ["bench/gateway/minimal-proxy.ts", backend.url]

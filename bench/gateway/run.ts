@@ -35,6 +35,8 @@ import { FOLLOW_UPS_PER_POST, followUpRequests } from "./follow-up-load.ts";
 import { freePort, gatewayArgs } from "../../test/support/process.ts";
 import { percentile } from "./paced-load.ts";
 import type { PacedJob, PacedTargetResult } from "./paced-worker.ts";
+import { writeRoutesFile } from "../../test/support/routes-file.ts";
+import type { RouteEntry } from "../../schemas/generated/types.ts";
 
 const { values } = parseArgs({
   options: {
@@ -191,18 +193,13 @@ async function startNginx(nginx: string, backendPort: number): Promise<{ child: 
 
 async function startGateway(
   backendUrl: string,
-  options: { name?: string; state?: string; config?: Record<string, unknown>; workers?: number } = {},
+  options: { name?: string; state?: RouteEntry["state"]; config?: Record<string, unknown>; workers?: number } = {},
 ): Promise<{ child: ChildProcess; url: string }> {
   const name = options.name ?? `gateway-${options.workers ?? 1}`;
   const routesFile = path.join(work, `routes-${name}.yaml`);
-  writeFileSync(
-    routesFile,
-    yaml.dump({
-      apiVersion: "xtrinode.io/v1alpha1",
-      kind: "GatewayRoutes",
-      routes: [{ namespace: "bench", name: "trino", backend: backendUrl, state: options.state ?? "RUNNING", default: true }],
-    }),
-  );
+  writeRoutesFile(routesFile, [
+    { namespace: "bench", name: "trino", backend: backendUrl, state: options.state ?? "RUNNING", default: true },
+  ]);
   const configFile = options.config ? path.join(work, `config-${name}.yaml`) : undefined;
   if (configFile) writeFileSync(configFile, yaml.dump(options.config));
   const { child, ready } = await spawnReady(

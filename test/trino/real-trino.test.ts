@@ -8,7 +8,7 @@
 // The spooling protocol needs a second Trino (spooling to a moto S3 server): started only for those tests.
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { BasicAuth, Trino } from "trino-client";
@@ -34,6 +34,7 @@ import { layOutCoordinator, type CoordinatorLayout } from "./support/layout.ts";
 import { startTlsIngress, type TlsIngress } from "./support/tls-ingress.ts";
 import { postgresSecret, renderFixture, runtimeName, runtimeNamespace } from "./support/runtime.ts";
 import { eventually } from "../support/eventually.ts";
+import { writeRoutesFile } from "../support/routes-file.ts";
 
 const hostname = "analytics.trino.test";
 const runtimeKey = `${runtimeNamespace}/${runtimeName}`;
@@ -69,8 +70,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
 
   function writeRoutes(next: RouteEntry[]): void {
     routes = next;
-    writeFileSync(`${routesFile}.tmp`, yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes }));
-    renameSync(`${routesFile}.tmp`, routesFile); // atomic, as a ConfigMap volume update is
+    writeRoutesFile(routesFile, routes);
   }
 
   async function metric(name: string, labels: string): Promise<number> {
