@@ -36,36 +36,48 @@ function rememberParsed(text: string, doc: GatewayRoutes): void {
   if (parsedTexts.size > parsedTextsKept) parsedTexts.delete(parsedTexts.keys().next().value!);
 }
 
+/** One entry as written: its YAML item, the entry as reading that text gives it back, whether the schema takes it. */
+interface EncodedEntry {
+  item: string;
+  read: RouteEntry;
+  valid: boolean;
+}
+
 /**
- * The YAML of one entry as an item of the routes list, by the entry's JSON. The document is the
- * concatenation of its entries' items (a YAML block sequence), so a write that changes a few of
- * 1,000 entries encodes only those. Cleared when it holds far more than the last document.
+ * Entries already encoded, by identity: the document is the concatenation of its entries' YAML
+ * items (a block sequence), so a write that changes a few of 1,000 entries encodes only those.
+ * The entries of a document we wrote are the `read` objects here, so the next write finds them.
  */
-const entryItems = new Map<string, string>();
+const encodedEntries = new WeakMap<RouteEntry, EncodedEntry>();
 const routesListKey = "routes:\n";
 
-function encodedItem(json: string): string {
-  let item = entryItems.get(json);
-  if (item === undefined) {
-    const text = encodeRoutes({ ...emptyRoutes(), routes: [JSON.parse(json) as RouteEntry] });
-    item = text.slice(text.indexOf(routesListKey) + routesListKey.length);
-    entryItems.set(json, item);
+function encodeEntry(entry: RouteEntry): EncodedEntry {
+  let encoded = encodedEntries.get(entry);
+  if (!encoded) {
+    const text = encodeRoutes({ ...emptyRoutes(), routes: [entry] });
+    // As parsing gives it back: fields without a value are not written.
+    const read = JSON.parse(JSON.stringify(entry)) as RouteEntry;
+    encoded = {
+      item: text.slice(text.indexOf(routesListKey) + routesListKey.length),
+      read,
+      valid: validateAgainstSchema("GatewayRoutes", { ...emptyRoutes(), routes: [read] }).length === 0,
+    };
+    encodedEntries.set(entry, encoded);
+    encodedEntries.set(read, encoded);
   }
-  return item;
+  return encoded;
 }
 
 /** The document's text, exactly as encodeRoutes writes it with its entries sorted. */
 export function serializeRoutes(doc: GatewayRoutes): string {
   const routes = sortRoutes(doc.routes);
   if (routes.length === 0) return encodeRoutes({ ...doc, routes });
-  const entries = routes.map((entry) => JSON.stringify(entry));
-  if (entryItems.size > 2 * entries.length + 100) entryItems.clear();
+  const entries = routes.map(encodeEntry);
   const head = encodeRoutes({ ...doc, routes: [] });
-  const text = head.slice(0, head.lastIndexOf("routes:")) + routesListKey + entries.map(encodedItem).join("");
-  // What parseRoutes would make of the text (entries as JSON gives them back): known without
-  // parsing it, when every entry matches the schema (else parsing drops the bad ones).
-  const written = { ...emptyRoutes(), routes: entries.map((json) => JSON.parse(json) as RouteEntry) };
-  if (validateAgainstSchema("GatewayRoutes", written).length === 0) rememberParsed(text, written);
+  const text = head.slice(0, head.lastIndexOf("routes:")) + routesListKey + entries.map((e) => e.item).join("");
+  // What parseRoutes would make of the text, known without parsing it when the schema takes every
+  // entry (else parsing drops the bad ones).
+  if (entries.every((e) => e.valid)) rememberParsed(text, { ...emptyRoutes(), routes: entries.map((e) => e.read) });
   return text;
 }
 
