@@ -177,7 +177,7 @@ const latest = /<!-- bench:reconcile:latest:start -->[\s\S]*<!-- bench:reconcile
 const pattern = /<!-- bench:reconcile:start -->[\s\S]*<!-- bench:reconcile:end -->/;
 const latestSection = section
   .replace("<!-- bench:reconcile:start -->", "<!-- bench:reconcile:latest:start -->")
-  .replace("## reconcile (bench/reconcile, `npm run bench:reconcile`)", "### Latest run")
+  .replace("## reconcile (bench/reconcile, `npm run bench:reconcile`)", "### Latest run (rewritten by `npm run bench:reconcile`)")
   .replace("<!-- bench:reconcile:end -->", "<!-- bench:reconcile:latest:end -->");
 if (latest.test(results)) results = results.replace(latest, latestSection);
 else results = pattern.test(results) ? results.replace(pattern, section) : `${results.trimEnd()}\n\n${section}\n`;
