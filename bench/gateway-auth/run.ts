@@ -20,8 +20,9 @@ import { parseArgs } from "node:util";
 import bcrypt from "bcryptjs";
 import yaml from "js-yaml";
 import { PasswordVerifier } from "../../gateway/password-verifier.ts";
-import { killAllChildren, repoRoot, spawnReady, type ChildUnderTest } from "../../test/support/process.ts";
+import { gatewayArgs, killAllChildren, repoRoot, spawnReady, type ChildUnderTest } from "../../test/support/process.ts";
 import { basicAuth, loopbackRequest, postStatement } from "../../test/security/loopback-client.ts";
+import { writeRoutesFile } from "../../test/support/routes-file.ts";
 
 const { values } = parseArgs({
   options: { record: { type: "boolean", default: false }, baseline: { type: "string", default: "09c0536" } },
@@ -70,27 +71,10 @@ function baselineTree(rev: string): string {
 
 async function startGateway(tree: string, config: Record<string, unknown>, label: string): Promise<{ url: string; child: ChildUnderTest }> {
   const routesFile = path.join(work, "routes.yaml");
-  writeFileSync(
-    routesFile,
-    yaml.dump({
-      apiVersion: "xtrinode.io/v1alpha1",
-      kind: "GatewayRoutes",
-      routes: [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }],
-    }),
-  );
+  writeRoutesFile(routesFile, [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }]);
   const configFile = path.join(work, `${label}.yaml`);
   writeFileSync(configFile, yaml.dump(config));
-  const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), [
-    "gateway",
-    "--routes-file",
-    routesFile,
-    "--config",
-    configFile,
-    "--port",
-    "0",
-    "--host",
-    "127.0.0.1",
-  ]);
+  const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), gatewayArgs({ routesFile, configFile }));
   return { url: String(child.ready.url), child };
 }
 
