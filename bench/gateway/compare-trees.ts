@@ -19,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 // @ts-ignore autocannon ships no type declarations
 import autocannon from "autocannon";
+import { gatewayArgs } from "../../test/support/process.ts";
 import { followUpRequests } from "./follow-up-load.ts";
 
 const { values, positionals } = parseArgs({
@@ -98,10 +99,7 @@ const minimal = await start(["bench/gateway/minimal-proxy.ts", backend.url], rep
 targets.push({ name: "minimal node:http proxy", url: minimal.url, pid: minimal.child.pid!, slices: {} });
 for (const spec of positionals) {
   const [name, tree] = spec.includes("=") ? spec.split("=") : [spec, spec];
-  const gateway = await start(
-    ["bin/xtrinode.ts", "gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes],
-    path.resolve(tree),
-  );
+  const gateway = await start(["bin/xtrinode.ts", ...gatewayArgs({ routesFile: routes, workers: 1 })], path.resolve(tree));
   targets.push({ name: `gateway ${name}`, url: gateway.url, pid: gateway.child.pid!, slices: {} });
 }
 for (const target of targets) for (const which of paths) await slice(target.url, target.pid, which); // warm-up
