@@ -10,7 +10,7 @@
 //  3. Memory: 40 connections each sending all but the last byte of a 10 MB statement; gateway RSS.
 // Source addresses 127.x.y.z are all local on Linux: the gateway sees distinct clients.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -80,8 +80,11 @@ async function startGateway(tree: string, config: Record<string, unknown>, label
   );
   const configFile = path.join(work, `${label}.yaml`);
   writeFileSync(configFile, yaml.dump(config));
+  // One process (`--workers 1`); a baseline from before --workers (gateway/workers.ts) always runs one.
+  const oneProcess = existsSync(path.join(tree, "gateway", "workers.ts")) ? ["--workers", "1"] : [];
   const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), [
     "gateway",
+    ...oneProcess,
     "--routes-file",
     routesFile,
     "--config",
