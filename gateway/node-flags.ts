@@ -33,10 +33,17 @@ export function missingGatewayNodeFlags(execArgv: readonly string[], nodeOptions
 /**
  * Replaces this process by the same command with the missing gateway flags before the others
  * (process.execve: same pid, same open files, so a supervisor or container sees no change). Does
- * nothing when none is missing, or where process.execve is not available (Windows).
+ * nothing when none is missing, or where process.execve is not available (Windows) or fails.
  */
 export function restartWithGatewayNodeFlags(): void {
   const missing = missingGatewayNodeFlags(process.execArgv, process.env.NODE_OPTIONS);
   if (missing.length === 0 || typeof process.execve !== "function") return;
-  process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  try {
+    process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  } catch (error) {
+    // Serving with V8's defaults (more memory, same behaviour) beats not serving.
+    process.stderr.write(
+      `xtrinode gateway: could not restart with ${missing.join(" ")} (${(error as Error).message}); running without them\n`,
+    );
+  }
 }
