@@ -439,16 +439,19 @@ lines.push("<!-- bench:gateway-memory:end -->");
 const section = lines.join("\n");
 console.log(section);
 if (values.record) {
+  // The new recording replaces the section's head; earlier ones stay inside it below (the history).
   const file = path.join(repo, "bench/RESULTS.md");
   const text = readFileSync(file, "utf8");
-  const start = text.indexOf("<!-- bench:gateway-memory:start -->");
-  const end = text.indexOf("<!-- bench:gateway-memory:end -->");
+  const [startMarker, endMarker] = [lines[0], lines.at(-1)!];
+  const start = text.indexOf(startMarker);
+  const end = text.indexOf(endMarker);
   if (start >= 0 && end > start) {
-    // Earlier recordings stay below the new one (the history), without their markers.
     const previous = text
-      .slice(start, end)
-      .replace("<!-- bench:gateway-memory:start -->\n", "")
-      .replace(/^## gateway process memory \(bench\/gateway\/memory\.ts\)\n/, "### earlier recording\n");
-    writeFileSync(file, text.slice(0, start) + section + "\n\n" + previous + text.slice(end + "<!-- bench:gateway-memory:end -->".length));
-  } else appendFileSync(file, "\n" + section + "\n");
+      .slice(start + startMarker.length, end)
+      .trim()
+      .replace(/^## gateway process memory \(bench\/gateway\/memory\.ts\)$/m, "### Earlier recording");
+    const head = lines.slice(0, -1).join("\n");
+    writeFileSync(file, `${text.slice(0, start)}${head}\n\n${previous}\n${endMarker}${text.slice(end + endMarker.length)}`);
+  } else appendFileSync(file, `\n${section}\n`);
+  console.error(`recorded in ${file}`);
 }
