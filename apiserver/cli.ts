@@ -124,16 +124,17 @@ export function registerApiServerCommands(program: Command): void {
         process.stderr.write(`xtrinode apiserver: ${(error as Error).message}\n`);
         process.exit(2);
       }
-      process.stdout.write(
-        `${JSON.stringify({ event: "listening", url: server.url, identity: server.identity, ...(options.console ? { console: `${server.url}/console/` } : {}) })}\n`,
-      );
       let stopping = false;
       const stop = () => {
         if (stopping) return;
         stopping = true;
         server.close().then(() => process.exit(0));
       };
+      // Before the ready line: whoever reads it may stop the server at once (else SIGTERM's default kills it).
       process.once("SIGTERM", stop);
       process.once("SIGINT", stop);
+      process.stdout.write(
+        `${JSON.stringify({ event: "listening", url: server.url, identity: server.identity, ...(options.console ? { console: `${server.url}/console/` } : {}) })}\n`,
+      );
     });
 }

@@ -20,8 +20,9 @@ import { parseArgs } from "node:util";
 import bcrypt from "bcryptjs";
 import yaml from "js-yaml";
 import { PasswordVerifier } from "../../gateway/password-verifier.ts";
-import { killAllChildren, repoRoot, spawnReady, type ChildUnderTest } from "../../test/support/process.ts";
+import { gatewayArgs, killAllChildren, repoRoot, spawnReady, type ChildUnderTest } from "../../test/support/process.ts";
 import { basicAuth, loopbackRequest, postStatement } from "../../test/security/loopback-client.ts";
+import { writeRoutesFile } from "../../test/support/routes-file.ts";
 
 const { values } = parseArgs({
   options: { record: { type: "boolean", default: false }, baseline: { type: "string", default: "09c0536" } },
@@ -70,30 +71,12 @@ function baselineTree(rev: string): string {
 
 async function startGateway(tree: string, config: Record<string, unknown>, label: string): Promise<{ url: string; child: ChildUnderTest }> {
   const routesFile = path.join(work, "routes.yaml");
-  writeFileSync(
-    routesFile,
-    yaml.dump({
-      apiVersion: "xtrinode.io/v1alpha1",
-      kind: "GatewayRoutes",
-      routes: [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }],
-    }),
-  );
+  writeRoutesFile(routesFile, [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }]);
   const configFile = path.join(work, `${label}.yaml`);
   writeFileSync(configFile, yaml.dump(config));
   // One process (`--workers 1`); a baseline from before --workers (gateway/workers.ts) always runs one.
-  const oneProcess = existsSync(path.join(tree, "gateway", "workers.ts")) ? ["--workers", "1"] : [];
-  const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), [
-    "gateway",
-    ...oneProcess,
-    "--routes-file",
-    routesFile,
-    "--config",
-    configFile,
-    "--port",
-    "0",
-    "--host",
-    "127.0.0.1",
-  ]);
+  const workers = existsSync(path.join(tree, "gateway", "workers.ts")) ? 1 : undefined;
+  const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), gatewayArgs({ routesFile, configFile, workers }));
   return { url: String(child.ready.url), child };
 }
 

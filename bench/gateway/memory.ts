@@ -19,6 +19,9 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import yaml from "js-yaml";
+import { gatewayArgs } from "../../test/support/process.ts";
+import { writeRoutesFile } from "../../test/support/routes-file.ts";
+import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { stop } from "./children.ts";
 import { sendAmount as sendOver } from "./flow.ts";
 
@@ -116,23 +119,13 @@ async function startGateway(
   variant: Variant,
   name: string,
   backend: string,
-  state: string,
+  state: RouteEntry["state"],
   config?: Record<string, unknown>,
 ): Promise<Gateway> {
   const routesFile = path.join(work, `routes-${name}.yaml`);
-  writeFileSync(
-    routesFile,
-    yaml.dump({
-      apiVersion: "xtrinode.io/v1alpha1",
-      kind: "GatewayRoutes",
-      routes: [{ namespace: "bench", name: "trino", backend, state, default: true }],
-    }),
-  );
-  const configArgs: string[] = [];
-  if (config) {
-    writeFileSync(path.join(work, `config-${name}.yaml`), yaml.dump(config));
-    configArgs.push("--config", path.join(work, `config-${name}.yaml`));
-  }
+  writeRoutesFile(routesFile, [{ namespace: "bench", name: "trino", backend, state, default: true }]);
+  const configFile = config ? path.join(work, `config-${name}.yaml`) : undefined;
+  if (configFile) writeFileSync(configFile, yaml.dump(config));
   const probeFile = path.join(work, `probe-${name}.jsonl`);
   writeFileSync(probeFile, "");
   const { child, url } = await spawnListening(
@@ -142,16 +135,7 @@ async function startGateway(
       "--import",
       probeScript,
       "bin/xtrinode.ts",
-      "gateway",
-      "--workers",
-      "1",
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--routes-file",
-      routesFile,
-      ...configArgs,
+      ...gatewayArgs({ routesFile, configFile, workers: 1 }),
     ],
     { ...variant.env, XTRINODE_LOG_LEVEL: "info", XTRINODE_BENCH_MEMORY_PROBE: probeFile },
   );

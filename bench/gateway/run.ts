@@ -33,9 +33,11 @@ import yaml from "js-yaml";
 import { FOLLOW_UPS_PER_POST, followUpRequests } from "./follow-up-load.ts";
 import { stop } from "./children.ts";
 import { flowRequests } from "./flow.ts";
-import { freePort } from "../../test/support/process.ts";
+import { freePort, gatewayArgs } from "../../test/support/process.ts";
 import { percentile } from "./paced-load.ts";
 import type { PacedJob, PacedTargetResult } from "./paced-worker.ts";
+import { writeRoutesFile } from "../../test/support/routes-file.ts";
+import type { RouteEntry } from "../../schemas/generated/types.ts";
 
 const { values } = parseArgs({
   options: {
@@ -179,40 +181,19 @@ async function startNginx(nginx: string, backendPort: number): Promise<{ child: 
 
 async function startGateway(
   backendUrl: string,
-  options: { name?: string; state?: string; config?: Record<string, unknown>; workers?: number } = {},
+  options: { name?: string; state?: RouteEntry["state"]; config?: Record<string, unknown>; workers?: number } = {},
 ): Promise<{ child: ChildProcess; url: string }> {
   const name = options.name ?? `gateway-${options.workers ?? 1}`;
   const routesFile = path.join(work, `routes-${name}.yaml`);
-  writeFileSync(
-    routesFile,
-    yaml.dump({
-      apiVersion: "xtrinode.io/v1alpha1",
-      kind: "GatewayRoutes",
-      routes: [{ namespace: "bench", name: "trino", backend: backendUrl, state: options.state ?? "RUNNING", default: true }],
-    }),
-  );
-  const configArgs: string[] = [];
-  if (options.config) {
-    const configFile = path.join(work, `config-${name}.yaml`);
-    writeFileSync(configFile, yaml.dump(options.config));
-    configArgs.push("--config", configFile);
-  }
+  writeRoutesFile(routesFile, [
+    { namespace: "bench", name: "trino", backend: backendUrl, state: options.state ?? "RUNNING", default: true },
+  ]);
+  const configFile = options.config ? path.join(work, `config-${name}.yaml`) : undefined;
+  if (configFile) writeFileSync(configFile, yaml.dump(options.config));
   const { child, ready } = await spawnReady(
     process.execPath,
     // One process unless asked.
-    [
-      "bin/xtrinode.ts",
-      "gateway",
-      "--workers",
-      String(options.workers ?? 1),
-      "--port",
-      "0",
-      "--host",
-      "127.0.0.1",
-      "--routes-file",
-      routesFile,
-      ...configArgs,
-    ],
+    ["bin/xtrinode.ts", ...gatewayArgs({ routesFile, configFile, workers: options.workers ?? 1 })],
     { XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
   );
   return { child, url: ready.url as string };

@@ -8,15 +8,16 @@
 //    page) and the gateway process's CPU per query (/proc). The client is a plain HTTP loop on
 //    fetch (the same for both), so only the gateway hop differs.
 // --record rewrites this benchmark's section of bench/RESULTS.md. Everything runs on 127.0.0.1.
-import { readFileSync, writeFileSync, mkdtempSync, rmSync, renameSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import yaml from "js-yaml";
-import { spawnReady, xtrinodeBin, repoRoot, killAllChildren } from "../../test/support/process.ts";
+import { spawnGateway, repoRoot, killAllChildren } from "../../test/support/process.ts";
 import { ensureTrinoServer, freePort, startTrino, trinoVersion, type RunningTrino } from "../../test/support/trino-peers.ts";
 import { layOutCoordinator } from "../../test/trino/support/layout.ts";
 import { renderFixture, runtimeName, runtimeNamespace } from "../../test/trino/support/runtime.ts";
+import { writeRoutesFile } from "../../test/support/routes-file.ts";
 
 const { values } = parseArgs({
   options: {
@@ -37,15 +38,7 @@ const median = (list: number[]) => {
 };
 
 function writeRoutes(backend: string, state: "PAUSED" | "RUNNING"): void {
-  writeFileSync(
-    `${routesFile}.tmp`,
-    yaml.dump({
-      apiVersion: "xtrinode.io/v1alpha1",
-      kind: "GatewayRoutes",
-      routes: [{ namespace: runtimeNamespace, name: runtimeName, backend, state, default: true }],
-    }),
-  );
-  renameSync(`${routesFile}.tmp`, routesFile);
+  writeRoutesFile(routesFile, [{ namespace: runtimeNamespace, name: runtimeName, backend, state, default: true }]);
 }
 
 interface Page {
@@ -87,19 +80,7 @@ try {
   const trinoPort = await freePort();
   const backend = `http://127.0.0.1:${trinoPort}`;
   writeRoutes(backend, "PAUSED");
-  const gateway = await spawnReady(xtrinodeBin, [
-    "gateway",
-    "--workers",
-    "1",
-    "--port",
-    "0",
-    "--host",
-    "127.0.0.1",
-    "--routes-file",
-    routesFile,
-    "--config",
-    config,
-  ]);
+  const gateway = await spawnGateway({ routesFile, configFile: config, workers: 1 });
   const gatewayUrl = String(gateway.ready.url);
   for (let run = 0; run < coldRuns; run++) {
     writeRoutes(backend, "PAUSED");

@@ -44,6 +44,12 @@ export function request(
   });
 }
 
+/**
+ * How long an `xtrinode apiserver` may take to print its ready line: each start costs about 2 s of CPU, and three
+ * replicas starting at once at load average 20 took over 20 s. A hook that starts one must allow at least this.
+ */
+export const apiServerReadyTimeoutMs = 60_000;
+
 const cliPath = fileURLToPath(new URL("../../bin/xtrinode.ts", import.meta.url));
 
 export interface ApiServerProcess {
@@ -74,8 +80,8 @@ export function spawnApiServer(args: string[], env: NodeJS.ProcessEnv = {}): Pro
     const lines = createInterface({ input: child.stdout! });
     const timer = setTimeout(() => {
       void stop();
-      reject(new Error(`apiserver did not become ready within 60 s: ${stderr}`));
-    }, 60_000);
+      reject(new Error(`apiserver did not become ready within ${apiServerReadyTimeoutMs / 1000} s: ${stderr}`));
+    }, apiServerReadyTimeoutMs);
     lines.on("line", (line) => {
       try {
         const event = JSON.parse(line) as { event?: string; url?: string; component?: string };

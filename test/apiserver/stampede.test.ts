@@ -2,7 +2,7 @@
 // Kubernetes API: exactly one Lease acquisition and one XTrinode write, everyone answered 202.
 import { expect } from "chai";
 import http from "node:http";
-import { request, spawnApiServer, type ApiServerProcess } from "./http.ts";
+import { apiServerReadyTimeoutMs, request, spawnApiServer, type ApiServerProcess } from "./http.ts";
 import { leasesPath, namespace, runtimePath, startTestCluster, tokens, type TestCluster } from "./setup.ts";
 
 describe("apiserver resume stampede across processes", function () {
@@ -11,7 +11,9 @@ describe("apiserver resume stampede across processes", function () {
   let servers: ApiServerProcess[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 100 });
 
-  before(async () => {
+  before(async function () {
+    // The three replicas start at once: bounded by one start's ready wait (plus the test cluster's start).
+    this.timeout(apiServerReadyTimeoutMs + 30_000);
     cluster = await startTestCluster();
     servers = await Promise.all(
       [1, 2, 3].map((i) =>
@@ -58,7 +60,8 @@ describe("apiserver resume stampede across processes", function () {
     expect(runtime.metadata.annotations?.["xtrinode.io/resume-requested-at"]).to.be.a("string");
   });
 
-  it("refuses to start on a bad --token-file, naming the flag and file", async () => {
+  it("refuses to start on a bad --token-file, naming the flag and file", async function () {
+    this.timeout(apiServerReadyTimeoutMs + 15_000);
     const failure = await spawnApiServer(["--kubeconfig", cluster.kube.kubeconfigPath, "--token-file", `${cluster.dir}/missing.csv`]).then(
       () => new Error("expected the apiserver to fail"),
       (error: Error) => error,
@@ -68,8 +71,10 @@ describe("apiserver resume stampede across processes", function () {
     );
   });
 
-  it("stops cleanly on SIGTERM", async () => {
-    const server = servers.pop()!;
+  it("stops cleanly on SIGTERM", async function () {
+    this.timeout(apiServerReadyTimeoutMs + 15_000);
+    // A replica of its own: the stampede's replicas stay as they are whatever runs first.
+    const server = await spawnApiServer(["--kubeconfig", cluster.kube.kubeconfigPath, "--token-file", cluster.tokenFile]);
     await server.stop();
     expect(server.child.exitCode).to.equal(0);
   });

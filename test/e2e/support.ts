@@ -149,7 +149,8 @@ export class AutoscalerHistory {
     return max;
   }
 
-  kindsSeen(): Set<string> {
-    return new Set(this.events.map((event) => event.kind));
+  /** Kinds of the autoscalers that ever targeted `deployment`. */
+  kindsSeen(deployment: string): Set<string> {
+    return new Set(this.events.filter((event) => event.target === deployment).map((event) => event.kind));
   }
 }

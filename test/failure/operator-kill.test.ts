@@ -12,7 +12,7 @@ import { readRoutes } from "../../reconciler/routes-publisher.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import { gatewayNamespace, phaseOf, runtime, startCluster, type Cluster } from "../reconciler/support.ts";
 import { eventually } from "../support/eventually.ts";
-import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
+import { killAllChildren, spawnOperator, type ChildUnderTest } from "../support/process.ts";
 import { createRng, testSeed, type Rng } from "../support/rng.ts";
 
 const RUNTIMES = 20;
@@ -30,29 +30,16 @@ const key = (d: { namespace: string; name: string }) => `${d.namespace}/${d.name
 const specOf = (d: Desired) => ({ workers: { mode: "fixed", count: d.workers }, lifecycle: { suspended: d.suspended } });
 
 function startOperator(cluster: Cluster, identity: string): Promise<ChildUnderTest> {
-  return spawnXtrinode(
-    [
-      "operator",
-      "--kubeconfig",
-      cluster.server.kubeconfigPath,
-      "--namespace-gateway",
-      gatewayNamespace,
-      "--metrics-port",
-      "0",
-      "--metrics-host",
-      "127.0.0.1",
-      "--identity",
+  return spawnOperator(
+    {
+      kubeconfig: cluster.server.kubeconfigPath,
+      namespaceGateway: gatewayNamespace,
       identity,
-      "--lease-duration",
-      "1s",
-      "--retry-period",
-      "100ms",
-      "--resync-period",
-      "2s",
-      "--drain-period",
-      "100ms",
-    ],
-    { readyEvent: "ready", env: { XTRINODE_LOG_LEVEL: "warn" } },
+      leaseDuration: "1s",
+      retryPeriod: "100ms",
+      drainPeriod: "100ms",
+    },
+    { env: { XTRINODE_LOG_LEVEL: "warn" } },
   );
 }
 

@@ -12,7 +12,7 @@ import bcrypt from "bcryptjs";
 import yaml from "js-yaml";
 import { BasicAuth, Trino, type QueryResult } from "trino-client";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
-import { xtrinodeBin } from "../support/process.ts";
+import { gatewayArgs, xtrinodeBin } from "../support/process.ts";
 import { RoutesFile, runQuery } from "./support/harness.ts";
 
 const basic = (user: string) => `Basic ${Buffer.from(`${user}:pw-${user}`).toString("base64")}`;
@@ -56,11 +56,9 @@ describe("gateway: runtime selection by client tag and routing group (gateway pr
         },
       }),
     );
-    gatewayProcess = spawn(
-      process.execPath,
-      [xtrinodeBin, "gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", config],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+    gatewayProcess = spawn(process.execPath, [xtrinodeBin, ...gatewayArgs({ routesFile: routes.file, configFile: config, workers: 1 })], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     url = await new Promise<string>((resolve, reject) => {
       let stderr = "";
       gatewayProcess.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));

@@ -10,7 +10,7 @@ import yaml from "js-yaml";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
 import { gatewayStatusPath, type GatewayStatus } from "../../gateway/status.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
-import { killAllChildren, spawnXtrinode } from "../support/process.ts";
+import { killAllChildren, spawnGateway } from "../support/process.ts";
 import { RoutesFile } from "./support/harness.ts";
 import { eventually } from "../support/eventually.ts";
 
@@ -19,10 +19,7 @@ const adminToken = "status-test-admin-token-0123456789abcdef";
 async function startGatewayProcess(routes: RoutesFile, config: Record<string, unknown>): Promise<string> {
   const configFile = path.join(routes.dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(configFile, yaml.dump({ health: { intervalMs: 200, failureThreshold: 1 }, ...config }));
-  const gateway = await spawnXtrinode(
-    ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", configFile],
-    { readyEvent: "listening" },
-  );
+  const gateway = await spawnGateway({ routesFile: routes.file, configFile, workers: 1 }, { readyEvent: "listening" });
   return String(gateway.ready.url);
 }
 

@@ -12,7 +12,7 @@ import { heldCoordinatorIdOf, heldWorkerOf, isHeldQueryId } from "../../gateway/
 import { workerShare } from "../../gateway/server.ts";
 import { parseWorkerCount, usableCpus } from "../../gateway/workers.ts";
 import os from "node:os";
-import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
+import { killAllChildren, spawnGateway, type ChildUnderTest } from "../support/process.ts";
 import { RoutesFile } from "./support/harness.ts";
 import { eventually } from "../support/eventually.ts";
 
@@ -84,10 +84,7 @@ describe("xtrinode gateway --workers 2", function () {
   async function startGateway(config: Record<string, unknown> = {}): Promise<ChildUnderTest> {
     const configFile = path.join(work, "gateway.yaml");
     writeFileSync(configFile, yaml.dump({ health: { intervalMs: 200, timeoutMs: 2000 }, held: { pollWaitMs: 100 }, ...config }));
-    gateway = await spawnXtrinode(
-      ["gateway", "--workers", "2", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", configFile],
-      { env: { XTRINODE_LOG_LEVEL: "info" } },
-    );
+    gateway = await spawnGateway({ routesFile: routes.file, configFile, workers: 2 }, { env: { XTRINODE_LOG_LEVEL: "info" } });
     expect(gateway.ready.workers).to.equal(2);
     return gateway;
   }

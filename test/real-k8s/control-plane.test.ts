@@ -19,7 +19,7 @@ import { RouteHistory, metricSum } from "../e2e/support.ts";
 import { eventually } from "../support/eventually.ts";
 import { skipForMissingPeer } from "../support/peers.ts";
 import { addedEnvVar, applyAsOtherManagers, otherManagersAdditions, podTemplateSummary, sidecarName } from "../support/other-managers.ts";
-import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
+import { killAllChildren, spawnOperator, type ChildUnderTest } from "../support/process.ts";
 import { countWrites } from "./audit.ts";
 import { startRealCluster, type RealCluster } from "./harness.ts";
 import { PodSimulator } from "./pod-simulator.ts";
@@ -82,27 +82,9 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
 
   async function startOperator(identity: string, server = 0): Promise<ChildUnderTest> {
     const kubeconfig = await cluster.serviceAccountKubeconfig(systemNamespace, "xtrinode-operator", server);
-    const operator = await spawnXtrinode(
-      [
-        "operator",
-        "--kubeconfig",
-        kubeconfig,
-        "--metrics-port",
-        "0",
-        "--metrics-host",
-        "127.0.0.1",
-        "--identity",
-        identity,
-        "--lease-duration",
-        "4s",
-        "--retry-period",
-        "500ms",
-        "--resync-period",
-        "3s",
-        "--drain-period",
-        "500ms",
-      ],
-      { readyEvent: "ready", env: { XTRINODE_LOG_LEVEL: "warn" }, timeoutMs: 30_000 },
+    const operator = await spawnOperator(
+      { kubeconfig, identity, leaseDuration: "4s", retryPeriod: "500ms", resyncPeriod: "3s", drainPeriod: "500ms" },
+      { env: { XTRINODE_LOG_LEVEL: "warn" }, timeoutMs: 30_000 },
     );
     operators.push(operator);
     return operator;

@@ -2,86 +2,20 @@
 // Kubernetes API test server: leader failover after SIGKILL, a delete interrupted by killing the
 // operator, a restart in the middle of a reconcile, and `xtrinode apply` writing nothing afterwards.
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
 import { ownerLabel } from "../../schemas/api/index.ts";
 import { leaseName } from "../../reconciler/constants.ts";
-import { gatewayNamespace, getRuntime, phaseOf, repoRoot, routeOf, runtime, startCluster, type Cluster } from "./support.ts";
+import { gatewayNamespace, getRuntime, phaseOf, routeOf, runtime, startCluster, type Cluster } from "./support.ts";
 import { eventually } from "../support/eventually.ts";
+import { killAllChildren, runXtrinode, spawnOperator, type ChildUnderTest } from "../support/process.ts";
 
-interface OperatorProcess {
-  child: ChildProcess;
-  output: string[];
-  exited: Promise<number | null>;
+function startOperator(cluster: Cluster, identity: string): Promise<ChildUnderTest> {
+  const kubeconfig = cluster.server.kubeconfigPath;
+  // info: the tests read "controller started" from the output
+  return spawnOperator({ kubeconfig, namespaceGateway: gatewayNamespace, identity }, { env: { XTRINODE_LOG_LEVEL: "info" } });
 }
 
-const children = new Set<ChildProcess>();
-
-async function spawnOperator(cluster: Cluster, identity: string): Promise<OperatorProcess> {
-  const args = [
-    path.join(repoRoot, "bin", "xtrinode.ts"),
-    "operator",
-    "--kubeconfig",
-    cluster.server.kubeconfigPath,
-    "--namespace-gateway",
-    gatewayNamespace,
-    "--metrics-port",
-    "0",
-    "--metrics-host",
-    "127.0.0.1",
-    "--identity",
-    identity,
-    "--lease-duration",
-    "2s",
-    "--retry-period",
-    "200ms",
-    "--resync-period",
-    "2s",
-  ];
-  const child = spawn(process.execPath, args, {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, XTRINODE_LOG_LEVEL: "info" },
-  });
-  children.add(child);
-  const output: string[] = [];
-  let buffered = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split("\n");
-    buffered = lines.pop()!;
-    output.push(...lines);
-  });
-  child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => (children.delete(child), resolve(code))));
-  await eventually(
-    `operator ${identity} ready line`,
-    () => output.some((l) => l.includes('"event":"ready"')) || (child.exitCode !== null && Promise.reject(new Error(output.join("\n")))),
-    20_000,
-  );
-  return { child, output, exited };
-}
-
-function runApply(cluster: Cluster): Promise<{ code: number | null; stdout: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(repoRoot, "bin", "xtrinode.ts"),
-        "apply",
-        "--kubeconfig",
-        cluster.server.kubeconfigPath,
-        "--namespace-gateway",
-        gatewayNamespace,
-      ],
-      { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] },
-    );
-    children.add(child);
-    let stdout = "";
-    child.stdout!.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.once("exit", (code) => (children.delete(child), resolve({ code, stdout })));
-  });
-}
+const runApply = (cluster: Cluster) =>
+  runXtrinode(["apply", "--kubeconfig", cluster.server.kubeconfigPath, "--namespace-gateway", gatewayNamespace]);
 
 async function leaseHolder(cluster: Cluster): Promise<string | undefined> {
   const lease = await cluster.client.get({
@@ -100,15 +34,14 @@ describe("reconciler: operator processes", function () {
     cluster = await startCluster();
   });
   afterEach(async () => {
-    for (const child of children) child.kill("SIGKILL");
-    children.clear();
+    await killAllChildren();
     await cluster.close();
   });
 
   it("leader failover: one of two operators leads; after SIGKILL of the leader the standby takes over (bound: lease duration + 2 × retry period)", async () => {
-    const a = await spawnOperator(cluster, "op-a");
+    const a = await startOperator(cluster, "op-a");
     await eventually("op-a to hold the lease", async () => (await leaseHolder(cluster)) === "op-a");
-    const b = await spawnOperator(cluster, "op-b");
+    const b = await startOperator(cluster, "op-b");
     await cluster.client.create(runtime("team-a", "first"));
     await eventually("first Ready", async () => (await phaseOf(cluster.client, "team-a", "first")) === "Ready");
     expect(await leaseHolder(cluster)).to.equal("op-a");
@@ -137,7 +70,7 @@ describe("reconciler: operator processes", function () {
   });
 
   it("a delete interrupted by killing the operator completes after restart", async () => {
-    const first = await spawnOperator(cluster, "op");
+    const first = await startOperator(cluster, "op");
     await cluster.client.create(runtime("team-a", "doomed"));
     await eventually("doomed Ready", async () => (await phaseOf(cluster.client, "team-a", "doomed")) === "Ready");
     expect(await routeOf(cluster.client, "team-a", "doomed")).to.include({ state: "RUNNING" });
@@ -152,14 +85,14 @@ describe("reconciler: operator processes", function () {
     expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=doomed`)).to.not.deep.equal([]);
 
     cluster.server.faults.clear();
-    await spawnOperator(cluster, "op");
+    await startOperator(cluster, "op");
     await eventually("the XTrinode to be gone", async () => (await getRuntime(cluster.client, "team-a", "doomed")) === undefined, 20_000);
     expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=doomed`)).to.deep.equal([]);
     expect(await cluster.client.list("v1", "ConfigMap", "team-a", `${ownerLabel}=doomed`)).to.deep.equal([]);
   });
 
   it("an operator restarted mid-reconcile converges, and `xtrinode apply` then writes nothing", async () => {
-    const first = await spawnOperator(cluster, "op");
+    const first = await startOperator(cluster, "op");
     // Deployment applies stall, so the first operator dies with config maps applied but no workloads.
     cluster.server.faults.add({ method: "PATCH", pathPrefix: "/apis/apps/v1/namespaces/team-a/deployments", hang: true, count: 1000 });
     await cluster.client.create(runtime("team-a", "halfway", { workers: { mode: "fixed", count: 2 } }));
@@ -172,7 +105,7 @@ describe("reconciler: operator processes", function () {
     expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=halfway`)).to.deep.equal([]);
 
     cluster.server.faults.clear();
-    const second = await spawnOperator(cluster, "op");
+    const second = await startOperator(cluster, "op");
     await eventually("halfway Ready", async () => (await phaseOf(cluster.client, "team-a", "halfway")) === "Ready", 20_000);
     expect(await cluster.client.list("apps/v1", "Deployment", "team-a", `${ownerLabel}=halfway`)).to.have.length(2);
     second.child.kill("SIGTERM");

@@ -15,8 +15,9 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { Trino } from "trino-client";
 import { LoginThrottle } from "../../gateway/login-throttle.ts";
-import { killAllChildren, spawnXtrinode } from "../support/process.ts";
+import { killAllChildren, spawnGateway } from "../support/process.ts";
 import { basicAuth, loopbackRequest, metricValue, postStatement } from "./loopback-client.ts";
+import { writeRoutesFile } from "../support/routes-file.ts";
 
 const runtime = "team-a/analytics";
 
@@ -30,29 +31,10 @@ interface QueryResultsJson {
 /** A gateway process with one PAUSED runtime (new statements are held: no Trino backend needed). */
 async function startGatewayProcess(dir: string, config: Record<string, unknown>): Promise<string> {
   const routesFile = path.join(dir, "routes.yaml");
-  writeFileSync(
-    routesFile,
-    yaml.dump({
-      apiVersion: "xtrinode.io/v1alpha1",
-      kind: "GatewayRoutes",
-      routes: [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }],
-    }),
-  );
+  writeRoutesFile(routesFile, [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }]);
   const configFile = path.join(dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
   writeFileSync(configFile, yaml.dump(config));
-  const gateway = await spawnXtrinode([
-    "gateway",
-    "--workers",
-    "1",
-    "--routes-file",
-    routesFile,
-    "--config",
-    configFile,
-    "--port",
-    "0",
-    "--host",
-    "127.0.0.1",
-  ]);
+  const gateway = await spawnGateway({ routesFile, configFile, workers: 1 });
   return String(gateway.ready.url);
 }
 

@@ -12,7 +12,7 @@ import yaml from "js-yaml";
 import type { QueryResult } from "trino-client";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/index.ts";
-import { killAllChildren, spawnXtrinode, type ChildUnderTest } from "../support/process.ts";
+import { killAllChildren, spawnGateway, type ChildUnderTest } from "../support/process.ts";
 import { createRng, testSeed } from "../support/rng.ts";
 import { basicAuth, loopbackRequest, type LoopbackAnswer } from "./loopback-client.ts";
 import { RoutesFile } from "../gateway/support/harness.ts";
@@ -76,8 +76,8 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
   async function startGateway(config: Record<string, unknown>): Promise<ChildUnderTest> {
     const file = path.join(dir, `gateway-${Math.random().toString(36).slice(2)}.yaml`);
     writeFileSync(file, yaml.dump(config));
-    return spawnXtrinode(
-      ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file, "--config", file],
+    return spawnGateway(
+      { routesFile: routes.file, configFile: file, workers: 1 },
       { env: { XTRINODE_GATEWAY_TICKET_KEY: ticketKey, XTRINODE_LOG_LEVEL: "info" }, timeoutMs: 60_000 },
     ); // three start at once: slow on a loaded machine
   }

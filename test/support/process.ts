@@ -107,6 +107,73 @@ export function spawnXtrinode(args: string[], options: SpawnOptions = {}): Promi
   return spawnReady(xtrinodeBin, args, options);
 }
 
+export interface GatewayArgs {
+  routesFile: string;
+  /** `--config` (gateway-config.schema.json). */
+  configFile?: string;
+  /** `--workers`; unset: the gateway's default (one per usable CPU). */
+  workers?: number;
+}
+
+/** Arguments of `xtrinode gateway` on an ephemeral port of 127.0.0.1, with its routes from a file. */
+export function gatewayArgs({ routesFile, configFile, workers }: GatewayArgs): string[] {
+  return [
+    "gateway",
+    ...(workers === undefined ? [] : ["--workers", String(workers)]),
+    "--port",
+    "0",
+    "--host",
+    "127.0.0.1",
+    "--routes-file",
+    routesFile,
+    ...(configFile ? ["--config", configFile] : []),
+  ];
+}
+
+/** `xtrinode gateway` (see gatewayArgs) until its ready line; its URL is `ready.url`. */
+export function spawnGateway(gateway: GatewayArgs, options: SpawnOptions = {}): Promise<ChildUnderTest> {
+  return spawnXtrinode(gatewayArgs(gateway), options);
+}
+
+export interface OperatorArgs {
+  kubeconfig: string;
+  /** `--identity`: the leader-election holder name. */
+  identity: string;
+  /** `--namespace-gateway` (default: the operator's). */
+  namespaceGateway?: string;
+  /** Timers as flag values ("1s", "100ms"); short by default, so failover and resyncs are quick in tests. */
+  leaseDuration?: string;
+  retryPeriod?: string;
+  resyncPeriod?: string;
+  drainPeriod?: string;
+}
+
+/** `xtrinode operator` with its metrics on an ephemeral port of 127.0.0.1, until its ready line (`ready.metricsPort`). */
+export function spawnOperator(operator: OperatorArgs, options: SpawnOptions = {}): Promise<ChildUnderTest> {
+  return spawnXtrinode(
+    [
+      "operator",
+      "--kubeconfig",
+      operator.kubeconfig,
+      ...(operator.namespaceGateway ? ["--namespace-gateway", operator.namespaceGateway] : []),
+      "--metrics-port",
+      "0",
+      "--metrics-host",
+      "127.0.0.1",
+      "--identity",
+      operator.identity,
+      "--lease-duration",
+      operator.leaseDuration ?? "2s",
+      "--retry-period",
+      operator.retryPeriod ?? "200ms",
+      "--resync-period",
+      operator.resyncPeriod ?? "2s",
+      ...(operator.drainPeriod ? ["--drain-period", operator.drainPeriod] : []),
+    ],
+    { readyEvent: "ready", ...options },
+  );
+}
+
 /** Runs `node bin/xtrinode.ts <args>` to completion (bounded). */
 export function runXtrinode(args: string[], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

@@ -8,14 +8,14 @@
 // The spooling protocol needs a second Trino (spooling to a moto S3 server): started only for those tests.
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { BasicAuth, Trino } from "trino-client";
 import yaml from "js-yaml";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { skipForMissingPeer, peerProgress } from "../support/peers.ts";
-import { spawnReady, xtrinodeBin, type ChildUnderTest } from "../support/process.ts";
+import { spawnGateway, type ChildUnderTest } from "../support/process.ts";
 import {
   ensurePythonTrino,
   ensureTrinoCli,
@@ -34,6 +34,7 @@ import { layOutCoordinator, type CoordinatorLayout } from "./support/layout.ts";
 import { startTlsIngress, type TlsIngress } from "./support/tls-ingress.ts";
 import { postgresSecret, renderFixture, runtimeName, runtimeNamespace } from "./support/runtime.ts";
 import { eventually } from "../support/eventually.ts";
+import { writeRoutesFile } from "../support/routes-file.ts";
 
 const hostname = "analytics.trino.test";
 const runtimeKey = `${runtimeNamespace}/${runtimeName}`;
@@ -69,8 +70,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
 
   function writeRoutes(next: RouteEntry[]): void {
     routes = next;
-    writeFileSync(`${routesFile}.tmp`, yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes }));
-    renameSync(`${routesFile}.tmp`, routesFile); // atomic, as a ConfigMap volume update is
+    writeRoutesFile(routesFile, routes);
   }
 
   async function metric(name: string, labels: string): Promise<number> {
@@ -114,9 +114,8 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     ]);
     const config = path.join(work, "gateway.yaml");
     writeFileSync(config, yaml.dump({ trustedProxies: ["127.0.0.1/32"], health: { intervalMs: 500 }, held: { pollWaitMs: 1000 } }));
-    gateway = await spawnReady(
-      xtrinodeBin,
-      ["gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routesFile, "--config", config],
+    gateway = await spawnGateway(
+      { routesFile, configFile: config, workers: 1 },
       { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
     );
     gatewayPort = Number(new URL(String(gateway.ready.url)).port);
@@ -278,21 +277,8 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     it("two gateway replicas without affinity: POST via replica A, every poll via replica B (which never saw the query), rows equal the direct query", async () => {
       // Real Trino makes a statement a query only at the first poll of its queued nextUri; before
       // that /v1/query/{id} answers 410 everywhere, so replica B finds the owner by that poll (sticky.ts).
-      const replicaB = await spawnReady(
-        xtrinodeBin,
-        [
-          "gateway",
-          "--workers",
-          "1",
-          "--port",
-          "0",
-          "--host",
-          "127.0.0.1",
-          "--routes-file",
-          routesFile,
-          "--config",
-          path.join(work, "gateway.yaml"),
-        ],
+      const replicaB = await spawnGateway(
+        { routesFile, configFile: path.join(work, "gateway.yaml"), workers: 1 },
         { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
       );
       try {
@@ -456,21 +442,8 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       });
 
       it("a segment is retrieved through a second gateway replica that never saw the query", async () => {
-        const replicaB = await spawnReady(
-          xtrinodeBin,
-          [
-            "gateway",
-            "--workers",
-            "1",
-            "--port",
-            "0",
-            "--host",
-            "127.0.0.1",
-            "--routes-file",
-            routesFile,
-            "--config",
-            path.join(work, "gateway.yaml"),
-          ],
+        const replicaB = await spawnGateway(
+          { routesFile, configFile: path.join(work, "gateway.yaml"), workers: 1 },
           { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
         );
         try {

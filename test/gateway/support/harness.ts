@@ -2,13 +2,13 @@
 import { mkdtempSync, rmSync, writeFileSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import yaml from "js-yaml";
 import type { QueryResult, Trino } from "trino-client";
 import type { RouteEntry } from "../../../schemas/generated/types.ts";
 import { silentLogger } from "../../../lib/logger.ts";
 import type { GatewayConfig } from "../../../gateway/config.ts";
 import { fileRoutesSource } from "../../../gateway/routes-source.ts";
 import { startGateway, type RunningGateway } from "../../../gateway/server.ts";
+import { writeRoutesFile } from "../../support/routes-file.ts";
 
 export class RoutesFile {
   readonly dir = mkdtempSync(path.join(tmpdir(), "xtrinode-gateway-"));
@@ -17,7 +17,7 @@ export class RoutesFile {
 
   write(routes: RouteEntry[]): void {
     this.routes = routes;
-    this.writeText(yaml.dump({ apiVersion: "xtrinode.io/v1alpha1", kind: "GatewayRoutes", routes }));
+    writeRoutesFile(this.file, routes);
   }
 
   /** Replaces the file atomically, as a ConfigMap volume update does. */
