@@ -2,8 +2,8 @@
 // Under load V8's defaults let a Node process's heap grow far beyond its live data: the young
 // generation up to 2 × 32 MiB, and the old generation up to 4× what survived the last full GC. The
 // gateway's live heap is ~26 MiB after 1,000,000 queries (its per-query maps are bounded), yet its
-// heap reached ~160-200 MiB and its RSS 280-374 MiB with the defaults; with these two flags the
-// heap stays at ~40 MiB and the RSS at ~140 MiB, for the same CPU per query (bench/gateway/memory.ts,
+// heap reached ~160-210 MiB and its RSS 280-377 MiB with the defaults; with these two flags the
+// heap stays ≤ 68 MiB and the RSS ≤ 185 MiB, for ~1.07× the CPU per query (bench/gateway/memory.ts,
 // bench/RESULTS.md "gateway process memory"). Setting them from inside a running process has no
 // effect (v8.setFlagsFromString, measured), so `xtrinode gateway` restarts itself with them at
 // start-up (same process id, process.execve) unless they are on its command line already; a flag
