@@ -3,7 +3,11 @@
 // wires up the ones needed. Runs on Node >= 24 (TypeScript type stripping); npm scripts and npx use the pinned Node 24.
 import { Command } from "commander";
 import { exitWithParentIfAsked } from "../lib/exit-with-parent.ts";
+import { restartWithGatewayNodeFlags } from "../gateway/node-flags.ts";
 import { registrationsFor, unknownCommand } from "./registrations.ts";
+
+// The gateway's V8 heap settings take effect only from process start (gateway/node-flags.ts).
+if (process.argv[2] === "gateway") restartWithGatewayNodeFlags();
 
 exitWithParentIfAsked();
 

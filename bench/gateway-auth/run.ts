@@ -10,7 +10,7 @@
 //  3. Memory: 40 connections each sending all but the last byte of a 10 MB statement; gateway RSS.
 // Source addresses 127.x.y.z are all local on Linux: the gateway sees distinct clients.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -74,7 +74,9 @@ async function startGateway(tree: string, config: Record<string, unknown>, label
   writeRoutesFile(routesFile, [{ namespace: "team-a", name: "analytics", backend: "http://127.0.0.1:9", state: "PAUSED" }]);
   const configFile = path.join(work, `${label}.yaml`);
   writeFileSync(configFile, yaml.dump(config));
-  const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), gatewayArgs({ routesFile, configFile }));
+  // One process (`--workers 1`); a baseline from before --workers (gateway/workers.ts) always runs one.
+  const workers = existsSync(path.join(tree, "gateway", "workers.ts")) ? 1 : undefined;
+  const child = await spawnReady(path.join(tree, "bin", "xtrinode.ts"), gatewayArgs({ routesFile, configFile, workers }));
   return { url: String(child.ready.url), child };
 }
 

@@ -4,7 +4,7 @@
 // (in this process): autocannon for max throughput (fixed connection count; several runs, medians),
 // then an open-loop paced generator (paced-load.ts, on a worker thread) for p50/p99 at a fixed
 // 1,000 req/s, the targets taking turns in 1-second slices (paced-worker.ts), latencies pooled.
-// Then the gateway's per-query bookkeeping memory after 1M queries (sticky-memory.ts).
+// Gateway memory (10,000 held statements, 1,000,000 queries passed) is bench/gateway/memory.ts.
 // Headline (issue 18): CPU time per proxied request — user+system CPU of the proxy process (its
 // whole process tree, from /proc/<pid>/stat) over the 2xx responses it served — for nginx, the
 // minimal node:http proxy (the floor) and the gateway, separately for follow-ups (GET nextUri) and
@@ -14,8 +14,7 @@
 // Goals (issue 18): gateway CPU per request ≤ 1.15× the minimal proxy's on follow-ups, ≤ 1.3× on new statements.
 //
 //   npm run bench:gateway -- [--runs 5] [--duration 5] [--connections 50] [--rate 1000] [--rounds 15]
-//                            [--cpu-rounds 5] [--cpu-duration 3] [--held 10000] [--memory-queries 1000000]
-//                            [--record] [--skip-memory]
+//                            [--cpu-rounds 5] [--cpu-duration 3] [--record]
 //
 // Every process listens on 127.0.0.1 only; every run is bounded by --duration; all children are
 // stopped at the end (also on failure). --record rewrites this benchmark's section of bench/RESULTS.md.
@@ -32,6 +31,8 @@ import { Worker } from "node:worker_threads";
 import autocannon from "autocannon";
 import yaml from "js-yaml";
 import { FOLLOW_UPS_PER_POST, followUpRequests } from "./follow-up-load.ts";
+import { stop } from "./children.ts";
+import { flowRequests } from "./flow.ts";
 import { freePort, gatewayArgs } from "../../test/support/process.ts";
 import { percentile } from "./paced-load.ts";
 import type { PacedJob, PacedTargetResult } from "./paced-worker.ts";
@@ -47,9 +48,8 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     "cpu-rounds": { type: "string", default: "5" },
     "cpu-duration": { type: "string", default: "3" },
-    held: { type: "string", default: "10000" },
-    "memory-queries": { type: "string", default: "1000000" },
     record: { type: "boolean", default: false },
+    // Accepted and ignored: the memory phase moved to bench/gateway/memory.ts (npm run bench:gateway-memory).
     "skip-memory": { type: "boolean", default: false },
   },
 });
@@ -61,9 +61,6 @@ const fixedRate = Number(values.rate);
 const rounds = Number(values.rounds ?? 15);
 const cpuRounds = Number(values["cpu-rounds"]);
 const cpuDuration = Number(values["cpu-duration"]);
-/** Gateway process memory: statements held at once, and queries passed through (issue 18 item 4). */
-const heldCount = Number(values.held);
-const memoryQueries = Number(values["memory-queries"]);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const work = mkdtempSync(path.join(os.tmpdir(), "xtrinode-bench-gateway-"));
 const children: ChildProcess[] = [];
@@ -107,15 +104,6 @@ function spawnReady(
     });
     child.once("exit", (code) => reject(new Error(`${command} ${args.join(" ")} exited with ${code}`)));
   });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 async function waitForPort(port: number): Promise<void> {
@@ -204,7 +192,7 @@ async function startGateway(
   if (configFile) writeFileSync(configFile, yaml.dump(options.config));
   const { child, ready } = await spawnReady(
     process.execPath,
-    // One process unless asked (the memory phase reads the RSS of this one pid).
+    // One process unless asked.
     ["bin/xtrinode.ts", ...gatewayArgs({ routesFile, configFile, workers: options.workers ?? 1 })],
     { XTRINODE_LOG_LEVEL: "info", NODE_NO_WARNINGS: "1" },
   );
@@ -212,8 +200,6 @@ async function startGateway(
 }
 
 // ---- the flow -------------------------------------------------------------------------------------
-
-const NEXT_URI = /"nextUri":"([^"]+)"/;
 
 interface FlowCheck {
   states: string[];
@@ -234,16 +220,6 @@ async function checkFlow(url: string): Promise<FlowCheck> {
     answer = await fetch(answer.nextUri, { headers: { "X-Trino-User": "bench" } }).then((r) => r.json() as Promise<any>);
   }
   return { states, nextUriOrigins: origins };
-}
-
-/** The path of the nextUri in a response body (the flow always talks to the target it started on). */
-function followNext(_status: number, body: string, context: Record<string, unknown>): void {
-  const match = NEXT_URI.exec(body);
-  context.next = match ? match[1].replace(/^https?:\/\/[^/]+/, "") : undefined;
-}
-function nextRequest(request: any, context: Record<string, unknown>): any {
-  if (typeof context.next !== "string") return null; // restart the flow (counted as a reset)
-  return { ...request, method: "GET", path: context.next, body: undefined };
 }
 
 interface LoadResult {
@@ -269,11 +245,7 @@ function load(url: string, options: { connections: number; seconds?: number }): 
         connections: options.connections,
         duration: options.seconds ?? duration,
         headers: { "x-trino-user": "bench" },
-        requests: [
-          { method: "POST", path: "/v1/statement", body: "SELECT 1", onResponse: followNext },
-          { setupRequest: nextRequest, onResponse: followNext },
-          { setupRequest: nextRequest, onResponse: followNext },
-        ],
+        requests: flowRequests,
       },
       (error: Error | null, result: any) => {
         if (error) return reject(error);
@@ -413,116 +385,6 @@ interface CpuTarget {
   slices: Record<CpuPath, CpuSlice[]>;
 }
 
-// ---- gateway process memory -----------------------------------------------------------------------
-
-/** Resident set size of a process (VmRSS of /proc/<pid>/status), MiB. */
-function rssMiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!match) throw new Error(`no VmRSS for process ${pid}`);
-  return Number(match[1]) / 1024;
-}
-
-/** Threads of a process (/proc/<pid>/status): worker threads each carry their own V8 heap. */
-function threadCount(pid: number): number {
-  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
-}
-
-/** Sends exactly `amount` requests (the flow, or POSTs only) with autocannon; resolves with the 2xx count and the rest. */
-function sendAmount(url: string, amount: number, which: "flow" | "statement"): Promise<{ ok: number; problems: number }> {
-  const requests =
-    which === "statement"
-      ? [{ method: "POST", path: "/v1/statement", body: "SELECT 1" }]
-      : [
-          { method: "POST", path: "/v1/statement", body: "SELECT 1", onResponse: followNext },
-          { setupRequest: nextRequest, onResponse: followNext },
-          { setupRequest: nextRequest, onResponse: followNext },
-        ];
-  let ok = 0;
-  return new Promise((resolve, reject) => {
-    const instance = autocannon(
-      { url, connections, amount, headers: { "x-trino-user": "bench" }, requests },
-      (error: Error | null, result: any) => {
-        if (error) return reject(error);
-        resolve({ ok, problems: result.errors + result.timeouts + result.non2xx + (result.resets ?? 0) });
-      },
-    );
-    instance.on("response", (_client: unknown, status: number) => {
-      if (status >= 200 && status < 300) ok++;
-    });
-  });
-}
-
-interface GatewayMemory {
-  held: { count: number; answered: number; problems: number; rssBeforeMiB: number; rssHeldMiB: number; statusHeld?: number };
-  passed: {
-    queries: number;
-    problems: number;
-    rssIdleMiB: number;
-    threads: number;
-    rssBeforeMiB: number;
-    checkpoints: Array<{ queries: number; rssMiB: number }>;
-    seconds: number;
-  };
-}
-
-/**
- * RSS of two gateway processes: one whose only route is RESUMING (nothing answers there) receiving
- * `heldCount` new statements nobody polls (held.maxQueries raised to fit, abandonAfterMs past the
- * run), and one with a RUNNING route through which `memoryQueries` full flows (POST + 2 nextUri)
- * pass, RSS read at ten checkpoints.
- */
-async function gatewayMemory(backendUrl: string): Promise<GatewayMemory> {
-  const idleBackend = `http://127.0.0.1:${await freePort()}`;
-  const holding = await startGateway(idleBackend, {
-    name: "held",
-    state: "RESUMING",
-    config: { held: { maxQueries: heldCount, abandonAfterMs: 600_000, maxAgeMs: 600_000 } },
-  });
-  const warmUp = await sendAmount(holding.url, 200, "statement"); // warm-up: 200 held, kept (within the cap)
-  const rssBeforeMiB = rssMiB(holding.child.pid!);
-  const sent = await sendAmount(holding.url, heldCount - 200, "statement");
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const held = {
-    count: heldCount,
-    answered: sent.ok + warmUp.ok,
-    problems: sent.problems + warmUp.problems,
-    rssBeforeMiB,
-    rssHeldMiB: rssMiB(holding.child.pid!),
-  };
-  console.error(
-    `held ${heldCount}: RSS ${rssBeforeMiB.toFixed(1)} → ${held.rssHeldMiB.toFixed(1)} MiB (answered ${held.answered}, problems ${held.problems})`,
-  );
-  await stop(holding.child);
-
-  const passing = await startGateway(backendUrl, { name: "passed" });
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const rssIdleMiB = rssMiB(passing.child.pid!);
-  const threads = threadCount(passing.child.pid!);
-  await sendAmount(passing.url, 3 * 1000, "flow"); // warm-up
-  const passed = {
-    queries: memoryQueries,
-    problems: 0,
-    rssIdleMiB,
-    threads,
-    rssBeforeMiB: rssMiB(passing.child.pid!),
-    checkpoints: [] as Array<{ queries: number; rssMiB: number }>,
-    seconds: 0,
-  };
-  const started = Date.now();
-  const step = Math.ceil(memoryQueries / 10);
-  for (let done = 0; done < memoryQueries; done += step) {
-    const result = await sendAmount(passing.url, 3 * Math.min(step, memoryQueries - done), "flow");
-    passed.problems += result.problems;
-    passed.checkpoints.push({ queries: Math.min(memoryQueries, done + step), rssMiB: rssMiB(passing.child.pid!) });
-    console.error(
-      `passed ${passed.checkpoints.at(-1)!.queries} queries: RSS ${passed.checkpoints.at(-1)!.rssMiB.toFixed(1)} MiB (problems ${result.problems})`,
-    );
-  }
-  passed.seconds = (Date.now() - started) / 1000;
-  await stop(passing.child);
-  return { held, passed };
-}
-
 interface TargetResult {
   target: string;
   max: LoadResult[];
@@ -547,11 +409,9 @@ const nginxVersion = spawnSync(nginxPath, ["-v"], { encoding: "utf8" })
   .replace(/^nginx version: /, "");
 const results: TargetResult[] = [];
 let stealPercent = NaN;
-let memory: any[] = [];
 /** The gateway with `--workers 2` (issue 18 item 3): the others run one process. */
 const twoWorkersTarget = "gateway (node-http, --workers 2)";
 let cpuTargets: CpuTarget[] = [];
-let gatewayRss: GatewayMemory | undefined;
 const cpuLoad = { start: [0, 0, 0], end: [0, 0, 0], stealPercent: NaN };
 try {
   // Every target runs at once and the runs go round-robin over them, so drifting load from other
@@ -624,18 +484,7 @@ try {
     );
   }
   for (const child of [gatewayNodeHttp.child, gatewayTwoWorkers.child, minimal.child, nginx.child]) await stop(child);
-  if (!values["skip-memory"]) gatewayRss = await gatewayMemory(backendUrl);
   await stop(backend.child);
-
-  if (!values["skip-memory"]) {
-    const out = spawnSync(process.execPath, ["--expose-gc", "bench/gateway/sticky-memory.ts", "--queries", "1000000"], {
-      cwd: repo,
-      encoding: "utf8",
-      timeout: 300_000,
-    });
-    if (out.status !== 0) throw new Error(`sticky-memory failed: ${out.stderr}`);
-    memory = JSON.parse(out.stdout.trim().split("\n").at(-1)!).results;
-  }
 } finally {
   stopChildren();
 }
@@ -763,40 +612,10 @@ if (minimalProxy) {
       "what any Node.js proxy hop costs on this machine, against which the gateway's own share can be read.",
   );
 }
-if (gatewayRss) {
-  const { held, passed } = gatewayRss;
-  const peak = Math.max(...passed.checkpoints.map((c) => c.rssMiB));
-  lines.push("");
-  lines.push(
-    `Gateway process memory (RSS, /proc/<pid>/status VmRSS; goal ≤ 200 MB in both): ` +
-      `${held.count.toLocaleString("en")} held statements (route RESUMING, nothing polls them; held.maxQueries ${held.count}, abandonAfterMs past the run; ${held.answered} answered QUEUED, ${held.problems} other answers): ` +
-      `RSS ${fmt(held.rssBeforeMiB, 0)} MiB after 200 → ${fmt(held.rssHeldMiB, 0)} MiB with all held (${fmt(held.rssHeldMiB * 1.048576, 0)} MB: ${held.rssHeldMiB * 1.048576 <= 200 ? "met" : "NOT met"}). ` +
-      `${passed.queries.toLocaleString("en")} queries passed (full flow, default config, ${connections} connections, ${fmt(passed.seconds, 0)} s, ${passed.problems} non-2xx/errors): RSS ${fmt(passed.rssIdleMiB, 0)} MiB idle 1 s after start (${passed.threads} threads), ${fmt(passed.rssBeforeMiB, 0)} MiB after a 1,000-query warm-up, then ` +
-      `${passed.checkpoints.map((c) => `${fmt(c.rssMiB, 0)}`).join(" / ")} MiB at each tenth; peak ${fmt(peak * 1.048576, 0)} MB (${peak * 1.048576 <= 200 ? "met" : "NOT met"}).`,
-  );
-}
-if (memory.length > 0) {
-  lines.push("");
-  lines.push(
-    "Per-query bookkeeping after 1,000,000 queries (gateway's StickyRoutes + InFlightQueries driven directly, default limits, heap after GC):",
-  );
-  lines.push("");
-  lines.push("| shape | heap growth (MiB) | coordinators tracked | queries tracked | cost per query (µs) |");
-  lines.push("| --- | ---: | ---: | ---: | ---: |");
-  for (const m of memory) {
-    lines.push(
-      `| ${m.shape === "finished" ? "every query finishes" : "no query ever finishes (bounded by sticky.maxQueries)"} | ${fmt(m.heapDeltaMiB)} | ${m.coordinatorsTracked} | ${m.queriesTracked} | ${fmt(m.nsPerQuery / 1000, 1)} |`,
-    );
-  }
-  const [finished, abandoned] = memory;
-  if (finished && abandoned && abandoned.nsPerQuery > 10 * finished.nsPerQuery) {
-    lines.push("");
-    lines.push(
-      `Memory stays bounded (${fmt(abandoned.heapDeltaMiB)} MiB at the ${abandoned.limits.maxQueries}-query cap), but a full map costs ${fmt(abandoned.nsPerQuery / finished.nsPerQuery, 0)}× more per query: ` +
-        "evicting the oldest entry with `Map.entries().next()` after many deletes at the head of a V8 Map walks the deleted slots (O(map size) per eviction until the table is rehashed).",
-    );
-  }
-}
+lines.push("");
+lines.push(
+  "Gateway process memory (10,000 held statements, 1,000,000 queries passed): bench/gateway/memory.ts, section bench:gateway-memory.",
+);
 lines.push("<!-- bench:gateway:end -->");
 const section = lines.join("\n");
 console.log(section);

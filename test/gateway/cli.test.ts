@@ -2,23 +2,27 @@
 // error for a bad config file.
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { gatewayNodeFlags } from "../../gateway/node-flags.ts";
 import { RoutesFile } from "./support/harness.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const cli = path.join(repoRoot, "bin/xtrinode.ts");
 
-function startCli(args: string[]): {
+function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): {
   child: ChildProcess;
   ready: Promise<{ url: string }>;
   exit: Promise<{ code: number | null; stderr: string }>;
 } {
   const child = spawn(process.execPath, [cli, "gateway", ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, XTRINODE_LOG_LEVEL: "info" },
+    env: { ...process.env, XTRINODE_LOG_LEVEL: "info", ...env },
   });
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
@@ -59,6 +63,24 @@ describe("xtrinode gateway (process)", function () {
     expect((await fetch(`${url}/readyz`)).status).to.equal(200);
     child.kill("SIGTERM");
     expect((await started.exit).code).to.equal(0);
+  });
+
+  it("runs under the gateway's V8 heap flags (same process, restarted with them), a flag given in NODE_OPTIONS winning", async () => {
+    const args = ["--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes.file];
+    const commandLine = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    let started = startCli(args);
+    child = started.child;
+    await started.ready;
+    expect(commandLine(child.pid!)).to.include.members([...gatewayNodeFlags]);
+    child.kill("SIGTERM");
+    expect((await started.exit).code).to.equal(0);
+
+    started = startCli(args, { NODE_OPTIONS: "--max-semi-space-size=8" });
+    child = started.child;
+    await started.ready;
+    const flags = commandLine(child.pid!);
+    expect(flags).to.include("--heap-growing-percent=50");
+    expect(flags.filter((flag) => flag.startsWith("--max-semi-space-size"))).to.deep.equal([]);
   });
 
   it("refuses an invalid config file naming the file and field (before starting workers)", async () => {

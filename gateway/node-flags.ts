@@ -1,0 +1,49 @@
+// V8 heap settings of every gateway process (issue 18: RSS ≤ 200 MB however many queries pass).
+// Under load V8's defaults let a Node process's heap grow far beyond its live data: the young
+// generation up to 2 × 32 MiB, and the old generation up to 4× what survived the last full GC. The
+// gateway's live heap is ~26 MiB after 1,000,000 queries (its per-query maps are bounded), yet its
+// heap reached ~160-210 MiB and its RSS 280-377 MiB with the defaults; with these two flags the
+// heap stays ≤ 68 MiB and the RSS ≤ 185 MiB, for ~1.07× the CPU per query (bench/gateway/memory.ts,
+// bench/RESULTS.md "gateway process memory"). Setting them from inside a running process has no
+// effect (v8.setFlagsFromString, measured), so `xtrinode gateway` restarts itself with them at
+// start-up (same process id, process.execve) unless they are on its command line already; a flag
+// given there or in NODE_OPTIONS wins (`--max-semi-space-size=0 --heap-growing-percent=0` restores
+// V8's defaults).
+// Workers of `--workers N` inherit the primary's flags (node:cluster forks with process.execArgv).
+
+/**
+ * - `--max-semi-space-size=2`: young generation at most 2 × 2 MiB (request objects die young; a
+ *   larger nursery only delays the scavenge).
+ * - `--heap-growing-percent=50`: the old generation may grow to 1.5× the live data before the next
+ *   full GC (V8 picks 1.1-4× by GC speed; under load it picks the top).
+ */
+export const gatewayNodeFlags: readonly string[] = ["--max-semi-space-size=2", "--heap-growing-percent=50"];
+
+/** The name of a `--flag=value` (V8 also accepts underscores: `--max_semi_space_size`). */
+function flagName(flag: string): string {
+  return flag.split("=")[0].replaceAll("_", "-");
+}
+
+/** Of `gatewayNodeFlags`, those not already given (by name) in `execArgv` or NODE_OPTIONS (`nodeOptions`). */
+export function missingGatewayNodeFlags(execArgv: readonly string[], nodeOptions = ""): string[] {
+  const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)].map(flagName));
+  return gatewayNodeFlags.filter((flag) => !given.has(flagName(flag)));
+}
+
+/**
+ * Replaces this process by the same command with the missing gateway flags before the others
+ * (process.execve: same pid, same open files, so a supervisor or container sees no change). Does
+ * nothing when none is missing, or where process.execve is not available (Windows) or fails.
+ */
+export function restartWithGatewayNodeFlags(): void {
+  const missing = missingGatewayNodeFlags(process.execArgv, process.env.NODE_OPTIONS);
+  if (missing.length === 0 || typeof process.execve !== "function") return;
+  try {
+    process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, ...process.argv.slice(1)], process.env);
+  } catch (error) {
+    // Serving with V8's defaults (more memory, same behaviour) beats not serving.
+    process.stderr.write(
+      `xtrinode gateway: could not restart with ${missing.join(" ")} (${(error as Error).message}); running without them\n`,
+    );
+  }
+}
