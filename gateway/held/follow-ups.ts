@@ -12,6 +12,21 @@ import type { HeldEnding, HeldQuery } from "./queries.ts";
 import { submitHeld } from "./submit.ts";
 
 const heldSlugInPath = /^\/v1\/statement\/queued\/[^/]+\/([^/]+)\//;
+/** The last segment of a held nextUri: its token, then `~<ms, base 36>` while a replica submits it. */
+const heldTokenInPath = /\/(\d+)(?:~([0-9a-z]{1,11}))?$/;
+/**
+ * How long a "submitting" mark in a held nextUri keeps other replicas from submitting the statement
+ * too. The replica that submits refreshes the mark on every poll that reaches it; polls spread
+ * over replicas without affinity reach it again long before this, unless it is gone.
+ */
+export const heldSubmittingMarkFreshMs = 15_000;
+
+/** The "submitting" mark a held poll carries (when some replica answered it while submitting). */
+function submittingMarkOf(path: string): number | undefined {
+  const mark = heldTokenInPath.exec(path)?.[2];
+  const ms = mark === undefined ? NaN : parseInt(mark, 36);
+  return Number.isSafeInteger(ms) ? ms : undefined;
+}
 
 const cancelled = (queryId: string) => ({ kind: gatewayErrors.queryCancelled, message: `query ${queryId} was cancelled` });
 
@@ -123,11 +138,15 @@ function heldReadiness(core: Pick<GatewayCore, "backends" | "resume" | "routes">
   return { status: "waiting" };
 }
 
-/** QUEUED again, with the held nextUri's next token (the client polls it, as it would Trino's queued URI). */
-function answerStillQueued(x: Exchange, held: HeldQuery): void {
+/**
+ * QUEUED again, with the held nextUri's next token (the client polls it, as it would Trino's queued
+ * URI), carrying `submittingMark` (ms) when a replica is submitting the statement.
+ */
+function answerStillQueued(x: Exchange, held: HeldQuery, submittingMark?: number): void {
   const base = baseUrl(x.forwarded);
-  const token = Number(/\/(\d+)$/.exec(x.request.path)?.[1] ?? "0") + 1;
-  const nextUri = `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}`;
+  const token = Number(heldTokenInPath.exec(x.request.path)?.[1] ?? "0") + 1;
+  const mark = submittingMark === undefined ? "" : `~${submittingMark.toString(36)}`;
+  const nextUri = `${base}/v1/statement/queued/${held.id}/${held.slug}/${token}${mark}`;
   writeJson(x.res, 200, queuedQueryResults(held.id, `${base}/ui/query.html?${held.id}`, nextUri));
 }
 
@@ -172,7 +191,17 @@ async function pollHeld(core: HeldFollowUpServices, x: Exchange, held: HeldQuery
     return;
   }
   // Ready: the first poll to get here starts the submission; it and any later poll wait for it
-  // within held.pollWaitMs, then get the page reached, or QUEUED again (the same held nextUri).
+  // within held.pollWaitMs, then get the page reached, or QUEUED again (the same held nextUri,
+  // marked "submitting", so that another replica the next poll reaches does not submit it too).
+  const otherSubmitting = submittingMarkOf(x.request.path);
+  const markFresh = otherSubmitting !== undefined && Math.abs(Date.now() - otherSubmitting) < heldSubmittingMarkFreshMs;
+  // A mark never defers past held.maxAgeMs: clients write their nextUris, so a made-up mark must not hold a slot for long.
+  if (!held.submission && markFresh && Date.now() - held.createdAtMs < core.settings.held.maxAgeMs) {
+    // Another replica (without affinity, polls alternate) submits it: wait, then QUEUED with its mark.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())));
+    answerStillQueued(x, held, otherSubmitting);
+    return;
+  }
   if (!held.submission) {
     // Credentials of the poll (an adopted ticket carries none; a token may have been refreshed).
     const credentials = req.headers.authorization ? { authorization: req.headers.authorization } : {};
@@ -193,7 +222,7 @@ async function pollHeld(core: HeldFollowUpServices, x: Exchange, held: HeldQuery
   ]);
   clearTimeout(timer);
   if (!submitted) {
-    answerStillQueued(x, held);
+    answerStillQueued(x, held, Date.now());
     return;
   }
   const handed = core.held.handedOver(held.id, held.slug);

@@ -164,6 +164,32 @@ describe("gateway auto-resume", function () {
     expect(backend.stats.statements).to.equal(1);
   });
 
+  it("a held statement is submitted once while its submission outlasts the polls that alternate replicas (the submitting replica marks its nextUri)", async () => {
+    const env = { XTRINODE_GATEWAY_TICKET_KEY: "a-shared-ticket-key-of-at-least-32-characters" };
+    gateways.push(
+      await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url, env }),
+      await startTestGateway(routes, {}, { lifecycleUrl: lifecycle.url, env }),
+    );
+    // Each poll of the coordinator takes longer than a held poll waits (100 ms here): the replica
+    // that submits answers QUEUED several times before it has the first page.
+    backend.setPageDelay(400);
+    const headers = { "x-trino-user": "alice", "x-trino-catalog": "tpch", "x-trino-schema": "tiny" };
+    let page = (await (
+      await fetch(`${gateways[0].url}/v1/statement`, { method: "POST", headers, body: "SELECT * FROM nation" })
+    ).json()) as QueryResult;
+    const data: unknown[] = [];
+    let queuedAnswers = 0;
+    for (let poll = 1; page.nextUri; poll++) {
+      page = (await (await fetch(`${gateways[poll % 2].url}${new URL(page.nextUri).pathname}`, { headers })).json()) as QueryResult;
+      expect(page.error, page.error?.message).to.equal(undefined);
+      if (page.stats?.state === "QUEUED") queuedAnswers++;
+      data.push(...(page.data ?? []));
+    }
+    expect(data).to.have.length(25);
+    expect(queuedAnswers).to.be.greaterThan(2);
+    expect(backend.stats.statements).to.equal(1);
+  });
+
   it("ends held statements at once with the operator's reason when the route turns FAILED (a rollout that cannot finish), and refuses new ones", async () => {
     await lifecycle.close();
     lifecycle = await startFakeLifecycle({
