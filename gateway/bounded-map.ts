@@ -64,6 +64,11 @@ export class BoundedMap<K, V> {
     return this.entries.values();
   }
 
+  /** Live, least recently used first; deleting the entry just visited is safe. */
+  liveEntries(): IterableIterator<[K, V]> {
+    return this.entries.entries();
+  }
+
   entriesList(): Array<[K, V]> {
     return [...this.entries.entries()];
   }

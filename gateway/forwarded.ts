@@ -113,3 +113,8 @@ export function isForwardingHeader(name: string): boolean {
 export function forwardedHeaders(forwarded: ForwardedView): OutgoingHttpHeaders {
   return { "x-forwarded-for": forwarded.forwardedFor, "x-forwarded-proto": forwarded.proto, "x-forwarded-host": forwarded.host };
 }
+
+/** The same, appended to a flat [name, value, …] header list (undici's form). */
+export function appendForwardedHeaders(out: string[], forwarded: ForwardedView): void {
+  out.push("x-forwarded-for", forwarded.forwardedFor, "x-forwarded-proto", forwarded.proto, "x-forwarded-host", forwarded.host);
+}

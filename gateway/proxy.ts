@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Agent, type Dispatcher } from "undici";
 import { backendAddress, hopByHop } from "./backend-http.ts";
-import { isForwardingHeader, type ForwardedView } from "./forwarded.ts";
+import { appendForwardedHeaders, isForwardingHeader, type ForwardedView } from "./forwarded.ts";
 import { backendTag, transactionHeader, untagTransactionHeader } from "./transactions.ts";
 
 /** What the relay tells its caller. One hooks object serves every request (no closures per request). */
@@ -89,16 +89,8 @@ export function relayRequestHeaders(headers: IncomingMessage["headers"], host: s
     } else if (typeof value === "string") out.push(name, value);
     else for (const each of value) out.push(name, each);
   }
-  out.push(
-    "host",
-    host,
-    "x-forwarded-for",
-    forwarded.forwardedFor,
-    "x-forwarded-proto",
-    forwarded.proto,
-    "x-forwarded-host",
-    forwarded.host,
-  );
+  out.push("host", host);
+  appendForwardedHeaders(out, forwarded);
   return out;
 }
 

@@ -321,14 +321,8 @@ export class InFlightQueries {
   }
 
   private count(query: TrackedQuery, delta: number): void {
-    for (const [map, key] of [
-      [this.perRuntime, query.runtime],
-      [this.perBackend, query.backend],
-    ] as const) {
-      const next = (map.get(key) ?? 0) + delta;
-      if (next > 0) map.set(key, next);
-      else map.delete(key);
-    }
+    addToCount(this.perRuntime, query.runtime, delta);
+    addToCount(this.perBackend, query.backend, delta);
   }
 
   get size(): number {
@@ -358,7 +352,22 @@ export class InFlightQueries {
     this.count(query, -1);
   }
 
+  /**
+   * Ends the queries idle for more than idleMs. The map is in the order of their last sign of life
+   * (running() moves a query to the end), so the walk stops at the first one still active instead of
+   * visiting every query each second. (After the clock steps back, idle ones behind a newer one wait
+   * for that one: at most by the step.)
+   */
   sweep(nowMs = Date.now()): void {
-    for (const [id, query] of this.queries.entriesList()) if (nowMs - query.lastSeenMs > this.idleMs) this.finished(id);
+    for (const [id, query] of this.queries.liveEntries()) {
+      if (nowMs - query.lastSeenMs <= this.idleMs) break;
+      this.finished(id);
+    }
   }
+}
+
+function addToCount(counts: Map<string, number>, key: string, delta: number): void {
+  const next = (counts.get(key) ?? 0) + delta;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
 }

@@ -2,41 +2,100 @@
 // names the owning coordinator), learning ownership and in-flight state from that answer.
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { RouteEntry } from "../schemas/generated/types.ts";
-import { backendRequest, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
+import { submitRequest, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
 import { isUnhealthyStatus } from "./breaker.ts";
 import type { GatewayCore, SubmitServices } from "./core.ts";
-import { forwardedHeaders, type ForwardedView } from "./forwarded.ts";
+import { appendForwardedHeaders, type ForwardedView } from "./forwarded.ts";
+import { coordinatorIdOf } from "./query-id.ts";
 import { routeKey } from "./route-table.ts";
 import type { QueryOwner } from "./sticky.ts";
 import { tagStartedTransactionRaw } from "./transactions.ts";
 
 const submitTimeoutMs = 120_000;
 
-/** Learns query ownership and in-flight state from a backend's statement response; tags a started transaction with the backend. */
+/** Trino writes the query id first in every QueryResults document (compact JSON). */
+const idFirst = '{"id":"';
+/** The nextUri key with a string value: unescaped quotes cannot occur inside a JSON string, so this is a key. */
+const nextUriMember = '"nextUri":"';
+
+/**
+ * The query id of a statement answer and whether it carries a nextUri. Trino's compact answer
+ * (`{"id":"…",…}`) is read without building the document: the id is checked to be a query id, and
+ * nextUri looked for as a key (as the follow-up relay does); anything else is parsed as JSON.
+ * Undefined when the answer is no QueryResults document.
+ */
+export function statementAnswerOf(text: string): { id: string; running: boolean } | undefined {
+  if (text.startsWith(idFirst) && text.endsWith("}")) {
+    const id = text.slice(idFirst.length, text.indexOf('"', idFirst.length));
+    const at = text.indexOf(nextUriMember);
+    if (coordinatorIdOf(id)) return { id, running: at >= 0 && text[at + nextUriMember.length] !== '"' };
+  }
+  try {
+    const results = JSON.parse(text) as { id?: unknown; nextUri?: unknown } | null;
+    if (!results || typeof results.id !== "string" || !results.id) return undefined;
+    return { id: results.id, running: Boolean(results.nextUri) };
+  } catch {
+    return undefined; // not a QueryResults document: passed on untouched
+  }
+}
+
+/**
+ * Learns query ownership and in-flight state from a backend's statement response; tags a started
+ * transaction with the backend. `owner` is recorded only when given (authentication on: follow-ups
+ * are then checked against it; without authentication nobody reads it).
+ */
 export function learnFromStatementResponse(
   core: Pick<GatewayCore, "activity" | "inFlight" | "owners" | "sticky">,
   backend: string,
   runtime: RouteEntry,
   response: BackendResponse,
-  owner: QueryOwner,
+  owner: QueryOwner | undefined,
 ): void {
   tagStartedTransactionRaw(response.rawHeaders, backend);
   if (response.status !== 200) return;
-  try {
-    const results = JSON.parse(response.body.toString("utf8")) as { id?: string; nextUri?: string };
-    if (!results.id) return;
-    core.sticky.learnQuery(results.id, backend);
-    core.owners.record(results.id, owner);
-    if (results.nextUri) core.inFlight.running(results.id, routeKey(runtime), backend);
-    core.activity.seen(runtime.namespace, runtime.name);
-  } catch {
-    // Not a QueryResults document: pass it on untouched.
-  }
+  const answer = statementAnswerOf(response.body.toString("utf8"));
+  if (!answer) return;
+  core.sticky.learnQuery(answer.id, backend);
+  if (owner) core.owners.record(answer.id, owner);
+  if (answer.running) core.inFlight.running(answer.id, routeKey(runtime), backend);
+  core.activity.seen(runtime.namespace, runtime.name);
 }
 
+/**
+ * Errors of the connection, not of Trino: the statement may go to another member. The socket's own
+ * codes, and undici's for a connection closed under the request (its ECONNRESET/EPIPE) or one that
+ * never connected.
+ */
+const connectionErrorCodes: ReadonlySet<string | undefined> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+]);
+
 function isConnectionError(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EHOSTUNREACH" || code === "ENOTFOUND" || code === "EPIPE";
+  return connectionErrorCodes.has((error as NodeJS.ErrnoException).code);
+}
+
+/**
+ * A statement's request headers as undici takes them ([name, value, …]), in one pass: the client's
+ * forwardable ones (forwardableHeaders) but its Accept-Encoding and framing, then the gateway's
+ * X-Forwarded-For/Proto/Host, Accept-Encoding identity and the body's length.
+ */
+export function statementHeaders(headers: OutgoingHttpHeaders, forwarded: ForwardedView, length: number): string[] {
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || name === "accept-encoding" || name === "content-length" || name === "host" || name === "expect") continue;
+    if (Array.isArray(value)) for (const each of value) out.push(name, each);
+    else out.push(name, String(value));
+  }
+  appendForwardedHeaders(out, forwarded);
+  out.push("accept-encoding", "identity", "content-length", String(length));
+  return out;
 }
 
 export type SubmitOutcome = { ok: true; response: BackendResponse } | { ok: false; retryable: boolean; message: string };
@@ -54,8 +113,14 @@ export async function sendStatement(
     // accept-encoding identity: the gateway reads this answer (the query id tells the owning
     // coordinator); real Trino gzips it when the client accepts gzip (the JDBC driver, the CLI,
     // Python requests and trino-client all do). The first answer is small.
-    const submitted = { ...headers, ...forwardedHeaders(forwarded), "accept-encoding": "identity", "content-length": body.length };
-    response = await backendRequest(route.backend, "POST", "/v1/statement", submitted, body, submitTimeoutMs);
+    response = await submitRequest(
+      route.backend,
+      "POST",
+      "/v1/statement",
+      statementHeaders(headers, forwarded, body.length),
+      body,
+      submitTimeoutMs,
+    );
   } catch (error) {
     core.backends.recordFailure(route.backend, (error as Error).message);
     return {
@@ -80,7 +145,7 @@ export async function submitStatement(
   route: RouteEntry,
   body: Buffer,
   headers: OutgoingHttpHeaders,
-  owner: QueryOwner,
+  owner: QueryOwner | undefined,
 ): Promise<SubmitOutcome> {
   const outcome = await sendStatement(core, forwarded, route, body, headers);
   if (!outcome.ok) return outcome;

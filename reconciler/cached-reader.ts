@@ -53,6 +53,8 @@ export class CachedReader implements ClusterReader {
   private readonly gatewayNamespace: string;
   /** XTrinodes as our last write left them, until the runtime watch delivers that version. */
   private readonly written = new Map<string, KubeObject>();
+  /** The owned informers' objects by kind and runtime, so a reconcile does not scan its namespace per kind. */
+  private readonly ownedIndexes = new Map<string, OwnerIndex>();
 
   constructor(informers: ReaderInformers, api: ClusterReader, client: ClusterClient, gatewayNamespace: string) {
     this.informers = informers;
@@ -63,6 +65,13 @@ export class CachedReader implements ClusterReader {
     runtimes.on("add", (object) => this.watched(object as KubeObject));
     runtimes.on("update", (object) => this.watched(object as KubeObject));
     runtimes.on("delete", (object) => this.written.delete(keyOf(object.metadata?.namespace, object.metadata?.name)));
+    for (const [kind, owned] of informers.owned) {
+      const index = new OwnerIndex(owned);
+      this.ownedIndexes.set(kind, index);
+      owned.informer.on("add", (object) => index.put(object as KubeObject));
+      owned.informer.on("update", (object) => index.put(object as KubeObject));
+      owned.informer.on("delete", (object) => index.remove(object as KubeObject));
+    }
   }
 
   private watched(object: KubeObject): void {
@@ -104,9 +113,9 @@ export class CachedReader implements ClusterReader {
         const informer = this.informers.owned.get(`${kind.apiVersion}/${kind.kind}`);
         if (informer?.kindMissing()) return [];
         if (!informer?.synced()) return undefined;
-        return informer.informer
-          .list(ns)
-          .filter((o) => o.metadata?.labels?.[ownerLabel] === owner)
+        return this.ownedIndexes
+          .get(`${kind.apiVersion}/${kind.kind}`)!
+          .of(ns, owner)
           .map((o) => ({ ...(JSON.parse(JSON.stringify(o)) as KubeObject), apiVersion: kind.apiVersion, kind: kind.kind }));
       },
     };
@@ -131,5 +140,53 @@ export class CachedReader implements ClusterReader {
       : undefined;
     // Listed items carry no apiVersion and kind; a write of this object needs them.
     return configMap && { ...configMap, apiVersion: "v1", kind: "ConfigMap" };
+  }
+}
+
+/**
+ * One owned informer's objects by namespace and owner label, kept from its add/update/delete events
+ * once built (from the informer's cache, at the first lookup: the informer may have started first).
+ */
+class OwnerIndex {
+  private readonly informer: ResilientInformer;
+  private built = false;
+  /** "namespace/owner" → object key → object. */
+  private readonly byOwner = new Map<string, Map<string, KubeObject>>();
+  /** object key → its "namespace/owner". */
+  private readonly ownerOf = new Map<string, string>();
+
+  constructor(informer: ResilientInformer) {
+    this.informer = informer;
+  }
+
+  of(namespace: string, owner: string): KubeObject[] {
+    if (!this.built) {
+      for (const object of this.informer.informer.list()) this.put(object as KubeObject, true);
+      this.built = true;
+    }
+    return [...(this.byOwner.get(keyOf(namespace, owner))?.values() ?? [])];
+  }
+
+  put(object: KubeObject, building = false): void {
+    if (!this.built && !building) return;
+    this.remove(object);
+    const owner = object.metadata?.labels?.[ownerLabel];
+    if (owner === undefined) return;
+    const key = keyOf(object.metadata?.namespace, object.metadata?.name);
+    const ownerKey = keyOf(object.metadata?.namespace, owner);
+    let objects = this.byOwner.get(ownerKey);
+    if (!objects) this.byOwner.set(ownerKey, (objects = new Map()));
+    objects.set(key, object);
+    this.ownerOf.set(key, ownerKey);
+  }
+
+  remove(object: KubeObject): void {
+    const key = keyOf(object.metadata?.namespace, object.metadata?.name);
+    const ownerKey = this.ownerOf.get(key);
+    if (ownerKey === undefined) return;
+    this.ownerOf.delete(key);
+    const objects = this.byOwner.get(ownerKey);
+    objects?.delete(key);
+    if (objects?.size === 0) this.byOwner.delete(ownerKey);
   }
 }

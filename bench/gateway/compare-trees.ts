@@ -8,7 +8,8 @@
 //
 //   node bench/gateway/compare-trees.ts [--rounds 9] [--seconds 2] [--connections 50] [--paths follow-up,statement] before=/tmp/base after=.
 //
-// A tree needs bin/xtrinode.ts and node_modules (a symbolic link to this one's will do).
+// A tree needs bin/xtrinode.ts and node_modules (a symbolic link to this one's will do). Each gateway
+// runs with --workers 1: the process measured is the one serving (with workers, the primary serves none).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -98,7 +99,7 @@ targets.push({ name: "minimal node:http proxy", url: minimal.url, pid: minimal.c
 for (const spec of positionals) {
   const [name, tree] = spec.includes("=") ? spec.split("=") : [spec, spec];
   const gateway = await start(
-    ["bin/xtrinode.ts", "gateway", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes],
+    ["bin/xtrinode.ts", "gateway", "--workers", "1", "--port", "0", "--host", "127.0.0.1", "--routes-file", routes],
     path.resolve(tree),
   );
   targets.push({ name: `gateway ${name}`, url: gateway.url, pid: gateway.child.pid!, slices: {} });

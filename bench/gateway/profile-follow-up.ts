@@ -5,8 +5,10 @@
 // self time is summed per function and per file. Prints the top entries; writes nothing else.
 //
 // --minimal profiles bench/gateway/minimal-proxy.ts instead (the floor), for comparison.
+// --path statement profiles new statements instead (every request a POST /v1/statement, as
+// bench:gateway's statement slices).
 //
-//   node bench/gateway/profile-follow-up.ts [--seconds 20] [--connections 50] [--top 25] [--minimal]
+//   node bench/gateway/profile-follow-up.ts [--seconds 20] [--connections 50] [--top 25] [--minimal] [--path follow-up|statement]
 import { spawn, type ChildProcess } from "node:child_process";
 import { gatewayArgs } from "../../test/support/process.ts";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "50" },
     top: { type: "string", default: "25" },
     minimal: { type: "boolean", default: false },
+    path: { type: "string", default: "follow-up" },
   },
 });
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -56,6 +59,8 @@ function startListening(args: string[]): Promise<{ child: ChildProcess; url: str
 const backend = await startListening(["fixtures/trino-server/main.ts", "--port", "0"]);
 const routesFile = path.join(work, "routes.yaml");
 writeRoutesFile(routesFile, [{ namespace: "bench", name: "trino", backend: backend.url, state: "RUNNING", default: true }]);
+if (values.path !== "follow-up" && values.path !== "statement") throw new Error(`--path: follow-up or statement, not ${values.path}`);
+const requests = values.path === "statement" ? [{ method: "POST", path: "/v1/statement", body: "SELECT 1" }] : followUpRequests;
 const profileDir = path.join(work, "profile");
 const profiled = values.minimal
   ? ["bench/gateway/minimal-proxy.ts", backend.url]
@@ -68,7 +73,7 @@ const result: any = await new Promise((resolve, reject) =>
       connections: Number(values.connections),
       duration: Number(values.seconds),
       headers: { "x-trino-user": "bench" },
-      requests: followUpRequests,
+      requests,
     },
     (error: Error | null, answer: unknown) => (error ? reject(error) : resolve(answer)),
   ),

@@ -47,8 +47,8 @@ async function submitOrHold(core: NewStatementServices, x: Exchange): Promise<vo
   res.once("close", () => statement.release());
   const body = statement.bytes;
   const headers = forwardableHeaders(req.headers);
-  // Recorded with the query (sticky bookkeeping): who may see and cancel it later.
-  const owner = { user: requestHeader(x, "x-trino-user") ?? "", ...(x.principal ? { principal: x.principal.name } : {}) };
+  // Recorded with the query (sticky bookkeeping): who may see and cancel it later (checked only with authentication on).
+  const owner = x.principal ? { user: requestHeader(x, "x-trino-user") ?? "", principal: x.principal.name } : undefined;
   if (x.transactionBackend) {
     const route: RouteEntry = target?.members[0] ?? { namespace: "-", name: "-", backend: x.transactionBackend, state: "RUNNING" };
     const outcome = await submitStatement(core, res, forwarded, route, body, headers, owner);

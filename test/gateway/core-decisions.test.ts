@@ -15,6 +15,7 @@ import { followUpQueryId, isNewStatement } from "../../gateway/request-target.ts
 import { buildRouteTable, selectTarget } from "../../gateway/route-table.ts";
 import { fullBucket, takeToken } from "../../gateway/token-bucket.ts";
 import { InFlightQueries } from "../../gateway/sticky.ts";
+import { statementAnswerOf, statementHeaders } from "../../gateway/submit-statement.ts";
 import { gzipSync } from "node:zlib";
 import { bodyScanner, nextUriScanner } from "../../gateway/forward-follow-up.ts";
 import { maxTicketChars, TicketSealer, ticketHeaders } from "../../gateway/held/queries.ts";
@@ -232,6 +233,50 @@ describe("gateway bounded state", () => {
     queries.sweep(2000);
     expect(queries.size).to.equal(0);
     expect(queries.perBackend.size).to.equal(0);
+  });
+  it("reads a statement answer's query id and nextUri, Trino's compact form without parsing, anything else as JSON", () => {
+    const id = "20261203_154500_00001_abcde";
+    const queued = { id, infoUri: "http://c/ui", nextUri: `http://c/v1/statement/queued/${id}/y/1`, stats: { state: "QUEUED" } };
+    expect(statementAnswerOf(JSON.stringify(queued))).to.deep.equal({ id, running: true });
+    expect(statementAnswerOf(JSON.stringify(queued, null, 2))).to.deep.equal({ id, running: true });
+    // "nextUri" only inside a string (escaped quotes) or with an empty value: not running.
+    const failed = { id, error: { message: 'no "nextUri":"x" here' }, stats: { state: "FAILED" } };
+    expect(statementAnswerOf(JSON.stringify(failed))).to.deep.equal({ id, running: false });
+    expect(statementAnswerOf(JSON.stringify({ id, nextUri: "" }))).to.deep.equal({ id, running: false });
+    // Not a query id in first place, or no QueryResults at all.
+    expect(statementAnswerOf('{"id":"x","nextUri":"http://c/1"}')).to.deep.equal({ id: "x", running: true });
+    expect(statementAnswerOf('{"id":"20261203_154500_00001_abcde"')).to.equal(undefined);
+    expect(statementAnswerOf("<html>busy</html>")).to.equal(undefined);
+    expect(statementAnswerOf('{"error":"no"}')).to.equal(undefined);
+    expect(statementAnswerOf("null")).to.equal(undefined);
+  });
+  it("submits a statement with the client's headers (repeated ones kept), the gateway's forwarding headers, identity encoding and the body's length", () => {
+    const forwarded = { proto: "https", host: "gw.example:8443", hostname: "gw.example", forwardedFor: "10.0.0.9", client: "10.0.0.9" };
+    const client = {
+      "x-trino-user": "alice",
+      "x-trino-session": ["a=1", "b=2"],
+      "accept-encoding": "gzip",
+      "content-length": "99",
+      expect: "100-continue",
+    };
+    expect(statementHeaders(client, forwarded, 8)).to.deep.equal([
+      ...["x-trino-user", "alice", "x-trino-session", "a=1", "x-trino-session", "b=2"],
+      ...["x-forwarded-for", "10.0.0.9", "x-forwarded-proto", "https", "x-forwarded-host", "gw.example:8443"],
+      ...["accept-encoding", "identity", "content-length", "8"],
+    ]);
+  });
+  it("sweeps the idle queries, also behind one polled again later, and keeps the active ones", () => {
+    const queries = new InFlightQueries(10, 1000);
+    queries.running("q1", "ns/a", "http://a", 0);
+    queries.running("q2", "ns/a", "http://a", 0);
+    queries.running("q3", "ns/b", "http://b", 100);
+    queries.running("q1", "ns/a", "http://a", 1500); // polled again: now the most recent
+    queries.sweep(1200);
+    expect([queries.get("q1")?.lastSeenMs, queries.get("q2"), queries.get("q3")]).to.deep.equal([1500, undefined, undefined]);
+    expect(Object.fromEntries(queries.perRuntime)).to.deep.equal({ "ns/a": 1 });
+    queries.sweep(2600);
+    expect(queries.size).to.equal(0);
+    expect(queries.perRuntime.size + queries.perBackend.size).to.equal(0);
   });
 });
 

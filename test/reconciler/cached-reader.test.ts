@@ -54,4 +54,43 @@ describe("reconciler: the cache-backed reader", () => {
     expect(listed).to.not.include(`${missing.apiVersion}/${missing.kind}`);
     expect(listed).to.not.include(`${served.apiVersion}/${served.kind}`);
   });
+
+  it("finds a runtime's owned objects as they are created, relabelled and deleted, including those cached before the reader", async () => {
+    const kind = prunableKinds.find((k) => k.kind === "ConfigMap")!;
+    const configMap = (name: string, owner: string) => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name, namespace: "team-a", labels: { [ownerLabel]: owner } },
+      data: { k: "v" },
+    });
+    await cluster.client.create(configMap("early", "rt-1"));
+    const informer = resilientInformer(kind.plural, labelledObjectInformer(cluster.kubeConfig, kind, ownerLabel), silentLogger());
+    started.push(informer);
+    await informer.start();
+    const owned = new Map([[`${kind.apiVersion}/${kind.kind}`, informer]]);
+    const informers: ReaderInformers = {
+      runtimes: informer,
+      catalogs: informer,
+      secrets: informer,
+      routes: informer,
+      owned,
+      guardrails: [],
+    };
+    const reader = new CachedReader(informers, apiReader(cluster.client, gatewayNamespace), cluster.client, gatewayNamespace);
+    const names = async (owner: string) =>
+      [...(await reader.owned("team-a", owner)).byKey.values()]
+        .filter((o) => o.kind === "ConfigMap")
+        .map((o) => o.metadata?.name)
+        .sort();
+    expect(await names("rt-1")).to.deep.equal(["early"]);
+    await cluster.client.create(configMap("late", "rt-1"));
+    await eventually("the new object", async () => (await names("rt-1")).length === 2);
+    const late = await cluster.client.get({ apiVersion: "v1", kind: "ConfigMap", namespace: "team-a", name: "late" });
+    await cluster.client.replace({ ...late!, metadata: { ...late!.metadata, labels: { [ownerLabel]: "rt-2" } } });
+    await eventually("the relabelled object moved", async () => (await names("rt-2")).length === 1);
+    expect(await names("rt-1")).to.deep.equal(["early"]);
+    await cluster.client.delete({ apiVersion: "v1", kind: "ConfigMap", namespace: "team-a", name: "early" });
+    await eventually("the deleted object gone", async () => (await names("rt-1")).length === 0);
+    expect(await names("rt-2")).to.deep.equal(["late"]);
+  });
 });

@@ -193,7 +193,12 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     await operator.resync();
     await eventually("every runtime reconciled again", async () => (await reconciles()) >= before + runtimes);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const requests = cluster.server.requestLog.filter().filter((e) => !e.watch);
+    // Left out: discovery of an API group the server does not serve (GET /apis/<group>/<version>):
+    // the informers of kinds whose CRDs are not installed retry their list with backoff, at times
+    // inside this window. That a reconcile reads such a kind as none without asking is
+    // test/reconciler/cached-reader.test.ts's.
+    const discovery = /^\/apis\/[^/]+\/[^/]+$/;
+    const requests = cluster.server.requestLog.filter().filter((e) => !e.watch && !(e.status === 404 && discovery.test(e.path)));
     expect(requests.map((e) => `${e.method} ${e.path}`)).to.deep.equal([]);
     expect(cluster.server.requestLog.countWrites()).to.equal(0);
   });

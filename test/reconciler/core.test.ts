@@ -10,6 +10,7 @@ import { computeStopped, coordinatorReady, nodePoolState } from "../../reconcile
 import { emptyRoutes, parseRoutes, removeRoute, serializeRoutes, upsertRoute } from "../../reconciler/routes.ts";
 import { buildStatus, mergeConditions, sameStatus } from "../../reconciler/status.ts";
 import { WorkQueue } from "../../reconciler/workqueue.ts";
+import { decodeRoutes, encodeRoutes } from "../../schemas/api/index.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
 import yaml from "js-yaml";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -235,6 +236,30 @@ describe("reconciler core: routes document", () => {
     expect(validateAgainstSchema("GatewayRoutes", yaml.load(text))).to.deep.equal([]);
     expect(parseRoutes(text)).to.deep.equal(doc);
     expect(removeRoute(doc, "a", "z").routes).to.have.length(2);
+  });
+
+  it("writes exactly the text of the routes codec, entry by entry, and reads back what it wrote", () => {
+    let doc = emptyRoutes();
+    expect(serializeRoutes(doc)).to.equal(encodeRoutes(doc));
+    const odd = {
+      ...entry("b", "yes"),
+      hostnames: ["a.example.com", "b.example.com"],
+      default: true,
+      state: "FAILED" as const,
+      message: "coordinator: 'quoted' \"twice\"\nsecond line: # not a comment",
+      updatedAt: "2026-12-03T10:00:00.000Z",
+    };
+    for (const e of [entry("b", "x"), odd, entry("a", "z"), { ...entry("a", "y"), pool: "gpu" }]) {
+      doc = upsertRoute(doc, e);
+      // The second time from the entries already encoded.
+      for (let i = 0; i < 2; i++) expect(serializeRoutes(doc)).to.equal(encodeRoutes(doc));
+    }
+    const text = serializeRoutes(doc);
+    expect(parseRoutes(text)).to.deep.equal(doc);
+    expect(parseRoutes(text)).to.deep.equal(decodeRoutes(text, { mode: "lenient" }).document);
+    // A bad entry (not the schema's) is written as given, and dropped by the next read as any other.
+    const bad = upsertRoute(doc, { ...entry("a", "bad"), backend: "not a url" });
+    expect(parseRoutes(serializeRoutes(bad)).routes.map((r) => r.name)).to.deep.equal(doc.routes.map((r) => r.name));
   });
 
   it("returns the same document when nothing changes (no write), ignoring updatedAt", () => {
