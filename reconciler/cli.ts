@@ -142,12 +142,14 @@ export function registerOperatorCommands(program: Command): void {
         workers: flags.workers,
         timers: { ...defaultLifecycleTimers, drainPeriodMs: flags.drainPeriod },
       });
-      console.log(JSON.stringify({ event: "ready", component: "operator", identity, metricsPort: operator.healthPort }));
-      await new Promise<void>((resolve) => {
+      // Listening for SIGTERM before the ready line: whoever reads it may stop the operator at once.
+      const stopRequested = new Promise<void>((resolve) => {
         const shutdown = () => resolve();
         process.once("SIGTERM", shutdown);
         process.once("SIGINT", shutdown);
       });
+      console.log(JSON.stringify({ event: "ready", component: "operator", identity, metricsPort: operator.healthPort }));
+      await stopRequested;
       await operator.stop();
       log.info({ identity }, "operator stopped");
       process.exit(0);

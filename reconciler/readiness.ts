@@ -94,8 +94,9 @@ function objectName(object: KubeObject): string {
 }
 
 /**
- * The first Deployment the Deployment controller marked Progressing=False (ProgressDeadlineExceeded)
- * for its current generation; or, when the controller cannot tell (a scale-up from zero is not a
+ * The first Deployment whose pods admission refuses (ReplicaFailure=True, e.g. FailedCreate: exceeded quota;
+ * final until the quota or the spec changes, so no deadline is waited for) or that the Deployment controller
+ * marked Progressing=False (ProgressDeadlineExceeded), for its current generation; or, when the controller cannot tell (a scale-up from zero is not a
  * rollout, so no deadline applies to it), one whose pods have not been ready for longer than its
  * progressDeadlineSeconds since `waitingSinceMs`.
  */
@@ -110,6 +111,16 @@ export function stalledDeployment(
       status?.observedGeneration === undefined ||
       deployment.metadata?.generation === undefined ||
       status.observedGeneration >= deployment.metadata.generation;
+    const refused = status?.conditions?.find((c) => c.type === "ReplicaFailure" && c.status === "True");
+    if (current && refused) {
+      return {
+        deployment,
+        stall: {
+          reason: refused.reason ?? "FailedCreate",
+          message: `Deployment ${objectName(deployment)}: ${refused.message ?? refused.reason ?? "pods refused"}`,
+        },
+      };
+    }
     const progressing = status?.conditions?.find((c) => c.type === "Progressing");
     if (current && progressing?.status === "False") {
       return {

@@ -70,6 +70,8 @@ const settlePollMs = 2_000;
 const stalledPollMs = 30_000;
 const stalledFix =
   "the pods cannot start: check node capacity and spec resources, the image and the pods' events; the runtime recovers by itself once they become ready";
+const refusedFix =
+  "admission refuses the pods: raise the namespace quota (policy) or lower the spec's workers or resources; the runtime recovers by itself once they are created";
 const nodePoolPollMs = 5_000;
 /** While a route claim is held by another runtime: look again (the routes document has no watch that requeues us). */
 const routeConflictPollMs = 30_000;
@@ -170,7 +172,8 @@ interface Assessment {
   phase: Phase;
   routeState: RouteState;
   pool: NodePoolState["state"];
-  /** A stalled rollout's message (Progressing False). */
+  /** A stalled rollout's reason and message (Progressing False). */
+  stallReason?: string;
   stallMessage?: string;
   conditions: ConditionInput[];
   requeueAfterMs?: number;
@@ -217,6 +220,7 @@ async function assess(pass: Pass, desired: DesiredState, applied: AppliedState):
   });
   let { phase, routeState } = decision;
   let requeueAfterMs = intent.requeueAfterMs;
+  let stallReason: string | undefined;
   let stallMessage: string | undefined;
   if (phase !== "Ready" && phase !== "Suspended") requeueAfterMs = minDefined(requeueAfterMs, settlePollMs);
   if (phase === "Ready" || phase === "Reconciling" || phase === "Resuming") {
@@ -224,6 +228,7 @@ async function assess(pass: Pass, desired: DesiredState, applied: AppliedState):
     if (progress) {
       conditions.push(progress.condition);
       if (progress.stalled) {
+        stallReason = progress.condition.reason;
         stallMessage = progress.condition.message;
         if (!hasCondition(previous, "Progressing", progress.condition.reason, progress.condition.message))
           pass.writes += await recordWarningEvent(ctx, runtime, progress.condition.reason, progress.condition.message);
@@ -237,7 +242,7 @@ async function assess(pass: Pass, desired: DesiredState, applied: AppliedState):
       }
     }
   }
-  return { phase, routeState, pool: pool.state, stallMessage, conditions, requeueAfterMs };
+  return { phase, routeState, pool: pool.state, stallReason, stallMessage, conditions, requeueAfterMs };
 }
 
 /** What step 6 published. */
@@ -297,11 +302,12 @@ async function updateStatus(
   conditions: ConditionInput[],
 ): Promise<void> {
   const { ctx, runtime, previous, now } = pass;
-  const { phase, routeState, stallMessage } = assessed;
-  const phaseText = stallMessage ? `${stallMessage}; ${stalledFix}` : phaseMessage(phase, desired.intent.idle, assessed.pool);
+  const { phase, routeState, stallReason, stallMessage } = assessed;
+  const fix = stallReason === "FailedCreate" ? refusedFix : stalledFix;
+  const phaseText = stallMessage ? `${stallMessage}; ${fix}` : phaseMessage(phase, desired.intent.idle, assessed.pool);
   const ready: ConditionInput =
     stallMessage && phase === "Error"
-      ? { type: "Ready", status: "False", reason: "ProgressDeadlineExceeded", message: phaseText }
+      ? { type: "Ready", status: "False", reason: stallReason ?? "ProgressDeadlineExceeded", message: phaseText }
       : readyCondition(phase);
   // A route conflict is the message the user acts on; phase and Ready stay what they are.
   const message = route.conflicts ? route.condition.message : phaseText;

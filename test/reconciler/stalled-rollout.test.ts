@@ -3,8 +3,11 @@
 // Pending. The user sees it in the XTrinode (phase Error, conditions Ready and Progressing with the
 // Deployment's and the pod's reason), one Warning Event, and the gateway answers at once from the
 // FAILED route instead of holding queries for a runtime that will not come. It recovers by itself.
+// Pods that admission refuses (a ResourceQuota: the Deployment's ReplicaFailure=True FailedCreate) are
+// reported at once, without waiting for a progress deadline that a refusal never needs.
 import { expect } from "chai";
 import { reconcileRuntime } from "../../reconciler/reconcile.ts";
+import { eventually } from "../support/eventually.ts";
 import {
   condition,
   events,
@@ -74,5 +77,44 @@ describe("reconciler: a rollout that cannot finish", function () {
     const status = await statusOf(cluster, "team-a", "bi");
     expect(condition(status, "Progressing")?.message).to.contain("0 of 1 pods ready after its progressDeadlineSeconds (600 s)");
     expect(status.routeState).to.equal("FAILED");
+  });
+
+  const quotaMessage =
+    'pods "bi-trino-worker-7c9f8d6b5-x2k4q" is forbidden: exceeded quota: xtrinode-guardrails, requested: limits.memory=64Gi, used: limits.memory=192Gi, limited: limits.memory=256Gi';
+
+  it("a ResourceQuota refuses the 4th worker pod (ReplicaFailure FailedCreate): Progressing False with the quota's message and one Warning Event at once; the runtime serves with 3 workers; recovers when pods are admitted", async () => {
+    const ctx = testContext(cluster, clock);
+    cluster.server.sim.refusePods("team-a", "bi-trino-worker", 3, quotaMessage);
+    await cluster.client.create(runtime("team-a", "bi", { workers: { mode: "fixed", count: 4 } }));
+    await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
+    // Long before any progress deadline: the refusal is final until the quota or the spec changes.
+    await eventually("the refusal reported", async () => {
+      await reconcile(ctx, "team-a", "bi");
+      return condition(await statusOf(cluster, "team-a", "bi"), "Progressing")?.status === "False";
+    });
+    const status = await statusOf(cluster, "team-a", "bi");
+    expect(status).to.include({ phase: "Ready", routeState: "RUNNING", workers: 3 }); // it serves, with fewer workers
+    const progressing = condition(status, "Progressing");
+    expect(progressing).to.include({ status: "False", reason: "FailedCreate" });
+    expect(progressing?.message).to.contain("Deployment team-a/bi-trino-worker").and.contain("exceeded quota: xtrinode-guardrails");
+    expect(await events(cluster, "team-a", "FailedCreate")).to.have.length(1);
+
+    cluster.server.sim.allowPods("team-a", "bi-trino-worker");
+    await eventually("the refusal cleared", async () => {
+      await reconcile(ctx, "team-a", "bi");
+      return condition(await statusOf(cluster, "team-a", "bi"), "Progressing") === undefined;
+    });
+    expect(await statusOf(cluster, "team-a", "bi")).to.include({ phase: "Ready", workers: 4 });
+  });
+
+  it("a ResourceQuota refuses the coordinator pod: phase Error and route FAILED at once, Ready False FailedCreate", async () => {
+    const ctx = testContext(cluster, clock);
+    cluster.server.sim.refusePods("team-a", "bi-trino-coordinator", 0, quotaMessage.replace("worker", "coordinator"));
+    await cluster.client.create(runtime("team-a", "bi"));
+    await reconcileTo(ctx, cluster, "team-a", "bi", "Error");
+    const status = await statusOf(cluster, "team-a", "bi");
+    expect(status.routeState).to.equal("FAILED");
+    expect(condition(status, "Ready")).to.include({ status: "False", reason: "FailedCreate" });
+    expect(condition(status, "Progressing")?.message).to.contain("exceeded quota");
   });
 });
