@@ -10,7 +10,7 @@ import { leaseName, prunableKinds } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/apply-decision.ts";
 import { readRoutes } from "../../reconciler/routes-publisher.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
-import { gatewayNamespace, phaseOf, runtime, startCluster, type Cluster } from "../reconciler/support.ts";
+import { gatewayNamespace, getRuntime, runtime, startCluster, type Cluster } from "../reconciler/support.ts";
 import { eventually } from "../support/eventually.ts";
 import { killAllChildren, spawnOperator, type ChildUnderTest } from "../support/process.ts";
 import { createRng, testSeed, type Rng } from "../support/rng.ts";
@@ -166,10 +166,16 @@ describe("failure: operator SIGKILLed at random points of a reconcile", function
     const final = await nextLeader();
     const expectedPhase = (d: Desired) => (d.suspended ? "Suspended" : "Ready");
     try {
+      // Converged: the expected phase, reported for the runtime's latest spec (two quick patches may leave
+      // the phase of the first one standing until the second is reconciled).
       await eventually(
-        "every runtime in its expected phase",
+        "every runtime in its expected phase, for its latest generation",
         async () => {
-          for (const d of desired.values()) if ((await phaseOf(cluster.client, d.namespace, d.name)) !== expectedPhase(d)) return false;
+          for (const d of desired.values()) {
+            const live = await getRuntime(cluster.client, d.namespace, d.name);
+            const status = live?.status as { phase?: string; observedGeneration?: number } | undefined;
+            if (status?.phase !== expectedPhase(d) || status.observedGeneration !== live?.metadata?.generation) return false;
+          }
           return true;
         },
         { timeoutMs: 40_000, intervalMs: 200 },
