@@ -1,23 +1,24 @@
-// V8 heap settings of every gateway process (issue 18: RSS ≤ 200 MB however many queries pass).
-// Under load V8's defaults let a Node process's heap grow far beyond its live data: the young
-// generation up to 2 × 32 MiB, and the old generation up to 4× what survived the last full GC. The
-// gateway's live heap is ~26 MiB after 1,000,000 queries (its per-query maps are bounded), yet its
-// heap reached ~160-210 MiB and its RSS 280-377 MiB with the defaults; with these two flags the
-// heap stays ≤ 68 MiB and the RSS ≤ 185 MiB, for ~1.07× the CPU per query (bench/gateway/memory.ts,
-// bench/RESULTS.md "gateway process memory"). Setting them from inside a running process has no
-// effect (v8.setFlagsFromString, measured), so `xtrinode gateway` restarts itself with them at
-// start-up (same process id, process.execve) unless they are on its command line already; a flag
-// given there or in NODE_OPTIONS wins (`--max-semi-space-size=0 --heap-growing-percent=0` restores
-// V8's defaults).
+// V8 heap settings of every gateway process (issue 18: RSS ≤ 200 MB however many queries pass, at
+// the CPU per request of V8's defaults). Under load V8's defaults let a Node process's old generation
+// grow to up to 4× what survived the last full GC. The gateway's live heap is ~20-30 MiB after
+// 1,000,000 queries (its per-query maps are bounded), yet its heap reached ~160-210 MiB and its RSS
+// 280-377 MiB with the defaults. Measured side by side (bench/RESULTS.md "gateway process memory"
+// and "V8 heap flags"): `--heap-growing-percent=50` alone leaves the RSS at ~265 MiB; a small young
+// generation as well (`--max-semi-space-size=2`, shipped first) holds it at ~140-185 MiB but costs
+// 1.1-1.2× the CPU per request (more scavenges); a 16 MiB semi-space with it holds the RSS at ~163 MiB
+// for the defaults' CPU. Setting them from inside a running process has no effect
+// (v8.setFlagsFromString, measured), so `xtrinode gateway` restarts itself with them at start-up
+// (same process id, process.execve) unless they are on its command line already; a flag given there
+// or in NODE_OPTIONS wins (`--max-semi-space-size=0 --heap-growing-percent=0` restores V8's defaults).
 // Workers of `--workers N` inherit the primary's flags (node:cluster forks with process.execArgv).
 
 /**
- * - `--max-semi-space-size=2`: young generation at most 2 × 2 MiB (request objects die young; a
- *   larger nursery only delays the scavenge).
+ * - `--max-semi-space-size=16`: young generation at most 2 × 16 MiB (half of V8's top size here;
+ *   smaller ones cost CPU in scavenges).
  * - `--heap-growing-percent=50`: the old generation may grow to 1.5× the live data before the next
  *   full GC (V8 picks 1.1-4× by GC speed; under load it picks the top).
  */
-export const gatewayNodeFlags: readonly string[] = ["--max-semi-space-size=2", "--heap-growing-percent=50"];
+export const gatewayNodeFlags: readonly string[] = ["--max-semi-space-size=16", "--heap-growing-percent=50"];
 
 /** The name of a `--flag=value` (V8 also accepts underscores: `--max_semi_space_size`). */
 function flagName(flag: string): string {

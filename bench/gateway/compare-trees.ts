@@ -7,6 +7,7 @@
 // (and to the first tree), and every round's figure. Writes nothing.
 //
 //   node bench/gateway/compare-trees.ts [--rounds 9] [--seconds 2] [--connections 50] [--paths follow-up,statement] before=/tmp/base after=.
+//   ('name=tree|--node-flag …' runs that tree with those node flags, e.g. to compare V8 heap settings)
 //
 // A tree needs bin/xtrinode.ts and node_modules (a symbolic link to this one's will do). Each gateway
 // runs with --workers 1: the process measured is the one serving (with workers, the primary serves none).
@@ -98,8 +99,11 @@ const targets: Array<{ name: string; url: string; pid: number; slices: Record<st
 const minimal = await start(["bench/gateway/minimal-proxy.ts", backend.url], repo);
 targets.push({ name: "minimal node:http proxy", url: minimal.url, pid: minimal.child.pid!, slices: {} });
 for (const spec of positionals) {
-  const [name, tree] = spec.includes("=") ? spec.split("=") : [spec, spec];
-  const gateway = await start(["bin/xtrinode.ts", ...gatewayArgs({ routesFile: routes, workers: 1 })], path.resolve(tree));
+  // name=tree, optionally name=tree|node flags (e.g. V8 heap flags: one tree, several settings).
+  const [name, target] = spec.includes("=") ? [spec.slice(0, spec.indexOf("=")), spec.slice(spec.indexOf("=") + 1)] : [spec, spec];
+  const [tree, flags = ""] = target.split("|");
+  const nodeFlags = flags.split(/\s+/).filter(Boolean);
+  const gateway = await start([...nodeFlags, "bin/xtrinode.ts", ...gatewayArgs({ routesFile: routes, workers: 1 })], path.resolve(tree));
   targets.push({ name: `gateway ${name}`, url: gateway.url, pid: gateway.child.pid!, slices: {} });
 }
 for (const target of targets) for (const which of paths) await slice(target.url, target.pid, which); // warm-up
