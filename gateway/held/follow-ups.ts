@@ -19,7 +19,7 @@ const heldTokenInPath = /\/(\d+)(?:~([0-9a-z]{1,11}))?$/;
  * too. The replica that submits refreshes the mark on every poll that reaches it; polls spread
  * over replicas without affinity reach it again long before this, unless it is gone.
  */
-export const heldSubmittingMarkFreshMs = 15_000;
+const heldSubmittingMarkFreshMs = 15_000;
 
 /** The "submitting" mark a held poll carries (when some replica answered it while submitting). */
 function submittingMarkOf(path: string): number | undefined {

@@ -66,7 +66,7 @@ function followable(page: PageView | undefined): page is PageView & { nextUri: s
  * path, as the client would), for at most heldFollowMaxMs; answers the last page reached. A
  * follow-up that fails leaves the last page: the client follows it itself and sees the error.
  */
-async function followWhileNotRunning(backend: string, first: BackendResponse, headers: OutgoingHttpHeaders): Promise<BackendResponse> {
+async function followWhileNothingProduced(backend: string, first: BackendResponse, headers: OutgoingHttpHeaders): Promise<BackendResponse> {
   const deadline = Date.now() + heldFollowMaxMs;
   let reached = first;
   for (let page = pageOf(first); followable(page) && Date.now() < deadline; page = pageOf(reached)) {
@@ -121,7 +121,7 @@ async function submitHeldWithRetries(
   for (let attempt = 1; ; attempt++) {
     const sent = await sendStatement(core, forwarded, route, held.body, headers);
     if (!sent.ok) return sent;
-    const reached = await followWhileNotRunning(route.backend, sent.response, followHeaders);
+    const reached = await followWhileNothingProduced(route.backend, sent.response, followHeaders);
     const again =
       isNoNodesFailure(reached) &&
       attempt < heldSubmitMaxAttempts &&
