@@ -205,13 +205,20 @@ export function withoutHopByHopRaw(rawHeaders: string[]): string[] {
   return rawHeadersWithout(rawHeaders, hopByHop);
 }
 
-/** Request headers to pass on in a buffered relay (also without framing, Host and forwarding headers, which the gateway sets). */
+/** Whether a (lower-case) request header goes on in a buffered relay: not framing, Host, nor a forwarding header, which the gateway sets. */
+export function isForwardable(name: string): boolean {
+  return !notRelayed.has(name) && !isForwardingHeader(name);
+}
+
+/** Request headers to pass on in a buffered relay (isForwardable). */
 export function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  return headersWithout(headers, (name) => notRelayed.has(name) || isForwardingHeader(name));
+  return headersWithout(headers, (name) => !isForwardable(name));
 }
 
 /** Writes a buffered backend answer: its headers (repeated ones kept) with our own framing, then the body. */
 export function writeBufferedAnswer(target: http.ServerResponse, answer: BackendResponse): void {
-  target.writeHead(answer.status, [...rawHeadersWithout(answer.rawHeaders, notRelayed), "content-length", String(answer.body.length)]);
+  const headers = rawHeadersWithout(answer.rawHeaders, notRelayed);
+  headers.push("content-length", String(answer.body.length));
+  target.writeHead(answer.status, headers);
   target.end(answer.body);
 }

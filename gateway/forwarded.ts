@@ -52,7 +52,9 @@ export interface ForwardedView {
 
 function first(value: string | string[] | undefined): string | undefined {
   const text = Array.isArray(value) ? value[0] : value;
-  const part = text?.split(",")[0]?.trim();
+  if (text === undefined) return undefined;
+  const comma = text.indexOf(",");
+  const part = (comma < 0 ? text : text.slice(0, comma)).trim();
   return part ? part : undefined;
 }
 

@@ -60,7 +60,8 @@ export function createGatewayHandler(core: GatewayCore): RequestListener {
       transactionBackend: undefined,
       backend: undefined,
     };
-    res.once("finish", () => core.metrics.countRequest(x.runtime, x.kind, res.statusCode));
+    // `on`, not `once`: a response finishes once, and `once` wraps every listener.
+    res.on("finish", () => core.metrics.countRequest(x.runtime, x.kind, res.statusCode));
     let pending: void | Promise<void>;
     try {
       pending = chains[x.kind](core, x);

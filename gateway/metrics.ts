@@ -31,7 +31,8 @@ export class GatewayMetrics {
   readonly statementsRefused: Counter<"reason">;
   readonly heldResubmissions: Counter<"namespace" | "runtime">;
   /** Labelled children of `requests`, cached: a label lookup per request costs more than the count. */
-  private readonly requestChildren = new Map<string, { inc(): void }>();
+  /** runtime → kind → status → counter child: looked up without building a key per request. */
+  private readonly requestChildren = new Map<string, Map<string, Map<number, { inc(): void }>>>();
   /** The text /metrics answers: this registry, or with --workers every worker's, aggregated (workers.ts). */
   exposition: () => Promise<string> = () => this.registry.metrics();
 
@@ -227,12 +228,12 @@ export class GatewayMetrics {
 
   /** Counts one answered request (runtime, kind and status are bounded label sets). */
   countRequest(runtime: string, kind: string, status: number): void {
-    const key = `${runtime}\u0000${kind}\u0000${status}`;
-    let child = this.requestChildren.get(key);
-    if (!child) {
-      child = this.requests.labels({ runtime, kind, status: String(status) });
-      this.requestChildren.set(key, child);
-    }
+    let byKind = this.requestChildren.get(runtime);
+    if (!byKind) this.requestChildren.set(runtime, (byKind = new Map()));
+    let byStatus = byKind.get(kind);
+    if (!byStatus) byKind.set(kind, (byStatus = new Map()));
+    let child = byStatus.get(status);
+    if (!child) byStatus.set(status, (child = this.requests.labels({ runtime, kind, status: String(status) })));
     child.inc();
   }
 }

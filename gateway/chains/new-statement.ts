@@ -2,7 +2,6 @@
 // rate limit → read the body → submit to the least-loaded usable member, or hold it while one resumes.
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { decideNewQuery } from "../backend-choice.ts";
-import { forwardableHeaders } from "../backend-http.ts";
 import type { GatewayCore, NewStatementServices } from "../core.ts";
 import { requestHeader, type Exchange } from "../exchange.ts";
 import { holdStatement } from "../held/hold.ts";
@@ -46,12 +45,13 @@ async function submitOrHold(core: NewStatementServices, x: Exchange): Promise<vo
   // Once the answer is out the body is no longer needed (a held statement keeps its bytes: holdIn).
   res.once("close", () => statement.release());
   const body = statement.bytes;
-  const headers = forwardableHeaders(req.headers);
+  // Filtered while the submission's header list is built (statementHeaders).
+  const headers = req.headers;
   // Recorded with the query (sticky bookkeeping): who may see and cancel it later (checked only with authentication on).
   const owner = x.principal ? { user: requestHeader(x, "x-trino-user") ?? "", principal: x.principal.name } : undefined;
   if (x.transactionBackend) {
     const route: RouteEntry = target?.members[0] ?? { namespace: "-", name: "-", backend: x.transactionBackend, state: "RUNNING" };
-    const outcome = await submitStatement(core, res, forwarded, route, body, headers, owner);
+    const outcome = await submitStatement(core, res, forwarded, route, routeKey(route), body, headers, owner);
     if (!outcome.ok)
       failNew(core, x, gatewayErrors.backendUnreachable, `the coordinator running this transaction is unreachable: ${outcome.message}`);
     return;
@@ -59,7 +59,7 @@ async function submitOrHold(core: NewStatementServices, x: Exchange): Promise<vo
   if (!target) return;
   const tried = new Set<RouteEntry>();
   for (;;) {
-    const remaining = { ...target, members: target.members.filter((route) => !tried.has(route)) };
+    const remaining = tried.size === 0 ? target : { ...target, members: target.members.filter((route) => !tried.has(route)) };
     const decision = decideNewQuery(remaining, (route) => ({
       usable: core.backends.usable(route.backend),
       outstanding: core.inFlight.perBackend.get(route.backend) ?? 0,
@@ -87,7 +87,7 @@ async function submitOrHold(core: NewStatementServices, x: Exchange): Promise<vo
       return;
     }
     core.backends.admit(decision.route.backend);
-    const outcome = await submitStatement(core, res, forwarded, decision.route, body, headers, owner);
+    const outcome = await submitStatement(core, res, forwarded, decision.route, x.runtime, body, headers, owner);
     if (outcome.ok) return;
     tried.add(decision.route);
     // Nothing reached Trino on a refused connection: try another member once per member.

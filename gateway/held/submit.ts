@@ -128,7 +128,7 @@ async function submitHeldWithRetries(
       core.held.holds(held) &&
       Date.now() - held.createdAtMs < core.settings.held.maxAgeMs;
     if (!again) {
-      learnFromStatementResponse(core, route.backend, route, sent.response, owner);
+      learnFromStatementResponse(core, route.backend, route, routeKey(route), sent.response, owner);
       if (reached !== sent.response) {
         tagStartedTransactionRaw(reached.rawHeaders, route.backend);
         const page = pageOf(reached);

@@ -237,18 +237,18 @@ describe("gateway bounded state", () => {
   it("reads a statement answer's query id and nextUri, Trino's compact form without parsing, anything else as JSON", () => {
     const id = "20261203_154500_00001_abcde";
     const queued = { id, infoUri: "http://c/ui", nextUri: `http://c/v1/statement/queued/${id}/y/1`, stats: { state: "QUEUED" } };
-    expect(statementAnswerOf(JSON.stringify(queued))).to.deep.equal({ id, running: true });
-    expect(statementAnswerOf(JSON.stringify(queued, null, 2))).to.deep.equal({ id, running: true });
+    expect(statementAnswerOf(Buffer.from(JSON.stringify(queued)))).to.deep.equal({ id, running: true });
+    expect(statementAnswerOf(Buffer.from(JSON.stringify(queued, null, 2)))).to.deep.equal({ id, running: true });
     // "nextUri" only inside a string (escaped quotes) or with an empty value: not running.
     const failed = { id, error: { message: 'no "nextUri":"x" here' }, stats: { state: "FAILED" } };
-    expect(statementAnswerOf(JSON.stringify(failed))).to.deep.equal({ id, running: false });
-    expect(statementAnswerOf(JSON.stringify({ id, nextUri: "" }))).to.deep.equal({ id, running: false });
+    expect(statementAnswerOf(Buffer.from(JSON.stringify(failed)))).to.deep.equal({ id, running: false });
+    expect(statementAnswerOf(Buffer.from(JSON.stringify({ id, nextUri: "" })))).to.deep.equal({ id, running: false });
     // Not a query id in first place, or no QueryResults at all.
-    expect(statementAnswerOf('{"id":"x","nextUri":"http://c/1"}')).to.deep.equal({ id: "x", running: true });
-    expect(statementAnswerOf('{"id":"20261203_154500_00001_abcde"')).to.equal(undefined);
-    expect(statementAnswerOf("<html>busy</html>")).to.equal(undefined);
-    expect(statementAnswerOf('{"error":"no"}')).to.equal(undefined);
-    expect(statementAnswerOf("null")).to.equal(undefined);
+    expect(statementAnswerOf(Buffer.from('{"id":"x","nextUri":"http://c/1"}'))).to.deep.equal({ id: "x", running: true });
+    expect(statementAnswerOf(Buffer.from('{"id":"20261203_154500_00001_abcde"'))).to.equal(undefined);
+    expect(statementAnswerOf(Buffer.from("<html>busy</html>"))).to.equal(undefined);
+    expect(statementAnswerOf(Buffer.from('{"error":"no"}'))).to.equal(undefined);
+    expect(statementAnswerOf(Buffer.from("null"))).to.equal(undefined);
   });
   it("submits a statement with the client's headers (repeated ones kept), the gateway's forwarding headers, identity encoding and the body's length", () => {
     const forwarded = { proto: "https", host: "gw.example:8443", hostname: "gw.example", forwardedFor: "10.0.0.9", client: "10.0.0.9" };
@@ -258,6 +258,11 @@ describe("gateway bounded state", () => {
       "accept-encoding": "gzip",
       "content-length": "99",
       expect: "100-continue",
+      // Hop-by-hop, Host and a client's own forwarding headers never go on (the gateway sets its own).
+      connection: "keep-alive",
+      host: "gw.example:8443",
+      "x-forwarded-host": "evil.example",
+      forwarded: "host=evil.example",
     };
     expect(statementHeaders(client, forwarded, 8)).to.deep.equal([
       ...["x-trino-user", "alice", "x-trino-session", "a=1", "x-trino-session", "b=2"],
