@@ -341,7 +341,7 @@ export class InFlightQueries {
       return;
     }
     const query = { runtime, backend, lastSeenMs: nowMs };
-    this.queries.set(queryId, query);
+    this.queries.insertAbsent(queryId, query);
     this.count(query, +1);
   }
 

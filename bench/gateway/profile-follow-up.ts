@@ -11,7 +11,7 @@
 //   node bench/gateway/profile-follow-up.ts [--seconds 20] [--connections 50] [--top 25] [--minimal] [--path follow-up|statement]
 import { spawn, type ChildProcess } from "node:child_process";
 import { gatewayArgs } from "../../test/support/process.ts";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -87,7 +87,11 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
-const file = readdirSync(profileDir).find((name) => name.endsWith(".cpuprofile"));
+// The largest profile: `xtrinode gateway` may write a short one before it restarts itself with its
+// V8 flags (gateway/node-flags.ts), and the one of the serving process after it.
+const file = readdirSync(profileDir)
+  .filter((name) => name.endsWith(".cpuprofile"))
+  .sort((a, b) => statSync(path.join(profileDir, b)).size - statSync(path.join(profileDir, a)).size)[0];
 if (!file) throw new Error(`no .cpuprofile written in ${profileDir}`);
 const profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } = JSON.parse(
   readFileSync(path.join(profileDir, file), "utf8"),

@@ -14,7 +14,7 @@ import { authenticate, authorise, failNew, selectRoute } from "./steps.ts";
 export async function newStatementChain(core: NewStatementServices, x: Exchange): Promise<void> {
   if (core.auth.enabled && !(await authenticate(core, x))) return;
   if (!selectRoute(core, x) || !authorise(core, x) || !rateLimit(core, x)) return;
-  await submitOrHold(core, x);
+  return submitOrHold(core, x);
 }
 
 /** New queries per principal (or client address), per runtime when `rateLimit.perRuntime`. */
