@@ -22,6 +22,8 @@ export class Backends {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly listeners: Array<() => void> = [];
+  /** Backends of RUNNING routes at the last sync (a route turning RUNNING resets its backend's health). */
+  private runningBefore = new Set<string>();
 
   constructor(settings: GatewaySettings["health"], logger: Logger) {
     this.settings = settings;
@@ -50,10 +52,26 @@ export class Backends {
     return [...this.states.values()];
   }
 
-  /** Keeps state for the given backends only, and probes new ones at once. */
-  sync(urls: Iterable<string>): void {
-    const wanted = new Set(urls);
+  /**
+   * Keeps state for the backends of the given routes only, and probes new ones at once. A backend
+   * found unhealthy whose route has just turned RUNNING starts afresh ("unknown", probed at once): probes that
+   * failed while its runtime was paused or starting say nothing about the coordinator the operator
+   * now reports ready, and must not turn its first statements away until the next probe round.
+   * The breaker is kept (it judges the coordinator's answers, not its absence).
+   */
+  sync(routes: ReadonlyArray<{ backend: string; state: string }>): void {
+    const wanted = new Set(routes.map((route) => route.backend));
     for (const url of this.states.keys()) if (!wanted.has(url)) this.states.delete(url);
+    const running = new Set(routes.filter((route) => route.state === "RUNNING").map((route) => route.backend));
+    for (const url of running) {
+      const state = this.states.get(url);
+      // Only "unhealthy" is reset: "starting" came from the coordinator itself (held for, not forwarded to).
+      if (!state || this.runningBefore.has(url) || state.health !== "unhealthy") continue;
+      state.health = "unknown";
+      state.failedProbes = 0;
+      void this.probe(state);
+    }
+    this.runningBefore = running;
     for (const url of wanted) if (!this.states.has(url)) void this.probe(this.state(url));
   }
 

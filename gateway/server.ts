@@ -155,7 +155,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     metrics.exposition = worker.aggregateMetrics(metrics.registry);
   }
   routes.onChange((table) => {
-    backends.sync(table.routes.filter((route) => route.state !== "REMOVED").map((route) => route.backend));
+    backends.sync(table.routes.filter((route) => route.state !== "REMOVED"));
     notify();
   });
   backends.onChange(notify);

@@ -16,6 +16,7 @@ import { backendTag } from "../../gateway/transactions.ts";
 import { startTrinoTestServer, type TrinoTestServer } from "../../fixtures/trino-server/server.ts";
 import { RoutesFile, runQuery, startTestGateway } from "./support/harness.ts";
 import { eventually } from "../support/eventually.ts";
+import { freePort } from "../support/process.ts";
 
 function rows(pages: QueryResult[]): unknown[] {
   return pages.flatMap((page) => page.data ?? []);
@@ -363,5 +364,36 @@ describe("gateway routing with trino-client", function () {
     expect(page.error?.errorName).to.equal("XTRINODE_BACKEND_UNREACHABLE");
     expect(page.error?.message).to.contain(first.id);
     await backends.b.accept();
+  });
+});
+
+describe("gateway backend health when a route turns RUNNING", function () {
+  this.timeout(30_000);
+
+  it("forwards at once to a runtime whose route has just turned RUNNING, though its probes failed while it was resuming", async () => {
+    const port = await freePort();
+    const routes = new RoutesFile();
+    const backendUrl = `http://127.0.0.1:${port}`;
+    routes.write([{ namespace: "team-a", name: "fresh", backend: backendUrl, state: "RESUMING", default: true }]);
+    // One probe round a minute: only the route's change can clear the failed probe in time.
+    const gateway = await startTestGateway(routes, {
+      health: { intervalMs: 60_000, timeoutMs: 500, failureThreshold: 1, ejectionBaseMs: 300, ejectionMaxMs: 2000 },
+    });
+    let backend: TrinoTestServer | undefined;
+    try {
+      await eventually(
+        "the probe of the coordinator not yet listening to fail",
+        () => gateway.core.backends.state(backendUrl).health === "unhealthy",
+      );
+      backend = await startTrinoTestServer({ port });
+      routes.setState("team-a", "fresh", "RUNNING");
+      await eventually("the route RUNNING", () => gateway.core.routes.table.byKey.get("team-a/fresh")?.state === "RUNNING");
+      const pages = await runQuery(Trino.create({ server: gateway.url, auth: new BasicAuth("test") }), "SELECT 1");
+      expect(rows(pages)).to.deep.equal([[1]]);
+    } finally {
+      await gateway.close();
+      await backend?.close();
+      routes.remove();
+    }
   });
 });
