@@ -34,6 +34,17 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The stack's component processes (its direct children, pgrep -P), checked to be the three it starts. */
+function componentPids(stack: ChildProcess): number[] {
+  const pids = execFileSync("pgrep", ["-P", String(stack.pid)])
+    .toString()
+    .trim()
+    .split("\n")
+    .map(Number);
+  expect(pids.length, "operator, apiserver and gateway child processes").to.equal(3);
+  return pids;
+}
+
 /**
  * Collects a starting stack's stdout and stderr and waits until it printed its instructions (the last line is
  * "Ctrl-C stops everything"); both ways of starting it (the script, a real npm) wait the same way.
@@ -129,12 +140,7 @@ describe("local stack: npm start", function () {
       }
     }
 
-    const childPids = execFileSync("pgrep", ["-P", String(child.pid)])
-      .toString()
-      .trim()
-      .split("\n")
-      .map(Number);
-    expect(childPids.length, "operator, apiserver and gateway child processes").to.equal(3);
+    const childPids = componentPids(child);
     child.kill("SIGTERM");
     expect(await exited).to.equal(0);
     output = stack.output();
@@ -147,12 +153,7 @@ describe("local stack: npm start", function () {
     const stack = await startStack();
     child = stack.child;
     const tempDir = path.dirname(/Logs: (\S+)/.exec(stack.output())![1]);
-    const childPids = execFileSync("pgrep", ["-P", String(child.pid)])
-      .toString()
-      .trim()
-      .split("\n")
-      .map(Number);
-    expect(childPids.length, "operator, apiserver and gateway child processes").to.equal(3);
+    const childPids = componentPids(child);
     child.kill("SIGKILL");
     try {
       await eventually("every component to stop by itself", () => childPids.every((pid) => !alive(pid)), 20_000);
