@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import http from "node:http";
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi } from "@kubernetes/client-node";
-import { startApiServer, type StartedApiServer } from "../../apiserver/start.ts";
+import { startApiServer, type ApiServerOptions, type StartedApiServer } from "../../apiserver/start.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { request } from "./http.ts";
 import {
@@ -29,17 +29,20 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     request(url(path), { method: "POST", token: token ?? undefined, body, agent });
   const get = (path: string, token: string | null = tokens.gateway) => request(url(path), { token: token ?? undefined, agent });
   const writesTo = (name: string) => cluster.successfulWrites(runtimePath(name));
-
-  before(async () => {
-    cluster = await startTestCluster();
-    api = await startApiServer({
+  /** An API server on an ephemeral port over the test cluster, with its static token file: what most tests here start. */
+  const startOnCluster = (options: ApiServerOptions) =>
+    startApiServer({
       port: 0,
       host: "127.0.0.1",
       kubeConfig: cluster.kubeConfig,
       tokenFile: cluster.tokenFile,
-      kubeTimeoutMs: 1000,
       logger: silentLogger(),
+      ...options,
     });
+
+  before(async () => {
+    cluster = await startTestCluster();
+    api = await startOnCluster({ kubeTimeoutMs: 1000 });
   });
   after(async () => {
     agent.destroy();
@@ -169,15 +172,7 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
     });
     await cluster.createRuntime("team-owned", { suspended: false, routeState: "RUNNING" });
     const team = { identity: "mallory", namespaces: [namespace] };
-    const scoped = await startApiServer({
-      port: 0,
-      host: "127.0.0.1",
-      kubeConfig: cluster.kubeConfig,
-      tokenFile: cluster.tokenFile,
-      kubeTimeoutMs: 1000,
-      logger: silentLogger(),
-      authz: { resume: [team], suspend: [team], read: [team], activity: [] },
-    });
+    const scoped = await startOnCluster({ kubeTimeoutMs: 1000, authz: { resume: [team], suspend: [team], read: [team], activity: [] } });
     try {
       const as = (method: string, path: string) => request(`${scoped.url}${path}`, { method, token: tokens.stranger, agent });
       cluster.kube.requestLog.clear();
@@ -303,14 +298,7 @@ describe("apiserver HTTP API against the Kubernetes API test server", function (
   describe("with a short Lease", () => {
     let shortLease: StartedApiServer;
     before(async () => {
-      shortLease = await startApiServer({
-        port: 0,
-        host: "127.0.0.1",
-        kubeConfig: cluster.kubeConfig,
-        tokenFile: cluster.tokenFile,
-        leaseDurationSeconds: 2,
-        logger: silentLogger(),
-      });
+      shortLease = await startOnCluster({ leaseDurationSeconds: 2 });
     });
     after(() => shortLease?.close());
 

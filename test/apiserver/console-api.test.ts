@@ -9,7 +9,6 @@ import type { AddressInfo } from "node:net";
 import { staticTokenAuthenticator, type AuthzConfig, type Identity } from "../../apiserver/auth.ts";
 import { loadConsoleAssets } from "../../apiserver/console.ts";
 import { gatewayStatusReader, visibleGatewayStatus } from "../../apiserver/gateway-status.ts";
-import { LifecycleActions } from "../../apiserver/lifecycle-actions.ts";
 import { lastActivityOf, runtimeView } from "../../apiserver/runtime-view.ts";
 import { createMetrics } from "../../apiserver/metrics.ts";
 import { createApiServerHandler, listen, type ApiServerDeps, type RunningApiServer } from "../../apiserver/server.ts";
@@ -17,7 +16,7 @@ import type { GatewayStatus } from "../../gateway/status.ts";
 import type { XTrinode } from "../../schemas/generated/types.ts";
 import { silentLogger } from "../../lib/logger.ts";
 import { request } from "./http.ts";
-import { MemoryStore } from "./memory-store.ts";
+import { MemoryStore, testLifecycle } from "./memory-store.ts";
 
 const authz: AuthzConfig = {
   read: ["group:admins", { identity: "group:team-a", namespaces: ["team-a"] }, "viewer"],
@@ -60,15 +59,7 @@ describe("apiserver: the web console's endpoints", () => {
 
   async function start(overrides: Partial<ApiServerDeps> = {}): Promise<RunningApiServer> {
     const metrics = createMetrics();
-    const lifecycle = new LifecycleActions({
-      store,
-      metrics,
-      logger: silentLogger(),
-      identity: "t",
-      leaseDurationSeconds: 30,
-      retryAfterSeconds: 5,
-      activityMinIntervalSeconds: 10,
-    });
+    const lifecycle = testLifecycle(store, metrics);
     const handler = createApiServerHandler({
       lifecycle,
       store,

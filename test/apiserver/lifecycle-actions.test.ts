@@ -2,12 +2,10 @@
 import { expect } from "chai";
 import { ApiError } from "../../apiserver/errors.ts";
 import { heldRecheckMs, parseActivityTime } from "../../apiserver/intent-decisions.ts";
-import { LifecycleActions } from "../../apiserver/lifecycle-actions.ts";
 import { runtimeView } from "../../apiserver/runtime-view.ts";
 import { annotations } from "../../schemas/api/index.ts";
 import { createMetrics } from "../../apiserver/metrics.ts";
-import { silentLogger } from "../../lib/logger.ts";
-import { MemoryStore } from "./memory-store.ts";
+import { MemoryStore, testLifecycle } from "./memory-store.ts";
 
 const leaseKey = "xtrinode-system/xtrinode-resume.team-a.sales";
 
@@ -15,16 +13,7 @@ function setup(options: { identity?: string; store?: MemoryStore; clock?: { now:
   const store = options.store ?? new MemoryStore();
   const clock = options.clock ?? { now: Date.parse("2026-01-01T12:00:00Z") };
   const metrics = createMetrics();
-  const lifecycle = new LifecycleActions({
-    store,
-    metrics,
-    logger: silentLogger(),
-    identity: options.identity ?? "replica-a",
-    leaseDurationSeconds: 30,
-    retryAfterSeconds: 5,
-    activityMinIntervalSeconds: 10,
-    now: () => clock.now,
-  });
+  const lifecycle = testLifecycle(store, metrics, { identity: options.identity ?? "replica-a", now: () => clock.now });
   return { store, clock, metrics, lifecycle };
 }
 

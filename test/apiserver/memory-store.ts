@@ -1,11 +1,15 @@
 // An in-memory RuntimeStore for unit tests of the lifecycle core (no network). It follows the
 // Kubernetes semantics the core relies on: resourceVersions, 409 on create-exists and stale update,
 // merge patch with an optional resourceVersion precondition. Calls are counted; faults can be armed.
+// Also the lifecycle core over such a store, with the settings every in-process test uses.
 import type { XTrinode } from "../../schemas/generated/types.ts";
 import { kubeUnavailable } from "../../apiserver/errors.ts";
 import { mergePatch } from "../../schemas/api/index.ts";
 import type { LeaseRecord } from "../../lib/lease.ts";
 import type { CatalogRecord, MergePatch, RuntimeEvent, RuntimeStore, WriteResult } from "../../apiserver/store.ts";
+import { LifecycleActions, type LifecycleOptions } from "../../apiserver/lifecycle-actions.ts";
+import type { ApiServerMetrics } from "../../apiserver/metrics.ts";
+import { silentLogger } from "../../lib/logger.ts";
 
 type Op =
   | "getRuntime"
@@ -144,4 +148,18 @@ export class MemoryStore implements RuntimeStore {
   async ping(): Promise<void> {
     await this.enter("ping");
   }
+}
+
+/** The lifecycle core over a test store (30 s Leases, Retry-After 5 s, activity written every 10 s at most): one setting for every in-process test. */
+export function testLifecycle(store: RuntimeStore, metrics: ApiServerMetrics, options: Partial<LifecycleOptions> = {}): LifecycleActions {
+  return new LifecycleActions({
+    store,
+    metrics,
+    logger: silentLogger(),
+    identity: "t",
+    leaseDurationSeconds: 30,
+    retryAfterSeconds: 5,
+    activityMinIntervalSeconds: 10,
+    ...options,
+  });
 }

@@ -4,12 +4,10 @@
 import { expect } from "chai";
 import { pino } from "pino";
 import { staticTokenAuthenticator, type AuthzConfig } from "../../apiserver/auth.ts";
-import { LifecycleActions } from "../../apiserver/lifecycle-actions.ts";
 import { createMetrics, type ApiServerMetrics } from "../../apiserver/metrics.ts";
 import { createApiServerHandler, listen, type RunningApiServer } from "../../apiserver/server.ts";
-import { silentLogger } from "../../lib/logger.ts";
 import { request } from "./http.ts";
-import { MemoryStore } from "./memory-store.ts";
+import { MemoryStore, testLifecycle } from "./memory-store.ts";
 
 const authz: AuthzConfig = { read: ["admin"], resume: ["admin"], suspend: ["admin"], activity: ["admin"] };
 const token = "admin-token";
@@ -31,15 +29,7 @@ describe("apiserver: one request path, one error boundary", () => {
     store = runtimeStore;
     metrics = createMetrics();
     const logger = pino({ level: "info" }, { write: (line: string) => void logLines.push(JSON.parse(line)) });
-    const lifecycle = new LifecycleActions({
-      store,
-      metrics,
-      logger: silentLogger(),
-      identity: "t",
-      leaseDurationSeconds: 30,
-      retryAfterSeconds: 5,
-      activityMinIntervalSeconds: 10,
-    });
+    const lifecycle = testLifecycle(store, metrics);
     const handler = createApiServerHandler({
       lifecycle,
       store,

@@ -34,22 +34,41 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The stack's component processes (its direct children, pgrep -P), checked to be the three it starts. */
+function componentPids(stack: ChildProcess): number[] {
+  const pids = execFileSync("pgrep", ["-P", String(stack.pid)])
+    .toString()
+    .trim()
+    .split("\n")
+    .map(Number);
+  expect(pids.length, "operator, apiserver and gateway child processes").to.equal(3);
+  return pids;
+}
+
+/**
+ * Collects a starting stack's stdout and stderr and waits until it printed its instructions (the last line is
+ * "Ctrl-C stops everything"); both ways of starting it (the script, a real npm) wait the same way.
+ */
+async function untilInstructions(started: ChildProcess, whose: string): Promise<() => string> {
+  let output = "";
+  started.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  started.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  await eventually(
+    `${whose} 'Ctrl-C stops everything' line`,
+    () => output.includes("Ctrl-C stops everything") || started.exitCode !== null,
+    40_000,
+  );
+  expect(output, output).to.include("Ctrl-C stops everything");
+  return () => output;
+}
+
 /** Starts `npm start`'s script and resolves once it printed its instructions. */
 async function startStack(): Promise<{ child: ChildProcess; output: () => string }> {
   const started = spawn(process.execPath, [path.join(repoRoot, "fixtures", "local-stack", "main.ts"), "--gateway-port", "0"], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  started.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  started.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await eventually(
-    "the 'Ctrl-C stops everything' line",
-    () => output.includes("Ctrl-C stops everything") || started.exitCode !== null,
-    40_000,
-  );
-  expect(output, output).to.include("Ctrl-C stops everything");
-  return { child: started, output: () => output };
+  return { child: started, output: await untilInstructions(started, "the") };
 }
 
 describe("local stack: npm start", function () {
@@ -121,12 +140,7 @@ describe("local stack: npm start", function () {
       }
     }
 
-    const childPids = execFileSync("pgrep", ["-P", String(child.pid)])
-      .toString()
-      .trim()
-      .split("\n")
-      .map(Number);
-    expect(childPids.length, "operator, apiserver and gateway child processes").to.equal(3);
+    const childPids = componentPids(child);
     child.kill("SIGTERM");
     expect(await exited).to.equal(0);
     output = stack.output();
@@ -139,12 +153,7 @@ describe("local stack: npm start", function () {
     const stack = await startStack();
     child = stack.child;
     const tempDir = path.dirname(/Logs: (\S+)/.exec(stack.output())![1]);
-    const childPids = execFileSync("pgrep", ["-P", String(child.pid)])
-      .toString()
-      .trim()
-      .split("\n")
-      .map(Number);
-    expect(childPids.length, "operator, apiserver and gateway child processes").to.equal(3);
+    const childPids = componentPids(child);
     child.kill("SIGKILL");
     try {
       await eventually("every component to stop by itself", () => childPids.every((pid) => !alive(pid)), 20_000);
@@ -171,16 +180,7 @@ function groupPids(pgid: number): number[] {
 async function startNpm(): Promise<{ npm: ChildProcess; output: () => string }> {
   // npm (not node): what a user runs. Its own group, so the test can signal "the group" like a shell's job control.
   const npm = spawn("npm", ["start", "--", "--gateway-port", "0"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  let output = "";
-  npm.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  npm.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  await eventually(
-    "npm start's 'Ctrl-C stops everything' line",
-    () => output.includes("Ctrl-C stops everything") || npm.exitCode !== null,
-    40_000,
-  );
-  expect(output, output).to.include("Ctrl-C stops everything");
-  return { npm, output: () => output };
+  return { npm, output: await untilInstructions(npm, "npm start's") };
 }
 
 describe("local stack: a real `npm start` stopped by a plain kill", function () {

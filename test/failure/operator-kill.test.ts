@@ -6,11 +6,11 @@
 import { expect } from "chai";
 import { renderRuntime } from "../../renderer/index.ts";
 import { apiVersion, ownerLabel, routesConfigMapName, routesDataKey } from "../../schemas/api/index.ts";
-import { leaseName, prunableKinds } from "../../reconciler/constants.ts";
+import { prunableKinds } from "../../reconciler/constants.ts";
 import type { KubeObject } from "../../reconciler/apply-decision.ts";
 import { readRoutes } from "../../reconciler/routes-publisher.ts";
 import { validateAgainstSchema } from "../../schemas/validate.ts";
-import { gatewayNamespace, getRuntime, runtime, startCluster, type Cluster } from "../reconciler/support.ts";
+import { gatewayNamespace, getRuntime, leaseHolder, runtime, startCluster, type Cluster } from "../reconciler/support.ts";
 import { eventually } from "../support/eventually.ts";
 import { killAllChildren, spawnOperator, type ChildUnderTest } from "../support/process.ts";
 import { createRng, testSeed, type Rng } from "../support/rng.ts";
@@ -41,16 +41,6 @@ function startOperator(cluster: Cluster, identity: string): Promise<ChildUnderTe
     },
     { env: { XTRINODE_LOG_LEVEL: "warn" } },
   );
-}
-
-async function leaseHolder(cluster: Cluster): Promise<string | undefined> {
-  const lease = await cluster.client.get({
-    apiVersion: "coordination.k8s.io/v1",
-    kind: "Lease",
-    namespace: "xtrinode-system",
-    name: leaseName,
-  });
-  return (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
 }
 
 /** Changes a few runtimes (and sometimes replaces one) so every restart finds work to do. */

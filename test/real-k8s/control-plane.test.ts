@@ -20,7 +20,7 @@ import { eventually } from "../support/eventually.ts";
 import { skipForMissingPeer } from "../support/peers.ts";
 import { addedEnvVar, applyAsOtherManagers, otherManagersAdditions, podTemplateSummary, sidecarName } from "../support/other-managers.ts";
 import { killAllChildren, spawnOperator, type ChildUnderTest } from "../support/process.ts";
-import { countWrites } from "./audit.ts";
+import { countWrites, type AuditMark } from "./audit.ts";
 import { startRealCluster, type RealCluster } from "./harness.ts";
 import { PodSimulator } from "./pod-simulator.ts";
 import {
@@ -95,6 +95,22 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
       (await admin.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: systemNamespace, name: operatorLeaseName }))
         ?.spec as { holderIdentity?: string } | undefined
     )?.holderIdentity;
+  /**
+   * Marks the settled audit log, waits for two resync passes over every runtime (the operator's reconcile counter)
+   * and settles the log again; returns the mark. The zero-write checks read the operator's writes since it.
+   */
+  async function markOverTwoResyncs(operator: ChildUnderTest, timeoutMs: number): Promise<AuditMark> {
+    await cluster.audit.settled();
+    const mark = cluster.audit.mark();
+    const before = await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total");
+    await eventually(
+      "two resync passes over every runtime",
+      async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length,
+      timeoutMs,
+    );
+    await cluster.audit.settled();
+    return mark;
+  }
   /** Operator writes other than renewing its leader Lease (a leader renews every retry period; that is its job). */
   const operatorWrites = (since: number[]) =>
     cluster.audit
@@ -258,16 +274,8 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
 
   it("a no-op resync makes 0 writes (audit log; leader Lease renewals aside)", async () => {
     const operator = operators[0];
-    await cluster.audit.settled();
-    const mark = cluster.audit.mark();
-    const before = await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total");
     // Two resync periods (3 s each): every runtime reconciled again at least once.
-    await eventually(
-      "two resync passes over every runtime",
-      async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length,
-      30_000,
-    );
-    await cluster.audit.settled();
+    const mark = await markOverTwoResyncs(operator, 30_000);
     expect(countWrites(operatorWrites(mark))).to.deep.equal({});
   });
 
@@ -296,15 +304,7 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
         runtime: await runtimeStatus(namespace, name),
       }),
     });
-    await cluster.audit.settled();
-    const mark = cluster.audit.mark();
-    const before = await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total");
-    await eventually(
-      "two resync passes over every runtime",
-      async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length,
-      60_000,
-    );
-    await cluster.audit.settled();
+    const mark = await markOverTwoResyncs(operator, 60_000);
     // This runtime's objects and status only: the no-op test above judges the whole corpus.
     const ofThisRuntime = ({ objectRef: ref }: { objectRef?: { namespace?: string; name?: string } }) =>
       ref?.namespace === namespace && (ref?.name === name || !!ref?.name?.startsWith(`${name}-`));

@@ -272,6 +272,9 @@ export async function startRealCluster(options: RealClusterOptions = {}): Promis
     const pki = path.join(dir, "pki");
     writePki(pki);
     const ca = readFileSync(path.join(pki, "ca.crt"));
+    /** A kubeconfig for one user's token, owner-only (it holds the token): the admin, the controller manager and each ServiceAccount get one. */
+    const writeKubeconfig = (file: string, server: string, user: string, token: string) =>
+      writeFileSync(file, kubeconfigYaml(server, path.join(pki, "ca.crt"), user, token), { mode: 0o600 });
     const adminToken = randomBytes(24).toString("hex");
     const kcmToken = randomBytes(24).toString("hex");
     const tokenFile = path.join(pki, "tokens.csv");
@@ -360,15 +363,13 @@ export async function startRealCluster(options: RealClusterOptions = {}): Promis
         120_000,
       );
       const kubeconfigPath = path.join(dir, `admin-${i}.kubeconfig`);
-      writeFileSync(kubeconfigPath, kubeconfigYaml(url, path.join(pki, "ca.crt"), "admin", adminToken), { mode: 0o600 });
+      writeKubeconfig(kubeconfigPath, url, "admin", adminToken);
       servers.push({ url, kubeconfigPath, auditFile });
     }
 
     if (options.controllerManager ?? true) {
       const kcmKubeconfig = path.join(pki, "kcm.kubeconfig");
-      writeFileSync(kcmKubeconfig, kubeconfigYaml(servers[0].url, path.join(pki, "ca.crt"), "system:kube-controller-manager", kcmToken), {
-        mode: 0o600,
-      });
+      writeKubeconfig(kcmKubeconfig, servers[0].url, "system:kube-controller-manager", kcmToken);
       const kcm = startComponent(dir, "kube-controller-manager", binaries.kubeControllerManager, [
         "--kubeconfig",
         kcmKubeconfig,
@@ -438,11 +439,7 @@ export async function startRealCluster(options: RealClusterOptions = {}): Promis
         if (answer.status !== 201)
           throw new Error(`TokenRequest for ServiceAccount ${namespace}/${name}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
         const file = path.join(dir, `sa-${namespace}-${name}-${server}.kubeconfig`);
-        writeFileSync(
-          file,
-          kubeconfigYaml(servers[server].url, path.join(pki, "ca.crt"), `${namespace}-${name}`, answer.body.status.token),
-          { mode: 0o600 },
-        );
+        writeKubeconfig(file, servers[server].url, `${namespace}-${name}`, answer.body.status.token);
         return file;
       },
       request: (method, apiPath, body, server = 0) => httpsJson(`${servers[server].url}${apiPath}`, ca, adminToken, method, body),

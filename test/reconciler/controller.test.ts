@@ -8,6 +8,7 @@ import { startOperator, type RunningOperator } from "../../reconciler/operator.t
 import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { catalog, gatewayNamespace, phaseOf, routeOf, runtime, startCluster, staticPolicy, testPolicy, type Cluster } from "./support.ts";
 import { eventually } from "../support/eventually.ts";
+import { metricSum } from "../e2e/support.ts";
 
 describe("reconciler: controller loop (informers, work queue, timers, metrics)", function () {
   this.timeout(30_000);
@@ -33,6 +34,23 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
     await operator?.stop();
     await cluster?.close();
   });
+
+  const successfulReconciles = () =>
+    metricSum(`http://127.0.0.1:${operator.healthPort}`, "xtrinode_operator_reconcile_total", { outcome: "success" });
+  /** Waits until `count` (of the test server's requests) stays the same over one poll: the zero-write tests start from a quiet cluster. */
+  async function untilQuiet(count: () => number): Promise<void> {
+    let seen = -1;
+    await eventually(
+      "a quiet cluster",
+      () => {
+        const now = count();
+        const quiet = now === seen;
+        seen = now;
+        return quiet;
+      },
+      { timeoutMs: 10_000, intervalMs: 500 },
+    );
+  }
 
   it("a runtime waiting for a Secret becomes Ready when the Secret appears; a catalog change reaches its config", async () => {
     await cluster.client.create(
@@ -129,31 +147,15 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
   });
 
   it("an event that changes nothing reconciles from the informer caches with zero writes and no owned-object lists", async () => {
-    const reconciles = async () =>
-      Number(
-        /xtrinode_operator_reconcile_total\{outcome="success"\} (\d+)/.exec(
-          await (await fetch(`http://127.0.0.1:${operator.healthPort}/metrics`)).text(),
-        )?.[1] ?? 0,
-      );
     // Quiet first: nothing written by anyone for a while.
-    let seen = -1;
-    await eventually(
-      "a quiet cluster",
-      async () => {
-        const count = cluster.server.requestLog.countWrites();
-        const quiet = count === seen;
-        seen = count;
-        return quiet;
-      },
-      { timeoutMs: 10_000, intervalMs: 500 },
-    );
-    const before = await reconciles();
+    await untilQuiet(() => cluster.server.requestLog.countWrites());
+    const before = await successfulReconciles();
     cluster.server.requestLog.clear();
     await cluster.client.mergePatch(
       { apiVersion: "xtrinode.io/v1alpha1", kind: "XTrinode", namespace: "team-a", name: "bi" },
       { metadata: { annotations: { "example.com/note": "unrelated" } } },
     );
-    await eventually("the runtime to be reconciled", async () => (await reconciles()) > before);
+    await eventually("the runtime to be reconciled", async () => (await successfulReconciles()) > before);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(cluster.server.requestLog.writes().map((e) => `${e.method} ${e.path}`)).to.deep.equal([
       "PATCH /apis/xtrinode.io/v1alpha1/namespaces/team-a/xtrinodes/bi",
@@ -169,29 +171,13 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
   });
 
   it("a no-op resync reads everything from the informer caches: 0 requests and 0 writes to the API server", async () => {
-    const reconciles = async () =>
-      Number(
-        /xtrinode_operator_reconcile_total\{outcome="success"\} (\d+)/.exec(
-          await (await fetch(`http://127.0.0.1:${operator.healthPort}/metrics`)).text(),
-        )?.[1] ?? 0,
-      );
     const runtimes = (await cluster.client.list("xtrinode.io/v1alpha1", "XTrinode")).length;
     expect(runtimes).to.be.greaterThan(2);
-    let seen = -1;
-    await eventually(
-      "a quiet cluster",
-      async () => {
-        const count = cluster.server.requestLog.filter().filter((e) => !e.watch).length;
-        const quiet = count === seen;
-        seen = count;
-        return quiet;
-      },
-      { timeoutMs: 10_000, intervalMs: 500 },
-    );
-    const before = await reconciles();
+    await untilQuiet(() => cluster.server.requestLog.filter().filter((e) => !e.watch).length);
+    const before = await successfulReconciles();
     cluster.server.requestLog.clear();
     await operator.resync();
-    await eventually("every runtime reconciled again", async () => (await reconciles()) >= before + runtimes);
+    await eventually("every runtime reconciled again", async () => (await successfulReconciles()) >= before + runtimes);
     await new Promise((resolve) => setTimeout(resolve, 300));
     // Left out: discovery of an API group the server does not serve (GET /apis/<group>/<version>):
     // the informers of kinds whose CRDs are not installed retry their list with backoff, at times

@@ -3,8 +3,17 @@
 // operator, a restart in the middle of a reconcile, and `xtrinode apply` writing nothing afterwards.
 import { expect } from "chai";
 import { ownerLabel } from "../../schemas/api/index.ts";
-import { leaseName } from "../../reconciler/constants.ts";
-import { gatewayNamespace, getRuntime, phaseOf, routeOf, runtime, startCluster, type Cluster } from "./support.ts";
+import {
+  gatewayNamespace,
+  getRuntime,
+  leaseHolder,
+  operatorLease,
+  phaseOf,
+  routeOf,
+  runtime,
+  startCluster,
+  type Cluster,
+} from "./support.ts";
 import { eventually } from "../support/eventually.ts";
 import { killAllChildren, runXtrinode, spawnOperator, type ChildUnderTest } from "../support/process.ts";
 
@@ -16,16 +25,6 @@ function startOperator(cluster: Cluster, identity: string): Promise<ChildUnderTe
 
 const runApply = (cluster: Cluster) =>
   runXtrinode(["apply", "--kubeconfig", cluster.server.kubeconfigPath, "--namespace-gateway", gatewayNamespace]);
-
-async function leaseHolder(cluster: Cluster): Promise<string | undefined> {
-  const lease = await cluster.client.get({
-    apiVersion: "coordination.k8s.io/v1",
-    kind: "Lease",
-    namespace: "xtrinode-system",
-    name: leaseName,
-  });
-  return (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
-}
 
 describe("reconciler: operator processes", function () {
   this.timeout(60_000);
@@ -51,12 +50,7 @@ describe("reconciler: operator processes", function () {
     await a.exited;
     // 2.4 s by the flags; the wait is generous for a loaded machine (no timing assertion).
     await eventually("op-b to take the lease", async () => (await leaseHolder(cluster)) === "op-b", 20_000);
-    const lease = await cluster.client.get({
-      apiVersion: "coordination.k8s.io/v1",
-      kind: "Lease",
-      namespace: "xtrinode-system",
-      name: leaseName,
-    });
+    const lease = await operatorLease(cluster);
     expect((lease!.spec as { leaseTransitions?: number }).leaseTransitions).to.be.at.least(1);
     expect(typeof (lease!.spec as { renewTime?: string }).renewTime).to.equal("string");
     expect((lease!.spec as { renewTime: string }).renewTime).to.match(/\.\d{6}Z$/); // MicroTime

@@ -32,6 +32,15 @@ const queryPressure = { queryPressure: { serverAddress: "http://prometheus.monit
 const deployment = (cluster: Cluster, ns: string, name: string) =>
   cluster.client.get({ apiVersion: "apps/v1", kind: "Deployment", namespace: ns, name });
 
+/** The spec fields the operator's field manager owns on a Deployment (its managedFields entry): KEDA runtimes leave f:replicas to KEDA. */
+async function operatorOwnedSpec(cluster: Cluster, ns: string, name: string): Promise<Record<string, unknown> | undefined> {
+  const worker = (await deployment(cluster, ns, name))!;
+  const ours = (
+    worker.metadata as { managedFields?: Array<{ manager: string; fieldsV1?: { "f:spec"?: Record<string, unknown> } }> }
+  ).managedFields!.find((m) => m.manager === fieldManager)!;
+  return ours.fieldsV1?.["f:spec"];
+}
+
 async function createRuntime(cluster: Cluster, object: KubeObject): Promise<void> {
   await cluster.client.create(object);
 }
@@ -137,11 +146,7 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
     const scaledObjects = () => cluster.client.list("keda.sh/v1alpha1", "ScaledObject", "team-a", `${ownerLabel}=bi`);
     expect(await scaledObjects()).to.have.length(1);
-    const worker = (await deployment(cluster, "team-a", "bi-trino-worker"))!;
-    const ours = (
-      worker.metadata as { managedFields?: Array<{ manager: string; fieldsV1?: { "f:spec"?: Record<string, unknown> } }> }
-    ).managedFields!.find((m) => m.manager === fieldManager)!;
-    expect(ours.fieldsV1?.["f:spec"]).to.not.have.property("f:replicas");
+    expect(await operatorOwnedSpec(cluster, "team-a", "bi-trino-worker")).to.not.have.property("f:replicas");
 
     await mergeSpec(cluster, "team-a", "bi", { workers: { mode: "fixed", count: 3, min: null, max: null, keda: null } });
     await reconcileTo(ctx, cluster, "team-a", "bi", "Ready");
@@ -196,11 +201,7 @@ describe("reconciler: reconcile against the Kubernetes API test server", functio
     await mergeSpec(cluster, "team-a", "elastic", { lifecycle: { suspended: false } });
     await reconcileTo(ctx, cluster, "team-a", "elastic", "Ready");
     expect(await scaledObjects()).to.have.length(1);
-    const worker = (await deployment(cluster, "team-a", "elastic-trino-worker"))!;
-    const ours = (
-      worker.metadata as { managedFields?: Array<{ manager: string; fieldsV1?: { "f:spec"?: Record<string, unknown> } }> }
-    ).managedFields!.find((m) => m.manager === fieldManager)!;
-    expect(ours.fieldsV1?.["f:spec"]).to.not.have.property("f:replicas");
+    expect(await operatorOwnedSpec(cluster, "team-a", "elastic-trino-worker")).to.not.have.property("f:replicas");
   });
 
   it("resume intent: Suspended → Resuming → Reconciling → Ready, route RESUMING until the coordinator is ready", async () => {

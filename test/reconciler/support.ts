@@ -17,6 +17,7 @@ import { silentLogger } from "../../lib/logger.ts";
 import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { apiVersion, defaultGatewayNamespace } from "../../schemas/api/index.ts";
 import type { KubeObject } from "../../reconciler/apply-decision.ts";
+import { leaseName, operatorNamespace } from "../../reconciler/constants.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { createReconcileContext } from "../../reconciler/operator.ts";
 import type { PolicySource } from "../../reconciler/policy.ts";
@@ -117,6 +118,16 @@ export async function phaseOf(client: ClusterClient, namespace: string, name: st
 
 export async function routeOf(client: ClusterClient, namespace: string, name: string) {
   return (await readRoutes(client, gatewayNamespace)).routes.find((r) => r.namespace === namespace && r.name === name);
+}
+
+/** The operator's leader Lease as the API server holds it (undefined before any operator took it). */
+export async function operatorLease(cluster: Cluster): Promise<KubeObject | undefined> {
+  return cluster.client.get({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: operatorNamespace, name: leaseName });
+}
+
+/** Who holds the operator's leader Lease now (undefined: nobody, or no Lease yet). */
+export async function leaseHolder(cluster: Cluster): Promise<string | undefined> {
+  return ((await operatorLease(cluster))?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
 }
 
 /** Reconciles until nothing asks for an immediate pass again (Pending → first real pass). */

@@ -16,7 +16,7 @@ import { celRules, invalidFixtureCel, type CelRuleId } from "../../schemas/api/c
 import { loadSpecs, validateSpecSet, type SpecSet } from "../../renderer/index.ts";
 import { generateCrds } from "../../schemas/crds.ts";
 import type { XTrinode, XTrinodeCatalog, XTrinodePolicy } from "../../schemas/generated/types.ts";
-import { examplesDir, fixtureNames, invalidDir, specsDir } from "./support.ts";
+import { examplesDir, fixtureNames, invalidDir, runtime, specsDir } from "./support.ts";
 
 function crdSchema(kind: string): JsonObject {
   const crd = generateCrds().find((c) => (c.spec as { names: { kind: string } }).names.kind === kind)!;
@@ -58,12 +58,6 @@ function celViolations(doc: unknown): string[] {
 
 const ruleMessage = (id: CelRuleId) => `${celRules[id].path}: ${celRules[id].message}`;
 
-const runtime = (name: string, spec: XTrinode["spec"]): XTrinode => ({
-  apiVersion: "xtrinode.io/v1alpha1",
-  kind: "XTrinode",
-  metadata: { name, namespace: "team-a" },
-  spec,
-});
 const queryPressure = { queryPressure: { serverAddress: "http://prometheus:9090" } };
 const policy: XTrinodePolicy = {
   apiVersion: "xtrinode.io/v1alpha1",

@@ -11,7 +11,7 @@ import type { JsonObject } from "../../fixtures/kube-api-server/json.ts";
 import { loadSpecs, renderAll, validateSpecSet, type SpecSet } from "../../renderer/index.ts";
 import { generateCrds } from "../../schemas/crds.ts";
 import type { XTrinode, XTrinodeCatalog, XTrinodePolicy } from "../../schemas/generated/types.ts";
-import { examplesDir, fixtureNames, specsDir } from "./support.ts";
+import { examplesDir, fixtureNames, runtime, specsDir } from "./support.ts";
 
 function crdSchema(kind: string): JsonObject {
   const crd = generateCrds().find((c) => (c.spec as { names: { kind: string } }).names.kind === kind)!;
@@ -33,12 +33,6 @@ function defaulted(set: SpecSet): SpecSet {
   };
 }
 
-const runtime = (name: string, spec: XTrinode["spec"]): XTrinode => ({
-  apiVersion: "xtrinode.io/v1alpha1",
-  kind: "XTrinode",
-  metadata: { name, namespace: "team-a" },
-  spec,
-});
 const policy: XTrinodePolicy = {
   apiVersion: "xtrinode.io/v1alpha1",
   kind: "XTrinodePolicy",

@@ -19,20 +19,8 @@ import {
 } from "../../renderer/index.ts";
 import { skeletonCacheSize, template } from "../../renderer/templates.ts";
 import type { XTrinode, XTrinodeCatalog } from "../../schemas/generated/types.ts";
-import { goldenText, renderFixture, specsDir } from "./support.ts";
+import { catalog, goldenText, renderFixture, runtime, specsDir } from "./support.ts";
 
-const runtime = (name: string, spec: XTrinode["spec"] = {}, namespace = "team-a"): XTrinode => ({
-  apiVersion: "xtrinode.io/v1alpha1",
-  kind: "XTrinode",
-  metadata: { name, namespace },
-  spec,
-});
-const catalog = (name: string, spec: XTrinodeCatalog["spec"], namespace = "team-a"): XTrinodeCatalog => ({
-  apiVersion: "xtrinode.io/v1alpha1",
-  kind: "XTrinodeCatalog",
-  metadata: { name, namespace },
-  spec,
-});
 const find = (r: RenderedRuntime, kind: string, suffix = ""): KubeObject | undefined =>
   r.objects.find((o) => o.kind === kind && o.metadata.name.endsWith(suffix));
 const podAnnotations = (r: RenderedRuntime, role: "coordinator" | "worker") =>

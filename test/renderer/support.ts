@@ -1,8 +1,9 @@
-// Shared helpers of the renderer tests: fixture paths and the golden text of a render.
+// Shared helpers of the renderer tests: fixture paths, the golden text of a render, and spec builders.
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatIssues, loadSpecs, renderAll, RenderError, toYamlStream, type RenderAllResult } from "../../renderer/index.ts";
+import type { XTrinode, XTrinodeCatalog } from "../../schemas/generated/types.ts";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const specsDir = path.join(repoRoot, "fixtures", "specs");
@@ -43,3 +44,19 @@ export async function invalidFixtureText(name: string): Promise<string> {
   }
   throw new Error(`fixtures/invalid/${name}.yaml rendered without error`);
 }
+
+/** An XTrinode as a spec author writes it (namespace team-a unless given): one builder for every renderer test. */
+export const runtime = (name: string, spec: XTrinode["spec"] = {}, namespace = "team-a"): XTrinode => ({
+  apiVersion: "xtrinode.io/v1alpha1",
+  kind: "XTrinode",
+  metadata: { name, namespace },
+  spec,
+});
+
+/** An XTrinodeCatalog as a spec author writes it (namespace team-a unless given). */
+export const catalog = (name: string, spec: XTrinodeCatalog["spec"], namespace = "team-a"): XTrinodeCatalog => ({
+  apiVersion: "xtrinode.io/v1alpha1",
+  kind: "XTrinodeCatalog",
+  metadata: { name, namespace },
+  spec,
+});

@@ -19,20 +19,9 @@ import {
   type KubeObject,
   type SpecSet,
 } from "../../renderer/index.ts";
-import type { XTrinode, XTrinodeCatalog, XTrinodePolicy } from "../../schemas/generated/types.ts";
+import type { XTrinode, XTrinodePolicy } from "../../schemas/generated/types.ts";
+import { catalog, runtime } from "./support.ts";
 
-const runtime = (name: string, spec: XTrinode["spec"] = {}, namespace = "team-a"): XTrinode => ({
-  apiVersion: "xtrinode.io/v1alpha1",
-  kind: "XTrinode",
-  metadata: { name, namespace },
-  spec,
-});
-const catalog = (name: string, spec: XTrinodeCatalog["spec"], namespace = "team-a"): XTrinodeCatalog => ({
-  apiVersion: "xtrinode.io/v1alpha1",
-  kind: "XTrinodeCatalog",
-  metadata: { name, namespace },
-  spec,
-});
 const policy = (rules: XTrinodePolicy["defaults"], namespaces?: XTrinodePolicy["namespaces"]): XTrinodePolicy => ({
   apiVersion: "xtrinode.io/v1alpha1",
   kind: "XTrinodePolicy",

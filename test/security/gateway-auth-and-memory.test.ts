@@ -203,6 +203,16 @@ describe("security: gateway logins and statement memory (real gateway processes)
       return JSON.parse((await loopbackRequest(nextUri)).text) as QueryResultsJson;
     }
 
+    /** A complete statement to the runtime as mallory; its first answer (the three posts of the budget test). */
+    async function submitStatement(body: string): Promise<QueryResultsJson> {
+      const answer = await loopbackRequest(`${url}/v1/statement`, {
+        method: "POST",
+        headers: { "x-trino-user": "mallory", "x-trino-xtrinode": runtime },
+        body,
+      });
+      return JSON.parse(answer.text) as QueryResultsJson;
+    }
+
     function queuedAnswer(raw: string): QueryResultsJson {
       return JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4)) as QueryResultsJson;
     }
@@ -260,30 +270,13 @@ describe("security: gateway logins and statement memory (real gateway processes)
     it("refuses statements with XTRINODE_GATEWAY_BUSY while bodies being read and held fill the budget, and accepts again once they are gone", async () => {
       const piece = 60 * 1024;
       // Two statements held (complete bodies, runtime paused) and two still arriving: 240 KiB of 256.
-      const heldAnswers = await Promise.all(
-        [0, 1].map(() =>
-          loopbackRequest(`${url}/v1/statement`, {
-            method: "POST",
-            headers: { "x-trino-user": "mallory", "x-trino-xtrinode": runtime },
-            body: "x".repeat(piece),
-          }),
-        ),
-      );
-      const held = heldAnswers.map((answer) => JSON.parse(answer.text) as QueryResultsJson);
+      const held = await Promise.all([0, 1].map(() => submitStatement("x".repeat(piece))));
       expect(held.map((result) => result.stats.state)).to.deep.equal(["QUEUED", "QUEUED"]);
       expect(held.every((result) => !result.nextUri!.includes("/failed/"))).to.equal(true);
       const arriving = [await partialStatement(piece + 10, piece), await partialStatement(piece + 10, piece)];
       expect(await statementMemory("held")).to.equal(2 * piece);
       expect(await statementMemory("buffered")).to.equal(2 * piece);
-      const refused = JSON.parse(
-        (
-          await loopbackRequest(`${url}/v1/statement`, {
-            method: "POST",
-            headers: { "x-trino-user": "mallory", "x-trino-xtrinode": runtime },
-            body: "z".repeat(20 * 1024),
-          })
-        ).text,
-      ) as QueryResultsJson;
+      const refused = await submitStatement("z".repeat(20 * 1024));
       const failure = await failedPoll(refused.nextUri!);
       expect(failure.error?.errorName).to.equal("XTRINODE_GATEWAY_BUSY");
       expect(failure.error?.message).to.contain("statements.memoryBudgetBytes");
@@ -293,15 +286,7 @@ describe("security: gateway logins and statement memory (real gateway processes)
       for (let i = 0; i < 100 && (await statementMemory("buffered")) > 0; i++) await sleep(20);
       expect(await statementMemory("buffered")).to.equal(0);
       expect(await statementMemory("held")).to.equal(piece);
-      const accepted = JSON.parse(
-        (
-          await loopbackRequest(`${url}/v1/statement`, {
-            method: "POST",
-            headers: { "x-trino-user": "mallory", "x-trino-xtrinode": runtime },
-            body: "z".repeat(20 * 1024),
-          })
-        ).text,
-      ) as QueryResultsJson;
+      const accepted = await submitStatement("z".repeat(20 * 1024));
       expect(accepted.stats.state).to.equal("QUEUED");
       expect(accepted.nextUri).to.not.contain("/failed/");
       expect(metricValue(await metrics(url), "xtrinode_gateway_statements_refused_total", 'reason="budget"')).to.equal(1);
