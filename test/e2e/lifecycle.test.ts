@@ -17,7 +17,8 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { startLocalStack, type LocalStack } from "../../fixtures/local-stack/index.ts";
 import { heldCoordinatorId } from "../../gateway/query-id.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
-import { AutoscalerHistory, RouteHistory, coordinatorOfQuery, metricSum, runQuery } from "./support.ts";
+import { scrapeMetricSum } from "../support/metrics-text.ts";
+import { AutoscalerHistory, RouteHistory, coordinatorOfQuery, runQuery } from "./support.ts";
 import { eventually } from "../support/eventually.ts";
 import { defaultGatewayNamespace } from "../../schemas/api/index.ts";
 
@@ -265,10 +266,10 @@ describe("end to end: local stack (real processes, trino-client)", function () {
     const leaseWrites = () => stack.kube.requestLog.entries.filter((entry) => isResumeLeaseWrite(entry) && entry.status < 300).length;
     const before = {
       leaseWrites: leaseWrites(),
-      won: await metricSum(stack.apiServerUrl, "xtrinode_apiserver_lease_acquisitions_total", { result: "won" }),
-      accepted: await metricSum(stack.apiServerUrl, "xtrinode_apiserver_resume_requests_total", { outcome: "accepted" }),
+      won: await scrapeMetricSum(stack.apiServerUrl, "xtrinode_apiserver_lease_acquisitions_total", { result: "won" }),
+      accepted: await scrapeMetricSum(stack.apiServerUrl, "xtrinode_apiserver_resume_requests_total", { outcome: "accepted" }),
       starts: (await stack.coordinators.state(ns, "herd")).starts,
-      resumeCalls: await metricSum(stack.gatewayUrl, "xtrinode_gateway_resume_calls_total", { namespace: ns, runtime: "herd" }),
+      resumeCalls: await scrapeMetricSum(stack.gatewayUrl, "xtrinode_gateway_resume_calls_total", { namespace: ns, runtime: "herd" }),
     };
     const from = routes.versions.length - 1;
 
@@ -293,16 +294,17 @@ describe("end to end: local stack (real processes, trino-client)", function () {
       `resume Lease creates/updates in the Kubernetes request log: ${leaseLog.join(", ")}`,
     ).to.equal(1);
     expect(
-      (await metricSum(stack.apiServerUrl, "xtrinode_apiserver_lease_acquisitions_total", { result: "won" })) - before.won,
+      (await scrapeMetricSum(stack.apiServerUrl, "xtrinode_apiserver_lease_acquisitions_total", { result: "won" })) - before.won,
       "Lease acquisitions won",
     ).to.equal(1);
     expect(
-      (await metricSum(stack.apiServerUrl, "xtrinode_apiserver_resume_requests_total", { outcome: "accepted" })) - before.accepted,
+      (await scrapeMetricSum(stack.apiServerUrl, "xtrinode_apiserver_resume_requests_total", { outcome: "accepted" })) - before.accepted,
       "resume intents recorded",
     ).to.equal(1);
     expect((await stack.coordinators.state(ns, "herd")).starts - before.starts, "coordinator starts").to.equal(1);
     expect(
-      (await metricSum(stack.gatewayUrl, "xtrinode_gateway_resume_calls_total", { namespace: ns, runtime: "herd" })) - before.resumeCalls,
+      (await scrapeMetricSum(stack.gatewayUrl, "xtrinode_gateway_resume_calls_total", { namespace: ns, runtime: "herd" })) -
+        before.resumeCalls,
       "gateway resume calls",
     ).to.be.at.least(1);
     expect(await phase("herd")).to.equal("Ready");
@@ -381,11 +383,14 @@ describe("end to end: local stack (real processes, trino-client)", function () {
     // The operator has handled the catalog event (roll-a rolled); a full resync pass after it (every runtime
     // reconciled at least once more) must not touch roll-b either.
     const runtimeCount = (await client.list(group, "XTrinode", ns)).length;
-    const reconciles = await metricSum(operatorMetricsUrl, "xtrinode_operator_reconcile_total");
+    const reconciles = await scrapeMetricSum(operatorMetricsUrl, "xtrinode_operator_reconcile_total");
     await eventually(
       `${runtimeCount} more reconciles (a resync pass) after the catalog change`,
-      async () => (await metricSum(operatorMetricsUrl, "xtrinode_operator_reconcile_total")) >= reconciles + runtimeCount,
-      { timeoutMs: 40_000, describe: async () => (await metricSum(operatorMetricsUrl, "xtrinode_operator_reconcile_total")) - reconciles },
+      async () => (await scrapeMetricSum(operatorMetricsUrl, "xtrinode_operator_reconcile_total")) >= reconciles + runtimeCount,
+      {
+        timeoutMs: 40_000,
+        describe: async () => (await scrapeMetricSum(operatorMetricsUrl, "xtrinode_operator_reconcile_total")) - reconciles,
+      },
     );
     for (const name of untouched) expect(await catalogChecksum(name), name).to.equal(before[name]);
     expect(await Promise.all(untouched.map(async (name) => (await deployment(name))?.metadata.resourceVersion))).to.deep.equal(

@@ -1,4 +1,4 @@
-// Helpers of the end-to-end test: bounded waits, Prometheus text metrics, trino-client queries,
+// Helpers of the end-to-end test: bounded waits, trino-client queries,
 // and recorders that watch the control plane (route states, autoscalers) so a test can check what
 // happened between its own polls.
 import { Watch, type KubeConfig } from "@kubernetes/client-node";
@@ -7,19 +7,6 @@ import { silentLogger } from "../../lib/logger.ts";
 import { configMapRoutesSource } from "../../gateway/routes-source.ts";
 import { decodeRoutes } from "../../schemas/api/index.ts";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
-
-/** Sum of the samples of `name` whose labels include every pair of `labels`. */
-export async function metricSum(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? ([^ ]+)/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const sampleLabels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([key, value]) => sampleLabels[key] === value)) sum += Number(match[3]);
-  }
-  return sum;
-}
 
 export interface QueryOutcome {
   id: string;

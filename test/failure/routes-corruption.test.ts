@@ -15,17 +15,13 @@ import { silentLogger } from "../../lib/logger.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { RoutesFile, runQuery, startTestGateway } from "../gateway/support/harness.ts";
 import { eventually } from "../support/eventually.ts";
+import { metricValue, scrapeMetrics } from "../support/metrics-text.ts";
 import { malformedRoutes, validRoutesText } from "../fuzz/spec-mutations.ts";
 import { createRng, testSeed } from "../support/rng.ts";
 
 const namespace = defaultGatewayNamespace;
 const QUERIES = 300;
 const CONCURRENCY = 10;
-
-function metric(text: string, name: string): number {
-  const match = new RegExp(`^${name} ([0-9.e+-]+)$`, "m").exec(text);
-  return match ? Number(match[1]) : NaN;
-}
 
 describe("failure: routes ConfigMap corrupted under gateway load", function () {
   this.timeout(60_000);
@@ -113,10 +109,10 @@ describe("failure: routes ConfigMap corrupted under gateway load", function () {
 
     // Every corruption the watch delivered was refused and counted; the last-good table is intact.
     await eventually("the gateway to see a corruption", () => gateway.core.routes.invalidUpdates >= 1);
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(gateway.url);
     expect(gateway.core.routes.generation).to.equal(1);
-    expect(metric(metrics, "xtrinode_gateway_routes_generation")).to.equal(1);
-    const invalid = metric(metrics, "xtrinode_gateway_routes_invalid_updates");
+    expect(metricValue(metrics, "xtrinode_gateway_routes_generation")).to.equal(1);
+    const invalid = metricValue(metrics, "xtrinode_gateway_routes_invalid_updates");
     expect(invalid).to.equal(gateway.core.routes.invalidUpdates);
     expect(invalid).to.be.at.least(1).and.at.most(corruptions);
     expect([...gateway.core.routes.table.byKey.keys()]).to.deep.equal(["team-a/alpha", "team-a/beta"]);
@@ -186,7 +182,7 @@ describe("failure: routes file corrupted under gateway load", function () {
     // No upper bound here: overlapping reads of the file may deliver one text more than once.
     expect(corruptions).to.be.at.least(5);
     expect([...gateway.core.routes.table.byKey.keys()]).to.deep.equal(["team-a/alpha"]);
-    const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
-    expect(metric(metrics, "xtrinode_gateway_routes_invalid_updates")).to.equal(gateway.core.routes.invalidUpdates);
+    const metrics = await scrapeMetrics(gateway.url);
+    expect(metricValue(metrics, "xtrinode_gateway_routes_invalid_updates")).to.equal(gateway.core.routes.invalidUpdates);
   });
 });

@@ -15,6 +15,7 @@ import os from "node:os";
 import { killAllChildren, spawnGateway, type ChildUnderTest } from "../support/process.ts";
 import { RoutesFile } from "./support/harness.ts";
 import { eventually } from "../support/eventually.ts";
+import { metricValue, scrapeMetrics } from "../support/metrics-text.ts";
 
 interface Answer {
   status: number;
@@ -66,11 +67,6 @@ async function post(url: string, sql: string, headers: Record<string, string> = 
     body: sql,
   });
   return (await response.json()) as Answer["body"];
-}
-
-function metricValue(text: string, line: RegExp): number {
-  const match = line.exec(text);
-  return match ? Number(match[1]) : 0;
 }
 
 describe("xtrinode gateway --workers 2", function () {
@@ -156,9 +152,7 @@ describe("xtrinode gateway --workers 2", function () {
     expect(answer.body.stats?.state).to.equal("QUEUED");
     expect(answer.body.id).to.equal(submitted.body.id);
     const held = () =>
-      fetch(`${url}/metrics`).then(async (response) =>
-        metricValue(await response.text(), /^xtrinode_gateway_queries_held\{namespace="team-a",runtime="sleepy"\} (\d+)$/m),
-      );
+      scrapeMetrics(url).then((text) => metricValue(text, "xtrinode_gateway_queries_held", { namespace: "team-a", runtime: "sleepy" }));
     expect(await held()).to.equal(1);
 
     // Worker 0 dies: the next poll reaching worker 1 is answered there, from the statement's ticket.
@@ -198,17 +192,15 @@ describe("xtrinode gateway --workers 2", function () {
     expect(refused).to.have.length(8);
     expect(new Set(accepted.map((answer) => heldWorkerOf(answer.id)))).to.deep.equal(new Set([0, 1]));
 
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metricValue(metrics, /^xtrinode_gateway_requests_total\{runtime="team-a\/sleepy",kind="new",status="200"\} (\d+)$/m)).to.equal(
-      12,
-    );
-    expect(metricValue(metrics, /^xtrinode_gateway_rate_limited_total\{principal_kind="address"\} (\d+)$/m)).to.equal(8);
-    expect(metricValue(metrics, /^xtrinode_gateway_queries_held\{namespace="team-a",runtime="sleepy"\} (\d+)$/m)).to.equal(4);
+    const metrics = await scrapeMetrics(url);
+    expect(metricValue(metrics, "xtrinode_gateway_requests_total", { runtime: "team-a/sleepy", kind: "new", status: "200" })).to.equal(12);
+    expect(metricValue(metrics, "xtrinode_gateway_rate_limited_total", { principal_kind: "address" })).to.equal(8);
+    expect(metricValue(metrics, "xtrinode_gateway_queries_held", { namespace: "team-a", runtime: "sleepy" })).to.equal(4);
     // Per-worker shares of the pod's limits add up to the configured ones (held.maxQueries 1000 by default).
-    expect(metricValue(metrics, /^xtrinode_gateway_queries_held_max (\d+)$/m)).to.equal(1000);
-    expect(metricValue(metrics, /^xtrinode_gateway_statement_memory_budget_bytes (\d+)$/m)).to.equal(128 * 1024 * 1024);
+    expect(metricValue(metrics, "xtrinode_gateway_queries_held_max")).to.equal(1000);
+    expect(metricValue(metrics, "xtrinode_gateway_statement_memory_budget_bytes")).to.equal(128 * 1024 * 1024);
     // Alike on every worker: not summed.
-    expect(metricValue(metrics, /^xtrinode_gateway_routes_generation (\d+)$/m)).to.equal(1);
+    expect(metricValue(metrics, "xtrinode_gateway_routes_generation")).to.equal(1);
   });
 });
 

@@ -1,5 +1,7 @@
 // Metric and label names a PromQL expression uses, and the names a /metrics page exposes: enough
 // PromQL to check that the shipped alerts and dashboard only name what XTrinode exports.
+import { parseMetrics } from "../support/metrics-text.ts";
+
 export interface PromqlNames {
   /** Metric names of the expression's selectors, each with the label names its matchers use. */
   selectors: Array<{ metric: string; labels: string[] }>;
@@ -97,13 +99,10 @@ export function promqlNames(expr: string): PromqlNames {
 /** Sample name → label names, from a Prometheus text exposition (/metrics). */
 export function exposedSeries(text: string): Map<string, Set<string>> {
   const series = new Map<string, Set<string>>();
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const match = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?\s/.exec(line);
-    if (!match) throw new Error(`not an exposition line: ${line}`);
-    const labels = series.get(match[1]) ?? new Set<string>();
-    for (const pair of (match[2] ?? "").matchAll(/([A-Za-z_][A-Za-z0-9_]*)="(?:[^"\\]|\\.)*"/g)) labels.add(pair[1]);
-    series.set(match[1], labels);
+  for (const sample of parseMetrics(text)) {
+    const labels = series.get(sample.name) ?? new Set<string>();
+    for (const label of Object.keys(sample.labels)) labels.add(label);
+    series.set(sample.name, labels);
   }
   return series;
 }

@@ -15,7 +15,8 @@ import { leaseName as operatorLeaseName } from "../../reconciler/constants.ts";
 import { celRules, invalidFixtureCel } from "../../schemas/api/cel-rules.ts";
 import { createClusterClient, type ClusterClient } from "../../reconciler/kube-client.ts";
 import { request as httpRequest, spawnApiServer, type ApiServerProcess } from "../apiserver/http.ts";
-import { RouteHistory, metricSum } from "../e2e/support.ts";
+import { RouteHistory } from "../e2e/support.ts";
+import { scrapeMetricSum } from "../support/metrics-text.ts";
 import { eventually } from "../support/eventually.ts";
 import { skipForMissingPeer } from "../support/peers.ts";
 import { addedEnvVar, applyAsOtherManagers, otherManagersAdditions, podTemplateSummary, sidecarName } from "../support/other-managers.ts";
@@ -102,10 +103,10 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
   async function markOverTwoResyncs(operator: ChildUnderTest, timeoutMs: number): Promise<AuditMark> {
     await cluster.audit.settled();
     const mark = cluster.audit.mark();
-    const before = await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total");
+    const before = await scrapeMetricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total");
     await eventually(
       "two resync passes over every runtime",
-      async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length,
+      async () => (await scrapeMetricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= before + 2 * corpus.runtimes.length,
       timeoutMs,
     );
     await cluster.audit.settled();
@@ -420,7 +421,7 @@ describe("real Kubernetes control plane (kube-apiserver ×2, etcd, kube-controll
     });
     await eventually(
       "operator-2 reconciled every runtime",
-      async () => (await metricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= corpus.runtimes.length,
+      async () => (await scrapeMetricSum(metricsUrl(operator), "xtrinode_operator_reconcile_total")) >= corpus.runtimes.length,
       30_000,
     );
     await cluster.audit.settled();

@@ -8,7 +8,7 @@ import { startOperator, type RunningOperator } from "../../reconciler/operator.t
 import type { XTrinodePolicy } from "../../renderer/types.ts";
 import { catalog, gatewayNamespace, phaseOf, routeOf, runtime, startCluster, staticPolicy, testPolicy, type Cluster } from "./support.ts";
 import { eventually } from "../support/eventually.ts";
-import { metricSum } from "../e2e/support.ts";
+import { scrapeMetricSum } from "../support/metrics-text.ts";
 
 describe("reconciler: controller loop (informers, work queue, timers, metrics)", function () {
   this.timeout(30_000);
@@ -36,7 +36,7 @@ describe("reconciler: controller loop (informers, work queue, timers, metrics)",
   });
 
   const successfulReconciles = () =>
-    metricSum(`http://127.0.0.1:${operator.healthPort}`, "xtrinode_operator_reconcile_total", { outcome: "success" });
+    scrapeMetricSum(`http://127.0.0.1:${operator.healthPort}`, "xtrinode_operator_reconcile_total", { outcome: "success" });
   /** Waits until `count` (of the test server's requests) stays the same over one poll: the zero-write tests start from a quiet cluster. */
   async function untilQuiet(count: () => number): Promise<void> {
     let seen = -1;

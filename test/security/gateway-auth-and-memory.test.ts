@@ -16,7 +16,8 @@ import vm from "node:vm";
 import { Trino } from "trino-client";
 import { LoginThrottle } from "../../gateway/login-throttle.ts";
 import { killAllChildren, spawnGateway } from "../support/process.ts";
-import { basicAuth, loopbackRequest, metricValue, postStatement } from "./loopback-client.ts";
+import { metricValue } from "../support/metrics-text.ts";
+import { basicAuth, loopbackRequest, postStatement } from "./loopback-client.ts";
 import { writeRoutesFile } from "../support/routes-file.ts";
 
 const runtime = "team-a/analytics";
@@ -97,7 +98,7 @@ describe("security: gateway logins and statement memory (real gateway processes)
       expect(longer.status).to.equal(429);
       expect(longer.headers["retry-after"]).to.equal("2");
       const text = await metrics(url);
-      expect(metricValue(text, "xtrinode_gateway_logins_total", 'outcome="throttled-address"')).to.be.at.least(3);
+      expect(metricValue(text, "xtrinode_gateway_logins_total", { outcome: "throttled-address" })).to.be.at.least(3);
     });
 
     it("backs off a user name guessed from many addresses, but not the addresses that user already logged in from", async () => {
@@ -218,7 +219,7 @@ describe("security: gateway logins and statement memory (real gateway processes)
     }
 
     async function statementMemory(kind: "buffered" | "held"): Promise<number> {
-      return metricValue(await metrics(url), "xtrinode_gateway_statement_memory_bytes", `kind="${kind}"`);
+      return metricValue(await metrics(url), "xtrinode_gateway_statement_memory_bytes", { kind });
     }
 
     it("cuts a connection whose statement body is slower than the body timeout, after answering with a Trino error; also one answered without reading its body", async () => {
@@ -232,7 +233,7 @@ describe("security: gateway logins and statement memory (real gateway processes)
       const failed = await failedPoll(queuedAnswer(slow.received()).nextUri!);
       expect(failed.error?.errorName).to.equal("XTRINODE_STATEMENT_TIMEOUT");
       expect(failed.error?.message).to.contain("statements.bodyTimeoutMs");
-      expect(metricValue(await metrics(url), "xtrinode_gateway_statements_refused_total", 'reason="timeout"')).to.equal(1);
+      expect(metricValue(await metrics(url), "xtrinode_gateway_statements_refused_total", { reason: "timeout" })).to.equal(1);
       expect(await statementMemory("buffered")).to.equal(0);
     });
 
@@ -289,7 +290,7 @@ describe("security: gateway logins and statement memory (real gateway processes)
       const accepted = await submitStatement("z".repeat(20 * 1024));
       expect(accepted.stats.state).to.equal("QUEUED");
       expect(accepted.nextUri).to.not.contain("/failed/");
-      expect(metricValue(await metrics(url), "xtrinode_gateway_statements_refused_total", 'reason="budget"')).to.equal(1);
+      expect(metricValue(await metrics(url), "xtrinode_gateway_statements_refused_total", { reason: "budget" })).to.equal(1);
     });
   });
 });

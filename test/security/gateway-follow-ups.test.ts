@@ -17,6 +17,7 @@ import { createRng, testSeed } from "../support/rng.ts";
 import { basicAuth, loopbackRequest, type LoopbackAnswer } from "./loopback-client.ts";
 import { RoutesFile } from "../gateway/support/harness.ts";
 import { eventually } from "../support/eventually.ts";
+import { metricValue, scrapeMetrics } from "../support/metrics-text.ts";
 
 interface RawAnswer extends LoopbackAnswer {
   json(): QueryResult & Record<string, unknown>;
@@ -361,8 +362,7 @@ describe("security: gateway follow-ups, paths, breakers, identity headers (real 
 
   describe("item 5: junk follow-ups cannot eject a backend", () => {
     const breakerOf = async (gateway: ChildUnderTest, backend: TrinoTestServer) => {
-      const metrics = await (await fetch(`${url(gateway)}/metrics`)).text();
-      return Number(new RegExp(`xtrinode_gateway_backend_breaker_state\\{backend="${backend.url}"\\} (\\d)`).exec(metrics)?.[1]);
+      return metricValue(await scrapeMetrics(url(gateway)), "xtrinode_gateway_backend_breaker_state", { backend: backend.url });
     };
 
     it("answers that make the backend say 500 or 404 leave its breaker closed; 503s still open it", async () => {

@@ -66,11 +66,3 @@ export function postStatement(
   if (authorization) headers.authorization = authorization;
   return loopbackRequest(`${gatewayUrl}/v1/statement`, { method: "POST", headers, body: sql, from });
 }
-
-/** The value of an unlabelled sample (or the first sample matching `labels`) in a /metrics text. */
-export function metricValue(metricsText: string, name: string, labels = ""): number {
-  const line = metricsText
-    .split("\n")
-    .find((candidate) => candidate.startsWith(labels ? `${name}{` : `${name} `) && candidate.includes(labels));
-  return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
-}

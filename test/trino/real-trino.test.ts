@@ -15,6 +15,7 @@ import { BasicAuth, Trino } from "trino-client";
 import yaml from "js-yaml";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { skipForMissingPeer, peerProgress } from "../support/peers.ts";
+import { scrapeMetricSum } from "../support/metrics-text.ts";
 import { spawnGateway, type ChildUnderTest } from "../support/process.ts";
 import {
   ensurePythonTrino,
@@ -46,6 +47,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
   this.timeout(300_000);
   const work = mkdtempSync(path.join(tmpdir(), "xtrinode-real-trino-"));
   const routesFile = path.join(work, "routes.yaml");
+  const gatewayConfig = path.join(work, "gateway.yaml");
   let peers: ClientPeers;
   let postgres: RunningPostgres | undefined;
   let trino: RunningTrino | undefined;
@@ -73,12 +75,12 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     writeRoutesFile(routesFile, routes);
   }
 
-  async function metric(name: string, labels: string): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${gatewayPort}/metrics`)).text();
-    const line = text
-      .split("\n")
-      .find((candidate) => candidate.startsWith(`${name}{`) && labels.split(",").every((label) => candidate.includes(label)));
-    return line ? Number(line.split(" ").pop()) : 0;
+  /** One gateway replica on the tier's routes and config; every replica shares the ticket key (follow-ups cross replicas). */
+  function spawnGatewayReplica(): Promise<ChildUnderTest> {
+    return spawnGateway(
+      { routesFile, configFile: gatewayConfig, workers: 1 },
+      { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
+    );
   }
 
   const gw = () => `http://${hostname}:${gatewayPort}`;
@@ -112,12 +114,8 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     writeRoutes([
       { namespace: runtimeNamespace, name: runtimeName, backend: `http://127.0.0.1:${trinoPort}`, state: "PAUSED", hostnames: [hostname] },
     ]);
-    const config = path.join(work, "gateway.yaml");
-    writeFileSync(config, yaml.dump({ trustedProxies: ["127.0.0.1/32"], health: { intervalMs: 500 }, held: { pollWaitMs: 1000 } }));
-    gateway = await spawnGateway(
-      { routesFile, configFile: config, workers: 1 },
-      { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
-    );
+    writeFileSync(gatewayConfig, yaml.dump({ trustedProxies: ["127.0.0.1/32"], health: { intervalMs: 500 }, held: { pollWaitMs: 1000 } }));
+    gateway = await spawnGatewayReplica();
     gatewayPort = Number(new URL(String(gateway.ready.url)).port);
     peerProgress("trino", `peers ready in ${Date.now() - started} ms; coordinator laid out with: ${layout.outsidePod.join("; ")}`);
   });
@@ -145,7 +143,8 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     });
     await eventually(
       "three statements held by the gateway",
-      async () => (await metric("xtrinode_gateway_queries_held", `runtime="${runtimeName}"`)) >= 3,
+      async () =>
+        (await scrapeMetricSum(`http://127.0.0.1:${gatewayPort}`, "xtrinode_gateway_queries_held", { runtime: runtimeName })) >= 3,
       { timeoutMs: 120_000, intervalMs: 200 },
     );
     const coldStart = Date.now();
@@ -155,7 +154,9 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     const [cliResult, jdbcResult, pythonResult] = await Promise.all([cli, jdbc, python]);
     const done = Date.now();
     // Statements released right after start may meet Trino's empty node map (trinodb/trino issue 2214): the gateway submits them again.
-    const resubmitted = await metric("xtrinode_gateway_held_resubmissions_total", `runtime="${runtimeName}"`);
+    const resubmitted = await scrapeMetricSum(`http://127.0.0.1:${gatewayPort}`, "xtrinode_gateway_held_resubmissions_total", {
+      runtime: runtimeName,
+    });
     peerProgress(
       "trino",
       `cold start: JVM start to /v1/info ready ${trinoUp - coldStart} ms; route RUNNING to every held query done ${done - trinoUp} ms; held statements resubmitted after an empty node map: ${resubmitted}`,
@@ -277,10 +278,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
     it("two gateway replicas without affinity: POST via replica A, every poll via replica B (which never saw the query), rows equal the direct query", async () => {
       // Real Trino makes a statement a query only at the first poll of its queued nextUri; before
       // that /v1/query/{id} answers 410 everywhere, so replica B finds the owner by that poll (sticky.ts).
-      const replicaB = await spawnGateway(
-        { routesFile, configFile: path.join(work, "gateway.yaml"), workers: 1 },
-        { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
-      );
+      const replicaB = await spawnGatewayReplica();
       try {
         const replicaBUrl = String(replicaB.ready.url).replace(/\/$/, "");
         const replicaA = `http://127.0.0.1:${gatewayPort}`;
@@ -442,10 +440,7 @@ describe("real Trino behind the gateway, real clients (CLI, JDBC, Python, trino-
       });
 
       it("a segment is retrieved through a second gateway replica that never saw the query", async () => {
-        const replicaB = await spawnGateway(
-          { routesFile, configFile: path.join(work, "gateway.yaml"), workers: 1 },
-          { env: { XTRINODE_LOG_LEVEL: "info", XTRINODE_GATEWAY_TICKET_KEY: ticketKey } },
-        );
+        const replicaB = await spawnGatewayReplica();
         try {
           const replicaBUrl = String(replicaB.ready.url).replace(/\/$/, "");
           const headers = { "x-trino-user": "analyst", "x-trino-xtrinode": spoolingKey };

@@ -67,6 +67,24 @@ export function checksumLines(lines: string[]): string {
   return hash.digest("hex");
 }
 
+/** The java arguments of one CLI run: as user analyst, TSV output, `extra` options before `--execute`. */
+function cliArgs(peers: ClientPeers, server: string, sql: string, extra: string[] = []): string[] {
+  return [
+    ...javaArgs(peers),
+    "-jar",
+    peers.cliJar,
+    "--server",
+    server,
+    "--user",
+    "analyst",
+    "--output-format",
+    "TSV",
+    ...extra,
+    "--execute",
+    sql,
+  ];
+}
+
 /** `trino --server URL --execute SQL --output-format TSV`; rows and a checksum of the output lines. */
 export async function runCli(
   peers: ClientPeers,
@@ -75,35 +93,14 @@ export async function runCli(
   extra: string[] = [],
   timeoutMs = 300_000,
 ): Promise<CliResult> {
-  const run = await runProcess(
-    javaBin(),
-    [
-      ...javaArgs(peers),
-      "-jar",
-      peers.cliJar,
-      "--server",
-      server,
-      "--user",
-      "analyst",
-      "--output-format",
-      "TSV",
-      ...extra,
-      "--execute",
-      sql,
-    ],
-    timeoutMs,
-  );
+  const run = await runProcess(javaBin(), cliArgs(peers, server, sql, extra), timeoutMs);
   const lines = run.stdout.split("\n").filter((line) => line.length > 0);
   return { ...run, rows: lines.length, checksum: checksumLines(lines) };
 }
 
 /** The CLI as a child process (for interrupting it). */
 export function spawnCli(peers: ClientPeers, server: string, sql: string): ChildProcess {
-  return spawn(
-    javaBin(),
-    [...javaArgs(peers), "-jar", peers.cliJar, "--server", server, "--user", "analyst", "--output-format", "TSV", "--execute", sql],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  return spawn(javaBin(), cliArgs(peers, server, sql), { stdio: ["ignore", "pipe", "pipe"] });
 }
 
 export async function runJdbc(
