@@ -13,6 +13,8 @@ export interface BackendState {
   failedProbes: number;
   breaker: BreakerState;
   probing?: Promise<void>;
+  /** Bumped when the health is reset (sync): a probe started before a reset changes nothing when it ends. */
+  epoch: number;
 }
 
 export class Backends {
@@ -42,7 +44,7 @@ export class Backends {
   state(url: string): BackendState {
     let state = this.states.get(url);
     if (!state) {
-      state = { url, health: "unknown", failedProbes: 0, breaker: closedBreaker };
+      state = { url, health: "unknown", failedProbes: 0, breaker: closedBreaker, epoch: 0 };
       this.states.set(url, state);
     }
     return state;
@@ -54,10 +56,12 @@ export class Backends {
 
   /**
    * Keeps state for the backends of the given routes only, and probes new ones at once. A backend
-   * found unhealthy whose route has just turned RUNNING starts afresh ("unknown", probed at once): probes that
-   * failed while its runtime was paused or starting say nothing about the coordinator the operator
-   * now reports ready, and must not turn its first statements away until the next probe round.
-   * The breaker is kept (it judges the coordinator's answers, not its absence).
+   * whose route has just turned RUNNING has its failed probes forgotten and is probed at once (a
+   * probe still in flight from before no longer counts); if it was unhealthy it is usable again
+   * ("unknown") meanwhile. Probes that failed while its runtime was paused or starting say nothing
+   * about the coordinator the operator now reports ready, and must not turn its first statements
+   * away until the next probe round. The breaker is kept (it judges the coordinator's answers, not
+   * its absence); "starting" too (the coordinator said so itself: statements are held for it).
    */
   sync(routes: ReadonlyArray<{ backend: string; state: string }>): void {
     const wanted = new Set(routes.map((route) => route.backend));
@@ -65,10 +69,11 @@ export class Backends {
     const running = new Set(routes.filter((route) => route.state === "RUNNING").map((route) => route.backend));
     for (const url of running) {
       const state = this.states.get(url);
-      // Only "unhealthy" is reset: "starting" came from the coordinator itself (held for, not forwarded to).
-      if (!state || this.runningBefore.has(url) || state.health !== "unhealthy") continue;
-      state.health = "unknown";
+      if (!state || this.runningBefore.has(url) || state.health === "starting") continue;
+      if (state.health === "unhealthy") state.health = "unknown";
       state.failedProbes = 0;
+      state.epoch++;
+      state.probing = undefined;
       void this.probe(state);
     }
     this.runningBefore = running;
@@ -136,13 +141,17 @@ export class Backends {
 
   /** Probes /v1/info once (concurrent callers share the probe). */
   probe(state: BackendState): Promise<void> {
-    state.probing ??= this.runProbe(state).finally(() => {
-      state.probing = undefined;
-    });
+    if (!state.probing) {
+      const probing = this.runProbe(state).finally(() => {
+        if (state.probing === probing) state.probing = undefined; // not one started after a reset
+      });
+      state.probing = probing;
+    }
     return state.probing;
   }
 
   private async runProbe(state: BackendState): Promise<void> {
+    const epoch = state.epoch;
     const before = `${state.health}/${state.breaker.phase}`;
     let ok = false;
     let starting = false;
@@ -162,7 +171,7 @@ export class Backends {
     } catch {
       ok = false;
     }
-    if (!this.states.has(state.url)) return;
+    if (!this.states.has(state.url) || state.epoch !== epoch) return;
     if (ok) {
       state.failedProbes = 0;
       state.health = "healthy";
