@@ -170,7 +170,8 @@ export function rawHeader(rawHeaders: string[], name: string): string | undefine
   return undefined;
 }
 
-// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never passed on.
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never passed on; so are a
+// proxy's credentials and challenge (§11.7: for the proxy they are addressed to, here the gateway).
 export const hopByHop: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
@@ -179,7 +180,25 @@ export const hopByHop: ReadonlySet<string> = new Set([
   "te",
   "trailer",
   "upgrade",
+  "proxy-authorization",
+  "proxy-authenticate",
 ]);
+
+/**
+ * The other header names a message's Connection header lists (RFC 9110 §7.6.1: hop-by-hop as well,
+ * not passed on), lower case; undefined when it lists none (the usual `keep-alive` or `close`).
+ */
+export function connectionOptions(connection: string | string[] | undefined): ReadonlySet<string> | undefined {
+  if (connection === undefined) return undefined;
+  const text = (Array.isArray(connection) ? connection.join(",") : connection).toLowerCase();
+  if (text === "keep-alive" || text === "close") return undefined;
+  const names = new Set<string>();
+  for (const part of text.split(",")) {
+    const name = part.trim();
+    if (name && !hopByHop.has(name)) names.add(name);
+  }
+  return names.size > 0 ? names : undefined;
+}
 // Buffered relays also set their own framing and Host.
 const notRelayed = new Set([...hopByHop, "content-length", "host"]);
 
@@ -197,7 +216,8 @@ function rawHeadersWithout(rawHeaders: string[], dropped: ReadonlySet<string>): 
 
 /** Request headers to pass on unchanged but for the hop-by-hop ones (a worker forwarding to another, workers.ts). */
 export function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  return headersWithout(headers, (name) => hopByHop.has(name));
+  const listed = connectionOptions(headers.connection);
+  return headersWithout(headers, (name) => hopByHop.has(name) || listed?.has(name) === true);
 }
 
 /** A raw [name, value, …] response header list for a streamed relay (repeated headers kept, in order). */
@@ -212,7 +232,8 @@ export function isForwardable(name: string): boolean {
 
 /** Request headers to pass on in a buffered relay (isForwardable). */
 export function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  return headersWithout(headers, (name) => !isForwardable(name));
+  const listed = connectionOptions(headers.connection);
+  return headersWithout(headers, (name) => !isForwardable(name) || listed?.has(name) === true);
 }
 
 /** Writes a buffered backend answer: its headers (repeated ones kept) with our own framing, then the body. */

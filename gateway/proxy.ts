@@ -12,7 +12,7 @@
 // headers and body) instead of one write for the head and one per chunk.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Agent, type Dispatcher } from "undici";
-import { backendAddress, hopByHop } from "./backend-http.ts";
+import { backendAddress, connectionOptions, hopByHop } from "./backend-http.ts";
 import { appendForwardedHeaders, isForwardingHeader, type ForwardedView } from "./forwarded.ts";
 import { backendTag, transactionHeader, untagTransactionHeader } from "./transactions.ts";
 
@@ -73,15 +73,17 @@ function responseHeaderRole(name: string): ResponseHeaderRole {
 
 /**
  * The request headers for the backend, in one pass over the incoming ones (their names are lower
- * case: Node's parsed headers, after authentication consumed the credentials): hop-by-hop, Host,
+ * case: Node's parsed headers, after authentication consumed the credentials): hop-by-hop (also those the Connection header lists), Host,
  * Expect (a relayed request has no body) and every forwarding header dropped, the transaction id untagged, then Host and the gateway's own
  * X-Forwarded-For/Proto/Host. A flat [name, value, …] list, which undici writes as it is.
  */
 export function relayRequestHeaders(headers: IncomingMessage["headers"], host: string, forwarded: ForwardedView): string[] {
   const out: string[] = [];
+  const listed = connectionOptions(headers.connection);
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || name === "host" || name === "expect" || hopByHop.has(name) || isForwardingHeader(name)) continue;
+    if (value === undefined || name === "host" || name === "expect" || hopByHop.has(name) || isForwardingHeader(name) || listed?.has(name))
+      continue;
     if (name === transactionHeader) {
       const untagged = { [transactionHeader]: value };
       untagTransactionHeader(untagged);

@@ -2,7 +2,7 @@
 // names the owning coordinator), learning ownership and in-flight state from that answer.
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { RouteEntry } from "../schemas/generated/types.ts";
-import { isForwardable, submitRequest, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
+import { connectionOptions, isForwardable, submitRequest, writeBufferedAnswer, type BackendResponse } from "./backend-http.ts";
 import { isUnhealthyStatus } from "./breaker.ts";
 import type { GatewayCore, SubmitServices } from "./core.ts";
 import { appendForwardedHeaders, type ForwardedView } from "./forwarded.ts";
@@ -102,9 +102,10 @@ const notSubmitted: ReadonlySet<string> = new Set(["accept-encoding", "expect"])
  */
 export function statementHeaders(headers: OutgoingHttpHeaders, forwarded: ForwardedView, length: number): string[] {
   const out: string[] = [];
+  const listed = connectionOptions(headers.connection as string | string[] | undefined);
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || !isForwardable(name) || notSubmitted.has(name)) continue;
+    if (value === undefined || !isForwardable(name) || notSubmitted.has(name) || listed?.has(name)) continue;
     if (Array.isArray(value)) for (const each of value) out.push(name, each);
     else out.push(name, String(value));
   }

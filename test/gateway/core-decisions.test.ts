@@ -6,6 +6,7 @@ import { deflateRawSync } from "node:zlib";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
 import { decideNewQuery } from "../../gateway/backend-choice.ts";
 import { BoundedMap } from "../../gateway/bounded-map.ts";
+import { connectionOptions, forwardableHeaders, withoutHopByHop } from "../../gateway/backend-http.ts";
 import { admitNewQuery, breakerAllows, closedBreaker, ejectionMs, recordFailure, recordSuccess } from "../../gateway/breaker.ts";
 import { forwardedView, trustedProxies } from "../../gateway/forwarded.ts";
 import { relayRequestHeaders } from "../../gateway/proxy.ts";
@@ -258,8 +259,11 @@ describe("gateway bounded state", () => {
       "accept-encoding": "gzip",
       "content-length": "99",
       expect: "100-continue",
-      // Hop-by-hop, Host and a client's own forwarding headers never go on (the gateway sets its own).
-      connection: "keep-alive",
+      // Hop-by-hop (also those Connection lists, and a proxy's credentials), Host and a client's own
+      // forwarding headers never go on (the gateway sets its own).
+      connection: "keep-alive, x-hop-only",
+      "x-hop-only": "1",
+      "proxy-authorization": "Basic cHJveHk6c2VjcmV0",
       host: "gw.example:8443",
       "x-forwarded-host": "evil.example",
       forwarded: "host=evil.example",
@@ -349,8 +353,11 @@ describe("gateway forwarded headers", () => {
       {
         ...incoming,
         host: "gateway:8080",
-        connection: "keep-alive",
+        // Hop-by-hop: the standard ones, those the Connection header lists, a proxy's credentials.
+        connection: "keep-alive, X-Hop-Only",
+        "x-hop-only": "1",
         "keep-alive": "timeout=5",
+        "proxy-authorization": "Basic cHJveHk6c2VjcmV0",
         "x-trino-transaction-id": `tx-1.${backendTag("http://b:8080")}`,
         "x-trino-client-tags": ["a", "b"],
       },
@@ -369,6 +376,13 @@ describe("gateway forwarded headers", () => {
       ["x-forwarded-proto", "http"],
       ["x-forwarded-host", "localhost"],
     ]);
+  });
+  it("drops the headers a Connection header lists in the held statement's copy and between workers too", () => {
+    const incoming = { connection: "Keep-Alive, X-Hop-Only ,te", "x-hop-only": "1", "x-trino-user": "alice", te: "trailers" };
+    expect(connectionOptions(incoming.connection)).to.deep.equal(new Set(["x-hop-only"]));
+    expect(connectionOptions("keep-alive")).to.equal(undefined);
+    expect(forwardableHeaders(incoming)).to.deep.equal({ "x-trino-user": "alice" });
+    expect(withoutHopByHop(incoming)).to.deep.equal({ "x-trino-user": "alice" });
   });
   it("rejects a malformed CIDR naming it", () => {
     expect(() => trustedProxies(["10.0.0.0/abc"])).to.throw(/10\.0\.0\.0\/abc/);
