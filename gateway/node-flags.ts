@@ -5,8 +5,10 @@
 // 280-377 MiB with the defaults. Measured side by side (bench/RESULTS.md "gateway process memory"
 // and "V8 heap flags"): `--heap-growing-percent=50` alone leaves the RSS at ~265 MiB; a small young
 // generation as well (`--max-semi-space-size=2`, shipped first) holds it at ~140-185 MiB but costs
-// 1.1-1.2× the CPU per request (more scavenges); a 16 MiB semi-space with it holds the RSS at ~163 MiB
-// for the defaults' CPU. Setting them from inside a running process has no effect
+// 1.1-1.2× the CPU per request (more scavenges); a 16 MiB semi-space with it held the RSS at ~166 MiB
+// but its frequent full collections cost V8's worker threads ~4 µs per follow-up (1.14-1.19× the
+// minimal proxy's CPU); letting the old generation grow to 2× instead of 1.5× its live data holds the
+// RSS under 200 MB too (bench/RESULTS.md, "Session 3") at 1.05-1.12×. Setting them from inside a running process has no effect
 // (v8.setFlagsFromString, measured), so `xtrinode gateway` restarts itself with them at start-up
 // (same process id, process.execve) unless they are on its command line already; a flag given there
 // or in NODE_OPTIONS wins (`--max-semi-space-size=0 --heap-growing-percent=0` restores V8's defaults).
@@ -15,10 +17,10 @@
 /**
  * - `--max-semi-space-size=16`: young generation at most 2 × 16 MiB (half of V8's top size here;
  *   smaller ones cost CPU in scavenges).
- * - `--heap-growing-percent=50`: the old generation may grow to 1.5× the live data before the next
- *   full GC (V8 picks 1.1-4× by GC speed; under load it picks the top).
+ * - `--heap-growing-percent=100`: the old generation may grow to 2× the live data before the next
+ *   full GC (V8 picks 1.1-4× by GC speed; under load it picks the top; 1.5× cost CPU in marking).
  */
-export const gatewayNodeFlags: readonly string[] = ["--max-semi-space-size=16", "--heap-growing-percent=50"];
+export const gatewayNodeFlags: readonly string[] = ["--max-semi-space-size=16", "--heap-growing-percent=100"];
 
 /** The name of a `--flag=value` (V8 also accepts underscores: `--max_semi_space_size`). */
 function flagName(flag: string): string {
