@@ -202,9 +202,11 @@ export function connectionOptions(connection: string | string[] | undefined): Re
 // Buffered relays also set their own framing and Host.
 const notRelayed = new Set([...hopByHop, "content-length", "host"]);
 
+/** A copy of request headers without the `dropped` ones and those the Connection header lists (hop-by-hop too). */
 function headersWithout(headers: http.IncomingHttpHeaders, dropped: (name: string) => boolean): http.OutgoingHttpHeaders {
+  const listed = connectionOptions(headers.connection);
   const out: http.OutgoingHttpHeaders = {};
-  for (const name in headers) if (headers[name] !== undefined && !dropped(name)) out[name] = headers[name];
+  for (const name in headers) if (headers[name] !== undefined && !dropped(name) && !listed?.has(name)) out[name] = headers[name];
   return out;
 }
 
@@ -216,8 +218,7 @@ function rawHeadersWithout(rawHeaders: string[], dropped: ReadonlySet<string>): 
 
 /** Request headers to pass on unchanged but for the hop-by-hop ones (a worker forwarding to another, workers.ts). */
 export function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const listed = connectionOptions(headers.connection);
-  return headersWithout(headers, (name) => hopByHop.has(name) || listed?.has(name) === true);
+  return headersWithout(headers, (name) => hopByHop.has(name));
 }
 
 /** A raw [name, value, …] response header list for a streamed relay (repeated headers kept, in order). */
@@ -232,8 +233,7 @@ export function isForwardable(name: string): boolean {
 
 /** Request headers to pass on in a buffered relay (isForwardable). */
 export function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const listed = connectionOptions(headers.connection);
-  return headersWithout(headers, (name) => !isForwardable(name) || listed?.has(name) === true);
+  return headersWithout(headers, (name) => !isForwardable(name));
 }
 
 /** Writes a buffered backend answer: its headers (repeated ones kept) with our own framing, then the body. */

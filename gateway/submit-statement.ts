@@ -52,7 +52,8 @@ export function statementAnswerOf(body: Buffer): { id: string; running: boolean 
 
 /**
  * Learns query ownership and in-flight state from a backend's statement response; tags a started
- * transaction with the backend. `owner` is recorded only when given (authentication on: follow-ups
+ * transaction with the backend. `runtimeKey` is routeKey(runtime), passed in because the caller
+ * has it already (one string less per statement). `owner` is recorded only when given (authentication on: follow-ups
  * are then checked against it; without authentication nobody reads it).
  */
 export function learnFromStatementResponse(
