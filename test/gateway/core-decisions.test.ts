@@ -287,6 +287,22 @@ describe("gateway bounded state", () => {
     expect(queries.size).to.equal(0);
     expect(queries.perRuntime.size + queries.perBackend.size).to.equal(0);
   });
+  it("moves a polled query to the end at most once a second, and still sweeps an idle query behind one polled in that second", () => {
+    // idleMs 10 s: polls move a query to the end of the map at most once per 1,000 ms.
+    const queries = new InFlightQueries(10, 10_000);
+    queries.running("q1", "ns/a", "http://a", 0);
+    queries.running("q2", "ns/a", "http://a", 0);
+    queries.running("q1", "ns/a", "http://a", 500); // polled, not moved: still in front of q2
+    queries.sweep(10_200); // q1 idle 9.7 s (kept), q2 idle 10.2 s behind it (ended)
+    expect([queries.get("q1")?.lastSeenMs, queries.get("q2")]).to.deep.equal([500, undefined]);
+    // Eviction for space takes the least recently moved: q3 (moved at 1,500) outlives q4 (0).
+    const full = new InFlightQueries(2, 10_000);
+    full.running("q3", "ns/a", "http://a", 0);
+    full.running("q4", "ns/a", "http://a", 0);
+    full.running("q3", "ns/a", "http://a", 1500);
+    full.running("q5", "ns/a", "http://a", 1600);
+    expect([full.get("q3")?.lastSeenMs, full.get("q4"), full.size]).to.deep.equal([1500, undefined, 2]);
+  });
 });
 
 describe("gateway forwarded headers", () => {
