@@ -1,5 +1,6 @@
 // Child processes of the gateway benchmarks.
-import type { ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
 export async function stop(child: ChildProcess, graceMs = 5000): Promise<void> {
@@ -9,4 +10,44 @@ export async function stop(child: ChildProcess, graceMs = 5000): Promise<void> {
   const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** Clock ticks per second of /proc/<pid>/stat CPU times (sysconf(_SC_CLK_TCK)). */
+export const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** The live process ids of `pid` and its descendants (/proc/<pid>/task/<tid>/children). */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${tree[i]}/task`);
+    } catch {
+      continue; // exited
+    }
+    for (const task of tasks) {
+      try {
+        for (const child of readFileSync(`/proc/${tree[i]}/task/${task}/children`, "utf8").trim().split(/\s+/))
+          if (child) tree.push(Number(child));
+      } catch {
+        // task gone
+      }
+    }
+  }
+  return tree;
+}
+
+/** User + system CPU (ms) used so far by `pid` and its live descendants, all threads (utime + stime). */
+export function processTreeCpuMs(pid: number): number {
+  let ticks = 0;
+  for (const member of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${member}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
+      ticks += Number(fields[11]) + Number(fields[12]); // fields 14 (utime) and 15 (stime)
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return (ticks * 1000) / clockTicks;
 }

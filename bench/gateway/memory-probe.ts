@@ -1,6 +1,6 @@
 // Preloaded into a gateway process by bench/gateway/memory.ts (`node --import <this file>`): where
 // the resident memory goes. Once a second, and on SIGUSR2, it appends one JSON line to the file
-// named by XTRINODE_BENCH_MEMORY_PROBE: process.memoryUsage() (rss, V8 heap total/used, external,
+// named by XTRINODE_BENCH_MEMORY_PROBE (with --workers every process appends to it; each line names its pid): process.memoryUsage() (rss, V8 heap total/used, external,
 // array buffers) and V8's heap statistics (committed per space, malloced memory). On SIGUSR2 it
 // first runs a full GC when the process has --expose-gc, so that line's heapUsed is the live data.
 // Bench only: nothing in gateway/ imports it.
@@ -18,6 +18,7 @@ function sample(reason: "tick" | "signal"): void {
   const heap = v8.getHeapStatistics();
   const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((space) => [space.space_name, round(space.space_size)]));
   const line = {
+    pid: process.pid,
     reason,
     afterGc: reason === "signal" && gc !== undefined,
     at: Date.now(),

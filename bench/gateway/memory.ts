@@ -7,7 +7,10 @@
 // the memory goes (V8 heap used/total, external, malloc) next to the RSS read from /proc.
 //
 //   npm run bench:gateway-memory -- [--held 10000] [--queries 1000000] [--checkpoints 10]
-//                                   [--connections 50] [--variant 'name|node flags|ENV=value ...']… [--record]
+//                                   [--connections 50] [--variant 'name|node flags|ENV=value ...|workers']… [--record]
+//
+// A variant with workers > 1 runs `--workers N`: its RSS figures are those of its largest worker
+// process (each worker holds its own bounded maps; the goal is per process), the primary's beside them.
 //
 // Everything listens on 127.0.0.1 only and is stopped at the end (also on failure). --record
 // rewrites this benchmark's section of bench/RESULTS.md.
@@ -22,7 +25,7 @@ import yaml from "js-yaml";
 import { gatewayArgs } from "../../test/support/process.ts";
 import { writeRoutesFile } from "../../test/support/routes-file.ts";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
-import { stop } from "./children.ts";
+import { clockTicks, processTree, processTreeCpuMs, stop } from "./children.ts";
 import { sendAmount as sendOver } from "./flow.ts";
 
 const { values } = parseArgs({
@@ -47,13 +50,16 @@ interface Variant {
   name: string;
   nodeFlags: string[];
   env: Record<string, string>;
+  /** `--workers`: 1 serves in the one process. */
+  workers: number;
 }
 
-/** `name|flag flag|ENV=value ENV=value` */
+/** `name|flag flag|ENV=value ENV=value|workers` */
 function parseVariant(text: string): Variant {
-  const [name, flags = "", env = ""] = text.split("|");
+  const [name, flags = "", env = "", workers = "1"] = text.split("|");
   return {
     name,
+    workers: Math.max(1, Number(workers) || 1),
     nodeFlags: flags.split(/\s+/).filter(Boolean),
     env: Object.fromEntries(
       env
@@ -68,8 +74,9 @@ const variants: Variant[] = values.variant?.length
   ? values.variant.map(parseVariant)
   : [
       // V8's defaults: the gateway keeps flags given on its command line (gateway/node-flags.ts), 0 is V8's default.
-      { name: "V8 defaults", nodeFlags: ["--max-semi-space-size=0", "--heap-growing-percent=0"], env: {} },
-      { name: "as shipped (gateway/node-flags.ts, added at start-up)", nodeFlags: [], env: {} },
+      { name: "V8 defaults", nodeFlags: ["--max-semi-space-size=0", "--heap-growing-percent=0"], env: {}, workers: 1 },
+      { name: "as shipped (gateway/node-flags.ts, added at start-up)", nodeFlags: [], env: {}, workers: 1 },
+      { name: "as shipped, --workers 2 (largest worker)", nodeFlags: [], env: {}, workers: 2 },
     ];
 
 // ---- processes ------------------------------------------------------------------------------------
@@ -114,7 +121,7 @@ interface Gateway {
   probeFile: string;
 }
 
-/** One gateway process (`--workers 1`: the RSS read is that of the process serving), the probe preloaded. */
+/** One gateway (`--workers 1`: one process serving; else a primary and its workers), the probe preloaded in each. */
 async function startGateway(
   variant: Variant,
   name: string,
@@ -135,33 +142,58 @@ async function startGateway(
       "--import",
       probeScript,
       "bin/xtrinode.ts",
-      ...gatewayArgs({ routesFile, configFile, workers: 1 }),
+      ...gatewayArgs({ routesFile, configFile, workers: variant.workers }),
     ],
     { ...variant.env, XTRINODE_LOG_LEVEL: "info", XTRINODE_BENCH_MEMORY_PROBE: probeFile },
   );
-  return { variant, child, url, probeFile };
+  const gateway = { variant, child, url, probeFile };
+  // With --workers, "listening" comes once every worker listens.
+  if (variant.workers > 1 && workerPids(gateway).length !== variant.workers)
+    throw new Error(`${variant.name}: ${workerPids(gateway).length} worker processes, expected ${variant.workers}`);
+  return gateway;
+}
+
+/** The processes serving requests: the gateway process itself, or with --workers its workers. */
+function workerPids(gateway: Gateway): number[] {
+  return gateway.variant.workers > 1 ? processTree(gateway.child.pid!).slice(1) : [gateway.child.pid!];
 }
 
 // ---- measurements ---------------------------------------------------------------------------------
 
 const MiBPerKb = 1 / 1024;
 
-/** User+system CPU time of a process so far (/proc/<pid>/stat utime + stime), µs. */
-function cpuMicros(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  // utime and stime are fields 14 and 15 of stat (counted from 1; here after pid and comm).
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
+/** User+system CPU time of a gateway so far (with --workers: primary and workers), µs. */
+function cpuMicros(gateway: Gateway): number {
+  return processTreeCpuMs(gateway.child.pid!) * 1000;
 }
-const clockTicks = 100; // sysconf(_SC_CLK_TCK) on Linux
 
 /** VmRSS and VmHWM (peak RSS) of a process, MiB. */
-function rssOf(pid: number): { rss: number; peak: number } {
+function processRss(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
   return { rss: kb("VmRSS") * MiBPerKb, peak: kb("VmHWM") * MiBPerKb };
 }
 
+/** RSS and peak RSS of the serving process (with --workers: the largest of the workers), MiB. */
+function rssOf(gateway: Gateway): { rss: number; peak: number } {
+  const each = workerPids(gateway).map(processRss);
+  return { rss: Math.max(...each.map((x) => x.rss)), peak: Math.max(...each.map((x) => x.peak)) };
+}
+
+/** The serving process with the largest RSS now. */
+function largestWorker(gateway: Gateway): number {
+  const pids = workerPids(gateway);
+  const rss = pids.map((pid) => processRss(pid).rss);
+  return pids[rss.indexOf(Math.max(...rss))];
+}
+
+/** With --workers: the primary's peak RSS, MiB (it serves no request); else undefined. */
+function primaryPeak(gateway: Gateway): number | undefined {
+  return gateway.variant.workers > 1 ? processRss(gateway.child.pid!).peak : undefined;
+}
+
 interface ProbeLine {
+  pid: number;
   reason: string;
   afterGc: boolean;
   rss: number;
@@ -174,18 +206,21 @@ interface ProbeLine {
   spaces: Record<string, number>;
 }
 
+/** The probe's lines of the serving process with the largest RSS (with --workers every process writes to the file). */
 function probeLines(gateway: Gateway): ProbeLine[] {
+  const pid = largestWorker(gateway);
   return readFileSync(gateway.probeFile, "utf8")
     .split("\n")
     .filter(Boolean)
-    .map((line) => JSON.parse(line) as ProbeLine);
+    .map((line) => JSON.parse(line) as ProbeLine)
+    .filter((line) => line.pid === pid);
 }
 
 /** The probe's largest heap total and its last line; with `gc`, a fresh line after a full GC (the live heap). */
 async function probe(gateway: Gateway, gc = false): Promise<{ last: ProbeLine; maxHeapTotal: number }> {
   if (gc) {
     const before = probeLines(gateway).length;
-    gateway.child.kill("SIGUSR2");
+    process.kill(largestWorker(gateway), "SIGUSR2");
     for (
       let i = 0;
       i < 100 &&
@@ -213,6 +248,7 @@ interface HeldResult {
   heapUsed: number;
   heapTotal: number;
   liveHeap: number;
+  primaryPeak?: number;
 }
 
 /** `heldCount` statements to a RESUMING route (nothing answers; held.maxQueries raised to fit); RSS with all held. */
@@ -221,12 +257,13 @@ async function heldPhase(variant: Variant, index: number): Promise<HeldResult> {
     held: { maxQueries: heldCount, abandonAfterMs: 600_000, maxAgeMs: 600_000 },
   });
   const warmUp = await sendAmount(gateway.url, 200, "statement");
-  const rssBefore = rssOf(gateway.child.pid!).rss;
+  const rssBefore = rssOf(gateway).rss;
   const sent = await sendAmount(gateway.url, heldCount - 200, "statement");
   await sleep(1500);
-  const { rss, peak } = rssOf(gateway.child.pid!);
+  const { rss, peak } = rssOf(gateway);
   const { last } = await probe(gateway);
   const live = await probe(gateway, true);
+  const primary = primaryPeak(gateway);
   await stop(gateway.child);
   const result = {
     variant: variant.name,
@@ -238,6 +275,7 @@ async function heldPhase(variant: Variant, index: number): Promise<HeldResult> {
     heapUsed: last.heapUsed,
     heapTotal: last.heapTotal,
     liveHeap: live.last.heapUsed,
+    primaryPeak: primary,
   };
   console.error(`held ${heldCount} (${variant.name}): ${JSON.stringify(result)}`);
   return result;
@@ -265,6 +303,7 @@ interface PassedResult {
   heapLimit: number;
   problems: number;
   seconds: number;
+  primaryPeak?: number;
 }
 
 // ---- run ------------------------------------------------------------------------------------------
@@ -286,7 +325,7 @@ try {
   for (const gateway of gateways) {
     passed.push({
       variant: gateway.variant.name,
-      idleRss: rssOf(gateway.child.pid!).rss,
+      idleRss: rssOf(gateway).rss,
       warmRss: 0,
       checkpoints: [],
       peak: 0,
@@ -299,7 +338,7 @@ try {
   }
   for (const [index, gateway] of gateways.entries()) {
     await sendAmount(gateway.url, 3 * 1000, "flow"); // warm-up: 1,000 queries
-    passed[index].warmRss = rssOf(gateway.child.pid!).rss;
+    passed[index].warmRss = rssOf(gateway).rss;
   }
   const step = Math.ceil(queryCount / checkpointCount);
   for (let done = 0, round = 0; done < queryCount; done += step, round++) {
@@ -308,15 +347,15 @@ try {
       const index = (k + round) % gateways.length;
       const gateway = gateways[index];
       const begin = Date.now();
-      const cpuBefore = cpuMicros(gateway.child.pid!);
+      const cpuBefore = cpuMicros(gateway);
       const result = await sendAmount(gateway.url, 3 * amount, "flow");
       passed[index].seconds += (Date.now() - begin) / 1000;
-      const cpuPerQuery = (cpuMicros(gateway.child.pid!) - cpuBefore) / amount;
+      const cpuPerQuery = (cpuMicros(gateway) - cpuBefore) / amount;
       passed[index].problems += result.problems;
       const { last } = await probe(gateway);
       const checkpoint = {
         queries: done + amount,
-        rss: rssOf(gateway.child.pid!).rss,
+        rss: rssOf(gateway).rss,
         heapTotal: last.heapTotal,
         heapUsed: last.heapUsed,
         external: last.external,
@@ -333,10 +372,11 @@ try {
     const { maxHeapTotal, last } = await probe(gateway);
     const live = await probe(gateway, true);
     Object.assign(passed[index], {
-      peak: rssOf(gateway.child.pid!).peak,
+      peak: rssOf(gateway).peak,
       maxHeapTotal,
       heapLimit: last.heapLimit,
       liveHeap: live.last.heapUsed,
+      primaryPeak: primaryPeak(gateway),
     });
     await stop(gateway.child);
   }
@@ -362,7 +402,7 @@ lines.push("<!-- bench:gateway-memory:start -->");
 lines.push("## gateway process memory (bench/gateway/memory.ts)");
 lines.push("");
 lines.push(
-  `Machine: nproc ${os.availableParallelism()}; memory ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${started.toISOString()}; load average at start ${loadAtStart.map((n) => n.toFixed(1)).join(" ")}, at end ${loadAtEnd.map((n) => n.toFixed(1)).join(" ")}. One gateway process per variant (\`xtrinode gateway --workers 1\`, default config), ${connections} connections (autocannon), every process on 127.0.0.1; RSS is VmRSS of /proc/<pid>/status, peak is VmHWM; heap figures from process.memoryUsage() in the process (bench/gateway/memory-probe.ts), "live heap" after a full GC at the end. Goal (issue 18): ≤ 200 MB RSS in both cases.`,
+  `Machine: nproc ${os.availableParallelism()}; memory ${Math.round(os.totalmem() / 2 ** 30)} GiB; node ${process.version}; ${started.toISOString()}; load average at start ${loadAtStart.map((n) => n.toFixed(1)).join(" ")}, at end ${loadAtEnd.map((n) => n.toFixed(1)).join(" ")}. One gateway per variant (\`xtrinode gateway --workers 1\` unless the variant says \`--workers 2\`, default config), ${connections} connections (autocannon), every process on 127.0.0.1; RSS is VmRSS of /proc/<pid>/status, peak is VmHWM; heap figures from process.memoryUsage() in the process (bench/gateway/memory-probe.ts), "live heap" after a full GC at the end. Goal (issue 18): ≤ 200 MB RSS in both cases.`,
 );
 lines.push("");
 lines.push("Variants (node flags | environment):");
@@ -408,6 +448,17 @@ for (const p of passed)
   lines.push(
     `| ${p.variant} | ${fmt(p.idleRss)} | ${fmt(p.warmRss)} | ${p.checkpoints.map((c) => `${fmt(c.rss)} (${fmt(c.heapTotal)})`).join(" | ")} | ${fmt(p.peak)} | ${fmt(p.maxHeapTotal)} | ${fmt(p.liveHeap)} | ${fmt(p.heapLimit)} | ${fmt(median(p.checkpoints.map((c) => c.cpuPerQuery)))} (${fmt(cpuRatio(p), 2)}) | ${fmt(p.seconds)} | ${p.problems} | ${goal(p.peak)} |`,
   );
+const primaries = [...held.map((h) => ["held", h] as const), ...passed.map((p) => ["passed", p] as const)].filter(
+  ([, r]) => r.primaryPeak !== undefined,
+);
+if (primaries.length > 0) {
+  lines.push("");
+  lines.push(
+    `With --workers, the figures above are the largest worker's; the primary (no request served) peaked at ${primaries
+      .map(([phase, r]) => `${fmt(r.primaryPeak!)} MiB (${r.variant}, ${phase === "held" ? "held statements" : "queries passed"})`)
+      .join(", ")}.`,
+  );
+}
 lines.push("");
 lines.push(
   `Per-query bookkeeping after ${queryCount.toLocaleString("en")} queries (the gateway's StickyRoutes, QueryOwners and InFlightQueries driven directly, default limits, heap after GC; bench/gateway/sticky-memory.ts):`,

@@ -19,7 +19,7 @@
 // Every process listens on 127.0.0.1 only; every run is bounded by --duration; all children are
 // stopped at the end (also on failure). --record rewrites this benchmark's section of bench/RESULTS.md.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -31,7 +31,7 @@ import { Worker } from "node:worker_threads";
 import autocannon from "autocannon";
 import yaml from "js-yaml";
 import { FOLLOW_UPS_PER_POST, followUpRequests } from "./follow-up-load.ts";
-import { stop } from "./children.ts";
+import { clockTicks, processTreeCpuMs, stop } from "./children.ts";
 import { flowRequests } from "./flow.ts";
 import { freePort, gatewayArgs } from "../../test/support/process.ts";
 import { percentile } from "./paced-load.ts";
@@ -294,44 +294,6 @@ const median = (xs: number[]) => {
 // ---- CPU per request ------------------------------------------------------------------------------
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux unless built otherwise). */
-const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
-
-/** The live process ids of `pid` and its descendants (/proc/<pid>/task/<tid>/children). */
-function processTree(pid: number): number[] {
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) {
-    let tasks: string[] = [];
-    try {
-      tasks = readdirSync(`/proc/${tree[i]}/task`);
-    } catch {
-      continue; // exited
-    }
-    for (const task of tasks) {
-      try {
-        for (const child of readFileSync(`/proc/${tree[i]}/task/${task}/children`, "utf8").trim().split(/\s+/))
-          if (child) tree.push(Number(child));
-      } catch {
-        // task gone
-      }
-    }
-  }
-  return tree;
-}
-
-/** User + system CPU (ms) used so far by `pid` and its live descendants, all threads (utime + stime). */
-function processTreeCpuMs(pid: number): number {
-  let ticks = 0;
-  for (const member of processTree(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${member}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
-      ticks += Number(fields[11]) + Number(fields[12]); // fields 14 (utime) and 15 (stime)
-    } catch {
-      // exited between listing and reading
-    }
-  }
-  return (ticks * 1000) / clockTicks;
-}
 
 /** Which requests a CPU slice sends: follow-up polls of one query per connection, or new statements only. */
 type CpuPath = "follow-up" | "statement";
