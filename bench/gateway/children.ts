@@ -42,12 +42,17 @@ export function processTreeCpuMs(pid: number): number {
   let ticks = 0;
   for (const member of processTree(pid)) {
     try {
-      const stat = readFileSync(`/proc/${member}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
-      ticks += Number(fields[11]) + Number(fields[12]); // fields 14 (utime) and 15 (stime)
+      ticks += cpuTicksOf(`/proc/${member}/stat`);
     } catch {
       // exited between listing and reading
     }
   }
   return (ticks * 1000) / clockTicks;
+}
+
+/** utime + stime (clock ticks) of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file. */
+export function cpuTicksOf(statFile: string): number {
+  const stat = readFileSync(statFile, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // fields[0] is field 3 (state)
+  return Number(fields[11]) + Number(fields[12]); // fields 14 (utime) and 15 (stime)
 }

@@ -7,8 +7,16 @@
 // --minimal profiles bench/gateway/minimal-proxy.ts instead (the floor), for comparison.
 // --path statement profiles new statements instead (every request a POST /v1/statement, as
 // bench:gateway's statement slices).
+// --prefill S first sends new statements for S seconds that are never polled: up to sticky.maxQueries
+// queries stay in flight, as bench:gateway's statement slices leave them for its follow-up slices.
+// --threads takes no profile: after a 3-s warm-up it reads the CPU time of each thread of the
+// process from /proc/<pid>/task before and after the load and prints it per 2xx response (main
+// thread, V8's worker threads (garbage collection, compilation), libuv's pool): where a difference
+// in CPU per request against --minimal lies. This is how the per-poll reordering of in-flight
+// queries was found (bench/RESULTS.md, "Session 4").
 //
-//   node bench/gateway/profile-follow-up.ts [--seconds 20] [--connections 50] [--top 25] [--minimal] [--path follow-up|statement]
+//   node bench/gateway/profile-follow-up.ts [--seconds 20] [--connections 50] [--top 25] [--minimal]
+//                                           [--path follow-up|statement] [--prefill 0] [--threads]
 import { spawn, type ChildProcess } from "node:child_process";
 import { gatewayArgs } from "../../test/support/process.ts";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -21,6 +29,7 @@ import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import { followUpRequests } from "./follow-up-load.ts";
 import { writeRoutesFile } from "../../test/support/routes-file.ts";
+import { clockTicks, cpuTicksOf } from "./children.ts";
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +38,8 @@ const { values } = parseArgs({
     top: { type: "string", default: "25" },
     minimal: { type: "boolean", default: false },
     path: { type: "string", default: "follow-up" },
+    prefill: { type: "string", default: "0" },
+    threads: { type: "boolean", default: false },
   },
 });
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -65,23 +76,61 @@ const profileDir = path.join(work, "profile");
 const profiled = values.minimal
   ? ["bench/gateway/minimal-proxy.ts", backend.url]
   : ["bin/xtrinode.ts", ...gatewayArgs({ routesFile, workers: 1 })];
-const gateway = await startListening(["--cpu-prof", "--cpu-prof-dir", profileDir, ...profiled]);
-const result: any = await new Promise((resolve, reject) =>
-  autocannon(
-    {
-      url: gateway.url,
-      connections: Number(values.connections),
-      duration: Number(values.seconds),
-      headers: { "x-trino-user": "bench" },
-      requests,
-    },
-    (error: Error | null, answer: unknown) => (error ? reject(error) : resolve(answer)),
-  ),
-);
+const gateway = await startListening([...(values.threads ? [] : ["--cpu-prof", "--cpu-prof-dir", profileDir]), ...profiled]);
+/** autocannon's result for `seconds` of `load` against the profiled process. */
+const send = (seconds: number, load: unknown[]): Promise<any> =>
+  new Promise((resolve, reject) =>
+    autocannon(
+      {
+        url: gateway.url,
+        connections: Number(values.connections),
+        duration: seconds,
+        headers: { "x-trino-user": "bench" },
+        requests: load,
+      },
+      (error: Error | null, answer: unknown) => (error ? reject(error) : resolve(answer)),
+    ),
+  );
+if (Number(values.prefill) > 0) {
+  const prefill = await send(Number(values.prefill), [{ method: "POST", path: "/v1/statement", body: "SELECT 1" }]);
+  console.log(`prefill: ${prefill["2xx"]} new statements, never polled`);
+}
+if (values.threads) {
+  await send(3, requests); // warm-up
+  const before = threadCpuTicks(gateway.child.pid!);
+  const result = await send(Number(values.seconds), requests);
+  const after = threadCpuTicks(gateway.child.pid!);
+  const served = result["2xx"];
+  const perThread = [...after]
+    .map(([name, ticks]) => [name, ((ticks - (before.get(name) ?? 0)) * 1e6) / clockTicks / served] as const)
+    .filter(([, micros]) => micros > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const total = perThread.reduce((sum, [, micros]) => sum + micros, 0);
+  console.log(
+    `${values.minimal ? "minimal proxy" : "gateway"}, ${values.path}: ${served} 2xx (${Math.round(served / Number(values.seconds))}/s); ` +
+      `CPU ${total.toFixed(1)} µs per 2xx: ${perThread.map(([name, micros]) => `${name} ${micros.toFixed(1)}`).join(", ")}`,
+  );
+  process.exit(0);
+}
+const result = await send(Number(values.seconds), requests);
 const exited = new Promise((resolve) => gateway.child.once("exit", resolve));
 gateway.child.kill("SIGTERM");
 await exited;
 backend.child.kill("SIGTERM");
+
+/** utime + stime ticks of each thread of `pid`, summed by thread name (the main thread as "main"). */
+function threadCpuTicks(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = tid === String(pid) ? "main" : readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      ticks.set(name, (ticks.get(name) ?? 0) + cpuTicksOf(`/proc/${pid}/task/${tid}/stat`));
+    } catch {
+      // the thread ended between listing and reading
+    }
+  }
+  return ticks;
+}
 
 interface ProfileNode {
   id: number;
