@@ -25,7 +25,7 @@ import yaml from "js-yaml";
 import { gatewayArgs } from "../../test/support/process.ts";
 import { writeRoutesFile } from "../../test/support/routes-file.ts";
 import type { RouteEntry } from "../../schemas/generated/types.ts";
-import { clockTicks, processTree, processTreeCpuMs, stop } from "./children.ts";
+import { processTree, processTreeCpuMs, stop } from "./children.ts";
 import { sendAmount as sendOver } from "./flow.ts";
 
 const { values } = parseArgs({
@@ -206,9 +206,8 @@ interface ProbeLine {
   spaces: Record<string, number>;
 }
 
-/** The probe's lines of the serving process with the largest RSS (with --workers every process writes to the file). */
-function probeLines(gateway: Gateway): ProbeLine[] {
-  const pid = largestWorker(gateway);
+/** The probe's lines of process `pid` (with --workers every process writes to the file). */
+function probeLines(gateway: Gateway, pid: number): ProbeLine[] {
   return readFileSync(gateway.probeFile, "utf8")
     .split("\n")
     .filter(Boolean)
@@ -216,22 +215,27 @@ function probeLines(gateway: Gateway): ProbeLine[] {
     .filter((line) => line.pid === pid);
 }
 
-/** The probe's largest heap total and its last line; with `gc`, a fresh line after a full GC (the live heap). */
+/**
+ * The probe's largest heap total and its last line, of the serving process with the largest RSS now;
+ * with `gc`, a fresh line after a full GC (the live heap). The process is chosen once: the GC can
+ * shrink its RSS below another worker's.
+ */
 async function probe(gateway: Gateway, gc = false): Promise<{ last: ProbeLine; maxHeapTotal: number }> {
+  const pid = largestWorker(gateway);
   if (gc) {
-    const before = probeLines(gateway).length;
-    process.kill(largestWorker(gateway), "SIGUSR2");
+    const before = probeLines(gateway, pid).length;
+    process.kill(pid, "SIGUSR2");
     for (
       let i = 0;
       i < 100 &&
-      probeLines(gateway)
+      probeLines(gateway, pid)
         .slice(before)
         .every((line) => line.reason !== "signal");
       i++
     )
       await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const lines = probeLines(gateway);
+  const lines = probeLines(gateway, pid);
   return { last: lines.at(-1)!, maxHeapTotal: Math.max(...lines.map((line) => line.heapTotal)) };
 }
 
@@ -454,7 +458,7 @@ const primaries = [...held.map((h) => ["held", h] as const), ...passed.map((p) =
 if (primaries.length > 0) {
   lines.push("");
   lines.push(
-    `With --workers, the figures above are the largest worker's; the primary (no request served) peaked at ${primaries
+    `With --workers, the RSS and heap figures above are the largest worker's (its CPU per query counts the primary and every worker); the primary (no request served) peaked at ${primaries
       .map(([phase, r]) => `${fmt(r.primaryPeak!)} MiB (${r.variant}, ${phase === "held" ? "held statements" : "queries passed"})`)
       .join(", ")}.`,
   );

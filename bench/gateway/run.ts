@@ -293,8 +293,6 @@ const median = (xs: number[]) => {
 
 // ---- CPU per request ------------------------------------------------------------------------------
 
-/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux unless built otherwise). */
-
 /** Which requests a CPU slice sends: follow-up polls of one query per connection, or new statements only. */
 type CpuPath = "follow-up" | "statement";
 
