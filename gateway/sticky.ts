@@ -323,7 +323,7 @@ export class InFlightQueries {
    * and the table then holding the request's young copy of the id): 1.2× the minimal proxy's CPU
    * instead of 1.0× (bench/RESULTS.md, "Session 4").
    */
-  private readonly reorderEveryMs: number;
+  readonly reorderEveryMs: number;
 
   constructor(maxQueries: number, idleMs: number) {
     this.idleMs = idleMs;

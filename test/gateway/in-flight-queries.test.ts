@@ -22,11 +22,6 @@ const backends = ["http://a", "http://b"];
 const seeds = [...Array.from({ length: 60 }, (_, index) => 1000 + index), 1190];
 const operationsPerSeed = 1500;
 
-/** The reorder interval InFlightQueries derives from idleMs (mirrored here to aim clock steps at its edges). */
-function reorderEveryMsOf(idleMs: number): number {
-  return Math.min(1000, Math.floor(idleMs / 10));
-}
-
 function countsOf(model: Map<string, Modelled>, field: "runtime" | "backend"): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const query of model.values()) counts[query[field]] = (counts[query[field]] ?? 0) + 1;
@@ -61,8 +56,9 @@ function drive(seed: number, backwards: boolean): void {
   // Few ids: the same queries meet again and again at the edges; many: eviction among more.
   const ids = allIds.slice(0, rng.pick([2, 3, 4, 6, 12]));
   const maxQueries = rng.pick([1, 2, 3, 5, 8, 50]);
-  const reorderEveryMs = reorderEveryMsOf(idleMs);
   const queries = new InFlightQueries(maxQueries, idleMs);
+  // The interval InFlightQueries derives from idleMs: the clock steps aim at its edges.
+  const { reorderEveryMs } = queries;
   const model = new Map<string, Modelled>();
   let nowMs = rng.int(0, 10_000);
   // Checked by hand, building the message only on a failure: expect() per step costs seconds here.
