@@ -181,9 +181,21 @@ describe("failure: operator SIGKILLed at random points of a reconcile", function
         },
         { timeoutMs: 30_000, intervalMs: 200 },
       );
-      // Deleted runtimes are gone (their finalizers completed) and only desired runtimes exist.
-      const live = (await Promise.all(namespaces.map((ns) => cluster.client.list(apiVersion, "XTrinode", ns)))).flat();
-      expect(live.map((r) => key(r.metadata as { namespace: string; name: string })).sort()).to.deep.equal([...desired.keys()].sort());
+      // Deleted runtimes are gone (their finalizers completed) and only desired runtimes exist. Waited
+      // for: finalizing drops the route first, then the owned objects, then the finalizer, so a
+      // deleted runtime outlives its route entry for those writes (more if a kill lands in between).
+      const listLive = async () => (await Promise.all(namespaces.map((ns) => cluster.client.list(apiVersion, "XTrinode", ns)))).flat();
+      const liveKeys = (objects: KubeObject[]) => objects.map((r) => key(r.metadata as { namespace: string; name: string })).sort();
+      const desiredKeys = [...desired.keys()].sort();
+      const live = await eventually(
+        "only the desired runtimes left (deleted ones finalized)",
+        async () => {
+          const objects = await listLive();
+          return liveKeys(objects).join() === desiredKeys.join() ? objects : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 200, describe: async () => liveKeys(await listLive()) },
+      );
+      expect(liveKeys(live)).to.deep.equal(desiredKeys);
 
       // Routes: a schema-valid document with exactly one entry per runtime, sorted.
       const configMap = await cluster.client.get({
