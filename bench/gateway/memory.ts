@@ -148,8 +148,8 @@ async function startGateway(
   );
   const gateway = { variant, child, url, probeFile };
   // With --workers, "listening" comes once every worker listens.
-  if (variant.workers > 1 && workerPids(gateway).length !== variant.workers)
-    throw new Error(`${variant.name}: ${workerPids(gateway).length} worker processes, expected ${variant.workers}`);
+  const workers = workerPids(gateway).length;
+  if (workers !== variant.workers) throw new Error(`${variant.name}: ${workers} worker processes, expected ${variant.workers}`);
   return gateway;
 }
 
